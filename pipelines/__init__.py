@@ -1,0 +1,1 @@
+"""metricsync runner: `python -m pipelines run <provider>... [--destination ...] [--from D --to D]`."""

@@ -1,0 +1,34 @@
+"""What every provider emulator shares: its URL prefix, its settings and its API keys."""
+
+import copy
+import datetime as dt
+from typing import Any
+
+from .server import Response, SandboxRequest
+
+
+class Emulator:
+    name = ""
+    prefix = "/"
+    api_key = ""
+    default_settings: dict = {}
+
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox = sandbox
+        self.settings = copy.deepcopy(self.default_settings)
+
+    def handles(self, path: str) -> bool:
+        return path.startswith(self.prefix)
+
+    def reset(self) -> None:
+        self.settings = copy.deepcopy(self.default_settings)
+
+    @property
+    def today(self) -> dt.date:
+        return dt.date.today()
+
+    def revision(self, day: dt.date) -> int:
+        return self.sandbox.revisions.of(day)
+
+    def handle(self, request: SandboxRequest, base_url: str) -> Response:
+        raise NotImplementedError

@@ -1,0 +1,40 @@
+"""Deterministic numbers for the emulators: a hash of the key, the day and that day's revision."""
+
+import datetime as dt
+import hashlib
+import threading
+
+DATA_START = dt.date(2022, 1, 1)
+
+
+class Revisions:
+    """Which days have been revised upstream, and how many times (shared by all emulators)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_day: dict[dt.date, int] = {}
+
+    def revise_recent(self, days: int, today: dt.date | None = None) -> list[dt.date]:
+        today = today or dt.date.today()
+        changed = [today - dt.timedelta(days=i) for i in range(max(0, days))]
+        with self._lock:
+            for day in changed:
+                self._by_day[day] = self._by_day.get(day, 0) + 1
+        return changed
+
+    def of(self, day: dt.date) -> int:
+        return self._by_day.get(day, 0)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._by_day.clear()
+
+
+def number(*parts: object, modulo: int) -> int:
+    """A stable pseudo-random integer in [0, modulo) for the given key parts."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % modulo
+
+
+def valid_day(day: dt.date, today: dt.date | None = None) -> bool:
+    return DATA_START <= day <= (today or dt.date.today())

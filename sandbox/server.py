@@ -1,0 +1,281 @@
+"""The sandbox HTTP server: routing to the provider emulators, faults, latency, request log.
+
+Control endpoints (JSON), for tests and demos driving a sandbox in another process:
+  GET  /_sandbox/requests            the request log
+  POST /_sandbox/reset               clear log, faults, revisions and emulator settings
+  POST /_sandbox/revise  {"days": 3}  revise the last N days of every provider's data
+  POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
+  POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
+"""
+
+import json
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+from urllib.parse import parse_qs, urlsplit
+
+from .data import Revisions
+
+FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503", "slow",
+               "garbage", "html", "truncated", "reset")
+
+
+@dataclass
+class Fault:
+    """Answer the next `count` requests whose path starts with `path` with `mode`."""
+
+    mode: str
+    count: int = 1
+    path: str = "/"
+    retry_after: float = 1
+    delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {self.mode!r}; one of {FAULT_MODES}")
+
+
+@dataclass
+class SandboxRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+    started: float = 0.0
+    status: int = 0
+    fault: Optional[str] = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        values = self.query.get(name) or self.query.get(name + "[]")
+        return values[-1] if values else default
+
+    def args(self, name: str) -> list:
+        return list(self.query.get(name + "[]", [])) + list(self.query.get(name, []))
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def log_entry(self) -> dict:
+        entry = asdict(self)
+        entry["body"] = self.body.decode("utf-8", "replace")
+        return entry
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+    raw: Optional[bytes] = None
+
+    def payload(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.body, default=str).encode()
+
+
+class Sandbox:
+    """All four emulators behind one loopback server."""
+
+    def __init__(self, latency: float = 0.0, max_in_flight: Optional[int] = None, log_requests: bool = True):
+        from .posthog import PostHogEmulator
+        from .statsig import StatsigEmulator
+        from .stripe import StripeEmulator
+        from .whop import WhopEmulator
+
+        self.latency = latency
+        self.max_in_flight = max_in_flight
+        self.log_requests = log_requests
+        self.revisions = Revisions()
+        self.emulators = [WhopEmulator(self), StripeEmulator(self), PostHogEmulator(self), StatsigEmulator(self)]
+        self.by_name = {e.name: e for e in self.emulators}
+        self.requests: list[SandboxRequest] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._server: Optional[ThreadingHTTPServer] = None
+        self.port: Optional[int] = None
+
+    # -- control ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_fault(self, mode: str, count: int = 1, path: str = "/", **kw: Any) -> None:
+        with self._lock:
+            self.faults.append(Fault(mode, count, path, **kw))
+
+    def revise(self, days: int) -> None:
+        self.revisions.revise_recent(days)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+        self.revisions.reset()
+        for emulator in self.emulators:
+            emulator.reset()
+
+    def seen(self, path_prefix: str = "/", method: Optional[str] = None) -> list[SandboxRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- serving ---------------------------------------------------------------------------
+    def start(self, port: int = 0) -> "Sandbox":
+        sandbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = SandboxRequest(
+                    self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
+                )
+                response = sandbox.dispatch(request, self.headers.get("host", ""))
+                if response is None:  # connection reset fault
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                payload = response.payload()
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.headers.pop("Content-Type", "application/json"))
+                for key, value in response.headers.items():
+                    self.send_header(key, str(value))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+        self._server = Server(("127.0.0.1", port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def serve_forever(self, port: int) -> None:
+        self.start(port)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            self.stop()
+
+    # -- dispatch --------------------------------------------------------------------------
+    def dispatch(self, request: SandboxRequest, host: str) -> Optional[Response]:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        with self._lock:
+            if self.log_requests:
+                self.requests.append(request)
+            fault = self._take_fault(request.path)
+            self._in_flight += 1
+            over_limit = self.max_in_flight is not None and self._in_flight > self.max_in_flight
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            if over_limit:
+                request.status, request.fault = 429, "concurrency"
+                return Response(429, {"error": {"message": "Too many concurrent requests", "code": "concurrency_limit_exceeded"}})
+            if fault is not None:
+                request.fault = fault.mode
+                response = self._fault_response(fault)
+                if response is not None and fault.mode != "slow":
+                    request.status = response.status
+                    return response
+                if response is None:
+                    return None
+            emulator = next((e for e in self.emulators if e.handles(request.path)), None)
+            if emulator is None:
+                response = Response(404, {"error": {"message": f"no such endpoint {request.path}"}})
+            else:
+                response = emulator.handle(request, f"http://{host}" if host else self.url)
+            request.status = response.status
+            return response
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _take_fault(self, path: str) -> Optional[Fault]:
+        for fault in self.faults:
+            if fault.count > 0 and path.startswith(fault.path):
+                fault.count -= 1
+                return fault
+        return None
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> Optional[Response]:
+        mode = fault.mode
+        if mode == "429":
+            return Response(429, {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
+                            {"Retry-After": f"{fault.retry_after:g}"})
+        if mode == "429_http_date":
+            from email.utils import formatdate
+
+            return Response(429, {"error": {"message": "rate limited"}},
+                            {"Retry-After": formatdate(time.time() + fault.retry_after, usegmt=True)})
+        if mode == "429_no_retry_after":
+            return Response(429, {"error": {"message": "Too many requests", "code": "metric_query_rate_limit_exceeded"}})
+        if mode in ("500", "502", "503"):
+            return Response(int(mode), {"error": {"message": "internal error"}})
+        if mode == "slow":
+            time.sleep(fault.delay)
+            return Response(0)
+        if mode == "garbage":
+            return Response(200, raw=b"\x00\xffnot json at all", headers={"Content-Type": "application/octet-stream"})
+        if mode == "html":
+            return Response(200, raw=b"<html><body>Bad gateway</body></html>", headers={"Content-Type": "text/html"})
+        if mode == "truncated":
+            return Response(200, raw=b'{"data": [{"period": "2025-01-01", "amount": 1')
+        return None  # reset
+
+    def _control(self, request: SandboxRequest) -> Response:
+        action = request.path[len("/_sandbox/"):].strip("/")
+        body = request.json() if request.body else {}
+        if action == "requests":
+            with self._lock:
+                return Response(200, [r.log_entry() for r in self.requests])
+        if action == "reset":
+            self.reset()
+        elif action == "revise":
+            self.revise(int(body.get("days", 3)))
+        elif action == "faults":
+            self.add_fault(**body)
+        elif action == "settings":
+            for name, values in body.items():
+                self.by_name[name].settings.update(values)
+        elif action == "latency":
+            self.latency = float(body.get("seconds", 0))
+        else:
+            return Response(404, {"error": {"message": f"unknown control {action}"}})
+        return Response(200, {"ok": True})

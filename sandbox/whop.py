@@ -1,0 +1,233 @@
+"""Whop emulator: `/stats/time_series` (wallet), `/stats/metric` and `/stats/schema`.
+
+Written from `whop-wallet-stats.txt` and `whop-stats-metric.txt`. Where the docs are silent the
+emulator picks one reading and the source accepts others: `to` is an inclusive date on the wallet
+endpoint; periods are labelled by their start even when the range cuts them (so a request that
+starts mid-week returns a partial sum for that week); the metric cursor goes back as `cursor`
+(setting `cursor_param`); data rows are arrays matching `columns` (setting `row_format`).
+"""
+
+import base64
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import product
+from typing import Optional
+
+from .base import Emulator
+from .data import DATA_START, number
+from .server import Response, SandboxRequest
+
+LINE_CATEGORIES = {
+    # line category: (grouping, reporting categories, sign)
+    "payment_gross": ("payments", ("gross_income", "gtv", "net_activity", "net_income"), 1),
+    "payment_refund": ("refunds", ("net_activity", "net_income"), -1),
+    "processing_fee": ("fees", ("payment_processing_fees", "net_activity", "net_income"), -1),
+    "dispute_loss": ("disputes", ("net_activity", "net_income"), -1),
+    "withdrawal": ("withdrawals", ("net_activity",), -1),
+}
+CURRENCIES = ("usd", "eur", "gbp")
+USD_RATES = {"usd": Decimal("1"), "eur": Decimal("1.08"), "gbp": Decimal("1.27")}
+METRIC_RESOURCES = {"receipts:gross_revenue": "money", "members:new_users": "count", "payments:count": "count"}
+BREAKDOWN_VALUES = {"country": ("US", "DE", "GB", "FR"), "plan": ("plan_basic", "plan_pro")}
+CENT = Decimal("0.01")
+
+
+def _period_start(day: dt.date, group_by: str) -> dt.date:
+    if group_by == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if group_by == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _parse_instant(text: str) -> Optional[dt.datetime]:
+    try:
+        if text.replace(".", "", 1).isdigit():
+            return dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+class WhopEmulator(Emulator):
+    name = "whop"
+    prefix = "/api/v1/stats/"
+    api_key = "whop_sandbox_key"
+    default_settings = {
+        "row_format": "arrays",
+        "cursor_param": "cursor",
+        "metric_page_size": 100,
+        "extra_column": None,
+        "renamed": {},
+        "deleted": [],
+        "time_column": "period",
+    }
+
+    # -- the data --------------------------------------------------------------------------
+    def line_cents(self, line: str, currency: str, day: dt.date) -> int:
+        """Amount in minor units of one line category, currency and day."""
+        sign = LINE_CATEGORIES[line][2]
+        scale = 1_000_000 if line == "payment_gross" else 90_000
+        return sign * number("whop", line, currency, day, self.revision(day), modulo=scale)
+
+    def line_count(self, line: str, currency: str, day: dt.date) -> int:
+        return number("whop-count", line, currency, day, self.revision(day), modulo=40)
+
+    @staticmethod
+    def converted(cents: int, currency: str, target: str) -> Decimal:
+        amount = Decimal(cents) / 100 * USD_RATES[currency] / USD_RATES[target]
+        return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+    def wallet_series(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
+                      currency: Optional[str] = None, convert: Optional[str] = None) -> list[dict]:
+        """What `/stats/time_series` returns for the inclusive range [first, last]."""
+        lines = list(lines or LINE_CATEGORIES)
+        currencies = [currency] if currency else list(CURRENCIES)
+        totals: dict[tuple, list] = {}
+        day = max(first, DATA_START)
+        while day <= min(last, self.today):
+            period = _period_start(day, group_by)
+            for cur, line in product(currencies, lines):
+                key = (period, convert or cur)
+                bucket = totals.setdefault(key, [Decimal(0), 0])
+                cents = self.line_cents(line, cur, day)
+                bucket[0] += self.converted(cents, cur, convert) if convert else Decimal(cents) / 100
+                bucket[1] += self.line_count(line, cur, day)
+            day += dt.timedelta(days=1)
+        rows = []
+        for (period, cur), (amount, count) in sorted(totals.items()):
+            row = {"period": period.isoformat(), "amount": float(amount), "line_count": count}
+            if not convert:
+                row["currency"] = cur
+            rows.append(row)
+        return rows
+
+    def metric_value(self, resource: str, day: dt.date, combo: tuple) -> Decimal:
+        raw = number("whop-metric", resource, day, combo, self.revision(day), modulo=500_000)
+        return Decimal(raw) / 100 if METRIC_RESOURCES[resource] == "money" else Decimal(raw % 97)
+
+    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> list[list]:
+        """Rows [period, *breakdown values, value] for days in [start, end)."""
+        group_by = {"daily": "day", "weekly": "week", "monthly": "month"}[granularity]
+        combos = list(product(*(BREAKDOWN_VALUES[b] for b in breakdowns))) or [()]
+        totals: dict[tuple, Decimal] = {}
+        day = max(start, DATA_START)
+        while day < end and day <= self.today:
+            period = _period_start(day, group_by)
+            for combo in combos:
+                totals[(period, combo)] = totals.get((period, combo), Decimal(0)) + self.metric_value(resource, day, combo)
+            day += dt.timedelta(days=1)
+        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in sorted(totals.items())]
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _error(self, status: int, message: str) -> Response:
+        return Response(status, {"error": {"message": message, "type": "invalid_request"},
+                                 "debug": {"request_id": f"req_sandbox_{status}"}})
+
+    def _auth(self, request: SandboxRequest) -> Optional[Response]:
+        header = request.header("authorization")
+        if header == "Bearer whop_no_permission":
+            return self._error(403, "API key lacks company:balance:read permission")
+        if header != f"Bearer {self.api_key}":
+            return self._error(401, "Missing or invalid API key")
+        return None
+
+    def handle(self, request: SandboxRequest, base_url: str) -> Response:
+        endpoint = request.path[len(self.prefix):].strip("/")
+        if endpoint == "schema":
+            return self._schema(request)
+        denied = self._auth(request)
+        if denied:
+            return denied
+        if endpoint == "time_series":
+            return self._time_series(request)
+        if endpoint == "metric":
+            return self._metric(request)
+        return self._error(404, f"unknown endpoint {request.path}")
+
+    def _time_series(self, request: SandboxRequest) -> Response:
+        if request.arg("resource_type") != "wallet":
+            return self._error(400, "resource_type is required and must be wallet")
+        try:
+            first = dt.date.fromisoformat(request.arg("from", ""))
+            last = dt.date.fromisoformat(request.arg("to", ""))
+        except ValueError:
+            return self._error(400, "from and to must be ISO 8601 dates")
+        group_by = request.arg("group_by", "month")
+        if group_by not in ("day", "week", "month"):
+            return self._error(400, f"invalid group_by {group_by}")
+        lines = set(LINE_CATEGORIES)
+        category = request.arg("reporting_category")
+        if category:
+            lines = {k for k in lines if category in LINE_CATEGORIES[k][1]}
+        if request.args("grouping"):
+            lines = {k for k in lines if LINE_CATEGORIES[k][0] in request.args("grouping")}
+        if request.args("line_category"):
+            lines &= set(request.args("line_category"))
+        currency, convert = request.arg("currency"), request.arg("convert_currency")
+        for code in (currency, convert):
+            if code and code not in CURRENCIES:
+                return self._error(400, f"unsupported currency {code}")
+        rows = self.wallet_series(first, last, group_by, sorted(lines), currency, convert)
+        metadata = {"wallet_id": "ldgr_sandbox", "from": first.isoformat(), "to": last.isoformat(),
+                    "group_by": group_by, "timezone": request.arg("timezone", "UTC")}
+        if convert:
+            metadata["convert_currency"] = convert
+        return Response(200, {"data": rows, "metadata": metadata})
+
+    def _metric(self, request: SandboxRequest) -> Response:
+        resource = request.arg("resource")
+        if resource not in METRIC_RESOURCES:
+            return self._error(400, f"unknown metric resource {resource!r}")
+        granularity = request.arg("granularity") or "daily"
+        if granularity not in ("daily", "weekly", "monthly"):
+            return self._error(400, f"invalid granularity {granularity}")
+        breakdowns = request.args("breakdowns")
+        unknown = [b for b in breakdowns if b not in BREAKDOWN_VALUES]
+        if unknown:
+            return self._error(400, f"cannot break down by {unknown}")
+        start, end = _parse_instant(request.arg("from", "")), _parse_instant(request.arg("to", ""))
+        if not start or not end:
+            return self._error(400, "from and to are required date-times")
+        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), end.date())
+        columns = [self.settings["time_column"], *breakdowns, "value"]
+        if self.settings["extra_column"]:
+            columns.append(self.settings["extra_column"])
+            rows = [row + [round(row[-1] / 10, 2)] for row in rows]
+        cursor = request.arg(self.settings["cursor_param"])
+        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[2:]) if cursor else 0
+        size = int(self.settings["metric_page_size"])
+        page = rows[offset:offset + size]
+        next_cursor = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if offset + size < len(rows) else None
+        if self.settings["row_format"] == "objects":
+            page = [dict(zip(columns, row)) for row in page]
+        return Response(200, {
+            "columns": columns, "data": page, "node": resource.replace(":", "."), "typename": "Result",
+            "pagination": {"next_cursor": next_cursor},
+            "debug": {"engine": "sandbox", "request_id": f"req_{len(self.sandbox.requests)}", "sql": "select 1"},
+        })
+
+    def schema(self) -> dict:
+        """The wallet taxonomy, after any renames or deletions set in the settings."""
+        renamed, deleted = self.settings["renamed"], set(self.settings["deleted"])
+
+        def entry(key: str, **extra) -> dict:
+            return {"key": key, "name": renamed.get(key, key.replace("_", " ").title()),
+                    "description": f"All {key.replace('_', ' ')} activity", **extra}
+
+        reports = sorted({r for _, rs, _ in LINE_CATEGORIES.values() for r in rs})
+        groupings = sorted({g for g, _, _ in LINE_CATEGORIES.values()})
+        return {
+            "reporting_categories": [entry(r, line_categories=[k for k, v in LINE_CATEGORIES.items() if r in v[1]])
+                                     for r in reports if r not in deleted],
+            "groupings": [entry(g, line_categories=[k for k, v in LINE_CATEGORIES.items() if v[0] == g])
+                          for g in groupings if g not in deleted],
+            "line_categories": [entry(k, grouping=v[0], reporting_categories=list(v[1]))
+                                for k, v in LINE_CATEGORIES.items() if k not in deleted],
+        }
+
+    def _schema(self, request: SandboxRequest) -> Response:
+        if request.arg("resource_type") != "wallet":
+            return self._error(400, "resource_type is required and must be wallet")
+        return Response(200, self.schema())

@@ -1,0 +1,1 @@
+"""metricsync dlt sources: one package per provider, shared machinery in `_common`."""

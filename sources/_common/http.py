@@ -1,0 +1,313 @@
+"""The one HTTP client every source uses: httpx with auth, timeouts, retries and limits.
+
+* Retries (tenacity) with exponential backoff and full jitter on 429, 5xx, 408, timeouts,
+  connection errors and a 2xx whose body is not the JSON the endpoint returns; `Retry-After`
+  (seconds or HTTP date, or PostHog's "Expected available in N seconds") is honoured up to
+  `max_retry_wait`, past which the run fails at once with a clear message.
+* 4xx answers are not retried: they raise `ApiError`/`AuthError` naming provider, endpoint,
+  status, the API's own message and request id, never the key.
+* Credentials only go to the configured base URL's origin: a link to another origin is refused.
+* `RequestLimiter` bounds requests in flight and their rate for the whole provider.
+"""
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError
+from .limits import RequestLimiter
+from .redaction import redact, register_secret
+
+if TYPE_CHECKING:
+    from .paginators import Paginator
+
+logger = logging.getLogger("metricsync.http")
+
+RETRYABLE_STATUS = {408, 425, 429}
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_EXPECTED_IN = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
+
+BodyCheck = Callable[[Any], bool]
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: attempts in all, backoff bounds (seconds), longest Retry-After obeyed."""
+
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_wait: float = 300.0
+
+
+@dataclass
+class Request:
+    """One page request: a path below the base URL or an absolute link, plus its parameters."""
+
+    method: str
+    url: str
+    params: Optional[dict] = None
+    json: Any = None
+    form: Optional[list] = None
+    meta: dict = field(default_factory=dict)
+
+
+def origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def validate_base_url(provider: str, base_url: str, allow_insecure_http: bool = False) -> str:
+    """Refuse a base URL that is not http(s), and plain http to anything but loopback."""
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{provider}: base_url {base_url!r} is not an http(s) URL - set sources.{provider}.base_url"
+        )
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not allow_insecure_http:
+        raise ConfigError(
+            f"{provider}: base_url {base_url} uses plain http to a non-loopback host, which would send "
+            f"the API key unencrypted - use https or set sources.{provider}.allow_insecure_http=true"
+        )
+    return base_url.rstrip("/")
+
+
+def parse_retry_after(response: httpx.Response) -> Optional[float]:
+    """Seconds to wait from `Retry-After` (delta or HTTP date), or PostHog's detail text."""
+    value = response.headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                return max(0.0, when.timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    match = _EXPECTED_IN.search(response.text[:2000]) if response.status_code == 429 else None
+    return float(match.group(1)) if match else None
+
+
+def api_message(body: Any, fallback: str) -> tuple[str, Optional[str], Optional[str]]:
+    """(message, code, request_id) from the common error body shapes of the four providers."""
+    if not isinstance(body, dict):
+        return fallback, None, None
+    error = body.get("error")
+    message, code = None, body.get("code")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("type")
+        code = error.get("code") or code
+    elif isinstance(error, str):
+        message = error
+    message = message or body.get("message") or body.get("detail")
+    if not message and isinstance(body.get("errors"), list) and body["errors"]:
+        first = body["errors"][0]
+        message = first.get("message") if isinstance(first, dict) else str(first)
+    debug = body.get("debug")
+    request_id = debug.get("request_id") if isinstance(debug, dict) else body.get("request_id")
+    return str(message or fallback), (str(code) if code else None), request_id
+
+
+class ApiClient:
+    """A thread-safe JSON client for one provider (one instance shared by a source's resources)."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        auth_headers: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        secret: Optional[str] = None,
+        timeout: float = 30.0,
+        retry: Optional[RetryPolicy] = None,
+        limiter: Optional[RequestLimiter] = None,
+        permission_hint: str = "",
+        key_hint: str = "",
+        allow_insecure_http: bool = False,
+        transport: Optional[httpx.BaseTransport] = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = validate_base_url(provider, base_url, allow_insecure_http)
+        self.origin = origin(self.base_url)
+        self.auth_headers = dict(auth_headers or {})
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter or RequestLimiter()
+        self.permission_hint = permission_hint
+        self.key_hint = key_hint or f"check sources.{provider}.api_key"
+        self._secret = secret
+        if secret:
+            register_secret(secret)
+        self._http = httpx.Client(
+            headers={"Accept": "application/json", "User-Agent": "metricsync", **dict(headers or {})},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            follow_redirects=False,
+            transport=transport,
+            limits=httpx.Limits(max_connections=self.limiter.max_concurrency * 2),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- URLs -------------------------------------------------------------------------------
+    def url_for(self, path_or_link: str) -> str:
+        """A configured path is appended to the base URL; a link from a response is resolved
+        against it and must keep the base URL's origin, or it is refused."""
+        if "://" not in path_or_link and not path_or_link.startswith("//"):
+            if path_or_link.startswith(self.base_url):
+                return path_or_link
+            return self.base_url + "/" + path_or_link.lstrip("/")
+        url = urljoin(self.base_url + "/", path_or_link)
+        if origin(url) != self.origin:
+            shown = "%s://%s" % origin(url)[:2]
+            raise ApiError(
+                self.provider, "pagination", None,
+                f"refusing to follow a link to another origin ({shown}); credentials are only sent to {self.base_url}",
+            )
+        return url
+
+    def resolve_link(self, link: str) -> str:
+        """Resolve a link from a response body (absolute, or relative to the base origin)."""
+        if "://" in link:
+            return self.url_for(link)
+        return self.url_for(urljoin(self.base_url + "/", link))
+
+    # -- requests ---------------------------------------------------------------------------
+    def request(
+        self,
+        request: Request,
+        *,
+        endpoint: str,
+        check: Optional[BodyCheck] = None,
+        decimal: bool = False,
+        auth: bool = True,
+    ) -> Any:
+        """Send `request` with retries; return the parsed JSON body."""
+        url = self.url_for(request.url)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(request, url, endpoint, check, decimal, auth)
+        except TransientError as exc:
+            raise RetriesExhausted(
+                self.provider, endpoint, exc.status,
+                f"gave up after {self.retry.max_attempts} attempts, last: {redact(exc.reason, [self._secret or ''])}",
+                hint="the API is failing or throttling; the run can be repeated safely",
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        attempt = state.attempt_number
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return exc.retry_after + random.uniform(0, 0.25)
+        ceiling = min(self.retry.backoff_max, self.retry.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _attempt(self, request: Request, url: str, endpoint: str, check, decimal: bool, auth: bool) -> Any:
+        headers = dict(self.auth_headers) if auth else {}
+        try:
+            with self.limiter.slot():
+                response = self._http.request(
+                    request.method, url, params=request.params, json=request.json,
+                    data=request.form, headers=headers,
+                )
+                content = response.content
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"connection error ({type(exc).__name__}: {redact(str(exc))})") from None
+        logger.debug("%s %s %s -> %s", self.provider, request.method, endpoint, response.status_code)
+        return self._handle(response, content, endpoint, check, decimal)
+
+    def _handle(self, response: httpx.Response, content: bytes, endpoint: str, check, decimal: bool) -> Any:
+        status = response.status_code
+        if status in RETRYABLE_STATUS or status >= 500:
+            retry_after = parse_retry_after(response)
+            if retry_after is not None and retry_after > self.retry.max_retry_wait:
+                raise RetriesExhausted(
+                    self.provider, endpoint, status,
+                    f"throttled: the API asks to retry after {retry_after:.0f}s, more than max_retry_wait "
+                    f"({self.retry.max_retry_wait:.0f}s)",
+                    hint=f"raise sources.{self.provider}.max_retry_wait or run later",
+                )
+            raise TransientError(f"HTTP {status}", status, retry_after)
+        body = self._parse(content, decimal)
+        if 200 <= status < 300:
+            if body is _NOT_JSON:
+                raise TransientError(f"HTTP {status} with a body that is not JSON", status)
+            if check is not None and not check(body):
+                raise TransientError(f"HTTP {status} with an unexpected JSON body", status)
+            return body
+        self._raise_client_error(response, body, endpoint)
+
+    @staticmethod
+    def _parse(content: bytes, decimal: bool) -> Any:
+        try:
+            return json.loads(content, parse_float=Decimal if decimal else float)
+        except (ValueError, UnicodeDecodeError):
+            return _NOT_JSON
+
+    def _raise_client_error(self, response: httpx.Response, body: Any, endpoint: str) -> None:
+        status = response.status_code
+        fallback = response.reason_phrase or "error"
+        if 300 <= status < 400:
+            fallback = "unexpected redirect (not followed, credentials stay with the base URL)"
+        message, code, request_id = api_message(body if body is not _NOT_JSON else None, fallback)
+        message = redact(message, [self._secret or ""])[:300]
+        request_id = request_id or response.headers.get("request-id") or response.headers.get("x-request-id")
+        if status == 401:
+            raise AuthError(self.provider, endpoint, status, message, code=code, request_id=request_id,
+                            hint=f"the API key was rejected: {self.key_hint}")
+        if status == 403:
+            hint = f"the key lacks a permission{': ' + self.permission_hint if self.permission_hint else ''}"
+            raise AuthError(self.provider, endpoint, status, message, code=code, request_id=request_id, hint=hint)
+        raise ApiError(self.provider, endpoint, status, message, code=code, request_id=request_id)
+
+    def pages(self, first: Request, paginator: "Paginator", *, endpoint: str, check=None,
+              decimal: bool = False, auth: bool = True, max_pages: int = 100_000) -> Iterator[Any]:
+        """Yield the body of every page, asking `paginator` for the next request each time."""
+        request: Optional[Request] = first
+        seen = 0
+        while request is not None:
+            body = self.request(request, endpoint=endpoint, check=check, decimal=decimal, auth=auth)
+            yield body
+            seen += 1
+            following = paginator.next_request(request, body)
+            if following is not None and _same_request(following, request):
+                raise ApiError(self.provider, endpoint, None,
+                               "pagination did not advance (the API returned the same page link again)",
+                               hint=paginator.stuck_hint)
+            if seen >= max_pages:
+                raise ApiError(self.provider, endpoint, None, f"more than {max_pages} pages; stopping")
+            request = following
+
+
+class _NotJson:
+    pass
+
+
+_NOT_JSON = _NotJson()
+
+
+def _same_request(a: Request, b: Request) -> bool:
+    return (a.url, a.params, a.json, a.form) == (b.url, b.params, b.json, b.form)
+

@@ -1,0 +1,85 @@
+"""What each load covers and what has landed, kept in dlt resource state (stored in the
+destination, so a fresh machine resumes where the last run stopped).
+
+Per query the state holds `loaded_through` (the last day the nightly sync has loaded) and, while a
+`--from/--to` backfill is under way, how far it got. A run's window plan is made once per
+invocation (`RunControl.plans`) and loaded in chunks of `windows_per_load` windows, one dlt load
+each: a crash loses at most the chunk in flight, and the rerun starts after the last chunk that
+landed. A backfill never moves `loaded_through`.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .windows import Window, incremental_start, plan_windows
+
+
+@dataclass
+class RunControl:
+    """Passed by the runner to a source: the kind of run and, back, which resources have more."""
+
+    backfill: Optional[tuple[dt.date, dt.date]] = None
+    windows_per_load: Optional[int] = None
+    today: dt.date = field(default_factory=dt.date.today)
+    plans: dict = field(default_factory=dict)
+    pending: set = field(default_factory=set)
+    loads: int = 0
+
+    @property
+    def backfill_key(self) -> str:
+        return f"{self.backfill[0]}..{self.backfill[1]}" if self.backfill else ""
+
+
+class QueryProgress:
+    """One query's windows for this load, and their commit to the resource state."""
+
+    def __init__(self, state: dict, resource: str, query_name: str, control: RunControl):
+        self.entry = state.setdefault("queries", {}).setdefault(query_name, {})
+        self.resource, self.query_name, self.control = resource, query_name, control
+        self.windows: list[Window] = []
+
+    @property
+    def loaded_through(self) -> Optional[dt.date]:
+        value = self.entry.get("loaded_through")
+        return dt.date.fromisoformat(value) if value else None
+
+    def _full_plan(self, start_date: dt.date, lookback_days: int, granularity: str, max_periods: int) -> list[Window]:
+        control = self.control
+        if control.backfill:
+            first, last = control.backfill
+            done = self.entry.get("backfills", {}).get(control.backfill_key)
+            if done:
+                first = dt.date.fromisoformat(done) + dt.timedelta(days=1)
+            return plan_windows(first, last, granularity, max_periods, control.today)
+        start = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
+        return plan_windows(start, control.today, granularity, max_periods, control.today)
+
+    def next_windows(
+        self, start_date: dt.date, lookback_days: int, granularity: str, max_periods: int, per_load: int
+    ) -> list[Window]:
+        """The windows of this load: the next `per_load` of the invocation's plan."""
+        key = (self.resource, self.query_name)
+        if key not in self.control.plans:
+            self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)
+        plan = self.control.plans[key]
+        per_load = self.control.windows_per_load or per_load
+        self.windows, self.control.plans[key] = plan[:per_load], plan[per_load:]
+        if self.control.plans[key]:
+            self.control.pending.add(self.resource)
+        return self.windows
+
+    def commit(self) -> None:
+        """Record that every window of this load landed (call at the end of the generator)."""
+        if not self.windows:
+            return
+        last_day = self.windows[-1].last_day
+        if self.control.backfill:
+            backfills = self.entry.setdefault("backfills", {})
+            if self.control.plans.get((self.resource, self.query_name)):
+                backfills[self.control.backfill_key] = last_day.isoformat()
+            else:
+                backfills.pop(self.control.backfill_key, None)
+            return
+        if self.loaded_through is None or last_day > self.loaded_through:
+            self.entry["loaded_through"] = last_day.isoformat()

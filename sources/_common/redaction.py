@@ -1,0 +1,48 @@
+"""Keeps secrets out of every message: a process-wide registry of secret strings and a logging
+filter that masks them in every record, whatever logger or level emits it."""
+
+import logging
+import threading
+from typing import Iterable
+
+_MASK = "***"
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Remember `secret` so that `redact` and the log filter mask it from now on."""
+    if secret and len(secret) >= 4:
+        with _lock:
+            _secrets.add(secret)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Return `text` with every registered secret (and any in `extra`) masked."""
+    with _lock:
+        secrets = sorted(_secrets.union(s for s in extra if s), key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, _MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks registered secrets in a record's final message (args included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach the filter to every handler of the root logger (call after logging is configured)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -1,0 +1,117 @@
+"""Date windows: backfill slicing, alignment to period boundaries, lookback, clamping to today.
+
+A window is a half-open range of dates [start, end). Every window start is the first day of a
+period of the granularity (Monday for weeks), so no request covers part of a period that an earlier
+request returned whole; only the last window may end inside a period, at today.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import pendulum
+
+from .errors import ConfigError
+
+GRANULARITIES = {
+    "day": "day", "daily": "day",
+    "week": "week", "weekly": "week",
+    "month": "month", "monthly": "month",
+    "year": "year", "yearly": "year",
+}
+
+
+def canonical_granularity(value: str, provider: str = "metricsync") -> str:
+    try:
+        return GRANULARITIES[str(value).lower()]
+    except KeyError:
+        raise ConfigError(
+            f"{provider}: unknown granularity {value!r} - use one of day, week, month, year"
+        ) from None
+
+
+def to_date(value, provider: str = "metricsync", name: str = "date") -> dt.date:
+    """A `date` from a date, datetime or ISO string; a clear ConfigError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        parsed = pendulum.parse(str(value), exact=True)
+    except Exception:
+        parsed = None
+    if isinstance(parsed, dt.datetime):
+        return parsed.date()
+    if isinstance(parsed, dt.date):
+        return parsed
+    raise ConfigError(f"{provider}: {name} {value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def period_start(day: dt.date, granularity: str) -> dt.date:
+    """The first day of the period of `granularity` that contains `day`."""
+    g = canonical_granularity(granularity)
+    d = pendulum.date(day.year, day.month, day.day)
+    if g == "day":
+        return day
+    start = d.start_of({"week": "week", "month": "month", "year": "year"}[g])
+    return dt.date(start.year, start.month, start.day)
+
+
+def next_period(start: dt.date, granularity: str, count: int = 1) -> dt.date:
+    g = canonical_granularity(granularity)
+    d = pendulum.date(start.year, start.month, start.day)
+    moved = d.add(**{{"day": "days", "week": "weeks", "month": "months", "year": "years"}[g]: count})
+    return dt.date(moved.year, moved.month, moved.day)
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    start: dt.date
+    end: dt.date  # exclusive
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"{self.start}..{self.last_day}"
+
+
+def plan_windows(
+    start: dt.date,
+    end: dt.date,
+    granularity: str,
+    max_periods: int,
+    today: Optional[dt.date] = None,
+) -> list[Window]:
+    """Split [start, end] (both inclusive) into aligned windows of at most `max_periods` periods.
+
+    `start` is aligned down to its period start; `end` is clamped to `today`.
+    """
+    today = today or dt.date.today()
+    last = min(end, today)
+    cursor = period_start(start, granularity)
+    windows: list[Window] = []
+    while cursor <= last:
+        stop = min(next_period(cursor, granularity, max(1, max_periods)), last + dt.timedelta(days=1))
+        windows.append(Window(cursor, stop))
+        cursor = stop
+    return windows
+
+
+def incremental_start(
+    loaded_through: Optional[dt.date], start_date: dt.date, lookback_days: int, granularity: str
+) -> dt.date:
+    """Where a nightly run starts: the last loaded day minus the lookback, aligned down to its
+    period start (recent periods are revised upstream), or the configured start date."""
+    if loaded_through is None:
+        return period_start(start_date, granularity)
+    base = max(start_date, loaded_through - dt.timedelta(days=max(0, int(lookback_days))))
+    return period_start(base, granularity)
+
+
+def days(start: dt.date, end_inclusive: dt.date) -> Iterator[dt.date]:
+    day = start
+    while day <= end_inclusive:
+        yield day
+        day += dt.timedelta(days=1)

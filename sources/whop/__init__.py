@@ -1,0 +1,110 @@
+"""Whop source: wallet time series, stats metric results and the wallet schema.
+
+Assumptions where the docs are silent (each configurable):
+* the metric endpoint's cursor goes back as `cursor` (`cursor_param`);
+* list parameters are sent as `name[]=a&name[]=b` as in the wallet docs (`array_params`:
+  `brackets` or `repeat`); metric `filters` as `filters[key]=value`;
+* the wallet `to` date is inclusive; rows outside the requested window are dropped either way;
+* metric data rows are arrays matching `columns` or objects; the time column is found by name
+  (`period`, `date`, `timestamp`, ...) or set per query with `time_column`.
+"""
+
+import datetime as dt
+import functools
+from typing import Any, Dict, List, Optional
+
+import dlt
+
+from .._common import ApiClient, BodyCursorPaginator, QueryProgress, RequestLimiter, RetryPolicy, RunControl
+from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.resource import windowed_rows
+from . import helpers, settings
+
+SCD2 = {"disposition": "merge", "strategy": "scd2"}
+WALLET_KEY = ("query_name", "period", "currency")
+METRIC_KEY = ("query_name", "period", "breakdown_key")
+
+
+@dlt.source(name="whop", max_table_nesting=0)
+def whop_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = settings.BASE_URL,
+    start_date: Optional[str] = None,
+    wallet_queries: Optional[List[Dict[str, Any]]] = None,
+    metric_queries: Optional[List[Dict[str, Any]]] = None,
+    lookback_days: int = 3,
+    max_concurrency: int = 4,
+    requests_per_second: Optional[float] = None,
+    cursor_param: str = settings.CURSOR_PARAM,
+    array_params: str = "brackets",
+    windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    timeout: float = 30.0,
+    max_attempts: int = 6,
+    max_retry_wait: float = 300.0,
+    allow_insecure_http: bool = False,
+    control: Any = None,
+) -> Any:
+    control = control or RunControl()
+    key = require_key("whop", api_key)
+    first_day = check_start_date("whop", start_date, control.today, required=control.backfill is None)
+    wallet = helpers.wallet_queries(wallet_queries)
+    metrics = helpers.metric_queries(metric_queries)
+    lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
+    per_load = positive_int("whop", "windows_per_load", windows_per_load)
+    workers = positive_int("whop", "max_concurrency", max_concurrency)
+    client = ApiClient(
+        "whop", base_url, auth_headers={"Authorization": f"Bearer {key}"}, secret=key, timeout=timeout,
+        retry=RetryPolicy(max_attempts=positive_int("whop", "max_attempts", max_attempts), max_retry_wait=max_retry_wait),
+        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
+        allow_insecure_http=allow_insecure_http,
+    )
+    paginator = BodyCursorPaginator(param=cursor_param)
+
+    def planner(granularity_of):
+        def plan(query: dict, progress: QueryProgress) -> list:
+            g = granularity_of(query)
+            return progress.next_windows(first_day, lookback, g, settings.MAX_PERIODS[g], per_load)
+        return plan
+
+    def fetch_wallet(unit: tuple) -> list:
+        query, window = unit
+        request = helpers.wallet_request(query, window, control.today, array_params)
+        body = client.request(request, endpoint="GET /stats/time_series", check=helpers.is_wallet_body, decimal=True)
+        return helpers.wallet_rows(query, body, window)
+
+    def fetch_metric(unit: tuple) -> list:
+        query, window = unit
+        request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), array_params)
+        rows: list = []
+        for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True):
+            rows.extend(helpers.metric_rows(query, body, window))
+        return rows
+
+    @dlt.resource(name="wallet_time_series", write_disposition="merge", primary_key=WALLET_KEY)
+    def wallet_time_series() -> Any:
+        yield from windowed_rows("wallet_time_series", wallet, planner(lambda q: q["group_by"]), fetch_wallet,
+                                 control, workers, helpers.WALLET_TYPES, WALLET_KEY)
+
+    @dlt.resource(name="metric_results", write_disposition="merge", primary_key=METRIC_KEY)
+    def metric_results() -> Any:
+        granularity = planner(lambda q: settings.METRIC_GRANULARITIES[q["granularity"]])
+        yield from windowed_rows("metric_results", metrics, granularity, fetch_metric, control, workers,
+                                 helpers.METRIC_TYPES, METRIC_KEY)
+
+    @functools.lru_cache(maxsize=1)
+    def wallet_schema() -> Any:
+        request = helpers.Request("GET", settings.SCHEMA_ENDPOINT, params={"resource_type": "wallet"})
+        return client.request(request, endpoint="GET /stats/schema", check=lambda b: isinstance(b, dict), auth=False)
+
+    def definitions(table: str, section: str) -> Any:
+        @dlt.resource(name=table, write_disposition=SCD2)
+        def schema_section() -> Any:
+            yield helpers.schema_rows(wallet_schema(), section)
+        return schema_section
+
+    resources = [definitions(t, s) for t, s in settings.SCHEMA_SECTIONS.items()]
+    if wallet:
+        resources.append(wallet_time_series)
+    if metrics:
+        resources.append(metric_results)
+    return resources
