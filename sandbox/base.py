@@ -32,3 +32,8 @@ class Emulator:
 
     def handle(self, request: SandboxRequest, base_url: str) -> Response:
         raise NotImplementedError
+
+    def demo_settings(self, sandbox_url: str) -> dict:
+        """`sources.<name>.*` settings that point the source at this sandbox (demo, bench);
+        empty while the provider has no source."""
+        return {}

@@ -64,6 +64,17 @@ class WhopEmulator(Emulator):
         "time_column": "period",
     }
 
+    def demo_settings(self, sandbox_url: str) -> dict:
+        return {
+            "api_key": self.api_key, "base_url": f"{sandbox_url}/api/v1", "start_date": "2026-01-01",
+            "wallet_queries": [{"name": "daily_all", "group_by": "day"},
+                               {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
+                               {"name": "monthly_gross", "group_by": "month", "reporting_category": "gross_income"}],
+            "metric_queries": [{"name": "gross_by_country", "resource": "receipts:gross_revenue",
+                                "granularity": "daily", "breakdowns": ["country"]},
+                               {"name": "new_users_weekly", "resource": "members:new_users", "granularity": "weekly"}],
+        }
+
     # -- the data --------------------------------------------------------------------------
     def line_cents(self, line: str, currency: str, day: dt.date) -> int:
         """Amount in minor units of one line category, currency and day."""
