@@ -90,24 +90,29 @@ class WhopEmulator(Emulator):
         amount = Decimal(cents) / 100 * USD_RATES[currency] / USD_RATES[target]
         return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
-    def wallet_series(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
-                      currency: Optional[str] = None, convert: Optional[str] = None) -> list[dict]:
-        """What `/stats/time_series` returns for the inclusive range [first, last]."""
+    def wallet_totals(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
+                      currency: Optional[str] = None, convert: Optional[str] = None) -> dict:
+        """{(period start, currency): (amount, line_count)} over the days of [first, last]."""
         lines = list(lines or LINE_CATEGORIES)
         currencies = [currency] if currency else list(CURRENCIES)
-        totals: dict[tuple, list] = {}
+        totals: dict[tuple, tuple] = {}
         day = max(first, DATA_START)
         while day <= min(last, self.today):
             period = _period_start(day, group_by)
             for cur, line in product(currencies, lines):
                 key = (period, convert or cur)
-                bucket = totals.setdefault(key, [Decimal(0), 0])
+                amount, count = totals.get(key, (Decimal(0), 0))
                 cents = self.line_cents(line, cur, day)
-                bucket[0] += self.converted(cents, cur, convert) if convert else Decimal(cents) / 100
-                bucket[1] += self.line_count(line, cur, day)
+                amount += self.converted(cents, cur, convert) if convert else Decimal(cents) / 100
+                totals[key] = (amount, count + self.line_count(line, cur, day))
             day += dt.timedelta(days=1)
+        return totals
+
+    def wallet_series(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
+                      currency: Optional[str] = None, convert: Optional[str] = None) -> list[dict]:
+        """What `/stats/time_series` returns for the inclusive range [first, last]."""
         rows = []
-        for (period, cur), (amount, count) in sorted(totals.items()):
+        for (period, cur), (amount, count) in sorted(self.wallet_totals(first, last, group_by, lines, currency, convert).items()):
             row = {"period": period.isoformat(), "amount": float(amount), "line_count": count}
             if not convert:
                 row["currency"] = cur
@@ -118,8 +123,8 @@ class WhopEmulator(Emulator):
         raw = number("whop-metric", resource, day, combo, self.revision(day), modulo=500_000)
         return Decimal(raw) / 100 if METRIC_RESOURCES[resource] == "money" else Decimal(raw % 97)
 
-    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> list[list]:
-        """Rows [period, *breakdown values, value] for days in [start, end)."""
+    def metric_totals(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> dict:
+        """{(period start, breakdown values): value} over the days of [start, end)."""
         group_by = {"daily": "day", "weekly": "week", "monthly": "month"}[granularity]
         combos = list(product(*(BREAKDOWN_VALUES[b] for b in breakdowns))) or [()]
         totals: dict[tuple, Decimal] = {}
@@ -129,6 +134,11 @@ class WhopEmulator(Emulator):
             for combo in combos:
                 totals[(period, combo)] = totals.get((period, combo), Decimal(0)) + self.metric_value(resource, day, combo)
             day += dt.timedelta(days=1)
+        return totals
+
+    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> list[list]:
+        """Rows [period, *breakdown values, value] for days in [start, end)."""
+        totals = self.metric_totals(resource, granularity, breakdowns, start, end)
         return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in sorted(totals.items())]
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -201,7 +211,9 @@ class WhopEmulator(Emulator):
         start, end = _parse_instant(request.arg("from", "")), _parse_instant(request.arg("to", ""))
         if not start or not end:
             return self._error(400, "from and to are required date-times")
-        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), end.date())
+        # a day counts when it starts before `to`: `to` = now includes today so far
+        last_day = (end - dt.timedelta(microseconds=1)).date()
+        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1))
         columns = [self.settings["time_column"], *breakdowns, "value"]
         if self.settings["extra_column"]:
             columns.append(self.settings["extra_column"])

@@ -1,0 +1,238 @@
+"""Whop end to end: real pipeline runs against the sandbox into DuckDB and Postgres."""
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from conftest import configure
+from sandbox.whop import LINE_CATEGORIES
+from sources._common.windows import period_start
+
+TODAY = dt.date.today()
+START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down
+KEY = "whop_sandbox_key"
+
+WALLET_QUERIES = [
+    {"name": "daily_all", "group_by": "day"},
+    {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
+    {"name": "weekly_raw", "group_by": "week"},
+    {"name": "monthly_usd", "group_by": "month", "convert_currency": "usd"},
+    {"name": "monthly_gross_eur", "group_by": "month", "reporting_category": "gross_income", "currency": "eur"},
+    {"name": "weekly_refunds", "group_by": "week", "grouping": ["payments", "refunds"]},
+]
+METRIC_QUERIES = [
+    {"name": "gross_by_country", "resource": "receipts:gross_revenue", "granularity": "daily", "breakdowns": ["country"]},
+    {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"},
+    {"name": "gross_monthly_plan", "resource": "receipts:gross_revenue", "granularity": "monthly",
+     "breakdowns": ["country", "plan"]},
+]
+
+
+def setup_whop(monkeypatch, sandbox, **overrides):
+    settings = {
+        "api_key": KEY, "base_url": f"{sandbox.url}/api/v1", "start_date": START.isoformat(),
+        "wallet_queries": WALLET_QUERIES, "metric_queries": METRIC_QUERIES, "lookback_days": 3,
+        "max_attempts": 4,
+    }
+    settings.update(overrides)
+    configure(monkeypatch, "whop", **settings)
+
+
+def expected_wallet(emulator, query):
+    lines = sorted(LINE_CATEGORIES)
+    if query.get("reporting_category"):
+        lines = [k for k in lines if query["reporting_category"] in LINE_CATEGORIES[k][1]]
+    if query.get("grouping"):
+        lines = [k for k in lines if LINE_CATEGORIES[k][0] in query["grouping"]]
+    first = period_start(START, query["group_by"])
+    return emulator.wallet_totals(first, TODAY, query["group_by"], lines, query.get("currency"),
+                                  query.get("convert_currency"))
+
+
+def loaded_wallet(warehouse, name):
+    rows = warehouse.query(
+        f"select period, currency, amount, line_count from whop.wallet_time_series where query_name = '{name}'")
+    return {(r[0], r[1]): (Decimal(r[2]), r[3]) for r in rows}
+
+
+def expected_metric(emulator, query):
+    g = {"daily": "day", "weekly": "week", "monthly": "month"}[query["granularity"]]
+    totals = emulator.metric_totals(query["resource"], query["granularity"], query.get("breakdowns", []),
+                                    period_start(START, g), TODAY + dt.timedelta(days=1))
+    return {(p, json.dumps(list(combo))): v for (p, combo), v in totals.items()}
+
+
+def loaded_metric(warehouse, name):
+    rows = warehouse.query(
+        f"select period, breakdown_key, value from whop.metric_results where query_name = '{name}'")
+    return {(r[0], r[1]): Decimal(r[2]) for r in rows}
+
+
+def assert_exact(warehouse, sandbox):
+    emulator = sandbox.by_name["whop"]
+    for query in WALLET_QUERIES:
+        assert loaded_wallet(warehouse, query["name"]) == expected_wallet(emulator, query), query["name"]
+    for query in METRIC_QUERIES:
+        assert loaded_metric(warehouse, query["name"]) == expected_metric(emulator, query), query["name"]
+    dupes = warehouse.query("select query_name, period, currency, count(*) from whop.wallet_time_series "
+                            "group by 1, 2, 3 having count(*) > 1")
+    assert dupes == []
+    dupes = warehouse.query("select query_name, period, breakdown_key, count(*) from whop.metric_results "
+                            "group by 1, 2, 3 having count(*) > 1")
+    assert dupes == []
+
+
+def wallet_requests(sandbox):
+    return [r for r in sandbox.seen("/api/v1/stats/time_series")]
+
+
+def test_two_runs_exact_after_upstream_revision(sandbox, warehouse, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox)
+    first = run("whop", warehouse)
+    assert first.ok, first.message
+    assert_exact(warehouse, sandbox)
+
+    sandbox.revise(days=2)
+    sandbox.clear_log()
+    second = run("whop", warehouse)
+    assert second.ok, second.message
+    assert_exact(warehouse, sandbox)
+
+    # run 2 asks only for the recent window: last loaded day minus lookback, aligned to the period
+    for request in wallet_requests(sandbox):
+        group_by = request.arg("group_by")
+        assert dt.date.fromisoformat(request.arg("from")) == period_start(TODAY - dt.timedelta(days=3), group_by)
+    for request in sandbox.seen("/api/v1/stats/metric"):
+        g = {"daily": "day", "weekly": "week", "monthly": "month"}[request.arg("granularity")]
+        assert request.arg("from") == f"{period_start(TODAY - dt.timedelta(days=3), g)}T00:00:00Z"
+
+
+def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox, metric_queries=None)
+    assert run("whop").ok
+    by_query = {}
+    for request in wallet_requests(sandbox):
+        start = dt.date.fromisoformat(request.arg("from"))
+        assert start == period_start(start, request.arg("group_by")), "a window starts mid-period"
+        assert dt.date.fromisoformat(request.arg("to")) <= TODAY
+        assert request.header("authorization") == f"Bearer {KEY}"
+        by_query.setdefault(request.arg("group_by"), []).append(request)
+    refunds = [r for r in wallet_requests(sandbox) if r.args("grouping")]
+    assert refunds and refunds[0].query["grouping[]"] == ["payments", "refunds"]
+
+
+@pytest.mark.parametrize("row_format", [pytest.param("arrays", id="array-rows"), pytest.param("objects", id="object-rows")])
+def test_metric_rows_as_arrays_or_objects(sandbox, warehouse, run, monkeypatch, row_format):
+    sandbox.by_name["whop"].settings.update(row_format=row_format, metric_page_size=7)
+    setup_whop(monkeypatch, sandbox, wallet_queries=None)
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    emulator = sandbox.by_name["whop"]
+    for query in METRIC_QUERIES:
+        assert loaded_metric(warehouse, query["name"]) == expected_metric(emulator, query)
+    cursors = [r.arg("cursor") for r in sandbox.seen("/api/v1/stats/metric") if r.arg("cursor")]
+    assert len(cursors) > 10  # several pages per window were followed
+
+
+def test_new_metric_column_is_added(sandbox, warehouse, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox, wallet_queries=None)
+    assert run("whop", warehouse).ok
+    assert "refund_value" not in {c for (c,) in warehouse.query(
+        "select column_name from information_schema.columns where table_schema='whop' and table_name='metric_results'")}
+    sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    rows = warehouse.query("select count(*) from whop.metric_results where refund_value is not null")
+    assert rows[0][0] > 0
+
+
+def test_state_is_restored_from_the_destination(sandbox, warehouse, run, monkeypatch, isolated):
+    setup_whop(monkeypatch, sandbox, metric_queries=None)
+    assert run("whop", warehouse).ok
+    shutil.rmtree(isolated / "pipelines")  # a fresh machine: no local pipeline folder
+    sandbox.clear_log()
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    starts = {dt.date.fromisoformat(r.arg("from")) for r in wallet_requests(sandbox)}
+    assert min(starts) >= period_start(TODAY - dt.timedelta(days=3), "month")
+    assert_exact_wallet = {q["name"]: expected_wallet(sandbox.by_name["whop"], q) for q in WALLET_QUERIES}
+    for name, expected in assert_exact_wallet.items():
+        assert loaded_wallet(warehouse, name) == expected
+
+
+def test_chunked_loads_commit_separately(sandbox, warehouse, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox, windows_per_load=1, wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+               metric_queries=None, start_date=(TODAY - dt.timedelta(days=200)).isoformat())
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    assert result.loads >= 3
+    loads = warehouse.query("select count(*) from whop._dlt_loads")
+    assert loads[0][0] == result.loads
+
+
+def test_schema_definitions_keep_history(sandbox, warehouse, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox, wallet_queries=None, metric_queries=None)
+    assert run("whop", warehouse).ok
+    current = warehouse.query("select key, name from whop.wallet_groupings where _dlt_valid_to is null order by key")
+    assert [k for k, _ in current] == ["disputes", "fees", "payments", "refunds", "withdrawals"]
+
+    sandbox.by_name["whop"].settings.update(renamed={"fees": "Platform fees"}, deleted=["disputes"])
+    assert run("whop", warehouse).ok
+    current = dict(warehouse.query("select key, name from whop.wallet_groupings where _dlt_valid_to is null"))
+    assert current["fees"] == "Platform fees" and "disputes" not in current and len(current) == 4
+    history = warehouse.query("select key, name from whop.wallet_groupings where _dlt_valid_to is not null order by key")
+    assert history == [("disputes", "Disputes"), ("fees", "Fees")]
+    # the schema endpoint needs no auth: the key is not sent there
+    assert all(not r.header("authorization") for r in sandbox.seen("/api/v1/stats/schema"))
+
+
+def test_backfill_is_idempotent_and_keeps_the_nightly_cursor(sandbox, warehouse, run, monkeypatch):
+    setup_whop(monkeypatch, sandbox, wallet_queries=[{"name": "daily_all", "group_by": "day"}], metric_queries=None,
+               start_date=(TODAY - dt.timedelta(days=10)).isoformat())
+    assert run("whop", warehouse).ok
+    old = (TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=90))
+    for _ in range(2):
+        result = run("whop", warehouse, backfill=old)
+        assert result.ok, result.message
+    rows = warehouse.query("select min(period), max(period), count(*) from whop.wallet_time_series")
+    assert rows[0][0] == old[0]
+    assert rows[0][2] == 3 * (31 + 11)  # 3 currencies x (31 backfilled days + 11 nightly days)
+    sandbox.clear_log()
+    assert run("whop", warehouse).ok  # the nightly run still starts near today
+    starts = {dt.date.fromisoformat(r.arg("from")) for r in wallet_requests(sandbox)}
+    assert starts == {TODAY - dt.timedelta(days=3)}
+
+
+def test_cursor_parameter_is_configurable(sandbox, warehouse, run, monkeypatch):
+    sandbox.by_name["whop"].settings.update(cursor_param="after", metric_page_size=5)
+    setup_whop(monkeypatch, sandbox, wallet_queries=None)
+    stuck = run("whop", warehouse)
+    assert stuck.exit_code == 3 and "cursor_param" in stuck.message
+    setup_whop(monkeypatch, sandbox, wallet_queries=None, cursor_param="after")
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    assert loaded_metric(warehouse, "users_weekly") == expected_metric(sandbox.by_name["whop"], METRIC_QUERIES[1])
+
+
+@pytest.mark.parametrize(
+    "settings, code, expected",
+    [
+        pytest.param({"api_key": "wrong_key_123456"}, 4, ["whop", "HTTP 401", "API key was rejected"], id="401"),
+        pytest.param({"api_key": "whop_no_permission"}, 4, ["HTTP 403", "company:balance:read"], id="403"),
+        pytest.param({"metric_queries": [{"name": "bad", "resource": "nope:nothing"}], "wallet_queries": None}, 3,
+                     ["HTTP 400", "unknown metric resource", "request_id req_sandbox_400"], id="400"),
+    ],
+)
+def test_api_errors_are_one_line_without_the_key(sandbox, run, monkeypatch, settings, code, expected):
+    setup_whop(monkeypatch, sandbox, **settings)
+    result = run("whop")
+    assert result.exit_code == code
+    for text in expected:
+        assert text in result.message
+    assert "\n" not in result.message
+    assert settings.get("api_key", KEY) not in result.message
+    sent = [(r.path, json.dumps(r.query, sort_keys=True)) for r in sandbox.seen("/api/v1/stats/t") + sandbox.seen("/api/v1/stats/m")]
+    assert sent and len(sent) == len(set(sent))  # no request was retried
