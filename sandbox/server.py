@@ -158,13 +158,17 @@ class Sandbox:
                         pass
                     return
                 payload = response.payload()
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.headers.pop("Content-Type", "application/json"))
-                for key, value in response.headers.items():
-                    self.send_header(key, str(value))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(response.status)
+                    self.send_header("Content-Type", response.headers.get("Content-Type", "application/json"))
+                    for key, value in response.headers.items():
+                        if key != "Content-Type":
+                            self.send_header(key, str(value))
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, timed out)
+                    self.close_connection = True
 
             do_GET = do_POST = do_PATCH = do_DELETE = _serve
 

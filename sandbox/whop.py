@@ -62,6 +62,7 @@ class WhopEmulator(Emulator):
         "renamed": {},
         "deleted": [],
         "time_column": "period",
+        "echo_key": False,  # a careless API that repeats the bad key in its error message
     }
 
     def demo_settings(self, sandbox_url: str) -> dict:
@@ -151,7 +152,8 @@ class WhopEmulator(Emulator):
         if header == "Bearer whop_no_permission":
             return self._error(403, "API key lacks company:balance:read permission")
         if header != f"Bearer {self.api_key}":
-            return self._error(401, "Missing or invalid API key")
+            echoed = f": {header}" if self.settings["echo_key"] else ""
+            return self._error(401, f"Missing or invalid API key{echoed}")
         return None
 
     def handle(self, request: SandboxRequest, base_url: str) -> Response:

@@ -1,0 +1,100 @@
+"""A real process killed with SIGKILL mid-backfill, then the same command again; one run at a time."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from sources._common.windows import plan_windows
+
+TODAY = dt.date.today()
+BACKFILL = (TODAY - dt.timedelta(days=730), TODAY - dt.timedelta(days=1))
+WALLET = [{"name": "daily_all", "group_by": "day"}]
+
+
+def child_env(sandbox, workdir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "SOURCES__WHOP__API_KEY": "whop_sandbox_key",
+        "SOURCES__WHOP__BASE_URL": f"{sandbox.url}/api/v1",
+        "SOURCES__WHOP__WALLET_QUERIES": json.dumps(WALLET),
+        "SOURCES__WHOP__MAX_CONCURRENCY": "1",
+        "DESTINATION__DUCKDB__CREDENTIALS": str(workdir / "crash.duckdb"),
+    })
+    return env
+
+
+def start_backfill(sandbox, workdir: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "pipelines", "run", "whop", "--from", BACKFILL[0].isoformat(),
+               "--to", BACKFILL[1].isoformat(), "--windows-per-load", "1", "--pipelines-dir", str(workdir / "pipelines")]
+    return subprocess.Popen(command, cwd=workdir, env=child_env(sandbox, workdir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_requests(sandbox, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(sandbox.seen("/api/v1/stats/time_series")) < count:
+        assert time.monotonic() < deadline, "the child never reached the sandbox"
+        time.sleep(0.05)
+
+
+def duckdb_query(path: Path, sql: str):
+    import duckdb
+
+    with duckdb.connect(str(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolated):
+    windows = plan_windows(BACKFILL[0], BACKFILL[1], "day", 92, TODAY)
+    assert len(windows) >= 8
+    sandbox.latency = 0.3
+    child = start_backfill(sandbox, isolated)
+    wait_for_requests(sandbox, 4)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+
+    db = isolated / "crash.duckdb"
+    committed = duckdb_query(db, "select count(*) from whop._dlt_loads")[0][0] if db.exists() else 0
+    assert 1 <= committed < len(windows), "the kill should land mid-backfill"
+
+    sandbox.latency = 0.0
+    sandbox.clear_log()
+    rerun = start_backfill(sandbox, isolated)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+
+    # only what had not been committed was fetched again: the windows after the committed ones
+    asked = sorted(dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series"))
+    assert asked == [w.start for w in windows[committed:]]
+
+    emulator = sandbox.by_name["whop"]
+    expected = emulator.wallet_totals(BACKFILL[0], BACKFILL[1], "day")
+    rows = duckdb_query(db, "select period, currency, amount, line_count from whop.wallet_time_series")
+    assert {(p, c): (a, n) for p, c, a, n in rows} == expected
+    assert len(rows) == len(expected)  # no duplicates
+
+
+def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, isolated, run, monkeypatch):
+    sandbox.latency = 0.5
+    child = start_backfill(sandbox, isolated)
+    try:
+        wait_for_requests(sandbox, 1)
+        for key, value in child_env(sandbox, isolated).items():
+            if key.startswith(("SOURCES__", "DESTINATION__")):
+                monkeypatch.setenv(key, value)
+        second = run("whop", backfill=BACKFILL)
+        assert second.exit_code == 6
+        assert "another run of this pipeline is in progress" in second.message
+    finally:
+        child.kill()
+        child.wait(timeout=30)
