@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources._common.errors import ConfigError, MetricSyncError
@@ -16,7 +18,7 @@ from sources._common.progress import RunControl
 from sources._common.redaction import redact
 
 from .locking import pipeline_lock
-from .providers import source_factory
+from .providers import PROVIDERS, source_factory
 
 logger = logging.getLogger("metricsync.runner")
 
@@ -37,9 +39,13 @@ class ProviderResult:
         return self.exit_code == 0
 
 
-def make_destination(destination: str):
+def make_destination(destination: str, dataset: str):
     if destination == "duckdb":
-        credentials = dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT
+        credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
+        stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
+        if stem in PROVIDERS:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
+            raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
+                              "give DESTINATION__DUCKDB__CREDENTIALS another file name")
         return dlt.destinations.duckdb(credentials=credentials)
     if destination == "postgres":
         return dlt.destinations.postgres()
@@ -50,6 +56,33 @@ def loader_format(destination: str) -> Optional[str]:
     """Postgres loads through COPY (csv) rather than INSERT statements; DuckDB picks parquet for
     the Arrow pages itself."""
     return "csv" if destination == "postgres" else None
+
+
+def apply_loader_format(source, destination: str):
+    """`loader_format` for every resource that does not name its own `file_format` (passing it to
+    `run` would override those too: e.g. Statsig definitions load as INSERTs, because Postgres'
+    CSV COPY reads an empty string in a nullable column as NULL)."""
+    fmt = loader_format(destination)
+    for resource in source.selected_resources.values():
+        dynamic = resource.has_dynamic_table_name or resource.has_other_dynamic_hints
+        if fmt and (dynamic or not resource.compute_table_schema().get("file_format")):
+            resource.apply_hints(file_format=fmt)
+    return source
+
+
+SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
+
+
+def schema_contract(provider: str):
+    """`sources.<provider>.schema_contract`: `evolve` (default: new columns and variant columns
+    are added) or `freeze` (a new column or type in an existing table fails the run; tables are
+    still created on the first run), or dlt's `discard_*` modes for columns."""
+    value = str(dlt.config.get(f"sources.{provider}.schema_contract") or "evolve")
+    if value not in SCHEMA_CONTRACTS:
+        raise ConfigError(f"{provider}: schema_contract {value!r} - use one of {', '.join(SCHEMA_CONTRACTS)}")
+    if value == "evolve":
+        return value
+    return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -79,6 +112,10 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         where = "SOURCES__" + provider.upper() + "__" if "api_key" in root.fields else ""
         hint = f"set {where}{root.fields[0].upper()}" if where else "set it in .dlt/config.toml or the environment"
         return 2, f"{provider}: missing configuration {names} - {hint}"
+    if isinstance(root, DataValidationError):
+        return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
+                   f"(table {root.table_name}) that the frozen schema does not allow - "
+                   f"set sources.{provider}.schema_contract to evolve to accept it")
     text = redact(str(root)).strip().splitlines()
     return 1, f"{provider}: {type(root).__name__}: {text[0] if text else 'failed'}"
 
@@ -98,17 +135,24 @@ def run_provider(
     try:
         with pipeline_lock(provider, pipelines_dir):
             pipeline = dlt.pipeline(
-                pipeline_name=provider, destination=make_destination(destination), dataset_name=provider,
+                pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,
                 pipelines_dir=pipelines_dir,
             )
+            if pipeline.has_pending_data:
+                # a previous run extracted data but did not finish loading it: load that first
+                # (dlt's `run` would otherwise load it and skip this run's extraction)
+                logger.warning("%s: loading data left pending by the previous run", provider)
+                pipeline.run(loader_file_format=loader_format(destination))
+                result.loads += 1
             control = RunControl(backfill=backfill, windows_per_load=windows_per_load)
+            contract = schema_contract(provider)
             factory = source_factory(provider)
             selected: Optional[list] = None
             while True:
                 source = factory(control=control)
                 if selected:
                     source = source.with_resources(*selected)
-                pipeline.run(source, loader_file_format=loader_format(destination))
+                pipeline.run(apply_loader_format(source, destination), schema_contract=contract)
                 result.loads += 1
                 for table, count in pipeline.last_trace.last_normalize_info.row_counts.items():
                     if not table.startswith("_dlt"):

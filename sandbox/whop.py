@@ -59,6 +59,7 @@ class WhopEmulator(Emulator):
         "cursor_param": "cursor",
         "metric_page_size": 100,
         "extra_column": None,
+        "extra_text": None,  # the extra column's values become this text (a type change)
         "renamed": {},
         "deleted": [],
         "time_column": "period",
@@ -219,7 +220,8 @@ class WhopEmulator(Emulator):
         columns = [self.settings["time_column"], *breakdowns, "value"]
         if self.settings["extra_column"]:
             columns.append(self.settings["extra_column"])
-            rows = [row + [round(row[-1] / 10, 2)] for row in rows]
+            text = self.settings["extra_text"]
+            rows = [row + [text if text else round(row[-1] / 10, 2)] for row in rows]
         cursor = request.arg(self.settings["cursor_param"])
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[2:]) if cursor else 0
         size = int(self.settings["metric_page_size"])

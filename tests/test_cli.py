@@ -104,3 +104,11 @@ def test_no_secret_in_any_output_at_debug_level(sandbox, isolated):
     assert "Missing or invalid API key" in printed  # the API's message came through...
     assert secret not in printed  # ...with the key masked
     assert any(secret in r.header("authorization") for r in sandbox.seen("/api/v1/stats/"))
+
+
+def test_duckdb_file_named_like_its_dataset_is_refused(sandbox, capsys, monkeypatch, isolated):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "whop.duckdb"))
+    whop_ok(monkeypatch, sandbox)
+    code, out, err = cli(capsys, "whop")
+    assert code == 2 and "is named like the dataset 'whop'" in err
+    assert sandbox.seen("/") == []

@@ -98,3 +98,28 @@ def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, isolated, run, mo
     finally:
         child.kill()
         child.wait(timeout=30)
+
+
+def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sandbox, warehouse, run, monkeypatch, isolated):
+    import dlt
+
+    from conftest import configure
+    from pipelines.runner import make_destination
+    from sources._common.progress import RunControl
+    from sources.whop import whop_source
+
+    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
+              start_date=(TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET)
+    pipeline = dlt.pipeline(pipeline_name="whop", destination=make_destination(warehouse.name, "whop"),
+                            dataset_name="whop", pipelines_dir=str(isolated / "pipelines"))
+    pipeline.extract(whop_source(control=RunControl()))
+    pipeline.normalize()  # the process died before `load`: a package is pending
+    assert pipeline.has_pending_data
+    sandbox.clear_log()
+
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    assert result.loads == 2  # the pending package, then this run's own extraction
+    assert sandbox.seen("/api/v1/stats/time_series"), "this run's data was extracted too"
+    rows = warehouse.query("select count(*), count(distinct (period, currency)) from whop.wallet_time_series")
+    assert rows[0][0] == rows[0][1] == 3 * 31

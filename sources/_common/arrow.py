@@ -3,32 +3,54 @@
 Known columns get their declared type; others are typed from their values: numbers become
 decimal(38, 9) (exact for money, and stable whether a page holds ints or fractions), text stays
 text, dates and datetimes keep their type, nested values become JSON text.
+
+A column already in the destination keeps its type: a value that no longer fits it (a number
+column that starts receiving text) goes to a variant column `<name>__v_<type>`, as dlt does for
+Python rows, instead of failing the load.
 """
 
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pyarrow as pa
 
 MONEY = pa.decimal128(38, 9)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "double": pa.float64(),
+             "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
 
 
-def _infer(values: list) -> Optional[pa.DataType]:
-    present = [v for v in values if v is not None]
-    if not present:
+def _kind(value: Any) -> str:
+    """The dlt data type a single value would get from this module."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float, Decimal)):
+        return "decimal"
+    if isinstance(value, dt.datetime):
+        return "timestamp"
+    if isinstance(value, dt.date):
+        return "date"
+    return "text"
+
+
+def _fits(value: Any, data_type: str) -> bool:
+    kind = _kind(value)
+    if data_type in ("text", "json"):
+        return True
+    if data_type in ("decimal", "double"):
+        return kind == "decimal"
+    if data_type == "bigint":
+        return kind == "decimal" and isinstance(value, int)
+    return kind == data_type
+
+
+def _infer(values: list) -> Optional[str]:
+    kinds = {_kind(v) for v in values if v is not None}
+    if not kinds:
         return None
-    kinds = {type(v) for v in present}
-    if kinds == {bool}:
-        return pa.bool_()
-    if all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in present):
-        return MONEY
-    if kinds <= {dt.datetime}:
-        return pa.timestamp("us", tz="UTC")
-    if kinds <= {dt.date}:
-        return pa.date32()
-    return pa.string()
+    return kinds.pop() if len(kinds) == 1 else "text"
 
 
 def _cell(value: Any, kind: pa.DataType) -> Any:
@@ -43,23 +65,40 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return value
 
 
+def _column(values: list, kind: pa.DataType) -> pa.Array:
+    return pa.array([_cell(v, kind) for v in values], type=kind)
+
+
 def to_arrow(
     rows: list[Mapping[str, Any]],
     types: Optional[Mapping[str, pa.DataType]] = None,
     required: Iterable[str] = (),
+    existing: Optional[Mapping[str, str]] = None,
+    normalize: Callable[[str], str] = str,
 ) -> pa.Table:
-    """Build a table from `rows`; columns in first-seen order, all-null unknown columns dropped,
-    `required` columns (the merge key) declared not null as dlt declares them."""
-    types, required = dict(types or {}), set(required)
+    """Build a table from `rows`; columns named by `normalize` in first-seen order, all-null unknown
+    columns dropped, `required` columns (the merge key) not null as dlt declares them. `existing`
+    maps the destination's column names to their dlt data types."""
+    types, required, existing = dict(types or {}), set(required), dict(existing or {})
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    arrays, fields = [], []
+    columns: dict[str, pa.Array] = {}
     for name in names:
+        column = normalize(name)
         values = [row.get(name) for row in rows]
-        kind = types.get(name) or _infer(values)
-        if kind is None:
+        if name in types or column in types:
+            columns[column] = _column(values, types.get(name) or types[column])
             continue
-        arrays.append(pa.array([_cell(v, kind) for v in values], type=kind))
-        fields.append(pa.field(name, kind, nullable=name not in required))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
+        if data_type is None:
+            continue
+        misfits = [v if v is not None and not _fits(v, data_type) else None for v in values]
+        if any(m is not None for m in misfits):
+            for variant_type in {_kind(m) for m in misfits if m is not None}:
+                variant = [m if m is not None and _kind(m) == variant_type else None for m in misfits]
+                columns[f"{column}__v_{variant_type}"] = _column(variant, _ARROW_OF[variant_type])
+            values = [None if m is not None else v for v, m in zip(values, misfits)]
+        columns[column] = _column(values, _ARROW_OF[data_type])
+    fields = [pa.field(n, a.type, nullable=n not in required) for n, a in columns.items()]
+    return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))

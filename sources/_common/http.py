@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -168,6 +168,9 @@ class ApiClient:
         if "://" not in path_or_link and not path_or_link.startswith("//"):
             if path_or_link.startswith(self.base_url):
                 return path_or_link
+            base_path = urlsplit(self.base_url).path
+            if base_path and path_or_link.startswith(base_path + "/"):  # root-relative link from a response
+                return self.base_url[: -len(base_path)] + path_or_link
             return self.base_url + "/" + path_or_link.lstrip("/")
         url = urljoin(self.base_url + "/", path_or_link)
         if origin(url) != self.origin:
@@ -224,11 +227,13 @@ class ApiClient:
 
     def _attempt(self, request: Request, url: str, endpoint: str, check, decimal: bool, auth: bool) -> Any:
         headers = dict(self.auth_headers) if auth else {}
+        if request.form is not None:  # httpx only form-encodes a dict; pairs keep repeated keys and order
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             with self.limiter.slot():
                 response = self._http.request(
                     request.method, url, params=request.params, json=request.json,
-                    data=request.form, headers=headers,
+                    content=urlencode(request.form) if request.form is not None else None, headers=headers,
                 )
                 content = response.content
         except httpx.TimeoutException as exc:

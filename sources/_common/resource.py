@@ -1,6 +1,7 @@
 """The loop every windowed resource runs: plan this load's windows per query from dlt state,
 fetch them concurrently within the provider's limit, yield Arrow pages, then commit progress."""
 
+import functools
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import dlt
@@ -27,8 +28,13 @@ def windowed_rows(
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows; `key` is the table's merge key. State is only written once every window
-    of the load has been fetched, so a failure never advances it past data that did not land."""
+    of the load has been fetched, so a failure never advances it past data that did not land.
+    Columns are named as dlt names them, and keep the type they have in the destination."""
     state = dlt.current.resource_state()
+    schema = dlt.current.source_schema()
+    existing = {name: column.get("data_type") for name, column in
+                schema.tables.get(resource, {}).get("columns", {}).items()}
+    normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
     progresses, units = [], []
     for query in queries:
         progress = QueryProgress(state, resource, query["name"], control)
@@ -36,7 +42,7 @@ def windowed_rows(
         units.extend((query, window) for window in plan(query, progress))
     for _unit, rows in run_concurrently(fetch, units, max_workers):
         if rows:
-            yield to_arrow(rows, types, key)
+            yield to_arrow(rows, types, key, existing, normalize)
     for progress in progresses:
         progress.commit()
 

@@ -1,0 +1,92 @@
+"""PostHog source: the group types of each project and the usage metrics defined per group type.
+
+Both tables are definitions kept with history (dlt `scd2`): every run loads the complete snapshot
+of all configured projects, so a changed definition gets a new version, the old one is closed
+(`_dlt_valid_to` set) and a definition deleted upstream is closed too. Current rows are
+`_dlt_valid_to IS NULL`. Removing a project from the config closes its rows the same way.
+
+Assumptions where the docs are silent:
+* `project_id` is PostHog's numeric project id (one, a list, `1,2` or `[1, 2]`);
+* `groups_types/` is a plain JSON array; a paginated `{"results": [...], "next": ...}` body or the
+  single object the docs show as example are accepted too;
+* metric pages follow the absolute `next` link as given (limit/offset); a link to another origin
+  than `base_url` is refused, so `base_url` must be the host PostHog puts in its links;
+* a 404 on `groups_types/` means the project does not exist (or is not visible to the key).
+"""
+
+import functools
+from typing import Any, Iterable, Iterator, Optional
+
+import dlt
+
+from .._common import ApiClient, NextUrlPaginator, RequestLimiter, RetryPolicy, run_concurrently
+from .._common.config import positive_int, require_key
+from . import helpers, settings
+
+SCD2 = {"disposition": "merge", "strategy": "scd2"}
+# INSERTs, not the runner's Postgres CSV: COPY would read a blank string (a definition's empty
+# `math_property`) as NULL. The tables are small.
+DEFINITION_FORMAT = "insert_values"
+
+
+def snapshot(batches: Iterable[list]) -> Iterator[Any]:
+    """Yield every batch of rows; an empty snapshot still reaches the destination (an empty table
+    job), so that the merge closes every current row."""
+    empty = True
+    for rows in batches:
+        if rows:
+            empty = False
+            yield rows
+    if empty:
+        yield dlt.mark.materialize_table_schema()
+
+
+@dlt.source(name="posthog", max_table_nesting=0)
+def posthog_source(
+    api_key: str = dlt.secrets.value,
+    project_id: Any = None,
+    base_url: str = settings.BASE_URL,
+    page_size: int = settings.PAGE_SIZE,
+    max_concurrency: int = 4,
+    requests_per_second: Optional[float] = None,
+    timeout: float = 30.0,
+    max_attempts: int = 6,
+    max_retry_wait: float = settings.MAX_RETRY_WAIT,
+    allow_insecure_http: bool = False,
+    control: Any = None,  # the runner's RunControl; definitions are whole snapshots, so unused
+) -> Any:
+    key = require_key("posthog", api_key)
+    projects = helpers.project_ids(project_id)
+    limit = positive_int("posthog", "page_size", page_size)
+    workers = positive_int("posthog", "max_concurrency", max_concurrency)
+    client = ApiClient(
+        "posthog", base_url, auth_headers={"Authorization": f"Bearer {key}"}, secret=key, timeout=timeout,
+        retry=RetryPolicy(max_attempts=positive_int("posthog", "max_attempts", max_attempts),
+                          max_retry_wait=float(max_retry_wait)),
+        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
+        key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)",
+        allow_insecure_http=allow_insecure_http,
+    )
+    paginator = NextUrlPaginator()
+
+    @functools.lru_cache(maxsize=1)
+    def all_group_types() -> list[list]:
+        """Group types of every project, fetched once per run for both resources."""
+        fetch = functools.partial(helpers.fetch_group_types, client, paginator)
+        return [rows for _, rows in run_concurrently(fetch, projects, workers)]
+
+    def metrics_of(unit: tuple) -> list:
+        return helpers.fetch_metrics(client, paginator, *unit, limit)
+
+    @dlt.resource(name="group_types", write_disposition=SCD2, columns=settings.GROUP_TYPE_COLUMNS,
+                  file_format=DEFINITION_FORMAT)
+    def group_types() -> Any:
+        yield from snapshot(all_group_types())
+
+    @dlt.resource(name="group_type_metrics", write_disposition=SCD2, columns=settings.METRIC_COLUMNS,
+                  file_format=DEFINITION_FORMAT)
+    def group_type_metrics() -> Any:
+        units = [(row["project_id"], row["group_type_index"]) for rows in all_group_types() for row in rows]
+        yield from snapshot(rows for _, rows in run_concurrently(metrics_of, units, workers))
+
+    return group_types, group_type_metrics

@@ -1,0 +1,111 @@
+"""Statsig source: metric sources and metrics (definitions, with history) and daily metric values.
+
+Definitions are full snapshots merged with dlt's scd2 strategy: the current version of a row has
+`_dlt_valid_to` null, a changed definition gets a new version, one deleted upstream is closed.
+Nested objects (`warehouseNative`, `criteria`, `owner`, ...) are JSON columns.
+
+`metric_values` asks `/metrics/values` for one date at a time (every page of it), dates fetched
+concurrently; a fetched date replaces that date in the table (merge key `date`), so a metric
+dropped from a restated date disappears there too.
+
+Assumptions where the docs are silent (configurable or accepting both):
+* `base_url` may be given with or without the `/console/v1` suffix;
+* `pagination.nextPage` is a path with `page`/`limit` (as in the docs' example), a full URL on the
+  same origin, or a bare page number; paging stops when it is null or empty;
+* the values endpoint is read as one row per metric x unit type; a row without `unitType`
+  (or `metricType`) gets "" in the key; fields not in the docs become columns;
+* a date with no rows loads nothing (rows loaded earlier for it stay);
+* an empty definitions list loads nothing, so it never closes every current definition.
+"""
+
+import functools
+from typing import Any, Optional
+
+import dlt
+
+from .._common import ApiClient, QueryProgress, RequestLimiter, RetryPolicy, RunControl, run_concurrently
+from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.errors import ConfigError
+from .._common.resource import windowed_rows
+from . import helpers, settings
+
+SCD2 = {"disposition": "merge", "strategy": "scd2"}
+# Definitions load as INSERTs: Postgres' CSV COPY (the runner's format) reads "" as NULL in a
+# nullable column, and definitions hold empty strings (`"description": ""`) that must stay.
+DEFINITION_FORMAT = "insert_values"
+VALUES_QUERY = {"name": "metric_values"}
+
+
+@dlt.source(name="statsig", max_table_nesting=0)
+def statsig_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = settings.BASE_URL,
+    start_date: Optional[str] = None,
+    lookback_days: int = 3,
+    max_concurrency: int = 4,
+    requests_per_second: Optional[float] = None,
+    api_version: str = settings.API_VERSION,
+    page_size: int = settings.MAX_PAGE_SIZE,
+    windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    timeout: float = 30.0,
+    max_attempts: int = 6,
+    max_retry_wait: float = 300.0,
+    allow_insecure_http: bool = False,
+    control: Any = None,
+) -> Any:
+    control = control or RunControl()
+    key = require_key("statsig", api_key)
+    first_day = check_start_date("statsig", start_date, control.today, required=control.backfill is None)
+    lookback = positive_int("statsig", "lookback_days", lookback_days, minimum=0)
+    per_load = positive_int("statsig", "windows_per_load", windows_per_load)
+    workers = positive_int("statsig", "max_concurrency", max_concurrency)
+    limit = positive_int("statsig", "page_size", page_size)
+    if limit > settings.MAX_PAGE_SIZE:
+        raise ConfigError(f"statsig: page_size {limit} is above the API's maximum - use 1 to {settings.MAX_PAGE_SIZE}")
+    headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
+    client = ApiClient(
+        "statsig", helpers.base_url(base_url), auth_headers={"STATSIG-API-KEY": key}, headers=headers, secret=key,
+        timeout=timeout, retry=RetryPolicy(max_attempts=positive_int("statsig", "max_attempts", max_attempts),
+                                           max_retry_wait=max_retry_wait),
+        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
+        key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
+    )
+    value_types = dict(helpers.VALUE_TYPES)  # grows by the numeric fields the responses bring
+
+    def plan_dates(query: dict, progress: QueryProgress) -> list:
+        return progress.next_windows(first_day, lookback, "day", 1, per_load)
+
+    def fetch_date(unit: tuple) -> list:
+        _query, window = unit
+        items = helpers.list_all(client, settings.VALUES_ENDPOINT, "GET /metrics/values", limit,
+                                 {"date": window.start.isoformat()})
+        rows = helpers.value_rows(window.start, items)
+        helpers.learn_number_types(value_types, rows)
+        return rows
+
+    @functools.lru_cache(maxsize=1)
+    def source_list() -> list[dict]:
+        sources = helpers.list_all(client, settings.METRIC_SOURCES_ENDPOINT, "GET /metrics/metric_source/list", limit)
+        return helpers.unique(sources, lambda s: s.get("name"))
+
+    @dlt.resource(name="metric_sources", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
+    def metric_sources() -> Any:
+        yield source_list()
+
+    @dlt.resource(name="metric_source_metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
+    def metric_source_metrics() -> Any:
+        names = [str(s["name"]) for s in source_list() if s.get("name")]
+        fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
+        yield helpers.unique((row for _name, rows in fetched for row in rows), helpers.definition_key)
+
+    @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
+    def metrics() -> Any:
+        yield helpers.unique(helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit),
+                             helpers.definition_key)
+
+    @dlt.resource(name="metric_values", write_disposition="merge", primary_key=helpers.VALUE_KEY, merge_key="date")
+    def metric_values() -> Any:
+        yield from windowed_rows("metric_values", [VALUES_QUERY], plan_dates, fetch_date, control, workers,
+                                 value_types, helpers.VALUE_KEY)
+
+    return [metric_sources, metric_source_metrics, metrics, metric_values]

@@ -1,0 +1,16 @@
+"""Statsig constants: endpoints, headers, paging limits."""
+
+BASE_URL = "https://statsigapi.net"
+API_PREFIX = "/console/v1"  # accepted at the end of base_url too, and dropped there
+API_VERSION = "20240601"
+
+METRIC_SOURCES_ENDPOINT = "/console/v1/metrics/metric_source/list"
+SOURCE_METRICS_ENDPOINT = "/console/v1/metrics/metric_source/{name}/metrics"
+METRICS_ENDPOINT = "/console/v1/metrics/list"
+VALUES_ENDPOINT = "/console/v1/metrics/values"
+
+MAX_PAGE_SIZE = 100  # the console API rejects a larger `limit`
+WINDOWS_PER_LOAD = 60  # dates per dlt load (a crash loses at most these)
+
+KEY_HINT = "set SOURCES__STATSIG__API_KEY to a Console API key (Project Settings > Keys & Environments)"
+PERMISSION = "use a Console API key with read access; server and client SDK keys are not accepted"

@@ -1,0 +1,288 @@
+"""Stripe Analytics query checks, metric_query requests, window splitting and row shaping (no dlt here)."""
+
+import datetime as dt
+import logging
+from dataclasses import replace
+from typing import Any, Callable, NoReturn, Optional
+from urllib.parse import urlsplit
+
+import pendulum
+import pyarrow as pa
+
+from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
+from .._common.config import queries as check_query_list
+from .._common.resource import in_window
+from .._common.windows import next_period
+from . import settings
+
+logger = logging.getLogger("metricsync.stripe_analytics")
+
+PROVIDER = "stripe_analytics"
+UTC = dt.timezone.utc
+TYPES = {
+    "query_name": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "metric": pa.string(),
+    "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
+    "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
+    "refreshed_at": pa.timestamp("us", tz="UTC"),
+}
+
+
+# -- configuration ----------------------------------------------------------------------------
+def check_timezone(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{PROVIDER}: {where} must be an IANA time zone name such as America/New_York")
+    if len(value) > settings.MAX_TIMEZONE_CHARS:
+        raise ConfigError(f"{PROVIDER}: {where} is longer than {settings.MAX_TIMEZONE_CHARS} characters - "
+                          "use an IANA time zone name such as America/New_York")
+    try:
+        pendulum.timezone(value)
+    except (ValueError, OSError):
+        raise ConfigError(f"{PROVIDER}: {where} {value!r} is not an IANA time zone "
+                          "(for example UTC or America/New_York)") from None
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _check_metrics(metrics: Any, fail: Callable[[str], NoReturn]) -> list[dict]:
+    if not isinstance(metrics, list) or not metrics:
+        fail('needs at least one metric - set metrics to a list like [{"id": "metric_..."}]')
+    for metric in metrics:
+        if not isinstance(metric, dict) or set(metric) - set(settings.METRIC_KEYS):
+            fail(f'has metric {metric!r} - each metric is an object with "id" and/or "name"')
+        if not any(isinstance(metric.get(k), str) and metric[k].strip() for k in settings.METRIC_KEYS):
+            fail(f'has metric {metric!r} without an id or a name - give at least one of them')
+    return [{k: m[k] for k in settings.METRIC_KEYS if m.get(k)} for m in metrics]
+
+
+def _check_filters(filters: Any, fail: Callable[[str], NoReturn]) -> dict:
+    if not isinstance(filters, dict):
+        fail('has filters that are not an object - use {"dimension": ["value", ...]}')
+    if len(filters) > settings.MAX_FILTER_KEYS:
+        fail(f"filters on {len(filters)} dimensions - the API allows at most {settings.MAX_FILTER_KEYS}")
+    checked = {}
+    for key, values in filters.items():
+        values = _as_list(values)
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+            fail(f"has filter {key!r} that is not a non-empty list of dimension values")
+        if len(values) > settings.MAX_FILTER_VALUES:
+            fail(f"filters {key!r} on {len(values)} values - the API allows at most {settings.MAX_FILTER_VALUES}")
+        checked[key] = values
+    return checked
+
+
+def _check_query(query: dict, default_timezone: str) -> dict:
+    name = query["name"]
+
+    def fail(problem: str) -> NoReturn:
+        raise ConfigError(f"{PROVIDER}: query {name!r} {problem} (sources.{PROVIDER}.queries)")
+
+    checked = {"name": name, "metrics": _check_metrics(query.get("metrics"), fail)}
+    interval = query.get("interval")
+    if interval not in settings.INTERVALS:
+        fail(f"has interval {interval!r} - use one of {', '.join(settings.INTERVALS)}")
+    checked["interval"] = interval
+    group_by = _as_list(query.get("group_by") or [])
+    if not isinstance(group_by, list) or not all(isinstance(g, str) and g for g in group_by):
+        fail('has group_by that is not a list of dimension names, like ["price"]')
+    if len(group_by) > settings.MAX_GROUP_BY:
+        fail(f"groups by {len(group_by)} dimensions - the API allows at most {settings.MAX_GROUP_BY}")
+    checked["group_by"] = group_by
+    checked["filters"] = _check_filters(query.get("filters") or {}, fail)
+    checked["timezone"] = check_timezone(query.get("timezone") or default_timezone, f"query {name!r} timezone")
+    currency = query.get("currency")
+    if currency is not None and not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+        fail(f"has currency {currency!r} - use a three-letter ISO code such as usd")
+    checked["currency"] = currency.lower() if currency else None
+    return checked
+
+
+def check_queries(value: Any, default_timezone: str) -> list[dict]:
+    """The configured queries, each checked against the documented limits before any request."""
+    listed = check_query_list(PROVIDER, "queries", value, settings.QUERY_KEYS)
+    return [_check_query(query, default_timezone) for query in listed]
+
+
+def max_periods(value: Any) -> dict:
+    """Periods per request by interval: the defaults, overridden by `{"day": 60, ...}`."""
+    overrides = value or {}
+    if not isinstance(overrides, dict) or set(overrides) - set(settings.INTERVALS):
+        raise ConfigError(f"{PROVIDER}: max_periods must be an object like {{\"day\": 30, \"week\": 26}} "
+                          f"with keys among {', '.join(settings.INTERVALS)}")
+    merged = {**settings.MAX_PERIODS, **overrides}
+    for interval, periods in merged.items():
+        if not isinstance(periods, int) or isinstance(periods, bool) or periods < 1:
+            raise ConfigError(f"{PROVIDER}: max_periods.{interval} must be an integer >= 1, got {periods!r}")
+    return merged
+
+
+# -- requests ---------------------------------------------------------------------------------
+def _utc_text(instant: dt.datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_range(window: Window, timezone: str, now: dt.datetime) -> Optional[tuple[str, str]]:
+    """`starts_at`/`ends_at` of a window: its first and end dates at 00:00 in the query's time
+    zone, the end clamped to `now` minus a few seconds; None when the window has not started
+    yet there (the machine's today can be ahead of the query's time zone)."""
+    start = pendulum.datetime(window.start.year, window.start.month, window.start.day, tz=timezone)
+    end = pendulum.datetime(window.end.year, window.end.month, window.end.day, tz=timezone)
+    latest = now - dt.timedelta(seconds=settings.CLOCK_SKEW_SECONDS)
+    end = min(end, latest)
+    if end <= start:
+        return None
+    return _utc_text(start), _utc_text(end)
+
+
+def form_pairs(body: dict) -> list[tuple[str, str]]:
+    """A JSON body as Stripe's form encoding: `metrics[0][id]`, `filters[price][0]`, `group_by[0]`."""
+    pairs: list[tuple[str, str]] = []
+
+    def add(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                add(f"{key}[{sub}]", item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                add(f"{key}[{index}]", item)
+        else:
+            pairs.append((key, str(value)))
+
+    for key, value in body.items():
+        add(key, value)
+    return pairs
+
+
+def metric_request(query: dict, window: Window, now: dt.datetime, encoding: str) -> Optional[Request]:
+    """The first page's request for one window (JSON body, or form-encoded), None if the window
+    lies entirely after `now`."""
+    instants = window_range(window, query["timezone"], now)
+    if instants is None:
+        return None
+    body: dict = {"metrics": query["metrics"], "starts_at": instants[0], "ends_at": instants[1],
+                  "interval": query["interval"]}
+    for key in ("currency", "timezone", "filters", "group_by"):
+        if query.get(key):
+            body[key] = query[key]
+    body["limit"] = settings.LIMIT
+    if encoding == "form":
+        return Request("POST", settings.ENDPOINT, form=form_pairs(body))
+    return Request("POST", settings.ENDPOINT, json=body)
+
+
+class MetricQueryPaginator(PageTokenPaginator):
+    """Stripe v2 `next_page_url` (documented as always null for now):
+
+        {"object": "v2.data.analytics.metric_query", "next_page_url": "/v2/data/analytics/metric_query?page=pg_2",
+         "previous_page_url": null, "data": [...]}
+
+    The next page is the same query with its `page` token in the body, posted to the path and
+    query of `next_page_url` (so an API reading the token from either place gets it) below the
+    configured base URL, so the key only ever goes there.
+    """
+
+    def next_request(self, request: Request, body: Any) -> Optional[Request]:
+        following = super().next_request(request, body)
+        link = body.get(self.url_field) if isinstance(body, dict) else None
+        if following is None or not link:
+            return following
+        parts = urlsplit(str(link))
+        return replace(following, url=parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def is_metric_query_body(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("data") or [], list)
+
+
+# -- window splitting and errors --------------------------------------------------------------
+def is_range_too_long(exc: ApiError) -> bool:
+    message = (exc.api_message or "").lower()
+    return exc.code == settings.RANGE_ERROR and any(w in message for w in settings.RANGE_TOO_LONG_WORDS)
+
+
+def split_window(window: Window, interval: str) -> list[Window]:
+    """Two halves of `window` at a period boundary, or [] for a window of a single period."""
+    starts, cursor = [], window.start
+    while cursor < window.end:
+        starts.append(cursor)
+        cursor = next_period(cursor, interval)
+    if len(starts) < 2:
+        return []
+    middle = starts[len(starts) // 2]
+    return [Window(window.start, middle), Window(middle, window.end)]
+
+
+def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]) -> list:
+    """`fetch_one(window)`, or, when the API finds the range longer than its maximum for the
+    interval, the same for both halves of the window (recursively)."""
+    try:
+        return fetch_one(window)
+    except ApiError as exc:
+        halves = split_window(window, query["interval"]) if is_range_too_long(exc) else []
+        if not halves:
+            raise
+    logger.info("%s: query %r: window %s is too long for the API, splitting it", PROVIDER, query["name"], window)
+    return [row for half in halves for row in fetch_split(half, query, fetch_one)]
+
+
+def query_error(query: dict, exc: ApiError) -> ApiError:
+    """The same error, one line naming the query (the client already hid the key)."""
+    hint = exc.hint or f"check query {query['name']!r} in sources.{PROVIDER}.queries"
+    return type(exc)(PROVIDER, f"query {query['name']!r}", exc.status, exc.api_message, code=exc.code,
+                     request_id=exc.request_id, hint=hint)
+
+
+# -- rows -------------------------------------------------------------------------------------
+def _instant(value: Any, field: str) -> dt.datetime:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ApiError(PROVIDER, settings.ENDPOINT_NAME, 200, f"{field} {value!r} is not a timestamp") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def bucket_day(bucket: dt.datetime, timezone: str) -> dt.date:
+    """The day a bucket starts on in the query's time zone, rounded to the nearest midnight, so a
+    bucket labelled at local midnight (`05:00Z` for New York) or at UTC midnight gives the same day."""
+    local = pendulum.instance(bucket).in_timezone(timezone).add(hours=12)
+    return dt.date(local.year, local.month, local.day)
+
+
+def _int(value: Any) -> Optional[int]:
+    return None if value is None else int(value)
+
+
+def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
+    """One row per (data row x result) of one page, buckets outside `window` dropped:
+
+        {"livemode": false, "refreshed_at": "2026-03-03T02:34:15Z", "next_page_url": null,
+         "data": [{"id": "row_abc123", "timestamp": "2026-03-01T00:00:00Z", "dimensions": {"price": "price_HG4j"},
+                   "results": [{"metric": "metric_61Sud3n5oAGVCWiSr5", "name": "mrr_minor_units",
+                                "currency": "usd", "value": 9000}]}]}
+        -> {"query_name": ..., "timestamp": 2026-03-01 00:00 UTC, "metric": "metric_61Sud3n5oAGVCWiSr5",
+            "name": "mrr_minor_units", "value": 9000, "currency": "usd", "dimension_name": "price",
+            "dimension_value": "price_HG4j", "interval": "day", "livemode": False, "refreshed_at": ...}
+    """
+    refreshed = _instant(body["refreshed_at"], "refreshed_at") if body.get("refreshed_at") else None
+    livemode = body.get("livemode")
+    rows = []
+    for item in body.get("data") or []:
+        bucket = _instant(item.get("timestamp"), "timestamp")
+        if not in_window(bucket_day(bucket, query["timezone"]), window):
+            continue
+        dimensions = item.get("dimensions") or {}
+        dimension_name = ",".join(map(str, dimensions))
+        dimension_value = ",".join("" if v is None else str(v) for v in dimensions.values())
+        for result in item.get("results") or []:
+            rows.append({
+                "query_name": query["name"], "timestamp": bucket,
+                "metric": str(result.get("metric") or result.get("name") or ""), "name": result.get("name"),
+                "value": _int(result.get("value")), "currency": result.get("currency"),
+                "dimension_name": dimension_name, "dimension_value": dimension_value,
+                "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
+            })
+    return rows

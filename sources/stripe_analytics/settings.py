@@ -1,0 +1,33 @@
+"""Stripe Analytics constants: endpoint, API version, query rules from the docs, request limits."""
+
+BASE_URL = "https://api.stripe.com"
+ENDPOINT = "/v2/data/analytics/metric_query"
+ENDPOINT_NAME = "POST /v2/data/analytics/metric_query"
+
+# The Analytics API is in private preview: preview API versions are `YYYY-MM-DD.preview`.
+STRIPE_VERSION = "2026-09-30.preview"
+BODY_ENCODINGS = ("json", "form")
+DEFAULT_TIMEZONE = "UTC"
+
+KEY_HINT = "check SOURCES__STRIPE_ANALYTICS__API_KEY (a secret sk_... or restricted rk_... key)"
+PERMISSION = "a restricted key needs read access to the Analytics API metrics it queries"
+
+# Query parameters and the documented limits, checked before any request.
+QUERY_KEYS = ("metrics", "interval", "currency", "timezone", "filters", "group_by")
+METRIC_KEYS = ("id", "name")
+INTERVALS = ("day", "week", "month", "year")
+MAX_GROUP_BY = 1
+MAX_FILTER_KEYS = 2
+MAX_FILTER_VALUES = 10
+MAX_TIMEZONE_CHARS = 64
+LIMIT = 1000  # rows per page, the documented maximum
+
+# Periods per request. The docs say a range may exceed "the maximum allowed for the specified
+# interval" without giving it: these are deliberately small, and a window the API still finds
+# too long is split in halves and retried.
+MAX_PERIODS = {"day": 30, "week": 26, "month": 12, "year": 5}
+WINDOWS_PER_LOAD = 24  # windows per query per dlt load (a crash loses at most these)
+CLOCK_SKEW_SECONDS = 30  # `ends_at` is clamped to now minus this: never in the future, even with some clock skew
+
+RANGE_ERROR = "metric_invalid_time_range"
+RANGE_TOO_LONG_WORDS = ("maximum", "exceed")
