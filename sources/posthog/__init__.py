@@ -15,31 +15,14 @@ Assumptions where the docs are silent:
 """
 
 import functools
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 import dlt
 
 from .._common import ApiClient, NextUrlPaginator, RequestLimiter, RetryPolicy, run_concurrently
 from .._common.config import positive_int, require_key
+from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from . import helpers, settings
-
-SCD2 = {"disposition": "merge", "strategy": "scd2"}
-# INSERTs, not the runner's Postgres CSV: COPY would read a blank string (a definition's empty
-# `math_property`) as NULL. The tables are small.
-DEFINITION_FORMAT = "insert_values"
-
-
-def snapshot(batches: Iterable[list]) -> Iterator[Any]:
-    """Yield every batch of rows; an empty snapshot still reaches the destination (an empty table
-    job), so that the merge closes every current row."""
-    empty = True
-    for rows in batches:
-        if rows:
-            empty = False
-            yield rows
-    if empty:
-        yield dlt.mark.materialize_table_schema()
-
 
 @dlt.source(name="posthog", max_table_nesting=0)
 def posthog_source(

@@ -15,7 +15,7 @@ Assumptions where the docs are silent (configurable or accepting both):
 * the values endpoint is read as one row per metric x unit type; a row without `unitType`
   (or `metricType`) gets "" in the key; fields not in the docs become columns;
 * a date with no rows loads nothing (rows loaded earlier for it stay);
-* an empty definitions list loads nothing, so it never closes every current definition.
+* an empty definitions list is a snapshot too: it closes every current definition.
 """
 
 import functools
@@ -25,14 +25,11 @@ import dlt
 
 from .._common import ApiClient, QueryProgress, RequestLimiter, RetryPolicy, RunControl, run_concurrently
 from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.errors import ConfigError
 from .._common.resource import windowed_rows
 from . import helpers, settings
 
-SCD2 = {"disposition": "merge", "strategy": "scd2"}
-# Definitions load as INSERTs: Postgres' CSV COPY (the runner's format) reads "" as NULL in a
-# nullable column, and definitions hold empty strings (`"description": ""`) that must stay.
-DEFINITION_FORMAT = "insert_values"
 VALUES_QUERY = {"name": "metric_values"}
 
 
@@ -90,18 +87,18 @@ def statsig_source(
 
     @dlt.resource(name="metric_sources", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metric_sources() -> Any:
-        yield source_list()
+        yield from snapshot([source_list()])
 
     @dlt.resource(name="metric_source_metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metric_source_metrics() -> Any:
         names = [str(s["name"]) for s in source_list() if s.get("name")]
         fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
-        yield helpers.unique((row for _name, rows in fetched for row in rows), helpers.definition_key)
+        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.definition_key)])
 
     @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metrics() -> Any:
-        yield helpers.unique(helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit),
-                             helpers.definition_key)
+        yield from snapshot([helpers.unique(
+            helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit), helpers.definition_key)])
 
     @dlt.resource(name="metric_values", write_disposition="merge", primary_key=helpers.VALUE_KEY, merge_key="date")
     def metric_values() -> Any:

@@ -17,10 +17,10 @@ import dlt
 
 from .._common import ApiClient, BodyCursorPaginator, QueryProgress, RequestLimiter, RetryPolicy, RunControl
 from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.resource import windowed_rows
 from . import helpers, settings
 
-SCD2 = {"disposition": "merge", "strategy": "scd2"}
 WALLET_KEY = ("query_name", "period", "currency")
 METRIC_KEY = ("query_name", "period", "breakdown_key")
 
@@ -97,9 +97,9 @@ def whop_source(
         return client.request(request, endpoint="GET /stats/schema", check=lambda b: isinstance(b, dict), auth=False)
 
     def definitions(table: str, section: str) -> Any:
-        @dlt.resource(name=table, write_disposition=SCD2)
+        @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT)
         def schema_section() -> Any:
-            yield helpers.schema_rows(wallet_schema(), section)
+            yield from snapshot([helpers.schema_rows(wallet_schema(), section)])
         return schema_section
 
     resources = [definitions(t, s) for t, s in settings.SCHEMA_SECTIONS.items()]

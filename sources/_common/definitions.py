@@ -1,0 +1,27 @@
+"""How every source loads definitions (metric catalogs, schemas): complete snapshots merged with
+dlt's scd2 strategy, so the current row has `_dlt_valid_to IS NULL`, a changed definition keeps its
+old version, and one deleted upstream is closed.
+
+They load as INSERTs, not the runner's Postgres CSV: COPY reads an empty string in a nullable
+column as NULL, and definitions hold empty strings (`"description": ""`) that must stay. The
+tables are small.
+"""
+
+from typing import Any, Iterable, Iterator
+
+import dlt
+
+SCD2 = {"disposition": "merge", "strategy": "scd2"}
+DEFINITION_FORMAT = "insert_values"
+
+
+def snapshot(batches: Iterable[list]) -> Iterator[Any]:
+    """Yield every batch of rows; an empty snapshot still reaches the destination (an empty table
+    job), so that the merge closes every current row."""
+    empty = True
+    for rows in batches:
+        if rows:
+            empty = False
+            yield rows
+    if empty:
+        yield dlt.mark.materialize_table_schema()
