@@ -3,7 +3,7 @@
 from .arrow import MONEY, to_arrow
 from .concurrency import run_concurrently
 from .errors import ApiError, AuthError, ConfigError, MetricSyncError, RetriesExhausted
-from .http import ApiClient, Request, RetryPolicy
+from .http import ApiClient, Request, RetryPolicy, build_client
 from .limits import RequestLimiter
 from .paginators import (
     BodyCursorPaginator,
@@ -18,7 +18,7 @@ from .windows import Window, canonical_granularity, period_start, plan_windows, 
 
 __all__ = [
     "MONEY", "to_arrow", "run_concurrently", "ApiError", "AuthError", "ConfigError", "MetricSyncError",
-    "RetriesExhausted", "ApiClient", "Request", "RetryPolicy", "RequestLimiter", "BodyCursorPaginator",
+    "RetriesExhausted", "ApiClient", "build_client", "Request", "RetryPolicy", "RequestLimiter", "BodyCursorPaginator",
     "NextUrlPaginator", "PageNumberPaginator", "PageTokenPaginator", "SinglePage", "dig", "QueryProgress",
     "RunControl", "Window", "canonical_granularity", "period_start", "plan_windows", "to_date",
 ]

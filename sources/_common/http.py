@@ -316,3 +316,26 @@ _NOT_JSON = _NotJson()
 def _same_request(a: Request, b: Request) -> bool:
     return (a.url, a.params, a.json, a.form) == (b.url, b.params, b.json, b.form)
 
+
+
+def build_client(
+    provider: str,
+    base_url: str,
+    auth_headers: Mapping[str, str],
+    *,
+    secret: str,
+    max_concurrency: int,
+    requests_per_second: Optional[float],
+    timeout: float,
+    max_attempts: int,
+    max_retry_wait: float,
+    **options: Any,
+) -> ApiClient:
+    """A source's client from the settings every source has (`max_attempts` checked here);
+    `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http)."""
+    from .config import positive_int
+
+    retry = RetryPolicy(max_attempts=positive_int(provider, "max_attempts", max_attempts),
+                        max_retry_wait=float(max_retry_wait))
+    return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret, timeout=float(timeout),
+                     retry=retry, limiter=RequestLimiter(max_concurrency, requests_per_second), **options)

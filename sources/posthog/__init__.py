@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import dlt
 
-from .._common import ApiClient, NextUrlPaginator, RequestLimiter, RetryPolicy, run_concurrently
+from .._common import NextUrlPaginator, build_client, run_concurrently
 from .._common.config import positive_int, require_key
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from . import helpers, settings
@@ -42,13 +42,11 @@ def posthog_source(
     projects = helpers.project_ids(project_id)
     limit = positive_int("posthog", "page_size", page_size)
     workers = positive_int("posthog", "max_concurrency", max_concurrency)
-    client = ApiClient(
-        "posthog", base_url, auth_headers={"Authorization": f"Bearer {key}"}, secret=key, timeout=timeout,
-        retry=RetryPolicy(max_attempts=positive_int("posthog", "max_attempts", max_attempts),
-                          max_retry_wait=float(max_retry_wait)),
-        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
-        key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)",
-        allow_insecure_http=allow_insecure_http,
+    client = build_client(
+        "posthog", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
+        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
+        max_retry_wait=max_retry_wait, permission_hint=settings.PERMISSION,
+        key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)", allow_insecure_http=allow_insecure_http,
     )
     paginator = NextUrlPaginator()
 

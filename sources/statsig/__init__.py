@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import dlt
 
-from .._common import ApiClient, QueryProgress, RequestLimiter, RetryPolicy, RunControl, run_concurrently
+from .._common import QueryProgress, RunControl, build_client, run_concurrently
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.errors import ConfigError
@@ -60,11 +60,10 @@ def statsig_source(
     if limit > settings.MAX_PAGE_SIZE:
         raise ConfigError(f"statsig: page_size {limit} is above the API's maximum - use 1 to {settings.MAX_PAGE_SIZE}")
     headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
-    client = ApiClient(
-        "statsig", helpers.base_url(base_url), auth_headers={"STATSIG-API-KEY": key}, headers=headers, secret=key,
-        timeout=timeout, retry=RetryPolicy(max_attempts=positive_int("statsig", "max_attempts", max_attempts),
-                                           max_retry_wait=max_retry_wait),
-        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
+    client = build_client(
+        "statsig", helpers.base_url(base_url), {"STATSIG-API-KEY": key}, secret=key, max_concurrency=workers,
+        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
+        max_retry_wait=max_retry_wait, headers=headers, permission_hint=settings.PERMISSION,
         key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
     )
     value_types = dict(helpers.VALUE_TYPES)  # grows by the numeric fields the responses bring

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 
 import dlt
 
-from .._common import ApiClient, ApiError, ConfigError, QueryProgress, RequestLimiter, RetryPolicy, RunControl
+from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.resource import windowed_rows
 from . import helpers, settings
@@ -69,13 +69,11 @@ def stripe_analytics_source(
     lookback = positive_int("stripe_analytics", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("stripe_analytics", "windows_per_load", windows_per_load)
     workers = positive_int("stripe_analytics", "max_concurrency", max_concurrency)
-    client = ApiClient(
-        "stripe_analytics", base_url, auth_headers={"Authorization": f"Bearer {key}"},
-        headers={"Stripe-Version": str(stripe_version).strip()}, secret=key, timeout=timeout,
-        retry=RetryPolicy(max_attempts=positive_int("stripe_analytics", "max_attempts", max_attempts),
-                          max_retry_wait=max_retry_wait),
-        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
-        key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
+    client = build_client(
+        "stripe_analytics", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
+        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
+        max_retry_wait=max_retry_wait, headers={"Stripe-Version": str(stripe_version).strip()},
+        permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
     )
     paginator = helpers.MetricQueryPaginator()
 

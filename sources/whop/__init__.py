@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import dlt
 
-from .._common import ApiClient, BodyCursorPaginator, QueryProgress, RequestLimiter, RetryPolicy, RunControl
+from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.resource import windowed_rows
@@ -52,11 +52,10 @@ def whop_source(
     lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("whop", "windows_per_load", windows_per_load)
     workers = positive_int("whop", "max_concurrency", max_concurrency)
-    client = ApiClient(
-        "whop", base_url, auth_headers={"Authorization": f"Bearer {key}"}, secret=key, timeout=timeout,
-        retry=RetryPolicy(max_attempts=positive_int("whop", "max_attempts", max_attempts), max_retry_wait=max_retry_wait),
-        limiter=RequestLimiter(workers, requests_per_second), permission_hint=settings.PERMISSION,
-        allow_insecure_http=allow_insecure_http,
+    client = build_client(
+        "whop", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
+        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
+        max_retry_wait=max_retry_wait, permission_hint=settings.PERMISSION, allow_insecure_http=allow_insecure_http,
     )
     paginator = BodyCursorPaginator(param=cursor_param)
 
