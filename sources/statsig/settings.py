@@ -10,7 +10,8 @@ METRICS_ENDPOINT = "/console/v1/metrics/list"
 VALUES_ENDPOINT = "/console/v1/metrics/values"
 
 MAX_PAGE_SIZE = 100  # the console API rejects a larger `limit`
-WINDOWS_PER_LOAD = 60  # dates per dlt load (a crash loses at most these)
+WINDOWS_PER_LOAD = 365  # dates per dlt load (a crash loses at most these: ~365 requests to redo;
+# each load costs ~0.6 s of dlt overhead, so 60 made a 2-year backfill 1.7x slower - see bench/RESULTS.md)
 
 KEY_HINT = "set SOURCES__STATSIG__API_KEY to a Console API key (Project Settings > Keys & Environments)"
 PERMISSION = "use a Console API key with read access; server and client SDK keys are not accepted"

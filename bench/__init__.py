@@ -1,0 +1,1 @@
+"""metricsync benchmark: `python -m bench` (see bench/RESULTS.md)."""

@@ -1,0 +1,46 @@
+"""`python -m bench` (`make bench`): metricsync's backfills against a bare-httpx floor and dlt's
+`rest_api`, on the sandbox with per-request latency and a concurrency cap; writes
+bench/results/latest.{md,json} and bench/RESULTS.md."""
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+
+from .report import markdown
+from .runs import Bench
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request (default 0.05)")
+    parser.add_argument("--concurrency", type=int, default=8, help="the API's concurrency cap (default 8)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the Postgres runs")
+    parser.add_argument("--only", action="append", help="scenario name(s) to run (default all)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    here = os.path.dirname(os.path.abspath(__file__))
+    bench = Bench(latency=args.latency, concurrency=args.concurrency, quick=args.quick,
+                  postgres=not args.no_postgres, only=args.only)
+    results = bench.run_all()
+    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    text = markdown(results)
+    os.makedirs(os.path.join(here, "results"), exist_ok=True)
+    with open(os.path.join(here, "results", "latest.json"), "w") as f:
+        json.dump(results, f, indent=2, default=str)
+    for path in (os.path.join(here, "results", "latest.md"), os.path.join(here, "RESULTS.md")):
+        with open(path, "w") as f:
+            f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

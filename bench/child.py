@@ -1,0 +1,175 @@
+"""One contender, run in its own process: `python -m bench.child '<json spec>'` prints one JSON line
+with wall seconds, rows, requests and the process's peak RSS (`ru_maxrss`, its own and its
+children's, so a contender is measured alone and the sandbox's memory is never counted).
+
+Kinds: `metricsync` (the runner's backfill or nightly sync), `floor` (the captured requests
+replayed with a bare httpx thread pool into DuckDB via Arrow), `rest_api` (dlt's declarative source).
+"""
+
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
+
+
+def peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024  # KiB on Linux
+
+
+def run_metricsync(spec: dict) -> dict:
+    from pipelines.runner import run_provider
+
+    backfill = tuple(dt.date.fromisoformat(d) for d in spec["backfill"]) if spec.get("backfill") else None
+    totals = {"rows": 0, "loads": 0, "per_provider": {}}
+    for provider in spec["providers"]:
+        result = run_provider(provider, spec["destination"], backfill=backfill, pipelines_dir=spec["pipelines_dir"])
+        if not result.ok:
+            raise SystemExit(result.message)
+        rows = sum(result.rows.values())
+        totals["rows"] += rows
+        totals["loads"] += result.loads
+        totals["per_provider"][provider] = {"rows": rows, "seconds": round(result.seconds, 3)}
+    return totals
+
+
+def page_rows(body: Any) -> list:
+    """The rows of one page: `data` as objects, or as arrays named by `columns` (Whop)."""
+    if not isinstance(body, dict):
+        return body if isinstance(body, list) else []
+    data = body.get("data")
+    if not isinstance(data, list):
+        return []
+    columns = body.get("columns")
+    if data and isinstance(data[0], list) and isinstance(columns, list):
+        return [dict(zip(columns, row)) for row in data]
+    return [row for row in data if isinstance(row, dict)]
+
+
+def flat(row: dict) -> dict:
+    """Nested values as JSON text, as metricsync's JSON columns."""
+    return {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
+
+
+def run_floor(spec: dict) -> dict:
+    import duckdb
+    import httpx
+    import pyarrow as pa
+
+    with open(spec["requests_file"]) as f:
+        captured = json.load(f)
+    client = httpx.Client(base_url=spec["base_url"], timeout=60,
+                          limits=httpx.Limits(max_connections=spec["concurrency"]))
+
+    def fetch(item: dict) -> tuple:
+        headers = {k: v for k, v in item["headers"].items() if k not in HOP_HEADERS}
+        params = [(k, v) for k, values in item["query"].items() for v in values]
+        response = client.request(item["method"], item["path"], params=params, headers=headers,
+                                  content=item["body"].encode() if item["body"] else None)
+        response.raise_for_status()
+        return item["path"], [flat(row) for row in page_rows(response.json())]
+
+    with ThreadPoolExecutor(spec["concurrency"]) as pool:
+        by_path: dict = {}
+        for path, rows in pool.map(fetch, captured):
+            by_path.setdefault(path, []).extend(rows)
+    con = duckdb.connect(os.path.join(spec["workdir"], "floor.duckdb"))
+    loaded = 0
+    for number, rows in enumerate(by_path.values()):
+        if rows:
+            arrow_table = pa.Table.from_pylist(rows)  # noqa: F841 - read by DuckDB's replacement scan
+            con.execute(f"create table t{number} as select * from arrow_table")
+            loaded += con.execute(f"select count(*) from t{number}").fetchone()[0]
+    con.close()
+    return {"rows": loaded}
+
+
+def statsig_rest_api(spec: dict):
+    import dlt
+    from dlt.sources.rest_api import rest_api_source
+
+    first, last = (dt.date.fromisoformat(d) for d in spec["backfill"])
+
+    @dlt.resource(selected=False)
+    def dates():
+        yield [{"date": (first + dt.timedelta(days=n)).isoformat()} for n in range((last - first).days + 1)]
+
+    return rest_api_source({
+        "client": {"base_url": spec["base_url"],
+                   "auth": {"type": "api_key", "name": "STATSIG-API-KEY", "api_key": spec["api_key"],
+                            "location": "header"},
+                   "headers": {"STATSIG-API-VERSION": "20240601"}},
+        "resources": [dates, {
+            "name": "metric_values",
+            "endpoint": {"path": "console/v1/metrics/values", "data_selector": "data",
+                         "params": {"date": "{resources.dates.date}", "limit": 100},
+                         "paginator": {"type": "json_link", "next_url_path": "pagination.nextPage"}},
+            "include_from_parent": ["date"],
+        }],
+    }, name="statsig_rest")
+
+
+def whop_rest_api(spec: dict):
+    from dlt.sources.rest_api import rest_api_source
+
+    first, last = spec["backfill"]
+    query = spec["query"]
+    source = rest_api_source({
+        "client": {"base_url": spec["base_url"], "auth": {"type": "bearer", "token": spec["api_key"]}},
+        "resources": [{
+            "name": "metric_rows",
+            "endpoint": {"path": "stats/metric", "data_selector": "$",
+                         "params": {"resource": query["resource"], "granularity": query["granularity"],
+                                    "breakdowns[]": query["breakdowns"], "from": first, "to": last},
+                         "paginator": {"type": "cursor", "cursor_path": "pagination.next_cursor",
+                                       "cursor_param": "cursor"}},
+        }],
+    }, name="whop_rest")
+    source.resources["metric_rows"].add_yield_map(page_rows)
+    return source
+
+
+def run_rest_api(spec: dict) -> dict:
+    import dlt
+
+    source = {"statsig": statsig_rest_api, "whop": whop_rest_api}[spec["flavour"]](spec)
+    pipeline = dlt.pipeline(pipeline_name=f"rest_{spec['flavour']}", pipelines_dir=spec["pipelines_dir"],
+                            destination=dlt.destinations.duckdb(os.path.join(spec["workdir"], "rest_api_bench.duckdb")),
+                            dataset_name="rest")
+    pipeline.run(source)
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {"rows": sum(v for k, v in counts.items() if not k.startswith("_dlt"))}
+
+
+def warm_imports() -> None:
+    """Every contender imports the same libraries before its clock starts (and its RSS baseline
+    is the same): the bench times the work, not Python's start-up."""
+    import dlt  # noqa: F401
+    import duckdb  # noqa: F401
+    import httpx  # noqa: F401
+    import pyarrow  # noqa: F401
+    from dlt.sources.rest_api import rest_api_source  # noqa: F401
+
+    import pipelines.runner  # noqa: F401
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    warm_imports()
+    kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api}[spec["kind"]]
+    started = time.perf_counter()
+    outcome = kind(spec)
+    outcome["seconds"] = time.perf_counter() - started
+    outcome["peak_rss_mb"] = peak_rss_mb()
+    sys.stdout.write("BENCH-RESULT " + json.dumps(outcome) + "\n")
+
+
+if __name__ == "__main__":
+    main()
