@@ -166,8 +166,6 @@ class ApiClient:
         """A configured path is appended to the base URL; a link from a response is resolved
         against it and must keep the base URL's origin, or it is refused."""
         if "://" not in path_or_link and not path_or_link.startswith("//"):
-            if path_or_link.startswith(self.base_url):
-                return path_or_link
             base_path = urlsplit(self.base_url).path
             if base_path and path_or_link.startswith(base_path + "/"):  # root-relative link from a response
                 return self.base_url[: -len(base_path)] + path_or_link
@@ -180,12 +178,6 @@ class ApiClient:
                 f"refusing to follow a link to another origin ({shown}); credentials are only sent to {self.base_url}",
             )
         return url
-
-    def resolve_link(self, link: str) -> str:
-        """Resolve a link from a response body (absolute, or relative to the base origin)."""
-        if "://" in link:
-            return self.url_for(link)
-        return self.url_for(urljoin(self.base_url + "/", link))
 
     # -- requests ---------------------------------------------------------------------------
     def request(
