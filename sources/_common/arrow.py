@@ -1,8 +1,9 @@
 """Row dicts to Arrow tables with stable column types, so pages load through dlt's fast path.
 
-Known columns get their declared type; others are typed from their values: numbers become
-decimal(38, 9) (exact for money, and stable whether a page holds ints or fractions), text stays
-text, dates and datetimes keep their type, nested values become JSON text.
+Known columns get their declared type; others are typed from their values: integers and
+`Decimal`s (money parsed exactly) become decimal(38, 9), rounded to 9 places, stable whether a page
+holds ints or fractions; binary floats (JSON doubles) become double; text stays text, dates and
+datetimes keep their type, nested values become JSON text.
 
 A column already in the destination keeps its type: a value that no longer fits it (a number
 column that starts receiving text) goes to a variant column `<name>__v_<type>`, as dlt does for
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 MONEY = pa.decimal128(38, 9)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+_SCALE = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 39)}
 _ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "double": pa.float64(),
              "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
 
@@ -26,7 +28,9 @@ def _kind(value: Any) -> str:
     """The dlt data type a single value would get from this module."""
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, (int, Decimal)):
         return "decimal"
     if isinstance(value, dt.datetime):
         return "timestamp"
@@ -40,7 +44,7 @@ def _fits(value: Any, data_type: str) -> bool:
     if data_type in ("text", "json"):
         return True
     if data_type in ("decimal", "double"):
-        return kind == "decimal"
+        return kind in ("decimal", "double")
     if data_type == "bigint":
         return kind == "decimal" and isinstance(value, int)
     return kind == data_type
@@ -50,6 +54,8 @@ def _infer(values: list) -> Optional[str]:
     kinds = {_kind(v) for v in values if v is not None}
     if not kinds:
         return None
+    if kinds == {"decimal", "double"}:
+        return "double"
     return kinds.pop() if len(kinds) == 1 else "text"
 
 
@@ -60,8 +66,10 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
         if isinstance(value, (dict, list)):
             return json.dumps(value, sort_keys=True, default=str)
         return value if isinstance(value, str) else str(value)
-    if pa.types.is_decimal(kind) and not isinstance(value, Decimal):
-        return Decimal(str(value))
+    if pa.types.is_decimal(kind):
+        return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(_SCALE[kind.scale])
+    if pa.types.is_floating(kind):
+        return float(value)
     return value
 
 

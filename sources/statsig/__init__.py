@@ -66,7 +66,6 @@ def statsig_source(
         max_retry_wait=max_retry_wait, headers=headers, permission_hint=settings.PERMISSION,
         key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
     )
-    value_types = dict(helpers.VALUE_TYPES)  # grows by the numeric fields the responses bring
 
     def plan_dates(query: dict, progress: QueryProgress) -> list:
         return progress.next_windows(first_day, lookback, "day", 1, per_load)
@@ -75,9 +74,7 @@ def statsig_source(
         _query, window = unit
         items = helpers.list_all(client, settings.VALUES_ENDPOINT, "GET /metrics/values", limit,
                                  {"date": window.start.isoformat()})
-        rows = helpers.value_rows(window.start, items)
-        helpers.learn_number_types(value_types, rows)
-        return rows
+        return helpers.value_rows(window.start, items)
 
     @functools.lru_cache(maxsize=1)
     def source_list() -> list[dict]:
@@ -102,6 +99,6 @@ def statsig_source(
     @dlt.resource(name="metric_values", write_disposition="merge", primary_key=helpers.VALUE_KEY, merge_key="date")
     def metric_values() -> Any:
         yield from windowed_rows("metric_values", [VALUES_QUERY], plan_dates, fetch_date, control, workers,
-                                 value_types, helpers.VALUE_KEY)
+                                 helpers.VALUE_TYPES, helpers.VALUE_KEY)
 
     return [metric_sources, metric_source_metrics, metrics, metric_values]

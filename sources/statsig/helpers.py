@@ -11,8 +11,9 @@ from .._common import ApiClient, ApiError, PageNumberPaginator, Request
 from . import settings
 
 VALUE_KEY = ("date", "metric_name", "metric_type", "unit_type")
-# Statsig numbers are doubles ("format: double"): float64 keeps each one exactly as sent, where
-# decimal(38, 9) cannot take a ratio with more than 9 decimal places (Arrow refuses the rescale).
+# Statsig numbers are doubles ("format: double"): float64 keeps each one exactly as sent. Declared
+# for the documented fields so an all-integer page cannot make them decimals; other JSON doubles
+# are typed double by the shared Arrow inference.
 VALUE_TYPES = {
     "date": pa.date32(), "metric_name": pa.string(), "metric_type": pa.string(), "unit_type": pa.string(),
     "value": pa.float64(), "numerator": pa.float64(), "denominator": pa.float64(), "input_rows": pa.float64(),
@@ -96,12 +97,3 @@ def value_rows(day: dt.date, items: list) -> list[dict]:
             row[name] = "" if row.get(name) is None else str(row[name])
         rows.append(row)
     return unique(rows, lambda r: tuple(r[k] for k in VALUE_KEY))
-
-
-def learn_number_types(types: dict, rows: list[dict]) -> None:
-    """Type a numeric field the docs do not list as float64 too (all Statsig numbers are doubles),
-    instead of the decimal Arrow inference would pick."""
-    for row in rows:
-        for name, value in row.items():
-            if name not in types and isinstance(value, (int, float)) and not isinstance(value, bool):
-                types.setdefault(name, pa.float64())
