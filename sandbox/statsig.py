@@ -79,6 +79,8 @@ class StatsigEmulator(Emulator):
         "next_page_style": "path",
         "missing_unit_type": False,  # omit `unitType` on the "overall" value rows
         "ghost_sources": [],  # listed, but their metrics 404 (deleted between the list and the read)
+        "shared_ratio": False,  # the ratio metric's denominator comes from page_views: listed under both sources
+        "revision_deletes": False,  # a restated date loses the value rows whose hash says so
     }
 
     def demo_settings(self, sandbox_url: str) -> dict:
@@ -123,8 +125,9 @@ class StatsigEmulator(Emulator):
                 "winsorizationLow": 0.001, "allowNullRatioDenominator": kind == "ratio",
             }
             if kind == "ratio":
+                denominator_source = "page_views" if self.settings["shared_ratio"] else source
                 item["warehouseNative"].update({
-                    "denominatorAggregation": "count", "denominatorMetricSourceName": source,
+                    "denominatorAggregation": "count", "denominatorMetricSourceName": denominator_source,
                     "denominatorCriteria": _criteria("status", ["started"])})
         return self._extra(item)
 
@@ -133,7 +136,14 @@ class StatsigEmulator(Emulator):
         deleted = set(self.settings["deleted"])
         return [self._metric(*spec) for spec in METRICS
                 if f"{spec[1]}::{spec[2]}" not in deleted and spec[0] not in deleted
-                and (source is None or spec[0] == source)]
+                and (source is None or source in self._sources_of(spec))]
+
+    def _sources_of(self, spec: tuple) -> set:
+        """The sources that list a metric: its own, and with `shared_ratio` a ratio's denominator source."""
+        listed = {spec[0]}
+        if self.settings["shared_ratio"] and spec[2] == "ratio":
+            listed.add("page_views")
+        return listed
 
     # -- values ----------------------------------------------------------------------------
     def values_for(self, day: dt.date) -> list[dict]:
@@ -149,6 +159,9 @@ class StatsigEmulator(Emulator):
                 continue
             shown = self.settings["renamed"].get(metric_id, name) if restated else name
             for unit in units:
+                if self.settings["revision_deletes"] and restated and number("gone", name, unit, day, revision,
+                                                                              modulo=3) == 0:
+                    continue
                 rows.append(self._value_row(shown, kind, unit, day, revision))
         return rows
 

@@ -5,8 +5,15 @@ validation errors (status, code, message in Stripe's v2 error shape), the "never
 rule, `ends_at` exclusive. Where the docs are silent it picks one reading: a bucket holds the days
 (in the request's time zone) whose midnight lies in [starts_at, ends_at), so a range that cuts a
 period gives a partial sum for it; weeks start on Monday; buckets are labelled by their start as a
-UTC `Z` timestamp; the maximum range per interval is the `max_range_days` setting; pages are
-`page_size` rows with `next_page_url` carrying a `page` token (read from the body or the URL).
+UTC `Z` timestamp; the maximum range per interval is the `max_range_days` setting.
+
+Where the docs are literal, the default is the literal behaviour: `next_page_url` is always null
+and an answer is cut at `limit` rows (at most 1000). Other plausible readings are switches:
+`pagination` (pages of `page_size` rows with `next_page_url` carrying a `page` token, read from the
+body or the URL), `bucket_labels` (`local`: a bucket is labelled by its local midnight; `utc`: by
+UTC midnight of its date), `require_version` (refuse a request without `Stripe-Version`),
+`customers` (how many customers the data has), `revision_deletes` (a revised day loses the
+customers whose hash says so: a refunded customer's MRR row disappears).
 """
 
 import base64
@@ -54,12 +61,19 @@ METRICS = (
 BY_ID = {m.id: m for m in METRICS}
 BY_NAME = {m.name: m for m in METRICS}
 PRICES = {"price_HG4jxINMyHorkI": "prod_basic", "price_HG4UtyJbuJIsVt": "prod_basic", "price_1Pro9x1Kq2LmN": "prod_pro"}
-CUSTOMERS = ("cus_1001", "cus_1002", "cus_1003", "cus_1004")
-# the finest combinations of each namespace's dimensions; a result sums the matching ones
-COMBOS = {
-    "revenue": [{"price": p, "customer": c, "product": PRICES[p]} for p, c in product(PRICES, CUSTOMERS)],
-    "subscriptions": [{"product": p, "customer": c} for p, c in product(sorted(set(PRICES.values())), CUSTOMERS)],
-}
+
+
+def customers(count: int) -> list[str]:
+    return [f"cus_{1001 + i}" for i in range(count)]
+
+
+def combos(namespace: str, count: int) -> list[dict]:
+    """The finest combinations of a namespace's dimensions for `count` customers; a result sums
+    the matching ones."""
+    if namespace == "revenue":
+        return [{"price": p, "customer": c, "product": PRICES[p]} for p, c in product(PRICES, customers(count))]
+    return [{"product": p, "customer": c} for p, c in product(sorted(set(PRICES.values())), customers(count))]
+
 INTERVALS = ("day", "week", "month", "year")
 RATE_LIMIT_MESSAGES = {
     "metric_query_rate_limit_exceeded": "Too many metric queries per second.",
@@ -136,6 +150,11 @@ class StripeEmulator(Emulator):
     api_key = "sk_test_sandbox_stripe"
     default_settings = {
         "page_size": 1000,  # rows per page (the request's `limit` can only lower it)
+        "pagination": False,  # docs: next_page_url "Currently returns null" - answers are cut at `limit`
+        "bucket_labels": "local",  # or "utc": buckets labelled at UTC midnight of their local date
+        "require_version": False,  # refuse requests without a Stripe-Version header
+        "customers": 4,
+        "revision_deletes": False,  # a revised day drops every third customer (by hash)
         "max_range_days": {"day": 92, "week": 731, "month": 1830, "year": 3660},
         "account_timezone": "UTC",
         "account_currency": "usd",
@@ -183,20 +202,22 @@ class StripeEmulator(Emulator):
         metrics = [m if isinstance(m, Metric) else self._metric(m) for m in metrics]
         zone, group, filters = ZoneInfo(timezone), (group_by or [None])[0], filters or {}
         currency = (currency or self.settings["account_currency"]).lower()
-        combos = [c for c in COMBOS[metrics[0].namespace] if all(c[k] in v for k, v in filters.items())]
+        matching = [c for c in combos(metrics[0].namespace, self.settings["customers"])
+                    if all(c[k] in v for k, v in filters.items())]
         totals: dict[tuple, dict] = {}
         day = start.astimezone(zone).date()
         while dt.datetime.combine(day, dt.time(), zone) < end:
             if dt.datetime.combine(day, dt.time(), zone) >= start and DATA_START <= day:
                 bucket = _period_start(day, interval)
-                for combo in combos:
+                for combo in self._present(matching, day):
                     values = totals.setdefault((bucket, combo[group] if group else ""), {})
                     for metric in metrics:
                         values[metric.id] = values.get(metric.id, 0) + self.daily_value(metric, currency, day, combo)
             day += dt.timedelta(days=1)
         rows = []
         for (bucket, value), results in sorted(totals.items()):
-            stamp = _zulu(dt.datetime.combine(bucket, dt.time(), zone))
+            label_zone = UTC if self.settings["bucket_labels"] == "utc" else zone
+            stamp = _zulu(dt.datetime.combine(bucket, dt.time(), label_zone))
             rows.append({
                 "id": "row_" + hashlib.blake2b(f"{stamp}|{value}".encode(), digest_size=6).hexdigest(),
                 "timestamp": stamp, "dimensions": {group: value} if group else None,
@@ -204,6 +225,14 @@ class StripeEmulator(Emulator):
                              "value": results[m.id]} for m in metrics],
             })
         return rows
+
+    def _present(self, matching: list[dict], day: dt.date) -> list[dict]:
+        """The combinations with data on `day`: with `revision_deletes`, a revised day loses every
+        customer whose hash with the revision is 0 mod 3 (its rows vanish upstream)."""
+        revision = self.revision(day)
+        if not (self.settings["revision_deletes"] and revision):
+            return matching
+        return [c for c in matching if number("gone", c["customer"], day, revision, modulo=3) != 0]
 
     def expected(self, query: dict, first_day: dt.date, end: Optional[dt.datetime] = None) -> list[dict]:
         """What a source query (its config object) should have loaded from `first_day` to now."""
@@ -227,7 +256,7 @@ class StripeEmulator(Emulator):
         if key != self.api_key:
             shown = f"{key[:8]}****{key[-4:]}" if len(key) > 12 else "****"
             return self._error(401, "invalid_api_key", f"Invalid API Key provided: {shown}")
-        if not request.header("stripe-version"):
+        if self.settings["require_version"] and not request.header("stripe-version"):
             return self._error(400, "invalid_request", "A Stripe-Version header is required for /v2 endpoints.")
         with self._lock:
             throttled = self.settings["throttle"].pop(0) if self.settings["throttle"] else None
@@ -300,12 +329,13 @@ class StripeEmulator(Emulator):
         if len(filters) > 2 or any(not isinstance(v, list) or len(v) > 10 for v in filters.values()):
             raise Invalid(400, "metric_invalid_parameter_value",
                           "Can't filter on more than 10 values per dimension or more than 2 dimensions.")
-        known = COMBOS[namespace][0]
+        all_combos = combos(namespace, self.settings["customers"])
+        known = all_combos[0]
         for dimension in [*group_by, *filters]:
             if dimension not in known:
                 raise Invalid(400, "missing_resource", f"The dimension '{dimension}' doesn't exist on this metric.")
         for dimension, values in filters.items():
-            valid = {c[dimension] for c in COMBOS[namespace]}
+            valid = {c[dimension] for c in all_combos}
             for value in values:
                 if value not in valid:
                     raise Invalid(400, "missing_resource",
@@ -369,8 +399,8 @@ class StripeEmulator(Emulator):
         start, end = self._time_range(params, interval)
         offset = self._page_offset(params)
         rows = self.series(metrics, interval, timezone, start, end, group_by, filters, params.get("currency"))
-        size = min(limit, int(self.settings["page_size"]))
-        more = offset + size < len(rows)
+        size = min(limit, int(self.settings["page_size"])) if self.settings["pagination"] else limit
+        more = self.settings["pagination"] and offset + size < len(rows)
         token = base64.urlsafe_b64encode(f"{_query_digest(params)}:{offset + size}".encode()).decode()
         now = dt.datetime.now(UTC)
         return Response(200, {

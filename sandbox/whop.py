@@ -5,6 +5,11 @@ emulator picks one reading and the source accepts others: `to` is an inclusive d
 endpoint; periods are labelled by their start even when the range cuts them (so a request that
 starts mid-week returns a partial sum for that week); the metric cursor goes back as `cursor`
 (setting `cursor_param`); data rows are arrays matching `columns` (setting `row_format`).
+
+Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
+are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
+column nobody asked for), `revision_deletes` (a revised day loses the currencies and breakdown
+values whose hash says so: a country whose sales were reversed disappears).
 """
 
 import base64
@@ -32,9 +37,9 @@ BREAKDOWN_VALUES = {"country": ("US", "DE", "GB", "FR"), "plan": ("plan_basic", 
 CENT = Decimal("0.01")
 
 
-def _period_start(day: dt.date, group_by: str) -> dt.date:
+def _period_start(day: dt.date, group_by: str, week_start: str = "monday") -> dt.date:
     if group_by == "week":
-        return day - dt.timedelta(days=day.weekday())
+        return day - dt.timedelta(days=(day.weekday() + (1 if week_start == "sunday" else 0)) % 7)
     if group_by == "month":
         return day.replace(day=1)
     return day
@@ -64,7 +69,16 @@ class WhopEmulator(Emulator):
         "deleted": [],
         "time_column": "period",
         "echo_key": False,  # a careless API that repeats the bad key in its error message
+        "week_start": "monday",
+        "currency_column": False,
+        "revision_deletes": False,
     }
+
+    def _gone(self, *parts: object, day: dt.date) -> bool:
+        """With `revision_deletes`, whether this currency or breakdown combination vanished on a revised day."""
+        revision = self.revision(day)
+        return bool(self.settings["revision_deletes"] and revision) and number("gone", *parts, day, revision,
+                                                                                modulo=3) == 0
 
     def demo_settings(self, sandbox_url: str) -> dict:
         return {
@@ -100,8 +114,10 @@ class WhopEmulator(Emulator):
         totals: dict[tuple, tuple] = {}
         day = max(first, DATA_START)
         while day <= min(last, self.today):
-            period = _period_start(day, group_by)
+            period = _period_start(day, group_by, self.settings["week_start"])
             for cur, line in product(currencies, lines):
+                if self._gone(cur, day=day):
+                    continue
                 key = (period, convert or cur)
                 amount, count = totals.get(key, (Decimal(0), 0))
                 cents = self.line_cents(line, cur, day)
@@ -126,14 +142,20 @@ class WhopEmulator(Emulator):
         return Decimal(raw) / 100 if METRIC_RESOURCES[resource] == "money" else Decimal(raw % 97)
 
     def metric_totals(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> dict:
-        """{(period start, breakdown values): value} over the days of [start, end)."""
+        """{(period start, breakdown values): value} over the days of [start, end); with
+        `currency_column`, the last value of each combination is its currency."""
         group_by = {"daily": "day", "weekly": "week", "monthly": "month"}[granularity]
-        combos = list(product(*(BREAKDOWN_VALUES[b] for b in breakdowns))) or [()]
+        dimensions = [BREAKDOWN_VALUES[b] for b in breakdowns]
+        if self.settings["currency_column"]:
+            dimensions.append(CURRENCIES)
+        combos = list(product(*dimensions)) or [()]
         totals: dict[tuple, Decimal] = {}
         day = max(start, DATA_START)
         while day < end and day <= self.today:
-            period = _period_start(day, group_by)
+            period = _period_start(day, group_by, self.settings["week_start"])
             for combo in combos:
+                if self._gone(resource, combo, day=day):
+                    continue
                 totals[(period, combo)] = totals.get((period, combo), Decimal(0)) + self.metric_value(resource, day, combo)
             day += dt.timedelta(days=1)
         return totals
@@ -217,7 +239,8 @@ class WhopEmulator(Emulator):
         # a day counts when it starts before `to`: `to` = now includes today so far
         last_day = (end - dt.timedelta(microseconds=1)).date()
         rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1))
-        columns = [self.settings["time_column"], *breakdowns, "value"]
+        columns = [self.settings["time_column"], *breakdowns, *(["currency"] if self.settings["currency_column"] else []),
+                   "value"]
         if self.settings["extra_column"]:
             columns.append(self.settings["extra_column"])
             text = self.settings["extra_text"]

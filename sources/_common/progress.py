@@ -21,7 +21,7 @@ class RunControl:
 
     backfill: Optional[tuple[dt.date, dt.date]] = None
     windows_per_load: Optional[int] = None
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=lambda: utc_today())
     plans: dict = field(default_factory=dict)
     pending: set = field(default_factory=set)
     loads: int = 0
@@ -29,6 +29,12 @@ class RunControl:
     @property
     def backfill_key(self) -> str:
         return f"{self.backfill[0]}..{self.backfill[1]}" if self.backfill else ""
+
+
+def utc_today() -> dt.date:
+    """Windows are planned in UTC, whatever the machine's time zone: a machine ahead of UTC must
+    not plan a window that starts after the API's "now"."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 class QueryProgress:

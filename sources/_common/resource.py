@@ -1,7 +1,19 @@
 """The loop every windowed resource runs: plan this load's windows per query from dlt state,
-fetch them concurrently within the provider's limit, yield Arrow pages, then commit progress."""
+fetch them concurrently within the provider's limit, yield Arrow pages, then commit progress.
+
+A fetched window's answer replaces the window: every stored row of the same query whose period
+lies in the window is deleted and the window's rows are inserted, in one dlt merge
+(`delete-insert` on the merge key (query, period)). So a row the provider revised away
+disappears, and rows can never collide across runs, whatever keys the API returns. Periods of the
+window that hold no row are reached with *tombstone* rows: one per day of the window, flagged in
+the `_tombstone` column (dlt's `hard_delete`), which delete and are never inserted; the column
+stays NULL in the warehouse.
+"""
 
 import functools
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import dlt
@@ -9,40 +21,122 @@ import pyarrow as pa
 
 from .arrow import to_arrow
 from .concurrency import run_concurrently
+from .errors import ApiError
 from .progress import QueryProgress, RunControl
-from .windows import Window
+from .windows import Window, days, period_start
+
+logger = logging.getLogger("metricsync.windows")
 
 PlanFn = Callable[[dict, QueryProgress], list]
 FetchFn = Callable[[tuple], list]
 
+TOMBSTONE = "_tombstone"
+TOMBSTONE_KEY = "~window~"  # the other key columns of a tombstone row: never a real dimension value
+
+
+@dataclass(frozen=True)
+class WindowedTable:
+    """A table whose rows are replaced window by window.
+
+    `key` identifies a row (every dimension the API returns, so distinct rows never collide);
+    `period` is the column holding the row's period start (a date) and `query` the column naming
+    its query (None for a table with one implicit query)."""
+
+    provider: str
+    name: str
+    key: tuple
+    period: str = "period"
+    query: Optional[str] = "query_name"
+    types: Mapping[str, pa.DataType] = field(default_factory=dict)
+    not_null: tuple = ()
+
+    @property
+    def merge_key(self) -> tuple:
+        return tuple(c for c in (self.query, self.period) if c)
+
+    def hints(self) -> dict:
+        """`dlt.resource` arguments: delete-insert on the merge key, tombstones as hard deletes."""
+        return {"name": self.name, "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+                "primary_key": self.key, "merge_key": self.merge_key,
+                "columns": {TOMBSTONE: {"data_type": "bool", "hard_delete": True, "nullable": True}}}
+
+    def tombstones(self, query_name: str, window: Window) -> list[dict]:
+        """One row per day of `window` that deletes the stored rows of that day and query."""
+        filler = {c: TOMBSTONE_KEY for c in (*self.key, *self.not_null) if c not in self.merge_key}
+        query = {self.query: query_name} if self.query else {}
+        return [{**filler, **query, self.period: day, TOMBSTONE: True}
+                for day in days(window.start, window.last_day)]
+
+    def check_unique(self, rows: list[dict], query_name: str) -> None:
+        """Fail loudly when the API returned two rows for one key: loading either would be a guess."""
+        counts = Counter(tuple(row.get(c) for c in self.key) for row in rows)
+        clashes = [k for k, n in counts.items() if n > 1]
+        if clashes:
+            shown = dict(zip(self.key, clashes[0]))
+            raise ApiError(self.provider, f"query {query_name!r}", None,
+                           f"the API returned {counts[clashes[0]]} rows for the same key {shown} "
+                           f"({len(clashes)} such key(s) in one window)",
+                           hint="the response has a dimension metricsync does not key on; report it with this line")
+
+
+class PeriodCheck:
+    """Sorts one window's rows by the period the API labelled them with.
+
+    A row outside the window is dropped (it belongs to another request's answer); a row whose
+    label is not the start of a period of the requested granularity (e.g. weeks labelled from
+    Sunday) is kept under the API's own label, never moved onto an aligned period it would
+    overwrite. Both are counted and logged once per window."""
+
+    def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
+        self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
+        self.outside = self.misaligned = 0
+
+    def keep(self, day: Any) -> bool:
+        if not in_window(day, self.window):
+            self.outside += 1
+            return False
+        if period_start(day, self.granularity) != day:
+            self.misaligned += 1
+        return True
+
+    def log(self) -> None:
+        if self.outside:
+            logger.warning("%s: query %r: dropped %d row(s) dated outside the requested window %s",
+                           self.provider, self.query_name, self.outside, self.window)
+        if self.misaligned:
+            logger.warning("%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the "
+                           "API's own date", self.provider, self.query_name, self.misaligned, self.window,
+                           self.granularity)
+
 
 def windowed_rows(
-    resource: str,
+    table: WindowedTable,
     queries: list[dict],
     plan: PlanFn,
     fetch: FetchFn,
     control: RunControl,
     max_workers: int,
-    types: Optional[Mapping[str, pa.DataType]] = None,
-    key: Sequence[str] = (),
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
-    `fetch((query, window))` returns that window's rows; `key` is the table's merge key. State is only written once every window
-    of the load has been fetched, so a failure never advances it past data that did not land.
-    Columns are named as dlt names them, and keep the type they have in the destination."""
+    `fetch((query, window))` returns that window's rows. Each window is yielded as one Arrow
+    table: its rows plus its tombstones. State is only written once every window of the load
+    has been fetched, so a failure never advances it past data that did not land. Columns are
+    named as dlt names them, and keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
-                schema.tables.get(resource, {}).get("columns", {}).items()}
+                schema.tables.get(table.name, {}).get("columns", {}).items()}
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
+    types = {**table.types, TOMBSTONE: pa.bool_()}
     progresses, units = [], []
     for query in queries:
-        progress = QueryProgress(state, resource, query["name"], control)
+        progress = QueryProgress(state, table.name, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
-    for _unit, rows in run_concurrently(fetch, units, max_workers):
-        if rows:
-            yield to_arrow(rows, types, key, existing, normalize)
+    for (query, window), rows in run_concurrently(fetch, units, max_workers):
+        table.check_unique(rows, query["name"])
+        yield to_arrow(rows + table.tombstones(query["name"], window), types,
+                       (*table.key, *table.not_null), existing, normalize)
     for progress in progresses:
         progress.commit()
 

@@ -5,8 +5,10 @@ Definitions are full snapshots merged with dlt's scd2 strategy: the current vers
 Nested objects (`warehouseNative`, `criteria`, `owner`, ...) are JSON columns.
 
 `metric_values` asks `/metrics/values` for one date at a time (every page of it), dates fetched
-concurrently; a fetched date replaces that date in the table (merge key `date`), so a metric
-dropped from a restated date disappears there too.
+concurrently; a fetched date replaces that whole date in the table (merge key `date`, with a
+tombstone for a date that returns no rows), so a metric dropped from a restated date disappears
+there too. `metric_source_metrics` has one row per (`metric_source_name`, `id`): a ratio metric
+listed under its numerator's and its denominator's source is kept under both.
 
 Assumptions where the docs are silent (configurable or accepting both):
 * `base_url` may be given with or without the `/console/v1` suffix;
@@ -14,7 +16,7 @@ Assumptions where the docs are silent (configurable or accepting both):
   same origin, or a bare page number; paging stops when it is null or empty;
 * the values endpoint is read as one row per metric x unit type; a row without `unitType`
   (or `metricType`) gets "" in the key; fields not in the docs become columns;
-* a date with no rows loads nothing (rows loaded earlier for it stay);
+* a date with no rows has none (rows loaded earlier for it are deleted);
 * an empty definitions list is a snapshot too: it closes every current definition.
 """
 
@@ -27,10 +29,12 @@ from .._common import QueryProgress, RunControl, build_client, run_concurrently
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.errors import ConfigError
-from .._common.resource import windowed_rows
+from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
 VALUES_QUERY = {"name": "metric_values"}
+VALUES = WindowedTable("statsig", "metric_values", helpers.VALUE_KEY, period="date", query=None,
+                       types=helpers.VALUE_TYPES)
 
 
 @dlt.source(name="statsig", max_table_nesting=0)
@@ -89,16 +93,15 @@ def statsig_source(
     def metric_source_metrics() -> Any:
         names = [str(s["name"]) for s in source_list() if s.get("name")]
         fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
-        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.definition_key)])
+        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.source_metric_key)])
 
     @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metrics() -> Any:
         yield from snapshot([helpers.unique(
             helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit), helpers.definition_key)])
 
-    @dlt.resource(name="metric_values", write_disposition="merge", primary_key=helpers.VALUE_KEY, merge_key="date")
+    @dlt.resource(**VALUES.hints())
     def metric_values() -> Any:
-        yield from windowed_rows("metric_values", [VALUES_QUERY], plan_dates, fetch_date, control, workers,
-                                 helpers.VALUE_TYPES, helpers.VALUE_KEY)
+        yield from windowed_rows(VALUES, [VALUES_QUERY], plan_dates, fetch_date, control, workers)
 
     return [metric_sources, metric_source_metrics, metrics, metric_values]

@@ -78,6 +78,12 @@ def definition_key(row: dict) -> Any:
     return row.get("id") or row.get("name")
 
 
+def source_metric_key(row: dict) -> Any:
+    """A metric of a source: the same metric may be listed under two sources (a ratio metric's
+    numerator and denominator sources), and is kept under each."""
+    return row.get("metric_source_name"), definition_key(row)
+
+
 def value_rows(day: dt.date, items: list) -> list[dict]:
     """One date of `/metrics/values`, keys in dlt's snake_case (so the merge key names the real
     columns), plus `date`; missing key parts become "" (key columns are never null):

@@ -24,12 +24,12 @@ import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
-from .._common.resource import windowed_rows
+from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
-RESULTS_KEY = ("query_name", "timestamp", "metric", "dimension_value")
-# the key plus `dimension_name`, "" when ungrouped: not null, or Postgres' CSV load turns "" into NULL
-NOT_NULL = (*RESULTS_KEY, "dimension_name")
+# `dimension_name` ("" when ungrouped) is declared not null, or Postgres' CSV load turns "" into NULL
+RESULTS = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"),
+                        types=helpers.TYPES, not_null=("dimension_name",))
 
 
 @dlt.source(name="stripe_analytics", max_table_nesting=0)
@@ -41,7 +41,7 @@ def stripe_analytics_source(
     lookback_days: int = 3,
     max_concurrency: int = 2,
     requests_per_second: Optional[float] = 5.0,
-    stripe_version: str = settings.STRIPE_VERSION,
+    stripe_version: Optional[str] = settings.STRIPE_VERSION,
     body_encoding: str = "json",
     default_timezone: str = settings.DEFAULT_TIMEZONE,
     max_periods: Optional[Dict[str, int]] = None,
@@ -63,16 +63,14 @@ def stripe_analytics_source(
     periods = helpers.max_periods(max_periods)
     if body_encoding not in settings.BODY_ENCODINGS:
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
-    if not str(stripe_version or "").strip():
-        raise ConfigError("stripe_analytics: stripe_version is empty - set a preview version such as "
-                          f"{settings.STRIPE_VERSION}")
+    version = str(stripe_version or "").strip()
     lookback = positive_int("stripe_analytics", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("stripe_analytics", "windows_per_load", windows_per_load)
     workers = positive_int("stripe_analytics", "max_concurrency", max_concurrency)
     client = build_client(
         "stripe_analytics", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
-        max_retry_wait=max_retry_wait, headers={"Stripe-Version": str(stripe_version).strip()},
+        max_retry_wait=max_retry_wait, headers={"Stripe-Version": version} if version else {},
         permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
     )
     paginator = helpers.MetricQueryPaginator()
@@ -88,6 +86,7 @@ def stripe_analytics_source(
         rows: list = []
         for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
                                  check=helpers.is_metric_query_body):
+            helpers.check_complete(body, paginator.next_request(request, body))
             rows.extend(helpers.result_rows(query, body, window))
         return rows
 
@@ -98,9 +97,8 @@ def stripe_analytics_source(
         except ApiError as exc:
             raise helpers.query_error(query, exc) from None
 
-    @dlt.resource(name="metric_results", write_disposition="merge", primary_key=RESULTS_KEY)
+    @dlt.resource(**RESULTS.hints())
     def metric_results() -> Any:
-        yield from windowed_rows("metric_results", checked, plan, fetch, control, workers, helpers.TYPES,
-                                 NOT_NULL)
+        yield from windowed_rows(RESULTS, checked, plan, fetch, control, workers)
 
     return metric_results

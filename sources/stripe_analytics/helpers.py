@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config import queries as check_query_list
-from .._common.resource import in_window
+from .._common.resource import PeriodCheck
 from .._common.windows import next_period
 from . import settings
 
@@ -20,7 +20,8 @@ logger = logging.getLogger("metricsync.stripe_analytics")
 PROVIDER = "stripe_analytics"
 UTC = dt.timezone.utc
 TYPES = {
-    "query_name": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "metric": pa.string(),
+    "query_name": pa.string(), "period": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
+    "timezone": pa.string(), "metric": pa.string(),
     "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
     "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
     "refreshed_at": pa.timestamp("us", tz="UTC"),
@@ -197,6 +198,17 @@ def is_metric_query_body(body: Any) -> bool:
 
 
 # -- window splitting and errors --------------------------------------------------------------
+class Truncated(Exception):
+    """A page held `limit` rows and named no next page: the answer was cut, the window must shrink."""
+
+
+def check_complete(body: dict, following: Any) -> None:
+    """Raise `Truncated` for a full page without a next page (the docs: `next_page_url`
+    "Currently returns null", `limit` at most 1000), so no window ever loads a cut answer."""
+    if following is None and len(body.get("data") or []) >= settings.LIMIT:
+        raise Truncated()
+
+
 def is_range_too_long(exc: ApiError) -> bool:
     message = (exc.api_message or "").lower()
     return exc.code == settings.RANGE_ERROR and any(w in message for w in settings.RANGE_TOO_LONG_WORDS)
@@ -215,15 +227,25 @@ def split_window(window: Window, interval: str) -> list[Window]:
 
 
 def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]) -> list:
-    """`fetch_one(window)`, or, when the API finds the range longer than its maximum for the
-    interval, the same for both halves of the window (recursively)."""
+    """`fetch_one(window)`, or the same for both halves of the window (recursively) when the API
+    finds the range longer than its maximum for the interval, or cut its answer at `limit` rows.
+    A single period that still fills a page fails the query: its rows cannot all be had."""
     try:
         return fetch_one(window)
     except ApiError as exc:
         halves = split_window(window, query["interval"]) if is_range_too_long(exc) else []
         if not halves:
             raise
-    logger.info("%s: query %r: window %s is too long for the API, splitting it", PROVIDER, query["name"], window)
+        reason = "is too long for the API"
+    except Truncated:
+        halves = split_window(window, query["interval"])
+        if not halves:
+            raise ApiError(PROVIDER, f"query {query['name']!r}", 200,
+                           f"the API returned its maximum of {settings.LIMIT} rows for the single {query['interval']} "
+                           f"starting {window.start} and no next page, so rows are missing",
+                           hint="add filters or group_by a coarser dimension (e.g. price instead of customer)") from None
+        reason = f"returned a full page of {settings.LIMIT} rows and no next page"
+    logger.info("%s: query %r: window %s %s, splitting it", PROVIDER, query["name"], window, reason)
     return [row for half in halves for row in fetch_split(half, query, fetch_one)]
 
 
@@ -257,32 +279,37 @@ def _int(value: Any) -> Optional[int]:
 
 
 def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
-    """One row per (data row x result) of one page, buckets outside `window` dropped:
+    """One row per (data row x result) of one page, buckets outside `window` dropped; `period` is
+    the bucket's first day in the query's time zone:
 
         {"livemode": false, "refreshed_at": "2026-03-03T02:34:15Z", "next_page_url": null,
          "data": [{"id": "row_abc123", "timestamp": "2026-03-01T00:00:00Z", "dimensions": {"price": "price_HG4j"},
                    "results": [{"metric": "metric_61Sud3n5oAGVCWiSr5", "name": "mrr_minor_units",
                                 "currency": "usd", "value": 9000}]}]}
-        -> {"query_name": ..., "timestamp": 2026-03-01 00:00 UTC, "metric": "metric_61Sud3n5oAGVCWiSr5",
-            "name": "mrr_minor_units", "value": 9000, "currency": "usd", "dimension_name": "price",
-            "dimension_value": "price_HG4j", "interval": "day", "livemode": False, "refreshed_at": ...}
+        -> {"query_name": ..., "period": 2026-03-01, "timestamp": 2026-03-01 00:00 UTC, "timezone": "UTC",
+            "metric": "metric_61Sud3n5oAGVCWiSr5", "name": "mrr_minor_units", "value": 9000, "currency": "usd",
+            "dimension_name": "price", "dimension_value": "price_HG4j", "interval": "day", "livemode": False,
+            "refreshed_at": ...}
     """
     refreshed = _instant(body["refreshed_at"], "refreshed_at") if body.get("refreshed_at") else None
     livemode = body.get("livemode")
+    periods = PeriodCheck(PROVIDER, query["name"], window, query["interval"])
     rows = []
     for item in body.get("data") or []:
         bucket = _instant(item.get("timestamp"), "timestamp")
-        if not in_window(bucket_day(bucket, query["timezone"]), window):
+        period = bucket_day(bucket, query["timezone"])
+        if not periods.keep(period):
             continue
         dimensions = item.get("dimensions") or {}
         dimension_name = ",".join(map(str, dimensions))
         dimension_value = ",".join("" if v is None else str(v) for v in dimensions.values())
         for result in item.get("results") or []:
             rows.append({
-                "query_name": query["name"], "timestamp": bucket,
+                "query_name": query["name"], "period": period, "timestamp": bucket, "timezone": query["timezone"],
                 "metric": str(result.get("metric") or result.get("name") or ""), "name": result.get("name"),
                 "value": _int(result.get("value")), "currency": result.get("currency"),
                 "dimension_name": dimension_name, "dimension_value": dimension_value,
                 "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
             })
+    periods.log()
     return rows

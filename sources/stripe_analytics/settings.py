@@ -4,8 +4,10 @@ BASE_URL = "https://api.stripe.com"
 ENDPOINT = "/v2/data/analytics/metric_query"
 ENDPOINT_NAME = "POST /v2/data/analytics/metric_query"
 
-# The Analytics API is in private preview: preview API versions are `YYYY-MM-DD.preview`.
-STRIPE_VERSION = "2026-09-30.preview"
+# The `Stripe-Version` header, sent only when set. The docs' example request sends none (the API
+# then answers in the account's default version); a preview version `YYYY-MM-DD.preview` can be
+# pinned with `stripe_version` once Stripe names one for the Analytics preview.
+STRIPE_VERSION = None
 BODY_ENCODINGS = ("json", "form")
 DEFAULT_TIMEZONE = "UTC"
 

@@ -18,11 +18,11 @@ import dlt
 from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.resource import windowed_rows
+from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
-WALLET_KEY = ("query_name", "period", "currency")
-METRIC_KEY = ("query_name", "period", "breakdown_key")
+WALLET = WindowedTable("whop", "wallet_time_series", ("query_name", "period", "currency"), types=helpers.WALLET_TYPES)
+METRICS = WindowedTable("whop", "metric_results", ("query_name", "period", "breakdown_key"), types=helpers.METRIC_TYPES)
 
 
 @dlt.source(name="whop", max_table_nesting=0)
@@ -74,21 +74,22 @@ def whop_source(
     def fetch_metric(unit: tuple) -> list:
         query, window = unit
         request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), array_params)
-        rows: list = []
-        for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True):
-            rows.extend(helpers.metric_rows(query, body, window))
-        return rows
+        if request is None:
+            return []
+        records: list = []
+        for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body,
+                                 decimal=True):
+            records.extend(helpers.metric_records(body))
+        return helpers.metric_rows(query, records, window)
 
-    @dlt.resource(name="wallet_time_series", write_disposition="merge", primary_key=WALLET_KEY)
+    @dlt.resource(**WALLET.hints())
     def wallet_time_series() -> Any:
-        yield from windowed_rows("wallet_time_series", wallet, planner(lambda q: q["group_by"]), fetch_wallet,
-                                 control, workers, helpers.WALLET_TYPES, WALLET_KEY)
+        yield from windowed_rows(WALLET, wallet, planner(lambda q: q["group_by"]), fetch_wallet, control, workers)
 
-    @dlt.resource(name="metric_results", write_disposition="merge", primary_key=METRIC_KEY)
+    @dlt.resource(**METRICS.hints())
     def metric_results() -> Any:
         granularity = planner(lambda q: settings.METRIC_GRANULARITIES[q["granularity"]])
-        yield from windowed_rows("metric_results", metrics, granularity, fetch_metric, control, workers,
-                                 helpers.METRIC_TYPES, METRIC_KEY)
+        yield from windowed_rows(METRICS, metrics, granularity, fetch_metric, control, workers)
 
     @functools.lru_cache(maxsize=1)
     def wallet_schema() -> Any:

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from .._common import ApiError, ConfigError, MONEY, Request, Window, to_date
 from .._common.config import queries as check_queries
-from .._common.resource import in_window
+from .._common.resource import PeriodCheck
 from . import settings
 
 WALLET_TYPES = {
@@ -72,7 +72,11 @@ def _joined(value: Any) -> Optional[str]:
 
 
 def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
-    """Rows of one window; `currency` is the row's, else the conversion target, else the filter."""
+    """Rows of one window; `currency` is the row's, else the conversion target, else the filter:
+
+        {"data": [{"period": "2025-01-01", "currency": "usd", "amount": 14550.35, "line_count": 300}],
+         "metadata": {"wallet_id": "ldgr_xxx", "from": "2025-01-01", "to": "2025-06-01", "group_by": "month"}}
+    """
     fallback_currency = query.get("convert_currency") or query.get("currency") or ""
     filters = {
         "group_by": query["group_by"], "account_id": query.get("account_id"),
@@ -81,9 +85,10 @@ def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
         "convert_currency": query.get("convert_currency"), "timezone": query.get("timezone"),
     }
     rows = []
+    periods = PeriodCheck("whop", query["name"], window, query["group_by"])
     for item in body.get("data") or []:
         period = to_date(item.get("period"), "whop", "period")
-        if not in_window(period, window):
+        if not periods.keep(period):
             continue
         extra = {k: v for k, v in item.items() if k not in ("period", "currency", "amount", "line_count")}
         rows.append({
@@ -92,6 +97,7 @@ def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
             "amount": Decimal(str(item.get("amount", 0))), "line_count": int(item.get("line_count") or 0),
             **filters, **extra,
         })
+    periods.log()
     return rows
 
 
@@ -103,10 +109,14 @@ def is_metric_body(body: Any) -> bool:
     return isinstance(body, dict) and "data" in body and isinstance(body.get("data") or [], list)
 
 
-def metric_request(query: dict, window: Window, now: dt.datetime, array_style: str) -> Request:
+def metric_request(query: dict, window: Window, now: dt.datetime, array_style: str) -> Optional[Request]:
     """One window of `/stats/metric`: [window start, window end) as UTC date-times, the end
-    clamped to now."""
-    end = min(dt.datetime.combine(window.end, dt.time(), dt.timezone.utc), now.replace(microsecond=0))
+    clamped to now (UTC); None when the window has not begun yet, so `from` < `to` always."""
+    start = dt.datetime.combine(window.start, dt.time(), dt.timezone.utc)
+    end = min(dt.datetime.combine(window.end, dt.time(), dt.timezone.utc),
+              now.astimezone(dt.timezone.utc).replace(microsecond=0))
+    if end <= start:
+        return None
     params: dict = {"resource": query["resource"], "granularity": query["granularity"],
                     "from": f"{window.start.isoformat()}T00:00:00Z", "to": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if query.get("breakdowns"):
@@ -119,43 +129,64 @@ def metric_request(query: dict, window: Window, now: dt.datetime, array_style: s
     return Request("GET", settings.METRIC_ENDPOINT, params=params)
 
 
-def time_column(query: dict, columns: list, first: Any) -> str:
+def time_column(query: dict, record: dict) -> str:
+    """The column holding the period: `time_column` if set, a usual name, else the first column
+    whose value reads as a date."""
     if query.get("time_column"):
         return query["time_column"]
     for name in settings.TIME_COLUMNS:
-        if name in columns:
+        if name in record:
             return name
-    record = dict(zip(columns, first)) if isinstance(first, list) else (first or {})
     for name, value in record.items():
         try:
             to_date(value)
             return name
         except ConfigError:
             continue
-    raise ApiError("whop", settings.METRIC_ENDPOINT, 200, f"no time column among {columns}",
+    raise ApiError("whop", settings.METRIC_ENDPOINT, 200, f"no time column among {list(record)}",
                    hint=f"set time_column in metric query {query['name']!r}")
 
 
-def metric_rows(query: dict, body: dict, window: Window) -> list[dict]:
-    """One row per data row (arrays matching `columns`, or objects), plus `query_name`, the
-    normalised `period` and `breakdown_key` (the breakdown values as JSON) for the merge key."""
+def metric_records(body: dict) -> list[dict]:
+    """A page's data rows as objects (rows come as arrays matching `columns`, or as objects):
+
+        {"columns": ["period", "country", "value"], "data": [["2025-01-01T00:00:00Z", "US", 120.5]],
+         "pagination": {"next_cursor": "bzoxMDA="}, "node": "receipts.gross_revenue", "typename": "Result"}
+        -> [{"period": "2025-01-01T00:00:00Z", "country": "US", "value": 120.5}]
+    """
     columns = list(body.get("columns") or [])
-    data = body.get("data") or []
-    if not data:
+    return [dict(zip(columns, item)) if isinstance(item, list) else dict(item) for item in body.get("data") or []]
+
+
+def dimension_columns(query: dict, records: list[dict], time_col: str) -> list[str]:
+    """Every column that tells rows apart: the configured breakdowns and any other column whose
+    values are all text (e.g. a per-currency column nobody asked for), in a stable order."""
+    names: dict[str, None] = dict.fromkeys(query.get("breakdowns") or [])
+    for record in records:
+        names.update(dict.fromkeys(record))
+    return sorted(name for name in names if name != time_col and (
+        name in (query.get("breakdowns") or [])
+        or all(isinstance(r.get(name), str) for r in records if r.get(name) is not None)))
+
+
+def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
+    """One row per data row of a whole window, plus `query_name`, the normalised `period` and
+    `breakdown_key`: the JSON object of every dimension column (sorted), `{}` when none, so
+    rows per currency or per breakdown never share a key."""
+    if not records:
         return []
-    time_col = time_column(query, columns, data[0])
-    breakdowns = list(query.get("breakdowns") or [])
+    time_col = time_column(query, records[0])
+    dimensions = dimension_columns(query, records, time_col)
+    periods = PeriodCheck("whop", query["name"], window, settings.METRIC_GRANULARITIES[query["granularity"]])
     rows = []
-    for item in data:
-        record = dict(zip(columns, item)) if isinstance(item, list) else dict(item)
+    for record in records:
         period = to_date(record.get(time_col), "whop", time_col)
-        if not in_window(period, window):
+        if not periods.keep(period):
             continue
-        keys = breakdowns if all(b in record for b in breakdowns) else [
-            k for k, v in record.items() if k != time_col and isinstance(v, str)]
-        rows.append({"query_name": query["name"], "period": period,
-                     "breakdown_key": json.dumps([record.get(k) for k in keys]),
+        key = json.dumps({k: record.get(k) for k in dimensions}, sort_keys=True)
+        rows.append({"query_name": query["name"], "period": period, "breakdown_key": key,
                      **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")}})
+    periods.log()
     return rows
 
 
