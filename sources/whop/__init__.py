@@ -6,7 +6,11 @@ Assumptions where the docs are silent (each configurable):
   `brackets` or `repeat`); metric `filters` as `filters[key]=value`;
 * the wallet `to` date is inclusive; rows outside the requested window are dropped either way;
 * metric data rows are arrays matching `columns` or objects; the time column is found by name
-  (`period`, `date`, `timestamp`, ...) or set per query with `time_column`.
+  (`period`, `date`, `timestamp`, ...) or set per query with `time_column`;
+* every text column of a metric answer besides the time column tells rows apart (a per-currency
+  column nobody asked for included), so all of them make up `breakdown_key`;
+* metric `from`/`to` are UTC date-times, `to` clamped to now, never before `from`.
+A fetched window replaces the stored rows of its periods (see `_common/resource.py`).
 """
 
 import datetime as dt
