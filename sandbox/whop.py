@@ -8,7 +8,8 @@ starts mid-week returns a partial sum for that week); the metric cursor goes bac
 
 Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
 are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
-column nobody asked for), `revision_deletes` (a revised day loses the currencies and breakdown
+column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
+`revision_deletes` (a revised day loses the currencies and breakdown
 values whose hash says so: a country whose sales were reversed disappears).
 """
 
@@ -72,6 +73,7 @@ class WhopEmulator(Emulator):
         "week_start": "monday",
         "currency_column": False,
         "revision_deletes": False,
+        "breakdown_alias": {},  # breakdown column -> the name the API answers it under
     }
 
     def _gone(self, *parts: object, day: dt.date) -> bool:
@@ -239,8 +241,9 @@ class WhopEmulator(Emulator):
         # a day counts when it starts before `to`: `to` = now includes today so far
         last_day = (end - dt.timedelta(microseconds=1)).date()
         rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1))
-        columns = [self.settings["time_column"], *breakdowns, *(["currency"] if self.settings["currency_column"] else []),
-                   "value"]
+        aliases = self.settings["breakdown_alias"]
+        columns = [self.settings["time_column"], *(aliases.get(b, b) for b in breakdowns),
+                   *(["currency"] if self.settings["currency_column"] else []), "value"]
         if self.settings["extra_column"]:
             columns.append(self.settings["extra_column"])
             text = self.settings["extra_text"]

@@ -134,6 +134,18 @@ def test_whop_per_currency_rows_without_a_breakdown_do_not_collide(sandbox, ware
     assert len({r[2] for r in rows}) == 3  # usd, eur, gbp: three rows per day, none overwritten
 
 
+def test_whop_breakdown_answered_under_another_name_never_duplicates(sandbox, warehouse, run, monkeypatch):
+    query = whop.METRIC_QUERIES[0]  # daily gross revenue by country
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=None, metric_queries=[query])
+    assert run("whop", warehouse).ok
+    sandbox.by_name["whop"].settings["breakdown_alias"] = {"country": "country_code"}
+    assert run("whop", warehouse).ok  # re-reads the last days: their keys now name `country_code`
+    per_day = warehouse.query("select period, count(*) from whop.metric_results group by 1")
+    assert per_day and {n for _p, n in per_day} == {4}  # one row per country and day, never two
+    renamed = warehouse.query("select count(*) from whop.metric_results where breakdown_key like '%country_code%'")
+    assert renamed[0][0] > 0
+
+
 def test_statsig_metric_listed_under_two_sources_keeps_both(sandbox, warehouse, run, monkeypatch):
     sandbox.by_name["statsig"].settings["shared_ratio"] = True
     setup_statsig(monkeypatch, sandbox, 2)
