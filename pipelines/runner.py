@@ -16,7 +16,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.progress import RunControl
 from sources._common.redaction import redact
-from sources._common.spec import number, where
+from sources._common.spec import number, where as setting_name
 from sources._common.strict import check_settings
 
 from .locking import pipeline_lock
@@ -121,7 +121,7 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         return 2, f"{provider}: missing configuration {names} - {hint}"
     if isinstance(root, ConfigValueCannotBeCoercedException):  # a layout strict config does not list
         kind = getattr(root.hint, "__name__", str(root.hint))
-        return 2, f"{provider}: {root.field_name} cannot be read as {kind} - fix {where(provider, root.field_name)}"
+        return 2, f"{provider}: {root.field_name} cannot be read as {kind} - fix {setting_name(provider, root.field_name)}"
     if isinstance(root, DataValidationError):
         return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
                    f"(table {root.table_name}) that the frozen schema does not allow - "

@@ -19,8 +19,8 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Range:
-    """An int or float setting from `low` to `high` (inclusive); `optional`: unset (None or
-    empty) means "no limit" and is returned as None."""
+    """An int or float setting from `low` to `high` (inclusive); `optional`: unset (None) means
+    "no limit"."""
 
     kind: type
     low: float
@@ -86,7 +86,7 @@ def number(provider: str, name: str, value: Any, setting: Optional[str] = None, 
     bounds = bounds or range_of(provider, name)
     if bounds is None:
         raise KeyError(f"no range declared for {provider}.{name}")
-    if bounds.optional and (value is None or (isinstance(value, str) and not value.strip())):
+    if bounds.optional and value is None:
         return None
     converted = convert(value, bounds.kind)
     named = setting or where(provider, name)

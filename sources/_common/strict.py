@@ -57,7 +57,7 @@ def set_entries(provider: str, known: Iterable[str] = ()) -> Iterator[Entry]:
         if not isinstance(config_provider, SettingsTomlProvider):  # vaults: not listed, not queried
             continue
         for pipeline_name in (None, provider):
-            node, _ = config_provider.get_value(provider, pipeline_name, "sources")
+            node, _ = config_provider.get_value(provider, dict, pipeline_name, "sources")
             if isinstance(node, dict):
                 prefix = f"{pipeline_name}.sources.{provider}" if pipeline_name else f"sources.{provider}"
                 yield from _doc_entries(provider, node, prefix, config_provider.name, known)
