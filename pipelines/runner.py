@@ -17,7 +17,7 @@ from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.progress import RunControl
 from sources._common.redaction import redact
 from sources._common.spec import number, where as setting_name
-from sources._common.strict import check_settings
+from sources._common.strict import check_settings, setting
 
 from .locking import pipeline_lock
 from .providers import PROVIDERS, source_factory
@@ -84,7 +84,7 @@ def schema_contract(provider: str):
     """`sources.<provider>.schema_contract`: `evolve` (default: new columns and variant columns
     are added) or `freeze` (a new column or type in an existing table fails the run; tables are
     still created on the first run), or dlt's `discard_*` modes for columns."""
-    value = str(dlt.config.get(f"sources.{provider}.schema_contract") or "evolve")
+    value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
         raise ConfigError(f"{provider}: schema_contract {value!r} - use one of {', '.join(SCHEMA_CONTRACTS)}")
     if value == "evolve":

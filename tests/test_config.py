@@ -126,6 +126,15 @@ BAD = [
     pytest.param("stripe_analytics", {"max_periods": "{day: 3}"}, {}, [],
                  "stripe_analytics: max_periods (SOURCES__STRIPE_ANALYTICS__MAX_PERIODS) is not valid JSON",
                  id="malformed-json-object"),
+    pytest.param("whop", {"wallet_queries": ""}, {}, [],
+                 "whop: wallet_queries (SOURCES__WHOP__WALLET_QUERIES) is not valid JSON", id="empty-json"),
+    pytest.param("whop", {"wallet_queries": {"name": "d", "group_by": "day"}}, {}, [],
+                 "whop: wallet_queries (SOURCES__WHOP__WALLET_QUERIES) must be a list, got dict", id="object-not-list"),
+    pytest.param("whop", {}, {".dlt/config.toml": '[sources.whop]\nmetric_queries = "daily"\n'}, [],
+                 "whop: metric_queries (sources.whop.metric_queries in config.toml) is not valid JSON",
+                 id="toml-string-not-list"),
+    pytest.param("whop", {"requests_per_second": ""}, {}, [], "whop: requests_per_second '' is not a number",
+                 id="empty-number"),
     pytest.param("whop", {"allow_insecure_http": "maybe"}, {}, [],
                  "whop: allow_insecure_http (SOURCES__WHOP__ALLOW_INSECURE_HTTP) cannot be read as bool - use true "
                  "or false", id="bool-not-bool"),
@@ -252,3 +261,27 @@ def test_postgres_connection_failure_is_one_line_without_password(sandbox, capsy
     assert "pw_secret_123" not in out + err
     assert sandbox.seen("/") == []
     assert os.environ.get("PGPASSWORD") is None
+
+
+@pytest.mark.parametrize("env, files, expected", [
+    pytest.param({"SOURCES__WHOP__SCHEMA_CONTRACT": "freeze"}, {}, "freeze", id="env"),
+    pytest.param({"SOURCES__WHOP__WHOP__SCHEMA_CONTRACT": "freeze"}, {}, "freeze", id="env-source-section"),
+    pytest.param({}, {".dlt/config.toml": '[sources.whop.whop]\nschema_contract = "discard_row"\n'}, "discard_row",
+                 id="toml-source-section"),
+    pytest.param({"SOURCES__WHOP__SCHEMA_CONTRACT": "freeze"},
+                 {".dlt/config.toml": '[sources.whop]\nschema_contract = "discard_row"\n'}, "freeze",
+                 id="env-wins-over-toml"),
+    pytest.param({}, {".dlt/config.toml": '[sources.whop]\nschema_contract = "freeze"\n'
+                                          '[sources.whop.whop]\nschema_contract = "discard_value"\n'},
+                 "discard_value", id="source-section-wins"),
+])
+def test_runner_settings_are_read_in_every_layout(monkeypatch, isolated, env, files, expected):
+    """A runner setting accepted by strict config is also used, whichever layout it is in."""
+    from pipelines.runner import schema_contract
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name, text in files.items():
+        write_toml(isolated / name, text)
+    contract = schema_contract("whop")
+    assert contract["columns"] == expected

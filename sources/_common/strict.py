@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional, get_origin
+from typing import Any, Callable, Iterable, Iterator, get_origin
 
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
@@ -35,11 +35,13 @@ RUNTIME_ARGUMENTS = ("control",)  # source parameters passed by the runner, not 
 
 @dataclass
 class Entry:
-    """One value set under `sources.<provider>`: its key, value and where it was set."""
+    """One value set under `sources.<provider>`: its key, value, where it was set and its rank
+    (lower wins, as in dlt: provider order first, then the more specific layout)."""
 
     key: str
     value: Any
     origin: str  # the env var, or `sources.whop.key in config.toml`
+    rank: tuple = ()
 
 
 def source_parameters(source_function: Callable) -> dict[str, inspect.Parameter]:
@@ -47,12 +49,11 @@ def source_parameters(source_function: Callable) -> dict[str, inspect.Parameter]
     return {name: p for name, p in params.items() if name not in RUNTIME_ARGUMENTS}
 
 
-def set_entries(provider: str, known: Iterable[str] = ()) -> Iterator[Entry]:
+def set_entries(provider: str) -> Iterator[Entry]:
     """Every value set for `provider` in dlt's config providers, in each layout dlt resolves."""
-    known = set(known)
-    for config_provider in Container()[PluggableRunContext].providers.providers:
+    for order, config_provider in enumerate(Container()[PluggableRunContext].providers.providers):
         if isinstance(config_provider, EnvironProvider):
-            yield from _env_entries(provider)
+            yield from _env_entries(provider, order)
             continue
         if not isinstance(config_provider, SettingsTomlProvider):  # vaults: not listed, not queried
             continue
@@ -60,34 +61,42 @@ def set_entries(provider: str, known: Iterable[str] = ()) -> Iterator[Entry]:
             node, _ = config_provider.get_value(provider, dict, pipeline_name, "sources")
             if isinstance(node, dict):
                 prefix = f"{pipeline_name}.sources.{provider}" if pipeline_name else f"sources.{provider}"
-                yield from _doc_entries(provider, node, prefix, config_provider.name, known)
+                depth = 1 if pipeline_name else 0
+                yield from _doc_entries(provider, node, prefix, config_provider.name, (order, depth))
 
 
-def _doc_entries(provider: str, node: dict, prefix: str, file: str, known: set) -> Iterator[Entry]:
+def _doc_entries(provider: str, node: dict, prefix: str, file: str, at: tuple, nested: bool = False) -> Iterator[Entry]:
+    order, depth = at
     for key, value in node.items():
-        if key == provider and key not in known and isinstance(value, dict):  # sources.whop.whop.<key>
-            yield from _doc_entries(provider, value, f"{prefix}.{key}", file, known | {provider})
+        if key == provider and not nested and isinstance(value, dict):  # sources.whop.whop.<key>
+            yield from _doc_entries(provider, value, f"{prefix}.{key}", file, (order, depth + 1), nested=True)
         else:
-            yield Entry(str(key), value, f"{prefix}.{key} in {file}")
+            yield Entry(str(key), value, f"{prefix}.{key} in {file}", (order, -depth))
 
 
-def _env_entries(provider: str) -> Iterator[Entry]:
+def _env_entries(provider: str, order: int) -> Iterator[Entry]:
     name = provider.upper()
-    for prefix in (f"SOURCES__{name}__", f"{name}__SOURCES__{name}__"):
+    for depth, prefix in enumerate((f"SOURCES__{name}__", f"{name}__SOURCES__{name}__")):
         for var, value in os.environ.items():
             if not var.startswith(prefix):
                 continue
             parts = var[len(prefix):].lower().split("__")
-            if len(parts) == 2 and parts[0] == provider:  # SOURCES__WHOP__WHOP__<KEY>
-                parts = parts[1:]
-            yield Entry("__".join(parts), value, var)
+            nested = len(parts) == 2 and parts[0] == provider  # SOURCES__WHOP__WHOP__<KEY>
+            yield Entry("__".join(parts[nested:]), value, var, (order, -depth - nested))
+
+
+def setting(provider: str, key: str) -> Any:
+    """The value of a runner setting (`key` under `sources.<provider>`) from the layout dlt would
+    prefer, or None."""
+    found = [entry for entry in set_entries(provider) if entry.key == key]
+    return min(found, key=lambda entry: entry.rank).value if found else None
 
 
 def check_settings(provider: str, source_function: Callable, runner_keys: Iterable[str] = ()) -> None:
     """Raise `ConfigError` for the first unknown or malformed setting of `provider`."""
     params = source_parameters(source_function)
     known = set(params) | set(runner_keys)
-    for entry in set_entries(provider, known):
+    for entry in set_entries(provider):
         if entry.key not in known:
             raise ConfigError(f"{provider}: unknown setting {entry.key} ({entry.origin}) - {_suggest(entry.key, known)}")
         if entry.key in params:
@@ -110,11 +119,15 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
     if hint is inspect.Parameter.empty or hint is Any:
         return
     inner = extract_inner_hint(hint)
-    if is_optional_type(hint) and entry.value in (None, ""):
+    if is_optional_type(hint) and entry.value is None:
         return
-    value = entry.value
-    if isinstance(value, str) and (inner in (list, dict) or get_origin(inner) in (list, dict)):
-        value = _json(provider, entry)
+    value, container = entry.value, get_origin(inner) or inner
+    if container in (list, dict):
+        value = _json(provider, entry) if isinstance(value, str) else value
+        if not isinstance(value, container):
+            noun = "a list" if container is list else "an object"
+            raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) must be {noun}, "
+                              f"got {type(value).__name__} - see the configuration reference in the README")
     try:
         value = deserialize_value(entry.key, value, inner)
     except ConfigValueCannotBeCoercedException:
