@@ -285,3 +285,69 @@ def test_runner_settings_are_read_in_every_layout(monkeypatch, isolated, env, fi
         write_toml(isolated / name, text)
     contract = schema_contract("whop")
     assert contract["columns"] == expected
+
+
+@pytest.fixture
+def password_refusing_postgres():
+    """A loopback server speaking just enough of the Postgres protocol to ask for a cleartext
+    password and refuse it as a real server does (SQLSTATE 28P01), for the wrong-password case
+    (the test server here trusts every local connection). Yields its port and the passwords it saw."""
+    import socket
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    seen: list[str] = []
+
+    def read(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError
+            data += chunk
+        return data
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    while True:  # SSL/GSS requests are declined with "N", then the startup message
+                        length, code = struct.unpack("!ii", read(conn, 8))
+                        read(conn, length - 8)
+                        if code in (80877103, 80877104):
+                            conn.sendall(b"N")
+                            continue
+                        break
+                    conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+                    read(conn, 1)  # "p": PasswordMessage
+                    length = struct.unpack("!i", read(conn, 4))[0]
+                    seen.append(read(conn, length - 4).rstrip(b"\0").decode())
+                    fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"loader\"\0\0"
+                    conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
+                except (ConnectionError, OSError):
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], seen
+    listener.close()
+
+
+def test_postgres_wrong_password_is_one_line_without_it(sandbox, capsys, monkeypatch, password_refusing_postgres):
+    port, seen = password_refusing_postgres
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", f"postgresql://loader:pw_secret_123@127.0.0.1:{port}/db")
+    setup(monkeypatch, sandbox, "whop")
+    code, out, err = cli(capsys, "whop", "--destination", "postgres")
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and 'password authentication failed for user "loader"' in lines[0], err
+    assert f"postgresql://loader@127.0.0.1:{port}/db" in lines[0] and "DESTINATION__POSTGRES__CREDENTIALS" in lines[0]
+    assert "pw_secret_123" not in out + err
+    assert seen == ["pw_secret_123"]  # the password did go to the server, and only there
+    assert sandbox.seen("/") == []
