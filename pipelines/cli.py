@@ -23,12 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--pipelines-dir", help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
-    run.add_argument("--windows-per-load", type=int, help="windows per query per load (commit granularity)")
+    run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")
 
     sandbox = commands.add_parser("sandbox", help="serve the provider emulator on loopback")
-    sandbox.add_argument("--port", type=int, default=8765)
-    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    sandbox.add_argument("--max-in-flight", type=int, help="answer 429 above this many concurrent requests")
+    sandbox.add_argument("--port", default=8765)
+    sandbox.add_argument("--latency", default=0.0, help="seconds added to every response")
+    sandbox.add_argument("--max-in-flight", help="answer 429 above this many concurrent requests")
 
     demo = commands.add_parser("demo", help="start the sandbox and load every provider into a DuckDB file")
     demo.add_argument("--duckdb", default="demo.duckdb")
@@ -76,6 +76,24 @@ def providers_to_run(names: Sequence[str]) -> list[str]:
     return chosen
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Numeric flags, range-checked like the settings they stand for, converted in place."""
+    from sources._common.errors import ConfigError
+    from sources._common.spec import SHARED, Range, number
+
+    flags = {
+        "run": [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"])],
+        "sandbox": [("--port", "port", Range(int, 1, 65535)), ("--latency", "latency", Range(float, 0, 60)),
+                    ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True))],
+    }
+    for flag, attr, bounds in flags.get(args.command, []):
+        if getattr(args, attr) is not None:
+            try:
+                setattr(args, attr, number("metricsync", flag, getattr(args, attr), setting=flag, bounds=bounds))
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
+
+
 def _configure_logging(level: str) -> None:
     from sources._common.redaction import RedactingFilter, install_log_redaction
 
@@ -106,6 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.log_level)
     try:
+        check_flags(args)
         if args.command == "run":
             return _run(args)
         if args.command == "sandbox":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -16,6 +16,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.progress import RunControl
 from sources._common.redaction import redact
+from sources._common.spec import number, where as setting_name
+from sources._common.strict import check_settings, setting
 
 from .locking import pipeline_lock
 from .providers import PROVIDERS, source_factory
@@ -48,7 +50,9 @@ def make_destination(destination: str, dataset: str):
                               "give DESTINATION__DUCKDB__CREDENTIALS another file name")
         return dlt.destinations.duckdb(credentials=credentials)
     if destination == "postgres":
-        return dlt.destinations.postgres()
+        from .postgres import credentials
+
+        return dlt.destinations.postgres(credentials=credentials(dataset))
     raise ConfigError(f"metricsync: unknown destination {destination!r} - use duckdb or postgres")
 
 
@@ -71,13 +75,16 @@ def apply_loader_format(source, destination: str):
 
 
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
+# settings under `sources.<provider>` that the runner reads (the source function's parameters are
+# known from its signature); strict config refuses any other key
+RUNNER_SETTINGS = ("schema_contract",)
 
 
 def schema_contract(provider: str):
     """`sources.<provider>.schema_contract`: `evolve` (default: new columns and variant columns
     are added) or `freeze` (a new column or type in an existing table fails the run; tables are
     still created on the first run), or dlt's `discard_*` modes for columns."""
-    value = str(dlt.config.get(f"sources.{provider}.schema_contract") or "evolve")
+    value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
         raise ConfigError(f"{provider}: schema_contract {value!r} - use one of {', '.join(SCHEMA_CONTRACTS)}")
     if value == "evolve":
@@ -89,7 +96,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     seen = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, MetricSyncError):
+        if isinstance(exc, (MetricSyncError, ConfigValueCannotBeCoercedException)):
             return exc
         inner = getattr(exc, "exception", None) if isinstance(exc, PipelineStepFailed) else None
         inner = inner or exc.__cause__ or exc.__context__
@@ -112,6 +119,9 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         where = "SOURCES__" + provider.upper() + "__" if "api_key" in root.fields else ""
         hint = f"set {where}{root.fields[0].upper()}" if where else "set it in .dlt/config.toml or the environment"
         return 2, f"{provider}: missing configuration {names} - {hint}"
+    if isinstance(root, ConfigValueCannotBeCoercedException):  # a layout strict config does not list
+        kind = getattr(root.hint, "__name__", str(root.hint))
+        return 2, f"{provider}: {root.field_name} cannot be read as {kind} - fix {setting_name(provider, root.field_name)}"
     if isinstance(root, DataValidationError):
         return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
                    f"(table {root.table_name}) that the frozen schema does not allow - "
@@ -133,6 +143,9 @@ def run_provider(
     started = time.monotonic()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
+        check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
+        if windows_per_load is not None:
+            windows_per_load = number(provider, "windows_per_load", windows_per_load, setting="--windows-per-load")
         with pipeline_lock(provider, pipelines_dir):
             pipeline = dlt.pipeline(
                 pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,

@@ -146,7 +146,7 @@ def test_throttle_longer_than_max_retry_wait_fails_at_once(sandbox, posthog, mon
                  ["refusing to follow a link to another origin", "http://localhost"], id="foreign-next-link"),
     pytest.param({"project_id": None}, {}, 2, ["SOURCES__POSTHOG__PROJECT_ID"], id="no-project"),
     pytest.param({"project_id": "12a"}, {}, 2, ["'12a' is not a numeric project id"], id="bad-project"),
-    pytest.param({"page_size": 0}, {}, 2, ["page_size must be an integer >= 1"], id="bad-page-size"),
+    pytest.param({"page_size": 0}, {}, 2, ["posthog: page_size '0' is out of range", "SOURCES__POSTHOG__PAGE_SIZE"], id="bad-page-size"),
 ])
 def test_errors_are_one_line_without_the_key(sandbox, posthog, monkeypatch, run, settings, emulator, exit_code,
                                              expected):

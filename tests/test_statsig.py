@@ -211,7 +211,7 @@ def test_concurrency_stays_within_the_limit(monkeypatch, sandbox, statsig, run):
                  id="no-permission"),
     pytest.param({}, {"ghost_sources": ["retired_source"]}, 3, ["HTTP 404", "metric source 'retired_source' not found"],
                  id="metric-source-404"),
-    pytest.param({"page_size": 500}, {}, 2, ["statsig: page_size 500", "1 to 100"], id="page-size-over-100"),
+    pytest.param({"page_size": 500}, {}, 2, ["statsig: page_size '500' is out of range", "1 to 100"], id="page-size-over-100"),
     pytest.param({"start_date": None}, {}, 2, ["statsig: start_date is not set"], id="no-start-date"),
     pytest.param({"api_key": None}, {}, 2, ["statsig", "API_KEY"], id="no-key"),
 ])

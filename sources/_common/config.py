@@ -28,16 +28,6 @@ def start_date(provider: str, value: Any, today: dt.date, required: bool = True)
     return day
 
 
-def positive_int(provider: str, name: str, value: Any, minimum: int = 1) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = minimum - 1
-    if number < minimum:
-        raise ConfigError(f"{provider}: {name} must be an integer >= {minimum}, got {value!r}")
-    return number
-
-
 def queries(provider: str, setting: str, value: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> list[dict]:
     """A list of query objects, each with a unique `name` and only known keys."""
     if value in (None, ""):

@@ -323,11 +323,13 @@ def build_client(
     max_retry_wait: float,
     **options: Any,
 ) -> ApiClient:
-    """A source's client from the settings every source has (`max_attempts` checked here);
-    `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http)."""
-    from .config import positive_int
+    """A source's client from the settings every source has (each checked against its range in
+    `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http)."""
+    from .spec import number
 
-    retry = RetryPolicy(max_attempts=positive_int(provider, "max_attempts", max_attempts),
-                        max_retry_wait=float(max_retry_wait))
-    return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret, timeout=float(timeout),
-                     retry=retry, limiter=RequestLimiter(max_concurrency, requests_per_second), **options)
+    retry = RetryPolicy(max_attempts=number(provider, "max_attempts", max_attempts),
+                        max_retry_wait=number(provider, "max_retry_wait", max_retry_wait))
+    limiter = RequestLimiter(number(provider, "max_concurrency", max_concurrency),
+                             number(provider, "requests_per_second", requests_per_second))
+    return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret,
+                     timeout=number(provider, "timeout", timeout), retry=retry, limiter=limiter, **options)

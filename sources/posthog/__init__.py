@@ -20,7 +20,8 @@ from typing import Any, Optional
 import dlt
 
 from .._common import NextUrlPaginator, build_client, run_concurrently
-from .._common.config import positive_int, require_key
+from .._common.spec import number
+from .._common.config import require_key
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from . import helpers, settings
 
@@ -40,8 +41,8 @@ def posthog_source(
 ) -> Any:
     key = require_key("posthog", api_key)
     projects = helpers.project_ids(project_id)
-    limit = positive_int("posthog", "page_size", page_size)
-    workers = positive_int("posthog", "max_concurrency", max_concurrency)
+    limit = number("posthog", "page_size", page_size)
+    workers = number("posthog", "max_concurrency", max_concurrency)
     client = build_client(
         "posthog", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,

@@ -26,9 +26,9 @@ from typing import Any, Optional
 import dlt
 
 from .._common import QueryProgress, RunControl, build_client, run_concurrently
-from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.spec import number
+from .._common.config import require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.errors import ConfigError
 from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
@@ -57,12 +57,10 @@ def statsig_source(
     control = control or RunControl()
     key = require_key("statsig", api_key)
     first_day = check_start_date("statsig", start_date, control.today, required=control.backfill is None)
-    lookback = positive_int("statsig", "lookback_days", lookback_days, minimum=0)
-    per_load = positive_int("statsig", "windows_per_load", windows_per_load)
-    workers = positive_int("statsig", "max_concurrency", max_concurrency)
-    limit = positive_int("statsig", "page_size", page_size)
-    if limit > settings.MAX_PAGE_SIZE:
-        raise ConfigError(f"statsig: page_size {limit} is above the API's maximum - use 1 to {settings.MAX_PAGE_SIZE}")
+    lookback = number("statsig", "lookback_days", lookback_days)
+    per_load = number("statsig", "windows_per_load", windows_per_load)
+    workers = number("statsig", "max_concurrency", max_concurrency)
+    limit = number("statsig", "page_size", page_size)
     headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
     client = build_client(
         "statsig", helpers.base_url(base_url), {"STATSIG-API-KEY": key}, secret=key, max_concurrency=workers,

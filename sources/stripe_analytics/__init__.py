@@ -18,14 +18,18 @@ Assumptions where the docs are silent (each configurable or accepted both ways):
 
 import datetime as dt
 import functools
+import logging
 from typing import Any, Dict, List, Optional
 
 import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
-from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.spec import number
+from .._common.config import require_key, start_date as check_start_date
 from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
+
+logger = logging.getLogger("metricsync.stripe_analytics")
 
 # `dimension_name` ("" when ungrouped) is declared not null, or Postgres' CSV load turns "" into NULL
 RESULTS = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"),
@@ -54,19 +58,22 @@ def stripe_analytics_source(
 ) -> Any:
     control = control or RunControl()
     key = require_key("stripe_analytics", api_key)
-    first_day = check_start_date("stripe_analytics", start_date, control.today, required=control.backfill is None)
     default_tz = helpers.check_timezone(default_timezone, "default_timezone")
     checked = helpers.check_queries(queries, default_tz)
-    if not checked:
-        raise ConfigError("stripe_analytics: no queries - set SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
-                          '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]')
+    first_day = check_start_date("stripe_analytics", start_date, control.today,
+                                 required=control.backfill is None and bool(checked))
     periods = helpers.max_periods(max_periods)
     if body_encoding not in settings.BODY_ENCODINGS:
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()
-    lookback = positive_int("stripe_analytics", "lookback_days", lookback_days, minimum=0)
-    per_load = positive_int("stripe_analytics", "windows_per_load", windows_per_load)
-    workers = positive_int("stripe_analytics", "max_concurrency", max_concurrency)
+    lookback = number("stripe_analytics", "lookback_days", lookback_days)
+    per_load = number("stripe_analytics", "windows_per_load", windows_per_load)
+    workers = number("stripe_analytics", "max_concurrency", max_concurrency)
+    if not checked:  # an API key but nothing to load: say so, as Whop does, and load nothing
+        logger.warning("stripe_analytics: no queries are set, so nothing is loaded - set "
+                       "SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
+                       '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]')
+        return []
     client = build_client(
         "stripe_analytics", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,

@@ -15,15 +15,19 @@ A fetched window replaces the stored rows of its periods (see `_common/resource.
 
 import datetime as dt
 import functools
+import logging
 from typing import Any, Dict, List, Optional
 
 import dlt
 
 from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
-from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.spec import number
+from .._common.config import require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.resource import WindowedTable, windowed_rows
 from . import helpers, settings
+
+logger = logging.getLogger("metricsync.whop")
 
 WALLET = WindowedTable("whop", "wallet_time_series", ("query_name", "period", "currency"), types=helpers.WALLET_TYPES)
 METRICS = WindowedTable("whop", "metric_results", ("query_name", "period", "breakdown_key"), types=helpers.METRIC_TYPES)
@@ -50,12 +54,16 @@ def whop_source(
 ) -> Any:
     control = control or RunControl()
     key = require_key("whop", api_key)
-    first_day = check_start_date("whop", start_date, control.today, required=control.backfill is None)
     wallet = helpers.wallet_queries(wallet_queries)
     metrics = helpers.metric_queries(metric_queries)
-    lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
-    per_load = positive_int("whop", "windows_per_load", windows_per_load)
-    workers = positive_int("whop", "max_concurrency", max_concurrency)
+    first_day = check_start_date("whop", start_date, control.today,
+                                 required=control.backfill is None and bool(wallet or metrics))
+    if not wallet and not metrics:
+        logger.warning("whop: no wallet_queries or metric_queries are set, so only definitions (the wallet schema) "
+                       "are loaded - set SOURCES__WHOP__WALLET_QUERIES or SOURCES__WHOP__METRIC_QUERIES")
+    lookback = number("whop", "lookback_days", lookback_days)
+    per_load = number("whop", "windows_per_load", windows_per_load)
+    workers = number("whop", "max_concurrency", max_concurrency)
     client = build_client(
         "whop", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
