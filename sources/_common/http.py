@@ -27,6 +27,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError
 from .limits import RequestLimiter
 from .redaction import redact, register_secret
+from .spec import number
 
 if TYPE_CHECKING:
     from .paginators import Paginator
@@ -325,8 +326,6 @@ def build_client(
 ) -> ApiClient:
     """A source's client from the settings every source has (each checked against its range in
     `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http)."""
-    from .spec import number
-
     retry = RetryPolicy(max_attempts=number(provider, "max_attempts", max_attempts),
                         max_retry_wait=number(provider, "max_retry_wait", max_retry_wait))
     limiter = RequestLimiter(number(provider, "max_concurrency", max_concurrency),

@@ -20,9 +20,9 @@ from typing import Any, Optional
 import dlt
 
 from .._common import NextUrlPaginator, build_client, run_concurrently
-from .._common.spec import number
 from .._common.config import require_key
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
+from .._common.spec import number
 from . import helpers, settings
 
 @dlt.source(name="posthog", max_table_nesting=0)

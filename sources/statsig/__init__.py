@@ -26,10 +26,10 @@ from typing import Any, Optional
 import dlt
 
 from .._common import QueryProgress, RunControl, build_client, run_concurrently
-from .._common.spec import number
 from .._common.config import require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.resource import WindowedTable, windowed_rows
+from .._common.spec import number
 from . import helpers, settings
 
 VALUES_QUERY = {"name": "metric_values"}

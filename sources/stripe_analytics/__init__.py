@@ -24,9 +24,9 @@ from typing import Any, Dict, List, Optional
 import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
-from .._common.spec import number
 from .._common.config import require_key, start_date as check_start_date
 from .._common.resource import WindowedTable, windowed_rows
+from .._common.spec import number
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
