@@ -10,7 +10,7 @@ landed. A backfill never moves `loaded_through`.
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from .windows import Window, incremental_start, plan_windows
 
@@ -25,10 +25,43 @@ class RunControl:
     plans: dict = field(default_factory=dict)
     pending: set = field(default_factory=set)
     loads: int = 0
+    queries: Optional[set] = None  # `--queries`: only these query names (None: all)
+    tally: "RunTally" = field(default_factory=lambda: RunTally())
+
+    def selects(self, query_name: str) -> bool:
+        return self.queries is None or query_name in self.queries
 
     @property
     def backfill_key(self) -> str:
         return f"{self.backfill[0]}..{self.backfill[1]}" if self.backfill else ""
+
+
+@dataclass
+class RunTally:
+    """What this invocation planned and fetched, for progress and the closing line; `on_change`
+    (the runner's progress display) is called after every fetched window."""
+
+    windows_total: int = 0
+    windows_done: int = 0
+    rows: int = 0
+    first_day: Optional[dt.date] = None
+    last_day: Optional[dt.date] = None
+    resumed_from: Optional[dt.date] = None
+    on_change: Optional[Callable[[], None]] = None
+
+    def planned(self, plan: list[Window], resumed_from: Optional[dt.date] = None) -> None:
+        self.windows_total += len(plan)
+        if plan:
+            self.first_day = min(self.first_day or plan[0].start, plan[0].start)
+            self.last_day = max(self.last_day or plan[-1].last_day, plan[-1].last_day)
+        if resumed_from:
+            self.resumed_from = min(self.resumed_from or resumed_from, resumed_from)
+
+    def fetched(self, rows: int) -> None:
+        self.windows_done += 1
+        self.rows += rows
+        if self.on_change:
+            self.on_change()
 
 
 class QueryProgress:
@@ -51,9 +84,13 @@ class QueryProgress:
             done = self.entry.get("backfills", {}).get(control.backfill_key)
             if done:
                 first = dt.date.fromisoformat(done) + dt.timedelta(days=1)
-            return plan_windows(first, last, granularity, max_periods, control.today)
+            plan = plan_windows(first, last, granularity, max_periods, control.today)
+            control.tally.planned(plan, first if done else None)
+            return plan
         start = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
-        return plan_windows(start, control.today, granularity, max_periods, control.today)
+        plan = plan_windows(start, control.today, granularity, max_periods, control.today)
+        control.tally.planned(plan)
+        return plan
 
     def next_windows(
         self, start_date: dt.date, lookback_days: int, granularity: str, max_periods: int, per_load: int

@@ -36,11 +36,12 @@ def windowed_rows(
                 schema.tables.get(resource, {}).get("columns", {}).items()}
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
     progresses, units = [], []
-    for query in queries:
+    for query in (q for q in queries if control.selects(q["name"])):
         progress = QueryProgress(state, resource, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
     for _unit, rows in run_concurrently(fetch, units, max_workers):
+        control.tally.fetched(len(rows or ()))
         if rows:
             yield to_arrow(rows, types, key, existing, normalize)
     for progress in progresses:
