@@ -41,12 +41,6 @@ class Setting:
     env: str
     secret: bool
 
-    @property
-    def shown(self) -> str:
-        if self.secret:
-            return "(set)" if self.value else "(not set)"
-        return "(default)" if self.value is None else repr(self.value)
-
 
 def suggest(word: str, choices: Sequence[str]) -> str:
     """` - did you mean 'x'?` for the closest choice, or a list of them."""
