@@ -134,14 +134,13 @@ def providers_to_run(names: Sequence[str]) -> list[str]:
 def _configure_logging(level: str) -> None:
     from sources._common.redaction import RedactingFilter, install_log_redaction
 
-    from .dltlog import install_dlt_log_format
+    from .dltlog import LOG_FORMAT, install_dlt_log_format
 
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr, format=LOG_FORMAT)
     install_log_redaction()
     for name in ("dlt", "metricsync"):
         logging.getLogger(name).addFilter(RedactingFilter())
-    install_dlt_log_format()
+    install_dlt_log_format(level)
 
 
 def exit_code(codes: Sequence[int]) -> int:
@@ -217,3 +216,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return USAGE_ERROR
+
+
+def main_exit() -> None:
+    """The `metricsync` console script."""
+    sys.exit(main())

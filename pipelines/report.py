@@ -1,8 +1,8 @@
 """What a run says when a provider is done: one closing line, or a JSON object (`run --json`).
 
-    whop: ok - 2026-01-01..2026-11-23, 21 windows, 49 requests (2 retried, 1 429), rows: \
+    whop: ok - incremental 2026-01-01..2026-11-23, 21 windows, 49 requests (2 retried, 1 429), rows: \
 wallet_time_series 969, metric_results 1464, wallet_groupings 3; 1 load, 2.4s
-    statsig: ok - backfill 2025-01-01..2025-06-30 resumed from 2025-04-11, 81 windows, ...
+    statsig: ok - backfill 2025-04-11..2025-06-30 resumed from 2025-04-11, 81 windows, ...
 """
 
 from typing import Any
@@ -16,9 +16,9 @@ def covered(result: Any) -> str:
     tally = result.tally
     if tally.first_day is None:
         return "definitions only" if result.rows else "nothing to load"
-    text = f"{tally.first_day}..{tally.last_day}"
+    text = f"{'backfill' if result.backfill else 'incremental'} {tally.first_day}..{tally.last_day}"
     if tally.resumed_from:
-        text = f"backfill {text} resumed from {tally.resumed_from}"
+        text += f" resumed from {tally.resumed_from}"
     return text
 
 
@@ -46,6 +46,7 @@ def as_json(result: Any) -> dict:
         "ok": result.ok,
         "exit_code": result.exit_code,
         "message": result.message,
+        "kind": "backfill" if result.backfill else "incremental",
         "from": day(tally.first_day),
         "to": day(tally.last_day),
         "resumed_from": day(tally.resumed_from),

@@ -38,6 +38,7 @@ class ProviderResult:
     requests: int = 0
     retries: int = 0
     throttled: int = 0
+    backfill: Optional[tuple] = None
 
     @property
     def ok(self) -> bool:
@@ -138,7 +139,7 @@ def run_provider(
     plan needs; the first failure stops it, keeping every load already committed.
     `selection` (`catalog.Selection`) limits resources and queries; `on_change(result)` is
     called after every fetched window (progress display)."""
-    result = ProviderResult(provider)
+    result = ProviderResult(provider, backfill=backfill)
     started = time.monotonic()
     stats = request_stats(provider)
     stats.reset()
