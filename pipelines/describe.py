@@ -48,13 +48,15 @@ def _disposition(table: dict) -> str:
     return disposition
 
 
-def _table_lines(name: str, table: Optional[dict], queries: Optional[list]) -> list[str]:
+def _table_lines(name: str, table: Optional[dict], stored: bool, queries: Optional[list]) -> list[str]:
     table = table or {}
     columns = table.get("columns", {})
     key = [c for c, spec in columns.items() if spec.get("primary_key")]
-    head = f"    {name}: {_disposition(table) if table else 'not loaded yet'}"
+    head = f"    {name}: {_disposition(table) if table else '?'}"
     if key:
         head += f", key {', '.join(key)}"
+    if not stored:
+        head += ", not in the destination yet"
     if queries is not None:
         head += f"; queries: {', '.join(queries) if queries else 'none configured'}"
     lines = [head]
@@ -76,11 +78,12 @@ def _shown(value: Any, secret: bool) -> str:
 
 
 def describe_provider(provider: str, destination: str) -> list[str]:
-    tables = {**_hinted_tables(provider), **_stored_tables(provider, destination)}
+    stored = _stored_tables(provider, destination)
+    tables = {**_hinted_tables(provider), **stored}
     queries = configured_queries(provider)
     lines = [provider, "  resources (tables):"]
     for name in [*DEFINITIONS[provider], *WINDOWED[provider]]:
-        lines.extend(_table_lines(name, tables.get(name), queries.get(name)))
+        lines.extend(_table_lines(name, tables.get(name), name in stored, queries.get(name)))
     lines.append(f"  settings (sources.{provider}.<key> in .dlt/config.toml, or the environment variable):")
     lines.append(f"    {'key':<20} {'configured':<32} {'default':<30} environment variable")
     for setting in settings(provider):

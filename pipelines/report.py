@@ -2,7 +2,7 @@
 
     whop: ok - incremental 2026-01-01..2026-11-23, 21 windows, 49 requests (2 retried, 1 429), rows: \
 wallet_time_series 969, metric_results 1464, wallet_groupings 3; 1 load, 2.4s
-    statsig: ok - backfill 2025-04-11..2025-06-30 resumed from 2025-04-11, 81 windows, ...
+    statsig: ok - backfill 2025-01-01..2025-06-30 resumed from 2025-04-11, 81 windows, ...
 """
 
 from typing import Any
@@ -16,10 +16,10 @@ def covered(result: Any) -> str:
     tally = result.tally
     if tally.first_day is None:
         return "definitions only" if result.rows else "nothing to load"
-    text = f"{'backfill' if result.backfill else 'incremental'} {tally.first_day}..{tally.last_day}"
-    if tally.resumed_from:
-        text += f" resumed from {tally.resumed_from}"
-    return text
+    if tally.resumed_from:  # the range of the whole backfill, and where this run took it up
+        first = min(result.backfill[0], tally.first_day)
+        return f"backfill {first}..{tally.last_day} resumed from {tally.resumed_from}"
+    return f"{'backfill' if result.backfill else 'incremental'} {tally.first_day}..{tally.last_day}"
 
 
 def closing_line(result: Any) -> str:
