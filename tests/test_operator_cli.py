@@ -334,3 +334,36 @@ def test_an_unreachable_host_is_named_with_the_setting_to_check(sandbox, capsys,
     code, out, err = cli(capsys, command, "whop")
     assert code == 5
     assert err.strip() == f"whop: cannot reach {host} - check sources.whop.base_url"
+
+
+def test_the_readme_cron_line_works_as_written(sandbox, isolated):
+    """The README's crontab command, run by /bin/sh from a folder holding `.env` (made from
+    `.env.example` with the sandbox's settings) and the project's `.venv`."""
+    import subprocess
+
+    from conftest import ROOT
+
+    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
+        pytest.skip("the metricsync console script is installed by `make install`")
+    line = re.search(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    command = line.split(None, 5)[5]  # after the five schedule fields
+    workdir = isolated / "opt"
+    workdir.mkdir()
+    (workdir / ".venv").symlink_to(ROOT / ".venv")
+    env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
+    for emulator in sandbox.emulators:
+        settings = emulator.demo_settings(sandbox.url)
+        if "start_date" in settings:
+            settings["start_date"] = START.isoformat()
+        for key, value in settings.items():
+            text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+            env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
+    (workdir / ".env").write_text("\n".join(env_file) + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
+    done = subprocess.run(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
+                          capture_output=True, text=True, timeout=600)
+    log = (workdir / "sync.log").read_text()
+    assert done.returncode == 0, log
+    assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
+        "whop: ok", "stripe_analytics: ok", "posthog: ok", "statsig: ok"]
+    assert (workdir / "metricsync.duckdb").exists()
