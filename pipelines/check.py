@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from sources._common.errors import ConfigError
+from sources._common.errors import ApiError, ConfigError
 from sources._common.http import Request, latest_client
 from sources._common.progress import RunControl
 from sources._common.windows import Window, next_period, period_start
@@ -29,13 +29,18 @@ def _yesterday(granularity: str = "day") -> Window:
 
 
 def _whop(client: Any, values: dict) -> str:
-    """One wallet time series request for yesterday (the first wallet query's filters, if any)."""
+    """One wallet time series request for yesterday (the first wallet query's filters, if any),
+    and, when metric queries are configured, the first page of the first one for yesterday."""
     from sources.whop import helpers
 
     wallet, metrics = helpers.wallet_queries(values["wallet_queries"]), helpers.metric_queries(values["metric_queries"])
     query = {**(wallet[0] if wallet else {"name": "check"}), "group_by": "day"}
     request = helpers.wallet_request(query, _yesterday(), dt.date.today(), values["array_params"])
     client.request(request, endpoint="GET /stats/time_series", check=helpers.is_wallet_body, decimal=True)
+    if metrics:
+        request = helpers.metric_request(metrics[0], _yesterday(), dt.datetime.now(dt.timezone.utc),
+                                         values["array_params"])
+        client.request(request, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True)
     return f"{len(wallet)} wallet + {len(metrics)} metric queries"
 
 
@@ -52,17 +57,22 @@ def _stripe(client: Any, values: dict) -> str:
 
 
 def _posthog(client: Any, values: dict) -> str:
-    """The group types of the first project (one page)."""
+    """The group types of the first project (one page: scope group:read), then one metric of its
+    first group type (scope usage_metric:read)."""
     from sources.posthog import helpers, settings
 
     projects = helpers.project_ids(values["project_id"])
     path = settings.GROUP_TYPES_PATH.format(project_id=projects[0])
     try:
-        client.request(Request("GET", path), endpoint=f"GET {path}", check=helpers.is_group_types_body)
-    except Exception as exc:
-        if getattr(exc, "status", None) == 404:
+        body = client.request(Request("GET", path), endpoint=f"GET {path}", check=helpers.is_group_types_body)
+    except ApiError as exc:
+        if exc.status == 404:
             raise ConfigError(f"posthog: project {projects[0]} not found (404) - check {settings.PROJECT_SETTING}") from None
         raise
+    group_types = helpers.group_type_rows(projects[0], body)
+    if group_types:
+        path = settings.METRICS_PATH.format(project_id=projects[0], group_type_index=group_types[0]["group_type_index"])
+        client.request(Request("GET", path, params={"limit": 1}), endpoint=f"GET {path}", check=helpers.is_metrics_body)
     return f"{len(projects)} project(s)"
 
 

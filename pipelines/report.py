@@ -28,7 +28,7 @@ def closing_line(result: Any) -> str:
     if result.throttled:
         retried.append(f"{result.throttled} 429")
     requests = _plural(result.requests, "request") + (f" ({', '.join(retried)})" if retried else "")
-    rows = ", ".join(f"{table} {count}" for table, count in result.rows.items()) or "none"
+    rows = ", ".join(f"{table} {count}" for table, count in sorted(result.rows.items())) or "none"
     parts = [covered(result)]
     if result.tally.windows_total:
         parts.append(_plural(result.tally.windows_total, "window"))

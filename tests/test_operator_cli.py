@@ -46,11 +46,11 @@ def dataset_exists(warehouse, name: str) -> bool:
 
 
 # -- check ----------------------------------------------------------------------------------------
-PROBES = {  # provider -> (path prefix, method) of the one request `check` may send
-    "whop": ("/api/v1/stats/time_series", "GET"),
-    "stripe_analytics": ("/v2/data/analytics/metric_query", "POST"),
-    "posthog": ("/api/projects/1/groups_types/", "GET"),
-    "statsig": ("/console/v1/metrics/list", "GET"),
+PROBES = {  # provider -> the (path, method) of the requests `check` sends: at most two, cheap
+    "whop": [("/api/v1/stats/time_series", "GET"), ("/api/v1/stats/metric", "GET")],
+    "stripe_analytics": [("/v2/data/analytics/metric_query", "POST")],
+    "posthog": [("/api/projects/1/groups_types/", "GET"), ("/api/projects/1/groups_types/0/metrics/", "GET")],
+    "statsig": [("/console/v1/metrics/list", "GET")],
 }
 
 
@@ -64,11 +64,13 @@ def test_check_with_good_keys_proves_each_key_with_one_request_and_creates_nothi
     assert lines[0].startswith("whop: ok - key accepted, 2 wallet + 2 metric queries, destination "
                                f"{warehouse.name}:")
     assert all(" ok - key accepted" in line for line in lines)
-    for provider, (path, method) in PROBES.items():
-        prefix = sandbox.by_name[provider].prefix
-        seen = [r for r in sandbox.seen("/") if r.path.startswith(prefix) or r.path.startswith(path)]
-        assert [(r.path, r.method, r.status) for r in seen] == [(path, method, 200)], provider
+    for provider, probes in PROBES.items():
+        seen = [r for r in sandbox.seen("/") if sandbox.by_name[provider].handles(r.path)]
+        assert [(r.path, r.method, r.status) for r in seen] == [(*probe, 200) for probe in probes], provider
     assert sandbox.seen("/console/v1/metrics/list")[0].arg("limit") == "1"
+    assert sandbox.seen("/api/projects/1/groups_types/0/metrics/")[0].arg("limit") == "1"
+    wallet = sandbox.seen("/api/v1/stats/time_series")[0]
+    assert (wallet.arg("from"), wallet.arg("group_by")) == ((TODAY - dt.timedelta(days=1)).isoformat(), "day")
     assert not any(dataset_exists(warehouse, p) for p in PROBES)
 
 
@@ -81,9 +83,16 @@ def test_check_with_a_bad_key_exits_4_in_one_line_and_creates_nothing(sandbox, w
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{provider}: ") and "401" in lines[0], err
     assert "wrong_key_123456" not in out + err
-    path, method = PROBES[provider]
-    assert [(r.path, r.method) for r in sandbox.seen("/")] == [(path, method)]
+    assert [(r.path, r.method) for r in sandbox.seen("/")] == PROBES[provider][:1]  # stopped at the first
     assert not dataset_exists(warehouse, provider)
+
+
+def test_check_proves_the_permissions_the_run_needs(sandbox, capsys, monkeypatch, isolated):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "c.duckdb"))
+    point_all_at_sandbox(monkeypatch, sandbox, posthog={"api_key": sandbox.by_name["posthog"].no_scope_key})
+    code, out, err = cli(capsys, "check", "posthog")
+    assert code == 4 and "usage_metric:read" in err and len(err.strip().splitlines()) == 1, err
+    assert [r.status for r in sandbox.seen("/")] == [200, 403]
 
 
 def test_check_reports_bad_config_before_any_request(sandbox, capsys, monkeypatch, isolated):
