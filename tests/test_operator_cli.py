@@ -376,3 +376,44 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
         "whop: ok", "stripe_analytics: ok", "posthog: ok", "statsig: ok"]
     assert (workdir / "metricsync.duckdb").exists()
+
+
+def test_dlt_destination_switch_warning_is_debug_only(sandbox, capsys, monkeypatch, isolated):
+    """dlt warns that the destination in the local state differs after `--destination` changes;
+    that is expected here (one state per destination), so it only shows at DEBUG, in our format.
+    Separate processes, as a scheduler runs them (dlt sets its logger up once per process)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import psycopg2
+
+    from conftest import POSTGRES_ADMIN, ROOT, _postgres_available
+
+    if _postgres_available():
+        pytest.skip("needs Postgres")
+    database = f"ms_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {database}")
+    try:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}")
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "w.duckdb"))
+        point_all_at_sandbox(monkeypatch, sandbox)
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
+                                  cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                                  text=True, timeout=300)
+
+        assert run().returncode == 0
+        switched = run("--destination", "postgres")
+        assert switched.returncode == 0 and switched.stderr == "", switched.stderr
+        debug = run("--log-level", "DEBUG")
+        assert debug.returncode == 0
+        assert re.search(r"^\S+ \S+ DEBUG dlt: The destination dlt\.destinations\.postgres:\S+ in state differs",
+                         debug.stderr, re.M), debug.stderr[-3000:]
+    finally:
+        admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()
