@@ -30,8 +30,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
 
 
-def _command(commands, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
-    sub = commands.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+def _command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text,
+                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     _global_options(sub, suppress=True)
     return sub
@@ -52,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     run = _command(commands, "run", "load providers (nightly incremental, or a --from/--to backfill)",
-                   "metricsync run all --progress log   |   metricsync run whop --queries daily_all --from 2025-01-01")
+                   "metricsync run all --progress log",
+                   "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
+                   "metricsync run whop --queries daily_all --destination postgres")
     run.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
     run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
@@ -64,17 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print a JSON summary (one object per provider) on stdout")
 
     check = _command(commands, "check", "validate config, prove each API key with at most two cheap requests, "
-                     "connect to the destination; loads nothing", "metricsync check all --destination postgres")
+                     "connect to the destination; loads nothing",
+                     "metricsync check all", "metricsync check whop --destination postgres")
     check.add_argument("providers", nargs="*", default=["all"], metavar="provider", help=PROVIDER_HELP + " (default all)")
 
     status = _command(commands, "status", "what the destination holds: last load, loaded_through and unfinished "
-                      "backfills per query, row counts", "metricsync status whop --json")
+                      "backfills per query, row counts", "metricsync status", "metricsync status whop --json")
     status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
                         help=f"{', '.join(PROVIDERS)} (default: every provider)")
     status.add_argument("--json", action="store_true", help="one JSON object per (provider, resource, query)")
 
     reset = _command(commands, "reset", "forget loaded state so the next run reloads from start_date "
-                     "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes")
+                     "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes",
+                     "metricsync reset statsig --resources metric_values --drop-rows")
     reset.add_argument("provider", metavar="provider", help=", ".join(PROVIDERS))
     _selection_options(reset)
     reset.add_argument("--drop-rows", action="store_true", help="also delete the rows of those resources/queries")
