@@ -23,8 +23,13 @@ from .providers import source_factory
 logger = logging.getLogger("metricsync.check")
 
 
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
+
+
 def _yesterday(granularity: str = "day") -> Window:
-    start = period_start(dt.date.today() - dt.timedelta(days=1), granularity)
+    """The period (of `granularity`) holding yesterday: one bucket, already under way."""
+    start = period_start(_today() - dt.timedelta(days=1), granularity)
     return Window(start, next_period(start, granularity))
 
 
@@ -35,12 +40,13 @@ def _whop(client: Any, values: dict) -> str:
 
     wallet, metrics = helpers.wallet_queries(values["wallet_queries"]), helpers.metric_queries(values["metric_queries"])
     query = {**(wallet[0] if wallet else {"name": "check"}), "group_by": "day"}
-    request = helpers.wallet_request(query, _yesterday(), dt.date.today(), values["array_params"])
+    request = helpers.wallet_request(query, _yesterday(), _today(), values["array_params"])
     client.request(request, endpoint="GET /stats/time_series", check=helpers.is_wallet_body, decimal=True)
     if metrics:
         request = helpers.metric_request(metrics[0], _yesterday(), dt.datetime.now(dt.timezone.utc),
                                          values["array_params"])
-        client.request(request, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True)
+        if request is not None:
+            client.request(request, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True)
     return f"{len(wallet)} wallet + {len(metrics)} metric queries"
 
 
@@ -52,7 +58,8 @@ def _stripe(client: Any, values: dict) -> str:
     query = queries[0]
     request = helpers.metric_request(query, _yesterday(query["interval"]), dt.datetime.now(dt.timezone.utc),
                                      values["body_encoding"])
-    client.request(request, endpoint="POST /v2/data/analytics/metric_query", check=helpers.is_metric_query_body)
+    if request is not None:  # None only when the period has not started in the query's time zone
+        client.request(request, endpoint="POST /v2/data/analytics/metric_query", check=helpers.is_metric_query_body)
     return f"{len(queries)} queries"
 
 
@@ -116,7 +123,7 @@ def check_provider(provider: str, destination: str) -> tuple[int, str]:
     return 0, f"{provider}: ok - key accepted, {summary}, {where}"
 
 
-def check_command(providers: list[str], destination: str, pipelines_dir: Any = None) -> int:
+def check_command(providers: list[str], destination: str) -> int:
     from .cli import exit_code
 
     codes = []

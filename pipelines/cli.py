@@ -186,7 +186,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from .check import check_command
 
-    return check_command(providers_to_run(args.providers), args.destination, args.pipelines_dir)
+    return check_command(providers_to_run(args.providers), args.destination)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ def test_check_with_good_keys_proves_each_key_with_one_request_and_creates_nothi
     assert sandbox.seen("/console/v1/metrics/list")[0].arg("limit") == "1"
     assert sandbox.seen("/api/projects/1/groups_types/0/metrics/")[0].arg("limit") == "1"
     wallet = sandbox.seen("/api/v1/stats/time_series")[0]
-    assert (wallet.arg("from"), wallet.arg("group_by")) == ((TODAY - dt.timedelta(days=1)).isoformat(), "day")
+    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    assert (wallet.arg("from"), wallet.arg("group_by")) == (yesterday.isoformat(), "day")
     assert not any(dataset_exists(warehouse, p) for p in PROBES)
 
 
