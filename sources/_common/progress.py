@@ -10,8 +10,9 @@ landed. A backfill never moves `loaded_through`.
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
+from .tally import RunTally
 from .windows import Window, incremental_start, plan_windows
 
 
@@ -26,7 +27,7 @@ class RunControl:
     pending: set = field(default_factory=set)
     loads: int = 0
     queries: Optional[set] = None  # `--queries`: only these query names (None: all)
-    tally: "RunTally" = field(default_factory=lambda: RunTally())
+    tally: RunTally = field(default_factory=RunTally)
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
@@ -34,34 +35,6 @@ class RunControl:
     @property
     def backfill_key(self) -> str:
         return f"{self.backfill[0]}..{self.backfill[1]}" if self.backfill else ""
-
-
-@dataclass
-class RunTally:
-    """What this invocation planned and fetched, for progress and the closing line; `on_change`
-    (the runner's progress display) is called after every fetched window."""
-
-    windows_total: int = 0
-    windows_done: int = 0
-    rows: int = 0
-    first_day: Optional[dt.date] = None
-    last_day: Optional[dt.date] = None
-    resumed_from: Optional[dt.date] = None
-    on_change: Optional[Callable[[], None]] = None
-
-    def planned(self, plan: list[Window], resumed_from: Optional[dt.date] = None) -> None:
-        self.windows_total += len(plan)
-        if plan:
-            self.first_day = min(self.first_day or plan[0].start, plan[0].start)
-            self.last_day = max(self.last_day or plan[-1].last_day, plan[-1].last_day)
-        if resumed_from:
-            self.resumed_from = min(self.resumed_from or resumed_from, resumed_from)
-
-    def fetched(self, rows: int) -> None:
-        self.windows_done += 1
-        self.rows += rows
-        if self.on_change:
-            self.on_change()
 
 
 class QueryProgress:
@@ -95,7 +68,10 @@ class QueryProgress:
     def next_windows(
         self, start_date: dt.date, lookback_days: int, granularity: str, max_periods: int, per_load: int
     ) -> list[Window]:
-        """The windows of this load: the next `per_load` of the invocation's plan."""
+        """The windows of this load: the next `per_load` of the invocation's plan (none for a
+        query left out by `--queries`)."""
+        if not self.control.selects(self.query_name):
+            return []
         key = (self.resource, self.query_name)
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)

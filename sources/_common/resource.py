@@ -31,17 +31,17 @@ def windowed_rows(
     of the load has been fetched, so a failure never advances it past data that did not land.
     Columns are named as dlt names them, and keep the type they have in the destination."""
     state = dlt.current.resource_state()
+    fetch = control.tally.counting(fetch)  # windows and rows fetched, for progress
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
                 schema.tables.get(resource, {}).get("columns", {}).items()}
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
     progresses, units = [], []
-    for query in (q for q in queries if control.selects(q["name"])):
+    for query in queries:
         progress = QueryProgress(state, resource, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
     for _unit, rows in run_concurrently(fetch, units, max_workers):
-        control.tally.fetched(len(rows or ()))
         if rows:
             yield to_arrow(rows, types, key, existing, normalize)
     for progress in progresses:
