@@ -170,7 +170,7 @@ def run_provider(
                 pipeline.run(apply_loader_format(source, destination), schema_contract=contract)
                 result.loads += 1
                 for table, count in pipeline.last_trace.last_normalize_info.row_counts.items():
-                    if not table.startswith("_dlt"):
+                    if not table.startswith("_dlt") and table not in result.tally.table_rows:
                         result.rows[table] = result.rows.get(table, 0) + count
                 if not control.pending:
                     break
@@ -181,6 +181,7 @@ def run_provider(
         logger.debug("%s failed", provider, exc_info=True)
     result.seconds = time.monotonic() - started
     _count_requests(result, stats)
+    result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
     if result.ok:
         from .report import closing_line
 
