@@ -52,9 +52,12 @@ def _table_lines(name: str, table: Optional[dict], stored: bool, queries: Option
     table = table or {}
     columns = table.get("columns", {})
     key = [c for c, spec in columns.items() if spec.get("primary_key")]
+    merge_key = [c for c, spec in columns.items() if spec.get("merge_key")]
     head = f"    {name}: {_disposition(table) if table else '?'}"
     if key:
         head += f", key {', '.join(key)}"
+    if merge_key:
+        head += f", merge key {', '.join(merge_key)}"
     if not stored:
         head += ", not in the destination yet"
     if queries is not None:

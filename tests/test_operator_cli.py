@@ -278,12 +278,14 @@ def test_describe_lists_tables_settings_env_names_and_queries(sandbox, capsys, m
     assert cli(capsys, "run", "whop")[0] == 0
     code, out, err = cli(capsys, "describe", "whop", "stripe_analytics")
     assert code == 0, err
-    assert "wallet_time_series: merge, key query_name, period, currency; queries: daily, weekly" in out
+    assert re.search(r"wallet_time_series: merge( \(delete-insert\))?, key query_name, period, currency"
+                     r"(, merge key query_name, period)?; queries: daily, weekly\n", out), out
     assert re.search(r"columns: .*amount decimal", out)
     assert "wallet_groupings: merge (scd2)" in out
     assert re.search(r"lookback_days\s+-\s+3\s+SOURCES__WHOP__LOOKBACK_DAYS", out)
     assert re.search(r"api_key\s+\(set\)", out) and "whop_sandbox_key" not in out
-    assert re.search(r"metric_results: merge, key query_name, [a-z_, ]+, not in the destination yet; queries: "
+    assert re.search(r"metric_results: merge( \(delete-insert\))?, key query_name, [a-z_, ]+, not in the destination "
+                     r"yet; queries: "
                      r"mrr_by_price, revenue_weekly, subscriptions_monthly_ny", out)
 
 
