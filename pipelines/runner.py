@@ -52,6 +52,8 @@ def make_destination(destination: str, dataset: str):
         if stem in PROVIDERS:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
             raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
                               "give DESTINATION__DUCKDB__CREDENTIALS another file name")
+        if ":" not in credentials:  # a relative file is the working directory's (dlt would resolve it
+            credentials = os.path.abspath(credentials)  # against where the pipeline was first created)
         return dlt.destinations.duckdb(credentials=credentials)
     if destination == "postgres":
         return dlt.destinations.postgres()

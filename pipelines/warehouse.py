@@ -36,8 +36,8 @@ class Warehouse:
                                      dataset_name=self.provider, pipelines_dir=self._dir)
         if self.destination == "duckdb":
             path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
-            self.where = os.path.abspath(path) if "://" not in path else path
-            self._missing_file = "://" not in path and not os.path.exists(path)
+            self.where = os.path.abspath(path) if ":" not in path else path
+            self._missing_file = ":" not in path and not os.path.exists(path)
         if self._missing_file:
             return self
         self._sql = self.pipeline.sql_client()

@@ -141,6 +141,21 @@ def duckdb_rows(path, sql: str) -> list:
         return conn.execute(sql).fetchall()
 
 
+def test_a_relative_duckdb_file_is_the_working_directorys_for_run_and_status(sandbox, capsys, monkeypatch, isolated):
+    """dlt resolves a relative DuckDB path against the folder the pipeline was first created in;
+    run and status both use the working directory's file."""
+    point_all_at_sandbox(monkeypatch, sandbox)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", "rel.duckdb")
+    pipelines = str(isolated / "pipelines")
+    for folder in ("first", "second"):
+        (isolated / folder).mkdir()
+        monkeypatch.chdir(isolated / folder)
+        assert main(["run", "posthog", "--pipelines-dir", pipelines]) == 0
+        capsys.readouterr()
+        assert (isolated / folder / "rel.duckdb").exists()
+        assert json.loads(cli(capsys, "status", "posthog", "--json")[1])[0]["rows"] == 3
+
+
 def interrupt_after(sandbox, path: str, requests: int) -> threading.Thread:
     """From the `requests`-th request to `path` on, the sandbox answers 500 (run with latency)."""
     def watch() -> None:
