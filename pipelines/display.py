@@ -110,8 +110,9 @@ class BarDisplay(Display):
 
     def finish(self, result: Any) -> None:
         self.update(result)
-        total = result.tally.windows_total
-        self._progress.update(self._task, total=total or 1, completed=total or 1)
+        if result.ok:  # a failed provider's bar stays where it stopped
+            total = result.tally.windows_total
+            self._progress.update(self._task, total=total or 1, completed=total or 1)
 
     def close(self) -> None:
         self._progress.stop()
