@@ -112,7 +112,7 @@ class BarDisplay(Display):
         self.update(result)
         if result.ok:  # a failed provider's bar stays where it stopped
             total = result.tally.windows_total
-            self._progress.update(self._task, total=total or 1, completed=total or 1)
+            self._progress.update(self._task, total=total, completed=total)
 
     def close(self) -> None:
         self._progress.stop()

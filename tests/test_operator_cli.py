@@ -444,3 +444,13 @@ def test_dlt_destination_switch_warning_is_debug_only(sandbox, capsys, monkeypat
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()
+
+
+def test_progress_bar_mode_draws_a_bar_per_provider(sandbox, capsys, monkeypatch, isolated):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "bar.duckdb"))
+    point_all_at_sandbox(monkeypatch, sandbox)
+    code, out, err = cli(capsys, "run", "statsig", "posthog", "--progress", "bar")
+    assert code == 0, err
+    assert re.search(r"statsig .*21/21 windows \d+ req, 0 retried, 0 429s, \d+ rows", err), err
+    assert re.search(r"posthog .*0/0 +windows 6 req, 0 retried, 0 429s, 0 rows", err), err
+    assert [line.split(":")[0] for line in out.splitlines()] == ["statsig", "posthog"]
