@@ -304,19 +304,38 @@ def test_describe_lists_tables_settings_env_names_and_queries(sandbox, capsys, m
                      r"mrr_by_price, revenue_weekly, subscriptions_monthly_ny", out)
 
 
-def test_sandbox_banner_exports_point_every_provider_at_it(sandbox, capsys, monkeypatch, isolated):
-    from pipelines.sandbox_info import sandbox_banner
+def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(capsys, monkeypatch, isolated):
+    """`sandbox` in its own process: its export block, pasted into the environment, makes
+    `check all` pass against it."""
+    import subprocess
+    import sys
 
-    banner = sandbox_banner(sandbox)
-    assert banner.startswith(f"sandbox listening on {sandbox.url}")
-    assert all(e.api_key in banner for e in sandbox.emulators)
-    for line in banner.splitlines():
-        if line.startswith("export "):
+    from conftest import ROOT
+    from sandbox import Sandbox
+
+    server = subprocess.Popen([sys.executable, "-m", "pipelines", "sandbox", "--port", "0"], cwd=isolated,
+                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
+        url = re.fullmatch(r"sandbox listening on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)", lines[0]).group(1)
+        assert all(e.api_key in lines[1] for e in Sandbox().emulators)
+        exports: list = []
+        while not exports or exports[-1]:  # the block ends with an empty line
+            exports.append(server.stdout.readline().strip())
+        exports = exports[:-1]
+        for line in exports:
+            assert line.startswith("export ")
             name, _, value = line[len("export "):].partition("=")
             monkeypatch.setenv(name, shlex.split(value)[0])
-    code, out, err = cli(capsys, "check", "all")
-    assert code == 0, err
-    assert len(out.strip().splitlines()) == 4
+        assert {line.split("__")[1] for line in exports} == {"WHOP", "STRIPE_ANALYTICS", "POSTHOG", "STATSIG"}
+        assert all(url in line for line in exports if "BASE_URL" in line)
+        code, out, err = cli(capsys, "check", "all")
+        assert code == 0, err
+        assert len(out.strip().splitlines()) == 4
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.mark.parametrize("argv", [
