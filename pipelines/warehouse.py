@@ -71,12 +71,12 @@ class Warehouse:
         return self._tables
 
     def state(self) -> Optional[dict]:
-        """The provider's last committed pipeline state, or None."""
+        """The newest committed pipeline state in the provider's dataset, or None (whatever the
+        pipeline's name: the dataset holds one provider's loads)."""
         if "_dlt_pipeline_state" not in self.tables():
             return None
         rows = self.query(f"select s.state from {self.table('_dlt_pipeline_state')} s join {self.table('_dlt_loads')} l "
-                          "on l.load_id = s._dlt_load_id where s.pipeline_name = %s and l.status = 0 "
-                          "order by s._dlt_load_id desc limit 1", self.provider)
+                          "on l.load_id = s._dlt_load_id where l.status = 0 order by s._dlt_load_id desc limit 1")
         return decompress_state(rows[0][0]) if rows else None
 
     def last_load(self) -> Optional[tuple]:
