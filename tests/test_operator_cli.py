@@ -313,12 +313,18 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
     from conftest import ROOT
     from sandbox import Sandbox
 
-    server = subprocess.Popen([sys.executable, "-m", "pipelines", "sandbox", "--port", "0"], cwd=isolated,
+    import socket
+
+    with socket.socket() as probe:  # a free port (the command takes 1-65535)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
                               env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                               text=True)
     try:
         lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
-        url = re.fullmatch(r"sandbox listening on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)", lines[0]).group(1)
+        url = f"http://127.0.0.1:{port}"
+        assert lines[0] == f"sandbox listening on {url} (Ctrl-C to stop)"
         assert all(e.api_key in lines[1] for e in Sandbox().emulators)
         exports: list = []
         while not exports or exports[-1]:  # the block ends with an empty line
