@@ -27,6 +27,7 @@ DEFINITIONS = {
     "statsig": ["metric_sources", "metric_source_metrics", "metrics"],
 }
 SECRETS = {"api_key"}
+RUNNER_SETTINGS = {"schema_contract": "evolve"}  # read by the runner, not by the source function
 
 
 def resource_names(provider: str) -> list[str]:
@@ -76,6 +77,9 @@ def settings(provider: str) -> list[Setting]:
             value = None
         default = None if secret or param.default is inspect.Parameter.empty else param.default
         result.append(Setting(name, default, value, f"SOURCES__{provider.upper()}__{name.upper()}", secret))
+    for name, default in RUNNER_SETTINGS.items():
+        value = dlt.config.get(f"sources.{provider}.{name}")
+        result.append(Setting(name, default, value, f"SOURCES__{provider.upper()}__{name.upper()}", False))
     return result
 
 
