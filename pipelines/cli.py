@@ -1,42 +1,105 @@
-"""Command line: `run`, `sandbox` and `demo`. Exit codes are listed in the README."""
+"""Command line (`python -m pipelines`, or `metricsync`): run, check, status, reset, describe,
+sandbox, demo. Each command lives in its own module; this one only parses. Exit codes are listed
+in the README."""
 
 import argparse
 import datetime as dt
 import logging
 import sys
+import threading
 from typing import Optional, Sequence
 
 from .providers import PROVIDERS
 
 USAGE_ERROR = 2
 MIXED_FAILURES = 1
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description="metricsync: SaaS metrics into your warehouse")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default) or ERROR")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="load providers (nightly incremental, or a --from/--to backfill)")
-    run.add_argument("providers", nargs="+", metavar="provider", help=f"{', '.join(PROVIDERS)} or all")
-    run.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres"))
-    run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
-    run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
-    run.add_argument("--pipelines-dir", help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
-    run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")
-
-    sandbox = commands.add_parser("sandbox", help="serve the provider emulator on loopback")
-    sandbox.add_argument("--port", default=8765)
-    sandbox.add_argument("--latency", default=0.0, help="seconds added to every response")
-    sandbox.add_argument("--max-in-flight", help="answer 429 above this many concurrent requests")
-
-    demo = commands.add_parser("demo", help="start the sandbox and load every provider into a DuckDB file")
-    demo.add_argument("--duckdb", default="demo.duckdb")
-    return parser
+PROG = "metricsync"
+PROVIDER_HELP = f"{', '.join(PROVIDERS)} or all"
 
 
 class UsageError(Exception):
     pass
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted before or after the subcommand (after wins)."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--log-level", default=default("WARNING"), help="DEBUG, INFO, WARNING (default) or ERROR")
+    parser.add_argument("--destination", default=default("duckdb"), help="duckdb (default) or postgres")
+    parser.add_argument("--pipelines-dir", default=default(None),
+                        help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
+
+
+def _command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text,
+                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(sub, suppress=True)
+    return sub
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resources", nargs="+", metavar="R", help="only these resources (tables)")
+    parser.add_argument("--queries", nargs="+", metavar="Q", help="only these configured queries")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="metricsync: SaaS metrics (Whop, Stripe Analytics, PostHog, Statsig) into your warehouse",
+        epilog="examples:\n  metricsync check all\n  metricsync run all --progress log\n"
+               "  metricsync status --json\n  metricsync run whop --from 2024-01-01 --to 2024-12-31",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    run = _command(commands, "run", "load providers (nightly incremental, or a --from/--to backfill)",
+                   "metricsync run all --progress log",
+                   "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
+                   "metricsync run whop --queries daily_all --destination postgres")
+    run.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
+    run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
+    run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
+    run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")
+    _selection_options(run)
+    run.add_argument("--progress", default="auto", choices=("auto", "bar", "log", "none"),
+                     help="auto (default): a bar on a terminal, a log line every --progress-interval s otherwise")
+    run.add_argument("--progress-interval", type=float, default=10.0, help="seconds between progress log lines")
+    run.add_argument("--json", action="store_true", help="print a JSON summary (one object per provider) on stdout")
+
+    check = _command(commands, "check", "validate config, prove each API key with at most two cheap requests, "
+                     "connect to the destination; loads nothing",
+                     "metricsync check all", "metricsync check whop --destination postgres")
+    check.add_argument("providers", nargs="*", default=["all"], metavar="provider", help=PROVIDER_HELP + " (default all)")
+
+    status = _command(commands, "status", "what the destination holds: last load, loaded_through and unfinished "
+                      "backfills per query, row counts", "metricsync status", "metricsync status whop --json")
+    status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
+                        help=f"{', '.join(PROVIDERS)} (default: every provider)")
+    status.add_argument("--json", action="store_true", help="one JSON object per (provider, resource, query)")
+
+    reset = _command(commands, "reset", "forget loaded state so the next run reloads from start_date "
+                     "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes",
+                     "metricsync reset statsig --resources metric_values --drop-rows")
+    reset.add_argument("provider", metavar="provider", help=", ".join(PROVIDERS))
+    _selection_options(reset)
+    reset.add_argument("--drop-rows", action="store_true", help="also delete the rows of those resources/queries")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    describe = _command(commands, "describe", "resources, tables, keys, columns, settings and queries of each provider",
+                        "metricsync describe stripe_analytics")
+    describe.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
+                          help=f"{', '.join(PROVIDERS)} (default: every provider)")
+
+    sandbox = _command(commands, "sandbox", "serve the provider emulator on loopback and print the settings "
+                       "that point metricsync at it", "metricsync sandbox --port 8765")
+    sandbox.add_argument("--port", default=8765)
+    sandbox.add_argument("--latency", default=0.0, help="seconds added to every response")
+    sandbox.add_argument("--max-in-flight", help="answer 429 above this many concurrent requests")
+
+    demo = _command(commands, "demo", "start the sandbox and load every provider into a DuckDB file",
+                    "metricsync demo --duckdb demo.duckdb")
+    demo.add_argument("--duckdb", default="demo.duckdb")
+    return parser
 
 
 def _date(text: Optional[str], flag: str) -> Optional[dt.date]:
@@ -63,17 +126,14 @@ def backfill_range(date_from: Optional[str], date_to: Optional[str], today: dt.d
 
 
 def providers_to_run(names: Sequence[str]) -> list[str]:
-    from .providers import is_configured
+    from sources._common.errors import ConfigError
 
-    unknown = [n for n in names if n != "all" and n not in PROVIDERS]
-    if unknown:
-        raise UsageError(f"metricsync: unknown provider {unknown[0]!r} - use one of {', '.join(PROVIDERS)} or all")
-    if "all" not in names:
-        return list(dict.fromkeys(names))
-    chosen = [p for p in PROVIDERS if is_configured(p)]
-    if not chosen:
-        raise UsageError("metricsync: no provider is configured - set SOURCES__<PROVIDER>__API_KEY (see README)")
-    return chosen
+    from .catalog import provider_names
+
+    try:
+        return provider_names(names)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_flags(args: argparse.Namespace) -> None:
@@ -97,27 +157,78 @@ def check_flags(args: argparse.Namespace) -> None:
 def _configure_logging(level: str) -> None:
     from sources._common.redaction import RedactingFilter, install_log_redaction
 
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .dltlog import LOG_FORMAT, install_dlt_log_format
+
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr, format=LOG_FORMAT)
     install_log_redaction()
     for name in ("dlt", "metricsync"):
         logging.getLogger(name).addFilter(RedactingFilter())
+    install_dlt_log_format(level)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .runner import run_provider
-
-    backfill = backfill_range(args.date_from, args.date_to, dt.date.today())
-    providers = providers_to_run(args.providers)
-    codes = []
-    for provider in providers:
-        result = run_provider(provider, args.destination, backfill, args.pipelines_dir, args.windows_per_load)
-        print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
-        codes.append(result.exit_code)
+def exit_code(codes: Sequence[int]) -> int:
+    """0 when all succeeded, the one failure's code, or 1 for mixed failures."""
     failed = {c for c in codes if c}
     if not failed:
         return 0
     return failed.pop() if len(failed) == 1 else MIXED_FAILURES
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .run import run_command
+
+    backfill = backfill_range(args.date_from, args.date_to, dt.date.today())
+    return run_command(args, providers_to_run(args.providers), backfill)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox import Sandbox
+
+    from .sandbox_info import sandbox_banner
+
+    box = Sandbox(latency=args.latency, max_in_flight=args.max_in_flight).start(args.port)
+    print(sandbox_banner(box), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        box.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.duckdb)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_command
+
+    return check_command(providers_to_run(args.providers), args.destination)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .status import status_command
+
+    return status_command(providers_to_run(args.providers), args.destination, args.json)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from .reset import reset_command
+
+    provider = providers_to_run([args.provider])[0]
+    return reset_command(provider, args)
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from .describe import describe_command
+
+    return describe_command(providers_to_run(args.providers), args.destination)
+
+
+# command -> handler; other commands (e.g. `transform`) add themselves in `_parser` and here
+HANDLERS = {"run": _run, "check": _check, "status": _status, "reset": _reset, "describe": _describe,
+            "sandbox": _sandbox, "demo": _demo}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -125,18 +236,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _configure_logging(args.log_level)
     try:
         check_flags(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "sandbox":
-            from sandbox import Sandbox
-
-            box = Sandbox(latency=args.latency, max_in_flight=args.max_in_flight)
-            print(f"sandbox listening on http://127.0.0.1:{args.port}", flush=True)
-            box.serve_forever(args.port)
-            return 0
-        from .demo import run_demo
-
-        return run_demo(args.duckdb)
+        return HANDLERS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return USAGE_ERROR
+
+
+def main_exit() -> None:
+    """The `metricsync` console script."""
+    sys.exit(main())

@@ -5,7 +5,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
@@ -14,7 +14,8 @@ from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources._common.errors import ConfigError, MetricSyncError
-from sources._common.progress import RunControl
+from sources._common.http import request_stats
+from sources._common.progress import RunControl, RunTally
 from sources._common.redaction import redact
 from sources._common.spec import number, where as setting_name
 from sources._common.strict import check_settings, setting
@@ -35,6 +36,11 @@ class ProviderResult:
     loads: int = 0
     rows: dict = field(default_factory=dict)
     seconds: float = 0.0
+    tally: RunTally = field(default_factory=RunTally)
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    backfill: Optional[tuple] = None
 
     @property
     def ok(self) -> bool:
@@ -48,6 +54,8 @@ def make_destination(destination: str, dataset: str):
         if stem in PROVIDERS:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
             raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
                               "give DESTINATION__DUCKDB__CREDENTIALS another file name")
+        if ":" not in credentials:  # a relative file is the working directory's (dlt would resolve it
+            credentials = os.path.abspath(credentials)  # against where the pipeline was first created)
         return dlt.destinations.duckdb(credentials=credentials)
     if destination == "postgres":
         from .postgres import credentials
@@ -136,11 +144,17 @@ def run_provider(
     backfill: Optional[tuple[dt.date, dt.date]] = None,
     pipelines_dir: Optional[str] = None,
     windows_per_load: Optional[int] = None,
+    selection: Any = None,
+    on_change: Optional[Callable[[ProviderResult], None]] = None,
 ) -> ProviderResult:
     """Load `provider` (nightly incremental, or the `backfill` range) in as many loads as its
-    plan needs; the first failure stops it, keeping every load already committed."""
-    result = ProviderResult(provider)
+    plan needs; the first failure stops it, keeping every load already committed.
+    `selection` (`catalog.Selection`) limits resources and queries; `on_change(result)` is
+    called after every fetched window (progress display)."""
+    result = ProviderResult(provider, backfill=backfill)
     started = time.monotonic()
+    stats = request_stats(provider)
+    stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
         check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
@@ -157,18 +171,21 @@ def run_provider(
                 logger.warning("%s: loading data left pending by the previous run", provider)
                 pipeline.run(loader_file_format=loader_format(destination))
                 result.loads += 1
-            control = RunControl(backfill=backfill, windows_per_load=windows_per_load)
+            control = RunControl(backfill=backfill, windows_per_load=windows_per_load, tally=result.tally,
+                                 queries=selection.queries if selection else None)
+            if on_change:
+                result.tally.on_change = lambda: on_change(_count_requests(result, stats))
             contract = schema_contract(provider)
             factory = source_factory(provider)
-            selected: Optional[list] = None
+            selected: Optional[list] = selection.resources if selection else None
             while True:
                 source = factory(control=control)
-                if selected:
+                if selected is not None:
                     source = source.with_resources(*selected)
                 pipeline.run(apply_loader_format(source, destination), schema_contract=contract)
                 result.loads += 1
                 for table, count in pipeline.last_trace.last_normalize_info.row_counts.items():
-                    if not table.startswith("_dlt"):
+                    if not table.startswith("_dlt") and table not in result.tally.table_rows:
                         result.rows[table] = result.rows.get(table, 0) + count
                 if not control.pending:
                     break
@@ -178,7 +195,15 @@ def run_provider(
         result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", provider, exc_info=True)
     result.seconds = time.monotonic() - started
+    _count_requests(result, stats)
+    result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
     if result.ok:
-        total = sum(result.rows.values())
-        result.message = f"{provider}: ok - {total} rows in {result.loads} load(s), {result.seconds:.1f}s"
+        from .report import closing_line
+
+        result.message = closing_line(result)
+    return result
+
+
+def _count_requests(result: ProviderResult, stats: Any) -> ProviderResult:
+    result.requests, result.retries, result.throttled = stats.requests, stats.retries, stats.throttled
     return result

@@ -52,7 +52,7 @@ BAD_INPUT = [
                  id="insecure-http"),
     pytest.param(["whop"], {"api_key": "bad_key_0000"}, 4, "whop: GET /stats/time_series failed (HTTP 401", id="401"),
     pytest.param(["whop"], {"api_key": "whop_no_permission"}, 4, "company:balance:read", id="403-permission"),
-    pytest.param(["whop"], {"base_url": "http://127.0.0.1:9/api/v1"}, 5, "gave up after 2 attempts, last: connection error",
+    pytest.param(["whop"], {"base_url": "http://127.0.0.1:9/api/v1"}, 5, "whop: cannot reach 127.0.0.1 - check sources.whop.base_url",
                  id="unreachable-host"),
 ]
 

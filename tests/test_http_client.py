@@ -110,7 +110,6 @@ def test_transient_fault_is_retried_then_succeeds(fault, check):
         pytest.param(status(503), "HTTP 503", id="503"),
         pytest.param(status(429), "HTTP 429", id="429"),
         pytest.param(raises(httpx.ReadTimeout), "timeout (ReadTimeout)", id="timeout"),
-        pytest.param(raises(httpx.ConnectError, f"refused for {KEY}"), "connection error (ConnectError", id="connect"),
         pytest.param(status(200, text="not json"), "not JSON", id="not-json"),
     ],
 )
@@ -124,6 +123,35 @@ def test_attempts_are_bounded_then_retries_exhausted_names_provider_and_endpoint
     assert "gave up after 3 attempts" in message and last in message
     assert KEY not in message
     assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize("error", [
+    pytest.param(raises(httpx.ConnectError, f"[Errno 111] Connection refused for {KEY}"), id="refused"),
+    pytest.param(raises(httpx.ConnectError, "[Errno -2] Name or service not known"), id="dns"),
+])
+def test_an_unreachable_host_is_retried_then_named_with_the_setting_to_check(error):
+    api = Api(then=error)
+    with pytest.raises(RetriesExhausted) as caught:
+        get(client_for(api, RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05)))
+    assert api.attempts == 3
+    assert str(caught.value) == "acme: cannot reach api.example.com - check sources.acme.base_url"
+    assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize("faults, requests, retries, throttled", [
+    pytest.param([], 1, 0, 0, id="first-try"),
+    pytest.param([status(429), status(503)], 3, 2, 1, id="429-then-503"),
+    pytest.param([raises(httpx.ReadTimeout)], 2, 1, 0, id="timeout"),
+])
+def test_request_counters_count_attempts_retries_and_429s(faults, requests, retries, throttled):
+    from sources._common.http import request_stats
+
+    stats = request_stats("acme")
+    stats.reset()
+    api = Api(*faults)
+    assert get(client_for(api, RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05))) == OK_BODY
+    assert (stats.requests, stats.retries, stats.throttled) == (requests, retries, throttled) == (
+        api.attempts, api.attempts - 1, throttled)
 
 
 def test_success_needs_no_retry_and_parses_decimals_on_request():

@@ -69,6 +69,18 @@ class RetriesExhausted(ApiError):
     exit_code = 5
 
 
+class Unreachable(RetriesExhausted):
+    """The host refused the connection or does not resolve (after retries)."""
+
+    def __init__(self, provider: str, endpoint: str, host: str) -> None:
+        self.host = host
+        super().__init__(provider, endpoint, None, f"cannot reach {host}",
+                         hint=f"check sources.{provider}.base_url")
+
+    def _format(self) -> str:
+        return f"{self.provider}: cannot reach {self.host} - {self.hint}"
+
+
 class TransientError(Exception):
     """Internal: one attempt failed in a way that a retry may fix."""
 
@@ -77,3 +89,4 @@ class TransientError(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        self.unreachable = False

@@ -15,7 +15,9 @@ import json
 import logging
 import random
 import re
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
@@ -24,7 +26,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError
+from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable
 from .limits import RequestLimiter
 from .redaction import redact, register_secret
 from .spec import number
@@ -49,6 +51,45 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     max_retry_wait: float = 300.0
+
+
+@dataclass
+class RequestStats:
+    """What one provider's clients sent in this process: attempts, retries and 429 answers
+    (read by the runner for progress and the closing line; `reset` before each run)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, requests: int = 0, retries: int = 0, throttled: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttled += throttled
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.retries = self.throttled = 0
+
+
+_STATS: dict = {}
+
+
+def request_stats(provider: str) -> RequestStats:
+    """The counters shared by every client of `provider` in this process."""
+    return _STATS.setdefault(provider, RequestStats())
+
+
+_LATEST: dict = {}
+
+
+def latest_client(provider: str) -> Optional["ApiClient"]:
+    """The client `provider`'s source built last in this process (`check` sends its probe
+    requests through it, with the source's own headers and checks)."""
+    ref = _LATEST.get(provider)
+    return ref() if ref else None
 
 
 @dataclass
@@ -149,6 +190,8 @@ class ApiClient:
         self.permission_hint = permission_hint
         self.key_hint = key_hint or f"check sources.{provider}.api_key"
         self._secret = secret
+        self.stats = request_stats(provider)
+        _LATEST[provider] = weakref.ref(self)
         if secret:
             register_secret(secret)
         self._http = httpx.Client(
@@ -203,6 +246,8 @@ class ApiClient:
                 with attempt:
                     return self._attempt(request, url, endpoint, check, decimal, auth)
         except TransientError as exc:
+            if exc.unreachable:
+                raise Unreachable(self.provider, endpoint, urlsplit(url).hostname or url) from None
             raise RetriesExhausted(
                 self.provider, endpoint, exc.status,
                 f"gave up after {self.retry.max_attempts} attempts, last: {redact(exc.reason, [self._secret or ''])}",
@@ -213,6 +258,7 @@ class ApiClient:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         attempt = state.attempt_number
+        self.stats.add(retries=1)
         if isinstance(exc, TransientError) and exc.retry_after is not None:
             return exc.retry_after + random.uniform(0, 0.25)
         ceiling = min(self.retry.backoff_max, self.retry.backoff_base * (2 ** (attempt - 1)))
@@ -222,6 +268,7 @@ class ApiClient:
         headers = dict(self.auth_headers) if auth else {}
         if request.form is not None:  # httpx only form-encodes a dict; pairs keep repeated keys and order
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.stats.add(requests=1)
         try:
             with self.limiter.slot():
                 response = self._http.request(
@@ -231,6 +278,10 @@ class ApiClient:
                 content = response.content
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout ({type(exc).__name__})") from None
+        except httpx.ConnectError as exc:  # refused, DNS failure, no route: retried, then "cannot reach"
+            error = TransientError(f"connection error ({type(exc).__name__}: {redact(str(exc))})")
+            error.unreachable = True
+            raise error from None
         except httpx.TransportError as exc:
             raise TransientError(f"connection error ({type(exc).__name__}: {redact(str(exc))})") from None
         logger.debug("%s %s %s -> %s", self.provider, request.method, endpoint, response.status_code)
@@ -238,6 +289,8 @@ class ApiClient:
 
     def _handle(self, response: httpx.Response, content: bytes, endpoint: str, check, decimal: bool) -> Any:
         status = response.status_code
+        if status == 429:
+            self.stats.add(throttled=1)
         if status in RETRYABLE_STATUS or status >= 500:
             retry_after = parse_retry_after(response)
             if retry_after is not None and retry_after > self.retry.max_retry_wait:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .tally import RunTally
 from .windows import Window, incremental_start, plan_windows
 
 
@@ -25,6 +26,11 @@ class RunControl:
     plans: dict = field(default_factory=dict)
     pending: set = field(default_factory=set)
     loads: int = 0
+    queries: Optional[set] = None  # `--queries`: only these query names (None: all)
+    tally: RunTally = field(default_factory=RunTally)
+
+    def selects(self, query_name: str) -> bool:
+        return self.queries is None or query_name in self.queries
 
     @property
     def backfill_key(self) -> str:
@@ -57,14 +63,21 @@ class QueryProgress:
             done = self.entry.get("backfills", {}).get(control.backfill_key)
             if done:
                 first = dt.date.fromisoformat(done) + dt.timedelta(days=1)
-            return plan_windows(first, last, granularity, max_periods, control.today)
+            plan = plan_windows(first, last, granularity, max_periods, control.today)
+            control.tally.planned(plan, first if done else None)
+            return plan
         start = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
-        return plan_windows(start, control.today, granularity, max_periods, control.today)
+        plan = plan_windows(start, control.today, granularity, max_periods, control.today)
+        control.tally.planned(plan)
+        return plan
 
     def next_windows(
         self, start_date: dt.date, lookback_days: int, granularity: str, max_periods: int, per_load: int
     ) -> list[Window]:
-        """The windows of this load: the next `per_load` of the invocation's plan."""
+        """The windows of this load: the next `per_load` of the invocation's plan (none for a
+        query left out by `--queries`)."""
+        if not self.control.selects(self.query_name):
+            return []
         key = (self.resource, self.query_name)
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)

@@ -123,6 +123,7 @@ def windowed_rows(
     has been fetched, so a failure never advances it past data that did not land. Columns are
     named as dlt names them, and keep the type they have in the destination."""
     state = dlt.current.resource_state()
+    fetch = control.tally.counting(fetch)  # windows and rows fetched, for progress
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
                 schema.tables.get(table.name, {}).get("columns", {}).items()}

@@ -1,0 +1,104 @@
+"""`describe`: what each provider would load, without a request: its resources and tables (write
+disposition, keys, columns - from the schema stored in the destination when there is one, else
+from the resource hints), every setting with its default and environment variable, and the
+configured queries.
+
+    whop
+      resources:
+        wallet_time_series: merge, key query_name, period, currency; queries daily_all, weekly_usd
+          columns: query_name text, period date, currency text, amount decimal, ...
+      settings (sources.whop.<key> / env):
+        api_key  (set)  SOURCES__WHOP__API_KEY
+        base_url = 'https://api.whop.com/api/v1'  SOURCES__WHOP__BASE_URL
+"""
+
+import sys
+from typing import Any, Optional
+
+from .catalog import DEFINITIONS, WINDOWED, configured_queries, settings
+
+
+def _stored_tables(provider: str, destination: str) -> dict:
+    from .warehouse import Warehouse
+
+    try:
+        with Warehouse(destination, provider) as warehouse:
+            return (warehouse.schema() or {}).get("tables", {})
+    except Exception:  # noqa: BLE001 - no destination configured yet: describe from the hints only
+        return {}
+
+
+def _hinted_tables(provider: str) -> dict:
+    """Table schemas from the source's own hints (needs its configuration to build)."""
+    from sources._common.progress import RunControl
+
+    from .providers import source_factory
+
+    try:
+        source = source_factory(provider)(control=RunControl())
+    except Exception:  # noqa: BLE001 - unconfigured: resource names only
+        return {}
+    return {name: resource.compute_table_schema() for name, resource in source.resources.items()}
+
+
+def _disposition(table: dict) -> str:
+    disposition = table.get("write_disposition", "append")
+    if disposition == "merge" and table.get("x-merge-strategy"):
+        return f"merge ({table['x-merge-strategy']})"
+    return disposition
+
+
+def _table_lines(name: str, table: Optional[dict], stored: bool, queries: Optional[list]) -> list[str]:
+    table = table or {}
+    columns = table.get("columns", {})
+    key = [c for c, spec in columns.items() if spec.get("primary_key")]
+    merge_key = [c for c, spec in columns.items() if spec.get("merge_key")]
+    head = f"    {name}: {_disposition(table) if table else '?'}"
+    if key:
+        head += f", key {', '.join(key)}"
+    if merge_key:
+        head += f", merge key {', '.join(merge_key)}"
+    if not stored:
+        head += ", not in the destination yet"
+    if queries is not None:
+        head += f"; queries: {', '.join(queries) if queries else 'none configured'}"
+    lines = [head]
+    shown = [f"{c} {spec['data_type']}" if spec.get("data_type") else c
+             for c, spec in columns.items() if not c.startswith("_dlt")]
+    if shown:
+        lines.append(f"      columns: {', '.join(shown)}")
+    return lines
+
+
+def _shown(value: Any, secret: bool) -> str:
+    if secret:
+        return "(set)" if value else "(not set)"
+    if value is None:
+        return "-"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} entries"
+    return repr(value)
+
+
+def describe_provider(provider: str, destination: str) -> list[str]:
+    stored = _stored_tables(provider, destination)
+    tables = {**_hinted_tables(provider), **stored}
+    queries = configured_queries(provider)
+    lines = [provider, "  resources (tables):"]
+    for name in [*DEFINITIONS[provider], *WINDOWED[provider]]:
+        lines.extend(_table_lines(name, tables.get(name), name in stored, queries.get(name)))
+    lines.append(f"  settings (sources.{provider}.<key> in .dlt/config.toml, or the environment variable):")
+    lines.append(f"    {'key':<20} {'configured':<32} {'default':<30} environment variable")
+    for setting in settings(provider):
+        lines.append(f"    {setting.name:<20} {_shown(setting.value, setting.secret):<32} "
+                     f"{'-' if setting.secret else _shown(setting.default, False):<30} {setting.env}")
+    return lines
+
+
+def describe_command(providers: list[str], destination: str) -> int:
+    out: list[Any] = []
+    for provider in providers:
+        out.extend(describe_provider(provider, destination))
+        out.append("")
+    sys.stdout.write("\n".join(out))
+    return 0

@@ -1,0 +1,102 @@
+"""`reset`: forget what was loaded for some queries or resources, so that the next run reloads
+them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
+rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
+restored from the destination, under the pipeline's run lock.
+
+    $ metricsync reset whop --queries daily_all --drop-rows --yes
+    whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
+"""
+
+import argparse
+import sys
+from typing import Optional
+
+from sources._common.errors import ConfigError
+
+from .catalog import WINDOWED, suggest
+
+
+def _stored_queries(state: dict, provider: str) -> dict[str, list[str]]:
+    resources = state.get("sources", {}).get(provider, {}).get("resources", {})
+    return {r: sorted((resources.get(r) or {}).get("queries") or {}) for r in WINDOWED[provider]}
+
+
+def plan_reset(provider: str, state: dict, tables: set, resources: Optional[list], queries: Optional[list]) -> tuple:
+    """(resources to reset whole, [(resource, query)] to reset), checked against what is stored."""
+    stored = _stored_queries(state, provider)
+    known = sorted(set(WINDOWED[provider]) | tables)
+    for name in resources or ():
+        if name not in known:
+            raise ConfigError(f"{provider}: no resource {name!r}{suggest(name, known)}")
+    if not queries:
+        return list(resources or [r for r in known if stored.get(r) or r in tables]), []
+    scope = resources or list(stored)
+    pairs = [(r, q) for r in scope for q in stored.get(r, ()) if q in queries]
+    names = sorted({q for r in scope for q in stored.get(r, ())})
+    for name in queries:
+        if name not in names:
+            hint = suggest(name, names) if names else " - nothing is loaded for any query"
+            raise ConfigError(f"{provider}: no loaded query {name!r}{hint}")
+    return [], pairs
+
+
+def _confirm(text: str, assume_yes: bool) -> bool:
+    if assume_yes or not sys.stdin.isatty():
+        return True
+    return input(f"{text}? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def reset_command(provider: str, args: argparse.Namespace) -> int:
+    import dlt
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+    from dlt.pipeline.helpers import pipeline_drop
+
+    from .locking import pipeline_lock
+    from .runner import describe_failure, make_destination
+
+    pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
+    try:
+        with pipeline_lock(provider, pipelines_dir):
+            pipeline = dlt.pipeline(pipeline_name=provider, destination=make_destination(args.destination, provider),
+                                    dataset_name=provider, pipelines_dir=pipelines_dir)
+            pipeline.sync_destination()
+            if not pipeline.default_schema_name:
+                print(f"{provider}: nothing loaded in {args.destination} - nothing to reset")
+                return 0
+            tables = {t for t in pipeline.default_schema.data_table_names()}
+            whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
+            what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
+            action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
+            if not what:
+                print(f"{provider}: nothing loaded - nothing to reset")
+                return 0
+            if not _confirm(f"reset {provider}: {what} ({action})", args.yes):
+                print(f"{provider}: reset cancelled", file=sys.stderr)
+                return 2
+            if whole:
+                pipeline_drop(pipeline, resources=whole, state_only=not args.drop_rows)()
+            if pairs:
+                paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
+                pipeline_drop(pipeline, state_paths=paths, state_only=True)()
+                if args.drop_rows:
+                    _delete_rows(pipeline, pairs, tables)
+    except Exception as exc:  # noqa: BLE001 - one line, as in `run`
+        code, line = describe_failure(provider, exc, args.destination)
+        print(line, file=sys.stderr)
+        return code
+    print(f"{provider}: reset {what} ({action}) - the next run reloads from start_date")
+    return 0
+
+
+def _delete_rows(pipeline: object, pairs: list, tables: set) -> None:
+    """Rows of the reset queries: by `query_name`, or the whole table when it has no such column."""
+    with pipeline.sql_client() as client:  # type: ignore[attr-defined]
+        for resource, query in pairs:
+            if resource not in tables:
+                continue
+            columns = pipeline.default_schema.get_table_columns(resource)  # type: ignore[attr-defined]
+            table = client.make_qualified_table_name(resource)
+            if "query_name" in columns:
+                client.execute_sql(f"delete from {table} where query_name = %s", query)
+            else:
+                client.execute_sql(f"delete from {table}")

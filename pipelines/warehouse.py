@@ -1,0 +1,101 @@
+"""Reading a provider's dataset in the destination without a local pipeline folder: stored state,
+`_dlt_loads`, the stored schema and row counts (for `check`, `status`, `describe`, `reset`).
+
+A throw-away dlt pipeline in a temporary folder gives dlt's own SQL and state clients for any
+destination; nothing is created: a DuckDB file that does not exist is not opened (opening it
+would create it) and no dataset is ever created.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Optional
+
+from dlt.common.versioned_state import decompress_state
+
+
+class Warehouse:
+    """`with Warehouse("duckdb", "whop") as w: w.state()` - the provider's dataset, read only."""
+
+    def __init__(self, destination: str, provider: str) -> None:
+        self.destination, self.provider = destination, provider
+        self._dir = tempfile.mkdtemp(prefix="metricsync-read-")
+        self._sql: Any = None
+        self.where = ""
+        self._missing_file = False
+        self._tables: Optional[set] = None
+
+    def __enter__(self) -> "Warehouse":
+        import dlt
+
+        from .runner import make_destination
+
+        destination = make_destination(self.destination, self.provider)
+        self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
+                                     dataset_name=self.provider, pipelines_dir=self._dir)
+        if self.destination == "duckdb":
+            path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
+            self.where = os.path.abspath(path) if ":" not in path else path
+            self._missing_file = ":" not in path and not os.path.exists(path)
+        if self._missing_file:
+            return self
+        self._sql = self.pipeline.sql_client()
+        self._sql.open_connection()
+        if not self.where:
+            credentials = self._sql.credentials
+            self.where = f"{getattr(credentials, 'host', '')}/{getattr(credentials, 'database', '')}"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._sql is not None:
+            self._sql.close_connection()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def has_dataset(self) -> bool:
+        return self._sql is not None and self._sql.has_dataset()
+
+    def query(self, sql: str, *args: Any) -> list[tuple]:
+        return list(self._sql.execute_sql(sql, *args) or [])
+
+    def table(self, name: str) -> str:
+        return self._sql.make_qualified_table_name(name)
+
+    def tables(self) -> set[str]:
+        if self._tables is None:
+            self._tables = set()
+            if self.has_dataset():
+                dataset = self._sql.dataset_name
+                rows = self.query("select table_name from information_schema.tables where table_schema = %s", dataset)
+                self._tables = {r[0] for r in rows}
+        return self._tables
+
+    def state(self) -> Optional[dict]:
+        """The newest committed pipeline state in the provider's dataset, or None (whatever the
+        pipeline's name: the dataset holds one provider's loads)."""
+        if "_dlt_pipeline_state" not in self.tables():
+            return None
+        rows = self.query(f"select s.state from {self.table('_dlt_pipeline_state')} s join {self.table('_dlt_loads')} l "
+                          "on l.load_id = s._dlt_load_id where l.status = 0 order by s._dlt_load_id desc limit 1")
+        return decompress_state(rows[0][0]) if rows else None
+
+    def last_load(self) -> Optional[tuple]:
+        """(load_id, status, inserted_at) of the provider's newest load."""
+        if "_dlt_loads" not in self.tables():
+            return None
+        rows = self.query(f"select load_id, status, inserted_at from {self.table('_dlt_loads')} "
+                          "order by inserted_at desc limit 1")
+        return rows[0] if rows else None
+
+    def schema(self) -> Optional[dict]:
+        """The newest stored dlt schema of the provider, as a dict."""
+        if "_dlt_version" not in self.tables():
+            return None
+        rows = self.query(f"select schema from {self.table('_dlt_version')} where schema_name = %s "
+                          "order by inserted_at desc limit 1", self.provider)
+        return json.loads(rows[0][0]) if rows else None
+
+    def count(self, table: str, where: str = "", *args: Any) -> Optional[int]:
+        if table not in self.tables():
+            return None
+        return self.query(f"select count(*) from {self.table(table)} {where}", *args)[0][0]

@@ -1,0 +1,56 @@
+"""What one invocation planned and fetched, for the progress display and the closing line."""
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .windows import Window
+
+
+@dataclass
+class RunTally:
+    """Windows planned and fetched, rows fetched (per table too: the rows the API returned, which
+    is what lands, whatever helper rows a table adds to its loads), the date range covered and
+    where a resumed backfill took up; `on_change` (the runner's progress display) is called after
+    every fetched window, from the fetching thread."""
+
+    windows_total: int = 0
+    windows_done: int = 0
+    rows: int = 0
+    first_day: Optional[dt.date] = None
+    last_day: Optional[dt.date] = None
+    resumed_from: Optional[dt.date] = None
+    on_change: Optional[Callable[[], None]] = None
+    table_rows: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def planned(self, plan: list[Window], resumed_from: Optional[dt.date] = None) -> None:
+        self.windows_total += len(plan)
+        if plan:
+            self.first_day = min(self.first_day or plan[0].start, plan[0].start)
+            self.last_day = max(self.last_day or plan[-1].last_day, plan[-1].last_day)
+        if resumed_from:
+            self.resumed_from = min(self.resumed_from or resumed_from, resumed_from)
+
+    def fetched(self, rows: int, table: Optional[str] = None) -> None:
+        with self._lock:
+            self.windows_done += 1
+            self.rows += rows
+            if table:
+                self.table_rows[table] = self.table_rows.get(table, 0) + rows
+        if self.on_change:
+            self.on_change()
+
+    def counting(self, fetch: Callable[[Any], list]) -> Callable[[Any], list]:
+        """`fetch` (one window's rows), tallied under the table of the resource running now."""
+        import dlt
+
+        table = dlt.current.resource_name()
+        self.table_rows.setdefault(table, 0)
+
+        def counted(unit: Any) -> list:
+            rows = fetch(unit)
+            self.fetched(len(rows or ()), table)
+            return rows
+        return counted
