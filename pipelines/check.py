@@ -109,9 +109,12 @@ def destination_summary(destination: str, provider: str) -> str:
 
 
 def check_provider(provider: str, destination: str) -> tuple[int, str]:
-    from .runner import describe_failure, schema_contract
+    from sources._common.strict import check_settings
+
+    from .runner import RUNNER_SETTINGS, describe_failure, schema_contract
 
     try:
+        check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
         schema_contract(provider)
         source = source_factory(provider)(control=RunControl())  # every check `run` makes; no request yet
         summary = PROBES[provider](latest_client(provider), setting_values(provider))
