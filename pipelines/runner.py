@@ -52,6 +52,17 @@ def make_destination(destination: str, dataset: str):
     raise ConfigError(f"metricsync: unknown destination {destination!r} - use duckdb or postgres")
 
 
+# what dbt models downstream need from every load, unless set otherwise in config: `_dlt_load_id`
+# on the Arrow pages too (freshness, incremental models), and `<dataset>_staging` emptied after
+# each merge instead of keeping a full copy of every table
+LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True}
+
+
+def loader_settings():
+    """A context in which LOADER_DEFAULTS apply where config does not set them."""
+    return dlt.config.values({k: v for k, v in LOADER_DEFAULTS.items() if dlt.config.get(k) is None})
+
+
 def loader_format(destination: str) -> Optional[str]:
     """Postgres loads through COPY (csv) rather than INSERT statements; DuckDB picks parquet for
     the Arrow pages itself."""
@@ -133,7 +144,7 @@ def run_provider(
     started = time.monotonic()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
-        with pipeline_lock(provider, pipelines_dir):
+        with pipeline_lock(provider, pipelines_dir), loader_settings():
             pipeline = dlt.pipeline(
                 pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,
                 pipelines_dir=pipelines_dir,

@@ -23,7 +23,7 @@ TYPES = {
     "query_name": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "metric": pa.string(),
     "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
     "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
-    "refreshed_at": pa.timestamp("us", tz="UTC"),
+    "refreshed_at": pa.timestamp("us", tz="UTC"), "period": pa.date32(), "timezone": pa.string(),
 }
 
 
@@ -265,14 +265,16 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
                                 "currency": "usd", "value": 9000}]}]}
         -> {"query_name": ..., "timestamp": 2026-03-01 00:00 UTC, "metric": "metric_61Sud3n5oAGVCWiSr5",
             "name": "mrr_minor_units", "value": 9000, "currency": "usd", "dimension_name": "price",
-            "dimension_value": "price_HG4j", "interval": "day", "livemode": False, "refreshed_at": ...}
+            "dimension_value": "price_HG4j", "interval": "day", "livemode": False, "refreshed_at": ...,
+            "period": 2026-03-01 (the bucket's first day in the query's time zone), "timezone": "UTC"}
     """
     refreshed = _instant(body["refreshed_at"], "refreshed_at") if body.get("refreshed_at") else None
     livemode = body.get("livemode")
     rows = []
     for item in body.get("data") or []:
         bucket = _instant(item.get("timestamp"), "timestamp")
-        if not in_window(bucket_day(bucket, query["timezone"]), window):
+        period = bucket_day(bucket, query["timezone"])
+        if not in_window(period, window):
             continue
         dimensions = item.get("dimensions") or {}
         dimension_name = ",".join(map(str, dimensions))
@@ -284,5 +286,6 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
                 "value": _int(result.get("value")), "currency": result.get("currency"),
                 "dimension_name": dimension_name, "dimension_value": dimension_value,
                 "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
+                "period": period, "timezone": query["timezone"],
             })
     return rows
