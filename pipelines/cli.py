@@ -1,4 +1,4 @@
-"""Command line: `run`, `sandbox` and `demo`. Exit codes are listed in the README."""
+"""Command line: `run`, `transform`, `sandbox` and `demo`. Exit codes are listed in the README."""
 
 import argparse
 import datetime as dt
@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--pipelines-dir", help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
     run.add_argument("--windows-per-load", type=int, help="windows per query per load (commit granularity)")
+    run.add_argument("--transform", action="store_true", help="then run the dbt project (as `transform`) if every load succeeded")
+
+    transform = commands.add_parser("transform", help="dbt build + source freshness of transform/ on the warehouse")
+    transform.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres"))
 
     sandbox = commands.add_parser("sandbox", help="serve the provider emulator on loopback")
     sandbox.add_argument("--port", type=int, default=8765)
@@ -98,8 +102,18 @@ def _run(args: argparse.Namespace) -> int:
         codes.append(result.exit_code)
     failed = {c for c in codes if c}
     if not failed:
-        return 0
+        return _transform(args) if args.transform else 0
     return failed.pop() if len(failed) == 1 else MIXED_FAILURES
+
+
+def _transform(args: argparse.Namespace) -> int:
+    from .transform import run_transform
+
+    result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    for line in result.warnings:
+        print(line, file=sys.stderr, flush=True)
+    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    return result.exit_code
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -108,6 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "transform":
+            return _transform(args)
         if args.command == "sandbox":
             from sandbox import Sandbox
 
