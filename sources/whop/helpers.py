@@ -18,7 +18,8 @@ WALLET_TYPES = {
     "reporting_category": pa.string(), "grouping": pa.string(), "line_category": pa.string(),
     "currency_filter": pa.string(), "convert_currency": pa.string(), "timezone": pa.string(),
 }
-METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string()}
+METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string(),
+                "granularity": pa.string()}
 
 
 def wallet_queries(value: Any) -> list[dict]:
@@ -138,7 +139,8 @@ def time_column(query: dict, columns: list, first: Any) -> str:
 
 def metric_rows(query: dict, body: dict, window: Window) -> list[dict]:
     """One row per data row (arrays matching `columns`, or objects), plus `query_name`, the
-    normalised `period` and `breakdown_key` (the breakdown values as JSON) for the merge key."""
+    normalised `period` and `breakdown_key` (the breakdown values as JSON) for the merge key, and
+    the query's `granularity` (daily/weekly/monthly: what a period spans, for models downstream)."""
     columns = list(body.get("columns") or [])
     data = body.get("data") or []
     if not data:
@@ -155,7 +157,8 @@ def metric_rows(query: dict, body: dict, window: Window) -> list[dict]:
             k for k, v in record.items() if k != time_col and isinstance(v, str)]
         rows.append({"query_name": query["name"], "period": period,
                      "breakdown_key": json.dumps([record.get(k) for k in keys]),
-                     **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")}})
+                     **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")},
+                     "granularity": query["granularity"]})
     return rows
 
 

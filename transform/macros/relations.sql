@@ -64,3 +64,16 @@
         {%- endif %}
     ) as loads on loads.load_id = staged.load_id
 {%- endmacro %}
+
+{% macro is_number(column) -%}
+    {#- numeric, decimal(p,s), integer and floating types, however the adapter spells them -#}
+    {%- set dtype = column.dtype | lower -%}
+    {{ return(dtype.split('(')[0].strip() in ['numeric', 'decimal', 'double', 'double precision', 'float', 'float4',
+        'float8', 'real', 'bigint', 'integer', 'int', 'int4', 'int8', 'smallint', 'hugeint', 'ubigint', 'uinteger']) }}
+{%- endmacro %}
+
+{% macro float_to_numeric(expression) -%}
+    {#- A double as numeric(38,18) through its shortest text form, so 0.1 stays 0.1 (a direct cast
+        would keep the binary float's tail: 0.100000000000000006) -#}
+    cast(cast({{ expression }} as text) as numeric(38,18))
+{%- endmacro %}

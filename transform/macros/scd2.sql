@@ -6,7 +6,9 @@
     {%- set raw = metricsync.raw_relation(provider, table) -%}
     {%- set columns = metricsync.raw_columns(raw) -%}
     {%- if raw is none %}
-    {{ metricsync.typed_select(none, required + [
+    {%- set typed = [] -%}
+    {%- for name, type in required -%}{%- do typed.append([name, type, '']) -%}{%- endfor %}
+    {{ metricsync.typed_select(none, typed + [
         ['valid_from', 'timestamptz', ''], ['valid_to', 'timestamptz', ''], ['is_current', 'boolean', ''],
         ['load_id', 'text', '']]) }}
     {%- else %}

@@ -26,7 +26,7 @@ stripe as (
 
 statsig as (
     select 'statsig' as provider, metric_name as series, 'value' as metric, 'day' as grain, period_start,
-           unit_type as dimension_value, cast(value as numeric(38,18)) as value, cast(null as text) as currency,
+           unit_type as dimension_value, {{ metricsync.float_to_numeric('value') }} as value, cast(null as text) as currency,
            loaded_at
     from {{ ref('stg_statsig__metric_values') }}
 ),

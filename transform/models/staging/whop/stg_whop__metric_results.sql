@@ -9,7 +9,7 @@
 {%- set measures, dimensions = [], [] -%}
 {%- for name, column in columns.items() | sort -%}
     {%- if name.startswith('_') or name in not_dimensions or '__v_' in name -%}
-    {%- elif column.is_numeric() or column.is_float() or column.is_integer() -%}
+    {%- elif metricsync.is_number(column) -%}
         {%- do measures.append(name) -%}
     {%- elif column.is_string() -%}
         {%- do dimensions.append(name) -%}
