@@ -158,3 +158,24 @@ def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, cre
     output = profile(destination, SimpleNamespace(**credentials))["metricsync"]["outputs"][destination]
     assert {k: output[k] for k in expected} == expected
     assert "s3cret" not in repr(output)
+
+
+@pytest.mark.parametrize("hours_ago, code, line", [
+    pytest.param(40, 0, "transform: stripe_analytics was last loaded 40 h ago (warn)", id="warn-after-36h-passes"),
+    pytest.param(80, 8, "transform: stripe_analytics was last loaded 80 h ago (error)", id="error-after-72h-fails"),
+])
+def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, hours_ago, code, line):
+    path = str(tmp_path / "stale.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
+              base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+              queries=STRIPE_QUERIES[:1], requests_per_second=100)
+    assert run("stripe_analytics").ok
+
+    import duckdb
+
+    with duckdb.connect(path) as conn:
+        conn.execute(f"update stripe_analytics._dlt_loads set inserted_at = now() - interval '{hours_ago} hours'")
+    done = cli("transform", tmp_path=tmp_path)
+    assert done.returncode == code, done.stderr + done.stdout
+    assert line in done.stderr
