@@ -67,7 +67,7 @@ def _warehouse(destination: str, workdir: str) -> tuple[Any, list[str]]:
 def profile(destination: str, credentials: Any) -> dict:
     """profiles.yml content for the dlt credentials (the password as an env_var reference)."""
     if destination == "duckdb":
-        output = {"type": "duckdb", "path": str(credentials.database), "schema": TARGET_SCHEMA, "threads": 1}
+        output = {"type": "duckdb", "path": str(credentials.database), "schema": TARGET_SCHEMA, "threads": 4}
     else:
         output = {"type": "postgres", "host": credentials.host, "port": int(credentials.port or 5432),
                   "user": credentials.username, "password": "{{ env_var('%s', '') }}" % PASSWORD_ENV,
@@ -133,6 +133,8 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         flags += [] if verbose else ["--quiet"]
         logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded) or "none")
+        if any((PROJECT_DIR / name).exists() for name in ("packages.yml", "dependencies.yml")):
+            _invoke([*flags, "deps", "--project-dir", str(PROJECT_DIR)])  # packages you added (none by default)
         build = _invoke([*flags, "build", *common])
         if build.result is None:
             reason = redact(str(build.exception or "dbt did not run")).strip().splitlines()
