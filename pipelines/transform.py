@@ -26,6 +26,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1] / "transform"
 PROFILE = "metricsync"
 PASSWORD_ENV = "METRICSYNC_DBT_PASSWORD"
 TARGET_SCHEMA = "metrics"
+NOTHING_LOADED = 2  # as for bad configuration: nothing was run
 EXIT_FAILED = 7  # a seed, model or test failed, or dbt could not run
 EXIT_STALE = 8  # a provider's last load is older than the freshness error threshold
 FAILED_STATUSES = {"error", "fail", "runtime error"}
@@ -111,10 +112,51 @@ def _freshness(results: Any) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
-def _invoke(args: list[str]) -> Any:
-    from dbt.cli.main import dbtRunner
+class Dbt:
+    """dbt commands on `transform/` with one generated profile, in this process."""
 
-    return dbtRunner().invoke(args)
+    def __init__(self, destination: str, profiles_dir: str, verbose: bool) -> None:
+        self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination]
+        self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
+        self.flags += [] if verbose else ["--quiet"]
+
+    def invoke(self, *command: str, project_only: bool = False) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        where = self.common[:2] if project_only else self.common
+        return dbtRunner().invoke([*self.flags, *command, *where])
+
+    def deps(self) -> None:
+        """Packages a user added (the project itself has none, and downloads nothing)."""
+        if any((PROJECT_DIR / name).exists() for name in ("packages.yml", "dependencies.yml")):
+            self.invoke("deps", project_only=True)
+
+    def build(self) -> tuple[int, list[str]]:
+        """(nodes run, one line per failed node) of `dbt build`."""
+        outcome = self.invoke("build")
+        if outcome.result is None:
+            text = [t.strip() for t in redact(str(outcome.exception or "")).splitlines() if t.strip()]
+            raise DbtNotRun(": ".join(text[:2]) or "unknown error")
+        lines = _failures(outcome.result)
+        if not lines and not outcome.success:
+            lines = ["transform: dbt build failed - see the dbt output above"]
+        return len(outcome.result.results), lines
+
+    def freshness(self, providers: list[str]) -> tuple[list[str], list[str]]:
+        outcome = self.invoke("source", "freshness", "--select", *(f"source:{p}" for p in providers))
+        return _freshness(outcome.result)
+
+
+class DbtNotRun(Exception):
+    pass
+
+
+def _write_profile(destination: str, credentials: Any, workdir: str) -> None:
+    with open(os.path.join(workdir, "profiles.yml"), "w") as handle:
+        json.dump(profile(destination, credentials), handle)  # JSON is YAML
+    password = getattr(credentials, "password", None)
+    if password:
+        os.environ[PASSWORD_ENV] = str(password)
 
 
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
@@ -124,36 +166,27 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
         credentials, loaded = _warehouse(destination, workdir)
-        with open(os.path.join(workdir, "profiles.yml"), "w") as handle:
-            json.dump(profile(destination, credentials), handle)  # JSON is YAML
-        password = getattr(credentials, "password", None)
-        if password:
-            os.environ[PASSWORD_ENV] = str(password)
-        common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", workdir, "--target", destination]
-        flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
-        flags += [] if verbose else ["--quiet"]
-        logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded) or "none")
-        if any((PROJECT_DIR / name).exists() for name in ("packages.yml", "dependencies.yml")):
-            _invoke([*flags, "deps", "--project-dir", str(PROJECT_DIR)])  # packages you added (none by default)
-        build = _invoke([*flags, "build", *common])
-        if build.result is None:
-            reason = redact(str(build.exception or "dbt did not run")).strip().splitlines()
-            result.exit_code = EXIT_FAILED
-            result.lines = [f"transform: dbt could not run: {reason[0] if reason else 'unknown error'} - "
-                            f"check the {destination} destination credentials and {PROJECT_DIR.name}/"]
+        if not loaded:
+            result.exit_code = NOTHING_LOADED
+            result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
+                            "run python -m pipelines run all first (or check DESTINATION__"
+                            f"{destination.upper()}__CREDENTIALS)"]
             return result
-        result.nodes = len(build.result.results)
-        result.lines = _failures(build.result)
-        if result.lines or not build.success:
+        _write_profile(destination, credentials, workdir)
+        logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
+        dbt = Dbt(destination, workdir, verbose)
+        dbt.deps()
+        result.nodes, result.lines = dbt.build()
+        if result.lines:
             result.exit_code = EXIT_FAILED
-            result.lines = result.lines or ["transform: dbt build failed - see the dbt output above"]
             return result
-        if loaded:
-            selection = ["--select", *(f"source:{p}" for p in loaded)]
-            fresh = _invoke([*flags, "source", "freshness", *common, *selection])
-            errors, result.warnings = _freshness(fresh.result)
-            if errors:
-                result.exit_code, result.lines = EXIT_STALE, errors
+        errors, result.warnings = dbt.freshness(loaded)
+        if errors:
+            result.exit_code, result.lines = EXIT_STALE, errors
+    except DbtNotRun as exc:
+        result.exit_code = EXIT_FAILED
+        result.lines = [f"transform: dbt could not run: {exc} - check {PROJECT_DIR.name}/ and the {destination} "
+                        "destination credentials"]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
         from .runner import describe_failure
 

@@ -179,3 +179,11 @@ def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, ho
     done = cli("transform", tmp_path=tmp_path)
     assert done.returncode == code, done.stderr + done.stdout
     assert line in done.stderr
+
+
+def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))
+    done = cli("transform", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr + done.stdout
+    assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run python -m pipelines "
+                                   "run all first (or check DESTINATION__DUCKDB__CREDENTIALS)")
