@@ -90,6 +90,12 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
     assert mart(warehouse, "whop", "daily_all", "line_count") == {
         (day, currency): (Decimal(count), None) for (day, currency), (_amount, count) in wallet.items()}
 
+    # Whop metric results: gross revenue per day and country (the breakdown is the dimension)
+    gross = sandbox.by_name["whop"].metric_totals("receipts:gross_revenue", "daily", ["country"], START,
+                                                  TODAY + dt.timedelta(days=1))
+    assert mart(warehouse, "whop", "gross_by_country", "value") == {
+        (day, combo[0]): (value, None) for (day, combo), value in gross.items()}
+
     # Stripe: MRR per day and price in dollars; weekly active subscriptions; Tokyo months in yen
     for query in STRIPE_QUERIES:
         metric = "mrr" if query["metrics"][0]["id"] == MRR else "active_subscriptions"

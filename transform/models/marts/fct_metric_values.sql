@@ -14,7 +14,7 @@ with whop_wallet as (
 
 whop_metrics as (
     select 'whop' as provider, query_name as series, metric, grain, period_start,
-           dimension_value, value, cast(null as text) as currency, loaded_at
+           dimension_value, value, currency, loaded_at
     from {{ ref('stg_whop__metric_results') }}
 ),
 
