@@ -58,9 +58,12 @@ def make_destination(destination: str, dataset: str):
 LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True}
 
 
-def loader_settings():
-    """A context in which LOADER_DEFAULTS apply where config does not set them."""
-    return dlt.config.values({k: v for k, v in LOADER_DEFAULTS.items() if dlt.config.get(k) is None})
+def apply_loader_defaults() -> None:
+    """LOADER_DEFAULTS, where config does not set them, for this process (idempotent, so runs in
+    parallel threads all see them)."""
+    for key, value in LOADER_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            dlt.config[key] = value
 
 
 def loader_format(destination: str) -> Optional[str]:
@@ -144,7 +147,8 @@ def run_provider(
     started = time.monotonic()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
-        with pipeline_lock(provider, pipelines_dir), loader_settings():
+        apply_loader_defaults()
+        with pipeline_lock(provider, pipelines_dir):
             pipeline = dlt.pipeline(
                 pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,
                 pipelines_dir=pipelines_dir,

@@ -79,6 +79,12 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
         result = run(provider, warehouse)
         assert result.ok, result.message
 
+    # the loader leaves its merge staging empty, and every Arrow row names its load
+    for table in ("whop_staging.wallet_time_series", "stripe_analytics_staging.metric_results",
+                  "statsig_staging.metric_values"):
+        assert warehouse.query(f"select count(*) from {table}") == [(0,)], table
+    assert warehouse.query("select count(*) from stripe_analytics.metric_results where _dlt_load_id is null") == [(0,)]
+
     done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "transform: ok" in done.stdout
