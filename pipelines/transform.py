@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from sources._common.redaction import redact
 
@@ -86,6 +86,13 @@ def _node_name(node: Any) -> str:
 
 
 def _failures(results: Any) -> list[str]:
+    """One line per failed node of a dbt run result, e.g. for a data test that found rows:
+
+        RunResult(status=TestStatus.Fail, node=<test not_null_stg_..._currency_exponent>,
+                  message="Got 1 result, configured to fail if != 0", failures=1)
+        -> "transform: dbt test not_null_stg_..._currency_exponent fail: Got 1 result, configured to
+            fail if != 0 - see transform/target/run_results.json; fix the data or the model and run again"
+    """
     lines = []
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
