@@ -1,5 +1,5 @@
 """Command line (`python -m pipelines`, or `metricsync`): run, check, status, reset, describe,
-sandbox, demo. Each command lives in its own module; this one only parses. Exit codes are listed
+transform, sandbox, demo. Each command lives in its own module; this one only parses. Exit codes are listed
 in the README."""
 
 import argparse
@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="auto (default): a bar on a terminal, a log line every --progress-interval s otherwise")
     run.add_argument("--progress-interval", type=float, default=10.0, help="seconds between progress log lines")
     run.add_argument("--json", action="store_true", help="print a JSON summary (one object per provider) on stdout")
+    run.add_argument("--transform", action="store_true",
+                     help="then run the dbt project (as `transform`) if every load succeeded")
+
+    _command(commands, "transform", "dbt build + source freshness of transform/ on the warehouse the runner loads",
+             "metricsync transform", "metricsync transform --destination postgres")
 
     check = _command(commands, "check", "validate config, prove each API key with at most two cheap requests, "
                      "connect to the destination; loads nothing",
@@ -178,7 +183,8 @@ def _run(args: argparse.Namespace) -> int:
     from .run import run_command
 
     backfill = backfill_range(args.date_from, args.date_to, dt.date.today())
-    return run_command(args, providers_to_run(args.providers), backfill)
+    code = run_command(args, providers_to_run(args.providers), backfill)
+    return _transform(args) if code == 0 and args.transform else code
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -226,8 +232,18 @@ def _describe(args: argparse.Namespace) -> int:
     return describe_command(providers_to_run(args.providers), args.destination)
 
 
+def _transform(args: argparse.Namespace) -> int:
+    from .transform import run_transform
+
+    result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    for line in result.warnings:
+        print(line, file=sys.stderr, flush=True)
+    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    return result.exit_code
+
+
 # command -> handler; other commands (e.g. `transform`) add themselves in `_parser` and here
-HANDLERS = {"run": _run, "check": _check, "status": _status, "reset": _reset, "describe": _describe,
+HANDLERS = {"run": _run, "transform": _transform, "check": _check, "status": _status, "reset": _reset, "describe": _describe,
             "sandbox": _sandbox, "demo": _demo}
 
 

@@ -1,10 +1,12 @@
-"""`make demo`: start the sandbox, load every provider into a DuckDB file, show what landed."""
+"""`make demo`: start the sandbox, load every provider into a DuckDB file, show what landed, then
+run the dbt project (`transform`) and show monthly MRR and a few rows of `fct_metric_values`."""
 
 import json
 import os
 import shutil
 import sys
 import tempfile
+from decimal import Decimal
 
 from .providers import PROVIDERS
 
@@ -27,6 +29,42 @@ def _show(path: str, datasets: list[str]) -> None:
                 out.write("  " + " | ".join(names)[:160] + "\n")
                 for row in cursor.fetchall():
                     out.write("  " + " | ".join(str(row[i]) for i in index)[:160] + "\n")
+
+
+MART_QUERIES = {
+    "metrics.mrr_monthly (Stripe MRR by month and currency, major units)":
+        "select month, currency, series, as_of, mrr from metrics.mrr_monthly order by month desc, series limit 6",
+    "metrics.fct_metric_values (one row per provider, series, metric, grain, period, dimension)":
+        "select provider, series, metric, grain, period_start, dimension_value, value, currency "
+        "from metrics.fct_metric_values qualify row_number() over (partition by provider, series, metric "
+        "order by period_start desc, dimension_value) = 1 order by provider, series, metric",
+}
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def _show_marts(path: str) -> None:
+    import duckdb
+
+    with duckdb.connect(path) as conn:  # dbt (in this process) still holds the file: same configuration
+        for title, sql in MART_QUERIES.items():
+            cursor = conn.execute(sql)
+            sys.stdout.write(f"\n{title}\n  " + " | ".join(d[0] for d in cursor.description) + "\n")
+            for row in cursor.fetchall():
+                sys.stdout.write("  " + " | ".join(_text(v) for v in row) + "\n")
+
+
+def _transform() -> int:
+    from .transform import run_transform
+
+    print("\ntransform: dbt build + source freshness of transform/ ...", flush=True)
+    result = run_transform("duckdb")
+    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    return result.exit_code
 
 
 def run_demo(duckdb_path: str) -> int:
@@ -62,4 +100,9 @@ def run_demo(duckdb_path: str) -> int:
         shutil.rmtree(pipelines_dir, ignore_errors=True)
     if loaded:
         _show(path, loaded)
+    if code:
+        return code
+    code = _transform()
+    if code == 0:
+        _show_marts(path)
     return code

@@ -64,6 +64,20 @@ def make_destination(destination: str, dataset: str):
     raise ConfigError(f"metricsync: unknown destination {destination!r} - use duckdb or postgres")
 
 
+# what dbt models downstream need from every load, unless set otherwise in config: `_dlt_load_id`
+# on the Arrow pages too (freshness, incremental models), and `<dataset>_staging` emptied after
+# each merge instead of keeping a full copy of every table
+LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True}
+
+
+def apply_loader_defaults() -> None:
+    """LOADER_DEFAULTS, where config does not set them, for this process (idempotent, so runs in
+    parallel threads all see them)."""
+    for key, value in LOADER_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            dlt.config[key] = value
+
+
 def loader_format(destination: str) -> Optional[str]:
     """Postgres loads through COPY (csv) rather than INSERT statements; DuckDB picks parquet for
     the Arrow pages itself."""
@@ -157,6 +171,7 @@ def run_provider(
     stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
+        apply_loader_defaults()
         check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
         if windows_per_load is not None:
             windows_per_load = number(provider, "windows_per_load", windows_per_load, setting="--windows-per-load")

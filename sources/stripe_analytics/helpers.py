@@ -24,7 +24,7 @@ TYPES = {
     "timezone": pa.string(), "metric": pa.string(),
     "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
     "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
-    "refreshed_at": pa.timestamp("us", tz="UTC"),
+    "refreshed_at": pa.timestamp("us", tz="UTC"), "period": pa.date32(), "timezone": pa.string(),
 }
 
 
@@ -310,6 +310,7 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
                 "value": _int(result.get("value")), "currency": result.get("currency"),
                 "dimension_name": dimension_name, "dimension_value": dimension_value,
                 "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
+                "period": period, "timezone": query["timezone"],
             })
     periods.log()
     return rows

@@ -18,7 +18,8 @@ WALLET_TYPES = {
     "reporting_category": pa.string(), "grouping": pa.string(), "line_category": pa.string(),
     "currency_filter": pa.string(), "convert_currency": pa.string(), "timezone": pa.string(),
 }
-METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string()}
+METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string(),
+                "granularity": pa.string()}
 
 
 def wallet_queries(value: Any) -> list[dict]:
@@ -174,7 +175,8 @@ def dimension_columns(query: dict, records: list[dict], time_col: str) -> list[s
 def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
     """One row per data row of a whole window, plus `query_name`, the normalised `period` and
     `breakdown_key`: the JSON object of every dimension column (sorted), `{}` when none, so
-    rows per currency or per breakdown never share a key."""
+    rows per currency or per breakdown never share a key; and the query's `granularity`
+    (daily/weekly/monthly: what a period spans, for models downstream)."""
     if not records:
         return []
     time_col = time_column(query, records[0])
@@ -187,7 +189,8 @@ def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
             continue
         key = json.dumps({k: record.get(k) for k in dimensions}, sort_keys=True)
         rows.append({"query_name": query["name"], "period": period, "breakdown_key": key,
-                     **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")}})
+                     **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")},
+                     "granularity": query["granularity"]})
     periods.log()
     return rows
 

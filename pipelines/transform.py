@@ -1,0 +1,205 @@
+"""`python -m pipelines transform`: the dbt project in `transform/` against the warehouse the runner
+loads: `dbt build` (seeds, models, tests), then `dbt source freshness` for the loaded providers.
+
+The dbt profile is generated at run time, in a temporary directory, from the same dlt destination
+credentials the runner uses (`destination.<name>.credentials`), so there is no second profile to
+maintain; a Postgres password reaches dbt through an environment variable, never a file. dbt runs
+in this process (`dbtRunner`) from the installed packages: nothing is installed at run time.
+"""
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sources._common.redaction import redact
+
+from .providers import PROVIDERS
+
+logger = logging.getLogger("metricsync.transform")
+
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "transform"
+PROFILE = "metricsync"
+PASSWORD_ENV = "METRICSYNC_DBT_PASSWORD"
+TARGET_SCHEMA = "metrics"
+NOTHING_LOADED = 2  # as for bad configuration: nothing was run
+EXIT_FAILED = 7  # a seed, model or test failed, or dbt could not run
+EXIT_STALE = 8  # a provider's last load is older than the freshness error threshold
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class TransformResult:
+    exit_code: int = 0
+    lines: list = field(default_factory=list)  # one per failed node (or the reason dbt did not run)
+    warnings: list = field(default_factory=list)
+    nodes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"transform: ok - {self.nodes} dbt nodes built and tested"
+        return "\n".join(self.lines)
+
+
+def _warehouse(destination: str, workdir: str) -> tuple[Any, list[str]]:
+    """The destination's resolved dlt credentials, and the provider datasets loaded there."""
+    import dlt
+
+    from .runner import make_destination
+
+    pipeline = dlt.pipeline(pipeline_name="metricsync_transform", destination=make_destination(destination, TARGET_SCHEMA),
+                            dataset_name=TARGET_SCHEMA, pipelines_dir=os.path.join(workdir, "pipelines"))
+    credentials = pipeline.destination_client().config.credentials
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql("select table_schema from information_schema.tables where table_name = '_dlt_loads'")
+    loaded = {row[0] for row in rows or []}
+    return credentials, [p for p in PROVIDERS if p in loaded]
+
+
+def profile(destination: str, credentials: Any) -> dict:
+    """profiles.yml content for the dlt credentials (the password as an env_var reference)."""
+    if destination == "duckdb":
+        output = {"type": "duckdb", "path": str(credentials.database), "schema": TARGET_SCHEMA, "threads": 4}
+    else:
+        output = {"type": "postgres", "host": credentials.host, "port": int(credentials.port or 5432),
+                  "user": credentials.username, "password": "{{ env_var('%s', '') }}" % PASSWORD_ENV,
+                  "dbname": credentials.database, "schema": TARGET_SCHEMA, "threads": 4}
+        query = dict(credentials.query or {})
+        for key in ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout"):
+            if query.get(key):
+                output[key] = int(query[key]) if key == "connect_timeout" else query[key]
+    return {PROFILE: {"target": destination, "outputs": {destination: output}}}
+
+
+def _node_name(node: Any) -> str:
+    kind = getattr(node, "resource_type", "node")
+    return f"{getattr(kind, 'value', kind)} {getattr(node, 'name', '?')}"
+
+
+def _failures(results: Any) -> list[str]:
+    """One line per failed node of a dbt run result, e.g. for a data test that found rows:
+
+        RunResult(status=TestStatus.Fail, node=<test not_null_stg_..._currency_exponent>,
+                  message="Got 1 result, configured to fail if != 0", failures=1)
+        -> "transform: dbt test not_null_stg_..._currency_exponent fail: Got 1 result, configured to
+            fail if != 0 - see transform/target/run_results.json; fix the data or the model and run again"
+    """
+    lines = []
+    for item in getattr(results, "results", None) or []:
+        status = str(getattr(item.status, "value", item.status))
+        if status in FAILED_STATUSES:
+            detail = (item.message or status).strip().splitlines()[0]
+            lines.append(f"transform: dbt {_node_name(item.node)} {status}: {redact(detail)} - "
+                         f"see {PROJECT_DIR.name}/target/run_results.json; fix the data or the model and run again")
+    return lines
+
+
+def _freshness(results: Any) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of `dbt source freshness`, one line per stale source."""
+    errors, warnings = [], []
+    for item in getattr(results, "results", None) or []:
+        status = str(getattr(item.status, "value", item.status))
+        source = getattr(item.node, "source_name", "?")
+        if status == "pass":
+            continue
+        age = getattr(item, "age", None)
+        text = (f"transform: {source} was last loaded {age / 3600:.0f} h ago ({status}) - "
+                f"run python -m pipelines run {source}") if age is not None else (
+                f"transform: freshness of {source}: {redact((item.message or status).splitlines()[0])}")
+        (warnings if status == "warn" else errors).append(text)
+    return errors, warnings
+
+
+class Dbt:
+    """dbt commands on `transform/` with one generated profile, in this process."""
+
+    def __init__(self, destination: str, profiles_dir: str, verbose: bool) -> None:
+        self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination]
+        self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
+        self.flags += [] if verbose else ["--quiet"]
+
+    def invoke(self, *command: str, project_only: bool = False) -> Any:
+        from dbt.cli.main import dbtRunner
+
+        where = self.common[:2] if project_only else self.common
+        return dbtRunner().invoke([*self.flags, *command, *where])
+
+    def deps(self) -> None:
+        """Packages a user added (the project itself has none, and downloads nothing)."""
+        if any((PROJECT_DIR / name).exists() for name in ("packages.yml", "dependencies.yml")):
+            self.invoke("deps", project_only=True)
+
+    def build(self) -> tuple[int, list[str]]:
+        """(nodes run, one line per failed node) of `dbt build`."""
+        outcome = self.invoke("build")
+        if outcome.result is None:
+            text = [t.strip() for t in redact(str(outcome.exception or "")).splitlines() if t.strip()]
+            raise DbtNotRun(": ".join(text[:2]) or "unknown error")
+        lines = _failures(outcome.result)
+        if not lines and not outcome.success:
+            lines = ["transform: dbt build failed - see the dbt output above"]
+        return len(outcome.result.results), lines
+
+    def freshness(self, providers: list[str]) -> tuple[list[str], list[str]]:
+        outcome = self.invoke("source", "freshness", "--select", *(f"source:{p}" for p in providers))
+        return _freshness(outcome.result)
+
+
+class DbtNotRun(Exception):
+    pass
+
+
+def _write_profile(destination: str, credentials: Any, workdir: str) -> None:
+    with open(os.path.join(workdir, "profiles.yml"), "w") as handle:
+        json.dump(profile(destination, credentials), handle)  # JSON is YAML
+    password = getattr(credentials, "password", None)
+    if password:
+        os.environ[PASSWORD_ENV] = str(password)
+
+
+def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
+    """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
+    warning is reported, not failed)."""
+    result = TransformResult()
+    workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
+    try:
+        credentials, loaded = _warehouse(destination, workdir)
+        if not loaded:
+            result.exit_code = NOTHING_LOADED
+            result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
+                            "run python -m pipelines run all first (or check DESTINATION__"
+                            f"{destination.upper()}__CREDENTIALS)"]
+            return result
+        _write_profile(destination, credentials, workdir)
+        logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
+        dbt = Dbt(destination, workdir, verbose)
+        dbt.deps()
+        result.nodes, result.lines = dbt.build()
+        if result.lines:
+            result.exit_code = EXIT_FAILED
+            return result
+        errors, result.warnings = dbt.freshness(loaded)
+        if errors:
+            result.exit_code, result.lines = EXIT_STALE, errors
+    except DbtNotRun as exc:
+        result.exit_code = EXIT_FAILED
+        result.lines = [f"transform: dbt could not run: {exc} - check {PROJECT_DIR.name}/ and the {destination} "
+                        "destination credentials"]
+    except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
+        from .runner import describe_failure
+
+        result.exit_code, line = describe_failure("transform", exc, destination)
+        result.lines = [line]
+    finally:
+        os.environ.pop(PASSWORD_ENV, None)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result

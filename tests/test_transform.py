@@ -1,0 +1,201 @@
+"""The dbt project in `transform/`, run as users run it (`python -m pipelines transform`, and
+`run ... --transform`) on warehouses loaded from the sandbox: `metrics.fct_metric_values` must
+equal the sandbox's own truth after two runs with an upstream revision in between, and a broken
+row must fail a dbt test and the command, naming the test."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import configure
+
+TODAY = dt.date.today()
+START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
+MRR = "metric_61Sud3n5oAGVCWiSr5"
+ACTIVE_SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"
+STRIPE_QUERIES = [
+    {"name": "mrr_by_price", "metrics": [{"id": MRR}], "interval": "day", "currency": "usd", "group_by": ["price"]},
+    {"name": "subscriptions_weekly", "metrics": [{"id": ACTIVE_SUBSCRIPTIONS}], "interval": "week"},
+    {"name": "mrr_tokyo_monthly", "metrics": [{"id": MRR}], "interval": "month", "currency": "jpy",
+     "timezone": "Asia/Tokyo"},
+]
+
+
+def configure_all(monkeypatch, box) -> None:
+    base = box.url
+    configure(monkeypatch, "whop", api_key=box.by_name["whop"].api_key, base_url=f"{base}/api/v1",
+              start_date=START.isoformat(), wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+              metric_queries=[{"name": "gross_by_country", "resource": "receipts:gross_revenue",
+                               "breakdowns": ["country"]}])
+    configure(monkeypatch, "stripe_analytics", api_key=box.by_name["stripe_analytics"].api_key, base_url=base,
+              start_date=START.isoformat(), queries=STRIPE_QUERIES, requests_per_second=100)
+    configure(monkeypatch, "posthog", **{k: v for k, v in box.by_name["posthog"].demo_settings(base).items()})
+    configure(monkeypatch, "statsig", api_key=box.by_name["statsig"].api_key, base_url=base,
+              start_date=(TODAY - dt.timedelta(days=6)).isoformat())
+
+
+def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    """`python -m pipelines ...` in a child process, dbt's target and logs in this test's dir."""
+    env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs")}
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def mart(warehouse, provider: str, series: str, metric: str) -> dict:
+    rows = warehouse.query(
+        "select period_start, dimension_value, value, currency from metrics.fct_metric_values "
+        f"where provider = '{provider}' and series = '{series}' and metric = '{metric}'")
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def stripe_truth(box, query: dict, first_day: dt.date) -> dict:
+    """{(day the bucket starts in the query's zone, group value): (value in major units, currency)},
+    up to the end of the machine's today in the query's zone (the loader's horizon)."""
+    zone = ZoneInfo(query.get("timezone") or "UTC")
+    horizon = min(dt.datetime.now(dt.timezone.utc), dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(), zone))
+    exponent = {"usd": 2, "jpy": 0}
+    truth = {}
+    for row in box.by_name["stripe_analytics"].expected(query, first_day, horizon):
+        day = dt.datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")).astimezone(zone).date()
+        group = next(iter((row["dimensions"] or {"": ""}).values()))
+        result = row["results"][0]
+        currency = result["currency"]
+        value = Decimal(result["value"]).scaleb(-exponent[currency]) if currency else Decimal(result["value"])
+        truth[(day, group)] = (value, currency)
+    return truth
+
+
+def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, warehouse, run, monkeypatch, tmp_path):
+    configure_all(monkeypatch, sandbox)
+    for provider in ("whop", "stripe_analytics", "posthog", "statsig"):
+        assert run(provider, warehouse).ok
+    sandbox.revise(3)
+    for provider in ("whop", "stripe_analytics", "posthog", "statsig"):
+        result = run(provider, warehouse)
+        assert result.ok, result.message
+
+    # the loader leaves its merge staging empty, and every Arrow row names its load
+    for table in ("whop_staging.wallet_time_series", "stripe_analytics_staging.metric_results",
+                  "statsig_staging.metric_values"):
+        assert warehouse.query(f"select count(*) from {table}") == [(0,)], table
+    assert warehouse.query("select count(*) from stripe_analytics.metric_results where _dlt_load_id is null") == [(0,)]
+
+    done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "transform: ok" in done.stdout
+
+    # Whop wallet: amount per day and currency, exact
+    wallet = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day")
+    assert mart(warehouse, "whop", "daily_all", "amount") == {
+        (day, currency): (amount, currency) for (day, currency), (amount, _count) in wallet.items()}
+    assert mart(warehouse, "whop", "daily_all", "line_count") == {
+        (day, currency): (Decimal(count), None) for (day, currency), (_amount, count) in wallet.items()}
+
+    # Whop metric results: gross revenue per day and country (the breakdown is the dimension)
+    gross = sandbox.by_name["whop"].metric_totals("receipts:gross_revenue", "daily", ["country"], START,
+                                                  TODAY + dt.timedelta(days=1))
+    assert mart(warehouse, "whop", "gross_by_country", "value") == {
+        (day, combo[0]): (value, None) for (day, combo), value in gross.items()}
+
+    # Stripe: MRR per day and price in dollars; weekly active subscriptions; Tokyo months in yen
+    for query in STRIPE_QUERIES:
+        metric = "mrr" if query["metrics"][0]["id"] == MRR else "active_subscriptions"
+        loaded = mart(warehouse, "stripe_analytics", query["name"], metric)
+        first = min(day for day, _group in loaded)
+        assert loaded == stripe_truth(sandbox, query, first), query["name"]
+    tokyo = mart(warehouse, "stripe_analytics", "mrr_tokyo_monthly", "mrr")
+    assert {day.day for day, _group in tokyo} == {1} and START in {day for day, _group in tokyo}
+    stamps = warehouse.query("select min(timestamp) from stripe_analytics.metric_results "
+                             "where query_name = 'mrr_tokyo_monthly'")
+    assert stamps[0][0].astimezone(dt.timezone.utc).day != 1  # the UTC bucket start is the day before
+
+    # Statsig: value per date, metric and unit type
+    statsig = sandbox.by_name["statsig"]
+    truth = {(day, item["metricName"], item["unitType"]): item["value"]
+             for day in (TODAY - dt.timedelta(days=n) for n in range(7)) for item in statsig.values_for(day)}
+    rows = warehouse.query("select period_start, series, dimension_value, value from metrics.fct_metric_values "
+                           "where provider = 'statsig' and metric = 'value' and grain = 'day'")
+    assert {(r[0], r[1], r[2]) for r in rows} == set(truth)
+    for day, name, unit, value in rows:
+        assert float(value) == pytest.approx(truth[(day, name, unit)], rel=1e-12, abs=1e-12)
+
+    # every row knows when its load landed; definitions of all four providers are in the dimension
+    assert warehouse.query("select count(*) from metrics.fct_metric_values where loaded_at is null") == [(0,)]
+    providers = warehouse.query("select distinct provider from metrics.dim_metric_definitions where is_current")
+    assert {r[0] for r in providers} == {"posthog", "statsig", "whop", "stripe_analytics"}
+
+
+def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch, tmp_path):
+    path = str(tmp_path / "broken.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
+              base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
+              queries=STRIPE_QUERIES[:1], requests_per_second=100)
+    loaded = cli("run", "stripe_analytics", "--transform", tmp_path=tmp_path)  # only one provider loaded
+    assert loaded.returncode == 0, loaded.stderr + loaded.stdout
+    assert "transform: ok" in loaded.stdout
+
+    import duckdb
+
+    with duckdb.connect(path) as conn:  # a currency without an ISO exponent: its units are unknown
+        conn.execute("insert into stripe_analytics.metric_results (query_name, timestamp, metric, name, value, "
+                     "currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
+                     "select query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'price_broken', "
+                     "period, timezone, _dlt_load_id from stripe_analytics.metric_results limit 1")
+    done = cli("transform", tmp_path=tmp_path)
+    assert done.returncode == 7, done.stderr + done.stdout
+    failed = [line for line in done.stderr.splitlines() if line.startswith("transform: dbt ")]
+    assert any("not_null_stg_stripe_analytics__metric_results_currency_exponent" in line for line in failed), failed
+
+
+@pytest.mark.parametrize("destination, credentials, expected", [
+    pytest.param("duckdb", {"database": "/data/metrics.duckdb"},
+                 {"type": "duckdb", "path": "/data/metrics.duckdb", "schema": "metrics"}, id="duckdb-file"),
+    pytest.param("postgres", {"host": "db", "port": 6543, "username": "loader", "password": "s3cret",
+                              "database": "analytics", "query": {"sslmode": "require"}},
+                 {"type": "postgres", "host": "db", "port": 6543, "user": "loader", "dbname": "analytics",
+                  "sslmode": "require", "password": "{{ env_var('METRICSYNC_DBT_PASSWORD', '') }}"},
+                 id="postgres-password-from-env"),
+])
+def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, credentials, expected):
+    from types import SimpleNamespace
+
+    from pipelines.transform import profile
+
+    output = profile(destination, SimpleNamespace(**credentials))["metricsync"]["outputs"][destination]
+    assert {k: output[k] for k in expected} == expected
+    assert "s3cret" not in repr(output)
+
+
+@pytest.mark.parametrize("hours_ago, code, line", [
+    pytest.param(40, 0, "transform: stripe_analytics was last loaded 40 h ago (warn)", id="warn-after-36h-passes"),
+    pytest.param(80, 8, "transform: stripe_analytics was last loaded 80 h ago (error)", id="error-after-72h-fails"),
+])
+def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, hours_ago, code, line):
+    path = str(tmp_path / "stale.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
+              base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+              queries=STRIPE_QUERIES[:1], requests_per_second=100)
+    assert run("stripe_analytics").ok
+
+    import duckdb
+
+    with duckdb.connect(path) as conn:
+        conn.execute(f"update stripe_analytics._dlt_loads set inserted_at = now() - interval '{hours_ago} hours'")
+    done = cli("transform", tmp_path=tmp_path)
+    assert done.returncode == code, done.stderr + done.stdout
+    assert line in done.stderr
+
+
+def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))
+    done = cli("transform", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr + done.stdout
+    assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run python -m pipelines "
+                                   "run all first (or check DESTINATION__DUCKDB__CREDENTIALS)")

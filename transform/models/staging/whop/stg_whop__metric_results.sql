@@ -1,0 +1,46 @@
+{#- Whop stats metric results, unpivoted: one row per query, period, breakdown and numeric column
+    the API returned (`metric` = the column's name, e.g. gross_revenue). `dimension_value` joins
+    the breakdown (text) columns' values with "," in column-name order; "" when not broken down.
+    A `currency` column (rows per currency) is one of them, and also gives the row's `currency`.
+    Columns are read from the warehouse at run time, so new API columns are picked up. -#}
+{%- set raw = metricsync.raw_relation('whop', 'metric_results') -%}
+{%- set columns = metricsync.raw_columns(raw) -%}
+{%- set not_dimensions = ['query_name', 'period', 'breakdown_key', 'granularity', 'date', 'day', 'timestamp',
+                          'time', 'bucket', 'ts', 'week', 'month'] -%}
+{%- set measures, dimensions = [], [] -%}
+{%- for name, column in columns.items() | sort -%}
+    {%- if name.startswith('_') or name in not_dimensions or '__v_' in name -%}
+    {%- elif metricsync.is_number(column) -%}
+        {%- do measures.append(name) -%}
+    {%- elif column.is_string() -%}
+        {%- do dimensions.append(name) -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- set grain = "case src.granularity when 'weekly' then 'week' when 'monthly' then 'month' else 'day' end"
+    if 'granularity' in columns else "'day'" -%}
+{%- set currency = "lower(src.currency)" if 'currency' in dimensions else "null" -%}
+{%- set parts = [] -%}
+{%- for name in dimensions -%}{%- do parts.append(", src." ~ adapter.quote(name)) -%}{%- endfor -%}
+{%- set dimension = "coalesce(concat_ws(','" ~ (parts | join("")) ~ "), '')" -%}
+{%- if raw is none or not measures %}
+{{ metricsync.with_loaded_at('whop', metricsync.typed_select(none, [
+    ['query_name', 'text', ''], ['grain', 'text', ''], ['period_start', 'date', ''], ['dimension_value', 'text', ''],
+    ['metric', 'text', ''], ['value', 'numeric(38,18)', ''], ['currency', 'text', ''], ['load_id', 'text', '']])) }}
+{%- else %}
+{%- set unpivoted -%}
+    {%- for measure in measures %}
+    {{ metricsync.typed_select(raw, [
+        ['query_name', 'text', 'src.query_name'],
+        ['grain', 'text', grain],
+        ['period_start', 'date', 'src.period'],
+        ['dimension_value', 'text', dimension],
+        ['metric', 'text', "'" ~ measure ~ "'"],
+        ['value', 'numeric(38,18)', 'src.' ~ adapter.quote(measure)],
+        ['currency', 'text', currency],
+        ['load_id', 'text', metricsync.load_id(raw)],
+    ], where='src.' ~ adapter.quote(measure) ~ ' is not null') }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endset %}
+{{ metricsync.with_loaded_at('whop', unpivoted) }}
+{%- endif %}

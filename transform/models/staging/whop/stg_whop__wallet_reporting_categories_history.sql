@@ -1,0 +1,2 @@
+{#- Every version of whop.wallet_reporting_categories (scd2): valid_from, valid_to (null = current), is_current. -#}
+{{ metricsync.scd2_history('whop', 'wallet_reporting_categories', [['key', 'text'], ['name', 'text']]) }}
