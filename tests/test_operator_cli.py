@@ -426,7 +426,7 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     log = (workdir / "sync.log").read_text()
     assert done.returncode == 0, log
     assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
-        "whop: ok", "stripe_analytics: ok", "posthog: ok", "statsig: ok"]
+        "whop: ok", "stripe_analytics: ok", "posthog: ok", "statsig: ok", "transform: ok"]
     assert (workdir / "metricsync.duckdb").exists()
 
 
