@@ -19,7 +19,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="load providers (nightly incremental, or a --from/--to backfill)")
     run.add_argument("providers", nargs="+", metavar="provider", help=f"{', '.join(PROVIDERS)} or all")
-    run.add_argument("--destination", default="duckdb", choices=("duckdb", "postgres"))
+    run.add_argument("--destination", help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, "
+                     "sqlalchemy, ...) or a named one from .dlt config (default: destination_name / duckdb)")
+    run.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
+    run.add_argument("--parallel", type=int, default=1, help="accounts run at once, in separate processes")
     run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--pipelines-dir", help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
@@ -87,15 +90,27 @@ def _configure_logging(level: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .destinations import destination_name
+    from .fanout import run_accounts, summary
     from .runner import run_provider
 
     backfill = backfill_range(args.date_from, args.date_to, dt.date.today())
     providers = providers_to_run(args.providers)
+    if args.parallel < 1:
+        raise UsageError(f"metricsync: --parallel {args.parallel} - use 1 or more")
+    destination = destination_name(args.destination)
     codes = []
     for provider in providers:
-        result = run_provider(provider, args.destination, backfill, args.pipelines_dir, args.windows_per_load)
-        print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
-        codes.append(result.exit_code)
+        results = run_accounts(provider, destination, backfill, args.pipelines_dir, args.windows_per_load,
+                               args.accounts, args.parallel, args.log_level)
+        if results is None:
+            results = [run_provider(provider, destination, backfill, args.pipelines_dir, args.windows_per_load)]
+        for result in results:
+            print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+            codes.append(result.exit_code)
+        if results[0].account:
+            print(summary(provider, results), file=sys.stdout if all(r.ok for r in results) else sys.stderr,
+                  flush=True)
     failed = {c for c in codes if c}
     if not failed:
         return 0

@@ -1,8 +1,7 @@
-"""Run one provider's source into DuckDB or Postgres, chunk by chunk, and report one line."""
+"""Run one provider's source (or one account of it) into a dlt destination, chunk by chunk, and report one line."""
 
 import datetime as dt
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -17,17 +16,17 @@ from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.progress import RunControl
 from sources._common.redaction import redact
 
+from .accounts import Account, scope_to_account
+from .destinations import apply_loader_format, dataset_name, make_destination, pipeline_name, warehouse_lock
 from .locking import pipeline_lock
-from .providers import PROVIDERS, source_factory
+from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
-
-DUCKDB_DEFAULT = "metricsync.duckdb"
-
 
 @dataclass
 class ProviderResult:
     provider: str
+    account: Optional[str] = None
     exit_code: int = 0
     message: str = ""
     loads: int = 0
@@ -38,36 +37,9 @@ class ProviderResult:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-
-def make_destination(destination: str, dataset: str):
-    if destination == "duckdb":
-        credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
-        stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
-        if stem in PROVIDERS:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
-            raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
-                              "give DESTINATION__DUCKDB__CREDENTIALS another file name")
-        return dlt.destinations.duckdb(credentials=credentials)
-    if destination == "postgres":
-        return dlt.destinations.postgres()
-    raise ConfigError(f"metricsync: unknown destination {destination!r} - use duckdb or postgres")
-
-
-def loader_format(destination: str) -> Optional[str]:
-    """Postgres loads through COPY (csv) rather than INSERT statements; DuckDB picks parquet for
-    the Arrow pages itself."""
-    return "csv" if destination == "postgres" else None
-
-
-def apply_loader_format(source, destination: str):
-    """`loader_format` for every resource that does not name its own `file_format` (passing it to
-    `run` would override those too: e.g. Statsig definitions load as INSERTs, because Postgres'
-    CSV COPY reads an empty string in a nullable column as NULL)."""
-    fmt = loader_format(destination)
-    for resource in source.selected_resources.values():
-        dynamic = resource.has_dynamic_table_name or resource.has_other_dynamic_hints
-        if fmt and (dynamic or not resource.compute_table_schema().get("file_format")):
-            resource.apply_hints(file_format=fmt)
-    return source
+    @property
+    def label(self) -> str:
+        return f"{self.provider} (account {self.account})" if self.account else self.provider
 
 
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
@@ -126,35 +98,49 @@ def run_provider(
     backfill: Optional[tuple[dt.date, dt.date]] = None,
     pipelines_dir: Optional[str] = None,
     windows_per_load: Optional[int] = None,
+    account: Optional[Account] = None,
 ) -> ProviderResult:
     """Load `provider` (nightly incremental, or the `backfill` range) in as many loads as its
-    plan needs; the first failure stops it, keeping every load already committed."""
-    result = ProviderResult(provider)
+    plan needs; the first failure stops it, keeping every load already committed. With an
+    `account`, that account's own pipeline loads its rows (with an `account` column) into the
+    provider's shared dataset."""
+    result = ProviderResult(provider, account=account.name if account else None)
     started = time.monotonic()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
-        with pipeline_lock(provider, pipelines_dir):
+        dataset = dataset_name(provider)
+        name = pipeline_name(provider, destination, account.name if account else None)
+        factory_of_destination = make_destination(destination, dataset)
+        with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(
-                pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,
+                pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            if pipeline.has_pending_data:
-                # a previous run extracted data but did not finish loading it: load that first
-                # (dlt's `run` would otherwise load it and skip this run's extraction)
-                logger.warning("%s: loading data left pending by the previous run", provider)
-                pipeline.run(loader_file_format=loader_format(destination))
-                result.loads += 1
+            with warehouse_lock(pipelines_dir, destination):
+                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
+                if pipeline.has_pending_data:
+                    # a previous run extracted data but did not finish loading it: load that first
+                    logger.warning("%s: loading data left pending by the previous run", name)
+                    pipeline.normalize()
+                    pipeline.load()
+                    result.loads += 1
             control = RunControl(backfill=backfill, windows_per_load=windows_per_load)
             contract = schema_contract(provider)
             factory = source_factory(provider)
             selected: Optional[list] = None
             while True:
-                source = factory(control=control)
+                source = factory(control=control, **(account.params if account else {}))
                 if selected:
                     source = source.with_resources(*selected)
-                pipeline.run(apply_loader_format(source, destination), schema_contract=contract)
+                if account:
+                    scope_to_account(source, account.name)
+                # fetched concurrently with other processes; written to the warehouse one at a time
+                pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
+                normalized = pipeline.normalize()
+                with warehouse_lock(pipelines_dir, destination):
+                    pipeline.load()
                 result.loads += 1
-                for table, count in pipeline.last_trace.last_normalize_info.row_counts.items():
+                for table, count in normalized.row_counts.items():
                     if not table.startswith("_dlt"):
                         result.rows[table] = result.rows.get(table, 0) + count
                 if not control.pending:
@@ -163,9 +149,11 @@ def run_provider(
                 control.loads += 1
     except Exception as exc:  # every failure becomes one line; loads already committed stay
         result.exit_code, result.message = describe_failure(provider, exc, destination)
-        logger.debug("%s failed", provider, exc_info=True)
+        logger.debug("%s failed", result.label, exc_info=True)
     result.seconds = time.monotonic() - started
     if result.ok:
         total = sum(result.rows.values())
         result.message = f"{provider}: ok - {total} rows in {result.loads} load(s), {result.seconds:.1f}s"
+    if account and result.message.startswith(f"{provider}:"):
+        result.message = result.label + result.message[len(provider):]
     return result

@@ -42,13 +42,17 @@ def whop_source(
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
     allow_insecure_http: bool = False,
+    account_id: Optional[str] = None,
+    company_id: Optional[str] = None,
     control: Any = None,
 ) -> Any:
+    """`account_id` / `company_id` (one account of many, see README "Scaling out") apply to every
+    wallet / metric query that does not set its own."""
     control = control or RunControl()
     key = require_key("whop", api_key)
     first_day = check_start_date("whop", start_date, control.today, required=control.backfill is None)
-    wallet = helpers.wallet_queries(wallet_queries)
-    metrics = helpers.metric_queries(metric_queries)
+    wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id)
+    metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company_id)
     lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("whop", "windows_per_load", windows_per_load)
     workers = positive_int("whop", "max_concurrency", max_concurrency)
