@@ -49,11 +49,15 @@ def pipeline_name(provider: str, destination: str, account: Optional[str] = None
     return "__".join(part for part in (provider, account, destination) if part)
 
 
+def _is_md(credentials: Any) -> bool:
+    return isinstance(credentials, str) and credentials.strip().lower().startswith("md:")
+
+
 def _duckdb(dataset: str) -> Any:
     """The DuckDB file, or MotherDuck for an `md:` path (which must never become a local file
     named after the token)."""
     credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
-    if credentials.startswith("md:") or credentials.startswith("motherduck:"):
+    if _is_md(credentials):
         logger.info("%s: an md: DuckDB path loads into MotherDuck (dlt's motherduck destination)", dataset)
         return dlt.destinations.motherduck(credentials=credentials, destination_name="motherduck")
     stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
@@ -76,6 +80,9 @@ def make_destination(destination: str, dataset: str) -> Any:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
                               f"{SQL_HINT}, with its dlt extra installed") from None
+        if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
+            raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
+                              f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
     strategies = set(factory.capabilities().supported_merge_strategies or ())
     missing = [why for strategy, why in REQUIRED_STRATEGIES.items() if strategy not in strategies]
     if missing:

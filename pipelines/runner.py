@@ -80,7 +80,8 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         names = ", ".join(root.fields)
         if "credentials" in root.fields:
             env = f"DESTINATION__{destination.upper()}__CREDENTIALS"
-            return 2, f"{provider}: no {destination} credentials - set {env} (e.g. postgresql://user:password@host:5432/db)"
+            example = " (e.g. postgresql://user:password@host:5432/db)" if destination == "postgres" else ""
+            return 2, f"{provider}: no {destination} credentials - set {env}{example}"
         where = "SOURCES__" + provider.upper() + "__" if "api_key" in root.fields else ""
         hint = f"set {where}{root.fields[0].upper()}" if where else "set it in .dlt/config.toml or the environment"
         return 2, f"{provider}: missing configuration {names} - {hint}"
@@ -109,14 +110,15 @@ def run_provider(
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
         dataset = dataset_name(provider)
-        name = pipeline_name(provider, destination, account.name if account else None)
         factory_of_destination = make_destination(destination, dataset)
+        where = factory_of_destination.destination_name  # e.g. motherduck for an md: DuckDB path
+        name = pipeline_name(provider, where, account.name if account else None)
         with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(
                 pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            with warehouse_lock(pipelines_dir, destination):
+            with warehouse_lock(pipelines_dir, where):
                 pipeline.sync_destination()  # a fresh machine restores state from the warehouse
                 if pipeline.has_pending_data:
                     # a previous run extracted data but did not finish loading it: load that first
@@ -137,7 +139,7 @@ def run_provider(
                 # fetched concurrently with other processes; written to the warehouse one at a time
                 pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                 normalized = pipeline.normalize()
-                with warehouse_lock(pipelines_dir, destination):
+                with warehouse_lock(pipelines_dir, where):
                     pipeline.load()
                 result.loads += 1
                 for table, count in normalized.row_counts.items():
