@@ -90,3 +90,39 @@ def test_bad_account_settings_fail_before_any_request(sandbox, monkeypatch, isol
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and fragment in err[0] and err[0].startswith("whop: "), err
     assert sandbox.seen("/api/v1/stats") == []
+
+
+def _sent(sandbox, path, read):
+    return {read(r) for r in sandbox.seen(path)}
+
+
+@pytest.mark.parametrize("provider, accounts, path, read, expected", [
+    pytest.param("whop", [{"name": "a", "account_id": "biz_a"}, {"name": "b", "company_id": "biz_b"}],
+                 "/api/v1/stats/metric", lambda r: r.arg("company_id"), {"biz_a", "biz_b"}, id="whop-company"),
+    pytest.param("stripe_analytics", [{"name": "a", "stripe_account": "acct_a"}, {"name": "b", "stripe_account": "acct_b"}],
+                 "/v2/data/analytics", lambda r: r.header("stripe-account"), {"acct_a", "acct_b"}, id="stripe-connect"),
+    pytest.param("posthog", [{"name": "a", "project_id": [1]}, {"name": "b", "project_id": 2}],
+                 "/api/projects/", lambda r: r.path.split("/")[3], {"1", "2"}, id="posthog-projects"),
+    pytest.param("statsig", [{"name": "a"}, {"name": "b", "api_key": "console-sandbox-statsig"}],
+                 "/console/v1/metrics", lambda r: r.header("statsig-api-key"), {"console-sandbox-statsig"},
+                 id="statsig-key-per-project"),
+])
+def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch, isolated, capsys,
+                                                            provider, accounts, path, read, expected):
+    from conftest import Warehouse
+
+    settings = sandbox.by_name[provider].demo_settings(sandbox.url)
+    if "start_date" in settings:
+        settings["start_date"] = START.isoformat()
+    configure(monkeypatch, provider, accounts=accounts, **settings)
+    warehouse = Warehouse("duckdb", str(isolated / "all.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
+    from pipelines.cli import main
+
+    assert main(["run", provider, "--pipelines-dir", str(isolated / "pipelines")]) == 0, capsys.readouterr()
+    assert _sent(sandbox, path, read) == expected
+    seen = {}
+    for table in {t for t in warehouse.tables(provider) if not t.startswith("_dlt")}:
+        seen[table] = {r[0] for r in warehouse.query(f"select distinct account from {provider}.{table}")}
+    assert all(accounts in ({"a", "b"}, set()) for accounts in seen.values()), seen
+    assert sum(1 for accounts in seen.values() if accounts) >= 2, seen

@@ -46,13 +46,15 @@ def whop_source(
     company_id: Optional[str] = None,
     control: Any = None,
 ) -> Any:
-    """`account_id` / `company_id` (one account of many, see README "Scaling out") apply to every
-    wallet / metric query that does not set its own."""
+    """`account_id` / `company_id` (one account of many, see README "Scaling out") scope every
+    wallet / metric query that does not set its own; both are the sub-account's `biz_` id, so
+    one given alone scopes both kinds (except `account_id = global`, which is wallet-only)."""
     control = control or RunControl()
     key = require_key("whop", api_key)
     first_day = check_start_date("whop", start_date, control.today, required=control.backfill is None)
-    wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id)
-    metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company_id)
+    wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id or company_id)
+    company = company_id or (account_id if account_id != "global" else None)
+    metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company)
     lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("whop", "windows_per_load", windows_per_load)
     workers = positive_int("whop", "max_concurrency", max_concurrency)
