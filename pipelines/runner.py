@@ -119,13 +119,13 @@ def run_provider(
                 pipelines_dir=pipelines_dir,
             )
             with warehouse_lock(pipelines_dir, where):
-                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
                 if pipeline.has_pending_data:
                     # a previous run extracted data but did not finish loading it: load that first
                     logger.warning("%s: loading data left pending by the previous run", name)
                     pipeline.normalize()
                     pipeline.load()
                     result.loads += 1
+                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
             control = RunControl(backfill=backfill, windows_per_load=windows_per_load)
             contract = schema_contract(provider)
             factory = source_factory(provider)
