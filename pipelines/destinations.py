@@ -90,6 +90,16 @@ def make_destination(destination: str, dataset: str) -> Any:
     return factory
 
 
+def require_client(factory: Any, destination: str, dataset: str) -> None:
+    """Refuse, before any request, a destination whose client library is not installed."""
+    try:
+        factory.client_class  # imports it
+    except ImportError as exc:
+        kind = factory.destination_type.rsplit(".", 1)[-1]
+        raise ConfigError(f"{dataset}: the {destination} destination needs its client library ({exc}) - "
+                          f'pip install "dlt[{kind}]"') from None
+
+
 def loader_format(destination_type: str) -> Optional[str]:
     """Postgres loads through COPY (csv) rather than INSERT statements; other destinations pick
     their preferred format for Arrow pages themselves."""

@@ -17,7 +17,8 @@ from sources._common.progress import RunControl
 from sources._common.redaction import redact
 
 from .accounts import Account, scope_to_account
-from .destinations import apply_loader_format, dataset_name, make_destination, pipeline_name, warehouse_lock
+from .destinations import (apply_loader_format, dataset_name, make_destination, pipeline_name, require_client,
+                           warehouse_lock)
 from .locking import pipeline_lock
 from .providers import source_factory
 
@@ -111,6 +112,7 @@ def run_provider(
     try:
         dataset = dataset_name(provider)
         factory_of_destination = make_destination(destination, dataset)
+        require_client(factory_of_destination, destination, dataset)
         where = factory_of_destination.destination_name  # e.g. motherduck for an md: DuckDB path
         name = pipeline_name(provider, where, account.name if account else None)
         with pipeline_lock(name, pipelines_dir):

@@ -2,6 +2,7 @@
 refusal of destinations that cannot merge, the md: guard, dataset and pipeline names."""
 
 import datetime as dt
+import importlib.util
 import os
 import shutil
 
@@ -11,6 +12,13 @@ import pytest
 from conftest import configure
 from test_whop import KEY, METRIC_QUERIES, START, TODAY, WALLET_QUERIES, expected_metric, expected_wallet
 from sources._common.windows import period_start
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
 
 QUERIES = {"wallet_queries": WALLET_QUERIES[:2], "metric_queries": METRIC_QUERIES[:1]}
 
@@ -72,6 +80,8 @@ def test_two_runs_exact_with_history_and_state_restored(sandbox, sql_warehouse, 
 @pytest.mark.parametrize("destination, fragment", [
     pytest.param("filesystem", "delete-insert", id="filesystem-only-upserts"),
     pytest.param("no_such_warehouse", "not available", id="unknown"),
+    pytest.param("bigquery", 'pip install "dlt[bigquery]"', id="client-library-missing",
+                 marks=pytest.mark.skipif(installed("google.cloud.bigquery"), reason="google-cloud-bigquery is installed")),
 ])
 def test_unusable_destination_is_refused_before_any_request(sandbox, monkeypatch, capsys, destination, fragment):
     from pipelines.cli import main
