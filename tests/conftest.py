@@ -45,7 +45,8 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")):
+        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")) or name in (
+                "DATASET_PREFIX", "DESTINATION_NAME", "DESTINATION_TYPE"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))

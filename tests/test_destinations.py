@@ -156,17 +156,17 @@ def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
     """Two warehouses (duckdb, and a second DuckDB configured as a named destination): the second
     run is a full first load there, not an increment of the first warehouse's state."""
     from conftest import Warehouse
-    from pipelines.runner import run_provider
+    from pipelines.cli import main
 
     setup_whop(monkeypatch, sandbox, metric_queries=None)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "first.duckdb"))
     monkeypatch.setenv("DESTINATION__SECOND__DESTINATION_TYPE", "duckdb")
     monkeypatch.setenv("DESTINATION__SECOND__CREDENTIALS", str(isolated / "second.duckdb"))
     pipelines = str(isolated / "pipelines")
-    assert run_provider("whop", "duckdb", pipelines_dir=pipelines).ok
+    assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0  # duckdb by default
     sandbox.clear_log()
-    result = run_provider("whop", "second", pipelines_dir=pipelines)
-    assert result.ok, result.message
+    monkeypatch.setenv("DESTINATION_NAME", "second")  # the destination from config, not the command line
+    assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
     starts = {dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")}
     assert min(starts) == min(period_start(START, q["group_by"]) for q in QUERIES["wallet_queries"])
     assert {"whop__duckdb", "whop__second"} <= set(os.listdir(pipelines))
