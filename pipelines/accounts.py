@@ -10,6 +10,7 @@ as one pipeline with today's tables (no `account` column).
 """
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -38,8 +39,6 @@ class Account:
 
 def _parse(provider: str, value: Any) -> list:
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
