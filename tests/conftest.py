@@ -46,7 +46,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")) or name in (
-                "DATASET_PREFIX", "DESTINATION_NAME", "DESTINATION_TYPE"):
+                "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))

@@ -144,12 +144,19 @@ def test_cloud_warehouses_are_configured_without_network(sandbox, monkeypatch, i
 
 
 def test_dataset_name_per_provider(sandbox, run, monkeypatch, isolated):
-    setup_whop(monkeypatch, sandbox, metric_queries=None, dataset_name="whop_raw")
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "w.duckdb"))
-    assert run("whop").ok
     from conftest import Warehouse
 
+    setup_whop(monkeypatch, sandbox, metric_queries=None, dataset_name="whop_raw")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "w.duckdb"))
+    monkeypatch.setenv("DATASET_PREFIX", "ignored_when_the_provider_names_its_own_")
+    assert run("whop").ok
     assert "wallet_time_series" in Warehouse("duckdb", str(isolated / "w.duckdb")).tables("whop_raw")
+
+    monkeypatch.setenv("DATASET_NAME", "everything")  # dlt's global name would mix providers: refused
+    sandbox.clear_log()
+    refused = run("whop")
+    assert refused.exit_code == 2 and "SOURCES__WHOP__DATASET_NAME" in refused.message
+    assert sandbox.seen("/api/v1/stats") == []
 
 
 def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
