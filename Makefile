@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: install demo test bench clean
 
@@ -11,12 +12,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
 
+# the test suite also covers the optional Dagster deployment (deploy/dagster), so it installs that extra
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,dagster]"
+	touch $(TEST_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m pipelines demo --duckdb demo.duckdb
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

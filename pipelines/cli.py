@@ -25,7 +25,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options accepted before or after the subcommand (after wins)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--log-level", default=default("WARNING"), help="DEBUG, INFO, WARNING (default) or ERROR")
-    parser.add_argument("--destination", default=default("duckdb"), help="duckdb (default) or postgres")
+    parser.add_argument("--destination", default=default(None),
+                        help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, sqlalchemy, ...) or a "
+                             "named one from .dlt config (default: destination_name / destination_type, else duckdb)")
     parser.add_argument("--pipelines-dir", default=default(None),
                         help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
 
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                    "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
                    "metricsync run whop --queries daily_all --destination postgres")
     run.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
+    run.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
+    run.add_argument("--parallel", default=1, help="accounts run at once, in separate processes (1-64)")
     run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")
@@ -147,7 +151,9 @@ def check_flags(args: argparse.Namespace) -> None:
     from sources._common.spec import SHARED, Range, number
 
     flags = {
-        "run": [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"])],
+        "run": [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"]),
+                ("--parallel", "parallel", Range(int, 1, 64)),
+                ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))],
         "sandbox": [("--port", "port", Range(int, 1, 65535)), ("--latency", "latency", Range(float, 0, 60)),
                     ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True))],
     }
@@ -252,6 +258,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _configure_logging(args.log_level)
     try:
         check_flags(args)
+        if hasattr(args, "destination"):
+            from .destinations import destination_name
+
+            args.destination = destination_name(args.destination)
         return HANDLERS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -17,10 +17,11 @@ def source_factory(provider: str) -> Callable[..., Any]:
 
 
 def is_configured(provider: str) -> bool:
-    """A provider counts as configured for `all` when its API key can be resolved."""
+    """A provider counts as configured for `all` when its API key can be resolved, or it lists
+    accounts."""
     import dlt
 
     try:
-        return bool(dlt.secrets.get(f"sources.{provider}.api_key"))
+        return bool(dlt.secrets.get(f"sources.{provider}.api_key") or dlt.config.get(f"sources.{provider}.accounts"))
     except Exception:
         return False

@@ -43,6 +43,7 @@ def as_json(result: Any) -> dict:
     day = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
         "provider": result.provider,
+        "account": result.account,
         "ok": result.ok,
         "exit_code": result.exit_code,
         "message": result.message,

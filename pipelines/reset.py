@@ -51,14 +51,18 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
 
+    from .destinations import dataset_name, make_destination, pipeline_name
     from .locking import pipeline_lock
-    from .runner import describe_failure, make_destination
+    from .runner import describe_failure
 
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
     try:
-        with pipeline_lock(provider, pipelines_dir):
-            pipeline = dlt.pipeline(pipeline_name=provider, destination=make_destination(args.destination, provider),
-                                    dataset_name=provider, pipelines_dir=pipelines_dir)
+        dataset = dataset_name(provider)
+        destination = make_destination(args.destination, dataset)
+        name = pipeline_name(provider, destination.destination_name)  # the runner's pipeline, same lock
+        with pipeline_lock(name, pipelines_dir):
+            pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
+                                    pipelines_dir=pipelines_dir)
             pipeline.sync_destination()
             if not pipeline.default_schema_name:
                 print(f"{provider}: nothing loaded in {args.destination} - nothing to reset")

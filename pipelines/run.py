@@ -13,6 +13,7 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
     from .catalog import select
     from .cli import exit_code
     from .display import make_display
+    from .fanout import run_accounts, summary
     from .report import as_json
     from .runner import ProviderResult, run_provider
 
@@ -23,15 +24,24 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
             try:
                 selection = select(provider, args.resources, args.queries)
             except ConfigError as exc:
-                result = ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))
+                provider_results = [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
             else:
-                display.start(provider)
-                result = run_provider(provider, args.destination, backfill, args.pipelines_dir, args.windows_per_load,
-                                      selection=selection, on_change=display.update)
-                display.finish(result)
-            results.append(result)
-            if not result.ok or not args.json:
-                print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+                provider_results = run_accounts(provider, args.destination, backfill, args.pipelines_dir,
+                                                args.windows_per_load, args.accounts, args.parallel, args.log_level,
+                                                selection)
+                if provider_results is None:  # one pipeline: progress shown as it goes
+                    display.start(provider)
+                    provider_results = [run_provider(provider, args.destination, backfill, args.pipelines_dir,
+                                                     args.windows_per_load, selection=selection,
+                                                     on_change=display.update)]
+                    display.finish(provider_results[0])
+            results.extend(provider_results)
+            for result in provider_results:
+                if not result.ok or not args.json:
+                    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+            if provider_results[0].account and not args.json:
+                ok = all(r.ok for r in provider_results)
+                print(summary(provider, provider_results), file=sys.stdout if ok else sys.stderr, flush=True)
     finally:
         display.close()
     if args.json:

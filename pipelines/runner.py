@@ -1,8 +1,7 @@
-"""Run one provider's source into DuckDB or Postgres, chunk by chunk, and report one line."""
+"""Run one provider's source (or one account of it) into a dlt destination, chunk by chunk, and report one line."""
 
 import datetime as dt
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -20,17 +19,19 @@ from sources._common.redaction import redact
 from sources._common.spec import number, where as setting_name
 from sources._common.strict import check_settings, setting
 
+from .accounts import Account, scope_to_account
+from .destinations import (apply_loader_format, dataset_name, make_destination, pipeline_name, require_client,
+                           warehouse_lock)
 from .locking import pipeline_lock
-from .providers import PROVIDERS, source_factory
+from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
-
-DUCKDB_DEFAULT = "metricsync.duckdb"
 
 
 @dataclass
 class ProviderResult:
     provider: str
+    account: Optional[str] = None
     exit_code: int = 0
     message: str = ""
     loads: int = 0
@@ -46,22 +47,9 @@ class ProviderResult:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-
-def make_destination(destination: str, dataset: str):
-    if destination == "duckdb":
-        credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
-        stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
-        if stem in PROVIDERS:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
-            raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
-                              "give DESTINATION__DUCKDB__CREDENTIALS another file name")
-        if ":" not in credentials:  # a relative file is the working directory's (dlt would resolve it
-            credentials = os.path.abspath(credentials)  # against where the pipeline was first created)
-        return dlt.destinations.duckdb(credentials=credentials)
-    if destination == "postgres":
-        from .postgres import credentials
-
-        return dlt.destinations.postgres(credentials=credentials(dataset))
-    raise ConfigError(f"metricsync: unknown destination {destination!r} - use duckdb or postgres")
+    @property
+    def label(self) -> str:
+        return f"{self.provider} (account {self.account})" if self.account else self.provider
 
 
 # what dbt models downstream need from every load, unless set otherwise in config: `_dlt_load_id`
@@ -78,28 +66,10 @@ def apply_loader_defaults() -> None:
             dlt.config[key] = value
 
 
-def loader_format(destination: str) -> Optional[str]:
-    """Postgres loads through COPY (csv) rather than INSERT statements; DuckDB picks parquet for
-    the Arrow pages itself."""
-    return "csv" if destination == "postgres" else None
-
-
-def apply_loader_format(source, destination: str):
-    """`loader_format` for every resource that does not name its own `file_format` (passing it to
-    `run` would override those too: e.g. Statsig definitions load as INSERTs, because Postgres'
-    CSV COPY reads an empty string in a nullable column as NULL)."""
-    fmt = loader_format(destination)
-    for resource in source.selected_resources.values():
-        dynamic = resource.has_dynamic_table_name or resource.has_other_dynamic_hints
-        if fmt and (dynamic or not resource.compute_table_schema().get("file_format")):
-            resource.apply_hints(file_format=fmt)
-    return source
-
-
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
 # settings under `sources.<provider>` that the runner reads (the source function's parameters are
 # known from its signature); strict config refuses any other key
-RUNNER_SETTINGS = ("schema_contract",)
+RUNNER_SETTINGS = ("schema_contract", "dataset_name", "accounts")
 
 
 def schema_contract(provider: str):
@@ -137,7 +107,8 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         names = ", ".join(root.fields)
         if "credentials" in root.fields:
             env = f"DESTINATION__{destination.upper()}__CREDENTIALS"
-            return 2, f"{provider}: no {destination} credentials - set {env} (e.g. postgresql://user:password@host:5432/db)"
+            example = " (e.g. postgresql://user:password@host:5432/db)" if destination == "postgres" else ""
+            return 2, f"{provider}: no {destination} credentials - set {env}{example}"
         where = "SOURCES__" + provider.upper() + "__" if "api_key" in root.fields else ""
         hint = f"set {where}{root.fields[0].upper()}" if where else "set it in .dlt/config.toml or the environment"
         return 2, f"{provider}: missing configuration {names} - {hint}"
@@ -160,12 +131,14 @@ def run_provider(
     windows_per_load: Optional[int] = None,
     selection: Any = None,
     on_change: Optional[Callable[[ProviderResult], None]] = None,
+    account: Optional[Account] = None,
 ) -> ProviderResult:
     """Load `provider` (nightly incremental, or the `backfill` range) in as many loads as its
     plan needs; the first failure stops it, keeping every load already committed.
     `selection` (`catalog.Selection`) limits resources and queries; `on_change(result)` is
-    called after every fetched window (progress display)."""
-    result = ProviderResult(provider, backfill=backfill)
+    called after every fetched window (progress display). With an `account`, that account's own
+    pipeline loads its rows (with an `account` column) into the provider's shared dataset."""
+    result = ProviderResult(provider, backfill=backfill, account=account.name if account else None)
     started = time.monotonic()
     stats = request_stats(provider)
     stats.reset()
@@ -175,17 +148,24 @@ def run_provider(
         check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
         if windows_per_load is not None:
             windows_per_load = number(provider, "windows_per_load", windows_per_load, setting="--windows-per-load")
-        with pipeline_lock(provider, pipelines_dir):
+        dataset = dataset_name(provider)
+        factory_of_destination = make_destination(destination, dataset)
+        require_client(factory_of_destination, destination, dataset)
+        where = factory_of_destination.destination_name  # e.g. motherduck for an md: DuckDB path
+        name = pipeline_name(provider, where, account.name if account else None)
+        with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(
-                pipeline_name=provider, destination=make_destination(destination, provider), dataset_name=provider,
+                pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            if pipeline.has_pending_data:
-                # a previous run extracted data but did not finish loading it: load that first
-                # (dlt's `run` would otherwise load it and skip this run's extraction)
-                logger.warning("%s: loading data left pending by the previous run", provider)
-                pipeline.run(loader_file_format=loader_format(destination))
-                result.loads += 1
+            with warehouse_lock(pipelines_dir, where):
+                if pipeline.has_pending_data:
+                    # a previous run extracted data but did not finish loading it: load that first
+                    logger.warning("%s: loading data left pending by the previous run", name)
+                    pipeline.normalize()
+                    pipeline.load()
+                    result.loads += 1
+                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
             control = RunControl(backfill=backfill, windows_per_load=windows_per_load, tally=result.tally,
                                  queries=selection.queries if selection else None)
             if on_change:
@@ -194,12 +174,18 @@ def run_provider(
             factory = source_factory(provider)
             selected: Optional[list] = selection.resources if selection else None
             while True:
-                source = factory(control=control)
+                source = factory(control=control, **(account.params if account else {}))
                 if selected is not None:
                     source = source.with_resources(*selected)
-                pipeline.run(apply_loader_format(source, destination), schema_contract=contract)
+                if account:
+                    scope_to_account(source, account.name)
+                # fetched concurrently with other processes; written to the warehouse one at a time
+                pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
+                normalized = pipeline.normalize()
+                with warehouse_lock(pipelines_dir, where):
+                    pipeline.load()
                 result.loads += 1
-                for table, count in pipeline.last_trace.last_normalize_info.row_counts.items():
+                for table, count in normalized.row_counts.items():
                     if not table.startswith("_dlt") and table not in result.tally.table_rows:
                         result.rows[table] = result.rows.get(table, 0) + count
                 if not control.pending:
@@ -208,7 +194,7 @@ def run_provider(
                 control.loads += 1
     except Exception as exc:  # every failure becomes one line; loads already committed stay
         result.exit_code, result.message = describe_failure(provider, exc, destination)
-        logger.debug("%s failed", provider, exc_info=True)
+        logger.debug("%s failed", result.label, exc_info=True)
     result.seconds = time.monotonic() - started
     _count_requests(result, stats)
     result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
@@ -216,6 +202,8 @@ def run_provider(
         from .report import closing_line
 
         result.message = closing_line(result)
+    if account and result.message.startswith(f"{provider}:"):
+        result.message = result.label + result.message[len(provider):]
     return result
 
 

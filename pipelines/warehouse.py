@@ -29,11 +29,12 @@ class Warehouse:
     def __enter__(self) -> "Warehouse":
         import dlt
 
-        from .runner import make_destination
+        from .destinations import dataset_name, make_destination
 
-        destination = make_destination(self.destination, self.provider)
+        dataset = dataset_name(self.provider)
+        destination = make_destination(self.destination, dataset)
         self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
-                                     dataset_name=self.provider, pipelines_dir=self._dir)
+                                     dataset_name=dataset, pipelines_dir=self._dir)
         if self.destination == "duckdb":
             path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
             self.where = os.path.abspath(path) if ":" not in path else path

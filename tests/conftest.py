@@ -21,6 +21,8 @@ from sandbox import Sandbox  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("METRICSYNC_REQUIRE_POSTGRES") == "1"
+MARIADB_ADMIN = os.environ.get("METRICSYNC_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+REQUIRE_MARIADB = os.environ.get("METRICSYNC_REQUIRE_MARIADB") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +45,8 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")):
+        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")) or name in (
+                "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
@@ -64,8 +67,12 @@ def configure(monkeypatch: pytest.MonkeyPatch, provider: str, **settings: Any) -
 class Warehouse:
     """A destination for one test: DuckDB file or a fresh Postgres database."""
 
-    def __init__(self, name: str, credentials: str):
-        self.name, self.credentials = name, credentials
+    def __init__(self, name: str, credentials: str, prefix: str = ""):
+        self.name, self.credentials, self.prefix = name, credentials, prefix
+
+    def dataset(self, provider: str) -> str:
+        """The provider's dataset (schema) name here: `dataset_prefix` + provider."""
+        return self.prefix + provider
 
     def query(self, sql: str) -> list[tuple]:
         if self.name == "duckdb":
@@ -73,6 +80,8 @@ class Warehouse:
 
             with duckdb.connect(self.credentials, read_only=True) as conn:
                 return conn.execute(sql).fetchall()
+        if self.name == "sqlalchemy":
+            return _mariadb_query(self.credentials, sql)
         import psycopg2
 
         conn = psycopg2.connect(self.credentials)
@@ -98,10 +107,9 @@ def _postgres_available() -> Optional[str]:
         return str(exc).strip().splitlines()[0]
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
-    """Each test that takes it runs once per destination."""
-    if request.param == "duckdb":
+def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """A DuckDB file, or a fresh Postgres database (skipped when unreachable, outside CI)."""
+    if kind == "duckdb":
         path = str(tmp_path / "test.duckdb")
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
@@ -124,6 +132,63 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """Each test that takes it runs once per destination."""
+    yield from _warehouse(request.param, tmp_path, monkeypatch)
+
+
+def _mariadb_query(url: str, sql: str, autocommit: bool = False) -> list[tuple]:
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    parts = make_url(url)
+    conn = pymysql.connect(host=parts.host, port=parts.port or 3306, user=parts.username,
+                           password=parts.password or "", database=parts.database, autocommit=autocommit,
+                           connect_timeout=3)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def _mariadb_available() -> Optional[str]:
+    try:
+        _mariadb_query(MARIADB_ADMIN, "select 1")
+        return None
+    except Exception as exc:  # noqa: BLE001 - the reason is shown in the skip
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(params=["duckdb", "postgres", "mariadb"])
+def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """DuckDB, Postgres and MariaDB (dlt's `sqlalchemy` destination with pymysql), each with a
+    unique `dataset_prefix`: on MariaDB a dataset is a database, shared by the whole server."""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    monkeypatch.setenv("DATASET_PREFIX", prefix)
+    if request.param != "mariadb":
+        for warehouse in _warehouse(request.param, tmp_path, monkeypatch):
+            warehouse.prefix = prefix
+            yield warehouse
+        return
+    problem = _mariadb_available()
+    if problem:
+        if REQUIRE_MARIADB:
+            pytest.fail(f"MariaDB is required (METRICSYNC_REQUIRE_MARIADB=1) but unreachable: {problem}")
+        pytest.skip(f"MariaDB not reachable at {MARIADB_ADMIN}: {problem}")
+    database = f"{prefix}db"
+    _mariadb_query(MARIADB_ADMIN, f"create database {database}", autocommit=True)
+    credentials = MARIADB_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS", credentials)
+    try:
+        yield Warehouse("sqlalchemy", credentials, prefix)
+    finally:
+        for (name,) in _mariadb_query(MARIADB_ADMIN, f"show databases like '{prefix}%'"):
+            _mariadb_query(MARIADB_ADMIN, f"drop database if exists `{name}`", autocommit=True)
 
 
 @pytest.fixture

@@ -104,13 +104,15 @@ def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sand
     import dlt
 
     from conftest import configure
+    from pipelines.destinations import pipeline_name
     from pipelines.runner import make_destination
     from sources._common.progress import RunControl
     from sources.whop import whop_source
 
     configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
               start_date=(TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET)
-    pipeline = dlt.pipeline(pipeline_name="whop", destination=make_destination(warehouse.name, "whop"),
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name("whop", warehouse.name),
+                            destination=make_destination(warehouse.name, "whop"),
                             dataset_name="whop", pipelines_dir=str(isolated / "pipelines"))
     pipeline.extract(whop_source(control=RunControl()))
     pipeline.normalize()  # the process died before `load`: a package is pending

@@ -54,10 +54,14 @@ def stripe_analytics_source(
     max_attempts: int = 8,
     max_retry_wait: float = 300.0,
     allow_insecure_http: bool = False,
+    stripe_account: Optional[str] = None,
     control: Any = None,
 ) -> Any:
+    """`stripe_account` (a connected account `acct_...`, one account of many: README "Scaling out")
+    is sent as the `Stripe-Account` header."""
     control = control or RunControl()
     key = require_key("stripe_analytics", api_key)
+    auth = {"Authorization": f"Bearer {key}", **({"Stripe-Account": str(stripe_account)} if stripe_account else {})}
     default_tz = helpers.check_timezone(default_timezone, "default_timezone")
     checked = helpers.check_queries(queries, default_tz)
     first_day = check_start_date("stripe_analytics", start_date, control.today,
@@ -75,7 +79,7 @@ def stripe_analytics_source(
                        '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]')
         return []
     client = build_client(
-        "stripe_analytics", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
+        "stripe_analytics", base_url, auth, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
         max_retry_wait=max_retry_wait, headers={"Stripe-Version": version} if version else {},
         permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,

@@ -50,12 +50,18 @@ def whop_source(
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
     allow_insecure_http: bool = False,
+    account_id: Optional[str] = None,
+    company_id: Optional[str] = None,
     control: Any = None,
 ) -> Any:
+    """`account_id` / `company_id` (one account of many, see README "Scaling out") scope every
+    wallet / metric query that does not set its own; both are the sub-account's `biz_` id, so
+    one given alone scopes both kinds (except `account_id = global`, which is wallet-only)."""
     control = control or RunControl()
     key = require_key("whop", api_key)
-    wallet = helpers.wallet_queries(wallet_queries)
-    metrics = helpers.metric_queries(metric_queries)
+    wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id or company_id)
+    company = company_id or (account_id if account_id != "global" else None)
+    metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company)
     first_day = check_start_date("whop", start_date, control.today,
                                  required=control.backfill is None and bool(wallet or metrics))
     if not wallet and not metrics:

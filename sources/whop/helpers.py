@@ -46,6 +46,13 @@ def metric_queries(value: Any) -> list[dict]:
     return queries
 
 
+def for_account(queries: list[dict], param: str, value: Optional[str]) -> list[dict]:
+    """Queries with the account's `param` (e.g. `account_id`) where they do not set their own."""
+    if not value:
+        return queries
+    return [{**query, param: query.get(param) or str(value)} for query in queries]
+
+
 def _list_param(params: dict, name: str, values: Any, array_style: str) -> None:
     values = values if isinstance(values, list) else [values]
     params[f"{name}[]" if array_style == "brackets" else name] = [str(v) for v in values]

@@ -1,0 +1,47 @@
+"""Airflow DAG: the nightly sync of every configured provider and account, with dlt's
+`PipelineTasksGroup` (one task group per provider account, each its own dlt pipeline and state).
+
+Install metricsync next to Airflow (`pip install -e /opt/metricsync` in the Airflow image) and
+copy this file into the DAGs folder. Configuration is read as by the CLI: `.dlt/` in the working
+directory of the workers, or `SOURCES__...` / `DESTINATION__...` environment variables (Airflow
+connections or secrets backends can set them). `METRICSYNC_DESTINATION` picks the destination.
+
+Each task runs one dlt load per account: on a nightly schedule that covers the increment (the
+last `lookback_days` plus any new days, up to `windows_per_load` windows per query; a longer gap
+is caught up over the next nights). Run long backfills with the CLI (`--from/--to`) or Dagster.
+"""
+
+import os
+
+import dlt
+import pendulum
+from airflow.decorators import dag
+from dlt.helpers.airflow_helper import PipelineTasksGroup
+
+from pipelines.accounts import configured_accounts, scope_to_account
+from pipelines.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
+from pipelines.providers import PROVIDERS, is_configured, source_factory
+from pipelines.runner import schema_contract
+from sources._common.progress import RunControl
+
+NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
+
+
+@dag(dag_id="metricsync_nightly", schedule=NIGHTLY_CRON, start_date=pendulum.datetime(2024, 1, 1), catchup=False,
+     max_active_runs=1, default_args={"retries": 0}, tags=["metricsync", "dlt"])
+def metricsync_nightly():
+    destination = destination_name(os.environ.get("METRICSYNC_DESTINATION"))
+    for provider in (p for p in PROVIDERS if is_configured(p)):
+        for account in configured_accounts(provider) or [None]:
+            factory = make_destination(destination, dataset_name(provider))
+            name = pipeline_name(provider, factory.destination_name, account.name if account else None)
+            tasks = PipelineTasksGroup(name, use_data_folder=False, wipe_local_data=True)
+            pipeline = dlt.pipeline(pipeline_name=name, destination=factory, dataset_name=dataset_name(provider))
+            source = source_factory(provider)(control=RunControl(), **(account.params if account else {}))
+            if account:
+                scope_to_account(source, account.name)
+            tasks.add_run(pipeline, apply_loader_format(source, factory), decompose="none",
+                          schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0)
+
+
+dag = metricsync_nightly()

@@ -1,0 +1,121 @@
+"""Dagster deployment: one `dagster-dlt` multi-asset per provider (one asset per table),
+partitioned by account, a nightly schedule and a backfill job that drives `--from/--to`.
+
+    pip install -e ".[dagster]"
+    dagster dev -f deploy/dagster/definitions.py          # UI; or `dagster-daemon run` for the schedule
+
+Configuration is metricsync's own (`.dlt/config.toml`, `.dlt/secrets.toml`, `SOURCES__...` and
+`DESTINATION__...` env vars, read in the working directory). Each partition (one account, or the
+provider's single pipeline when it lists no accounts) runs metricsync's runner for that account:
+the same chunked loads, state in the warehouse and one-line failures as the CLI. Dagster's
+executors fan partitions out over processes or a cluster; `METRICSYNC_DESTINATION` picks the
+destination (default: `destination_name` in config, else duckdb).
+
+Backfill a date range for some accounts (one run per account):
+
+    dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
+        --config-json '{"ops": {"whop": {"config": {"date_from": "2024-01-01", "date_to": "2024-12-31"}}}}'
+"""
+
+import datetime as dt
+import os
+import tempfile
+from typing import Optional
+
+import dagster as dg
+import dlt
+from dagster_dlt import dlt_assets
+
+from pipelines.accounts import configured_accounts
+from pipelines.destinations import dataset_name, destination_name
+from pipelines.providers import PROVIDERS, source_factory
+from pipelines.runner import run_provider
+from sources._common.progress import RunControl
+
+NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
+SINGLE = "default"  # the partition of a provider without accounts
+
+# placeholder settings that make each source declare every table it can load (asset specs only;
+# nothing is requested)
+SPEC_ARGS = {
+    "whop": {"start_date": "2020-01-01", "wallet_queries": [{"name": "spec"}],
+             "metric_queries": [{"name": "spec", "resource": "spec"}]},
+    "stripe_analytics": {"start_date": "2020-01-01",
+                         "queries": [{"name": "spec", "metrics": [{"id": "spec"}], "interval": "day"}]},
+    "posthog": {"project_id": [1]},
+    "statsig": {"start_date": "2020-01-01"},
+}
+SPEC_KEY = "asset-specs-only"
+
+
+class SyncConfig(dg.Config):
+    """Empty for the nightly increment; both dates (YYYY-MM-DD) for a backfill."""
+
+    date_from: str = ""
+    date_to: str = ""
+
+
+def _spec_source(provider: str):
+    return source_factory(provider)(api_key=SPEC_KEY, control=RunControl(), **SPEC_ARGS[provider])
+
+
+def _spec_pipeline(provider: str, destination: str):
+    folder = os.path.join(tempfile.gettempdir(), "metricsync-dagster-specs")
+    return dlt.pipeline(pipeline_name=f"{provider}__{destination}", destination=destination_type(destination),
+                        dataset_name=dataset_name(provider), pipelines_dir=folder)
+
+
+def destination_type(destination: str) -> str:
+    configured = dlt.config.get(f"destination.{destination}.destination_type")
+    return str(configured or destination)
+
+
+def _backfill(config: SyncConfig) -> Optional[tuple]:
+    if not config.date_from:
+        return None
+    last = dt.date.fromisoformat(config.date_to) if config.date_to else dt.date.today()
+    return dt.date.fromisoformat(config.date_from), min(last, dt.date.today())
+
+
+def provider_assets(provider: str, destination: str) -> tuple:
+    """The provider's assets, partitioned by account, and its nightly and backfill jobs."""
+    accounts = {a.name: a for a in configured_accounts(provider)}
+    partitions = dg.StaticPartitionsDefinition(list(accounts) or [SINGLE])
+
+    @dlt_assets(dlt_source=_spec_source(provider), dlt_pipeline=_spec_pipeline(provider, destination),
+                name=provider, group_name=provider, partitions_def=partitions)
+    def assets(context: dg.AssetExecutionContext, config: SyncConfig):
+        account = accounts.get(context.partition_key)
+        result = run_provider(provider, destination, _backfill(config), account=account)
+        context.log.info(result.message)
+        if not result.ok:
+            raise dg.Failure(description=result.message, allow_retries=result.exit_code == 5)
+        for key in context.selected_asset_keys:
+            table = key.path[-1].removeprefix(f"dlt_{provider}_")
+            yield dg.MaterializeResult(asset_key=key, metadata={"rows": result.rows.get(table, 0),
+                                                                 "loads": result.loads})
+
+    nightly = dg.define_asset_job(f"{provider}_nightly", selection=[assets], partitions_def=partitions)
+    backfill = dg.define_asset_job(f"{provider}_backfill", selection=[assets], partitions_def=partitions)
+
+    @dg.schedule(name=f"{provider}_nightly_schedule", cron_schedule=NIGHTLY_CRON, job=nightly)
+    def schedule(context: dg.ScheduleEvaluationContext):
+        stamp = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        for key in partitions.get_partition_keys():
+            yield dg.RunRequest(run_key=f"{key}-{stamp}", partition_key=key)
+
+    return assets, [nightly, backfill], schedule
+
+
+def build_definitions(providers=None, destination: Optional[str] = None) -> dg.Definitions:
+    destination = destination or destination_name(os.environ.get("METRICSYNC_DESTINATION"))
+    assets, jobs, schedules = [], [], []
+    for provider in providers or list(PROVIDERS):
+        provider_asset, provider_jobs, schedule = provider_assets(provider, destination)
+        assets.append(provider_asset)
+        jobs.extend(provider_jobs)
+        schedules.append(schedule)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+
+
+defs = build_definitions()

@@ -1,0 +1,146 @@
+"""Where a run loads: any dlt destination that can replace a window's periods exactly
+(`delete-insert` merge) and keep definition history (`scd2`), configured the dlt way
+(`DESTINATION__<NAME>__CREDENTIALS`, or a named destination with `destination.<name>.destination_type`).
+
+Names derived here:
+* dataset per provider: `sources.<provider>.dataset_name`, else `dataset_prefix` + provider;
+* local pipeline name: `<provider>[__<account>]__<destination>`, so runs into two warehouses (or
+  for two accounts) never share local state or traces.
+"""
+
+import fcntl
+import logging
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import dlt
+from dlt.common.destination import Destination
+
+from sources._common.errors import ConfigError
+
+logger = logging.getLogger("metricsync.destinations")
+
+DUCKDB_DEFAULT = "metricsync.duckdb"
+REQUIRED_STRATEGIES = {
+    "delete-insert": "replace a window's periods exactly (merge strategy delete-insert)",
+    "scd2": "keep definition history (merge strategy scd2)",
+}
+SQL_HINT = "use a SQL warehouse such as duckdb, motherduck, postgres, bigquery, snowflake, clickhouse or sqlalchemy"
+
+
+def destination_name(cli_value: Optional[str] = None) -> str:
+    """`--destination`, else dlt's `destination_name` / `destination_type` setting, else duckdb."""
+    for value in (cli_value, dlt.config.get("destination_name"), dlt.config.get("destination_type")):
+        if value and str(value).strip():
+            return str(value).strip()
+    return "duckdb"
+
+
+def dataset_name(provider: str) -> str:
+    """`sources.<provider>.dataset_name`, else `dataset_prefix` + the provider's name."""
+    if dlt.config.get("dataset_name"):  # dlt's global DATASET_NAME would put every provider in one dataset
+        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - set "
+                          f"SOURCES__{provider.upper()}__DATASET_NAME, or DATASET_PREFIX for every provider")
+    explicit = dlt.config.get(f"sources.{provider}.dataset_name")
+    if explicit and str(explicit).strip():
+        return str(explicit).strip()
+    return f"{dlt.config.get('dataset_prefix') or ''}{provider}"
+
+
+def pipeline_name(provider: str, destination: str, account: Optional[str] = None) -> str:
+    return "__".join(part for part in (provider, account, destination) if part)
+
+
+def _is_md(credentials: Any) -> bool:
+    return isinstance(credentials, str) and credentials.strip().lower().startswith("md:")
+
+
+def _duckdb(dataset: str) -> Any:
+    """The DuckDB file, or MotherDuck for an `md:` path (which must never become a local file
+    named after the token)."""
+    credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
+    if _is_md(credentials):
+        logger.info("%s: an md: DuckDB path loads into MotherDuck (dlt's motherduck destination)", dataset)
+        return dlt.destinations.motherduck(credentials=credentials, destination_name="motherduck")
+    stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
+    if stem == dataset:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
+        raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
+                          "give DESTINATION__DUCKDB__CREDENTIALS another file name")
+    if ":" not in credentials:  # a relative file is the working directory's (dlt would resolve it
+        credentials = os.path.abspath(credentials)  # against where the pipeline was first created)
+    return dlt.destinations.duckdb(credentials=credentials)
+
+
+def make_destination(destination: str, dataset: str) -> Any:
+    """The dlt destination factory for `destination` (a destination type such as `bigquery`, or
+    the name of one configured with `destination.<name>.destination_type`), refused before any
+    request when it cannot merge the way metricsync loads."""
+    if destination == "duckdb":
+        factory = _duckdb(dataset)
+    elif destination == "postgres":  # libpq's rules: the password may come from .pgpass or PGPASSWORD
+        from .postgres import credentials
+
+        factory = dlt.destinations.postgres(credentials=credentials(dataset))
+    else:
+        try:
+            factory = Destination.from_reference(destination)
+        except Exception as exc:  # unknown module, missing extra (`pip install dlt[bigquery]`), bad reference
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
+                              f"{SQL_HINT}, with its dlt extra installed") from None
+        if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
+            raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
+                              f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
+    strategies = set(factory.capabilities().supported_merge_strategies or ())
+    missing = [why for strategy, why in REQUIRED_STRATEGIES.items() if strategy not in strategies]
+    if missing:
+        raise ConfigError(f"{dataset}: destination {destination!r} cannot {missing[0]} - {SQL_HINT}")
+    return factory
+
+
+def require_client(factory: Any, destination: str, dataset: str) -> None:
+    """Refuse, before any request, a destination whose client library is not installed."""
+    try:
+        factory.client_class  # imports it
+    except ImportError as exc:
+        kind = factory.destination_type.rsplit(".", 1)[-1]
+        raise ConfigError(f"{dataset}: the {destination} destination needs its client library ({exc}) - "
+                          f'pip install "dlt[{kind}]"') from None
+
+
+def loader_format(destination_type: str) -> Optional[str]:
+    """Postgres loads through COPY (csv) rather than INSERT statements; other destinations pick
+    their preferred format for Arrow pages themselves."""
+    return "csv" if destination_type == "postgres" else None
+
+
+def apply_loader_format(source: Any, factory: Any) -> Any:
+    """`loader_format` for every resource that does not name its own `file_format` (passing it to
+    `run` would override those too: e.g. definitions load as INSERTs into Postgres, because its
+    CSV COPY reads an empty string in a nullable column as NULL). A resource's own format that the
+    destination cannot load (INSERTs into BigQuery or sqlalchemy) falls back to the destination's."""
+    caps = factory.capabilities()
+    fmt = loader_format(factory.destination_type.rsplit(".", 1)[-1])
+    for resource in source.selected_resources.values():
+        dynamic = resource.has_dynamic_table_name or resource.has_other_dynamic_hints
+        own = None if dynamic else resource.compute_table_schema().get("file_format")
+        if own and own not in caps.supported_loader_file_formats:
+            resource.apply_hints(file_format=caps.preferred_loader_file_format)
+        elif fmt and not own:
+            resource.apply_hints(file_format=fmt)
+    return source
+
+
+@contextmanager
+def warehouse_lock(pipelines_dir: str, destination: str) -> Iterator[None]:
+    """One writer per destination on this machine: processes of a parallel run fetch concurrently
+    but take turns at the warehouse (DuckDB allows one writing process; concurrent first loads
+    into a server warehouse would race to create the same schema and tables)."""
+    os.makedirs(pipelines_dir, exist_ok=True)
+    with open(os.path.join(pipelines_dir, f".warehouse-{destination}.lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

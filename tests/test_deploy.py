@@ -1,0 +1,66 @@
+"""Deployments under deploy/: Dagster assets materialized in-process against the sandbox (the
+`dagster` extra is installed by `make test`), the Airflow DAG imported when Airflow is present,
+and the GitHub Actions workflow."""
+
+import datetime as dt
+import importlib.util
+
+import pytest
+
+from conftest import ROOT, Warehouse, configure
+from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
+
+
+def load(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isolated):
+    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    configure(monkeypatch, "whop", api_key=KEY, base_url=f"{sandbox.url}/api/v1", start_date=START.isoformat(),
+              wallet_queries=WALLET_QUERIES[:1],
+              accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}])
+    warehouse = Warehouse("duckdb", str(isolated / "dagster.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
+    module = load("deploy/dagster/definitions.py", "metricsync_dagster")
+    defs = module.build_definitions(["whop"], "duckdb")
+    assets = defs.get_assets_def("dlt_whop_wallet_time_series")
+    assert set(assets.partitions_def.get_partition_keys()) == {"north", "east"}
+
+    instance = dagster.DagsterInstance.ephemeral()
+    for account in ("north", "east"):
+        result = dagster.materialize([assets], partition_key=account, instance=instance)
+        assert result.success
+    expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
+    for account in ("north", "east"):
+        rows = warehouse.query("select period, currency, amount from whop.wallet_time_series "
+                               f"where account = '{account}'")
+        assert {(p, c): a for p, c, a in rows} == expected, account
+
+    # the nightly schedule asks for one run per account partition
+    schedule = defs.get_schedule_def("whop_nightly_schedule")
+    context = dagster.build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
+                                             scheduled_execution_time=dt.datetime(2026, 1, 2, 3, 15))
+    requests = list(schedule.evaluate_tick(context).run_requests)
+    assert sorted(r.partition_key for r in requests) == ["east", "north"]
+
+    # a backfill run drives --from/--to: only the range is requested
+    sandbox.clear_log()
+    config = {"ops": {"whop": {"config": {"date_from": START.isoformat(), "date_to": START.isoformat()}}}}
+    assert dagster.materialize([assets], partition_key="north", instance=instance, run_config=config).success
+    assert {r.arg("from") for r in sandbox.seen("/api/v1/stats/time_series")} == {START.isoformat()}
+
+
+def test_airflow_dag_imports_when_airflow_is_present(monkeypatch):
+    pytest.importorskip("airflow", reason="Airflow is not installed (the DAG is for Airflow deployments)")
+    module = load("deploy/airflow/metricsync_dag.py", "metricsync_dag")
+    assert module.dag.dag_id == "metricsync_nightly"
+
+
+def test_github_actions_workflow_runs_nightly_with_secrets():
+    text = (ROOT / "deploy/github-actions/nightly.yml").read_text()
+    assert "schedule:" in text and "cron:" in text
+    assert "${{ secrets.SOURCES__WHOP__API_KEY }}" in text and "python -m pipelines run all" in text
