@@ -48,6 +48,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")) or name in (
                 "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")  # no test talks to the internet
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))

@@ -430,7 +430,7 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     assert (workdir / "metricsync.duckdb").exists()
 
 
-def test_dlt_destination_switch_warning_is_debug_only(sandbox, capsys, monkeypatch, isolated):
+def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypatch, isolated):
     """dlt warns that the destination in the local state differs after `--destination` changes;
     that is expected here (one state per destination), so it only shows at DEBUG, in our format.
     Separate processes, as a scheduler runs them (dlt sets its logger up once per process)."""
@@ -464,8 +464,8 @@ def test_dlt_destination_switch_warning_is_debug_only(sandbox, capsys, monkeypat
         assert switched.returncode == 0 and switched.stderr == "", switched.stderr
         debug = run("--log-level", "DEBUG")
         assert debug.returncode == 0
-        assert re.search(r"^\S+ \S+ DEBUG dlt: The destination dlt\.destinations\.postgres:\S+ in state differs",
-                         debug.stderr, re.M), debug.stderr[-3000:]
+        # each destination has its own pipeline (whop__duckdb, whop__postgres): no state to differ at all
+        assert "in state differs" not in debug.stderr, debug.stderr[-3000:]
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()

@@ -25,6 +25,13 @@ class RunTally:
     table_rows: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def __getstate__(self) -> dict:
+        """Picklable (an account's result comes back from its worker process): no lock, no callback."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "on_change")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), on_change=None)
+
     def planned(self, plan: list[Window], resumed_from: Optional[dt.date] = None) -> None:
         self.windows_total += len(plan)
         if plan:
