@@ -30,6 +30,7 @@ NOTHING_LOADED = 2  # as for bad configuration: nothing was run
 EXIT_FAILED = 7  # a seed, model or test failed, or dbt could not run
 EXIT_STALE = 8  # a provider's last load is older than the freshness error threshold
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+ADAPTERS = ("duckdb", "postgres")  # destination types whose dbt adapter is installed (pyproject)
 
 
 @dataclass
@@ -50,19 +51,34 @@ class TransformResult:
         return "\n".join(self.lines)
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[Any, list[str]]:
-    """The destination's resolved dlt credentials, and the provider datasets loaded there."""
+def datasets() -> dict:
+    """The dataset (schema) of each provider, as the runner names it (`dataset_name`, `dataset_prefix`)."""
+    from .destinations import dataset_name
+
+    return {provider: dataset_name(provider) for provider in PROVIDERS}
+
+
+def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
+    """The destination's dbt adapter type, its resolved dlt credentials, and the providers
+    loaded there; a destination without an installed dbt adapter is refused in one line."""
     import dlt
 
-    from .runner import make_destination
+    from sources._common.errors import ConfigError
 
-    pipeline = dlt.pipeline(pipeline_name="metricsync_transform", destination=make_destination(destination, TARGET_SCHEMA),
+    from .destinations import make_destination
+
+    factory = make_destination(destination, TARGET_SCHEMA)
+    kind = factory.destination_type.rsplit(".", 1)[-1]
+    if kind not in ADAPTERS:
+        raise ConfigError(f"transform: the {destination} warehouse ({kind}) has no dbt adapter here - transform runs "
+                          f"on {' and '.join(ADAPTERS)}; query the loaded tables directly or install that dbt adapter")
+    pipeline = dlt.pipeline(pipeline_name="metricsync_transform", destination=factory,
                             dataset_name=TARGET_SCHEMA, pipelines_dir=os.path.join(workdir, "pipelines"))
     credentials = pipeline.destination_client().config.credentials
     with pipeline.sql_client() as client:
         rows = client.execute_sql("select table_schema from information_schema.tables where table_name = '_dlt_loads'")
     loaded = {row[0] for row in rows or []}
-    return credentials, [p for p in PROVIDERS if p in loaded]
+    return kind, credentials, [p for p, dataset in datasets().items() if dataset in loaded]
 
 
 def profile(destination: str, credentials: Any) -> dict:
@@ -123,7 +139,9 @@ class Dbt:
     """dbt commands on `transform/` with one generated profile, in this process."""
 
     def __init__(self, destination: str, profiles_dir: str, verbose: bool) -> None:
-        self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination]
+        schemas = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
+        self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination,
+                       "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         self.flags += [] if verbose else ["--quiet"]
 
@@ -172,16 +190,16 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     result = TransformResult()
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
-        credentials, loaded = _warehouse(destination, workdir)
+        kind, credentials, loaded = _warehouse(destination, workdir)
         if not loaded:
             result.exit_code = NOTHING_LOADED
             result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
                             "run python -m pipelines run all first (or check DESTINATION__"
                             f"{destination.upper()}__CREDENTIALS)"]
             return result
-        _write_profile(destination, credentials, workdir)
+        _write_profile(kind, credentials, workdir)
         logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
-        dbt = Dbt(destination, workdir, verbose)
+        dbt = Dbt(kind, workdir, verbose)
         dbt.deps()
         result.nodes, result.lines = dbt.build()
         if result.lines:

@@ -199,3 +199,30 @@ def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
     assert done.returncode == 2, done.stderr + done.stdout
     assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run python -m pipelines "
                                    "run all first (or check DESTINATION__DUCKDB__CREDENTIALS)")
+
+
+def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS", "mysql+pymysql://root@127.0.0.1:3306/test")
+    done = cli("transform", "--destination", "sqlalchemy", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stderr + done.stdout
+    assert done.stderr.strip() == ("transform: the sqlalchemy warehouse (sqlalchemy) has no dbt adapter here - "
+                                   "transform runs on duckdb and postgres; query the loaded tables directly or "
+                                   "install that dbt adapter")
+
+
+def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tmp_path):
+    from conftest import Warehouse
+
+    path = tmp_path / "prefixed.duckdb"
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
+    monkeypatch.setenv("DATASET_PREFIX", "acme_")
+    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
+              start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
+              wallet_queries=[{"name": "daily_all", "group_by": "day"}])
+    loaded = cli("run", "whop", "--transform", tmp_path=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr + loaded.stdout
+    warehouse = Warehouse("duckdb", str(path))
+    raw = warehouse.query("select count(*) from acme_whop.wallet_time_series")[0][0]
+    mart_rows = warehouse.query("select count(*) from metrics.fct_metric_values where provider = 'whop' "
+                                "and series = 'daily_all' and metric = 'amount'")[0][0]
+    assert raw > 0 and mart_rows == raw
