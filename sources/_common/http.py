@@ -7,7 +7,8 @@
 * 4xx answers are not retried: they raise `ApiError`/`AuthError` naming provider, endpoint,
   status, the API's own message and request id, never the key.
 * Credentials only go to the configured base URL's origin: a link to another origin is refused.
-* `RequestLimiter` bounds requests in flight and their rate for the whole provider.
+* `RequestLimiter` bounds requests in flight and their rate for the whole provider, and learns
+  the API's limits from its 429 answers (limits.py, ratecontrol.py).
 """
 
 import email.utils
@@ -25,7 +26,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError
-from .limits import RequestLimiter
+from .limits import RequestLimiter, shared_limiter
 from .redaction import redact, register_secret
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ class ApiClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
+            sleep=self.limiter.sleep,
             retry=retry_if_exception_type(TransientError),
             reraise=True,
         )
@@ -222,12 +224,16 @@ class ApiClient:
         if request.form is not None:  # httpx only form-encodes a dict; pairs keep repeated keys and order
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            with self.limiter.slot():
+            with self.limiter.slot() as started:
                 response = self._http.request(
                     request.method, url, params=request.params, json=request.json,
                     content=urlencode(request.form) if request.form is not None else None, headers=headers,
                 )
                 content = response.content
+                if response.status_code == 429:
+                    self.limiter.throttled(started, parse_retry_after(response), content[:2000])
+                elif response.status_code < 400:
+                    self.limiter.succeeded(started)
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -330,4 +336,5 @@ def build_client(
     retry = RetryPolicy(max_attempts=positive_int(provider, "max_attempts", max_attempts),
                         max_retry_wait=float(max_retry_wait))
     return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret, timeout=float(timeout),
-                     retry=retry, limiter=RequestLimiter(max_concurrency, requests_per_second), **options)
+                     retry=retry, limiter=shared_limiter(provider, secret, max_concurrency, requests_per_second),
+                     **options)
