@@ -5,7 +5,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
@@ -13,6 +13,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from sources._common import limits
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.progress import RunControl
 from sources._common.redaction import redact
@@ -33,6 +34,7 @@ class ProviderResult:
     loads: int = 0
     rows: dict = field(default_factory=dict)
     seconds: float = 0.0
+    throttling: Optional[str] = None  # what the rate control learnt, when the API throttled
 
     @property
     def ok(self) -> bool:
@@ -126,12 +128,16 @@ def run_provider(
     backfill: Optional[tuple[dt.date, dt.date]] = None,
     pipelines_dir: Optional[str] = None,
     windows_per_load: Optional[int] = None,
+    clock: Optional[Callable[[], float]] = None,
 ) -> ProviderResult:
     """Load `provider` (nightly incremental, or the `backfill` range) in as many loads as its
-    plan needs; the first failure stops it, keeping every load already committed."""
+    plan needs; the first failure stops it, keeping every load already committed. `clock`
+    times the chunks (`checkpoint_seconds`; tests pass a fake one)."""
     result = ProviderResult(provider)
     started = time.monotonic()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
+    limits.forget(provider)
+    control = RunControl(backfill=backfill, windows_per_load=windows_per_load, clock=clock or time.monotonic)
     try:
         with pipeline_lock(provider, pipelines_dir):
             pipeline = dlt.pipeline(
@@ -144,7 +150,6 @@ def run_provider(
                 logger.warning("%s: loading data left pending by the previous run", provider)
                 pipeline.run(loader_file_format=loader_format(destination))
                 result.loads += 1
-            control = RunControl(backfill=backfill, windows_per_load=windows_per_load)
             contract = schema_contract(provider)
             factory = source_factory(provider)
             selected: Optional[list] = None
@@ -164,8 +169,15 @@ def run_provider(
     except Exception as exc:  # every failure becomes one line; loads already committed stay
         result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", provider, exc_info=True)
+    finally:
+        control.close()
     result.seconds = time.monotonic() - started
+    result.throttling = limits.learned(provider)
+    if result.throttling:
+        logger.info("%s: %s", provider, result.throttling)
     if result.ok:
         total = sum(result.rows.values())
         result.message = f"{provider}: ok - {total} rows in {result.loads} load(s), {result.seconds:.1f}s"
+        if result.throttling:
+            result.message += f" ({result.throttling})"
     return result

@@ -1,5 +1,6 @@
 """The loop every windowed resource runs: plan this load's windows per query from dlt state,
-fetch them concurrently within the provider's limit, yield Arrow pages, then commit progress."""
+fetch them concurrently within the provider's limit (ahead of time, see prefetch.py), yield Arrow
+pages until the chunk is complete or its time is up, then commit progress."""
 
 import functools
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
@@ -8,8 +9,7 @@ import dlt
 import pyarrow as pa
 
 from .arrow import to_arrow
-from .concurrency import run_concurrently
-from .progress import QueryProgress, RunControl
+from .progress import Chunk, QueryProgress, RunControl
 from .windows import Window
 
 PlanFn = Callable[[dict, QueryProgress], list]
@@ -27,8 +27,11 @@ def windowed_rows(
     key: Sequence[str] = (),
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
-    `fetch((query, window))` returns that window's rows; `key` is the table's merge key. State is only written once every window
-    of the load has been fetched, so a failure never advances it past data that did not land.
+    `fetch((query, window))` returns that window's rows; `key` is the table's merge key. Windows
+    are yielded in plan order; once `control.checkpoint_seconds` have passed the load stops after the
+    window at hand and the rest go back to the plan. State is only written for the windows this
+    load yielded, at its end, so a failure never advances it past data that did not land; the
+    next load's windows are then fetched while dlt loads this one.
     Columns are named as dlt names them, and keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
@@ -40,9 +43,21 @@ def windowed_rows(
         progress = QueryProgress(state, resource, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
-    for _unit, rows in run_concurrently(fetch, units, max_workers):
+    chunk = Chunk(control, control.checkpoint_seconds)
+    prefetcher = control.prefetcher(resource, fetch, max_workers)
+    prefetcher.expect(units)
+    taken = dict.fromkeys((p.query_name for p in progresses), 0)
+    for unit in units:
+        rows = prefetcher.take(unit)
         if rows:
             yield to_arrow(rows, types, key, existing, normalize)
+        taken[unit[0]["name"]] += 1
+        if chunk.expired():
+            break
+    for progress in progresses:
+        progress.keep(taken[progress.query_name])
+    prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
+                       for window in progress.upcoming()])
     for progress in progresses:
         progress.commit()
 

@@ -27,6 +27,7 @@ from .._common import QueryProgress, RunControl, build_client, run_concurrently
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.errors import ConfigError
+from .._common.progress import CHECKPOINT_SECONDS, checkpoint_seconds as check_checkpoint
 from .._common.resource import windowed_rows
 from . import helpers, settings
 
@@ -44,6 +45,7 @@ def statsig_source(
     api_version: str = settings.API_VERSION,
     page_size: int = settings.MAX_PAGE_SIZE,
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 30.0,
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
@@ -55,6 +57,7 @@ def statsig_source(
     first_day = check_start_date("statsig", start_date, control.today, required=control.backfill is None)
     lookback = positive_int("statsig", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("statsig", "windows_per_load", windows_per_load)
+    control.checkpoint_seconds = check_checkpoint("statsig", checkpoint_seconds)
     workers = positive_int("statsig", "max_concurrency", max_concurrency)
     limit = positive_int("statsig", "page_size", page_size)
     if limit > settings.MAX_PAGE_SIZE:

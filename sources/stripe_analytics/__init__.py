@@ -24,6 +24,7 @@ import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
+from .._common.progress import CHECKPOINT_SECONDS, checkpoint_seconds as check_checkpoint
 from .._common.resource import windowed_rows
 from . import helpers, settings
 
@@ -46,6 +47,7 @@ def stripe_analytics_source(
     default_timezone: str = settings.DEFAULT_TIMEZONE,
     max_periods: Optional[Dict[str, int]] = None,
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 60.0,
     max_attempts: int = 8,
     max_retry_wait: float = 300.0,
@@ -68,6 +70,7 @@ def stripe_analytics_source(
                           f"{settings.STRIPE_VERSION}")
     lookback = positive_int("stripe_analytics", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("stripe_analytics", "windows_per_load", windows_per_load)
+    control.checkpoint_seconds = check_checkpoint("stripe_analytics", checkpoint_seconds)
     workers = positive_int("stripe_analytics", "max_concurrency", max_concurrency)
     client = build_client(
         "stripe_analytics", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,

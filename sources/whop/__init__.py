@@ -18,6 +18,7 @@ import dlt
 from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
+from .._common.progress import CHECKPOINT_SECONDS, checkpoint_seconds as check_checkpoint
 from .._common.resource import windowed_rows
 from . import helpers, settings
 
@@ -38,6 +39,7 @@ def whop_source(
     cursor_param: str = settings.CURSOR_PARAM,
     array_params: str = "brackets",
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 30.0,
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
@@ -51,6 +53,7 @@ def whop_source(
     metrics = helpers.metric_queries(metric_queries)
     lookback = positive_int("whop", "lookback_days", lookback_days, minimum=0)
     per_load = positive_int("whop", "windows_per_load", windows_per_load)
+    control.checkpoint_seconds = check_checkpoint("whop", checkpoint_seconds)
     workers = positive_int("whop", "max_concurrency", max_concurrency)
     client = build_client(
         "whop", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
