@@ -34,6 +34,7 @@ class RunControl:
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
+    converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
 
     @property
     def backfill_key(self) -> str:

@@ -44,13 +44,17 @@ def windowed_rows(
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
     chunk = Chunk(control, control.checkpoint_seconds)
-    prefetcher = control.prefetcher(resource, fetch, max_workers)
+    # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
+    # row), with this load's view of the destination's column types
+    control.converters[resource] = functools.partial(to_arrow, types=types, required=key, existing=existing,
+                                                     normalize=normalize)
+    prefetcher = control.prefetcher(resource, lambda unit: control.converters[resource](fetch(unit)), max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
     for unit in units:
-        rows = prefetcher.take(unit)
-        if rows:
-            yield to_arrow(rows, types, key, existing, normalize)
+        table = prefetcher.take(unit)
+        if table.num_rows:
+            yield table
         taken[unit[0]["name"]] += 1
         if chunk.expired():
             break

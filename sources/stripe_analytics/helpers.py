@@ -1,6 +1,7 @@
 """Stripe Analytics query checks, metric_query requests, window splitting and row shaping (no dlt here)."""
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import replace
 from typing import Any, Callable, NoReturn, Optional
@@ -252,6 +253,14 @@ def bucket_day(bucket: dt.datetime, timezone: str) -> dt.date:
     return dt.date(local.year, local.month, local.day)
 
 
+@functools.lru_cache(maxsize=4096)
+def _bucket(value: Any, timezone: str) -> tuple[dt.datetime, dt.date]:
+    """(bucket start in UTC, its day in `timezone`): parsed once per distinct label, not per row
+    (a page grouped by customer repeats each day's label on every row)."""
+    bucket = _instant(value, "timestamp")
+    return bucket, bucket_day(bucket, timezone)
+
+
 def _int(value: Any) -> Optional[int]:
     return None if value is None else int(value)
 
@@ -271,8 +280,8 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
     livemode = body.get("livemode")
     rows = []
     for item in body.get("data") or []:
-        bucket = _instant(item.get("timestamp"), "timestamp")
-        if not in_window(bucket_day(bucket, query["timezone"]), window):
+        bucket, day = _bucket(item.get("timestamp"), query["timezone"])
+        if not in_window(day, window):
             continue
         dimensions = item.get("dimensions") or {}
         dimension_name = ",".join(map(str, dimensions))
