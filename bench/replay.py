@@ -42,7 +42,7 @@ class Replay:
         self.row_heavy: Optional[RowHeavyStripe] = None
         self.in_flight = 0
         self.accepted: deque = deque()
-        self.stats = {"requests": 0, "throttled": 0, "rendered": 0}
+        self.stats = {"requests": 0, "throttled": 0, "rendered": 0, "first_at": 0.0, "last_at": 0.0}
         self.log: list = []
 
     # -- control ---------------------------------------------------------------------------
@@ -89,6 +89,7 @@ class Replay:
             status, payload = self.control(method, path, body)
             return status, {}, payload
         self.stats["requests"] += 1
+        self.stats["first_at"] = self.stats["first_at"] or time.monotonic()
         self.in_flight += 1
         try:
             cap = self.config["cap"]
@@ -114,6 +115,7 @@ class Replay:
             return cached
         finally:
             self.in_flight -= 1
+            self.stats["last_at"] = time.monotonic()
 
     # -- HTTP/1.1 with keep-alive ------------------------------------------------------------
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

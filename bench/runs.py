@@ -112,7 +112,7 @@ class Bench:
     def timed(self, run) -> dict:
         self.server.take()
         outcome = run()
-        outcome["requests"], outcome["throttled"] = self.server.take()
+        outcome.update(self.server.take())
         return outcome
 
     def limits(self, rate: Optional[float] = None, row_heavy: Optional[dict] = None) -> None:
@@ -206,7 +206,7 @@ class Bench:
         work = os.path.join(self.root, scenario.name)
         requests_file = os.path.join(work, "requests.json")
         pages = self.capture(self.settings(scenario), os.path.join(work, "capture"), span, requests_file)
-        self.limits()
+        self.limits(rate=scenario.rate)
         settings = self.settings(scenario, chunked=True, checkpoint_seconds=scenario.checkpoint_seconds)
         spec, env = self.metricsync_spec(settings, os.path.join(work, "run"), backfill=span)
         self.server.take()
@@ -221,7 +221,7 @@ class Bench:
                 break
             time.sleep(0.02)
         child.wait()
-        first, _ = self.server.take()
+        first = self.server.take()["requests"]
         logger.info("%s: killed after %s of %d requests; running again", scenario.name, killed_at, pages)
         self.server.configure(record=True)
         self.server.clear_log()
@@ -230,7 +230,7 @@ class Bench:
         self.server.configure(record=False)
         values = sum(1 for r in json.load(open(requests_file)) if r["path"].endswith("/metrics/values"))
         return {"scenario": scenario.name, "days": (span[1] - span[0]).days + 1, "pages": pages,
-                "checkpoint_seconds": scenario.checkpoint_seconds, "killed_at_requests": killed_at,
+                "checkpoint_seconds": scenario.checkpoint_seconds, "rate": scenario.rate, "killed_at_requests": killed_at,
                 "first_run_requests": first, "value_pages": values, "refetched_value_pages": refetched,
                 "rerun": rerun}
 

@@ -43,6 +43,7 @@ class RowHeavy(Scenario):
 @dataclass
 class Crash(Scenario):
     checkpoint_seconds: float = 2.0
+    rate: int = 40  # a slow API (the rate-limited server), so the backfill is long in time
 
 
 SCENARIOS = [
@@ -82,7 +83,7 @@ ROW_HEAVY = RowHeavy(
     overrides={"queries": [{"name": "mrr_by_customer", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
                             "interval": "day", "currency": "usd", "group_by": ["customer"]}]},
     rest_api=None)
-CRASH = Crash("crash_cost_statsig", "statsig", days=730, quick_days=120, overrides={}, rest_api=None)
+CRASH = Crash("crash_cost_statsig", "statsig", days=1095, quick_days=200, overrides={}, rest_api=None)
 
 
 def retry_after_paths() -> list:

@@ -30,10 +30,12 @@ class ReplayServer:
     def stats(self) -> dict:
         return self._http.get("/_replay/stats").json()
 
-    def take(self) -> tuple[int, int]:
-        """(requests, 429s) since the last take."""
+    def take(self) -> dict:
+        """Requests, 429s and the seconds from the first request to the last answer, since the
+        last take."""
         stats = self._http.post("/_replay/stats/reset").json()
-        return stats["requests"], stats["throttled"]
+        return {"requests": stats["requests"], "throttled": stats["throttled"],
+                "request_span_s": max(0.0, stats["last_at"] - stats["first_at"])}
 
     def clear_log(self) -> None:
         self._http.post("/_replay/log/clear").raise_for_status()
