@@ -112,3 +112,48 @@ def test_failure_after_prefetching_keeps_state_at_the_last_committed_chunk(monke
     assert sorted(r.arg("date") for r in sandbox.seen(VALUES)) == [d.isoformat() for d in DATES if d not in committed]
     assert warehouse_values(duckdb_warehouse) == expected_values(statsig, DATES)
     assert "backfills" not in backfill_state(isolated) or not backfill_state(isolated)["backfills"]
+
+
+def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandbox, isolated):
+    """A real process, `checkpoint_seconds=1` and one request at a time at 50 ms: a chunk holds at
+    most ~20 dates and the next chunk's requests stop 2 dates ahead until its load lands, so after
+    45 requests at least one chunk is committed although `windows_per_load` (365) was never reached.
+    The rerun asks exactly the dates after the committed ones."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from test_crash_safety import duckdb_query
+
+    first, last = TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=1)
+    db = isolated / "kill.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update({"PYTHONPATH": str(ROOT), "SOURCES__STATSIG__API_KEY": "console-sandbox-statsig",
+                "SOURCES__STATSIG__BASE_URL": sandbox.url, "SOURCES__STATSIG__MAX_CONCURRENCY": "1",
+                "SOURCES__STATSIG__CHECKPOINT_SECONDS": "1", "DESTINATION__DUCKDB__CREDENTIALS": str(db)})
+    command = [sys.executable, "-m", "pipelines", "run", "statsig", "--from", first.isoformat(), "--to",
+               last.isoformat(), "--pipelines-dir", str(isolated / "pipelines")]
+    sandbox.latency = 0.05
+    child = subprocess.Popen(command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(sandbox.seen(VALUES)) < 45:
+        assert child.poll() is None and time.monotonic() < deadline, "the child ended or never got going"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+
+    loaded = sorted(r[0] for r in duckdb_query(db, "select distinct date from statsig.metric_values"))
+    assert loaded, "no chunk was committed by time"
+    assert loaded == [first + dt.timedelta(days=i) for i in range(len(loaded))]  # a prefix: nothing past a gap
+    sandbox.latency = 0.0
+    sandbox.clear_log()
+    rerun = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    asked = sorted(dt.date.fromisoformat(r.arg("date")) for r in sandbox.seen(VALUES))
+    assert asked == [d for d in (first + dt.timedelta(days=i) for i in range(120)) if d > loaded[-1]]
+    statsig = sandbox.by_name["statsig"]
+    rows = duckdb_query(db, "select count(*) from statsig.metric_values")[0][0]
+    assert rows == len(expected_values(statsig, [first + dt.timedelta(days=i) for i in range(120)]))

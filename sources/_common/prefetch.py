@@ -23,9 +23,14 @@ def unit_key(unit: tuple) -> Hashable:
     return query.get("name") if isinstance(query, dict) else query, window
 
 
+class Skipped(Exception):
+    """A unit not started because an earlier one failed (its failure is raised first)."""
+
+
 class Prefetcher:
     """Fetches the units a resource says it will take next, in that order, at most `ahead`
-    (default 2 x workers) submitted and not yet taken, so memory stays bounded."""
+    (default 2 x workers) submitted and not yet taken, so memory stays bounded. After a unit
+    fails no other unit starts: the failure is the run's, and nothing more is asked of the API."""
 
     def __init__(self, fetch: FetchFn, workers: int, ahead: Optional[int] = None) -> None:
         self.fetch = fetch
@@ -34,6 +39,7 @@ class Prefetcher:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._futures: dict[Hashable, Future] = {}  # submitted, not taken
         self._waiting: deque = deque()  # (key, unit) to submit, in the order they will be taken
+        self._failed = False
 
     def expect(self, units: Iterable[tuple]) -> None:
         """The units to be taken next, in order (replaces the previous expectation; fetches
@@ -55,10 +61,19 @@ class Prefetcher:
         self._top_up()
         return future.result()
 
+    def _run(self, unit: tuple) -> Any:
+        if self._failed:  # units start in the order they are taken: the failed one comes first
+            raise Skipped()
+        try:
+            return self.fetch(unit)
+        except BaseException:
+            self._failed = True
+            raise
+
     def _submit(self, unit: tuple) -> Future:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="metricsync")
-        return self._pool.submit(self.fetch, unit)
+        return self._pool.submit(self._run, unit)
 
     def _top_up(self) -> None:
         while self._waiting and len(self._futures) < self.ahead:
