@@ -80,11 +80,6 @@ class Prefetcher:
             key, unit = self._waiting.popleft()
             self._futures[key] = self._submit(unit)
 
-    @property
-    def held(self) -> int:
-        """Units fetched or in flight and not yet taken."""
-        return len(self._futures)
-
     def close(self) -> None:
         """Drop what was fetched ahead and stop the threads (waits for requests in flight)."""
         self._waiting.clear()
