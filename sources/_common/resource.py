@@ -48,7 +48,8 @@ def windowed_rows(
     # row), with this load's view of the destination's column types
     control.converters[resource] = functools.partial(to_arrow, types=types, required=key, existing=existing,
                                                      normalize=normalize)
-    prefetcher = control.prefetcher(resource, lambda unit: control.converters[resource](fetch(unit)), max_workers)
+    prefetcher = control.prefetcher(resource, lambda unit: as_table(fetch(unit), control.converters[resource]),
+                                    max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
     for unit in units:
@@ -64,6 +65,18 @@ def windowed_rows(
                        for window in progress.upcoming()])
     for progress in progresses:
         progress.commit()
+
+
+def as_table(rows: Any, to_arrow: Callable[[list], pa.Table]) -> pa.Table:
+    """A fetch's result as one table: its rows converted, or the table it built page by page."""
+    return rows if isinstance(rows, pa.Table) else to_arrow(rows)
+
+
+def concat_tables(tables: list) -> pa.Table:
+    """Pages converted one by one (`control.converters[resource]`), as one table; pages with no
+    rows have no columns and are left out."""
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 
 def in_window(day: Any, window: Window) -> bool:

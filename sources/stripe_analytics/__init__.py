@@ -25,7 +25,7 @@ import dlt
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config import positive_int, require_key, start_date as check_start_date
 from .._common.progress import CHECKPOINT_SECONDS, checkpoint_seconds as check_checkpoint
-from .._common.resource import windowed_rows
+from .._common.resource import concat_tables, windowed_rows
 from . import helpers, settings
 
 RESULTS_KEY = ("query_name", "timestamp", "metric", "dimension_value")
@@ -84,17 +84,16 @@ def stripe_analytics_source(
         interval = query["interval"]
         return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)
 
-    def fetch_window(query: dict, window: Any) -> list:
+    def fetch_window(query: dict, window: Any) -> Any:
         request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), body_encoding)
         if request is None:
-            return []
-        rows: list = []
-        for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
-                                 check=helpers.is_metric_query_body):
-            rows.extend(helpers.result_rows(query, body, window))
-        return rows
+            return concat_tables([])
+        to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row
+        return concat_tables([to_arrow(helpers.result_rows(query, body, window))
+                              for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
+                                                       check=helpers.is_metric_query_body)])
 
-    def fetch(unit: tuple) -> list:
+    def fetch(unit: tuple) -> Any:
         query, window = unit
         try:
             return helpers.fetch_split(window, query, functools.partial(fetch_window, query))

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config import queries as check_query_list
-from .._common.resource import in_window
+from .._common.resource import concat_tables, in_window
 from .._common.windows import next_period
 from . import settings
 
@@ -215,7 +215,7 @@ def split_window(window: Window, interval: str) -> list[Window]:
     return [Window(window.start, middle), Window(middle, window.end)]
 
 
-def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]) -> list:
+def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], pa.Table]) -> pa.Table:
     """`fetch_one(window)`, or, when the API finds the range longer than its maximum for the
     interval, the same for both halves of the window (recursively)."""
     try:
@@ -225,7 +225,8 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]
         if not halves:
             raise
     logger.info("%s: query %r: window %s is too long for the API, splitting it", PROVIDER, query["name"], window)
-    return [row for half in halves for row in fetch_split(half, query, fetch_one)]
+    parts = [fetch_split(half, query, fetch_one) for half in halves]
+    return concat_tables(parts)
 
 
 def query_error(query: dict, exc: ApiError) -> ApiError:
