@@ -56,7 +56,7 @@ class RequestLimiter:
                 start = max(start, self._next_start)
                 while self._starts and self._starts[0] <= start - 1.0:
                     self._starts.popleft()
-                cap = max(1, int(limit))
+                cap = self.rate.window_cap()
                 if len(self._starts) >= cap:
                     start = max(start, self._starts[-cap] + 1.0)
                 self._next_start = start + 1.0 / limit

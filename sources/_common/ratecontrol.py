@@ -17,6 +17,7 @@ clock. `RequestLimiter` (limits.py) asks `limit` before each request start and r
 """
 
 import logging
+import math
 from collections import deque
 from typing import Optional
 
@@ -34,6 +35,7 @@ class RateController:
 
     def __init__(self, provider: str = "", requests_per_second: Optional[float] = None) -> None:
         self.provider = provider
+        self.told = requests_per_second
         self.ceiling = requests_per_second * MARGIN if requests_per_second else None
         self.limit: Optional[float] = self.ceiling
         self.peak: Optional[float] = self.ceiling  # the rate at the last throttle: where to grow back to
@@ -53,6 +55,12 @@ class RateController:
         self.limit += per_second / self.limit
         if self.ceiling:
             self.limit = min(self.limit, self.ceiling)
+
+    def window_cap(self) -> int:
+        """Request starts allowed in any sliding second: what even spacing at `limit` can put in
+        one (its ceiling), never more than a told rate."""
+        cap = max(1, math.ceil(self.limit - 1e-9)) if self.limit else 1
+        return min(cap, max(1, int(self.told))) if self.told else cap
 
     def accepted_last_second(self, now: float) -> int:
         return sum(1 for started in self._ok if started > now - 1.0)
