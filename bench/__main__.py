@@ -26,6 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     here = os.path.dirname(os.path.abspath(__file__))
     bench = Bench(latency=args.latency, concurrency=args.concurrency, quick=args.quick,
                   postgres=not args.no_postgres, only=args.only)

@@ -34,7 +34,8 @@ def closing_line(result: Any) -> str:
         parts.append(_plural(result.tally.windows_total, "window"))
     parts.append(requests)
     parts.append(f"rows: {rows}; {_plural(result.loads, 'load')}, {result.seconds:.1f}s")
-    return f"{result.provider}: ok - " + ", ".join(parts)
+    learned = f" ({result.throttling})" if result.throttling else ""
+    return f"{result.provider}: ok - " + ", ".join(parts) + learned
 
 
 def as_json(result: Any) -> dict:
@@ -54,6 +55,7 @@ def as_json(result: Any) -> dict:
         "windows": tally.windows_total,
         "windows_done": tally.windows_done,
         "requests": result.requests,
+        "throttling": result.throttling,
         "retries": result.retries,
         "throttled": result.throttled,
         "rows": dict(result.rows),

@@ -12,6 +12,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from sources._common import limits
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.http import request_stats
 from sources._common.progress import RunControl, RunTally
@@ -42,6 +43,7 @@ class ProviderResult:
     retries: int = 0
     throttled: int = 0
     backfill: Optional[tuple] = None
+    throttling: Optional[str] = None  # what the rate control learnt, when the API throttled
 
     @property
     def ok(self) -> bool:
@@ -132,22 +134,28 @@ def run_provider(
     selection: Any = None,
     on_change: Optional[Callable[[ProviderResult], None]] = None,
     account: Optional[Account] = None,
+    clock: Optional[Callable[[], float]] = None,
 ) -> ProviderResult:
     """Load `provider` (nightly incremental, or the `backfill` range) in as many loads as its
     plan needs; the first failure stops it, keeping every load already committed.
     `selection` (`catalog.Selection`) limits resources and queries; `on_change(result)` is
     called after every fetched window (progress display). With an `account`, that account's own
-    pipeline loads its rows (with an `account` column) into the provider's shared dataset."""
+    pipeline loads its rows (with an `account` column) into the provider's shared dataset.
+    `clock` times the chunks (`checkpoint_seconds`; tests pass a fake one)."""
     result = ProviderResult(provider, backfill=backfill, account=account.name if account else None)
     started = time.monotonic()
     stats = request_stats(provider)
     stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
+    limits.forget(provider)
+    control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
+                         queries=selection.queries if selection else None)
     try:
         apply_loader_defaults()
         check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
         if windows_per_load is not None:
-            windows_per_load = number(provider, "windows_per_load", windows_per_load, setting="--windows-per-load")
+            control.windows_per_load = number(provider, "windows_per_load", windows_per_load,
+                                              setting="--windows-per-load")
         dataset = dataset_name(provider)
         factory_of_destination = make_destination(destination, dataset)
         require_client(factory_of_destination, destination, dataset)
@@ -166,8 +174,6 @@ def run_provider(
                     pipeline.load()
                     result.loads += 1
                 pipeline.sync_destination()  # a fresh machine restores state from the warehouse
-            control = RunControl(backfill=backfill, windows_per_load=windows_per_load, tally=result.tally,
-                                 queries=selection.queries if selection else None)
             if on_change:
                 result.tally.on_change = lambda: on_change(_count_requests(result, stats))
             contract = schema_contract(provider)
@@ -195,7 +201,12 @@ def run_provider(
     except Exception as exc:  # every failure becomes one line; loads already committed stay
         result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", result.label, exc_info=True)
+    finally:
+        control.close()
     result.seconds = time.monotonic() - started
+    result.throttling = limits.learned(provider)
+    if result.throttling:
+        logger.info("%s: %s", result.label, result.throttling)
     _count_requests(result, stats)
     result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
     if result.ok:

@@ -73,7 +73,19 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return value
 
 
+_AS_IS = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
+          pa.types.is_timestamp, pa.types.is_date)
+
+
 def _column(values: list, kind: pa.DataType) -> pa.Array:
+    """Arrow converts a column whose values already have the type in C (no Python call per
+    value); a column that needs shaping (JSON text, exact decimals, numbers as text) goes value
+    by value."""
+    if any(check(kind) for check in _AS_IS):
+        try:
+            return pa.array(values, type=kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            pass
     return pa.array([_cell(v, kind) for v in values], type=kind)
 
 

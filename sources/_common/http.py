@@ -7,7 +7,8 @@
 * 4xx answers are not retried: they raise `ApiError`/`AuthError` naming provider, endpoint,
   status, the API's own message and request id, never the key.
 * Credentials only go to the configured base URL's origin: a link to another origin is refused.
-* `RequestLimiter` bounds requests in flight and their rate for the whole provider.
+* `RequestLimiter` bounds requests in flight and their rate for the whole provider, and learns
+  the API's limits from its 429 answers (limits.py, ratecontrol.py).
 """
 
 import email.utils
@@ -27,7 +28,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable
-from .limits import RequestLimiter
+from .limits import RequestLimiter, shared_limiter
 from .redaction import redact, register_secret
 from .spec import number
 
@@ -238,6 +239,7 @@ class ApiClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
+            sleep=self.limiter.sleep,
             retry=retry_if_exception_type(TransientError),
             reraise=True,
         )
@@ -270,12 +272,16 @@ class ApiClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.stats.add(requests=1)
         try:
-            with self.limiter.slot():
+            with self.limiter.slot() as started:
                 response = self._http.request(
                     request.method, url, params=request.params, json=request.json,
                     content=urlencode(request.form) if request.form is not None else None, headers=headers,
                 )
                 content = response.content
+                if response.status_code == 429:
+                    self.limiter.throttled(started, parse_retry_after(response), content[:2000])
+                elif response.status_code < 400:
+                    self.limiter.succeeded(started)
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout ({type(exc).__name__})") from None
         except httpx.ConnectError as exc:  # refused, DNS failure, no route: retried, then "cannot reach"
@@ -378,10 +384,11 @@ def build_client(
     **options: Any,
 ) -> ApiClient:
     """A source's client from the settings every source has (each checked against its range in
-    `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http)."""
+    `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http).
+    The limiter is shared by every client of this provider and key for the whole run."""
     retry = RetryPolicy(max_attempts=number(provider, "max_attempts", max_attempts),
                         max_retry_wait=number(provider, "max_retry_wait", max_retry_wait))
-    limiter = RequestLimiter(number(provider, "max_concurrency", max_concurrency),
+    limiter = shared_limiter(provider, secret, number(provider, "max_concurrency", max_concurrency),
                              number(provider, "requests_per_second", requests_per_second))
     return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret,
                      timeout=number(provider, "timeout", timeout), retry=retry, limiter=limiter, **options)

@@ -1,38 +1,147 @@
-"""Per-provider request limits shared by every thread that talks to one API."""
+"""Per-provider request limits shared by every thread that talks to one API: requests in flight
+and request starts per second, adapted to the API's 429 answers (see ratecontrol.py)."""
 
+import logging
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
+
+from .ratecontrol import ConcurrencyController, RateController
+
+logger = logging.getLogger("metricsync.limits")
+
+CONCURRENCY_MARKER = b"concurrency_limit_exceeded"  # Stripe's metric_query[_metric]_concurrency_limit_exceeded
 
 
 class RequestLimiter:
-    """Caps requests in flight (`max_concurrency`) and the start rate (`requests_per_second`).
+    """Caps requests in flight (`max_concurrency`, lowered after concurrency 429s) and paces
+    request starts at the controller's rate: evenly spaced 1/rate apart, and never more than
+    `rate` starts in any sliding second (so a burst that overran the server's window is waited
+    out before pacing resumes). `Retry-After` holds back every request start until it has passed.
 
-    The rate part spaces request starts at least 1/rps apart (a token bucket of depth one), which
-    is what the providers' per-second limits count. A few lines, so no dependency for it.
+    `clock` and `sleep` are injectable so tests run the controller on a fake clock.
     """
 
-    def __init__(self, max_concurrency: int = 4, requests_per_second: Optional[float] = None):
+    def __init__(
+        self,
+        max_concurrency: int = 4,
+        requests_per_second: Optional[float] = None,
+        *,
+        provider: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider = provider
         self.max_concurrency = max(1, int(max_concurrency))
-        self._slots = threading.BoundedSemaphore(self.max_concurrency)
-        self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        self.rate = RateController(provider, requests_per_second)
+        self.concurrency = ConcurrencyController(provider, self.max_concurrency)
+        self.clock, self.sleep = clock, sleep
+        self.in_flight = 0
+        self._free = threading.Condition()
         self._lock = threading.Lock()
+        self._starts: deque = deque()  # reserved start times of the last second
         self._next_start = 0.0
+        self._paused_until = 0.0
 
-    def _wait_for_turn(self) -> None:
-        if not self._interval:
-            return
+    # -- before a request --------------------------------------------------------------------
+    def _reserve_start(self) -> float:
+        """This request's start time: now, or later as the rate and any Retry-After require."""
         with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self._interval
+            now = self.clock()
+            start = max(now, self._paused_until)
+            limit = self.rate.limit
+            if limit:
+                start = max(start, self._next_start)
+                while self._starts and self._starts[0] <= start - 1.0:
+                    self._starts.popleft()
+                cap = self.rate.window_cap()
+                if len(self._starts) >= cap:
+                    start = max(start, self._starts[-cap] + 1.0)
+                self._next_start = start + 1.0 / limit
+            self._starts.append(start)
+            while len(self._starts) > 100_000:
+                self._starts.popleft()
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
+        return start
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one concurrency slot for the duration of one HTTP attempt."""
-        with self._slots:
-            self._wait_for_turn()
-            yield
+    def slot(self) -> Iterator[float]:
+        """Hold one concurrency slot for one HTTP attempt; yields the attempt's start time, to
+        pass back to `succeeded` / `throttled` before leaving the block."""
+        with self._free:
+            while self.in_flight >= self.concurrency.allowed:
+                self._free.wait()
+            self.in_flight += 1
+        try:
+            yield self._reserve_start()
+        finally:
+            with self._free:
+                self.in_flight -= 1
+                self._free.notify()
+
+    # -- after a response --------------------------------------------------------------------
+    def succeeded(self, started: float) -> None:
+        with self._lock:
+            self.rate.on_success(started, self.clock())
+            grew = self.concurrency.on_success()
+        if grew:
+            with self._free:
+                self._free.notify()
+
+    def throttled(self, started: float, retry_after: Optional[float] = None, body: bytes = b"") -> None:
+        """A 429: cut concurrency (when the body says so) or the rate; hold every start until
+        `Retry-After` has passed."""
+        with self._lock:
+            now = self.clock()
+            if retry_after:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            if CONCURRENCY_MARKER in body:
+                self.rate.throttled += 1
+                self.concurrency.on_throttle(started, now, self.in_flight)
+            else:
+                self.rate.on_throttle(started, now)
+
+    # -- reporting ---------------------------------------------------------------------------
+    def learned(self) -> Optional[str]:
+        """What the run learnt, for its summary: None when it was never throttled."""
+        rate, concurrency = self.rate, self.concurrency
+        if not rate.throttled:
+            return None
+        parts = [f"{rate.throttled} request(s) throttled"]
+        if rate.cuts:
+            parts.append(f"learned rate {rate.limit:.1f} requests/s")
+        if concurrency.cuts:
+            parts.append(f"concurrency {concurrency.allowed}")
+        return ", ".join(parts)
+
+
+_shared: dict = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(provider: str, key: str, max_concurrency: int, requests_per_second: Optional[float]) -> RequestLimiter:
+    """One limiter per provider and API key for the whole run, so what one load learnt about the
+    API's limits holds for the next (the runner calls `forget` when a provider's run begins)."""
+    ident = (provider, hash(key), int(max_concurrency), requests_per_second)
+    with _shared_lock:
+        limiter = _shared.get(ident)
+        if limiter is None:
+            limiter = _shared[ident] = RequestLimiter(max_concurrency, requests_per_second, provider=provider)
+        return limiter
+
+
+def forget(provider: str) -> None:
+    with _shared_lock:
+        for ident in [i for i in _shared if i[0] == provider]:
+            del _shared[ident]
+
+
+def learned(provider: str) -> Optional[str]:
+    """The run summary's words on throttling for `provider`, or None."""
+    with _shared_lock:
+        limiters = [limiter for ident, limiter in _shared.items() if ident[0] == provider]
+    notes = [note for note in (limiter.learned() for limiter in limiters) if note]
+    return "; ".join(notes) or None

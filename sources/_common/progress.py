@@ -3,17 +3,22 @@ destination, so a fresh machine resumes where the last run stopped).
 
 Per query the state holds `loaded_through` (the last day the nightly sync has loaded) and, while a
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
-invocation (`RunControl.plans`) and loaded in chunks of `windows_per_load` windows, one dlt load
-each: a crash loses at most the chunk in flight, and the rerun starts after the last chunk that
-landed. A backfill never moves `loaded_through`.
+invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
+`windows_per_load` windows per query or once `checkpoint_seconds` have passed since it began,
+whichever comes first, so a crash loses at most the chunk in flight however slow the API, and the
+rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from .prefetch import FetchFn, Prefetcher
 from .tally import RunTally
 from .windows import Window, incremental_start, plan_windows
+
+CHECKPOINT_SECONDS = 60.0
 
 
 @dataclass
@@ -31,10 +36,37 @@ class RunControl:
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
+    checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
+    clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
+    prefetchers: dict = field(default_factory=dict)
+    converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
 
     @property
     def backfill_key(self) -> str:
         return f"{self.backfill[0]}..{self.backfill[1]}" if self.backfill else ""
+
+    def prefetcher(self, resource: str, fetch: FetchFn, workers: int) -> Prefetcher:
+        """The resource's fetcher for the whole run (made by its first load)."""
+        if resource not in self.prefetchers:
+            self.prefetchers[resource] = Prefetcher(fetch, workers)
+        return self.prefetchers[resource]
+
+    def close(self) -> None:
+        """Stop fetching ahead (the runner calls it when the run ends, however it ends)."""
+        for prefetcher in self.prefetchers.values():
+            prefetcher.close()
+        self.prefetchers.clear()
+
+
+class Chunk:
+    """One load's time budget: expired once `seconds` have passed since it began."""
+
+    def __init__(self, control: RunControl, seconds: float) -> None:
+        self.clock, self.seconds = control.clock, seconds
+        self.began = self.clock()
+
+    def expired(self) -> bool:
+        return self.clock() - self.began >= self.seconds
 
 
 def utc_today() -> dt.date:
@@ -50,6 +82,7 @@ class QueryProgress:
         self.entry = state.setdefault("queries", {}).setdefault(query_name, {})
         self.resource, self.query_name, self.control = resource, query_name, control
         self.windows: list[Window] = []
+        self.per_load = 0
 
     @property
     def loaded_through(self) -> Optional[dt.date]:
@@ -82,11 +115,24 @@ class QueryProgress:
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)
         plan = self.control.plans[key]
-        per_load = self.control.windows_per_load or per_load
+        self.per_load = per_load = self.control.windows_per_load or per_load
         self.windows, self.control.plans[key] = plan[:per_load], plan[per_load:]
         if self.control.plans[key]:
             self.control.pending.add(self.resource)
         return self.windows
+
+    def keep(self, fetched: int) -> None:
+        """The chunk ended after its first `fetched` windows (time was up): the others go back to
+        the front of the plan, for the next load."""
+        key = (self.resource, self.query_name)
+        rest, self.windows = self.windows[fetched:], self.windows[:fetched]
+        if rest:
+            self.control.plans[key] = rest + self.control.plans.get(key, [])
+            self.control.pending.add(self.resource)
+
+    def upcoming(self) -> list[Window]:
+        """The windows the next load will take (to fetch them ahead)."""
+        return self.control.plans.get((self.resource, self.query_name), [])[: self.per_load]
 
     def commit(self) -> None:
         """Record that every window of this load landed (call at the end of the generator)."""

@@ -20,9 +20,8 @@ import dlt
 import pyarrow as pa
 
 from .arrow import to_arrow
-from .concurrency import run_concurrently
 from .errors import ApiError
-from .progress import QueryProgress, RunControl
+from .progress import Chunk, QueryProgress, RunControl
 from .windows import Window, days, period_start
 
 logger = logging.getLogger("metricsync.windows")
@@ -79,6 +78,12 @@ class WindowedTable:
                            hint="the response has a dimension metricsync does not key on; report it with this line")
 
 
+    def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
+        """`check_unique` for rows already in Arrow (the key columns are named as dlt names them)."""
+        if rows.num_rows:
+            self.check_unique(rows.select(list(self.key)).to_pylist(), query_name)
+
+
 class PeriodCheck:
     """Sorts one window's rows by the period the API labelled them with.
 
@@ -118,28 +123,68 @@ def windowed_rows(
     max_workers: int,
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
-    `fetch((query, window))` returns that window's rows. Each window is yielded as one Arrow
-    table: its rows plus its tombstones. State is only written once every window of the load
-    has been fetched, so a failure never advances it past data that did not land. Columns are
-    named as dlt names them, and keep the type they have in the destination."""
+    `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
+    page by page with `control.converters[table.name]`). Each window is yielded as one Arrow
+    table, its rows plus its tombstones, in plan order; once `control.checkpoint_seconds` have
+    passed the load stops after the window at hand and the rest go back to the plan. State is
+    only written for the windows this load yielded, at its end, so a failure never advances it
+    past data that did not land; the next load's windows are then fetched (see prefetch.py) while
+    dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
+    destination."""
     state = dlt.current.resource_state()
-    fetch = control.tally.counting(fetch)  # windows and rows fetched, for progress
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
                 schema.tables.get(table.name, {}).get("columns", {}).items()}
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
-    types = {**table.types, TOMBSTONE: pa.bool_()}
     progresses, units = [], []
     for query in queries:
         progress = QueryProgress(state, table.name, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
-    for (query, window), rows in run_concurrently(fetch, units, max_workers):
-        table.check_unique(rows, query["name"])
-        yield to_arrow(rows + table.tombstones(query["name"], window), types,
-                       (*table.key, *table.not_null), existing, normalize)
+    chunk = Chunk(control, control.checkpoint_seconds)
+    # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
+    # row), with this load's view of the destination's column types
+    control.converters[table.name] = functools.partial(
+        to_arrow, types={**table.types, TOMBSTONE: pa.bool_()}, required=(*table.key, *table.not_null),
+        existing=existing, normalize=normalize)
+    control.tally.table_rows.setdefault(table.name, 0)
+    prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch(unit), control),
+                                    max_workers)
+    prefetcher.expect(units)
+    taken = dict.fromkeys((p.query_name for p in progresses), 0)
+    for unit in units:
+        yield prefetcher.take(unit)
+        taken[unit[0]["name"]] += 1
+        if chunk.expired():
+            break
+    for progress in progresses:
+        progress.keep(taken[progress.query_name])
+    prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
+                       for window in progress.upcoming()])
     for progress in progresses:
         progress.commit()
+
+
+def window_table(table: WindowedTable, unit: tuple, fetched: Any, control: RunControl) -> pa.Table:
+    """One fetched window as the table its load yields: the rows, checked for clashing keys, and
+    the window's tombstones; tallied for progress (the rows, not the tombstones)."""
+    query, window = unit
+    convert = control.converters[table.name]
+    if isinstance(fetched, pa.Table):
+        table.check_unique_table(fetched, query["name"])
+        rows, result = fetched.num_rows, concat_tables([fetched, convert(table.tombstones(query["name"], window))])
+    else:
+        table.check_unique(fetched, query["name"])
+        rows, result = len(fetched), convert(fetched + table.tombstones(query["name"], window))
+    control.tally.fetched(rows, table.name)
+    return result
+
+
+def concat_tables(tables: list) -> pa.Table:
+    """Pages converted one by one (`control.converters[resource]`), as one table; pages with no
+    rows have no columns and are left out."""
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 
 def in_window(day: Any, window: Window) -> bool:

@@ -45,6 +45,7 @@ SHARED = {
     "max_attempts": Range(int, 1, 100),
     "max_retry_wait": Range(float, 0, 86_400),
     "page_size": Range(int, 1, 1000),
+    "checkpoint_seconds": Range(float, 0.1, 86_400),
 }
 # provider-specific bounds that are narrower than the shared ones (the API's documented maximum)
 PROVIDER = {

@@ -28,6 +28,7 @@ import dlt
 from .._common import QueryProgress, RunControl, build_client, run_concurrently
 from .._common.config import require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
+from .._common.progress import CHECKPOINT_SECONDS
 from .._common.resource import WindowedTable, windowed_rows
 from .._common.spec import number
 from . import helpers, settings
@@ -48,6 +49,7 @@ def statsig_source(
     api_version: str = settings.API_VERSION,
     page_size: int = settings.MAX_PAGE_SIZE,
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 30.0,
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
@@ -60,6 +62,7 @@ def statsig_source(
     lookback = number("statsig", "lookback_days", lookback_days)
     per_load = number("statsig", "windows_per_load", windows_per_load)
     workers = number("statsig", "max_concurrency", max_concurrency)
+    control.checkpoint_seconds = number("statsig", "checkpoint_seconds", checkpoint_seconds)
     limit = number("statsig", "page_size", page_size)
     headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
     client = build_client(

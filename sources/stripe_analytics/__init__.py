@@ -25,7 +25,8 @@ import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config import require_key, start_date as check_start_date
-from .._common.resource import WindowedTable, windowed_rows
+from .._common.progress import CHECKPOINT_SECONDS
+from .._common.resource import WindowedTable, concat_tables, windowed_rows
 from .._common.spec import number
 from . import helpers, settings
 
@@ -50,6 +51,7 @@ def stripe_analytics_source(
     default_timezone: str = settings.DEFAULT_TIMEZONE,
     max_periods: Optional[Dict[str, int]] = None,
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 60.0,
     max_attempts: int = 8,
     max_retry_wait: float = 300.0,
@@ -73,6 +75,7 @@ def stripe_analytics_source(
     lookback = number("stripe_analytics", "lookback_days", lookback_days)
     per_load = number("stripe_analytics", "windows_per_load", windows_per_load)
     workers = number("stripe_analytics", "max_concurrency", max_concurrency)
+    control.checkpoint_seconds = number("stripe_analytics", "checkpoint_seconds", checkpoint_seconds)
     if not checked:  # an API key but nothing to load: say so, as Whop does, and load nothing
         logger.warning("stripe_analytics: no queries are set, so nothing is loaded - set "
                        "SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
@@ -90,18 +93,19 @@ def stripe_analytics_source(
         interval = query["interval"]
         return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)
 
-    def fetch_window(query: dict, window: Any) -> list:
+    def fetch_window(query: dict, window: Any) -> Any:
         request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), body_encoding)
         if request is None:
-            return []
-        rows: list = []
+            return concat_tables([])
+        to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row
+        pages = []
         for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
                                  check=helpers.is_metric_query_body):
             helpers.check_complete(body, paginator.next_request(request, body))
-            rows.extend(helpers.result_rows(query, body, window))
-        return rows
+            pages.append(to_arrow(helpers.result_rows(query, body, window)))
+        return concat_tables(pages)
 
-    def fetch(unit: tuple) -> list:
+    def fetch(unit: tuple) -> Any:
         query, window = unit
         try:
             return helpers.fetch_split(window, query, functools.partial(fetch_window, query))

@@ -1,6 +1,7 @@
 """Stripe Analytics query checks, metric_query requests, window splitting and row shaping (no dlt here)."""
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import replace
 from typing import Any, Callable, NoReturn, Optional
@@ -11,7 +12,7 @@ import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config import queries as check_query_list
-from .._common.resource import PeriodCheck
+from .._common.resource import PeriodCheck, concat_tables
 from .._common.windows import next_period
 from . import settings
 
@@ -226,7 +227,7 @@ def split_window(window: Window, interval: str) -> list[Window]:
     return [Window(window.start, middle), Window(middle, window.end)]
 
 
-def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]) -> list:
+def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], pa.Table]) -> pa.Table:
     """`fetch_one(window)`, or the same for both halves of the window (recursively) when the API
     finds the range longer than its maximum for the interval, or cut its answer at `limit` rows.
     A single period that still fills a page fails the query: its rows cannot all be had."""
@@ -246,7 +247,7 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], list]
                            hint="add filters or group_by a coarser dimension (e.g. price instead of customer)") from None
         reason = f"returned a full page of {settings.LIMIT} rows and no next page"
     logger.info("%s: query %r: window %s %s, splitting it", PROVIDER, query["name"], window, reason)
-    return [row for half in halves for row in fetch_split(half, query, fetch_one)]
+    return concat_tables([fetch_split(half, query, fetch_one) for half in halves])
 
 
 def query_error(query: dict, exc: ApiError) -> ApiError:
@@ -274,6 +275,14 @@ def bucket_day(bucket: dt.datetime, timezone: str) -> dt.date:
     return dt.date(local.year, local.month, local.day)
 
 
+@functools.lru_cache(maxsize=4096)
+def _bucket(value: Any, timezone: str) -> tuple[dt.datetime, dt.date]:
+    """(bucket start in UTC, its day in `timezone`): parsed once per distinct label, not per row
+    (a page grouped by customer repeats each day's label on every row)."""
+    bucket = _instant(value, "timestamp")
+    return bucket, bucket_day(bucket, timezone)
+
+
 def _int(value: Any) -> Optional[int]:
     return None if value is None else int(value)
 
@@ -296,8 +305,7 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
     periods = PeriodCheck(PROVIDER, query["name"], window, query["interval"])
     rows = []
     for item in body.get("data") or []:
-        bucket = _instant(item.get("timestamp"), "timestamp")
-        period = bucket_day(bucket, query["timezone"])
+        bucket, period = _bucket(item.get("timestamp"), query["timezone"])
         if not periods.keep(period):
             continue
         dimensions = item.get("dimensions") or {}

@@ -23,6 +23,7 @@ import dlt
 from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
 from .._common.config import require_key, start_date as check_start_date
 from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
+from .._common.progress import CHECKPOINT_SECONDS
 from .._common.resource import WindowedTable, windowed_rows
 from .._common.spec import number
 from . import helpers, settings
@@ -46,6 +47,7 @@ def whop_source(
     cursor_param: str = settings.CURSOR_PARAM,
     array_params: str = "brackets",
     windows_per_load: int = settings.WINDOWS_PER_LOAD,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     timeout: float = 30.0,
     max_attempts: int = 6,
     max_retry_wait: float = 300.0,
@@ -70,6 +72,7 @@ def whop_source(
     lookback = number("whop", "lookback_days", lookback_days)
     per_load = number("whop", "windows_per_load", windows_per_load)
     workers = number("whop", "max_concurrency", max_concurrency)
+    control.checkpoint_seconds = number("whop", "checkpoint_seconds", checkpoint_seconds)
     client = build_client(
         "whop", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
         requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
