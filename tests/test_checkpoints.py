@@ -47,7 +47,9 @@ def setup(monkeypatch, sandbox, **settings) -> None:
 def backfill_state(run_result_dir) -> dict:
     import dlt
 
-    pipeline = dlt.attach("statsig", pipelines_dir=str(run_result_dir / "pipelines"))
+    from pipelines.destinations import pipeline_name
+
+    pipeline = dlt.attach(pipeline_name("statsig", "duckdb"), pipelines_dir=str(run_result_dir / "pipelines"))
     resources = pipeline.state.get("sources", {}).get("statsig", {}).get("resources", {})
     return resources.get("metric_values", {}).get("queries", {}).get("metric_values", {})
 
@@ -82,7 +84,7 @@ def test_checkpoint_seconds_must_be_positive(monkeypatch, sandbox, duckdb_wareho
     result = run("statsig", duckdb_warehouse, backfill=(FIRST, LAST))
     assert result.exit_code == 2
     assert result.message == (f"statsig: checkpoint_seconds '{value}' is out of range - set SOURCES__STATSIG__CHECKPOINT_SECONDS "
-                              "(sources.statsig.checkpoint_seconds) to a number from 0.1 to 86400")
+                              "to a number from 0.1 to 86400")
     assert not sandbox.seen("/console/")
 
 
