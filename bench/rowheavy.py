@@ -66,8 +66,8 @@ def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list
     from sources.stripe_analytics import helpers, settings
 
     query = {"timezone": "UTC", **query}
-    headers = {"authorization": f"Bearer {api_key}", "stripe-version": settings.STRIPE_VERSION,
-               "content-type": "application/json"}
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json",
+               **({"stripe-version": settings.STRIPE_VERSION} if settings.STRIPE_VERSION else {})}
     now = dt.datetime.now(dt.timezone.utc)
     out = []
     for window in plan_windows(span[0], span[1], "day", 30, dt.date.today()):

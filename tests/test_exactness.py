@@ -99,6 +99,19 @@ def test_stripe_300_customers_daily_backfill_is_exact(sandbox, run, monkeypatch,
         assert min(spans) <= dt.timedelta(days=3) and max(spans) == dt.timedelta(days=30)
 
 
+def test_stripe_pages_ending_on_a_full_page_are_not_split(sandbox, run, monkeypatch, tmp_path):
+    """An API that paginates ends with a null link: a full last page is then just full."""
+    sandbox.by_name["stripe_analytics"].settings.update(customers=100, pagination=True)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    first_day = TODAY - dt.timedelta(days=29)  # one 30-day window: 3,000 rows, three full pages
+    stripe.setup(monkeypatch, sandbox, [BY_CUSTOMER], days=29)
+    result = run("stripe_analytics", None, (first_day, TODAY))
+    assert result.ok, result.message
+    assert len(sandbox.seen("/v2")) == 3
+    loaded = stripe.loaded(whop_warehouse(tmp_path / "w.duckdb"), BY_CUSTOMER["name"])
+    assert len(loaded) == 3000 and loaded == stripe.expected(sandbox, BY_CUSTOMER, first_day)
+
+
 def test_stripe_single_period_over_the_limit_fails_loudly(sandbox, run, monkeypatch, tmp_path):
     emulator = sandbox.by_name["stripe_analytics"]
     emulator.settings.update(customers=1200)  # 1200 rows a day: more than one answer can hold

@@ -101,7 +101,8 @@ def stripe_analytics_source(
         pages = []
         for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
                                  check=helpers.is_metric_query_body):
-            helpers.check_complete(body, paginator.next_request(request, body))
+            following = paginator.next_request(request, body)
+            helpers.check_complete(body, following, paged=bool(pages))
             pages.append(to_arrow(helpers.result_rows(query, body, window)))
         return concat_tables(pages)
 

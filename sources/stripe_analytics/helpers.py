@@ -203,10 +203,12 @@ class Truncated(Exception):
     """A page held `limit` rows and named no next page: the answer was cut, the window must shrink."""
 
 
-def check_complete(body: dict, following: Any) -> None:
-    """Raise `Truncated` for a full page without a next page (the docs: `next_page_url`
-    "Currently returns null", `limit` at most 1000), so no window ever loads a cut answer."""
-    if following is None and len(body.get("data") or []) >= settings.LIMIT:
+def check_complete(body: dict, following: Any, paged: bool) -> None:
+    """Raise `Truncated` for a full page that names no next page when no page of the window did
+    (the docs: `next_page_url` "Currently returns null", `limit` at most 1000), so no window ever
+    loads a cut answer. An API that paginates (`paged`: an earlier page named a next one) ends
+    with a null link, and a full last page is then just full."""
+    if following is None and not paged and len(body.get("data") or []) >= settings.LIMIT:
         raise Truncated()
 
 
