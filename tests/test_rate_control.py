@@ -193,3 +193,21 @@ def test_concurrency_429s_cut_concurrency_not_rate_and_never_exceed_max_concurre
     assert limiter.concurrency.cuts >= 1 and limiter.concurrency.allowed <= 3
     assert api.statuses.count(200) == 8 * 15
     assert api.statuses.count(429) < len(api.statuses) * 0.25
+
+
+def test_a_wait_beyond_max_retry_wait_fails_without_holding_other_requests():
+    """A Retry-After longer than `max_retry_wait` fails that request at once; the other requests of
+    the provider (e.g. in flight on other threads) are not held for it, so the run ends promptly."""
+    from sources._common import RetriesExhausted
+
+    clock = FakeClock()
+    answers = iter([httpx.Response(429, headers={"Retry-After": "900"}, json={}), httpx.Response(200, json={})])
+    limiter = RequestLimiter(2, None, provider="acme", clock=clock, sleep=clock.sleep)
+    client = ApiClient("acme", BASE, auth_headers={"Authorization": "Bearer k"}, limiter=limiter,
+                       retry=RetryPolicy(max_attempts=3, max_retry_wait=5),
+                       transport=httpx.MockTransport(lambda request: next(answers)))
+    with pytest.raises(RetriesExhausted, match="900s, more than max_retry_wait"):
+        client.request(Request("GET", "/a"), endpoint="GET /a")
+    before = clock.now
+    client.request(Request("GET", "/b"), endpoint="GET /b")
+    assert clock.now - before < 5  # not held back 900 fake seconds

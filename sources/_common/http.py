@@ -278,8 +278,10 @@ class ApiClient:
                     content=urlencode(request.form) if request.form is not None else None, headers=headers,
                 )
                 content = response.content
-                if response.status_code == 429:
-                    self.limiter.throttled(started, parse_retry_after(response), content[:2000])
+                if response.status_code == 429:  # a wait beyond max_retry_wait fails the run: nobody waits it out
+                    wait = parse_retry_after(response)
+                    self.limiter.throttled(started, wait if wait is not None and wait <= self.retry.max_retry_wait
+                                           else None, content[:2000])
                 elif response.status_code < 400:
                     self.limiter.succeeded(started)
         except httpx.TimeoutException as exc:
