@@ -218,3 +218,20 @@ def test_windows_are_planned_in_utc_on_a_machine_ahead_of_utc(monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+@pytest.mark.parametrize("as_arrow", [pytest.param(False, id="rows"), pytest.param(True, id="arrow-pages")])
+def test_two_rows_with_one_key_in_an_answer_fail_loudly(as_arrow):
+    import pyarrow as pa
+
+    from sources._common.errors import ApiError
+    from sources._common.resource import WindowedTable
+
+    table = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"))
+    day = dt.date(2026, 3, 1)
+    rows = [{"query_name": "q", "period": day, "metric": "m", "dimension_value": "price_1", "value": v} for v in (1, 2)]
+    check = table.check_unique_table if as_arrow else table.check_unique
+    with pytest.raises(ApiError, match=r"returned 2 rows for the same key .*price_1"):
+        check(pa.Table.from_pylist(rows) if as_arrow else rows, "q")
+    distinct = [rows[0], {**rows[1], "dimension_value": "price_2"}]
+    check(pa.Table.from_pylist(distinct) if as_arrow else distinct, "q")  # no clash, no error

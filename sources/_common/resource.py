@@ -80,8 +80,9 @@ class WindowedTable:
 
     def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
         """`check_unique` for rows already in Arrow (the key columns are named as dlt names them)."""
-        if rows.num_rows:
-            self.check_unique(rows.select(list(self.key)).to_pylist(), query_name)
+        keys = rows.select(list(self.key))
+        if keys.num_rows and keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
+            self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
 
 
 class PeriodCheck:
