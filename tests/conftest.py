@@ -108,6 +108,14 @@ def _postgres_available() -> Optional[str]:
         return str(exc).strip().splitlines()[0]
 
 
+def _require(server: str, problem: Optional[str], required: bool, variable: str, url: str) -> None:
+    """Fail (in CI, where `variable` is 1) or skip a test whose database server is unreachable."""
+    if problem:
+        if required:
+            pytest.fail(f"{server} is required ({variable}=1) but unreachable: {problem}")
+        pytest.skip(f"{server} not reachable at {url}: {problem}")
+
+
 def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """A DuckDB file, or a fresh Postgres database (skipped when unreachable, outside CI)."""
     if kind == "duckdb":
@@ -115,11 +123,7 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
         return
-    problem = _postgres_available()
-    if problem:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"Postgres is required (METRICSYNC_REQUIRE_POSTGRES=1) but unreachable: {problem}")
-        pytest.skip(f"Postgres not reachable at {POSTGRES_ADMIN}: {problem}")
+    _require("Postgres", _postgres_available(), REQUIRE_POSTGRES, "METRICSYNC_REQUIRE_POSTGRES", POSTGRES_ADMIN)
     import psycopg2
 
     database = f"ms_test_{uuid.uuid4().hex[:10]}"
@@ -176,11 +180,7 @@ def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
             warehouse.prefix = prefix
             yield warehouse
         return
-    problem = _mariadb_available()
-    if problem:
-        if REQUIRE_MARIADB:
-            pytest.fail(f"MariaDB is required (METRICSYNC_REQUIRE_MARIADB=1) but unreachable: {problem}")
-        pytest.skip(f"MariaDB not reachable at {MARIADB_ADMIN}: {problem}")
+    _require("MariaDB", _mariadb_available(), REQUIRE_MARIADB, "METRICSYNC_REQUIRE_MARIADB", MARIADB_ADMIN)
     database = f"{prefix}db"
     _mariadb_query(MARIADB_ADMIN, f"create database {database}", autocommit=True)
     credentials = MARIADB_ADMIN.rsplit("/", 1)[0] + f"/{database}"

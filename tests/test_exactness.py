@@ -5,13 +5,12 @@ load exactly. Each test checks the warehouse row for row against the sandbox's o
 
 import datetime as dt
 import logging
-import os
 import time
 
 import pytest
 import test_stripe_analytics as stripe
 import test_whop as whop
-from conftest import configure
+from conftest import Warehouse
 from test_statsig import expected_values, setup as setup_statsig, days, warehouse_values
 
 from sources._common.progress import RunControl
@@ -89,7 +88,7 @@ def test_stripe_300_customers_daily_backfill_is_exact(sandbox, run, monkeypatch,
     stripe.setup(monkeypatch, sandbox, [BY_CUSTOMER], days=100)
     result = run("stripe_analytics", None, (first_day, TODAY))
     assert result.ok, result.message
-    warehouse = whop_warehouse(tmp_path / "w.duckdb")
+    warehouse = Warehouse("duckdb", str(tmp_path / "w.duckdb"))
     loaded, expected = stripe.loaded(warehouse, BY_CUSTOMER["name"]), stripe.expected(sandbox, BY_CUSTOMER, first_day)
     assert len(expected) == 101 * 300
     assert loaded == expected
@@ -108,7 +107,7 @@ def test_stripe_pages_ending_on_a_full_page_are_not_split(sandbox, run, monkeypa
     result = run("stripe_analytics", None, (first_day, TODAY))
     assert result.ok, result.message
     assert len(sandbox.seen("/v2")) == 3
-    loaded = stripe.loaded(whop_warehouse(tmp_path / "w.duckdb"), BY_CUSTOMER["name"])
+    loaded = stripe.loaded(Warehouse("duckdb", str(tmp_path / "w.duckdb")), BY_CUSTOMER["name"])
     assert len(loaded) == 3000 and loaded == stripe.expected(sandbox, BY_CUSTOMER, first_day)
 
 
@@ -125,12 +124,6 @@ def test_stripe_single_period_over_the_limit_fails_loudly(sandbox, run, monkeypa
     day_requests = [r.json() for r in sandbox.seen("/v2")]
     assert any(dt.datetime.fromisoformat(b["ends_at"]) - dt.datetime.fromisoformat(b["starts_at"])
                <= dt.timedelta(days=1) for b in day_requests)  # it split down to one period before failing
-
-
-def whop_warehouse(path):
-    from conftest import Warehouse
-
-    return Warehouse("duckdb", str(path))
 
 
 # -- keys tell every row apart --------------------------------------------------------------------

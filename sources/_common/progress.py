@@ -12,7 +12,7 @@ rerun starts after the last chunk that landed. A backfill never moves `loaded_th
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from .prefetch import FetchFn, Prefetcher
 from .tally import RunTally

@@ -3,7 +3,7 @@
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from .windows import Window
 
@@ -48,16 +48,3 @@ class RunTally:
                 self.table_rows[table] = self.table_rows.get(table, 0) + rows
         if self.on_change:
             self.on_change()
-
-    def counting(self, fetch: Callable[[Any], list]) -> Callable[[Any], list]:
-        """`fetch` (one window's rows), tallied under the table of the resource running now."""
-        import dlt
-
-        table = dlt.current.resource_name()
-        self.table_rows.setdefault(table, 0)
-
-        def counted(unit: Any) -> list:
-            rows = fetch(unit)
-            self.fetched(len(rows or ()), table)
-            return rows
-        return counted
