@@ -62,7 +62,7 @@ class RowHeavyStripe:
 def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list:
     """Every page request metricsync makes for `query` over `span` (its windows, each page's
     token), in the floor's request-file format."""
-    from sources._common.windows import plan_windows
+    from sources._common.load.windows import plan_windows
     from sources.stripe_analytics import helpers, settings
 
     query = {"timezone": "UTC", **query}

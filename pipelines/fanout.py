@@ -15,9 +15,9 @@ logger = logging.getLogger("metricsync.fanout")
 
 
 def _child_init(log_level: str) -> None:
-    from .cli import _configure_logging
+    from .logs import configure_logging
 
-    _configure_logging(log_level)
+    configure_logging(log_level)
 
 
 def _run_one(job: dict) -> ProviderResult:

@@ -12,17 +12,24 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from sources._common import limits
+from pipelines.warehouse.destinations import (
+    apply_loader_format,
+    dataset_name,
+    make_destination,
+    pipeline_name,
+    require_client,
+    warehouse_lock,
+)
+from sources._common.http import limits
+from sources._common.config.spec import number
+from sources._common.config.spec import where as setting_name
+from sources._common.config.strict import check_settings, setting
 from sources._common.errors import ConfigError, MetricSyncError
-from sources._common.http import request_stats
-from sources._common.progress import RunControl, RunTally
-from sources._common.redaction import redact
-from sources._common.spec import number, where as setting_name
-from sources._common.strict import check_settings, setting
+from sources._common.http.client import request_stats
+from sources._common.http.redaction import redact
+from sources._common.load.progress import RunControl, RunTally
 
 from .accounts import Account, scope_to_account
-from .destinations import (apply_loader_format, dataset_name, make_destination, pipeline_name, require_client,
-                           warehouse_lock)
 from .locking import pipeline_lock
 from .providers import source_factory
 

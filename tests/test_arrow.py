@@ -5,7 +5,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from sources._common.arrow import MONEY, to_arrow
+from sources._common.load.arrow import MONEY, to_arrow
 
 
 @pytest.mark.parametrize(

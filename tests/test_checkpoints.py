@@ -47,7 +47,7 @@ def setup(monkeypatch, sandbox, **settings) -> None:
 def backfill_state(run_result_dir) -> dict:
     import dlt
 
-    from pipelines.destinations import pipeline_name
+    from pipelines.warehouse.destinations import pipeline_name
 
     pipeline = dlt.attach(pipeline_name("statsig", "duckdb"), pipelines_dir=str(run_result_dir / "pipelines"))
     resources = pipeline.state.get("sources", {}).get("statsig", {}).get("resources", {})

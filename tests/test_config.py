@@ -16,8 +16,8 @@ import pytest
 from conftest import configure
 from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
-from sources._common import spec
-from sources._common.strict import source_parameters
+from sources._common.config import spec
+from sources._common.config.strict import source_parameters
 
 TODAY = dt.date.today()
 START = (TODAY - dt.timedelta(days=10)).isoformat()

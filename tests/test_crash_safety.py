@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 from conftest import ROOT
-from sources._common.windows import plan_windows
+from sources._common.load.windows import plan_windows
 
 TODAY = dt.date.today()
 BACKFILL = (TODAY - dt.timedelta(days=730), TODAY - dt.timedelta(days=1))
@@ -103,9 +103,9 @@ def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sand
     import dlt
 
     from conftest import configure
-    from pipelines.destinations import pipeline_name
+    from pipelines.warehouse.destinations import pipeline_name
     from pipelines.runner import make_destination
-    from sources._common.progress import RunControl
+    from sources._common.load.progress import RunControl
     from sources.whop import whop_source
 
     configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import configure
 from test_whop import KEY, METRIC_QUERIES, START, TODAY, WALLET_QUERIES, expected_metric, expected_wallet
-from sources._common.windows import period_start
+from sources._common.load.windows import period_start
 
 def installed(module: str) -> bool:
     try:
@@ -95,7 +95,7 @@ def test_unusable_destination_is_refused_before_any_request(sandbox, monkeypatch
 
 
 def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated):
-    from pipelines.destinations import make_destination
+    from pipelines.warehouse.destinations import make_destination
 
     token = "secret_md_token_123"
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", f"md:analytics?motherduck_token={token}")
@@ -122,8 +122,8 @@ def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated
 ])
 def test_cloud_warehouses_are_configured_without_network(sandbox, monkeypatch, isolated, destination, env, formats):
     """The source builds and extracts/normalizes for the warehouse; only `load` would connect."""
-    from pipelines.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
-    from sources._common.progress import RunControl
+    from pipelines.warehouse.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
+    from sources._common.load.progress import RunControl
     from sources.whop import whop_source
 
     setup_whop(monkeypatch, sandbox, metric_queries=None, wallet_queries=QUERIES["wallet_queries"][:1])

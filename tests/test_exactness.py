@@ -13,8 +13,8 @@ import test_whop as whop
 from conftest import Warehouse
 from test_statsig import expected_values, setup as setup_statsig, days, warehouse_values
 
-from sources._common.progress import RunControl
-from sources._common.windows import Window
+from sources._common.load.progress import RunControl
+from sources._common.load.windows import Window
 from sources.whop.helpers import metric_request
 
 TODAY = dt.date.today()
@@ -218,7 +218,7 @@ def test_two_rows_with_one_key_in_an_answer_fail_loudly(as_arrow):
     import pyarrow as pa
 
     from sources._common.errors import ApiError
-    from sources._common.resource import WindowedTable
+    from sources._common.load.resource import WindowedTable
 
     table = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"))
     day = dt.date(2026, 3, 1)

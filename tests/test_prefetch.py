@@ -7,7 +7,7 @@ import time
 
 import pyarrow as pa
 
-from sources._common.prefetch import Prefetcher
+from sources._common.load.prefetch import Prefetcher
 
 MB = 2**20
 

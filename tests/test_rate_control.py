@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from sources._common import ApiClient, Request, RequestLimiter, RetryPolicy
-from sources._common.ratecontrol import MARGIN
+from sources._common.http.ratecontrol import MARGIN
 
 BASE = "https://api.example.com/v1"
 FAST = RetryPolicy(max_attempts=20, backoff_base=0.01, backoff_max=0.05)

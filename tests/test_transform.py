@@ -165,7 +165,7 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
 def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, credentials, expected):
     from types import SimpleNamespace
 
-    from pipelines.transform import profile
+    from pipelines.commands.transform import profile
 
     output = profile(destination, SimpleNamespace(**credentials))["metricsync"]["outputs"][destination]
     assert {k: output[k] for k in expected} == expected

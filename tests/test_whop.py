@@ -9,7 +9,7 @@ import pytest
 
 from conftest import configure
 from sandbox.whop import LINE_CATEGORIES
-from sources._common.windows import period_start
+from sources._common.load.windows import period_start
 
 TODAY = dt.date.today()
 START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down

@@ -9,8 +9,8 @@ import pytest
 
 from sources._common import ConfigError, QueryProgress, RunControl, Window, canonical_granularity, plan_windows
 from sources._common import period_start, run_concurrently, to_date
-from sources._common.resource import in_window
-from sources._common.windows import incremental_start, next_period
+from sources._common.load.resource import in_window
+from sources._common.load.windows import incremental_start, next_period
 
 D = dt.date
 

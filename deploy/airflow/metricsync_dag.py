@@ -19,10 +19,10 @@ from airflow.decorators import dag
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from pipelines.accounts import configured_accounts, scope_to_account
-from pipelines.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
+from pipelines.warehouse.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
 from pipelines.providers import PROVIDERS, is_configured, source_factory
 from pipelines.runner import schema_contract
-from sources._common.progress import RunControl
+from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 

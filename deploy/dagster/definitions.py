@@ -27,10 +27,10 @@ import dlt
 from dagster_dlt import dlt_assets
 
 from pipelines.accounts import configured_accounts
-from pipelines.destinations import dataset_name, destination_name
+from pipelines.warehouse.destinations import dataset_name, destination_name
 from pipelines.providers import PROVIDERS, source_factory
 from pipelines.runner import run_provider
-from sources._common.progress import RunControl
+from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 SINGLE = "default"  # the partition of a provider without accounts

@@ -1,11 +1,9 @@
 """Machinery shared by every metricsync source: HTTP client, paginators, windows, progress."""
 
-from .arrow import MONEY, to_arrow
-from .concurrency import run_concurrently
-from .errors import ApiError, AuthError, ConfigError, MetricSyncError, RetriesExhausted
-from .http import ApiClient, Request, RetryPolicy, build_client
-from .limits import RequestLimiter
-from .paginators import (
+from sources._common.http.client import ApiClient, Request, RetryPolicy, build_client
+from sources._common.http.concurrency import run_concurrently
+from sources._common.http.limits import RequestLimiter
+from sources._common.http.paginators import (
     BodyCursorPaginator,
     NextUrlPaginator,
     PageNumberPaginator,
@@ -13,8 +11,11 @@ from .paginators import (
     SinglePage,
     dig,
 )
-from .progress import QueryProgress, RunControl
-from .windows import Window, canonical_granularity, period_start, plan_windows, to_date
+from sources._common.load.arrow import MONEY, to_arrow
+from sources._common.load.progress import QueryProgress, RunControl
+from sources._common.load.windows import Window, canonical_granularity, period_start, plan_windows, to_date
+
+from .errors import ApiError, AuthError, ConfigError, MetricSyncError, RetriesExhausted
 
 __all__ = [
     "MONEY", "to_arrow", "run_concurrently", "ApiError", "AuthError", "ConfigError", "MetricSyncError",

@@ -20,10 +20,11 @@ from typing import Any, Optional
 import dlt
 
 from .._common import NextUrlPaginator, build_client, run_concurrently
-from .._common.config import require_key
-from .._common.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.spec import number
+from .._common.config.spec import number
+from .._common.config.values import require_key
+from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from . import helpers, settings
+
 
 @dlt.source(name="posthog", max_table_nesting=0)
 def posthog_source(

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from .._common import ApiClient, ApiError, ConfigError, Request
-from .._common.paginators import Paginator
+from .._common.http.paginators import Paginator
 from . import settings
 
 

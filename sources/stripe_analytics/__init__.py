@@ -24,10 +24,11 @@ from typing import Any, Dict, List, Optional
 import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
-from .._common.config import require_key, start_date as check_start_date
-from .._common.progress import CHECKPOINT_SECONDS
-from .._common.resource import WindowedTable, concat_tables, windowed_rows
-from .._common.spec import number
+from .._common.config.spec import number
+from .._common.config.values import require_key
+from .._common.config.values import start_date as check_start_date
+from .._common.load.progress import CHECKPOINT_SECONDS
+from .._common.load.resource import WindowedTable, concat_tables, windowed_rows
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")

@@ -11,9 +11,9 @@ import pendulum
 import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
-from .._common.config import queries as check_query_list
-from .._common.resource import PeriodCheck, concat_tables
-from .._common.windows import next_period
+from .._common.config.values import queries as check_query_list
+from .._common.load.resource import PeriodCheck, concat_tables
+from .._common.load.windows import next_period
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")

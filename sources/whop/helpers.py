@@ -7,9 +7,9 @@ from typing import Any, Optional
 
 import pyarrow as pa
 
-from .._common import ApiError, ConfigError, MONEY, Request, Window, to_date
-from .._common.config import queries as check_queries
-from .._common.resource import PeriodCheck
+from .._common import MONEY, ApiError, ConfigError, Request, Window, to_date
+from .._common.config.values import queries as check_queries
+from .._common.load.resource import PeriodCheck
 from . import settings
 
 WALLET_TYPES = {

@@ -79,7 +79,7 @@ def make_destination(destination: str, dataset: str) -> Any:
     if destination == "duckdb":
         factory = _duckdb(dataset)
     elif destination == "postgres":  # libpq's rules: the password may come from .pgpass or PGPASSWORD
-        from .postgres import credentials
+        from pipelines.warehouse.postgres import credentials
 
         factory = dlt.destinations.postgres(credentials=credentials(dataset))
     else:

@@ -15,11 +15,13 @@ configured queries.
 import sys
 from typing import Any, Optional
 
-from .catalog import DEFINITIONS, WINDOWED, configured_queries, settings
+from pipelines.catalog import DEFINITIONS, WINDOWED, configured_queries, settings
+from pipelines.commands._options import add_command, providers_to_run
+from pipelines.providers import PROVIDERS
 
 
 def _stored_tables(provider: str, destination: str) -> dict:
-    from .warehouse import Warehouse
+    from pipelines.warehouse.reads import Warehouse
 
     try:
         with Warehouse(destination, provider) as warehouse:
@@ -30,9 +32,8 @@ def _stored_tables(provider: str, destination: str) -> dict:
 
 def _hinted_tables(provider: str) -> dict:
     """Table schemas from the source's own hints (needs its configuration to build)."""
-    from sources._common.progress import RunControl
-
-    from .providers import source_factory
+    from pipelines.providers import source_factory
+    from sources._common.load.progress import RunControl
 
     try:
         source = source_factory(provider)(control=RunControl())
@@ -102,3 +103,13 @@ def describe_command(providers: list[str], destination: str) -> int:
         out.append("")
     sys.stdout.write("\n".join(out))
     return 0
+
+def register(commands) -> None:
+    describe = add_command(commands, "describe", "resources, tables, keys, columns, settings and queries of each provider",
+                           "metricsync describe stripe_analytics")
+    describe.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
+                          help=f"{', '.join(PROVIDERS)} (default: every provider)")
+
+
+def main(args: Any) -> int:
+    return describe_command(providers_to_run(args.providers), args.destination)

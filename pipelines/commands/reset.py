@@ -11,9 +11,10 @@ import argparse
 import sys
 from typing import Optional
 
+from pipelines.catalog import WINDOWED, suggest
+from pipelines.commands._options import add_command, providers_to_run, selection_options
+from pipelines.providers import PROVIDERS
 from sources._common.errors import ConfigError
-
-from .catalog import WINDOWED, suggest
 
 
 def _stored_queries(state: dict, provider: str) -> dict[str, list[str]]:
@@ -51,9 +52,9 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
 
-    from .destinations import dataset_name, make_destination, pipeline_name
-    from .locking import pipeline_lock
-    from .runner import describe_failure
+    from pipelines.locking import pipeline_lock
+    from pipelines.runner import describe_failure
+    from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
     try:
@@ -104,3 +105,16 @@ def _delete_rows(pipeline: object, pairs: list, tables: set) -> None:
                 client.execute_sql(f"delete from {table} where query_name = %s", query)
             else:
                 client.execute_sql(f"delete from {table}")
+
+def register(commands) -> None:
+    reset = add_command(commands, "reset", "forget loaded state so the next run reloads from start_date "
+                        "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes",
+                        "metricsync reset statsig --resources metric_values --drop-rows")
+    reset.add_argument("provider", metavar="provider", help=", ".join(PROVIDERS))
+    selection_options(reset)
+    reset.add_argument("--drop-rows", action="store_true", help="also delete the rows of those resources/queries")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def main(args: argparse.Namespace) -> int:
+    return reset_command(providers_to_run([args.provider])[0], args)

@@ -11,7 +11,7 @@ from typing import Iterator, Optional
 
 import pendulum
 
-from .errors import ConfigError
+from sources._common.errors import ConfigError
 
 GRANULARITIES = {
     "day": "day", "daily": "day",

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .prefetch import FetchFn, Prefetcher
-from .tally import RunTally
-from .windows import Window, incremental_start, plan_windows
+from sources._common.load.prefetch import FetchFn, Prefetcher
+from sources._common.load.tally import RunTally
+from sources._common.load.windows import Window, incremental_start, plan_windows
 
 CHECKPOINT_SECONDS = 60.0
 

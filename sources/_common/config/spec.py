@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .errors import ConfigError
+from sources._common.errors import ConfigError
 
 
 @dataclass(frozen=True)

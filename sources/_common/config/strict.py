@@ -22,13 +22,13 @@ from typing import Any, Callable, Iterable, Iterator, get_origin
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.providers import EnvironProvider, SettingsTomlProvider
+from dlt.common.configuration.specs.base_configuration import extract_inner_hint
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from dlt.common.configuration.utils import deserialize_value
-from dlt.common.configuration.specs.base_configuration import extract_inner_hint
 from dlt.common.typing import is_optional_type
 
-from . import spec
-from .errors import ConfigError
+from sources._common.config import spec as spec
+from sources._common.errors import ConfigError
 
 RUNTIME_ARGUMENTS = ("control",)  # source parameters passed by the runner, not read from config
 

@@ -29,7 +29,7 @@ class Warehouse:
     def __enter__(self) -> "Warehouse":
         import dlt
 
-        from .destinations import dataset_name, make_destination
+        from pipelines.warehouse.destinations import dataset_name, make_destination
 
         dataset = dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)

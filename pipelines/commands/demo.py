@@ -8,7 +8,8 @@ import sys
 import tempfile
 from decimal import Decimal
 
-from .providers import PROVIDERS
+from pipelines.commands._options import add_command
+from pipelines.providers import PROVIDERS
 
 
 def _show(path: str, datasets: list[str]) -> None:
@@ -59,7 +60,7 @@ def _show_marts(path: str) -> None:
 
 
 def _transform() -> int:
-    from .transform import run_transform
+    from pipelines.commands.transform import run_transform
 
     print("\ntransform: dbt build + source freshness of transform/ ...", flush=True)
     result = run_transform("duckdb")
@@ -68,9 +69,8 @@ def _transform() -> int:
 
 
 def run_demo(duckdb_path: str) -> int:
+    from pipelines.runner import run_provider
     from sandbox import Sandbox
-
-    from .runner import run_provider
 
     box = Sandbox(log_requests=False).start()
     pipelines_dir = tempfile.mkdtemp(prefix="metricsync-demo-")
@@ -106,3 +106,12 @@ def run_demo(duckdb_path: str) -> int:
     if code == 0:
         _show_marts(path)
     return code
+
+def register(commands) -> None:
+    demo = add_command(commands, "demo", "start the sandbox and load every provider into a DuckDB file",
+                       "metricsync demo --duckdb demo.duckdb")
+    demo.add_argument("--duckdb", default="demo.duckdb")
+
+
+def main(args) -> int:
+    return run_demo(args.duckdb)

@@ -1,4 +1,5 @@
-"""dlt's own log records in metricsync's one-line format, or at debug level where they are noise.
+"""Logging set-up for every command: one line per record, secrets redacted, and dlt's own records in
+metricsync's format, or at debug level where they are noise.
 
 dlt logs through the `dlt` logger with its own handler; `install_dlt_log_format` gives that
 handler metricsync's format and level (`RUNTIME__LOG_FORMAT` / `RUNTIME__LOG_LEVEL`, unless set),
@@ -11,6 +12,7 @@ own state) to DEBUG, shown with `--log-level DEBUG`:
 
 import logging
 import os
+import sys
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DLT_LOG_FORMAT = "{asctime} {levelname} {name}: {message}"  # the same, in the `{` style dlt's handler uses
@@ -40,3 +42,14 @@ def install_dlt_log_format(level: str) -> None:
     dlt_logger = logging.getLogger("dlt")
     if not any(isinstance(f, DltRecordFilter) for f in dlt_logger.filters):
         dlt_logger.addFilter(DltRecordFilter())
+
+
+def configure_logging(level: str) -> None:
+    """Root logging at `level` on stderr, secrets redacted, dlt's handler in the same format."""
+    from sources._common.http.redaction import RedactingFilter, install_log_redaction
+
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr, format=LOG_FORMAT)
+    install_log_redaction()
+    for name in ("dlt", "metricsync"):
+        logging.getLogger(name).addFilter(RedactingFilter())
+    install_dlt_log_format(level)

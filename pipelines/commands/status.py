@@ -14,7 +14,9 @@ import json
 import sys
 from typing import Any, Optional
 
-from .catalog import WINDOWED
+from pipelines.catalog import WINDOWED
+from pipelines.commands._options import add_command, providers_to_run
+from pipelines.providers import PROVIDERS
 
 LOAD_STATUS = {0: "loaded"}
 
@@ -42,7 +44,7 @@ def _columns(warehouse: Any, table: str) -> set:
 
 def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per windowed (resource, query) in the stored state and per definition table."""
-    from .warehouse import Warehouse
+    from pipelines.warehouse.reads import Warehouse
 
     entries = []
     with Warehouse(destination, provider) as warehouse:
@@ -97,7 +99,7 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool) -> int:
-    from .runner import describe_failure
+    from pipelines.runner import describe_failure
 
     everything, code = [], 0
     for provider in providers:
@@ -113,3 +115,14 @@ def status_command(providers: list[str], destination: str, as_json: bool) -> int
     if as_json:
         print(json.dumps(everything, indent=2, default=str))
     return code
+
+def register(commands) -> None:
+    status = add_command(commands, "status", "what the destination holds: last load, loaded_through and unfinished "
+                         "backfills per query, row counts", "metricsync status", "metricsync status whop --json")
+    status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
+                        help=f"{', '.join(PROVIDERS)} (default: every provider)")
+    status.add_argument("--json", action="store_true", help="one JSON object per (provider, resource, query)")
+
+
+def main(args: Any) -> int:
+    return status_command(providers_to_run(args.providers), args.destination, args.json)

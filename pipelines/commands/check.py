@@ -12,13 +12,14 @@ import logging
 import sys
 from typing import Any, Callable
 
+from pipelines.catalog import setting_values
+from pipelines.commands._options import PROVIDER_HELP, add_command, providers_to_run
+from pipelines.exits import exit_code
+from pipelines.providers import source_factory
 from sources._common.errors import ApiError, ConfigError
-from sources._common.http import Request, latest_client
-from sources._common.progress import RunControl
-from sources._common.windows import Window, next_period, period_start
-
-from .catalog import setting_values
-from .providers import source_factory
+from sources._common.http.client import Request, latest_client
+from sources._common.load.progress import RunControl
+from sources._common.load.windows import Window, next_period, period_start
 
 logger = logging.getLogger("metricsync.check")
 
@@ -100,7 +101,7 @@ PROBES: dict[str, Callable[[Any, dict], str]] = {
 def destination_summary(destination: str, provider: str) -> str:
     """Connect to the destination without creating anything; `<type>:<where>` and whether the
     provider's dataset exists yet."""
-    from .warehouse import Warehouse
+    from pipelines.warehouse.reads import Warehouse
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
@@ -109,9 +110,8 @@ def destination_summary(destination: str, provider: str) -> str:
 
 
 def check_provider(provider: str, destination: str) -> tuple[int, str]:
-    from sources._common.strict import check_settings
-
-    from .runner import RUNNER_SETTINGS, describe_failure, schema_contract
+    from pipelines.runner import RUNNER_SETTINGS, describe_failure, schema_contract
+    from sources._common.config.strict import check_settings
 
     try:
         check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
@@ -127,7 +127,6 @@ def check_provider(provider: str, destination: str) -> tuple[int, str]:
 
 
 def check_command(providers: list[str], destination: str) -> int:
-    from .cli import exit_code
 
     codes = []
     for provider in providers:
@@ -136,3 +135,13 @@ def check_command(providers: list[str], destination: str) -> int:
         codes.append(code)
     return exit_code(codes)
 
+def register(commands) -> None:
+    check = add_command(commands, "check", "validate config, prove each API key with at most two cheap requests, "
+                        "connect to the destination; loads nothing",
+                        "metricsync check all", "metricsync check whop --destination postgres")
+    check.add_argument("providers", nargs="*", default=["all"], metavar="provider",
+                       help=PROVIDER_HELP + " (default all)")
+
+
+def main(args: Any) -> int:
+    return check_command(providers_to_run(args.providers), args.destination)

@@ -11,14 +11,15 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sources._common.redaction import redact
-
-from .providers import PROVIDERS
+from pipelines.commands._options import add_command
+from pipelines.providers import PROVIDERS
+from sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -53,7 +54,7 @@ class TransformResult:
 
 def datasets() -> dict:
     """The dataset (schema) of each provider, as the runner names it (`dataset_name`, `dataset_prefix`)."""
-    from .destinations import dataset_name
+    from pipelines.warehouse.destinations import dataset_name
 
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
@@ -63,9 +64,8 @@ def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
     loaded there; a destination without an installed dbt adapter is refused in one line."""
     import dlt
 
+    from pipelines.warehouse.destinations import make_destination
     from sources._common.errors import ConfigError
-
-    from .destinations import make_destination
 
     factory = make_destination(destination, TARGET_SCHEMA)
     kind = factory.destination_type.rsplit(".", 1)[-1]
@@ -213,7 +213,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         result.lines = [f"transform: dbt could not run: {exc} - check {PROJECT_DIR.name}/ and the {destination} "
                         "destination credentials"]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
-        from .runner import describe_failure
+        from pipelines.runner import describe_failure
 
         result.exit_code, line = describe_failure("transform", exc, destination)
         result.lines = [line]
@@ -221,3 +221,15 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         os.environ.pop(PASSWORD_ENV, None)
         shutil.rmtree(workdir, ignore_errors=True)
     return result
+
+def register(commands) -> None:
+    add_command(commands, "transform", "dbt build + source freshness of transform/ on the warehouse the runner loads",
+                "metricsync transform", "metricsync transform --destination postgres")
+
+
+def main(args: Any) -> int:
+    result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    for line in result.warnings:
+        print(line, file=sys.stderr, flush=True)
+    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    return result.exit_code

@@ -27,13 +27,13 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from .errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable
-from .limits import RequestLimiter, shared_limiter
-from .redaction import redact, register_secret
-from .spec import number
+from sources._common.config.spec import number
+from sources._common.errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable
+from sources._common.http.limits import RequestLimiter, shared_limiter
+from sources._common.http.redaction import redact, register_secret
 
 if TYPE_CHECKING:
-    from .paginators import Paginator
+    from sources._common.http.paginators import Paginator
 
 logger = logging.getLogger("metricsync.http")
 

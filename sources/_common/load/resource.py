@@ -19,10 +19,10 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 import dlt
 import pyarrow as pa
 
-from .arrow import to_arrow
-from .errors import ApiError
-from .progress import Chunk, QueryProgress, RunControl
-from .windows import Window, days, period_start
+from sources._common.errors import ApiError
+from sources._common.load.arrow import to_arrow
+from sources._common.load.progress import Chunk, QueryProgress, RunControl
+from sources._common.load.windows import Window, days, period_start
 
 logger = logging.getLogger("metricsync.windows")
 

@@ -1,0 +1,81 @@
+"""Command-line pieces shared by the commands: global options, the provider selection, dates and
+numeric flags range-checked like the settings they stand for."""
+
+import argparse
+import datetime as dt
+from typing import Optional, Sequence
+
+from pipelines.exits import UsageError
+from pipelines.providers import PROVIDERS
+
+PROVIDER_HELP = f"{', '.join(PROVIDERS)} or all"
+
+
+def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted before or after the subcommand (after wins)."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--log-level", default=default("WARNING"), help="DEBUG, INFO, WARNING (default) or ERROR")
+    parser.add_argument("--destination", default=default(None),
+                        help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, sqlalchemy, ...) or a "
+                             "named one from .dlt config (default: destination_name / destination_type, else duckdb)")
+    parser.add_argument("--pipelines-dir", default=default(None),
+                        help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
+
+
+def add_command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text,
+                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    global_options(sub, suppress=True)
+    return sub
+
+
+def selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resources", nargs="+", metavar="R", help="only these resources (tables)")
+    parser.add_argument("--queries", nargs="+", metavar="Q", help="only these configured queries")
+
+
+def providers_to_run(names: Sequence[str]) -> list[str]:
+    from pipelines.catalog import provider_names
+    from sources._common.errors import ConfigError
+
+    try:
+        return provider_names(names)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _date(text: Optional[str], flag: str) -> Optional[dt.date]:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"metricsync: {flag} {text!r} is not an ISO date - use YYYY-MM-DD") from None
+
+
+def backfill_range(date_from: Optional[str], date_to: Optional[str], today: dt.date) -> Optional[tuple]:
+    first, last = _date(date_from, "--from"), _date(date_to, "--to")
+    if first is None and last is None:
+        return None
+    if first is None:
+        raise UsageError("metricsync: --to needs --from - give the first day of the backfill")
+    if first > today:
+        raise UsageError(f"metricsync: --from {first} is in the future - use a date on or before {today}")
+    last = min(last or today, today)
+    if last < first:
+        raise UsageError(f"metricsync: --to {last} is before --from {first} - swap them")
+    return first, last
+
+
+def check_numbers(args: argparse.Namespace, flags: Sequence[tuple]) -> None:
+    """`(flag, attribute, Range)` flags range-checked and converted in place."""
+    from sources._common.config.spec import number
+    from sources._common.errors import ConfigError
+
+    for flag, attr, bounds in flags:
+        if getattr(args, attr) is not None:
+            try:
+                setattr(args, attr, number("metricsync", flag, getattr(args, attr), setting=flag, bounds=bounds))
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
