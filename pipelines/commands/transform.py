@@ -1,5 +1,7 @@
 """`python -m pipelines transform`: the dbt project in `transform/` against the warehouse the runner
-loads: `dbt build` (seeds, models, tests), then `dbt source freshness` for the loaded providers.
+loads: `dbt build` (seeds, models, tests) with the marts in an audit schema, then - only when every
+node passed - the marts published to `metrics` (write-audit-publish, `pipelines/warehouse/publish.py`),
+then `dbt source freshness` for the loaded providers.
 
 The dbt profile is generated at run time, in a temporary directory, from the same dlt destination
 credentials the runner uses (`destination.<name>.credentials`), so there is no second profile to
@@ -19,6 +21,7 @@ from typing import Any
 
 from pipelines.commands._options import add_command
 from pipelines.providers import PROVIDERS
+from pipelines.warehouse.publish import audit_schema, publish
 from sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.transform")
@@ -59,9 +62,10 @@ def datasets() -> dict:
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
-    """The destination's dbt adapter type, its resolved dlt credentials, and the providers
-    loaded there; a destination without an installed dbt adapter is refused in one line."""
+def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str], Any]:
+    """The destination's dbt adapter type, its resolved dlt credentials, the providers loaded
+    there and a dlt pipeline on it (for its SQL client); a destination without an installed dbt
+    adapter is refused in one line."""
     import dlt
 
     from pipelines.warehouse.destinations import make_destination
@@ -78,7 +82,7 @@ def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
     with pipeline.sql_client() as client:
         rows = client.execute_sql("select table_schema from information_schema.tables where table_name = '_dlt_loads'")
     loaded = {row[0] for row in rows or []}
-    return kind, credentials, [p for p, dataset in datasets().items() if dataset in loaded]
+    return kind, credentials, [p for p, dataset in datasets().items() if dataset in loaded], pipeline
 
 
 def profile(destination: str, credentials: Any) -> dict:
@@ -140,6 +144,8 @@ class Dbt:
 
     def __init__(self, destination: str, profiles_dir: str, verbose: bool) -> None:
         schemas = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
+        # the marts are built and tested in the audit schema; this target names schemas as given
+        schemas.update(metricsync_schema=audit_schema(TARGET_SCHEMA), metricsync_production_targets=[destination])
         self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination,
                        "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
@@ -190,7 +196,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     result = TransformResult()
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
-        kind, credentials, loaded = _warehouse(destination, workdir)
+        kind, credentials, loaded, pipeline = _warehouse(destination, workdir)
         if not loaded:
             result.exit_code = NOTHING_LOADED
             result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
@@ -204,7 +210,11 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         result.nodes, result.lines = dbt.build()
         if result.lines:
             result.exit_code = EXIT_FAILED
+            result.lines.append(f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
+                                f"build is in {audit_schema(TARGET_SCHEMA)}")
             return result
+        with pipeline.sql_client() as client:
+            publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
         errors, result.warnings = dbt.freshness(loaded)
         if errors:
             result.exit_code, result.lines = EXIT_STALE, errors
