@@ -188,7 +188,8 @@ class WhopEmulator(Emulator):
                     account: Optional[str] = None) -> list[list]:
         """Rows [period, *breakdown values, value] for days in [start, end)."""
         totals = self.metric_totals(resource, granularity, breakdowns, start, end, account)
-        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in sorted(totals.items())]
+        ordered = sorted(totals.items(), key=lambda item: (item[0][0], [(v is not None, v or "") for v in item[0][1]]))
+        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in ordered]
 
     # -- HTTP ------------------------------------------------------------------------------
     def _error(self, status: int, message: str) -> Response:
