@@ -274,3 +274,27 @@ def _execute(warehouse, sql: str) -> None:
             cur.execute(sql)
     finally:
         conn.close()
+
+
+def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_sources(tmp_path):
+    """`dbt ls --target dev` with only Stripe enabled: the marts go to `<target.schema>_metrics`
+    (never over production's `metrics`), and the other providers' sources (freshness included)
+    are not there."""
+    import json as _json
+
+    from pipelines.commands.transform import PROJECT_DIR
+
+    (tmp_path / "profiles.yml").write_text(_json.dumps({"metricsync": {"target": "dev", "outputs": {
+        "dev": {"type": "duckdb", "path": str(tmp_path / "dev.duckdb"), "schema": "dbt_alice"}}}}))
+    disabled = {f"metricsync_{p}_enabled": False for p in ("whop", "posthog", "statsig")}
+    env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "dbt"), "ls", "--quiet", "--project-dir",
+                           str(PROJECT_DIR), "--profiles-dir", str(tmp_path), "--vars", _json.dumps(disabled),
+                           "--output", "json", "--output-keys", "name", "resource_type", "schema", "source_name"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    nodes = [_json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    schemas = {n["name"]: n.get("schema") for n in nodes if n["resource_type"] == "model"}
+    assert schemas["fct_metric_values"] == "dbt_alice_metrics"
+    assert schemas["stg_stripe_analytics__metric_results"] == "dbt_alice_metrics_staging"
+    assert {n["source_name"] for n in nodes if n["resource_type"] == "source"} == {"stripe_analytics"}
