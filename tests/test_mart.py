@@ -173,14 +173,18 @@ def _expected_monthly(periods: dict) -> dict:
     months = {d.replace(day=1) for start, (end, _v) in periods.items() for d in (start, end)}
     expected = {}
     for month in months:
-        month_end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        month_end = _month_end(month)
         done = sorted((s, e, v) for s, (e, v) in periods.items() if e < TODAY and s <= month_end and e >= month)
         start, end, value = done[-1] if done else (None, None, None)
         expected[month] = (start, value, bool(end and end >= month_end))
     return expected
 
 
-@pytest.mark.parametrize("series, days", [("mrr_daily", 1), ("mrr_weekly", 7)])
+def _month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize("series, days", [("mrr_daily", 1), ("mrr_weekly", 7), ("mrr_monthly_q", None)])
 def test_mrr_monthly_takes_the_month_end_of_a_complete_period(built, series, days):
     warehouse, box, _ = built
     query = next(q for q in STRIPE_QUERIES if q["name"] == series)
@@ -188,7 +192,8 @@ def test_mrr_monthly_takes_the_month_end_of_a_complete_period(built, series, day
         totals: dict = {}
         for (start, _group), value in stripe_truth(box, query, account["stripe_account"]).items():
             totals[start] = totals.get(start, Decimal(0)) + value
-        periods = {start: (start + dt.timedelta(days=days - 1), value) for start, value in totals.items()}
+        periods = {start: (start + dt.timedelta(days=days - 1) if days else _month_end(start), value)
+                   for start, value in totals.items()}
         rows = warehouse.query("select month, as_of, mrr, is_complete from metrics.mrr_monthly "
                                f"where series = '{series}' and account = '{account['name']}'")
         assert {r[0]: tuple(r[1:]) for r in rows} == _expected_monthly(periods), account["name"]
@@ -196,6 +201,8 @@ def test_mrr_monthly_takes_the_month_end_of_a_complete_period(built, series, day
         complete = {r[0]: r for r in rows}[last_month.replace(day=1)]
         if series == "mrr_daily":  # last month is over: its MRR is its last day's, summed over prices
             assert complete[1:] == (last_month, totals[last_month], True)
+        if series == "mrr_monthly_q":  # a monthly query: the month's own value
+            assert complete[1:] == (last_month.replace(day=1), totals[last_month.replace(day=1)], True)
         this_month = {r[0]: r for r in rows}[TODAY.replace(day=1)]
         assert this_month[3] is False  # a month still running is never complete
 
