@@ -44,7 +44,8 @@ def _configure(mp, box) -> None:
     configure(mp, "whop", api_key=box.by_name["whop"].api_key, base_url=f"{box.url}/api/v1", start_date=SHORT.isoformat(),
               accounts=ACCOUNTS["whop"], wallet_queries=[{"name": "daily_all", "group_by": "day"}],
               metric_queries=[{"name": "gross_by_country_plan", "resource": "receipts:gross_revenue",
-                               "granularity": "daily", "breakdowns": ["country", "plan"]}])
+                               "granularity": "daily", "breakdowns": ["country", "plan"]},
+                              {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"}])
     configure(mp, "stripe_analytics", api_key=box.by_name["stripe_analytics"].api_key, base_url=box.url,
               start_date=START.isoformat(), queries=STRIPE_QUERIES, requests_per_second=100,
               accounts=ACCOUNTS["stripe_analytics"])
@@ -135,7 +136,8 @@ def test_each_accounts_mart_rows_equal_that_accounts_sandbox_truth(built, provid
             truth.update({("gross_by_country_plan", "value", day, "country,plan",
                            ",".join(v or "" for v in combo)): value for (day, combo), value in gross.items()})
             loaded = rows_of(warehouse, "series, metric, period_start, dimension_name, dimension_value, value",
-                             f"provider = 'whop' and account = '{name}' and metric in ('amount', 'value')")
+                             f"provider = 'whop' and account = '{name}' and metric in ('amount', 'value') "
+                             "and series in ('daily_all', 'gross_by_country_plan')")
         elif provider == "stripe_analytics":
             truth = {}
             for query in STRIPE_QUERIES[:3]:
@@ -227,8 +229,10 @@ def test_two_statsig_metric_types_of_one_name_and_huge_and_tiny_values(built):
 def test_null_breakdowns_stay_apart(built):
     """(DE, null), (null, DE), (null, null) and (DE, DE) are four groups, never merged."""
     warehouse, _, _ = built
-    groups = rows_of(warehouse, "distinct dimension_value", "series = 'gross_by_country_plan'")
-    assert sorted(r[0] for r in groups) == [",", ",DE", "DE,", "DE,DE"]
+    groups = rows_of(warehouse, "distinct dimension_name, dimension_value", "series = 'gross_by_country_plan'")
+    assert sorted(groups) == [("country,plan", v) for v in (",", ",DE", "DE,", "DE,DE")]
+    # a query without breakdowns in the same raw table has none (not the other query's columns)
+    assert rows_of(warehouse, "distinct dimension_name, dimension_value", "series = 'users_weekly'") == [("", "")]
 
 
 def test_one_current_row_per_definition_after_a_rename_and_a_delete(built):
