@@ -8,7 +8,6 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
 """
 
-import json
 import socket
 import threading
 import time

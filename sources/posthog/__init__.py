@@ -15,7 +15,7 @@ Assumptions where the docs are silent:
 """
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 

@@ -21,7 +21,7 @@ Assumptions where the docs are silent (configurable or accepting both):
 """
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 

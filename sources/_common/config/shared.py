@@ -53,8 +53,8 @@ def shared_parameters(names: list[str], defaults: dict) -> list[inspect.Paramete
 
 
 def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> Callable:
-    """`@dlt.source(name=provider, max_table_nesting=0)` for a function taking `shared` (keyword-only)
-    besides its own parameters; `windowed` sources also get the settings of scope `windowed`."""
+    """`@dlt.source(name=provider, section=provider, max_table_nesting=0)` for a function taking `shared`
+    (keyword-only) besides its own parameters; `windowed` sources also get those of scope `windowed`."""
     names = spec.shared_names(spec.SOURCE, *((spec.WINDOWED,) if windowed else ()))
     unknown = sorted(set(defaults) - set(names))
     if unknown:
@@ -73,6 +73,6 @@ def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> 
             return function(shared=shared, **arguments)
 
         source.__signature__ = inspect.Signature(shared_parameters(names, defaults) + own)  # type: ignore[attr-defined]
-        return dlt.source(name=provider, max_table_nesting=0)(source)
+        return dlt.source(name=provider, section=provider, max_table_nesting=0)(source)
 
     return decorate

@@ -86,7 +86,7 @@ SHARED = {
     "schema_contract": Shared(str, "evolve", "`evolve`: new fields become columns and a value changing type goes to "
                               "a variant column `<name>__v_<type>`; `freeze`: a new column or type in an existing "
                               "table fails the run (exit 3); dlt's `discard_row` / `discard_value` also accepted",
-                              scope=RUNNER, allowed="see meaning"),
+                              scope=RUNNER, shown="`evolve`", allowed="see meaning"),
     "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
                            scope=RUNNER, shown="the provider's name", allowed="text"),
     "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
