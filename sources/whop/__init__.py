@@ -10,7 +10,7 @@ Assumptions where the docs are silent (each configurable):
 * every text column of a metric answer besides the time column tells rows apart (a per-currency
   column nobody asked for included), so all of them make up `breakdown_key`;
 * metric `from`/`to` are UTC date-times, `to` clamped to now, never before `from`.
-A fetched window replaces the stored rows of its periods (see `_common/resource.py`).
+A fetched window replaces the stored rows of its periods (see `_common/load/resource.py`).
 """
 
 import datetime as dt
