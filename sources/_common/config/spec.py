@@ -1,4 +1,5 @@
-"""The numeric settings of every source, declared once: their kind and allowed range.
+"""The settings of every source, declared once: the shared ones in `SHARED` (kind, default, range,
+meaning, who reads them) and the ranges of every numeric one.
 
 Sources and the runner check a value with `number(provider, name, value)`; a value that is not a
 number, or out of range, fails with one line naming the setting (as `sources.<provider>.<key>`
@@ -7,11 +8,10 @@ and its env var) and the range, e.g.
     whop: max_concurrency 'zero' is not an integer - set SOURCES__WHOP__MAX_CONCURRENCY
     (sources.whop.max_concurrency) to an integer from 1 to 64
 
-The settings every source shares are declared once, in `SHARED`: kind, default, range and meaning.
-`sources/_common/config/shared.py` adds them to each source's dlt signature (so dlt resolves them,
-strict config knows them, `describe` lists them), the runner reads those of scope `runner`, and the
-README table and `.env.example` are generated from them (`python -m pipelines.reference`).
-A new shared setting is one entry in `SHARED` (plus its test).
+`sources/_common/config/shared.py` adds the shared settings to each source's dlt signature (so
+dlt resolves them, strict config knows them, `describe` lists them), the runner reads those of
+scope `runner`, and the README table and `.env.example` are generated from them
+(`python -m pipelines.reference`). A new shared setting is one entry in `SHARED` plus its test.
 
 A numeric parameter of a source function without a range here is a bug (tests check it).
 """
