@@ -17,8 +17,8 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,dagster]"
 	touch $(TEST_STAMP)
 
-# Airflow (deploy/airflow) in a venv of its own, run by CI after `make test`: it adds about 170 MB and
-# 2 minutes of install, and its test about 1.5 minutes, which `make test` has no room for
+# Airflow (deploy/airflow) in a venv of its own, run by CI after `make test`: a 620 MB venv that takes
+# 2-4 minutes to install here, and its test about 1.5 minutes, which `make test` has no room for
 AIRFLOW_VENV := .venv-airflow
 $(AIRFLOW_VENV)/.installed: pyproject.toml
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)

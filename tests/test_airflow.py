@@ -2,7 +2,7 @@
 shows it, in child processes against the sandbox: `airflow db migrate`, then `airflow dags test`
 parses the DAG and runs its task (Whop's pipeline) into DuckDB; a misspelt setting fails the parse.
 
-Airflow is heavy (about 170 MB, 2 minutes to install), so it lives in its own venv: `make
+Airflow is heavy (a 620 MB venv, 2-4 minutes to install here), so it lives in its own venv: `make
 test-airflow` (run by CI after `make test`) installs the `airflow` extra there and runs this file
 with METRICSYNC_REQUIRE_AIRFLOW=1. Elsewhere the tests skip, saying so."""
 
