@@ -119,13 +119,13 @@ def destination_summary(destination: str, provider: str) -> str:
 
 def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:
     """One line for the provider, or for one of its accounts (that account's key, id and scope)."""
-    from pipelines.runner import RUNNER_SETTINGS, describe_failure, schema_contract
+    from pipelines.runner import describe_failure, schema_contract
     from sources._common.config.strict import check_settings
 
     params = account.params if account else {}
     label = f"{provider} (account {account.name})" if account else provider
     try:
-        check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
+        check_settings(provider, source_factory(provider))
         schema_contract(provider)
         source = source_factory(provider)(control=RunControl(), **params)  # every check `run` makes; no request yet
         summary = PROBES[provider](latest_client(provider), {**setting_values(provider), **params})
