@@ -4,8 +4,12 @@ Tests run real pipelines (`pipelines.runner.run_provider`) against the in-proces
 assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
+import contextlib
+import datetime as dt
 import json
 import os
+import signal
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -20,9 +24,74 @@ if str(ROOT) not in sys.path:
 from sandbox import Sandbox  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
-REQUIRE_POSTGRES = os.environ.get("METRICSYNC_REQUIRE_POSTGRES") == "1"
 MARIADB_ADMIN = os.environ.get("METRICSYNC_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
-REQUIRE_MARIADB = os.environ.get("METRICSYNC_REQUIRE_MARIADB") == "1"
+
+
+def require(variable: str, problem: Optional[str], what: str) -> None:
+    """Skip a test whose prerequisite (`what`) is missing, or fail it when `variable` is 1 (CI sets
+    every `METRICSYNC_REQUIRE_*`, so nothing is skipped there unseen)."""
+    if problem:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{what} is required ({variable}=1) but missing: {problem}")
+        pytest.skip(f"{what} missing ({problem}); {variable}=1 makes this a failure")
+
+
+def require_module(module: str, variable: str, what: str) -> Any:
+    """`pytest.importorskip` that fails instead when `variable` is 1."""
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        require(variable, str(exc), what)
+
+
+@contextlib.contextmanager
+def child_process(command: list, **popen: Any) -> Iterator[subprocess.Popen]:
+    """`subprocess.Popen` in its own process group, ended with the whole group however the block ends.
+
+    with child_process([sys.executable, "-m", "pipelines", "sandbox"], stdout=subprocess.PIPE) as child:
+        ...
+    """
+    child = subprocess.Popen(command, start_new_session=True, **popen)
+    try:
+        yield child
+    finally:
+        end_process_group(child)
+
+
+def end_process_group(child: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the child's process group, SIGKILL after `grace` seconds, then reap the child."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, sig)
+        try:
+            child.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):  # grandchildren left in the group
+        os.killpg(child.pid, signal.SIGKILL)
+    for stream in (child.stdin, child.stdout, child.stderr):
+        if stream:
+            stream.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a child process alive (a hang or an orphan), and end it."""
+    import psutil
+
+    _gone, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=5)
+    if not alive:
+        return
+    lines = []
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            lines.append(f"  pid {process.pid}: {' '.join(process.cmdline())[:300]}")
+            process.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),
+                            red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +122,23 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     return tmp_path
+
+
+def period_floor(day: dt.date, granularity: str) -> dt.date:
+    """The first day of `day`'s day/week/month/year (weeks start on Monday, as the sandbox's): the
+    tests' own arithmetic, so that `sources/`'s window planning is checked against it, not with it.
+
+    >>> period_floor(dt.date(2024, 3, 13), "week")
+    datetime.date(2024, 3, 11)
+    """
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    if granularity == "year":
+        return day.replace(month=1, day=1)
+    assert granularity == "day", granularity
+    return day
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, provider: str, **settings: Any) -> None:
@@ -108,12 +194,9 @@ def _postgres_available() -> Optional[str]:
         return str(exc).strip().splitlines()[0]
 
 
-def _require(server: str, problem: Optional[str], required: bool, variable: str, url: str) -> None:
-    """Fail (in CI, where `variable` is 1) or skip a test whose database server is unreachable."""
-    if problem:
-        if required:
-            pytest.fail(f"{server} is required ({variable}=1) but unreachable: {problem}")
-        pytest.skip(f"{server} not reachable at {url}: {problem}")
+def require_postgres() -> None:
+    """Skip (fail in CI: METRICSYNC_REQUIRE_POSTGRES=1) a test that needs the Postgres server."""
+    require("METRICSYNC_REQUIRE_POSTGRES", _postgres_available(), f"Postgres at {POSTGRES_ADMIN}")
 
 
 def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
@@ -123,7 +206,7 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
         return
-    _require("Postgres", _postgres_available(), REQUIRE_POSTGRES, "METRICSYNC_REQUIRE_POSTGRES", POSTGRES_ADMIN)
+    require_postgres()
     import psycopg2
 
     database = f"ms_test_{uuid.uuid4().hex[:10]}"
@@ -180,7 +263,7 @@ def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
             warehouse.prefix = prefix
             yield warehouse
         return
-    _require("MariaDB", _mariadb_available(), REQUIRE_MARIADB, "METRICSYNC_REQUIRE_MARIADB", MARIADB_ADMIN)
+    require("METRICSYNC_REQUIRE_MARIADB", _mariadb_available(), f"MariaDB at {MARIADB_ADMIN}")
     database = f"{prefix}db"
     _mariadb_query(MARIADB_ADMIN, f"create database {database}", autocommit=True)
     credentials = MARIADB_ADMIN.rsplit("/", 1)[0] + f"/{database}"

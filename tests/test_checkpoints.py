@@ -10,7 +10,7 @@ from conftest import configure
 
 from test_statsig import VALUES, expected_values, warehouse_values
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 FIRST = TODAY - dt.timedelta(days=12)
 LAST = TODAY - dt.timedelta(days=1)
 DATES = [FIRST + dt.timedelta(days=i) for i in range((LAST - FIRST).days + 1)]  # 12 dates
@@ -128,7 +128,7 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     import sys
     import time
 
-    from conftest import ROOT
+    from conftest import ROOT, child_process
     from test_crash_safety import duckdb_query
 
     first, last = TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=1)
@@ -140,13 +140,13 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     command = [sys.executable, "-m", "pipelines", "run", "statsig", "--from", first.isoformat(), "--to",
                last.isoformat(), "--pipelines-dir", str(isolated / "pipelines")]
     sandbox.latency = 0.05
-    child = subprocess.Popen(command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(sandbox.seen(VALUES)) < 45:
-        assert child.poll() is None and time.monotonic() < deadline, "the child ended or never got going"
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    with child_process(command, cwd=isolated, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+        deadline = time.monotonic() + 120
+        while len(sandbox.seen(VALUES)) < 45:
+            assert child.poll() is None and time.monotonic() < deadline, "the child ended or never got going"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
 
     loaded = sorted(r[0] for r in duckdb_query(db, "select distinct date from statsig.metric_values"))
     assert loaded, "no chunk was committed by time"

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, configure
 from pipelines.cli import main
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 KEY = "whop_sandbox_key"
 
 

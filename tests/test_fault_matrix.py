@@ -21,7 +21,7 @@ from conftest import Warehouse, configure
 from sandbox.server import FAULT_MODES
 from sandbox.whop import LINE_CATEGORIES
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 DAYS = 10
 FIRST = TODAY - dt.timedelta(days=DAYS)
 LOOKBACK = 3

@@ -128,10 +128,11 @@ def test_retry_after_holds_back_every_request(retry_after):
         if status == 429:
             assert all(t >= when + retry_after for t, _s in api.log if t > when)
     limiter = client.limiter
-    limiter.throttled(clock.now, retry_after=3.0)
-    with limiter.slot() as started:  # another thread's next request waits too
-        assert started >= clock.now - 1e-9 and started >= limiter.clock() - 1e-9
-    assert clock.now >= started
+    throttled_at = clock.now
+    limiter.throttled(throttled_at, retry_after=3.0)
+    with limiter.slot() as started:  # another thread's next request waits the 3 s too
+        assert started >= throttled_at + 3.0 - 1e-9
+    assert clock.now >= throttled_at + 3.0 - 1e-9  # it slept on the client's clock until then
 
 
 def test_first_request_throttled_does_not_set_a_rate():

@@ -8,7 +8,7 @@ import pytest
 from conftest import configure
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 VALUES = "/console/v1/metrics/values"
 VALUE_COLUMNS = ("date", "metric_name", "metric_type", "unit_type", "value", "numerator", "denominator")
 snake = NamingConvention().normalize_identifier
@@ -202,6 +202,7 @@ def test_concurrency_stays_within_the_limit(monkeypatch, sandbox, statsig, run):
 
     assert result.ok, result.message
     assert not [r for r in sandbox.seen("/console/") if r.fault]
+    assert sandbox.peak_in_flight == 2  # the cap was reached, not just kept
 
 
 @pytest.mark.parametrize("settings, emulator, code, expected", [

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import configure
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
 MRR = "metric_61Sud3n5oAGVCWiSr5"
 ACTIVE_SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"

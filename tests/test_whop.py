@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import configure
+from conftest import configure, period_floor
 from sandbox.whop import LINE_CATEGORIES
-from sources._common.load.windows import period_start
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down
 KEY = "whop_sandbox_key"
 
@@ -47,7 +46,7 @@ def expected_wallet(emulator, query):
         lines = [k for k in lines if query["reporting_category"] in LINE_CATEGORIES[k][1]]
     if query.get("grouping"):
         lines = [k for k in lines if LINE_CATEGORIES[k][0] in query["grouping"]]
-    first = period_start(START, query["group_by"])
+    first = period_floor(START, query["group_by"])
     return emulator.wallet_totals(first, TODAY, query["group_by"], lines, query.get("currency"),
                                   query.get("convert_currency"))
 
@@ -61,7 +60,7 @@ def loaded_wallet(warehouse, name):
 def expected_metric(emulator, query):
     g = {"daily": "day", "weekly": "week", "monthly": "month"}[query["granularity"]]
     totals = emulator.metric_totals(query["resource"], query["granularity"], query.get("breakdowns", []),
-                                    period_start(START, g), TODAY + dt.timedelta(days=1))
+                                    period_floor(START, g), TODAY + dt.timedelta(days=1))
     names = query.get("breakdowns", [])
     return {(p, json.dumps(dict(zip(names, combo)), sort_keys=True)): v for (p, combo), v in totals.items()}
 
@@ -105,10 +104,10 @@ def test_two_runs_exact_after_upstream_revision(sandbox, warehouse, run, monkeyp
     # run 2 asks only for the recent window: last loaded day minus lookback, aligned to the period
     for request in wallet_requests(sandbox):
         group_by = request.arg("group_by")
-        assert dt.date.fromisoformat(request.arg("from")) == period_start(TODAY - dt.timedelta(days=3), group_by)
+        assert dt.date.fromisoformat(request.arg("from")) == period_floor(TODAY - dt.timedelta(days=3), group_by)
     for request in sandbox.seen("/api/v1/stats/metric"):
         g = {"daily": "day", "weekly": "week", "monthly": "month"}[request.arg("granularity")]
-        assert request.arg("from") == f"{period_start(TODAY - dt.timedelta(days=3), g)}T00:00:00Z"
+        assert request.arg("from") == f"{period_floor(TODAY - dt.timedelta(days=3), g)}T00:00:00Z"
 
 
 def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch):
@@ -117,7 +116,7 @@ def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch
     by_query = {}
     for request in wallet_requests(sandbox):
         start = dt.date.fromisoformat(request.arg("from"))
-        assert start == period_start(start, request.arg("group_by")), "a window starts mid-period"
+        assert start == period_floor(start, request.arg("group_by")), "a window starts mid-period"
         assert dt.date.fromisoformat(request.arg("to")) <= TODAY
         assert request.header("authorization") == f"Bearer {KEY}"
         by_query.setdefault(request.arg("group_by"), []).append(request)
@@ -184,7 +183,7 @@ def test_state_is_restored_from_the_destination(sandbox, warehouse, run, monkeyp
     result = run("whop", warehouse)
     assert result.ok, result.message
     starts = {dt.date.fromisoformat(r.arg("from")) for r in wallet_requests(sandbox)}
-    assert min(starts) >= period_start(TODAY - dt.timedelta(days=3), "month")
+    assert min(starts) >= period_floor(TODAY - dt.timedelta(days=3), "month")
     assert_exact_wallet = {q["name"]: expected_wallet(sandbox.by_name["whop"], q) for q in WALLET_QUERIES}
     for name, expected in assert_exact_wallet.items():
         assert loaded_wallet(warehouse, name) == expected
