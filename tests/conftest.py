@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sandbox import Sandbox  # noqa: E402
+from sandbox.data import utc_now  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN = os.environ.get("METRICSYNC_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
@@ -107,6 +108,7 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     sandbox_server.reset()
     sandbox_server.latency = 0.0
     sandbox_server.max_in_flight = None
+    sandbox_server.clock = utc_now
     return sandbox_server
 
 
@@ -222,6 +224,10 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         admin.close()
 
 
+# for a test about request shapes or error lines, which take one warehouse (merges, scd2 and state run on each)
+duckdb_only = pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+
+
 @pytest.fixture(params=["duckdb", "postgres"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """Each test that takes it runs once per destination."""
@@ -286,3 +292,64 @@ def run(isolated: Path):
         return run_provider(provider, destination, backfill, str(isolated / "pipelines"), **kw)
 
     return _run
+
+
+# -- one loaded warehouse per session, copied by read-only tests ---------------------------------
+LOADED_DAYS = 40  # every provider's start_date in the shared warehouse: this many days before today (UTC)
+
+
+def loaded_settings(box: Sandbox) -> dict:
+    """`SOURCES__*` variables of the shared warehouse: each emulator's demo settings pointed at
+    `box`, starting `LOADED_DAYS` before today."""
+    start = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=LOADED_DAYS)).isoformat()
+    variables = {}
+    for emulator in box.emulators:
+        settings = emulator.demo_settings(box.url)
+        if "start_date" in settings:
+            settings["start_date"] = start
+        for key, value in settings.items():
+            text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+            variables[f"SOURCES__{emulator.name.upper()}__{key.upper()}"] = text
+    return variables
+
+
+@pytest.fixture(scope="session")
+def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session: all four providers loaded from a sandbox of its own (so no test's
+    request log sees it) into `warehouse.duckdb`, with `pipelines/` and dbt's marts built on it
+    (`run all --transform`, as users run it). Use `loaded_duckdb`, which copies it."""
+    folder = tmp_path_factory.mktemp("loaded")
+    box = Sandbox().start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        env.update(loaded_settings(box), PYTHONPATH=str(ROOT), RUNTIME__DLTHUB_TELEMETRY="false",
+                   DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
+                   DLT_DATA_DIR=str(folder / "dlt_data"), DBT_TARGET_PATH=str(folder / "dbt_target"),
+                   DBT_LOG_PATH=str(folder / "dbt_logs"))
+        with child_process([sys.executable, "-m", "pipelines", "run", "all", "--transform", "--progress", "none",
+                            "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+            out, _ = child.communicate(timeout=600)
+        assert child.returncode == 0, out
+    finally:
+        box.stop()
+    return folder
+
+
+@pytest.fixture
+def loaded_duckdb(loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """This test's copy of the session's loaded warehouse (every provider and the marts), its
+    `pipelines/` in the working directory, and every provider's settings pointed at `sandbox`.
+
+    def test_status(loaded_duckdb, capsys):
+        main(["status", "--pipelines-dir", "pipelines"])
+    """
+    import shutil
+
+    shutil.copy(loaded_duckdb_origin / "warehouse.duckdb", isolated / "warehouse.duckdb")
+    shutil.copytree(loaded_duckdb_origin / "pipelines", isolated / "pipelines")
+    for name, value in loaded_settings(sandbox).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "warehouse.duckdb"))
+    return Warehouse("duckdb", str(isolated / "warehouse.duckdb"))

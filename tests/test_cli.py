@@ -58,17 +58,14 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("args, settings, code, message", BAD_INPUT)
-def test_bad_input_fails_in_one_line_and_loses_nothing(sandbox, capsys, monkeypatch, isolated, args, settings, code, message):
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "cli.duckdb"))
-    whop_ok(monkeypatch, sandbox)
-    assert cli(capsys, "whop")[0] == 0
-    import duckdb
-
+def test_bad_input_fails_in_one_line_and_loses_nothing(sandbox, loaded_duckdb, capsys, monkeypatch, args, settings,
+                                                       code, message):
+    """On a copy of the session's loaded warehouse: the bad run changes none of its rows."""
     def loaded():
-        with duckdb.connect(str(isolated / "cli.duckdb"), read_only=True) as conn:
-            return conn.execute("select * from whop.wallet_time_series order by all").fetchall()
+        return loaded_duckdb.query("select * from whop.wallet_time_series order by all")
 
     before = loaded()
+    assert before
     whop_ok(monkeypatch, sandbox, **settings)
     exit_code, out, err = cli(capsys, *args)
     assert exit_code == code, err

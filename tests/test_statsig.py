@@ -5,7 +5,7 @@ import json
 
 import httpx
 import pytest
-from conftest import configure
+from conftest import configure, duckdb_only
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
@@ -161,6 +161,7 @@ def test_new_field_becomes_a_column(monkeypatch, sandbox, statsig, warehouse, ru
     assert sorted(scores) == sorted(expected)
 
 
+@duckdb_only
 @pytest.mark.parametrize("style, base_suffix", [  # links as paths: the first test
     pytest.param("url", "/console/v1", id="next-page-url-and-base-url-with-prefix"),
     pytest.param("number", "", id="next-page-number"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import configure, period_floor
+from conftest import configure, period_floor, duckdb_only
 from sandbox.whop import LINE_CATEGORIES
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
@@ -111,7 +111,8 @@ def test_two_runs_exact_after_upstream_revision(sandbox, warehouse, run, monkeyp
 
 
 def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch):
-    setup_whop(monkeypatch, sandbox, metric_queries=None)
+    first = TODAY - dt.timedelta(days=200)  # three 92-day windows for the daily query
+    setup_whop(monkeypatch, sandbox, metric_queries=None, start_date=first.isoformat())
     assert run("whop").ok
     by_query = {}
     for request in wallet_requests(sandbox):
@@ -119,11 +120,19 @@ def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch
         assert start == period_floor(start, request.arg("group_by")), "a window starts mid-period"
         assert dt.date.fromisoformat(request.arg("to")) <= TODAY
         assert request.header("authorization") == f"Bearer {KEY}"
-        by_query.setdefault(request.arg("group_by"), []).append(request)
+        by_query.setdefault(request.arg("group_by"), set()).add((start, dt.date.fromisoformat(request.arg("to"))))
+    # each grouping's windows (`to` = the window's end day, exclusive, or today) run from start_date's
+    # period to today, each starting where the one before ended
+    assert set(by_query) == {"day", "week", "month"} and len(by_query["day"]) == 3
+    for group_by, spans in by_query.items():
+        spans = sorted(spans)
+        assert spans[0][0] == period_floor(first, group_by) and spans[-1][1] == TODAY, spans
+        assert all(later[0] == earlier[1] for earlier, later in zip(spans, spans[1:])), spans
     refunds = [r for r in wallet_requests(sandbox) if r.args("grouping")]
     assert refunds and refunds[0].query["grouping[]"] == ["payments", "refunds"]
 
 
+@duckdb_only
 @pytest.mark.parametrize("row_format", [pytest.param("arrays", id="array-rows"), pytest.param("objects", id="object-rows")])
 def test_metric_rows_as_arrays_or_objects(sandbox, warehouse, run, monkeypatch, row_format):
     sandbox.by_name["whop"].settings.update(row_format=row_format, metric_page_size=7)
@@ -145,8 +154,16 @@ def test_new_metric_column_is_added(sandbox, warehouse, run, monkeypatch):
     sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
     result = run("whop", warehouse)
     assert result.ok, result.message
-    rows = warehouse.query("select count(*) from whop.metric_results where refund_value is not null")
-    assert rows[0][0] > 0
+    # the rows fetched again (the lookback from today) carry it, as the API sent it: a tenth of the value
+    rows = warehouse.query("select query_name, period, value, refund_value from whop.metric_results")
+    recent = {"gross_by_country": TODAY - dt.timedelta(days=3),
+              "users_weekly": period_floor(TODAY - dt.timedelta(days=3), "week"),
+              "gross_monthly_plan": period_floor(TODAY - dt.timedelta(days=3), "month")}
+    assert {(name, period >= recent[name]) for name, period, _v, extra in rows if extra is not None} == {
+        (name, True) for name in recent}
+    assert all(extra is not None for name, period, _v, extra in rows if period >= recent[name])
+    assert all(abs(float(extra) - float(value) / 10) <= 0.005 + 1e-9 for _n, _p, value, extra in rows
+               if extra is not None)
 
 
 def test_a_frozen_schema_refuses_a_new_column(sandbox, run, monkeypatch):
@@ -232,6 +249,7 @@ def test_backfill_is_idempotent_and_keeps_the_nightly_cursor(sandbox, warehouse,
     assert starts == {TODAY - dt.timedelta(days=3)}
 
 
+@duckdb_only
 def test_cursor_parameter_is_configurable(sandbox, warehouse, run, monkeypatch):
     sandbox.by_name["whop"].settings.update(cursor_param="after", metric_page_size=5)
     setup_whop(monkeypatch, sandbox, wallet_queries=None)
