@@ -59,6 +59,17 @@ def child_process(command: list, **popen: Any) -> Iterator[subprocess.Popen]:
         end_process_group(child)
 
 
+def run_command(command: list, timeout: float, capture_output: bool = False,
+                **popen: Any) -> subprocess.CompletedProcess:
+    """`subprocess.run` whose whole process group is ended however it ends (a timeout included:
+    `subprocess.run` kills only the child, not what the child started)."""
+    if capture_output:
+        popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with child_process(command, **popen) as child:
+        out, err = child.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(command, child.returncode, out, err)
+
+
 def end_process_group(child: subprocess.Popen, grace: float = 10.0) -> None:
     """SIGTERM to the child's process group, SIGKILL after `grace` seconds, then reap the child."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from conftest import configure
+from conftest import configure, run_command
 
 from test_statsig import VALUES, expected_values, warehouse_values
 
@@ -153,7 +153,7 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     assert loaded == [first + dt.timedelta(days=i) for i in range(len(loaded))]  # a prefix: nothing past a gap
     sandbox.latency = 0.0
     sandbox.clear_log()
-    rerun = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
+    rerun = run_command(command, cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     asked = sorted(dt.date.fromisoformat(r.arg("date")) for r in sandbox.seen(VALUES))
     assert asked == [d for d in (first + dt.timedelta(days=i) for i in range(120)) if d > loaded[-1]]

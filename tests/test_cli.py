@@ -4,12 +4,11 @@ code, no secret in any output, and nothing already loaded lost."""
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, configure
+from conftest import ROOT, configure, run_command
 from pipelines.cli import main
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
@@ -93,9 +92,9 @@ def test_no_secret_in_any_output_at_debug_level(sandbox, isolated):
                 "SOURCES__WHOP__BASE_URL": f"{sandbox.url}/api/v1", "SOURCES__WHOP__START_DATE": "2025-01-01",
                 "SOURCES__WHOP__WALLET_QUERIES": json.dumps([{"name": "d", "group_by": "day"}]),
                 "RUNTIME__LOG_LEVEL": "DEBUG", "DESTINATION__DUCKDB__CREDENTIALS": str(isolated / "s.duckdb")})
-    done = subprocess.run([sys.executable, "-m", "pipelines", "--log-level", "DEBUG", "run", "whop",
-                           "--pipelines-dir", str(isolated / "p")], cwd=isolated, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = run_command([sys.executable, "-m", "pipelines", "--log-level", "DEBUG", "run", "whop",
+                        "--pipelines-dir", str(isolated / "p")], cwd=isolated, env=env, capture_output=True,
+                       text=True, timeout=120)
     assert done.returncode == 4
     printed = done.stdout + done.stderr
     assert "Missing or invalid API key" in printed  # the API's message came through...

@@ -6,14 +6,13 @@ with nothing to load warns; Postgres URLs follow libpq's rules."""
 import datetime as dt
 import inspect
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from conftest import configure
+from conftest import configure, run_command
 from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
 from sources._common.config import spec
@@ -197,8 +196,8 @@ def test_api_key_with_nothing_to_load_warns(sandbox, monkeypatch, isolated, prov
     """In a real process: the warning is the one line on stderr (logging's own handler)."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "defs.duckdb"))
     setup(monkeypatch, sandbox, provider, **settings)
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    done = run_command([sys.executable, "-m", "pipelines", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
+                       env=dict(os.environ), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and warning in lines[0], done.stderr

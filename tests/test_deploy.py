@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from conftest import ROOT, Warehouse, configure, require_module
+from conftest import ROOT, Warehouse, configure, require_module, run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 
@@ -64,7 +64,6 @@ def test_github_actions_workflow_runs_nightly_with_secrets(sandbox, monkeypatch,
     """The workflow parsed as YAML, then its sync step's script run by bash as written (the
     sandbox for the APIs, a Postgres database for the secret's warehouse), with a backfill input."""
     import os
-    import subprocess
 
     import yaml
 
@@ -85,8 +84,8 @@ def test_github_actions_workflow_runs_nightly_with_secrets(sandbox, monkeypatch,
     for emulator in sandbox.emulators:
         configure(monkeypatch, emulator.name, **emulator.demo_settings(sandbox.url))
     for warehouse in _warehouse("postgres", isolated, monkeypatch):
-        done = subprocess.run(["bash", "-e", "-c", sync["run"]], cwd=isolated, capture_output=True, text=True,
-                              env={**os.environ, "BACKFILL_FROM": str(day), "BACKFILL_TO": str(day)}, timeout=600)
+        done = run_command(["bash", "-e", "-c", sync["run"]], cwd=isolated, capture_output=True, text=True,
+                           env={**os.environ, "BACKFILL_FROM": str(day), "BACKFILL_TO": str(day)}, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         daily = [r for r in sandbox.seen("/api/v1/stats/time_series") if r.arg("group_by") == "day"]
         assert {(r.arg("from"), r.arg("to")) for r in daily} == {(str(day), str(day + dt.timedelta(days=1)))}

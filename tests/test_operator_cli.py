@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import configure
+from conftest import configure, run_command
 from pipelines.cli import main
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
@@ -384,8 +384,6 @@ def test_an_unreachable_host_is_named_with_the_setting_to_check(sandbox, capsys,
 def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     """The README's crontab command, run by /bin/sh from a folder holding `.env` (made from
     `.env.example` with the sandbox's settings) and the project's `.venv`."""
-    import subprocess
-
     from conftest import ROOT, require
 
     script = ROOT / ".venv" / "bin" / "metricsync"
@@ -406,8 +404,8 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
             env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
-    done = subprocess.run(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = run_command(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
+                       capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()
     assert done.returncode == 0, log
     assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
@@ -439,9 +437,9 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
         point_all_at_sandbox(monkeypatch, sandbox)
 
         def run(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
-                                  cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                                  text=True, timeout=300)
+            return run_command([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
+                               cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                               text=True, timeout=300)
 
         assert run().returncode == 0
         switched = run("--destination", "postgres")

@@ -9,12 +9,11 @@ session, so each costs at most an incremental run.
 import datetime as dt
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
-from conftest import LOADED_DAYS, ROOT, child_process
+from conftest import LOADED_DAYS, ROOT, child_process, run_command
 from pipelines.cli import main
 from sandbox.whop import LINE_CATEGORIES
 
@@ -132,9 +131,9 @@ def test_one_failed_provider_gives_its_own_code_and_transform_is_skipped(loaded_
 
 # -- progress -------------------------------------------------------------------------------------
 def test_progress_auto_logs_lines_when_stderr_is_not_a_terminal(loaded_duckdb, sandbox, isolated):
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", "statsig", "--progress", "auto",
-                           "--pipelines-dir", "pipelines"], cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=300)
+    done = run_command([sys.executable, "-m", "pipelines", "run", "statsig", "--progress", "auto",
+                        "--pipelines-dir", "pipelines"], cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "\x1b[" not in done.stderr  # no bar drawn into a log file
     assert done.stdout.startswith("statsig: ok - ")
@@ -157,9 +156,9 @@ def test_an_md_path_never_becomes_a_local_file_and_its_token_is_never_printed(sa
     token = "secret_md_token_123"
     env = {**os.environ, **loaded_settings(sandbox), "PYTHONPATH": str(ROOT),
            "DESTINATION__DUCKDB__CREDENTIALS": f"md:analytics?motherduck_token={token}"}
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", "posthog", "--progress", "none",
-                           "--pipelines-dir", "pipelines"], cwd=isolated, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = run_command([sys.executable, "-m", "pipelines", "run", "posthog", "--progress", "none",
+                        "--pipelines-dir", "pipelines"], cwd=isolated, env=env, capture_output=True, text=True,
+                       timeout=300)
     assert done.returncode != 0  # no MotherDuck here: it must fail, not load into a local file
     assert token not in done.stdout + done.stderr
     named = [os.path.join(d, f) for d, dirs, files in os.walk(isolated) for f in dirs + files]

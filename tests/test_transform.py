@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import configure, period_floor
+from conftest import configure, period_floor, run_command
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
@@ -42,8 +42,8 @@ def configure_all(monkeypatch, box) -> None:
 def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
     """`python -m pipelines ...` in a child process, dbt's target and logs in this test's dir."""
     env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs")}
-    return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_command([sys.executable, "-m", "pipelines", *args], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=600)
 
 
 def mart(warehouse, provider: str, series: str, metric: str) -> dict:
