@@ -164,3 +164,39 @@ def test_an_md_path_never_becomes_a_local_file_and_its_token_is_never_printed(sa
     named = [os.path.join(d, f) for d, dirs, files in os.walk(isolated) for f in dirs + files]
     assert named and not [path for path in named if token in path or "md:" in path or "analytics" in path]
     assert "posthog__motherduck" in os.listdir(isolated / "pipelines")
+
+
+def test_mrr_monthly_is_the_last_loaded_day_of_each_month_summed_over_prices(loaded_duckdb, sandbox):
+    from test_transform import stripe_truth
+
+    query = sandbox.by_name["stripe_analytics"].demo_settings(sandbox.url)["queries"][0]
+    assert query["name"] == "mrr_by_price" and query["interval"] == "day"
+    truth = stripe_truth(sandbox, query, START)
+    expected = {}
+    for month in {day.replace(day=1) for day, _price in truth}:
+        as_of = max(day for day, _price in truth if day.replace(day=1) == month)
+        expected[month] = (as_of, sum(value for (day, _p), (value, _c) in truth.items() if day == as_of))
+    rows = loaded_duckdb.query("select month, as_of, mrr from metrics.mrr_monthly where series = 'mrr_by_price' "
+                               "and currency = 'usd'")
+    assert {month: (as_of, mrr) for month, as_of, mrr in rows} == expected
+
+
+def test_dim_metric_definitions_keeps_every_version_of_a_renamed_or_deleted_definition(loaded_duckdb, sandbox,
+                                                                                        capsys, isolated):
+    def versions(key):
+        return sorted(loaded_duckdb.query(
+            "select name, is_current, valid_to is null from metrics.dim_metric_definitions "
+            f"where provider = 'whop' and kind = 'wallet_grouping' and definition_id = '{key}'"))
+
+    [(fees, *current)] = versions("fees")
+    [(disputes, *also_current)] = versions("disputes")
+    assert current == also_current == [True, True]
+    sandbox.by_name["whop"].settings.update(renamed={"fees": "Platform fees"}, deleted=["disputes"])
+    assert cli(capsys, "run", "whop", "--progress", "none")[0] == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DBT_TARGET_PATH": str(isolated / "dbt_target"),
+           "DBT_LOG_PATH": str(isolated / "dbt_logs")}
+    done = run_command([sys.executable, "-m", "pipelines", "transform"], cwd=isolated, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert versions("fees") == sorted([(fees, False, False), ("Platform fees", True, True)])
+    assert versions("disputes") == [(disputes, False, False)]
