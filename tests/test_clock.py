@@ -7,7 +7,9 @@ that is not today in UTC.
 """
 
 import datetime as dt
+import os
 import time
+from typing import Iterator
 
 import pytest
 
@@ -17,15 +19,20 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture
-def other_date_zone(monkeypatch) -> dt.date:
+def other_date_zone() -> Iterator[dt.date]:
     """Switch this process to a `TZ` whose local date is not the UTC date; returns the UTC date."""
     now = dt.datetime.now(UTC)
-    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"  # UTC+14 / UTC-11
-    monkeypatch.setenv("TZ", zone)
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"  # UTC+14 / UTC-11
     time.tzset()
-    yield now.date()
-    monkeypatch.undo()
-    time.tzset()
+    try:
+        yield now.date()
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 @pytest.fixture
