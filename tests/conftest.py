@@ -4,11 +4,9 @@ Tests run real pipelines (`pipelines.runner.run_provider`) against the in-proces
 assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
-import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,6 +21,7 @@ if str(ROOT) not in sys.path:
 
 from sandbox import Sandbox  # noqa: E402
 from sandbox.data import utc_now  # noqa: E402
+from processes import child_process, end_leftover_children  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN = os.environ.get("METRICSYNC_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
@@ -47,72 +46,11 @@ def require_module(module: str, variable: str, what: str) -> Any:
         require(variable, str(exc), what)
 
 
-@contextlib.contextmanager
-def child_process(command: list, **popen: Any) -> Iterator[subprocess.Popen]:
-    """`subprocess.Popen` in its own process group, ended with the whole group however the block ends.
-
-    with child_process([sys.executable, "-m", "pipelines", "sandbox"], stdout=subprocess.PIPE) as child:
-        ...
-    """
-    child = subprocess.Popen(command, start_new_session=True, **popen)
-    try:
-        yield child
-    finally:
-        end_process_group(child)
-
-
-def run_command(command: list, timeout: float, capture_output: bool = False,
-                **popen: Any) -> subprocess.CompletedProcess:
-    """`subprocess.run` whose whole process group is ended however it ends (a timeout included:
-    `subprocess.run` kills only the child, not what the child started)."""
-    if capture_output:
-        popen.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with child_process(command, **popen) as child:
-        out, err = child.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(command, child.returncode, out, err)
-
-
-def end_process_group(child: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM to the child's process group, SIGKILL after `grace` seconds, then reap the child."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, sig)
-        try:
-            child.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):  # grandchildren left in the group
-        os.killpg(child.pid, signal.SIGKILL)
-    for stream in (child.stdin, child.stdout, child.stderr):
-        if stream:
-            stream.close()
-
-
-def _ours(process: Any) -> bool:
-    """A child process a test started, not multiprocessing's resource tracker (started by the first
-    process pool, e.g. `--parallel` in-process, and kept until this process exits)."""
-    import psutil
-
-    try:
-        return "multiprocessing.resource_tracker" not in " ".join(process.cmdline())
-    except psutil.Error:
-        return True
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a test left a child process alive (a hang or an orphan), and end it."""
-    import psutil
-
-    children = [p for p in psutil.Process().children(recursive=True) if _ours(p)]
-    _gone, alive = psutil.wait_procs(children, timeout=5)
-    if not alive:
+    lines = end_leftover_children()
+    if not lines:
         return
-    lines = []
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            lines.append(f"  pid {process.pid}: {' '.join(process.cmdline())[:300]}")
-            process.kill()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),

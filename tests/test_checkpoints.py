@@ -6,7 +6,8 @@ import datetime as dt
 import itertools
 
 import pytest
-from conftest import configure, run_command
+from conftest import configure
+from processes import run_command
 
 from test_statsig import VALUES, expected_values, warehouse_values
 
@@ -128,7 +129,8 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     import sys
     import time
 
-    from conftest import ROOT, child_process
+    from conftest import ROOT
+    from processes import child_process
     from test_crash_safety import duckdb_query
 
     first, last = TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=1)

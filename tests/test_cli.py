@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, configure, run_command
+from conftest import ROOT, configure
+from processes import run_command
 from pipelines.cli import main
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC

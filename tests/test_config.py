@@ -12,7 +12,8 @@ from typing import Optional
 
 import pytest
 
-from conftest import configure, run_command
+from conftest import configure
+from processes import run_command
 from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
 from sources._common.config import spec

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Iterator
 
 
-from conftest import ROOT, child_process
+from conftest import ROOT
+from processes import child_process
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 BACKFILL = (TODAY - dt.timedelta(days=730), TODAY - dt.timedelta(days=1))

@@ -7,7 +7,8 @@ import importlib.util
 
 import pytest
 
-from conftest import ROOT, Warehouse, configure, require_module, run_command
+from conftest import ROOT, Warehouse, configure, require_module
+from processes import run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 

@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from conftest import configure, run_command
+from conftest import configure
+from processes import run_command
 from pipelines.cli import main
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
@@ -295,7 +296,8 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
     import subprocess
     import sys
 
-    from conftest import ROOT, child_process
+    from conftest import ROOT
+    from processes import child_process
     from sandbox import Sandbox
 
     import socket

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from conftest import LOADED_DAYS, ROOT, child_process, run_command
+from conftest import LOADED_DAYS, ROOT
+from processes import child_process, run_command
 from pipelines.cli import main
 from sandbox.whop import LINE_CATEGORIES
 

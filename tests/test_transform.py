@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import configure, period_floor, run_command
+from conftest import configure, period_floor
+from processes import run_command
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
