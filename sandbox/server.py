@@ -5,6 +5,7 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/reset               clear log, faults, revisions and emulator settings
   POST /_sandbox/revise  {"days": 3}  revise the last N days of every provider's data
   POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
+                         ("after": 3 lets the first 3 matching requests through first)
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
 """
 

@@ -45,9 +45,10 @@ def start_backfill(sandbox, workdir: Path, log: str) -> Iterator[subprocess.Pope
         yield child
 
 
-def wait_for_requests(sandbox, count: int, timeout: float = 60) -> None:
+def wait_for_requests(sandbox, child: subprocess.Popen, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while len(sandbox.seen("/api/v1/stats/time_series")) < count:
+        assert child.poll() is None, f"the child ended (exit {child.returncode}) before {count} requests"
         assert time.monotonic() < deadline, "the child never reached the sandbox"
         time.sleep(0.05)
 
@@ -62,7 +63,7 @@ def duckdb_query(path: Path, sql: str):
 def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolated):
     sandbox.latency = 0.3
     with start_backfill(sandbox, isolated, "first.log") as child:
-        wait_for_requests(sandbox, 4)
+        wait_for_requests(sandbox, child, 4)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
@@ -89,8 +90,8 @@ def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolate
 
 def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, isolated, run, monkeypatch):
     sandbox.latency = 0.5
-    with start_backfill(sandbox, isolated, "first.log"):
-        wait_for_requests(sandbox, 1)
+    with start_backfill(sandbox, isolated, "first.log") as child:
+        wait_for_requests(sandbox, child, 1)
         for key, value in child_env(sandbox, isolated).items():
             if key.startswith(("SOURCES__", "DESTINATION__")):
                 monkeypatch.setenv(key, value)
