@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from sources._common.load.prefetch import FetchFn, Prefetcher
 from sources._common.load.tally import RunTally
-from sources._common.load.windows import Window, incremental_start, plan_windows
+from sources._common.load.windows import Window, incremental_start, plan_windows, widen
 
 CHECKPOINT_SECONDS = 60.0
 
@@ -93,6 +93,7 @@ class QueryProgress:
         control = self.control
         if control.backfill:
             first, last = control.backfill
+            control.tally.widened(self.query_name, (first, last), widen(first, last, granularity, control.today))
             done = self.entry.get("backfills", {}).get(control.backfill_key)
             if done:
                 first = dt.date.fromisoformat(done) + dt.timedelta(days=1)

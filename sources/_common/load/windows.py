@@ -1,8 +1,10 @@
 """Date windows: backfill slicing, alignment to period boundaries, lookback, clamping to today.
 
-A window is a half-open range of dates [start, end). Every window start is the first day of a
-period of the granularity (Monday for weeks), so no request covers part of a period that an earlier
-request returned whole; only the last window may end inside a period, at today.
+A window is a half-open range of dates [start, end). Every window starts on the first day of a
+period of the granularity (Monday for weeks) and ends on the first day of a later one, so no
+request covers part of a period and no stored period is ever replaced by a partial answer; only
+the last window may end inside a period, at today (that period is not over yet). A range that
+starts or ends inside a period is widened to the whole period (`widen`).
 """
 
 import datetime as dt
@@ -64,6 +66,21 @@ def next_period(start: dt.date, granularity: str, count: int = 1) -> dt.date:
     return dt.date(moved.year, moved.month, moved.day)
 
 
+def period_end(day: dt.date, granularity: str) -> dt.date:
+    """The last day of the period of `granularity` that contains `day`."""
+    return next_period(period_start(day, granularity), granularity) - dt.timedelta(days=1)
+
+
+def widen(first: dt.date, last: dt.date, granularity: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """[first, last] (inclusive) widened to whole periods: `first` down to its period's first day,
+    `last` up to its period's last day, but never past `today`.
+
+    >>> widen(dt.date(2025, 5, 10), dt.date(2025, 6, 15), "month", dt.date(2026, 1, 1))
+    (datetime.date(2025, 5, 1), datetime.date(2025, 6, 30))
+    """
+    return period_start(first, granularity), min(period_end(last, granularity), today)
+
+
 @dataclass(frozen=True, order=True)
 class Window:
     start: dt.date
@@ -86,11 +103,11 @@ def plan_windows(
 ) -> list[Window]:
     """Split [start, end] (both inclusive) into aligned windows of at most `max_periods` periods.
 
-    `start` is aligned down to its period start; `end` is clamped to `today`.
+    The range is widened to whole periods (`widen`), then clamped to `today`.
     """
-    today = today or dt.date.today()
-    last = min(end, today)
-    cursor = period_start(start, granularity)
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    cursor, last = widen(start, end, granularity, today)
+    last = min(last, today)
     windows: list[Window] = []
     while cursor <= last:
         stop = min(next_period(cursor, granularity, max(1, max_periods)), last + dt.timedelta(days=1))

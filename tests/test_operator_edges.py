@@ -1,0 +1,77 @@
+"""What an operator does that the APIs never show: backfills cut mid-period, ranges before the data
+starts, misspelt provider sections and keys. Each case runs the real command against the sandbox
+and checks the warehouse against the sandbox's own truth."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+import test_stripe_analytics as stripe
+from conftest import configure
+from pipelines.cli import main
+from sandbox.whop import LINE_CATEGORIES
+
+MONTHLY_GROSS = {"name": "monthly_gross", "group_by": "month", "reporting_category": "gross_income"}
+WEEKLY = {"name": "weekly", "group_by": "week"}
+GROSS_LINES = sorted(k for k, v in LINE_CATEGORIES.items() if "gross_income" in v[1])
+
+
+def cli(capsys, *args):
+    code = main([*args, "--pipelines-dir", "pipelines"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def whop_setup(monkeypatch, sandbox, **settings):
+    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
+              wallet_queries=[MONTHLY_GROSS, WEEKLY], **settings)
+
+
+def whop_loaded(warehouse, name):
+    rows = warehouse.query("select period, currency, amount, line_count from whop.wallet_time_series "
+                           f"where query_name = '{name}'")
+    return {(r[0], r[1]): (Decimal(r[2]), r[3]) for r in rows}
+
+
+# -- 1: a backfill cut inside a period is widened to whole periods -------------------------------------
+def test_whop_backfill_ending_mid_period_keeps_whole_periods(sandbox, warehouse, capsys, monkeypatch):
+    whop_setup(monkeypatch, sandbox)
+    emulator = sandbox.by_name["whop"]
+    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-07-31",
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-06-15",
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    assert "--to 2025-06-15 widened to 2025-06-30 for monthly_gross" in out
+    assert "--to 2025-06-15 widened to 2025-06-15" not in out
+    # 2025-06-15 is a Sunday: the weekly query's week ends there, nothing to widen
+    assert "for monthly_gross, weekly" not in out
+    june = dt.date(2025, 6, 1)
+    truth = emulator.wallet_totals(dt.date(2025, 5, 1), dt.date(2025, 7, 31), "month", GROSS_LINES)
+    loaded = whop_loaded(warehouse, "monthly_gross")
+    assert loaded == truth
+    assert {k for k in loaded if k[0] == june}  # June is there, whole
+    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-14", "--to", "2025-06-18",
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    assert "--from 2025-05-14 widened to 2025-05-01 for monthly_gross" in out
+    assert "--from 2025-05-14 widened to 2025-05-12 for weekly" in out
+    assert "--to 2025-06-18 widened to 2025-06-22 for weekly" in out
+    assert whop_loaded(warehouse, "monthly_gross") == truth
+    assert whop_loaded(warehouse, "weekly") == emulator.wallet_totals(dt.date(2025, 4, 28), dt.date(2025, 8, 3), "week")
+
+
+def test_stripe_weekly_backfill_ending_mid_week_keeps_whole_weeks(sandbox, warehouse, capsys, monkeypatch):
+    stripe.setup(monkeypatch, sandbox, [stripe.WEEKLY])
+    code, out, err = cli(capsys, "run", "stripe_analytics", "--from", "2025-05-05", "--to", "2025-06-29",
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    code, out, err = cli(capsys, "run", "stripe_analytics", "--from", "2025-05-07", "--to", "2025-06-18",
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    assert "--from 2025-05-07 widened to 2025-05-05 for revenue_weekly; --to 2025-06-18 widened to 2025-06-22 " \
+           "for revenue_weekly" in out
+    end = dt.datetime(2025, 6, 30, tzinfo=dt.timezone.utc)
+    assert stripe.loaded(warehouse, "revenue_weekly") == stripe.expected(sandbox, stripe.WEEKLY, dt.date(2025, 5, 5), end)
