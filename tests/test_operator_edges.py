@@ -75,3 +75,23 @@ def test_stripe_weekly_backfill_ending_mid_week_keeps_whole_weeks(sandbox, wareh
            "for revenue_weekly" in out
     end = dt.datetime(2025, 6, 30, tzinfo=dt.timezone.utc)
     assert stripe.loaded(warehouse, "revenue_weekly") == stripe.expected(sandbox, stripe.WEEKLY, dt.date(2025, 5, 5), end)
+
+
+# -- 5: a range with no data loads nothing and exits 0, for every provider ------------------------------
+WINDOWED = {"whop": ("wallet_time_series", "metric_results"), "stripe_analytics": ("metric_results",),
+            "statsig": ("metric_values",)}
+
+
+def test_a_backfill_before_the_data_starts_loads_nothing_and_exits_0(sandbox, warehouse, capsys, monkeypatch):
+    from test_operator_cli import point_all_at_sandbox
+
+    point_all_at_sandbox(monkeypatch, sandbox)
+    code, out, err = cli(capsys, "run", "all", "--from", "2021-11-01", "--to", "2021-12-26",  # a Sunday: no week reaches 2022
+                         "--destination", warehouse.name)
+    assert code == 0, err
+    assert [line.split(":")[0] for line in out.splitlines()] == ["whop", "stripe_analytics", "posthog", "statsig"]
+    for provider, tables in WINDOWED.items():
+        present = warehouse.tables(provider)
+        for table in tables:
+            assert table not in present or warehouse.query(f"select count(*) from {provider}.{table}") == [(0,)]
+    assert sandbox.seen("/v2/data/analytics/metric_query")  # the range was asked for, and answered empty

@@ -80,8 +80,10 @@ class WindowedTable:
 
     def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
         """`check_unique` for rows already in Arrow (the key columns are named as dlt names them)."""
+        if not rows.num_rows:  # an empty answer: no columns to look at, nothing to clash
+            return
         keys = rows.select(list(self.key))
-        if keys.num_rows and keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
+        if keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
 
 
