@@ -30,7 +30,7 @@ from sources._common.http.redaction import redact
 from sources._common.load.progress import RunControl, RunTally
 
 from .accounts import Account, scope_to_account
-from .locking import pipeline_lock
+from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
@@ -78,7 +78,7 @@ def apply_loader_defaults() -> None:
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
 # settings under `sources.<provider>` that the runner reads (the source function's parameters are
 # known from its signature); strict config refuses any other key
-RUNNER_SETTINGS = ("schema_contract", "dataset_name", "accounts")
+RUNNER_SETTINGS = ("schema_contract", "dataset_name", "accounts", "lock_wait_seconds")
 
 
 def schema_contract(provider: str):
@@ -91,6 +91,11 @@ def schema_contract(provider: str):
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
+
+
+def lock_wait_seconds(provider: str) -> float:
+    """`sources.<provider>.lock_wait_seconds`: how long a run waits for another run's warehouse lock."""
+    return number(provider, "lock_wait_seconds", setting(provider, "lock_wait_seconds") or 0)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -173,38 +178,39 @@ def run_provider(
                 pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            with warehouse_lock(pipelines_dir, where):
-                if pipeline.has_pending_data:
-                    # a previous run extracted data but did not finish loading it: load that first
-                    logger.warning("%s: loading data left pending by the previous run", name)
-                    pipeline.normalize()
-                    pipeline.load()
-                    result.loads += 1
-                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
-            if on_change:
-                result.tally.on_change = lambda: on_change(_count_requests(result, stats))
-            contract = schema_contract(provider)
-            factory = source_factory(provider)
-            selected: Optional[list] = selection.resources if selection else None
-            while True:
-                source = factory(control=control, **(account.params if account else {}))
-                if selected is not None:
-                    source = source.with_resources(*selected)
-                if account:
-                    scope_to_account(source, account.name)
-                # fetched concurrently with other processes; written to the warehouse one at a time
-                pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
-                normalized = pipeline.normalize()
+            with destination_lock(pipeline, provider, lock_wait_seconds(provider)):
                 with warehouse_lock(pipelines_dir, where):
-                    pipeline.load()
-                result.loads += 1
-                for table, count in normalized.row_counts.items():
-                    if not table.startswith("_dlt") and table not in result.tally.table_rows:
-                        result.rows[table] = result.rows.get(table, 0) + count
-                if not control.pending:
-                    break
-                selected, control.pending = sorted(control.pending), set()
-                control.loads += 1
+                    if pipeline.has_pending_data:
+                        # a previous run extracted data but did not finish loading it: load that first
+                        logger.warning("%s: loading data left pending by the previous run", name)
+                        pipeline.normalize()
+                        pipeline.load()
+                        result.loads += 1
+                    pipeline.sync_destination()  # a fresh machine restores state from the warehouse
+                if on_change:
+                    result.tally.on_change = lambda: on_change(_count_requests(result, stats))
+                contract = schema_contract(provider)
+                factory = source_factory(provider)
+                selected: Optional[list] = selection.resources if selection else None
+                while True:
+                    source = factory(control=control, **(account.params if account else {}))
+                    if selected is not None:
+                        source = source.with_resources(*selected)
+                    if account:
+                        scope_to_account(source, account.name)
+                    # fetched concurrently with other processes; written to the warehouse one at a time
+                    pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
+                    normalized = pipeline.normalize()
+                    with warehouse_lock(pipelines_dir, where):
+                        pipeline.load()
+                    result.loads += 1
+                    for table, count in normalized.row_counts.items():
+                        if not table.startswith("_dlt") and table not in result.tally.table_rows:
+                            result.rows[table] = result.rows.get(table, 0) + count
+                    if not control.pending:
+                        break
+                    selected, control.pending = sorted(control.pending), set()
+                    control.loads += 1
     except Exception as exc:  # every failure becomes one line; loads already committed stay
         result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", result.label, exc_info=True)

@@ -95,3 +95,45 @@ def test_a_backfill_before_the_data_starts_loads_nothing_and_exits_0(sandbox, wa
         for table in tables:
             assert table not in present or warehouse.query(f"select count(*) from {provider}.{table}") == [(0,)]
     assert sandbox.seen("/v2/data/analytics/metric_query")  # the range was asked for, and answered empty
+
+
+# -- 4: a misspelt provider section or a missing key fails, never skips silently ---------------------------
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize("variable, message", [
+    ("SOURCES__STRIPE__API_KEY", "metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - "
+                                 "did you mean stripe_analytics?"),
+    ("SOURCES__STATSIGG__API_KEY", "metricsync: unknown provider statsigg in SOURCES__STATSIGG__API_KEY - "
+                                   "did you mean statsig?"),
+])
+def test_a_misspelt_provider_section_exits_2_with_a_did_you_mean(sandbox, capsys, monkeypatch, command, variable,
+                                                                  message):
+    stripe.setup(monkeypatch, sandbox, [stripe.WEEKLY], api_key=None)
+    monkeypatch.setenv(variable, stripe.KEY)
+    code, out, err = cli(capsys, command, "all")
+    assert (code, out, err.strip()) == (2, "", message)
+    assert sandbox.seen("/") == []
+
+
+def test_a_misspelt_section_in_toml_exits_2(sandbox, capsys, isolated):
+    from test_config import reload_config, write_toml
+
+    write_toml(isolated / ".dlt" / "config.toml", "[sources.posthgo]\nproject_id = [1]\n")
+    try:
+        code, out, err = cli(capsys, "run", "all")
+    finally:
+        (isolated / ".dlt" / "config.toml").unlink()
+        reload_config()
+    assert code == 2
+    assert err.strip() == "metricsync: unknown provider posthgo in [sources.posthgo] in config.toml - did you mean posthog?"
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_provider_with_settings_but_no_key_fails_all_in_one_line(sandbox, capsys, monkeypatch, command):
+    whop_setup(monkeypatch, sandbox, start_date="2026-11-01")
+    stripe.setup(monkeypatch, sandbox, [stripe.WEEKLY], api_key=None)
+    code, out, err = cli(capsys, command, "all")
+    assert code == 2
+    assert out.startswith("whop: ok")
+    assert err.strip().splitlines() == [
+        "stripe_analytics: missing configuration api_key - set SOURCES__STRIPE_ANALYTICS__API_KEY"]
+    assert not [r for r in sandbox.seen("/") if r.path.startswith("/v2/")]

@@ -46,6 +46,7 @@ SHARED = {
     "max_retry_wait": Range(float, 0, 86_400),
     "page_size": Range(int, 1, 1000),
     "checkpoint_seconds": Range(float, 0.1, 86_400),
+    "lock_wait_seconds": Range(float, 0, 86_400),  # a second writer waits this long for the warehouse lock
 }
 # provider-specific bounds that are narrower than the shared ones (the API's documented maximum)
 PROVIDER = {
