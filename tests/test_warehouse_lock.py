@@ -95,3 +95,43 @@ def test_a_crashed_holder_does_not_block_the_next_run(sandbox, warehouse, isolat
         stop(after)
     assert code == 0, err
     assert_exact(warehouse, sandbox, first)
+
+
+
+@pytest.mark.parametrize("sql_warehouse", ["mariadb"], indirect=True)
+def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_warehouse):
+    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder, is taken over once
+    expired or when left by a dead process of this host, and goes with its release."""
+    import datetime as dt
+
+    import dlt
+
+    from conftest import _mariadb_query
+    from pipelines import locking
+    from pipelines.warehouse.destinations import make_destination
+
+    dataset = sql_warehouse.dataset("statsig")
+    pipeline = dlt.pipeline(pipeline_name="statsig__sqlalchemy", pipelines_dir=str(isolated / "p"),
+                            destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
+
+    def change(assignments: str) -> None:
+        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_lock set {assignments}", autocommit=True)
+
+    holder = locking.Owner()
+    first = locking.make_lock(pipeline, holder)
+    assert first.try_acquire() is None
+    assert locking.make_lock(pipeline).try_acquire() == holder.describe()
+    first.release()
+    crashed = locking.make_lock(pipeline)
+    assert crashed.try_acquire() is None  # released: free
+    crashed._stop.set()  # its heartbeat stops and its row stays, as after a crash
+    change("pid = 4194305")  # a pid no process of this host has
+    survivor = locking.make_lock(pipeline)
+    assert survivor.try_acquire() is None  # taken over from the dead process
+    survivor._stop.set()
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    change(f"host = 'elsewhere', expires = '{past}'")
+    last = locking.make_lock(pipeline)
+    assert last.try_acquire() is None  # no heartbeat for a minute: taken over
+    last.release()
+    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_lock") == [(0,)]
