@@ -10,7 +10,8 @@ Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday 
 are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
 column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
 `revision_deletes` (a revised day loses the currencies and breakdown
-values whose hash says so: a country whose sales were reversed disappears).
+values whose hash says so: a country whose sales were reversed disappears), `numbers_as_text`
+(metric values come as JSON strings).
 """
 
 import base64
@@ -74,6 +75,7 @@ class WhopEmulator(Emulator):
         "currency_column": False,
         "revision_deletes": False,
         "breakdown_alias": {},  # breakdown column -> the name the API answers it under
+        "numbers_as_text": False,  # metric values sent as JSON strings ("123.45")
     }
 
     def _gone(self, *parts: object, day: dt.date) -> bool:
@@ -249,6 +251,8 @@ class WhopEmulator(Emulator):
             columns.append(self.settings["extra_column"])
             text = self.settings["extra_text"]
             rows = [row + [text if text else round(row[-1] / 10, 2)] for row in rows]
+        if self.settings["numbers_as_text"]:
+            rows = [[str(c) if isinstance(c, (int, float, Decimal)) else c for c in row] for row in rows]
         cursor = request.arg(self.settings["cursor_param"])
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[2:]) if cursor else 0
         size = int(self.settings["metric_page_size"])

@@ -137,3 +137,40 @@ def test_a_provider_with_settings_but_no_key_fails_all_in_one_line(sandbox, caps
     assert err.strip().splitlines() == [
         "stripe_analytics: missing configuration api_key - set SOURCES__STRIPE_ANALYTICS__API_KEY"]
     assert not [r for r in sandbox.seen("/") if r.path.startswith("/v2/")]
+
+
+# -- 10: a column keeps its type across loads ----------------------------------------------------------
+def test_whop_values_sent_as_text_load_exactly_into_the_same_column(sandbox, warehouse, run, monkeypatch):
+    import test_whop as whop
+
+    query = whop.METRIC_QUERIES[0]  # daily gross revenue by country
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=None, metric_queries=[query])
+    emulator = sandbox.by_name["whop"]
+    emulator.settings["extra_column"] = "refund_value"
+    assert run("whop", warehouse).ok
+    emulator.settings["numbers_as_text"] = True  # "123.45" from now on
+    sandbox.revise(days=2)
+    result = run("whop", warehouse)
+    assert result.ok, result.message
+    assert whop.loaded_metric(warehouse, query["name"]) == whop.expected_metric(emulator, query)
+    columns = {r[0] for r in warehouse.query("select column_name from information_schema.columns where "
+                                             "table_schema = 'whop' and table_name = 'metric_results'")}
+    assert {"value", "refund_value"} <= columns and not [c for c in columns if "__v_" in c]
+    assert warehouse.query("select count(*) from whop.metric_results where refund_value is null") == [(0,)]
+
+
+def test_a_value_that_is_no_number_fails_the_query_naming_the_column(sandbox, warehouse, run, monkeypatch):
+    import test_whop as whop
+
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=None, metric_queries=whop.METRIC_QUERIES[1:2])
+    emulator = sandbox.by_name["whop"]
+    emulator.settings["extra_column"] = "refund_value"
+    assert run("whop", warehouse).ok
+    before = warehouse.query("select period, value, refund_value from whop.metric_results order by period")
+    emulator.settings["extra_text"] = "n/a"
+    sandbox.revise(days=1)
+    result = run("whop", warehouse)
+    assert result.exit_code == 3
+    assert result.message.startswith("whop: query 'users_weekly' failed (HTTP 200): table metric_results: column "
+                                     "'refund_value' is decimal in the warehouse but the API sent 'n/a'")
+    assert warehouse.query("select period, value, refund_value from whop.metric_results order by period") == before

@@ -20,7 +20,7 @@ import dlt
 import pyarrow as pa
 
 from sources._common.errors import ApiError
-from sources._common.load.arrow import to_arrow
+from sources._common.load.arrow import TypeDrift, to_arrow
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -172,6 +172,14 @@ def window_table(table: WindowedTable, unit: tuple, fetched: Any, control: RunCo
     """One fetched window as the table its load yields: the rows, checked for clashing keys, and
     the window's tombstones; tallied for progress (the rows, not the tombstones)."""
     query, window = unit
+    try:
+        return _window_table(table, query, window, fetched, control)
+    except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
+        raise ApiError(table.provider, f"query {query['name']!r}", 200, f"table {table.name}: {exc}",
+                       hint="the API changed the column's type; report it with this line") from None
+
+
+def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> pa.Table:
     convert = control.converters[table.name]
     if isinstance(fetched, pa.Table):
         table.check_unique_table(fetched, query["name"])
