@@ -30,6 +30,7 @@ from sources._common.http.redaction import redact
 from sources._common.load.progress import RunControl, RunTally
 
 from .accounts import Account, scope_to_account
+from .interrupts import received, signal_of
 from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
 
@@ -211,11 +212,16 @@ def run_provider(
                         break
                     selected, control.pending = sorted(control.pending), set()
                     control.loads += 1
-    except Exception as exc:  # every failure becomes one line; loads already committed stay
-        result.exit_code, result.message = describe_failure(provider, exc, destination)
+    except (Exception, KeyboardInterrupt) as exc:  # every failure becomes one line; loads already committed stay
+        signum = signal_of(exc)
+        if signum:  # Ctrl-C or SIGTERM: stop now, the next run resumes after the last committed load
+            result.exit_code = 128 + signum
+            result.message = f"{provider}: interrupted after {_plural(result.loads, 'load')} - re-run to resume"
+        else:
+            result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", result.label, exc_info=True)
     finally:
-        control.close()
+        control.close(wait=not received())
     result.seconds = time.monotonic() - started
     result.throttling = limits.learned(provider)
     if result.throttling:
@@ -229,6 +235,10 @@ def run_provider(
     if account and result.message.startswith(f"{provider}:"):
         result.message = result.label + result.message[len(provider):]
     return result
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _count_requests(result: ProviderResult, stats: Any) -> ProviderResult:

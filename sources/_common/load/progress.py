@@ -51,10 +51,11 @@ class RunControl:
             self.prefetchers[resource] = Prefetcher(fetch, workers)
         return self.prefetchers[resource]
 
-    def close(self) -> None:
-        """Stop fetching ahead (the runner calls it when the run ends, however it ends)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop fetching ahead (the runner calls it when the run ends, however it ends; without
+        `wait` after an interrupt, leaving requests in flight to the exiting process)."""
         for prefetcher in self.prefetchers.values():
-            prefetcher.close()
+            prefetcher.close(wait)
         self.prefetchers.clear()
 
 
