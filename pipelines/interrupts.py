@@ -5,8 +5,9 @@ already committed stay; the rest is resumed by the next run), the second exits a
         ...                  # a signal raises Interrupted(signum) in the main thread
     exit code 128 + signum:  130 for SIGINT, 143 for SIGTERM
 
-While dlt normalizes or loads it intercepts the same signals itself, finishes the load at hand and
-raises its `SignalReceivedException`; `signal_of` reads the signal from either.
+dlt's own interception of these signals while it normalizes or loads is turned off for the block
+(`RUNTIME__INTERCEPT_SIGNALS`): it forgets a signal whose load then ends normally, so the run would
+go on. A load cut short stays pending in the pipeline folder and the next run loads it first.
 """
 
 import os
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+DLT_INTERCEPT = "RUNTIME__INTERCEPT_SIGNALS"
 _received: list[int] = []
 
 
@@ -27,14 +29,8 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _dlt_received() -> bool:
-    from dlt.common.runtime import signals
-
-    return signals.was_signal_received()
-
-
 def _on_signal(signum: int, _frame: Any) -> None:
-    if _received or _dlt_received():  # the second one: at once
+    if _received:  # the second one: at once
         sys.stderr.flush()
         os._exit(128 + signum)
     _received.append(signum)
@@ -45,6 +41,8 @@ def _on_signal(signum: int, _frame: Any) -> None:
 def handled() -> Iterator[None]:
     """SIGINT and SIGTERM raise `Interrupted` in the main thread for the block."""
     previous = {s: signal.getsignal(s) for s in SIGNALS}
+    intercept = os.environ.get(DLT_INTERCEPT)
+    os.environ[DLT_INTERCEPT] = "false"
     _received.clear()
     for s in SIGNALS:
         signal.signal(s, _on_signal)
@@ -53,6 +51,10 @@ def handled() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if intercept is None:
+            os.environ.pop(DLT_INTERCEPT, None)
+        else:
+            os.environ[DLT_INTERCEPT] = intercept
 
 
 def received() -> Optional[int]:
