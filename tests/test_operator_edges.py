@@ -174,3 +174,30 @@ def test_a_value_that_is_no_number_fails_the_query_naming_the_column(sandbox, wa
     assert result.message.startswith("whop: query 'users_weekly' failed (HTTP 200): table metric_results: column "
                                      "'refund_value' is decimal in the warehouse but the API sent 'n/a'")
     assert warehouse.query("select period, value, refund_value from whop.metric_results order by period") == before
+
+
+# -- 9: check and status name the dataset that run writes ------------------------------------------------
+@pytest.mark.parametrize("settings, dataset", [
+    pytest.param({"DATASET_PREFIX": "metrics_"}, "metrics_statsig", id="dataset-prefix"),
+    pytest.param({"SOURCES__STATSIG__DATASET_NAME": "product_stats"}, "product_stats", id="dataset-name"),
+])
+def test_check_and_status_name_the_dataset_run_writes(sandbox, warehouse, capsys, monkeypatch, settings, dataset):
+    from test_statsig import setup as setup_statsig
+
+    setup_statsig(monkeypatch, sandbox, 3)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = cli(capsys, "check", "statsig", "--destination", warehouse.name)
+    assert code == 0, err
+    assert out.rstrip().endswith(f"(dataset {dataset} not created yet)")
+    code, out, err = cli(capsys, "status", "statsig", "--destination", warehouse.name)
+    assert out.rstrip().endswith(f"(dataset {dataset})")
+    code, out, err = cli(capsys, "run", "statsig", "--destination", warehouse.name)
+    assert code == 0, err
+    code, out, err = cli(capsys, "check", "statsig", "--destination", warehouse.name)
+    assert out.rstrip().endswith(f"(dataset {dataset})")
+    code, out, err = cli(capsys, "status", "statsig", "--destination", warehouse.name)
+    head, *entries = out.splitlines()
+    assert head.endswith(f", dataset {dataset})")
+    loaded = warehouse.query(f"select count(*) from {dataset}.metric_values")[0][0]
+    assert f"  metric_values / metric_values: loaded through " in entries[0] and entries[0].endswith(f", {loaded} rows")

@@ -105,8 +105,8 @@ def destination_summary(destination: str, provider: str) -> str:
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
-        where = warehouse.where
-    return f"destination {destination}:{where}" + ("" if exists else f" (dataset {provider} not created yet)")
+        where, dataset = warehouse.where, warehouse.dataset
+    return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
 def check_provider(provider: str, destination: str) -> tuple[int, str]:
