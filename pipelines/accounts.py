@@ -118,3 +118,19 @@ def scope_to_account(source: Any, account: str) -> Any:
         if hints:
             resource.apply_hints(**hints)
     return source
+
+
+def refuse_tables_without_account(provider: str, dataset: str, query: Any) -> None:
+    """Accounts added to a provider whose dataset was loaded without them: its tables have no
+    `account` column, which every key of an account's rows leads with. Refused (exit 2) before
+    anything is loaded, naming both ways out. `query(sql, *args)` runs SQL on the destination."""
+    rows = query("select table_name, column_name from information_schema.columns where table_schema = %s", dataset)
+    columns: dict[str, set] = {}
+    for table, column in rows:
+        columns.setdefault(str(table), set()).add(str(column).lower())
+    without = sorted(t for t, names in columns.items()
+                     if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names)
+    if without:
+        raise ConfigError(f"{provider}: accounts are configured but dataset {dataset} was loaded without them "
+                          f"(table {without[0]} has no {ACCOUNT_COLUMN} column) - set sources.{provider}.dataset_name "
+                          f"to a new dataset, or run `metricsync reset {provider} --drop-rows` first")

@@ -29,7 +29,7 @@ from sources._common.http.client import request_stats
 from sources._common.http.redaction import redact
 from sources._common.load.progress import RunControl, RunTally
 
-from .accounts import Account, scope_to_account
+from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .interrupts import received, signal_of
 from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
@@ -180,6 +180,9 @@ def run_provider(
                 pipelines_dir=pipelines_dir,
             )
             with destination_lock(pipeline, provider, lock_wait_seconds(provider)):
+                if account:
+                    with pipeline.sql_client() as client:
+                        refuse_tables_without_account(provider, dataset, client.execute_sql)
                 with warehouse_lock(pipelines_dir, where):
                     if pipeline.has_pending_data:
                         # a previous run extracted data but did not finish loading it: load that first

@@ -201,3 +201,27 @@ def test_check_and_status_name_the_dataset_run_writes(sandbox, warehouse, capsys
     assert head.endswith(f", dataset {dataset})")
     loaded = warehouse.query(f"select count(*) from {dataset}.metric_values")[0][0]
     assert f"  metric_values / metric_values: loaded through " in entries[0] and entries[0].endswith(f", {loaded} rows")
+
+
+# -- 8: accounts added to a provider that already has a dataset ------------------------------------------
+def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, warehouse, capsys, monkeypatch):
+    whop_setup(monkeypatch, sandbox, start_date="2026-10-01")
+    code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
+    assert code == 0, err
+    before = warehouse.query("select query_name, period, currency, amount from whop.wallet_time_series")
+    configure(monkeypatch, "whop", accounts=[{"name": "north", "account_id": "biz_north"}])
+    refusal = ("accounts are configured but dataset whop was loaded without them (table wallet_groupings has no "
+               "account column) - set sources.whop.dataset_name to a new dataset, or run `metricsync reset whop "
+               "--drop-rows` first")
+    code, out, err = cli(capsys, "check", "whop", "--destination", warehouse.name)
+    assert (code, err.strip()) == (2, f"whop: {refusal}")
+    sandbox.clear_log()
+    code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
+    assert code == 2
+    assert err.splitlines()[0] == f"whop (account north): {refusal}"
+    assert not sandbox.seen("/api/v1/stats/time_series")
+    assert warehouse.query("select query_name, period, currency, amount from whop.wallet_time_series") == before
+    monkeypatch.setenv("SOURCES__WHOP__DATASET_NAME", "whop_accounts")  # the first way out
+    code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
+    assert code == 0, err
+    assert warehouse.query("select distinct account from whop_accounts.wallet_time_series") == [("north",)]

@@ -103,9 +103,13 @@ def destination_summary(destination: str, provider: str) -> str:
     provider's dataset exists yet."""
     from pipelines.warehouse.reads import Warehouse
 
+    from pipelines.accounts import configured_accounts, refuse_tables_without_account
+
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
         where, dataset = warehouse.where, warehouse.dataset
+        if exists and configured_accounts(provider):
+            refuse_tables_without_account(provider, dataset, warehouse.query)
     return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
