@@ -106,9 +106,17 @@ class AdvisoryLock:
             return f"host {parts[1]}, pid {parts[2]}, since {since:%Y-%m-%d %H:%M:%S} UTC"
         return f"server backend {pid}, since {_stamp(started.astimezone(dt.timezone.utc))}"
 
+    def check(self) -> None:
+        """Before each load: the session holding the lock is still there (a lost connection
+        raises the driver's error: the run stops, exit 5)."""
+        self.client.execute_sql("select 1")
+
     def release(self) -> None:
         if self.client.native_connection is not None:
-            self.client.close_connection()  # ends the session, and with it the lock
+            try:
+                self.client.close_connection()  # ends the session, and with it the lock
+            except Exception:  # noqa: BLE001 - a connection already lost holds no lock
+                logger.debug("%s: closing the lock's connection failed", self.name, exc_info=True)
 
 
 class RowLock:
@@ -177,6 +185,15 @@ class RowLock:
     def _stale(self, row: tuple) -> bool:
         return self._dead(row) or dt.datetime.fromisoformat(row[4]) < _now()
 
+    def check(self) -> None:
+        """Before each load: the row is still this run's (not taken over after an expiry)."""
+        with self.client_factory() as client:
+            held = self._holder(client, self._table(client))
+        if held is None or held[5] != self.owner.token:
+            raise RunInProgress(f"{self.name}: lost the warehouse lock to "
+                                f"{self._describe(held) if held else 'nobody'} (no heartbeat for "
+                                f"{EXPIRY_SECONDS:g}s) - re-run; loads already committed stay")
+
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
@@ -222,6 +239,9 @@ class FileLock:
         self._handle = handle
         return None
 
+    def check(self) -> None:
+        """The kernel holds a file lock for as long as this process lives."""
+
     def release(self) -> None:
         if self._handle is not None:
             self._handle.truncate(0)
@@ -246,9 +266,10 @@ def make_lock(pipeline: Any, owner: Optional[Owner] = None) -> Any:
 
 @contextmanager
 def destination_lock(pipeline: Any, provider: str, wait_seconds: float = 0.0,
-                     clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
-    """Hold the pipeline's lock in its destination for the block; wait up to `wait_seconds` for
-    another holder, then raise `RunInProgress` (exit 6) naming it."""
+                     clock: Callable[[], float] = time.monotonic) -> Iterator[Any]:
+    """Hold the pipeline's lock in its destination for the block (yields it: `check()` it before
+    each load); wait up to `wait_seconds` for another holder, then raise `RunInProgress` (exit 6)
+    naming it."""
     lock = make_lock(pipeline)
     deadline = clock() + max(0.0, wait_seconds)
     while True:
@@ -263,6 +284,6 @@ def destination_lock(pipeline: Any, provider: str, wait_seconds: float = 0.0,
                                 f"SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS to wait for it")
         time.sleep(min(1.0, max(0.05, deadline - clock())))
     try:
-        yield
+        yield lock
     finally:
         lock.release()

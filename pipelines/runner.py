@@ -20,6 +20,7 @@ from pipelines.warehouse.destinations import (
     require_client,
     warehouse_lock,
 )
+from pipelines.warehouse.errors import describe as describe_warehouse_error
 from sources._common.http import limits
 from sources._common.config.spec import number
 from sources._common.config.spec import where as setting_name
@@ -134,6 +135,9 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
                    f"(table {root.table_name}) that the frozen schema does not allow - "
                    f"set sources.{provider}.schema_contract to evolve to accept it")
+    warehouse = describe_warehouse_error(provider, destination, root)
+    if warehouse:
+        return warehouse
     text = redact(str(root)).strip().splitlines()
     return 1, f"{provider}: {type(root).__name__}: {text[0] if text else 'failed'}"
 
@@ -179,7 +183,7 @@ def run_provider(
                 pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            with destination_lock(pipeline, provider, lock_wait_seconds(provider)):
+            with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
                 if account:
                     with pipeline.sql_client() as client:
                         refuse_tables_without_account(provider, dataset, client.execute_sql)
@@ -205,6 +209,7 @@ def run_provider(
                     # fetched concurrently with other processes; written to the warehouse one at a time
                     pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                     normalized = pipeline.normalize()
+                    lock.check()
                     with warehouse_lock(pipelines_dir, where):
                         pipeline.load()
                     result.loads += 1
