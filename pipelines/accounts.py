@@ -89,7 +89,9 @@ def _with_account(account: str, item: Any) -> Any:
     if isinstance(item, (pa.Table, pa.RecordBatch)):
         if ACCOUNT_COLUMN in item.schema.names:
             return item
-        return item.append_column(ACCOUNT_COLUMN, pa.array([account] * item.num_rows, pa.string()))
+        # not null, as the key column dlt declares it (a nullable one makes dlt warn on every page)
+        return item.append_column(pa.field(ACCOUNT_COLUMN, pa.string(), nullable=False),
+                                  pa.array([account] * item.num_rows, pa.string()))
     if isinstance(item, dict):
         item.setdefault(ACCOUNT_COLUMN, account)
     return item

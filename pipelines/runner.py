@@ -29,6 +29,7 @@ from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.http.client import request_stats
 from sources._common.http.redaction import redact
 from sources._common.load.progress import RunControl, RunTally
+from sources._common.load.resource import PeriodCheck
 
 from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .interrupts import received, signal_of
@@ -165,6 +166,7 @@ def run_provider(
     stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     limits.forget(provider)
+    PeriodCheck.forget(provider)
     control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
                          queries=selection.queries if selection else None)
     try:

@@ -225,3 +225,27 @@ def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, wa
     code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
     assert code == 0, err
     assert warehouse.query("select distinct account from whop_accounts.wallet_time_series") == [("north",)]
+
+
+# -- 11: a normal run prints only its closing lines -----------------------------------------------------
+def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(sandbox, sql_warehouse, isolated,
+                                                                          monkeypatch):
+    """Whop with two accounts (whose pages used to make dlt warn about column hints), on every SQL
+    warehouse (MariaDB used to print a SQLAlchemy warning), in a process of its own as cron runs it."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_operator_cli import point_all_at_sandbox
+
+    point_all_at_sandbox(monkeypatch, sandbox, whop={"accounts": [{"name": "north", "account_id": "biz_north"},
+                                                                  {"name": "south", "account_id": "biz_south"}]})
+    done = subprocess.run([sys.executable, "-m", "pipelines", "run", "all", "--progress", "none",
+                           "--destination", sql_warehouse.name,
+                           "--pipelines-dir", str(isolated / "pipelines")], cwd=isolated, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
+        "whop (account north)", "whop (account south)", "whop", "stripe_analytics", "posthog", "statsig"]

@@ -93,7 +93,15 @@ class PeriodCheck:
     A row outside the window is dropped (it belongs to another request's answer); a row whose
     label is not the start of a period of the requested granularity (e.g. weeks labelled from
     Sunday) is kept under the API's own label, never moved onto an aligned period it would
-    overwrite. Both are counted and logged once per window."""
+    overwrite. Both are counted; rows outside the window (a provider's inclusive `to`, learned
+    once) are logged once per query and process at INFO, misaligned ones per window as a warning."""
+
+    told: set = set()  # (provider, query) whose rows outside the window were logged
+
+    @classmethod
+    def forget(cls, provider: str) -> None:
+        """A new run of `provider` logs what it learns again (the runner calls it)."""
+        cls.told = {told for told in cls.told if told[0] != provider}
 
     def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
         self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
@@ -108,9 +116,10 @@ class PeriodCheck:
         return True
 
     def log(self) -> None:
-        if self.outside:
-            logger.warning("%s: query %r: dropped %d row(s) dated outside the requested window %s",
-                           self.provider, self.query_name, self.outside, self.window)
+        if self.outside and (self.provider, self.query_name) not in PeriodCheck.told:
+            PeriodCheck.told.add((self.provider, self.query_name))
+            logger.info("%s: query %r: dropped %d row(s) dated outside the requested window %s (logged once)",
+                        self.provider, self.query_name, self.outside, self.window)
         if self.misaligned:
             logger.warning("%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the "
                            "API's own date", self.provider, self.query_name, self.misaligned, self.window,
