@@ -186,10 +186,10 @@ def run_provider(
                 pipelines_dir=pipelines_dir,
             )
             with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
-                if account:
-                    with pipeline.sql_client() as client:
-                        refuse_tables_without_account(provider, dataset, client.execute_sql)
                 with warehouse_lock(pipelines_dir, where):
+                    if account:
+                        with pipeline.sql_client() as client:
+                            refuse_tables_without_account(provider, dataset, client.execute_sql)
                     if pipeline.has_pending_data:
                         # a previous run extracted data but did not finish loading it: load that first
                         logger.warning("%s: loading data left pending by the previous run", name)
