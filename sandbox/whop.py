@@ -7,7 +7,7 @@ starts mid-week returns a partial sum for that week); the metric cursor goes bac
 (setting `cursor_param`); data rows are arrays matching `columns` (setting `row_format`).
 
 Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
-are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
+are labelled by their Sunday; any other weekday likewise), `currency_column` (metric rows come per currency, in a `currency`
 column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
 `revision_deletes` (a revised day loses the currencies and breakdown
 values whose hash says so: a country whose sales were reversed disappears), `numbers_as_text`
@@ -39,9 +39,12 @@ BREAKDOWN_VALUES = {"country": ("US", "DE", "GB", "FR"), "plan": ("plan_basic", 
 CENT = Decimal("0.01")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _period_start(day: dt.date, group_by: str, week_start: str = "monday") -> dt.date:
     if group_by == "week":
-        return day - dt.timedelta(days=(day.weekday() + (1 if week_start == "sunday" else 0)) % 7)
+        return day - dt.timedelta(days=(day.weekday() - WEEKDAYS.index(week_start)) % 7)
     if group_by == "month":
         return day.replace(day=1)
     return day

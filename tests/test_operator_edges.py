@@ -24,8 +24,8 @@ def cli(capsys, *args):
 
 
 def whop_setup(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
-              wallet_queries=[MONTHLY_GROSS, WEEKLY], **settings)
+    configure(monkeypatch, "whop", **{"api_key": "whop_sandbox_key", "base_url": f"{sandbox.url}/api/v1",
+                                      "wallet_queries": [MONTHLY_GROSS, WEEKLY], **settings})
 
 
 def whop_loaded(warehouse, name):
@@ -249,3 +249,36 @@ def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(sandbo
     assert done.stderr == ""
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
         "whop (account north)", "whop (account south)", "whop", "stripe_analytics", "posthog", "statsig"]
+
+
+# -- 2: weeks as the API labels them ---------------------------------------------------------------------
+def test_sunday_weeks_are_learned_from_the_first_answer_and_loaded_whole(sandbox, warehouse, run, monkeypatch):
+    emulator = sandbox.by_name["whop"]
+    emulator.settings["week_start"] = "sunday"
+    whop_setup(monkeypatch, sandbox, wallet_queries=[WEEKLY])
+    today = dt.datetime.now(dt.timezone.utc).date()
+    first = today - dt.timedelta(days=400)
+    result = run("whop", warehouse, backfill=(first, today))
+    assert result.ok, result.message
+    sunday = first - dt.timedelta(days=(first.weekday() + 1) % 7)
+    assert whop_loaded(warehouse, "weekly") == emulator.wallet_totals(sunday, today, "week")
+    asked = [dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")]
+    mondays = [day for day in asked if day.weekday() == 0]  # cut before the first answer came: not loaded
+    assert len(mondays) <= 4 and sorted(set(asked) - set(mondays))[0] == sunday
+    assert {day.weekday() for day in asked} == {0, 6}
+    sandbox.clear_log()
+    sandbox.revise(days=2)
+    nightly = run("whop", warehouse, backfill=(today - dt.timedelta(days=20), today))
+    assert nightly.ok, nightly.message
+    assert {dt.date.fromisoformat(r.arg("from")).weekday() for r in sandbox.seen("/api/v1/stats/time_series")} == {6}
+    assert whop_loaded(warehouse, "weekly") == emulator.wallet_totals(sunday, today, "week")
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_a_week_labelled_neither_monday_nor_sunday_fails_the_query(sandbox, warehouse, run, monkeypatch):
+    sandbox.by_name["whop"].settings["week_start"] = "wednesday"
+    whop_setup(monkeypatch, sandbox, wallet_queries=[WEEKLY], start_date="2026-09-01")
+    result = run("whop", warehouse)
+    assert result.exit_code == 3
+    assert "query 'weekly' failed (HTTP 200): a week is labelled " in result.message
+    assert "neither a Monday nor a Sunday" in result.message

@@ -87,6 +87,18 @@ class WindowedTable:
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
 
 
+class WeekStartLearned(Exception):
+    """A window's answer labels weeks from another day than the windows were cut on: the answer
+    is not loaded, and the query's windows are cut on `week_start` from then on."""
+
+    def __init__(self, week_start: str) -> None:
+        super().__init__(week_start)
+        self.week_start = week_start
+
+
+WEEK_STARTS = {0: "monday", 6: "sunday"}
+
+
 class PeriodCheck:
     """Sorts one window's rows by the period the API labelled them with.
 
@@ -111,9 +123,23 @@ class PeriodCheck:
         if not in_window(day, self.window):
             self.outside += 1
             return False
+        if self.granularity in ("week", "weekly"):
+            self.check_week(day)
+            return True
         if period_start(day, self.granularity) != day:
             self.misaligned += 1
         return True
+
+    def check_week(self, day: Any) -> None:
+        """Weeks as the API labels them: from Monday or from Sunday (windows are cut on the day
+        learned, `WeekStartLearned` when it differs); any other label fails the query."""
+        reading = WEEK_STARTS.get(day.weekday())
+        if reading is None:
+            raise ApiError(self.provider, f"query {self.query_name!r}", 200,
+                           f"a week is labelled {day} (a {day:%A}), neither a Monday nor a Sunday",
+                           hint="report it with this line")
+        if reading != WEEK_STARTS[self.window.start.weekday()]:
+            raise WeekStartLearned(reading)
 
     def log(self) -> None:
         if self.outside and (self.provider, self.query_name) not in PeriodCheck.told:
@@ -160,27 +186,44 @@ def windowed_rows(
         to_arrow, types={**table.types, TOMBSTONE: pa.bool_()}, required=(*table.key, *table.not_null),
         existing=existing, normalize=normalize)
     control.tally.table_rows.setdefault(table.name, 0)
-    prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch(unit), control),
-                                    max_workers)
+    prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
+    relearnt: set = set()
     for unit in units:
-        yield prefetcher.take(unit)
-        taken[unit[0]["name"]] += 1
+        name = unit[0]["name"]
+        if name in relearnt:
+            continue
+        fetched = prefetcher.take(unit)
+        if isinstance(fetched, WeekStartLearned):
+            logger.info("%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
+                        table.provider, name, fetched.week_start.capitalize())
+            next(p for p in progresses if p.query_name == name).learn_week_start(fetched.week_start, unit[1],
+                                                                                  taken[name])
+            relearnt.add(name)
+            continue
+        yield fetched
+        taken[name] += 1
         if chunk.expired():
             break
     for progress in progresses:
-        progress.keep(taken[progress.query_name])
+        if progress.query_name not in relearnt:
+            progress.keep(taken[progress.query_name])
     prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
                        for window in progress.upcoming()])
     for progress in progresses:
         progress.commit()
 
 
-def window_table(table: WindowedTable, unit: tuple, fetched: Any, control: RunControl) -> pa.Table:
-    """One fetched window as the table its load yields: the rows, checked for clashing keys, and
-    the window's tombstones; tallied for progress (the rows, not the tombstones)."""
+def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: RunControl) -> Any:
+    """One window fetched, as the table its load yields: the rows, checked for clashing keys, and
+    the window's tombstones; tallied for progress (the rows, not the tombstones). Or the
+    `WeekStartLearned` its answer revealed (returned: the other windows still fetch)."""
     query, window = unit
+    try:
+        fetched = fetch(unit)
+    except WeekStartLearned as learned:
+        return learned
     try:
         return _window_table(table, query, window, fetched, control)
     except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess

@@ -18,6 +18,7 @@ from sources._common.errors import ConfigError
 GRANULARITIES = {
     "day": "day", "daily": "day",
     "week": "week", "weekly": "week",
+    "week_sunday": "week_sunday",  # weeks Sunday to Saturday, as an API that labels them so (learned, in state)
     "month": "month", "monthly": "month",
     "year": "year", "yearly": "year",
 }
@@ -55,6 +56,8 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
     d = pendulum.date(day.year, day.month, day.day)
     if g == "day":
         return day
+    if g == "week_sunday":
+        return day - dt.timedelta(days=(day.weekday() + 1) % 7)
     start = d.start_of({"week": "week", "month": "month", "year": "year"}[g])
     return dt.date(start.year, start.month, start.day)
 
@@ -62,7 +65,8 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
 def next_period(start: dt.date, granularity: str, count: int = 1) -> dt.date:
     g = canonical_granularity(granularity)
     d = pendulum.date(start.year, start.month, start.day)
-    moved = d.add(**{{"day": "days", "week": "weeks", "month": "months", "year": "years"}[g]: count})
+    moved = d.add(**{{"day": "days", "week": "weeks", "week_sunday": "weeks", "month": "months",
+                      "year": "years"}[g]: count})
     return dt.date(moved.year, moved.month, moved.day)
 
 
