@@ -282,3 +282,11 @@ def test_a_week_labelled_neither_monday_nor_sunday_fails_the_query(sandbox, ware
     assert result.exit_code == 3
     assert "query 'weekly' failed (HTTP 200): a week is labelled " in result.message
     assert "neither a Monday nor a Sunday" in result.message
+
+
+def test_the_widening_sample_in_the_docstring_holds():
+    import doctest
+
+    from sources._common.load import windows
+
+    assert doctest.testmod(windows).failed == 0
