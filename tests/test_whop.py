@@ -175,23 +175,6 @@ def test_a_frozen_schema_refuses_a_new_column(sandbox, run, monkeypatch):
     assert "'refund_value'" in result.message and "schema_contract" in result.message
 
 
-def test_a_column_changing_type_goes_to_a_variant_column(sandbox, warehouse, run, monkeypatch):
-    sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
-    setup_whop(monkeypatch, sandbox, wallet_queries=None, metric_queries=METRIC_QUERIES[1:2])
-    assert run("whop", warehouse).ok
-    sandbox.by_name["whop"].settings["extra_text"] = "n/a"
-    sandbox.revise(days=1)
-    result = run("whop", warehouse)
-    assert result.ok, result.message
-    rows = warehouse.query("select refund_value, refund_value__v_text from whop.metric_results "
-                           "where refund_value__v_text is not null")
-    assert rows and all(value is None and text == "n/a" for value, text in rows)
-    # the text column now tells rows apart, so it is part of the key; each period is still loaded once
-    loaded = {period: value for period, value in loaded_metric(warehouse, "users_weekly").items()}
-    expected = {period: value for period, value in expected_metric(sandbox.by_name["whop"], METRIC_QUERIES[1]).items()}
-    assert sorted((p, v) for (p, _k), v in loaded.items()) == sorted((p, v) for (p, _k), v in expected.items())
-
-
 def test_state_is_restored_from_the_destination(sandbox, warehouse, run, monkeypatch, isolated):
     setup_whop(monkeypatch, sandbox, metric_queries=None)
     assert run("whop", warehouse).ok

@@ -1,7 +1,7 @@
 """`reset`: forget what was loaded for some queries or resources, so that the next run reloads
 them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
 rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
-restored from the destination, under the pipeline's run lock.
+restored from the destination, under the pipeline's run lock and its warehouse lock.
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
@@ -52,8 +52,8 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
 
-    from pipelines.locking import pipeline_lock
-    from pipelines.runner import describe_failure
+    from pipelines.locking import destination_lock, pipeline_lock
+    from pipelines.runner import describe_failure, lock_wait_seconds
     from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
@@ -64,27 +64,28 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
         with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
                                     pipelines_dir=pipelines_dir)
-            pipeline.sync_destination()
-            if not pipeline.default_schema_name:
-                print(f"{provider}: nothing loaded in {args.destination} - nothing to reset")
-                return 0
-            tables = {t for t in pipeline.default_schema.data_table_names()}
-            whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
-            what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
-            action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
-            if not what:
-                print(f"{provider}: nothing loaded - nothing to reset")
-                return 0
-            if not _confirm(f"reset {provider}: {what} ({action})", args.yes):
-                print(f"{provider}: reset cancelled", file=sys.stderr)
-                return 2
-            if whole:
-                pipeline_drop(pipeline, resources=whole, state_only=not args.drop_rows)()
-            if pairs:
-                paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
-                pipeline_drop(pipeline, state_paths=paths, state_only=True)()
-                if args.drop_rows:
-                    _delete_rows(pipeline, pairs, tables)
+            with destination_lock(pipeline, provider, lock_wait_seconds(provider)):  # no run writes meanwhile
+                pipeline.sync_destination()
+                if not pipeline.default_schema_name:
+                    print(f"{provider}: nothing loaded in {args.destination} - nothing to reset")
+                    return 0
+                tables = {t for t in pipeline.default_schema.data_table_names()}
+                whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
+                what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
+                action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
+                if not what:
+                    print(f"{provider}: nothing loaded - nothing to reset")
+                    return 0
+                if not _confirm(f"reset {provider}: {what} ({action})", args.yes):
+                    print(f"{provider}: reset cancelled", file=sys.stderr)
+                    return 2
+                if whole:
+                    pipeline_drop(pipeline, resources=whole, state_only=not args.drop_rows)()
+                if pairs:
+                    paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
+                    pipeline_drop(pipeline, state_paths=paths, state_only=True)()
+                    if args.drop_rows:
+                        _delete_rows(pipeline, pairs, tables)
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
         code, line = describe_failure(provider, exc, args.destination)
         print(line, file=sys.stderr)

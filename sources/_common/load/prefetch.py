@@ -104,15 +104,16 @@ class Prefetcher:
             self._futures[key] = self._submit(unit)
             running += 1
 
-    def close(self) -> None:
-        """Drop what was fetched ahead and stop the threads (waits for requests in flight)."""
+    def close(self, wait: bool = True) -> None:
+        """Drop what was fetched ahead and stop the threads (waits for requests in flight, unless
+        not `wait`)."""
         with self._lock:
             self._waiting.clear()
             for future in self._futures.values():
                 future.cancel()
             self._futures.clear()
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
 
 
