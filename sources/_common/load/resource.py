@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sources._common.errors import ApiError
 from sources._common.load.arrow import to_arrow
+from sources._common.load.batch import Batch
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -125,8 +126,9 @@ def windowed_rows(
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
-    page by page with `control.converters[table.name]`). Each window is yielded as one Arrow
-    table, its rows plus its tombstones, in plan order; once `control.checkpoint_seconds` have
+    page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
+    its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
+    larger items (see batch.py); once `control.checkpoint_seconds` have
     passed the load stops after the window at hand and the rest go back to the plan. State is
     only written for the windows this load yielded, at its end, so a failure never advances it
     past data that did not land; the next load's windows are then fetched (see prefetch.py) while
@@ -153,11 +155,16 @@ def windowed_rows(
                                     max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
-    for unit in units:
-        yield prefetcher.take(unit)
+    batch = Batch(control.clock)
+    for index, unit in enumerate(units):
+        batch.add(prefetcher.take(unit))
         taken[unit[0]["name"]] += 1
-        if chunk.expired():
+        expired = chunk.expired()
+        if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
+            yield from batch.flush()
+        if expired:
             break
+    yield from batch.flush()
     for progress in progresses:
         progress.keep(taken[progress.query_name])
     prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
