@@ -15,6 +15,7 @@ False
 [3]
 """
 
+import time
 from typing import Callable
 
 import pyarrow as pa
@@ -26,8 +27,8 @@ BATCH_SECONDS = 0.5  # held at most this long while the next window is still on 
 class Batch:
     """The tables taken and not yet handed to dlt, with their row count and age."""
 
-    def __init__(self, clock: Callable[[], float], max_rows: int = BATCH_ROWS,
-                 max_seconds: float = BATCH_SECONDS) -> None:
+    def __init__(self, max_rows: int = BATCH_ROWS, max_seconds: float = BATCH_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.clock, self.max_rows, self.max_seconds = clock, max_rows, max_seconds
         self.tables: list[pa.Table] = []
         self.rows = 0

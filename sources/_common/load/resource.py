@@ -155,7 +155,7 @@ def windowed_rows(
                                     max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
-    batch = Batch(control.clock)
+    batch = Batch()
     for index, unit in enumerate(units):
         batch.add(prefetcher.take(unit))
         taken[unit[0]["name"]] += 1
