@@ -128,11 +128,11 @@ def windowed_rows(
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
     page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
     its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
-    larger items (see batch.py); once `control.checkpoint_seconds` have
-    passed the load stops after the window at hand and the rest go back to the plan. State is
-    only written for the windows this load yielded, at its end, so a failure never advances it
-    past data that did not land; the next load's windows are then fetched (see prefetch.py) while
-    dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
+    larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
+    `control.load_rows` rows were taken) the load stops after the window at hand and the rest
+    go back to the plan. State is only written for the windows this load yielded, at its end,
+    so a failure never advances it past data that did not land; the next load's windows are then
+    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
     destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
@@ -157,7 +157,9 @@ def windowed_rows(
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
     batch = Batch()
     for index, unit in enumerate(units):
-        batch.add(prefetcher.take(unit))
+        fetched = prefetcher.take(unit)
+        batch.add(fetched)
+        chunk.took(fetched.num_rows)
         taken[unit[0]["name"]] += 1
         expired = chunk.expired()
         if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
