@@ -1,6 +1,7 @@
 """One contender, run in its own process: `python -m bench.child '<json spec>'` prints one JSON line
-with wall seconds, CPU seconds (user + sys, all threads), rows, requests and the process's peak RSS (`ru_maxrss`, its own and its
-children's, so a contender is measured alone and the sandbox's memory is never counted).
+with wall seconds, CPU seconds (user + sys, all threads), rows, requests and the process's peak
+RSS (`ru_maxrss`, its own and its children's, so a contender is measured alone and the sandbox's
+memory is never counted).
 
 Kinds: `metricsync` (the runner's backfill or nightly sync), `floor` (the captured requests
 replayed with a bare httpx thread pool into DuckDB via Arrow), `rest_api` (dlt's declarative source),

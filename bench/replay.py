@@ -4,7 +4,9 @@ loop, so the server is not the bottleneck and the floor comes near the ideal
 (requests x latency / concurrency).
 
 With `render_each` it renders every request again (the emulator's work in this process, sharing
-the CPU with the client, as a slower API on a 2-core CI box would). It plays the API's limits: `latency` per request, `cap` requests in flight (a request above it
+the CPU with the client, as a slower API on a 2-core CI box would).
+
+It plays the API's limits: `latency` per request, `cap` requests in flight (a request above it
 gets 429 at once) and `rate` requests accepted in any sliding second (429 above, not counted;
 with `Retry-After: 1` on the paths in `retry_after_paths`, none elsewhere, as Stripe and Statsig
 send none). Control endpoints (JSON): `POST /_replay/config`, `GET /_replay/stats`,

@@ -5,8 +5,8 @@ Per query the state holds `loaded_through` (the last day the nightly sync has lo
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
 `windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
-a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in flight however slow the API, and the
-rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
+a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
+flight however slow the API, and the rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
 import datetime as dt
@@ -38,7 +38,7 @@ class RunControl:
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
-    load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # a chunk also ends once a resource took this many rows (memory per load)
+    load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # rows a resource takes per load at most
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load

@@ -132,8 +132,8 @@ def windowed_rows(
     `control.load_rows` rows were taken) the load stops after the window at hand and the rest
     go back to the plan. State is only written for the windows this load yielded, at its end,
     so a failure never advances it past data that did not land; the next load's windows are then
-    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
-    destination."""
+    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
+    keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
