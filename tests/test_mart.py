@@ -9,13 +9,14 @@ current row; and a build that fails a test publishes nothing (the last test: it 
 
 import datetime as dt
 import os
-import subprocess
 import sys
 from decimal import Decimal
 
 import pytest
 
 from conftest import _warehouse
+from processes import run_command
+from sandbox.data import utc_now
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
@@ -60,11 +61,11 @@ def _run_all(kind: str, pipelines_dir: str) -> None:
         assert main(["run", provider, "--destination", kind, "--pipelines-dir", pipelines_dir]) == 0, provider
 
 
-def transform(warehouse, workdir) -> subprocess.CompletedProcess:
+def transform(warehouse, workdir):
     env = {**os.environ, "DBT_TARGET_PATH": str(workdir / "dbt_target"), "DBT_LOG_PATH": str(workdir / "dbt_logs"),
            f"DESTINATION__{warehouse.name.upper()}__CREDENTIALS": warehouse.credentials}
-    return subprocess.run([sys.executable, "-m", "pipelines", "transform", "--destination", warehouse.name], cwd=workdir,
-                          env=env, capture_output=True, text=True, timeout=900)
+    return run_command([sys.executable, "-m", "pipelines", "transform", "--destination", warehouse.name], cwd=workdir,
+                       env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -73,6 +74,7 @@ def built(request, sandbox_server, tmp_path_factory):
     workdir = tmp_path_factory.mktemp(f"mart_{request.param}")
     box = sandbox_server
     box.reset()
+    box.latency, box.max_in_flight, box.clock = 0.0, None, utc_now
     box.by_name["whop"].settings.update(breakdown_values={"country": ["DE", None], "plan": ["DE", None]})
     box.by_name["stripe_analytics"].settings.update(fixed_values={c: minor for c, (minor, _) in LITERALS.items()})
     box.by_name["statsig"].settings.update(
@@ -308,10 +310,10 @@ def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_s
         "dev": {"type": "duckdb", "path": str(tmp_path / "dev.duckdb"), "schema": "dbt_alice"}}}}))
     disabled = {f"metricsync_{p}_enabled": False for p in ("whop", "posthog", "statsig")}
     env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "dbt"), "ls", "--quiet", "--project-dir",
-                           str(PROJECT_DIR), "--profiles-dir", str(tmp_path), "--vars", _json.dumps(disabled),
-                           "--output", "json", "--output-keys", "name", "resource_type", "schema", "source_name"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = run_command([os.path.join(os.path.dirname(sys.executable), "dbt"), "ls", "--quiet", "--project-dir",
+                        str(PROJECT_DIR), "--profiles-dir", str(tmp_path), "--vars", _json.dumps(disabled),
+                        "--output", "json", "--output-keys", "name", "resource_type", "schema", "source_name"],
+                       env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     nodes = [_json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     schemas = {n["name"]: n.get("schema") for n in nodes if n["resource_type"] == "model"}
