@@ -42,6 +42,11 @@
     {%- endif %}
 {%- endmacro %}
 
+{% macro account(relation) -%}
+    {#- `src.account` ('' when null), or '' for a provider loaded without accounts (no such column) -#}
+    {%- if 'account' in metricsync.raw_columns(relation) -%}coalesce(src.account, ''){%- else -%}''{%- endif -%}
+{%- endmacro %}
+
 {% macro load_id(relation) -%}
     {#- `src._dlt_load_id`, or null for rows loaded before the loader added it to Arrow pages -#}
     {%- if '_dlt_load_id' in metricsync.raw_columns(relation) -%}src._dlt_load_id{%- else -%}null{%- endif -%}

@@ -8,6 +8,7 @@
 {%- set computed_day = metricsync.local_day('src.timestamp', timezone) -%}
 {%- set day = "coalesce(src.period, " ~ computed_day ~ ")" if 'period' in columns else computed_day -%}
 {%- set staged = metricsync.typed_select(raw, [
+    ['account', 'text', metricsync.account(raw)],
     ['query_name', 'text', 'src.query_name'],
     ['metric_id', 'text', 'src.metric'],
     ['result_name', 'text', 'src.name'],
