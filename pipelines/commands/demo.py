@@ -1,5 +1,6 @@
 """`make demo`: start the sandbox, load every provider into a DuckDB file, show what landed, then
-run the dbt project (`transform`) and show monthly MRR and a few rows of `fct_metric_values`."""
+run the dbt project (`transform`), show monthly MRR and a few rows of `fct_metric_values`, and end
+with the semantic layer: `metricsync query mrr --grain month --by account currency`."""
 
 import json
 import os
@@ -68,6 +69,14 @@ def _transform() -> int:
     return result.exit_code
 
 
+def _query() -> int:
+    from pipelines.commands import query
+
+    argv = ("mrr", "--grain", "month", "--by", "account", "currency")
+    print(f"\n$ metricsync query {' '.join(argv)}", flush=True)
+    return query.main(query.arguments(*argv))
+
+
 def run_demo(duckdb_path: str) -> int:
     from pipelines.runner import run_provider
     from sandbox import Sandbox
@@ -105,6 +114,7 @@ def run_demo(duckdb_path: str) -> int:
     code = _transform()
     if code == 0:
         _show_marts(path)
+        code = _query()
     return code
 
 def register(commands) -> None:

@@ -13,6 +13,7 @@ own cursor runs it, so numbers stay exact decimals:
 series of one metric measure the same thing, and two currencies never add up.
 """
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -146,14 +147,13 @@ class Warehouse:
         return MetricFlowEngine(semantic_manifest_lookup=SemanticManifestLookup(semantic.manifest),
                                 sql_client=AdapterBackedSqlClient(self.adapter))
 
-    def fetch(self, sql: str) -> tuple[list[str], list[tuple]]:
-        """Rows as the driver returns them (Decimal for numeric): MetricFlow's own result table
-        would turn decimals into floats."""
+    def fetch(self, sql: str, keys: int) -> tuple[list[str], list[tuple]]:
+        """Rows as the driver returns them (Decimal for numeric; MetricFlow's own result table
+        would turn decimals into floats), sorted on the first `keys` (group-by) columns."""
         with self.adapter.connection_named("metricsync_query"):
             _connection, cursor = self.adapter.connections.add_query(sql, auto_begin=True)
             columns = [d[0] for d in cursor.description]
             rows = [tuple(row) for row in cursor.fetchall()]
-        keys = len(columns) - sum(1 for c in columns if "__" not in c)  # group-by columns come first
         return columns, sorted(rows, key=lambda row: [(v is None, v) for v in row[:keys]])
 
     def close(self) -> None:
@@ -189,9 +189,10 @@ def request(semantic: Semantic, args: Any) -> Any:
         time_constraint_end=dt.datetime.combine(last, dt.time()) if last else None)
 
 
-def run_query(args: Any, out: Any = sys.stdout) -> int:
+def run_query(args: Any, out: Optional[Any] = None) -> int:
     from pipelines.runner import describe_failure
 
+    out = out or sys.stdout
     warehouse = Warehouse(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     try:
         semantic = warehouse.open()
@@ -207,7 +208,7 @@ def run_query(args: Any, out: Any = sys.stdout) -> int:
         except Exception as exc:  # MetricFlow refuses the query: an unknown dimension, a bad filter
             raise UsageError(f"query: {_first_line(exc)}") from None
         try:
-            columns, rows = warehouse.fetch(sql)
+            columns, rows = warehouse.fetch(sql, keys=len(mf_request.group_by_names))
         except Exception as exc:
             missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
             hint = ("the metrics mart is not built - run metricsync transform first" if missing
@@ -249,6 +250,13 @@ def register(commands) -> None:
     style = query.add_mutually_exclusive_group()
     style.add_argument("--csv", action="store_true", help="CSV on stdout")
     style.add_argument("--json", action="store_true", help="a JSON array of objects on stdout")
+
+
+def arguments(*argv: str) -> argparse.Namespace:
+    """`metricsync query ARGV...` parsed, on DuckDB (for the demo)."""
+    parser = argparse.ArgumentParser(prog="metricsync")
+    register(parser.add_subparsers())
+    return parser.parse_args(["query", *argv, "--destination", "duckdb", "--log-level", "WARNING"])
 
 
 def main(args: Any) -> int:
