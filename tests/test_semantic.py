@@ -5,6 +5,7 @@ return what hand-written SQL over the raw tables says: MRR by month and account 
 month's last period, not a sum; currencies kept apart), Whop net revenue by month, and a Statsig
 metric by day."""
 
+import csv
 import datetime as dt
 import json
 import os
@@ -91,35 +92,23 @@ def query(built, monkeypatch, capsys, *argv: str) -> list[dict]:
     return json.loads(out) if "--json" in argv else out
 
 
-def test_dbt_parse_and_mf_validate_configs_pass(built, tmp_path):
-    project = tmp_path / "transform"
-    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs"))
-    if built.name == "duckdb":
-        output = {"type": "duckdb", "path": built.credentials, "schema": "metrics"}
-    else:
-        from urllib.parse import urlparse
+def raw(built, sql: str) -> list[tuple]:
+    """Rows of hand-written SQL; DuckDB opened as dbt (in this process, after a query) holds it."""
+    if built.name != "duckdb":
+        return built.query(sql)
+    import duckdb
 
-        url = urlparse(built.credentials)
-        output = {"type": "postgres", "host": url.hostname, "port": url.port or 5432, "user": url.username,
-                  "password": url.password or "", "dbname": url.path.lstrip("/"), "schema": "metrics"}
-    (project / "profiles.yml").write_text(json.dumps({"metricsync": {"target": "t", "outputs": {"t": output}}}))
-    env = {**os.environ, "DBT_PROFILES_DIR": str(project), "DBT_PROJECT_DIR": str(project)}
-    for command in (["dbt", "parse", "--no-send-anonymous-usage-stats"], ["mf", "validate-configs"]):
-        done = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=600)
-        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
-    assert (project / "target" / "semantic_manifest.json").exists()
+    with duckdb.connect(built.credentials) as conn:
+        return conn.execute(sql).fetchall()
 
 
-def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_apart(built, monkeypatch, capsys):
-    rows = query(built, monkeypatch, capsys, "mrr", "--grain", "month", "--by", "account", "--json")
-    got = {(r["month"], r["account"], r["series"], r["currency"]): Decimal(r["mrr"]) for r in rows}
-
-    raw = built.query(
-        "select query_name, lower(currency), period, value from stripe_analytics.metric_results "
-        "where name = 'mrr_minor_units'")
+def mrr_month_end(built) -> tuple[dict, dict]:
+    """Hand-computed from the raw rows: ({(series, currency, day): MRR summed over prices},
+    {(month, account, series, currency): MRR of the series' last period in the month})."""
+    loaded = raw(built, "select query_name, lower(currency), period, value from stripe_analytics.metric_results "
+                        "where name = 'mrr_minor_units'")
     by_period: dict = {}
-    for series, currency, period, value in raw:
+    for series, currency, period, value in loaded:
         by_period.setdefault((series, currency, period), Decimal(0))
         by_period[(series, currency, period)] += Decimal(value) / 100  # usd and eur: 2 decimals
     month_end: dict = {}
@@ -127,12 +116,40 @@ def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_ap
         key = (period.replace(day=1).isoformat(), "", series, currency)
         if key not in month_end or period > month_end[key][0]:
             month_end[key] = (period, value)
-    assert got == {key: value for key, (_period, value) in month_end.items()}
+    return by_period, {key: value for key, (_period, value) in month_end.items()}
+
+
+def test_dbt_parse_mf_validate_configs_and_mf_query_as_the_readme_shows(built, monkeypatch, capsys, tmp_path):
+    project = tmp_path / "transform"
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    written = query(built, monkeypatch, capsys, "--write-profile", str(project))
+    assert written.startswith(f"query: wrote {project / 'profiles.yml'} ({built.name})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    out = tmp_path / "mrr.csv"
+    for command in (["dbt", "parse"], ["mf", "validate-configs"],
+                    ["mf", "query", "--metrics", "mrr", "--group-by",
+                     "metric_time__month,account,series,metric_value__currency", "--csv", str(out)]):
+        done = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=project, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle))
+    _by_period, expected = mrr_month_end(built)
+    got = {(r["metric_time__month"][:10], r["account"], r["series"], r["metric_value__currency"]): float(r["mrr"])
+           for r in rows}
+    assert got == pytest.approx({key: float(value) for key, value in expected.items()})  # mf prints floats
+
+
+def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_apart(built, monkeypatch, capsys):
+    rows = query(built, monkeypatch, capsys, "mrr", "--grain", "month", "--by", "account", "--json")
+    got = {(r["month"], r["account"], r["series"], r["currency"]): Decimal(r["mrr"]) for r in rows}
+    by_period, expected = mrr_month_end(built)
+    assert got == expected
 
     # currencies are kept apart although not asked for; the last whole month is its last day, not a sum
     assert {r["currency"] for r in rows} == {"usd", "eur"}
-    last_month = (TODAY.replace(day=1) - dt.timedelta(days=1))
-    daily = [v for (s, c, p), v in by_period.items() if s == "mrr_daily_usd" and p.replace(day=1) == last_month.replace(day=1)]
+    last_month = TODAY.replace(day=1) - dt.timedelta(days=1)
+    daily = [v for (s, _c, p), v in by_period.items() if s == "mrr_daily_usd" and p.replace(day=1) == last_month.replace(day=1)]
     assert len(daily) == last_month.day
     level = got[(last_month.replace(day=1).isoformat(), "", "mrr_daily_usd", "usd")]
     assert level == by_period[("mrr_daily_usd", "usd", last_month)] and level != sum(daily)
@@ -140,11 +157,10 @@ def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_ap
 
 def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
     rows = query(built, monkeypatch, capsys, "net_revenue", "--grain", "month", "--json")
-    raw = built.query(
-        "select query_name, period, lower(currency), amount from whop.wallet_time_series "
-        "where reporting_category = 'net_income'")
+    loaded = raw(built, "select query_name, period, lower(currency), amount from whop.wallet_time_series "
+                        "where reporting_category = 'net_income'")
     expected: dict = {}
-    for series, period, currency, amount in raw:
+    for series, period, currency, amount in loaded:
         key = (period.replace(day=1).isoformat(), series, currency)
         expected[key] = expected.get(key, Decimal(0)) + Decimal(amount)
     assert {(r["month"], r["series"], r["currency"]): Decimal(r["net_revenue"]) for r in rows} == expected
@@ -153,10 +169,10 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
 
 def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
     rows = query(built, monkeypatch, capsys, "statsig_value", "--where", "series = 'Checkout Revenue'", "--json")
-    raw = built.query("select date, unit_type, value from statsig.metric_values where metric_name = 'Checkout Revenue'")
-    assert len(raw) >= 7 * 2
+    loaded = raw(built, "select date, unit_type, value from statsig.metric_values where metric_name = 'Checkout Revenue'")
+    assert len(loaded) >= 7 * 2
     assert {(r["day"], r["dimension_value"]): float(r["statsig_value"]) for r in rows} == {
-        (day.isoformat(), unit): value for day, unit, value in raw}
+        (day.isoformat(), unit): value for day, unit, value in loaded}
     if built.name == "duckdb":  # the list does not depend on the warehouse
         listed = query(built, monkeypatch, capsys, "--list")
         assert [line.split(":")[0] for line in listed.splitlines()] == [

@@ -91,7 +91,7 @@ def text(value: Any) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
-    if isinstance(value, dt.datetime) and value.time() == dt.time() and value.tzinfo is None:
+    if isinstance(value, dt.datetime) and value.time() == dt.time():  # a period start (Postgres: timestamptz)
         return value.date().isoformat()
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -189,10 +189,33 @@ def request(semantic: Semantic, args: Any) -> Any:
         time_constraint_end=dt.datetime.combine(last, dt.time()) if last else None)
 
 
+def write_profile(destination: str, directory: str) -> str:
+    """DIR/profiles.yml for the destination, as `transform` generates it (a Postgres password as
+    an `env_var` reference), for running `dbt parse` and `mf` by hand in transform/."""
+    from pipelines.commands.transform import PASSWORD_ENV, _warehouse, profile
+
+    workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
+    try:
+        kind, credentials, _loaded = _warehouse(destination, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    path = Path(directory, "profiles.yml")
+    path.write_text(json.dumps(profile(kind, credentials), indent=2) + "\n")  # JSON is YAML
+    secret = f"; set {PASSWORD_ENV} to the password" if getattr(credentials, "password", None) else ""
+    return f"query: wrote {path} ({destination}){secret} - then in transform/: dbt parse, mf query ..."
+
+
 def run_query(args: Any, out: Optional[Any] = None) -> int:
     from pipelines.runner import describe_failure
 
     out = out or sys.stdout
+    if args.write_profile:
+        try:
+            out.write(write_profile(args.destination, args.write_profile) + "\n")
+            return 0
+        except Exception as exc:
+            code, line = describe_failure("query", exc, args.destination)
+            raise QueryFailed(line, code) from None
     warehouse = Warehouse(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     try:
         semantic = warehouse.open()
@@ -236,11 +259,14 @@ def _first_line(exc: BaseException) -> str:
 
 def register(commands) -> None:
     query = add_command(commands, "query", "metrics from the dbt semantic layer (MetricFlow) on the loaded warehouse",
-                        "metricsync query --list", "metricsync query mrr --grain month --by account currency",
+                        "metricsync query --list", "metricsync query --write-profile transform",
+                        "metricsync query mrr --grain month --by account currency",
                         "metricsync query net_revenue --grain month --where \"currency = 'usd'\" --csv",
                         "metricsync query statsig_value --by series --from 2026-01-01 --to 2026-01-31 --json")
     query.add_argument("metrics", nargs="*", metavar="METRIC", help="metric names (see --list)")
     query.add_argument("--list", action="store_true", help="list the metrics with their descriptions")
+    query.add_argument("--write-profile", metavar="DIR",
+                       help="only write DIR/profiles.yml for this destination, to run dbt and mf by hand")
     query.add_argument("--grain", choices=GRAINS, default="day", help="time grain of metric_time (default day)")
     query.add_argument("--by", nargs="+", metavar="DIM", help="group by these dimensions or entities (e.g. account currency)")
     query.add_argument("--where", action="append", metavar="SQL",
