@@ -182,3 +182,18 @@ def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
         assert [line.split(":")[0] for line in listed.splitlines()] == [
             "mrr", "active_subscriptions", "discounts", "usage_revenue", "wallet_amount", "wallet_line_count",
             "net_revenue", "statsig_value", "statsig_total"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["mrrr"], "query: unknown metric mrrr - metricsync query --list shows mrr, active_subscriptions, "),
+    (["mrr", "--by", "country"], "query: --by country is not a dimension - use one of account, currency, "),
+], ids=["unknown-metric", "unknown-dimension"])
+def test_a_query_that_cannot_run_fails_in_one_line(built, monkeypatch, capsys, argv, message):
+    from pipelines.cli import main
+
+    if built.name != "duckdb":
+        pytest.skip("the command line is checked once")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", built.credentials)
+    assert main(["query", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(message) and len(err.splitlines()) == 1

@@ -235,7 +235,7 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
         except Exception as exc:
             missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
             hint = ("the metrics mart is not built - run metricsync transform first" if missing
-                    else "see --log-level INFO for the SQL")
+                    else "check --where" if args.where else "see --log-level INFO for the SQL")
             raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
                               f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None
         logger.info("query: %s", sql)
@@ -254,6 +254,7 @@ def _first_line(exc: BaseException) -> str:
     from sources._common.http.redaction import redact
 
     lines = [t.strip() for t in redact(str(exc)).splitlines() if t.strip()]
+    lines = [t for t in lines if t not in ("Runtime Error", "Database Error")] or lines  # dbt's headings
     return lines[0] if lines else type(exc).__name__
 
 
