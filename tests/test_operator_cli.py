@@ -354,7 +354,7 @@ def test_global_options_before_or_after_the_command(capsys, isolated, monkeypatc
     assert "whop: nothing loaded yet" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["run", "check", "status", "reset", "describe", "sandbox", "demo"])
+@pytest.mark.parametrize("command", ["run", "query", "check", "status", "reset", "describe", "sandbox", "demo"])
 def test_every_command_has_help_with_an_example(capsys, command):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])
