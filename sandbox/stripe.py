@@ -12,7 +12,8 @@ and an answer is cut at `limit` rows (at most 1000). Other plausible readings ar
 `pagination` (pages of `page_size` rows with `next_page_url` carrying a `page` token, read from the
 body or the URL), `bucket_labels` (`local`: a bucket is labelled by its local midnight; `utc`: by
 UTC midnight of its date), `require_version` (refuse a request without `Stripe-Version`),
-`customers` (how many customers the data has), `revision_deletes` (a revised day loses the
+`customers` (how many customers the data has), `result_names` (a metric renamed), `fixed_values` (every money result in a
+currency has one value, e.g. 99,013 ISK minor units), `revision_deletes` (a revised day loses the
 customers whose hash says so: a refunded customer's MRR row disappears).
 
 Accounts: each connected account (`Stripe-Account` header) has numbers of its own; a request
@@ -164,6 +165,8 @@ class StripeEmulator(Emulator):
         "max_concurrent": None,  # above this many requests in flight: 429 concurrency_limit_exceeded
         "latency": 0.0,  # seconds each request is held (counted as in flight)
         "throttle": [],  # 429 codes answered, one per request, before serving normally
+        "result_names": {},  # metric id -> the result name it is answered under (a rename upstream)
+        "fixed_values": {},  # currency -> the minor-unit value of every money result in it (e.g. {"isk": 99013})
     }
 
     def __init__(self, sandbox: Any) -> None:
@@ -228,10 +231,13 @@ class StripeEmulator(Emulator):
             rows.append({
                 "id": "row_" + hashlib.blake2b(f"{stamp}|{value}".encode(), digest_size=6).hexdigest(),
                 "timestamp": stamp, "dimensions": {group: value} if group else None,
-                "results": [{"metric": m.id, "name": m.result_name, "currency": currency if m.monetary else None,
-                             "value": results[m.id]} for m in metrics],
+                "results": [{"metric": m.id, "name": self.settings["result_names"].get(m.id, m.result_name), "currency": currency if m.monetary else None,
+                             "value": self._value(m, currency, results[m.id])} for m in metrics],
             })
         return rows
+
+    def _value(self, metric: Metric, currency: str, value: int) -> int:
+        return self.settings["fixed_values"].get(currency, value) if metric.monetary else value
 
     def _present(self, matching: list[dict], day: dt.date) -> list[dict]:
         """The combinations with data on `day`: with `revision_deletes`, a revised day loses every

@@ -8,7 +8,8 @@ starts mid-week returns a partial sum for that week); the metric cursor goes bac
 
 Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
 are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
-column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
+column nobody asked for), `breakdown_alias` (a breakdown answered under another column name), `breakdown_values` (a breakdown's
+values, e.g. with nulls),
 `revision_deletes` (a revised day loses the currencies and breakdown
 values whose hash says so: a country whose sales were reversed disappears).
 
@@ -82,6 +83,7 @@ class WhopEmulator(Emulator):
         "currency_column": False,
         "revision_deletes": False,
         "breakdown_alias": {},  # breakdown column -> the name the API answers it under
+        "breakdown_values": {},  # breakdown -> its values, replacing BREAKDOWN_VALUES' (null included)
     }
 
     def _gone(self, *parts: object, day: dt.date, account: Optional[str] = None) -> bool:
@@ -103,6 +105,9 @@ class WhopEmulator(Emulator):
         }
 
     # -- the data --------------------------------------------------------------------------
+    def breakdown_values(self, breakdown: str) -> tuple:
+        return tuple(self.settings["breakdown_values"].get(breakdown, BREAKDOWN_VALUES.get(breakdown, ())))
+
     def line_cents(self, line: str, currency: str, day: dt.date, account: Optional[str] = None) -> int:
         """Amount in minor units of one line category, currency and day (of `account`: the
         `account_id` / `company_id` asked for; None = no account, the default data)."""
@@ -163,7 +168,7 @@ class WhopEmulator(Emulator):
         (the `company_id` sent; None = the default data); with `currency_column`, the last value
         of each combination is its currency."""
         group_by = {"daily": "day", "weekly": "week", "monthly": "month"}[granularity]
-        dimensions = [BREAKDOWN_VALUES[b] for b in breakdowns]
+        dimensions = [self.breakdown_values(b) for b in breakdowns]
         if self.settings["currency_column"]:
             dimensions.append(CURRENCIES)
         combos = list(product(*dimensions)) or [()]
@@ -183,7 +188,8 @@ class WhopEmulator(Emulator):
                     account: Optional[str] = None) -> list[list]:
         """Rows [period, *breakdown values, value] for days in [start, end)."""
         totals = self.metric_totals(resource, granularity, breakdowns, start, end, account)
-        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in sorted(totals.items())]
+        ordered = sorted(totals.items(), key=lambda item: (item[0][0], [(v is not None, v or "") for v in item[0][1]]))
+        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in ordered]
 
     # -- HTTP ------------------------------------------------------------------------------
     def _error(self, status: int, message: str) -> Response:
@@ -250,7 +256,7 @@ class WhopEmulator(Emulator):
         if granularity not in ("daily", "weekly", "monthly"):
             return self._error(400, f"invalid granularity {granularity}")
         breakdowns = request.args("breakdowns")
-        unknown = [b for b in breakdowns if b not in BREAKDOWN_VALUES]
+        unknown = [b for b in breakdowns if not self.breakdown_values(b)]
         if unknown:
             return self._error(400, f"cannot break down by {unknown}")
         start, end = _parse_instant(request.arg("from", "")), _parse_instant(request.arg("to", ""))

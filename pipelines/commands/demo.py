@@ -34,12 +34,14 @@ def _show(path: str, datasets: list[str]) -> None:
 
 
 MART_QUERIES = {
-    "metrics.mrr_monthly (Stripe MRR by month and currency, major units)":
-        "select month, currency, series, as_of, mrr from metrics.mrr_monthly order by month desc, series limit 6",
-    "metrics.fct_metric_values (one row per provider, series, metric, grain, period, dimension)":
-        "select provider, series, metric, grain, period_start, dimension_value, value, currency "
-        "from metrics.fct_metric_values qualify row_number() over (partition by provider, series, metric "
-        "order by period_start desc, dimension_value) = 1 order by provider, series, metric",
+    "metrics.mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)":
+        "select account, month, currency, series, as_of, mrr, is_complete from metrics.mrr_monthly "
+        "order by month desc, series limit 6",
+    "metrics.fct_metric_values (one row per provider, account, series, metric, grain, period, dimension)":
+        "select provider, account, series, metric_id, metric, grain, period_start, period_end, dimension_name, "
+        "dimension_value, value, currency, is_complete from metrics.fct_metric_values "
+        "qualify row_number() over (partition by provider, account, series, metric_id "
+        "order by period_start desc, dimension_value) = 1 order by provider, account, series, metric_id",
 }
 
 

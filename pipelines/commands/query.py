@@ -125,12 +125,13 @@ class Warehouse:
         from dbt.adapters.factory import get_adapter_by_type
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
 
-        from pipelines.commands.transform import Dbt, _warehouse, _write_profile
+        from pipelines.commands.transform import TARGET_SCHEMA, Dbt, _warehouse, _write_profile
 
-        kind, credentials, _loaded = _warehouse(self.destination, self.workdir)
+        kind, credentials, _loaded, _pipeline = _warehouse(self.destination, self.workdir)
         _write_profile(kind, credentials, self.workdir)
         target = Path(self.workdir, "target")
-        outcome = Dbt(kind, self.workdir, self.verbose).invoke("parse", "--target-path", str(target))
+        dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA)  # the published marts, not the audit build
+        outcome = dbt.invoke("parse", "--target-path", str(target))
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
             raise QueryFailed(f"query: dbt parse of transform/ failed: {': '.join(detail[:2]) or 'see above'} - "
@@ -192,15 +193,18 @@ def request(semantic: Semantic, args: Any) -> Any:
 def write_profile(destination: str, directory: str) -> str:
     """DIR/profiles.yml for the destination, as `transform` generates it (a Postgres password as
     an `env_var` reference), for running `dbt parse` and `mf` by hand in transform/."""
-    from pipelines.commands.transform import PASSWORD_ENV, _warehouse, profile
+    from pipelines.commands.transform import PASSWORD_ENV, PROFILE, _warehouse, profile
 
     workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
     try:
-        kind, credentials, _loaded = _warehouse(destination, workdir)
+        kind, credentials, _loaded, _pipeline = _warehouse(destination, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    # target `prod`: the project names a production target's schemas as given (the published
+    # `metrics`), any other target's with its schema as prefix (generate_schema_name)
+    output = profile(kind, credentials)[PROFILE]["outputs"][kind]
     path = Path(directory, "profiles.yml")
-    path.write_text(json.dumps(profile(kind, credentials), indent=2) + "\n")  # JSON is YAML
+    path.write_text(json.dumps({PROFILE: {"target": "prod", "outputs": {"prod": output}}}, indent=2) + "\n")
     secret = f"; set {PASSWORD_ENV} to the password" if getattr(credentials, "password", None) else ""
     return f"query: wrote {path} ({destination}){secret} - then in transform/: dbt parse, mf query ..."
 

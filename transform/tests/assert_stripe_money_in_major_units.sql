@@ -1,5 +1,5 @@
 {#- Reconciliation (units): every Stripe money value in the mart, scaled back by its currency's
-    ISO 4217 exponent, equals the minor units loaded, and non-money values are unchanged. -#}
+    Stripe exponent, equals the minor units loaded, and non-money values are unchanged. -#}
 select stg.query_name, stg.period_start, stg.metric, stg.currency, stg.value_minor, fct.value
 from {{ ref('stg_stripe_analytics__metric_results') }} as stg
 left join {{ ref('fct_metric_values') }} as fct
