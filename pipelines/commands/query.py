@@ -234,6 +234,7 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
             sql = warehouse.engine(semantic).explain(mf_request=mf_request).sql_statement.without_descriptions.sql
         except Exception as exc:  # MetricFlow refuses the query: an unknown dimension, a bad filter
             raise UsageError(f"query: {_first_line(exc)}") from None
+        logger.info("query: %s", sql)
         try:
             columns, rows = warehouse.fetch(sql, keys=len(mf_request.group_by_names))
         except Exception as exc:
@@ -242,7 +243,6 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
                     else "check --where" if args.where else "see --log-level INFO for the SQL")
             raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
                               f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None
-        logger.info("query: %s", sql)
         render(columns, rows, "csv" if args.csv else "json" if args.json else "table", out)
         return 0
     except (UsageError, QueryFailed):
