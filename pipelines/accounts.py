@@ -89,7 +89,9 @@ def _with_account(account: str, item: Any) -> Any:
     if isinstance(item, (pa.Table, pa.RecordBatch)):
         if ACCOUNT_COLUMN in item.schema.names:
             return item
-        return item.append_column(ACCOUNT_COLUMN, pa.array([account] * item.num_rows, pa.string()))
+        # not null, as the key column dlt declares it (a nullable one makes dlt warn on every page)
+        return item.append_column(pa.field(ACCOUNT_COLUMN, pa.string(), nullable=False),
+                                  pa.array([account] * item.num_rows, pa.string()))
     if isinstance(item, dict):
         item.setdefault(ACCOUNT_COLUMN, account)
     return item
@@ -118,3 +120,19 @@ def scope_to_account(source: Any, account: str) -> Any:
         if hints:
             resource.apply_hints(**hints)
     return source
+
+
+def refuse_tables_without_account(provider: str, dataset: str, query: Any) -> None:
+    """Accounts added to a provider whose dataset was loaded without them: its tables have no
+    `account` column, which every key of an account's rows leads with. Refused (exit 2) before
+    anything is loaded, naming both ways out. `query(sql, *args)` runs SQL on the destination."""
+    rows = query("select table_name, column_name from information_schema.columns where table_schema = %s", dataset)
+    columns: dict[str, set] = {}
+    for table, column in rows:
+        columns.setdefault(str(table), set()).add(str(column).lower())
+    without = sorted(t for t, names in columns.items()
+                     if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names)
+    if without:
+        raise ConfigError(f"{provider}: accounts are configured but dataset {dataset} was loaded without them "
+                          f"(table {without[0]} has no {ACCOUNT_COLUMN} column) - set sources.{provider}.dataset_name "
+                          f"to a new dataset, or run `metricsync reset {provider} --drop-rows` first")

@@ -144,9 +144,13 @@ def select(provider: str, resources: Optional[Sequence[str]], queries: Optional[
 
 
 def provider_names(names: Sequence[str], allow_all: bool = True) -> list[str]:
-    """Known provider names, in order, with `all` expanded to the configured ones."""
+    """Known provider names, in order, with `all` expanded to the configured ones (any setting
+    under `sources.<provider>`); a `sources.<section>` naming no provider fails first."""
+    from sources._common.config.strict import check_sections
+
     from .providers import is_configured
 
+    check_sections(PROVIDERS)
     for name in names:
         if name != "all" and name not in PROVIDERS:
             raise ConfigError(f"metricsync: unknown provider {name!r}{suggest(name, [*PROVIDERS, 'all'])}")

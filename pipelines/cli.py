@@ -3,10 +3,12 @@ the command's module in `pipelines/commands/`. Exit codes are listed in the READ
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
+from . import interrupts
 from .commands import COMMANDS
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
@@ -47,5 +49,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def main_exit() -> None:
-    """The `metricsync` console script."""
-    sys.exit(main())
+    """The `metricsync` console script. After Ctrl-C or SIGTERM the process exits as soon as the
+    closing lines are out, not after requests still in flight."""
+    code = main()
+    if interrupts.received():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 from sources._common.errors import MetricSyncError
 
 from .accounts import Account, configured_accounts, select_accounts
+from .interrupts import received
 from .runner import ProviderResult, run_provider
 
 logger = logging.getLogger("metricsync.fanout")
@@ -46,7 +47,12 @@ def run_accounts(
     jobs = [{"provider": provider, "destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir,
              "windows_per_load": windows_per_load, "selection": selection, "account": account} for account in accounts]
     if parallel <= 1 or len(jobs) == 1:
-        return [_run_one(job) for job in jobs]
+        results = []
+        for job in jobs:
+            results.append(_run_one(job))
+            if received():  # Ctrl-C / SIGTERM: the accounts not started are left for the re-run
+                break
+        return results
     # spawned processes: each account gets a fresh interpreter (dlt's config and state are per process)
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=context, initializer=_child_init,

@@ -13,6 +13,7 @@ own state) to DEBUG, shown with `--log-level DEBUG`:
 import logging
 import os
 import sys
+import warnings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DLT_LOG_FORMAT = "{asctime} {levelname} {name}: {message}"  # the same, in the `{` style dlt's handler uses
@@ -21,6 +22,8 @@ NOISE = (
     "in state differs from destination",  # switching --destination: metricsync keeps one state per destination
     "The state staging destination",
 )
+# Python warnings raised inside dlt's own code that no user can act on (dlt's sqlalchemy merge SQL)
+PYTHON_WARNING_NOISE = ("implicitly coercing SELECT object to scalar subquery",)
 
 
 class DltRecordFilter(logging.Filter):
@@ -53,3 +56,5 @@ def configure_logging(level: str) -> None:
     for name in ("dlt", "metricsync"):
         logging.getLogger(name).addFilter(RedactingFilter())
     install_dlt_log_format(level)
+    for text in PYTHON_WARNING_NOISE:
+        warnings.filterwarnings("ignore", message=text)

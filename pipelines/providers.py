@@ -17,11 +17,9 @@ def source_factory(provider: str) -> Callable[..., Any]:
 
 
 def is_configured(provider: str) -> bool:
-    """A provider counts as configured for `all` when its API key can be resolved, or it lists
-    accounts."""
-    import dlt
+    """A provider counts as configured for `all` when anything is set under `sources.<provider>`
+    (an API key, accounts or any other setting): configured means expected, so a provider whose
+    key is missing or misspelt fails instead of being left out silently."""
+    from sources._common.config.strict import set_entries
 
-    try:
-        return bool(dlt.secrets.get(f"sources.{provider}.api_key") or dlt.config.get(f"sources.{provider}.accounts"))
-    except Exception:
-        return False
+    return any(True for _entry in set_entries(provider))

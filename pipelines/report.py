@@ -35,7 +35,13 @@ def closing_line(result: Any) -> str:
     parts.append(requests)
     parts.append(f"rows: {rows}; {_plural(result.loads, 'load')}, {result.seconds:.1f}s")
     learned = f" ({result.throttling})" if result.throttling else ""
-    return f"{result.provider}: ok - " + ", ".join(parts) + learned
+    return f"{result.provider}: ok - " + ", ".join(parts) + learned + widened(result.tally)
+
+
+def widened(tally: Any) -> str:
+    """`; --to 2025-06-15 widened to 2025-06-30 for monthly_gross, ...`: a backfill covers whole periods."""
+    said = [f"{change} for {', '.join(dict.fromkeys(names))}" for change, names in tally.widenings.items()]
+    return "; " + "; ".join(said) if said else ""
 
 
 def as_json(result: Any) -> dict:
@@ -52,6 +58,7 @@ def as_json(result: Any) -> dict:
         "from": day(tally.first_day),
         "to": day(tally.last_day),
         "resumed_from": day(tally.resumed_from),
+        "widened": {change: sorted(set(names)) for change, names in tally.widenings.items()},
         "windows": tally.windows_total,
         "windows_done": tally.windows_done,
         "requests": result.requests,

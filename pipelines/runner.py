@@ -20,6 +20,7 @@ from pipelines.warehouse.destinations import (
     require_client,
     warehouse_lock,
 )
+from pipelines.warehouse.errors import describe as describe_warehouse_error
 from sources._common.http import limits
 from sources._common.config.spec import number
 from sources._common.config.spec import where as setting_name
@@ -27,13 +28,17 @@ from sources._common.config.strict import check_settings, setting
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.http.client import request_stats
 from sources._common.http.redaction import redact
+from sources._common.load.batch import BATCH_ROWS
 from sources._common.load.progress import RunControl, RunTally
+from sources._common.load.resource import PeriodCheck
 
-from .accounts import Account, scope_to_account
-from .locking import pipeline_lock
+from .accounts import Account, refuse_tables_without_account, scope_to_account
+from .interrupts import received, signal_of
+from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
+WRITER_FILE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -63,8 +68,11 @@ class ProviderResult:
 
 # what dbt models downstream need from every load, unless set otherwise in config: `_dlt_load_id`
 # on the Arrow pages too (freshness, incremental models), and `<dataset>_staging` emptied after
-# each merge instead of keeping a full copy of every table
-LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True}
+# each merge instead of keeping a full copy of every table; and dlt's own buffering bounded, as the
+# results held ahead are (prefetch.HELD_BYTES): rows buffered before they are written (one batch,
+# batch.BATCH_ROWS) and the size of each extract file (a larger table rotates to a new file)
+LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True,
+                   "data_writer.buffer_max_items": BATCH_ROWS, "data_writer.file_max_bytes": WRITER_FILE_BYTES}
 
 
 def apply_loader_defaults() -> None:
@@ -88,6 +96,11 @@ def schema_contract(provider: str):
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
+
+
+def lock_wait_seconds(provider: str) -> float:
+    """`sources.<provider>.lock_wait_seconds`: how long a run waits for another run's warehouse lock."""
+    return number(provider, "lock_wait_seconds", setting(provider, "lock_wait_seconds") or 0)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -125,6 +138,9 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
                    f"(table {root.table_name}) that the frozen schema does not allow - "
                    f"set sources.{provider}.schema_contract to evolve to accept it")
+    warehouse = describe_warehouse_error(provider, destination, root)
+    if warehouse:
+        return warehouse
     text = redact(str(root)).strip().splitlines()
     return 1, f"{provider}: {type(root).__name__}: {text[0] if text else 'failed'}"
 
@@ -152,6 +168,7 @@ def run_provider(
     stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     limits.forget(provider)
+    PeriodCheck.forget(provider)
     control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
                          queries=selection.queries if selection else None)
     try:
@@ -170,43 +187,53 @@ def run_provider(
                 pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            with warehouse_lock(pipelines_dir, where):
-                if pipeline.has_pending_data:
-                    # a previous run extracted data but did not finish loading it: load that first
-                    logger.warning("%s: loading data left pending by the previous run", name)
-                    pipeline.normalize()
-                    pipeline.load()
-                    result.loads += 1
-                pipeline.sync_destination()  # a fresh machine restores state from the warehouse
-            if on_change:
-                result.tally.on_change = lambda: on_change(_count_requests(result, stats))
-            contract = schema_contract(provider)
-            factory = source_factory(provider)
-            selected: Optional[list] = selection.resources if selection else None
-            while True:
-                source = factory(control=control, **(account.params if account else {}))
-                if selected is not None:
-                    source = source.with_resources(*selected)
-                if account:
-                    scope_to_account(source, account.name)
-                # fetched concurrently with other processes; written to the warehouse one at a time
-                pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
-                normalized = pipeline.normalize()
+            with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
                 with warehouse_lock(pipelines_dir, where):
-                    pipeline.load()
-                result.loads += 1
-                for table, count in normalized.row_counts.items():
-                    if not table.startswith("_dlt") and table not in result.tally.table_rows:
-                        result.rows[table] = result.rows.get(table, 0) + count
-                if not control.pending:
-                    break
-                selected, control.pending = sorted(control.pending), set()
-                control.loads += 1
-    except Exception as exc:  # every failure becomes one line; loads already committed stay
-        result.exit_code, result.message = describe_failure(provider, exc, destination)
+                    if account:
+                        with pipeline.sql_client() as client:
+                            refuse_tables_without_account(provider, dataset, client.execute_sql)
+                    if pipeline.has_pending_data:
+                        # a previous run extracted data but did not finish loading it: load that first
+                        logger.warning("%s: loading data left pending by the previous run", name)
+                        pipeline.normalize()
+                        pipeline.load()
+                        result.loads += 1
+                    pipeline.sync_destination()  # a fresh machine restores state from the warehouse
+                if on_change:
+                    result.tally.on_change = lambda: on_change(_count_requests(result, stats))
+                contract = schema_contract(provider)
+                factory = source_factory(provider)
+                selected: Optional[list] = selection.resources if selection else None
+                while True:
+                    source = factory(control=control, **(account.params if account else {}))
+                    if selected is not None:
+                        source = source.with_resources(*selected)
+                    if account:
+                        scope_to_account(source, account.name)
+                    # fetched concurrently with other processes; written to the warehouse one at a time
+                    pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
+                    normalized = pipeline.normalize()
+                    lock.check()
+                    with warehouse_lock(pipelines_dir, where):
+                        pipeline.load()
+                    result.loads += 1
+                    for table, count in normalized.row_counts.items():
+                        if not table.startswith("_dlt") and table not in result.tally.table_rows:
+                            result.rows[table] = result.rows.get(table, 0) + count
+                    if not control.pending:
+                        break
+                    selected, control.pending = sorted(control.pending), set()
+                    control.loads += 1
+    except (Exception, KeyboardInterrupt) as exc:  # every failure becomes one line; loads already committed stay
+        signum = signal_of(exc)
+        if signum:  # Ctrl-C or SIGTERM: stop now, the next run resumes after the last committed load
+            result.exit_code = 128 + signum
+            result.message = f"{provider}: interrupted after {_plural(result.loads, 'load')} - re-run to resume"
+        else:
+            result.exit_code, result.message = describe_failure(provider, exc, destination)
         logger.debug("%s failed", result.label, exc_info=True)
     finally:
-        control.close()
+        control.close(wait=not received())
     result.seconds = time.monotonic() - started
     result.throttling = limits.learned(provider)
     if result.throttling:
@@ -220,6 +247,10 @@ def run_provider(
     if account and result.message.startswith(f"{provider}:"):
         result.message = result.label + result.message[len(provider):]
     return result
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _count_requests(result: ProviderResult, stats: Any) -> ProviderResult:

@@ -7,11 +7,12 @@ starts mid-week returns a partial sum for that week); the metric cursor goes bac
 (setting `cursor_param`); data rows are arrays matching `columns` (setting `row_format`).
 
 Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
-are labelled by their Sunday), `currency_column` (metric rows come per currency, in a `currency`
-column nobody asked for), `breakdown_alias` (a breakdown answered under another column name), `breakdown_values` (a breakdown's
-values, e.g. with nulls),
+are labelled by their Sunday; any other weekday likewise), `currency_column` (metric rows come per currency, in a `currency`
+column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
+`breakdown_values` (a breakdown's values, e.g. with nulls),
 `revision_deletes` (a revised day loses the currencies and breakdown
-values whose hash says so: a country whose sales were reversed disappears).
+values whose hash says so: a country whose sales were reversed disappears), `numbers_as_text`
+(metric values come as JSON strings).
 
 Accounts: each `account_id` (wallet) / `company_id` (metrics) has numbers of its own; a request
 without one gets the default data.
@@ -42,6 +43,9 @@ BREAKDOWN_VALUES = {"country": ("US", "DE", "GB", "FR"), "plan": ("plan_basic", 
 CENT = Decimal("0.01")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _salt(account: Optional[str]) -> tuple:
     """Extra hash parts that give an account its own numbers; none for no account (the default data)."""
     return (account,) if account else ()
@@ -49,7 +53,7 @@ def _salt(account: Optional[str]) -> tuple:
 
 def _period_start(day: dt.date, group_by: str, week_start: str = "monday") -> dt.date:
     if group_by == "week":
-        return day - dt.timedelta(days=(day.weekday() + (1 if week_start == "sunday" else 0)) % 7)
+        return day - dt.timedelta(days=(day.weekday() - WEEKDAYS.index(week_start)) % 7)
     if group_by == "month":
         return day.replace(day=1)
     return day
@@ -84,6 +88,7 @@ class WhopEmulator(Emulator):
         "revision_deletes": False,
         "breakdown_alias": {},  # breakdown column -> the name the API answers it under
         "breakdown_values": {},  # breakdown -> its values, replacing BREAKDOWN_VALUES' (null included)
+        "numbers_as_text": False,  # metric values sent as JSON strings ("123.45")
     }
 
     def _gone(self, *parts: object, day: dt.date, account: Optional[str] = None) -> bool:
@@ -273,6 +278,8 @@ class WhopEmulator(Emulator):
             columns.append(self.settings["extra_column"])
             text = self.settings["extra_text"]
             rows = [row + [text if text else round(row[-1] / 10, 2)] for row in rows]
+        if self.settings["numbers_as_text"]:
+            rows = [[str(c) if isinstance(c, (int, float, Decimal)) else c for c in row] for row in rows]
         cursor = request.arg(self.settings["cursor_param"])
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[2:]) if cursor else 0
         size = int(self.settings["metric_page_size"])

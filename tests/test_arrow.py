@@ -1,11 +1,11 @@
-"""Row dicts to Arrow: stable types page to page, exact money, type changes to variant columns."""
+"""Row dicts to Arrow: stable types page to page, exact money, numbers as text parsed, type changes refused."""
 
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-from sources._common.load.arrow import MONEY, to_arrow
+from sources._common.load.arrow import MONEY, TypeDrift, to_arrow
 
 
 @pytest.mark.parametrize(
@@ -25,11 +25,14 @@ def test_inferred_column_types(values, arrow_type, loaded):
     assert table.column("v").to_pylist() == loaded
 
 
-def test_existing_type_is_kept_and_misfits_go_to_a_variant_column():
-    table = to_arrow([{"v": 1.5}, {"v": "n/a"}], existing={"v": "decimal"})
+def test_existing_type_is_kept_numeric_text_parsed_exactly_and_misfits_refused():
+    table = to_arrow([{"v": 1.5}, {"v": "123.456789"}, {"v": " 7 "}], existing={"v": "decimal"})
     assert table.schema.field("v").type == MONEY
-    assert table.column("v").to_pylist() == [Decimal("1.5"), None]
-    assert table.column("v__v_text").to_pylist() == [None, "n/a"]
+    assert table.column("v").to_pylist() == [Decimal("1.5"), Decimal("123.456789"), Decimal("7")]
+    assert table.column_names == ["v"]
+    with pytest.raises(TypeDrift) as drift:
+        to_arrow([{"v": 1.5}, {"v": "n/a"}], existing={"v": "decimal"})
+    assert (drift.value.column, drift.value.value) == ("v", "n/a")
 
 
 def test_key_columns_are_not_null_and_names_are_normalised():

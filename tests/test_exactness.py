@@ -17,7 +17,7 @@ from sources._common.load.progress import RunControl
 from sources._common.load.windows import Window
 from sources.whop.helpers import metric_request
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 BY_CUSTOMER = {"name": "mrr_by_customer", "metrics": [{"id": stripe.MRR}], "interval": "day", "currency": "usd",
                "group_by": ["customer"]}
 
@@ -180,17 +180,16 @@ def test_stripe_buckets_labelled_at_utc_midnight_land_in_their_local_period(sand
         assert [p[0] for p in periods] == months, query["name"]
 
 
-def test_whop_weeks_labelled_from_sunday_are_logged_and_overwrite_nothing(sandbox, warehouse, run, monkeypatch,
+def test_whop_weeks_labelled_from_sunday_are_learned_and_overwrite_nothing(sandbox, warehouse, run, monkeypatch,
                                                                           caplog):
     sandbox.by_name["whop"].settings["week_start"] = "sunday"
     whop.setup_whop(monkeypatch, sandbox, wallet_queries=[{"name": "weekly", "group_by": "week"}], metric_queries=None)
-    with caplog.at_level(logging.WARNING, logger="metricsync"):
+    with caplog.at_level(logging.INFO, logger="metricsync"):
         assert run("whop", warehouse).ok
     periods = [r[0] for r in warehouse.query("select distinct period from whop.wallet_time_series")]
     assert periods and all(p.weekday() == 6 for p in periods)  # kept under the API's own Sunday labels
     messages = [r.getMessage() for r in caplog.records]
-    assert any("dated off the week boundary" in m for m in messages)
-    assert any("dropped 3 row(s) dated outside the requested window" in m for m in messages)
+    assert any("the API labels weeks from Sunday; windows are cut on that day from now on" in m for m in messages)
 
 
 # -- requests in UTC ----------------------------------------------------------------------------

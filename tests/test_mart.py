@@ -253,6 +253,15 @@ def test_one_current_row_per_definition_after_a_rename_and_a_delete(built):
     assert sorted(statsig) == [("a", False), ("b", False)]
 
 
+def test_the_published_mart_keeps_the_contracts_not_null_columns(built):
+    warehouse, _, _ = built
+    rows = warehouse.query("select column_name, is_nullable from information_schema.columns where table_schema = "
+                           "'metrics' and table_name = 'fct_metric_values'")
+    nullable = {c: n for c, n in rows}
+    assert nullable["account"] == nullable["metric_id"] == nullable["is_complete"] == "NO", nullable
+    assert nullable["value"] == nullable["currency"] == "YES", nullable
+
+
 def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built):
     """Runs last: breaks a raw row (a currency Stripe does not have), so a dbt test fails."""
     warehouse, _, workdir = built

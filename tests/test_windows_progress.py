@@ -255,7 +255,7 @@ def test_backfill_records_then_clears_progress_and_never_moves_loaded_through():
     assert entry(state)["backfills"] == {BACKFILL_KEY: "2023-02-28"}
     control.pending = set()
     rest = run_all(state, control, **kw)
-    assert rest == [[w("2023-03-01", "2023-04-01")], [w("2023-04-01", "2023-04-11")]]
+    assert rest == [[w("2023-03-01", "2023-04-01")], [w("2023-04-01", "2023-05-01")]]
     assert entry(state)["backfills"] == {}
     assert entry(state)["loaded_through"] == "2024-03-10"
 
@@ -271,7 +271,7 @@ def test_interrupted_backfill_resumes_after_the_last_committed_window():
 
     rerun = RunControl(backfill=BACKFILL, today=TODAY)
     loads = run_all(state, rerun, **kw)
-    assert loads == [[w("2023-02-01", "2023-03-01")], [w("2023-03-01", "2023-04-01")], [w("2023-04-01", "2023-04-11")]]
+    assert loads == [[w("2023-02-01", "2023-03-01")], [w("2023-03-01", "2023-04-01")], [w("2023-04-01", "2023-05-01")]]
     assert entry(state)["backfills"] == {}
     assert "loaded_through" not in entry(state)
 

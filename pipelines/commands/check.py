@@ -111,10 +111,14 @@ def destination_summary(destination: str, provider: str) -> str:
     provider's dataset exists yet."""
     from pipelines.warehouse.reads import Warehouse
 
+    from pipelines.accounts import configured_accounts, refuse_tables_without_account
+
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
-        where = warehouse.where
-    return f"destination {destination}:{where}" + ("" if exists else f" (dataset {provider} not created yet)")
+        where, dataset = warehouse.where, warehouse.dataset
+        if exists and configured_accounts(provider):
+            refuse_tables_without_account(provider, dataset, warehouse.query)
+    return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
 def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:

@@ -93,7 +93,10 @@ def describe_provider(provider: str, destination: str) -> list[str]:
     lines.append(f"  settings (sources.{provider}.<key> in .dlt/config.toml, or the environment variable):")
     lines.append(f"    {'key':<20} {'configured':<32} {'default':<30} environment variable")
     for setting in settings(provider):
-        lines.append(f"    {setting.name:<20} {_shown(setting.value, setting.secret):<32} "
+        # accounts may hold their own keys: listed below, keys shown as set
+        shown = ("(listed below)" if setting.value else "-") if setting.name == "accounts" else (
+            _shown(setting.value, setting.secret))
+        lines.append(f"    {setting.name:<20} {shown:<32} "
                      f"{'-' if setting.secret else _shown(setting.default, False):<30} {setting.env}")
     lines.extend(_account_lines(provider))
     return lines

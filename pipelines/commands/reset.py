@@ -1,7 +1,7 @@
 """`reset`: forget what was loaded for some queries or resources, so that the next run reloads
 them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
 rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
-restored from the destination, under the pipeline's run lock.
+restored from the destination, under the pipeline's run lock and its warehouse lock.
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
@@ -72,8 +72,8 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
 
-    from pipelines.locking import pipeline_lock
-    from pipelines.runner import describe_failure
+    from pipelines.locking import destination_lock, pipeline_lock
+    from pipelines.runner import describe_failure, lock_wait_seconds
     from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
     label = f"{provider} (account {account})" if account else provider
@@ -85,27 +85,28 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
         with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
                                     pipelines_dir=pipelines_dir)
-            pipeline.sync_destination()
-            if not pipeline.default_schema_name:
-                print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
-                return 0
-            tables = {t for t in pipeline.default_schema.data_table_names()}
-            whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
-            what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
-            action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
-            if not what:
-                print(f"{label}: nothing loaded - nothing to reset")
-                return 0
-            if not _confirm(f"reset {label}: {what} ({action})", args.yes):
-                print(f"{label}: reset cancelled", file=sys.stderr)
-                return 2
-            if whole:  # an account shares its tables with the others: drop its state, delete its rows
-                pipeline_drop(pipeline, resources=whole, state_only=bool(account) or not args.drop_rows)()
-            if pairs:
-                paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
-                pipeline_drop(pipeline, state_paths=paths, state_only=True)()
-            if args.drop_rows:
-                _delete_rows(pipeline, pairs + ([(r, None) for r in whole] if account else []), tables, account)
+            with destination_lock(pipeline, provider, lock_wait_seconds(provider)):  # no run writes meanwhile
+                pipeline.sync_destination()
+                if not pipeline.default_schema_name:
+                    print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
+                    return 0
+                tables = {t for t in pipeline.default_schema.data_table_names()}
+                whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
+                what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
+                action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
+                if not what:
+                    print(f"{label}: nothing loaded - nothing to reset")
+                    return 0
+                if not _confirm(f"reset {label}: {what} ({action})", args.yes):
+                    print(f"{label}: reset cancelled", file=sys.stderr)
+                    return 2
+                if whole:  # an account shares its tables with the others: drop its state, delete its rows
+                    pipeline_drop(pipeline, resources=whole, state_only=bool(account) or not args.drop_rows)()
+                if pairs:
+                    paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
+                    pipeline_drop(pipeline, state_paths=paths, state_only=True)()
+                if args.drop_rows:
+                    _delete_rows(pipeline, pairs + ([(r, None) for r in whole] if account else []), tables, account)
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
         code, line = describe_failure(provider, exc, args.destination)
         print(line, file=sys.stderr)

@@ -23,6 +23,7 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
     from pipelines.catalog import select
     from pipelines.display import make_display
     from pipelines.fanout import run_accounts, summary
+    from pipelines.interrupts import Interrupted, received
     from pipelines.report import as_json
     from pipelines.runner import ProviderResult, run_provider
 
@@ -30,6 +31,8 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
     results = []
     try:
         for provider in providers:
+            if received():
+                break
             try:
                 selection = select(provider, args.resources, args.queries)
             except ConfigError as exc:
@@ -51,10 +54,18 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
             if provider_results[0].account and not args.json:
                 ok = all(r.ok for r in provider_results)
                 print(summary(provider, provider_results), file=sys.stdout if ok else sys.stderr, flush=True)
+    except Interrupted:  # Ctrl-C / SIGTERM between two providers' runs
+        pass
     finally:
         display.close()
+    if received():  # one line for each provider the run did not finish
+        for provider in providers:
+            if not any(r.provider == provider for r in results):
+                print(f"{provider}: interrupted before it finished - re-run to resume", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps([as_json(r) for r in results], indent=2), flush=True)
+    if received():
+        return 128 + received()
     return exit_code([r.exit_code for r in results])
 
 def register(commands) -> None:
@@ -78,13 +89,15 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pipelines.interrupts import handled
     from sources._common.config.spec import SHARED, Range
 
     check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
                          ("--parallel", "parallel", Range(int, 1, 64)),
                          ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))])
-    backfill = backfill_range(args.date_from, args.date_to, dt.date.today())
-    code = run_command(args, providers_to_run(args.providers), backfill)
+    backfill = backfill_range(args.date_from, args.date_to, dt.datetime.now(dt.timezone.utc).date())  # UTC, as planned
+    with handled():
+        code = run_command(args, providers_to_run(args.providers), backfill)
     if code == 0 and args.transform:
         from pipelines.commands import transform
 

@@ -90,19 +90,19 @@ def provider_status(provider: str, destination: str) -> list[dict]:
         loaded_at = last[2].isoformat() if last else None
         entries = [e for account in accounts for e in _account_entries(warehouse, provider, account, loaded_at)]
         summary = {"provider": provider, "last_load": last, "has_dataset": warehouse.has_dataset(),
-                   "where": warehouse.where}
+                   "where": warehouse.where, "dataset": warehouse.dataset}
     return [summary, *entries]
 
 
 def _text(summary: dict, entries: list[dict]) -> list[str]:
     provider = summary["provider"]
     if not summary["has_dataset"]:
-        return [f"{provider}: nothing loaded yet in {summary['where']}"]
+        return [f"{provider}: nothing loaded yet in {summary['where']} (dataset {summary['dataset']})"]
     last = summary["last_load"]
     head = f"{provider}: no load recorded"
     if last:
         head = (f"{provider}: last load {last[2]:%Y-%m-%d %H:%M:%S} UTC "
-                f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]})")
+                f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']})")
     lines, account = [head], None
     for entry in entries:
         if entry["account"] is not None and entry["account"] != account:

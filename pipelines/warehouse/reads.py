@@ -31,7 +31,7 @@ class Warehouse:
 
         from pipelines.warehouse.destinations import dataset_name, make_destination
 
-        dataset = dataset_name(self.provider)
+        self.dataset = dataset = dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
         self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
                                      dataset_name=dataset, pipelines_dir=self._dir)

@@ -143,6 +143,10 @@ def time_column(query: dict, record: dict) -> str:
     """The column holding the period: `time_column` if set, a usual name, else the first column
     whose value reads as a date."""
     if query.get("time_column"):
+        if query["time_column"] not in record:
+            raise ApiError("whop", settings.METRIC_ENDPOINT, 200,
+                           f"no column {query['time_column']!r} in the answer (columns: {list(record)})",
+                           hint=f"fix time_column in metric query {query['name']!r}")
         return query["time_column"]
     for name in settings.TIME_COLUMNS:
         if name in record:
@@ -168,15 +172,30 @@ def metric_records(body: dict) -> list[dict]:
     return [dict(zip(columns, item)) if isinstance(item, list) else dict(item) for item in body.get("data") or []]
 
 
+def _number(value: Any) -> Optional[Decimal]:
+    """A numeric string (`"123.45"`) as its exact Decimal, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        number = Decimal(value.strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
 def dimension_columns(query: dict, records: list[dict], time_col: str) -> list[str]:
     """Every column that tells rows apart: the configured breakdowns and any other column whose
-    values are all text (e.g. a per-currency column nobody asked for), in a stable order."""
+    values are all text, and not all numbers sent as text (e.g. a per-currency column nobody
+    asked for), in a stable order."""
     names: dict[str, None] = dict.fromkeys(query.get("breakdowns") or [])
     for record in records:
         names.update(dict.fromkeys(record))
-    return sorted(name for name in names if name != time_col and (
-        name in (query.get("breakdowns") or [])
-        or all(isinstance(r.get(name), str) for r in records if r.get(name) is not None)))
+    breakdowns = query.get("breakdowns") or []
+
+    def is_dimension(name: str) -> bool:
+        values = [r.get(name) for r in records if r.get(name) is not None]
+        return all(isinstance(v, str) for v in values) and not (values and all(_number(v) is not None for v in values))
+    return sorted(name for name in names if name != time_col and (name in breakdowns or is_dimension(name)))
 
 
 def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
@@ -195,8 +214,9 @@ def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
         if not periods.keep(period):
             continue
         key = json.dumps({k: record.get(k) for k in dimensions}, sort_keys=True)
-        rows.append({"query_name": query["name"], "period": period, "breakdown_key": key,
-                     **{k: v for k, v in record.items() if k not in ("query_name", "period", "breakdown_key")},
+        values = {k: v if k in dimensions or _number(v) is None else _number(v) for k, v in record.items()
+                  if k not in ("query_name", "period", "breakdown_key")}  # numbers sent as text: exact
+        rows.append({"query_name": query["name"], "period": period, "breakdown_key": key, **values,
                      "granularity": query["granularity"]})
     periods.log()
     return rows

@@ -83,15 +83,19 @@ SHARED = {
     "max_retry_wait": Shared(float, 300.0, "longest `Retry-After` obeyed (seconds); longer fails the run clearly",
                              Range(float, 0, 86_400)),
     "allow_insecure_http": Shared(bool, False, "allow a plain-http, non-loopback base URL", allowed="`true` / `false`"),
-    "schema_contract": Shared(str, "evolve", "`evolve`: new fields become columns and a value changing type goes to "
-                              "a variant column `<name>__v_<type>`; `freeze`: a new column or type in an existing "
-                              "table fails the run (exit 3); dlt's `discard_row` / `discard_value` also accepted",
+    "schema_contract": Shared(str, "evolve", "`evolve`: new fields become columns; a column keeps its type (a number "
+                              "sent as text is parsed into it exactly, any other misfit fails the query with exit 3, "
+                              "no variant column `<name>__v_<type>` in a windowed table); `freeze`: a new column or "
+                              "type in an existing table fails the run (exit 3); dlt's `discard_row` / "
+                              "`discard_value` also accepted",
                               scope=RUNNER, shown="`evolve`", allowed="see meaning"),
     "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
                            scope=RUNNER, shown="the provider's name", allowed="text"),
     "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
                        "`{name, api_key?, <account params>}`; see [Scaling out](#scaling-out)",
                        scope=RUNNER, shown="— (one account)", allowed="list of objects"),
+    "lock_wait_seconds": Shared(float, 0.0, "how long a run waits for another run of the same pipeline holding the "
+                                "warehouse lock, before exit 6", Range(float, 0, 86_400), RUNNER),
 }
 # numeric parameters of some sources only (each source's own), with their range
 RANGES = {

@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, get_origin
+from typing import Any, Callable, Iterable, Iterator, get_origin
 
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
@@ -83,6 +83,38 @@ def _env_entries(provider: str, order: int) -> Iterator[Entry]:
             parts = var[len(prefix):].lower().split("__")
             nested = len(parts) == 2 and parts[0] == provider  # SOURCES__WHOP__WHOP__<KEY>
             yield Entry("__".join(parts[nested:]), value, var, (order, -depth - nested))
+
+
+# dlt's own settings that live under `sources.` (buffer sizes of the extract step's writers)
+DLT_SECTIONS = ("data_writer",)
+
+
+def configured_sections() -> Iterator[tuple[str, str]]:
+    """(section, where it was set) for every `sources.<section>` set in the environment or TOML."""
+    for config_provider in Container()[PluggableRunContext].providers.providers:
+        if isinstance(config_provider, EnvironProvider):
+            for var in sorted(os.environ):
+                parts = var.split("__")
+                if parts[0] == "SOURCES" and len(parts) > 2 and parts[1]:
+                    yield parts[1].lower(), var
+        elif isinstance(config_provider, SettingsTomlProvider):
+            node, _ = config_provider.get_value("sources", dict, None)
+            for section in node if isinstance(node, dict) else ():
+                yield str(section), f"[sources.{section}] in {config_provider.name}"
+
+
+def check_sections(known: Iterable[str]) -> None:
+    """Raise `ConfigError` (exit 2) for a `sources.<section>` that names no provider, e.g.
+
+        metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - did you mean stripe_analytics?
+    """
+    known = sorted(known)
+    for section, origin in configured_sections():
+        if section not in known and section not in DLT_SECTIONS:
+            close = difflib.get_close_matches(section, known, n=1, cutoff=0.5) or [
+                name for name in known if name.startswith(section) or section.startswith(name)][:1]
+            hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(known)}"
+            raise ConfigError(f"metricsync: unknown provider {section} in {origin} - {hint}")
 
 
 def setting(provider: str, key: str) -> Any:

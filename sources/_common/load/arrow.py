@@ -5,14 +5,14 @@ Known columns get their declared type; others are typed from their values: integ
 holds ints or fractions; binary floats (JSON doubles) become double; text stays text, dates and
 datetimes keep their type, nested values become JSON text.
 
-A column already in the destination keeps its type: a value that no longer fits it (a number
-column that starts receiving text) goes to a variant column `<name>__v_<type>`, as dlt does for
-Python rows, instead of failing the load.
+A column already in the destination keeps its type: a number that arrives as a numeric string
+(`"123.45"`) is parsed into it exactly, and a value that cannot be (`"n/a"` in a number column)
+raises `TypeDrift`, so no variant column (`<name>__v_<type>`) ever appears and no value is lost.
 """
 
 import datetime as dt
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pyarrow as pa
@@ -22,6 +22,30 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 _SCALE = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 39)}
 _ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "double": pa.float64(),
              "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
+
+
+class TypeDrift(ValueError):
+    """A value that does not fit its column's type in the destination (`column`, `value`, `data_type`)."""
+
+    def __init__(self, column: str, value: Any, data_type: str) -> None:
+        self.column, self.value, self.data_type = column, value, data_type
+        super().__init__(f"column {column!r} is {data_type} in the warehouse but the API sent {value!r}")
+
+
+_NUMBERS = ("decimal", "double", "bigint")
+
+
+def _parsed(value: Any, data_type: str) -> Any:
+    """A numeric string as the number it spells, exactly, when the column holds numbers."""
+    if data_type not in _NUMBERS or not isinstance(value, str):
+        return value
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return value
+    if not number.is_finite():
+        return value
+    return int(number) if data_type == "bigint" and number == number.to_integral_value() else number
 
 
 def _kind(value: Any) -> str:
@@ -113,12 +137,11 @@ def to_arrow(
         data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
         if data_type is None:
             continue
-        misfits = [v if v is not None and not _fits(v, data_type) else None for v in values]
-        if any(m is not None for m in misfits):
-            for variant_type in {_kind(m) for m in misfits if m is not None}:
-                variant = [m if m is not None and _kind(m) == variant_type else None for m in misfits]
-                columns[f"{column}__v_{variant_type}"] = _column(variant, _ARROW_OF[variant_type])
-            values = [None if m is not None else v for v, m in zip(values, misfits)]
+        if column in existing:
+            values = [_parsed(v, data_type) for v in values]
+            misfit = next((v for v in values if v is not None and not _fits(v, data_type)), None)
+            if misfit is not None:
+                raise TypeDrift(column, misfit, data_type)
         columns[column] = _column(values, _ARROW_OF[data_type])
     fields = [pa.field(n, a.type, nullable=n not in required) for n, a in columns.items()]
     return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))

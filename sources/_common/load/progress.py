@@ -4,9 +4,9 @@ destination, so a fresh machine resumes where the last run stopped).
 Per query the state holds `loaded_through` (the last day the nightly sync has loaded) and, while a
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
-`windows_per_load` windows per query or once `checkpoint_seconds` have passed since it began,
-whichever comes first, so a crash loses at most the chunk in flight however slow the API, and the
-rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
+`windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
+a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
+flight however slow the API, and the rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
 import datetime as dt
@@ -16,9 +16,10 @@ from typing import Callable, Optional
 
 from sources._common.load.prefetch import FetchFn, Prefetcher
 from sources._common.load.tally import RunTally
-from sources._common.load.windows import Window, incremental_start, plan_windows
+from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, widen
 
 CHECKPOINT_SECONDS = 60.0
+LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RunControl:
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
+    load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # rows a resource takes per load at most
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
@@ -51,22 +53,29 @@ class RunControl:
             self.prefetchers[resource] = Prefetcher(fetch, workers)
         return self.prefetchers[resource]
 
-    def close(self) -> None:
-        """Stop fetching ahead (the runner calls it when the run ends, however it ends)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop fetching ahead (the runner calls it when the run ends, however it ends; without
+        `wait` after an interrupt, leaving requests in flight to the exiting process)."""
         for prefetcher in self.prefetchers.values():
-            prefetcher.close()
+            prefetcher.close(wait)
         self.prefetchers.clear()
 
 
 class Chunk:
-    """One load's time budget: expired once `seconds` have passed since it began."""
+    """One load's budget: expired once `seconds` have passed since it began, or once it took
+    `control.load_rows` rows, so what dlt and the warehouse handle per load (extract files,
+    the merge's staging table) is bounded however long the backfill."""
 
     def __init__(self, control: RunControl, seconds: float) -> None:
-        self.clock, self.seconds = control.clock, seconds
+        self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
         self.began = self.clock()
+        self.rows = 0
+
+    def took(self, rows: int) -> None:
+        self.rows += rows
 
     def expired(self) -> bool:
-        return self.clock() - self.began >= self.seconds
+        return self.rows >= self.max_rows or self.clock() - self.began >= self.seconds
 
 
 def utc_today() -> dt.date:
@@ -83,6 +92,8 @@ class QueryProgress:
         self.resource, self.query_name, self.control = resource, query_name, control
         self.windows: list[Window] = []
         self.per_load = 0
+        self.max_periods = 1
+        self.first: Optional[dt.date] = None  # the first day this invocation asked for, before alignment
 
     @property
     def loaded_through(self) -> Optional[dt.date]:
@@ -93,13 +104,15 @@ class QueryProgress:
         control = self.control
         if control.backfill:
             first, last = control.backfill
+            control.tally.widened(self.query_name, (first, last), widen(first, last, granularity, control.today))
             done = self.entry.get("backfills", {}).get(control.backfill_key)
             if done:
                 first = dt.date.fromisoformat(done) + dt.timedelta(days=1)
+            self.first = first
             plan = plan_windows(first, last, granularity, max_periods, control.today)
             control.tally.planned(plan, first if done else None)
             return plan
-        start = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
+        start = self.first = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
         plan = plan_windows(start, control.today, granularity, max_periods, control.today)
         control.tally.planned(plan)
         return plan
@@ -111,6 +124,9 @@ class QueryProgress:
         query left out by `--queries`)."""
         if not self.control.selects(self.query_name):
             return []
+        if granularity == "week" and self.entry.get("week_start") == "sunday":
+            granularity = "week_sunday"  # learned from the API's labels (see `learn_week_start`)
+        self.max_periods = max_periods
         key = (self.resource, self.query_name)
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)
@@ -129,6 +145,21 @@ class QueryProgress:
         if rest:
             self.control.plans[key] = rest + self.control.plans.get(key, [])
             self.control.pending.add(self.resource)
+
+    def learn_week_start(self, week_start: str, window: Window, taken: int) -> None:
+        """The API labels weeks from `week_start` (its answer for `window`, not loaded): keep it in
+        state and cut this query's windows on that day from `window` on, in the next load; the
+        windows of this load after the first `taken` are dropped."""
+        self.entry["week_start"] = week_start
+        key = (self.resource, self.query_name)
+        rest = self.windows[taken:] + self.control.plans.get(key, [])
+        self.windows = self.windows[:taken]
+        granularity = "week_sunday" if week_start == "sunday" else "week"
+        start = max(period_start(window.start, granularity), period_start(self.first or window.start, granularity))
+        plan = plan_windows(start, rest[-1].last_day, granularity, self.max_periods, self.control.today)
+        self.control.plans[key] = plan
+        self.control.tally.windows_total += len(plan) - len(rest)
+        self.control.pending.add(self.resource)
 
     def upcoming(self) -> list[Window]:
         """The windows the next load will take (to fetch them ahead)."""

@@ -20,7 +20,8 @@ import dlt
 import pyarrow as pa
 
 from sources._common.errors import ApiError
-from sources._common.load.arrow import to_arrow
+from sources._common.load.arrow import TypeDrift, to_arrow
+from sources._common.load.batch import Batch
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -80,9 +81,23 @@ class WindowedTable:
 
     def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
         """`check_unique` for rows already in Arrow (the key columns are named as dlt names them)."""
+        if not rows.num_rows:  # an empty answer: no columns to look at, nothing to clash
+            return
         keys = rows.select(list(self.key))
-        if keys.num_rows and keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
+        if keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
+
+
+class WeekStartLearned(Exception):
+    """A window's answer labels weeks from another day than the windows were cut on: the answer
+    is not loaded, and the query's windows are cut on `week_start` from then on."""
+
+    def __init__(self, week_start: str) -> None:
+        super().__init__(week_start)
+        self.week_start = week_start
+
+
+WEEK_STARTS = {0: "monday", 6: "sunday"}
 
 
 class PeriodCheck:
@@ -91,7 +106,15 @@ class PeriodCheck:
     A row outside the window is dropped (it belongs to another request's answer); a row whose
     label is not the start of a period of the requested granularity (e.g. weeks labelled from
     Sunday) is kept under the API's own label, never moved onto an aligned period it would
-    overwrite. Both are counted and logged once per window."""
+    overwrite. Both are counted; rows outside the window (a provider's inclusive `to`, learned
+    once) are logged once per query and process at INFO, misaligned ones per window as a warning."""
+
+    told: set = set()  # (provider, query) whose rows outside the window were logged
+
+    @classmethod
+    def forget(cls, provider: str) -> None:
+        """A new run of `provider` logs what it learns again (the runner calls it)."""
+        cls.told = {told for told in cls.told if told[0] != provider}
 
     def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
         self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
@@ -101,14 +124,29 @@ class PeriodCheck:
         if not in_window(day, self.window):
             self.outside += 1
             return False
+        if self.granularity in ("week", "weekly"):
+            self.check_week(day)
+            return True
         if period_start(day, self.granularity) != day:
             self.misaligned += 1
         return True
 
+    def check_week(self, day: Any) -> None:
+        """Weeks as the API labels them: from Monday or from Sunday (windows are cut on the day
+        learned, `WeekStartLearned` when it differs); any other label fails the query."""
+        reading = WEEK_STARTS.get(day.weekday())
+        if reading is None:
+            raise ApiError(self.provider, f"query {self.query_name!r}", 200,
+                           f"a week is labelled {day} (a {day:%A}), neither a Monday nor a Sunday",
+                           hint="report it with this line")
+        if reading != WEEK_STARTS[self.window.start.weekday()]:
+            raise WeekStartLearned(reading)
+
     def log(self) -> None:
-        if self.outside:
-            logger.warning("%s: query %r: dropped %d row(s) dated outside the requested window %s",
-                           self.provider, self.query_name, self.outside, self.window)
+        if self.outside and (self.provider, self.query_name) not in PeriodCheck.told:
+            PeriodCheck.told.add((self.provider, self.query_name))
+            logger.info("%s: query %r: dropped %d row(s) dated outside the requested window %s (logged once)",
+                        self.provider, self.query_name, self.outside, self.window)
         if self.misaligned:
             logger.warning("%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the "
                            "API's own date", self.provider, self.query_name, self.misaligned, self.window,
@@ -125,13 +163,14 @@ def windowed_rows(
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
-    page by page with `control.converters[table.name]`). Each window is yielded as one Arrow
-    table, its rows plus its tombstones, in plan order; once `control.checkpoint_seconds` have
-    passed the load stops after the window at hand and the rest go back to the plan. State is
-    only written for the windows this load yielded, at its end, so a failure never advances it
-    past data that did not land; the next load's windows are then fetched (see prefetch.py) while
-    dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
-    destination."""
+    page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
+    its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
+    larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
+    `control.load_rows` rows were taken) the load stops after the window at hand and the rest
+    go back to the plan. State is only written for the windows this load yielded, at its end,
+    so a failure never advances it past data that did not land; the next load's windows are then
+    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
+    keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
@@ -149,27 +188,58 @@ def windowed_rows(
         to_arrow, types={**table.types, TOMBSTONE: pa.bool_()}, required=(*table.key, *table.not_null),
         existing=existing, normalize=normalize)
     control.tally.table_rows.setdefault(table.name, 0)
-    prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch(unit), control),
-                                    max_workers)
+    prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
-    for unit in units:
-        yield prefetcher.take(unit)
-        taken[unit[0]["name"]] += 1
-        if chunk.expired():
+    batch = Batch()
+    relearnt: set = set()
+    for index, unit in enumerate(units):
+        name = unit[0]["name"]
+        if name in relearnt:
+            continue
+        fetched = prefetcher.take(unit)
+        if isinstance(fetched, WeekStartLearned):
+            logger.info("%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
+                        table.provider, name, fetched.week_start.capitalize())
+            next(p for p in progresses if p.query_name == name).learn_week_start(fetched.week_start, unit[1],
+                                                                                  taken[name])
+            relearnt.add(name)
+            continue
+        batch.add(fetched)
+        chunk.took(fetched.num_rows)
+        taken[name] += 1
+        expired = chunk.expired()
+        if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
+            yield from batch.flush()
+        if expired:
             break
+    yield from batch.flush()
     for progress in progresses:
-        progress.keep(taken[progress.query_name])
+        if progress.query_name not in relearnt:
+            progress.keep(taken[progress.query_name])
     prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
                        for window in progress.upcoming()])
     for progress in progresses:
         progress.commit()
 
 
-def window_table(table: WindowedTable, unit: tuple, fetched: Any, control: RunControl) -> pa.Table:
-    """One fetched window as the table its load yields: the rows, checked for clashing keys, and
-    the window's tombstones; tallied for progress (the rows, not the tombstones)."""
+def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: RunControl) -> Any:
+    """One window fetched, as the table its load yields: the rows, checked for clashing keys, and
+    the window's tombstones; tallied for progress (the rows, not the tombstones). Or the
+    `WeekStartLearned` its answer revealed (returned: the other windows still fetch)."""
     query, window = unit
+    try:
+        fetched = fetch(unit)
+    except WeekStartLearned as learned:
+        return learned
+    try:
+        return _window_table(table, query, window, fetched, control)
+    except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
+        raise ApiError(table.provider, f"query {query['name']!r}", 200, f"table {table.name}: {exc}",
+                       hint="the API changed the column's type; report it with this line") from None
+
+
+def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> pa.Table:
     convert = control.converters[table.name]
     if isinstance(fetched, pa.Table):
         table.check_unique_table(fetched, query["name"])

@@ -23,6 +23,7 @@ class RunTally:
     resumed_from: Optional[dt.date] = None
     on_change: Optional[Callable[[], None]] = None
     table_rows: dict = field(default_factory=dict)
+    widenings: dict = field(default_factory=dict)  # "--to 2025-06-15 widened to 2025-06-30" -> query names
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
@@ -39,6 +40,12 @@ class RunTally:
             self.last_day = max(self.last_day or plan[-1].last_day, plan[-1].last_day)
         if resumed_from:
             self.resumed_from = min(self.resumed_from or resumed_from, resumed_from)
+
+    def widened(self, query_name: str, asked: tuple, whole: tuple) -> None:
+        """A backfill's `--from`/`--to` (`asked`) moved to the edges of `query_name`'s periods (`whole`)."""
+        for flag, before, after in (("--from", asked[0], whole[0]), ("--to", asked[1], whole[1])):
+            if before != after:
+                self.widenings.setdefault(f"{flag} {before} widened to {after}", []).append(query_name)
 
     def fetched(self, rows: int, table: Optional[str] = None) -> None:
         with self._lock:

@@ -1,8 +1,10 @@
 """Date windows: backfill slicing, alignment to period boundaries, lookback, clamping to today.
 
-A window is a half-open range of dates [start, end). Every window start is the first day of a
-period of the granularity (Monday for weeks), so no request covers part of a period that an earlier
-request returned whole; only the last window may end inside a period, at today.
+A window is a half-open range of dates [start, end). Every window starts on the first day of a
+period of the granularity (Monday for weeks) and ends on the first day of a later one, so no
+request covers part of a period and no stored period is ever replaced by a partial answer; only
+the last window may end inside a period, at today (that period is not over yet). A range that
+starts or ends inside a period is widened to the whole period (`widen`).
 """
 
 import datetime as dt
@@ -16,6 +18,7 @@ from sources._common.errors import ConfigError
 GRANULARITIES = {
     "day": "day", "daily": "day",
     "week": "week", "weekly": "week",
+    "week_sunday": "week_sunday",  # weeks Sunday to Saturday, as an API that labels them so (learned, in state)
     "month": "month", "monthly": "month",
     "year": "year", "yearly": "year",
 }
@@ -53,6 +56,8 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
     d = pendulum.date(day.year, day.month, day.day)
     if g == "day":
         return day
+    if g == "week_sunday":
+        return day - dt.timedelta(days=(day.weekday() + 1) % 7)
     start = d.start_of({"week": "week", "month": "month", "year": "year"}[g])
     return dt.date(start.year, start.month, start.day)
 
@@ -60,8 +65,24 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
 def next_period(start: dt.date, granularity: str, count: int = 1) -> dt.date:
     g = canonical_granularity(granularity)
     d = pendulum.date(start.year, start.month, start.day)
-    moved = d.add(**{{"day": "days", "week": "weeks", "month": "months", "year": "years"}[g]: count})
+    moved = d.add(**{{"day": "days", "week": "weeks", "week_sunday": "weeks", "month": "months",
+                      "year": "years"}[g]: count})
     return dt.date(moved.year, moved.month, moved.day)
+
+
+def period_end(day: dt.date, granularity: str) -> dt.date:
+    """The last day of the period of `granularity` that contains `day`."""
+    return next_period(period_start(day, granularity), granularity) - dt.timedelta(days=1)
+
+
+def widen(first: dt.date, last: dt.date, granularity: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """[first, last] (inclusive) widened to whole periods: `first` down to its period's first day,
+    `last` up to its period's last day, but never past `today`.
+
+    >>> widen(dt.date(2025, 5, 10), dt.date(2025, 6, 15), "month", dt.date(2026, 1, 1))
+    (datetime.date(2025, 5, 1), datetime.date(2025, 6, 30))
+    """
+    return period_start(first, granularity), min(period_end(last, granularity), today)
 
 
 @dataclass(frozen=True, order=True)
@@ -86,11 +107,11 @@ def plan_windows(
 ) -> list[Window]:
     """Split [start, end] (both inclusive) into aligned windows of at most `max_periods` periods.
 
-    `start` is aligned down to its period start; `end` is clamped to `today`.
+    The range is widened to whole periods (`widen`), then clamped to `today`.
     """
-    today = today or dt.date.today()
-    last = min(end, today)
-    cursor = period_start(start, granularity)
+    today = today or dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
+    cursor, last = widen(start, end, granularity, today)
+    last = min(last, today)
     windows: list[Window] = []
     while cursor <= last:
         stop = min(next_period(cursor, granularity, max(1, max_periods)), last + dt.timedelta(days=1))

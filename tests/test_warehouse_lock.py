@@ -1,0 +1,137 @@
+"""One writer per pipeline per warehouse: two real processes with separate pipeline folders (two
+"hosts") load one provider into one DuckDB file or Postgres database. The second waits up to
+`lock_wait_seconds`, else exits 6 naming the holder; a crashed holder never blocks; the tables
+are checked row for row afterwards."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from test_statsig import days, expected_values, setup, warehouse_values
+
+DAYS = 40
+
+
+def start(isolated, warehouse, folder: str, **env: str) -> subprocess.Popen:
+    """`metricsync run statsig` in its own process group, with its own pipelines folder."""
+    return subprocess.Popen([sys.executable, "-m", "pipelines", "run", "statsig", "--progress", "none",
+                             "--destination", warehouse.name, "--pipelines-dir", str(isolated / folder)], cwd=isolated,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def wait_for_requests(sandbox, count: int = 3) -> None:
+    """Until the first process is fetching (it takes the lock before its first request)."""
+    deadline = time.monotonic() + 120
+    while len(sandbox.seen("/console/v1/metrics/values")) < count:
+        assert time.monotonic() < deadline, "the first run never started fetching"
+        time.sleep(0.05)
+
+
+def assert_exact(warehouse, sandbox, first) -> None:
+    statsig = sandbox.by_name["statsig"]
+    assert warehouse_values(warehouse) == expected_values(statsig, days(first))
+    current = warehouse.query("select count(*), count(distinct id) from statsig.metrics where _dlt_valid_to is null")
+    assert current == [(len(statsig.metrics()), len(statsig.metrics()))]
+
+
+def test_a_second_writer_exits_6_naming_the_holder_then_waits_when_told_to(sandbox, warehouse, isolated, monkeypatch):
+    first = setup(monkeypatch, sandbox, DAYS, windows_per_load=20, max_concurrency=2)
+    sandbox.latency = 0.1
+    holder = start(isolated, warehouse, "host_a")
+    refused = waiting = None
+    try:
+        wait_for_requests(sandbox)
+        refused = start(isolated, warehouse, "host_b")
+        code, out, err = finish(refused)
+        assert code == 6, err
+        assert out == ""
+        line = err.strip()
+        assert line.startswith(f"statsig: another run of statsig__{warehouse.name} holds the warehouse lock (host ")
+        assert f", pid {holder.pid}, since " in line
+        assert line.endswith("- wait for it to finish, or set SOURCES__STATSIG__LOCK_WAIT_SECONDS to wait for it")
+        waiting = start(isolated, warehouse, "host_b", SOURCES__STATSIG__LOCK_WAIT_SECONDS="240")
+        assert finish(holder)[0] == 0
+        code, out, err = finish(waiting)
+        assert code == 0, err
+        assert out.startswith("statsig: ok - ")
+    finally:
+        stop(holder, *(p for p in (refused, waiting) if p))
+    assert_exact(warehouse, sandbox, first)
+
+
+def test_a_crashed_holder_does_not_block_the_next_run(sandbox, warehouse, isolated, monkeypatch):
+    first = setup(monkeypatch, sandbox, DAYS, windows_per_load=20, max_concurrency=2)
+    sandbox.latency = 0.1
+    crashed = start(isolated, warehouse, "host_a")
+    try:
+        wait_for_requests(sandbox)
+        os.killpg(crashed.pid, signal.SIGKILL)
+        crashed.wait(timeout=30)
+    finally:
+        stop(crashed)
+    sandbox.latency = 0.0
+    after = start(isolated, warehouse, "host_b")
+    try:
+        code, out, err = finish(after)
+    finally:
+        stop(after)
+    assert code == 0, err
+    assert_exact(warehouse, sandbox, first)
+
+
+
+@pytest.mark.parametrize("sql_warehouse", ["mariadb"], indirect=True)
+def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_warehouse):
+    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder, is taken over once
+    expired or when left by a dead process of this host, and goes with its release."""
+    import datetime as dt
+
+    import dlt
+
+    from conftest import _mariadb_query
+    from pipelines import locking
+    from pipelines.warehouse.destinations import make_destination
+
+    dataset = sql_warehouse.dataset("statsig")
+    pipeline = dlt.pipeline(pipeline_name="statsig__sqlalchemy", pipelines_dir=str(isolated / "p"),
+                            destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
+
+    def change(assignments: str) -> None:
+        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_lock set {assignments}", autocommit=True)
+
+    holder = locking.Owner()
+    first = locking.make_lock(pipeline, holder)
+    assert first.try_acquire() is None
+    assert locking.make_lock(pipeline).try_acquire() == holder.describe()
+    first.release()
+    crashed = locking.make_lock(pipeline)
+    assert crashed.try_acquire() is None  # released: free
+    crashed._stop.set()  # its heartbeat stops and its row stays, as after a crash
+    change("pid = 4194305")  # a pid no process of this host has
+    survivor = locking.make_lock(pipeline)
+    assert survivor.try_acquire() is None  # taken over from the dead process
+    survivor._stop.set()
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    change(f"host = 'elsewhere', expires = '{past}'")
+    last = locking.make_lock(pipeline)
+    assert last.try_acquire() is None  # no heartbeat for a minute: taken over
+    last.release()
+    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_lock") == [(0,)]
