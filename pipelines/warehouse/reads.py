@@ -71,6 +71,14 @@ class Warehouse:
                 self._tables = {r[0] for r in rows}
         return self._tables
 
+    def columns(self, table: str) -> list[str]:
+        """The table's columns in the destination, in order (none when it does not exist)."""
+        if table not in self.tables():
+            return []
+        rows = self.query("select column_name from information_schema.columns where table_schema = %s "
+                          "and table_name = %s order by ordinal_position", self._sql.dataset_name, table)
+        return [r[0] for r in rows]
+
     def state(self) -> Optional[dict]:
         """The newest committed pipeline state in the provider's dataset, or None (whatever the
         pipeline's name: the dataset holds one provider's loads)."""

@@ -1,0 +1,73 @@
+"""Which windows `verify` checks: every planned window in `--from/--to`, everything stored
+(`--all`), or a sample of N windows per query weighted toward older data (the lookback revisits
+recent periods every night; nothing revisits old ones).
+
+    >>> scope = Scope(sample=2, seed=7)
+    >>> choose(plans, spans, scope, "whop")   # (resource, query) -> the windows to check, oldest first
+"""
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+DEFAULT_SAMPLE = 20
+
+
+@dataclass
+class Scope:
+    date_from: Optional[dt.date] = None
+    date_to: Optional[dt.date] = None
+    sample: Optional[int] = DEFAULT_SAMPLE  # None with --all or --from/--to
+    seed: Optional[int] = None
+    max_requests: Optional[int] = None
+
+    @property
+    def ranged(self) -> bool:
+        return self.date_from is not None
+
+
+def candidates(windows: list, span: Optional[tuple], scope: Scope) -> list:
+    """The planned windows holding stored periods (or, with --from/--to, the range widened to
+    whole windows, stored or not)."""
+    if scope.ranged:
+        return [w for w in windows if w.start <= scope.date_to and w.end > scope.date_from]
+    if span is None:
+        return []
+    first, last = span
+    return [w for w in windows if w.start <= last and w.end > first]
+
+
+def sample(windows: list, size: int, rng: random.Random) -> list:
+    """`size` windows without replacement, the oldest weighted n times the newest
+    (Efraimidis-Spirakis: the largest u ** (1 / weight)), in priority order."""
+    count = len(windows)
+    keyed = [(rng.random() ** (1.0 / (count - i)), w) for i, w in enumerate(sorted(windows))]
+    return [w for _key, w in sorted(keyed, key=lambda pair: pair[0], reverse=True)[:size]]
+
+
+def choose(plans: dict, spans: dict, scope: Scope, label: str) -> dict:
+    """(resource, query) -> windows to verify, capped at `scope.max_requests` windows in all
+    (taken in turn from each query, highest priority first)."""
+    picked = {}
+    for (resource, query), windows in plans.items():
+        found = candidates(windows, spans.get((resource, query)), scope)
+        if scope.sample is not None:
+            seed = None if scope.seed is None else f"{scope.seed}|{label}|{resource}|{query}"
+            found = sample(found, scope.sample, random.Random(seed))
+        if found:
+            picked[(resource, query)] = found
+    if scope.max_requests is not None:
+        picked = _cap(picked, scope.max_requests)
+    return {key: sorted(windows) for key, windows in picked.items() if windows}
+
+
+def _cap(picked: dict, limit: int) -> dict:
+    kept: dict = {key: [] for key in picked}
+    queues = {key: list(windows) for key, windows in picked.items()}
+    while limit > 0 and any(queues.values()):
+        for key, queue in queues.items():
+            if queue and limit > 0:
+                kept[key].append(queue.pop(0))
+                limit -= 1
+    return kept
