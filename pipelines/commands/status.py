@@ -4,12 +4,16 @@
     whop: last load 2026-11-23 17:02:11 UTC (loaded)
       wallet_time_series / daily_all: loaded through 2026-11-23, 1269 rows
       wallet_time_series / weekly_usd: loaded through 2026-11-23, backfill 2025-01-01..2025-06-30 at 2025-03-31, 98 rows
+      wallet_time_series / monthly_usd: loaded through 2026-11-23, 23 rows, verified 2026-11-24 04:00:12 UTC (20 windows, 23 rows, clean)
 
 `--json` prints one object per (provider, resource, query); definition tables have query null:
     {"provider": "whop", "resource": "wallet_time_series", "query": "daily_all", "loaded_through": "2026-11-23",
-     "backfill": null, "rows": 1269, "last_loaded_at": "2026-11-23T17:02:11+00:00"}
+     "backfill": null, "rows": 1269, "last_loaded_at": "2026-11-23T17:02:11+00:00",
+     "last_verified": {"at": "2026-11-24T04:00:12+00:00", "windows": 20, "rows": 1269, "clean": true,
+                       "drifted_periods": 0, "repaired": false}}
 """
 
+import datetime as dt
 import json
 import sys
 from typing import Any, Optional
@@ -17,6 +21,7 @@ from typing import Any, Optional
 from pipelines.catalog import WINDOWED
 from pipelines.commands._options import add_command, providers_to_run
 from pipelines.providers import PROVIDERS
+from pipelines.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
 
@@ -42,6 +47,18 @@ def _columns(warehouse: Any, table: str) -> set:
     return set(schema.get("tables", {}).get(table, {}).get("columns", {}))
 
 
+def _verified(records: dict, resource: str, query: str) -> Optional[dict]:
+    """The newest `verify` of a query (of any account): when, how much, clean or not."""
+    found = [r for (_account, res, q), r in records.items() if (res, q) == (resource, query)]
+    if not found:
+        return None
+    newest = max(found, key=lambda r: r["verified_at"])
+    at = newest["verified_at"]
+    return {"at": (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat(), "windows": newest["windows"], "rows": newest["rows_compared"],
+            "clean": bool(newest["clean"]), "drifted_periods": newest["drifted_periods"],
+            "repaired": bool(newest["repaired"])}
+
+
 def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per windowed (resource, query) in the stored state and per definition table."""
     from pipelines.warehouse.reads import Warehouse
@@ -53,13 +70,14 @@ def provider_status(provider: str, destination: str) -> list[dict]:
         loaded_at = last[2].isoformat() if last else None
         resources = state.get("sources", {}).get(provider, {}).get("resources", {})
         windowed = WINDOWED[provider]
+        verified = last_verifications(warehouse)
         for resource in windowed:
             for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
                 entries.append({
                     "provider": provider, "resource": resource, "query": query,
                     "loaded_through": entry.get("loaded_through"), "backfill": _backfill(entry),
                     "rows": _rows(warehouse, resource, query, windowed[resource] is not None),
-                    "last_loaded_at": loaded_at,
+                    "last_loaded_at": loaded_at, "last_verified": _verified(verified, resource, query),
                 })
         schema = warehouse.schema() or {}
         for table, spec in schema.get("tables", {}).items():
@@ -94,6 +112,11 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
             b = entry["backfill"]
             parts.append(f"backfill {b['from']}..{b['to']} unfinished, done through {b['done_through']}")
         parts.append(f"{entry['rows'] if entry['rows'] is not None else 0} rows")
+        if entry.get("last_verified"):
+            v = entry["last_verified"]
+            verdict = "clean" if v["clean"] else f"{v['drifted_periods']} periods drifted"
+            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({v['windows']} windows, {v['rows']} rows, "
+                         f"{verdict}{', after repair' if v['repaired'] else ''})")
         lines.append(f"  {name}: " + ", ".join(parts))
     return lines
 
