@@ -6,7 +6,7 @@ Arrow conversion and keys as a load, but nothing is extracted or loaded, and the
 the iteration sees is a throw-away copy (dlt gives a resource iterated on its own a state that is
 discarded), so no state moves either.
 
-    plans = Planner("whop", None, ["wallet_time_series"], None).plan(dt.date(2026, 1, 1))
+    plans = Planner("whop", None, ["wallet_time_series"], None).plan({("wallet_time_series", "daily_all"): first})
     for resource, query, window, rows in answers("whop", None, {("wallet_time_series", "daily_all"): windows}):
         ...
 """
@@ -55,12 +55,16 @@ class Planner:
         self.source = _source(provider, account, self.control).with_resources(*resources)
         self.keys = {name: table_keys(resource) for name, resource in self.source.selected_resources.items()}
 
-    def plan(self, first: dt.date) -> dict:
-        """(resource, query) -> windows in order, for a backfill from `first`."""
-        self.control.backfill = (first, self.control.today)
+    def plan(self, firsts: dict) -> dict:
+        """(resource, query) -> windows in order, for a backfill of each query from its first
+        day in `firsts` ((resource, query) -> date) to today."""
+        groups: dict = {}
+        for (resource, query), first in firsts.items():
+            groups.setdefault((resource, first), set()).add(query)
         try:
-            for resource in self.source.selected_resources.values():
-                for _ in resource:
+            for (resource, first), queries in sorted(groups.items()):
+                self.control.backfill, self.control.queries = (first, self.control.today), queries
+                for _ in self.source.resources[resource]:
                     pass
         finally:
             self.control.close()

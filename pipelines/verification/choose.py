@@ -28,13 +28,13 @@ class Scope:
 
 
 def candidates(windows: list, span: Optional[tuple], scope: Scope) -> list:
-    """The planned windows holding stored periods (or, with --from/--to, the range widened to
-    whole windows, stored or not)."""
-    if scope.ranged:
-        return [w for w in windows if w.start <= scope.date_to and w.end > scope.date_from]
+    """The planned windows holding stored periods (with --from/--to, those of the range, widened
+    to whole windows)."""
     if span is None:
         return []
     first, last = span
+    if scope.ranged:
+        first, last = max(first, scope.date_from), min(last, scope.date_to)
     return [w for w in windows if w.start <= last and w.end > first]
 
 

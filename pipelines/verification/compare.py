@@ -7,7 +7,7 @@ rows missing from the warehouse, extra rows the API no longer has, rows whose va
 and periods whose set of dimension values changed (a missing or extra row).
 
     >>> drift = QueryDrift("whop", None, "wallet_time_series", "daily_all")
-    >>> drift.add_window(api_rows, stored_rows, key=("query_name", "period", "currency"), period="period")
+    >>> drift.add_window(window, api_rows, stored_rows, key=("query_name", "period", "currency"), period="period")
 """
 
 import datetime as dt
@@ -75,8 +75,13 @@ class QueryDrift:
     def clean(self) -> bool:
         return not self.periods
 
-    def add_window(self, window: Window, api: list[dict], stored: list[dict], key: Iterable[str], period: str) -> None:
-        """Compare one window: `api` rows as a load would write them, `stored` rows of its periods."""
+    def add_window(self, window: Window, api: list[dict], stored: list[dict], key: Iterable[str], period: str,
+                   through: Optional[dt.date] = None) -> None:
+        """Compare one window: `api` rows as a load would write them, `stored` rows of its periods;
+        periods after `through` (the last stored one: not loaded yet) are left out."""
+        if through is not None:
+            api = [r for r in api if r.get(period) <= through]
+            stored = [r for r in stored if r.get(period) <= through]
         key = tuple(key)
         by_key = {tuple(exact(r.get(c)) for c in key): r for r in stored}
         seen = set()

@@ -30,6 +30,7 @@ class Verification:
         self.selection, self.scope, self.pipelines_dir = selection, scope, pipelines_dir
         self.windows: dict = {}  # (resource, query) -> windows to check
         self.keys: dict = {}  # resource -> api.TableKeys
+        self.spans: dict = {}  # (resource, query) -> (first, last) stored period
         self.drifts: list[QueryDrift] = []
         self.found: list[QueryDrift] = []  # what the first check found (kept through a repair)
         self.requests = 0
@@ -66,13 +67,12 @@ class Verification:
         with self._warehouse() as warehouse:
             stored = StoredRows(warehouse, self.account_name)
             spans = {(r, q): span for r in resources for q, span in stored.spans(r, self.keys[r]).items()}
-        if self.scope.ranged:
-            first = self.scope.date_from
-        elif spans:
-            first = min(first for first, _last in spans.values())
-        else:
-            return 0
-        plans = planner.plan(first)
+        selected = self.selection.queries
+        spans = {key: span for key, span in spans.items() if selected is None or key[1] in selected}
+        # each query planned from its own first stored period, as its loads were
+        firsts = {key: max(first, self.scope.date_from or first) for key, (first, _last) in spans.items()}
+        plans = planner.plan(firsts)
+        self.spans = spans
         self.windows = choose(plans, spans, self.scope, f"{self.provider}|{self.account_name}")
         logger.info("%s: %d windows of %d queries to verify", self.label, self.planned, len(self.windows))
         return self.planned
@@ -91,7 +91,7 @@ class Verification:
             for resource, query, window, rows in answers:
                 keys = self.keys[resource]
                 drifts[(resource, query)].add_window(window, rows, stored.rows(resource, keys, query, window),
-                                                     keys.key, keys.period)
+                                                     keys.key, keys.period, self.spans[(resource, query)][1])
             self.drifts = list(drifts.values())
             if not repaired:
                 self.found = self.drifts

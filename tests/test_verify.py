@@ -1,0 +1,234 @@
+"""`verify`: the warehouse compared with the sandbox row for row, on DuckDB and Postgres, for Whop
+(wallet and metric results), Stripe and Statsig values; drift from an upstream restatement older
+than the lookback and from hand edits, found (exit 9) and repaired through the normal load path.
+
+One warehouse per destination is loaded once for the module; each test works on its own copy
+(a copied DuckDB file, a Postgres database made from it as a template)."""
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from collections import Counter
+
+import pytest
+
+import test_statsig
+import test_stripe_analytics as stripe
+import test_whop as whop
+from conftest import POSTGRES_ADMIN, Warehouse, _warehouse
+
+WALLET = whop.WALLET_QUERIES[:2]  # daily_all (day), weekly_usd (week)
+METRICS = whop.METRIC_QUERIES[:2]  # gross_by_country (daily, by country), users_weekly
+STRIPE = [stripe.DAILY_BY_PRICE, stripe.WEEKLY]
+STRIPE_DAYS, STATSIG_DAYS = 60, 36
+RESTATED = 4  # days, ending AGO days back: far beyond the lookback (3 days)
+AGO = 30
+PROVIDERS = ("whop", "stripe_analytics", "statsig")
+DATA_TABLES = {"whop": ("wallet_time_series", "metric_results"), "stripe_analytics": ("metric_results",),
+               "statsig": ("metric_values",)}
+
+
+def configure_all(monkeypatch, sandbox) -> None:
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET, metric_queries=METRICS)
+    stripe.setup(monkeypatch, sandbox, STRIPE, days=STRIPE_DAYS)
+    test_statsig.setup(monkeypatch, sandbox, STATSIG_DAYS)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def loaded(request, sandbox_server, tmp_path_factory):
+    """The three providers loaded once into a warehouse (the base every test copies)."""
+    from pipelines.runner import run_provider
+
+    folder = tmp_path_factory.mktemp("verify-base")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        monkeypatch.setenv("DLT_DATA_DIR", str(folder / "dlt_data"))
+        sandbox_server.reset()
+        configure_all(monkeypatch, sandbox_server)
+        for base in _warehouse(request.param, folder, monkeypatch):
+            for provider in PROVIDERS:
+                result = run_provider(provider, base.name, None, str(folder / "pipelines"))
+                assert result.ok, result.message
+            yield base
+
+
+@pytest.fixture
+def wh(loaded, sandbox, monkeypatch, isolated):
+    """This test's copy of the loaded warehouse, with the providers configured."""
+    configure_all(monkeypatch, sandbox)
+    if loaded.name == "duckdb":
+        path = str(isolated / "copy.duckdb")
+        shutil.copy(loaded.credentials, path)
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+        yield Warehouse("duckdb", path)
+        return
+    import psycopg2
+
+    database, base = f"ms_verify_{uuid.uuid4().hex[:10]}", loaded.credentials.rsplit("/", 1)[1]
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {database} template {base}")
+    credentials = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
+    try:
+        yield Warehouse("postgres", credentials)
+    finally:
+        admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()
+
+
+def verify(capsys, wh, isolated, *args):
+    from pipelines.cli import main
+
+    capsys.readouterr()
+    code = main(["verify", *args, "--destination", wh.name, "--pipelines-dir", str(isolated / "pipelines")])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def counts(wh) -> dict:
+    tables = {f"{p}.{t}" for p, names in DATA_TABLES.items() for t in names}
+    tables |= {f"{p}._dlt_loads" for p in PROVIDERS}
+    return {t: wh.query(f"select count(*) from {t}")[0][0] for t in sorted(tables)}
+
+
+def assert_equals_sandbox(wh, sandbox) -> None:
+    """Every row as the sandbox's own truth says, for every query."""
+    emulator = sandbox.by_name["whop"]
+    for query in WALLET:
+        assert whop.loaded_wallet(wh, query["name"]) == whop.expected_wallet(emulator, query), query["name"]
+    for query in METRICS:
+        assert whop.loaded_metric(wh, query["name"]) == whop.expected_metric(emulator, query), query["name"]
+    first = stripe.TODAY - dt.timedelta(days=STRIPE_DAYS)
+    for query in STRIPE:
+        assert stripe.loaded(wh, query["name"]) == stripe.expected(sandbox, query, first), query["name"]
+    first = test_statsig.TODAY - dt.timedelta(days=STATSIG_DAYS)
+    assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(sandbox.by_name["statsig"],
+                                                                              test_statsig.days(first))
+
+
+def span(first: dt.date, last: dt.date) -> str:
+    return f"{first}..{last}"
+
+
+def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, capsys, isolated):
+    before = counts(wh)
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 0, out + err
+    assert [line.split(":")[0] for line in out.splitlines()] == list(PROVIDERS)
+    assert all(", 0 periods drifted," in line for line in out.splitlines())
+    assert counts(wh) == before  # no row and no dlt load more
+    # status reads the verification back, per query
+    from pipelines.cli import main
+
+    assert main(["status", "whop", "--json", "--destination", wh.name]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    verified = {e["query"]: e["last_verified"] for e in entries if e["query"]}
+    assert set(verified) == {q["name"] for q in WALLET + METRICS}
+    assert all(v["clean"] and v["rows"] > 0 and not v["repaired"] for v in verified.values())
+
+
+def test_an_old_restatement_is_found_and_repaired(wh, sandbox, capsys, isolated):
+    restated = sandbox.revisions.restate(RESTATED, ago=AGO)
+    first, last = restated[0], restated[-1]
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 9, out + err
+    for name in ("whop daily_all", "whop gross_by_country", "stripe_analytics mrr_by_price", "statsig metric_values"):
+        assert f"{name}: {RESTATED} periods drifted ({span(first, last)})," in out, out
+    assert "whop weekly_usd: " in out
+
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
+    assert code == 0, out + err
+    assert out.count("re-verify clean") == 3, out
+    assert_equals_sandbox(wh, sandbox)
+    # every stored day asked once; the drifted ones (Statsig windows are single days) again by the
+    # repair's load and its re-verify
+    asked = Counter(r.arg("date") for r in sandbox.seen(test_statsig.VALUES))
+    assert {day for day, n in asked.items() if n > 1} == {str(d) for d in restated}
+    assert {asked[str(d)] for d in restated} == {3}
+    code, out, _err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 0, out
+
+
+def test_rows_deleted_or_altered_by_hand_are_found_and_repaired(wh, sandbox, capsys, isolated):
+    day = stripe.TODAY - dt.timedelta(days=20)
+    edits = [
+        f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{day}' "
+        "and currency = 'usd'",
+        f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' and period = '{day}'",
+        f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
+        f"and period = '{day}'",
+        f"delete from statsig.metric_values where date = '{day}'",
+    ]
+    execute(wh, edits)
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--json")
+    assert code == 9, out + err
+    drifted = {(r["provider"], r["query"]): r for r in json.loads(out) if not r["clean"]}
+    assert set(drifted) == {("whop", "daily_all"), ("whop", "gross_by_country"), ("stripe_analytics", "mrr_by_price"),
+                            ("statsig", "metric_values")}
+    assert all(r["drifted_periods"] == [str(day)] for r in drifted.values())
+    assert drifted["whop", "daily_all"]["missing"] == 1
+    assert drifted["whop", "gross_by_country"]["max_abs_delta"] == "1.00"
+    assert drifted["stripe_analytics", "mrr_by_price"]["max_abs_delta"] == "7.00"
+    assert drifted["statsig", "metric_values"]["missing"] > 0
+
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
+    assert code == 0, out + err
+    assert_equals_sandbox(wh, sandbox)
+
+
+def execute(wh, statements) -> None:
+    if wh.name == "duckdb":
+        import duckdb
+
+        with duckdb.connect(wh.credentials) as conn:
+            for sql in statements:
+                conn.execute(sql)
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(wh.credentials)
+    try:
+        with conn, conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, capsys, isolated):
+    if wh.name != "duckdb":
+        pytest.skip("the pick does not depend on the destination")
+
+    def asked(seed):
+        sandbox.clear_log()
+        code, out, err = verify(capsys, wh, isolated, "statsig", "--sample", "5", "--seed", str(seed))
+        assert code == 0, out + err
+        assert "statsig: 5 windows checked" in out
+        return sorted(r.arg("date") for r in sandbox.seen(test_statsig.VALUES))
+
+    picked = asked(11)
+    assert len(set(picked)) == 5
+    assert asked(11) == picked
+    assert any(asked(seed) != picked for seed in (12, 13))
+    # weighted toward old data: over many seeds, the older half of the 37 days is picked more
+    from pipelines.verification.choose import sample
+    import random
+
+    windows = list(range(37))
+    older = sum(w < 18 for seed in range(200) for w in sample(windows, 5, random.Random(seed)))
+    assert older > 0.6 * 200 * 5
+
+
+def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
+    """A one-cent change in a large Whop amount is found (exact decimals, never floats)."""
+    day = stripe.TODAY - dt.timedelta(days=40)
+    execute(wh, [f"update whop.wallet_time_series set amount = amount + 0.01 where query_name = 'daily_all' "
+                 f"and period = '{day}' and currency = 'usd'"])
+    code, out, _err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--from", str(day), "--to",
+                             str(day))
+    assert code == 9, out
+    assert f"whop daily_all: 1 periods drifted ({day}), 1 rows changed, max |Δ| 0.01 usd" in out
