@@ -231,4 +231,4 @@ def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
     code, out, _err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--from", str(day), "--to",
                              str(day))
     assert code == 9, out
-    assert f"whop daily_all: 1 periods drifted ({day}), 1 rows changed, max |Δ| 0.01 usd" in out
+    assert f"whop daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 0.01 usd" in out

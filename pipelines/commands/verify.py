@@ -24,6 +24,7 @@ from pipelines.commands._options import (
     selection_options,
 )
 from pipelines.exits import DRIFT_FOUND, exit_code
+from pipelines.verification.compare import plural
 from sources._common.errors import ConfigError
 
 ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
@@ -60,8 +61,10 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
             else:
                 code = 0 if job.clean else DRIFT_FOUND
                 verdict = "clean" if job.clean else "STILL DRIFTED: " + "; ".join(d.line() for d in job.drifts if not d.clean)
-                lines.append(f"{job.label}: repaired {len([d for d in job.found if not d.clean])} queries in "
-                             f"{job.repair_loads} loads; re-verify {verdict}")
+                count = len([d for d in job.found if not d.clean])
+                queries = f"{count} {'query' if count == 1 else 'queries'}"
+                lines.append(f"{job.label}: repaired {queries} in {plural(job.repair_loads, 'load')}; "
+                             f"re-verify {verdict}")
     except Exception as exc:  # noqa: BLE001 - one line per pipeline, as in `run`
         code, line = describe_failure(job.provider, exc, args.destination)
         print(line, file=sys.stderr, flush=True)
@@ -76,8 +79,8 @@ def _summary(job) -> str:
     rows = sum(d.rows_compared for d in job.found)
     if not job.windows:
         return f"{job.label}: nothing stored to verify"
-    return (f"{job.label}: {job.planned} windows checked, {rows} rows compared, {periods} periods drifted, "
-            f"{job.requests} requests")
+    return (f"{job.label}: {plural(job.planned, 'window')} checked, {plural(rows, 'row')} compared, "
+            f"{plural(periods, 'period')} drifted, {plural(job.requests, 'request')}")
 
 
 def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int:

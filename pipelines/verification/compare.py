@@ -124,11 +124,11 @@ class QueryDrift:
         who = f"{self.provider} (account {self.account})" if self.account else self.provider
         first, last = min(self.periods), max(self.periods)
         span = f"{first}..{last}" if first != last else f"{first}"
-        counts = [f"{n} rows {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
+        counts = [f"{plural(n, 'row')} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
                                                     (self.changed, "changed")) if n]
         if self.max_delta is not None:
             counts.append(f"max |Δ| {_plain(self.max_delta)}{' ' + self.delta_unit if self.delta_unit else ''}")
-        return f"{who} {self.query}: {len(self.periods)} periods drifted ({span}), " + ", ".join(counts)
+        return f"{who} {self.query}: {plural(len(self.periods), 'period')} drifted ({span}), " + ", ".join(counts)
 
     def as_json(self) -> dict:
         return {"provider": self.provider, "account": self.account, "resource": self.resource, "query": self.query,
@@ -138,6 +138,10 @@ class QueryDrift:
                 "dimension_set_changes": len(self.dimension_periods),
                 "max_abs_delta": None if self.max_delta is None else _plain(self.max_delta),
                 "delta_unit": self.delta_unit or None}
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _columns(api: list[dict], stored: list[dict]) -> list[str]:

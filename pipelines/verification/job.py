@@ -92,7 +92,7 @@ class Verification:
                 keys = self.keys[resource]
                 drifts[(resource, query)].add_window(window, rows, stored.rows(resource, keys, query, window),
                                                      keys.key, keys.period, self.spans[(resource, query)][1])
-            self.drifts = list(drifts.values())
+            self.drifts = sorted(drifts.values(), key=lambda d: (d.resource, d.query))
             if not repaired:
                 self.found = self.drifts
             record(warehouse, self.drifts, repaired=repaired, when=_now())
