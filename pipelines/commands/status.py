@@ -4,7 +4,7 @@
     whop: last load 2026-11-23 17:02:11 UTC (loaded)
       wallet_time_series / daily_all: loaded through 2026-11-23, 1269 rows
       wallet_time_series / weekly_usd: loaded through 2026-11-23, backfill 2025-01-01..2025-06-30 at 2025-03-31, 98 rows
-      wallet_time_series / monthly_usd: loaded through 2026-11-23, 23 rows, verified 2026-11-24 04:00:12 UTC (20 windows, 23 rows, clean)
+      wallet_time_series / monthly_usd: loaded through 2026-11-23, 23 rows, verified 2026-11-24 04:00:12 UTC (1 window, 23 rows, clean)
 
 `--json` prints one object per (provider, resource, query); definition tables have query null:
     {"provider": "whop", "resource": "wallet_time_series", "query": "daily_all", "loaded_through": "2026-11-23",
@@ -21,6 +21,7 @@ from typing import Any, Optional
 from pipelines.catalog import WINDOWED
 from pipelines.commands._options import add_command, providers_to_run
 from pipelines.providers import PROVIDERS
+from pipelines.verification.compare import plural
 from pipelines.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
@@ -115,8 +116,8 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
         if entry.get("last_verified"):
             v = entry["last_verified"]
             verdict = "clean" if v["clean"] else f"{v['drifted_periods']} periods drifted"
-            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({v['windows']} windows, {v['rows']} rows, "
-                         f"{verdict}{', after repair' if v['repaired'] else ''})")
+            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({plural(v['windows'], 'window')}, "
+                         f"{plural(v['rows'], 'row')}, {verdict}{', after repair' if v['repaired'] else ''})")
         lines.append(f"  {name}: " + ", ".join(parts))
     return lines
 
