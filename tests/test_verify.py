@@ -232,3 +232,51 @@ def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
                              str(day))
     assert code == 9, out
     assert f"whop daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 0.01 usd" in out
+
+
+def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
+    """The README's weekly `verify --sample 50 --repair` line, run by /bin/sh from a folder holding
+    `.env` (made from `.env.example` with the sandbox's Whop settings) after a nightly `run`, with
+    an old restatement in between: the line exits 0 and its log shows the repair."""
+    import os
+    import re
+    import shlex
+    import signal
+    import subprocess
+
+    from conftest import ROOT
+
+    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
+        pytest.skip("the metricsync console script is installed by `make install`")
+    blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    line = next(block for block in blocks if " verify " in block)
+    command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
+    workdir = isolated / "opt"
+    workdir.mkdir()
+    (workdir / ".venv").symlink_to(ROOT / ".venv")
+    env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
+    settings = {**sandbox.by_name["whop"].demo_settings(sandbox.url),
+                "start_date": (whop.TODAY - dt.timedelta(days=70)).isoformat()}
+    for key, value in settings.items():
+        text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+        env_file.append(f"SOURCES__WHOP__{key.upper()}={shlex.quote(text)}")
+    (workdir / ".env").write_text("\n".join(env_file) + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
+
+    def shell(text: str) -> int:
+        child = subprocess.Popen(["/bin/sh", "-c", text], env=env, start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            return child.wait(timeout=600)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+
+    nightly = f"cd {workdir} && set -a && . ./.env && set +a && .venv/bin/metricsync run whop --progress none"
+    assert shell(nightly) == 0
+    restated = sandbox.revisions.restate(3, ago=40)
+    code = shell(command)
+    log = (workdir / "verify.log").read_text()
+    assert code == 0, log
+    assert f"whop daily_all: 3 periods drifted ({restated[0]}..{restated[-1]})" in log, log
+    assert log.splitlines()[-1].startswith("whop: repaired ") and log.endswith("re-verify clean\n"), log
