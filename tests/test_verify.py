@@ -280,3 +280,42 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     assert code == 0, log
     assert f"whop daily_all: 3 periods drifted ({restated[0]}..{restated[-1]})" in log, log
     assert log.splitlines()[-1].startswith("whop: repaired ") and log.endswith("re-verify clean\n"), log
+
+
+def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
+    """The Dagster deployment's `verify` check on Whop's tables, run in-process: it passes on a
+    fresh load, fails on an old restatement, and with `repair` reloads it and passes."""
+    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    import importlib.util
+
+    from conftest import ROOT
+
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET[:1], metric_queries=METRICS[:1])
+    path = str(isolated / "dagster.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    spec = importlib.util.spec_from_file_location("metricsync_dagster_verify", ROOT / "deploy/dagster/definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defs = module.build_definitions(["whop"], "duckdb")
+    assets = defs.get_assets_def("dlt_whop_wallet_time_series")
+    check = next(iter(defs.asset_checks))
+    instance = dagster.DagsterInstance.ephemeral()
+    assert dagster.materialize([assets], partition_key="default", instance=instance).success
+
+    def evaluate(config=None):
+        result = dagster.materialize([assets, check], instance=instance, selection=dagster.AssetSelection.all_asset_checks(),
+                                     run_config={"ops": {"whop_verify": {"config": config or {}}}},
+                                     raise_on_error=False)
+        return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+
+    evaluations = evaluate()
+    assert set(evaluations) == {"dlt_whop_wallet_time_series", "dlt_whop_metric_results"}
+    assert all(e.passed for e in evaluations.values())
+    sandbox.revisions.restate(2, ago=40)
+    evaluations = evaluate()
+    assert not any(e.passed for e in evaluations.values())
+    assert "2 periods drifted" in evaluations["dlt_whop_wallet_time_series"].metadata["drift"].text
+    assert all(e.passed for e in evaluate({"repair": True}).values())
+    assert all(e.passed for e in evaluate().values())
+    assert whop.loaded_wallet(Warehouse("duckdb", path), "daily_all") == whop.expected_wallet(
+        sandbox.by_name["whop"], WALLET[0])

@@ -11,6 +11,10 @@ the same chunked loads, state in the warehouse and one-line failures as the CLI.
 executors fan partitions out over processes or a cluster; `METRICSYNC_DESTINATION` picks the
 destination (default: `destination_name` in config, else duckdb).
 
+`verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored
+windows (weighted toward older data), compares them with the API and fails the check on drift;
+run config `{"sample": 50, "repair": true}` also reloads what drifted (see the README, `verify`).
+
 Backfill a date range for some accounts (one run per account):
 
     dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
@@ -27,6 +31,7 @@ import dlt
 from dagster_dlt import dlt_assets
 
 from pipelines.accounts import configured_accounts
+from pipelines.catalog import WINDOWED, Selection
 from pipelines.warehouse.destinations import dataset_name, destination_name
 from pipelines.providers import PROVIDERS, source_factory
 from pipelines.runner import run_provider
@@ -107,15 +112,61 @@ def provider_assets(provider: str, destination: str) -> tuple:
     return assets, [nightly, backfill], schedule
 
 
+class VerifyConfig(dg.Config):
+    """Windows per query to sample (weighted toward older data), and whether to repair drift."""
+
+    sample: int = 20
+    repair: bool = False
+
+
+def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, accounts: dict) -> list:
+    """`verify` as one asset check per windowed table of the provider, over every account."""
+    from pipelines.verification.choose import Scope
+    from pipelines.verification.job import Verification
+
+    tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
+    tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
+    if not tables:
+        return []
+    specs = [dg.AssetCheckSpec("verify", asset=key, description="the stored rows equal the API's (metricsync verify)")
+             for key in tables.values()]
+
+    @dg.multi_asset_check(specs=specs, name=f"{provider}_verify")
+    def verify(context: dg.AssetCheckExecutionContext, config: VerifyConfig):
+        for table, key in tables.items():
+            checked = []
+            for account in list(accounts.values()) or [None]:
+                job = Verification(provider, destination, account, Selection([table]), Scope(sample=config.sample))
+                job.prepare()
+                job.check()
+                if config.repair and not job.clean:
+                    failed = [r for r in job.repair() if not r.ok]
+                    if failed:
+                        raise dg.Failure(description=failed[0].message)
+                checked.append(job)
+            drifted = [d.line() for job in checked for d in job.found if not d.clean]
+            for line in drifted:
+                context.log.warning(line)
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name="verify", passed=all(job.clean for job in checked),
+                metadata={"windows": sum(job.planned for job in checked),
+                          "rows_compared": sum(d.rows_compared for job in checked for d in job.found),
+                          "drift": "\n".join(drifted) or "none", "repaired": bool(config.repair and drifted)})
+
+    return [verify]
+
+
 def build_definitions(providers=None, destination: Optional[str] = None) -> dg.Definitions:
     destination = destination or destination_name(os.environ.get("METRICSYNC_DESTINATION"))
-    assets, jobs, schedules = [], [], []
+    assets, jobs, schedules, checks = [], [], [], []
     for provider in providers or list(PROVIDERS):
         provider_asset, provider_jobs, schedule = provider_assets(provider, destination)
+        checks.extend(verify_checks(provider, destination, provider_asset,
+                                    {a.name: a for a in configured_accounts(provider)}))
         assets.append(provider_asset)
         jobs.extend(provider_jobs)
         schedules.append(schedule)
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, asset_checks=checks)
 
 
 defs = build_definitions()
