@@ -319,3 +319,27 @@ def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     assert all(e.passed for e in evaluate().values())
     assert whop.loaded_wallet(Warehouse("duckdb", path), "daily_all") == whop.expected_wallet(
         sandbox.by_name["whop"], WALLET[0])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "whop", "--to", "2026-01-01"], "metricsync: --to needs --from - give the first day of the backfill"),
+    (["verify", "whop", "--sample", "0"], "--sample"),
+    (["verify", "whop", "--queries", "weekley"], "whop: no query 'weekley'"),
+])
+def test_verify_usage_errors_are_one_line(capsys, monkeypatch, isolated, argv, message):
+    from pipelines.cli import main
+
+    whop.setup_whop(monkeypatch, sandbox=type("Box", (), {"url": "http://127.0.0.1:9"})(), wallet_queries=WALLET)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "none.duckdb"))
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_verify_help_has_examples(capsys):
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["verify", "--help"])
+    assert done.value.code == 0
+    assert "examples:\n  metricsync verify all" in capsys.readouterr().out
