@@ -127,7 +127,8 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
     assert {("whop", "wallet_groupings"), ("statsig", "metrics"), ("statsig", "metric_sources")} <= definitions
-    assert set(entries[0]) == {"provider", "resource", "query", "loaded_through", "backfill", "rows", "last_loaded_at"}
+    assert set(entries[0]) == {"provider", "resource", "query", "loaded_through", "backfill", "rows", "last_loaded_at",
+                               "last_verified"}
 
     shutil.rmtree(isolated / "pipelines")  # a fresh machine: only the destination knows
     assert status_json(capsys, "whop", "statsig", "--destination", warehouse.name) == entries

@@ -88,7 +88,7 @@ def provider_status(provider: str, destination: str) -> list[dict]:
                 continue
             entries.append({"provider": provider, "resource": spec.get("resource", table), "query": None,
                             "loaded_through": None, "backfill": None, "rows": _rows(warehouse, table, None, False),
-                            "last_loaded_at": loaded_at})
+                            "last_loaded_at": loaded_at, "last_verified": None})
         summary = {"provider": provider, "last_load": last, "has_dataset": warehouse.has_dataset(),
                    "where": warehouse.where}
     return [summary, *entries]
