@@ -214,6 +214,11 @@ def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, cap
     assert len(set(picked)) == 5
     assert asked(11) == picked
     assert any(asked(seed) != picked for seed in (12, 13))
+    # --max-requests caps the windows fetched
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "3")
+    assert code == 0 and "statsig: 3 windows checked" in out, out + err
+    assert len({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == 3
     # weighted toward old data: over many seeds, the older half of the 37 days is picked more
     from pipelines.verification.choose import sample
     import random
@@ -343,3 +348,31 @@ def test_verify_help_has_examples(capsys):
         main(["verify", "--help"])
     assert done.value.code == 0
     assert "examples:\n  metricsync verify all" in capsys.readouterr().out
+
+
+def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, isolated, capsys):
+    """With accounts, each account's rows are compared with its own pipeline's answer: a hand edit
+    in one account is named with the account and repaired there only."""
+    from conftest import configure
+    from pipelines.cli import main
+
+    configure(monkeypatch, "whop", api_key=whop.KEY, base_url=f"{sandbox.url}/api/v1",
+              start_date=(whop.TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET[:1],
+              accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}])
+    wh = Warehouse("duckdb", str(isolated / "accounts.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", wh.credentials)
+    pipelines = str(isolated / "pipelines")
+    assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
+    day = whop.TODAY - dt.timedelta(days=10)
+    execute(wh, [f"update whop.wallet_time_series set line_count = line_count + 1 where account = 'north' "
+                 f"and period = '{day}' and currency = 'eur'"])
+    east = wh.query("select period, currency, amount, line_count from whop.wallet_time_series where account = 'east'")
+    capsys.readouterr()
+    assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 9
+    out = capsys.readouterr().out
+    assert f"whop (account north) daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 1.00 eur" in out, out
+    assert "whop (account east): 1 window checked" in out and "east) daily_all" not in out, out
+    assert main(["verify", "whop", "--all", "--accounts", "north", "--repair", "--pipelines-dir", pipelines]) == 0
+    assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 0
+    assert wh.query("select period, currency, amount, line_count from whop.wallet_time_series "
+                    "where account = 'east'") == east

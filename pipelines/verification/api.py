@@ -52,7 +52,9 @@ class Planner:
     def __init__(self, provider: str, account: Optional[Account], resources: list[str], queries: Optional[set]):
         today = utc_today()
         self.control = RunControl(backfill=(today, today), queries=queries, plan_only={})
-        self.source = _source(provider, account, self.control).with_resources(*resources)
+        source = _source(provider, account, self.control)
+        # a windowed resource with no query configured is not in the source
+        self.source = source.with_resources(*[r for r in resources if r in source.resources])
         self.keys = {name: table_keys(resource) for name, resource in self.source.selected_resources.items()}
 
     def plan(self, firsts: dict) -> dict:

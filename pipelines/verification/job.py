@@ -66,7 +66,7 @@ class Verification:
         self.keys = planner.keys
         with self._warehouse() as warehouse:
             stored = StoredRows(warehouse, self.account_name)
-            spans = {(r, q): span for r in resources for q, span in stored.spans(r, self.keys[r]).items()}
+            spans = {(r, q): span for r in self.keys for q, span in stored.spans(r, self.keys[r]).items()}
         selected = self.selection.queries
         spans = {key: span for key, span in spans.items() if selected is None or key[1] in selected}
         # each query planned from its own first stored period, as its loads were
