@@ -12,8 +12,12 @@ discarded), so no state moves either.
 """
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
+
+from dlt.common.configuration.container import Container
+from dlt.common.pipeline import StateInjectableContext
 
 from pipelines.accounts import Account
 from pipelines.providers import source_factory
@@ -31,6 +35,14 @@ class TableKeys:
     key: tuple  # primary key: identifies a row
     period: str  # the date column of the merge key
     query: Optional[str]  # the query column of the merge key (None: one implicit query)
+
+
+@contextmanager
+def _throwaway_state() -> Iterator[None]:
+    """An empty resource state for the iteration, whatever pipeline this process ran last (dlt
+    would otherwise start from the active pipeline's state); written to, then dropped."""
+    with Container().injectable_context(StateInjectableContext(state={})):
+        yield
 
 
 def _source(provider: str, account: Optional[Account], control: RunControl) -> Any:
@@ -66,7 +78,9 @@ class Planner:
         try:
             for (resource, first), queries in sorted(groups.items()):
                 self.control.backfill, self.control.queries = (first, self.control.today), queries
-                for _ in self.source.resources[resource]:
+                with _throwaway_state():
+                    tables = iter(self.source.resources[resource])
+                for _ in tables:
                     pass
         finally:
             self.control.close()
@@ -85,7 +99,9 @@ def answers(provider: str, account: Optional[Account], windows: dict) -> Iterato
         control.checkpoint_seconds = float("inf")  # one pass: no chunking
         for name, resource in source.selected_resources.items():
             keys = table_keys(resource)
-            for table in resource:
+            with _throwaway_state():  # dlt takes the state when the iteration opens
+                tables = iter(resource)
+            for table in tables:
                 rows = table.to_pylist()
                 marks = [row for row in rows if row.get(TOMBSTONE)]
                 days = [row[keys.period] for row in marks]

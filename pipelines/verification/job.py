@@ -84,14 +84,14 @@ class Verification:
         drifts = {key: QueryDrift(self.provider, self.account_name, *key) for key in windows}
         stats = request_stats(self.provider)
         stats.reset()
-        answers = list(api.answers(self.provider, self.account, windows)) if windows else []
-        self.requests += stats.requests
         with self._warehouse() as warehouse:
             stored = StoredRows(warehouse, self.account_name)
+            answers = api.answers(self.provider, self.account, windows) if windows else ()
             for resource, query, window, rows in answers:
-                keys = self.keys[resource]
+                keys = self.keys[resource]  # compared window by window, as the answers come
                 drifts[(resource, query)].add_window(window, rows, stored.rows(resource, keys, query, window),
                                                      keys.key, keys.period, self.spans[(resource, query)][1])
+            self.requests += stats.requests
             self.drifts = sorted(drifts.values(), key=lambda d: (d.resource, d.query))
             if not repaired:
                 self.found = self.drifts
