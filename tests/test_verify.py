@@ -10,6 +10,7 @@ import json
 import shutil
 import uuid
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
@@ -376,3 +377,28 @@ def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, iso
     assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 0
     assert wh.query("select period, currency, amount, line_count from whop.wallet_time_series "
                     "where account = 'east'") == east
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("api, stored, equal", [
+    (Decimal("7.000000000"), Decimal("7"), True),  # decimals of different scale
+    (Decimal("0.1"), Decimal("0.10000000001"), False),  # exact: no float rounding
+    (12345678901234567, 12345678901234568, False),  # integers beyond a double's precision
+    (0.1, 0.1, True),  # a double column: the same double
+    (Decimal("0.1"), 0.1, True),  # stored as double: compared as the double a load writes
+    (0.30000000000000004, 0.3, False),
+    (dt.datetime(2026, 1, 1, 12, tzinfo=UTC), dt.datetime(2026, 1, 1, 7, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+     True),
+    ({"b": 1, "a": [1, 2]}, '{"a": [1, 2], "b": 1}', True),  # JSON parsed on one side, text on the other
+    ("usd", "eur", False),
+    (None, None, True),
+    (None, 0, False),
+    (True, 1, True),  # MariaDB keeps a boolean as 0/1
+    (True, 0, False),
+])
+def test_values_are_compared_exactly(api, stored, equal):
+    from pipelines.verification.compare import same
+
+    assert same(api, stored) is equal
