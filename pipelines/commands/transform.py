@@ -23,7 +23,7 @@ from sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.transform")
 
-PROJECT_DIR = Path(__file__).resolve().parents[1] / "transform"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "transform"
 PROFILE = "metricsync"
 PASSWORD_ENV = "METRICSYNC_DBT_PASSWORD"
 TARGET_SCHEMA = "metrics"
