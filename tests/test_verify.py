@@ -229,6 +229,28 @@ def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, cap
     assert older > 0.6 * 200 * 5
 
 
+def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
+    """Over 500 windows to fetch: the count is printed first; --max-requests fetches only that many
+    (the oldest first with --all): here the day of a row typed in by hand 600 days back, and the
+    next."""
+    if wh.name != "duckdb":
+        pytest.skip("the plan does not depend on the destination")
+    old = test_statsig.TODAY - dt.timedelta(days=600)
+    execute(wh, ["insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, _dlt_load_id) "
+                 f"values ('{old}', 'hand_made', 'sum', '', 1.5, '1')"])
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "2")
+    assert code == 9, out + err
+    lines = out.splitlines()
+    assert lines[0] == "statsig: 601 windows to verify, a request or more each; --max-requests: 2 of them", out
+    assert lines[1].startswith("statsig: 2 windows checked")
+    # the hand-made row is extra; the day after it, a hole never loaded, has the API's rows missing
+    assert lines[2].startswith(f"statsig metric_values: 2 periods drifted ({old}..{old + dt.timedelta(days=1)}), ")
+    assert lines[2].endswith(" rows missing, 1 row extra")
+    assert sorted({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == [
+        str(old), str(old + dt.timedelta(days=1))]
+
+
 def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
     """A one-cent change in a large Whop amount is found (exact decimals, never floats)."""
     day = stripe.TODAY - dt.timedelta(days=40)

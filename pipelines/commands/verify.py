@@ -47,9 +47,10 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
 
     try:
         planned = job.prepare()
-        if planned > ANNOUNCE_OVER:
-            print(f"{job.label}: verify will fetch {planned} windows (a request or more each) - "
-                  "cap it with --max-requests", file=out, flush=True)
+        if job.candidates > ANNOUNCE_OVER:
+            capped = f"; --max-requests: {planned} of them" if planned < job.candidates else " - cap with --max-requests"
+            print(f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out,
+                  flush=True)
         job.check()
         code = 0 if job.clean else DRIFT_FOUND
         lines = [_summary(job)] + [d.line() for d in job.found if not d.clean]

@@ -3,7 +3,7 @@
 recent periods every night; nothing revisits old ones).
 
     >>> scope = Scope(sample=2, seed=7)
-    >>> choose(plans, spans, scope, "whop")   # (resource, query) -> the windows to check, oldest first
+    >>> cap(choose(plans, spans, scope, "whop"), scope.max_requests)   # (resource, query) -> windows
 """
 
 import datetime as dt
@@ -47,8 +47,7 @@ def sample(windows: list, size: int, rng: random.Random) -> list:
 
 
 def choose(plans: dict, spans: dict, scope: Scope, label: str) -> dict:
-    """(resource, query) -> windows to verify, capped at `scope.max_requests` windows in all
-    (taken in turn from each query, highest priority first)."""
+    """(resource, query) -> windows to verify, highest priority first (see `cap`)."""
     picked = {}
     for (resource, query), windows in plans.items():
         found = candidates(windows, spans.get((resource, query)), scope)
@@ -57,12 +56,14 @@ def choose(plans: dict, spans: dict, scope: Scope, label: str) -> dict:
             found = sample(found, scope.sample, random.Random(seed))
         if found:
             picked[(resource, query)] = found
-    if scope.max_requests is not None:
-        picked = _cap(picked, scope.max_requests)
-    return {key: sorted(windows) for key, windows in picked.items() if windows}
+    return picked
 
 
-def _cap(picked: dict, limit: int) -> dict:
+def cap(picked: dict, limit: Optional[int]) -> dict:
+    """At most `limit` windows in all (`--max-requests`), taken in turn from each query in
+    priority order; each query's windows sorted oldest first."""
+    if limit is None:
+        return {key: sorted(windows) for key, windows in picked.items()}
     kept: dict = {key: [] for key in picked}
     queues = {key: list(windows) for key, windows in picked.items()}
     while limit > 0 and any(queues.values()):
@@ -70,4 +71,4 @@ def _cap(picked: dict, limit: int) -> dict:
             if queue and limit > 0:
                 kept[key].append(queue.pop(0))
                 limit -= 1
-    return kept
+    return {key: sorted(windows) for key, windows in kept.items() if windows}

@@ -15,7 +15,7 @@ from typing import Any, Optional
 from pipelines.accounts import Account
 from pipelines.catalog import WINDOWED, Selection
 from pipelines.verification import api
-from pipelines.verification.choose import Scope, choose
+from pipelines.verification.choose import Scope, cap, choose
 from pipelines.verification.compare import QueryDrift
 from pipelines.verification.stored import StoredRows, record
 from sources._common.http.client import request_stats
@@ -31,6 +31,7 @@ class Verification:
         self.windows: dict = {}  # (resource, query) -> windows to check
         self.keys: dict = {}  # resource -> api.TableKeys
         self.spans: dict = {}  # (resource, query) -> (first, last) stored period
+        self.candidates = 0  # windows chosen before --max-requests
         self.drifts: list[QueryDrift] = []
         self.found: list[QueryDrift] = []  # what the first check found (kept through a repair)
         self.requests = 0
@@ -73,7 +74,9 @@ class Verification:
         firsts = {key: max(first, self.scope.date_from or first) for key, (first, _last) in spans.items()}
         plans = planner.plan(firsts)
         self.spans = spans
-        self.windows = choose(plans, spans, self.scope, f"{self.provider}|{self.account_name}")
+        picked = choose(plans, spans, self.scope, f"{self.provider}|{self.account_name}")
+        self.candidates = sum(len(w) for w in picked.values())
+        self.windows = cap(picked, self.scope.max_requests)
         logger.info("%s: %d windows of %d queries to verify", self.label, self.planned, len(self.windows))
         return self.planned
 
