@@ -42,9 +42,11 @@ def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
 
 
 def _verify_one(job, args: argparse.Namespace, out) -> int:
-    """Check (and repair) one pipeline; prints its lines; returns its exit code."""
+    """Check (and repair) one pipeline; prints its lines (the report on stdout unless --json, a
+    failure on stderr); returns its exit code."""
     from pipelines.runner import describe_failure
 
+    report: list[str] = []
     try:
         planned = job.prepare()
         if job.candidates > ANNOUNCE_OVER:
@@ -52,27 +54,29 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
             print(f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out,
                   flush=True)
         job.check()
-        code = 0 if job.clean else DRIFT_FOUND
-        lines = [_summary(job)] + [d.line() for d in job.found if not d.clean]
-        if args.repair and not job.clean:
-            failed = [r for r in job.repair() if not r.ok]
-            if failed:
-                code = failed[0].exit_code
-                lines.append(failed[0].message)
-            else:
-                code = 0 if job.clean else DRIFT_FOUND
-                verdict = "clean" if job.clean else "STILL DRIFTED: " + "; ".join(d.line() for d in job.drifts if not d.clean)
-                count = len([d for d in job.found if not d.clean])
-                queries = f"{count} {'query' if count == 1 else 'queries'}"
-                lines.append(f"{job.label}: repaired {queries} in {plural(job.repair_loads, 'load')}; "
-                             f"re-verify {verdict}")
+        report = [_summary(job)] + [d.line() for d in job.found if not d.clean]
+        failure = _repair(job, report) if args.repair and not job.clean else None
     except Exception as exc:  # noqa: BLE001 - one line per pipeline, as in `run`
-        code, line = describe_failure(job.provider, exc, args.destination)
-        print(line, file=sys.stderr, flush=True)
-        return code
-    if not args.json:
-        print("\n".join(lines), file=sys.stdout if code in (0, DRIFT_FOUND) else sys.stderr, flush=True)
-    return code
+        failure = describe_failure(job.provider, exc, args.destination)
+    if report and not args.json:
+        print("\n".join(report), flush=True)
+    if failure:
+        print(failure[1], file=sys.stderr, flush=True)
+        return failure[0]
+    return 0 if job.clean else DRIFT_FOUND
+
+
+def _repair(job, report: list[str]) -> Optional[tuple]:
+    """Reload the drifted windows and re-verify them; (exit code, line) of a failed load."""
+    failed = [r for r in job.repair() if not r.ok]
+    if failed:
+        return failed[0].exit_code, failed[0].message
+    count = len([d for d in job.found if not d.clean])
+    verdict = "clean" if job.clean else "still drifted:"
+    report.append(f"{job.label}: repaired {count} {'query' if count == 1 else 'queries'} in "
+                  f"{plural(job.repair_loads, 'load')}; re-verify {verdict}")
+    report.extend(d.line() for d in job.drifts if not d.clean)
+    return None
 
 
 def _summary(job) -> str:

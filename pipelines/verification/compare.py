@@ -127,7 +127,9 @@ class QueryDrift:
     def _delta(self, new: dict, old: dict, changed: list) -> None:
         for column in changed:
             a, b = exact(new.get(column)), exact(old.get(column))
-            if isinstance(a, Decimal) and isinstance(b, Decimal) and (self.max_delta is None or abs(a - b) > self.max_delta):
+            if not (isinstance(a, Decimal) and isinstance(b, Decimal)):
+                continue
+            if self.max_delta is None or abs(a - b) > self.max_delta:
                 self.max_delta = abs(a - b)
                 self.delta_unit = next((str(new[c]) for c in UNIT_COLUMNS if new.get(c)), "")
 
