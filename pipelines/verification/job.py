@@ -102,22 +102,26 @@ class Verification:
         return self.drifts
 
     def repair(self) -> list:
-        """Reload every drifted window through the runner, one backfill per run of adjacent
-        windows of a query, then check those windows again. Returns the runner's results; stops
-        at the first failed load."""
+        """Reload every drifted window through the runner, as backfills of the drifted queries
+        (adjacent windows joined; queries drifted over the same days share one backfill), then
+        check those windows again. Returns the runner's results; stops at the first failed load."""
         from pipelines.runner import run_provider
 
         drifted = {(d.resource, d.query): sorted(d.drifted_windows) for d in self.drifts if not d.clean}
-        results = []
+        by_range: dict = {}
         for (resource, query), windows in drifted.items():
-            queries = {query} if self.keys[resource].query else None
-            for first, last in _ranges(windows):
-                result = run_provider(self.provider, self.destination, (first, last), self.pipelines_dir,
-                                      selection=Selection([resource], queries), account=self.account)
-                results.append(result)
-                self.repair_loads += result.loads
-                if not result.ok:
-                    return results
+            for days in _ranges(windows):
+                by_range.setdefault(days, set()).add((resource, query))
+        results = []
+        for days, pairs in sorted(by_range.items()):
+            resources = sorted({resource for resource, _query in pairs})
+            queries = {query for resource, query in pairs if self.keys[resource].query} or None
+            result = run_provider(self.provider, self.destination, days, self.pipelines_dir,
+                                  selection=Selection(resources, queries), account=self.account)
+            results.append(result)
+            self.repair_loads += result.loads
+            if not result.ok:
+                return results
         self.check(drifted, repaired=True)
         return results
 
