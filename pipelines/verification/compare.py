@@ -140,6 +140,8 @@ class QueryDrift:
         span = f"{first}..{last}" if first != last else f"{first}"
         counts = [f"{plural(n, 'row')} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
                                                     (self.changed, "changed")) if n]
+        if self.dimension_periods:
+            counts.append(f"dimension set changed in {plural(len(self.dimension_periods), 'period')}")
         if self.max_delta is not None:
             counts.append(f"max |Δ| {_plain(self.max_delta)}{' ' + self.delta_unit if self.delta_unit else ''}")
         return f"{who} {self.query}: {plural(len(self.periods), 'period')} drifted ({span}), " + ", ".join(counts)
