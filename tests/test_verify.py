@@ -445,3 +445,19 @@ def test_values_are_compared_exactly(api, stored, equal):
     from pipelines.verification.compare import same
 
     assert same(api, stored) is equal
+
+
+def test_a_warehouse_loaded_by_backfill_only_verifies_without_start_date(sandbox, monkeypatch, isolated, capsys):
+    """No start_date (everything came from `run --from/--to`): verify still plans the stored days."""
+    from conftest import configure
+    from pipelines.cli import main
+
+    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "backfill.duckdb"))
+    first = test_statsig.TODAY - dt.timedelta(days=20)
+    pipelines = str(isolated / "pipelines")
+    assert main(["run", "statsig", "--from", str(first), "--to", str(first + dt.timedelta(days=4)),
+                 "--pipelines-dir", pipelines]) == 0
+    capsys.readouterr()
+    assert main(["verify", "statsig", "--all", "--pipelines-dir", pipelines]) == 0
+    assert capsys.readouterr().out.startswith("statsig: 5 windows checked, ")

@@ -91,7 +91,10 @@ def answers(provider: str, account: Optional[Account], windows: dict) -> Iterato
     """`(resource, query, window, rows)` for every window of `windows` ((resource, query) ->
     windows), fetched concurrently within the provider's limits; rows as dicts, columns named
     as in the warehouse, without the window's tombstones."""
-    control = RunControl(queries={query for _resource, query in windows}, windows_per_load=ALL_AT_ONCE)
+    first = min(window.start for chosen in windows.values() for window in chosen)
+    # as a backfill of those windows (start_date is not needed); the plans are given, whole
+    control = RunControl(backfill=(first, utc_today()), queries={query for _resource, query in windows},
+                         windows_per_load=ALL_AT_ONCE)
     control.plans = {key: list(chosen) for key, chosen in windows.items()}
     try:
         resources = sorted({resource for resource, _query in windows})
