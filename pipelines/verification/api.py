@@ -3,8 +3,7 @@
 The provider's own dlt source is built and its windowed resources are iterated without a
 pipeline: the same planner, client (rate control, concurrency, retries), pages, row shaping,
 Arrow conversion and keys as a load, but nothing is extracted or loaded, and the resource state
-the iteration sees is a throw-away copy (dlt gives a resource iterated on its own a state that is
-discarded), so no state moves either.
+the iteration sees is an empty one that is dropped afterwards, so no state moves either.
 
     plans = Planner("whop", None, ["wallet_time_series"], None).plan({("wallet_time_series", "daily_all"): first})
     for resource, query, window, rows in answers("whop", None, {("wallet_time_series", "daily_all"): windows}):
