@@ -21,6 +21,7 @@ class StoredRows:
 
     def __init__(self, warehouse: Any, account: Optional[str]) -> None:
         self.warehouse, self.account = warehouse, account
+        self._columns: dict = {}
 
     def _where(self, keys: TableKeys, query: Optional[str]) -> tuple[str, list]:
         clauses, args = [], []
@@ -46,7 +47,9 @@ class StoredRows:
 
     def rows(self, resource: str, keys: TableKeys, query: str, window: Window) -> list[dict]:
         """Every stored row of `query` whose period lies in `window`."""
-        columns = self.warehouse.columns(resource)
+        if resource not in self._columns:
+            self._columns[resource] = self.warehouse.columns(resource)
+        columns = self._columns[resource]
         if not columns:
             return []
         where, args = self._where(keys, query)
