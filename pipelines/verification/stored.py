@@ -26,10 +26,10 @@ class StoredRows:
     def _where(self, keys: TableKeys, query: Optional[str]) -> tuple[str, list]:
         clauses, args = [], []
         if self.account:
-            clauses.append("account = %s")
+            clauses.append(f"{self.warehouse.quote('account')} = %s")
             args.append(self.account)
         if keys.query and query is not None:
-            clauses.append(f"{keys.query} = %s")
+            clauses.append(f"{self.warehouse.quote(keys.query)} = %s")
             args.append(query)
         return " and ".join(clauses), args
 
@@ -38,10 +38,10 @@ class StoredRows:
         if resource not in self.warehouse.tables():
             return {}
         where, args = self._where(keys, None)
-        name = f"{keys.query}, " if keys.query else ""
-        rows = self.warehouse.query(f"select {name}min({keys.period}), max({keys.period}) from "
+        period, query = self.warehouse.quote(keys.period), keys.query and self.warehouse.quote(keys.query)
+        rows = self.warehouse.query(f"select {query + ', ' if query else ''}min({period}), max({period}) from "
                                     f"{self.warehouse.table(resource)}{' where ' + where if where else ''}"
-                                    f"{' group by ' + keys.query if keys.query else ''}", *args)
+                                    f"{' group by ' + query if query else ''}", *args)
         rows = rows if keys.query else [(resource, *row) for row in rows]
         return {query: (_day(first), _day(last)) for query, first, last in rows if first is not None}
 
@@ -53,8 +53,9 @@ class StoredRows:
         if not columns:
             return []
         where, args = self._where(keys, query)
-        sql = (f"select {', '.join(columns)} from {self.warehouse.table(resource)} where "
-               f"{where + ' and ' if where else ''}{keys.period} >= %s and {keys.period} < %s")
+        period = self.warehouse.quote(keys.period)
+        sql = (f"select {', '.join(map(self.warehouse.quote, columns))} from {self.warehouse.table(resource)} where "
+               f"{where + ' and ' if where else ''}{period} >= %s and {period} < %s")
         return [dict(zip(columns, row)) for row in self.warehouse.query(sql, *args, window.start, window.end)]
 
 

@@ -71,6 +71,10 @@ class Warehouse:
                 self._tables = {r[0] for r in rows}
         return self._tables
 
+    def quote(self, column: str) -> str:
+        """A column name as this destination's SQL writes it (quoted)."""
+        return self._sql.escape_column_name(column)
+
     def columns(self, table: str) -> list[str]:
         """The table's columns in the destination, in order (none when it does not exist)."""
         if table not in self.tables():
