@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from sandbox.server import Sandbox, SandboxRequest
+from sandbox.messages import SandboxRequest
+from sandbox.server import Sandbox
 
 from .rowheavy import RowHeavyStripe
 

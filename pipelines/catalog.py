@@ -8,6 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from sources._common.config import spec
 from sources._common.errors import ConfigError
 
 from .providers import PROVIDERS, source_factory
@@ -27,7 +28,6 @@ DEFINITIONS = {
     "statsig": ["metric_sources", "metric_source_metrics", "metrics"],
 }
 SECRETS = {"api_key"}
-RUNNER_SETTINGS = {"schema_contract": "evolve"}  # read by the runner, not by the source function
 
 
 def resource_names(provider: str) -> list[str]:
@@ -77,9 +77,10 @@ def settings(provider: str) -> list[Setting]:
             value = None
         default = None if secret or param.default is inspect.Parameter.empty else param.default
         result.append(Setting(name, default, value, f"SOURCES__{provider.upper()}__{name.upper()}", secret))
-    for name, default in RUNNER_SETTINGS.items():
+    for name in spec.shared_names(spec.RUNNER):  # read by the runner, not by the source function
         value = dlt.config.get(f"sources.{provider}.{name}")
-        result.append(Setting(name, default, value, f"SOURCES__{provider.upper()}__{name.upper()}", False))
+        result.append(Setting(name, spec.SHARED[name].default, value, f"SOURCES__{provider.upper()}__{name.upper()}",
+                              False))
     return result
 
 

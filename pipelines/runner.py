@@ -76,9 +76,6 @@ def apply_loader_defaults() -> None:
 
 
 SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
-# settings under `sources.<provider>` that the runner reads (the source function's parameters are
-# known from its signature); strict config refuses any other key
-RUNNER_SETTINGS = ("schema_contract", "dataset_name", "accounts")
 
 
 def schema_contract(provider: str):
@@ -159,7 +156,7 @@ def run_provider(
                          queries=selection.queries if selection else None)
     try:
         apply_loader_defaults()
-        check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
+        check_settings(provider, source_factory(provider))
         if windows_per_load is not None:
             control.windows_per_load = number(provider, "windows_per_load", windows_per_load,
                                               setting="--windows-per-load")

@@ -4,7 +4,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from .server import Response, SandboxRequest
+from .messages import Response, SandboxRequest
 
 
 class Emulator:

@@ -23,7 +23,7 @@ from typing import Any, Optional
 from urllib.parse import urlencode
 
 from .base import Emulator
-from .server import Response, SandboxRequest
+from .messages import Response, SandboxRequest
 
 METRIC_NAMES = ("Pageviews", "Revenue", "Active users", "Seats added", "API calls", "Reports exported", "Invoices paid")
 EVENTS = ("$pageview", "invoice_paid", "$identify", "seat_added", "api_call", "report_exported", "invoice_paid")

@@ -9,16 +9,16 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
 """
 
-import json
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from .data import Revisions
+from .messages import Response, SandboxRequest
 
 FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503", "slow",
                "garbage", "html", "truncated", "reset")
@@ -37,49 +37,6 @@ class Fault:
     def __post_init__(self) -> None:
         if self.mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {self.mode!r}; one of {FAULT_MODES}")
-
-
-@dataclass
-class SandboxRequest:
-    method: str
-    path: str
-    query: dict
-    headers: dict
-    body: bytes
-    started: float = 0.0
-    status: int = 0
-    fault: Optional[str] = None
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-    def arg(self, name: str, default: Any = None) -> Any:
-        values = self.query.get(name) or self.query.get(name + "[]")
-        return values[-1] if values else default
-
-    def args(self, name: str) -> list:
-        return list(self.query.get(name + "[]", [])) + list(self.query.get(name, []))
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name.lower(), "")
-
-    def log_entry(self) -> dict:
-        entry = asdict(self)
-        entry["body"] = self.body.decode("utf-8", "replace")
-        return entry
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict = field(default_factory=dict)
-    raw: Optional[bytes] = None
-
-    def payload(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        return json.dumps(self.body, default=str).encode()
 
 
 class Sandbox:

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlencode
 
 from .base import Emulator
 from .data import DATA_START, number
-from .server import Response, SandboxRequest
+from .messages import Response, SandboxRequest
 
 OWNER = {"ownerID": "user_7fa2", "ownerType": "USER", "ownerName": "Dana Reyes", "ownerEmail": "dana@example.com"}
 SOURCES = {

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .base import Emulator
 from .data import DATA_START, number
-from .server import Response, SandboxRequest
+from .messages import Response, SandboxRequest
 
 ENDPOINT = "/v2/data/analytics/metric_query"
 UTC = dt.timezone.utc

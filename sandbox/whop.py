@@ -21,7 +21,7 @@ from typing import Optional
 
 from .base import Emulator
 from .data import DATA_START, number
-from .server import Response, SandboxRequest
+from .messages import Response, SandboxRequest
 
 LINE_CATEGORIES = {
     # line category: (grouping, reporting categories, sign)

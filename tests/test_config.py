@@ -182,7 +182,7 @@ def test_every_numeric_parameter_has_a_declared_range(provider):
     for name, param in source_parameters(source_factory(provider)).items():
         hint = str(param.annotation)
         if param.annotation in (int, float) or hint in ("typing.Optional[int]", "typing.Optional[float]"):
-            assert spec.range_of(provider, name), f"{provider}.{name} has no range in sources/_common/spec.py"
+            assert spec.range_of(provider, name), f"{provider}.{name} has no range in sources/_common/config/spec.py"
     assert inspect.signature(source_factory(provider)).parameters  # the factory keeps its signature
 
 

@@ -1,27 +1,35 @@
 """Airflow DAG: the nightly sync of every configured provider and account, with dlt's
 `PipelineTasksGroup` (one task group per provider account, each its own dlt pipeline and state).
 
-Install metricsync next to Airflow (`pip install -e /opt/metricsync` in the Airflow image) and
-copy this file into the DAGs folder. Configuration is read as by the CLI: `.dlt/` in the working
-directory of the workers, or `SOURCES__...` / `DESTINATION__...` environment variables (Airflow
-connections or secrets backends can set them). `METRICSYNC_DESTINATION` picks the destination.
+Install metricsync with its `airflow` extra (`pip install -e ".[airflow]"` in the repository's
+root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as by the CLI:
+`.dlt/` in the working directory of the workers, or `SOURCES__...` / `DESTINATION__...` environment
+variables (Airflow connections or secrets backends can set them); it is checked strictly when the
+DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent default.
+`METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root:
+
+    export AIRFLOW_HOME=~/airflow AIRFLOW__CORE__DAGS_FOLDER=$PWD/deploy/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False
+    airflow db migrate
+    airflow dags test metricsync_nightly
 
 Each task runs one dlt load per account: on a nightly schedule that covers the increment (the
 last `lookback_days` plus any new days, up to `windows_per_load` windows per query; a longer gap
 is caught up over the next nights). Run long backfills with the CLI (`--from/--to`) or Dagster.
+tests/test_airflow.py runs the commands above (`make test-airflow`, in CI).
 """
 
 import os
 
 import dlt
 import pendulum
-from airflow.decorators import dag
+from airflow.sdk import dag
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from pipelines.accounts import configured_accounts, scope_to_account
 from pipelines.warehouse.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
 from pipelines.providers import PROVIDERS, is_configured, source_factory
 from pipelines.runner import schema_contract
+from sources._common.config.strict import check_settings
 from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
@@ -32,6 +40,7 @@ NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 def metricsync_nightly():
     destination = destination_name(os.environ.get("METRICSYNC_DESTINATION"))
     for provider in (p for p in PROVIDERS if is_configured(p)):
+        check_settings(provider, source_factory(provider))
         for account in configured_accounts(provider) or [None]:
             factory = make_destination(destination, dataset_name(provider))
             name = pipeline_name(provider, factory.destination_name, account.name if account else None)

@@ -1,24 +1,38 @@
 """Dagster deployment: one `dagster-dlt` multi-asset per provider (one asset per table),
 partitioned by account, a nightly schedule and a backfill job that drives `--from/--to`.
 
-    pip install -e ".[dagster]"
-    dagster dev -f deploy/dagster/definitions.py          # UI; or `dagster-daemon run` for the schedule
-
 Configuration is metricsync's own (`.dlt/config.toml`, `.dlt/secrets.toml`, `SOURCES__...` and
 `DESTINATION__...` env vars, read in the working directory). Each partition (one account, or the
-provider's single pipeline when it lists no accounts) runs metricsync's runner for that account:
-the same chunked loads, state in the warehouse and one-line failures as the CLI. Dagster's
+provider's single pipeline, `default`, when it lists no accounts) runs metricsync's runner for that
+account: the same chunked loads, state in the warehouse and one-line failures as the CLI. Dagster's
 executors fan partitions out over processes or a cluster; `METRICSYNC_DESTINATION` picks the
-destination (default: `destination_name` in config, else duckdb).
+destination (default: `destination_name` in config, else duckdb). From the repository's root:
+
+    pip install -e ".[dagster]"
+    mkdir -p ~/.dagster && export DAGSTER_HOME=~/.dagster   # runs and schedules kept across restarts
+
+Without a daemon, a run in this process: the nightly increment of one account partition, then a
+backfill of a date range for another:
+
+    dagster asset materialize -f deploy/dagster/definitions.py --select 'group:whop' --partition north
+    dagster asset materialize -f deploy/dagster/definitions.py --select 'group:whop' --partition east \
+        --config-json '{"ops": {"whop": {"config": {"date_from": "2026-01-01", "date_to": "2026-01-31"}}}}'
+
+With the UI and the daemon (schedules, queued runs): `dagster dev` serves http://127.0.0.1:3000
+and runs the daemon; in another shell with the same `DAGSTER_HOME`, a launched run is queued and
+the daemon starts it:
+
+    dagster dev -f deploy/dagster/definitions.py
+    dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
+        --config-json '{"ops": {"whop": {"config": {"date_from": "2026-01-01", "date_to": "2026-01-31"}}}}'
+
+(`dagster job launch` without a running daemon only queues the run.) tests/test_dagster_cli.py runs
+these commands.
 
 `verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored
 windows (weighted toward older data), compares them with the API and fails the check on drift;
-run config `{"sample": 50, "repair": true}` also reloads what drifted (see the README, `verify`).
-
-Backfill a date range for some accounts (one run per account):
-
-    dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
-        --config-json '{"ops": {"whop": {"config": {"date_from": "2024-01-01", "date_to": "2024-12-31"}}}}'
+run config `{"sample": 50, "repair": true}` for the `<provider>_verify` op also reloads what drifted
+(see the README, `verify`).
 """
 
 import datetime as dt
@@ -78,8 +92,9 @@ def destination_type(destination: str) -> str:
 def _backfill(config: SyncConfig) -> Optional[tuple]:
     if not config.date_from:
         return None
-    last = dt.date.fromisoformat(config.date_to) if config.date_to else dt.date.today()
-    return dt.date.fromisoformat(config.date_from), min(last, dt.date.today())
+    today = dt.datetime.now(dt.timezone.utc).date()
+    last = dt.date.fromisoformat(config.date_to) if config.date_to else today
+    return dt.date.fromisoformat(config.date_from), min(last, today)
 
 
 def provider_assets(provider: str, destination: str) -> tuple:

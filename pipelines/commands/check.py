@@ -110,11 +110,11 @@ def destination_summary(destination: str, provider: str) -> str:
 
 
 def check_provider(provider: str, destination: str) -> tuple[int, str]:
-    from pipelines.runner import RUNNER_SETTINGS, describe_failure, schema_contract
+    from pipelines.runner import describe_failure, schema_contract
     from sources._common.config.strict import check_settings
 
     try:
-        check_settings(provider, source_factory(provider), RUNNER_SETTINGS)
+        check_settings(provider, source_factory(provider))
         schema_contract(provider)
         source = source_factory(provider)(control=RunControl())  # every check `run` makes; no request yet
         summary = PROBES[provider](latest_client(provider), setting_values(provider))

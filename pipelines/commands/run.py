@@ -80,7 +80,7 @@ def register(commands) -> None:
 def main(args: argparse.Namespace) -> int:
     from sources._common.config.spec import SHARED, Range
 
-    check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"]),
+    check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
                          ("--parallel", "parallel", Range(int, 1, 64)),
                          ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))])
     backfill = backfill_range(args.date_from, args.date_to, dt.date.today())

@@ -15,41 +15,33 @@ Assumptions where the docs are silent:
 """
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 
 from .._common import NextUrlPaginator, build_client, run_concurrently
+from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.spec import number
 from .._common.config.values import require_key
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from . import helpers, settings
 
 
-@dlt.source(name="posthog", max_table_nesting=0)
+@metricsync_source("posthog", windowed=False, base_url=settings.BASE_URL, max_retry_wait=settings.MAX_RETRY_WAIT)
 def posthog_source(
-    api_key: str = dlt.secrets.value,
     project_id: Any = None,
-    base_url: str = settings.BASE_URL,
     page_size: int = settings.PAGE_SIZE,
-    max_concurrency: int = 4,
-    requests_per_second: Optional[float] = None,
-    timeout: float = 30.0,
-    max_attempts: int = 6,
-    max_retry_wait: float = settings.MAX_RETRY_WAIT,
-    allow_insecure_http: bool = False,
     control: Any = None,  # the runner's RunControl; definitions are whole snapshots, so unused
+    *,
+    shared: SharedValues,
 ) -> Any:
-    key = require_key("posthog", api_key)
+    key = require_key("posthog", shared.api_key)
     projects = helpers.project_ids(project_id)
     limit = number("posthog", "page_size", page_size)
-    workers = number("posthog", "max_concurrency", max_concurrency)
-    client = build_client(
-        "posthog", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
-        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
-        max_retry_wait=max_retry_wait, permission_hint=settings.PERMISSION,
-        key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)", allow_insecure_http=allow_insecure_http,
-    )
+    workers = shared.max_concurrency
+    client = build_client("posthog", shared.base_url, {"Authorization": f"Bearer {key}"}, secret=key,
+                          permission_hint=settings.PERMISSION,
+                          key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)", **shared.client)
     paginator = NextUrlPaginator()
 
     @functools.lru_cache(maxsize=1)

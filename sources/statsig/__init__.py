@@ -21,16 +21,16 @@ Assumptions where the docs are silent (configurable or accepting both):
 """
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 
 from .._common import QueryProgress, RunControl, build_client, run_concurrently
+from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.spec import number
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.load.progress import CHECKPOINT_SECONDS
 from .._common.load.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
@@ -39,39 +39,24 @@ VALUES = WindowedTable("statsig", "metric_values", helpers.VALUE_KEY, period="da
                        types=helpers.VALUE_TYPES)
 
 
-@dlt.source(name="statsig", max_table_nesting=0)
+@metricsync_source("statsig", base_url=settings.BASE_URL, windows_per_load=settings.WINDOWS_PER_LOAD)
 def statsig_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str = settings.BASE_URL,
-    start_date: Optional[str] = None,
-    lookback_days: int = 3,
-    max_concurrency: int = 4,
-    requests_per_second: Optional[float] = None,
     api_version: str = settings.API_VERSION,
     page_size: int = settings.MAX_PAGE_SIZE,
-    windows_per_load: int = settings.WINDOWS_PER_LOAD,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
-    timeout: float = 30.0,
-    max_attempts: int = 6,
-    max_retry_wait: float = 300.0,
-    allow_insecure_http: bool = False,
     control: Any = None,
+    *,
+    shared: SharedValues,
 ) -> Any:
     control = control or RunControl()
-    key = require_key("statsig", api_key)
-    first_day = check_start_date("statsig", start_date, control.today, required=control.backfill is None)
-    lookback = number("statsig", "lookback_days", lookback_days)
-    per_load = number("statsig", "windows_per_load", windows_per_load)
-    workers = number("statsig", "max_concurrency", max_concurrency)
-    control.checkpoint_seconds = number("statsig", "checkpoint_seconds", checkpoint_seconds)
+    key = require_key("statsig", shared.api_key)
+    first_day = check_start_date("statsig", shared.start_date, control.today, required=control.backfill is None)
+    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
+    control.checkpoint_seconds = shared.checkpoint_seconds
     limit = number("statsig", "page_size", page_size)
     headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
-    client = build_client(
-        "statsig", helpers.base_url(base_url), {"STATSIG-API-KEY": key}, secret=key, max_concurrency=workers,
-        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
-        max_retry_wait=max_retry_wait, headers=headers, permission_hint=settings.PERMISSION,
-        key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
-    )
+    client = build_client("statsig", helpers.base_url(shared.base_url), {"STATSIG-API-KEY": key}, secret=key,
+                          headers=headers, permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT,
+                          **shared.client)
 
     def plan_dates(query: dict, progress: QueryProgress) -> list:
         return progress.next_windows(first_day, lookback, "day", 1, per_load)

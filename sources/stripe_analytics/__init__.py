@@ -24,10 +24,9 @@ from typing import Any, Dict, List, Optional
 import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
-from .._common.config.spec import number
+from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
-from .._common.load.progress import CHECKPOINT_SECONDS
 from .._common.load.resource import WindowedTable, concat_tables, windowed_rows
 from . import helpers, settings
 
@@ -38,56 +37,42 @@ RESULTS = WindowedTable("stripe_analytics", "metric_results", ("query_name", "pe
                         types=helpers.TYPES, not_null=("dimension_name",))
 
 
-@dlt.source(name="stripe_analytics", max_table_nesting=0)
+@metricsync_source("stripe_analytics", base_url=settings.BASE_URL, windows_per_load=settings.WINDOWS_PER_LOAD,
+                   **settings.SHARED_DEFAULTS)
 def stripe_analytics_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str = settings.BASE_URL,
-    start_date: Optional[str] = None,
     queries: Optional[List[Dict[str, Any]]] = None,
-    lookback_days: int = 3,
-    max_concurrency: int = 2,
-    requests_per_second: Optional[float] = 5.0,
     stripe_version: Optional[str] = settings.STRIPE_VERSION,
     body_encoding: str = "json",
     default_timezone: str = settings.DEFAULT_TIMEZONE,
     max_periods: Optional[Dict[str, int]] = None,
-    windows_per_load: int = settings.WINDOWS_PER_LOAD,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
-    timeout: float = 60.0,
-    max_attempts: int = 8,
-    max_retry_wait: float = 300.0,
-    allow_insecure_http: bool = False,
     stripe_account: Optional[str] = None,
     control: Any = None,
+    *,
+    shared: SharedValues,
 ) -> Any:
     """`stripe_account` (a connected account `acct_...`, one account of many: README "Scaling out")
     is sent as the `Stripe-Account` header."""
     control = control or RunControl()
-    key = require_key("stripe_analytics", api_key)
+    key = require_key("stripe_analytics", shared.api_key)
     auth = {"Authorization": f"Bearer {key}", **({"Stripe-Account": str(stripe_account)} if stripe_account else {})}
     default_tz = helpers.check_timezone(default_timezone, "default_timezone")
     checked = helpers.check_queries(queries, default_tz)
-    first_day = check_start_date("stripe_analytics", start_date, control.today,
+    first_day = check_start_date("stripe_analytics", shared.start_date, control.today,
                                  required=control.backfill is None and bool(checked))
     periods = helpers.max_periods(max_periods)
     if body_encoding not in settings.BODY_ENCODINGS:
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()
-    lookback = number("stripe_analytics", "lookback_days", lookback_days)
-    per_load = number("stripe_analytics", "windows_per_load", windows_per_load)
-    workers = number("stripe_analytics", "max_concurrency", max_concurrency)
-    control.checkpoint_seconds = number("stripe_analytics", "checkpoint_seconds", checkpoint_seconds)
+    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
+    control.checkpoint_seconds = shared.checkpoint_seconds
     if not checked:  # an API key but nothing to load: say so, as Whop does, and load nothing
         logger.warning("stripe_analytics: no queries are set, so nothing is loaded - set "
                        "SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
                        '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]')
         return []
-    client = build_client(
-        "stripe_analytics", base_url, auth, secret=key, max_concurrency=workers,
-        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
-        max_retry_wait=max_retry_wait, headers={"Stripe-Version": version} if version else {},
-        permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT, allow_insecure_http=allow_insecure_http,
-    )
+    client = build_client("stripe_analytics", shared.base_url, auth, secret=key,
+                          headers={"Stripe-Version": version} if version else {}, permission_hint=settings.PERMISSION,
+                          key_hint=settings.KEY_HINT, **shared.client)
     paginator = helpers.MetricQueryPaginator()
 
     def plan(query: dict, progress: QueryProgress) -> list:

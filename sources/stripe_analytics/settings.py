@@ -1,6 +1,9 @@
 """Stripe Analytics constants: endpoint, API version, query rules from the docs, request limits."""
 
 BASE_URL = "https://api.stripe.com"
+# where Stripe's defaults differ from the shared ones: the Analytics API allows few requests in
+# flight, rate-limits without Retry-After, and a metric query can take long
+SHARED_DEFAULTS = {"max_concurrency": 2, "requests_per_second": 5.0, "timeout": 60.0, "max_attempts": 8}
 ENDPOINT = "/v2/data/analytics/metric_query"
 ENDPOINT_NAME = "POST /v2/data/analytics/metric_query"
 

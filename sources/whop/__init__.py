@@ -10,7 +10,7 @@ Assumptions where the docs are silent (each configurable):
 * every text column of a metric answer besides the time column tells rows apart (a per-currency
   column nobody asked for included), so all of them make up `breakdown_key`;
 * metric `from`/`to` are UTC date-times, `to` clamped to now, never before `from`.
-A fetched window replaces the stored rows of its periods (see `_common/resource.py`).
+A fetched window replaces the stored rows of its periods (see `_common/load/resource.py`).
 """
 
 import datetime as dt
@@ -21,11 +21,10 @@ from typing import Any, Dict, List, Optional
 import dlt
 
 from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
-from .._common.config.spec import number
+from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.load.progress import CHECKPOINT_SECONDS
 from .._common.load.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
@@ -35,50 +34,35 @@ WALLET = WindowedTable("whop", "wallet_time_series", ("query_name", "period", "c
 METRICS = WindowedTable("whop", "metric_results", ("query_name", "period", "breakdown_key"), types=helpers.METRIC_TYPES)
 
 
-@dlt.source(name="whop", max_table_nesting=0)
+@metricsync_source("whop", base_url=settings.BASE_URL, windows_per_load=settings.WINDOWS_PER_LOAD)
 def whop_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str = settings.BASE_URL,
-    start_date: Optional[str] = None,
     wallet_queries: Optional[List[Dict[str, Any]]] = None,
     metric_queries: Optional[List[Dict[str, Any]]] = None,
-    lookback_days: int = 3,
-    max_concurrency: int = 4,
-    requests_per_second: Optional[float] = None,
     cursor_param: str = settings.CURSOR_PARAM,
     array_params: str = "brackets",
-    windows_per_load: int = settings.WINDOWS_PER_LOAD,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
-    timeout: float = 30.0,
-    max_attempts: int = 6,
-    max_retry_wait: float = 300.0,
-    allow_insecure_http: bool = False,
     account_id: Optional[str] = None,
     company_id: Optional[str] = None,
     control: Any = None,
+    *,
+    shared: SharedValues,
 ) -> Any:
     """`account_id` / `company_id` (one account of many, see README "Scaling out") scope every
     wallet / metric query that does not set its own; both are the sub-account's `biz_` id, so
     one given alone scopes both kinds (except `account_id = global`, which is wallet-only)."""
     control = control or RunControl()
-    key = require_key("whop", api_key)
+    key = require_key("whop", shared.api_key)
     wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id or company_id)
     company = company_id or (account_id if account_id != "global" else None)
     metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company)
-    first_day = check_start_date("whop", start_date, control.today,
+    first_day = check_start_date("whop", shared.start_date, control.today,
                                  required=control.backfill is None and bool(wallet or metrics))
     if not wallet and not metrics:
         logger.warning("whop: no wallet_queries or metric_queries are set, so only definitions (the wallet schema) "
                        "are loaded - set SOURCES__WHOP__WALLET_QUERIES or SOURCES__WHOP__METRIC_QUERIES")
-    lookback = number("whop", "lookback_days", lookback_days)
-    per_load = number("whop", "windows_per_load", windows_per_load)
-    workers = number("whop", "max_concurrency", max_concurrency)
-    control.checkpoint_seconds = number("whop", "checkpoint_seconds", checkpoint_seconds)
-    client = build_client(
-        "whop", base_url, {"Authorization": f"Bearer {key}"}, secret=key, max_concurrency=workers,
-        requests_per_second=requests_per_second, timeout=timeout, max_attempts=max_attempts,
-        max_retry_wait=max_retry_wait, permission_hint=settings.PERMISSION, allow_insecure_http=allow_insecure_http,
-    )
+    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
+    control.checkpoint_seconds = shared.checkpoint_seconds
+    client = build_client("whop", shared.base_url, {"Authorization": f"Bearer {key}"}, secret=key,
+                          permission_hint=settings.PERMISSION, **shared.client)
     paginator = BodyCursorPaginator(param=cursor_param)
 
     def planner(granularity_of):

@@ -1,4 +1,5 @@
-"""The numeric settings of every source, declared once: their kind and allowed range.
+"""The settings of every source, declared once: the shared ones in `SHARED` (kind, default, range,
+meaning, who reads them) and the ranges of every numeric one.
 
 Sources and the runner check a value with `number(provider, name, value)`; a value that is not a
 number, or out of range, fails with one line naming the setting (as `sources.<provider>.<key>`
@@ -7,7 +8,12 @@ and its env var) and the range, e.g.
     whop: max_concurrency 'zero' is not an integer - set SOURCES__WHOP__MAX_CONCURRENCY
     (sources.whop.max_concurrency) to an integer from 1 to 64
 
-A numeric parameter of a source function without an entry here is a bug (tests check it).
+`sources/_common/config/shared.py` adds the shared settings to each source's dlt signature (so
+dlt resolves them, strict config knows them, `describe` lists them), the runner reads those of
+scope `runner`, and the README table and `.env.example` are generated from them
+(`python -m pipelines.reference`). A new shared setting is one entry in `SHARED` plus its test.
+
+A numeric parameter of a source function without a range here is a bug (tests check it).
 """
 
 import math
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sources._common.errors import ConfigError
+from sources._common.load.progress import CHECKPOINT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -36,16 +43,59 @@ def _text(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
+SOURCE, WINDOWED, RUNNER = "source", "windowed", "runner"  # who reads a shared setting
+SECRET = "<secret>"  # the default of a required secret (dlt.secrets.value)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A setting under `sources.<provider>` that every source has (scope `source`), every source
+    with windowed tables has (`windowed`: Whop, Stripe, Statsig), or the runner reads (`runner`).
+    `default` is every provider's unless its source gives its own; `shown` describes a default or
+    the allowed values in words where the value alone does not say it."""
+
+    kind: Any
+    default: Any
+    meaning: str
+    bounds: Optional[Range] = None
+    scope: str = SOURCE
+    shown: str = ""
+    allowed: str = ""
+
+
 SHARED = {
-    "lookback_days": Range(int, 0, 3650),
-    "max_concurrency": Range(int, 1, 64),
-    "requests_per_second": Range(float, 0.01, 10_000, optional=True),
-    "windows_per_load": Range(int, 1, 100_000),
-    "timeout": Range(float, 0.1, 3600),
-    "max_attempts": Range(int, 1, 100),
-    "max_retry_wait": Range(float, 0, 86_400),
+    "api_key": Shared(str, SECRET, "the provider's API key", shown="— (secret, required)"),
+    "base_url": Shared(str, None, "e.g. the sandbox, an EU host, a proxy", shown="provider's public API",
+                       allowed="http(s) URL"),
+    "start_date": Shared(Optional[str], None, "first day to load", scope=WINDOWED,
+                         shown="— (required for windowed data, unless `--from`)", allowed="ISO date, not in the future"),
+    "lookback_days": Shared(int, 3, "days re-read before the last loaded day on each nightly run",
+                            Range(int, 0, 3650), WINDOWED),
+    "max_concurrency": Shared(int, 4, "requests in flight for this provider (never exceeded)", Range(int, 1, 64)),
+    "requests_per_second": Shared(Optional[float], None, "the API's rate: requests are paced evenly just under it",
+                                  Range(float, 0.01, 10_000, optional=True), shown="not set: learnt from 429s"),
+    "windows_per_load": Shared(int, 24, "windows per query committed per load, at most", Range(int, 1, 100_000),
+                               WINDOWED),
+    "checkpoint_seconds": Shared(float, CHECKPOINT_SECONDS, "a load is committed once this many seconds have "
+                                 "passed since its chunk began", Range(float, 0.1, 86_400), WINDOWED),
+    "timeout": Shared(float, 30.0, "seconds per request", Range(float, 0.1, 3600)),
+    "max_attempts": Shared(int, 6, "attempts per request, first included", Range(int, 1, 100)),
+    "max_retry_wait": Shared(float, 300.0, "longest `Retry-After` obeyed (seconds); longer fails the run clearly",
+                             Range(float, 0, 86_400)),
+    "allow_insecure_http": Shared(bool, False, "allow a plain-http, non-loopback base URL", allowed="`true` / `false`"),
+    "schema_contract": Shared(str, "evolve", "`evolve`: new fields become columns and a value changing type goes to "
+                              "a variant column `<name>__v_<type>`; `freeze`: a new column or type in an existing "
+                              "table fails the run (exit 3); dlt's `discard_row` / `discard_value` also accepted",
+                              scope=RUNNER, shown="`evolve`", allowed="see meaning"),
+    "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
+                           scope=RUNNER, shown="the provider's name", allowed="text"),
+    "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
+                       "`{name, api_key?, <account params>}`; see [Scaling out](#scaling-out)",
+                       scope=RUNNER, shown="— (one account)", allowed="list of objects"),
+}
+# numeric parameters of some sources only (each source's own), with their range
+RANGES = {
     "page_size": Range(int, 1, 1000),
-    "checkpoint_seconds": Range(float, 0.1, 86_400),
 }
 # provider-specific bounds that are narrower than the shared ones (the API's documented maximum)
 PROVIDER = {
@@ -58,7 +108,13 @@ NESTED = {
 
 
 def range_of(provider: str, name: str) -> Optional[Range]:
-    return PROVIDER.get((provider, name)) or SHARED.get(name)
+    shared = SHARED.get(name)
+    return PROVIDER.get((provider, name)) or (shared.bounds if shared else None) or RANGES.get(name)
+
+
+def shared_names(*scopes: str) -> list[str]:
+    """The shared settings of these scopes, in declared order."""
+    return [name for name, entry in SHARED.items() if entry.scope in scopes]
 
 
 def where(provider: str, name: str) -> str:

@@ -5,8 +5,8 @@ What is set is read through dlt's own config providers (environment variables, `
 and `config.toml`, in the project's `.dlt/` and dlt's global dir), in every layout dlt resolves
 for a source: `sources.whop.<key>`, `sources.whop.whop.<key>` (section, then source name) and
 the same below the pipeline name (`whop.sources.whop.<key>`). The known keys are the source
-function's parameters plus the runner's own (e.g. `schema_contract`), so a new parameter is
-known without a list to maintain. Each problem is one line (`ConfigError`, exit 2), e.g.
+function's parameters (the shared settings among them) plus those the runner reads (e.g.
+`schema_contract`, `spec.SHARED` of scope `runner`), so a new one is known without a list to maintain. Each problem is one line (`ConfigError`, exit 2), e.g.
 
     whop: unknown setting wallet_querys (SOURCES__WHOP__WALLET_QUERYS) - did you mean wallet_queries?
     whop: wallet_queries (SOURCES__WHOP__WALLET_QUERIES) is not valid JSON (line 1 column 11) - ...
@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, get_origin
+from typing import Any, Callable, Iterator, get_origin
 
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
@@ -92,10 +92,11 @@ def setting(provider: str, key: str) -> Any:
     return min(found, key=lambda entry: entry.rank).value if found else None
 
 
-def check_settings(provider: str, source_function: Callable, runner_keys: Iterable[str] = ()) -> None:
-    """Raise `ConfigError` for the first unknown or malformed setting of `provider`."""
+def check_settings(provider: str, source_function: Callable) -> None:
+    """Raise `ConfigError` for the first unknown or malformed setting of `provider`: the known ones
+    are the source function's parameters and the shared settings the runner reads."""
     params = source_parameters(source_function)
-    known = set(params) | set(runner_keys)
+    known = set(params) | set(spec.shared_names(spec.RUNNER))
     for entry in set_entries(provider):
         if entry.key not in known:
             raise ConfigError(f"{provider}: unknown setting {entry.key} ({entry.origin}) - {_suggest(entry.key, known)}")

@@ -1,0 +1,78 @@
+"""`metricsync_source`: `@dlt.source` with the shared settings (`spec.SHARED`) added to the
+source function's signature, so each provider declares only its own parameters.
+
+dlt builds a source's configuration spec from its signature: the shared settings become ordinary
+source arguments there, resolved from every layout dlt knows (`SOURCES__WHOP__TIMEOUT`,
+`sources.whop.whop.timeout`, ...), known to strict config and listed by `describe`. The function
+itself receives them range-checked in one argument, `shared`:
+
+    @metricsync_source("statsig", windows_per_load=settings.WINDOWS_PER_LOAD)
+    def statsig_source(api_version: str = settings.API_VERSION, control: Any = None, *, shared: SharedValues):
+        client = build_client("statsig", shared.base_url, headers, secret=shared.api_key, **shared.client)
+
+Keyword arguments of the decorator are this provider's defaults where they differ from the shared
+ones (`base_url` has none shared, so every source gives its own).
+"""
+
+import functools
+import inspect
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import dlt
+
+from sources._common.config import spec
+
+CLIENT_SETTINGS = ("max_concurrency", "requests_per_second", "timeout", "max_attempts", "max_retry_wait",
+                   "allow_insecure_http")
+
+
+class SharedValues(SimpleNamespace):
+    """The shared settings of one source as resolved by dlt, each number checked against its range:
+    `shared.lookback_days`; `shared.client` are the `build_client` keyword arguments."""
+
+    @classmethod
+    def checked(cls, provider: str, values: dict) -> "SharedValues":
+        return cls(**{name: spec.number(provider, name, value) if spec.range_of(provider, name) else value
+                      for name, value in values.items()})
+
+    @property
+    def client(self) -> dict:
+        return {name: getattr(self, name) for name in CLIENT_SETTINGS}
+
+
+def shared_parameters(names: list[str], defaults: dict) -> list[inspect.Parameter]:
+    """The shared settings as keyword-only parameters, as dlt reads a source's signature."""
+    parameters = []
+    for name in names:
+        entry = spec.SHARED[name]
+        default = defaults.get(name, entry.default)
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=entry.kind,
+                                            default=dlt.secrets.value if default == spec.SECRET else default))
+    return parameters
+
+
+def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> Callable:
+    """`@dlt.source(name=provider, section=provider, max_table_nesting=0)` for a function taking `shared`
+    (keyword-only) besides its own parameters; `windowed` sources also get those of scope `windowed`."""
+    names = spec.shared_names(spec.SOURCE, *((spec.WINDOWED,) if windowed else ()))
+    unknown = sorted(set(defaults) - set(names))
+    if unknown:
+        raise TypeError(f"{provider}: {unknown} are not shared settings of this source")
+
+    def decorate(function: Callable) -> Any:
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in inspect.signature(function).parameters.values() if p.name != "shared"]
+        clash = sorted({p.name for p in own} & set(names))
+        if clash:
+            raise TypeError(f"{provider}: {clash} are shared settings: drop them from the signature")
+
+        @functools.wraps(function)
+        def source(**arguments: Any) -> Any:
+            shared = SharedValues.checked(provider, {name: arguments.pop(name) for name in names})
+            return function(shared=shared, **arguments)
+
+        source.__signature__ = inspect.Signature(shared_parameters(names, defaults) + own)  # type: ignore[attr-defined]
+        return dlt.source(name=provider, section=provider, max_table_nesting=0)(source)
+
+    return decorate
