@@ -72,12 +72,18 @@ def _transform() -> int:
 def _drift(box, pipelines_dir: str) -> int:
     """Restate five Whop days 60 days back (far beyond the lookback), then `verify --all` finds
     them (exit 9) and `verify --all --repair` reloads them (exit 0)."""
-    from pipelines.cli import main
+    from argparse import Namespace
+
+    from pipelines.commands.verify import verify_command
+    from pipelines.verification.choose import Scope
 
     days = box.revisions.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}; metricsync verify whop --all [--repair]:", flush=True)
-    main(["verify", "whop", "--all", "--pipelines-dir", pipelines_dir])
-    return main(["verify", "whop", "--all", "--repair", "--pipelines-dir", pipelines_dir])
+    args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
+                     json=False, repair=False)
+    verify_command(args, ["whop"], Scope(sample=None))
+    args.repair = True
+    return verify_command(args, ["whop"], Scope(sample=None))
 
 
 def run_demo(duckdb_path: str) -> int:
