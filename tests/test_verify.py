@@ -267,7 +267,7 @@ def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
     assert lines[1].startswith("statsig: 2 windows checked")
     # the hand-made row is extra; the day after it, a hole never loaded, has the API's rows missing
     assert lines[2].startswith(f"statsig metric_values: 2 periods drifted ({old}..{old + dt.timedelta(days=1)}), ")
-    assert lines[2].endswith(" rows missing, 1 row extra")
+    assert lines[2].endswith(" rows missing, 1 row extra, dimension set changed in 2 periods")
     assert sorted({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == [
         str(old), str(old + dt.timedelta(days=1))]
 
