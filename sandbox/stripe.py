@@ -238,7 +238,7 @@ class StripeEmulator(Emulator):
         """What a source query (its config object) should have loaded from `first_day` to now."""
         timezone = query.get("timezone") or self.settings["account_timezone"]
         start = dt.datetime.combine(first_day, dt.time(), ZoneInfo(timezone))
-        return self.series(query["metrics"], query["interval"], timezone, start, end or dt.datetime.now(UTC),
+        return self.series(query["metrics"], query["interval"], timezone, start, end or self.sandbox.clock(),
                            query.get("group_by"), query.get("filters"), query.get("currency"))
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ class StripeEmulator(Emulator):
         if not params.get("starts_at") or not params.get("ends_at"):
             raise Invalid(400, "metric_invalid_time_range", "`starts_at` and `ends_at` are required.")
         start, end = _instant(params["starts_at"], "starts_at"), _instant(params["ends_at"], "ends_at")
-        if start >= end or end > dt.datetime.now(UTC):
+        if start >= end or end > self.sandbox.clock():
             raise Invalid(400, "metric_invalid_time_range", TIME_RANGE_MESSAGE)
         if end - start > dt.timedelta(days=self.settings["max_range_days"][interval]):
             raise Invalid(400, "metric_invalid_time_range", TOO_LONG_MESSAGE)
@@ -402,7 +402,7 @@ class StripeEmulator(Emulator):
         size = min(limit, int(self.settings["page_size"])) if self.settings["pagination"] else limit
         more = self.settings["pagination"] and offset + size < len(rows)
         token = base64.urlsafe_b64encode(f"{_query_digest(params)}:{offset + size}".encode()).decode()
-        now = dt.datetime.now(UTC)
+        now = self.sandbox.clock()
         return Response(200, {
             "object": "v2.data.analytics.metric_query", "livemode": False,
             "refreshed_at": _zulu(now.replace(minute=0, second=0, microsecond=0)),

@@ -86,9 +86,9 @@ def plan_windows(
 ) -> list[Window]:
     """Split [start, end] (both inclusive) into aligned windows of at most `max_periods` periods.
 
-    `start` is aligned down to its period start; `end` is clamped to `today`.
+    `start` is aligned down to its period start; `end` is clamped to `today` (default: the UTC date).
     """
-    today = today or dt.date.today()
+    today = today or dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
     last = min(end, today)
     cursor = period_start(start, granularity)
     windows: list[Window] = []
