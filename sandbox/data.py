@@ -26,11 +26,10 @@ class Revisions:
                 self._by_day[day] = self._by_day.get(day, 0) + 1
         return changed
 
-    def restate(self, days: int, ago: int = 60, today: dt.date | None = None) -> list[dt.date]:
-        """Revise `days` consecutive days ending `ago` days before today: old periods, far beyond
+    def restate(self, days: int, ago: int, today: dt.date) -> list[dt.date]:
+        """Revise `days` consecutive days ending `ago` days before `today`: old periods, far beyond
         any lookback, restated upstream (refunds, disputes, recomputed metrics), e.g.
-        `restate(6, ago=40)` changes the six days ending 40 days ago."""
-        today = today or dt.date.today()
+        `restate(6, 40, today)` changes the six days ending 40 days ago."""
         changed = [today - dt.timedelta(days=ago + i) for i in range(max(0, days))]
         with self._lock:
             for day in changed:

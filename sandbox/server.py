@@ -89,6 +89,10 @@ class Sandbox:
     def revise(self, days: int) -> None:
         self.revisions.revise_recent(days, self.today)
 
+    def restate(self, days: int, ago: int = 60) -> list[dt.date]:
+        """Restate `days` old days ending `ago` days back (see `Revisions.restate`); the days, oldest first."""
+        return self.revisions.restate(days, ago, self.today)
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -245,7 +249,7 @@ class Sandbox:
         elif action == "revise":
             self.revise(int(body.get("days", 3)))
         elif action == "restate":
-            self.revisions.restate(int(body.get("days", 6)), int(body.get("ago", 60)))
+            self.restate(int(body.get("days", 6)), int(body.get("ago", 60)))
         elif action == "faults":
             self.add_fault(**body)
         elif action == "settings":

@@ -132,7 +132,7 @@ def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, ca
 
 
 def test_an_old_restatement_is_found_and_repaired(wh, sandbox, capsys, isolated):
-    restated = sandbox.revisions.restate(RESTATED, ago=AGO)
+    restated = sandbox.restate(RESTATED, ago=AGO)
     first, last = restated[0], restated[-1]
     code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
     assert code == 9, out + err
@@ -161,7 +161,7 @@ def test_rows_the_api_restated_away_are_found_extra_and_deleted_by_the_repair(wh
         pytest.skip("the delete-insert is tested on both destinations by the other repairs")
     for provider in ("whop", "stripe_analytics"):
         sandbox.by_name[provider].settings["revision_deletes"] = True
-    restated = sandbox.revisions.restate(RESTATED, ago=AGO)
+    restated = sandbox.restate(RESTATED, ago=AGO)
     code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--json")
     assert code == 9, out + err
     drifted = {r["query"]: r for r in json.loads(out) if not r["clean"]}
@@ -287,13 +287,12 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     """The README's weekly `verify --sample 50 --repair` line, run by /bin/sh from a folder holding
     `.env` (made from `.env.example` with the sandbox's Whop settings) after a nightly `run`, with
     an old restatement in between: the line exits 0 and its log shows the repair."""
-    import os
     import re
     import shlex
-    import signal
     import subprocess
 
     from conftest import ROOT
+    from processes import run_command
 
     if not (ROOT / ".venv" / "bin" / "metricsync").exists():
         pytest.skip("the metricsync console script is installed by `make install`")
@@ -313,17 +312,12 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
 
     def shell(text: str) -> int:
-        child = subprocess.Popen(["/bin/sh", "-c", text], env=env, start_new_session=True,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            return child.wait(timeout=600)
-        finally:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGKILL)
+        return run_command(["/bin/sh", "-c", text], timeout=600, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL).returncode
 
     nightly = f"cd {workdir} && set -a && . ./.env && set +a && .venv/bin/metricsync run whop --progress none"
     assert shell(nightly) == 0
-    restated = sandbox.revisions.restate(3, ago=40)
+    restated = sandbox.restate(3, ago=40)
     code = shell(command)
     log = (workdir / "verify.log").read_text()
     assert code == 0, log
@@ -360,7 +354,7 @@ def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     evaluations = evaluate()
     assert set(evaluations) == {"dlt_whop_wallet_time_series", "dlt_whop_metric_results"}
     assert all(e.passed for e in evaluations.values())
-    sandbox.revisions.restate(2, ago=40)
+    sandbox.restate(2, ago=40)
     evaluations = evaluate()
     assert not any(e.passed for e in evaluations.values())
     assert "2 periods drifted" in evaluations["dlt_whop_wallet_time_series"].metadata["drift"].text

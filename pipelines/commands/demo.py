@@ -77,7 +77,7 @@ def _drift(box, pipelines_dir: str) -> int:
     from pipelines.commands.verify import verify_command
     from pipelines.verification.choose import Scope
 
-    days = box.revisions.restate(5, ago=60)
+    days = box.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}; metricsync verify whop --all [--repair]:", flush=True)
     args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
                      json=False, repair=False)
