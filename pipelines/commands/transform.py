@@ -147,11 +147,13 @@ def _freshness(results: Any) -> tuple[list[str], list[str]]:
 class Dbt:
     """dbt commands on `transform/` with one generated profile, in this process."""
 
-    def __init__(self, destination: str, profiles_dir: str, verbose: bool, loaded: Optional[dict] = None) -> None:
+    def __init__(self, destination: str, profiles_dir: str, verbose: bool, loaded: Optional[dict] = None,
+                 marts: str = audit_schema(TARGET_SCHEMA)) -> None:
         schemas: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
         schemas.update({f"metricsync_{provider}_enabled": provider in loaded for provider in PROVIDERS} if loaded else {})
-        # the marts are built and tested in the audit schema; this target names schemas as given
-        schemas.update(metricsync_schema=audit_schema(TARGET_SCHEMA), metricsync_production_targets=[destination])
+        # the marts are built and tested in the audit schema (`query` reads the published `marts`);
+        # this target names schemas as given
+        schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
         self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination,
                        "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]

@@ -71,6 +71,18 @@ class Warehouse:
                 self._tables = {r[0] for r in rows}
         return self._tables
 
+    def quote(self, column: str) -> str:
+        """A column name as this destination's SQL writes it (quoted)."""
+        return self._sql.escape_column_name(column)
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns in the destination, in order (none when it does not exist)."""
+        if table not in self.tables():
+            return []
+        rows = self.query("select column_name from information_schema.columns where table_schema = %s "
+                          "and table_name = %s order by ordinal_position", self._sql.dataset_name, table)
+        return [r[0] for r in rows]
+
     def state(self, pipeline: Optional[str] = None) -> Optional[dict]:
         """The newest committed pipeline state in the provider's dataset, or None: of any pipeline
         (the dataset holds one provider's loads), or of the named one (one account's)."""
