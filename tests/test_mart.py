@@ -174,7 +174,8 @@ def test_stripe_money_in_stripes_own_minor_units(built, currency):
 def _expected_monthly(periods: dict) -> dict:
     """{month: (as_of, mrr, is_complete)} by the rule: the complete period covering the month's
     last day, else (incomplete) the latest complete period overlapping the month."""
-    months = {d.replace(day=1) for start, (end, _v) in periods.items() for d in (start, end)}
+    months = {start.replace(day=1) for start in periods} | {end.replace(day=1) for end, _v in periods.values()
+                                                             if end < TODAY}  # a complete period's last month
     expected = {}
     for month in months:
         month_end = _month_end(month)

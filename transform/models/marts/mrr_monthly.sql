@@ -3,7 +3,8 @@
     complete period covering the month's last day (daily and weekly queries: that day, or the week
     holding it) or of the month itself (monthly queries). A month without one (still running, or
     its last period not yet loaded after it ended) is `is_complete = false`, with the latest complete
-    period overlapping it (`as_of`, null if none) - never a partial period. -#}
+    period overlapping it (`as_of`, null if none) - never a partial period. The months shown are those
+    a period starts in or a complete period ends in (a running week does not announce next month). -#}
 with mrr as (
     select account, series, currency, period_start, period_end, sum(value) as value
     from {{ ref('fct_metric_values') }}
@@ -18,7 +19,7 @@ months as (
     union
     select distinct account, series, currency, cast(date_trunc('month', period_end) as date)
     from {{ ref('fct_metric_values') }}
-    where provider = 'stripe_analytics' and metric = 'mrr' and grain in ('day', 'week', 'month')
+    where provider = 'stripe_analytics' and metric = 'mrr' and grain in ('day', 'week', 'month') and is_complete
 ),
 
 bounded as (
