@@ -79,5 +79,6 @@ def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, wh
     monkeypatch.setenv("SOURCES__WHOP__LOOKBAK_DAYS", "3")
     done = bash(home, f"{SETUP}\n{DAGS_TEST}", dict(os.environ))
     assert done.returncode != 0
-    assert "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?" in done.stdout
+    message = "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?"
+    assert message in done.stdout
     assert sandbox.seen("/") == []

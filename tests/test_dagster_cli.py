@@ -141,6 +141,7 @@ def test_dagster_dev_serves_and_its_daemon_runs_a_launched_backfill(sandbox, she
                 runs = instance.get_runs(dagster.RunsFilter(job_name="whop_backfill"))
                 return runs if runs and all(r.is_finished for r in runs) else None
             runs = wait_for(finished, 300, "finished whop_backfill run", dev, log)
-        assert [(r.status, r.tags.get("dagster/partition")) for r in runs] == [(dagster.DagsterRunStatus.SUCCESS, "north")]
+        assert [(r.status, r.tags.get("dagster/partition")) for r in runs] == \
+            [(dagster.DagsterRunStatus.SUCCESS, "north")]
         seen = sandbox.seen("/api/v1/stats/time_series")
         assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_north", "2026-01-01")}
