@@ -1,6 +1,7 @@
 """One contender, run in its own process: `python -m bench.child '<json spec>'` prints one JSON line
-with wall seconds, rows, requests and the process's peak RSS (`ru_maxrss`, its own and its
-children's, so a contender is measured alone and the sandbox's memory is never counted).
+with wall seconds, CPU seconds (user + sys, all threads), rows, requests and the process's peak
+RSS (`ru_maxrss`, its own and its children's, so a contender is measured alone and the sandbox's
+memory is never counted).
 
 Kinds: `metricsync` (the runner's backfill or nightly sync), `floor` (the captured requests
 replayed with a bare httpx thread pool into DuckDB via Arrow), `rest_api` (dlt's declarative source),
@@ -17,6 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (all threads)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -242,9 +249,10 @@ def main() -> None:
     warm_imports()
     kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api,
             "dlt_dicts": run_dlt_dicts}[spec["kind"]]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     outcome = kind(spec)
     outcome["seconds"] = time.perf_counter() - started
+    outcome["cpu_s"] = cpu_seconds() - cpu
     outcome["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.write("BENCH-RESULT " + json.dumps(outcome) + "\n")
 

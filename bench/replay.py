@@ -3,6 +3,9 @@ emulators, or by `rowheavy` for the row-heavy scenario) and then served from mem
 loop, so the server is not the bottleneck and the floor comes near the ideal
 (requests x latency / concurrency).
 
+With `render_each` it renders every request again (the emulator's work in this process, sharing
+the CPU with the client, as a slower API on a 2-core CI box would).
+
 It plays the API's limits: `latency` per request, `cap` requests in flight (a request above it
 gets 429 at once) and `rate` requests accepted in any sliding second (429 above, not counted;
 with `Retry-After: 1` on the paths in `retry_after_paths`, none elsewhere, as Stripe and Statsig
@@ -39,7 +42,7 @@ class Replay:
         self.pool = ThreadPoolExecutor(4)
         self.cache: dict = {}
         self.config = {"latency": 0.0, "cap": None, "rate": None, "retry_after_paths": [], "record": False,
-                       "row_heavy": None}
+                       "row_heavy": None, "render_each": False}
         self.row_heavy: Optional[RowHeavyStripe] = None
         self.in_flight = 0
         self.accepted: deque = deque()
@@ -101,7 +104,7 @@ class Replay:
                 return 429, extra, b'{"error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}'
             heavy = self.row_heavy is not None and self.row_heavy.handles(target)
             key = self.row_heavy.key(body) if heavy else request_key("sandbox", method, target, body)
-            cached = self.cache.get(key)
+            cached = None if self.config["render_each"] else self.cache.get(key)
             if cached is None:
                 loop = asyncio.get_running_loop()
                 cached = await loop.run_in_executor(self.pool, self.render, method, target, headers, body,

@@ -115,14 +115,14 @@ class Bench:
         outcome.update(self.server.take())
         return outcome
 
-    def limits(self, rate: Optional[float] = None, row_heavy: Optional[dict] = None) -> None:
+    def limits(self, rate: Optional[float] = None, row_heavy: Optional[dict] = None, render_each: bool = False) -> None:
         self.server.configure(latency=self.latency, cap=self.concurrency, rate=rate, record=False,
-                              retry_after_paths=retry_after_paths(), row_heavy=row_heavy)
+                              retry_after_paths=retry_after_paths(), row_heavy=row_heavy, render_each=render_each)
 
     def capture(self, providers: dict, workdir: str, backfill, requests_file: str) -> int:
         """Run metricsync once with no latency and no limits: renders every page it will ask for
         and records its requests (those answered 200) for the floor."""
-        self.server.configure(latency=0, cap=None, rate=None, record=True, row_heavy=None)
+        self.server.configure(latency=0, cap=None, rate=None, record=True, row_heavy=None, render_each=False)
         self.server.clear_log()
         self.metricsync(providers, workdir, backfill=backfill)
         count = self.server.save_log(requests_file)
@@ -145,11 +145,15 @@ class Bench:
         logger.info("%s: rendering pages and capturing metricsync's requests", scenario.name)
         record["pages"] = self.capture(self.settings(scenario), os.path.join(work, "capture"), span, requests_file)
         record["ideal_s"] = record["pages"] * self.latency / self.concurrency
-        self.limits()
+        self.limits(render_each=scenario.server_renders)
 
         logger.info("%s: metricsync -> duckdb", scenario.name)
         contenders["metricsync_duckdb"] = self.timed(lambda: self.metricsync(
             self.settings(scenario), os.path.join(work, "ms_duckdb"), backfill=span))
+        if scenario.server_renders:  # metricsync and the floor on the same requests, nothing more
+            logger.info("%s: floor (bare httpx + arrow + duckdb)", scenario.name)
+            contenders["floor"] = self.timed(lambda: self.floor(requests_file, os.path.join(work, "floor")))
+            return record
         logger.info("%s: metricsync -> duckdb, default windows_per_load", scenario.name)
         contenders["metricsync_duckdb_default_chunks"] = self.timed(lambda: self.metricsync(
             self.settings(scenario, chunked=True), os.path.join(work, "ms_chunked"), backfill=span))

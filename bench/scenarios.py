@@ -22,6 +22,7 @@ class Scenario:
     overrides: dict
     rest_api: Optional[str]  # why not, when None
     rest_api_note: str = ""
+    server_renders: bool = False  # the server renders every page again (a slower server sharing the CPU)
 
     def span(self, quick: bool, today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
         last = (today or dt.date.today()) - dt.timedelta(days=1)
@@ -54,6 +55,10 @@ SCENARIOS = [
         rest_api="statsig",
         rest_api_note="a plain `dates` resource resolved into `/metrics/values?date=` (one child request "
                       "chain per date, rest_api's default sequential resolution), `json_link` on `pagination.nextPage`",
+    ),
+    Scenario(
+        "statsig_values_slow_server", "statsig", days=730, quick_days=20, overrides={}, rest_api=None,
+        rest_api_note="skipped (the same requests as statsig_values)", server_renders=True,
     ),
     Scenario(
         "stripe_daily_by_price_customer", "stripe_analytics", days=365, quick_days=30,

@@ -4,7 +4,7 @@ settings (from `spec.SHARED`, with each provider's own defaults) and the per-pro
 
     python -m pipelines.reference          # rewrites README.md and .env.example in this folder
 
-A test runs it on copies and fails when the committed files are out of date.
+A test runs it in a folder holding copies of both, and fails when the committed files are out of date.
 """
 
 import json
@@ -97,13 +97,12 @@ def env_example(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(folder: str = ".") -> int:
-    root = Path(folder)
+def main() -> int:
     for name, generate in (("README.md", readme), (".env.example", env_example)):
-        path = root / name
+        path = Path(name)
         path.write_text(generate(path.read_text()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main())

@@ -28,6 +28,7 @@ from sources._common.config.strict import check_settings, setting
 from sources._common.errors import ConfigError, MetricSyncError
 from sources._common.http.client import request_stats
 from sources._common.http.redaction import redact
+from sources._common.load.batch import BATCH_ROWS
 from sources._common.load.progress import RunControl, RunTally
 from sources._common.load.resource import PeriodCheck
 
@@ -37,6 +38,7 @@ from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
+WRITER_FILE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -66,8 +68,11 @@ class ProviderResult:
 
 # what dbt models downstream need from every load, unless set otherwise in config: `_dlt_load_id`
 # on the Arrow pages too (freshness, incremental models), and `<dataset>_staging` emptied after
-# each merge instead of keeping a full copy of every table
-LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True}
+# each merge instead of keeping a full copy of every table; and dlt's own buffering bounded, as the
+# results held ahead are (prefetch.HELD_BYTES): rows buffered before they are written (one batch,
+# batch.BATCH_ROWS) and the size of each extract file (a larger table rotates to a new file)
+LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True,
+                   "data_writer.buffer_max_items": BATCH_ROWS, "data_writer.file_max_bytes": WRITER_FILE_BYTES}
 
 
 def apply_loader_defaults() -> None:

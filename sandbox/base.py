@@ -25,7 +25,7 @@ class Emulator:
 
     @property
     def today(self) -> dt.date:
-        return dt.date.today()
+        return self.sandbox.today
 
     def revision(self, day: dt.date) -> int:
         return self.sandbox.revisions.of(day)

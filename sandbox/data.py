@@ -7,6 +7,11 @@ import threading
 DATA_START = dt.date(2022, 1, 1)
 
 
+def utc_now() -> dt.datetime:
+    """The sandbox's default clock: UTC, like the runner's, whatever the machine's `TZ`."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class Revisions:
     """Which days have been revised upstream, and how many times (shared by all emulators)."""
 
@@ -14,13 +19,22 @@ class Revisions:
         self._lock = threading.Lock()
         self._by_day: dict[dt.date, int] = {}
 
-    def revise_recent(self, days: int, today: dt.date | None = None) -> list[dt.date]:
-        today = today or dt.date.today()
+    def revise_recent(self, days: int, today: dt.date) -> list[dt.date]:
         changed = [today - dt.timedelta(days=i) for i in range(max(0, days))]
         with self._lock:
             for day in changed:
                 self._by_day[day] = self._by_day.get(day, 0) + 1
         return changed
+
+    def restate(self, days: int, ago: int, today: dt.date) -> list[dt.date]:
+        """Revise `days` consecutive days ending `ago` days before `today`: old periods, far beyond
+        any lookback, restated upstream (refunds, disputes, recomputed metrics), e.g.
+        `restate(6, 40, today)` changes the six days ending 40 days ago."""
+        changed = [today - dt.timedelta(days=ago + i) for i in range(max(0, days))]
+        with self._lock:
+            for day in changed:
+                self._by_day[day] = self._by_day.get(day, 0) + 1
+        return sorted(changed)
 
     def of(self, day: dt.date) -> int:
         return self._by_day.get(day, 0)
@@ -35,6 +49,3 @@ def number(*parts: object, modulo: int) -> int:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % modulo
 
-
-def valid_day(day: dt.date, today: dt.date | None = None) -> bool:
-    return DATA_START <= day <= (today or dt.date.today())

@@ -4,19 +4,22 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   GET  /_sandbox/requests            the request log
   POST /_sandbox/reset               clear log, faults, revisions and emulator settings
   POST /_sandbox/revise  {"days": 3}  revise the last N days of every provider's data
+  POST /_sandbox/restate {"days": 6, "ago": 60}  revise N old days ending `ago` days back (beyond the lookback)
   POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
+                         ("after": 3 lets the first 3 matching requests through first)
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
 """
 
+import datetime as dt
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .data import Revisions
+from .data import Revisions, utc_now
 from .messages import Response, SandboxRequest
 
 FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503", "slow",
@@ -25,11 +28,13 @@ FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503"
 
 @dataclass
 class Fault:
-    """Answer the next `count` requests whose path starts with `path` with `mode`."""
+    """Answer the next `count` requests whose path starts with `path` with `mode`, after letting
+    the first `after` of them through."""
 
     mode: str
     count: int = 1
     path: str = "/"
+    after: int = 0
     retry_after: float = 1
     delay: float = 1.0
 
@@ -39,9 +44,14 @@ class Fault:
 
 
 class Sandbox:
-    """All four emulators behind one loopback server."""
+    """All four emulators behind one loopback server.
 
-    def __init__(self, latency: float = 0.0, max_in_flight: Optional[int] = None, log_requests: bool = True):
+    `clock` is "now" for every emulator (an aware UTC datetime); tests pin it, e.g.
+    `Sandbox(clock=lambda: dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.timezone.utc))`.
+    """
+
+    def __init__(self, latency: float = 0.0, max_in_flight: Optional[int] = None, log_requests: bool = True,
+                 clock: Callable[[], dt.datetime] = utc_now):
         from .posthog import PostHogEmulator
         from .statsig import StatsigEmulator
         from .stripe import StripeEmulator
@@ -50,6 +60,7 @@ class Sandbox:
         self.latency = latency
         self.max_in_flight = max_in_flight
         self.log_requests = log_requests
+        self.clock = clock
         self.revisions = Revisions()
         self.emulators = [WhopEmulator(self), StripeEmulator(self), PostHogEmulator(self), StatsigEmulator(self)]
         self.by_name = {e.name: e for e in self.emulators}
@@ -57,10 +68,16 @@ class Sandbox:
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._in_flight = 0
+        self.peak_in_flight = 0  # the most requests it was answering at once (tests: was concurrency reached?)
         self._server: Optional[ThreadingHTTPServer] = None
         self.port: Optional[int] = None
 
     # -- control ---------------------------------------------------------------------------
+    @property
+    def today(self) -> dt.date:
+        """Today in UTC by the sandbox's clock (the runner plans in UTC too)."""
+        return self.clock().date()
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -70,12 +87,17 @@ class Sandbox:
             self.faults.append(Fault(mode, count, path, **kw))
 
     def revise(self, days: int) -> None:
-        self.revisions.revise_recent(days)
+        self.revisions.revise_recent(days, self.today)
+
+    def restate(self, days: int, ago: int = 60) -> list[dt.date]:
+        """Restate `days` old days ending `ago` days back (see `Revisions.restate`); the days, oldest first."""
+        return self.revisions.restate(days, ago, self.today)
 
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self.peak_in_flight = 0
         self.revisions.reset()
         for emulator in self.emulators:
             emulator.reset()
@@ -144,14 +166,6 @@ class Sandbox:
             self._server.server_close()
             self._server = None
 
-    def serve_forever(self, port: int) -> None:
-        self.start(port)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            self.stop()
-
     # -- dispatch --------------------------------------------------------------------------
     def dispatch(self, request: SandboxRequest, host: str) -> Optional[Response]:
         if request.path.startswith("/_sandbox/"):
@@ -161,6 +175,7 @@ class Sandbox:
                 self.requests.append(request)
             fault = self._take_fault(request.path)
             self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             over_limit = self.max_in_flight is not None and self._in_flight > self.max_in_flight
         try:
             if self.latency:
@@ -190,6 +205,9 @@ class Sandbox:
     def _take_fault(self, path: str) -> Optional[Fault]:
         for fault in self.faults:
             if fault.count > 0 and path.startswith(fault.path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.count -= 1
                 return fault
         return None
@@ -230,6 +248,8 @@ class Sandbox:
             self.reset()
         elif action == "revise":
             self.revise(int(body.get("days", 3)))
+        elif action == "restate":
+            self.restate(int(body.get("days", 6)), int(body.get("ago", 60)))
         elif action == "faults":
             self.add_fault(**body)
         elif action == "settings":

@@ -4,8 +4,10 @@ Tests run real pipelines (`pipelines.runner.run_provider`) against the in-proces
 assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
+import datetime as dt
 import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -18,11 +20,42 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sandbox import Sandbox  # noqa: E402
+from sandbox.data import utc_now  # noqa: E402
+from processes import child_process, end_leftover_children  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
-REQUIRE_POSTGRES = os.environ.get("METRICSYNC_REQUIRE_POSTGRES") == "1"
 MARIADB_ADMIN = os.environ.get("METRICSYNC_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+REQUIRE_POSTGRES = os.environ.get("METRICSYNC_REQUIRE_POSTGRES") == "1"
 REQUIRE_MARIADB = os.environ.get("METRICSYNC_REQUIRE_MARIADB") == "1"
+
+
+def require(variable: str, problem: Optional[str], what: str) -> None:
+    """Skip a test whose prerequisite (`what`) is missing, or fail it when `variable` is 1 (CI sets
+    every `METRICSYNC_REQUIRE_*`, so nothing is skipped there unseen)."""
+    if problem:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{what} is required ({variable}=1) but missing: {problem}")
+        pytest.skip(f"{what} missing ({problem}); {variable}=1 makes this a failure")
+
+
+def require_module(module: str, variable: str, what: str) -> Any:
+    """`pytest.importorskip` that fails instead when `variable` is 1."""
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        require(variable, str(exc), what)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a child process alive (a hang or an orphan), and end it."""
+    lines = end_leftover_children()
+    if not lines:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),
+                            red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +71,7 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     sandbox_server.reset()
     sandbox_server.latency = 0.0
     sandbox_server.max_in_flight = None
+    sandbox_server.clock = utc_now
     return sandbox_server
 
 
@@ -53,6 +87,23 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     return tmp_path
+
+
+def period_floor(day: dt.date, granularity: str) -> dt.date:
+    """The first day of `day`'s day/week/month/year (weeks start on Monday, as the sandbox's): the
+    tests' own arithmetic, so that `sources/`'s window planning is checked against it, not with it.
+
+    >>> period_floor(dt.date(2024, 3, 13), "week")
+    datetime.date(2024, 3, 11)
+    """
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    if granularity == "year":
+        return day.replace(month=1, day=1)
+    assert granularity == "day", granularity
+    return day
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, provider: str, **settings: Any) -> None:
@@ -109,11 +160,16 @@ def _postgres_available() -> Optional[str]:
 
 
 def _require(server: str, problem: Optional[str], required: bool, variable: str, url: str) -> None:
-    """Fail (in CI, where `variable` is 1) or skip a test whose database server is unreachable."""
-    if problem:
-        if required:
-            pytest.fail(f"{server} is required ({variable}=1) but unreachable: {problem}")
-        pytest.skip(f"{server} not reachable at {url}: {problem}")
+    """Fail (in CI, where `variable` is 1) or skip a test whose database server is unreachable
+    (the older form of `require`, which tests written against it still call)."""
+    if problem and required:
+        pytest.fail(f"{server} is required ({variable}=1) but unreachable: {problem}")
+    require(variable, problem and f"{problem} at {url}", server)
+
+
+def require_postgres() -> None:
+    """Skip (fail in CI: METRICSYNC_REQUIRE_POSTGRES=1) a test that needs the Postgres server."""
+    require("METRICSYNC_REQUIRE_POSTGRES", _postgres_available(), f"Postgres at {POSTGRES_ADMIN}")
 
 
 def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
@@ -123,7 +179,7 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
         return
-    _require("Postgres", _postgres_available(), REQUIRE_POSTGRES, "METRICSYNC_REQUIRE_POSTGRES", POSTGRES_ADMIN)
+    require_postgres()
     import psycopg2
 
     database = f"ms_test_{uuid.uuid4().hex[:10]}"
@@ -137,6 +193,10 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()
+
+
+# for a test about request shapes or error lines, which take one warehouse (merges, scd2 and state run on each)
+duckdb_only = pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -180,7 +240,7 @@ def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
             warehouse.prefix = prefix
             yield warehouse
         return
-    _require("MariaDB", _mariadb_available(), REQUIRE_MARIADB, "METRICSYNC_REQUIRE_MARIADB", MARIADB_ADMIN)
+    require("METRICSYNC_REQUIRE_MARIADB", _mariadb_available(), f"MariaDB at {MARIADB_ADMIN}")
     database = f"{prefix}db"
     _mariadb_query(MARIADB_ADMIN, f"create database {database}", autocommit=True)
     credentials = MARIADB_ADMIN.rsplit("/", 1)[0] + f"/{database}"
@@ -203,3 +263,70 @@ def run(isolated: Path):
         return run_provider(provider, destination, backfill, str(isolated / "pipelines"), **kw)
 
     return _run
+
+
+# -- one loaded warehouse per session, copied by read-only tests ---------------------------------
+LOADED_DAYS = 40  # every provider's start_date in the shared warehouse: this many days before today (UTC)
+
+
+def loaded_settings(box: Sandbox) -> dict:
+    """`SOURCES__*` variables of the shared warehouse: each emulator's demo settings pointed at
+    `box`, starting `LOADED_DAYS` before today."""
+    start = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=LOADED_DAYS)).isoformat()
+    variables = {}
+    for emulator in box.emulators:
+        settings = emulator.demo_settings(box.url)
+        if "start_date" in settings:
+            settings["start_date"] = start
+        for key, value in settings.items():
+            text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+            variables[f"SOURCES__{emulator.name.upper()}__{key.upper()}"] = text
+    return variables
+
+
+LOADED_RENAMED = {"fees": "Platform fees"}  # a Whop grouping renamed upstream between the two runs
+
+
+@pytest.fixture(scope="session")
+def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session, as users run it: `run all` (every provider) from a sandbox of its
+    own (so no test's request log sees it) into `warehouse.duckdb`, then the Whop grouping
+    `LOADED_RENAMED` renamed upstream and `run whop --transform`, so definitions have a history
+    and dbt's marts are built. Use `loaded_duckdb`, which copies it."""
+    folder = tmp_path_factory.mktemp("loaded")
+    box = Sandbox().start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        env.update(loaded_settings(box), PYTHONPATH=str(ROOT), RUNTIME__DLTHUB_TELEMETRY="false",
+                   DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
+                   DLT_DATA_DIR=str(folder / "dlt_data"), DBT_TARGET_PATH=str(folder / "dbt_target"),
+                   DBT_LOG_PATH=str(folder / "dbt_logs"))
+        for providers in (["all"], ["whop", "--transform"]):
+            with child_process([sys.executable, "-m", "pipelines", "run", *providers, "--progress", "none",
+                                "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+                out, _ = child.communicate(timeout=600)
+            assert child.returncode == 0, out
+            box.by_name["whop"].settings["renamed"] = LOADED_RENAMED
+    finally:
+        box.stop()
+    return folder
+
+
+@pytest.fixture
+def loaded_duckdb(loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """This test's copy of the session's loaded warehouse (every provider and the marts), its
+    `pipelines/` in the working directory, and every provider's settings pointed at `sandbox`.
+
+    def test_status(loaded_duckdb, capsys):
+        main(["status", "--pipelines-dir", "pipelines"])
+    """
+    import shutil
+
+    shutil.copy(loaded_duckdb_origin / "warehouse.duckdb", isolated / "warehouse.duckdb")
+    shutil.copytree(loaded_duckdb_origin / "pipelines", isolated / "pipelines")
+    for name, value in loaded_settings(sandbox).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "warehouse.duckdb"))
+    return Warehouse("duckdb", str(isolated / "warehouse.duckdb"))

@@ -7,10 +7,11 @@ import itertools
 
 import pytest
 from conftest import configure
+from processes import run_command
 
 from test_statsig import VALUES, expected_values, warehouse_values
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 FIRST = TODAY - dt.timedelta(days=12)
 LAST = TODAY - dt.timedelta(days=1)
 DATES = [FIRST + dt.timedelta(days=i) for i in range((LAST - FIRST).days + 1)]  # 12 dates
@@ -129,6 +130,7 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     import time
 
     from conftest import ROOT
+    from processes import child_process
     from test_crash_safety import duckdb_query
 
     first, last = TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=1)
@@ -140,20 +142,20 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     command = [sys.executable, "-m", "pipelines", "run", "statsig", "--from", first.isoformat(), "--to",
                last.isoformat(), "--pipelines-dir", str(isolated / "pipelines")]
     sandbox.latency = 0.05
-    child = subprocess.Popen(command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(sandbox.seen(VALUES)) < 45:
-        assert child.poll() is None and time.monotonic() < deadline, "the child ended or never got going"
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    with child_process(command, cwd=isolated, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+        deadline = time.monotonic() + 120
+        while len(sandbox.seen(VALUES)) < 45:
+            assert child.poll() is None and time.monotonic() < deadline, "the child ended or never got going"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
 
     loaded = sorted(r[0] for r in duckdb_query(db, "select distinct date from statsig.metric_values"))
     assert loaded, "no chunk was committed by time"
     assert loaded == [first + dt.timedelta(days=i) for i in range(len(loaded))]  # a prefix: nothing past a gap
     sandbox.latency = 0.0
     sandbox.clear_log()
-    rerun = subprocess.run(command, cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
+    rerun = run_command(command, cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     asked = sorted(dt.date.fromisoformat(r.arg("date")) for r in sandbox.seen(VALUES))
     assert asked == [d for d in (first + dt.timedelta(days=i) for i in range(120)) if d > loaded[-1]]

@@ -6,7 +6,6 @@ with nothing to load warns; Postgres URLs follow libpq's rules."""
 import datetime as dt
 import inspect
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,12 +13,13 @@ from typing import Optional
 import pytest
 
 from conftest import configure
+from processes import run_command
 from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
 from sources._common.config import spec
 from sources._common.config.strict import source_parameters
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = (TODAY - dt.timedelta(days=10)).isoformat()
 KEYS = {"whop": "whop_sandbox_key", "stripe_analytics": "sk_test_sandbox_stripe",
         "posthog": "phx_sandbox_posthog", "statsig": "console-sandbox-statsig"}
@@ -197,8 +197,8 @@ def test_api_key_with_nothing_to_load_warns(sandbox, monkeypatch, isolated, prov
     """In a real process: the warning is the one line on stderr (logging's own handler)."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "defs.duckdb"))
     setup(monkeypatch, sandbox, provider, **settings)
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    done = run_command([sys.executable, "-m", "pipelines", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
+                       env=dict(os.environ), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and warning in lines[0], done.stderr
@@ -247,10 +247,10 @@ def _postgres_url(database: Optional[str] = None, user: Optional[str] = None, po
     pytest.param(_postgres_url(user="no_such_role_ms"), 2, 'role "no_such_role_ms" does not exist', id="no-role"),
 ])
 def test_postgres_connection_failure_is_one_line_without_password(sandbox, capsys, monkeypatch, url, code, message):
-    from conftest import _postgres_available
+    from conftest import require_postgres
 
-    if code == 2 and _postgres_available():
-        pytest.skip("Postgres not reachable")
+    if code == 2:
+        require_postgres()
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
     monkeypatch.delenv("PGPASSWORD", raising=False)
     setup(monkeypatch, sandbox, "whop")

@@ -1,5 +1,6 @@
 """A real process killed with SIGKILL mid-backfill, then the same command again; one run at a time."""
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -8,14 +9,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 
 from conftest import ROOT
-from sources._common.load.windows import plan_windows
+from processes import child_process
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 BACKFILL = (TODAY - dt.timedelta(days=730), TODAY - dt.timedelta(days=1))
 WALLET = [{"name": "daily_all", "group_by": "day"}]
+# Whop's day windows are 92 days (README `max_periods`), from the first day of the backfill: 730 days, 8 windows
+WINDOW_STARTS = [BACKFILL[0] + dt.timedelta(days=92 * i) for i in range(8)]
 
 
 def child_env(sandbox, workdir: Path) -> dict:
@@ -31,16 +35,20 @@ def child_env(sandbox, workdir: Path) -> dict:
     return env
 
 
-def start_backfill(sandbox, workdir: Path) -> subprocess.Popen:
+@contextlib.contextmanager
+def start_backfill(sandbox, workdir: Path, log: str) -> Iterator[subprocess.Popen]:
+    """The backfill in its own process (group), ended when the `with` block ends; output to `log`."""
     command = [sys.executable, "-m", "pipelines", "run", "whop", "--from", BACKFILL[0].isoformat(),
                "--to", BACKFILL[1].isoformat(), "--windows-per-load", "1", "--pipelines-dir", str(workdir / "pipelines")]
-    return subprocess.Popen(command, cwd=workdir, env=child_env(sandbox, workdir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(workdir / log, "w") as out, child_process(command, cwd=workdir, env=child_env(sandbox, workdir),
+                                                        stdout=out, stderr=subprocess.STDOUT) as child:
+        yield child
 
 
-def wait_for_requests(sandbox, count: int, timeout: float = 60) -> None:
+def wait_for_requests(sandbox, child: subprocess.Popen, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while len(sandbox.seen("/api/v1/stats/time_series")) < count:
+        assert child.poll() is None, f"the child ended (exit {child.returncode}) before {count} requests"
         assert time.monotonic() < deadline, "the child never reached the sandbox"
         time.sleep(0.05)
 
@@ -53,28 +61,25 @@ def duckdb_query(path: Path, sql: str):
 
 
 def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolated):
-    windows = plan_windows(BACKFILL[0], BACKFILL[1], "day", 92, TODAY)
-    assert len(windows) >= 8
     sandbox.latency = 0.3
-    child = start_backfill(sandbox, isolated)
-    wait_for_requests(sandbox, 4)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    with start_backfill(sandbox, isolated, "first.log") as child:
+        wait_for_requests(sandbox, child, 4)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
 
     db = isolated / "crash.duckdb"
     committed = duckdb_query(db, "select count(*) from whop._dlt_loads")[0][0] if db.exists() else 0
-    assert 1 <= committed < len(windows), "the kill should land mid-backfill"
+    assert 1 <= committed < len(WINDOW_STARTS), "the kill should land mid-backfill"
 
     sandbox.latency = 0.0
     sandbox.clear_log()
-    rerun = start_backfill(sandbox, isolated)
-    out, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err
+    with start_backfill(sandbox, isolated, "rerun.log") as rerun:
+        assert rerun.wait(timeout=240) == 0, (isolated / "rerun.log").read_text()
 
     # only what had not been committed was fetched again: the windows after the committed ones
     asked = sorted(dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series"))
-    assert asked == [w.start for w in windows[committed:]]
+    assert asked == WINDOW_STARTS[committed:]
 
     emulator = sandbox.by_name["whop"]
     expected = emulator.wallet_totals(BACKFILL[0], BACKFILL[1], "day")
@@ -85,18 +90,14 @@ def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolate
 
 def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, isolated, run, monkeypatch):
     sandbox.latency = 0.5
-    child = start_backfill(sandbox, isolated)
-    try:
-        wait_for_requests(sandbox, 1)
+    with start_backfill(sandbox, isolated, "first.log") as child:
+        wait_for_requests(sandbox, child, 1)
         for key, value in child_env(sandbox, isolated).items():
             if key.startswith(("SOURCES__", "DESTINATION__")):
                 monkeypatch.setenv(key, value)
         second = run("whop", backfill=BACKFILL)
         assert second.exit_code == 6
         assert "another run of this pipeline is in progress" in second.message
-    finally:
-        child.kill()
-        child.wait(timeout=30)
 
 
 def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sandbox, warehouse, run, monkeypatch, isolated):

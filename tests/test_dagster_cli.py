@@ -20,7 +20,8 @@ import pytest
 from conftest import ROOT, Warehouse, configure
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
-pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
+    pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
 
 DEFINITIONS = ROOT / "deploy/dagster/definitions.py"
 ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}]

@@ -5,9 +5,8 @@ test_airflow.py)."""
 import datetime as dt
 import importlib.util
 
-import pytest
-
-from conftest import ROOT, Warehouse, configure
+from conftest import ROOT, Warehouse, configure, require_module
+from processes import run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 
@@ -19,7 +18,7 @@ def load(path: str, name: str):
 
 
 def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isolated):
-    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    dagster = require_module("dagster", "METRICSYNC_REQUIRE_DAGSTER", "the dagster extra (make test installs it)")
     configure(monkeypatch, "whop", api_key=KEY, base_url=f"{sandbox.url}/api/v1", start_date=START.isoformat(),
               wallet_queries=WALLET_QUERIES[:1],
               accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}])
@@ -34,8 +33,9 @@ def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isola
     for account in ("north", "east"):
         result = dagster.materialize([assets], partition_key=account, instance=instance)
         assert result.success
-    expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
-    for account in ("north", "east"):
+    for account in ("north", "east"):  # each partition's rows are that account's own data
+        expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0],
+                                                           f"biz_{account}").items()}
         rows = warehouse.query("select period, currency, amount from whop.wallet_time_series "
                                f"where account = '{account}'")
         assert {(p, c): a for p, c, a in rows} == expected, account
@@ -54,7 +54,34 @@ def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isola
     assert {r.arg("from") for r in sandbox.seen("/api/v1/stats/time_series")} == {START.isoformat()}
 
 
-def test_github_actions_workflow_runs_nightly_with_secrets():
-    text = (ROOT / "deploy/github-actions/nightly.yml").read_text()
-    assert "schedule:" in text and "cron:" in text
-    assert "${{ secrets.SOURCES__WHOP__API_KEY }}" in text and "python -m pipelines run all" in text
+def test_github_actions_workflow_runs_nightly_with_secrets(sandbox, monkeypatch, isolated):
+    """The workflow parsed as YAML, then its sync step's script run by bash as written (the
+    sandbox for the APIs, a Postgres database for the secret's warehouse), with a backfill input."""
+    import os
+
+    import yaml
+
+    from conftest import _warehouse
+
+    workflow = yaml.safe_load((ROOT / "deploy/github-actions/nightly.yml").read_text())
+    [cron] = [entry["cron"] for entry in workflow[True]["schedule"]]  # YAML reads the key `on` as True
+    assert len(cron.split()) == 5 and set(workflow[True]["workflow_dispatch"]["inputs"]) == {"from", "to"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = workflow["jobs"]["sync"]
+    for name in ("SOURCES__WHOP__API_KEY", "SOURCES__STRIPE_ANALYTICS__API_KEY", "SOURCES__POSTHOG__API_KEY",
+                 "SOURCES__STATSIG__API_KEY", "DESTINATION__POSTGRES__CREDENTIALS"):
+        assert job["env"][name] == "${{ secrets.%s }}" % name
+    [sync] = [step for step in job["steps"] if step.get("name") == "sync"]
+
+    day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=3)
+    (isolated / ".venv").symlink_to(ROOT / ".venv")
+    for emulator in sandbox.emulators:
+        configure(monkeypatch, emulator.name, **emulator.demo_settings(sandbox.url))
+    for warehouse in _warehouse("postgres", isolated, monkeypatch):
+        done = run_command(["bash", "-e", "-c", sync["run"]], cwd=isolated, capture_output=True, text=True,
+                           env={**os.environ, "BACKFILL_FROM": str(day), "BACKFILL_TO": str(day)}, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        daily = [r for r in sandbox.seen("/api/v1/stats/time_series") if r.arg("group_by") == "day"]
+        assert {(r.arg("from"), r.arg("to")) for r in daily} == {(str(day), str(day + dt.timedelta(days=1)))}
+        assert warehouse.query("select distinct period from whop.wallet_time_series where query_name = 'daily_all'"
+                               ) == [(day,)]

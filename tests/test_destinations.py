@@ -9,9 +9,8 @@ import shutil
 import dlt
 import pytest
 
-from conftest import configure
+from conftest import configure, period_floor
 from test_whop import KEY, METRIC_QUERIES, START, TODAY, WALLET_QUERIES, expected_metric, expected_wallet
-from sources._common.load.windows import period_start
 
 def installed(module: str) -> bool:
     try:
@@ -67,7 +66,7 @@ def test_two_runs_exact_with_history_and_state_restored(sandbox, sql_warehouse, 
     assert second.ok, second.message
     assert_exact(sql_warehouse, sandbox, dataset)
     starts = {dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")}
-    assert min(starts) >= period_start(TODAY - dt.timedelta(days=3), "week"), "state was not restored"
+    assert min(starts) >= period_floor(TODAY - dt.timedelta(days=3), "week"), "state was not restored"
 
     current = dict(sql_warehouse.query(f"select `key`, name from {dataset}.wallet_groupings where _dlt_valid_to is null"
                                        if sql_warehouse.name == "sqlalchemy" else
@@ -108,8 +107,7 @@ def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated
 
     with pytest.raises(ConfigError, match="motherduck") as refused:
         make_destination("lake", "whop")
-    assert token not in str(refused.value)
-    assert not [p for _, _, files in os.walk(isolated) for p in files if token in p]
+    assert token not in str(refused.value)  # no file is made from the path: run end to end in test_readme_behaviours
 
 
 @pytest.mark.parametrize("destination, env, formats", [
@@ -175,7 +173,7 @@ def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
     monkeypatch.setenv("DESTINATION_NAME", "second")  # the destination from config, not the command line
     assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
     starts = {dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")}
-    assert min(starts) == min(period_start(START, q["group_by"]) for q in QUERIES["wallet_queries"])
+    assert min(starts) == min(period_floor(START, q["group_by"]) for q in QUERIES["wallet_queries"])
     assert {"whop__duckdb", "whop__second"} <= set(os.listdir(pipelines))
     for path in ("first.duckdb", "second.duckdb"):
         wallet, _ = loaded(Warehouse("duckdb", str(isolated / path)), "whop", metrics=False)

@@ -17,7 +17,7 @@ from sources._common.load.progress import RunControl
 from sources._common.load.windows import Window
 from sources.whop.helpers import metric_request
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 BY_CUSTOMER = {"name": "mrr_by_customer", "metrics": [{"id": stripe.MRR}], "interval": "day", "currency": "usd",
                "group_by": ["customer"]}
 

@@ -6,15 +6,14 @@ import json
 import re
 import shlex
 import shutil
-import threading
-import time
 
 import pytest
 
 from conftest import configure
+from processes import run_command
 from pipelines.cli import main
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = TODAY - dt.timedelta(days=20)
 WALLET = [{"name": "daily", "group_by": "day"}, {"name": "weekly", "group_by": "week"}]
 
@@ -127,7 +126,9 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
     assert {("whop", "wallet_groupings"), ("statsig", "metrics"), ("statsig", "metric_sources")} <= definitions
-    assert set(entries[0]) == {"provider", "resource", "query", "loaded_through", "backfill", "rows", "last_loaded_at"}
+    assert set(entries[0]) == {"provider", "account", "resource", "query", "loaded_through", "backfill", "rows",
+                               "last_loaded_at", "last_verified"}
+    assert {e["account"] for e in entries} == {None}  # no accounts configured
 
     shutil.rmtree(isolated / "pipelines")  # a fresh machine: only the destination knows
     assert status_json(capsys, "whop", "statsig", "--destination", warehouse.name) == entries
@@ -156,27 +157,13 @@ def test_a_relative_duckdb_file_is_the_working_directorys_for_run_and_status(san
         assert json.loads(cli(capsys, "status", "posthog", "--json")[1])[0]["rows"] == 3
 
 
-def interrupt_after(sandbox, path: str, requests: int) -> threading.Thread:
-    """From the `requests`-th request to `path` on, the sandbox answers 500 (run with latency)."""
-    def watch() -> None:
-        deadline = time.monotonic() + 60
-        while len(sandbox.seen(path)) < requests and time.monotonic() < deadline:
-            time.sleep(0.005)
-        sandbox.add_fault("500", count=1000, path=path)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_status_shows_an_interrupted_backfill_and_the_rerun_says_where_it_resumed(sandbox, capsys, monkeypatch,
                                                                                 isolated):
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "b.duckdb"))
     point_all_at_sandbox(monkeypatch, sandbox, whop={"wallet_queries": WALLET[:1], "max_concurrency": 1,
                                                      "max_attempts": 1})
     first, last = TODAY - dt.timedelta(days=400), TODAY - dt.timedelta(days=30)
-    sandbox.latency = 0.2
-    interrupt_after(sandbox, "/api/v1/stats/time_series", 3)
+    sandbox.add_fault("500", count=1000, path="/api/v1/stats/time_series", after=3)  # reset below
     code, out, err = cli(capsys, "run", "whop", "--resources", "wallet_time_series", "--from", first.isoformat(),
                          "--to", last.isoformat(), "--windows-per-load", "1", "--progress", "none")
     assert code == 5, out + err
@@ -307,10 +294,12 @@ def test_describe_lists_tables_settings_env_names_and_queries(sandbox, capsys, m
 def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(capsys, monkeypatch, isolated):
     """`sandbox` in its own process: its export block, pasted into the environment, makes
     `check all` pass against it."""
+    import signal
     import subprocess
     import sys
 
     from conftest import ROOT
+    from processes import child_process
     from sandbox import Sandbox
 
     import socket
@@ -318,10 +307,9 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
     with socket.socket() as probe:  # a free port (the command takes 1-65535)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
-                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                              text=True)
-    try:
+    with child_process([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                       text=True) as server:
         lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
         url = f"http://127.0.0.1:{port}"
         assert lines[0] == f"sandbox listening on {url} (Ctrl-C to stop)"
@@ -339,9 +327,9 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
         code, out, err = cli(capsys, "check", "all")
         assert code == 0, err
         assert len(out.strip().splitlines()) == 4
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+        server.send_signal(signal.SIGTERM)  # as a service manager stops it
+        assert server.wait(timeout=60) == 0
 
 
 @pytest.mark.parametrize("argv", [
@@ -354,7 +342,7 @@ def test_global_options_before_or_after_the_command(capsys, isolated, monkeypatc
     assert "whop: nothing loaded yet" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["run", "check", "status", "reset", "describe", "sandbox", "demo"])
+@pytest.mark.parametrize("command", ["run", "query", "check", "status", "reset", "describe", "sandbox", "demo"])
 def test_every_command_has_help_with_an_example(capsys, command):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])
@@ -400,12 +388,11 @@ def test_an_unreachable_host_is_named_with_the_setting_to_check(sandbox, capsys,
 def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     """The README's crontab command, run by /bin/sh from a folder holding `.env` (made from
     `.env.example` with the sandbox's settings) and the project's `.venv`."""
-    import subprocess
+    from conftest import ROOT, require
 
-    from conftest import ROOT
-
-    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
-        pytest.skip("the metricsync console script is installed by `make install`")
+    script = ROOT / ".venv" / "bin" / "metricsync"
+    require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
+            "the console script `make install` puts in .venv")
     line = re.search(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
     command = line.split(None, 5)[5]  # after the five schedule fields
     workdir = isolated / "opt"
@@ -421,8 +408,8 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
             env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
-    done = subprocess.run(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = run_command(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
+                       capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()
     assert done.returncode == 0, log
     assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
@@ -441,10 +428,9 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
 
     import psycopg2
 
-    from conftest import POSTGRES_ADMIN, ROOT, _postgres_available
+    from conftest import POSTGRES_ADMIN, ROOT, require_postgres
 
-    if _postgres_available():
-        pytest.skip("needs Postgres")
+    require_postgres()
     database = f"ms_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(POSTGRES_ADMIN)
     admin.autocommit = True
@@ -455,9 +441,9 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
         point_all_at_sandbox(monkeypatch, sandbox)
 
         def run(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
-                                  cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                                  text=True, timeout=300)
+            return run_command([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
+                               cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                               text=True, timeout=300)
 
         assert run().returncode == 0
         switched = run("--destination", "postgres")

@@ -181,4 +181,5 @@ def test_requests_stay_within_max_concurrency(sandbox, posthog, run):
     result = run("posthog")
     assert result.ok, result.message
     assert not [r for r in sandbox.seen("/api/projects/") if r.fault == "concurrency"]
+    assert sandbox.peak_in_flight == 2  # the cap was reached, not just kept
     assert all(r.header("authorization") == "Bearer phx_sandbox_posthog" for r in sandbox.seen("/api/projects/"))

@@ -2,6 +2,7 @@
 resolved, strictly checked, range-checked and documented with no other edit, and the README table
 and `.env.example` are what `python -m pipelines.reference` generates from them."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,11 +23,12 @@ WINDOWED = {"whop": True, "stripe_analytics": True, "statsig": True, "posthog": 
 
 
 def test_reference_files_are_generated_from_the_settings(tmp_path):
-    """The committed README table and `.env.example` are up to date (else: run the command)."""
+    """The committed README table and `.env.example` are up to date (else: run the command, as
+    written, in the repository's root; here in a folder holding copies of both files)."""
     for name in ("README.md", ".env.example"):
         shutil.copy(ROOT / name, tmp_path / name)
-    done = subprocess.run([sys.executable, "-m", "pipelines.reference", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "pipelines.reference"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for name in ("README.md", ".env.example"):
         assert (tmp_path / name).read_text() == (ROOT / name).read_text(), \

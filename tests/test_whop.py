@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import configure
+from conftest import configure, period_floor, duckdb_only
 from sandbox.whop import LINE_CATEGORIES
-from sources._common.load.windows import period_start
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down
 KEY = "whop_sandbox_key"
 
@@ -41,15 +40,16 @@ def setup_whop(monkeypatch, sandbox, **overrides):
     configure(monkeypatch, "whop", **settings)
 
 
-def expected_wallet(emulator, query):
+def expected_wallet(emulator, query, account=None):
+    """The sandbox's wallet truth for a query, of `account` (the `account_id` sent; None = none)."""
     lines = sorted(LINE_CATEGORIES)
     if query.get("reporting_category"):
         lines = [k for k in lines if query["reporting_category"] in LINE_CATEGORIES[k][1]]
     if query.get("grouping"):
         lines = [k for k in lines if LINE_CATEGORIES[k][0] in query["grouping"]]
-    first = period_start(START, query["group_by"])
+    first = period_floor(START, query["group_by"])
     return emulator.wallet_totals(first, TODAY, query["group_by"], lines, query.get("currency"),
-                                  query.get("convert_currency"))
+                                  query.get("convert_currency"), account)
 
 
 def loaded_wallet(warehouse, name):
@@ -61,7 +61,7 @@ def loaded_wallet(warehouse, name):
 def expected_metric(emulator, query):
     g = {"daily": "day", "weekly": "week", "monthly": "month"}[query["granularity"]]
     totals = emulator.metric_totals(query["resource"], query["granularity"], query.get("breakdowns", []),
-                                    period_start(START, g), TODAY + dt.timedelta(days=1))
+                                    period_floor(START, g), TODAY + dt.timedelta(days=1))
     names = query.get("breakdowns", [])
     return {(p, json.dumps(dict(zip(names, combo)), sort_keys=True)): v for (p, combo), v in totals.items()}
 
@@ -105,26 +105,35 @@ def test_two_runs_exact_after_upstream_revision(sandbox, warehouse, run, monkeyp
     # run 2 asks only for the recent window: last loaded day minus lookback, aligned to the period
     for request in wallet_requests(sandbox):
         group_by = request.arg("group_by")
-        assert dt.date.fromisoformat(request.arg("from")) == period_start(TODAY - dt.timedelta(days=3), group_by)
+        assert dt.date.fromisoformat(request.arg("from")) == period_floor(TODAY - dt.timedelta(days=3), group_by)
     for request in sandbox.seen("/api/v1/stats/metric"):
         g = {"daily": "day", "weekly": "week", "monthly": "month"}[request.arg("granularity")]
-        assert request.arg("from") == f"{period_start(TODAY - dt.timedelta(days=3), g)}T00:00:00Z"
+        assert request.arg("from") == f"{period_floor(TODAY - dt.timedelta(days=3), g)}T00:00:00Z"
 
 
 def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch):
-    setup_whop(monkeypatch, sandbox, metric_queries=None)
+    first = TODAY - dt.timedelta(days=200)  # three 92-day windows for the daily query
+    setup_whop(monkeypatch, sandbox, metric_queries=None, start_date=first.isoformat())
     assert run("whop").ok
     by_query = {}
     for request in wallet_requests(sandbox):
         start = dt.date.fromisoformat(request.arg("from"))
-        assert start == period_start(start, request.arg("group_by")), "a window starts mid-period"
+        assert start == period_floor(start, request.arg("group_by")), "a window starts mid-period"
         assert dt.date.fromisoformat(request.arg("to")) <= TODAY
         assert request.header("authorization") == f"Bearer {KEY}"
-        by_query.setdefault(request.arg("group_by"), []).append(request)
+        by_query.setdefault(request.arg("group_by"), set()).add((start, dt.date.fromisoformat(request.arg("to"))))
+    # each grouping's windows (`to` = the window's end day, exclusive, or today) run from start_date's
+    # period to today, each starting where the one before ended
+    assert set(by_query) == {"day", "week", "month"} and len(by_query["day"]) == 3
+    for group_by, spans in by_query.items():
+        spans = sorted(spans)
+        assert spans[0][0] == period_floor(first, group_by) and spans[-1][1] == TODAY, spans
+        assert all(later[0] == earlier[1] for earlier, later in zip(spans, spans[1:])), spans
     refunds = [r for r in wallet_requests(sandbox) if r.args("grouping")]
     assert refunds and refunds[0].query["grouping[]"] == ["payments", "refunds"]
 
 
+@duckdb_only
 @pytest.mark.parametrize("row_format", [pytest.param("arrays", id="array-rows"), pytest.param("objects", id="object-rows")])
 def test_metric_rows_as_arrays_or_objects(sandbox, warehouse, run, monkeypatch, row_format):
     sandbox.by_name["whop"].settings.update(row_format=row_format, metric_page_size=7)
@@ -146,8 +155,16 @@ def test_new_metric_column_is_added(sandbox, warehouse, run, monkeypatch):
     sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
     result = run("whop", warehouse)
     assert result.ok, result.message
-    rows = warehouse.query("select count(*) from whop.metric_results where refund_value is not null")
-    assert rows[0][0] > 0
+    # the rows fetched again (the lookback from today) carry it, as the API sent it: a tenth of the value
+    rows = warehouse.query("select query_name, period, value, refund_value from whop.metric_results")
+    recent = {"gross_by_country": TODAY - dt.timedelta(days=3),
+              "users_weekly": period_floor(TODAY - dt.timedelta(days=3), "week"),
+              "gross_monthly_plan": period_floor(TODAY - dt.timedelta(days=3), "month")}
+    assert {(name, period >= recent[name]) for name, period, _v, extra in rows if extra is not None} == {
+        (name, True) for name in recent}
+    assert all(extra is not None for name, period, _v, extra in rows if period >= recent[name])
+    assert all(abs(float(extra) - float(value) / 10) <= 0.005 + 1e-9 for _n, _p, value, extra in rows
+               if extra is not None)
 
 
 def test_a_frozen_schema_refuses_a_new_column(sandbox, run, monkeypatch):
@@ -167,7 +184,7 @@ def test_state_is_restored_from_the_destination(sandbox, warehouse, run, monkeyp
     result = run("whop", warehouse)
     assert result.ok, result.message
     starts = {dt.date.fromisoformat(r.arg("from")) for r in wallet_requests(sandbox)}
-    assert min(starts) >= period_start(TODAY - dt.timedelta(days=3), "month")
+    assert min(starts) >= period_floor(TODAY - dt.timedelta(days=3), "month")
     assert_exact_wallet = {q["name"]: expected_wallet(sandbox.by_name["whop"], q) for q in WALLET_QUERIES}
     for name, expected in assert_exact_wallet.items():
         assert loaded_wallet(warehouse, name) == expected
@@ -216,6 +233,7 @@ def test_backfill_is_idempotent_and_keeps_the_nightly_cursor(sandbox, warehouse,
     assert starts == {TODAY - dt.timedelta(days=3)}
 
 
+@duckdb_only
 def test_cursor_parameter_is_configurable(sandbox, warehouse, run, monkeypatch):
     sandbox.by_name["whop"].settings.update(cursor_param="after", metric_page_size=5)
     setup_whop(monkeypatch, sandbox, wallet_queries=None)

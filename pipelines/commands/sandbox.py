@@ -3,6 +3,7 @@ that point all four providers at it (copy them into a shell, or into `.env`)."""
 
 import json
 import shlex
+import signal
 import threading
 from typing import Any
 
@@ -44,10 +45,13 @@ def main(args: Any) -> int:
 
     check_numbers(args, [("--port", "port", Range(int, 1, 65535)), ("--latency", "latency", Range(float, 0, 60)),
                          ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True))])
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
     box = Sandbox(latency=args.latency, max_in_flight=args.max_in_flight).start(args.port)
     print(sandbox_banner(box), flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         box.stop()
     return 0

@@ -8,6 +8,7 @@ Names derived here:
   for two accounts) never share local state or traces.
 """
 
+import copy
 import fcntl
 import logging
 import os
@@ -92,11 +93,30 @@ def make_destination(destination: str, dataset: str) -> Any:
         if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
             raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
                               f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
+    cache_capabilities(factory)
     strategies = set(factory.capabilities().supported_merge_strategies or ())
     missing = [why for strategy, why in REQUIRED_STRATEGIES.items() if strategy not in strategies]
     if missing:
         raise ConfigError(f"{dataset}: destination {destination!r} cannot {missing[0]} - {SQL_HINT}")
     return factory
+
+
+def cache_capabilities(factory: Any) -> None:
+    """dlt asks the destination for its capabilities dozens of times a load, resolving the whole
+    destination configuration each time (a few ms each: about a quarter of a nightly run's CPU);
+    a run's configuration does not change, so each naming convention's answer is computed once per
+    factory and handed out as a copy (dlt adjusts what it gets)."""
+    compute, answers = factory.capabilities, {}
+
+    def capabilities(config: Any = None, naming: Any = None) -> Any:
+        if config is not None:
+            return compute(config, naming)
+        key = None if naming is None else (type(naming), naming.max_length)
+        if key not in answers:
+            answers[key] = compute(None, naming)
+        return copy.copy(answers[key])
+
+    factory.capabilities = capabilities
 
 
 def require_client(factory: Any, destination: str, dataset: str) -> None:

@@ -143,6 +143,10 @@ def time_column(query: dict, record: dict) -> str:
     """The column holding the period: `time_column` if set, a usual name, else the first column
     whose value reads as a date."""
     if query.get("time_column"):
+        if query["time_column"] not in record:
+            raise ApiError("whop", settings.METRIC_ENDPOINT, 200,
+                           f"no column {query['time_column']!r} in the answer (columns: {list(record)})",
+                           hint=f"fix time_column in metric query {query['name']!r}")
         return query["time_column"]
     for name in settings.TIME_COLUMNS:
         if name in record:

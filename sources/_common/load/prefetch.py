@@ -8,6 +8,7 @@ takes it, and progress is committed by that load, so a crash in between loses th
 and nothing more.
 """
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -45,6 +46,9 @@ class Prefetcher:
         self.max_bytes = max_bytes
         self._pool: Optional[ThreadPoolExecutor] = None
         self._futures: dict[Hashable, Future] = {}  # submitted, not taken
+        self._sizes: dict[Hashable, int] = {}  # bytes of each finished, untaken result (counted once)
+        self._held = 0  # their sum
+        self._running: set[Future] = set()  # submitted and not finished (taken or not)
         self._waiting: deque = deque()  # (key, unit) to submit, in the order they will be taken
         self._failed = False
         self._lock = threading.RLock()  # the loading thread and finished fetches both top up
@@ -56,7 +60,7 @@ class Prefetcher:
         keys = {key for key, _unit in wanted}
         with self._lock:
             for key in [key for key in self._futures if key not in keys]:
-                self._futures.pop(key).cancel()
+                self._drop(key).cancel()
             self._waiting = deque((key, unit) for key, unit in wanted if key not in self._futures)
             self._top_up()
 
@@ -64,17 +68,27 @@ class Prefetcher:
         """`fetch(unit)`'s result, fetched ahead or now; its failure is raised here."""
         key = unit_key(unit)
         with self._lock:
-            future = self._futures.pop(key, None)
-            if future is None:
+            if key not in self._futures:
                 self._waiting = deque(item for item in self._waiting if item[0] != key)
-                future = self._submit(unit)
+                self._submit(key, unit)
+            future = self._drop(key)
             self._top_up()
         return future.result()
+
+    def ready(self, unit: tuple) -> bool:
+        """Whether `take(unit)` would return without waiting (its fetch has finished)."""
+        with self._lock:
+            return unit_key(unit) in self._sizes
 
     def held_bytes(self) -> int:
         """Bytes of the results fetched ahead and not yet taken."""
         with self._lock:
-            return sum(_size(future) for future in self._futures.values())
+            return self._held
+
+    def _drop(self, key: Hashable) -> Future:
+        """Stop holding `key`'s fetch (taken or no longer expected)."""
+        self._held -= self._sizes.pop(key, 0)
+        return self._futures.pop(key)
 
     def _run(self, unit: tuple) -> Any:
         if self._failed:  # units start in the order they are taken: the failed one comes first
@@ -85,24 +99,27 @@ class Prefetcher:
             self._failed = True
             raise
 
-    def _submit(self, unit: tuple) -> Future:
+    def _submit(self, key: Hashable, unit: tuple) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="metricsync")
-        future = self._pool.submit(self._run, unit)
-        future.add_done_callback(self._finished)
-        return future
+        future = self._futures[key] = self._pool.submit(self._run, unit)
+        self._running.add(future)
+        future.add_done_callback(functools.partial(self._finished, key))
 
-    def _finished(self, _future: Future) -> None:
+    def _finished(self, key: Hashable, future: Future) -> None:
+        """A fetch ended (or was cancelled): its result's size is counted here, once."""
         with self._lock:
+            self._running.discard(future)
+            if self._futures.get(key) is future:
+                size = _size(future)
+                self._sizes[key] = size
+                self._held += size
             self._top_up()
 
     def _top_up(self) -> None:
-        running = sum(1 for future in self._futures.values() if not future.done())
-        held = sum(_size(future) for future in self._futures.values())
-        while self._waiting and running < self.workers and len(self._futures) < self.ahead and held < self.max_bytes:
-            key, unit = self._waiting.popleft()
-            self._futures[key] = self._submit(unit)
-            running += 1
+        while (self._waiting and len(self._running) < self.workers and len(self._futures) < self.ahead
+               and self._held < self.max_bytes):
+            self._submit(*self._waiting.popleft())
 
     def close(self, wait: bool = True) -> None:
         """Drop what was fetched ahead and stop the threads (waits for requests in flight, unless
@@ -112,13 +129,15 @@ class Prefetcher:
             for future in self._futures.values():
                 future.cancel()
             self._futures.clear()
+            self._sizes.clear()
+            self._held = 0
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
 
 
 def _size(future: Future) -> int:
-    """The Arrow size of a finished fetch's result (0 while running, failed or not a table)."""
-    if not future.done() or future.cancelled() or future.exception() is not None:
+    """The Arrow size of a finished fetch's result (0 when failed, cancelled or not a table)."""
+    if future.cancelled() or future.exception() is not None:
         return 0
     return int(getattr(future.result(), "nbytes", 0) or 0)

@@ -4,9 +4,9 @@ destination, so a fresh machine resumes where the last run stopped).
 Per query the state holds `loaded_through` (the last day the nightly sync has loaded) and, while a
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
-`windows_per_load` windows per query or once `checkpoint_seconds` have passed since it began,
-whichever comes first, so a crash loses at most the chunk in flight however slow the API, and the
-rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
+`windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
+a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
+flight however slow the API, and the rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
 import datetime as dt
@@ -19,6 +19,7 @@ from sources._common.load.tally import RunTally
 from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, widen
 
 CHECKPOINT_SECONDS = 60.0
+LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
 
 
 @dataclass
@@ -33,10 +34,14 @@ class RunControl:
     loads: int = 0
     queries: Optional[set] = None  # `--queries`: only these query names (None: all)
     tally: RunTally = field(default_factory=RunTally)
+    # `verify`: each query's full plan is recorded here, (resource, query) -> windows, and no
+    # window is fetched (None: a normal run)
+    plan_only: Optional[dict] = None
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
+    load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # rows a resource takes per load at most
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
@@ -60,14 +65,20 @@ class RunControl:
 
 
 class Chunk:
-    """One load's time budget: expired once `seconds` have passed since it began."""
+    """One load's budget: expired once `seconds` have passed since it began, or once it took
+    `control.load_rows` rows, so what dlt and the warehouse handle per load (extract files,
+    the merge's staging table) is bounded however long the backfill."""
 
     def __init__(self, control: RunControl, seconds: float) -> None:
-        self.clock, self.seconds = control.clock, seconds
+        self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
         self.began = self.clock()
+        self.rows = 0
+
+    def took(self, rows: int) -> None:
+        self.rows += rows
 
     def expired(self) -> bool:
-        return self.clock() - self.began >= self.seconds
+        return self.rows >= self.max_rows or self.clock() - self.began >= self.seconds
 
 
 def utc_today() -> dt.date:
@@ -122,6 +133,8 @@ class QueryProgress:
         key = (self.resource, self.query_name)
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)
+            if self.control.plan_only is not None:
+                self.control.plan_only[key], self.control.plans[key] = self.control.plans[key], []
         plan = self.control.plans[key]
         self.per_load = per_load = self.control.windows_per_load or per_load
         self.windows, self.control.plans[key] = plan[:per_load], plan[per_load:]

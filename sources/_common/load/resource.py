@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sources._common.errors import ApiError
 from sources._common.load.arrow import TypeDrift, to_arrow
+from sources._common.load.batch import Batch
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -162,13 +163,14 @@ def windowed_rows(
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
-    page by page with `control.converters[table.name]`). Each window is yielded as one Arrow
-    table, its rows plus its tombstones, in plan order; once `control.checkpoint_seconds` have
-    passed the load stops after the window at hand and the rest go back to the plan. State is
-    only written for the windows this load yielded, at its end, so a failure never advances it
-    past data that did not land; the next load's windows are then fetched (see prefetch.py) while
-    dlt loads this one. Columns are named as dlt names them, and keep the type they have in the
-    destination."""
+    page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
+    its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
+    larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
+    `control.load_rows` rows were taken) the load stops after the window at hand and the rest
+    go back to the plan. State is only written for the windows this load yielded, at its end,
+    so a failure never advances it past data that did not land; the next load's windows are then
+    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
+    keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
     existing = {name: column.get("data_type") for name, column in
@@ -189,8 +191,9 @@ def windowed_rows(
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
+    batch = Batch()
     relearnt: set = set()
-    for unit in units:
+    for index, unit in enumerate(units):
         name = unit[0]["name"]
         if name in relearnt:
             continue
@@ -202,10 +205,15 @@ def windowed_rows(
                                                                                   taken[name])
             relearnt.add(name)
             continue
-        yield fetched
+        batch.add(fetched)
+        chunk.took(fetched.num_rows)
         taken[name] += 1
-        if chunk.expired():
+        expired = chunk.expired()
+        if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
+            yield from batch.flush()
+        if expired:
             break
+    yield from batch.flush()
     for progress in progresses:
         if progress.query_name not in relearnt:
             progress.keep(taken[progress.query_name])

@@ -109,7 +109,7 @@ def plan_windows(
 
     The range is widened to whole periods (`widen`), then clamped to `today`.
     """
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
     cursor, last = widen(start, end, granularity, today)
     last = min(last, today)
     windows: list[Window] = []
