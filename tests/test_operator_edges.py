@@ -214,7 +214,7 @@ def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, wa
                "account column) - set sources.whop.dataset_name to a new dataset, or run `metricsync reset whop "
                "--drop-rows` first")
     code, out, err = cli(capsys, "check", "whop", "--destination", warehouse.name)
-    assert (code, err.strip()) == (2, f"whop: {refusal}")
+    assert (code, err.strip()) == (2, f"whop (account north): {refusal}")
     sandbox.clear_log()
     code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
     assert code == 2
