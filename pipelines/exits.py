@@ -5,6 +5,7 @@ from typing import Sequence
 OK = 0
 MIXED_FAILURES = 1
 USAGE_ERROR = 2
+DRIFT_FOUND = 9  # `verify`: the warehouse differs from the API (and was not repaired)
 
 
 class UsageError(Exception):

@@ -26,6 +26,16 @@ class Revisions:
                 self._by_day[day] = self._by_day.get(day, 0) + 1
         return changed
 
+    def restate(self, days: int, ago: int, today: dt.date) -> list[dt.date]:
+        """Revise `days` consecutive days ending `ago` days before `today`: old periods, far beyond
+        any lookback, restated upstream (refunds, disputes, recomputed metrics), e.g.
+        `restate(6, 40, today)` changes the six days ending 40 days ago."""
+        changed = [today - dt.timedelta(days=ago + i) for i in range(max(0, days))]
+        with self._lock:
+            for day in changed:
+                self._by_day[day] = self._by_day.get(day, 0) + 1
+        return sorted(changed)
+
     def of(self, day: dt.date) -> int:
         return self._by_day.get(day, 0)
 

@@ -4,6 +4,7 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   GET  /_sandbox/requests            the request log
   POST /_sandbox/reset               clear log, faults, revisions and emulator settings
   POST /_sandbox/revise  {"days": 3}  revise the last N days of every provider's data
+  POST /_sandbox/restate {"days": 6, "ago": 60}  revise N old days ending `ago` days back (beyond the lookback)
   POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
                          ("after": 3 lets the first 3 matching requests through first)
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
@@ -87,6 +88,10 @@ class Sandbox:
 
     def revise(self, days: int) -> None:
         self.revisions.revise_recent(days, self.today)
+
+    def restate(self, days: int, ago: int = 60) -> list[dt.date]:
+        """Restate `days` old days ending `ago` days back (see `Revisions.restate`); the days, oldest first."""
+        return self.revisions.restate(days, ago, self.today)
 
     def reset(self) -> None:
         with self._lock:
@@ -243,6 +248,8 @@ class Sandbox:
             self.reset()
         elif action == "revise":
             self.revise(int(body.get("days", 3)))
+        elif action == "restate":
+            self.restate(int(body.get("days", 6)), int(body.get("ago", 60)))
         elif action == "faults":
             self.add_fault(**body)
         elif action == "settings":

@@ -13,7 +13,9 @@ return an empty list, a missing or malformed date a 400. Settings rename a metri
 id -> name), delete metrics or sources (`deleted`: ids or source names), add a field to every
 object (`extra_field`) and list sources whose metrics then 404 (`ghost_sources`). Values are
 history: a rename or deletion only shows on dates restated after it (revision > 0); older dates
-keep the names they were computed with.
+keep the names they were computed with. A second project's key (`second_api_key`) sees the same
+definitions and values of its own; `extra_metrics` and `fixed_values` add metrics (a second type
+of one name) and pin values (1e21, 1.234567890123456e-10).
 """
 
 import datetime as dt
@@ -71,6 +73,7 @@ class StatsigEmulator(Emulator):
     name = "statsig"
     prefix = "/console/v1/"
     api_key = "console-sandbox-statsig"
+    second_api_key = "console-sandbox-statsig-2"  # a second project's key: values of its own
     default_settings = {
         "renamed": {},
         "deleted": [],
@@ -81,6 +84,8 @@ class StatsigEmulator(Emulator):
         "ghost_sources": [],  # listed, but their metrics 404 (deleted between the list and the read)
         "shared_ratio": False,  # the ratio metric's denominator comes from page_views: listed under both sources
         "revision_deletes": False,  # a restated date loses the value rows whose hash says so
+        "extra_metrics": [],  # more METRICS entries, e.g. ["subscriptions", "MRR", "mean", ["accountID"], "mean", "mrr"]
+        "fixed_values": {},  # metric id (name::type) -> the value every row of it has (e.g. 1e21)
     }
 
     def demo_settings(self, sandbox_url: str) -> dict:
@@ -134,7 +139,7 @@ class StatsigEmulator(Emulator):
     def metrics(self, source: Optional[str] = None) -> list[dict]:
         """All metrics (`/metrics/list`), or one source's (`/metric_source/{name}/metrics`)."""
         deleted = set(self.settings["deleted"])
-        return [self._metric(*spec) for spec in METRICS
+        return [self._metric(*spec) for spec in self._specs()
                 if f"{spec[1]}::{spec[2]}" not in deleted and spec[0] not in deleted
                 and (source is None or source in self._sources_of(spec))]
 
@@ -145,15 +150,20 @@ class StatsigEmulator(Emulator):
             listed.add("page_views")
         return listed
 
+    def _specs(self) -> list[tuple]:
+        return METRICS + [tuple(spec) for spec in self.settings["extra_metrics"]]
+
     # -- values ----------------------------------------------------------------------------
-    def values_for(self, day: dt.date) -> list[dict]:
-        """What `/metrics/values?date=day` returns, every page, in order."""
+    def values_for(self, day: dt.date, key: Optional[str] = None) -> list[dict]:
+        """What `/metrics/values?date=day` returns, every page, in order, to the project of API
+        `key` (None or `api_key`: the default data; `second_api_key`: another project's)."""
         if not DATA_START <= day <= self.today:
             return []
         revision = self.revision(day)
         restated = revision > 0
+        salt = (key,) if key and key != self.api_key else ()
         rows = []
-        for _source, name, kind, units, _agg, _col in METRICS:
+        for _source, name, kind, units, _agg, _col in self._specs():
             metric_id = f"{name}::{kind}"
             if restated and metric_id in self.settings["deleted"]:
                 continue
@@ -162,11 +172,11 @@ class StatsigEmulator(Emulator):
                 if self.settings["revision_deletes"] and restated and number("gone", name, unit, day, revision,
                                                                               modulo=3) == 0:
                     continue
-                rows.append(self._value_row(shown, kind, unit, day, revision))
+                rows.append(self._value_row(shown, kind, unit, day, revision, salt))
         return rows
 
-    def _value_row(self, name: str, kind: str, unit: str, day: dt.date, revision: int) -> dict:
-        seed = ("statsig", name, kind, unit, day, revision)
+    def _value_row(self, name: str, kind: str, unit: str, day: dt.date, revision: int, salt: tuple = ()) -> dict:
+        seed = ("statsig", name, kind, unit, day, revision, *salt)
         numerator = denominator = None
         if kind == "ratio":
             numerator = number(*seed, "n", modulo=5_000) + 1
@@ -178,6 +188,7 @@ class StatsigEmulator(Emulator):
             value = number(*seed, modulo=100_000_000) / 100
         else:
             value = number(*seed, modulo=50_000)
+        value = self.settings["fixed_values"].get(f"{name}::{kind}", value)
         row: dict[str, Any] = {"value": value, "unitType": unit, "numerator": numerator, "denominator": denominator,
                                "metricName": name, "metricType": kind}
         if unit == "overall" and self.settings["missing_unit_type"]:
@@ -195,7 +206,7 @@ class StatsigEmulator(Emulator):
         key = request.header("statsig-api-key")
         if key == "console-no-permission":
             return self._error(403, "Forbidden resource: this key cannot read metrics")
-        if key != self.api_key:
+        if key not in (self.api_key, self.second_api_key):
             return self._error(401, "This endpoint only accepts an active CONSOLE key, but an invalid key was sent. "
                                     f"Key: {key}")
         return None
@@ -225,7 +236,7 @@ class StatsigEmulator(Emulator):
             day = dt.date.fromisoformat(request.arg("date") or "")
         except ValueError:
             return self._error(400, "date: Expected valid date in the form of YYYY-MM-DD")
-        rows = self.values_for(day)
+        rows = self.values_for(day, request.header("statsig-api-key"))
         for field in ("metricName", "metricType"):
             if request.arg(field):
                 rows = [r for r in rows if r.get(field) == request.arg(field)]

@@ -12,8 +12,12 @@ and an answer is cut at `limit` rows (at most 1000). Other plausible readings ar
 `pagination` (pages of `page_size` rows with `next_page_url` carrying a `page` token, read from the
 body or the URL), `bucket_labels` (`local`: a bucket is labelled by its local midnight; `utc`: by
 UTC midnight of its date), `require_version` (refuse a request without `Stripe-Version`),
-`customers` (how many customers the data has), `revision_deletes` (a revised day loses the
+`customers` (how many customers the data has), `result_names` (a metric renamed), `fixed_values` (every money result in a
+currency has one value, e.g. 99,013 ISK minor units), `revision_deletes` (a revised day loses the
 customers whose hash says so: a refunded customer's MRR row disappears).
+
+Accounts: each connected account (`Stripe-Account` header) has numbers of its own; a request
+without the header gets the default data.
 """
 
 import base64
@@ -161,6 +165,8 @@ class StripeEmulator(Emulator):
         "max_concurrent": None,  # above this many requests in flight: 429 concurrency_limit_exceeded
         "latency": 0.0,  # seconds each request is held (counted as in flight)
         "throttle": [],  # 429 codes answered, one per request, before serving normally
+        "result_names": {},  # metric id -> the result name it is answered under (a rename upstream)
+        "fixed_values": {},  # currency -> the minor-unit value of every money result in it (e.g. {"isk": 99013})
     }
 
     def __init__(self, sandbox: Any) -> None:
@@ -188,17 +194,21 @@ class StripeEmulator(Emulator):
         }
 
     # -- the data --------------------------------------------------------------------------
-    def daily_value(self, metric: Metric, currency: Optional[str], day: dt.date, combo: dict) -> int:
-        """One metric's value for one day and one finest dimension combination."""
+    def daily_value(self, metric: Metric, currency: Optional[str], day: dt.date, combo: dict,
+                    account: Optional[str] = None) -> int:
+        """One metric's value for one day and one finest dimension combination, of the connected
+        `account` (the `Stripe-Account` header; None = the platform, the default data)."""
         key = tuple(sorted(combo.items()))
+        salt = (account,) if account else ()
         if metric.monetary:
-            return number("stripe", metric.id, currency, day, key, self.revision(day), modulo=50_000)
-        return number("stripe", metric.id, day, key, self.revision(day), modulo=40)
+            return number("stripe", metric.id, currency, day, key, self.revision(day), *salt, modulo=50_000)
+        return number("stripe", metric.id, day, key, self.revision(day), *salt, modulo=40)
 
     def series(self, metrics: list, interval: str, timezone: str, start: dt.datetime, end: dt.datetime,
                group_by: Optional[list] = None, filters: Optional[dict] = None,
-               currency: Optional[str] = None) -> list[dict]:
-        """The `data` rows for [start, end): one per bucket (and group), sorted."""
+               currency: Optional[str] = None, account: Optional[str] = None) -> list[dict]:
+        """The `data` rows for [start, end) of `account` (None = no `Stripe-Account`): one per
+        bucket (and group), sorted."""
         metrics = [m if isinstance(m, Metric) else self._metric(m) for m in metrics]
         zone, group, filters = ZoneInfo(timezone), (group_by or [None])[0], filters or {}
         currency = (currency or self.settings["account_currency"]).lower()
@@ -212,7 +222,7 @@ class StripeEmulator(Emulator):
                 for combo in self._present(matching, day):
                     values = totals.setdefault((bucket, combo[group] if group else ""), {})
                     for metric in metrics:
-                        values[metric.id] = values.get(metric.id, 0) + self.daily_value(metric, currency, day, combo)
+                        values[metric.id] = values.get(metric.id, 0) + self.daily_value(metric, currency, day, combo, account)
             day += dt.timedelta(days=1)
         rows = []
         for (bucket, value), results in sorted(totals.items()):
@@ -221,10 +231,13 @@ class StripeEmulator(Emulator):
             rows.append({
                 "id": "row_" + hashlib.blake2b(f"{stamp}|{value}".encode(), digest_size=6).hexdigest(),
                 "timestamp": stamp, "dimensions": {group: value} if group else None,
-                "results": [{"metric": m.id, "name": m.result_name, "currency": currency if m.monetary else None,
-                             "value": results[m.id]} for m in metrics],
+                "results": [{"metric": m.id, "name": self.settings["result_names"].get(m.id, m.result_name), "currency": currency if m.monetary else None,
+                             "value": self._value(m, currency, results[m.id])} for m in metrics],
             })
         return rows
+
+    def _value(self, metric: Metric, currency: str, value: int) -> int:
+        return self.settings["fixed_values"].get(currency, value) if metric.monetary else value
 
     def _present(self, matching: list[dict], day: dt.date) -> list[dict]:
         """The combinations with data on `day`: with `revision_deletes`, a revised day loses every
@@ -234,12 +247,14 @@ class StripeEmulator(Emulator):
             return matching
         return [c for c in matching if number("gone", c["customer"], day, revision, modulo=3) != 0]
 
-    def expected(self, query: dict, first_day: dt.date, end: Optional[dt.datetime] = None) -> list[dict]:
-        """What a source query (its config object) should have loaded from `first_day` to now."""
+    def expected(self, query: dict, first_day: dt.date, end: Optional[dt.datetime] = None,
+                 account: Optional[str] = None) -> list[dict]:
+        """What a source query (its config object) should have loaded from `first_day` to now,
+        for the connected `account` (`stripe_account`; None = none)."""
         timezone = query.get("timezone") or self.settings["account_timezone"]
         start = dt.datetime.combine(first_day, dt.time(), ZoneInfo(timezone))
         return self.series(query["metrics"], query["interval"], timezone, start, end or self.sandbox.clock(),
-                           query.get("group_by"), query.get("filters"), query.get("currency"))
+                           query.get("group_by"), query.get("filters"), query.get("currency"), account)
 
     # -- HTTP ------------------------------------------------------------------------------
     @staticmethod
@@ -398,7 +413,8 @@ class StripeEmulator(Emulator):
         limit = self._limit(params.get("limit"))
         start, end = self._time_range(params, interval)
         offset = self._page_offset(params)
-        rows = self.series(metrics, interval, timezone, start, end, group_by, filters, params.get("currency"))
+        rows = self.series(metrics, interval, timezone, start, end, group_by, filters, params.get("currency"),
+                           request.header("stripe-account") or None)
         size = min(limit, int(self.settings["page_size"])) if self.settings["pagination"] else limit
         more = self.settings["pagination"] and offset + size < len(rows)
         token = base64.urlsafe_b64encode(f"{_query_digest(params)}:{offset + size}".encode()).decode()

@@ -9,9 +9,13 @@ starts mid-week returns a partial sum for that week); the metric cursor goes bac
 Switches for other plausible readings: `week_start` ("sunday": weeks run Sunday to Saturday and
 are labelled by their Sunday; any other weekday likewise), `currency_column` (metric rows come per currency, in a `currency`
 column nobody asked for), `breakdown_alias` (a breakdown answered under another column name),
+`breakdown_values` (a breakdown's values, e.g. with nulls),
 `revision_deletes` (a revised day loses the currencies and breakdown
 values whose hash says so: a country whose sales were reversed disappears), `numbers_as_text`
 (metric values come as JSON strings).
+
+Accounts: each `account_id` (wallet) / `company_id` (metrics) has numbers of its own; a request
+without one gets the default data.
 """
 
 import base64
@@ -40,6 +44,11 @@ CENT = Decimal("0.01")
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _salt(account: Optional[str]) -> tuple:
+    """Extra hash parts that give an account its own numbers; none for no account (the default data)."""
+    return (account,) if account else ()
 
 
 def _period_start(day: dt.date, group_by: str, week_start: str = "monday") -> dt.date:
@@ -78,14 +87,15 @@ class WhopEmulator(Emulator):
         "currency_column": False,
         "revision_deletes": False,
         "breakdown_alias": {},  # breakdown column -> the name the API answers it under
+        "breakdown_values": {},  # breakdown -> its values, replacing BREAKDOWN_VALUES' (null included)
         "numbers_as_text": False,  # metric values sent as JSON strings ("123.45")
     }
 
-    def _gone(self, *parts: object, day: dt.date) -> bool:
+    def _gone(self, *parts: object, day: dt.date, account: Optional[str] = None) -> bool:
         """With `revision_deletes`, whether this currency or breakdown combination vanished on a revised day."""
         revision = self.revision(day)
         return bool(self.settings["revision_deletes"] and revision) and number("gone", *parts, day, revision,
-                                                                                modulo=3) == 0
+                                                                                *_salt(account), modulo=3) == 0
 
     def demo_settings(self, sandbox_url: str) -> dict:
         return {
@@ -100,14 +110,18 @@ class WhopEmulator(Emulator):
         }
 
     # -- the data --------------------------------------------------------------------------
-    def line_cents(self, line: str, currency: str, day: dt.date) -> int:
-        """Amount in minor units of one line category, currency and day."""
+    def breakdown_values(self, breakdown: str) -> tuple:
+        return tuple(self.settings["breakdown_values"].get(breakdown, BREAKDOWN_VALUES.get(breakdown, ())))
+
+    def line_cents(self, line: str, currency: str, day: dt.date, account: Optional[str] = None) -> int:
+        """Amount in minor units of one line category, currency and day (of `account`: the
+        `account_id` / `company_id` asked for; None = no account, the default data)."""
         sign = LINE_CATEGORIES[line][2]
         scale = 1_000_000 if line == "payment_gross" else 90_000
-        return sign * number("whop", line, currency, day, self.revision(day), modulo=scale)
+        return sign * number("whop", line, currency, day, self.revision(day), *_salt(account), modulo=scale)
 
-    def line_count(self, line: str, currency: str, day: dt.date) -> int:
-        return number("whop-count", line, currency, day, self.revision(day), modulo=40)
+    def line_count(self, line: str, currency: str, day: dt.date, account: Optional[str] = None) -> int:
+        return number("whop-count", line, currency, day, self.revision(day), *_salt(account), modulo=40)
 
     @staticmethod
     def converted(cents: int, currency: str, target: str) -> Decimal:
@@ -115,8 +129,10 @@ class WhopEmulator(Emulator):
         return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
     def wallet_totals(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
-                      currency: Optional[str] = None, convert: Optional[str] = None) -> dict:
-        """{(period start, currency): (amount, line_count)} over the days of [first, last]."""
+                      currency: Optional[str] = None, convert: Optional[str] = None,
+                      account: Optional[str] = None) -> dict:
+        """{(period start, currency): (amount, line_count)} over the days of [first, last] of
+        `account` (the `account_id` sent; None = the default data)."""
         lines = list(lines or LINE_CATEGORIES)
         currencies = [currency] if currency else list(CURRENCIES)
         totals: dict[tuple, tuple] = {}
@@ -124,36 +140,40 @@ class WhopEmulator(Emulator):
         while day <= min(last, self.today):
             period = _period_start(day, group_by, self.settings["week_start"])
             for cur, line in product(currencies, lines):
-                if self._gone(cur, day=day):
+                if self._gone(cur, day=day, account=account):
                     continue
                 key = (period, convert or cur)
                 amount, count = totals.get(key, (Decimal(0), 0))
-                cents = self.line_cents(line, cur, day)
+                cents = self.line_cents(line, cur, day, account)
                 amount += self.converted(cents, cur, convert) if convert else Decimal(cents) / 100
-                totals[key] = (amount, count + self.line_count(line, cur, day))
+                totals[key] = (amount, count + self.line_count(line, cur, day, account))
             day += dt.timedelta(days=1)
         return totals
 
     def wallet_series(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
-                      currency: Optional[str] = None, convert: Optional[str] = None) -> list[dict]:
+                      currency: Optional[str] = None, convert: Optional[str] = None,
+                      account: Optional[str] = None) -> list[dict]:
         """What `/stats/time_series` returns for the inclusive range [first, last]."""
         rows = []
-        for (period, cur), (amount, count) in sorted(self.wallet_totals(first, last, group_by, lines, currency, convert).items()):
+        totals = self.wallet_totals(first, last, group_by, lines, currency, convert, account)
+        for (period, cur), (amount, count) in sorted(totals.items()):
             row = {"period": period.isoformat(), "amount": float(amount), "line_count": count}
             if not convert:
                 row["currency"] = cur
             rows.append(row)
         return rows
 
-    def metric_value(self, resource: str, day: dt.date, combo: tuple) -> Decimal:
-        raw = number("whop-metric", resource, day, combo, self.revision(day), modulo=500_000)
+    def metric_value(self, resource: str, day: dt.date, combo: tuple, account: Optional[str] = None) -> Decimal:
+        raw = number("whop-metric", resource, day, combo, self.revision(day), *_salt(account), modulo=500_000)
         return Decimal(raw) / 100 if METRIC_RESOURCES[resource] == "money" else Decimal(raw % 97)
 
-    def metric_totals(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> dict:
-        """{(period start, breakdown values): value} over the days of [start, end); with
-        `currency_column`, the last value of each combination is its currency."""
+    def metric_totals(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date,
+                      account: Optional[str] = None) -> dict:
+        """{(period start, breakdown values): value} over the days of [start, end) of `account`
+        (the `company_id` sent; None = the default data); with `currency_column`, the last value
+        of each combination is its currency."""
         group_by = {"daily": "day", "weekly": "week", "monthly": "month"}[granularity]
-        dimensions = [BREAKDOWN_VALUES[b] for b in breakdowns]
+        dimensions = [self.breakdown_values(b) for b in breakdowns]
         if self.settings["currency_column"]:
             dimensions.append(CURRENCIES)
         combos = list(product(*dimensions)) or [()]
@@ -162,16 +182,19 @@ class WhopEmulator(Emulator):
         while day < end and day <= self.today:
             period = _period_start(day, group_by, self.settings["week_start"])
             for combo in combos:
-                if self._gone(resource, combo, day=day):
+                if self._gone(resource, combo, day=day, account=account):
                     continue
-                totals[(period, combo)] = totals.get((period, combo), Decimal(0)) + self.metric_value(resource, day, combo)
+                value = self.metric_value(resource, day, combo, account)
+                totals[(period, combo)] = totals.get((period, combo), Decimal(0)) + value
             day += dt.timedelta(days=1)
         return totals
 
-    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date) -> list[list]:
+    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date,
+                    account: Optional[str] = None) -> list[list]:
         """Rows [period, *breakdown values, value] for days in [start, end)."""
-        totals = self.metric_totals(resource, granularity, breakdowns, start, end)
-        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in sorted(totals.items())]
+        totals = self.metric_totals(resource, granularity, breakdowns, start, end, account)
+        ordered = sorted(totals.items(), key=lambda item: (item[0][0], [(v is not None, v or "") for v in item[0][1]]))
+        return [[f"{p.isoformat()}T00:00:00Z", *combo, float(v)] for (p, combo), v in ordered]
 
     # -- HTTP ------------------------------------------------------------------------------
     def _error(self, status: int, message: str) -> Response:
@@ -223,7 +246,7 @@ class WhopEmulator(Emulator):
         for code in (currency, convert):
             if code and code not in CURRENCIES:
                 return self._error(400, f"unsupported currency {code}")
-        rows = self.wallet_series(first, last, group_by, sorted(lines), currency, convert)
+        rows = self.wallet_series(first, last, group_by, sorted(lines), currency, convert, request.arg("account_id"))
         metadata = {"wallet_id": "ldgr_sandbox", "from": first.isoformat(), "to": last.isoformat(),
                     "group_by": group_by, "timezone": request.arg("timezone", "UTC")}
         if convert:
@@ -238,7 +261,7 @@ class WhopEmulator(Emulator):
         if granularity not in ("daily", "weekly", "monthly"):
             return self._error(400, f"invalid granularity {granularity}")
         breakdowns = request.args("breakdowns")
-        unknown = [b for b in breakdowns if b not in BREAKDOWN_VALUES]
+        unknown = [b for b in breakdowns if not self.breakdown_values(b)]
         if unknown:
             return self._error(400, f"cannot break down by {unknown}")
         start, end = _parse_instant(request.arg("from", "")), _parse_instant(request.arg("to", ""))
@@ -246,7 +269,8 @@ class WhopEmulator(Emulator):
             return self._error(400, "from and to are required date-times")
         # a day counts when it starts before `to`: `to` = now includes today so far
         last_day = (end - dt.timedelta(microseconds=1)).date()
-        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1))
+        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1),
+                                request.arg("company_id"))
         aliases = self.settings["breakdown_alias"]
         columns = [self.settings["time_column"], *(aliases.get(b, b) for b in breakdowns),
                    *(["currency"] if self.settings["currency_column"] else []), "value"]

@@ -1,12 +1,13 @@
 """Many accounts: one pipeline and state per account, rows keyed by `account` in one shared
 dataset, `--accounts` selection, `--parallel` processes, and failures that name the account."""
 
+import datetime as dt
 import os
 
 import pytest
 
 from conftest import configure
-from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
+from test_whop import KEY, START, TODAY, WALLET_QUERIES, expected_wallet
 
 ACCOUNTS = [
     {"name": "north", "account_id": "biz_north"},
@@ -43,9 +44,9 @@ def test_parallel_accounts_land_and_a_failing_one_is_named(sandbox, warehouse, m
     assert "whop: 2 of 3 accounts loaded - failed: south (exit 4)" in err
     assert [line for line in err.splitlines() if line.startswith("whop (account south): ")], err
     assert "whop_revoked_key" not in out + err
-    for account in ("north", "east"):
+    for account, biz in (("north", "biz_north"), ("east", "biz_east")):  # each account's own data
         for query in QUERIES:
-            expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], query).items()}
+            expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], query, biz).items()}
             assert wallet_of(warehouse, account, query["name"]) == expected, (account, query["name"])
     assert warehouse.query("select count(*) from whop.wallet_time_series where account = 'south'") == [(0,)]
     sent = {r.arg("account_id") for r in sandbox.seen("/api/v1/stats/time_series")}
@@ -103,9 +104,9 @@ def _sent(sandbox, path, read):
                  "/v2/data/analytics", lambda r: r.header("stripe-account"), {"acct_a", "acct_b"}, id="stripe-connect"),
     pytest.param("posthog", [{"name": "a", "project_id": [1]}, {"name": "b", "project_id": 2}],
                  "/api/projects/", lambda r: r.path.split("/")[3], {"1", "2"}, id="posthog-projects"),
-    pytest.param("statsig", [{"name": "a"}, {"name": "b", "api_key": "console-sandbox-statsig"}],
-                 "/console/v1/metrics", lambda r: r.header("statsig-api-key"), {"console-sandbox-statsig"},
-                 id="statsig-key-per-project"),
+    pytest.param("statsig", [{"name": "a"}, {"name": "b", "api_key": "console-sandbox-statsig-2"}],
+                 "/console/v1/metrics", lambda r: r.header("statsig-api-key"),
+                 {"console-sandbox-statsig", "console-sandbox-statsig-2"}, id="statsig-key-per-project"),
 ])
 def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch, isolated, capsys,
                                                             provider, accounts, path, read, expected):
@@ -126,3 +127,50 @@ def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch
         seen[table] = {r[0] for r in warehouse.query(f"select distinct account from {provider}.{table}")}
     assert all(accounts in ({"a", "b"}, set()) for accounts in seen.values()), seen
     assert any(accounts for accounts in seen.values()), seen
+    # each account's rows are that account's own data (the sandbox gives every account different numbers)
+    truths = {name: TRUTH[provider](sandbox, warehouse, name, entry) for name, entry in
+              ((a["name"], a) for a in accounts)}
+    for name, (loaded, truth) in truths.items():
+        assert loaded == truth and truth, (provider, name)
+    assert truths["a"][1] != truths["b"][1]
+
+
+def _whop_truth(box, warehouse, name, entry):
+    query = {"name": "daily_all", "group_by": "day"}
+    biz = entry.get("account_id") or entry.get("company_id")
+    truth = {k: a for k, (a, _c) in expected_wallet(box.by_name["whop"], query, biz).items()}
+    return wallet_of(warehouse, name, "daily_all"), truth
+
+
+def _stripe_truth(box, warehouse, name, entry):
+    query = next(q for q in box.by_name["stripe_analytics"].demo_settings(box.url)["queries"]
+                 if q["name"] == "mrr_by_price")
+    rows = warehouse.query("select period, dimension_value, value from stripe_analytics.metric_results "
+                           f"where account = '{name}' and query_name = 'mrr_by_price'")
+    truth = {}
+    for row in box.by_name["stripe_analytics"].expected(query, START, account=entry["stripe_account"]):
+        day = dt.datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")).date()
+        truth[(day, row["dimensions"]["price"])] = row["results"][0]["value"]
+    return {(p, d): v for p, d, v in rows}, truth
+
+
+def _posthog_truth(box, warehouse, name, entry):
+    emulator = box.by_name["posthog"]
+    projects = entry["project_id"] if isinstance(entry["project_id"], list) else [entry["project_id"]]
+    truth = {m["id"] for p in projects for t in emulator.group_types(str(p))
+             for m in emulator.metrics(str(p), t["group_type_index"])}
+    rows = warehouse.query(f"select id from posthog.group_type_metrics where account = '{name}'")
+    return {r[0] for r in rows}, truth
+
+
+def _statsig_truth(box, warehouse, name, entry):
+    emulator = box.by_name["statsig"]
+    key = entry.get("api_key")
+    days = [START + dt.timedelta(days=n) for n in range((TODAY - START).days + 1)]
+    truth = {(day, v["metricName"], v["unitType"]): v["value"] for day in days for v in emulator.values_for(day, key)}
+    rows = warehouse.query(f"select date, metric_name, unit_type, value from statsig.metric_values where account = '{name}'")
+    return {(d, m, u): v for d, m, u, v in rows}, truth
+
+
+TRUTH = {"whop": _whop_truth, "stripe_analytics": _stripe_truth, "posthog": _posthog_truth,
+         "statsig": _statsig_truth}

@@ -33,8 +33,9 @@ def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isola
     for account in ("north", "east"):
         result = dagster.materialize([assets], partition_key=account, instance=instance)
         assert result.success
-    expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
-    for account in ("north", "east"):
+    for account in ("north", "east"):  # each partition's rows are that account's own data
+        expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0],
+                                                           f"biz_{account}").items()}
         rows = warehouse.query("select period, currency, amount from whop.wallet_time_series "
                                f"where account = '{account}'")
         assert {(p, c): a for p, c, a in rows} == expected, account

@@ -126,7 +126,9 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
     assert {("whop", "wallet_groupings"), ("statsig", "metrics"), ("statsig", "metric_sources")} <= definitions
-    assert set(entries[0]) == {"provider", "resource", "query", "loaded_through", "backfill", "rows", "last_loaded_at"}
+    assert set(entries[0]) == {"provider", "account", "resource", "query", "loaded_through", "backfill", "rows",
+                               "last_loaded_at", "last_verified"}
+    assert {e["account"] for e in entries} == {None}  # no accounts configured
 
     shutil.rmtree(isolated / "pipelines")  # a fresh machine: only the destination knows
     assert status_json(capsys, "whop", "statsig", "--destination", warehouse.name) == entries
@@ -340,7 +342,7 @@ def test_global_options_before_or_after_the_command(capsys, isolated, monkeypatc
     assert "whop: nothing loaded yet" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["run", "check", "status", "reset", "describe", "sandbox", "demo"])
+@pytest.mark.parametrize("command", ["run", "query", "check", "status", "reset", "describe", "sandbox", "demo"])
 def test_every_command_has_help_with_an_example(capsys, command):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])

@@ -40,7 +40,8 @@ def setup_whop(monkeypatch, sandbox, **overrides):
     configure(monkeypatch, "whop", **settings)
 
 
-def expected_wallet(emulator, query):
+def expected_wallet(emulator, query, account=None):
+    """The sandbox's wallet truth for a query, of `account` (the `account_id` sent; None = none)."""
     lines = sorted(LINE_CATEGORIES)
     if query.get("reporting_category"):
         lines = [k for k in lines if query["reporting_category"] in LINE_CATEGORIES[k][1]]
@@ -48,7 +49,7 @@ def expected_wallet(emulator, query):
         lines = [k for k in lines if LINE_CATEGORIES[k][0] in query["grouping"]]
     first = period_floor(START, query["group_by"])
     return emulator.wallet_totals(first, TODAY, query["group_by"], lines, query.get("currency"),
-                                  query.get("convert_currency"))
+                                  query.get("convert_currency"), account)
 
 
 def loaded_wallet(warehouse, name):

@@ -28,6 +28,13 @@ the daemon starts it:
 
 (`dagster job launch` without a running daemon only queues the run.) tests/test_dagster_cli.py runs
 these commands.
+
+`verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored
+windows (weighted toward older data), compares them with the API and fails the check on drift;
+with `repair` it reloads what drifted (see the README, `verify`). Runs that load (the nightly and
+backfill jobs, `dagster asset materialize`) leave it out; the `<provider>_weekly_verify` job runs
+it weekly (`<provider>_verify_schedule`, `METRICSYNC_VERIFY_CRON`, default Sunday 04:30) with
+`sample` 50 and `repair` on.
 """
 
 import datetime as dt
@@ -40,12 +47,14 @@ import dlt
 from dagster_dlt import dlt_assets
 
 from pipelines.accounts import configured_accounts
+from pipelines.catalog import WINDOWED, Selection
 from pipelines.warehouse.destinations import dataset_name, destination_name
 from pipelines.providers import PROVIDERS, source_factory
 from pipelines.runner import run_provider
 from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
+VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
 SINGLE = "default"  # the partition of a provider without accounts
 
 # placeholder settings that make each source declare every table it can load (asset specs only;
@@ -109,8 +118,9 @@ def provider_assets(provider: str, destination: str) -> tuple:
             yield dg.MaterializeResult(asset_key=key, metadata={"rows": result.rows.get(table, 0),
                                                                  "loads": result.loads})
 
-    nightly = dg.define_asset_job(f"{provider}_nightly", selection=[assets], partitions_def=partitions)
-    backfill = dg.define_asset_job(f"{provider}_backfill", selection=[assets], partitions_def=partitions)
+    loads = dg.AssetSelection.assets(assets).without_checks()  # `verify` runs weekly, on its own
+    nightly = dg.define_asset_job(f"{provider}_nightly", selection=loads, partitions_def=partitions)
+    backfill = dg.define_asset_job(f"{provider}_backfill", selection=loads, partitions_def=partitions)
 
     @dg.schedule(name=f"{provider}_nightly_schedule", cron_schedule=NIGHTLY_CRON, job=nightly)
     def schedule(context: dg.ScheduleEvaluationContext):
@@ -121,15 +131,78 @@ def provider_assets(provider: str, destination: str) -> tuple:
     return assets, [nightly, backfill], schedule
 
 
+class VerifyConfig(dg.Config):
+    """Windows per query to sample (weighted toward older data), and whether to repair drift."""
+
+    sample: int = 20
+    repair: bool = False
+
+
+def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, accounts: dict) -> list:
+    """`verify` as one asset check per windowed table of the provider, over every account."""
+    from pipelines.verification.choose import Scope
+    from pipelines.verification.job import Verification
+
+    tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
+    tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
+    if not tables:
+        return []
+    specs = [dg.AssetCheckSpec("verify", asset=key, description="the stored rows equal the API's (metricsync verify)")
+             for key in tables.values()]
+
+    @dg.multi_asset_check(specs=specs, name=f"{provider}_verify", can_subset=True)
+    def verify(context: dg.AssetCheckExecutionContext, config: VerifyConfig):
+        if len(context.op_execution_context.job_def.nodes) > 1:  # a load run (`dagster asset materialize`)
+            context.log.info(f"{provider}: verify is not run with loads - run the {provider}_weekly_verify job")
+            return  # no evaluation: not "passed"
+        for table, key in tables.items():
+            checked = []
+            for account in list(accounts.values()) or [None]:
+                job = Verification(provider, destination, account, Selection([table]), Scope(sample=config.sample))
+                job.prepare()
+                job.check()
+                if config.repair and not job.clean:
+                    failed = [r for r in job.repair() if not r.ok]
+                    if failed:
+                        raise dg.Failure(description=failed[0].message)
+                checked.append(job)
+            drifted = [d.line() for job in checked for d in job.found if not d.clean]
+            for line in drifted:
+                context.log.warning(line)
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name="verify", passed=all(job.clean for job in checked),
+                metadata={"windows": sum(job.planned for job in checked),
+                          "rows_compared": sum(d.rows_compared for job in checked for d in job.found),
+                          "drift": "\n".join(drifted) or "none", "repaired": bool(config.repair and drifted)})
+
+    return [verify]
+
+
+def verify_schedule(provider: str, assets: dg.AssetsDefinition) -> tuple:
+    """The `<provider>_weekly_verify` job (the checks alone, every account) and its weekly schedule
+    (`METRICSYNC_VERIFY_CRON`, default Sunday 04:30), with `--sample 50 --repair` as in the README."""
+    job = dg.define_asset_job(f"{provider}_weekly_verify", selection=dg.AssetSelection.checks_for_assets(assets),
+                              config={"ops": {f"{provider}_verify": {"config": {"sample": 50, "repair": True}}}})
+    schedule = dg.ScheduleDefinition(name=f"{provider}_verify_schedule", cron_schedule=VERIFY_CRON, job=job)
+    return job, schedule
+
+
 def build_definitions(providers=None, destination: Optional[str] = None) -> dg.Definitions:
     destination = destination or destination_name(os.environ.get("METRICSYNC_DESTINATION"))
-    assets, jobs, schedules = [], [], []
+    assets, jobs, schedules, checks = [], [], [], []
     for provider in providers or list(PROVIDERS):
         provider_asset, provider_jobs, schedule = provider_assets(provider, destination)
+        provider_checks = verify_checks(provider, destination, provider_asset,
+                                        {a.name: a for a in configured_accounts(provider)})
+        if provider_checks:
+            checks.extend(provider_checks)
+            verify_job, verify_weekly = verify_schedule(provider, provider_asset)
+            jobs.append(verify_job)
+            schedules.append(verify_weekly)
         assets.append(provider_asset)
         jobs.extend(provider_jobs)
         schedules.append(schedule)
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, asset_checks=checks)
 
 
 defs = build_definitions()

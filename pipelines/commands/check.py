@@ -5,13 +5,18 @@ then at most two cheap authenticated requests go out through the source's own cl
 destination is connected to without creating a dataset. One line each, e.g.
 
     whop: ok - key accepted, 3 wallet + 2 metric queries, destination duckdb:/data/metricsync.duckdb
+
+With `sources.<provider>.accounts`, each account is checked with its own key and scope:
+
+    whop (account north): ok - key accepted, 3 wallet + 2 metric queries, destination duckdb:...
 """
 
 import datetime as dt
 import logging
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+from pipelines.accounts import Account, configured_accounts
 from pipelines.catalog import setting_values
 from pipelines.commands._options import PROVIDER_HELP, add_command, providers_to_run
 from pipelines.exits import exit_code
@@ -40,7 +45,10 @@ def _whop(client: Any, values: dict) -> str:
     from sources.whop import helpers
 
     wallet, metrics = helpers.wallet_queries(values["wallet_queries"]), helpers.metric_queries(values["metric_queries"])
+    account_id, company_id = values.get("account_id"), values.get("company_id")  # one account's (accounts)
+    metrics = helpers.for_account(metrics, "company_id", company_id or (account_id if account_id != "global" else None))
     query = {**(wallet[0] if wallet else {"name": "check"}), "group_by": "day"}
+    query = helpers.for_account([query], "account_id", account_id or company_id)[0]
     request = helpers.wallet_request(query, _yesterday(), _today(), values["array_params"])
     client.request(request, endpoint="GET /stats/time_series", check=helpers.is_wallet_body, decimal=True)
     if metrics:
@@ -113,30 +121,43 @@ def destination_summary(destination: str, provider: str) -> str:
     return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
-def check_provider(provider: str, destination: str) -> tuple[int, str]:
+def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:
+    """One line for the provider, or for one of its accounts (that account's key, id and scope)."""
     from pipelines.runner import describe_failure, schema_contract
     from sources._common.config.strict import check_settings
 
+    params = account.params if account else {}
+    label = f"{provider} (account {account.name})" if account else provider
     try:
         check_settings(provider, source_factory(provider))
         schema_contract(provider)
-        source = source_factory(provider)(control=RunControl())  # every check `run` makes; no request yet
-        summary = PROBES[provider](latest_client(provider), setting_values(provider))
+        source = source_factory(provider)(control=RunControl(), **params)  # every check `run` makes; no request yet
+        summary = PROBES[provider](latest_client(provider), {**setting_values(provider), **params})
         del source
         where = destination_summary(destination, provider)
     except Exception as exc:  # one line per provider, as in `run`
-        logger.debug("%s: check failed", provider, exc_info=True)
-        return describe_failure(provider, exc, destination)
-    return 0, f"{provider}: ok - key accepted, {summary}, {where}"
+        logger.debug("%s: check failed", label, exc_info=True)
+        code, line = describe_failure(provider, exc, destination)
+        return code, label + line[len(provider):] if line.startswith(f"{provider}:") else line
+    return 0, f"{label}: ok - key accepted, {summary}, {where}"
 
 
 def check_command(providers: list[str], destination: str) -> int:
+    """Each provider, or each of its configured accounts (`sources.<provider>.accounts`)."""
+    from pipelines.runner import describe_failure
 
     codes = []
     for provider in providers:
-        code, line = check_provider(provider, destination)
-        print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)
-        codes.append(code)
+        try:
+            accounts: list = configured_accounts(provider) or [None]
+        except ConfigError as exc:
+            accounts, (code, line) = [], describe_failure(provider, exc, destination)
+            print(line, file=sys.stderr, flush=True)
+            codes.append(code)
+        for account in accounts:
+            code, line = check_provider(provider, destination, account)
+            print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)
+            codes.append(code)
     return exit_code(codes)
 
 def register(commands) -> None:

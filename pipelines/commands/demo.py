@@ -1,5 +1,7 @@
-"""`make demo`: start the sandbox, load every provider into a DuckDB file, show what landed, then
-run the dbt project (`transform`) and show monthly MRR and a few rows of `fct_metric_values`."""
+"""`make demo`: start the sandbox, load every provider into a DuckDB file, show `verify` finding
+and repairing an old restatement (Whop), show what landed, then run the dbt project
+(`transform`), show monthly MRR and a few rows of `fct_metric_values`, and end with the semantic
+layer: `metricsync query mrr --grain month --by account currency`."""
 
 import json
 import os
@@ -20,7 +22,7 @@ def _show(path: str, datasets: list[str]) -> None:
         for dataset in datasets:
             tables = [r[0] for r in conn.execute(
                 "select table_name from information_schema.tables where table_schema = ? "
-                "and table_name not like '\\_dlt%' escape '\\' order by 1", [dataset]).fetchall()]
+                "and table_name not like '\\_%' escape '\\' order by 1", [dataset]).fetchall()]
             for table in tables:
                 count = conn.execute(f'select count(*) from "{dataset}"."{table}"').fetchone()[0]
                 out.write(f"\n{dataset}.{table}: {count} rows\n")
@@ -33,12 +35,14 @@ def _show(path: str, datasets: list[str]) -> None:
 
 
 MART_QUERIES = {
-    "metrics.mrr_monthly (Stripe MRR by month and currency, major units)":
-        "select month, currency, series, as_of, mrr from metrics.mrr_monthly order by month desc, series limit 6",
-    "metrics.fct_metric_values (one row per provider, series, metric, grain, period, dimension)":
-        "select provider, series, metric, grain, period_start, dimension_value, value, currency "
-        "from metrics.fct_metric_values qualify row_number() over (partition by provider, series, metric "
-        "order by period_start desc, dimension_value) = 1 order by provider, series, metric",
+    "metrics.mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)":
+        "select account, month, currency, series, as_of, mrr, is_complete from metrics.mrr_monthly "
+        "order by month desc, series limit 6",
+    "metrics.fct_metric_values (one row per provider, account, series, metric, grain, period, dimension)":
+        "select provider, account, series, metric_id, metric, grain, period_start, period_end, dimension_name, "
+        "dimension_value, value, currency, is_complete from metrics.fct_metric_values "
+        "qualify row_number() over (partition by provider, account, series, metric_id "
+        "order by period_start desc, dimension_value) = 1 order by provider, account, series, metric_id",
 }
 
 
@@ -68,6 +72,31 @@ def _transform() -> int:
     return result.exit_code
 
 
+def _query() -> int:
+    from pipelines.commands import query
+
+    argv = ("mrr", "--grain", "month", "--by", "account", "currency")
+    print(f"\n$ metricsync query {' '.join(argv)}", flush=True)
+    return query.main(query.arguments(*argv))
+
+
+def _drift(box, pipelines_dir: str) -> int:
+    """Restate five Whop days 60 days back (far beyond the lookback), then `verify --all` finds
+    them (exit 9) and `verify --all --repair` reloads them (exit 0)."""
+    from argparse import Namespace
+
+    from pipelines.commands.verify import verify_command
+    from pipelines.verification.choose import Scope
+
+    days = box.restate(5, ago=60)
+    print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}; metricsync verify whop --all [--repair]:", flush=True)
+    args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
+                     json=False, repair=False)
+    verify_command(args, ["whop"], Scope(sample=None))
+    args.repair = True
+    return verify_command(args, ["whop"], Scope(sample=None))
+
+
 def run_demo(duckdb_path: str) -> int:
     from pipelines.runner import run_provider
     from sandbox import Sandbox
@@ -95,6 +124,8 @@ def run_demo(duckdb_path: str) -> int:
                 loaded.append(provider)
             else:
                 code = result.exit_code
+        if "whop" in loaded:
+            code = _drift(box, pipelines_dir) or code
     finally:
         box.stop()
         shutil.rmtree(pipelines_dir, ignore_errors=True)
@@ -105,6 +136,7 @@ def run_demo(duckdb_path: str) -> int:
     code = _transform()
     if code == 0:
         _show_marts(path)
+        code = _query()
     return code
 
 def register(commands) -> None:

@@ -10,6 +10,8 @@ configured queries.
       settings (sources.whop.<key> / env):
         api_key  (set)  SOURCES__WHOP__API_KEY
         base_url = 'https://api.whop.com/api/v1'  SOURCES__WHOP__BASE_URL
+      accounts (sources.whop.accounts; rows carry `account`):
+        north: account_id='biz_north'
 """
 
 import sys
@@ -91,8 +93,29 @@ def describe_provider(provider: str, destination: str) -> list[str]:
     lines.append(f"  settings (sources.{provider}.<key> in .dlt/config.toml, or the environment variable):")
     lines.append(f"    {'key':<20} {'configured':<32} {'default':<30} environment variable")
     for setting in settings(provider):
-        lines.append(f"    {setting.name:<20} {_shown(setting.value, setting.secret):<32} "
+        # accounts may hold their own keys: listed below, keys shown as set
+        shown = ("(listed below)" if setting.value else "-") if setting.name == "accounts" else (
+            _shown(setting.value, setting.secret))
+        lines.append(f"    {setting.name:<20} {shown:<32} "
                      f"{'-' if setting.secret else _shown(setting.default, False):<30} {setting.env}")
+    lines.extend(_account_lines(provider))
+    return lines
+
+
+def _account_lines(provider: str) -> list[str]:
+    """Each configured account: its name, pipeline and what it sets (its own key shown as set)."""
+    from pipelines.accounts import configured_accounts
+
+    try:
+        accounts = configured_accounts(provider)
+    except Exception as exc:  # noqa: BLE001 - describe shows the problem, `run` refuses it
+        return [f"  accounts: invalid - {exc}"]
+    if not accounts:
+        return [f"  accounts: none (one pipeline; sources.{provider}.accounts for many)"]
+    lines = [f"  accounts (sources.{provider}.accounts; rows carry `account`):"]
+    for account in accounts:
+        shown = [f"{k}={'(set)' if k == 'api_key' else repr(v)}" for k, v in account.params.items()]
+        lines.append(f"    {account.name}: {', '.join(shown) or 'the provider settings'}")
     return lines
 
 

@@ -5,6 +5,10 @@ restored from the destination, under the pipeline's run lock and its warehouse l
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
+
+With `sources.<provider>.accounts`, each account (or those named by `--accounts`) is reset on its
+own: its pipeline's state, and with `--drop-rows` only its rows (`account = <name>`) in the
+tables all accounts share.
 """
 
 import argparse
@@ -48,6 +52,22 @@ def _confirm(text: str, assume_yes: bool) -> bool:
 
 
 def reset_command(provider: str, args: argparse.Namespace) -> int:
+    """Reset the provider, or with `sources.<provider>.accounts` each selected account (`--accounts`,
+    default all): that account's own state, and with --drop-rows only its rows."""
+    from pipelines.accounts import configured_accounts, select_accounts
+    from pipelines.runner import describe_failure
+
+    try:
+        accounts = select_accounts(provider, configured_accounts(provider), getattr(args, "accounts", None))
+    except Exception as exc:  # noqa: BLE001 - one line, as in `run`
+        code, line = describe_failure(provider, exc, args.destination)
+        print(line, file=sys.stderr)
+        return code
+    codes = [_reset_one(provider, args, account.name) for account in accounts] or [_reset_one(provider, args, None)]
+    return max(codes)
+
+
+def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) -> int:
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
@@ -56,63 +76,74 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
     from pipelines.runner import describe_failure, lock_wait_seconds
     from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
+    label = f"{provider} (account {account})" if account else provider
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
     try:
         dataset = dataset_name(provider)
         destination = make_destination(args.destination, dataset)
-        name = pipeline_name(provider, destination.destination_name)  # the runner's pipeline, same lock
+        name = pipeline_name(provider, destination.destination_name, account)  # the runner's pipeline, same lock
         with pipeline_lock(name, pipelines_dir):
             pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
                                     pipelines_dir=pipelines_dir)
             with destination_lock(pipeline, provider, lock_wait_seconds(provider)):  # no run writes meanwhile
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
-                    print(f"{provider}: nothing loaded in {args.destination} - nothing to reset")
+                    print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
                     return 0
                 tables = {t for t in pipeline.default_schema.data_table_names()}
                 whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
                 what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
                 action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
                 if not what:
-                    print(f"{provider}: nothing loaded - nothing to reset")
+                    print(f"{label}: nothing loaded - nothing to reset")
                     return 0
-                if not _confirm(f"reset {provider}: {what} ({action})", args.yes):
-                    print(f"{provider}: reset cancelled", file=sys.stderr)
+                if not _confirm(f"reset {label}: {what} ({action})", args.yes):
+                    print(f"{label}: reset cancelled", file=sys.stderr)
                     return 2
-                if whole:
-                    pipeline_drop(pipeline, resources=whole, state_only=not args.drop_rows)()
+                if whole:  # an account shares its tables with the others: drop its state, delete its rows
+                    pipeline_drop(pipeline, resources=whole, state_only=bool(account) or not args.drop_rows)()
                 if pairs:
                     paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
                     pipeline_drop(pipeline, state_paths=paths, state_only=True)()
-                    if args.drop_rows:
-                        _delete_rows(pipeline, pairs, tables)
+                if args.drop_rows:
+                    _delete_rows(pipeline, pairs + ([(r, None) for r in whole] if account else []), tables, account)
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
         code, line = describe_failure(provider, exc, args.destination)
         print(line, file=sys.stderr)
         return code
-    print(f"{provider}: reset {what} ({action}) - the next run reloads from start_date")
+    print(f"{label}: reset {what} ({action}) - the next run reloads from start_date")
     return 0
 
 
-def _delete_rows(pipeline: object, pairs: list, tables: set) -> None:
-    """Rows of the reset queries: by `query_name`, or the whole table when it has no such column."""
+def _delete_rows(pipeline: object, pairs: list, tables: set, account: Optional[str]) -> None:
+    """Rows of the reset (resource, query) pairs (query None: the whole resource): by `query_name`
+    (the whole table when it has no such column), and only `account`'s rows when given."""
+    from pipelines.accounts import ACCOUNT_COLUMN
+
     with pipeline.sql_client() as client:  # type: ignore[attr-defined]
         for resource, query in pairs:
             if resource not in tables:
                 continue
             columns = pipeline.default_schema.get_table_columns(resource)  # type: ignore[attr-defined]
-            table = client.make_qualified_table_name(resource)
-            if "query_name" in columns:
-                client.execute_sql(f"delete from {table} where query_name = %s", query)
-            else:
-                client.execute_sql(f"delete from {table}")
+            conditions, values = [], []
+            if query is not None and "query_name" in columns:
+                conditions.append("query_name = %s")
+                values.append(query)
+            if account is not None:
+                conditions.append(f"{ACCOUNT_COLUMN} = %s")
+                values.append(account)
+            where = (" where " + " and ".join(conditions)) if conditions else ""
+            client.execute_sql(f"delete from {client.make_qualified_table_name(resource)}{where}", *values)
 
 def register(commands) -> None:
     reset = add_command(commands, "reset", "forget loaded state so the next run reloads from start_date "
                         "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes",
-                        "metricsync reset statsig --resources metric_values --drop-rows")
+                        "metricsync reset statsig --resources metric_values --drop-rows",
+                        "metricsync reset whop --accounts north --drop-rows --yes")
     reset.add_argument("provider", metavar="provider", help=", ".join(PROVIDERS))
     selection_options(reset)
+    reset.add_argument("--accounts", nargs="+", metavar="NAME",
+                       help="only these of sources.<provider>.accounts (their state and, with --drop-rows, their rows)")
     reset.add_argument("--drop-rows", action="store_true", help="also delete the rows of those resources/queries")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 

@@ -4,19 +4,29 @@
     whop: last load 2026-11-23 17:02:11 UTC (loaded)
       wallet_time_series / daily_all: loaded through 2026-11-23, 1269 rows
       wallet_time_series / weekly_usd: loaded through 2026-11-23, backfill 2025-01-01..2025-06-30 at 2025-03-31, 98 rows
+      wallet_time_series / monthly_usd: loaded through 2026-11-23, 23 rows, verified 2026-11-24 04:00:12 UTC (1 window, 23 rows, clean)
 
-`--json` prints one object per (provider, resource, query); definition tables have query null:
-    {"provider": "whop", "resource": "wallet_time_series", "query": "daily_all", "loaded_through": "2026-11-23",
-     "backfill": null, "rows": 1269, "last_loaded_at": "2026-11-23T17:02:11+00:00"}
+With `sources.<provider>.accounts`, each account's own state and rows, under `account <name>: ...`.
+
+`--json` prints one object per (provider, account, resource, query); definition tables have query
+null, a provider without accounts has account null:
+    {"provider": "whop", "account": "north", "resource": "wallet_time_series", "query": "daily_all",
+     "loaded_through": "2026-11-23", "backfill": null, "rows": 1269, "last_loaded_at": "2026-11-23T17:02:11+00:00",
+     "last_verified": {"at": "2026-11-24T04:00:12+00:00", "windows": 20, "rows": 1269, "clean": true,
+                       "drifted_periods": 0, "repaired": false}}
 """
 
+import datetime as dt
 import json
 import sys
 from typing import Any, Optional
 
+from pipelines.accounts import ACCOUNT_COLUMN
 from pipelines.catalog import WINDOWED
 from pipelines.commands._options import add_command, providers_to_run
 from pipelines.providers import PROVIDERS
+from pipelines.verification.compare import plural
+from pipelines.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
 
@@ -31,10 +41,17 @@ def _backfill(entry: dict) -> Optional[dict]:
     return {"from": first, "to": last, "done_through": backfills[key]}
 
 
-def _rows(warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool) -> Optional[int]:
-    if query is not None and windowed_by_query and "query_name" in _columns(warehouse, table):
-        return warehouse.count(table, "where query_name = %s", query)
-    return warehouse.count(table)
+def _rows(warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool,
+          account: Optional[str] = None) -> Optional[int]:
+    columns = _columns(warehouse, table)
+    conditions, args = [], []
+    if query is not None and windowed_by_query and "query_name" in columns:
+        conditions.append("query_name = %s")
+        args.append(query)
+    if account is not None and ACCOUNT_COLUMN in columns:
+        conditions.append(f"{ACCOUNT_COLUMN} = %s")
+        args.append(account)
+    return warehouse.count(table, ("where " + " and ".join(conditions)) if conditions else "", *args)
 
 
 def _columns(warehouse: Any, table: str) -> set:
@@ -42,34 +59,58 @@ def _columns(warehouse: Any, table: str) -> set:
     return set(schema.get("tables", {}).get(table, {}).get("columns", {}))
 
 
+def _account_entries(warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str],
+                     verified: dict) -> list[dict]:
+    """The entries of one account (its own pipeline's state and rows), or of the provider (None)."""
+    found = warehouse.state_and_load(warehouse.pipeline_name(account)) if account else (warehouse.state(), None)
+    state, committed = found or ({}, None)
+    loaded_at = committed.isoformat() if committed else (None if account else loaded_at)
+    resources = (state or {}).get("sources", {}).get(provider, {}).get("resources", {})
+    windowed = WINDOWED[provider]
+    entries = []
+    for resource in windowed:
+        for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
+            entries.append({
+                "provider": provider, "account": account, "resource": resource, "query": query,
+                "loaded_through": entry.get("loaded_through"), "backfill": _backfill(entry),
+                "rows": _rows(warehouse, resource, query, windowed[resource] is not None, account),
+                "last_loaded_at": loaded_at, "last_verified": _verified(verified, account, resource, query),
+            })
+    for table, spec in (warehouse.schema() or {}).get("tables", {}).items():
+        if table.startswith("_dlt") or table in windowed or spec.get("parent") or table not in warehouse.tables():
+            continue
+        entries.append({"provider": provider, "account": account, "resource": spec.get("resource", table),
+                        "query": None, "loaded_through": None, "backfill": None,
+                        "rows": _rows(warehouse, table, None, False, account), "last_loaded_at": loaded_at,
+                        "last_verified": None})
+    return entries
+
+
+def _verified(records: dict, account: Optional[str], resource: str, query: str) -> Optional[dict]:
+    """The newest `verify` of an account's query: when, how much, clean or not."""
+    found = [r for (acc, res, q), r in records.items() if ((acc or None), res, q) == (account, resource, query)]
+    if not found:
+        return None
+    newest = max(found, key=lambda r: r["verified_at"])
+    at = newest["verified_at"]
+    return {"at": (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat(), "windows": newest["windows"],
+            "rows": newest["rows_compared"], "clean": bool(newest["clean"]), "drifted_periods": newest["drifted_periods"],
+            "repaired": bool(newest["repaired"])}
+
+
 def provider_status(provider: str, destination: str) -> list[dict]:
-    """One entry per windowed (resource, query) in the stored state and per definition table."""
+    """One entry per account (`account` null without accounts), windowed (resource, query) in the
+    stored state and definition table."""
+    from pipelines.accounts import configured_accounts
     from pipelines.warehouse.reads import Warehouse
 
-    entries = []
+    accounts = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
-        state = warehouse.state() or {}
         last = warehouse.last_load()
         loaded_at = last[2].isoformat() if last else None
-        resources = state.get("sources", {}).get(provider, {}).get("resources", {})
-        windowed = WINDOWED[provider]
-        for resource in windowed:
-            for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
-                entries.append({
-                    "provider": provider, "resource": resource, "query": query,
-                    "loaded_through": entry.get("loaded_through"), "backfill": _backfill(entry),
-                    "rows": _rows(warehouse, resource, query, windowed[resource] is not None),
-                    "last_loaded_at": loaded_at,
-                })
-        schema = warehouse.schema() or {}
-        for table, spec in schema.get("tables", {}).items():
-            if table.startswith("_dlt") or table in windowed or spec.get("parent"):
-                continue
-            if table not in warehouse.tables():
-                continue
-            entries.append({"provider": provider, "resource": spec.get("resource", table), "query": None,
-                            "loaded_through": None, "backfill": None, "rows": _rows(warehouse, table, None, False),
-                            "last_loaded_at": loaded_at})
+        verified = last_verifications(warehouse)
+        entries = [e for account in accounts
+                   for e in _account_entries(warehouse, provider, account, loaded_at, verified)]
         summary = {"provider": provider, "last_load": last, "has_dataset": warehouse.has_dataset(),
                    "where": warehouse.where, "dataset": warehouse.dataset}
     return [summary, *entries]
@@ -84,8 +125,11 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
     if last:
         head = (f"{provider}: last load {last[2]:%Y-%m-%d %H:%M:%S} UTC "
                 f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']})")
-    lines = [head]
+    lines, account = [head], None
     for entry in entries:
+        if entry["account"] is not None and entry["account"] != account:
+            account = entry["account"]
+            lines.append(f"  account {account}: last load {entry['last_loaded_at'] or 'none'}")
         name = entry["resource"] + (f" / {entry['query']}" if entry["query"] else "")
         parts = []
         if entry["query"]:
@@ -94,7 +138,12 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
             b = entry["backfill"]
             parts.append(f"backfill {b['from']}..{b['to']} unfinished, done through {b['done_through']}")
         parts.append(f"{entry['rows'] if entry['rows'] is not None else 0} rows")
-        lines.append(f"  {name}: " + ", ".join(parts))
+        if entry.get("last_verified"):
+            v = entry["last_verified"]
+            verdict = "clean" if v["clean"] else f"{v['drifted_periods']} periods drifted"
+            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({plural(v['windows'], 'window')}, "
+                         f"{plural(v['rows'], 'row')}, {verdict}{', after repair' if v['repaired'] else ''})")
+        lines.append(("    " if account else "  ") + f"{name}: " + ", ".join(parts))
     return lines
 
 
@@ -121,7 +170,7 @@ def register(commands) -> None:
                          "backfills per query, row counts", "metricsync status", "metricsync status whop --json")
     status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
                         help=f"{', '.join(PROVIDERS)} (default: every provider)")
-    status.add_argument("--json", action="store_true", help="one JSON object per (provider, resource, query)")
+    status.add_argument("--json", action="store_true", help="one JSON object per (provider, account, resource, query)")
 
 
 def main(args: Any) -> int:

@@ -1,5 +1,7 @@
 """`python -m pipelines transform`: the dbt project in `transform/` against the warehouse the runner
-loads: `dbt build` (seeds, models, tests), then `dbt source freshness` for the loaded providers.
+loads: `dbt build` (seeds, models, tests) with the marts in an audit schema, then - only when every
+node passed - the marts published to `metrics` (write-audit-publish, `pipelines/warehouse/publish.py`),
+then `dbt source freshness` for the loaded providers.
 
 The dbt profile is generated at run time, in a temporary directory, from the same dlt destination
 credentials the runner uses (`destination.<name>.credentials`), so there is no second profile to
@@ -15,10 +17,11 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from pipelines.commands._options import add_command
 from pipelines.providers import PROVIDERS
+from pipelines.warehouse.publish import audit_schema, publish
 from sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.transform")
@@ -59,9 +62,10 @@ def datasets() -> dict:
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
-    """The destination's dbt adapter type, its resolved dlt credentials, and the providers
-    loaded there; a destination without an installed dbt adapter is refused in one line."""
+def _warehouse(destination: str, workdir: str) -> tuple[str, Any, dict, Any]:
+    """The destination's dbt adapter type, its resolved dlt credentials, the providers loaded
+    there ({provider: the tables of its dataset}) and a dlt pipeline on it (for its SQL client); a
+    destination without an installed dbt adapter is refused in one line."""
     import dlt
 
     from pipelines.warehouse.destinations import make_destination
@@ -76,9 +80,12 @@ def _warehouse(destination: str, workdir: str) -> tuple[str, Any, list[str]]:
                             dataset_name=TARGET_SCHEMA, pipelines_dir=os.path.join(workdir, "pipelines"))
     credentials = pipeline.destination_client().config.credentials
     with pipeline.sql_client() as client:
-        rows = client.execute_sql("select table_schema from information_schema.tables where table_name = '_dlt_loads'")
-    loaded = {row[0] for row in rows or []}
-    return kind, credentials, [p for p, dataset in datasets().items() if dataset in loaded]
+        rows = client.execute_sql("select table_schema, table_name from information_schema.tables")
+    tables: dict = {}
+    for schema, table in rows or []:
+        tables.setdefault(schema, set()).add(table)
+    loaded = {p: sorted(tables[d]) for p, d in datasets().items() if "_dlt_loads" in tables.get(d, ())}
+    return kind, credentials, loaded, pipeline
 
 
 def profile(destination: str, credentials: Any) -> dict:
@@ -125,6 +132,8 @@ def _freshness(results: Any) -> tuple[list[str], list[str]]:
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
         source = getattr(item.node, "source_name", "?")
+        table = getattr(item.node, "name", "_dlt_loads")
+        source = source if table == "_dlt_loads" else f"{source}.{table}"
         if status == "pass":
             continue
         age = getattr(item, "age", None)
@@ -138,8 +147,13 @@ def _freshness(results: Any) -> tuple[list[str], list[str]]:
 class Dbt:
     """dbt commands on `transform/` with one generated profile, in this process."""
 
-    def __init__(self, destination: str, profiles_dir: str, verbose: bool) -> None:
-        schemas = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
+    def __init__(self, destination: str, profiles_dir: str, verbose: bool, loaded: Optional[dict] = None,
+                 marts: str = audit_schema(TARGET_SCHEMA)) -> None:
+        schemas: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
+        schemas.update({f"metricsync_{provider}_enabled": provider in loaded for provider in PROVIDERS} if loaded else {})
+        # the marts are built and tested in the audit schema (`query` reads the published `marts`);
+        # this target names schemas as given
+        schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
         self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination,
                        "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
@@ -167,8 +181,11 @@ class Dbt:
             lines = ["transform: dbt build failed - see the dbt output above"]
         return len(outcome.result.results), lines
 
-    def freshness(self, providers: list[str]) -> tuple[list[str], list[str]]:
-        outcome = self.invoke("source", "freshness", "--select", *(f"source:{p}" for p in providers))
+    def freshness(self, loaded: dict) -> tuple[list[str], list[str]]:
+        """Freshness of the sources of the tables that exist ({provider: tables}): a table the
+        loader did not create (Whop metric results without metric queries) is not checked."""
+        selected = [f"source:{p}.{t}" for p, tables in loaded.items() for t in tables]
+        outcome = self.invoke("source", "freshness", "--select", *selected)
         return _freshness(outcome.result)
 
 
@@ -190,7 +207,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     result = TransformResult()
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
-        kind, credentials, loaded = _warehouse(destination, workdir)
+        kind, credentials, loaded, pipeline = _warehouse(destination, workdir)
         if not loaded:
             result.exit_code = NOTHING_LOADED
             result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
@@ -199,12 +216,16 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
             return result
         _write_profile(kind, credentials, workdir)
         logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
-        dbt = Dbt(kind, workdir, verbose)
+        dbt = Dbt(kind, workdir, verbose, loaded)
         dbt.deps()
         result.nodes, result.lines = dbt.build()
         if result.lines:
             result.exit_code = EXIT_FAILED
+            result.lines.append(f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
+                                f"build is in {audit_schema(TARGET_SCHEMA)}")
             return result
+        with pipeline.sql_client() as client:
+            publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
         errors, result.warnings = dbt.freshness(loaded)
         if errors:
             result.exit_code, result.lines = EXIT_STALE, errors

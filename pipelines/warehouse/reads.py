@@ -71,14 +71,39 @@ class Warehouse:
                 self._tables = {r[0] for r in rows}
         return self._tables
 
-    def state(self) -> Optional[dict]:
-        """The newest committed pipeline state in the provider's dataset, or None (whatever the
-        pipeline's name: the dataset holds one provider's loads)."""
+    def quote(self, column: str) -> str:
+        """A column name as this destination's SQL writes it (quoted)."""
+        return self._sql.escape_column_name(column)
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns in the destination, in order (none when it does not exist)."""
+        if table not in self.tables():
+            return []
+        rows = self.query("select column_name from information_schema.columns where table_schema = %s "
+                          "and table_name = %s order by ordinal_position", self._sql.dataset_name, table)
+        return [r[0] for r in rows]
+
+    def state(self, pipeline: Optional[str] = None) -> Optional[dict]:
+        """The newest committed pipeline state in the provider's dataset, or None: of any pipeline
+        (the dataset holds one provider's loads), or of the named one (one account's)."""
+        found = self.state_and_load(pipeline)
+        return found[0] if found else None
+
+    def state_and_load(self, pipeline: Optional[str] = None) -> Optional[tuple]:
+        """(state, inserted_at of the load that committed it), newest first, of `pipeline` or any."""
         if "_dlt_pipeline_state" not in self.tables():
             return None
-        rows = self.query(f"select s.state from {self.table('_dlt_pipeline_state')} s join {self.table('_dlt_loads')} l "
-                          "on l.load_id = s._dlt_load_id where l.status = 0 order by s._dlt_load_id desc limit 1")
-        return decompress_state(rows[0][0]) if rows else None
+        where, args = ("and s.pipeline_name = %s", [pipeline]) if pipeline else ("", [])
+        rows = self.query(f"select s.state, l.inserted_at from {self.table('_dlt_pipeline_state')} s "
+                          f"join {self.table('_dlt_loads')} l on l.load_id = s._dlt_load_id where l.status = 0 {where} "
+                          "order by s._dlt_load_id desc limit 1", *args)
+        return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
+
+    def pipeline_name(self, account: Optional[str] = None) -> str:
+        """The runner's pipeline name here for the provider (or one account of it)."""
+        from pipelines.warehouse.destinations import pipeline_name
+
+        return pipeline_name(self.provider, self.pipeline.destination.destination_name, account)
 
     def last_load(self) -> Optional[tuple]:
         """(load_id, status, inserted_at) of the provider's newest load."""

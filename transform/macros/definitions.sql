@@ -5,6 +5,7 @@
     select
         cast('{{ provider }}' as text) as provider,
         cast('{{ kind }}' as text) as kind,
+        cast(account as text) as account,
         cast({{ metricsync.column_or_null(scope, columns) }} as text) as scope,
         cast({{ metricsync.column_or_null(definition_id, columns) }} as text) as definition_id,
         cast({{ metricsync.column_or_null(name, columns) }} as text) as name,

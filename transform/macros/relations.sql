@@ -3,10 +3,17 @@
     so the marts build for whatever subset of providers is loaded. -#}
 
 {% macro raw_relation(provider, table) -%}
-    {#- the raw table's relation, or none when it is not in the warehouse (while parsing: the source) -#}
+    {#- the raw table's relation, or none when it is not in the warehouse or the provider is disabled
+        (var `metricsync_<provider>_enabled` false); while parsing: the source -#}
+    {%- if not metricsync.provider_enabled(provider) -%}{{ return(none) }}{%- endif -%}
     {%- set declared = source(provider, table) -%}
     {%- if not execute -%}{{ return(declared) }}{%- endif -%}
     {{ return(adapter.get_relation(database=declared.database, schema=declared.schema, identifier=declared.identifier)) }}
+{%- endmacro %}
+
+{% macro provider_enabled(provider) -%}
+    {%- set enabled = var('metricsync_' ~ provider ~ '_enabled', true) -%}
+    {{ return(enabled not in [false, 'false', 'False', 0]) }}
 {%- endmacro %}
 
 {% macro raw_columns(relation) -%}
@@ -40,6 +47,11 @@
     where {{ where }}
     {%- endif %}
     {%- endif %}
+{%- endmacro %}
+
+{% macro account(relation) -%}
+    {#- `src.account` ('' when null), or '' for a provider loaded without accounts (no such column) -#}
+    {%- if 'account' in metricsync.raw_columns(relation) -%}coalesce(src.account, ''){%- else -%}''{%- endif -%}
 {%- endmacro %}
 
 {% macro load_id(relation) -%}

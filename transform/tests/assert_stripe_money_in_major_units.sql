@@ -1,9 +1,10 @@
 {#- Reconciliation (units): every Stripe money value in the mart, scaled back by its currency's
-    ISO 4217 exponent, equals the minor units loaded, and non-money values are unchanged. -#}
+    Stripe exponent, equals the minor units loaded, and non-money values are unchanged. -#}
 select stg.query_name, stg.period_start, stg.metric, stg.currency, stg.value_minor, fct.value
 from {{ ref('stg_stripe_analytics__metric_results') }} as stg
 left join {{ ref('fct_metric_values') }} as fct
-    on fct.provider = 'stripe_analytics' and fct.series = stg.query_name and fct.metric = stg.metric
+    on fct.provider = 'stripe_analytics' and fct.account = stg.account and fct.series = stg.query_name
+    and fct.metric_id = stg.metric_id and fct.metric = stg.metric and fct.dimension_name = stg.dimension_name
     and fct.grain = stg.grain and fct.period_start = stg.period_start and fct.dimension_value = stg.dimension_value
     and coalesce(fct.currency, '') = coalesce(stg.currency, '')
 where fct.value is null

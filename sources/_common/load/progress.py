@@ -34,6 +34,9 @@ class RunControl:
     loads: int = 0
     queries: Optional[set] = None  # `--queries`: only these query names (None: all)
     tally: RunTally = field(default_factory=RunTally)
+    # `verify`: each query's full plan is recorded here, (resource, query) -> windows, and no
+    # window is fetched (None: a normal run)
+    plan_only: Optional[dict] = None
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
@@ -130,6 +133,8 @@ class QueryProgress:
         key = (self.resource, self.query_name)
         if key not in self.control.plans:
             self.control.plans[key] = self._full_plan(start_date, lookback_days, granularity, max_periods)
+            if self.control.plan_only is not None:
+                self.control.plan_only[key], self.control.plans[key] = self.control.plans[key], []
         plan = self.control.plans[key]
         self.per_load = per_load = self.control.windows_per_load or per_load
         self.windows, self.control.plans[key] = plan[:per_load], plan[per_load:]

@@ -1,6 +1,7 @@
 {#- Every definition the providers describe, every version: PostHog group-type metrics, Statsig
     metrics and metric-source metrics, Whop wallet line categories, groupings and reporting
-    categories, and the Stripe metrics seen in results. `attributes` holds the raw columns as JSON. -#}
+    categories, and the Stripe metrics seen in results (a new version when a metric id's result
+    name changes, from when the new name was first loaded). `attributes` holds the raw columns as JSON. -#}
 {%- set json = metricsync.json_type() -%}
 
 
@@ -19,12 +20,20 @@ union all
 select
     cast('stripe_analytics' as text) as provider,
     cast('metric' as text) as kind,
+    account,
     cast('' as text) as scope,
     metric_id as definition_id,
     result_name as name,
-    true as is_current,
-    min(loaded_at) as valid_from,
-    cast(null as timestamptz) as valid_to,
+    valid_to is null as is_current,
+    valid_from,
+    valid_to,
     cast({{ metricsync.json_object([['id', 'metric_id'], ['name', 'result_name']]) }} as {{ json }}) as attributes
-from {{ ref('stg_stripe_analytics__metric_results') }}
-group by metric_id, result_name
+from (
+    select account, metric_id, result_name, first_seen as valid_from,
+           lead(first_seen) over (partition by account, metric_id order by first_seen) as valid_to
+    from (
+        select account, metric_id, result_name, min(loaded_at) as first_seen
+        from {{ ref('stg_stripe_analytics__metric_results') }}
+        group by account, metric_id, result_name
+    ) as names
+) as versions

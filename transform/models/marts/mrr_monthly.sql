@@ -1,27 +1,51 @@
-{#- Monthly MRR by currency from Stripe: for each query and currency, the MRR of the last period
-    loaded in each month (MRR is a level, not a flow: summing days would multiply it), summed
-    over the query's groups (prices, products...), in major units. -#}
+{#- Monthly MRR by account, query and currency from Stripe, in major units, summed over the query's
+    groups (prices, products...). MRR is a level, not a flow: a month's MRR is the value of the
+    complete period covering the month's last day (daily and weekly queries: that day, or the week
+    holding it) or of the month itself (monthly queries). A month without one (still running, or
+    its last period not yet loaded after it ended) is `is_complete = false`, with the latest complete
+    period overlapping it (`as_of`, null if none) - never a partial period. -#}
 with mrr as (
-    select series, currency, grain, period_start, value,
-           cast(date_trunc('month', period_start) as date) as month
+    select account, series, currency, period_start, period_end, sum(value) as value
     from {{ ref('fct_metric_values') }}
-    where provider = 'stripe_analytics' and metric = 'mrr'
+    where provider = 'stripe_analytics' and metric = 'mrr' and grain in ('day', 'week', 'month') and is_complete
+    group by account, series, currency, period_start, period_end
 ),
 
-last_period as (
-    select series, currency, month, max(period_start) as as_of
-    from mrr
-    group by series, currency, month
+months as (
+    select distinct account, series, currency, cast(date_trunc('month', period_start) as date) as month
+    from {{ ref('fct_metric_values') }}
+    where provider = 'stripe_analytics' and metric = 'mrr' and grain in ('day', 'week', 'month')
+    union
+    select distinct account, series, currency, cast(date_trunc('month', period_end) as date)
+    from {{ ref('fct_metric_values') }}
+    where provider = 'stripe_analytics' and metric = 'mrr' and grain in ('day', 'week', 'month')
+),
+
+bounded as (
+    select months.*, {{ metricsync.period_end('month', "'month'") }} as month_end
+    from months
+),
+
+ranked as (
+    select bounded.account, bounded.series, bounded.currency, bounded.month,
+           mrr.period_start, mrr.period_end, mrr.value,
+           row_number() over (partition by bounded.account, bounded.series, bounded.currency, bounded.month
+                              order by mrr.period_start desc) as recency
+    from bounded
+    join mrr
+        on mrr.account = bounded.account and mrr.series = bounded.series and mrr.currency = bounded.currency
+        and mrr.period_start <= bounded.month_end and mrr.period_end >= bounded.month
 )
 
 select
-    mrr.month,
-    mrr.currency,
-    mrr.series,
-    last_period.as_of,
-    sum(mrr.value) as mrr
-from mrr
-join last_period
-    on last_period.series = mrr.series and last_period.currency = mrr.currency
-    and last_period.month = mrr.month and last_period.as_of = mrr.period_start
-group by mrr.month, mrr.currency, mrr.series, last_period.as_of
+    bounded.month,
+    bounded.account,
+    bounded.currency,
+    bounded.series,
+    ranked.period_start as as_of,
+    ranked.value as mrr,
+    coalesce(ranked.period_end >= bounded.month_end, false) as is_complete
+from bounded
+left join ranked
+    on ranked.account = bounded.account and ranked.series = bounded.series and ranked.currency = bounded.currency
+    and ranked.month = bounded.month and ranked.recency = 1

@@ -1,7 +1,8 @@
-{#- Statsig daily metric values, one row per date, metric and unit type ("" when none). -#}
+{#- Statsig daily metric values, one row per account, date, metric, metric type and unit type ("" when none). -#}
 {%- set raw = metricsync.raw_relation('statsig', 'metric_values') -%}
 {%- set columns = metricsync.raw_columns(raw) -%}
 {%- set staged = metricsync.typed_select(raw, [
+    ['account', 'text', metricsync.account(raw)],
     ['metric_name', 'text', 'src.metric_name'],
     ['metric_type', 'text', 'src.metric_type'],
     ['unit_type', 'text', "coalesce(src.unit_type, '')"],

@@ -1,5 +1,5 @@
 {#- Stripe metric results with money in major units (minor units x the currency's minor unit from
-    the ISO 4217 seed, exact) and the bucket dated in the query's own time zone: a Tokyo January
+    Stripe's own seed `stripe_currencies`, exact: ISK in hundredths, MGA whole) and the bucket dated in the query's own time zone: a Tokyo January
     bucket starts 2025-12-31 15:00 UTC but is `period_start` 2026-01-01. Rows loaded before the
     loader stored `period`/`timezone` are dated from `timestamp` in UTC. -#}
 {%- set raw = metricsync.raw_relation('stripe_analytics', 'metric_results') -%}
@@ -8,6 +8,7 @@
 {%- set computed_day = metricsync.local_day('src.timestamp', timezone) -%}
 {%- set day = "coalesce(src.period, " ~ computed_day ~ ")" if 'period' in columns else computed_day -%}
 {%- set staged = metricsync.typed_select(raw, [
+    ['account', 'text', metricsync.account(raw)],
     ['query_name', 'text', 'src.query_name'],
     ['metric_id', 'text', 'src.metric'],
     ['result_name', 'text', 'src.name'],
@@ -35,4 +36,4 @@ select
         else cast(staged.value_minor as numeric(19,0)) * cast(currencies.minor_unit as numeric(19,18))
     end as numeric(38,18)) as value
 from staged
-left join {{ ref('currency_exponents') }} as currencies on currencies.currency = staged.currency
+left join {{ ref('stripe_currencies') }} as currencies on currencies.currency = staged.currency

@@ -2,6 +2,7 @@
     periods already in the query's time zone (the API buckets there; null zone = UTC). -#}
 {%- set raw = metricsync.raw_relation('whop', 'wallet_time_series') -%}
 {%- set staged = metricsync.typed_select(raw, [
+    ['account', 'text', metricsync.account(raw)],
     ['query_name', 'text', 'src.query_name'],
     ['grain', 'text', 'src.group_by'],
     ['period_start', 'date', 'src.period'],

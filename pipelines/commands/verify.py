@@ -1,0 +1,143 @@
+"""`verify`: re-ask the API for stored periods and compare row for row; with `--repair`, reload
+the drifted windows through the normal load path and check them again.
+
+    $ metricsync verify whop --sample 20 --seed 1
+    whop: 40 windows checked, 1512 rows compared, 6 periods drifted, 52 requests
+    whop daily_all: 6 periods drifted (2026-10-21..2026-10-26), 24 rows changed, max |Δ| 4127.33 usd
+
+Exit 0 when nothing drifted (or everything drifted was repaired), 9 when drift was found (and,
+with `--repair`, is still there), the failure's code otherwise.
+"""
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Optional
+
+from pipelines.commands._options import (
+    PROVIDER_HELP,
+    add_command,
+    backfill_range,
+    check_numbers,
+    providers_to_run,
+    selection_options,
+)
+from pipelines.exits import DRIFT_FOUND, exit_code
+from pipelines.verification.compare import plural
+from sources._common.errors import ConfigError
+
+ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
+
+
+def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
+    from pipelines.accounts import configured_accounts, select_accounts
+    from pipelines.catalog import select
+    from pipelines.verification.job import Verification
+
+    selection = select(provider, args.resources, args.queries)
+    accounts = select_accounts(provider, configured_accounts(provider), args.accounts) or [None]
+    return [Verification(provider, args.destination, account, selection, scope, args.pipelines_dir)
+            for account in accounts]
+
+
+def _verify_one(job, args: argparse.Namespace, out) -> int:
+    """Check (and repair) one pipeline; prints its lines (the report on stdout unless --json, a
+    failure on stderr); returns its exit code."""
+    from pipelines.runner import describe_failure
+
+    report: list[str] = []
+    try:
+        planned = job.prepare()
+        if job.candidates > ANNOUNCE_OVER:
+            capped = f"; --max-requests: {planned} of them" if planned < job.candidates else " - cap with --max-requests"
+            print(f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out,
+                  flush=True)
+        job.check()
+        report = [_summary(job)] + [d.line() for d in job.found if not d.clean]
+        failure = _repair(job, report) if args.repair and not job.clean else None
+    except Exception as exc:  # noqa: BLE001 - one line per pipeline, as in `run`
+        failure = describe_failure(job.provider, exc, args.destination)
+    if report and not args.json:
+        print("\n".join(report), flush=True)
+    if failure:
+        print(failure[1], file=sys.stderr, flush=True)
+        return failure[0]
+    return 0 if job.clean else DRIFT_FOUND
+
+
+def _repair(job, report: list[str]) -> Optional[tuple]:
+    """Reload the drifted windows and re-verify them; (exit code, line) of a failed load."""
+    failed = [r for r in job.repair() if not r.ok]
+    if failed:
+        return failed[0].exit_code, failed[0].message
+    count = len([d for d in job.found if not d.clean])
+    verdict = "clean" if job.clean else "still drifted:"
+    report.append(f"{job.label}: repaired {count} {'query' if count == 1 else 'queries'} in "
+                  f"{plural(job.repair_loads, 'load')}; re-verify {verdict}")
+    report.extend(d.line() for d in job.drifts if not d.clean)
+    return None
+
+
+def _summary(job) -> str:
+    periods = sum(len(d.periods) for d in job.found)
+    rows = sum(d.rows_compared for d in job.found)
+    if not job.windows:
+        return f"{job.label}: nothing stored to verify"
+    return (f"{job.label}: {plural(job.planned, 'window')} checked, {plural(rows, 'row')} compared, "
+            f"{plural(periods, 'period')} drifted, {plural(job.requests, 'request')}")
+
+
+def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int:
+    codes, reports = [], []
+    out = sys.stderr if args.json else sys.stdout
+    for provider in providers:
+        try:
+            jobs = _jobs(provider, args, scope)
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr, flush=True)
+            codes.append(exc.exit_code)
+            continue
+        for job in jobs:
+            codes.append(_verify_one(job, args, out))
+            reports.extend({**d.as_json(), "repaired": bool(args.repair and not d.clean and job.clean)}
+                           for d in job.found)
+    if args.json:
+        print(json.dumps(reports, indent=2), flush=True)
+    return exit_code(codes)
+
+
+def register(commands) -> None:
+    verify = add_command(commands, "verify", "compare stored periods with the API, row for row (exit 9 on drift); "
+                         "--repair reloads what drifted",
+                         "metricsync verify all",
+                         "metricsync verify whop --queries daily_all --from 2026-01-01 --to 2026-03-31",
+                         "metricsync verify stripe_analytics --sample 50 --seed 7 --repair --json")
+    verify.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
+    verify.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
+    selection_options(verify)
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--sample", help="N windows per query, weighted toward older data (default 20)")
+    which.add_argument("--all", action="store_true", help="every stored window")
+    which.add_argument("--from", dest="date_from", help="every window from this date (YYYY-MM-DD), whole periods")
+    verify.add_argument("--to", dest="date_to", help="with --from: the last date (default today)")
+    verify.add_argument("--seed", help="makes the --sample pick repeatable")
+    verify.add_argument("--max-requests", help="fetch at most this many windows in all (1-1000000)")
+    verify.add_argument("--repair", action="store_true",
+                        help="reload drifted windows through the normal load path, then verify them again")
+    verify.add_argument("--json", action="store_true", help="one JSON object per (provider, account, query)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipelines.verification.choose import DEFAULT_SAMPLE, Scope
+    from sources._common.config.spec import Range
+    from sources._common.load.progress import utc_today
+
+    check_numbers(args, [("--sample", "sample", Range(int, 1, 100000)),
+                         ("--seed", "seed", Range(int, 0, 2**63 - 1)),
+                         ("--max-requests", "max_requests", Range(int, 1, 1000000))])
+    window: Optional[tuple] = backfill_range(args.date_from, args.date_to, utc_today())
+    sample = None if args.all or window else (args.sample or DEFAULT_SAMPLE)
+    scope = Scope(date_from=window[0] if window else None, date_to=window[1] if window else None,
+                  sample=sample, seed=args.seed, max_requests=args.max_requests)
+    return verify_command(args, providers_to_run(args.providers), scope)

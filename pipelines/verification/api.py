@@ -1,0 +1,114 @@
+"""The API's answer for chosen windows, exactly as a load would write it.
+
+The provider's own dlt source is built and its windowed resources are iterated without a
+pipeline: the same planner, client (rate control, concurrency, retries), pages, row shaping,
+Arrow conversion and keys as a load, but nothing is extracted or loaded, and the resource state
+the iteration sees is an empty one that is dropped afterwards, so no state moves either.
+
+    plans = Planner("whop", None, ["wallet_time_series"], None).plan({("wallet_time_series", "daily_all"): first})
+    for resource, query, window, rows in answers("whop", None, {("wallet_time_series", "daily_all"): windows}):
+        ...
+"""
+
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from dlt.common.configuration.container import Container
+from dlt.common.pipeline import StateInjectableContext
+
+from pipelines.accounts import Account
+from pipelines.providers import source_factory
+from sources._common.load.progress import RunControl, utc_today
+from sources._common.load.resource import TOMBSTONE
+from sources._common.load.windows import Window
+
+ALL_AT_ONCE = 10**9  # windows per load: one pass over every chosen window
+
+
+@dataclass(frozen=True)
+class TableKeys:
+    """A windowed table's keys, as its resource declares them to dlt."""
+
+    key: tuple  # primary key: identifies a row
+    period: str  # the date column of the merge key
+    query: Optional[str]  # the query column of the merge key (None: one implicit query)
+
+
+@contextmanager
+def _throwaway_state() -> Iterator[None]:
+    """An empty resource state for the iteration, whatever pipeline this process ran last (dlt
+    would otherwise start from the active pipeline's state); written to, then dropped."""
+    with Container().injectable_context(StateInjectableContext(state={})):
+        yield
+
+
+def _source(provider: str, account: Optional[Account], control: RunControl) -> Any:
+    return source_factory(provider)(control=control, **(account.params if account else {}))
+
+
+def table_keys(resource: Any) -> TableKeys:
+    columns = resource.compute_table_schema().get("columns", {})
+    key = tuple(name for name, c in columns.items() if c.get("primary_key"))
+    # a windowed table's merge key is (query, period), or (period,) with one implicit query
+    *query, period = [name for name, c in columns.items() if c.get("merge_key")]
+    return TableKeys(key, period, query[0] if query else None)
+
+
+class Planner:
+    """The provider's source built for planning: its windowed tables' keys, and the windows a
+    backfill from a given day to today would load, per query (no request is made)."""
+
+    def __init__(self, provider: str, account: Optional[Account], resources: list[str], queries: Optional[set]):
+        today = utc_today()
+        self.control = RunControl(backfill=(today, today), queries=queries, plan_only={})
+        source = _source(provider, account, self.control)
+        # a windowed resource with no query configured is not in the source
+        self.source = source.with_resources(*[r for r in resources if r in source.resources])
+        self.keys = {name: table_keys(resource) for name, resource in self.source.selected_resources.items()}
+
+    def plan(self, firsts: dict) -> dict:
+        """(resource, query) -> windows in order, for a backfill of each query from its first
+        day in `firsts` ((resource, query) -> date) to today."""
+        groups: dict = {}
+        for (resource, query), first in firsts.items():
+            groups.setdefault((resource, first), set()).add(query)
+        try:
+            for (resource, first), queries in sorted(groups.items()):
+                self.control.backfill, self.control.queries = (first, self.control.today), queries
+                with _throwaway_state():
+                    tables = iter(self.source.resources[resource])
+                for _ in tables:
+                    pass
+        finally:
+            self.control.close()
+        return self.control.plan_only
+
+
+def answers(provider: str, account: Optional[Account], windows: dict) -> Iterator[tuple]:
+    """`(resource, query, window, rows)` for every window of `windows` ((resource, query) ->
+    windows), fetched concurrently within the provider's limits; rows as dicts, columns named
+    as in the warehouse, without the window's tombstones."""
+    first = min(window.start for chosen in windows.values() for window in chosen)
+    # as a backfill of those windows (start_date is not needed); the plans are given, whole
+    control = RunControl(backfill=(first, utc_today()), queries={query for _resource, query in windows},
+                         windows_per_load=ALL_AT_ONCE)
+    control.plans = {key: list(chosen) for key, chosen in windows.items()}
+    try:
+        resources = sorted({resource for resource, _query in windows})
+        source = _source(provider, account, control).with_resources(*resources)
+        control.checkpoint_seconds = float("inf")  # one pass: no chunking
+        for name, resource in source.selected_resources.items():
+            keys = table_keys(resource)
+            with _throwaway_state():  # dlt takes the state when the iteration opens
+                tables = iter(resource)
+            for table in tables:
+                rows = table.to_pylist()
+                marks = [row for row in rows if row.get(TOMBSTONE)]
+                days = [row[keys.period] for row in marks]
+                window = Window(min(days), max(days) + dt.timedelta(days=1))
+                query = marks[0][keys.query] if keys.query else name
+                yield name, query, window, [row for row in rows if not row.get(TOMBSTONE)]
+    finally:
+        control.close()

@@ -1,0 +1,460 @@
+"""`verify`: the warehouse compared with the sandbox row for row, on DuckDB and Postgres, for Whop
+(wallet and metric results), Stripe and Statsig values; drift from an upstream restatement older
+than the lookback and from hand edits, found (exit 9) and repaired through the normal load path.
+
+One warehouse per destination is loaded once for the module; each test works on its own copy
+(a copied DuckDB file, a Postgres database made from it as a template)."""
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+import test_statsig
+import test_stripe_analytics as stripe
+import test_whop as whop
+from conftest import POSTGRES_ADMIN, Warehouse, _warehouse
+
+WALLET = whop.WALLET_QUERIES[:2]  # daily_all (day), weekly_usd (week)
+METRICS = whop.METRIC_QUERIES[:2]  # gross_by_country (daily, by country), users_weekly
+STRIPE = [stripe.DAILY_BY_PRICE, stripe.WEEKLY]
+STRIPE_DAYS, STATSIG_DAYS = 60, 36
+RESTATED = 4  # days, ending AGO days back: far beyond the lookback (3 days)
+AGO = 30
+PROVIDERS = ("whop", "stripe_analytics", "statsig")
+DATA_TABLES = {"whop": ("wallet_time_series", "metric_results"), "stripe_analytics": ("metric_results",),
+               "statsig": ("metric_values",)}
+
+
+def configure_all(monkeypatch, sandbox) -> None:
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET, metric_queries=METRICS)
+    stripe.setup(monkeypatch, sandbox, STRIPE, days=STRIPE_DAYS)
+    test_statsig.setup(monkeypatch, sandbox, STATSIG_DAYS)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def loaded(request, sandbox_server, tmp_path_factory):
+    """The three providers loaded once into a warehouse (the base every test copies)."""
+    from pipelines.runner import run_provider
+
+    folder = tmp_path_factory.mktemp("verify-base")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        monkeypatch.setenv("DLT_DATA_DIR", str(folder / "dlt_data"))
+        sandbox_server.reset()
+        configure_all(monkeypatch, sandbox_server)
+        for base in _warehouse(request.param, folder, monkeypatch):
+            for provider in PROVIDERS:
+                result = run_provider(provider, base.name, None, str(folder / "pipelines"))
+                assert result.ok, result.message
+            yield base
+
+
+@pytest.fixture
+def wh(loaded, sandbox, monkeypatch, isolated):
+    """This test's copy of the loaded warehouse, with the providers configured."""
+    configure_all(monkeypatch, sandbox)
+    if loaded.name == "duckdb":
+        path = str(isolated / "copy.duckdb")
+        shutil.copy(loaded.credentials, path)
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+        yield Warehouse("duckdb", path)
+        return
+    import psycopg2
+
+    database, base = f"ms_verify_{uuid.uuid4().hex[:10]}", loaded.credentials.rsplit("/", 1)[1]
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {database} template {base}")
+    credentials = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
+    try:
+        yield Warehouse("postgres", credentials)
+    finally:
+        admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()
+
+
+def verify(capsys, wh, isolated, *args):
+    from pipelines.cli import main
+
+    capsys.readouterr()
+    code = main(["verify", *args, "--destination", wh.name, "--pipelines-dir", str(isolated / "pipelines")])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def counts(wh) -> dict:
+    tables = {f"{p}.{t}" for p, names in DATA_TABLES.items() for t in names}
+    tables |= {f"{p}._dlt_loads" for p in PROVIDERS}
+    return {t: wh.query(f"select count(*) from {t}")[0][0] for t in sorted(tables)}
+
+
+def assert_equals_sandbox(wh, sandbox) -> None:
+    """Every row as the sandbox's own truth says, for every query."""
+    emulator = sandbox.by_name["whop"]
+    for query in WALLET:
+        assert whop.loaded_wallet(wh, query["name"]) == whop.expected_wallet(emulator, query), query["name"]
+    for query in METRICS:
+        assert whop.loaded_metric(wh, query["name"]) == whop.expected_metric(emulator, query), query["name"]
+    first = stripe.TODAY - dt.timedelta(days=STRIPE_DAYS)
+    for query in STRIPE:
+        assert stripe.loaded(wh, query["name"]) == stripe.expected(sandbox, query, first), query["name"]
+    first = test_statsig.TODAY - dt.timedelta(days=STATSIG_DAYS)
+    assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(sandbox.by_name["statsig"],
+                                                                              test_statsig.days(first))
+
+
+def span(first: dt.date, last: dt.date) -> str:
+    return f"{first}..{last}"
+
+
+def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, capsys, isolated):
+    before = counts(wh)
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 0, out + err
+    assert [line.split(":")[0] for line in out.splitlines()] == list(PROVIDERS)
+    assert all(", 0 periods drifted," in line for line in out.splitlines())
+    assert counts(wh) == before  # no row and no dlt load more
+    # status reads the verification back, per query
+    from pipelines.cli import main
+
+    assert main(["status", "whop", "--json", "--destination", wh.name]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    verified = {e["query"]: e["last_verified"] for e in entries if e["query"]}
+    assert set(verified) == {q["name"] for q in WALLET + METRICS}
+    assert all(v["clean"] and v["rows"] > 0 and not v["repaired"] for v in verified.values())
+
+
+def test_an_old_restatement_is_found_and_repaired(wh, sandbox, capsys, isolated):
+    restated = sandbox.restate(RESTATED, ago=AGO)
+    first, last = restated[0], restated[-1]
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 9, out + err
+    for name in ("whop daily_all", "whop gross_by_country", "stripe_analytics mrr_by_price", "statsig metric_values"):
+        assert f"{name}: {RESTATED} periods drifted ({span(first, last)})," in out, out
+    assert "whop weekly_usd: " in out
+
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
+    assert code == 0, out + err
+    assert out.count("re-verify clean") == 3, out
+    assert_equals_sandbox(wh, sandbox)
+    # every stored day asked once; the drifted ones (Statsig windows are single days) again by the
+    # repair's load and its re-verify
+    asked = Counter(r.arg("date") for r in sandbox.seen(test_statsig.VALUES))
+    assert {day for day, n in asked.items() if n > 1} == {str(d) for d in restated}
+    assert {asked[str(d)] for d in restated} == {3}
+    code, out, _err = verify(capsys, wh, isolated, *PROVIDERS, "--all")
+    assert code == 0, out
+
+
+def test_rows_the_api_restated_away_are_found_extra_and_deleted_by_the_repair(wh, sandbox, capsys, isolated):
+    """A restatement that drops dimension values (currencies, countries) upstream: the stored rows
+    are extra, the dimension set changed, and the repair's delete-insert removes them."""
+    if wh.name != "duckdb":
+        pytest.skip("the delete-insert is tested on both destinations by the other repairs")
+    for provider in ("whop", "stripe_analytics"):
+        sandbox.by_name[provider].settings["revision_deletes"] = True
+    restated = sandbox.restate(RESTATED, ago=AGO)
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--json")
+    assert code == 9, out + err
+    drifted = {r["query"]: r for r in json.loads(out) if not r["clean"]}
+    assert "mrr_by_price" in drifted  # by price: customers dropped change the sums, not the prices
+    for query in ("daily_all", "gross_by_country"):
+        assert drifted[query]["extra"] > 0 and drifted[query]["dimension_set_changes"] > 0, drifted[query]
+        assert set(drifted[query]["drifted_periods"]) <= {str(d) for d in restated}
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
+    assert code == 0, out + err
+    assert "dimension set changed in" in out
+    assert_equals_sandbox(wh, sandbox)
+
+
+def test_rows_deleted_or_altered_by_hand_are_found_and_repaired(wh, sandbox, capsys, isolated):
+    day = stripe.TODAY - dt.timedelta(days=20)
+    edits = [
+        f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{day}' "
+        "and currency = 'usd'",
+        f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' and period = '{day}'",
+        f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
+        f"and period = '{day}'",
+        f"delete from statsig.metric_values where date = '{day}'",
+    ]
+    execute(wh, edits)
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--json")
+    assert code == 9, out + err
+    drifted = {(r["provider"], r["query"]): r for r in json.loads(out) if not r["clean"]}
+    assert set(drifted) == {("whop", "daily_all"), ("whop", "gross_by_country"), ("stripe_analytics", "mrr_by_price"),
+                            ("statsig", "metric_values")}
+    assert all(r["drifted_periods"] == [str(day)] for r in drifted.values())
+    assert drifted["whop", "daily_all"]["missing"] == 1
+    assert drifted["whop", "gross_by_country"]["max_abs_delta"] == "1.00"
+    assert drifted["stripe_analytics", "mrr_by_price"]["max_abs_delta"] == "7.00"
+    assert drifted["statsig", "metric_values"]["missing"] > 0
+
+    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
+    assert code == 0, out + err
+    assert_equals_sandbox(wh, sandbox)
+
+
+def execute(wh, statements) -> None:
+    if wh.name == "duckdb":
+        import duckdb
+
+        with duckdb.connect(wh.credentials) as conn:
+            for sql in statements:
+                conn.execute(sql)
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(wh.credentials)
+    try:
+        with conn, conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, capsys, isolated):
+    if wh.name != "duckdb":
+        pytest.skip("the pick does not depend on the destination")
+
+    def asked(seed):
+        sandbox.clear_log()
+        code, out, err = verify(capsys, wh, isolated, "statsig", "--sample", "5", "--seed", str(seed))
+        assert code == 0, out + err
+        assert "statsig: 5 windows checked" in out
+        return sorted(r.arg("date") for r in sandbox.seen(test_statsig.VALUES))
+
+    picked = asked(11)
+    assert len(set(picked)) == 5
+    assert asked(11) == picked
+    assert any(asked(seed) != picked for seed in (12, 13))
+    # --max-requests caps the windows fetched
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "3")
+    assert code == 0 and "statsig: 3 windows checked" in out, out + err
+    assert len({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == 3
+    # weighted toward old data: over many seeds, the older half of the 37 days is picked more
+    from pipelines.verification.choose import sample
+    import random
+
+    windows = list(range(37))
+    older = sum(w < 18 for seed in range(200) for w in sample(windows, 5, random.Random(seed)))
+    assert older > 0.6 * 200 * 5
+
+
+def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
+    """Over 500 windows to fetch: the count is printed first; --max-requests fetches only that many
+    (the oldest first with --all): here the day of a row typed in by hand 600 days back, and the
+    next."""
+    if wh.name != "duckdb":
+        pytest.skip("the plan does not depend on the destination")
+    old = test_statsig.TODAY - dt.timedelta(days=600)
+    execute(wh, ["insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, _dlt_load_id) "
+                 f"values ('{old}', 'hand_made', 'sum', '', 1.5, '1')"])
+    sandbox.clear_log()
+    code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "2")
+    assert code == 9, out + err
+    lines = out.splitlines()
+    assert lines[0] == "statsig: 601 windows to verify, a request or more each; --max-requests: 2 of them", out
+    assert lines[1].startswith("statsig: 2 windows checked")
+    # the hand-made row is extra; the day after it, a hole never loaded, has the API's rows missing
+    assert lines[2].startswith(f"statsig metric_values: 2 periods drifted ({old}..{old + dt.timedelta(days=1)}), ")
+    assert lines[2].endswith(" rows missing, 1 row extra, dimension set changed in 2 periods")
+    assert sorted({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == [
+        str(old), str(old + dt.timedelta(days=1))]
+
+
+def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
+    """A one-cent change in a large Whop amount is found (exact decimals, never floats)."""
+    day = stripe.TODAY - dt.timedelta(days=40)
+    execute(wh, [f"update whop.wallet_time_series set amount = amount + 0.01 where query_name = 'daily_all' "
+                 f"and period = '{day}' and currency = 'usd'"])
+    code, out, _err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--from", str(day), "--to",
+                             str(day))
+    assert code == 9, out
+    assert f"whop daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 0.01 usd" in out, out
+
+
+def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
+    """The README's weekly `verify --sample 50 --repair` line, run by /bin/sh from a folder holding
+    `.env` (made from `.env.example` with the sandbox's Whop settings) after a nightly `run`, with
+    an old restatement in between: the line exits 0 and its log shows the repair."""
+    import re
+    import shlex
+    import subprocess
+
+    from conftest import ROOT
+    from processes import run_command
+
+    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
+        pytest.skip("the metricsync console script is installed by `make install`")
+    blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    line = next(block for block in blocks if " verify " in block)
+    command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
+    workdir = isolated / "opt"
+    workdir.mkdir()
+    (workdir / ".venv").symlink_to(ROOT / ".venv")
+    env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
+    settings = {**sandbox.by_name["whop"].demo_settings(sandbox.url),
+                "start_date": (whop.TODAY - dt.timedelta(days=70)).isoformat()}
+    for key, value in settings.items():
+        text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+        env_file.append(f"SOURCES__WHOP__{key.upper()}={shlex.quote(text)}")
+    (workdir / ".env").write_text("\n".join(env_file) + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
+
+    def shell(text: str) -> int:
+        return run_command(["/bin/sh", "-c", text], timeout=600, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL).returncode
+
+    nightly = f"cd {workdir} && set -a && . ./.env && set +a && .venv/bin/metricsync run whop --progress none"
+    assert shell(nightly) == 0
+    restated = sandbox.restate(3, ago=40)
+    code = shell(command)
+    log = (workdir / "verify.log").read_text()
+    assert code == 0, log
+    assert f"whop daily_all: 3 periods drifted ({restated[0]}..{restated[-1]})" in log, log
+    assert log.splitlines()[-1].startswith("whop: repaired ") and log.endswith("re-verify clean\n"), log
+
+
+def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
+    """The Dagster deployment's `verify` check on Whop's tables, run in-process: it passes on a
+    fresh load, fails on an old restatement, and the weekly verify job (repair on) reloads it."""
+    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    import importlib.util
+
+    from conftest import ROOT
+
+    whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET[:1], metric_queries=METRICS[:1])
+    path = str(isolated / "dagster.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    spec = importlib.util.spec_from_file_location("metricsync_dagster_verify", ROOT / "deploy/dagster/definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defs = module.build_definitions(["whop"], "duckdb")
+    assets = defs.get_assets_def("dlt_whop_wallet_time_series")
+    check = next(iter(defs.asset_checks))
+    instance = dagster.DagsterInstance.ephemeral()
+    assert dagster.materialize([assets], partition_key="default", instance=instance).success
+
+    def evaluate(config=None):
+        result = dagster.materialize([assets, check], instance=instance, selection=dagster.AssetSelection.all_asset_checks(),
+                                     run_config={"ops": {"whop_verify": {"config": config or {}}}},
+                                     raise_on_error=False)
+        return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+
+    evaluations = evaluate()
+    assert set(evaluations) == {"dlt_whop_wallet_time_series", "dlt_whop_metric_results"}
+    assert all(e.passed for e in evaluations.values())
+    sandbox.restate(2, ago=40)
+    evaluations = evaluate()
+    assert not any(e.passed for e in evaluations.values())
+    assert "2 periods drifted" in evaluations["dlt_whop_wallet_time_series"].metadata["drift"].text
+    # the weekly job (the checks alone, sample 50, repair on) repairs it; the nightly job leaves verify out
+    assert [n.name for n in defs.resolve_job_def("whop_nightly").graph.node_defs] == ["whop"]
+    weekly = defs.resolve_job_def("whop_weekly_verify").execute_in_process(instance=instance)
+    assert weekly.success and all(e.passed for e in weekly.get_asset_check_evaluations())
+    assert all(e.passed for e in evaluate().values())
+    assert whop.loaded_wallet(Warehouse("duckdb", path), "daily_all") == whop.expected_wallet(
+        sandbox.by_name["whop"], WALLET[0])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "whop", "--to", "2026-01-01"], "metricsync: --to needs --from - give the first day of the backfill"),
+    (["verify", "whop", "--sample", "0"], "--sample"),
+    (["verify", "whop", "--queries", "weekley"], "whop: no query 'weekley'"),
+])
+def test_verify_usage_errors_are_one_line(capsys, monkeypatch, isolated, argv, message):
+    from pipelines.cli import main
+
+    whop.setup_whop(monkeypatch, sandbox=type("Box", (), {"url": "http://127.0.0.1:9"})(), wallet_queries=WALLET)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "none.duckdb"))
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_verify_help_has_examples(capsys):
+    from pipelines.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["verify", "--help"])
+    assert done.value.code == 0
+    assert "examples:\n  metricsync verify all" in capsys.readouterr().out
+
+
+def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, isolated, capsys):
+    """With accounts, each account's rows are compared with its own pipeline's answer: a hand edit
+    in one account is named with the account and repaired there only."""
+    from conftest import configure
+    from pipelines.cli import main
+
+    configure(monkeypatch, "whop", api_key=whop.KEY, base_url=f"{sandbox.url}/api/v1",
+              start_date=(whop.TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET[:1],
+              accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}])
+    wh = Warehouse("duckdb", str(isolated / "accounts.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", wh.credentials)
+    pipelines = str(isolated / "pipelines")
+    assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
+    day = whop.TODAY - dt.timedelta(days=10)
+    execute(wh, [f"update whop.wallet_time_series set line_count = line_count + 1 where account = 'north' "
+                 f"and period = '{day}' and currency = 'eur'"])
+    east = wh.query("select period, currency, amount, line_count from whop.wallet_time_series where account = 'east'")
+    capsys.readouterr()
+    assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 9
+    out = capsys.readouterr().out
+    assert f"whop (account north) daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 1.00 eur" in out, out
+    assert "whop (account east): 1 window checked" in out and "east) daily_all" not in out, out
+    assert main(["verify", "whop", "--all", "--accounts", "north", "--repair", "--pipelines-dir", pipelines]) == 0
+    assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 0
+    assert wh.query("select period, currency, amount, line_count from whop.wallet_time_series "
+                    "where account = 'east'") == east
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("api, stored, equal", [
+    (Decimal("7.000000000"), Decimal("7"), True),  # decimals of different scale
+    (Decimal("0.1"), Decimal("0.10000000001"), False),  # exact: no float rounding
+    (12345678901234567, 12345678901234568, False),  # integers beyond a double's precision
+    (0.1, 0.1, True),  # a double column: the same double
+    (Decimal("0.1"), 0.1, True),  # stored as double: compared as the double a load writes
+    (0.30000000000000004, 0.3, False),
+    (dt.datetime(2026, 1, 1, 12, tzinfo=UTC), dt.datetime(2026, 1, 1, 7, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+     True),
+    ({"b": 1, "a": [1, 2]}, '{"a": [1, 2], "b": 1}', True),  # JSON parsed on one side, text on the other
+    ("usd", "eur", False),
+    (None, None, True),
+    (None, 0, False),
+    (True, 1, True),  # MariaDB keeps a boolean as 0/1
+    (True, 0, False),
+])
+def test_values_are_compared_exactly(api, stored, equal):
+    from pipelines.verification.compare import same
+
+    assert same(api, stored) is equal
+
+
+def test_a_warehouse_loaded_by_backfill_only_verifies_without_start_date(sandbox, monkeypatch, isolated, capsys):
+    """No start_date (everything came from `run --from/--to`): verify still plans the stored days."""
+    from conftest import configure
+    from pipelines.cli import main
+
+    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "backfill.duckdb"))
+    first = test_statsig.TODAY - dt.timedelta(days=20)
+    pipelines = str(isolated / "pipelines")
+    assert main(["run", "statsig", "--from", str(first), "--to", str(first + dt.timedelta(days=4)),
+                 "--pipelines-dir", pipelines]) == 0
+    capsys.readouterr()
+    assert main(["verify", "statsig", "--all", "--pipelines-dir", pipelines]) == 0
+    assert capsys.readouterr().out.startswith("statsig: 5 windows checked, ")
