@@ -291,11 +291,12 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     import shlex
     import subprocess
 
-    from conftest import ROOT
+    from conftest import ROOT, require
     from processes import run_command
 
-    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
-        pytest.skip("the metricsync console script is installed by `make install`")
+    script = ROOT / ".venv" / "bin" / "metricsync"
+    require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
+            "the console script `make install` puts in .venv")
     blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
     line = next(block for block in blocks if " verify " in block)
     command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
@@ -328,7 +329,9 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
 def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     """The Dagster deployment's `verify` check on Whop's tables, run in-process: it passes on a
     fresh load, fails on an old restatement, and the weekly verify job (repair on) reloads it."""
-    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    from conftest import require_module
+
+    dagster = require_module("dagster", "METRICSYNC_REQUIRE_DAGSTER", "the dagster extra (make test installs it)")
     import importlib.util
 
     from conftest import ROOT
