@@ -54,7 +54,8 @@ def _meaning_cell(name: str, entry: spec.Shared) -> str:
 def shared_table() -> list[str]:
     rows = ["| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
     for name, entry in spec.SHARED.items():
-        rows.append(f"| `{name}` | {_default_cell(name, entry)} | {_allowed_cell(entry)} | {_meaning_cell(name, entry)} |")
+        cells = [f"`{name}`", _default_cell(name, entry), _allowed_cell(entry), _meaning_cell(name, entry)]
+        rows.append(f"| {' | '.join(cells)} |")
     return rows
 
 

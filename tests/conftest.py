@@ -284,15 +284,11 @@ def loaded_settings(box: Sandbox) -> dict:
     return variables
 
 
-LOADED_RENAMED = {"fees": "Platform fees"}  # a Whop grouping renamed upstream between the two runs
-
-
 @pytest.fixture(scope="session")
 def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per session, as users run it: `run all` (every provider) from a sandbox of its
-    own (so no test's request log sees it) into `warehouse.duckdb`, then the Whop grouping
-    `LOADED_RENAMED` renamed upstream and `run whop --transform`, so definitions have a history
-    and dbt's marts are built. Use `loaded_duckdb`, which copies it."""
+    """Built once per session, as users run it: `run all --transform` (every provider, then dbt's
+    marts) from a sandbox of its own (so no test's request log sees it) into `warehouse.duckdb`,
+    with `pipelines/`. Use `loaded_duckdb`, which copies it."""
     folder = tmp_path_factory.mktemp("loaded")
     box = Sandbox().start()
     try:
@@ -301,13 +297,11 @@ def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
                    DLT_DATA_DIR=str(folder / "dlt_data"), DBT_TARGET_PATH=str(folder / "dbt_target"),
                    DBT_LOG_PATH=str(folder / "dbt_logs"))
-        for providers in (["all"], ["whop", "--transform"]):
-            with child_process([sys.executable, "-m", "pipelines", "run", *providers, "--progress", "none",
-                                "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
-                out, _ = child.communicate(timeout=600)
-            assert child.returncode == 0, out
-            box.by_name["whop"].settings["renamed"] = LOADED_RENAMED
+        with child_process([sys.executable, "-m", "pipelines", "run", "all", "--transform", "--progress", "none",
+                            "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+            out, _ = child.communicate(timeout=600)
+        assert child.returncode == 0, out
     finally:
         box.stop()
     return folder

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, Warehouse, configure
+from processes import run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_REQUIRE_AIRFLOW") != "1":
@@ -49,18 +50,10 @@ def home(tmp_path_factory) -> Path:
 
 
 def bash(home: Path, script: str, env: dict) -> subprocess.CompletedProcess:
-    """`script` with bash in the repository's root, as a user would type it (own process group)."""
+    """`script` with bash in the repository's root, as a user would type it (its process group ended)."""
     env = {**env, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    child = subprocess.Popen(["bash", "-ec", script], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = child.communicate(timeout=600)
-    finally:
-        try:
-            os.killpg(child.pid, 9)
-        except ProcessLookupError:
-            pass
-    return subprocess.CompletedProcess(child.args, child.returncode, out)
+    return run_command(["bash", "-ec", script], timeout=600, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
@@ -86,5 +79,6 @@ def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, wh
     monkeypatch.setenv("SOURCES__WHOP__LOOKBAK_DAYS", "3")
     done = bash(home, f"{SETUP}\n{DAGS_TEST}", dict(os.environ))
     assert done.returncode != 0
-    assert "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?" in done.stdout
+    message = "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?"
+    assert message in done.stdout
     assert sandbox.seen("/") == []

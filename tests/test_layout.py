@@ -122,7 +122,8 @@ LAYERS = [
     ("sources", ("pipelines", "sandbox", "deploy", "bench"), "sources are the bottom layer"),
     ("sources._common", tuple(f"sources.{p}" for p in PROVIDERS), "the shared machinery knows no provider"),
     ("sandbox", ("pipelines", "sources", "deploy", "bench"), "the emulator is written from the API docs alone"),
-    ("pipelines.warehouse", ("pipelines.runner", "pipelines.commands", "pipelines.cli"), "the warehouse is below the runner"),
+    ("pipelines.warehouse", ("pipelines.runner", "pipelines.commands", "pipelines.cli"),
+     "the warehouse is below the runner"),
     ("pipelines.commands", ("pipelines.cli", "pipelines.__main__"), "commands are registered by cli, not the reverse"),
     ("pipelines", ("deploy", "bench"), "deployments and the benchmark sit beside the program"),
 ]
@@ -171,7 +172,8 @@ def test_architecture_md_names_every_table_kept_per_provider():
         if not _in(module, "pipelines", "deploy"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Dict) and set(PROVIDERS) <= {k.value for k in node.keys if isinstance(k, ast.Constant)}:
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)} if isinstance(node, ast.Dict) else set()
+            if set(PROVIDERS) <= keys:
                 tables.add(str(path.relative_to(ROOT)))
     assert "pipelines/providers.py" in tables  # the registry itself
     assert sorted(t for t in tables if f"`{t}`" not in text) == []

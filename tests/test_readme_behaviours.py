@@ -1,6 +1,7 @@
 """README behaviours that had no test: plain `status`, `reset` (without `--drop-rows`, by
 resource, its confirmation prompt), `run all` past a failed provider and exit code 1, `--transform`
-skipped after a failed load, `--progress auto`, the Whop marts and the `md:` guard end to end.
+skipped after a failed load, `--progress auto`, the Whop net revenue mart and the `md:` guard end to
+end.
 
 Most start from `loaded_duckdb`: this test's copy of one warehouse loaded (and dbt built) once per
 session, so each costs at most an incremental run.
@@ -13,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import LOADED_DAYS, LOADED_RENAMED, ROOT
+from conftest import LOADED_DAYS, ROOT
 from processes import child_process, run_command
 from pipelines.cli import main
 from sandbox.whop import LINE_CATEGORIES
@@ -38,7 +39,8 @@ def test_plain_status_names_each_query_its_cursor_and_rows(loaded_duckdb, capsys
     code, out, err = cli(capsys, "status", "whop", "statsig")
     assert code == 0, err
     lines = out.splitlines()
-    assert re.fullmatch(r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+\)", lines[0])
+    assert re.fullmatch(r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+, dataset whop\)",
+                        lines[0])
     rows = dict(loaded_duckdb.query("select query_name, count(*) from whop.wallet_time_series group by 1"))
     for name in ("daily_all", "weekly_usd", "monthly_gross", "monthly_net"):
         assert f"  wallet_time_series / {name}: loaded through {TODAY}, {rows[name]} rows" in lines, out
@@ -166,30 +168,3 @@ def test_an_md_path_never_becomes_a_local_file_and_its_token_is_never_printed(sa
     assert named and not [path for path in named if token in path or "md:" in path or "analytics" in path]
     assert "posthog__motherduck" in os.listdir(isolated / "pipelines")
 
-
-def test_mrr_monthly_is_the_last_loaded_day_of_each_month_summed_over_prices(loaded_duckdb, sandbox):
-    from test_transform import stripe_truth
-
-    query = sandbox.by_name["stripe_analytics"].demo_settings(sandbox.url)["queries"][0]
-    assert query["name"] == "mrr_by_price" and query["interval"] == "day"
-    truth = stripe_truth(sandbox, query, START)
-    expected = {}
-    for month in {day.replace(day=1) for day, _price in truth}:
-        as_of = max(day for day, _price in truth if day.replace(day=1) == month)
-        expected[month] = (as_of, sum(value for (day, _p), (value, _c) in truth.items() if day == as_of))
-    rows = loaded_duckdb.query("select month, as_of, mrr from metrics.mrr_monthly where series = 'mrr_by_price' "
-                               "and currency = 'usd'")
-    assert {month: (as_of, mrr) for month, as_of, mrr in rows} == expected
-
-
-def test_dim_metric_definitions_keeps_every_version_of_a_renamed_definition(loaded_duckdb, sandbox):
-    """The shared warehouse saw `fees` renamed between its two Whop runs (`LOADED_RENAMED`)."""
-    [(key, new_name)] = LOADED_RENAMED.items()
-    names = {g["key"]: g["name"] for g in sandbox.by_name["whop"].schema()["groupings"]}  # before the rename
-    rows = loaded_duckdb.query("select name, is_current, valid_to is null from metrics.dim_metric_definitions "
-                               f"where provider = 'whop' and kind = 'wallet_grouping' and definition_id = '{key}'")
-    assert sorted(rows, key=lambda r: r[1]) == [(names[key], False, False), (new_name, True, True)]
-    others = loaded_duckdb.query("select count(*), count(distinct definition_id), bool_and(is_current) "
-                                 "from metrics.dim_metric_definitions where provider = 'whop' "
-                                 f"and kind = 'wallet_grouping' and definition_id <> '{key}'")
-    assert others == [(len(names) - 1, len(names) - 1, True)]  # one version each for the groupings nobody renamed

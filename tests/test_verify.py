@@ -291,11 +291,12 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     import shlex
     import subprocess
 
-    from conftest import ROOT
+    from conftest import ROOT, require
     from processes import run_command
 
-    if not (ROOT / ".venv" / "bin" / "metricsync").exists():
-        pytest.skip("the metricsync console script is installed by `make install`")
+    script = ROOT / ".venv" / "bin" / "metricsync"
+    require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
+            "the console script `make install` puts in .venv")
     blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
     line = next(block for block in blocks if " verify " in block)
     command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
@@ -328,7 +329,9 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
 def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     """The Dagster deployment's `verify` check on Whop's tables, run in-process: it passes on a
     fresh load, fails on an old restatement, and the weekly verify job (repair on) reloads it."""
-    dagster = pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+    from conftest import require_module
+
+    dagster = require_module("dagster", "METRICSYNC_REQUIRE_DAGSTER", "the dagster extra (make test installs it)")
     import importlib.util
 
     from conftest import ROOT
@@ -458,3 +461,23 @@ def test_a_warehouse_loaded_by_backfill_only_verifies_without_start_date(sandbox
     capsys.readouterr()
     assert main(["verify", "statsig", "--all", "--pipelines-dir", pipelines]) == 0
     assert capsys.readouterr().out.startswith("statsig: 5 windows checked, ")
+
+
+def test_batched_windows_are_split_by_their_tombstones():
+    """A load hands dlt several windows in one table (rows, then one tombstone per day, window after
+    window); verify splits them back: a row after tombstones, or a tombstone that is not the next
+    day of the same query, starts the next window. An empty window right after another of the same
+    query comes back joined to it (the same comparison: no API row in those days)."""
+    from pipelines.verification.api import TableKeys, _segments
+    from sources._common.load.windows import Window
+
+    d = lambda n: dt.date(2026, 1, n)  # noqa: E731
+    row = lambda q, n: {"query_name": q, "period": d(n), "value": n}  # noqa: E731
+    mark = lambda q, n: {"query_name": q, "period": d(n), "_tombstone": True}  # noqa: E731
+    rows = [row("a", 1), row("a", 2), mark("a", 1), mark("a", 2),  # a: [1, 3) with two rows
+            mark("a", 3), mark("a", 4),  # a: [3, 5) empty and adjacent: comes back joined, as [1, 5)
+            row("b", 1), mark("b", 1), mark("b", 2),  # b: [1, 3)
+            mark("a", 5), mark("a", 6)]  # a: [5, 7) empty, another query before it
+    keys = TableKeys(("query_name", "period"), "period", "query_name")
+    found = [(q, w, [r["value"] for r in data]) for q, w, data in _segments(rows, keys, "metric_results")]
+    assert found == [("a", Window(d(1), d(5)), [1, 2]), ("b", Window(d(1), d(3)), [1]), ("a", Window(d(5), d(7)), [])]

@@ -10,6 +10,7 @@ the iteration sees is an empty one that is dropped afterwards, so no state moves
         ...
 """
 
+import copy
 import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +38,16 @@ class TableKeys:
 
 
 @contextmanager
-def _throwaway_state() -> Iterator[None]:
-    """An empty resource state for the iteration, whatever pipeline this process ran last (dlt
-    would otherwise start from the active pipeline's state); written to, then dropped."""
-    with Container().injectable_context(StateInjectableContext(state={})):
+def _throwaway_state(stored: Optional[dict]) -> Iterator[None]:
+    """A copy of the stored pipeline state for the iteration (what it learnt, e.g. a query's week
+    start, without its backfills' progress), whatever pipeline this process ran last (dlt would
+    otherwise start from the active pipeline's state); written to, then dropped."""
+    state = copy.deepcopy(stored or {})
+    for resource in state.get("sources", {}).values():
+        for entry in resource.get("resources", {}).values():
+            for query in (entry.get("queries") or {}).values():
+                query.pop("backfills", None)
+    with Container().injectable_context(StateInjectableContext(state=state)):
         yield
 
 
@@ -60,8 +67,10 @@ class Planner:
     """The provider's source built for planning: its windowed tables' keys, and the windows a
     backfill from a given day to today would load, per query (no request is made)."""
 
-    def __init__(self, provider: str, account: Optional[Account], resources: list[str], queries: Optional[set]):
+    def __init__(self, provider: str, account: Optional[Account], resources: list[str], queries: Optional[set],
+                 state: Optional[dict] = None):
         today = utc_today()
+        self.state = state
         self.control = RunControl(backfill=(today, today), queries=queries, plan_only={})
         source = _source(provider, account, self.control)
         # a windowed resource with no query configured is not in the source
@@ -77,7 +86,7 @@ class Planner:
         try:
             for (resource, first), queries in sorted(groups.items()):
                 self.control.backfill, self.control.queries = (first, self.control.today), queries
-                with _throwaway_state():
+                with _throwaway_state(self.state):
                     tables = iter(self.source.resources[resource])
                 for _ in tables:
                     pass
@@ -86,29 +95,59 @@ class Planner:
         return self.control.plan_only
 
 
-def answers(provider: str, account: Optional[Account], windows: dict) -> Iterator[tuple]:
+def answers(provider: str, account: Optional[Account], windows: dict, state: Optional[dict] = None) -> Iterator[tuple]:
     """`(resource, query, window, rows)` for every window of `windows` ((resource, query) ->
-    windows), fetched concurrently within the provider's limits; rows as dicts, columns named
-    as in the warehouse, without the window's tombstones."""
+    windows), fetched concurrently within the provider's limits, in as many passes as a load
+    would take (rows bound per load, a week start learnt); rows as dicts, columns named as in
+    the warehouse, without tombstones. Adjacent windows may come back as one."""
     first = min(window.start for chosen in windows.values() for window in chosen)
     # as a backfill of those windows (start_date is not needed); the plans are given, whole
     control = RunControl(backfill=(first, utc_today()), queries={query for _resource, query in windows},
                          windows_per_load=ALL_AT_ONCE)
     control.plans = {key: list(chosen) for key, chosen in windows.items()}
+    resources = sorted({resource for resource, _query in windows})
     try:
-        resources = sorted({resource for resource, _query in windows})
-        source = _source(provider, account, control).with_resources(*resources)
-        control.checkpoint_seconds = float("inf")  # one pass: no chunking
-        for name, resource in source.selected_resources.items():
-            keys = table_keys(resource)
-            with _throwaway_state():  # dlt takes the state when the iteration opens
-                tables = iter(resource)
-            for table in tables:
-                rows = table.to_pylist()
-                marks = [row for row in rows if row.get(TOMBSTONE)]
-                days = [row[keys.period] for row in marks]
-                window = Window(min(days), max(days) + dt.timedelta(days=1))
-                query = marks[0][keys.query] if keys.query else name
-                yield name, query, window, [row for row in rows if not row.get(TOMBSTONE)]
+        while resources:
+            source = _source(provider, account, control).with_resources(*resources)
+            control.checkpoint_seconds = float("inf")  # no time limit: the row bound still makes passes
+            for name, resource in source.selected_resources.items():
+                keys = table_keys(resource)
+                with _throwaway_state(state):  # dlt takes the state when the iteration opens
+                    tables = iter(resource)
+                for table in tables:
+                    for query, window, rows in _segments(table.to_pylist(), keys, name):
+                        yield name, query, window, rows
+            resources, control.pending = sorted(control.pending), set()
     finally:
         control.close()
+
+
+def _segments(rows: list[dict], keys: TableKeys, resource: str) -> Iterator[tuple]:
+    """Split a yielded table (windows batched together, each as its rows then its tombstones, one
+    per day) into `(query, window, rows)`: a window ends where a row follows its tombstones or
+    the next tombstone is not its next day."""
+    data: list = []
+    marks: list = []
+    for row in rows:
+        if row.get(TOMBSTONE):
+            if marks and (_query(marks[-1], keys, resource) != _query(row, keys, resource)
+                          or row[keys.period] != marks[-1][keys.period] + dt.timedelta(days=1)):
+                yield _segment(data, marks, keys, resource)
+                data, marks = [], []
+            marks.append(row)
+            continue
+        if marks:
+            yield _segment(data, marks, keys, resource)
+            data, marks = [], []
+        data.append(row)
+    if marks:
+        yield _segment(data, marks, keys, resource)
+
+
+def _query(row: dict, keys: TableKeys, resource: str) -> str:
+    return row[keys.query] if keys.query else resource
+
+
+def _segment(data: list, marks: list, keys: TableKeys, resource: str) -> tuple:
+    window = Window(marks[0][keys.period], marks[-1][keys.period] + dt.timedelta(days=1))
+    return _query(marks[0], keys, resource), window, data

@@ -31,6 +31,7 @@ class Verification:
         self.windows: dict = {}  # (resource, query) -> windows to check
         self.keys: dict = {}  # resource -> api.TableKeys
         self.spans: dict = {}  # (resource, query) -> (first, last) stored period
+        self.state: Optional[dict] = None  # the stored pipeline state (what loads learnt)
         self.candidates = 0  # windows chosen before --max-requests
         self.drifts: list[QueryDrift] = []
         self.found: list[QueryDrift] = []  # what the first check found (kept through a repair)
@@ -63,7 +64,9 @@ class Verification:
         resources = [r for r in (self.selection.resources or WINDOWED[self.provider]) if r in WINDOWED[self.provider]]
         if not resources:
             return 0
-        planner = api.Planner(self.provider, self.account, resources, self.selection.queries)
+        with self._warehouse() as warehouse:
+            self.state = warehouse.state() if warehouse.has_dataset() else None
+        planner = api.Planner(self.provider, self.account, resources, self.selection.queries, self.state)
         self.keys = planner.keys
         with self._warehouse() as warehouse:
             stored = StoredRows(warehouse, self.account_name)
@@ -89,12 +92,14 @@ class Verification:
         stats.reset()
         with self._warehouse() as warehouse:
             stored = StoredRows(warehouse, self.account_name)
-            answers = api.answers(self.provider, self.account, windows) if windows else ()
+            answers = api.answers(self.provider, self.account, windows, self.state) if windows else ()
             for resource, query, window, rows in answers:
                 keys = self.keys[resource]  # compared window by window, as the answers come
                 drifts[(resource, query)].add_window(window, rows, stored.rows(resource, keys, query, window),
                                                      keys.key, keys.period, self.spans[(resource, query)][1])
             self.requests += stats.requests
+            for key, drift in drifts.items():
+                drift.windows = list(windows[key])  # as planned (adjacent ones may have come back as one)
             self.drifts = sorted(drifts.values(), key=lambda d: (d.resource, d.query))
             if not repaired:
                 self.found = self.drifts

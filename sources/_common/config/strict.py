@@ -6,7 +6,8 @@ and `config.toml`, in the project's `.dlt/` and dlt's global dir), in every layo
 for a source: `sources.whop.<key>`, `sources.whop.whop.<key>` (section, then source name) and
 the same below the pipeline name (`whop.sources.whop.<key>`). The known keys are the source
 function's parameters (the shared settings among them) plus those the runner reads (e.g.
-`schema_contract`, `spec.SHARED` of scope `runner`), so a new one is known without a list to maintain. Each problem is one line (`ConfigError`, exit 2), e.g.
+`schema_contract`, `spec.SHARED` of scope `runner`), so a new one is known without a list to
+maintain. Each problem is one line (`ConfigError`, exit 2), e.g.
 
     whop: unknown setting wallet_querys (SOURCES__WHOP__WALLET_QUERYS) - did you mean wallet_queries?
     whop: wallet_queries (SOURCES__WHOP__WALLET_QUERIES) is not valid JSON (line 1 column 11) - ...

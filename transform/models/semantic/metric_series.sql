@@ -1,14 +1,16 @@
 {#- One row per loaded series with what the mart does not repeat on every row: a Whop wallet
     query's reporting category and a Statsig metric's type. The semantic layer joins it on
-    `series_key` (provider|account|series|Statsig metric id, '' for the others) to filter `net_revenue` and the additive Statsig metrics. -#}
+    `series_key` (provider|account|series|metric_id: a Statsig name may stand for metrics of several
+    types) to filter `net_revenue` and the additive Statsig metrics. -#}
 {{ config(materialized='table', schema='metrics') }}
 
 with attributes as (
-    select 'whop' as provider, account, query_name as series,
-           coalesce(reporting_category, '') as reporting_category, '' as statsig_metric_type, '' as metric_id
+    select 'whop' as provider, account, query_name as series, measures.metric_id,
+           coalesce(reporting_category, '') as reporting_category, '' as statsig_metric_type
     from {{ ref('stg_whop__wallet_time_series') }}
+    cross join (values ('amount'), ('line_count')) as measures (metric_id)  -- as fct_metric_values names them
     union all
-    select 'statsig', account, metric_name, '', metric_type, metric_name || '::' || metric_type
+    select 'statsig', account, metric_name, metric_name || '::' || metric_type, '', metric_type
     from {{ ref('stg_statsig__metric_values') }}
 )
 
