@@ -14,7 +14,7 @@ import pyarrow as pa
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck, concat_tables
-from .._common.load.windows import next_period
+from .._common.load.windows import latest_period, next_period
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -336,3 +336,14 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
             })
     periods.log()
     return rows
+
+
+def probe(client: Any, values: dict) -> str:
+    """`check`: a metric query of the first query over its latest whole period (one bucket)."""
+    queries = check_queries(values["queries"], check_timezone(values["default_timezone"], "default_timezone"))
+    query = queries[0]
+    request = metric_request(query, latest_period(query["interval"]), dt.datetime.now(dt.timezone.utc),
+                             values["body_encoding"])
+    if request is not None:  # None only when the period has not started in the query's time zone
+        client.request(request, endpoint=settings.ENDPOINT_NAME, check=is_metric_query_body)
+    return f"{len(queries)} queries"
