@@ -18,15 +18,11 @@ from typing import Any, Optional, Sequence
 import dlt
 import pyarrow as pa
 
+from pipelines.providers import provider_facts
 from sources._common.errors import ConfigError
 
 # the source arguments an account may set, besides `api_key` (default: the provider's key)
-ACCOUNT_PARAMS = {
-    "whop": ("account_id", "company_id"),
-    "stripe_analytics": ("stripe_account",),
-    "posthog": ("project_id",),
-    "statsig": (),
-}
+ACCOUNT_PARAMS = provider_facts("ACCOUNT_PARAMS")
 ACCOUNT_COLUMN = "account"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 

@@ -11,22 +11,12 @@ from typing import Any, Optional, Sequence
 from sources._common.config import spec
 from sources._common.errors import ConfigError
 
-from .providers import PROVIDERS, source_factory
+from .providers import PROVIDERS, provider_facts, source_factory
 
-# windowed resource -> the setting listing its queries (None: one fixed query named like the resource)
-WINDOWED = {
-    "whop": {"wallet_time_series": "wallet_queries", "metric_results": "metric_queries"},
-    "stripe_analytics": {"metric_results": "queries"},
-    "posthog": {},
-    "statsig": {"metric_values": None},
-}
-# definition resources (scd2 snapshots, no queries)
-DEFINITIONS = {
-    "whop": ["wallet_reporting_categories", "wallet_groupings", "wallet_line_categories"],
-    "stripe_analytics": [],
-    "posthog": ["group_types", "group_type_metrics"],
-    "statsig": ["metric_sources", "metric_source_metrics", "metrics"],
-}
+# windowed resource -> the setting listing its queries (None: one fixed query named like the
+# resource), and the definition resources (scd2 snapshots, no queries), from each provider's settings.py
+WINDOWED = provider_facts("WINDOWED_TABLES")
+DEFINITIONS = provider_facts("DEFINITION_TABLES")
 SECRETS = {"api_key"}
 
 

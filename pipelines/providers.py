@@ -1,6 +1,10 @@
-"""The providers the runner knows, imported only when run (a bare `import dlt` is costly)."""
+"""The providers the runner knows: the one registry line a provider adds. Everything else the runner
+needs of a provider lives in its folder (`sources/<provider>/settings.py`: its tables, account
+parameters, placeholder arguments; `helpers.py`: the `probe` that `check` sends). Sources are
+imported only when run (a bare `import dlt` is costly); `settings.py` imports nothing."""
 
 import importlib
+from types import ModuleType
 from typing import Any, Callable
 
 PROVIDERS = {
@@ -9,6 +13,16 @@ PROVIDERS = {
     "posthog": "sources.posthog:posthog_source",
     "statsig": "sources.statsig:statsig_source",
 }
+
+
+def provider_module(provider: str, name: str) -> ModuleType:
+    """`sources/<provider>/<name>.py` of a registered provider (e.g. its `settings`, `helpers`)."""
+    return importlib.import_module(f"{PROVIDERS[provider].partition(':')[0]}.{name}")
+
+
+def provider_facts(attribute: str) -> dict:
+    """{provider: settings.<attribute>} over every registered provider."""
+    return {provider: getattr(provider_module(provider, "settings"), attribute) for provider in PROVIDERS}
 
 
 def source_factory(provider: str) -> Callable[..., Any]:

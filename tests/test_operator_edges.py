@@ -292,3 +292,26 @@ def test_the_widening_sample_in_the_docstring_holds():
     from sources._common.load import windows
 
     assert doctest.testmod(windows).failed == 0
+
+
+@pytest.mark.parametrize("sent, loads", [
+    pytest.param("9000", 9000, id="integer-as-text"),
+    pytest.param(9000.0, 9000, id="integral-float"),
+    pytest.param("12.5", None, id="fraction-of-a-minor-unit"),
+    pytest.param("n/a", None, id="no-number"),
+])
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)  # a source's conversion, before any warehouse
+def test_stripe_values_keep_their_integer_type(sandbox, warehouse, run, monkeypatch, sent, loads):
+    """Stripe values are integers (minor units, counts): text or an integral float loads exactly; a
+    fraction is never truncated and no number is never guessed - the query fails with exit 3."""
+    stripe.setup(monkeypatch, sandbox, [stripe.DAILY_BY_PRICE], days=5)
+    sandbox.by_name["stripe_analytics"].settings["fixed_values"] = {"usd": sent}
+    result = run("stripe_analytics", warehouse)
+    if loads is None:
+        assert result.exit_code == 3
+        assert result.message.startswith(
+            "stripe_analytics: query 'mrr_by_price' failed (HTTP 200): table metric_results: column 'value' is "
+            f"bigint in the warehouse but the API sent {sent!r}")
+        return
+    assert result.ok, result.message
+    assert warehouse.query("select distinct value from stripe_analytics.metric_results") == [(loads,)]

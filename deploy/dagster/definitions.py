@@ -49,7 +49,7 @@ from dagster_dlt import dlt_assets
 from pipelines.accounts import configured_accounts
 from pipelines.catalog import WINDOWED, Selection
 from pipelines.warehouse.destinations import dataset_name, destination_name
-from pipelines.providers import PROVIDERS, source_factory
+from pipelines.providers import PROVIDERS, provider_module, source_factory
 from pipelines.runner import run_provider
 from sources._common.load.progress import RunControl
 
@@ -57,16 +57,6 @@ NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
 SINGLE = "default"  # the partition of a provider without accounts
 
-# placeholder settings that make each source declare every table it can load (asset specs only;
-# nothing is requested)
-SPEC_ARGS = {
-    "whop": {"start_date": "2020-01-01", "wallet_queries": [{"name": "spec"}],
-             "metric_queries": [{"name": "spec", "resource": "spec"}]},
-    "stripe_analytics": {"start_date": "2020-01-01",
-                         "queries": [{"name": "spec", "metrics": [{"id": "spec"}], "interval": "day"}]},
-    "posthog": {"project_id": [1]},
-    "statsig": {"start_date": "2020-01-01"},
-}
 SPEC_KEY = "asset-specs-only"
 
 
@@ -78,7 +68,7 @@ class SyncConfig(dg.Config):
 
 
 def _spec_source(provider: str):
-    return source_factory(provider)(api_key=SPEC_KEY, control=RunControl(), **SPEC_ARGS[provider])
+    return source_factory(provider)(api_key=SPEC_KEY, control=RunControl(), **provider_module(provider, "settings").SPEC_ARGS)
 
 
 def _spec_pipeline(provider: str, destination: str):

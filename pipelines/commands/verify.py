@@ -10,7 +10,6 @@ with `--repair`, is still there), the failure's code otherwise.
 """
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Optional

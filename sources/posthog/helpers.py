@@ -111,3 +111,21 @@ def fetch_metrics(client: ApiClient, paginator: Paginator, project_id: int, grou
         for row in metric_rows(project_id, group_type_index, body):
             rows[row.get("id", len(rows))] = row
     return list(rows.values())
+
+
+def probe(client: Any, values: dict) -> str:
+    """`check`: the group types of the first project (one page: scope group:read), then one metric
+    of its first group type (scope usage_metric:read)."""
+    projects = project_ids(values["project_id"])
+    path = settings.GROUP_TYPES_PATH.format(project_id=projects[0])
+    try:
+        body = client.request(Request("GET", path), endpoint=f"GET {path}", check=is_group_types_body)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise ConfigError(f"posthog: project {projects[0]} not found (404) - check {settings.PROJECT_SETTING}") from None
+        raise
+    group_types = group_type_rows(projects[0], body)
+    if group_types:
+        path = settings.METRICS_PATH.format(project_id=projects[0], group_type_index=group_types[0]["group_type_index"])
+        client.request(Request("GET", path, params={"limit": 1}), endpoint=f"GET {path}", check=is_metrics_body)
+    return f"{len(projects)} project(s)"

@@ -32,3 +32,10 @@ METRIC_COLUMNS = {
     "math": {"data_type": "text"},
     "math_property": {"data_type": "text"},
 }
+
+# what the runner needs to know of this provider (pipelines/catalog.py, accounts.py, deploy/dagster)
+WINDOWED_TABLES: dict = {}  # table -> its query setting
+DEFINITION_TABLES = ["group_types", "group_type_metrics"]  # scd2 snapshots
+ACCOUNT_PARAMS = ("project_id",)  # source arguments an account may set, besides api_key
+# placeholder arguments that make the source declare every table it can load (asset specs; no request)
+SPEC_ARGS = {"project_id": [1]}

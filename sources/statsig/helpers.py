@@ -103,3 +103,10 @@ def value_rows(day: dt.date, items: list) -> list[dict]:
             row[name] = "" if row.get(name) is None else str(row[name])
         rows.append(row)
     return unique(rows, lambda r: tuple(r[k] for k in VALUE_KEY))
+
+
+def probe(client: Any, values: dict) -> str:
+    """`check`: the metrics list, one item."""
+    request = Request("GET", settings.METRICS_ENDPOINT, params={"page": 1, "limit": 1})
+    client.request(request, endpoint="GET /metrics/list", check=is_list_body)
+    return f"metric values from {values['start_date'] or 'start_date (not set: --from needed)'}"

@@ -15,3 +15,10 @@ WINDOWS_PER_LOAD = 365  # dates per dlt load (a crash loses at most these: ~365 
 
 KEY_HINT = "set SOURCES__STATSIG__API_KEY to a Console API key (Project Settings > Keys & Environments)"
 PERMISSION = "use a Console API key with read access; server and client SDK keys are not accepted"
+
+# what the runner needs to know of this provider (pipelines/catalog.py, accounts.py, deploy/dagster)
+WINDOWED_TABLES = {"metric_values": None}  # table -> its query setting (None: no queries, every metric)
+DEFINITION_TABLES = ["metric_sources", "metric_source_metrics", "metrics"]  # scd2 snapshots
+ACCOUNT_PARAMS: tuple = ()  # source arguments an account may set, besides api_key (one key per project)
+# placeholder arguments that make the source declare every table it can load (asset specs; no request)
+SPEC_ARGS = {"start_date": "2020-01-01"}

@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 import logging
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, NoReturn, Optional
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck, concat_tables
-from .._common.load.windows import next_period
+from .._common.load.windows import latest_period, next_period
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -25,7 +26,7 @@ TYPES = {
     "timezone": pa.string(), "metric": pa.string(),
     "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
     "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
-    "refreshed_at": pa.timestamp("us", tz="UTC"), "period": pa.date32(), "timezone": pa.string(),
+    "refreshed_at": pa.timestamp("us", tz="UTC"),
 }
 
 
@@ -285,8 +286,20 @@ def _bucket(value: Any, timezone: str) -> tuple[dt.datetime, dt.date]:
     return bucket, bucket_day(bucket, timezone)
 
 
-def _int(value: Any) -> Optional[int]:
-    return None if value is None else int(value)
+def _int(value: Any, query: dict) -> Optional[int]:
+    """A result's value, an integer (minor units or a count), exactly: also when it comes as text
+    (`"9000"`) or as an integral number (`9000.0`); anything else fails the query, never truncated."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
+    except InvalidOperation:
+        number = None
+    if number is not None and number.is_finite() and number == number.to_integral_value():
+        return int(number)
+    raise ApiError(PROVIDER, f"query {query['name']!r}", 200,
+                   f"table metric_results: column 'value' is bigint in the warehouse but the API sent {value!r}",
+                   hint="the API changed the column's type; report it with this line")
 
 
 def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
@@ -317,10 +330,20 @@ def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
             rows.append({
                 "query_name": query["name"], "period": period, "timestamp": bucket, "timezone": query["timezone"],
                 "metric": str(result.get("metric") or result.get("name") or ""), "name": result.get("name"),
-                "value": _int(result.get("value")), "currency": result.get("currency"),
+                "value": _int(result.get("value"), query), "currency": result.get("currency"),
                 "dimension_name": dimension_name, "dimension_value": dimension_value,
                 "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
-                "period": period, "timezone": query["timezone"],
             })
     periods.log()
     return rows
+
+
+def probe(client: Any, values: dict) -> str:
+    """`check`: a metric query of the first query over its latest whole period (one bucket)."""
+    queries = check_queries(values["queries"], check_timezone(values["default_timezone"], "default_timezone"))
+    query = queries[0]
+    request = metric_request(query, latest_period(query["interval"]), dt.datetime.now(dt.timezone.utc),
+                             values["body_encoding"])
+    if request is not None:  # None only when the period has not started in the query's time zone
+        client.request(request, endpoint=settings.ENDPOINT_NAME, check=is_metric_query_body)
+    return f"{len(queries)} queries"

@@ -36,3 +36,10 @@ CLOCK_SKEW_SECONDS = 30  # `ends_at` is clamped to now minus this: never in the 
 
 RANGE_ERROR = "metric_invalid_time_range"
 RANGE_TOO_LONG_WORDS = ("maximum", "exceed")
+
+# what the runner needs to know of this provider (pipelines/catalog.py, accounts.py, deploy/dagster)
+WINDOWED_TABLES = {"metric_results": "queries"}  # table -> its query setting
+DEFINITION_TABLES: list = []  # scd2 snapshots
+ACCOUNT_PARAMS = ("stripe_account",)  # source arguments an account may set, besides api_key
+# placeholder arguments that make the source declare every table it can load (asset specs; no request)
+SPEC_ARGS = {"start_date": "2020-01-01", "queries": [{"name": "spec", "metrics": [{"id": "spec"}], "interval": "day"}]}

@@ -10,6 +10,7 @@ import pyarrow as pa
 from .._common import MONEY, ApiError, ConfigError, Request, Window, to_date
 from .._common.config.values import queries as check_queries
 from .._common.load.resource import PeriodCheck
+from .._common.load.windows import latest_period, utc_today
 from . import settings
 
 WALLET_TYPES = {
@@ -236,3 +237,20 @@ def schema_rows(body: Any, section: str) -> list[dict]:
         else:
             rows.append({"key": str(item)})
     return rows
+
+
+def probe(client: Any, values: dict) -> str:
+    """`check`: one wallet time series request for yesterday (the first wallet query's filters, if
+    any), and, when metric queries are configured, the first page of the first one for yesterday."""
+    wallet, metrics = wallet_queries(values["wallet_queries"]), metric_queries(values["metric_queries"])
+    account_id, company_id = values.get("account_id"), values.get("company_id")  # one account's (accounts)
+    metrics = for_account(metrics, "company_id", company_id or (account_id if account_id != "global" else None))
+    query = {**(wallet[0] if wallet else {"name": "check"}), "group_by": "day"}
+    query = for_account([query], "account_id", account_id or company_id)[0]
+    client.request(wallet_request(query, latest_period(), utc_today(), values["array_params"]),
+                   endpoint="GET /stats/time_series", check=is_wallet_body, decimal=True)
+    if metrics:
+        request = metric_request(metrics[0], latest_period(), dt.datetime.now(dt.timezone.utc), values["array_params"])
+        if request is not None:
+            client.request(request, endpoint="GET /stats/metric", check=is_metric_body, decimal=True)
+    return f"{len(wallet)} wallet + {len(metrics)} metric queries"

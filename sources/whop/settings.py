@@ -24,3 +24,11 @@ SCHEMA_SECTIONS = {
     "wallet_groupings": "groupings",
     "wallet_line_categories": "line_categories",
 }
+
+# what the runner needs to know of this provider (pipelines/catalog.py, accounts.py, deploy/dagster)
+WINDOWED_TABLES = {"wallet_time_series": "wallet_queries", "metric_results": "metric_queries"}  # -> query setting
+DEFINITION_TABLES = ["wallet_reporting_categories", "wallet_groupings", "wallet_line_categories"]  # scd2 snapshots
+ACCOUNT_PARAMS = ("account_id", "company_id")  # source arguments an account may set, besides api_key
+# placeholder arguments that make the source declare every table it can load (asset specs; no request)
+SPEC_ARGS = {"start_date": "2020-01-01", "wallet_queries": [{"name": "spec"}],
+             "metric_queries": [{"name": "spec", "resource": "spec"}]}

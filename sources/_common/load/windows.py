@@ -50,6 +50,10 @@ def to_date(value, provider: str = "metricsync", name: str = "date") -> dt.date:
     raise ConfigError(f"{provider}: {name} {value!r} is not an ISO date (YYYY-MM-DD)")
 
 
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
+
+
 def period_start(day: dt.date, granularity: str) -> dt.date:
     """The first day of the period of `granularity` that contains `day`."""
     g = canonical_granularity(granularity)
@@ -96,6 +100,13 @@ class Window:
 
     def __str__(self) -> str:
         return f"{self.start}..{self.last_day}"
+
+
+def latest_period(granularity: str = "day") -> Window:
+    """The period (of `granularity`) holding yesterday in UTC: one bucket, already under way (what
+    `check` asks for to prove a key)."""
+    start = period_start(utc_today() - dt.timedelta(days=1), granularity)
+    return Window(start, next_period(start, granularity))
 
 
 def plan_windows(
