@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -172,6 +173,24 @@ def require_postgres() -> None:
     require("METRICSYNC_REQUIRE_POSTGRES", _postgres_available(), f"Postgres at {POSTGRES_ADMIN}")
 
 
+@contextmanager
+def postgres_database(prefix: str = "ms_test", template: Optional[str] = None) -> Iterator[str]:
+    """A fresh Postgres database (a copy of the database `template` when given), dropped however the
+    test ends; yields its URL. Skipped when the server is unreachable, outside CI."""
+    require_postgres()
+    import psycopg2
+
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {database}" + (f" template {template}" if template else ""))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    finally:
+        admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()
+
+
 def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """A DuckDB file, or a fresh Postgres database (skipped when unreachable, outside CI)."""
     if kind == "duckdb":
@@ -179,20 +198,9 @@ def _warehouse(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
         return
-    require_postgres()
-    import psycopg2
-
-    database = f"ms_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {database}")
-    credentials = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
-    try:
+    with postgres_database() as credentials:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
         yield Warehouse("postgres", credentials)
-    finally:
-        admin.cursor().execute(f"drop database if exists {database} with (force)")
-        admin.close()
 
 
 # for a test about request shapes or error lines, which take one warehouse (merges, scd2 and state run on each)

@@ -424,19 +424,11 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
     import os
     import subprocess
     import sys
-    import uuid
 
-    import psycopg2
+    from conftest import ROOT, postgres_database
 
-    from conftest import POSTGRES_ADMIN, ROOT, require_postgres
-
-    require_postgres()
-    database = f"ms_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {database}")
-    try:
-        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}")
+    with postgres_database() as credentials:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "w.duckdb"))
         point_all_at_sandbox(monkeypatch, sandbox)
 
@@ -452,9 +444,6 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
         assert debug.returncode == 0
         # each destination has its own pipeline (whop__duckdb, whop__postgres): no state to differ at all
         assert "in state differs" not in debug.stderr, debug.stderr[-3000:]
-    finally:
-        admin.cursor().execute(f"drop database if exists {database} with (force)")
-        admin.close()
 
 
 def test_progress_bar_mode_draws_a_bar_per_provider(sandbox, capsys, monkeypatch, isolated):

@@ -12,13 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import POSTGRES_ADMIN, ROOT, Warehouse, loaded_settings, require_postgres
+from conftest import ROOT, Warehouse, loaded_settings, postgres_database
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 BIN = Path(sys.executable).parent
@@ -46,21 +45,10 @@ def built(request, sandbox_server, tmp_path_factory):
         shutil.copy(origin / "warehouse.duckdb", workdir / "warehouse.duckdb")
         yield Warehouse("duckdb", str(workdir / "warehouse.duckdb"))
         return
-    require_postgres()
-    import psycopg2
-
-    database = f"ms_semantic_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {database}")
-    try:
-        credentials = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+    with postgres_database("ms_semantic") as credentials:
         sandbox_server.reset()
         _load_postgres(sandbox_server, workdir, credentials)
         yield Warehouse("postgres", credentials)
-    finally:
-        admin.cursor().execute(f"drop database if exists {database} with (force)")
-        admin.close()
 
 
 def query(built, monkeypatch, capsys, *argv: str) -> list[dict]:

@@ -8,7 +8,6 @@ One warehouse per destination is loaded once for the module; each test works on 
 import datetime as dt
 import json
 import shutil
-import uuid
 from collections import Counter
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ import pytest
 import test_statsig
 import test_stripe_analytics as stripe
 import test_whop as whop
-from conftest import POSTGRES_ADMIN, Warehouse, _warehouse
+from conftest import Warehouse, _warehouse, postgres_database
 
 WALLET = whop.WALLET_QUERIES[:2]  # daily_all (day), weekly_usd (week)
 METRICS = whop.METRIC_QUERIES[:2]  # gross_by_country (daily, by country), users_weekly
@@ -65,19 +64,9 @@ def wh(loaded, sandbox, monkeypatch, isolated):
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
         yield Warehouse("duckdb", path)
         return
-    import psycopg2
-
-    database, base = f"ms_verify_{uuid.uuid4().hex[:10]}", loaded.credentials.rsplit("/", 1)[1]
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {database} template {base}")
-    credentials = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
-    try:
+    with postgres_database("ms_verify", template=loaded.credentials.rsplit("/", 1)[1]) as credentials:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", credentials)
         yield Warehouse("postgres", credentials)
-    finally:
-        admin.cursor().execute(f"drop database if exists {database} with (force)")
-        admin.close()
 
 
 def verify(capsys, wh, isolated, *args):
