@@ -69,3 +69,35 @@ def test_a_signal_stops_the_whole_run_and_the_rerun_resumes_exactly(sandbox, war
     for query in WALLET:
         assert whop.loaded_wallet(warehouse, query["name"]) == whop.expected_wallet(emulator, query), query["name"]
     assert warehouse_values(warehouse) == expected_values(sandbox.by_name["statsig"], days(first))
+
+
+
+SLOW_CLEANUP = """
+import os, signal, sys, time
+from pipelines.interrupts import handled
+with handled():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        print("first signal: cleaning up", flush=True)
+        time.sleep(60)  # a cleanup that would hold the command
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_second_signal_exits_at_once_during_the_first_ones_cleanup(isolated, signum):
+    """The first signal starts an orderly stop; a second one while that stop is still under way (here
+    a 60 s cleanup) ends the process at once with 128 + signal."""
+    process = subprocess.Popen([sys.executable, "-c", SLOW_CLEANUP], cwd=isolated, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               start_new_session=True)
+    try:
+        assert process.stdout.readline() == "first signal: cleaning up\n"
+        process.send_signal(signum)
+        process.wait(timeout=20)  # long before the cleanup would end
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    assert process.returncode == 128 + signum
