@@ -89,11 +89,13 @@ def _drift(box, pipelines_dir: str) -> int:
     from pipelines.verification.choose import Scope
 
     days = box.restate(5, ago=60)
-    print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}; metricsync verify whop --all [--repair]:", flush=True)
+    print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}, far beyond the nightly lookback", flush=True)
     args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
                      json=False, repair=False)
+    print("\n$ metricsync verify whop --all", flush=True)
     verify_command(args, ["whop"], Scope(sample=None))
     args.repair = True
+    print("\n$ metricsync verify whop --all --repair", flush=True)
     return verify_command(args, ["whop"], Scope(sample=None))
 
 
