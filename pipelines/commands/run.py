@@ -2,7 +2,6 @@
 JSON summary) per provider."""
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Optional
@@ -95,7 +94,9 @@ def main(args: argparse.Namespace) -> int:
     check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
                          ("--parallel", "parallel", Range(int, 1, 64)),
                          ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))])
-    backfill = backfill_range(args.date_from, args.date_to, dt.datetime.now(dt.timezone.utc).date())  # UTC, as planned
+    from sources._common.load.windows import utc_today
+
+    backfill = backfill_range(args.date_from, args.date_to, utc_today())  # UTC, as planned
     with handled():
         code = run_command(args, providers_to_run(args.providers), backfill)
     if code == 0 and args.transform:

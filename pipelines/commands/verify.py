@@ -130,7 +130,7 @@ def register(commands) -> None:
 def main(args: argparse.Namespace) -> int:
     from pipelines.verification.choose import DEFAULT_SAMPLE, Scope
     from sources._common.config.spec import Range
-    from sources._common.load.progress import utc_today
+    from sources._common.load.windows import utc_today
 
     check_numbers(args, [("--sample", "sample", Range(int, 1, 100000)),
                          ("--seed", "seed", Range(int, 0, 2**63 - 1)),

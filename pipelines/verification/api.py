@@ -21,9 +21,9 @@ from dlt.common.pipeline import StateInjectableContext
 
 from pipelines.accounts import Account
 from pipelines.providers import source_factory
-from sources._common.load.progress import RunControl, utc_today
+from sources._common.load.progress import RunControl
 from sources._common.load.resource import TOMBSTONE
-from sources._common.load.windows import Window
+from sources._common.load.windows import Window, utc_today
 
 ALL_AT_ONCE = 10**9  # windows per load: one pass over every chosen window
 

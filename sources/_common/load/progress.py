@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from sources._common.load.prefetch import FetchFn, Prefetcher
 from sources._common.load.tally import RunTally
-from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, widen
+from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
 
 CHECKPOINT_SECONDS = 60.0
 LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
@@ -79,12 +79,6 @@ class Chunk:
 
     def expired(self) -> bool:
         return self.rows >= self.max_rows or self.clock() - self.began >= self.seconds
-
-
-def utc_today() -> dt.date:
-    """Windows are planned in UTC, whatever the machine's time zone: a machine ahead of UTC must
-    not plan a window that starts after the API's "now"."""
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 class QueryProgress:

@@ -51,7 +51,9 @@ def to_date(value, provider: str = "metricsync", name: str = "date") -> dt.date:
 
 
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
+    """Windows are planned in UTC, whatever the machine's time zone: a machine ahead of UTC must
+    not plan a window that starts after the API's "now"."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def period_start(day: dt.date, granularity: str) -> dt.date:
@@ -120,7 +122,7 @@ def plan_windows(
 
     The range is widened to whole periods (`widen`), then clamped to `today`.
     """
-    today = today or dt.datetime.now(dt.timezone.utc).date()  # windows are planned in UTC
+    today = today or utc_today()
     cursor, last = widen(start, end, granularity, today)
     last = min(last, today)
     windows: list[Window] = []
