@@ -89,3 +89,16 @@ def test_a_backfill_from_the_local_date_is_in_the_future(sandbox, monkeypatch, i
     assert capsys.readouterr().err.strip() == (
         f"metricsync: --from {tomorrow} is in the future - use a date on or before {near_midnight}")
     assert sandbox.seen("/") == []
+
+
+@pytest.mark.parametrize("now, wait", [
+    ("2026-11-30T23:59:50", 15.0),         # 10 s before midnight: waits past it
+    ("2026-11-30T23:30:01", 1804.0),       # just inside the 30-minute guard
+    ("2026-11-30T23:29:59", 0.0),          # just outside it: starts at once
+    ("2026-12-01T00:00:00", 0.0),          # at midnight: a whole day ahead
+    ("2026-12-31T23:45:00", 905.0),        # across a year's end
+])
+def test_a_run_that_would_cross_midnight_utc_waits_for_it(now, wait):
+    from conftest import seconds_to_wait_for_midnight
+
+    assert seconds_to_wait_for_midnight(dt.datetime.fromisoformat(now).replace(tzinfo=UTC)) == wait
