@@ -188,7 +188,7 @@ def run_provider(
                 pipelines_dir=pipelines_dir,
             )
             with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
-                with warehouse_lock(pipelines_dir, where):
+                with warehouse_lock(pipelines_dir, where, factory_of_destination):
                     if account:
                         with pipeline.sql_client() as client:
                             refuse_tables_without_account(provider, dataset, client.execute_sql)
@@ -214,7 +214,7 @@ def run_provider(
                     pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                     normalized = pipeline.normalize()
                     lock.check()
-                    with warehouse_lock(pipelines_dir, where):
+                    with warehouse_lock(pipelines_dir, where, factory_of_destination):
                         pipeline.load()
                     result.loads += 1
                     for table, count in normalized.row_counts.items():

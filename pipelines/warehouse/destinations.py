@@ -153,14 +153,38 @@ def apply_loader_format(source: Any, factory: Any) -> Any:
 
 
 @contextmanager
-def warehouse_lock(pipelines_dir: str, destination: str) -> Iterator[None]:
+def warehouse_lock(pipelines_dir: str, destination: str, factory: Any = None) -> Iterator[None]:
     """One writer per destination on this machine: processes of a parallel run fetch concurrently
     but take turns at the warehouse (DuckDB allows one writing process; concurrent first loads
-    into a server warehouse would race to create the same schema and tables)."""
+    into a server warehouse would race to create the same schema and tables). With the run's
+    `factory`, a DuckDB file is opened once for the turn (`one_connection`)."""
     os.makedirs(pipelines_dir, exist_ok=True)
     with open(os.path.join(pipelines_dir, f".warehouse-{destination}.lock"), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with one_connection(factory):
+                yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def one_connection(factory: Any) -> Iterator[None]:
+    """A local DuckDB file opened once for a warehouse turn: every dlt client of the turn (state
+    restore, the load's schema update, its jobs, its completion) works on a cursor of this
+    connection, instead of opening and checkpointing the file four or five times per provider.
+    It is closed (and checkpointed) when the turn ends, before the warehouse lock is released,
+    so another process's turn opens the file as before. Other destinations: nothing changes."""
+    path = factory.config_params.get("credentials") if factory is not None else None
+    if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
+        yield
+        return
+    import duckdb
+
+    connection = duckdb.connect(path)
+    factory.config_params["credentials"] = connection
+    try:
+        yield
+    finally:
+        factory.config_params["credentials"] = path
+        connection.close()
