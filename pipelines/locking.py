@@ -258,7 +258,8 @@ def make_lock(pipeline: Any, owner: Optional[Owner] = None) -> Any:
     if kind == "postgres":
         return AdvisoryLock(pipeline.pipeline_name, pipeline.sql_client(), owner)
     if kind == "duckdb":
-        database = str(pipeline.sql_client().credentials.database)
+        path = pipeline.destination.config_params.get("credentials")  # the file the runner named, if a plain path
+        database = path if isinstance(path, str) and ":" not in path else str(pipeline.sql_client().credentials.database)
         if ":memory:" not in database:
             return FileLock(f"{database}.{pipeline.pipeline_name}.lock", owner)
     return RowLock(pipeline.pipeline_name, pipeline.sql_client, owner)

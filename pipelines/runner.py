@@ -33,6 +33,7 @@ from sources._common.load.progress import RunControl, RunTally
 from sources._common.load.resource import PeriodCheck
 
 from .accounts import Account, refuse_tables_without_account, scope_to_account
+from .hints import remember_hint_checks
 from .interrupts import received, signal_of
 from .locking import destination_lock, pipeline_lock
 from .providers import source_factory
@@ -173,6 +174,7 @@ def run_provider(
                          queries=selection.queries if selection else None)
     try:
         apply_loader_defaults()
+        remember_hint_checks()
         check_settings(provider, source_factory(provider))
         if windows_per_load is not None:
             control.windows_per_load = number(provider, "windows_per_load", windows_per_load,
@@ -188,7 +190,7 @@ def run_provider(
                 pipelines_dir=pipelines_dir,
             )
             with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
-                with warehouse_lock(pipelines_dir, where):
+                with warehouse_lock(pipelines_dir, where, factory_of_destination):
                     if account:
                         with pipeline.sql_client() as client:
                             refuse_tables_without_account(provider, dataset, client.execute_sql)
@@ -214,7 +216,7 @@ def run_provider(
                     pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                     normalized = pipeline.normalize()
                     lock.check()
-                    with warehouse_lock(pipelines_dir, where):
+                    with warehouse_lock(pipelines_dir, where, factory_of_destination):
                         pipeline.load()
                     result.loads += 1
                     for table, count in normalized.row_counts.items():

@@ -10,8 +10,11 @@ Names derived here:
 
 import copy
 import fcntl
+import importlib
 import logging
 import os
+import sys
+import types
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -73,10 +76,40 @@ def _duckdb(dataset: str) -> Any:
     return dlt.destinations.duckdb(credentials=credentials)
 
 
+URL_COMPAT = "dlt.common.libs.sql_alchemy_compat"
+PLAIN_URL_DESTINATIONS = ("duckdb", "postgres", "motherduck")  # never hand a credentials URL to SQLAlchemy
+
+
+class UrlCompat(types.ModuleType):
+    """dlt's `sql_alchemy_compat` (how connection-string credentials are parsed and shown)
+    without importing SQLAlchemy (0.2-0.5 s) when the destination never hands the URL to it:
+    dlt's own port (`sql_alchemy_shims`, what dlt runs on when SQLAlchemy is not installed)
+    while SQLAlchemy is not imported, SQLAlchemy's URL once it is."""
+
+    def __getattr__(self, name: str) -> Any:
+        if "sqlalchemy" in sys.modules:
+            return getattr(importlib.import_module("sqlalchemy.engine"), name)
+        return getattr(importlib.import_module("dlt.common.libs.sql_alchemy_shims"), name)
+
+
+def plain_urls(destination: str) -> None:
+    """`UrlCompat` for duckdb, postgres and motherduck runs; any other destination may pass the
+    URL to SQLAlchemy (dlt's `sqlalchemy` destination), so SQLAlchemy is imported for it."""
+    if destination in PLAIN_URL_DESTINATIONS:
+        if URL_COMPAT not in sys.modules:
+            sys.modules[URL_COMPAT] = UrlCompat(URL_COMPAT)
+        return
+    try:
+        importlib.import_module("sqlalchemy.engine")
+    except ImportError:  # dlt uses its port then
+        pass
+
+
 def make_destination(destination: str, dataset: str) -> Any:
     """The dlt destination factory for `destination` (a destination type such as `bigquery`, or
     the name of one configured with `destination.<name>.destination_type`), refused before any
     request when it cannot merge the way metricsync loads."""
+    plain_urls(destination)
     if destination == "duckdb":
         factory = _duckdb(dataset)
     elif destination == "postgres":  # libpq's rules: the password may come from .pgpass or PGPASSWORD
@@ -153,14 +186,38 @@ def apply_loader_format(source: Any, factory: Any) -> Any:
 
 
 @contextmanager
-def warehouse_lock(pipelines_dir: str, destination: str) -> Iterator[None]:
+def warehouse_lock(pipelines_dir: str, destination: str, factory: Any = None) -> Iterator[None]:
     """One writer per destination on this machine: processes of a parallel run fetch concurrently
     but take turns at the warehouse (DuckDB allows one writing process; concurrent first loads
-    into a server warehouse would race to create the same schema and tables)."""
+    into a server warehouse would race to create the same schema and tables). With the run's
+    `factory`, a DuckDB file is opened once for the turn (`one_connection`)."""
     os.makedirs(pipelines_dir, exist_ok=True)
     with open(os.path.join(pipelines_dir, f".warehouse-{destination}.lock"), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with one_connection(factory):
+                yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def one_connection(factory: Any) -> Iterator[None]:
+    """A local DuckDB file opened once for a warehouse turn: every dlt client of the turn (state
+    restore, the load's schema update, its jobs, its completion) works on a cursor of this
+    connection, instead of opening and checkpointing the file four or five times per provider.
+    It is closed (and checkpointed) when the turn ends, before the warehouse lock is released,
+    so another process's turn opens the file as before. Other destinations: nothing changes."""
+    path = factory.config_params.get("credentials") if factory is not None else None
+    if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
+        yield
+        return
+    import duckdb
+
+    connection = duckdb.connect(path)
+    factory.config_params["credentials"] = connection
+    try:
+        yield
+    finally:
+        factory.config_params["credentials"] = path
+        connection.close()
