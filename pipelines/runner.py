@@ -1,6 +1,7 @@
 """Run one provider's source (or one account of it) into a dlt destination, chunk by chunk, and report one line."""
 
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -170,7 +171,8 @@ def run_provider(
     limits.forget(provider)
     PeriodCheck.forget(provider)
     control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
-                         queries=selection.queries if selection else None)
+                         queries=selection.queries if selection else None,
+                         pace=functools.partial(limits.pace, provider))
     try:
         apply_loader_defaults()
         check_settings(provider, source_factory(provider))

@@ -139,6 +139,15 @@ def forget(provider: str) -> None:
             del _shared[ident]
 
 
+def pace(provider: str) -> Optional[float]:
+    """The request starts per second `provider`'s requests are paced at now (its slowest
+    limiter's), or None while they are not paced (not told a rate and never throttled)."""
+    with _shared_lock:
+        rates = [limiter.rate.limit for ident, limiter in _shared.items() if ident[0] == provider]
+    rates = [rate for rate in rates if rate]
+    return min(rates) if rates else None
+
+
 def learned(provider: str) -> Optional[str]:
     """The run summary's words on throttling for `provider`, or None."""
     with _shared_lock:
