@@ -58,8 +58,10 @@ class RateController:
         if self.limit is None:
             return
         reference = self.peak or self.limit
-        probe = PROBE_CONFIRMED if self.confirmed else PROBE
-        per_second = max(probe * reference, reference - self.limit, 0.1)
+        if self.confirmed:  # back quickly to just under the limit found twice, then probe slowly
+            per_second = max(PROBE_CONFIRMED * reference, MARGIN * reference - self.limit, 0.1)
+        else:
+            per_second = max(PROBE * reference, reference - self.limit, 0.1)
         self.limit += per_second / self.limit
         if self.ceiling:
             self.limit = min(self.limit, self.ceiling)
