@@ -20,7 +20,7 @@ logger = logging.getLogger("metricsync.prefetch")
 
 FetchFn = Callable[[tuple], Any]
 HELD_BYTES = 128 * 2**20  # Arrow results held ahead at most (a long Stripe window by customer is ~10 MB)
-PACED_AHEAD_SECONDS = 2.0  # paced requests: units held ahead cover this long at the API's rate (a load)
+PACED_AHEAD_SECONDS = 5.0  # paced requests: units held ahead cover this long at the API's rate (loads, a slow start)
 MAX_AHEAD = 256
 PaceFn = Callable[[], Optional[float]]  # the request starts per second the API is paced at, or None
 
