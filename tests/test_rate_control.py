@@ -119,7 +119,7 @@ def test_429s_cut_the_rate_multiplicatively_once_per_episode():
 
 def test_a_limit_found_twice_is_held_just_under_it_and_a_told_rate_is_one():
     """The second 429 at the same limit cuts to 97% of it (the first to 85%), and the probe beyond
-    it slows; told a rate, a 429 near it cuts to 97% at once."""
+    it slows; told a rate, a 429 near it cuts to 97% and the rate grows straight back."""
     from sources._common.http.ratecontrol import RateController
 
     learnt = RateController("acme")
@@ -142,6 +142,11 @@ def test_a_limit_found_twice_is_held_just_under_it_and_a_told_rate_is_one():
     for start in range(1, 40):
         told.on_success(start / 39, start / 39)
     assert told.on_throttle(1.0, 1.0) and told.limit == pytest.approx(0.97 * 0.97 * 40)
+    now = 1.0
+    for _ in range(80):  # two seconds: back at the told rate (less its margin), not held under it
+        now += 1 / told.limit
+        told.on_success(now, now)
+    assert told.limit == pytest.approx(0.97 * 40, rel=0.005)
     lower = RateController("acme", requests_per_second=40)  # the API accepts far less than told
     for start in range(1, 21):
         lower.on_success(start / 20, start / 20)

@@ -13,7 +13,8 @@ clock. `RequestLimiter` (limits.py) asks `limit` before each request start and r
   pace stays near the limit instead of sawing between it and `BETA` of it.
 * Told a rate (`requests_per_second`): it starts there (less a small `MARGIN`, so that a sliding
   one-second window on the server never counts more) and never goes above; a 429 still cuts
-  (by `MARGIN` when it came near the told rate, by `BETA` when the API accepted far less).
+  (by `MARGIN` when it came near the told rate, growing quickly back to it; by `BETA` when the
+  API accepted far less).
 * A 429 for a request sent before the last cut is the same overload episode: no second cut.
 * Concurrency: a 429 saying *concurrency* (Stripe's `*_concurrency_limit_exceeded`) lowers the
   requests allowed in flight instead of the rate; it grows back by one after `allowed` x
@@ -58,7 +59,7 @@ class RateController:
         if self.limit is None:
             return
         reference = self.peak or self.limit
-        if self.confirmed:  # back quickly to just under the limit found twice, then probe slowly
+        if self.confirmed and not self.told:  # back quickly to just under the limit found twice, then probe slowly
             per_second = max(PROBE_CONFIRMED * reference, MARGIN * reference - self.limit, 0.1)
         else:
             per_second = max(PROBE * reference, reference - self.limit, 0.1)
@@ -86,7 +87,7 @@ class RateController:
         base = min(self.limit, accepted) if self.limit is not None else accepted
         # a told rate is a limit known from the start: a 429 near it is jitter, not a lower limit
         self.confirmed = self.peak is not None and bool(self.cuts or self.told) and base >= CONFIRM * self.peak
-        self.peak = base
+        self.peak = self.ceiling if self.told and self.confirmed else base  # told: back to the told rate
         self.limit = max(MIN_RATE, (MARGIN if self.confirmed else BETA) * base)
         self.last_cut = now
         self.cuts += 1
