@@ -58,6 +58,12 @@ def api_scenarios(results: dict, lines: list, targets: list) -> None:
         if big and cpu_vs_floor is not None:
             targets.append(f"| metricsync CPU <= {TARGET_CPU}x floor CPU: {scenario['scenario']} | {cpu_vs_floor}x | "
                            f"{verdict(cpu_vs_floor <= TARGET_CPU)} |")
+    outside = [f"{scenario['scenario']}: " + ", ".join(f"{name} {edges(found).replace(' | ', ' / ')}"
+                                                       for name, found in scenario["contenders"].items())
+               for scenario in results.get("scenarios", [])]
+    if outside:
+        lines += ["", "Seconds from the start to the first request / from the last answer to the end: "
+                      + "; ".join(outside) + "."]
 
 
 def edges(outcome: dict) -> str:
