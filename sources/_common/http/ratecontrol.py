@@ -13,8 +13,9 @@ clock. `RequestLimiter` (limits.py) asks `limit` before each request start and r
   pace stays near the limit instead of sawing between it and `BETA` of it.
 * Told a rate (`requests_per_second`): it starts there (less a small `MARGIN`, so that a sliding
   one-second window on the server never counts more) and never goes above; a 429 still cuts
-  (by `MARGIN` when it came near the told rate, growing quickly back to it; by `BETA` when the
-  API accepted far less).
+  (by `MARGIN` when it came near the told rate, growing quickly back to it less another
+  `JITTER_STEP`, since the API's clock or the network jittered by more than the margin; by `BETA`
+  when the API accepted far less).
 * A 429 for a request sent before the last cut is the same overload episode: no second cut.
 * Concurrency: a 429 saying *concurrency* (Stripe's `*_concurrency_limit_exceeded`) lowers the
   requests allowed in flight instead of the rate; it grows back by one after `allowed` x
@@ -34,6 +35,8 @@ CONFIRM = 0.9  # a 429 at this share of the last throttled rate or more: the sam
 PROBE_CONFIRMED = 0.01  # the additive increase beyond a limit found twice
 MARGIN = 0.97  # of a told rate, for clock skew and network jitter between client and server
 MIN_RATE = 0.5  # requests per second, the floor of any cut
+JITTER_STEP = 0.01  # a 429 near a told rate widens its margin by this share of it ...
+JITTER_FLOOR = 0.9  # ... down to this share of the told rate at most
 CONCURRENCY_PATIENCE = 20
 
 
@@ -87,7 +90,11 @@ class RateController:
         base = min(self.limit, accepted) if self.limit is not None else accepted
         # a told rate is a limit known from the start: a 429 near it is jitter, not a lower limit
         self.confirmed = self.peak is not None and bool(self.cuts or self.told) and base >= CONFIRM * self.peak
-        self.peak = self.ceiling if self.told and self.confirmed else base  # told: back to the told rate
+        if self.told and self.confirmed:  # jitter: back to the told rate, with 1% more margin each time
+            self.ceiling = max(JITTER_FLOOR * self.told, (1 - JITTER_STEP) * self.ceiling)
+            self.peak = self.ceiling
+        else:
+            self.peak = base
         self.limit = max(MIN_RATE, (MARGIN if self.confirmed else BETA) * base)
         self.last_cut = now
         self.cuts += 1
