@@ -249,9 +249,10 @@ def main() -> None:
     warm_imports()
     kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api,
             "dlt_dicts": run_dlt_dicts}[spec["kind"]]
-    started, cpu = time.perf_counter(), cpu_seconds()
+    started, cpu, began = time.perf_counter(), cpu_seconds(), time.monotonic()
     outcome = kind(spec)
     outcome["seconds"] = time.perf_counter() - started
+    outcome["began_at"], outcome["ended_at"] = began, time.monotonic()  # the server's clock (CLOCK_MONOTONIC)
     outcome["cpu_s"] = cpu_seconds() - cpu
     outcome["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.write("BENCH-RESULT " + json.dumps(outcome) + "\n")

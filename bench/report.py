@@ -58,6 +58,20 @@ def api_scenarios(results: dict, lines: list, targets: list) -> None:
         if big and cpu_vs_floor is not None:
             targets.append(f"| metricsync CPU <= {TARGET_CPU}x floor CPU: {scenario['scenario']} | {cpu_vs_floor}x | "
                            f"{verdict(cpu_vs_floor <= TARGET_CPU)} |")
+    outside = [f"{scenario['scenario']}: " + ", ".join(f"{name} {edges(found).replace(' | ', ' / ')}"
+                                                       for name, found in scenario["contenders"].items())
+               for scenario in results.get("scenarios", [])]
+    if outside:
+        lines += ["", "Seconds from the start to the first request / from the last answer to the end: "
+                      + "; ".join(outside) + "."]
+
+
+def edges(outcome: dict) -> str:
+    """Seconds from the contender's start to its first request, and from the last answer to its
+    end (the fixed costs not overlapped with the paced requests)."""
+    if "began_at" not in outcome or not outcome.get("first_at"):
+        return "n/a | n/a"
+    return f"{outcome['first_at'] - outcome['began_at']:.2f} | {outcome['ended_at'] - outcome['last_at']:.2f}"
 
 
 def rate_limited(result: dict, lines: list, targets: list) -> None:
@@ -67,14 +81,15 @@ def rate_limited(result: dict, lines: list, targets: list) -> None:
                   f"{rate} requests in any sliding second (429 above, no Retry-After), latency and cap as above; "
                   f"requests / R = {ideal:.2f} s.", "",
               "| metricsync | wall s | wall / (requests / R) | first-to-last request s | span / (requests / R) "
-              "| requests sent | 429s | share 429 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| before the first request s | after the last answer s | requests sent | 429s | share 429 |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     goals = {"told": (TARGET_TOLD, TARGET_TOLD_429), "not_told": (TARGET_NOT_TOLD, TARGET_NOT_TOLD_429)}
     for label, outcome in result["contenders"].items():
         wall, span = outcome["seconds"] / ideal, outcome["request_span_s"] / ideal
         share = outcome["throttled"] / max(1, outcome["requests"])
         lines.append(f"| {label.replace('_', ' ')} the rate | {outcome['seconds']:.2f} | {wall:.2f}x | "
-                     f"{outcome['request_span_s']:.2f} | {span:.2f}x | {outcome['requests']} | {outcome['throttled']} "
-                     f"| {share:.1%} |")
+                     f"{outcome['request_span_s']:.2f} | {span:.2f}x | {edges(outcome)} | {outcome['requests']} | "
+                     f"{outcome['throttled']} | {share:.1%} |")
         limit, limit_429 = goals[label]
         targets.append(f"| {label.replace('_', ' ')} the rate: <= {limit}x requests / R, < {limit_429:.0%} 429s | "
                        f"wall {wall:.2f}x (requests {span:.2f}x), {share:.1%} | "

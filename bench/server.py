@@ -32,10 +32,11 @@ class ReplayServer:
 
     def take(self) -> dict:
         """Requests, 429s and the seconds from the first request to the last answer, since the
-        last take."""
+        last take (and when those were, on the machine's monotonic clock)."""
         stats = self._http.post("/_replay/stats/reset").json()
         return {"requests": stats["requests"], "throttled": stats["throttled"],
-                "request_span_s": max(0.0, stats["last_at"] - stats["first_at"])}
+                "request_span_s": max(0.0, stats["last_at"] - stats["first_at"]),
+                "first_at": stats["first_at"], "last_at": stats["last_at"]}
 
     def clear_log(self) -> None:
         self._http.post("/_replay/log/clear").raise_for_status()

@@ -1,7 +1,9 @@
 """Run one provider's source (or one account of it) into a dlt destination, chunk by chunk, and report one line."""
 
 import datetime as dt
+import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -26,7 +28,7 @@ from sources._common.config.spec import number
 from sources._common.config.spec import where as setting_name
 from sources._common.config.strict import check_settings, setting
 from sources._common.errors import ConfigError, MetricSyncError
-from sources._common.http.client import request_stats
+from sources._common.http.client import request_stats, ssl_context
 from sources._common.http.redaction import redact
 from sources._common.load.batch import BATCH_ROWS
 from sources._common.load.progress import RunControl, RunTally
@@ -165,13 +167,16 @@ def run_provider(
     `clock` times the chunks (`checkpoint_seconds`; tests pass a fake one)."""
     result = ProviderResult(provider, backfill=backfill, account=account.name if account else None)
     started = time.monotonic()
+    # the CA bundle loads (without the GIL) while the destination is set up, not before the first request
+    threading.Thread(target=ssl_context, name="metricsync-tls", daemon=True).start()
     stats = request_stats(provider)
     stats.reset()
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     limits.forget(provider)
     PeriodCheck.forget(provider)
     control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
-                         queries=selection.queries if selection else None)
+                         queries=selection.queries if selection else None,
+                         pace=functools.partial(limits.pace, provider))
     try:
         apply_loader_defaults()
         remember_hint_checks()

@@ -12,7 +12,7 @@ import pytest
 
 from sources._common import ApiClient, ApiError, AuthError, NextUrlPaginator, RequestLimiter, Request, RetryPolicy
 from sources._common.errors import ConfigError, RetriesExhausted
-from sources._common.http.client import parse_retry_after, validate_base_url
+from sources._common.http.client import parse_retry_after, ssl_context, validate_base_url
 from sources._common.http.redaction import RedactingFilter, install_log_redaction, redact, register_secret
 
 BASE = "https://api.example.com/v1"
@@ -536,3 +536,19 @@ def test_install_log_redaction_adds_one_filter_to_root_handlers():
         assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
     finally:
         root.removeHandler(handler)
+
+
+def test_clients_share_one_verifying_tls_context_made_again_for_other_ca_settings(monkeypatch):
+    """Making a TLS context loads the CA bundle: every client of the process shares one (a run's
+    first request does not wait for it again), still verifying, and `SSL_CERT_FILE` still counts."""
+    import ssl
+
+    import certifi
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    shared = ssl_context()
+    assert shared is ssl_context()
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert ssl_context() is not shared

@@ -55,3 +55,22 @@ def test_without_a_byte_budget_reached_it_fetches_up_to_ahead():
         assert len(calls) == 5
     finally:
         prefetcher.close()
+
+
+def test_while_requests_are_paced_it_fetches_ahead_what_the_api_accepts_in_five_seconds():
+    """Paced at 8 requests/s, the schedule goes on through a load: 40 units ahead, not `ahead`;
+    once nothing holds the requests back (pace None), `ahead` again."""
+    calls, rate = [], [8.0]
+    prefetcher = Prefetcher(lambda unit: calls.append(unit) or [], workers=2, ahead=4, pace=lambda: rate[0])
+    try:
+        units = [({"name": "q"}, day) for day in range(100)]
+        prefetcher.expect(units)
+        settle(prefetcher, calls)
+        assert len(calls) == 40
+        rate[0] = None
+        for unit in units[:40]:
+            prefetcher.take(unit)
+        settle(prefetcher, calls)
+        assert len(calls) == 44
+    finally:
+        prefetcher.close()

@@ -117,6 +117,55 @@ def test_429s_cut_the_rate_multiplicatively_once_per_episode():
     assert after and min(after) >= api.log[0][0] + 1.0  # the overrun second is waited out, not hammered
 
 
+def test_a_limit_found_twice_is_held_just_under_it_and_a_told_rate_is_one():
+    """The second 429 at the same limit cuts to 97% of it (the first to 85%), and the probe beyond
+    it slows; told a rate, a 429 near it cuts to 97% and the rate grows straight back."""
+    from sources._common.http.ratecontrol import RateController
+
+    learnt = RateController("acme")
+    for start in range(1, 31):  # 30 accepted within the last second, then a 429
+        learnt.on_success(start / 30, start / 30)
+    assert learnt.on_throttle(1.0, 1.0) and learnt.limit == pytest.approx(0.85 * 30)
+    now = 1.0
+    while learnt.limit < 0.99 * 30:  # grows back quickly towards 30 and probes beyond
+        now += 1 / learnt.limit
+        learnt.on_success(now, now)
+    assert learnt.on_throttle(now, now) and learnt.confirmed
+    assert learnt.limit == pytest.approx(0.97 * learnt.peak)
+    held = learnt.limit
+    for _ in range(int(held)):  # one more second: probing by 1% of the limit, not 3%
+        now += 1 / learnt.limit
+        learnt.on_success(now, now)
+    assert learnt.limit - held <= 0.011 * learnt.peak + 1e-9
+
+    told = RateController("acme", requests_per_second=40)
+    for start in range(1, 40):
+        told.on_success(start / 39, start / 39)
+    assert told.on_throttle(1.0, 1.0) and told.limit == pytest.approx(0.97 * 0.97 * 40)
+    now = 1.0
+    for _ in range(80):  # two seconds: back at the told rate (less its margin, 1% wider), not held under it
+        now += 1 / told.limit
+        told.on_success(now, now)
+    assert told.limit == pytest.approx(0.99 * 0.97 * 40, rel=0.005)
+    lower = RateController("acme", requests_per_second=40)  # the API accepts far less than told
+    for start in range(1, 21):
+        lower.on_success(start / 20, start / 20)
+    assert lower.on_throttle(1.0, 1.0) and lower.limit == pytest.approx(0.85 * 20)
+
+
+def test_pacing_names_the_rate_only_while_it_holds_requests_back():
+    clock = FakeClock()
+    limiter = RequestLimiter(4, 10, provider="acme", clock=clock, sleep=clock.sleep)
+    assert limiter.pacing() is None
+    for _ in range(3):
+        with limiter.slot() as started:
+            limiter.succeeded(started)
+    assert limiter.pacing() == pytest.approx(0.97 * 10)  # the second and third start waited for it
+    clock.sleep(1.5)
+    assert limiter.pacing() is None
+    assert RequestLimiter(4, None, provider="acme", clock=clock, sleep=clock.sleep).pacing() is None
+
+
 @pytest.mark.parametrize("retry_after", [pytest.param(2, id="2s"), pytest.param(5, id="5s")])
 def test_retry_after_holds_back_every_request(retry_after):
     clock = FakeClock()

@@ -11,6 +11,7 @@ from conftest import configure
 
 from sources._common.load.batch import Batch
 from sources._common.load.prefetch import Prefetcher
+from sources._common.load.progress import Chunk, RunControl
 from test_statsig import VALUES, expected_values, warehouse_values
 
 
@@ -131,6 +132,24 @@ def test_ready_once_a_unit_is_fetched_and_held_bytes_drop_when_taken():
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 FIRST, LAST = TODAY - dt.timedelta(days=6), TODAY - dt.timedelta(days=1)
 DATES = [FIRST + dt.timedelta(days=i) for i in range(6)]
+
+
+def test_a_paced_runs_first_load_ends_after_a_second_when_the_rest_takes_five_or_more():
+    clock, rate = FakeClock(), [40.0]
+    control = RunControl(clock=clock, pace=lambda: rate[0])
+    chunk = Chunk(control, seconds=60)
+    assert not chunk.expired(rest=1000)  # not a second yet
+    clock.now = 1.0
+    assert chunk.expired(rest=200)  # 5 s of windows still to fetch at 40/s: load what it has now
+    assert not chunk.expired(rest=100)  # 2.5 s: one load at the end
+    rate[0] = None
+    assert not chunk.expired(rest=1000)  # nothing holds the requests back: no early load
+    rate[0], control.loads = 40.0, 1
+    later = Chunk(control, seconds=60)
+    clock.now = 30.0
+    assert not later.expired(rest=1000)  # only the run's first load ends early
+    clock.now = 61.0
+    assert later.expired(rest=1000)  # checkpoint_seconds, as always
 
 
 @pytest.mark.parametrize("load_rows, loads", [pytest.param(1, 6, id="a-load-per-date"),

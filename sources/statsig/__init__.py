@@ -91,4 +91,6 @@ def statsig_source(
     def metric_values() -> Any:
         yield from windowed_rows(VALUES, [VALUES_QUERY], plan_dates, fetch_date, control, workers)
 
-    return [metric_sources, metric_source_metrics, metrics, metric_values]
+    # the values first: dlt takes from its resources in turn, so their paced fetches are under way
+    # (on the prefetch threads) while the definitions are asked for, in the same schedule
+    return [metric_values, metric_sources, metric_source_metrics, metrics]

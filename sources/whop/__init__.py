@@ -108,9 +108,9 @@ def whop_source(
             yield from snapshot([helpers.schema_rows(wallet_schema(), section)])
         return schema_section
 
-    resources = [definitions(t, s) for t, s in settings.SCHEMA_SECTIONS.items()]
-    if wallet:
-        resources.append(wallet_time_series)
+    # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are
+    # under way (on the prefetch threads) while the schema is asked for, in the same schedule
+    resources = [wallet_time_series] if wallet else []
     if metrics:
         resources.append(metric_results)
-    return resources
+    return resources + [definitions(t, s) for t, s in settings.SCHEMA_SECTIONS.items()]

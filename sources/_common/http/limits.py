@@ -44,6 +44,7 @@ class RequestLimiter:
         self._starts: deque = deque()  # reserved start times of the last second
         self._next_start = 0.0
         self._paused_until = 0.0
+        self._paced_at = float("-inf")  # when the rate last held a request start back
 
     # -- before a request --------------------------------------------------------------------
     def _reserve_start(self) -> float:
@@ -60,6 +61,8 @@ class RequestLimiter:
                 if len(self._starts) >= cap:
                     start = max(start, self._starts[-cap] + 1.0)
                 self._next_start = start + 1.0 / limit
+                if start > now:
+                    self._paced_at = now
             self._starts.append(start)
             while len(self._starts) > 100_000:
                 self._starts.popleft()
@@ -81,6 +84,12 @@ class RequestLimiter:
             with self._free:
                 self.in_flight -= 1
                 self._free.notify()
+
+    def pacing(self) -> Optional[float]:
+        """The rate, while it is what holds requests back (a start waited for it in the last
+        second); None when unpaced or when the API answers slower than the rate allows."""
+        with self._lock:
+            return self.rate.limit if self.clock() - self._paced_at < 1.0 else None
 
     # -- after a response --------------------------------------------------------------------
     def succeeded(self, started: float) -> None:
@@ -137,6 +146,15 @@ def forget(provider: str) -> None:
     with _shared_lock:
         for ident in [i for i in _shared if i[0] == provider]:
             del _shared[ident]
+
+
+def pace(provider: str) -> Optional[float]:
+    """The request starts per second `provider`'s requests are held to now (its slowest pacing
+    limiter's), or None while no rate holds them back."""
+    with _shared_lock:
+        limiters = [limiter for ident, limiter in _shared.items() if ident[0] == provider]
+    rates = [rate for rate in (limiter.pacing() for limiter in limiters) if rate]
+    return min(rates) if rates else None
 
 
 def learned(provider: str) -> Optional[str]:

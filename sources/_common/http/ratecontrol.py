@@ -7,9 +7,15 @@ clock. `RequestLimiter` (limits.py) asks `limit` before each request start and r
 * Not told a rate: requests are not paced until the first 429. Then the rate is cut to
   `BETA` x the successful request starts of the last second (what the server accepted), and grows
   again on every success: quickly back towards the rate where it was throttled, then by
-  `PROBE` of it per second beyond, until the next 429 cuts it again.
+  `PROBE` of it per second beyond, until the next 429 cuts it again. A 429 at `CONFIRM` or more of
+  the rate of the last one has found the API's limit again: the rate is then held just under it
+  (`MARGIN`, as for a told rate) and probes beyond it only by `PROBE_CONFIRMED` per second, so the
+  pace stays near the limit instead of sawing between it and `BETA` of it.
 * Told a rate (`requests_per_second`): it starts there (less a small `MARGIN`, so that a sliding
-  one-second window on the server never counts more) and never goes above; a 429 still cuts.
+  one-second window on the server never counts more) and never goes above; a 429 still cuts
+  (by `MARGIN` when it came near the told rate, growing quickly back to it less another
+  `JITTER_STEP`, since the API's clock or the network jittered by more than the margin; by `BETA`
+  when the API accepted far less).
 * A 429 for a request sent before the last cut is the same overload episode: no second cut.
 * Concurrency: a 429 saying *concurrency* (Stripe's `*_concurrency_limit_exceeded`) lowers the
   requests allowed in flight instead of the rate; it grows back by one after `allowed` x
@@ -25,8 +31,12 @@ logger = logging.getLogger("metricsync.limits")
 
 BETA = 0.85  # multiplicative decrease
 PROBE = 0.03  # additive increase per second beyond the last throttled rate, as a share of it
+CONFIRM = 0.9  # a 429 at this share of the last throttled rate or more: the same limit, found again
+PROBE_CONFIRMED = 0.01  # the additive increase beyond a limit found twice
 MARGIN = 0.97  # of a told rate, for clock skew and network jitter between client and server
 MIN_RATE = 0.5  # requests per second, the floor of any cut
+JITTER_STEP = 0.01  # a 429 near a told rate widens its margin by this share of it ...
+JITTER_FLOOR = 0.9  # ... down to this share of the told rate at most
 CONCURRENCY_PATIENCE = 20
 
 
@@ -40,6 +50,7 @@ class RateController:
         self.limit: Optional[float] = self.ceiling
         self.peak: Optional[float] = self.ceiling  # the rate at the last throttle: where to grow back to
         self.last_cut = float("-inf")
+        self.confirmed = False  # the last two cuts found the same limit
         self.successes = self.throttled = self.cuts = 0
         self._ok: deque = deque()  # start times of successful requests, the last second or two
 
@@ -51,7 +62,10 @@ class RateController:
         if self.limit is None:
             return
         reference = self.peak or self.limit
-        per_second = max(PROBE * reference, reference - self.limit, 0.1)
+        if self.confirmed and not self.told:  # back quickly to just under the limit found twice, then probe slowly
+            per_second = max(PROBE_CONFIRMED * reference, MARGIN * reference - self.limit, 0.1)
+        else:
+            per_second = max(PROBE * reference, reference - self.limit, 0.1)
         self.limit += per_second / self.limit
         if self.ceiling:
             self.limit = min(self.limit, self.ceiling)
@@ -74,8 +88,14 @@ class RateController:
         if not accepted:  # nothing measured (the first request): the retry's backoff is the answer
             return False
         base = min(self.limit, accepted) if self.limit is not None else accepted
-        self.peak = base
-        self.limit = max(MIN_RATE, BETA * base)
+        # a told rate is a limit known from the start: a 429 near it is jitter, not a lower limit
+        self.confirmed = self.peak is not None and bool(self.cuts or self.told) and base >= CONFIRM * self.peak
+        if self.told and self.confirmed:  # jitter: back to the told rate, with 1% more margin each time
+            self.ceiling = max(JITTER_FLOOR * self.told, (1 - JITTER_STEP) * self.ceiling)
+            self.peak = self.ceiling
+        else:
+            self.peak = base
+        self.limit = max(MIN_RATE, (MARGIN if self.confirmed else BETA) * base)
         self.last_cut = now
         self.cuts += 1
         logger.info("%s: throttled (429) at about %.1f requests/s: pacing at %.1f requests/s",

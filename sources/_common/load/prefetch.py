@@ -10,6 +10,7 @@ and nothing more.
 
 import functools
 import logging
+import math
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,9 @@ logger = logging.getLogger("metricsync.prefetch")
 
 FetchFn = Callable[[tuple], Any]
 HELD_BYTES = 128 * 2**20  # Arrow results held ahead at most (a long Stripe window by customer is ~10 MB)
+PACED_AHEAD_SECONDS = 5.0  # paced requests: units held ahead cover this long at the API's rate (loads, a slow start)
+MAX_AHEAD = 256
+PaceFn = Callable[[], Optional[float]]  # the request starts per second the API is paced at, or None
 
 
 def unit_key(unit: tuple) -> Hashable:
@@ -35,12 +39,15 @@ class Prefetcher:
     """Fetches the units a resource says it will take next, in that order: at most `workers` in
     flight, at most `ahead` (default 2 x workers) submitted and not yet taken, and none started
     while the results held reach `max_bytes`, so memory stays bounded however long the backfill
-    and however large a window. After a unit fails no other unit starts: the failure is the run's,
-    and nothing more is asked of the API."""
+    and however large a window. While the API's requests are paced (`pace()` gives their rate),
+    `ahead` grows to what the API accepts in `PACED_AHEAD_SECONDS`, so the paced schedule goes on
+    through a load instead of stopping once `ahead` units wait to be taken. After a unit fails no
+    other unit starts: the failure is the run's, and nothing more is asked of the API."""
 
     def __init__(self, fetch: FetchFn, workers: int, ahead: Optional[int] = None,
-                 max_bytes: int = HELD_BYTES) -> None:
+                 max_bytes: int = HELD_BYTES, pace: Optional[PaceFn] = None) -> None:
         self.fetch = fetch
+        self.pace = pace
         self.workers = max(1, int(workers))
         self.ahead = max(1, ahead or 2 * self.workers)
         self.max_bytes = max_bytes
@@ -116,8 +123,13 @@ class Prefetcher:
                 self._held += size
             self._top_up()
 
+    def _ahead(self) -> int:
+        rate = self.pace() if self.pace is not None and self._waiting else None
+        return max(self.ahead, min(MAX_AHEAD, math.ceil(rate * PACED_AHEAD_SECONDS))) if rate else self.ahead
+
     def _top_up(self) -> None:
-        while (self._waiting and len(self._running) < self.workers and len(self._futures) < self.ahead
+        ahead = self._ahead()
+        while (self._waiting and len(self._running) < self.workers and len(self._futures) < ahead
                and self._held < self.max_bytes):
             self._submit(*self._waiting.popleft())
 

@@ -14,12 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from sources._common.load.prefetch import FetchFn, Prefetcher
+from sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
 from sources._common.load.tally import RunTally
 from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
 
 CHECKPOINT_SECONDS = 60.0
 LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
+EARLY_LOAD_SECONDS = 1.0  # paced: the run's first load ends this soon (definitions, new tables) ...
+EARLY_LOAD_REST_SECONDS = 5.0  # ... when its windows still to fetch take at least this long at the pace
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunControl:
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
+    pace: Optional[PaceFn] = None  # the provider's requests per second while paced, else None (the runner's)
 
     @property
     def backfill_key(self) -> str:
@@ -53,7 +56,7 @@ class RunControl:
     def prefetcher(self, resource: str, fetch: FetchFn, workers: int) -> Prefetcher:
         """The resource's fetcher for the whole run (made by its first load)."""
         if resource not in self.prefetchers:
-            self.prefetchers[resource] = Prefetcher(fetch, workers)
+            self.prefetchers[resource] = Prefetcher(fetch, workers, pace=self.pace)
         return self.prefetchers[resource]
 
     def close(self, wait: bool = True) -> None:
@@ -67,18 +70,32 @@ class RunControl:
 class Chunk:
     """One load's budget: expired once `seconds` have passed since it began, or once it took
     `control.load_rows` rows, so what dlt and the warehouse handle per load (extract files,
-    the merge's staging table) is bounded however long the backfill."""
+    the merge's staging table) is bounded however long the backfill.
+
+    While the API paces the requests (`control.pace()` gives their rate), the run's first load also ends
+    after `EARLY_LOAD_SECONDS` when the windows it has still to fetch would take
+    `EARLY_LOAD_REST_SECONDS` or more: the definitions and the new tables then land while the
+    rest is fetched (see prefetch.py), and the run's last load, after the last answer, holds the
+    windowed rows alone."""
 
     def __init__(self, control: RunControl, seconds: float) -> None:
         self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
+        self.pace = control.pace if control.loads == 0 else None
         self.began = self.clock()
         self.rows = 0
 
     def took(self, rows: int) -> None:
         self.rows += rows
 
-    def expired(self) -> bool:
-        return self.rows >= self.max_rows or self.clock() - self.began >= self.seconds
+    def expired(self, rest: int = 0) -> bool:
+        """Whether the load ends after the window at hand (`rest`: its windows not taken yet)."""
+        held = self.clock() - self.began
+        if self.rows >= self.max_rows or held >= self.seconds:
+            return True
+        if self.pace is None or held < EARLY_LOAD_SECONDS or not rest:
+            return False
+        rate = self.pace()
+        return bool(rate) and rest / rate >= EARLY_LOAD_REST_SECONDS
 
 
 class QueryProgress:

@@ -208,7 +208,7 @@ def windowed_rows(
         batch.add(fetched)
         chunk.took(fetched.num_rows)
         taken[name] += 1
-        expired = chunk.expired()
+        expired = chunk.expired(rest=len(units) - index - 1)
         if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
             yield from batch.flush()
         if expired:
