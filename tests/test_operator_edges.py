@@ -200,7 +200,7 @@ def test_check_and_status_name_the_dataset_run_writes(sandbox, warehouse, capsys
     head, *entries = out.splitlines()
     assert head.endswith(f", dataset {dataset})")
     loaded = warehouse.query(f"select count(*) from {dataset}.metric_values")[0][0]
-    assert f"  metric_values / metric_values: loaded through " in entries[0] and entries[0].endswith(f", {loaded} rows")
+    assert "  metric_values / metric_values: loaded through " in entries[0] and entries[0].endswith(f", {loaded} rows")
 
 
 # -- 8: accounts added to a provider that already has a dataset ------------------------------------------

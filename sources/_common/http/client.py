@@ -12,7 +12,6 @@
 """
 
 import email.utils
-import functools
 import json
 import logging
 import os
