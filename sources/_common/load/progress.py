@@ -5,7 +5,7 @@ Per query the state holds `loaded_through` (the last day the nightly sync has lo
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
 `windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
-a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
+a resource took nearly `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
 flight however slow the API, and the rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
@@ -65,20 +65,25 @@ class RunControl:
 
 
 class Chunk:
-    """One load's budget: expired once `seconds` have passed since it began, or once it took
-    `control.load_rows` rows, so what dlt and the warehouse handle per load (extract files,
-    the merge's staging table) is bounded however long the backfill."""
+    """One load's budget: full once another window as large as the largest it took would take
+    it past `control.load_rows` rows, so what dlt and the warehouse handle per load (extract
+    files, the merge's staging table) is the same however long the backfill; late once `seconds`
+    have passed since it began."""
 
     def __init__(self, control: RunControl, seconds: float) -> None:
         self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
         self.began = self.clock()
-        self.rows = 0
+        self.rows = self.largest = 0
 
     def took(self, rows: int) -> None:
         self.rows += rows
+        self.largest = max(self.largest, rows)
 
-    def expired(self) -> bool:
-        return self.rows >= self.max_rows or self.clock() - self.began >= self.seconds
+    def full(self) -> bool:
+        return self.rows + self.largest > self.max_rows
+
+    def late(self) -> bool:
+        return self.clock() - self.began >= self.seconds
 
 
 class QueryProgress:

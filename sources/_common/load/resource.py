@@ -20,7 +20,7 @@ import dlt
 import pyarrow as pa
 
 from sources._common.errors import ApiError
-from sources._common.load.arrow import TypeDrift, to_arrow
+from sources._common.load.arrow import Converter, TypeDrift
 from sources._common.load.batch import Batch
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
@@ -119,17 +119,27 @@ class PeriodCheck:
     def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
         self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
         self.outside = self.misaligned = 0
+        self.verdicts: dict = {}
 
     def keep(self, day: Any) -> bool:
-        if not in_window(day, self.window):
+        verdict = self.verdicts.get(day)
+        if verdict is None:  # each day is judged once per window (a page repeats it on every row)
+            verdict = self.verdicts[day] = self.judge(day)
+        if verdict == "outside":
             self.outside += 1
             return False
-        if self.granularity in ("week", "weekly"):
-            self.check_week(day)
-            return True
-        if period_start(day, self.granularity) != day:
+        if verdict == "misaligned":
             self.misaligned += 1
         return True
+
+    def judge(self, day: Any) -> str:
+        """"outside" the window, "misaligned" or "kept"."""
+        if not in_window(day, self.window):
+            return "outside"
+        if self.granularity in ("week", "weekly"):
+            self.check_week(day)
+            return "kept"
+        return "kept" if period_start(day, self.granularity) == day else "misaligned"
 
     def check_week(self, day: Any) -> None:
         """Weeks as the API labels them: from Monday or from Sunday (windows are cut on the day
@@ -166,8 +176,8 @@ def windowed_rows(
     page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
     its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
     larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
-    `control.load_rows` rows were taken) the load stops after the window at hand and the rest
-    go back to the plan. State is only written for the windows this load yielded, at its end,
+    another window would take the load past `control.load_rows` rows) the load stops after the
+    window at hand and the rest go back to the plan. State is only written for the windows this load yielded, at its end,
     so a failure never advances it past data that did not land; the next load's windows are then
     fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
     keep the type they have in the destination."""
@@ -184,9 +194,8 @@ def windowed_rows(
     chunk = Chunk(control, control.checkpoint_seconds)
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
-    control.converters[table.name] = functools.partial(
-        to_arrow, types={**table.types, TOMBSTONE: pa.bool_()}, required=(*table.key, *table.not_null),
-        existing=existing, normalize=normalize)
+    control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
+                                               existing, normalize)
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
@@ -208,7 +217,7 @@ def windowed_rows(
         batch.add(fetched)
         chunk.took(fetched.num_rows)
         taken[name] += 1
-        expired = chunk.expired()
+        expired = chunk.full() or chunk.late()
         if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
             yield from batch.flush()
         if expired:
