@@ -45,6 +45,7 @@ class RunControl:
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
+    window_rows: dict = field(default_factory=dict)  # (resource, unit key) -> rows of a window fetched
 
     @property
     def backfill_key(self) -> str:
@@ -79,8 +80,9 @@ class Chunk:
         self.rows += rows
         self.largest = max(self.largest, rows)
 
-    def full(self) -> bool:
-        return self.rows + self.largest > self.max_rows
+    def full(self, next_rows: Optional[int] = None) -> bool:
+        """Whether the next window (`next_rows` rows when known) would take it past `max_rows`."""
+        return self.rows + (self.largest if next_rows is None else next_rows) > self.max_rows
 
     def late(self) -> bool:
         return self.clock() - self.began >= self.seconds

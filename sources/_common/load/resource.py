@@ -22,6 +22,7 @@ import pyarrow as pa
 from sources._common.errors import ApiError
 from sources._common.load.arrow import Converter, TypeDrift
 from sources._common.load.batch import Batch
+from sources._common.load.prefetch import unit_key
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -217,8 +218,11 @@ def windowed_rows(
         batch.add(fetched)
         chunk.took(fetched.num_rows)
         taken[name] += 1
-        expired = chunk.full() or chunk.late()
-        if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
+        next_ready = index + 1 < len(units) and prefetcher.ready(units[index + 1])
+        # the next window's size, when it is fetched already (else the chunk assumes the largest yet)
+        next_rows = control.window_rows.get((table.name, unit_key(units[index + 1]))) if next_ready else None
+        expired = chunk.full(next_rows) or chunk.late()
+        if expired or batch.due(next_ready):
             yield from batch.flush()
         if expired:
             break
@@ -242,10 +246,12 @@ def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: Run
     except WeekStartLearned as learned:
         return learned
     try:
-        return _window_table(table, query, window, fetched, control)
+        result = _window_table(table, query, window, fetched, control)
     except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
         raise ApiError(table.provider, f"query {query['name']!r}", 200, f"table {table.name}: {exc}",
                        hint="the API changed the column's type; report it with this line") from None
+    control.window_rows[(table.name, unit_key(unit))] = result.num_rows
+    return result
 
 
 def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> pa.Table:
