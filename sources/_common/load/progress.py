@@ -46,6 +46,7 @@ class RunControl:
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
     window_rows: dict = field(default_factory=dict)  # (resource, unit key) -> rows of a window fetched
+    cuts: dict = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
 
     @property
     def backfill_key(self) -> str:
@@ -69,11 +70,15 @@ class Chunk:
     """One load's budget: full once another window as large as the largest it took would take
     it past `control.load_rows` rows, so what dlt and the warehouse handle per load (extract
     files, the merge's staging table) is the same however long the backfill; late once `seconds`
-    have passed since it began."""
+    have passed since it began. It begins where the resource's previous chunk ended (the time
+    last read there), so the previous load's normalize and load count towards it: a load commits
+    every `seconds`, and a crash loses little more than that."""
 
-    def __init__(self, control: RunControl, seconds: float) -> None:
+    def __init__(self, control: RunControl, seconds: float, resource: str) -> None:
         self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
-        self.began = self.clock()
+        self.cuts, self.resource = control.cuts, resource
+        began = self.cuts.pop(resource, None)
+        self.began = self.clock() if began is None else began
         self.rows = self.largest = 0
 
     def took(self, rows: int) -> None:
@@ -82,10 +87,14 @@ class Chunk:
 
     def full(self, next_rows: Optional[int] = None) -> bool:
         """Whether the next window (`next_rows` rows when known) would take it past `max_rows`."""
-        return self.rows + (self.largest if next_rows is None else next_rows) > self.max_rows
+        if self.rows + (self.largest if next_rows is None else next_rows) > self.max_rows:
+            self.cuts.pop(self.resource, None)  # the time was not read at the end: the next chunk reads it
+            return True
+        return False
 
     def late(self) -> bool:
-        return self.clock() - self.began >= self.seconds
+        now = self.cuts[self.resource] = self.clock()
+        return now - self.began >= self.seconds
 
 
 class QueryProgress:

@@ -192,7 +192,7 @@ def windowed_rows(
         progress = QueryProgress(state, table.name, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
-    chunk = Chunk(control, control.checkpoint_seconds)
+    chunk = Chunk(control, control.checkpoint_seconds, table.name)
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
     control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
