@@ -134,6 +134,8 @@ DATES = [FIRST + dt.timedelta(days=i) for i in range(6)]
 
 
 @pytest.mark.parametrize("load_rows, loads", [pytest.param(1, 6, id="a-load-per-date"),
+                                               # a date is 13 rows and its tombstone: a third would cross 29
+                                               pytest.param(29, 3, id="ends-before-a-date-would-cross"),
                                                pytest.param(10**9, 1, id="one-load")])
 def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated, load_rows, loads):
     from conftest import Warehouse
