@@ -67,8 +67,8 @@ class RunControl:
 
 
 class Chunk:
-    """One load's budget: full once another window as large as the largest it took would take
-    it past `control.load_rows` rows, so what dlt and the warehouse handle per load (extract
+    """One load's budget: full once the next window (its size when fetched already, else the
+    largest it took) would take it past `control.load_rows` rows, so what dlt and the warehouse handle per load (extract
     files, the merge's staging table) is the same however long the backfill; late once `seconds`
     have passed since it began. It begins where the resource's previous chunk ended (the time
     last read there), so the previous load's normalize and load count towards it: a load commits

@@ -178,8 +178,8 @@ def windowed_rows(
     its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
     larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
     another window would take the load past `control.load_rows` rows) the load stops after the
-    window at hand and the rest go back to the plan. State is only written for the windows this load yielded, at its end,
-    so a failure never advances it past data that did not land; the next load's windows are then
+    window at hand and the rest go back to the plan. State is only written for the windows this
+    load yielded, at its end, so a failure never advances it past data that did not land; the next load's windows are then
     fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
     keep the type they have in the destination."""
     state = dlt.current.resource_state()
