@@ -164,6 +164,27 @@ def test_success_needs_no_retry_and_parses_decimals_on_request():
 
 
 @pytest.mark.parametrize(
+    "content, expected",
+    [
+        pytest.param(b'{"n": 123456789012345678901234567890}', {"n": 123456789012345678901234567890},
+                     id="integer-beyond-64-bits-stays-exact"),
+        pytest.param(b'{"n": -9999999999999999999}', {"n": -9999999999999999999}, id="negative-beyond-64-bits"),
+        pytest.param(b'{"n": 9223372036854775807, "x": 0.1}', {"n": 9223372036854775807, "x": 0.1}, id="64-bit"),
+        pytest.param(b'{"n": NaN}', "nan", id="nan"),
+        pytest.param(b'\xef\xbb\xbf{"n": 1}', {"n": 1}, id="utf-8-bom"),
+        pytest.param('{"n": "é"}'.encode("utf-16"), {"n": "é"}, id="utf-16"),
+        pytest.param(b'{"n": 1, "n": 2}', {"n": 2}, id="repeated-key-last-wins"),
+    ],
+)
+def test_bodies_are_read_exactly_as_json_reads_them(content, expected):
+    body = get(client_for(Api(then=status(200, content=content))))
+    if expected == "nan":
+        assert body["n"] != body["n"]
+    else:
+        assert body == expected and all(type(body[k]) is type(expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize(
     "form, expected",
     [
         pytest.param([("metrics[0][id]", "mrr"), ("group_by[]", "a"), ("group_by[]", "b")],

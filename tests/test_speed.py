@@ -137,22 +137,24 @@ DATES = [FIRST + dt.timedelta(days=i) for i in range(6)]
 def test_a_paced_runs_first_load_ends_after_a_second_when_the_rest_takes_five_or_more():
     clock, rate = FakeClock(), [40.0]
     control = RunControl(clock=clock, pace=lambda: rate[0])
-    chunk = Chunk(control, seconds=60)
-    assert not chunk.expired(rest=1000)  # not a second yet
+    chunk = Chunk(control, seconds=60, resource="values")
+    assert not chunk.late(rest=1000)  # not a second yet
     clock.now = 1.0
-    assert chunk.expired(rest=200)  # 5 s of windows still to fetch at 40/s: load what it has now
-    assert not chunk.expired(rest=100)  # 2.5 s: one load at the end
+    assert chunk.late(rest=200)  # 5 s of windows still to fetch at 40/s: load what it has now
+    assert not chunk.late(rest=100)  # 2.5 s: one load at the end
     rate[0] = None
-    assert not chunk.expired(rest=1000)  # nothing holds the requests back: no early load
+    assert not chunk.late(rest=1000)  # nothing holds the requests back: no early load
     rate[0], control.loads = 40.0, 1
-    later = Chunk(control, seconds=60)
+    later = Chunk(control, seconds=60, resource="values")
     clock.now = 30.0
-    assert not later.expired(rest=1000)  # only the run's first load ends early
+    assert not later.late(rest=1000)  # only the run's first load ends early
     clock.now = 61.0
-    assert later.expired(rest=1000)  # checkpoint_seconds, as always
+    assert later.late(rest=1000)  # checkpoint_seconds, as always
 
 
 @pytest.mark.parametrize("load_rows, loads", [pytest.param(1, 6, id="a-load-per-date"),
+                                               # a date is 13 rows and its tombstone: a third would cross 29
+                                               pytest.param(29, 3, id="ends-before-a-date-would-cross"),
                                                pytest.param(10**9, 1, id="one-load")])
 def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated, load_rows, loads):
     from conftest import Warehouse

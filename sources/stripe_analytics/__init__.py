@@ -89,7 +89,7 @@ def stripe_analytics_source(
                                  check=helpers.is_metric_query_body):
             following = paginator.next_request(request, body)
             helpers.check_complete(body, following, paged=bool(pages))
-            pages.append(to_arrow(helpers.result_rows(query, body, window)))
+            pages.append(to_arrow.columns(helpers.result_columns(query, body, window)))
         return concat_tables(pages)
 
     def fetch(unit: tuple) -> Any:

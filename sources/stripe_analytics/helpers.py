@@ -302,40 +302,58 @@ def _int(value: Any, query: dict) -> Optional[int]:
                    hint="the API changed the column's type; report it with this line")
 
 
-def result_rows(query: dict, body: dict, window: Window) -> list[dict]:
-    """One row per (data row x result) of one page, buckets outside `window` dropped; `period` is
-    the bucket's first day in the query's time zone:
+def _dimensions(dimensions: dict) -> tuple[str, str]:
+    """(names, values) of a row's dimensions, each joined by commas (a missing value as "")."""
+    if len(dimensions) == 1:  # the usual case (at most one group_by), without the joins
+        ((name, value),) = dimensions.items()
+        return str(name), value if type(value) is str else "" if value is None else str(value)
+    return ",".join(map(str, dimensions)), ",".join(["" if v is None else str(v) for v in dimensions.values()])
+
+
+def result_columns(query: dict, body: dict, window: Window) -> dict[str, list]:
+    """One row per (data row x result) of one page, as columns (name -> values; none for a page
+    without rows), buckets outside `window` dropped; `period` is the bucket's first day in the
+    query's time zone:
 
         {"livemode": false, "refreshed_at": "2026-03-03T02:34:15Z", "next_page_url": null,
          "data": [{"id": "row_abc123", "timestamp": "2026-03-01T00:00:00Z", "dimensions": {"price": "price_HG4j"},
                    "results": [{"metric": "metric_61Sud3n5oAGVCWiSr5", "name": "mrr_minor_units",
                                 "currency": "usd", "value": 9000}]}]}
-        -> {"query_name": ..., "period": 2026-03-01, "timestamp": 2026-03-01 00:00 UTC, "timezone": "UTC",
-            "metric": "metric_61Sud3n5oAGVCWiSr5", "name": "mrr_minor_units", "value": 9000, "currency": "usd",
-            "dimension_name": "price", "dimension_value": "price_HG4j", "interval": "day", "livemode": False,
-            "refreshed_at": ...}
+        -> {"query_name": [...], "period": [2026-03-01], "timestamp": [2026-03-01 00:00 UTC], "timezone": ["UTC"],
+            "metric": ["metric_61Sud3n5oAGVCWiSr5"], "name": ["mrr_minor_units"], "value": [9000], "currency": ["usd"],
+            "dimension_name": ["price"], "dimension_value": ["price_HG4j"], "interval": ["day"], "livemode": [False],
+            "refreshed_at": [...]}
+
+    Columns, not a dict per row: a page grouped by customer has a thousand rows.
     """
     refreshed = _instant(body["refreshed_at"], "refreshed_at") if body.get("refreshed_at") else None
-    livemode = body.get("livemode")
+    timezone = query["timezone"]
     periods = PeriodCheck(PROVIDER, query["name"], window, query["interval"])
-    rows = []
+    days, buckets, metrics, names, values, currencies, dimension_names, dimension_values = ([] for _ in range(8))
     for item in body.get("data") or []:
-        bucket, period = _bucket(item.get("timestamp"), query["timezone"])
+        bucket, period = _bucket(item.get("timestamp"), timezone)
         if not periods.keep(period):
             continue
-        dimensions = item.get("dimensions") or {}
-        dimension_name = ",".join(map(str, dimensions))
-        dimension_value = ",".join("" if v is None else str(v) for v in dimensions.values())
+        dimension_name, dimension_value = _dimensions(item.get("dimensions") or {})
         for result in item.get("results") or []:
-            rows.append({
-                "query_name": query["name"], "period": period, "timestamp": bucket, "timezone": query["timezone"],
-                "metric": str(result.get("metric") or result.get("name") or ""), "name": result.get("name"),
-                "value": _int(result.get("value"), query), "currency": result.get("currency"),
-                "dimension_name": dimension_name, "dimension_value": dimension_value,
-                "interval": query["interval"], "livemode": livemode, "refreshed_at": refreshed,
-            })
+            days.append(period)
+            buckets.append(bucket)
+            metrics.append(str(result.get("metric") or result.get("name") or ""))
+            names.append(result.get("name"))
+            value = result.get("value")
+            values.append(value if type(value) is int else _int(value, query))
+            currencies.append(result.get("currency"))
+            dimension_names.append(dimension_name)
+            dimension_values.append(dimension_value)
     periods.log()
-    return rows
+    count = len(days)
+    if not count:
+        return {}
+    return {"query_name": [query["name"]] * count, "period": days, "timestamp": buckets, "timezone": [timezone] * count,
+            "metric": metrics, "name": names, "value": values, "currency": currencies,
+            "dimension_name": dimension_names, "dimension_value": dimension_values,
+            "interval": [query["interval"]] * count, "livemode": [body.get("livemode")] * count,
+            "refreshed_at": [refreshed] * count}
 
 
 def probe(client: Any, values: dict) -> str:

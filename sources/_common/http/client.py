@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
+import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sources._common.config.spec import number
@@ -44,6 +45,8 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _EXPECTED_IN = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
 BodyCheck = Callable[[Any], bool]
+_DIGITS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))  # digits to "1", the rest to "0"
+_LONG_DIGITS = b"1" * 19
 
 
 @dataclass
@@ -336,6 +339,15 @@ class ApiClient:
 
     @staticmethod
     def _parse(content: bytes, decimal: bool) -> Any:
+        """The body as the standard library's `json` reads it. orjson (a few times faster on
+        row-heavy pages) reads it when it gives the same: UTF-8, no money as Decimal, and no run
+        of 19 digits (an integer beyond 64 bits would become a float there); otherwise, or when
+        orjson refuses the text (NaN, a lone surrogate), `json` reads it."""
+        if not decimal and _LONG_DIGITS not in content.translate(_DIGITS):
+            try:
+                return orjson.loads(content)
+            except orjson.JSONDecodeError:
+                pass
         try:
             return json.loads(content, parse_float=Decimal if decimal else float)
         except (ValueError, UnicodeDecodeError):

@@ -12,6 +12,7 @@ raises `TypeDrift`, so no variant column (`<name>__v_<type>`) ever appears and n
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping, Optional
 
@@ -97,6 +98,7 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return value
 
 
+_REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts each once
 _AS_IS = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
           pa.types.is_timestamp, pa.types.is_date)
 
@@ -104,7 +106,13 @@ _AS_IS = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.type
 def _column(values: list, kind: pa.DataType) -> pa.Array:
     """Arrow converts a column whose values already have the type in C (no Python call per
     value); a column that needs shaping (JSON text, exact decimals, numbers as text) goes value
-    by value."""
+    by value. Datetimes repeated down a column (a bucket's label on every row of a page) are
+    converted once each (Arrow's per-value time zone lookup is slow)."""
+    if pa.types.is_timestamp(kind) and len(values) > _REPEATS:
+        distinct = dict.fromkeys(values)
+        if len(distinct) * _REPEATS <= len(values) and all(type(v) is dt.datetime or v is None for v in distinct):
+            index = {value: position for position, value in enumerate(distinct)}
+            return _column(list(distinct), kind).take(pa.array([index[v] for v in values], pa.int32()))
     if any(check(kind) for check in _AS_IS):
         try:
             return pa.array(values, type=kind)
@@ -123,16 +131,28 @@ def to_arrow(
     """Build a table from `rows`; columns named by `normalize` in first-seen order, all-null unknown
     columns dropped, `required` columns (the merge key) not null as dlt declares them. `existing`
     maps the destination's column names to their dlt data types."""
-    types, required, existing = dict(types or {}), set(required), dict(existing or {})
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    columns: dict[str, pa.Array] = {}
-    for name in names:
+    return columns_to_arrow({name: [row.get(name) for row in rows] for name in names}, types, required, existing,
+                            normalize)
+
+
+def columns_to_arrow(
+    columns: Mapping[str, list],
+    types: Optional[Mapping[str, pa.DataType]] = None,
+    required: Iterable[str] = (),
+    existing: Optional[Mapping[str, str]] = None,
+    normalize: Callable[[str], str] = str,
+) -> pa.Table:
+    """`to_arrow` of rows given as columns (name -> values, all of one length, in column order):
+    the same table, without building a dict per row."""
+    types, required, existing = dict(types or {}), set(required), dict(existing or {})
+    arrays: dict[str, pa.Array] = {}
+    for name, values in columns.items():
         column = normalize(name)
-        values = [row.get(name) for row in rows]
         if name in types or column in types:
-            columns[column] = _column(values, types.get(name) or types[column])
+            arrays[column] = _column(values, types.get(name) or types[column])
             continue
         data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
         if data_type is None:
@@ -142,6 +162,24 @@ def to_arrow(
             misfit = next((v for v in values if v is not None and not _fits(v, data_type)), None)
             if misfit is not None:
                 raise TypeDrift(column, misfit, data_type)
-        columns[column] = _column(values, _ARROW_OF[data_type])
-    fields = [pa.field(n, a.type, nullable=n not in required) for n, a in columns.items()]
-    return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
+        arrays[column] = _column(values, _ARROW_OF[data_type])
+    fields = [pa.field(n, a.type, nullable=n not in required) for n, a in arrays.items()]
+    return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A resource's rows to Arrow as of the current load: its declared types and required
+    columns, the destination's column types and dlt's naming. Called with rows (dicts), or
+    `columns(...)` with the same rows as columns."""
+
+    types: Mapping[str, pa.DataType]
+    required: tuple
+    existing: Mapping[str, str]
+    normalize: Callable[[str], str] = str
+
+    def __call__(self, rows: list[Mapping[str, Any]]) -> pa.Table:
+        return to_arrow(rows, self.types, self.required, self.existing, self.normalize)
+
+    def columns(self, columns: Mapping[str, list]) -> pa.Table:
+        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize)

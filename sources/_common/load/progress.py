@@ -5,7 +5,7 @@ Per query the state holds `loaded_through` (the last day the nightly sync has lo
 `--from/--to` backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
 `windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
-a resource took `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
+a resource took nearly `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
 flight however slow the API, and the rerun starts after the last chunk that landed. A backfill never moves `loaded_through`.
 """
 
@@ -48,6 +48,8 @@ class RunControl:
     prefetchers: dict = field(default_factory=dict)
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
     pace: Optional[PaceFn] = None  # the provider's requests per second while paced, else None (the runner's)
+    window_rows: dict = field(default_factory=dict)  # (resource, unit key) -> rows of a window fetched
+    cuts: dict = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
 
     @property
     def backfill_key(self) -> str:
@@ -68,29 +70,43 @@ class RunControl:
 
 
 class Chunk:
-    """One load's budget: expired once `seconds` have passed since it began, or once it took
-    `control.load_rows` rows, so what dlt and the warehouse handle per load (extract files,
-    the merge's staging table) is bounded however long the backfill.
+    """One load's budget: full once the next window (its size when fetched already, else the
+    largest it took) would take it past `control.load_rows` rows, so what dlt and the warehouse
+    handle per load (extract files, the merge's staging table) is the same however long the
+    backfill; late once `seconds` have passed since it began. It begins where the resource's
+    previous chunk ended (the time last read there), so the previous load's normalize and load
+    count towards it: a load commits every `seconds`, and a crash loses little more than that.
 
-    While the API paces the requests (`control.pace()` gives their rate), the run's first load also ends
-    after `EARLY_LOAD_SECONDS` when the windows it has still to fetch would take
+    While the API paces the requests (`control.pace()` gives their rate), the run's first load is
+    also late after `EARLY_LOAD_SECONDS` when the windows it has still to fetch would take
     `EARLY_LOAD_REST_SECONDS` or more: the definitions and the new tables then land while the
     rest is fetched (see prefetch.py), and the run's last load, after the last answer, holds the
     windowed rows alone."""
 
-    def __init__(self, control: RunControl, seconds: float) -> None:
+    def __init__(self, control: RunControl, seconds: float, resource: str) -> None:
         self.clock, self.seconds, self.max_rows = control.clock, seconds, control.load_rows
         self.pace = control.pace if control.loads == 0 else None
-        self.began = self.clock()
-        self.rows = 0
+        self.cuts, self.resource = control.cuts, resource
+        began = self.cuts.pop(resource, None)
+        self.began = self.clock() if began is None else began
+        self.rows = self.largest = 0
 
     def took(self, rows: int) -> None:
         self.rows += rows
+        self.largest = max(self.largest, rows)
 
-    def expired(self, rest: int = 0) -> bool:
-        """Whether the load ends after the window at hand (`rest`: its windows not taken yet)."""
-        held = self.clock() - self.began
-        if self.rows >= self.max_rows or held >= self.seconds:
+    def full(self, next_rows: Optional[int] = None) -> bool:
+        """Whether the next window (`next_rows` rows when known) would take it past `max_rows`."""
+        if self.rows + (self.largest if next_rows is None else next_rows) > self.max_rows:
+            self.cuts.pop(self.resource, None)  # the time was not read at the end: the next chunk reads it
+            return True
+        return False
+
+    def late(self, rest: int = 0) -> bool:
+        """Whether the load ends on time after the window at hand (`rest`: its windows not taken yet)."""
+        now = self.cuts[self.resource] = self.clock()
+        held = now - self.began
+        if held >= self.seconds:
             return True
         if self.pace is None or held < EARLY_LOAD_SECONDS or not rest:
             return False

@@ -20,8 +20,9 @@ import dlt
 import pyarrow as pa
 
 from sources._common.errors import ApiError
-from sources._common.load.arrow import TypeDrift, to_arrow
+from sources._common.load.arrow import Converter, TypeDrift
 from sources._common.load.batch import Batch
+from sources._common.load.prefetch import unit_key
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
 from sources._common.load.windows import Window, days, period_start
 
@@ -119,17 +120,27 @@ class PeriodCheck:
     def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
         self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
         self.outside = self.misaligned = 0
+        self.verdicts: dict = {}
 
     def keep(self, day: Any) -> bool:
-        if not in_window(day, self.window):
+        verdict = self.verdicts.get(day)
+        if verdict is None:  # each day is judged once per window (a page repeats it on every row)
+            verdict = self.verdicts[day] = self.judge(day)
+        if verdict == "outside":
             self.outside += 1
             return False
-        if self.granularity in ("week", "weekly"):
-            self.check_week(day)
-            return True
-        if period_start(day, self.granularity) != day:
+        if verdict == "misaligned":
             self.misaligned += 1
         return True
+
+    def judge(self, day: Any) -> str:
+        """"outside" the window, "misaligned" or "kept"."""
+        if not in_window(day, self.window):
+            return "outside"
+        if self.granularity in ("week", "weekly"):
+            self.check_week(day)
+            return "kept"
+        return "kept" if period_start(day, self.granularity) == day else "misaligned"
 
     def check_week(self, day: Any) -> None:
         """Weeks as the API labels them: from Monday or from Sunday (windows are cut on the day
@@ -166,9 +177,9 @@ def windowed_rows(
     page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
     its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
     larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
-    `control.load_rows` rows were taken) the load stops after the window at hand and the rest
-    go back to the plan. State is only written for the windows this load yielded, at its end,
-    so a failure never advances it past data that did not land; the next load's windows are then
+    another window would take the load past `control.load_rows` rows) the load stops after the
+    window at hand and the rest go back to the plan. State is only written for the windows this
+    load yielded, at its end, so a failure never advances it past data that did not land; the next load's windows are then
     fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
     keep the type they have in the destination."""
     state = dlt.current.resource_state()
@@ -181,12 +192,11 @@ def windowed_rows(
         progress = QueryProgress(state, table.name, query["name"], control)
         progresses.append(progress)
         units.extend((query, window) for window in plan(query, progress))
-    chunk = Chunk(control, control.checkpoint_seconds)
+    chunk = Chunk(control, control.checkpoint_seconds, table.name)
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
-    control.converters[table.name] = functools.partial(
-        to_arrow, types={**table.types, TOMBSTONE: pa.bool_()}, required=(*table.key, *table.not_null),
-        existing=existing, normalize=normalize)
+    control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
+                                               existing, normalize)
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
@@ -208,8 +218,11 @@ def windowed_rows(
         batch.add(fetched)
         chunk.took(fetched.num_rows)
         taken[name] += 1
-        expired = chunk.expired(rest=len(units) - index - 1)
-        if expired or batch.due(next_ready=index + 1 < len(units) and prefetcher.ready(units[index + 1])):
+        next_ready = index + 1 < len(units) and prefetcher.ready(units[index + 1])
+        # the next window's size, when it is fetched already (else the chunk assumes the largest yet)
+        next_rows = control.window_rows.get((table.name, unit_key(units[index + 1]))) if next_ready else None
+        expired = chunk.full(next_rows) or chunk.late(rest=len(units) - index - 1)
+        if expired or batch.due(next_ready):
             yield from batch.flush()
         if expired:
             break
@@ -233,10 +246,12 @@ def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: Run
     except WeekStartLearned as learned:
         return learned
     try:
-        return _window_table(table, query, window, fetched, control)
+        result = _window_table(table, query, window, fetched, control)
     except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
         raise ApiError(table.provider, f"query {query['name']!r}", 200, f"table {table.name}: {exc}",
                        hint="the API changed the column's type; report it with this line") from None
+    control.window_rows[(table.name, unit_key(unit))] = result.num_rows
+    return result
 
 
 def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> pa.Table:
