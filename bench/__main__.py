@@ -23,6 +23,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+NOTES = "<!-- notes: what follows is written by hand and kept when `python -m bench` rewrites the tables above -->"
+
+
+def write_results(path: str, text: str) -> None:
+    """The run's tables, then the hand-written notes already in `path` (from the `NOTES` line on)."""
+    notes = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if NOTES in old:
+            notes = "\n" + old[old.index(NOTES):]
+    with open(path, "w") as f:
+        f.write(text + notes)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -36,9 +51,9 @@ def main(argv=None) -> int:
     os.makedirs(os.path.join(here, "results"), exist_ok=True)
     with open(os.path.join(here, "results", "latest.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
-    for path in (os.path.join(here, "results", "latest.md"), os.path.join(here, "RESULTS.md")):
-        with open(path, "w") as f:
-            f.write(text)
+    with open(os.path.join(here, "results", "latest.md"), "w") as f:
+        f.write(text)
+    write_results(os.path.join(here, "RESULTS.md"), text)
     sys.stdout.write(text)
     return 0
 
