@@ -47,16 +47,39 @@ def require_module(module: str, variable: str, what: str) -> Any:
         require(variable, str(exc), what)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a test left a child process alive (a hang or an orphan), and end it."""
-    lines = end_leftover_children()
-    if not lines:
-        return
+LEFTOVERS = "leftover_children"  # a pytest-xdist worker's report of the children it had to kill
+
+
+LEFTOVERS_KEY = pytest.StashKey[list]()
+
+
+def _report_leftovers(session: pytest.Session, lines: list) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),
                             red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist (the controller): keep what a worker found left alive, failed at the end of the run."""
+    node.config.stash.setdefault(LEFTOVERS_KEY, []).extend(node.workeroutput.get(LEFTOVERS, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a child process alive (a hang or an orphan), and end it. Under
+    pytest-xdist each worker checks its own children and hands its lines to the controller, whose
+    own children are the workers."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        config.workeroutput[LEFTOVERS] = end_leftover_children()
+        return
+    if config.pluginmanager.has_plugin("dsession"):
+        lines = config.stash.get(LEFTOVERS_KEY, [])
+    else:
+        lines = end_leftover_children()
+    if lines:
+        _report_leftovers(session, lines)
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +110,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    # dbt's artifacts and logs in this test's directory, not the repository's transform/ (which
+    # tests running beside it, under pytest-xdist, would write too)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
     return tmp_path
 
 
