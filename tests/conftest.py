@@ -5,14 +5,16 @@ assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
 import datetime as dt
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -319,12 +321,27 @@ def loaded_settings(box: Sandbox) -> dict:
     return variables
 
 
-@pytest.fixture(scope="session")
-def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per session, as users run it: `run all --transform` (every provider, then dbt's
-    marts) from a sandbox of its own (so no test's request log sees it) into `warehouse.duckdb`,
-    with `pipelines/`. Use `loaded_duckdb`, which copies it."""
-    folder = tmp_path_factory.mktemp("loaded")
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build(folder)` fills once per run: under pytest-xdist the workers share it
+    (the first to take its lock builds it; the others wait, then reuse it), else this session's own."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # the run's temporary folder, above each worker's
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
+def _load_all(folder: Path) -> None:
+    """`run all --transform` from a sandbox of its own into `folder`."""
     box = Sandbox().start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
@@ -339,7 +356,14 @@ def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert child.returncode == 0, out
     finally:
         box.stop()
-    return folder
+
+
+@pytest.fixture(scope="session")
+def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per run (shared by pytest-xdist's workers), as users run it: `run all --transform`
+    (every provider, then dbt's marts) from a sandbox of its own (so no test's request log sees it)
+    into `warehouse.duckdb`, with `pipelines/`. Use `loaded_duckdb`, which copies it."""
+    return built_once(tmp_path_factory, "loaded", _load_all)
 
 
 @pytest.fixture
@@ -351,8 +375,6 @@ def loaded_duckdb(loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path,
     def test_status(loaded_duckdb, capsys):
         main(["status", "--pipelines-dir", "pipelines"])
     """
-    import shutil
-
     shutil.copy(loaded_duckdb_origin / "warehouse.duckdb", isolated / "warehouse.duckdb")
     shutil.copytree(loaded_duckdb_origin / "pipelines", isolated / "pipelines")
     for name, value in loaded_settings(sandbox).items():
