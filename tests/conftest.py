@@ -49,6 +49,22 @@ def require_module(module: str, variable: str, what: str) -> Any:
         require(variable, str(exc), what)
 
 
+# the files with the most test time (`--durations=0`; README "Testing"), started first: with `--dist
+# loadfile --no-loadscope-reorder` each file goes whole to the next free worker, so a long file started
+# last would run on alone at the end
+LONGEST_FIRST = ("test_transform.py", "test_semantic.py", "test_verify.py", "test_dagster_cli.py", "test_mart.py",
+                 "test_operator_cli.py", "test_demo.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """The longest files first (`LONGEST_FIRST`), the others in their order; tests within a file keep theirs."""
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable
+
+
 LEFTOVERS = "leftover_children"  # a pytest-xdist worker's report of the children it had to kill
 
 
