@@ -66,9 +66,7 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 
 LEFTOVERS = "leftover_children"  # a pytest-xdist worker's report of the children it had to kill
-
-
-LEFTOVERS_KEY = pytest.StashKey[list]()
+LEFTOVERS_KEY = pytest.StashKey[list]()  # the controller's: every worker's report
 
 
 def _report_leftovers(session: pytest.Session, lines: list) -> None:
