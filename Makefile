@@ -30,8 +30,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pipelines demo --duckdb demo.duckdb
 
+# tests in parallel (pytest-xdist), a whole file per worker at a time (a module's shared warehouse is
+# built once), the longest files first (tests/conftest.py LONGEST_FIRST); the session's loaded
+# warehouse is built by one worker and shared (tests/conftest.py built_once)
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py

@@ -5,15 +5,17 @@ assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
 import datetime as dt
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -68,16 +70,53 @@ def pytest_configure(config: pytest.Config) -> None:
         time.sleep(wait)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a test left a child process alive (a hang or an orphan), and end it."""
-    lines = end_leftover_children()
-    if not lines:
-        return
+# the files with the most test time (`--durations=0`; README "Testing"), started first: with `--dist
+# loadfile --no-loadscope-reorder` each file goes whole to the next free worker, so a long file started
+# last would run on alone at the end
+LONGEST_FIRST = ("test_transform.py", "test_semantic.py", "test_verify.py", "test_dagster_cli.py", "test_mart.py",
+                 "test_operator_cli.py", "test_demo.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """The longest files first (`LONGEST_FIRST`), the others in their order; tests within a file keep theirs."""
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable
+
+
+LEFTOVERS = "leftover_children"  # a pytest-xdist worker's report of the children it had to kill
+LEFTOVERS_KEY = pytest.StashKey[list]()  # the controller's: every worker's report
+
+
+def _report_leftovers(session: pytest.Session, lines: list) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),
                             red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist (the controller): keep what a worker found left alive, failed at the end of the run."""
+    node.config.stash.setdefault(LEFTOVERS_KEY, []).extend(node.workeroutput.get(LEFTOVERS, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a child process alive (a hang or an orphan), and end it. Under
+    pytest-xdist each worker checks its own children and hands its lines to the controller, whose
+    own children are the workers."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        config.workeroutput[LEFTOVERS] = end_leftover_children()
+        return
+    if config.pluginmanager.has_plugin("dsession"):
+        lines = config.stash.get(LEFTOVERS_KEY, [])
+    else:
+        lines = end_leftover_children()
+    if lines:
+        _report_leftovers(session, lines)
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +147,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    # dbt's artifacts and logs in this test's directory, not the repository's transform/ (which
+    # tests running beside it, under pytest-xdist, would write too)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
     return tmp_path
 
 
@@ -313,12 +356,27 @@ def loaded_settings(box: Sandbox) -> dict:
     return variables
 
 
-@pytest.fixture(scope="session")
-def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per session, as users run it: `run all --transform` (every provider, then dbt's
-    marts) from a sandbox of its own (so no test's request log sees it) into `warehouse.duckdb`,
-    with `pipelines/`. Use `loaded_duckdb`, which copies it."""
-    folder = tmp_path_factory.mktemp("loaded")
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build(folder)` fills once per run: under pytest-xdist the workers share it
+    (the first to take its lock builds it; the others wait, then reuse it), else this session's own."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # the run's temporary folder, above each worker's
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
+def _load_all(folder: Path) -> None:
+    """`run all --transform` from a sandbox of its own into `folder`."""
     box = Sandbox().start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
@@ -333,7 +391,14 @@ def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert child.returncode == 0, out
     finally:
         box.stop()
-    return folder
+
+
+@pytest.fixture(scope="session")
+def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per run (shared by pytest-xdist's workers), as users run it: `run all --transform`
+    (every provider, then dbt's marts) from a sandbox of its own (so no test's request log sees it)
+    into `warehouse.duckdb`, with `pipelines/`. Use `loaded_duckdb`, which copies it."""
+    return built_once(tmp_path_factory, "loaded", _load_all)
 
 
 @pytest.fixture
@@ -345,8 +410,6 @@ def loaded_duckdb(loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path,
     def test_status(loaded_duckdb, capsys):
         main(["status", "--pipelines-dir", "pipelines"])
     """
-    import shutil
-
     shutil.copy(loaded_duckdb_origin / "warehouse.duckdb", isolated / "warehouse.duckdb")
     shutil.copytree(loaded_duckdb_origin / "pipelines", isolated / "pipelines")
     for name, value in loaded_settings(sandbox).items():

@@ -3,6 +3,7 @@ progress, the JSON summary, the sandbox banner, did-you-mean and the unreachable
 
 import datetime as dt
 import json
+import os
 import re
 import shlex
 import shutil
@@ -37,8 +38,6 @@ def cli(capsys, *args):
 
 
 def dataset_exists(warehouse, name: str) -> bool:
-    import os
-
     if warehouse.name == "duckdb":
         return os.path.exists(warehouse.credentials)
     return bool(warehouse.query(f"select 1 from information_schema.schemata where schema_name = '{name}'"))
@@ -407,7 +406,8 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
             text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
             env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data"),
+           "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"], "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"]}  # not the repo's
     done = run_command(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
                        capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()
@@ -421,7 +421,6 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
     """dlt warns that the destination in the local state differs after `--destination` changes;
     that is expected here (one state per destination), so it only shows at DEBUG, in our format.
     Separate processes, as a scheduler runs them (dlt sets its logger up once per process)."""
-    import os
     import subprocess
     import sys
 

@@ -154,6 +154,29 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
     assert done.returncode == 7, done.stderr + done.stdout
     failed = [line for line in done.stderr.splitlines() if line.startswith("transform: dbt ")]
     assert any("not_null_stg_stripe_analytics__metric_results_currency_exponent" in line for line in failed), failed
+    artifacts = tmp_path / "dbt_target" / "run_results.json"  # this run's DBT_TARGET_PATH, where dbt wrote
+    assert artifacts.exists() and all(f"- see {artifacts}; fix the data" in line for line in failed), failed
+
+
+@pytest.mark.parametrize("target_path, named", [
+    pytest.param(None, "transform/target/run_results.json", id="default-in-the-project"),
+    pytest.param("ci_target", "transform/ci_target/run_results.json", id="relative-to-the-project"),
+    pytest.param("/var/dbt/target", "/var/dbt/target/run_results.json", id="absolute"),
+])
+def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, target_path, named):
+    from types import SimpleNamespace
+
+    from pipelines.commands.transform import _failures
+
+    if target_path is None:
+        monkeypatch.delenv("DBT_TARGET_PATH")
+    else:
+        monkeypatch.setenv("DBT_TARGET_PATH", target_path)
+    failed = SimpleNamespace(status="fail", message="Got 1 result, configured to fail if != 0",
+                             node=SimpleNamespace(resource_type="test", name="not_null_x"))
+    assert _failures(SimpleNamespace(results=[failed])) == [
+        "transform: dbt test not_null_x fail: Got 1 result, configured to fail if != 0 - "
+        f"see {named}; fix the data or the model and run again"]
 
 
 @pytest.mark.parametrize("destination, credentials, expected", [

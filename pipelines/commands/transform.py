@@ -103,6 +103,17 @@ def profile(destination: str, credentials: Any) -> dict:
     return {PROFILE: {"target": destination, "outputs": {destination: output}}}
 
 
+def run_results() -> str:
+    """Where this run's `run_results.json` is, as dbt places it: in `DBT_TARGET_PATH` (relative to
+    the project) when set, else in the project's `target/`; named from the repository's root when
+    inside it (`transform/target/run_results.json`), else in full."""
+    path = PROJECT_DIR / (os.environ.get("DBT_TARGET_PATH") or "target") / "run_results.json"
+    try:
+        return str(path.relative_to(PROJECT_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
 def _node_name(node: Any) -> str:
     kind = getattr(node, "resource_type", "node")
     return f"{getattr(kind, 'value', kind)} {getattr(node, 'name', '?')}"
@@ -116,13 +127,13 @@ def _failures(results: Any) -> list[str]:
         -> "transform: dbt test not_null_stg_..._currency_exponent fail: Got 1 result, configured to
             fail if != 0 - see transform/target/run_results.json; fix the data or the model and run again"
     """
-    lines = []
+    lines, artifacts = [], run_results()
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
         if status in FAILED_STATUSES:
             detail = (item.message or status).strip().splitlines()[0]
             lines.append(f"transform: dbt {_node_name(item.node)} {status}: {redact(detail)} - "
-                         f"see {PROJECT_DIR.name}/target/run_results.json; fix the data or the model and run again")
+                         f"see {artifacts}; fix the data or the model and run again")
     return lines
 
 
