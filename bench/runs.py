@@ -16,6 +16,7 @@ import time
 from typing import Optional
 
 from sandbox import Sandbox
+from sources._common.load.windows import utc_today
 
 from . import rowheavy
 from .scenarios import (CRASH, RATE_LIMITED, ROW_HEAVY, SCENARIOS, Scenario, retry_after_paths,
@@ -246,7 +247,7 @@ class Bench:
         heavy = {"customers": customers}
         for label, days in (("long", scenario.quick_days if self.quick else scenario.days),
                             ("short", scenario.quick_short_days if self.quick else scenario.short_days)):
-            last = dt.date.today() - dt.timedelta(days=1)
+            last = utc_today() - dt.timedelta(days=1)
             span = (last - dt.timedelta(days=days - 1), last)
             work = os.path.join(self.root, f"{scenario.name}_{label}")
             os.makedirs(work, exist_ok=True)
@@ -283,7 +284,7 @@ class Bench:
         out = {}
         for label, (full, quick) in RSS_DAYS.items():
             days = quick if self.quick else full
-            last = dt.date.today() - dt.timedelta(days=1)
+            last = utc_today() - dt.timedelta(days=1)
             span = (last - dt.timedelta(days=days - 1), last)
             logger.info("rss: statsig %d days", days)
             result = self.timed(lambda: self.metricsync(

@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
 
+from sources._common.load.windows import utc_today
+
 WINDOWS_PER_LOAD = 100_000  # one dlt load per backfill: the bench measures fetching, not chunking
 STRIPE_UNPACED = 10_000
 
@@ -25,7 +27,7 @@ class Scenario:
     server_renders: bool = False  # the server renders every page again (a slower server sharing the CPU)
 
     def span(self, quick: bool, today: Optional[dt.date] = None) -> tuple[dt.date, dt.date]:
-        last = (today or dt.date.today()) - dt.timedelta(days=1)
+        last = (today or utc_today()) - dt.timedelta(days=1)
         return last - dt.timedelta(days=(self.quick_days if quick else self.days) - 1), last
 
 
