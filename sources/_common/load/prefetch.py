@@ -62,10 +62,12 @@ class Prefetcher:
     flight, at most `ahead` (default 2 x workers) submitted and not yet taken, and at most about
     `max_bytes` held: finished results and, for fetches that `note` their pages, the pages so far.
     Once that is reached no unit starts and running ones pause before their next page, all but
-    the one to be taken first, so memory stays bounded however long the backfill, however large a
-    window and however many windows run at once. While the API's requests are paced (`pace()` gives their rate),
-    `ahead` grows to what the API accepts in `PACED_AHEAD_SECONDS`, so the paced schedule goes on
-    through a load instead of stopping once `ahead` units wait to be taken. After a unit fails no
+    the one to be taken first (and one a load already waits for), so memory stays bounded however
+    long the backfill, however large a window and however many windows run at once (a window
+    paged by cursor pauses its page chain, so the bound is also the fetch concurrency's for very
+    large windows). While the API's requests are paced (`pace()` gives their rate), `ahead` grows
+    to what the API accepts in `PACED_AHEAD_SECONDS`, so the paced schedule goes on through a load
+    instead of stopping once `ahead` units wait to be taken. After a unit fails no
     other unit starts: the failure is the run's, and nothing more is asked of the API."""
 
     def __init__(self, fetch: FetchFn, workers: int, ahead: Optional[int] = None,
@@ -105,7 +107,6 @@ class Prefetcher:
                 self._waiting = deque(item for item in self._waiting if item[0] != key)
                 self._submit(key, unit)
             future = self._drop(key)
-            self._hurry(future)
             self._top_up()
         return future.result()
 
