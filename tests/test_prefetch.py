@@ -7,7 +7,7 @@ import time
 
 import pyarrow as pa
 
-from sources._common.load.prefetch import Prefetcher
+from sources._common.load.prefetch import Prefetcher, note
 
 MB = 2**20
 
@@ -44,6 +44,65 @@ def test_no_unit_starts_once_the_results_held_reach_max_bytes():
         assert [unit for unit in calls] == units  # each unit once, in order
     finally:
         prefetcher.close()
+
+
+def test_windows_in_flight_count_their_pages_so_far_and_pause_at_max_bytes():
+    """Eight long windows at once, each 8 pages of 128 KB noted as they arrive (as Stripe's
+    windows are paged): with a 2 MB budget the pages alive - in running fetches and in results not
+    taken - stay within the budget plus the two windows the load takes next and a page per thread,
+    instead of every window running at once (8 x 1 MB); the load still gets every window, whole and
+    once, and closing with windows paused returns."""
+    lock, alive, peak, calls = threading.Lock(), [0], [0], []
+    page, bound = MB // 8, 2 * MB + 2 * MB + 8 * MB // 8
+
+    def fetch(unit):
+        calls.append(unit)
+        pages = []
+        for _ in range(8):
+            pages.append(pa.table({"x": pa.Array.from_buffers(pa.uint8(), page, [None, pa.py_buffer(bytes(page))])}))
+            with lock:
+                alive[0] += page
+                peak[0] = max(peak[0], alive[0])
+            note(page)
+        return pa.concat_tables(pages)
+
+    def stalled() -> None:
+        """Wait (bounded) until the bytes held and in flight stop changing."""
+        seen, quiet = -1, 0
+        for _ in range(200):
+            now = prefetcher._held + prefetcher._flight
+            quiet = quiet + 1 if now == seen else 0
+            if quiet >= 6:
+                return
+            seen = now
+            time.sleep(0.05)
+
+    def take(unit) -> None:
+        table = prefetcher.take(unit)
+        assert table.num_rows == MB
+        with lock:
+            alive[0] -= table.num_rows
+
+    units = [({"name": "q"}, n) for n in range(16)]
+    prefetcher = Prefetcher(fetch, workers=8, ahead=12, max_bytes=2 * MB)
+    try:
+        prefetcher.expect(units)
+        stalled()
+        assert 2 * MB <= alive[0] <= bound  # paused at the budget, not at 8 windows
+        for unit in units[:6]:
+            take(unit)
+        stalled()
+        started = sorted(unit[1] for unit in calls)
+        assert started == list(range(len(calls))) and len(calls) < len(units)  # in order, the rest not yet started
+        for unit in units[6:]:
+            take(unit)
+        assert sorted(unit[1] for unit in calls) == list(range(16)) and peak[0] <= bound
+    finally:
+        prefetcher.close()
+    prefetcher = Prefetcher(fetch, workers=8, ahead=12, max_bytes=2 * MB)
+    prefetcher.expect(units)
+    stalled()
+    prefetcher.close()  # returns although fetches are paused
 
 
 def test_without_a_byte_budget_reached_it_fetches_up_to_ahead():

@@ -27,6 +27,7 @@ from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_cl
 from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
+from .._common.load.prefetch import note as note_fetched
 from .._common.load.resource import WindowedTable, concat_tables, windowed_rows
 from . import helpers, settings
 
@@ -90,6 +91,7 @@ def stripe_analytics_source(
             following = paginator.next_request(request, body)
             helpers.check_complete(body, following, paged=bool(pages))
             pages.append(to_arrow.columns(helpers.result_columns(query, body, window)))
+            note_fetched(pages[-1].nbytes)  # counted against the bytes held ahead (a window is ~150 pages)
         return concat_tables(pages)
 
     def fetch(unit: tuple) -> Any:

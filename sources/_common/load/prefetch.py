@@ -3,7 +3,7 @@ on a thread pool that lives for the whole run, so the next chunk's requests go o
 normalizes and loads the previous chunk.
 
 Only data moves ahead, never state: a unit fetched early is held in memory (at most `ahead`
-units, fetched or in flight, and no new start once `max_bytes` of results are held) until a load
+units, fetched or in flight, and at most about `max_bytes` of them, see `note`) until a load
 takes it, and progress is committed by that load, so a crash in between loses the prefetched rows
 and nothing more.
 """
@@ -19,10 +19,23 @@ from typing import Any, Callable, Hashable, Iterable, Optional
 logger = logging.getLogger("metricsync.prefetch")
 
 FetchFn = Callable[[tuple], Any]
-HELD_BYTES = 128 * 2**20  # Arrow results held ahead at most (a long Stripe window by customer is ~10 MB)
+HELD_BYTES = 128 * 2**20  # Arrow held ahead at most, finished or in flight (a month of Stripe by customer is ~22 MB)
 PACED_AHEAD_SECONDS = 5.0  # paced requests: units held ahead cover this long at the API's rate (loads, a slow start)
 MAX_AHEAD = 256
 PaceFn = Callable[[], Optional[float]]  # the request starts per second the API is paced at, or None
+
+
+_fetching = threading.local()  # the unit a prefetch thread is fetching (its `_Run`)
+
+
+def note(nbytes: int) -> None:
+    """A fetch running on a prefetcher's thread holds `nbytes` more (a page converted to Arrow):
+    they count against the prefetcher's `max_bytes` as soon as they exist, not once the unit has
+    finished, and while the bound is reached the fetch waits here, before its next page, unless
+    it is the unit the load needs first (so the load always moves on). No-op on other threads."""
+    run = getattr(_fetching, "run", None)
+    if run is not None:
+        run.prefetcher._note(run, nbytes)
 
 
 def unit_key(unit: tuple) -> Hashable:
@@ -32,16 +45,29 @@ def unit_key(unit: tuple) -> Hashable:
 
 
 class Skipped(Exception):
-    """A unit not started because an earlier one failed (its failure is raised first)."""
+    """A unit not started (or not continued) because an earlier one failed (its failure is raised
+    first) or the prefetcher closed."""
+
+
+class _Run:
+    """One submitted fetch: the bytes it holds so far, and whether it may not wait (a load is
+    waiting for it, or it is no longer expected and is only finishing)."""
+
+    def __init__(self, prefetcher: "Prefetcher") -> None:
+        self.prefetcher, self.nbytes, self.urgent = prefetcher, 0, False
 
 
 class Prefetcher:
     """Fetches the units a resource says it will take next, in that order: at most `workers` in
-    flight, at most `ahead` (default 2 x workers) submitted and not yet taken, and none started
-    while the results held reach `max_bytes`, so memory stays bounded however long the backfill
-    and however large a window. While the API's requests are paced (`pace()` gives their rate),
-    `ahead` grows to what the API accepts in `PACED_AHEAD_SECONDS`, so the paced schedule goes on
-    through a load instead of stopping once `ahead` units wait to be taken. After a unit fails no
+    flight, at most `ahead` (default 2 x workers) submitted and not yet taken, and at most about
+    `max_bytes` held: finished results and, for fetches that `note` their pages, the pages so far.
+    Once that is reached no unit starts and running ones pause before their next page, all but
+    the one to be taken first (and one a load already waits for), so memory stays bounded however
+    long the backfill, however large a window and however many windows run at once (a window
+    paged by cursor pauses its page chain, so the bound is also the fetch concurrency's for very
+    large windows). While the API's requests are paced (`pace()` gives their rate), `ahead` grows
+    to what the API accepts in `PACED_AHEAD_SECONDS`, so the paced schedule goes on through a load
+    instead of stopping once `ahead` units wait to be taken. After a unit fails no
     other unit starts: the failure is the run's, and nothing more is asked of the API."""
 
     def __init__(self, fetch: FetchFn, workers: int, ahead: Optional[int] = None,
@@ -55,10 +81,12 @@ class Prefetcher:
         self._futures: dict[Hashable, Future] = {}  # submitted, not taken
         self._sizes: dict[Hashable, int] = {}  # bytes of each finished, untaken result (counted once)
         self._held = 0  # their sum
-        self._running: set[Future] = set()  # submitted and not finished (taken or not)
+        self._runs: dict[Future, _Run] = {}  # submitted and not finished (taken or not), in submission order
+        self._flight = 0  # bytes noted by those runs
         self._waiting: deque = deque()  # (key, unit) to submit, in the order they will be taken
-        self._failed = False
+        self._failed = self._closed = False
         self._lock = threading.RLock()  # the loading thread and finished fetches both top up
+        self._freed = threading.Condition(self._lock)  # bytes were freed, or a run may no longer wait
 
     def expect(self, units: Iterable[tuple]) -> None:
         """The units to be taken next, in order (replaces the previous expectation; fetches
@@ -93,30 +121,60 @@ class Prefetcher:
             return self._held
 
     def _drop(self, key: Hashable) -> Future:
-        """Stop holding `key`'s fetch (taken or no longer expected)."""
+        """Stop holding `key`'s fetch (taken or no longer expected: either way it may not wait)."""
         self._held -= self._sizes.pop(key, 0)
-        return self._futures.pop(key)
+        future = self._futures.pop(key)
+        self._hurry(future)
+        return future
 
-    def _run(self, unit: tuple) -> Any:
+    def _hurry(self, future: Future) -> None:
+        run = self._runs.get(future)
+        if run is not None:
+            run.urgent = True
+        self._freed.notify_all()
+
+    def _run(self, run: _Run, unit: tuple) -> Any:
         if self._failed:  # units start in the order they are taken: the failed one comes first
             raise Skipped()
+        _fetching.run = run
         try:
             return self.fetch(unit)
         except BaseException:
             self._failed = True
             raise
+        finally:
+            _fetching.run = None
+
+    def _note(self, run: _Run, nbytes: int) -> None:
+        with self._lock:
+            run.nbytes += nbytes
+            self._flight += nbytes
+            while self._held + self._flight >= self.max_bytes and not run.urgent and not self._first(run):
+                if self._failed or self._closed:
+                    break
+                self._freed.wait()
+            if self._closed or (self._failed and not run.urgent):
+                raise Skipped()
+
+    def _first(self, run: _Run) -> bool:
+        """Whether `run` fetches the unit the load takes next (the earliest submitted, not taken)."""
+        first = next(iter(self._futures.values()), None)
+        return first is not None and self._runs.get(first) is run
 
     def _submit(self, key: Hashable, unit: tuple) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="metricsync")
-        future = self._futures[key] = self._pool.submit(self._run, unit)
-        self._running.add(future)
+        run = _Run(self)
+        future = self._futures[key] = self._pool.submit(self._run, run, unit)
+        self._runs[future] = run
         future.add_done_callback(functools.partial(self._finished, key))
 
     def _finished(self, key: Hashable, future: Future) -> None:
         """A fetch ended (or was cancelled): its result's size is counted here, once."""
         with self._lock:
-            self._running.discard(future)
+            run = self._runs.pop(future, None)
+            self._flight -= run.nbytes if run else 0
+            self._freed.notify_all()
             if self._futures.get(key) is future:
                 size = _size(future)
                 self._sizes[key] = size
@@ -129,14 +187,16 @@ class Prefetcher:
 
     def _top_up(self) -> None:
         ahead = self._ahead()
-        while (self._waiting and len(self._running) < self.workers and len(self._futures) < ahead
-               and self._held < self.max_bytes):
+        while (self._waiting and len(self._runs) < self.workers and len(self._futures) < ahead
+               and self._held + self._flight < self.max_bytes):
             self._submit(*self._waiting.popleft())
 
     def close(self, wait: bool = True) -> None:
         """Drop what was fetched ahead and stop the threads (waits for requests in flight, unless
         not `wait`)."""
         with self._lock:
+            self._closed = True
+            self._freed.notify_all()
             self._waiting.clear()
             for future in self._futures.values():
                 future.cancel()
