@@ -38,6 +38,7 @@ from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .hints import remember_hint_checks
 from .interrupts import received, signal_of
 from .locking import destination_lock, pipeline_lock
+from .memory import release_freed_memory
 from .providers import source_factory
 
 logger = logging.getLogger("metricsync.runner")
@@ -220,6 +221,7 @@ def run_provider(
                     # fetched concurrently with other processes; written to the warehouse one at a time
                     pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                     normalized = pipeline.normalize()
+                    release_freed_memory()
                     lock.check()
                     with warehouse_lock(pipelines_dir, where, factory_of_destination):
                         pipeline.load()

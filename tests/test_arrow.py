@@ -38,3 +38,26 @@ def test_existing_type_is_kept_numeric_text_parsed_exactly_and_misfits_refused()
 def test_key_columns_are_not_null_and_names_are_normalised():
     table = to_arrow([{"metricName": "m"}], required=["metric_name"], normalize=lambda n: "metric_name")
     assert table.schema.field("metric_name").nullable is False
+
+
+def test_compact_pages_hold_repeated_text_once_and_expand_to_the_plain_table():
+    from sources._common.load.arrow import concat, expand
+
+    rows = [{"query_name": "mrr_by_customer", "metric": "metric_61Sud3n5oAGVCWiSr5", "currency": "usd",
+             "dimension_value": f"cus_{n:05d}", "value": n} for n in range(1000)]
+    plain = to_arrow(rows, required=["query_name", "dimension_value"])
+    compact = to_arrow(rows, required=["query_name", "dimension_value"], compact=True)
+    assert {f.name for f in compact.schema if pa.types.is_dictionary(f.type)} == {"query_name", "metric", "currency"}
+    assert compact.nbytes < plain.nbytes / 3  # the three repeated columns were 3/4 of the bytes
+    assert expand(compact).equals(plain)  # names, types and not-null kept
+    assert not compact.schema.field("query_name").nullable
+
+    # a window's pages and tombstones: a column repeated on one page and not on another, or
+    # compact on one and plain on the other (a one-row page of plain rows), is plain text in all
+    other = to_arrow([{**rows[0], "metric": m} for m in ("a", "b")], required=["query_name", "dimension_value"],
+                     compact=True)
+    single = to_arrow(rows[:1], required=["query_name", "dimension_value"])
+    whole = concat([compact, pa.table({}), other, single])
+    assert whole.schema.field("metric").type == pa.string()
+    assert pa.types.is_dictionary(whole.schema.field("query_name").type) is False
+    assert expand(whole).to_pylist() == rows + [{**rows[0], "metric": m} for m in ("a", "b")] + rows[:1]

@@ -212,18 +212,32 @@ def test_windows_are_planned_in_utc_on_a_machine_ahead_of_utc(monkeypatch):
         time.tzset()
 
 
-@pytest.mark.parametrize("as_arrow", [pytest.param(False, id="rows"), pytest.param(True, id="arrow-pages")])
-def test_two_rows_with_one_key_in_an_answer_fail_loudly(as_arrow):
+@pytest.mark.parametrize("form", ["rows", "arrow-pages", "compact-arrow-pages"])
+@pytest.mark.parametrize("clash", ["first-and-last", "null-dimension"])
+def test_two_rows_with_one_key_in_an_answer_fail_loudly(form, clash):
     import pyarrow as pa
 
     from sources._common.errors import ApiError
+    from sources._common.load.arrow import to_arrow
     from sources._common.load.resource import WindowedTable
 
     table = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"))
     day = dt.date(2026, 3, 1)
-    rows = [{"query_name": "q", "period": day, "metric": "m", "dimension_value": "price_1", "value": v} for v in (1, 2)]
-    check = table.check_unique_table if as_arrow else table.check_unique
-    with pytest.raises(ApiError, match=r"returned 2 rows for the same key .*price_1"):
-        check(pa.Table.from_pylist(rows) if as_arrow else rows, "q")
-    distinct = [rows[0], {**rows[1], "dimension_value": "price_2"}]
-    check(pa.Table.from_pylist(distinct) if as_arrow else distinct, "q")  # no clash, no error
+    twin = "price_1" if clash == "first-and-last" else None
+    # the clashing pair apart, among rows that differ in each key column
+    rows = [{"query_name": "q", "period": day, "metric": "m", "dimension_value": twin, "value": 1}]
+    rows += [{"query_name": "q", "period": day + dt.timedelta(days=n % 3), "metric": f"m{n % 2}",
+              "dimension_value": f"price_{n + 10}", "value": n} for n in range(6)]
+    rows += [{**rows[0], "value": 2}]
+
+    def check(some: list) -> None:
+        if form == "rows":
+            table.check_unique(some, "q")
+        else:
+            table.check_unique_table(to_arrow(some, compact=form == "compact-arrow-pages")
+                                     if form.startswith("compact") else pa.Table.from_pylist(some), "q")
+
+    with pytest.raises(ApiError, match=rf"returned 2 rows for the same key .*'dimension_value': {twin!r}"):
+        check(rows)
+    check(rows[:-1])  # no clash, no error
+    check(rows[-1:])

@@ -103,11 +103,17 @@ _AS_IS = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.type
           pa.types.is_timestamp, pa.types.is_date)
 
 
-def _column(values: list, kind: pa.DataType) -> pa.Array:
+def _column(values: list, kind: pa.DataType, compact: bool = False) -> pa.Array:
     """Arrow converts a column whose values already have the type in C (no Python call per
     value); a column that needs shaping (JSON text, exact decimals, numbers as text) goes value
     by value. Datetimes repeated down a column (a bucket's label on every row of a page) are
-    converted once each (Arrow's per-value time zone lookup is slow)."""
+    converted once each (Arrow's per-value time zone lookup is slow). With `compact`, text that
+    is the same on every row (a query's name, metric, currency on each row of a page) is held
+    once, as a dictionary (`expand` makes it plain text again)."""
+    if compact and kind == pa.string() and values and isinstance(values[0], str) \
+            and values.count(values[0]) == len(values):
+        return pa.DictionaryArray.from_arrays(pa.nulls(len(values), pa.int8()).fill_null(0),
+                                              pa.array(values[:1], pa.string()))
     if pa.types.is_timestamp(kind) and len(values) > _REPEATS:
         distinct = dict.fromkeys(values)
         if len(distinct) * _REPEATS <= len(values) and all(type(v) is dt.datetime or v is None for v in distinct):
@@ -127,6 +133,7 @@ def to_arrow(
     required: Iterable[str] = (),
     existing: Optional[Mapping[str, str]] = None,
     normalize: Callable[[str], str] = str,
+    compact: bool = False,
 ) -> pa.Table:
     """Build a table from `rows`; columns named by `normalize` in first-seen order, all-null unknown
     columns dropped, `required` columns (the merge key) not null as dlt declares them. `existing`
@@ -135,7 +142,7 @@ def to_arrow(
     for row in rows:
         names.update(dict.fromkeys(row))
     return columns_to_arrow({name: [row.get(name) for row in rows] for name in names}, types, required, existing,
-                            normalize)
+                            normalize, compact)
 
 
 def columns_to_arrow(
@@ -144,6 +151,7 @@ def columns_to_arrow(
     required: Iterable[str] = (),
     existing: Optional[Mapping[str, str]] = None,
     normalize: Callable[[str], str] = str,
+    compact: bool = False,
 ) -> pa.Table:
     """`to_arrow` of rows given as columns (name -> values, all of one length, in column order):
     the same table, without building a dict per row."""
@@ -152,7 +160,7 @@ def columns_to_arrow(
     for name, values in columns.items():
         column = normalize(name)
         if name in types or column in types:
-            arrays[column] = _column(values, types.get(name) or types[column])
+            arrays[column] = _column(values, types.get(name) or types[column], compact)
             continue
         data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
         if data_type is None:
@@ -162,7 +170,7 @@ def columns_to_arrow(
             misfit = next((v for v in values if v is not None and not _fits(v, data_type)), None)
             if misfit is not None:
                 raise TypeDrift(column, misfit, data_type)
-        arrays[column] = _column(values, _ARROW_OF[data_type])
+        arrays[column] = _column(values, _ARROW_OF[data_type], compact)
     fields = [pa.field(n, a.type, nullable=n not in required) for n, a in arrays.items()]
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
 
@@ -171,15 +179,45 @@ def columns_to_arrow(
 class Converter:
     """A resource's rows to Arrow as of the current load: its declared types and required
     columns, the destination's column types and dlt's naming. Called with rows (dicts), or
-    `columns(...)` with the same rows as columns."""
+    `columns(...)` with the same rows as columns. `compact`: text the same on every row of a page
+    as a dictionary (tables held ahead of their load; `expand` them before they reach dlt)."""
 
     types: Mapping[str, pa.DataType]
     required: tuple
     existing: Mapping[str, str]
     normalize: Callable[[str], str] = str
+    compact: bool = False
 
     def __call__(self, rows: list[Mapping[str, Any]]) -> pa.Table:
-        return to_arrow(rows, self.types, self.required, self.existing, self.normalize)
+        return to_arrow(rows, self.types, self.required, self.existing, self.normalize, self.compact)
 
     def columns(self, columns: Mapping[str, list]) -> pa.Table:
-        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize)
+        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize, self.compact)
+
+
+def _plain(field: pa.Field) -> pa.Field:
+    return field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
+
+
+def expand(table: pa.Table) -> pa.Table:
+    """`table` with its dictionary columns (`compact`) as plain ones, names and nullability kept."""
+    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table
+    return table.cast(pa.schema([_plain(f) for f in table.schema], metadata=table.schema.metadata))
+
+
+def concat(tables: list) -> pa.Table:
+    """Tables as one (a column compact in some and plain in others is made plain in all); tables
+    with no rows have no columns and are left out."""
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return pa.table({})
+    kinds: dict = {}
+    for table in tables:
+        for f in table.schema:
+            kinds.setdefault(f.name, set()).add(pa.types.is_dictionary(f.type))
+    mixed = {name for name, seen in kinds.items() if len(seen) > 1}
+    if mixed:
+        tables = [t.cast(pa.schema([_plain(f) if f.name in mixed else f for f in t.schema],
+                                   metadata=t.schema.metadata)) for t in tables]
+    return pa.concat_tables(tables, promote_options="permissive")

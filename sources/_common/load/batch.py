@@ -42,12 +42,15 @@ class Batch:
         self.tables.append(table)
         self.rows += table.num_rows
 
+    def full(self) -> bool:
+        return self.rows >= self.max_rows
+
     def due(self, next_ready: bool) -> bool:
         """Hand over now: the batch is full, or the next window is not fetched yet and the batch
         has waited long enough."""
         if not self.tables:
             return False
-        if self.rows >= self.max_rows:
+        if self.full():
             return True
         return not next_ready and self.clock() - self.began >= self.max_seconds
 

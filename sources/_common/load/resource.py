@@ -18,9 +18,10 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sources._common.errors import ApiError
-from sources._common.load.arrow import Converter, TypeDrift
+from sources._common.load.arrow import Converter, TypeDrift, concat, expand
 from sources._common.load.batch import Batch
 from sources._common.load.prefetch import unit_key
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
@@ -81,11 +82,21 @@ class WindowedTable:
 
 
     def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
-        """`check_unique` for rows already in Arrow (the key columns are named as dlt names them)."""
-        if not rows.num_rows:  # an empty answer: no columns to look at, nothing to clash
+        """`check_unique` for rows already in Arrow (the key columns are named as dlt names them):
+        the keys sorted, then each compared with the next (a hash group-by of a 150k-row window
+        takes ~90 MB for a moment; this, ~15 MB)."""
+        if rows.num_rows < 2:  # an empty answer has no columns; one row cannot clash
             return
-        keys = rows.select(list(self.key))
-        if keys.group_by(list(self.key)).aggregate([]).num_rows < keys.num_rows:
+        keys = expand(rows.select(list(self.key))).combine_chunks()
+        ordered = keys.take(pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in self.key]))
+        same = None
+        for name in self.key:
+            column = ordered.column(name)
+            later, earlier = column.slice(1), column.slice(0, len(column) - 1)
+            equal = pc.or_(pc.fill_null(pc.equal(later, earlier), False),
+                           pc.and_(pc.is_null(later), pc.is_null(earlier)))
+            same = equal if same is None else pc.and_(same, equal)
+        if pc.any(same).as_py():
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
 
 
@@ -175,8 +186,9 @@ def windowed_rows(
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
     page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
-    its rows plus its tombstones, in plan order, and those tables reach dlt gathered into fewer,
-    larger items (see batch.py); once `control.checkpoint_seconds` have passed (or
+    its rows plus its tombstones, held compact (text repeated down a page stored once, arrow.py)
+    until the load takes it, in plan order; those tables reach dlt as plain columns in items of
+    about `BATCH_ROWS` rows, small windows gathered, large ones sliced (see batch.py); once `control.checkpoint_seconds` have passed (or
     another window would take the load past `control.load_rows` rows) the load stops after the
     window at hand and the rest go back to the plan. State is only written for the windows this
     load yielded, at its end, so a failure never advances it past data that did not land; the next load's windows are then
@@ -196,7 +208,7 @@ def windowed_rows(
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
     control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
-                                               existing, normalize)
+                                               existing, normalize, compact=True)
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
@@ -215,7 +227,12 @@ def windowed_rows(
                                                                                   taken[name])
             relearnt.add(name)
             continue
-        batch.add(fetched)
+        # held ahead compact (arrow.py); handed to dlt as plain columns a batch at a time, so a large
+        # window is never plain all at once
+        for start in range(0, fetched.num_rows, batch.max_rows):
+            batch.add(expand(fetched.slice(start, batch.max_rows)))
+            if batch.full():
+                yield from batch.flush()
         chunk.took(fetched.num_rows)
         taken[name] += 1
         next_ready = index + 1 < len(units) and prefetcher.ready(units[index + 1])
@@ -269,8 +286,7 @@ def _window_table(table: WindowedTable, query: dict, window: Window, fetched: An
 def concat_tables(tables: list) -> pa.Table:
     """Pages converted one by one (`control.converters[resource]`), as one table; pages with no
     rows have no columns and are left out."""
-    tables = [t for t in tables if t.num_rows]
-    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    return concat(tables)
 
 
 def in_window(day: Any, window: Window) -> bool:

@@ -1,0 +1,28 @@
+"""Memory freed by a load's extract handed back to the operating system before the warehouse
+load, the largest moment of a run (DuckDB reads and merges the load there): Arrow's pool and the C
+library's heaps keep freed memory for reuse otherwise, so a long backfill's footprint would hold
+every earlier peak."""
+
+import ctypes
+import ctypes.util
+import functools
+from typing import Any, Optional
+
+
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim() -> Optional[Any]:
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "malloc_trim", None)
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> None:
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
