@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import configure
+from conftest import Warehouse, configure
 from processes import run_command
 from pipelines.cli import main
 
@@ -249,7 +249,9 @@ def test_run_json_summary_and_closing_line(sandbox, capsys, monkeypatch, isolate
     assert summary["requests"] == len(seen) and summary["retries"] == 1 and summary["throttled"] == 1
     assert (summary["kind"], summary["from"], summary["to"]) == ("incremental", START.isoformat(), TODAY.isoformat())
     assert summary["windows"] == summary["windows_done"] == 21
-    assert summary["loads"] == 1 and summary["ok"] and summary["exit_code"] == 0
+    # the 429 paces the run, and a paced run may land its first windows early: as many loads as landed
+    landed = Warehouse("duckdb", str(isolated / "j.duckdb")).query("select count(*) from statsig._dlt_loads")[0][0]
+    assert summary["loads"] == landed >= 1 and summary["ok"] and summary["exit_code"] == 0
     assert summary["rows"]["metric_values"] == sum(len(sandbox.by_name["statsig"].values_for(START + dt.timedelta(days=d)))
                                                    for d in range(21))
 
