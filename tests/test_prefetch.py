@@ -133,3 +133,26 @@ def test_while_requests_are_paced_it_fetches_ahead_what_the_api_accepts_in_five_
         assert len(calls) == 44
     finally:
         prefetcher.close()
+
+
+def test_a_spooled_windows_pages_leave_memory_and_read_back_as_they_were():
+    from sources._common.load.arrow import to_arrow
+    from sources._common.load.spool import Spool
+
+    def page(start: int) -> pa.Table:  # ~1 MB of Arrow: a compact query name, 1,000-character values
+        return to_arrow([{"query_name": "q", "dimension_value": f"{n:06d}" + "x" * 1000, "value": n}
+                         for n in range(start, start + 1000)], compact=True)
+
+    expected = [row for start in (0, 1000, 2000, 3000) for row in page(start).to_pylist()]
+    before = pa.total_allocated_bytes()
+    spool, halves = Spool(), [Spool(), Spool()]
+    for start in (0, 1000):
+        spool.add(page(start))
+    for half, start in zip(halves, (2000, 3000)):
+        half.add(page(start))
+    spool = Spool.join([spool, *halves])
+    # four pages of ~1 MB each were added; Arrow holds none of them while they wait
+    assert spool.num_rows == 4000 and spool.nbytes > 4 * 10**6
+    assert pa.total_allocated_bytes() - before < 10**6
+    table = spool.read()
+    assert table.to_pylist() == expected

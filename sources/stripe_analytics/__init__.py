@@ -28,7 +28,8 @@ from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
 from .._common.load.prefetch import note as note_fetched
-from .._common.load.resource import WindowedTable, concat_tables, windowed_rows
+from .._common.load.resource import WindowedTable, windowed_rows
+from .._common.load.spool import Spool
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -80,19 +81,22 @@ def stripe_analytics_source(
         interval = query["interval"]
         return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)
 
-    def fetch_window(query: dict, window: Any) -> Any:
+    def fetch_window(query: dict, window: Any) -> Spool:
+        spool = Spool()  # the pages wait on disk for the load (a long window is ~150 pages)
         request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), body_encoding)
         if request is None:
-            return concat_tables([])
+            return spool
         to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row
-        pages = []
+        paged = False
         for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
                                  check=helpers.is_metric_query_body):
             following = paginator.next_request(request, body)
-            helpers.check_complete(body, following, paged=bool(pages))
-            pages.append(to_arrow.columns(helpers.result_columns(query, body, window)))
-            note_fetched(pages[-1].nbytes)  # counted against the bytes held ahead (a window is ~150 pages)
-        return concat_tables(pages)
+            helpers.check_complete(body, following, paged=paged)
+            page = to_arrow.columns(helpers.result_columns(query, body, window))
+            note_fetched(page.nbytes)  # counted against the bytes held ahead, in memory or spooled
+            spool.add(page)
+            paged = True
+        return spool
 
     def fetch(unit: tuple) -> Any:
         query, window = unit

@@ -13,7 +13,8 @@ import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
 from .._common.config.values import queries as check_query_list
-from .._common.load.resource import PeriodCheck, concat_tables
+from .._common.load.resource import PeriodCheck
+from .._common.load.spool import Spool
 from .._common.load.windows import latest_period, next_period
 from . import settings
 
@@ -230,7 +231,7 @@ def split_window(window: Window, interval: str) -> list[Window]:
     return [Window(window.start, middle), Window(middle, window.end)]
 
 
-def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], pa.Table]) -> pa.Table:
+def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], Spool]) -> Spool:
     """`fetch_one(window)`, or the same for both halves of the window (recursively) when the API
     finds the range longer than its maximum for the interval, or cut its answer at `limit` rows.
     A single period that still fills a page fails the query: its rows cannot all be had."""
@@ -250,7 +251,7 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], pa.Ta
                            hint="add filters or group_by a coarser dimension (e.g. price instead of customer)") from None
         reason = f"returned a full page of {settings.LIMIT} rows and no next page"
     logger.info("%s: query %r: window %s %s, splitting it", PROVIDER, query["name"], window, reason)
-    return concat_tables([fetch_split(half, query, fetch_one) for half in halves])
+    return Spool.join([fetch_split(half, query, fetch_one) for half in halves])
 
 
 def query_error(query: dict, exc: ApiError) -> ApiError:

@@ -25,6 +25,7 @@ from sources._common.load.arrow import Converter, TypeDrift, concat, expand
 from sources._common.load.batch import Batch
 from sources._common.load.prefetch import unit_key
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
+from sources._common.load.spool import Spool
 from sources._common.load.windows import Window, days, period_start
 
 logger = logging.getLogger("metricsync.windows")
@@ -185,7 +186,8 @@ def windowed_rows(
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
-    page by page with `control.converters[table.name]`). Each window becomes one Arrow table,
+    page by page with `control.converters[table.name]`, or those pages in a `Spool`, read back
+    when the load takes the window). Each window becomes one Arrow table,
     its rows plus its tombstones, held compact (text repeated down a page stored once, arrow.py)
     until the load takes it, in plan order; those tables reach dlt as plain columns in items of
     about `BATCH_ROWS` rows, small windows gathered, large ones sliced (see batch.py); once `control.checkpoint_seconds` have passed (or
@@ -227,6 +229,8 @@ def windowed_rows(
                                                                                   taken[name])
             relearnt.add(name)
             continue
+        if isinstance(fetched, SpooledWindow):
+            fetched = fetched.read()
         # held ahead compact (arrow.py); handed to dlt as plain columns a batch at a time, so a large
         # window is never plain all at once
         for start in range(0, fetched.num_rows, batch.max_rows):
@@ -271,22 +275,43 @@ def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: Run
     return result
 
 
-def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> pa.Table:
+@dataclass(frozen=True)
+class SpooledWindow:
+    """A window whose rows wait on disk (`Spool`) until its load takes it, with its tombstones."""
+
+    table: WindowedTable
+    query_name: str
+    rows: Spool
+    tombstones: pa.Table
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows + self.tombstones.num_rows
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes
+
+    def read(self) -> pa.Table:
+        """The window's table: its rows read back, checked for clashing keys, and its tombstones."""
+        rows = self.rows.read()
+        self.table.check_unique_table(rows, self.query_name)
+        return concat([rows, self.tombstones])
+
+
+def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> Any:
     convert = control.converters[table.name]
-    if isinstance(fetched, pa.Table):
+    if isinstance(fetched, Spool):
+        rows, result = fetched.num_rows, SpooledWindow(table, query["name"], fetched,
+                                                       convert(table.tombstones(query["name"], window)))
+    elif isinstance(fetched, pa.Table):
         table.check_unique_table(fetched, query["name"])
-        rows, result = fetched.num_rows, concat_tables([fetched, convert(table.tombstones(query["name"], window))])
+        rows, result = fetched.num_rows, concat([fetched, convert(table.tombstones(query["name"], window))])
     else:
         table.check_unique(fetched, query["name"])
         rows, result = len(fetched), convert(fetched + table.tombstones(query["name"], window))
     control.tally.fetched(rows, table.name)
     return result
-
-
-def concat_tables(tables: list) -> pa.Table:
-    """Pages converted one by one (`control.converters[resource]`), as one table; pages with no
-    rows have no columns and are left out."""
-    return concat(tables)
 
 
 def in_window(day: Any, window: Window) -> bool:
