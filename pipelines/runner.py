@@ -223,7 +223,7 @@ def run_provider(
                     normalized = pipeline.normalize()
                     release_freed_memory()
                     lock.check()
-                    with warehouse_lock(pipelines_dir, where, factory_of_destination):
+                    with warehouse_lock(pipelines_dir, where, factory_of_destination), control.quiet():
                         pipeline.load()
                     result.loads += 1
                     for table, count in normalized.row_counts.items():

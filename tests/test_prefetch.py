@@ -156,3 +156,50 @@ def test_a_spooled_windows_pages_leave_memory_and_read_back_as_they_were():
     assert pa.total_allocated_bytes() - before < 10**6
     table = spool.read()
     assert table.to_pylist() == expected
+
+
+def test_page_chains_wait_while_the_warehouse_loads_and_go_on_after():
+    """While quiet (the runner's warehouse load), fetches that note their pages stop before their
+    next page, all but the window the load takes first; afterwards every page is fetched."""
+    pages_noted = []
+
+    def fetch(unit):
+        for _ in range(20):
+            pages_noted.append(unit[1])
+            note(1000)
+            time.sleep(0.01)
+        return pa.table({"x": [unit[1]]})
+
+    prefetcher = Prefetcher(fetch, workers=4, max_bytes=10**9)
+    try:
+        units = [({"name": "q"}, n) for n in range(4)]
+        prefetcher.quiet(True)
+        prefetcher.expect(units)
+        for _ in range(200):  # bounded: until the first window is done and the others have stopped
+            if prefetcher.ready(units[0]):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        stopped = {n: pages_noted.count(n) for n in range(1, 4)}
+        time.sleep(0.3)
+        assert pages_noted.count(0) == 20  # the window the load takes first never waits
+        assert all(count <= 1 for count in stopped.values())  # each stopped at its first page
+        assert {n: pages_noted.count(n) for n in range(1, 4)} == stopped  # and stayed there
+        prefetcher.quiet(False)
+        assert [prefetcher.take(unit).column("x")[0].as_py() for unit in units] == [0, 1, 2, 3]
+        assert sorted(pages_noted) == sorted(list(range(4)) * 20)
+    finally:
+        prefetcher.close()
+
+
+def test_the_loaders_duckdb_connection_caps_its_memory(monkeypatch, tmp_path):
+    from pipelines.warehouse.destinations import make_destination, one_connection
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "capped.duckdb"))
+    for configured, shown in ((None, "190.7 MiB"), ("1GB", "953.6 MiB")):  # DuckDB shows bytes in MiB
+        if configured:
+            monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", configured)
+        factory = make_destination("duckdb", "whop")
+        with one_connection(factory):
+            connection = factory.config_params["credentials"]
+            assert connection.execute("select current_setting('memory_limit')").fetchone()[0] == shown

@@ -201,20 +201,31 @@ def warehouse_lock(pipelines_dir: str, destination: str, factory: Any = None) ->
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# what DuckDB keeps in memory while it loads (its buffer cache; it spills to disk beyond): a load
+# holds at most `LOAD_ROWS` rows, so its merge needs no more, however large the table has grown
+DUCKDB_MEMORY_LIMIT = "200MB"
+
+
+def duckdb_memory_limit() -> str:
+    """`destination.duckdb.memory_limit` (DuckDB's own syntax, e.g. `1GB`), else `DUCKDB_MEMORY_LIMIT`."""
+    return str(dlt.config.get("destination.duckdb.memory_limit") or DUCKDB_MEMORY_LIMIT)
+
+
 @contextmanager
 def one_connection(factory: Any) -> Iterator[None]:
     """A local DuckDB file opened once for a warehouse turn: every dlt client of the turn (state
     restore, the load's schema update, its jobs, its completion) works on a cursor of this
     connection, instead of opening and checkpointing the file four or five times per provider.
     It is closed (and checkpointed) when the turn ends, before the warehouse lock is released,
-    so another process's turn opens the file as before. Other destinations: nothing changes."""
+    so another process's turn opens the file as before; its memory is capped at
+    `duckdb_memory_limit()`. Other destinations: nothing changes."""
     path = factory.config_params.get("credentials") if factory is not None else None
     if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
         yield
         return
     import duckdb
 
-    connection = duckdb.connect(path)
+    connection = duckdb.connect(path, config={"memory_limit": duckdb_memory_limit()})
     factory.config_params["credentials"] = connection
     try:
         yield

@@ -84,7 +84,7 @@ class Prefetcher:
         self._runs: dict[Future, _Run] = {}  # submitted and not finished (taken or not), in submission order
         self._flight = 0  # bytes noted by those runs
         self._waiting: deque = deque()  # (key, unit) to submit, in the order they will be taken
-        self._failed = self._closed = False
+        self._failed = self._closed = self._quiet = False
         self._lock = threading.RLock()  # the loading thread and finished fetches both top up
         self._freed = threading.Condition(self._lock)  # bytes were freed, or a run may no longer wait
 
@@ -149,7 +149,8 @@ class Prefetcher:
         with self._lock:
             run.nbytes += nbytes
             self._flight += nbytes
-            while self._held + self._flight >= self.max_bytes and not run.urgent and not self._first(run):
+            while (self._quiet or self._held + self._flight >= self.max_bytes) and not run.urgent \
+                    and not self._first(run):
                 if self._failed or self._closed:
                     break
                 self._freed.wait()
@@ -190,6 +191,14 @@ class Prefetcher:
         while (self._waiting and len(self._runs) < self.workers and len(self._futures) < ahead
                and self._held + self._flight < self.max_bytes):
             self._submit(*self._waiting.popleft())
+
+    def quiet(self, on: bool) -> None:
+        """While `on`, fetches that note their pages wait before their next page (the warehouse
+        load: what a page chain parses then would sit in memory beside it); `quiet(False)` lets
+        them go on."""
+        with self._lock:
+            self._quiet = on
+            self._freed.notify_all()
 
     def close(self, wait: bool = True) -> None:
         """Drop what was fetched ahead and stop the threads (waits for requests in flight, unless

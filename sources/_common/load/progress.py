@@ -11,8 +11,9 @@ flight however slow the API, and the rerun starts after the last chunk that land
 
 import datetime as dt
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
 from sources._common.load.tally import RunTally
@@ -60,6 +61,17 @@ class RunControl:
         if resource not in self.prefetchers:
             self.prefetchers[resource] = Prefetcher(fetch, workers, pace=self.pace)
         return self.prefetchers[resource]
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Page chains wait while the warehouse loads (see `Prefetcher.quiet`)."""
+        for prefetcher in self.prefetchers.values():
+            prefetcher.quiet(True)
+        try:
+            yield
+        finally:
+            for prefetcher in self.prefetchers.values():
+                prefetcher.quiet(False)
 
     def close(self, wait: bool = True) -> None:
         """Stop fetching ahead (the runner calls it when the run ends, however it ends; without
