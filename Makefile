@@ -33,9 +33,9 @@ demo: $(STAMP)
 # tests in parallel (pytest-xdist), a whole file per worker at a time (a module's shared warehouse is
 # built once), the longest files first (tests/conftest.py LONGEST_FIRST); the session's loaded
 # warehouse is built by one worker and shared (tests/conftest.py built_once)
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: $(TEST_STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
