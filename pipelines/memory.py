@@ -9,7 +9,6 @@ import functools
 from typing import Any, Optional
 
 
-
 @functools.lru_cache(maxsize=None)
 def _malloc_trim() -> Optional[Any]:
     """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""

@@ -199,11 +199,14 @@ def _plain(field: pa.Field) -> pa.Field:
     return field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
 
 
-def expand(table: pa.Table) -> pa.Table:
-    """`table` with its dictionary columns (`compact`) as plain ones, names and nullability kept."""
-    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+def expand(table: pa.Table, names: Optional[set] = None) -> pa.Table:
+    """`table` with its dictionary columns (`compact`; only those in `names`, when given) as plain
+    ones, names and nullability kept."""
+    chosen = [f.name for f in table.schema if pa.types.is_dictionary(f.type) and (names is None or f.name in names)]
+    if not chosen:
         return table
-    return table.cast(pa.schema([_plain(f) for f in table.schema], metadata=table.schema.metadata))
+    return table.cast(pa.schema([_plain(f) if f.name in chosen else f for f in table.schema],
+                                metadata=table.schema.metadata))
 
 
 def concat(tables: list) -> pa.Table:
@@ -217,7 +220,4 @@ def concat(tables: list) -> pa.Table:
         for f in table.schema:
             kinds.setdefault(f.name, set()).add(pa.types.is_dictionary(f.type))
     mixed = {name for name, seen in kinds.items() if len(seen) > 1}
-    if mixed:
-        tables = [t.cast(pa.schema([_plain(f) if f.name in mixed else f for f in t.schema],
-                                   metadata=t.schema.metadata)) for t in tables]
-    return pa.concat_tables(tables, promote_options="permissive")
+    return pa.concat_tables([expand(t, mixed) for t in tables] if mixed else tables, promote_options="permissive")
