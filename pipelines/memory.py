@@ -4,18 +4,15 @@ library's heaps keep freed memory for reuse otherwise, so a long backfill's foot
 every earlier peak."""
 
 import ctypes
-import ctypes.util
 import functools
 from typing import Any, Optional
 
 
 @functools.lru_cache(maxsize=None)
 def _malloc_trim() -> Optional[Any]:
-    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "malloc_trim", None)
-    except OSError:
-        return None
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS): looked up in
+    the symbols the process already has (`find_library` would run `ldconfig` on every run)."""
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 def release_freed_memory() -> None:

@@ -185,12 +185,12 @@ def windowed_rows(
     max_workers: int,
 ) -> Iterator[pa.Table]:
     """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
-    `fetch((query, window))` returns that window's rows (a list of dicts, or an Arrow table built
-    page by page with `control.converters[table.name]`, or those pages in a `Spool`, read back
-    when the load takes the window). Each window becomes one Arrow table,
-    its rows plus its tombstones, held compact (text repeated down a page stored once, arrow.py)
-    until the load takes it, in plan order; those tables reach dlt as plain columns in items of
-    about `BATCH_ROWS` rows, small windows gathered, large ones sliced (see batch.py); once `control.checkpoint_seconds` have passed (or
+    `fetch((query, window))` returns that window's rows (a list of dicts, or Arrow pages built
+    with `control.converters[table.name]` in a `Spool`, read back when the load takes the window).
+    Each window becomes one Arrow table, its rows plus its tombstones, held compact (text repeated
+    down a page stored once, arrow.py) until the load takes it, in plan order; those tables reach
+    dlt as plain columns in items of about `BATCH_ROWS` rows, small windows gathered, large ones
+    sliced (see batch.py); once `control.checkpoint_seconds` have passed (or
     another window would take the load past `control.load_rows` rows) the load stops after the
     window at hand and the rest go back to the plan. State is only written for the windows this
     load yielded, at its end, so a failure never advances it past data that did not land; the next load's windows are then
@@ -304,9 +304,6 @@ def _window_table(table: WindowedTable, query: dict, window: Window, fetched: An
     if isinstance(fetched, Spool):
         rows, result = fetched.num_rows, SpooledWindow(table, query["name"], fetched,
                                                        convert(table.tombstones(query["name"], window)))
-    elif isinstance(fetched, pa.Table):
-        table.check_unique_table(fetched, query["name"])
-        rows, result = fetched.num_rows, concat([fetched, convert(table.tombstones(query["name"], window))])
     else:
         table.check_unique(fetched, query["name"])
         rows, result = len(fetched), convert(fetched + table.tombstones(query["name"], window))

@@ -59,13 +59,13 @@ class Spool:
         return joined
 
     def read(self) -> pa.Table:
-        pages, offsets = [], {}
+        pages, opened = [], []  # a joined spool reads each half's file from its start
         for file, size in self._parts:
-            if file not in offsets:
+            if file not in opened:
                 file.seek(0)
-                offsets[file] = 0
+                opened.append(file)
             pages.append(pa.ipc.open_stream(file.read(size)).read_all())
-        for file in offsets:
+        for file in opened:
             file.close()
         self._parts = []
         return concat(pages)
