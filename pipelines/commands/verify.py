@@ -75,10 +75,12 @@ def _repair(job, report: list[str]) -> Optional[tuple]:
     failed = [r for r in job.repair() if not r.ok]
     if failed:
         return failed[0].exit_code, failed[0].message
-    count = len([d for d in job.found if not d.clean])
+    queries = len([d for d in job.found if not d.clean and d.query is not None])
+    tables = len([d for d in job.found if not d.clean and d.query is None])
+    what = " and ".join([f"{queries} {'query' if queries == 1 else 'queries'}"] * bool(queries)
+                        + [plural(tables, "definition table")] * bool(tables))
     verdict = "clean" if job.clean else "still drifted:"
-    what = "query" if count == 1 else "queries"
-    report.append(f"{job.label}: repaired {count} {what} in {plural(job.repair_loads, 'load')}; re-verify {verdict}")
+    report.append(f"{job.label}: repaired {what} in {plural(job.repair_loads, 'load')}; re-verify {verdict}")
     report.extend(d.line() for d in job.drifts if not d.clean)
     return None
 

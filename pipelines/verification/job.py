@@ -15,6 +15,8 @@ import datetime as dt
 import logging
 from typing import Any, Optional
 
+from dlt.common.schema import Schema
+
 from pipelines.accounts import Account
 from pipelines.catalog import DEFINITIONS, WINDOWED, Selection
 from pipelines.verification import api, definitions
@@ -132,10 +134,13 @@ class Verification:
 
     def _definitions(self, warehouse: Any, tables: list) -> list:
         rows = definitions.api_rows(self.provider, self.account, tables) if tables else {}
+        stored_schema = warehouse.schema() if tables else None
+        schema = Schema.from_dict(stored_schema) if stored_schema else None
         found = []
         for table in tables:
             drift = definitions.DefinitionDrift(self.provider, self.account_name, table)
-            drift.compare(rows[table], definitions.stored_ids(warehouse, table, self.account_name))
+            drift.compare([definitions.shaped(schema, table, row) for row in rows[table]],
+                          definitions.stored_rows(warehouse, table, self.account_name))
             found.append(drift)
         return found
 
@@ -146,15 +151,22 @@ class Verification:
         them again. Returns the runner's results; stops at the first failed load."""
         drifted = {(d.resource, d.query): d.drifted_windows for d in self.drifts
                    if isinstance(d, QueryDrift) and not d.clean}
-        tables = [d.resource for d in self.drifts if isinstance(d, definitions.DefinitionDrift) and not d.clean]
+        tables = [d for d in self.drifts if isinstance(d, definitions.DefinitionDrift) and not d.clean]
         results = self._reload(_by_range({key: _ranges(entries) for key, entries in drifted.items()}))
         if tables and all(r.ok for r in results):
-            results.append(self._run(None, Selection(tables)))
+            results.append(self._reload_definitions(tables))
         self.repair_loads += sum(r.loads for r in results)
         if all(r.ok for r in results):
             self.check({key: [window for window, _first, _last in entries] for key, entries in drifted.items()},
-                       tables, repaired=True)
+                       [d.resource for d in tables], repaired=True)
         return results
+
+    def _reload_definitions(self, drifts: list) -> Any:
+        """Close the current rows edited in place or duplicated, then load the tables' snapshots."""
+        with self._warehouse() as warehouse:
+            for drift in drifts:
+                definitions.retire(warehouse, drift.resource, self.account_name, drift.retire, _now())
+        return self._run(None, Selection([drift.resource for drift in drifts]))
 
     def fill_gaps(self) -> list:
         """Load the ranges never loaded (`gaps`), as backfills of their queries. Returns the
