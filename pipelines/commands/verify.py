@@ -126,8 +126,10 @@ def _fill_command(job, args: argparse.Namespace) -> str:
 
 
 def _summary(job) -> str:
-    if not job.stored or not (job.windows or job.tables or job.gaps):
+    if not job.stored:
         return f"{job.label}: nothing stored yet"
+    if not (job.windows or job.tables or job.gaps):
+        return f"{job.label}: nothing stored to verify"
     windowed = [d for d in job.found if d.query is not None]
     tables = [d for d in job.found if d.query is None]
     parts = []
