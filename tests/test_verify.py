@@ -117,8 +117,9 @@ def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, ca
 
     assert main(["status", "whop", "--json", "--destination", wh.name]) == 0
     entries = json.loads(capsys.readouterr().out)
-    verified = {e["query"]: e["last_verified"] for e in entries if e["query"]}
-    assert set(verified) == {q["name"] for q in WALLET + METRICS}
+    verified = {e["query"] or e["resource"]: e["last_verified"] for e in entries}
+    definitions = {"wallet_reporting_categories", "wallet_groupings", "wallet_line_categories"}
+    assert set(verified) == {q["name"] for q in WALLET + METRICS} | definitions
     assert all(v["clean"] and v["rows"] > 0 and not v["repaired"] for v in verified.values())
 
 
@@ -534,6 +535,9 @@ def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sand
     assert out[2:4] == [not_loaded, advice] and out[4].endswith("re-verify clean"), out
     never = {str(day) for day in test_statsig.days(*gap)}
     assert not never & {r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}
+    assert main(["verify", "statsig", "--all", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [r["not_loaded"] for r in found if r["query"]] == [[[str(gap[0]), str(gap[1])]]]
     assert main(shlex.split(advice.split("run: ", 1)[1])[1:]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("statsig: loaded 1 range never loaded in 1 load")
     assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(
