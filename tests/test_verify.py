@@ -13,10 +13,11 @@ from decimal import Decimal
 
 import pytest
 
+import test_posthog
 import test_statsig
 import test_stripe_analytics as stripe
 import test_whop as whop
-from conftest import Warehouse, _warehouse, postgres_database
+from conftest import Warehouse, _warehouse, configure, postgres_database
 
 WALLET = whop.WALLET_QUERIES[:2]  # daily_all (day), weekly_usd (week)
 METRICS = whop.METRIC_QUERIES[:2]  # gross_by_country (daily, by country), users_weekly
@@ -33,6 +34,7 @@ def configure_all(monkeypatch, sandbox) -> None:
     whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET, metric_queries=METRICS)
     stripe.setup(monkeypatch, sandbox, STRIPE, days=STRIPE_DAYS)
     test_statsig.setup(monkeypatch, sandbox, STATSIG_DAYS)
+    configure(monkeypatch, "posthog", api_key="phx_sandbox_posthog", base_url=sandbox.url, project_id="1,2")
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -48,7 +50,7 @@ def loaded(request, sandbox_server, tmp_path_factory):
         sandbox_server.reset()
         configure_all(monkeypatch, sandbox_server)
         for base in _warehouse(request.param, folder, monkeypatch):
-            for provider in PROVIDERS:
+            for provider in (*PROVIDERS, "posthog"):
                 result = run_provider(provider, base.name, None, str(folder / "pipelines"))
                 assert result.ok, result.message
             yield base
@@ -115,8 +117,9 @@ def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, ca
 
     assert main(["status", "whop", "--json", "--destination", wh.name]) == 0
     entries = json.loads(capsys.readouterr().out)
-    verified = {e["query"]: e["last_verified"] for e in entries if e["query"]}
-    assert set(verified) == {q["name"] for q in WALLET + METRICS}
+    verified = {e["query"] or e["resource"]: e["last_verified"] for e in entries}
+    definitions = {"wallet_reporting_categories", "wallet_groupings", "wallet_line_categories"}
+    assert set(verified) == {q["name"] for q in WALLET + METRICS} | definitions
     assert all(v["clean"] and v["rows"] > 0 and not v["repaired"] for v in verified.values())
 
 
@@ -161,33 +164,6 @@ def test_rows_the_api_restated_away_are_found_extra_and_deleted_by_the_repair(wh
     code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
     assert code == 0, out + err
     assert "dimension set changed in" in out
-    assert_equals_sandbox(wh, sandbox)
-
-
-def test_rows_deleted_or_altered_by_hand_are_found_and_repaired(wh, sandbox, capsys, isolated):
-    day = stripe.TODAY - dt.timedelta(days=20)
-    edits = [
-        f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{day}' "
-        "and currency = 'usd'",
-        f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' and period = '{day}'",
-        f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
-        f"and period = '{day}'",
-        f"delete from statsig.metric_values where date = '{day}'",
-    ]
-    execute(wh, edits)
-    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--json")
-    assert code == 9, out + err
-    drifted = {(r["provider"], r["query"]): r for r in json.loads(out) if not r["clean"]}
-    assert set(drifted) == {("whop", "daily_all"), ("whop", "gross_by_country"), ("stripe_analytics", "mrr_by_price"),
-                            ("statsig", "metric_values")}
-    assert all(r["drifted_periods"] == [str(day)] for r in drifted.values())
-    assert drifted["whop", "daily_all"]["missing"] == 1
-    assert drifted["whop", "gross_by_country"]["max_abs_delta"] == "1.00"
-    assert drifted["stripe_analytics", "mrr_by_price"]["max_abs_delta"] == "7.00"
-    assert drifted["statsig", "metric_values"]["missing"] > 0
-
-    code, out, err = verify(capsys, wh, isolated, *PROVIDERS, "--all", "--repair")
-    assert code == 0, out + err
     assert_equals_sandbox(wh, sandbox)
 
 
@@ -241,22 +217,27 @@ def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, cap
 
 def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
     """Over 500 windows to fetch: the count is printed first; --max-requests fetches only that many
-    (the oldest first with --all): here the day of a row typed in by hand 600 days back, and the
-    next."""
+    (the oldest first with --all): here the first two of 560 days holding a row typed in by hand
+    where nothing was loaded (each row extra, the API's rows of its day missing); the days between
+    them and the loaded ones are reported as not loaded."""
     if wh.name != "duckdb":
         pytest.skip("the plan does not depend on the destination")
     old = test_statsig.TODAY - dt.timedelta(days=600)
+    hand = 560
     execute(wh, ["insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, _dlt_load_id) "
-                 f"values ('{old}', 'hand_made', 'sum', '', 1.5, '1')"])
+                 "select cast(d as date), 'hand_made', 'sum', '', 1.5, '1' from "
+                 f"range(date '{old}', date '{old + dt.timedelta(days=hand)}', interval 1 day) t(d)"])
     sandbox.clear_log()
     code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "2")
     assert code == 9, out + err
     lines = out.splitlines()
-    assert lines[0] == "statsig: 601 windows to verify, a request or more each; --max-requests: 2 of them", out
+    windows = hand + STATSIG_DAYS + 1
+    assert lines[0] == f"statsig: {windows} windows to verify, a request or more each; --max-requests: 2 of them", out
     assert lines[1].startswith("statsig: 2 windows checked")
-    # the hand-made row is extra; the day after it, a hole never loaded, has the API's rows missing
     assert lines[2].startswith(f"statsig metric_values: 2 periods drifted ({old}..{old + dt.timedelta(days=1)}), ")
-    assert lines[2].endswith(" rows missing, 1 row extra, dimension set changed in 2 periods")
+    assert lines[2].endswith(" rows missing, 2 rows extra, dimension set changed in 2 periods")
+    gap = (old + dt.timedelta(days=hand), test_statsig.TODAY - dt.timedelta(days=STATSIG_DAYS + 1))
+    assert lines[3] == f"statsig metric_values: not loaded {gap[0]}..{gap[1]} (4 days; not verified, not drift)", out
     assert sorted({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == [
         str(old), str(old + dt.timedelta(days=1))]
 
@@ -411,6 +392,160 @@ def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, iso
                     "where account = 'east'") == east
 
 
+EDIT_DAY = stripe.TODAY - dt.timedelta(days=20)
+# (what, SQL, (provider, query or definition table), expected: a count, SQL counting it before the edit, or a text)
+EDITS = [
+    ("a stored row twice", f"insert into whop.wallet_time_series select * from whop.wallet_time_series where "
+     f"query_name = 'daily_all' and period = '{EDIT_DAY}' and currency = 'usd'",
+     ("whop", "daily_all"), {"duplicated": 1, "missing": 0, "extra": 0, "changed": 0}),
+    ("every row of a query deleted", "delete from whop.wallet_time_series where query_name = 'weekly_usd'",
+     ("whop", "weekly_usd"), {"missing": "select count(*) from whop.wallet_time_series where query_name = 'weekly_usd'",
+                              "extra": 0, "duplicated": 0}),
+    ("values changed", f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' "
+     f"and period = '{EDIT_DAY}'", ("whop", "gross_by_country"),
+     {"changed": f"select count(*) from whop.metric_results where query_name = 'gross_by_country' and period = '{EDIT_DAY}'",
+      "max_abs_delta": "1.00", "missing": 0}),
+    ("a row deleted", f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{EDIT_DAY}' "
+     "and currency = 'eur'", ("whop", "daily_all"), {"missing": 1}),
+    ("values lowered", f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
+     f"and period = '{EDIT_DAY}'", ("stripe_analytics", "mrr_by_price"),
+     {"changed": "select count(*) from stripe_analytics.metric_results where query_name = 'mrr_by_price' and "
+                 f"period = '{EDIT_DAY}'", "max_abs_delta": "7.00", "missing": 0}),
+    ("a day deleted", f"delete from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'",
+     ("statsig", "metric_values"),
+     {"missing": f"select count(*) from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'"}),
+    ("a NaN stored", f"update statsig.metric_values set value = 'NaN' where date = '{EDIT_DAY}' and metric_name = "
+     f"(select min(metric_name) from statsig.metric_values where date = '{EDIT_DAY}')", ("statsig", "metric_values"),
+     {"changed": 1}),
+    ("a row the API never had", "insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, "
+     f"_dlt_load_id) values ('{EDIT_DAY}', 'hand_made', 'sum', '', 1.5, '1')",
+     ("statsig", "metric_values"), {"extra": 1, "missing": 0}),
+    ("a definition edited in place", "update whop.wallet_line_categories set description = 'edited by hand' where "
+     "_dlt_valid_to is null and key = (select min(key) from whop.wallet_line_categories)",
+     ("whop", "wallet_line_categories"), {"changed": 1, "missing": 0, "extra": 0}),
+    ("a definition twice", "insert into posthog.group_type_metrics select * from posthog.group_type_metrics "
+     "where id = (select min(id) from posthog.group_type_metrics)", ("posthog", "group_type_metrics"),
+     {"duplicated": 1, "missing": 0, "extra": 0}),
+    ("a current definition closed by hand", "update posthog.group_types set _dlt_valid_to = _dlt_valid_from "
+     "where project_id = 1 and group_type_index = 1", ("posthog", "group_types"), {"missing": 1, "extra": 0}),
+]
+
+
+def test_drift_of_every_kind_is_found_and_repaired(wh, sandbox, capsys, isolated):
+    """Duplicated, missing (a whole query), changed, extra and non-finite rows, definitions edited,
+    duplicated, closed, and renamed upstream: each found with its count, one `--repair` fixes all
+    of them, and the re-verify and a later verify are clean."""
+    expected: dict = {}
+    for _what, sql, who, counts in EDITS:
+        wanted = {k: wh.query(v)[0][0] if str(v).startswith("select") else v for k, v in counts.items()}
+        totals = expected.setdefault(who, {})
+        totals.update({k: totals.get(k, 0) + n if isinstance(n, int) else n for k, n in wanted.items()})
+        execute(wh, [sql])
+    emulator = sandbox.by_name["whop"]
+    grouping = emulator.schema()["groupings"][0]["key"]
+    emulator.settings["renamed"] = {grouping: "Renamed upstream"}
+    expected["whop", "wallet_groupings"] = {"missing": 1, "extra": 1, "changed": 0}
+
+    providers = (*PROVIDERS, "posthog")
+    code, out, err = verify(capsys, wh, isolated, *providers, "--all", "--json")
+    assert code == 9, out + err
+    found = {(r["provider"], r["query"] or r["resource"]): r for r in json.loads(out) if not r["clean"]}
+    assert set(found) == set(expected), found
+    for who, counts in expected.items():
+        assert {k: found[who][k] for k in counts} == counts, who
+
+    code, out, err = verify(capsys, wh, isolated, *providers, "--all", "--repair")
+    assert code == 0, out + err
+    assert out.count("re-verify clean") == 4, out
+    assert "whop: repaired 3 queries and 2 definition tables in " in out, out
+    assert_equals_sandbox(wh, sandbox)
+    assert wh.query(f"select name from whop.wallet_groupings where _dlt_valid_to is null and key = '{grouping}'") == [
+        ("Renamed upstream",)]
+    posthog = sandbox.by_name["posthog"]
+    assert test_posthog._rows(wh, "group_types", test_posthog.GROUP_TYPE_FIELDS) == test_posthog.expected_group_types(
+        posthog)
+    assert test_posthog._rows(wh, "group_type_metrics", test_posthog.METRIC_FIELDS) == test_posthog.expected_metrics(
+        posthog)
+    code, out, err = verify(capsys, wh, isolated, *providers, "--all")
+    assert code == 0, out + err
+
+
+def test_windows_sliced_across_items_compare_exactly(wh, sandbox, capsys, isolated, monkeypatch):
+    """A window larger than the rows a load hands dlt per item (lowered here from 50,000 to 40) is
+    compared whole: a clean warehouse verifies clean, and one edit in it is exactly one row."""
+    if wh.name != "duckdb":
+        pytest.skip("the slicing does not depend on the destination")
+    from sources._common.load import batch
+
+    monkeypatch.setattr(batch, "BATCH_ROWS", 40)
+    code, out, err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--all")
+    assert code == 0 and ", 0 periods drifted," in out, out + err
+    assert wh.query("select count(*) from whop.wallet_time_series where query_name = 'daily_all'")[0][0] > 40
+    execute(wh, [f"update whop.wallet_time_series set line_count = line_count + 1 where query_name = 'daily_all' "
+                 f"and period = '{EDIT_DAY}' and currency = 'usd'"])
+    code, out, err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--all", "--repair")
+    assert code == 0, out + err
+    assert f"whop daily_all: 1 period drifted ({EDIT_DAY}), 1 row changed, max |Δ| 1.00 usd" in out, out
+    assert_equals_sandbox(wh, sandbox)
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_provider_never_loaded_has_nothing_stored_yet(sandbox, monkeypatch, isolated, capsys, destination):
+    from contextlib import nullcontext
+
+    from pipelines.cli import main
+
+    configure_all(monkeypatch, sandbox)
+    database = postgres_database("ms_never") if destination == "postgres" else nullcontext(str(isolated / "n.duckdb"))
+    with database as credentials:
+        monkeypatch.setenv(f"DESTINATION__{destination.upper()}__CREDENTIALS", credentials)
+        capsys.readouterr()
+        assert main(["verify", "all", "--destination", destination]) == 0
+        out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{p}: nothing stored yet" for p in ("whop", "stripe_analytics", "posthog",
+                                                                          "statsig")], out + err
+    assert not sandbox.requests
+
+
+def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sandbox, monkeypatch, isolated, capsys):
+    """Two backfills with days between them never loaded: `verify` reports those days as not
+    loaded and exits 0 (with drift elsewhere, `--repair` repairs it and still does not load them);
+    the command it advises loads them, and the next verify checks them."""
+    import shlex
+
+    from pipelines.cli import main
+
+    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)
+    wh = Warehouse("duckdb", str(isolated / "gaps.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", wh.credentials)
+    first = test_statsig.TODAY - dt.timedelta(days=30)
+    gap = (first + dt.timedelta(days=3), first + dt.timedelta(days=9))
+    for days in ((0, 2), (10, 12)):
+        assert main(["run", "statsig", *("--from", str(first + dt.timedelta(days=days[0]))),
+                     *("--to", str(first + dt.timedelta(days=days[1])))]) == 0
+    execute(wh, [f"insert into statsig.metric_values select * from statsig.metric_values where date = '{first}' "
+                 "and metric_name = (select min(metric_name) from statsig.metric_values)"])
+    not_loaded = f"statsig metric_values: not loaded {gap[0]}..{gap[1]} (7 days; not verified, not drift)"
+    advice = "statsig: to load what was never loaded, run: metricsync verify statsig --fill-gaps"
+    sandbox.clear_log()
+    capsys.readouterr()
+    assert main(["verify", "statsig", "--all", "--repair"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(f"statsig metric_values: 1 period drifted ({first}), 1 row duplicated"), out
+    assert out[2:4] == [not_loaded, advice] and out[4].endswith("re-verify clean"), out
+    never = {str(day) for day in test_statsig.days(*gap)}
+    assert not never & {r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}
+    assert main(["verify", "statsig", "--all", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [r["not_loaded"] for r in found if r["query"]] == [[[str(gap[0]), str(gap[1])]]]
+    assert main(shlex.split(advice.split("run: ", 1)[1])[1:]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("statsig: loaded 1 range never loaded in 1 load")
+    assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(
+        sandbox.by_name["statsig"], test_statsig.days(first, first + dt.timedelta(days=12)))
+    assert main(["verify", "statsig", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("statsig: 13 windows checked, ")
+
+
 UTC = dt.timezone.utc
 
 
@@ -429,6 +564,12 @@ UTC = dt.timezone.utc
     (None, 0, False),
     (True, 1, True),  # MariaDB keeps a boolean as 0/1
     (True, 0, False),
+    (float("nan"), float("nan"), True),  # non-finite values compare without an error
+    (Decimal("NaN"), float("nan"), True),
+    (float("inf"), Decimal("Infinity"), True),
+    (float("-inf"), float("inf"), False),
+    (0.5, float("nan"), False),
+    (Decimal("sNaN"), Decimal("1"), False),
 ])
 def test_values_are_compared_exactly(api, stored, equal):
     from pipelines.verification.compare import same

@@ -326,3 +326,19 @@ def test_run_concurrently_raises_the_first_failure_and_stops_starting_units():
     with pytest.raises(ValueError, match="unit 2 failed"):
         list(run_concurrently(fn, range(200), 3))
     assert fn.started < 200
+
+
+def test_each_load_records_the_ranges_it_covered():
+    """`covered` grows with each committed load (chunks of a backfill join into one range; an
+    uncommitted load adds nothing); a backfill elsewhere is a second range, and one that fills the
+    days between joins them."""
+    state: dict = {}
+    control = RunControl(today=TODAY, backfill=(D(2024, 1, 1), D(2024, 1, 20)))
+    run_all(state, control, per_load=1, max_periods=5)  # four loads of five days
+    assert entry(state)["covered"] == [["2024-01-01", "2024-01-20"]]
+    load(state, RunControl(today=TODAY, backfill=(D(2024, 2, 1), D(2024, 2, 10))), commit=False)
+    assert entry(state)["covered"] == [["2024-01-01", "2024-01-20"]]
+    load(state, RunControl(today=TODAY, backfill=(D(2024, 2, 1), D(2024, 2, 10))))
+    assert entry(state)["covered"] == [["2024-01-01", "2024-01-20"], ["2024-02-01", "2024-02-10"]]
+    load(state, RunControl(today=TODAY, backfill=(D(2024, 1, 21), D(2024, 1, 31))))
+    assert entry(state)["covered"] == [["2024-01-01", "2024-02-10"]]

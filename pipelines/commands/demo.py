@@ -91,7 +91,7 @@ def _drift(box, pipelines_dir: str) -> int:
     days = box.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}, far beyond the nightly lookback", flush=True)
     args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
-                     json=False, repair=False)
+                     json=False, repair=False, fill_gaps=False)
     print("\n$ metricsync verify whop --all", flush=True)
     verify_command(args, ["whop"], Scope(sample=None))
     args.repair = True

@@ -82,7 +82,7 @@ def _account_entries(warehouse: Any, provider: str, account: Optional[str], load
         entries.append({"provider": provider, "account": account, "resource": spec.get("resource", table),
                         "query": None, "loaded_through": None, "backfill": None,
                         "rows": _rows(warehouse, table, None, False, account), "last_loaded_at": loaded_at,
-                        "last_verified": None})
+                        "last_verified": _verified(verified, account, spec.get("resource", table), None)})
     return entries
 
 
@@ -140,9 +140,10 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
         parts.append(f"{entry['rows'] if entry['rows'] is not None else 0} rows")
         if entry.get("last_verified"):
             v = entry["last_verified"]
-            verdict = "clean" if v["clean"] else f"{v['drifted_periods']} periods drifted"
-            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({plural(v['windows'], 'window')}, "
-                         f"{plural(v['rows'], 'row')}, {verdict}{', after repair' if v['repaired'] else ''})")
+            drifted = f"{v['drifted_periods']} {'periods drifted' if entry['query'] else 'rows differ'}"
+            windows = f"{plural(v['windows'], 'window')}, " if entry["query"] else ""
+            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({windows}{plural(v['rows'], 'row')}, "
+                         f"{'clean' if v['clean'] else drifted}{', after repair' if v['repaired'] else ''})")
         lines.append(("    " if account else "  ") + f"{name}: " + ", ".join(parts))
     return lines
 

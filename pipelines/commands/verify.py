@@ -1,12 +1,13 @@
-"""`verify`: re-ask the API for stored periods and compare row for row; with `--repair`, reload
-the drifted windows through the normal load path and check them again.
+"""`verify`: re-ask the API for what the loads covered and compare row for row (definition
+tables: the current rows with the API's lists); with `--repair`, reload what drifted through the
+normal load path and check it again; with `--fill-gaps`, load the ranges never loaded.
 
     $ metricsync verify whop --sample 20 --seed 1
-    whop: 40 windows checked, 1512 rows compared, 6 periods drifted, 52 requests
+    whop: 40 windows checked, 1512 rows compared, 6 periods drifted, 3 definition tables checked (41 rows, 0 differ), 55 requests
     whop daily_all: 6 periods drifted (2026-10-21..2026-10-26), 24 rows changed, max |Δ| 4127.33 usd
 
-Exit 0 when nothing drifted (or everything drifted was repaired), 9 when drift was found (and,
-with `--repair`, is still there), the failure's code otherwise.
+Exit 0 when nothing drifted (or everything drifted was repaired; ranges never loaded are not
+drift), 9 when drift was found (and, with `--repair`, is still there), the failure's code otherwise.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from pipelines.verification.compare import plural
 from sources._common.errors import ConfigError
 
 ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
+GAPS_SHOWN = 3  # ranges never loaded named per query
 
 
 def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
@@ -41,8 +43,8 @@ def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
 
 
 def _verify_one(job, args: argparse.Namespace, out) -> int:
-    """Check (and repair) one pipeline; prints its lines (the report on stdout unless --json, a
-    failure on stderr); returns its exit code."""
+    """Check (and repair, fill) one pipeline; prints its lines (the report on stdout unless --json,
+    a failure on stderr); returns its exit code."""
     from pipelines.runner import describe_failure
 
     report: list[str] = []
@@ -52,9 +54,12 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
             capped = f"; --max-requests: {planned} of them" if planned < job.candidates else " - cap with --max-requests"
             print(f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out,
                   flush=True)
-        job.check()
-        report = [_summary(job)] + [d.line() for d in job.found if not d.clean]
+        if job.stored:
+            job.check()
+        report = [_summary(job)] + [d.line() for d in job.found if not d.clean] + _gap_lines(job, args)
         failure = _repair(job, report) if args.repair and not job.clean else None
+        if args.fill_gaps and job.gaps and not failure:
+            failure = _fill(job, report)
     except Exception as exc:  # noqa: BLE001 - one line per pipeline, as in `run`
         failure = describe_failure(job.provider, exc, args.destination)
     if report and not args.json:
@@ -70,21 +75,71 @@ def _repair(job, report: list[str]) -> Optional[tuple]:
     failed = [r for r in job.repair() if not r.ok]
     if failed:
         return failed[0].exit_code, failed[0].message
-    count = len([d for d in job.found if not d.clean])
+    queries = len([d for d in job.found if not d.clean and d.query is not None])
+    tables = len([d for d in job.found if not d.clean and d.query is None])
+    what = " and ".join([f"{queries} {'query' if queries == 1 else 'queries'}"] * bool(queries)
+                        + [plural(tables, "definition table")] * bool(tables))
     verdict = "clean" if job.clean else "still drifted:"
-    report.append(f"{job.label}: repaired {count} {'query' if count == 1 else 'queries'} in "
-                  f"{plural(job.repair_loads, 'load')}; re-verify {verdict}")
+    report.append(f"{job.label}: repaired {what} in {plural(job.repair_loads, 'load')}; re-verify {verdict}")
     report.extend(d.line() for d in job.drifts if not d.clean)
     return None
 
 
+def _fill(job, report: list[str]) -> Optional[tuple]:
+    """Load the ranges never loaded; (exit code, line) of a failed load."""
+    failed = [r for r in job.fill_gaps() if not r.ok]
+    if failed:
+        return failed[0].exit_code, failed[0].message
+    count = sum(len(found) for found in job.gaps.values())
+    report.append(f"{job.label}: loaded {plural(count, 'range')} never loaded in {plural(job.fill_loads, 'load')}")
+    return None
+
+
+def _gap_lines(job, args: argparse.Namespace) -> list[str]:
+    """One line per query with ranges never loaded (not drift), then how to load them."""
+    lines = []
+    for (_resource, query), found in sorted(job.gaps.items()):
+        shown = ", ".join(f"{first}..{last}" for first, last in found[:GAPS_SHOWN])
+        more = f" and {len(found) - GAPS_SHOWN} more" if len(found) > GAPS_SHOWN else ""
+        days = sum((last - first).days + 1 for first, last in found)
+        lines.append(f"{job.label} {query}: not loaded {shown}{more} ({plural(days, 'day')}; not verified, not drift)")
+    if lines and not args.fill_gaps:
+        lines.append(f"{job.label}: to load what was never loaded, run: {_fill_command(job, args)}")
+    return lines
+
+
+def _fill_command(job, args: argparse.Namespace) -> str:
+    """`metricsync verify whop --fill-gaps`, with the options that chose this pipeline and its ranges."""
+    from pipelines.warehouse.destinations import destination_name
+
+    parts = ["metricsync verify", job.provider]
+    if job.account:
+        parts.append(f"--accounts {job.account.name}")
+    for flag, values in (("--resources", args.resources), ("--queries", args.queries)):
+        if values:
+            parts.append(f"{flag} {' '.join(values)}")
+    if job.scope.ranged:
+        parts.append(f"--from {job.scope.date_from} --to {job.scope.date_to}")
+    if args.destination != destination_name(None):
+        parts.append(f"--destination {args.destination}")
+    return " ".join([*parts, "--fill-gaps"])
+
+
 def _summary(job) -> str:
-    periods = sum(len(d.periods) for d in job.found)
-    rows = sum(d.rows_compared for d in job.found)
-    if not job.windows:
+    if not job.stored:
+        return f"{job.label}: nothing stored yet"
+    if not (job.windows or job.tables or job.gaps):
         return f"{job.label}: nothing stored to verify"
-    return (f"{job.label}: {plural(job.planned, 'window')} checked, {plural(rows, 'row')} compared, "
-            f"{plural(periods, 'period')} drifted, {plural(job.requests, 'request')}")
+    windowed = [d for d in job.found if d.query is not None]
+    tables = [d for d in job.found if d.query is None]
+    parts = []
+    if job.windows or not tables:
+        parts += [plural(job.planned, "window") + " checked", plural(sum(d.rows_compared for d in windowed), "row")
+                  + " compared", plural(sum(d.drifted for d in windowed), "period") + " drifted"]
+    if tables:
+        parts.append(f"{plural(len(tables), 'definition table')} checked ({plural(sum(d.rows_compared for d in tables), 'row')}, "
+                     f"{sum(d.drifted for d in tables)} differ)")
+    return f"{job.label}: {', '.join(parts)}, {plural(job.requests, 'request')}"
 
 
 def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int:
@@ -99,11 +154,17 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
             continue
         for job in jobs:
             codes.append(_verify_one(job, args, out))
-            reports.extend({**d.as_json(), "repaired": bool(args.repair and not d.clean and job.clean)}
-                           for d in job.found)
+            reports.extend(_as_json(job, d, args) for d in job.found)
     if args.json:
         print(json.dumps(reports, indent=2), flush=True)
     return exit_code(codes)
+
+
+def _as_json(job, drift, args: argparse.Namespace) -> dict:
+    gaps = job.gaps.get((drift.resource, drift.query), [])
+    return {**drift.as_json(), "repaired": bool(args.repair and not drift.clean and job.clean),
+            "not_loaded": [[str(first), str(last)] for first, last in gaps],
+            "filled": bool(args.fill_gaps and gaps)}
 
 
 def register(commands) -> None:
@@ -124,7 +185,10 @@ def register(commands) -> None:
     verify.add_argument("--max-requests", help="fetch at most this many windows in all (1-1000000)")
     verify.add_argument("--repair", action="store_true",
                         help="reload drifted windows through the normal load path, then verify them again")
-    verify.add_argument("--json", action="store_true", help="one JSON object per (provider, account, query)")
+    verify.add_argument("--fill-gaps", action="store_true",
+                        help="load the ranges never loaded (between loaded ones; reported, never loaded otherwise)")
+    verify.add_argument("--json", action="store_true", help="one JSON object per (provider, account, query or "
+                        "definition table)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -11,10 +11,11 @@ the iteration sees is an empty one that is dropped afterwards, so no state moves
 """
 
 import copy
+import itertools
 import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from dlt.common.configuration.container import Container
 from dlt.common.pipeline import StateInjectableContext
@@ -114,17 +115,18 @@ def answers(provider: str, account: Optional[Account], windows: dict, state: Opt
                 keys = table_keys(resource)
                 with _throwaway_state(state):  # dlt takes the state when the iteration opens
                     tables = iter(resource)
-                for table in tables:
-                    for query, window, rows in _segments(table.to_pylist(), keys, name):
-                        yield name, query, window, rows
+                # a window's rows may span items (a large one is sliced): split the whole stream
+                rows = itertools.chain.from_iterable(table.to_pylist() for table in tables)
+                for query, window, window_rows in _segments(rows, keys, name):
+                    yield name, query, window, window_rows
             resources, control.pending = sorted(control.pending), set()
     finally:
         control.close()
 
 
-def _segments(rows: list[dict], keys: TableKeys, resource: str) -> Iterator[tuple]:
-    """Split a yielded table (windows batched together, each as its rows then its tombstones, one
-    per day) into `(query, window, rows)`: a window ends where a row follows its tombstones or
+def _segments(rows: Iterable[dict], keys: TableKeys, resource: str) -> Iterator[tuple]:
+    """Split the rows a resource yielded (windows in turn, each as its rows then its tombstones,
+    one per day, batched and sliced into items at will) into `(query, window, rows)`: a window ends where a row follows its tombstones or
     the next tombstone is not its next day."""
     data: list = []
     marks: list = []

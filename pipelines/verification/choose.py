@@ -1,15 +1,17 @@
-"""Which windows `verify` checks: every planned window in `--from/--to`, everything stored
+"""Which windows `verify` checks: every loaded window in `--from/--to`, every loaded one
 (`--all`), or a sample of N windows per query weighted toward older data (the lookback revisits
 recent periods every night; nothing revisits old ones).
 
     >>> scope = Scope(sample=2, seed=7)
-    >>> cap(choose(plans, spans, scope, "whop"), scope.max_requests)   # (resource, query) -> windows
+    >>> cap(choose(plans, loaded, scope, "whop"), scope.max_requests)   # (resource, query) -> windows
 """
 
 import datetime as dt
 import random
 from dataclasses import dataclass
 from typing import Optional
+
+from pipelines.verification.loaded import Loaded
 
 DEFAULT_SAMPLE = 20
 
@@ -27,15 +29,14 @@ class Scope:
         return self.date_from is not None
 
 
-def candidates(windows: list, span: Optional[tuple], scope: Scope) -> list:
-    """The planned windows holding stored periods (with --from/--to, those of the range, widened
-    to whole windows)."""
-    if span is None:
+def candidates(windows: list, loaded: Optional[Loaded], scope: Scope) -> list:
+    """The planned windows a load covered or holding stored rows (with --from/--to, those
+    holding a day of the range: whole windows, so whole periods)."""
+    if loaded is None:
         return []
-    first, last = span
     if scope.ranged:
-        first, last = max(first, scope.date_from), min(last, scope.date_to)
-    return [w for w in windows if w.start <= last and w.end > first]
+        windows = [w for w in windows if w.start <= scope.date_to and w.end > scope.date_from]
+    return [w for w in windows if loaded.holds(w)]
 
 
 def sample(windows: list, size: int, rng: random.Random) -> list:
@@ -46,11 +47,11 @@ def sample(windows: list, size: int, rng: random.Random) -> list:
     return [w for _key, w in sorted(keyed, key=lambda pair: pair[0], reverse=True)[:size]]
 
 
-def choose(plans: dict, spans: dict, scope: Scope, label: str) -> dict:
+def choose(plans: dict, loaded: dict, scope: Scope, label: str) -> dict:
     """(resource, query) -> windows to verify, highest priority first (see `cap`)."""
     picked = {}
     for (resource, query), windows in plans.items():
-        found = candidates(windows, spans.get((resource, query)), scope)
+        found = candidates(windows, loaded.get((resource, query)), scope)
         if scope.sample is not None:
             seed = None if scope.seed is None else f"{scope.seed}|{label}|{resource}|{query}"
             found = sample(found, scope.sample, random.Random(seed))

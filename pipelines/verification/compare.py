@@ -12,9 +12,10 @@ and periods whose set of dimension values changed (a missing or extra row).
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from sources._common.load.windows import Window
 
@@ -25,6 +26,8 @@ UNIT_COLUMNS = ("currency",)
 
 def exact(value: Any) -> Any:
     """A value in a form that compares exactly (see module docstring)."""
+    if _non_finite(value):
+        return ("non-finite", str(Decimal(value)).lstrip("+").lower())  # NaN, Infinity: equal to themselves
     if value is None or isinstance(value, (bool, str, Decimal)):
         return value
     if isinstance(value, (int, float)):
@@ -39,6 +42,8 @@ def exact(value: Any) -> Any:
 def same(a: Any, b: Any) -> bool:
     """Equal as stored: a column the warehouse holds as a double is compared as the double a load
     would write (the other side converted once, as the load converts it)."""
+    if _non_finite(a) or _non_finite(b):
+        return exact(a) == exact(b)
     if _double(a) or _double(b):
         return _numeric(a) and _numeric(b) and float(a) == float(b)
     a, b = exact(a), exact(b)
@@ -47,6 +52,13 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):  # JSON stored as text on one side, parsed on the other
         return _canonical(a) == _canonical(b)
     return False
+
+
+def _non_finite(value: Any) -> bool:
+    """NaN or an infinity, as a double or a decimal (a signalling NaN included)."""
+    if isinstance(value, Decimal):
+        return not value.is_finite()
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _double(value: Any) -> bool:
@@ -77,9 +89,10 @@ class QueryDrift:
     missing: int = 0
     extra: int = 0
     changed: int = 0
+    duplicated: int = 0  # stored copies of a row beyond the first
     periods: set = field(default_factory=set)  # periods with any difference
     dimension_periods: set = field(default_factory=set)  # periods whose dimension set changed
-    drifted_windows: list = field(default_factory=list)
+    drifted_windows: list = field(default_factory=list)  # (window, first, last drifted period)
     max_delta: Optional[Decimal] = None
     delta_unit: str = ""
 
@@ -87,42 +100,52 @@ class QueryDrift:
     def clean(self) -> bool:
         return not self.periods
 
+    @property
+    def drifted(self) -> int:
+        """Periods that differ."""
+        return len(self.periods)
+
     def add_window(self, window: Window, api: list[dict], stored: list[dict], key: Iterable[str], period: str,
-                   through: Optional[dt.date] = None) -> None:
-        """Compare one window: `api` rows as a load would write them, `stored` rows of its periods;
-        periods after `through` (the last stored one: not loaded yet) are left out."""
-        if through is not None:
-            api = [r for r in api if r.get(period) <= through]
-            stored = [r for r in stored if r.get(period) <= through]
+                   loaded: Callable[[dt.date], bool] = lambda day: True) -> None:
+        """Compare one window: `api` rows as a load would write them, `stored` rows of its periods,
+        each key counted with its multiplicity (a stored row twice is drift); the API's rows of
+        periods never loaded (`loaded` is False and nothing is stored there) are left out."""
+        stored_periods = {r.get(period) for r in stored}
+        api = [r for r in api if r.get(period) in stored_periods or loaded(r.get(period))]
         key = tuple(key)
-        by_key = {tuple(exact(r.get(c)) for c in key): r for r in stored}
+        by_key: dict = {}
+        for row in stored:
+            by_key.setdefault(tuple(exact(r) for r in map(row.get, key)), []).append(row)
         seen = set()
         drifted = set()
         columns = _columns(api, stored)
         for row in api:
             k = tuple(exact(row.get(c)) for c in key)
             seen.add(k)
-            old = by_key.get(k)
-            if old is None:
+            olds = by_key.get(k)
+            if not olds:
                 self.missing += 1
                 drifted.add(row.get(period))
                 self.dimension_periods.add(row.get(period))
                 continue
-            changed = [c for c in columns if not same(row.get(c), old.get(c))]
+            changed = [c for c in columns if not all(same(row.get(c), old.get(c)) for old in olds)]
             if changed:
                 self.changed += 1
                 drifted.add(row.get(period))
-                self._delta(row, old, changed)
-        for k, row in by_key.items():
+                self._delta(row, olds[0], changed)
+        for k, olds in by_key.items():
             if k not in seen:
-                self.extra += 1
-                drifted.add(row.get(period))
-                self.dimension_periods.add(row.get(period))
+                self.extra += len(olds)
+                self.dimension_periods.add(olds[0].get(period))
+            elif len(olds) > 1:
+                self.duplicated += len(olds) - 1
+            if k not in seen or len(olds) > 1:
+                drifted.add(olds[0].get(period))
         self.windows.append(window)
         self.rows_compared += len(seen | set(by_key))
         if drifted:
             self.periods |= drifted
-            self.drifted_windows.append(window)
+            self.drifted_windows.append((window, min(drifted), max(drifted)))
 
     def _delta(self, new: dict, old: dict, changed: list) -> None:
         for column in changed:
@@ -139,7 +162,8 @@ class QueryDrift:
         first, last = min(self.periods), max(self.periods)
         span = f"{first}..{last}" if first != last else f"{first}"
         counts = [f"{plural(n, 'row')} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
-                                                    (self.changed, "changed")) if n]
+                                                    (self.changed, "changed"),
+                                                    (self.duplicated, "duplicated")) if n]
         if self.dimension_periods:
             counts.append(f"dimension set changed in {plural(len(self.dimension_periods), 'period')}")
         if self.max_delta is not None:
@@ -150,7 +174,7 @@ class QueryDrift:
         return {"provider": self.provider, "account": self.account, "resource": self.resource, "query": self.query,
                 "windows": len(self.windows), "rows_compared": self.rows_compared, "clean": self.clean,
                 "drifted_periods": sorted(str(p) for p in self.periods), "missing": self.missing,
-                "extra": self.extra, "changed": self.changed,
+                "extra": self.extra, "changed": self.changed, "duplicated": self.duplicated,
                 "dimension_set_changes": len(self.dimension_periods),
                 "max_abs_delta": None if self.max_delta is None else _plain(self.max_delta),
                 "delta_unit": self.delta_unit or None}

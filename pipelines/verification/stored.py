@@ -1,4 +1,4 @@
-"""The warehouse side of `verify`: which periods each query has stored, the stored rows of a
+"""The warehouse side of `verify`: which periods hold each query's stored rows, the stored rows of a
 window, and the record of each verification (`_metricsync_verifications`, read by `status`).
 
 The record table is the only thing `verify` writes without `--repair`: one row per verified
@@ -33,17 +33,18 @@ class StoredRows:
             args.append(query)
         return " and ".join(clauses), args
 
-    def spans(self, resource: str, keys: TableKeys) -> dict:
-        """query -> (first, last) stored period (the resource's name for a table of one query)."""
+    def periods(self, resource: str, keys: TableKeys) -> dict:
+        """query -> the periods holding stored rows (the resource's name for a table of one query)."""
         if resource not in self.warehouse.tables():
             return {}
         where, args = self._where(keys, None)
         period, query = self.warehouse.quote(keys.period), keys.query and self.warehouse.quote(keys.query)
-        rows = self.warehouse.query(f"select {query + ', ' if query else ''}min({period}), max({period}) from "
-                                    f"{self.warehouse.table(resource)}{' where ' + where if where else ''}"
-                                    f"{' group by ' + query if query else ''}", *args)
-        rows = rows if keys.query else [(resource, *row) for row in rows]
-        return {query: (_day(first), _day(last)) for query, first, last in rows if first is not None}
+        rows = self.warehouse.query(f"select distinct {query + ', ' if query else ''}{period} from "
+                                    f"{self.warehouse.table(resource)}{' where ' + where if where else ''}", *args)
+        found: dict = {}
+        for row in rows if keys.query else [(resource, *row) for row in rows]:
+            found.setdefault(row[0], set()).add(_day(row[1]))
+        return found
 
     def rows(self, resource: str, keys: TableKeys, query: str, window: Window) -> list[dict]:
         """Every stored row of `query` whose period lies in `window`."""
@@ -70,7 +71,7 @@ def record(warehouse: Any, drifts: list, repaired: bool, when: dt.datetime) -> N
         warehouse.query(f"insert into {table} ({', '.join(RECORD_COLUMNS)}) values "
                         f"({', '.join(['%s'] * len(RECORD_COLUMNS))})",
                         stamp, drift.account, drift.resource, drift.query, len(drift.windows),
-                        drift.rows_compared, len(drift.periods), drift.clean, repaired)
+                        drift.rows_compared, drift.drifted, drift.clean, repaired)
 
 
 def last_verifications(warehouse: Any) -> dict:

@@ -16,7 +16,7 @@ False
 """
 
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import pyarrow as pa
 
@@ -27,9 +27,10 @@ BATCH_SECONDS = 0.5  # held at most this long while the next window is still on 
 class Batch:
     """The tables taken and not yet handed to dlt, with their row count and age."""
 
-    def __init__(self, max_rows: int = BATCH_ROWS, max_seconds: float = BATCH_SECONDS,
+    def __init__(self, max_rows: Optional[int] = None, max_seconds: float = BATCH_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock, self.max_rows, self.max_seconds = clock, max_rows, max_seconds
+        self.clock, self.max_seconds = clock, max_seconds
+        self.max_rows = BATCH_ROWS if max_rows is None else max_rows  # read when made (a test lowers it)
         self.tables: list[pa.Table] = []
         self.rows = 0
         self.began = 0.0

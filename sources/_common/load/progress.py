@@ -1,8 +1,9 @@
 """What each load covers and what has landed, kept in dlt resource state (stored in the
 destination, so a fresh machine resumes where the last run stopped).
 
-Per query the state holds `loaded_through` (the last day the nightly sync has loaded) and, while a
-`--from/--to` backfill is under way, how far it got. A run's window plan is made once per
+Per query the state holds `loaded_through` (the last day the nightly sync has loaded), the day
+ranges every load of it has covered (`covered`, see covered.py) and, while a `--from/--to`
+backfill is under way, how far it got. A run's window plan is made once per
 invocation (`RunControl.plans`) and loaded in chunks, one dlt load each: a chunk ends after
 `windows_per_load` windows per query, once `checkpoint_seconds` have passed since it began or once
 a resource took nearly `LOAD_ROWS` rows, whichever comes first, so a crash loses at most the chunk in
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
+from sources._common.load import covered
 from sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
 from sources._common.load.tally import RunTally
 from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
@@ -214,6 +216,8 @@ class QueryProgress:
         if not self.windows:
             return
         last_day = self.windows[-1].last_day
+        for window in self.windows:
+            self.entry["covered"] = covered.add(self.entry.get("covered"), window.start, window.last_day)
         if self.control.backfill:
             backfills = self.entry.setdefault("backfills", {})
             if self.control.plans.get((self.resource, self.query_name)):
