@@ -4,6 +4,7 @@
 are checked row for row afterwards."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_a_second_writer_exits_6_naming_the_holder_then_waits_when_told_to(sandb
         assert out == ""
         line = err.strip()
         assert line.startswith(f"statsig: another run of statsig__{warehouse.name} holds the warehouse lock (host ")
-        assert f", pid {holder.pid}, since " in line
+        assert re.search(rf", pid {holder.pid}, run [0-9a-f]{{8}}, since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", line), line
         assert line.endswith("- wait for it to finish, or set SOURCES__STATSIG__LOCK_WAIT_SECONDS to wait for it")
         waiting = start(isolated, warehouse, "host_b", SOURCES__STATSIG__LOCK_WAIT_SECONDS="240")
         assert finish(holder)[0] == 0
@@ -99,11 +100,11 @@ def test_a_crashed_holder_does_not_block_the_next_run(sandbox, warehouse, isolat
 
 
 @pytest.mark.parametrize("sql_warehouse", ["mariadb"], indirect=True)
-def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_warehouse):
-    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder, is taken over once
-    expired or when left by a dead process of this host, and goes with its release."""
-    import datetime as dt
-
+def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehouse_clock(isolated, sql_warehouse):
+    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder (host, pid, run id,
+    since), is taken over once its heartbeat is a minute old by the warehouse's clock, or at once
+    when left by a dead process this one can see (same host, boot and pid namespace), never when
+    left by a process of another pid namespace (a container with the same hostname)."""
     import dlt
 
     from conftest import _mariadb_query
@@ -115,23 +116,33 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_
                             destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
 
     def change(assignments: str) -> None:
-        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_lock set {assignments}", autocommit=True)
+        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}", autocommit=True)
+
+    def beat(seconds_ago: int) -> str:  # the warehouse's clock, as the lock writes it
+        return f"beat = date_format(current_timestamp - interval {seconds_ago} second, '%Y-%m-%dT%H:%i:%s')"
+
+    def crashed() -> locking.Owner:
+        owner = locking.Owner()
+        lock = locking.make_lock(pipeline, "statsig__sqlalchemy", owner)
+        assert lock.try_acquire() is None
+        lock._stop.set()  # its heartbeat stops and its row stays, as after a crash
+        return owner
 
     holder = locking.Owner()
-    first = locking.make_lock(pipeline, holder)
+    first = locking.make_lock(pipeline, "statsig__sqlalchemy", holder)
     assert first.try_acquire() is None
-    assert locking.make_lock(pipeline).try_acquire() == holder.describe()
+    held = locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire()
+    assert held.startswith(f"host {holder.host}, pid {holder.pid}, run {holder.run[:8]}, since "), held
     first.release()
-    crashed = locking.make_lock(pipeline)
-    assert crashed.try_acquire() is None  # released: free
-    crashed._stop.set()  # its heartbeat stops and its row stays, as after a crash
+    crashed()
     change("pid = 4194305")  # a pid no process of this host has
-    survivor = locking.make_lock(pipeline)
-    assert survivor.try_acquire() is None  # taken over from the dead process
-    survivor._stop.set()
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
-    change(f"host = 'elsewhere', expires = '{past}'")
-    last = locking.make_lock(pipeline)
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is None  # taken over at once
+    change("pid = 4194305, pid_space = 'another-container'")
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # alive, as far as we know
+    change(beat(30))
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # a beat 30 s ago: alive
+    change(beat(61))
+    last = locking.make_lock(pipeline, "statsig__sqlalchemy")
     assert last.try_acquire() is None  # no heartbeat for a minute: taken over
     last.release()
-    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_lock") == [(0,)]
+    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_locks") == [(0,)]
