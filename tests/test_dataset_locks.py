@@ -1,0 +1,132 @@
+"""One writer per dataset, whatever runs (issue 27): two Whop accounts loading one dataset at the same
+time, each `metricsync run` a real process with a pipelines folder of its own (two hosts, two cron
+lines), on DuckDB, Postgres and MariaDB. They fetch in parallel and write in turns: in both orders,
+with one of them killed with SIGKILL while it writes and then re-run, over rounds with upstream
+a revision between, every run exits 0 and each account's rows equal the sandbox's truth, once each."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+
+from conftest import ROOT, configure, period_floor
+from processes import end_process_group
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+START = TODAY - dt.timedelta(days=120)  # two daily windows (92 days each): at least two loads per account
+QUERIES = [{"name": "daily_all", "group_by": "day"}, {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]
+ACCOUNTS = {"north": "biz_north", "south": "biz_south"}
+
+
+def start(isolated, warehouse, account: str, folder: str) -> subprocess.Popen:
+    """`metricsync run whop --accounts <account>` with its own pipelines folder, one load per window."""
+    return subprocess.Popen([sys.executable, "-m", "pipelines", "run", "whop", "--accounts", account,
+                             "--windows-per-load", "1", "--progress", "none", "--destination", warehouse.name,
+                             "--pipelines-dir", str(isolated / folder)], cwd=isolated,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def finished(process: subprocess.Popen) -> tuple[int, str]:
+    """Its exit code and output; its process group is ended however this ends."""
+    try:
+        out, err = process.communicate(timeout=300)
+    finally:
+        end_process_group(process)
+    return process.returncode, out + err
+
+
+def writer_pid(warehouse) -> int:
+    """The pid holding the dataset's write turn now (0: none), read as another host would."""
+    dataset = warehouse.dataset("whop")
+    if warehouse.name == "duckdb":
+        path = f"{warehouse.credentials}.writer.lock"
+        text = open(path).read() if os.path.exists(path) else ""
+        return int(text.split("pid ")[1].split(",")[0]) if "pid " in text else 0
+    if warehouse.name == "postgres":
+        rows = warehouse.query(
+            "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+            "where l.locktype = 'advisory' and l.granted and l.classid = 28019 "
+            f"and l.objid::bigint = (hashtext('dataset__{dataset}')::bigint & 4294967295)")
+        return int(rows[0][0].split()[2]) if rows else 0
+    try:
+        rows = warehouse.query(f"select pid from {dataset}._metricsync_locks where name = 'dataset__{dataset}'")
+    except Exception:  # noqa: BLE001 - the table is created by the first lock
+        return 0
+    return int(rows[0][0]) if rows else 0
+
+
+def kill_while_writing(sandbox, warehouse, process: subprocess.Popen, account: str) -> None:
+    """SIGKILL `process` once it has fetched and holds the dataset's write turn (a load)."""
+    deadline = time.monotonic() + 120
+    while True:
+        fetched = any(r.arg("account_id") == ACCOUNTS[account] for r in sandbox.seen("/api/v1/stats/time_series"))
+        if fetched and writer_pid(warehouse) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            return
+        assert process.poll() is None, f"{account} finished before it was caught writing: {process.communicate()}"
+        assert time.monotonic() < deadline, f"{account} never wrote"
+        time.sleep(0.005)
+
+
+def truth(sandbox, account: str, query: dict) -> dict:
+    grain = query["group_by"]
+    totals = sandbox.by_name["whop"].wallet_totals(period_floor(START, grain), TODAY, grain, None, None,
+                                                   query.get("convert_currency"), ACCOUNTS[account])
+    return {(period, currency): (amount, count) for (period, currency), (amount, count) in totals.items()}
+
+
+def stored(warehouse, account: str, query: dict) -> list:
+    rows = warehouse.query(f"select period, currency, amount, line_count from {warehouse.dataset('whop')}."
+                           f"wallet_time_series where account = '{account}' and query_name = '{query['name']}'")
+    return [((p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)), c), (Decimal(a), int(n)))
+            for p, c, a, n in rows]
+
+
+def assert_exact(sandbox, warehouse) -> None:
+    for account in ACCOUNTS:
+        for query in QUERIES:
+            rows = stored(warehouse, account, query)
+            assert len(rows) == len(dict(rows)), f"{account} {query['name']}: duplicate keys"
+            assert dict(rows) == truth(sandbox, account, query), f"{account} {query['name']}"
+
+
+def run_both(isolated, warehouse, first: str, second: str) -> None:
+    """Both accounts at once (`first` started first), from two pipelines folders: both exit 0."""
+    processes = {first: start(isolated, warehouse, first, f"host_{first}")}
+    time.sleep(0.3)
+    processes[second] = start(isolated, warehouse, second, f"host_{second}")
+    for account, process in processes.items():
+        code, output = finished(process)
+        assert code == 0, f"{account}: {output}"
+
+
+@pytest.mark.parametrize("sql_warehouse", ["duckdb", "postgres", "mariadb"], indirect=True)
+def test_two_accounts_from_two_hosts_write_one_dataset_in_turns(sandbox, sql_warehouse, isolated, monkeypatch):
+    warehouse = sql_warehouse
+    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
+              start_date=START.isoformat(), wallet_queries=QUERIES, lookback_days=3,
+              accounts=[{"name": name, "account_id": biz} for name, biz in ACCOUNTS.items()])
+    sandbox.latency = 0.02
+    # round 1: north first; south is killed while it writes and re-run at once, while north goes on
+    north = start(isolated, warehouse, "north", "host_north")
+    south = start(isolated, warehouse, "south", "host_south")
+    try:
+        kill_while_writing(sandbox, warehouse, south, "south")
+    finally:
+        end_process_group(south)
+    again = start(isolated, warehouse, "south", "host_south")
+    for process in (north, again):
+        code, output = finished(process)
+        assert code == 0, output
+    assert_exact(sandbox, warehouse)
+    # round 2: an upstream revision, then both at once, south first
+    sandbox.revise(days=2)
+    run_both(isolated, warehouse, "south", "north")
+    assert_exact(sandbox, warehouse)
