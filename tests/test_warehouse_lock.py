@@ -1,7 +1,8 @@
-"""One writer per pipeline per warehouse: two real processes with separate pipeline folders (two
-"hosts") load one provider into one DuckDB file or Postgres database. The second waits up to
-`lock_wait_seconds`, else exits 6 naming the holder; a crashed holder never blocks; the tables
-are checked row for row afterwards."""
+"""One writer per pipeline: real processes with separate pipeline folders (two "hosts") or the
+same one load one provider into one DuckDB file or Postgres database. The second waits up to
+`lock_wait_seconds`, else exits 6 naming the holder and the setting (as the README shows it); a
+crashed holder never blocks; the tables are checked row for row afterwards. Lock rows of other
+warehouses (MariaDB) expire by the warehouse's clock."""
 
 import os
 import re
@@ -53,28 +54,48 @@ def assert_exact(warehouse, sandbox, first) -> None:
     assert current == [(len(statsig.metrics()), len(statsig.metrics()))]
 
 
+HOLDER = r"\(host [^,]+, pid \d+, run [0-9a-f]{8}, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)"
+
+
+def shape(line: str, provider: str, pipeline: str) -> str:
+    """A lock message with its holder, provider and pipeline replaced by placeholders."""
+    line = re.sub(HOLDER, "(HOLDER)", line).replace(pipeline, "PIPELINE")
+    return line.replace(f"SOURCES__{provider.upper()}__", "SOURCES__PROVIDER__").replace(f"{provider}: ", "PROVIDER: ")
+
+
+def documented_lock_messages() -> set[str]:
+    """The exit-6 examples of the README's exit code table, shaped."""
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| 6 |"))
+    return {shape(m, "whop", "whop__postgres") for m in re.findall(r"`(whop: [^`]+)`", row)}
+
+
 def test_a_second_writer_exits_6_naming_the_holder_then_waits_when_told_to(sandbox, warehouse, isolated, monkeypatch):
+    """From another host (pipelines folder) the warehouse lock refuses it, from the same folder the
+    lock of this machine does; both lines name the holder and the setting, as the README shows them."""
     first = setup(monkeypatch, sandbox, DAYS, windows_per_load=20, max_concurrency=2)
     sandbox.latency = 0.1
     holder = start(isolated, warehouse, "host_a")
-    refused = waiting = None
+    refused, waiting = [], None
     try:
         wait_for_requests(sandbox)
-        refused = start(isolated, warehouse, "host_b")
-        code, out, err = finish(refused)
-        assert code == 6, err
-        assert out == ""
-        line = err.strip()
-        assert line.startswith(f"statsig: another run of statsig__{warehouse.name} holds the warehouse lock (host ")
-        assert re.search(rf", pid {holder.pid}, run [0-9a-f]{{8}}, since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", line), line
-        assert line.endswith("- wait for it to finish, or set SOURCES__STATSIG__LOCK_WAIT_SECONDS to wait for it")
+        refused = [start(isolated, warehouse, "host_b"), start(isolated, warehouse, "host_a")]
+        lines = []
+        for process in refused:
+            code, out, err = finish(process)
+            assert (code, out) == (6, ""), err
+            lines.append(err.strip())
+            assert re.search(rf", pid {holder.pid}, run [0-9a-f]{{8}}, since ", err), err
+        pipeline = f"statsig__{warehouse.name}"
+        assert lines[0].startswith(f"statsig: another run of {pipeline} holds the warehouse lock (host "), lines[0]
+        assert lines[1].startswith(f"statsig: another run of {pipeline} holds its lock on this machine (host "), lines[1]
+        assert {shape(line, "statsig", pipeline) for line in lines} <= documented_lock_messages(), lines
         waiting = start(isolated, warehouse, "host_b", SOURCES__STATSIG__LOCK_WAIT_SECONDS="240")
         assert finish(holder)[0] == 0
         code, out, err = finish(waiting)
         assert code == 0, err
         assert out.startswith("statsig: ok - ")
     finally:
-        stop(holder, *(p for p in (refused, waiting) if p))
+        stop(holder, *refused, *(p for p in (waiting,) if p))
     assert_exact(warehouse, sandbox, first)
 
 
