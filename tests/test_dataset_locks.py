@@ -130,3 +130,51 @@ def test_two_accounts_from_two_hosts_write_one_dataset_in_turns(sandbox, sql_war
     sandbox.revise(days=2)
     run_both(isolated, warehouse, "south", "north")
     assert_exact(sandbox, warehouse)
+
+
+def transform(isolated, warehouse, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipelines", "transform", "--destination", warehouse.name],
+                            cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def mart_holder(warehouse) -> int:
+    """The pid holding the Postgres mart's lock (0: none)."""
+    rows = warehouse.query(
+        "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+        "where l.locktype = 'advisory' and l.granted and l.classid = 28019 "
+        "and l.objid::bigint = (hashtext('mart__metrics')::bigint & 4294967295)")
+    return int(rows[0][0].split()[2]) if rows else 0
+
+
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, warehouse, run, isolated, monkeypatch):
+    """A second `transform` while one builds exits 6 at once, naming it and the setting (waiting
+    is the runs' own code, tested in test_warehouse_lock.py); the published mart equals the truth."""
+    configure(monkeypatch, "statsig", api_key=sandbox.by_name["statsig"].api_key, base_url=sandbox.url,
+              start_date=(TODAY - dt.timedelta(days=3)).isoformat())
+    assert run("statsig", warehouse).ok
+    first = transform(isolated, warehouse)
+    others = []
+    try:
+        deadline = time.monotonic() + 120
+        while mart_holder(warehouse) != first.pid:
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.02)
+        others = [transform(isolated, warehouse)]
+        code, output = finished(others[0])
+        assert code == 6, output
+        assert output.startswith("transform: another transform is building the metrics mart (host "), output
+        assert f", pid {first.pid}, run " in output
+        assert output.strip().endswith("- wait for it to finish, or set TRANSFORM__LOCK_WAIT_SECONDS to wait for it")
+        code, output = finished(first)
+        assert code == 0 and "transform: ok" in output, output
+    finally:
+        for process in (first, *others):
+            end_process_group(process)
+    statsig = sandbox.by_name["statsig"]
+    truth = {(day, item["metricName"], item["unitType"]): item["value"]
+             for day in (TODAY - dt.timedelta(days=n) for n in range(4)) for item in statsig.values_for(day)}
+    rows = warehouse.query("select period_start, series, dimension_value, value from metrics.fct_metric_values "
+                           "where provider = 'statsig' and metric = 'value' and grain = 'day'")
+    assert len(rows) == len(truth) and {(r[0], r[1], r[2]): float(r[3]) for r in rows} == pytest.approx(truth)
