@@ -117,10 +117,11 @@ def turn_name(pipeline: Any) -> str:
 
 
 @contextmanager
-def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None) -> Iterator[None]:
+def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None,
+               at_least: float = TURN_WAIT_SECONDS) -> Iterator[None]:
     """This process's turn at writing the pipeline's dataset (a state restore, a load), after any
-    other writer's: waits up to `TURN_WAIT_SECONDS` (or `wait_seconds` when longer), then exit 6."""
-    wait = max(wait_seconds, TURN_WAIT_SECONDS)
+    other writer's: waits up to `at_least` seconds (or `wait_seconds` when longer), then exit 6."""
+    wait = max(wait_seconds, at_least)
     lock = make_lock(pipeline, turn_name(pipeline), owner)
     with holding(lock, wait, lambda holder: f"{provider}: another run kept writing dataset {pipeline.dataset_name} "
                  f"for over {wait:g}s ({holder}) - wait for it to finish, or set "

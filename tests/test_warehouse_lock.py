@@ -167,3 +167,31 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
     assert last.try_acquire() is None  # no heartbeat for a minute: taken over
     last.release()
     assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_locks") == [(0,)]
+
+
+def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolated, sql_warehouse):
+    """The write turn of a dataset (what every state restore and load takes) is one writer's at a
+    time on every warehouse kind, and a wait for it is bounded: past it, exit 6 naming the writer."""
+    import dlt
+
+    from pipelines import locking
+    from pipelines.warehouse.destinations import make_destination
+
+    dataset = sql_warehouse.dataset("whop")
+
+    def pipeline(name: str):
+        return dlt.pipeline(pipeline_name=name, pipelines_dir=str(isolated / name), dataset_name=dataset,
+                            destination=make_destination(sql_warehouse.name, dataset))
+
+    writer = locking.Owner()
+    with locking.write_turn(pipeline("whop__north"), "whop", owner=writer):
+        started = time.monotonic()
+        with pytest.raises(locking.RunInProgress) as refused:
+            with locking.write_turn(pipeline("whop__south"), "whop", 0.5, at_least=0.2):
+                pass
+        assert 0.5 <= time.monotonic() - started < 10
+    message, holder = str(refused.value), f"host {writer.host}, pid {writer.pid}, run {writer.run[:8]}, since "
+    assert message.startswith(f"whop: another run kept writing dataset {dataset} for over 0.5s ({holder}"), message
+    assert message.endswith(" UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait longer")
+    with locking.write_turn(pipeline("whop__south"), "whop", at_least=0):  # free again
+        pass
