@@ -87,7 +87,8 @@ class AdvisoryLock:
         if taken[0][0]:
             return None
         rows = self.client.execute_sql(
-            "select a.application_name, a.pid, a.backend_start from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+            "select a.application_name, a.pid, a.backend_start from pg_locks l "
+            "join pg_stat_activity a on a.pid = l.pid "
             "where l.locktype = 'advisory' and l.granted and l.classid = %s "
             "and l.objid::bigint = (hashtext(%s)::bigint & 4294967295)", ADVISORY_NAMESPACE, self.name)
         if not rows:

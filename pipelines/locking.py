@@ -111,26 +111,32 @@ def destination_lock(pipeline: Any, provider: str, wait_seconds: float = 0.0,
         yield lock
 
 
-def turn_name(pipeline: Any) -> str:
-    """What a write turn is keyed by: the dataset, or a local DuckDB file as a whole."""
-    return "writer" if _duckdb_file(pipeline) else f"dataset__{pipeline.dataset_name}"
+def turn_name(pipeline: Any) -> tuple[str, str]:
+    """What a write turn is keyed by, and how it is named: the dataset, or a local DuckDB file as a whole."""
+    database = _duckdb_file(pipeline)
+    if database:
+        return "writer", f"the DuckDB file {database}"
+    return f"dataset__{pipeline.dataset_name}", f"dataset {pipeline.dataset_name}"
 
 
 @contextmanager
 def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None,
-               at_least: float = TURN_WAIT_SECONDS) -> Iterator[None]:
+               at_least: float = TURN_WAIT_SECONDS, setting: Optional[str] = None) -> Iterator[None]:
     """This process's turn at writing the pipeline's dataset (a state restore, a load), after any
-    other writer's: waits up to `at_least` seconds (or `wait_seconds` when longer), then exit 6."""
+    other writer's: waits up to `at_least` seconds (or `wait_seconds` when longer), then exit 6
+    naming the writer and the `setting` to wait longer (the provider's `lock_wait_seconds`)."""
     wait = max(wait_seconds, at_least)
-    lock = make_lock(pipeline, turn_name(pipeline), owner)
-    with holding(lock, wait, lambda holder: f"{provider}: another run kept writing dataset {pipeline.dataset_name} "
-                 f"for over {wait:g}s ({holder}) - wait for it to finish, or set "
-                 f"SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS to wait longer"):
+    setting = setting or f"SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS"
+    name, what = turn_name(pipeline)
+    lock = make_lock(pipeline, name, owner)
+    with holding(lock, wait, lambda holder: f"{provider}: another run kept writing {what} for over {wait:g}s "
+                 f"({holder}) - wait for it to finish, or set {setting} to wait longer"):
         yield
 
 
 @contextmanager
-def mart_lock(pipeline: Any, wait_seconds: float = 0.0, setting: str = "TRANSFORM__LOCK_WAIT_SECONDS") -> Iterator[None]:
+def mart_lock(pipeline: Any, wait_seconds: float = 0.0,
+              setting: str = "TRANSFORM__LOCK_WAIT_SECONDS") -> Iterator[None]:
     """One `transform` at a time on the mart of `pipeline` (its dataset: the published schema; the
     audit schema goes with it)."""
     schema = pipeline.dataset_name

@@ -19,7 +19,8 @@ from processes import end_process_group
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 START = TODAY - dt.timedelta(days=120)  # two daily windows (92 days each): at least two loads per account
-QUERIES = [{"name": "daily_all", "group_by": "day"}, {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]
+QUERIES = [{"name": "daily_all", "group_by": "day"},
+           {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]
 ACCOUNTS = {"north": "biz_north", "south": "biz_south"}
 
 

@@ -87,7 +87,8 @@ def test_a_second_writer_exits_6_naming_the_holder_then_waits_when_told_to(sandb
             assert re.search(rf", pid {holder.pid}, run [0-9a-f]{{8}}, since ", err), err
         pipeline = f"statsig__{warehouse.name}"
         assert lines[0].startswith(f"statsig: another run of {pipeline} holds the warehouse lock (host "), lines[0]
-        assert lines[1].startswith(f"statsig: another run of {pipeline} holds its lock on this machine (host "), lines[1]
+        on_this_machine = f"statsig: another run of {pipeline} holds its lock on this machine (host "
+        assert lines[1].startswith(on_this_machine), lines[1]
         assert {shape(line, "statsig", pipeline) for line in lines} <= documented_lock_messages(), lines
         waiting = start(isolated, warehouse, "host_b", SOURCES__STATSIG__LOCK_WAIT_SECONDS="240")
         assert finish(holder)[0] == 0
@@ -137,7 +138,8 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
                             destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
 
     def change(assignments: str) -> None:
-        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}", autocommit=True)
+        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}",
+                       autocommit=True)
 
     def beat(seconds_ago: int) -> str:  # the warehouse's clock, as the lock writes it
         return f"beat = date_format(current_timestamp - interval {seconds_ago} second, '%Y-%m-%dT%H:%i:%s')"
@@ -191,7 +193,8 @@ def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolate
                 pass
         assert 0.5 <= time.monotonic() - started < 10
     message, holder = str(refused.value), f"host {writer.host}, pid {writer.pid}, run {writer.run[:8]}, since "
-    assert message.startswith(f"whop: another run kept writing dataset {dataset} for over 0.5s ({holder}"), message
+    what = f"the DuckDB file {sql_warehouse.credentials}" if sql_warehouse.name == "duckdb" else f"dataset {dataset}"
+    assert message.startswith(f"whop: another run kept writing {what} for over 0.5s ({holder}"), message
     assert message.endswith(" UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait longer")
     with locking.write_turn(pipeline("whop__south"), "whop", at_least=0):  # free again
         pass

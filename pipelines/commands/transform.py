@@ -110,9 +110,10 @@ def _exclusive(pipeline: Any) -> Iterator[None]:
     writes the file: no load opens it meanwhile)."""
     from pipelines.locking import mart_lock, write_turn
 
-    with mart_lock(pipeline, lock_wait_seconds()):
+    wait = lock_wait_seconds()
+    with mart_lock(pipeline, wait):
         if pipeline.destination.destination_type.endswith(".duckdb"):
-            with write_turn(pipeline, "transform"):
+            with write_turn(pipeline, "transform", wait, setting="TRANSFORM__LOCK_WAIT_SECONDS"):
                 yield
         else:
             yield
