@@ -135,12 +135,12 @@ def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: O
 
 
 @contextmanager
-def mart_lock(pipeline: Any, wait_seconds: float = 0.0,
-              setting: str = "TRANSFORM__LOCK_WAIT_SECONDS") -> Iterator[None]:
+def mart_lock(pipeline: Any, wait_seconds: float = 0.0, setting: str = "TRANSFORM__LOCK_WAIT_SECONDS",
+              owner: Optional[Owner] = None) -> Iterator[None]:
     """One `transform` at a time on the mart of `pipeline` (its dataset: the published schema; the
     audit schema goes with it)."""
     schema = pipeline.dataset_name
-    lock = make_lock(pipeline, f"mart__{schema}")
+    lock = make_lock(pipeline, f"mart__{schema}", owner)
     waited = f" (waited {wait_seconds:g}s)" if wait_seconds else ""
     with holding(lock, wait_seconds, lambda holder: f"transform: another transform is building the {schema} mart "
                  f"({holder}){waited} - wait for it to finish, or set {setting} to wait for it"):

@@ -179,3 +179,28 @@ def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, w
     rows = warehouse.query("select period_start, series, dimension_value, value from metrics.fct_metric_values "
                            "where provider = 'statsig' and metric = 'value' and grain = 'day'")
     assert len(rows) == len(truth) and {(r[0], r[1], r[2]): float(r[3]) for r in rows} == pytest.approx(truth)
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_a_transform_told_to_wait_builds_once_the_other_is_done(warehouse, isolated):
+    """While the mart's lock is held, `transform` exits 6 naming the holder; with
+    TRANSFORM__LOCK_WAIT_SECONDS (as that line says) it waits, then runs (here: nothing loaded, exit 2)."""
+    import dlt
+
+    from pipelines import locking
+    from pipelines.warehouse.destinations import make_destination
+
+    mart = dlt.pipeline(pipeline_name="holder", pipelines_dir=str(isolated / "holder"), dataset_name="metrics",
+                        destination=make_destination("duckdb", "metrics"))
+    holder = locking.Owner()
+    with locking.mart_lock(mart, owner=holder):
+        refused = transform(isolated, warehouse)
+        waiting = transform(isolated, warehouse, TRANSFORM__LOCK_WAIT_SECONDS="120")
+        code, output = finished(refused)
+        assert code == 6, output
+        assert output.strip() == (f"transform: another transform is building the metrics mart ({holder.describe()}) - "
+                                  "wait for it to finish, or set TRANSFORM__LOCK_WAIT_SECONDS to wait for it")
+        time.sleep(1.0)  # started with the refused one, which reached the lock and left
+        assert waiting.poll() is None  # still waiting
+    code, output = finished(waiting)
+    assert code == 2 and output.startswith("transform: no provider is loaded in the duckdb warehouse"), output
