@@ -19,7 +19,6 @@ warehouse as rows in `<dataset>._metricsync_locks`. Every wait is bounded: a run
     since 2026-11-30 02:00:01 UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait for it
 """
 
-import logging
 import os
 import time
 from contextlib import contextmanager
@@ -28,8 +27,6 @@ from typing import Any, Callable, Iterator, Optional
 from .lock_kinds import AdvisoryLock, FileLock, Owner, RowLock, RunInProgress
 
 __all__ = ["Owner", "RunInProgress", "destination_lock", "mart_lock", "pipeline_lock", "write_turn"]
-
-logger = logging.getLogger("metricsync.locking")
 
 TURN_WAIT_SECONDS = 900.0  # the longest a turn waits for another writer's (one load: at most 500,000 rows)
 POLL_SECONDS = 0.2
@@ -62,19 +59,18 @@ def make_lock(pipeline: Any, name: str, owner: Optional[Owner] = None) -> Any:
 
 
 @contextmanager
-def holding(lock: Any, wait_seconds: float, refusal: Callable[[str], str],
-            clock: Callable[[], float] = time.monotonic) -> Iterator[Any]:
+def holding(lock: Any, wait_seconds: float, refusal: Callable[[str], str]) -> Iterator[Any]:
     """Hold `lock` for the block (yields it); wait up to `wait_seconds` for its holder, then raise
     `RunInProgress(refusal(holder))`."""
-    deadline = clock() + max(0.0, wait_seconds)
+    deadline = time.monotonic() + max(0.0, wait_seconds)
     while True:
         holder = lock.try_acquire()
         if holder is None:
             break
-        if clock() >= deadline:
+        if time.monotonic() >= deadline:
             lock.release()
             raise RunInProgress(refusal(holder))
-        time.sleep(min(POLL_SECONDS, max(0.01, deadline - clock())))
+        time.sleep(min(POLL_SECONDS, max(0.01, deadline - time.monotonic())))
     try:
         yield lock
     finally:
