@@ -4,9 +4,9 @@ CLI (one run per pipeline, the dataset written by one run at a time, so the acco
 in parallel), the same chunked loads and one-line failures (a failed task's log ends with it).
 
 Install metricsync with its `airflow` extra (`pip install -e ".[airflow]"` in the repository's
-root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as by the CLI:
-`.dlt/` in the working directory of the workers, or `SOURCES__...` / `DESTINATION__...` environment
-variables (Airflow connections or secrets backends can set them); it is checked strictly when the
+root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as dlt reads it
+on Airflow (as its `PipelineTasksGroup` sets it up): `.dlt/` in the DAGs folder, or `SOURCES__...` /
+`DESTINATION__...` environment variables (Airflow connections or secrets backends can set them); it is checked strictly when the
 DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent default.
 `METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root:
 
@@ -24,6 +24,7 @@ import logging
 import os
 
 import pendulum
+from airflow.configuration import conf
 from airflow.sdk import dag, task
 
 from pipelines.accounts import configured_accounts
@@ -32,6 +33,7 @@ from pipelines.warehouse.destinations import dataset_name, destination_name, mak
 from sources._common.config.strict import check_settings
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
+os.environ.setdefault("DLT_PROJECT_DIR", conf.get("core", "dags_folder"))  # dlt's `.dlt/` on Airflow
 logger = logging.getLogger("metricsync.airflow")
 
 
