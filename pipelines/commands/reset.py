@@ -1,7 +1,7 @@
 """`reset`: forget what was loaded for some queries or resources, so that the next run reloads
 them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
 rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
-restored from the destination, under the pipeline's run lock and its warehouse lock.
+restored from the destination, under the pipeline's locks and the dataset's write turn (`pipelines/locking.py`).
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
