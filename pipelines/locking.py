@@ -63,14 +63,14 @@ def holding(lock: Any, wait_seconds: float, refusal: Callable[[str], str]) -> It
     """Hold `lock` for the block (yields it); wait up to `wait_seconds` for its holder, then raise
     `RunInProgress(refusal(holder))`."""
     deadline = time.monotonic() + max(0.0, wait_seconds)
-    while True:
-        holder = lock.try_acquire()
-        if holder is None:
-            break
-        if time.monotonic() >= deadline:
-            lock.release()
-            raise RunInProgress(refusal(holder))
-        time.sleep(min(POLL_SECONDS, max(0.01, deadline - time.monotonic())))
+    try:
+        while (holder := lock.try_acquire()) is not None:
+            if time.monotonic() >= deadline:
+                raise RunInProgress(refusal(holder))
+            time.sleep(min(POLL_SECONDS, max(0.01, deadline - time.monotonic())))
+    except BaseException:  # refused, interrupted or failed: the lock's connection goes too
+        lock.release()
+        raise
     try:
         yield lock
     finally:
