@@ -1,8 +1,9 @@
 """One writer per dataset, whatever runs (issue 27): two Whop accounts loading one dataset at the same
 time, each `metricsync run` a real process with a pipelines folder of its own (two hosts, two cron
-lines), on DuckDB, Postgres and MariaDB. They fetch in parallel and write in turns: in both orders,
-with one of them killed with SIGKILL while it writes and then re-run, over rounds with upstream
-a revision between, every run exits 0 and each account's rows equal the sandbox's truth, once each."""
+lines), on DuckDB, Postgres and MariaDB. They fetch in parallel and write in turns, in both orders,
+one of them killed with SIGKILL while it writes and re-run, an upstream revision between the two
+rounds: every run exits 0 and each account's rows equal the sandbox's truth, once each. And one
+`transform` at a time: a second exits 6 naming the first, or waits when told to."""
 
 import datetime as dt
 import os
