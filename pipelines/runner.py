@@ -18,9 +18,9 @@ from pipelines.warehouse.destinations import (
     apply_loader_format,
     dataset_name,
     make_destination,
+    one_connection,
     pipeline_name,
     require_client,
-    warehouse_lock,
 )
 from pipelines.warehouse.errors import describe as describe_warehouse_error
 from sources._common.http import limits
@@ -37,7 +37,7 @@ from sources._common.load.resource import PeriodCheck
 from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .hints import remember_hint_checks
 from .interrupts import received, signal_of
-from .locking import destination_lock, pipeline_lock
+from .locking import Owner, destination_lock, pipeline_lock, write_turn
 from .memory import release_freed_memory
 from .providers import source_factory
 
@@ -190,13 +190,15 @@ def run_provider(
         require_client(factory_of_destination, destination, dataset)
         where = factory_of_destination.destination_name  # e.g. motherduck for an md: DuckDB path
         name = pipeline_name(provider, where, account.name if account else None)
-        with pipeline_lock(name, pipelines_dir):
+        wait, owner = lock_wait_seconds(provider), Owner()
+        with pipeline_lock(name, pipelines_dir, provider, wait, owner):
             pipeline = dlt.pipeline(
                 pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
-            with destination_lock(pipeline, provider, lock_wait_seconds(provider)) as lock:
-                with warehouse_lock(pipelines_dir, where, factory_of_destination):
+            with destination_lock(pipeline, provider, wait, owner) as lock:
+                turn = functools.partial(write_turn, pipeline, provider, wait, owner)
+                with turn(), one_connection(factory_of_destination):
                     if account:
                         with pipeline.sql_client() as client:
                             refuse_tables_without_account(provider, dataset, client.execute_sql)
@@ -218,12 +220,12 @@ def run_provider(
                         source = source.with_resources(*selected)
                     if account:
                         scope_to_account(source, account.name)
-                    # fetched concurrently with other processes; written to the warehouse one at a time
+                    # fetched concurrently with other runs; the dataset is written by one at a time
                     pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
                     normalized = pipeline.normalize()
                     release_freed_memory()
                     lock.check()
-                    with warehouse_lock(pipelines_dir, where, factory_of_destination), control.quiet():
+                    with turn(), one_connection(factory_of_destination), control.quiet():
                         pipeline.load()
                     result.loads += 1
                     for table, count in normalized.row_counts.items():

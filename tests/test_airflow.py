@@ -69,7 +69,9 @@ def whop(sandbox, monkeypatch, tmp_path) -> Warehouse:
 def test_dags_test_parses_the_dag_and_runs_its_task(home, sandbox, whop):
     done = bash(home, f"{SETUP}\n{DAGS_TEST}", dict(os.environ))
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "whop__duckdb" in done.stdout  # the task group of Whop's pipeline ran
+    assert "whop__duckdb" in done.stdout  # the task of Whop's pipeline ran
+    for lock in ("whop__duckdb", "writer"):  # through the runner, which took its locks (files beside the DuckDB file)
+        assert Path(f"{whop.credentials}.{lock}.lock").exists(), lock
     expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
     rows = whop.query("select period, currency, amount from whop.wallet_time_series")
     assert {(p, c): a for p, c, a in rows} == expected

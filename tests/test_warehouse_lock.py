@@ -1,9 +1,11 @@
-"""One writer per pipeline per warehouse: two real processes with separate pipeline folders (two
-"hosts") load one provider into one DuckDB file or Postgres database. The second waits up to
-`lock_wait_seconds`, else exits 6 naming the holder; a crashed holder never blocks; the tables
-are checked row for row afterwards."""
+"""One writer per pipeline: real processes with separate pipeline folders (two "hosts") or the
+same one load one provider into one DuckDB file or Postgres database. The second waits up to
+`lock_wait_seconds`, else exits 6 naming the holder and the setting (as the README shows it); a
+crashed holder never blocks; the tables are checked row for row afterwards. Lock rows of other
+warehouses (MariaDB) expire by the warehouse's clock."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,28 +54,49 @@ def assert_exact(warehouse, sandbox, first) -> None:
     assert current == [(len(statsig.metrics()), len(statsig.metrics()))]
 
 
+HOLDER = r"\(host [^,]+, pid \d+, run [0-9a-f]{8}, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)"
+
+
+def shape(line: str, provider: str, pipeline: str) -> str:
+    """A lock message with its holder, provider and pipeline replaced by placeholders."""
+    line = re.sub(HOLDER, "(HOLDER)", line).replace(pipeline, "PIPELINE")
+    return line.replace(f"SOURCES__{provider.upper()}__", "SOURCES__PROVIDER__").replace(f"{provider}: ", "PROVIDER: ")
+
+
+def documented_lock_messages() -> set[str]:
+    """The exit-6 examples of the README's exit code table, shaped."""
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| 6 |"))
+    return {shape(m, "whop", "whop__postgres") for m in re.findall(r"`(whop: [^`]+)`", row)}
+
+
 def test_a_second_writer_exits_6_naming_the_holder_then_waits_when_told_to(sandbox, warehouse, isolated, monkeypatch):
+    """From another host (pipelines folder) the warehouse lock refuses it, from the same folder the
+    lock of this machine does; both lines name the holder and the setting, as the README shows them."""
     first = setup(monkeypatch, sandbox, DAYS, windows_per_load=20, max_concurrency=2)
     sandbox.latency = 0.1
     holder = start(isolated, warehouse, "host_a")
-    refused = waiting = None
+    refused, waiting = [], None
     try:
         wait_for_requests(sandbox)
-        refused = start(isolated, warehouse, "host_b")
-        code, out, err = finish(refused)
-        assert code == 6, err
-        assert out == ""
-        line = err.strip()
-        assert line.startswith(f"statsig: another run of statsig__{warehouse.name} holds the warehouse lock (host ")
-        assert f", pid {holder.pid}, since " in line
-        assert line.endswith("- wait for it to finish, or set SOURCES__STATSIG__LOCK_WAIT_SECONDS to wait for it")
+        refused = [start(isolated, warehouse, "host_b"), start(isolated, warehouse, "host_a")]
+        lines = []
+        for process in refused:
+            code, out, err = finish(process)
+            assert (code, out) == (6, ""), err
+            lines.append(err.strip())
+            assert re.search(rf", pid {holder.pid}, run [0-9a-f]{{8}}, since ", err), err
+        pipeline = f"statsig__{warehouse.name}"
+        assert lines[0].startswith(f"statsig: another run of {pipeline} holds the warehouse lock (host "), lines[0]
+        on_this_machine = f"statsig: another run of {pipeline} holds its lock on this machine (host "
+        assert lines[1].startswith(on_this_machine), lines[1]
+        assert {shape(line, "statsig", pipeline) for line in lines} <= documented_lock_messages(), lines
         waiting = start(isolated, warehouse, "host_b", SOURCES__STATSIG__LOCK_WAIT_SECONDS="240")
         assert finish(holder)[0] == 0
         code, out, err = finish(waiting)
         assert code == 0, err
         assert out.startswith("statsig: ok - ")
     finally:
-        stop(holder, *(p for p in (refused, waiting) if p))
+        stop(holder, *refused, *(p for p in (waiting,) if p))
     assert_exact(warehouse, sandbox, first)
 
 
@@ -99,11 +122,11 @@ def test_a_crashed_holder_does_not_block_the_next_run(sandbox, warehouse, isolat
 
 
 @pytest.mark.parametrize("sql_warehouse", ["mariadb"], indirect=True)
-def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_warehouse):
-    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder, is taken over once
-    expired or when left by a dead process of this host, and goes with its release."""
-    import datetime as dt
-
+def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehouse_clock(isolated, sql_warehouse):
+    """MariaDB (dlt's sqlalchemy destination): the lock row names its holder (host, pid, run id,
+    since), is taken over once its heartbeat is a minute old by the warehouse's clock, or at once
+    when left by a dead process this one can see (same host, boot and pid namespace), never when
+    left by a process of another pid namespace (a container with the same hostname)."""
     import dlt
 
     from conftest import _mariadb_query
@@ -115,23 +138,63 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire(isolated, sql_
                             destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
 
     def change(assignments: str) -> None:
-        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_lock set {assignments}", autocommit=True)
+        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}",
+                       autocommit=True)
+
+    def beat(seconds_ago: int) -> str:  # the warehouse's clock, as the lock writes it
+        return f"beat = date_format(current_timestamp - interval {seconds_ago} second, '%Y-%m-%dT%H:%i:%s')"
+
+    def crashed() -> locking.Owner:
+        owner = locking.Owner()
+        lock = locking.make_lock(pipeline, "statsig__sqlalchemy", owner)
+        assert lock.try_acquire() is None
+        lock._stop.set()  # its heartbeat stops and its row stays, as after a crash
+        return owner
 
     holder = locking.Owner()
-    first = locking.make_lock(pipeline, holder)
+    first = locking.make_lock(pipeline, "statsig__sqlalchemy", holder)
     assert first.try_acquire() is None
-    assert locking.make_lock(pipeline).try_acquire() == holder.describe()
+    held = locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire()
+    assert held.startswith(f"host {holder.host}, pid {holder.pid}, run {holder.run[:8]}, since "), held
     first.release()
-    crashed = locking.make_lock(pipeline)
-    assert crashed.try_acquire() is None  # released: free
-    crashed._stop.set()  # its heartbeat stops and its row stays, as after a crash
+    crashed()
     change("pid = 4194305")  # a pid no process of this host has
-    survivor = locking.make_lock(pipeline)
-    assert survivor.try_acquire() is None  # taken over from the dead process
-    survivor._stop.set()
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
-    change(f"host = 'elsewhere', expires = '{past}'")
-    last = locking.make_lock(pipeline)
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is None  # taken over at once
+    change("pid = 4194305, pid_space = 'another-container'")
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # alive, as far as we know
+    change(beat(30))
+    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # a beat 30 s ago: alive
+    change(beat(61))
+    last = locking.make_lock(pipeline, "statsig__sqlalchemy")
     assert last.try_acquire() is None  # no heartbeat for a minute: taken over
     last.release()
-    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_lock") == [(0,)]
+    assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_locks") == [(0,)]
+
+
+def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolated, sql_warehouse):
+    """The write turn of a dataset (what every state restore and load takes) is one writer's at a
+    time on every warehouse kind, and a wait for it is bounded: past it, exit 6 naming the writer."""
+    import dlt
+
+    from pipelines import locking
+    from pipelines.warehouse.destinations import make_destination
+
+    dataset = sql_warehouse.dataset("whop")
+
+    def pipeline(name: str):
+        return dlt.pipeline(pipeline_name=name, pipelines_dir=str(isolated / name), dataset_name=dataset,
+                            destination=make_destination(sql_warehouse.name, dataset))
+
+    writer = locking.Owner()
+    with locking.write_turn(pipeline("whop__north"), "whop", owner=writer):
+        started = time.monotonic()
+        with pytest.raises(locking.RunInProgress) as refused:
+            with locking.write_turn(pipeline("whop__south"), "whop", 0.5, at_least=0.2):
+                pass
+        assert 0.5 <= time.monotonic() - started < 10
+    message, holder = str(refused.value), f"host {writer.host}, pid {writer.pid}, run {writer.run[:8]}, since "
+    what = f"the DuckDB file {sql_warehouse.credentials}" if sql_warehouse.name == "duckdb" else f"dataset {dataset}"
+    assert message.startswith(f"whop: another run kept writing {what} for over 0.5s ({holder}"), message
+    assert message.endswith(" UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait longer")
+    with locking.write_turn(pipeline("whop__south"), "whop", at_least=0):  # free again
+        pass

@@ -1,10 +1,12 @@
-"""Airflow DAG: the nightly sync of every configured provider and account, with dlt's
-`PipelineTasksGroup` (one task group per provider account, each its own dlt pipeline and state).
+"""Airflow DAG: the nightly sync of every configured provider and account, one task per provider
+account (its own dlt pipeline and state), each calling metricsync's runner: the same locks as the
+CLI (one run per pipeline, the dataset written by one run at a time, so the accounts' tasks may run
+in parallel), the same chunked loads and one-line failures (a failed task's log ends with it).
 
 Install metricsync with its `airflow` extra (`pip install -e ".[airflow]"` in the repository's
-root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as by the CLI:
-`.dlt/` in the working directory of the workers, or `SOURCES__...` / `DESTINATION__...` environment
-variables (Airflow connections or secrets backends can set them); it is checked strictly when the
+root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as dlt reads it
+on Airflow (as its `PipelineTasksGroup` sets it up): `.dlt/` in the DAGs folder, or `SOURCES__...` /
+`DESTINATION__...` environment variables (Airflow connections or secrets backends can set them); it is checked strictly when the
 DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent default.
 `METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root:
 
@@ -12,27 +14,39 @@ DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent
     airflow db migrate
     airflow dags test metricsync_nightly
 
-Each task runs one dlt load per account: on a nightly schedule that covers the increment (the
-last `lookback_days` plus any new days, up to `windows_per_load` windows per query; a longer gap
-is caught up over the next nights). Run long backfills with the CLI (`--from/--to`) or Dagster.
+Each task is the nightly increment of one account (the last `lookback_days` plus any new days, in
+as many loads as it needs), as `metricsync run <provider> --accounts <account>` would run it. Run
+long backfills with the CLI (`--from/--to`) or Dagster.
 tests/test_airflow.py runs the commands above (`make test-airflow`, in CI).
 """
 
+import logging
 import os
 
-import dlt
 import pendulum
-from airflow.sdk import dag
-from dlt.helpers.airflow_helper import PipelineTasksGroup
+from airflow.configuration import conf
+from airflow.sdk import dag, task
 
-from pipelines.accounts import configured_accounts, scope_to_account
-from pipelines.warehouse.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
+from pipelines.accounts import configured_accounts
 from pipelines.providers import PROVIDERS, is_configured, source_factory
-from pipelines.runner import schema_contract
+from pipelines.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
 from sources._common.config.strict import check_settings
-from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
+os.environ.setdefault("DLT_PROJECT_DIR", conf.get("core", "dags_folder"))  # dlt's `.dlt/` on Airflow
+logger = logging.getLogger("metricsync.airflow")
+
+
+@task(retries=0)
+def load(provider: str, account_name: str, destination: str) -> None:
+    """One provider account's run through the runner; a failure fails the task with its one line."""
+    from pipelines.runner import run_provider
+
+    account = next((a for a in configured_accounts(provider) or [] if a.name == account_name), None)
+    result = run_provider(provider, destination, account=account)
+    if not result.ok:
+        raise RuntimeError(result.message)
+    logger.info("%s", result.message)
 
 
 @dag(dag_id="metricsync_nightly", schedule=NIGHTLY_CRON, start_date=pendulum.datetime(2024, 1, 1), catchup=False,
@@ -41,16 +55,10 @@ def metricsync_nightly():
     destination = destination_name(os.environ.get("METRICSYNC_DESTINATION"))
     for provider in (p for p in PROVIDERS if is_configured(p)):
         check_settings(provider, source_factory(provider))
+        where = make_destination(destination, dataset_name(provider)).destination_name
         for account in configured_accounts(provider) or [None]:
-            factory = make_destination(destination, dataset_name(provider))
-            name = pipeline_name(provider, factory.destination_name, account.name if account else None)
-            tasks = PipelineTasksGroup(name, use_data_folder=False, wipe_local_data=True)
-            pipeline = dlt.pipeline(pipeline_name=name, destination=factory, dataset_name=dataset_name(provider))
-            source = source_factory(provider)(control=RunControl(), **(account.params if account else {}))
-            if account:
-                scope_to_account(source, account.name)
-            tasks.add_run(pipeline, apply_loader_format(source, factory), decompose="none",
-                          schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0)
+            name = pipeline_name(provider, where, account.name if account else None)
+            load.override(task_id=name)(provider, account.name if account else "", destination)
 
 
 dag = metricsync_nightly()

@@ -1,7 +1,7 @@
 """`reset`: forget what was loaded for some queries or resources, so that the next run reloads
 them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
 rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
-restored from the destination, under the pipeline's run lock and its warehouse lock.
+restored from the destination, under the pipeline's locks and the dataset's write turn (`pipelines/locking.py`).
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
@@ -72,7 +72,7 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
     from dlt.common.pipeline import get_dlt_pipelines_dir
     from dlt.pipeline.helpers import pipeline_drop
 
-    from pipelines.locking import destination_lock, pipeline_lock
+    from pipelines.locking import Owner, destination_lock, pipeline_lock, write_turn
     from pipelines.runner import describe_failure, lock_wait_seconds
     from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
@@ -82,10 +82,12 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
         dataset = dataset_name(provider)
         destination = make_destination(args.destination, dataset)
         name = pipeline_name(provider, destination.destination_name, account)  # the runner's pipeline, same lock
-        with pipeline_lock(name, pipelines_dir):
+        wait, owner = lock_wait_seconds(provider), Owner()
+        with pipeline_lock(name, pipelines_dir, provider, wait, owner):
             pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
                                     pipelines_dir=pipelines_dir)
-            with destination_lock(pipeline, provider, lock_wait_seconds(provider)):  # no run writes meanwhile
+            # no run of this pipeline meanwhile, and no other writer of the dataset while it is changed
+            with destination_lock(pipeline, provider, wait, owner), write_turn(pipeline, provider, wait, owner):
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
                     print(f"{label}: nothing loaded in {args.destination} - nothing to reset")

@@ -15,9 +15,10 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from pipelines.commands._options import add_command
 from pipelines.providers import PROVIDERS
@@ -62,9 +63,8 @@ def datasets() -> dict:
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[str, Any, dict, Any]:
-    """The destination's dbt adapter type, its resolved dlt credentials, the providers loaded
-    there ({provider: the tables of its dataset}) and a dlt pipeline on it (for its SQL client); a
+def _warehouse(destination: str, workdir: str) -> tuple[str, Any]:
+    """The destination's dbt adapter type and a dlt pipeline on it (its SQL client, its locks); a
     destination without an installed dbt adapter is refused in one line."""
     import dlt
 
@@ -78,14 +78,45 @@ def _warehouse(destination: str, workdir: str) -> tuple[str, Any, dict, Any]:
                           f"on {' and '.join(ADAPTERS)}; query the loaded tables directly or install that dbt adapter")
     pipeline = dlt.pipeline(pipeline_name="metricsync_transform", destination=factory,
                             dataset_name=TARGET_SCHEMA, pipelines_dir=os.path.join(workdir, "pipelines"))
+    return kind, pipeline
+
+
+def _loaded(pipeline: Any) -> tuple[Any, dict]:
+    """The resolved dlt credentials and the providers loaded there ({provider: the tables of its dataset})."""
     credentials = pipeline.destination_client().config.credentials
     with pipeline.sql_client() as client:
         rows = client.execute_sql("select table_schema, table_name from information_schema.tables")
     tables: dict = {}
     for schema, table in rows or []:
         tables.setdefault(schema, set()).add(table)
-    loaded = {p: sorted(tables[d]) for p, d in datasets().items() if "_dlt_loads" in tables.get(d, ())}
-    return kind, credentials, loaded, pipeline
+    return credentials, {p: sorted(tables[d]) for p, d in datasets().items() if "_dlt_loads" in tables.get(d, ())}
+
+
+def lock_wait_seconds() -> float:
+    """`transform.lock_wait_seconds` (TRANSFORM__LOCK_WAIT_SECONDS): how long a `transform` waits
+    for another one building the mart, before exit 6."""
+    import dlt
+
+    from sources._common.config.spec import number, range_of
+
+    value = dlt.config.get("transform.lock_wait_seconds")
+    return number("transform", "lock_wait_seconds", value or 0, setting="TRANSFORM__LOCK_WAIT_SECONDS",
+                  bounds=range_of("transform", "lock_wait_seconds"))
+
+
+@contextmanager
+def _exclusive(pipeline: Any) -> Iterator[None]:
+    """The mart's lock (one `transform` at a time), and on a DuckDB file its write turn too (dbt
+    writes the file: no load opens it meanwhile)."""
+    from pipelines.locking import mart_lock, write_turn
+
+    wait = lock_wait_seconds()
+    with mart_lock(pipeline, wait):
+        if pipeline.destination.destination_type.endswith(".duckdb"):
+            with write_turn(pipeline, "transform", wait, setting="TRANSFORM__LOCK_WAIT_SECONDS"):
+                yield
+        else:
+            yield
 
 
 def profile(destination: str, credentials: Any) -> dict:
@@ -212,34 +243,42 @@ def _write_profile(destination: str, credentials: Any, workdir: str) -> None:
         os.environ[PASSWORD_ENV] = str(password)
 
 
+def _build_and_publish(result: TransformResult, destination: str, kind: str, pipeline: Any, workdir: str,
+                       verbose: bool) -> None:
+    """`dbt build` into the audit schema, published when every node passed, then freshness."""
+    credentials, loaded = _loaded(pipeline)
+    if not loaded:
+        result.exit_code = NOTHING_LOADED
+        result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
+                        "run python -m pipelines run all first (or check DESTINATION__"
+                        f"{destination.upper()}__CREDENTIALS)"]
+        return
+    _write_profile(kind, credentials, workdir)
+    logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
+    dbt = Dbt(kind, workdir, verbose, loaded)
+    dbt.deps()
+    result.nodes, result.lines = dbt.build()
+    if result.lines:
+        result.exit_code = EXIT_FAILED
+        result.lines.append(f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
+                            f"build is in {audit_schema(TARGET_SCHEMA)}")
+        return
+    with pipeline.sql_client() as client:
+        publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
+    errors, result.warnings = dbt.freshness(loaded)
+    if errors:
+        result.exit_code, result.lines = EXIT_STALE, errors
+
+
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
     """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
     warning is reported, not failed)."""
     result = TransformResult()
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
-        kind, credentials, loaded, pipeline = _warehouse(destination, workdir)
-        if not loaded:
-            result.exit_code = NOTHING_LOADED
-            result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
-                            "run python -m pipelines run all first (or check DESTINATION__"
-                            f"{destination.upper()}__CREDENTIALS)"]
-            return result
-        _write_profile(kind, credentials, workdir)
-        logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
-        dbt = Dbt(kind, workdir, verbose, loaded)
-        dbt.deps()
-        result.nodes, result.lines = dbt.build()
-        if result.lines:
-            result.exit_code = EXIT_FAILED
-            result.lines.append(f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
-                                f"build is in {audit_schema(TARGET_SCHEMA)}")
-            return result
-        with pipeline.sql_client() as client:
-            publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
-        errors, result.warnings = dbt.freshness(loaded)
-        if errors:
-            result.exit_code, result.lines = EXIT_STALE, errors
+        kind, pipeline = _warehouse(destination, workdir)
+        with _exclusive(pipeline):
+            _build_and_publish(result, destination, kind, pipeline, workdir, verbose)
     except DbtNotRun as exc:
         result.exit_code = EXIT_FAILED
         result.lines = [f"transform: dbt could not run: {exc} - check {PROJECT_DIR.name}/ and the {destination} "

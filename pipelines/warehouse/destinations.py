@@ -9,7 +9,6 @@ Names derived here:
 """
 
 import copy
-import fcntl
 import importlib
 import logging
 import os
@@ -185,22 +184,6 @@ def apply_loader_format(source: Any, factory: Any) -> Any:
     return source
 
 
-@contextmanager
-def warehouse_lock(pipelines_dir: str, destination: str, factory: Any = None) -> Iterator[None]:
-    """One writer per destination on this machine: processes of a parallel run fetch concurrently
-    but take turns at the warehouse (DuckDB allows one writing process; concurrent first loads
-    into a server warehouse would race to create the same schema and tables). With the run's
-    `factory`, a DuckDB file is opened once for the turn (`one_connection`)."""
-    os.makedirs(pipelines_dir, exist_ok=True)
-    with open(os.path.join(pipelines_dir, f".warehouse-{destination}.lock"), "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            with one_connection(factory):
-                yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # what DuckDB keeps in memory while it loads (its buffer cache; it spills to disk beyond): a load
 # holds at most `LOAD_ROWS` rows, so its merge needs no more, however large the table has grown
 DUCKDB_MEMORY_LIMIT = "200MB"
@@ -216,9 +199,10 @@ def one_connection(factory: Any) -> Iterator[None]:
     """A local DuckDB file opened once for a warehouse turn: every dlt client of the turn (state
     restore, the load's schema update, its jobs, its completion) works on a cursor of this
     connection, instead of opening and checkpointing the file four or five times per provider.
-    It is closed (and checkpointed) when the turn ends, before the warehouse lock is released,
+    It is closed (and checkpointed) when the turn ends, before the turn's lock is released,
     so another process's turn opens the file as before; its memory is capped at
-    `duckdb_memory_limit()`. Other destinations: nothing changes."""
+    `duckdb_memory_limit()`. Other destinations: nothing changes. The runner holds the
+    file's write turn (`pipelines/locking.py:write_turn`) around it."""
     path = factory.config_params.get("credentials") if factory is not None else None
     if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
         yield
