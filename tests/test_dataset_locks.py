@@ -55,7 +55,8 @@ def writer_pid(warehouse) -> int:
             "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
             "where l.locktype = 'advisory' and l.granted and l.classid = 28019 "
             f"and l.objid::bigint = (hashtext('dataset__{dataset}')::bigint & 4294967295)")
-        return int(rows[0][0].split()[2]) if rows else 0
+        parts = str(rows[0][0] or "").split() if rows else []  # "metricsync <host> <pid> <run> <since>"
+        return int(parts[2]) if len(parts) == 5 else 0  # a session still naming itself: not known yet
     try:
         rows = warehouse.query(f"select pid from {dataset}._metricsync_locks where name = 'dataset__{dataset}'")
     except Exception:  # noqa: BLE001 - the table is created by the first lock
