@@ -4,7 +4,6 @@ import datetime as dt
 import functools
 import logging
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, NoReturn, Optional
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ import pendulum
 import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
+from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck
 from .._common.load.spool import Spool
@@ -256,6 +256,8 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], Spool
 
 def query_error(query: dict, exc: ApiError) -> ApiError:
     """The same error, one line naming the query (the client already hid the key)."""
+    if isinstance(exc, BadAnswer):
+        return BadAnswer(PROVIDER, f"query {query['name']!r}", exc.period, exc.field, exc.value, exc.problem)
     hint = exc.hint or f"check query {query['name']!r} in sources.{PROVIDER}.queries"
     return type(exc)(PROVIDER, f"query {query['name']!r}", exc.status, exc.api_message, code=exc.code,
                      request_id=exc.request_id, hint=hint)
@@ -263,13 +265,15 @@ def query_error(query: dict, exc: ApiError) -> ApiError:
 
 # -- rows -------------------------------------------------------------------------------------
 def _instant(value: Any, field: str) -> dt.datetime:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, UTC)
+    """An instant the API sent (ISO text or epoch seconds) in UTC; one that is no instant, or
+    that lies outside the years 1 to 9999, fails the query (exit 3)."""
     try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, UTC)
         parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ApiError(PROVIDER, settings.ENDPOINT_NAME, 200, f"{field} {value!r} is not a timestamp") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadAnswer(PROVIDER, settings.ENDPOINT_NAME, None, field, value, "not a timestamp") from None
 
 
 def bucket_day(bucket: dt.datetime, timezone: str) -> dt.date:
@@ -284,23 +288,10 @@ def _bucket(value: Any, timezone: str) -> tuple[dt.datetime, dt.date]:
     """(bucket start in UTC, its day in `timezone`): parsed once per distinct label, not per row
     (a page grouped by customer repeats each day's label on every row)."""
     bucket = _instant(value, "timestamp")
-    return bucket, bucket_day(bucket, timezone)
-
-
-def _int(value: Any, query: dict) -> Optional[int]:
-    """A result's value, an integer (minor units or a count), exactly: also when it comes as text
-    (`"9000"`) or as an integral number (`9000.0`); anything else fails the query, never truncated."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
     try:
-        number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
-    except InvalidOperation:
-        number = None
-    if number is not None and number.is_finite() and number == number.to_integral_value():
-        return int(number)
-    raise ApiError(PROVIDER, f"query {query['name']!r}", 200,
-                   f"table metric_results: column 'value' is bigint in the warehouse but the API sent {value!r}",
-                   hint="the API changed the column's type; report it with this line")
+        return bucket, bucket_day(bucket, timezone)
+    except (ValueError, OverflowError):  # a bucket at the end of year 9999 in a time zone east of UTC
+        raise BadAnswer(PROVIDER, settings.ENDPOINT_NAME, None, "timestamp", value, "not a bucket's start") from None
 
 
 def _dimensions(dimensions: dict) -> tuple[str, str]:
@@ -341,8 +332,7 @@ def result_columns(query: dict, body: dict, window: Window) -> dict[str, list]:
             buckets.append(bucket)
             metrics.append(str(result.get("metric") or result.get("name") or ""))
             names.append(result.get("name"))
-            value = result.get("value")
-            values.append(value if type(value) is int else _int(value, query))
+            values.append(result.get("value"))  # an integer: the Arrow conversion takes it exactly or refuses it
             currencies.append(result.get("currency"))
             dimension_names.append(dimension_name)
             dimension_values.append(dimension_value)

@@ -1,22 +1,37 @@
 """Row dicts to Arrow tables with stable column types, so pages load through dlt's fast path.
 
 Known columns get their declared type; others are typed from their values: integers and
-`Decimal`s (money parsed exactly) become decimal(38, 9), rounded to 9 places, stable whether a page
+`Decimal`s (money parsed exactly) become decimal(38, 9), stable whether a page
 holds ints or fractions; binary floats (JSON doubles) become double; text stays text, dates and
 datetimes keep their type, nested values become JSON text.
 
 A column already in the destination keeps its type: a number that arrives as a numeric string
 (`"123.45"`) is parsed into it exactly, and a value that cannot be (`"n/a"` in a number column)
 raises `TypeDrift`, so no variant column (`<name>__v_<type>`) ever appears and no value is lost.
+
+Every value is checked against its column's type (declared, existing or inferred) as the page
+becomes Arrow, one layer for every provider: a value the column cannot hold exactly raises
+`BadValue` (`NaN`/`Infinity`, text or `true` where a number belongs, a fraction in an integer
+column, a number beyond decimal(38, 9) or with more than 9 decimal places, text that is not valid
+Unicode, two fields that dlt names alike, a field named as dlt's own `_dlt_*` columns):
+
+    >>> try:
+    ...     to_arrow([{"line_count": 2.9}], {"line_count": pa.int64()})
+    ... except BadValue as exc:
+    ...     print(exc)
+    field 'line_count' is 2.9: a fraction where an integer belongs
 """
 
 import datetime as dt
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from sources._common.errors import shown
 
 MONEY = pa.decimal128(38, 9)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -25,12 +40,28 @@ _ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "doubl
              "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
 
 
-class TypeDrift(ValueError):
+class BadValue(ValueError):
+    """A value its column cannot hold exactly (`column`, `value`, `problem`); `row` is its index in
+    the page and `period` its row's period, when the converter knows the period column."""
+
+    def __init__(self, column: str, value: Any, problem: str, row: Optional[int] = None) -> None:
+        self.column, self.value, self.problem, self.row = column, value, problem, row
+        self.period: Any = None
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        return f"field {self.column!r} is {shown(self.value)}: {self.problem}"
+
+
+class TypeDrift(BadValue):
     """A value that does not fit its column's type in the destination (`column`, `value`, `data_type`)."""
 
-    def __init__(self, column: str, value: Any, data_type: str) -> None:
-        self.column, self.value, self.data_type = column, value, data_type
-        super().__init__(f"column {column!r} is {data_type} in the warehouse but the API sent {value!r}")
+    def __init__(self, column: str, value: Any, data_type: str, row: Optional[int] = None) -> None:
+        self.data_type = data_type
+        super().__init__(column, value, f"column {column!r} is {data_type} in the warehouse", row)
+
+    def describe(self) -> str:
+        return f"column {self.column!r} is {self.data_type} in the warehouse but the API sent {shown(self.value)}"
 
 
 _NUMBERS = ("decimal", "double", "bigint")
@@ -84,47 +115,111 @@ def _infer(values: list) -> Optional[str]:
     return kinds.pop() if len(kinds) == 1 else "text"
 
 
-def _cell(value: Any, kind: pa.DataType) -> Any:
+_WIDE = Context(prec=80)  # room to quantize any decimal(38, 9) value (the default 28 digits are too few)
+_INTEGER_DIGITS = 38 - 9  # before the point in decimal(38, 9)
+_INT64 = (-(2**63), 2**63)
+
+
+def _number(value: Any, column: str, row: int) -> Decimal:
+    """A JSON number, or a number sent as text, as its exact finite Decimal; BadValue otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)) \
+            or (isinstance(value, str) and "_" in value):
+        raise BadValue(column, value, "not a number", row)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise BadValue(column, value, "not a number", row) from None
+    if not number.is_finite():
+        raise BadValue(column, value, "not a finite number", row)
+    return number
+
+
+def _exact(number: Decimal, value: Any, scale: int, column: str, row: int) -> Decimal:
+    """`number` at `scale` places, when that is exactly `number` and fits decimal(38, `scale`)."""
+    if number and number.adjusted() >= 38 - scale:
+        raise BadValue(column, value, f"beyond the {38 - scale} digits before the point of decimal(38, {scale})", row)
+    fitted = number.quantize(_SCALE[scale], context=_WIDE)
+    if fitted != number:
+        raise BadValue(column, value, f"more than {scale} decimal places (decimal(38, {scale}))", row)
+    return fitted
+
+
+def _text(value: Any, column: str, row: int) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else \
+        value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadValue(column, value, "text that is not valid Unicode (a lone surrogate)", row) from None
+    return text
+
+
+def _cell(value: Any, kind: pa.DataType, column: str = "", row: int = 0) -> Any:
+    """`value` as its column holds it, exactly, or BadValue."""
     if value is None:
         return None
     if kind == pa.string():
-        if isinstance(value, (dict, list)):
-            return json.dumps(value, sort_keys=True, default=str)
-        return value if isinstance(value, str) else str(value)
+        return _text(value, column, row)
     if pa.types.is_decimal(kind):
-        return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(_SCALE[kind.scale])
+        return _exact(_number(value, column, row), value, kind.scale, column, row)
+    if pa.types.is_integer(kind):
+        number = _number(value, column, row)
+        if number != number.to_integral_value():
+            raise BadValue(column, value, "a fraction where an integer belongs", row)
+        if not _INT64[0] <= number < _INT64[1]:
+            raise BadValue(column, value, "beyond a 64-bit integer", row)
+        return int(number)
     if pa.types.is_floating(kind):
-        return float(value)
+        number = float(_number(value, column, row))
+        if number in (float("inf"), float("-inf")):
+            raise BadValue(column, value, "beyond a double", row)
+        return number
+    wanted = {"bool": bool, "date32[day]": dt.date, "timestamp[us, tz=UTC]": dt.datetime}.get(str(kind))
+    if wanted is not None and not isinstance(value, wanted):
+        raise BadValue(column, value, f"not a {wanted.__name__}", row)
     return value
 
 
 _REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts each once
-_AS_IS = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
-          pa.types.is_timestamp, pa.types.is_date)
+# the value types Arrow converts in C (no Python call per value) to each kind, exactly
+_AS_IS = ((pa.types.is_string, {str}), (pa.types.is_integer, {int}), (pa.types.is_floating, {float, int}),
+          (pa.types.is_boolean, {bool}), (pa.types.is_timestamp, {dt.datetime}), (pa.types.is_date, {dt.date}))
 
 
-def _column(values: list, kind: pa.DataType, compact: bool = False) -> pa.Array:
+def _fast(values: list, kind: pa.DataType) -> Optional[pa.Array]:
+    """The column converted in C, when every value already has a type Arrow converts exactly."""
+    allowed = next((types for check, types in _AS_IS if check(kind)), None)
+    if allowed is None or not set(map(type, values)) <= allowed | {type(None)}:
+        return None
+    try:
+        array = pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):  # e.g. a lone surrogate: judged one by one
+        return None
+    if pa.types.is_floating(kind) and pc.any(pc.or_(pc.is_nan(array), pc.is_inf(array))).as_py():
+        return None
+    return array
+
+
+def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = "") -> pa.Array:
     """Arrow converts a column whose values already have the type in C (no Python call per
     value); a column that needs shaping (JSON text, exact decimals, numbers as text) goes value
-    by value. Datetimes repeated down a column (a bucket's label on every row of a page) are
-    converted once each (Arrow's per-value time zone lookup is slow). With `compact`, text that
-    is the same on every row (a query's name, metric, currency on each row of a page) is held
-    once, as a dictionary (`expand` makes it plain text again)."""
+    by value, each checked (`BadValue`). Datetimes repeated down a column (a bucket's label on
+    every row of a page) are converted once each (Arrow's per-value time zone lookup is slow).
+    With `compact`, text that is the same on every row (a query's name, metric, currency on each
+    row of a page) is held once, as a dictionary (`expand` makes it plain text again)."""
     if compact and kind == pa.string() and values and isinstance(values[0], str) \
             and values.count(values[0]) == len(values):
         return pa.DictionaryArray.from_arrays(pa.nulls(len(values), pa.int8()).fill_null(0),
-                                              pa.array(values[:1], pa.string()))
+                                              pa.array([_text(values[0], name, 0)], pa.string()))
     if pa.types.is_timestamp(kind) and len(values) > _REPEATS:
         distinct = dict.fromkeys(values)
         if len(distinct) * _REPEATS <= len(values) and all(type(v) is dt.datetime or v is None for v in distinct):
             index = {value: position for position, value in enumerate(distinct)}
             return _column(list(distinct), kind).take(pa.array([index[v] for v in values], pa.int32()))
-    if any(check(kind) for check in _AS_IS):
-        try:
-            return pa.array(values, type=kind)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            pass
-    return pa.array([_cell(v, kind) for v in values], type=kind)
+    array = _fast(values, kind)
+    if array is not None:
+        return array
+    return pa.array([_cell(v, kind, name, row) for row, v in enumerate(values)], type=kind)
 
 
 def to_arrow(
@@ -134,15 +229,17 @@ def to_arrow(
     existing: Optional[Mapping[str, str]] = None,
     normalize: Callable[[str], str] = str,
     compact: bool = False,
+    period: Optional[str] = None,
 ) -> pa.Table:
     """Build a table from `rows`; columns named by `normalize` in first-seen order, all-null unknown
     columns dropped, `required` columns (the merge key) not null as dlt declares them. `existing`
-    maps the destination's column names to their dlt data types."""
+    maps the destination's column names to their dlt data types; `period` names the column whose
+    value a `BadValue` reports (the row's period)."""
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
     return columns_to_arrow({name: [row.get(name) for row in rows] for name in names}, types, required, existing,
-                            normalize, compact)
+                            normalize, compact, period)
 
 
 def columns_to_arrow(
@@ -152,27 +249,53 @@ def columns_to_arrow(
     existing: Optional[Mapping[str, str]] = None,
     normalize: Callable[[str], str] = str,
     compact: bool = False,
+    period: Optional[str] = None,
 ) -> pa.Table:
     """`to_arrow` of rows given as columns (name -> values, all of one length, in column order):
     the same table, without building a dict per row."""
     types, required, existing = dict(types or {}), set(required), dict(existing or {})
     arrays: dict[str, pa.Array] = {}
-    for name, values in columns.items():
-        column = normalize(name)
-        if name in types or column in types:
-            arrays[column] = _column(values, types.get(name) or types[column], compact)
-            continue
-        data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
-        if data_type is None:
-            continue
-        if column in existing:
-            values = [_parsed(v, data_type) for v in values]
-            misfit = next((v for v in values if v is not None and not _fits(v, data_type)), None)
-            if misfit is not None:
-                raise TypeDrift(column, misfit, data_type)
-        arrays[column] = _column(values, _ARROW_OF[data_type], compact)
+    try:
+        for name, values in columns.items():
+            column = _column_name(name, normalize, arrays)
+            array = _typed(name, column, values, types, existing, compact)
+            if array is not None:
+                arrays[column] = array
+    except BadValue as exc:
+        if period and exc.row is not None and period in columns:
+            exc.period = columns[period][exc.row]
+        raise
     fields = [pa.field(n, a.type, nullable=n not in required) for n, a in arrays.items()]
     return pa.Table.from_arrays(list(arrays.values()), schema=pa.schema(fields))
+
+
+def _column_name(name: str, normalize: Callable[[str], str], taken: Mapping[str, Any]) -> str:
+    """The column dlt names `name`; a field whose name is not valid Unicode, is dlt's own
+    (`_dlt_id`, ...) or is named like another field of the page (`unitType`, `unit_type`) is refused."""
+    if isinstance(name, str):
+        _text(name, name, 0)
+    column = normalize(name)
+    if column.startswith("_dlt"):
+        raise BadValue(name, name, "a field named like one of dlt's own columns")
+    if column in taken:
+        raise BadValue(name, name, f"a second field named {column!r} in dlt's naming")
+    return column
+
+
+def _typed(name: str, column: str, values: list, types: Mapping, existing: Mapping, compact: bool) -> Optional[pa.Array]:
+    """One column as Arrow: its declared type, the destination's, or one inferred from its values
+    (None for a column of nulls the destination does not know)."""
+    if name in types or column in types:
+        return _column(values, types.get(name) or types[column], compact, column)
+    data_type = existing.get(column) if existing.get(column) in _ARROW_OF else _infer(values)
+    if data_type is None:
+        return None
+    if column in existing:
+        values = [_parsed(v, data_type) for v in values]
+        misfit = next((row for row, v in enumerate(values) if v is not None and not _fits(v, data_type)), None)
+        if misfit is not None:
+            raise TypeDrift(column, values[misfit], data_type, misfit)
+    return _column(values, _ARROW_OF[data_type], compact, column)
 
 
 @dataclass(frozen=True)
@@ -187,12 +310,14 @@ class Converter:
     existing: Mapping[str, str]
     normalize: Callable[[str], str] = str
     compact: bool = False
+    period: Optional[str] = None
 
     def __call__(self, rows: list[Mapping[str, Any]]) -> pa.Table:
-        return to_arrow(rows, self.types, self.required, self.existing, self.normalize, self.compact)
+        return to_arrow(rows, self.types, self.required, self.existing, self.normalize, self.compact, self.period)
 
     def columns(self, columns: Mapping[str, list]) -> pa.Table:
-        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize, self.compact)
+        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize, self.compact,
+                                self.period)
 
 
 def _plain(field: pa.Field) -> pa.Field:

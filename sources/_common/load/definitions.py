@@ -11,16 +11,19 @@ from typing import Any, Iterable, Iterator
 
 import dlt
 
+from sources._common.load.answers import definition_rows
+
 SCD2 = {"disposition": "merge", "strategy": "scd2"}
 DEFINITION_FORMAT = "insert_values"
 
 
-def snapshot(batches: Iterable[list]) -> Iterator[Any]:
-    """Yield every batch of rows; an empty snapshot still reaches the destination (an empty table
-    job), so that the merge closes every current row."""
+def snapshot(batches: Iterable[list], provider: str, table: str) -> Iterator[Any]:
+    """Yield every batch of rows, each checked (`answers.definition_rows`: a value that cannot load
+    exactly fails the run before anything of it loads); an empty snapshot still reaches the
+    destination (an empty table job), so that the merge closes every current row."""
     empty = True
     for rows in batches:
-        if rows:
+        if definition_rows(rows, provider, table):
             empty = False
             yield rows
     if empty:
