@@ -4,6 +4,8 @@ Every `MetricSyncError` carries a one-line message meant for the person running 
 the provider and says what to do, and it never contains a secret (see `redaction`).
 """
 
+import math
+from decimal import Decimal
 from typing import Optional
 
 
@@ -93,8 +95,12 @@ class TransientError(Exception):
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """`repr(value)` cut short for a one-line message (a lone surrogate shows as its escape)."""
-    text = repr(value)
+    """`value` as the API sent it, cut short for a one-line message: text quoted (a lone surrogate
+    shows as its escape), numbers as JSON writes them (`2.9`, `NaN`, `Infinity`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    else:
+        text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -15,7 +15,7 @@ from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck
 from .._common.load.spool import Spool
-from .._common.load.windows import latest_period, next_period
+from .._common.load.windows import latest_period, next_period, period_start
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -138,6 +138,18 @@ def window_range(window: Window, timezone: str, now: dt.datetime) -> Optional[tu
     if end <= start:
         return None
     return _utc_text(start), _utc_text(end)
+
+
+def check_first_day(queries: list[dict], day: Optional[dt.date], setting: str) -> None:
+    """Every query's first window (`day` aligned to its interval) begins at a representable instant
+    in its time zone: 0001-01-01 00:00 in Asia/Tokyo lies before year 1 in UTC (exit 2, one line)."""
+    for query in queries if day else []:
+        start = period_start(day, query["interval"])
+        try:
+            pendulum.datetime(start.year, start.month, start.day, tz=query["timezone"]).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ConfigError(f"{PROVIDER}: query {query['name']!r}: {setting} {day} starts its first {query['interval']} "
+                              f"on {start}, before year 1 in {query['timezone']} - use a later {setting}") from None
 
 
 def form_pairs(body: dict) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ Unicode, two fields that dlt names alike, a field named as dlt's own `_dlt_*` co
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -65,11 +66,12 @@ class TypeDrift(BadValue):
 
 
 _NUMBERS = ("decimal", "double", "bigint")
+_NUMERIC_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # what JSON calls a number, more or less
 
 
 def _parsed(value: Any, data_type: str) -> Any:
     """A numeric string as the number it spells, exactly, when the column holds numbers."""
-    if data_type not in _NUMBERS or not isinstance(value, str):
+    if data_type not in _NUMBERS or not isinstance(value, str) or not _NUMERIC_TEXT.fullmatch(value.strip()):
         return value
     try:
         number = Decimal(value.strip())
@@ -123,7 +125,7 @@ _INT64 = (-(2**63), 2**63)
 def _number(value: Any, column: str, row: int) -> Decimal:
     """A JSON number, or a number sent as text, as its exact finite Decimal; BadValue otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)) \
-            or (isinstance(value, str) and "_" in value):
+            or (isinstance(value, str) and not _NUMERIC_TEXT.fullmatch(value.strip())):
         raise BadValue(column, value, "not a number", row)
     try:
         number = value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
