@@ -13,7 +13,6 @@ import math
 import re
 import shutil
 from decimal import Context, Decimal
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -375,3 +374,19 @@ def test_whop_amount_loads_exactly_or_fails_with_the_warehouse_unchanged(loaded_
     assert result.ok, result.message
     sent = exact_number(amount)
     assert sent in [Decimal(a) for (a,) in duck.query("select amount from whop.wallet_time_series")]
+
+
+def test_a_from_before_year_one_in_the_querys_time_zone_is_a_usage_error(sandbox, tmp_path, monkeypatch, capsys):
+    """`run stripe_analytics --from 0001-01-01` with an Asia/Tokyo query: its first day starts at
+    0000-12-31T15:00Z (issue 27: OverflowError, exit 1). Exit 2, one line, nothing requested."""
+    from pipelines.cli import main
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "early.duckdb"))
+    configure(monkeypatch, "stripe_analytics", **SETTINGS["stripe_analytics"](sandbox.url))
+    code = main(["run", "stripe_analytics", "--from", "0001-01-01", "--pipelines-dir", str(tmp_path / "pipelines")])
+    out, err = capsys.readouterr()
+    lines = [line for line in (out + err).splitlines() if "0001-01-01" in line]
+    assert code == 2, out + err
+    assert lines == ["stripe_analytics: query 'mrr': --from 0001-01-01 starts its first day on 0001-01-01, before year 1 "
+                     "in Asia/Tokyo - use a later --from"], out + err
+    assert sandbox.seen(STRIPE) == []
