@@ -254,6 +254,17 @@ def test_stripe_results_load_exactly_or_fail_the_query(pairs):
 
 
 
+def test_a_200_without_the_documented_list_is_never_an_empty_answer():
+    """An empty answer deletes the window's stored rows (or closes every definition): a body
+    without its list is refused instead (retried as a bad body, or exit 3 for the Whop schema)."""
+    maintenance = {"status": "maintenance"}
+    assert not stripe.is_metric_query_body(maintenance) and stripe.is_metric_query_body({"data": []})
+    assert not whop.is_wallet_body(maintenance) and not whop.is_metric_body(maintenance)
+    assert not statsig.is_list_body(maintenance)
+    with pytest.raises(BadAnswer):
+        whop.schema_rows(maintenance, "groupings")
+
+
 # -- through the pipeline: the sandbox answers a hostile 200, the run fails with exit 3 -------------------
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 FIRST = TODAY - dt.timedelta(days=4)

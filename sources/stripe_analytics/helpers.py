@@ -209,7 +209,9 @@ class MetricQueryPaginator(PageTokenPaginator):
 
 
 def is_metric_query_body(body: Any) -> bool:
-    return isinstance(body, dict) and isinstance(body.get("data") or [], list)
+    """A page with its `data` list (null read as empty); a 200 without it (`{"status": "maintenance"}`)
+    is not an empty answer, which would delete the window's stored rows."""
+    return isinstance(body, dict) and "data" in body and isinstance(body["data"] or [], list)
 
 
 # -- window splitting and errors --------------------------------------------------------------
