@@ -27,7 +27,7 @@ from sources.statsig import helpers as statsig
 from sources.stripe_analytics import helpers as stripe
 from sources.whop import helpers as whop
 
-PURE = settings(max_examples=100, deadline=None, derandomize=True)
+PURE = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 
 # -- generated values ---------------------------------------------------------------------------------
 NUMBERS = st.one_of(
@@ -367,7 +367,7 @@ def test_a_hostile_answer_fails_in_one_line_and_changes_nothing(loaded_once, san
     assert_refused(result, before, after, provider, named)
 
 
-@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amount=JSON_SCALARS)
 @example(amount=NAN).via("issue 27")
 @example(amount=None).via("issue 27")

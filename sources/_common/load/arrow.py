@@ -156,36 +156,56 @@ def _text(value: Any, column: str, row: int) -> str:
     return text
 
 
-def _cell(value: Any, kind: pa.DataType, column: str = "", row: int = 0) -> Any:
-    """`value` as its column holds it, exactly, or BadValue."""
-    if value is None:
-        return None
-    if kind == pa.string():
-        return _text(value, column, row)
-    if pa.types.is_decimal(kind):
+def _decimal(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
+    def cell(value: Any, column: str, row: int) -> Any:
         return _exact(_number(value, column, row), value, kind.scale, column, row)
+    return cell
+
+
+def _integer(value: Any, column: str, row: int) -> int:
+    number = _number(value, column, row)
+    if number != number.to_integral_value():
+        raise BadValue(column, value, "a fraction where an integer belongs", row)
+    if not _INT64[0] <= number < _INT64[1]:
+        raise BadValue(column, value, "beyond a 64-bit integer", row)
+    return int(number)
+
+
+def _double(value: Any, column: str, row: int) -> float:
+    number = float(_number(value, column, row))
+    if number in (float("inf"), float("-inf")):
+        raise BadValue(column, value, "beyond a double", row)
+    return number
+
+
+def _instance(wanted: type) -> Callable[[Any, str, int], Any]:
+    def cell(value: Any, column: str, row: int) -> Any:
+        if not isinstance(value, wanted):
+            raise BadValue(column, value, f"not a {wanted.__name__}", row)
+        return value
+    return cell
+
+
+def _converter(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
+    """`cell(value, column, row)`: a value as a column of `kind` holds it, exactly, or BadValue."""
+    if kind == pa.string():
+        return _text
+    if pa.types.is_decimal(kind):
+        return _decimal(kind)
     if pa.types.is_integer(kind):
-        number = _number(value, column, row)
-        if number != number.to_integral_value():
-            raise BadValue(column, value, "a fraction where an integer belongs", row)
-        if not _INT64[0] <= number < _INT64[1]:
-            raise BadValue(column, value, "beyond a 64-bit integer", row)
-        return int(number)
+        return _integer
     if pa.types.is_floating(kind):
-        number = float(_number(value, column, row))
-        if number in (float("inf"), float("-inf")):
-            raise BadValue(column, value, "beyond a double", row)
-        return number
+        return _double
     wanted = {"bool": bool, "date32[day]": dt.date, "timestamp[us, tz=UTC]": dt.datetime}.get(str(kind))
-    if wanted is not None and not isinstance(value, wanted):
-        raise BadValue(column, value, f"not a {wanted.__name__}", row)
-    return value
+    return _instance(wanted) if wanted else (lambda value, column, row: value)
 
 
 _REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts each once
-# the value types Arrow converts in C (no Python call per value) to each kind, exactly
+# the value types Arrow converts in C (no Python call per value) to each kind, exactly (a failure,
+# NaN included, is judged value by value, naming the value)
 _AS_IS = ((pa.types.is_string, {str}), (pa.types.is_integer, {int}), (pa.types.is_floating, {float, int}),
-          (pa.types.is_boolean, {bool}), (pa.types.is_timestamp, {dt.datetime}), (pa.types.is_date, {dt.date}))
+          (pa.types.is_boolean, {bool}), (pa.types.is_timestamp, {dt.datetime}), (pa.types.is_date, {dt.date}),
+          (pa.types.is_decimal, {Decimal, int}))  # Arrow refuses a decimal it cannot hold exactly
 
 
 def _fast(values: list, kind: pa.DataType) -> Optional[pa.Array]:
@@ -195,8 +215,8 @@ def _fast(values: list, kind: pa.DataType) -> Optional[pa.Array]:
         return None
     try:
         array = pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):  # e.g. a lone surrogate: judged one by one
-        return None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None  # e.g. a lone surrogate, an inexact decimal: judged value by value
     if pa.types.is_floating(kind) and pc.any(pc.or_(pc.is_nan(array), pc.is_inf(array))).as_py():
         return None
     return array
@@ -221,7 +241,8 @@ def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = 
     array = _fast(values, kind)
     if array is not None:
         return array
-    return pa.array([_cell(v, kind, name, row) for row, v in enumerate(values)], type=kind)
+    cell = _converter(kind)
+    return pa.array([None if v is None else cell(v, name, row) for row, v in enumerate(values)], type=kind)
 
 
 def to_arrow(
