@@ -265,6 +265,33 @@ def test_a_200_without_the_documented_list_is_never_an_empty_answer():
         whop.schema_rows(maintenance, "groupings")
 
 
+@pytest.mark.parametrize("field, value, loaded", [
+    pytest.param("interval", 30, 30, id="integer"),
+    pytest.param("interval", "30", 30, id="integer-as-text"),
+    pytest.param("interval", 2.5, BadAnswer, id="fraction"),
+    pytest.param("interval", True, BadAnswer, id="boolean"),
+    pytest.param("display", float("nan"), BadAnswer, id="nan"),
+    pytest.param("filters", {"events": [{"name": "\ud800"}]}, BadAnswer, id="nested-lone-surrogate"),
+    pytest.param("_dlt_id", "x", BadAnswer, id="dlt-column"),
+    pytest.param("Account", "x", BadAnswer, id="our-account-column"),
+])
+def test_definitions_load_exactly_or_fail_before_their_snapshot(field, value, loaded):
+    """Definitions load as rows (scd2): a snapshot closes what it lacks, so a row that cannot load
+    exactly fails the run before any of it loads."""
+    from sources._common.load.answers import definition_rows
+    from sources.posthog import helpers as posthog
+    from sources.posthog import settings as posthog_settings
+
+    rows = [{"id": "m1", "name": "Revenue", field: value}]
+    types = posthog.integers(posthog_settings.METRIC_COLUMNS)
+    if loaded is BadAnswer:
+        with pytest.raises(BadAnswer) as refused:
+            definition_rows(rows, "posthog", "group_type_metrics", types)
+        assert str(refused.value).startswith("posthog: table group_type_metrics failed (HTTP 200): field ")
+        return
+    assert definition_rows(rows, "posthog", "group_type_metrics", types)[0][field] == loaded
+
+
 # -- through the pipeline: the sandbox answers a hostile 200, the run fails with exit 3 -------------------
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 FIRST = TODAY - dt.timedelta(days=4)

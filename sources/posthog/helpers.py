@@ -3,9 +3,11 @@
 import json
 from typing import Any
 
+import pyarrow as pa
+
 from .._common import ApiClient, ApiError, ConfigError, Request
 from .._common.http.paginators import Paginator
-from .._common.load.answers import one_per_key, own_fields
+from .._common.load.answers import exact, one_per_key, own_fields, present
 from . import settings
 
 
@@ -72,7 +74,17 @@ def group_type_rows(project_id: int, body: Any) -> list[dict]:
           "created_at": "2024-01-15T09:30:00Z"}]
     """
     where = f"project {project_id} group types"
-    return [{**own_fields(item, ("project_id",), "posthog", where), "project_id": project_id} for item in listed_items(body)]
+    for item in listed_items(body):
+        present(item, ("group_type_index",), "posthog", where)
+    rows = [{**own_fields(item, ("project_id",), "posthog", where), "project_id": project_id,
+             "group_type_index": exact(item.get("group_type_index"), pa.int64(), "posthog", where, "group_type_index")}
+            for item in listed_items(body)]
+    return one_per_key(rows, lambda row: row["group_type_index"], "posthog", where)
+
+
+def integers(columns: dict) -> dict:
+    """The declared bigint columns of a definition table, as Arrow types (checked exactly before loading)."""
+    return {name: pa.int64() for name, column in columns.items() if column["data_type"] == "bigint"}
 
 
 def metric_rows(project_id: int, group_type_index: int, body: Any) -> list[dict]:

@@ -13,11 +13,14 @@ rows, by `definition_rows`.
 import datetime as dt
 import math
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+import pyarrow as pa
+
 from sources._common.errors import BadAnswer, ConfigError
+from sources._common.load.arrow import BadValue, converter
 from sources._common.load.windows import to_date
 
 RESERVED = ("account", "_tombstone")  # columns the runner / the windowed loop add to every row
@@ -67,13 +70,26 @@ def one_per_key(rows: Iterable[Any], key: Callable[[dict], Any], provider: str, 
     return list(by_key.values())
 
 
-def definition_rows(rows: list, provider: str, table: str) -> list:
+def exact(value: Any, kind: pa.DataType, provider: str, where: str, field: str) -> Any:
+    """`value` as a column of `kind` holds it, exactly (the Arrow conversion's rules), or BadAnswer."""
+    try:
+        return None if value is None else converter(kind)(value, field, 0)
+    except BadValue as exc:
+        raise BadAnswer(provider, where, None, field, value, exc.problem) from None
+
+
+def definition_rows(rows: list, provider: str, table: str, types: Optional[Mapping[str, pa.DataType]] = None) -> list:
     """Definition rows (loaded as rows, not Arrow) with every value loadable exactly: no NaN or
-    Infinity, no text that is not valid Unicode, no field named like dlt's or our own columns."""
+    Infinity, no text that is not valid Unicode, no field named like dlt's or our own columns, and
+    the fields of declared `types` (e.g. an integer `interval`) held exactly."""
+    where = f"table {table}"
     for row in rows:
         if isinstance(row, dict):
-            own_fields(row, (), provider, f"table {table}")
+            own_fields(row, (), provider, where)
             _loadable(row, provider, table, "")
+            for field, kind in (types or {}).items():
+                if field in row:
+                    row[field] = exact(row[field], kind, provider, where, field)
     return rows
 
 

@@ -186,7 +186,7 @@ def _instance(wanted: type) -> Callable[[Any, str, int], Any]:
     return cell
 
 
-def _converter(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
+def converter(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
     """`cell(value, column, row)`: a value as a column of `kind` holds it, exactly, or BadValue."""
     if kind == pa.string():
         return _text
@@ -241,7 +241,7 @@ def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = 
     array = _fast(values, kind)
     if array is not None:
         return array
-    cell = _converter(kind)
+    cell = converter(kind)
     return pa.array([None if v is None else cell(v, name, row) for row, v in enumerate(values)], type=kind)
 
 
