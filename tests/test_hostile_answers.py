@@ -105,6 +105,15 @@ def assert_exact_or_refused(values, kind, column="v"):
             assert loaded == want and type(loaded) is type(want) or (want is None and loaded is None), (loaded, want)
 
 
+def test_the_docstring_samples_hold():
+    import doctest
+
+    from sources._common.load import answers, arrow, cells
+
+    for module in (cells, arrow, answers):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
 # -- the Arrow conversion ---------------------------------------------------------------------------
 @PURE
 @given(st.lists(JSON_SCALARS, min_size=1, max_size=6), st.sampled_from([MONEY, pa.int64(), pa.float64(), pa.string()]))
@@ -368,8 +377,6 @@ HOSTILE = [  # (provider, path, tamper, what the one line names)
                  id="whop-field-query_name"),
     pytest.param("whop", WALLET, {"merge": {"line_count": 2.9}},
                  ["query 'daily' period ", "field 'line_count' is 2.9: a fraction"], id="whop-fraction"),
-    pytest.param("whop", WALLET, {"merge": {"currency": SURROGATE}}, ["field 'currency' is '\\ud800': text that is"],
-                 id="whop-lone-surrogate"),
     pytest.param("whop", WALLET, {"merge": {"period": "2026-12-32"}},
                  ["query 'daily' failed (HTTP 200): field 'period' is '2026-12-32': not a date"], id="whop-no-such-date"),
     pytest.param("statsig", VALUES, {"merge": {"value": 99.5}, "duplicate": True},
@@ -394,7 +401,7 @@ def test_a_hostile_answer_fails_in_one_line_and_changes_nothing(loaded_once, san
     assert_refused(result, before, after, provider, named)
 
 
-@settings(max_examples=2, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=1, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amount=JSON_SCALARS)
 @example(amount=NAN).via("issue 27")
 @example(amount=None).via("issue 27")

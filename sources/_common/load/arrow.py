@@ -10,7 +10,7 @@ A column already in the destination keeps its type: a number that arrives as a n
 raises `TypeDrift`, so no variant column (`<name>__v_<type>`) ever appears and no value is lost.
 
 Every value is checked against its column's type (declared, existing or inferred) as the page
-becomes Arrow, one layer for every provider: a value the column cannot hold exactly raises
+becomes Arrow (`cells.py`), one layer for every provider: a value the column cannot hold exactly raises
 `BadValue` (`NaN`/`Infinity`, text or `true` where a number belongs, a fraction in an integer
 column, a number beyond decimal(38, 9) or with more than 9 decimal places, text that is not valid
 Unicode, two fields that dlt names alike, a field named as dlt's own `_dlt_*` columns):
@@ -23,35 +23,20 @@ Unicode, two fields that dlt names alike, a field named as dlt's own `_dlt_*` co
 """
 
 import datetime as dt
-import json
-import re
 from dataclasses import dataclass
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources._common.errors import shown
+from sources._common.load.cells import NUMERIC_TEXT, BadValue, converter, text
 
 MONEY = pa.decimal128(38, 9)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-_SCALE = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 39)}
 _ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "double": pa.float64(),
              "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
-
-
-class BadValue(ValueError):
-    """A value its column cannot hold exactly (`column`, `value`, `problem`); `row` is its index in
-    the page and `period` its row's period, when the converter knows the period column."""
-
-    def __init__(self, column: str, value: Any, problem: str, row: Optional[int] = None) -> None:
-        self.column, self.value, self.problem, self.row = column, value, problem, row
-        self.period: Any = None
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        return f"field {self.column!r} is {shown(self.value)}: {self.problem}"
 
 
 class TypeDrift(BadValue):
@@ -66,12 +51,11 @@ class TypeDrift(BadValue):
 
 
 _NUMBERS = ("decimal", "double", "bigint")
-_NUMERIC_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # what JSON calls a number, more or less
 
 
 def _parsed(value: Any, data_type: str) -> Any:
     """A numeric string as the number it spells, exactly, when the column holds numbers."""
-    if data_type not in _NUMBERS or not isinstance(value, str) or not _NUMERIC_TEXT.fullmatch(value.strip()):
+    if data_type not in _NUMBERS or not isinstance(value, str) or not NUMERIC_TEXT.fullmatch(value.strip()):
         return value
     try:
         number = Decimal(value.strip())
@@ -117,89 +101,6 @@ def _infer(values: list) -> Optional[str]:
     return kinds.pop() if len(kinds) == 1 else "text"
 
 
-_WIDE = Context(prec=80)  # room to quantize any decimal(38, 9) value (the default 28 digits are too few)
-_INTEGER_DIGITS = 38 - 9  # before the point in decimal(38, 9)
-_INT64 = (-(2**63), 2**63)
-
-
-def _number(value: Any, column: str, row: int) -> Decimal:
-    """A JSON number, or a number sent as text, as its exact finite Decimal; BadValue otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)) \
-            or (isinstance(value, str) and not _NUMERIC_TEXT.fullmatch(value.strip())):
-        raise BadValue(column, value, "not a number", row)
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        raise BadValue(column, value, "not a number", row) from None
-    if not number.is_finite():
-        raise BadValue(column, value, "not a finite number", row)
-    return number
-
-
-def _exact(number: Decimal, value: Any, scale: int, column: str, row: int) -> Decimal:
-    """`number` at `scale` places, when that is exactly `number` and fits decimal(38, `scale`)."""
-    if number and number.adjusted() >= 38 - scale:
-        raise BadValue(column, value, f"beyond the {38 - scale} digits before the point of decimal(38, {scale})", row)
-    fitted = number.quantize(_SCALE[scale], context=_WIDE)
-    if fitted != number:
-        raise BadValue(column, value, f"more than {scale} decimal places (decimal(38, {scale}))", row)
-    return fitted
-
-
-def _text(value: Any, column: str, row: int) -> str:
-    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else \
-        value if isinstance(value, str) else str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadValue(column, value, "text that is not valid Unicode (a lone surrogate)", row) from None
-    return text
-
-
-def _decimal(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
-    def cell(value: Any, column: str, row: int) -> Any:
-        return _exact(_number(value, column, row), value, kind.scale, column, row)
-    return cell
-
-
-def _integer(value: Any, column: str, row: int) -> int:
-    number = _number(value, column, row)
-    if number != number.to_integral_value():
-        raise BadValue(column, value, "a fraction where an integer belongs", row)
-    if not _INT64[0] <= number < _INT64[1]:
-        raise BadValue(column, value, "beyond a 64-bit integer", row)
-    return int(number)
-
-
-def _double(value: Any, column: str, row: int) -> float:
-    number = float(_number(value, column, row))
-    if number in (float("inf"), float("-inf")):
-        raise BadValue(column, value, "beyond a double", row)
-    return number
-
-
-def _instance(wanted: type) -> Callable[[Any, str, int], Any]:
-    def cell(value: Any, column: str, row: int) -> Any:
-        if not isinstance(value, wanted):
-            raise BadValue(column, value, f"not a {wanted.__name__}", row)
-        return value
-    return cell
-
-
-def converter(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
-    """`cell(value, column, row)`: a value as a column of `kind` holds it, exactly, or BadValue."""
-    if kind == pa.string():
-        return _text
-    if pa.types.is_decimal(kind):
-        return _decimal(kind)
-    if pa.types.is_integer(kind):
-        return _integer
-    if pa.types.is_floating(kind):
-        return _double
-    wanted = {"bool": bool, "date32[day]": dt.date, "timestamp[us, tz=UTC]": dt.datetime}.get(str(kind))
-    return _instance(wanted) if wanted else (lambda value, column, row: value)
-
-
 _REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts each once
 # the value types Arrow converts in C (no Python call per value) to each kind, exactly (a failure,
 # NaN included, is judged value by value, naming the value)
@@ -232,7 +133,7 @@ def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = 
     if compact and kind == pa.string() and values and isinstance(values[0], str) \
             and values.count(values[0]) == len(values):
         return pa.DictionaryArray.from_arrays(pa.nulls(len(values), pa.int8()).fill_null(0),
-                                              pa.array([_text(values[0], name, 0)], pa.string()))
+                                              pa.array([text(values[0], name, 0)], pa.string()))
     if pa.types.is_timestamp(kind) and len(values) > _REPEATS:
         distinct = dict.fromkeys(values)
         if len(distinct) * _REPEATS <= len(values) and all(type(v) is dt.datetime or v is None for v in distinct):
@@ -296,7 +197,7 @@ def _column_name(name: str, normalize: Callable[[str], str], taken: Mapping[str,
     """The column dlt names `name`; a field whose name is not valid Unicode, is dlt's own
     (`_dlt_id`, ...) or is named like another field of the page (`unitType`, `unit_type`) is refused."""
     if isinstance(name, str):
-        _text(name, name, 0)
+        text(name, name, 0)
     column = normalize(name)
     if column.startswith("_dlt"):
         raise BadValue(name, name, "a field named like one of dlt's own columns")
