@@ -189,6 +189,7 @@ def wallet_verdict(row):
 
 @PURE
 @given(st.lists(WALLET_ROW, min_size=1, max_size=4))
+@example([{"period": 20260303, "amount": 1, "line_count": 1}])  # a number is no date, even one that reads as one
 def test_whop_wallet_rows_load_exactly_or_fail_naming_the_field(generated):
     rows = [wallet_row(g) for g in generated]
     periods = [r["period"] for r in rows]
@@ -211,6 +212,41 @@ def test_whop_wallet_rows_load_exactly_or_fail_naming_the_field(generated):
         assert stored["amount"] == exact_number(row["amount"])
         assert stored["line_count"] == int(exact_number(row["line_count"]))
         assert stored["query_name"] == "daily" and stored["group_by"] == "day"
+
+
+# -- Whop metric results ---------------------------------------------------------------------------------
+METRIC_QUERY = {"name": "gross", "resource": "receipts:gross_revenue", "granularity": "daily", "breakdowns": ["country"]}
+METRIC_RECORD = st.fixed_dictionaries(
+    {"period": DATES, "country": st.one_of(st.sampled_from(["US", "DE"]), TEXT), "value": JSON_SCALARS},
+    optional={"breakdown_key": st.just("{}"), "granularity": st.just("weekly"), "_dlt_load_id": st.just("1"),
+              "Query_Name": st.just("x"), "fee": JSON_SCALARS})
+
+
+def loadable(value):
+    """A value a warehouse stores as sent: no NaN or infinity, no lone surrogate."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return unicode(value)
+    return True
+
+
+@PURE
+@given(st.lists(METRIC_RECORD, min_size=1, max_size=4))
+def test_whop_metric_rows_never_crash_and_never_store_what_cannot_load(records):
+    """Metric answers have columns the docs do not fix (breakdowns, extra values): whatever they
+    hold, a page either becomes a table of loadable values, one row per record in the window,
+    or fails the query with exit 3 naming a field."""
+    try:
+        table = to_arrow(whop.metric_rows(METRIC_QUERY, records, WINDOW), whop.METRIC_TYPES, period="period")
+    except (BadAnswer, BadValue) as refused:
+        assert "\n" not in str(refused) and (isinstance(refused, BadValue) or refused.exit_code == 3)
+        return
+    assert not any(set(r) & {"breakdown_key", "granularity", "_dlt_load_id", "Query_Name"} for r in records)
+    assert table.num_rows == len(records)  # every period generated lies in the window, or was refused
+    for row in table.to_pylist():
+        assert row["query_name"] == "gross" and row["granularity"] == "daily"
+        assert all(loadable(value) for value in row.values()), row
 
 
 # -- Statsig: duplicates and our own columns --------------------------------------------------------------

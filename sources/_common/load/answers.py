@@ -28,8 +28,10 @@ _naming = NamingConvention()
 
 
 def api_date(value: Any, provider: str, where: str, field: str) -> dt.date:
-    """A date the API sent (ISO text, or a date-time whose date is meant)."""
+    """A date the API sent: ISO text (a date, or a date-time whose date is meant), not a number."""
     try:
+        if not isinstance(value, str):
+            raise ConfigError(field)
         return to_date(value, provider, field)
     except ConfigError:
         raise BadAnswer(provider, where, None, field, value, "not a date that exists (YYYY-MM-DD)") from None
