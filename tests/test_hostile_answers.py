@@ -337,6 +337,19 @@ def test_definitions_load_exactly_or_fail_before_their_snapshot(field, value, lo
     assert definition_rows(rows, "posthog", "group_type_metrics", types)[0][field] == loaded
 
 
+def test_the_sandbox_serves_a_hostile_answer_through_its_control_endpoint(sandbox):
+    """`POST /_sandbox/tamper` (a sandbox in another process, as the demo runs it) edits the next answer."""
+    import httpx
+
+    wallet = {"resource_type": "wallet", "from": FIRST.isoformat(), "to": TODAY.isoformat(), "group_by": "day"}
+    headers = {"Authorization": "Bearer whop_sandbox_key"}
+    tamper = {"path": WALLET, "merge": {"amount": "12abc", "query_name": "other"}, "count": 1}
+    assert httpx.post(f"{sandbox.url}/_sandbox/tamper", json=tamper).json() == {"ok": True}
+    first, second = (httpx.get(f"{sandbox.url}{WALLET}", params=wallet, headers=headers).json()["data"] for _ in "12")
+    assert first[0]["amount"] == "12abc" and first[0]["query_name"] == "other" and "query_name" not in first[1]
+    assert second[0]["amount"] != "12abc" and "query_name" not in second[0]  # `count` answers only
+
+
 # -- through the pipeline: the sandbox answers a hostile 200, the run fails with exit 3 -------------------
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 FIRST = TODAY - dt.timedelta(days=4)
