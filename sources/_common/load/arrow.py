@@ -102,17 +102,20 @@ def _infer(values: list) -> Optional[str]:
 
 
 _REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts each once
-# the value types Arrow converts in C (no Python call per value) to each kind, exactly (a failure,
-# NaN included, is judged value by value, naming the value)
-_AS_IS = ((pa.types.is_string, {str}), (pa.types.is_integer, {int}), (pa.types.is_floating, {float, int}),
-          (pa.types.is_boolean, {bool}), (pa.types.is_timestamp, {dt.datetime}), (pa.types.is_date, {dt.date}),
-          (pa.types.is_decimal, {Decimal, int}))  # Arrow refuses a decimal it cannot hold exactly
+# the value types (and their subclasses, e.g. pendulum's dates) Arrow converts in C (no Python call
+# per value) to each kind, exactly, and those it must not take (a bool is an int; a datetime a date);
+# a failure, NaN included, is judged value by value, naming the value
+_AS_IS = ((pa.types.is_string, (str,), ()), (pa.types.is_integer, (int,), (bool,)),
+          (pa.types.is_floating, (float, int), (bool,)), (pa.types.is_boolean, (bool,), ()),
+          (pa.types.is_timestamp, (dt.datetime,), ()), (pa.types.is_date, (dt.date,), (dt.datetime,)),
+          (pa.types.is_decimal, (Decimal, int), (bool,)))  # Arrow refuses a decimal it cannot hold exactly
 
 
 def _fast(values: list, kind: pa.DataType) -> Optional[pa.Array]:
     """The column converted in C, when every value already has a type Arrow converts exactly."""
-    allowed = next((types for check, types in _AS_IS if check(kind)), None)
-    if allowed is None or not set(map(type, values)) <= allowed | {type(None)}:
+    allowed, refused = next(((types, not_these) for check, types, not_these in _AS_IS if check(kind)), (None, ()))
+    found = set(map(type, values)) - {type(None)}
+    if allowed is None or not all(issubclass(t, allowed) and not issubclass(t, refused) for t in found):
         return None
     try:
         array = pa.array(values, type=kind)
