@@ -63,7 +63,12 @@ def source_metrics(client: ApiClient, source: str, page_size: int) -> list[dict]
         raise ApiError("statsig", f"GET /metrics/metric_source/{source}/metrics", 404,
                        f"metric source {source!r} not found ({exc.api_message})",
                        hint="it was deleted or renamed while syncing; run again") from None
-    return [{**item, "metric_source_name": source} for item in items if isinstance(item, dict)]
+    where, rows = f"GET /metrics/metric_source/{source}/metrics", []
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadAnswer("statsig", where, None, "data", item, "a row that is not an object")
+        rows.append({**own_fields(item, ("metric_source_name",), "statsig", where), "metric_source_name": source})
+    return rows
 
 
 def unique(rows: Iterable[Any], key: Callable[[dict], Any], where: str) -> list[dict]:
@@ -94,7 +99,7 @@ def value_rows(day: dt.date, items: list) -> list[dict]:
     rows, where = [], f"GET /metrics/values date {day}"
     for item in items:
         if not isinstance(item, dict):
-            continue
+            raise BadAnswer("statsig", where, None, "data", item, "a row that is not an object")
         row = {_naming.normalize_identifier(k): v for k, v in own_fields(item, ("date",), "statsig", where).items()}
         if len(row) != len(item):
             raise BadAnswer("statsig", where, None, "data", sorted(item), "two fields with one name in dlt's naming")

@@ -63,7 +63,7 @@ def one_per_key(rows: Iterable[Any], key: Callable[[dict], Any], provider: str, 
     by_key: dict = {}
     for row in rows:
         if not isinstance(row, dict):
-            continue
+            raise BadAnswer(provider, where, None, "data", row, "a row that is not an object")
         seen = by_key.setdefault(key(row), row)
         if seen is not row and seen != row:
             changed = next((f for f in {**seen, **row} if seen.get(f) != row.get(f)), "?")
