@@ -27,7 +27,7 @@ from sources.statsig import helpers as statsig
 from sources.stripe_analytics import helpers as stripe
 from sources.whop import helpers as whop
 
-PURE = settings(max_examples=100, deadline=None, derandomize=True, database=None)
+PURE = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
 # -- generated values ---------------------------------------------------------------------------------
 NUMBERS = st.one_of(
@@ -434,9 +434,6 @@ HOSTILE = [  # (provider, path, tamper, what the one line names)
                  id="statsig-nan"),
     pytest.param("stripe_analytics", STRIPE, {"merge": {"value": "12abc"}, "at": "data.results"},
                  ["query 'mrr' period ", "field 'value' is '12abc'"], id="stripe-text"),
-    pytest.param("posthog", "/api/projects/1/groups_types/0/metrics", {"merge": {"name": "Other"}, "duplicate": True,
-                                                                       "at": "results"},
-                 ["a second row for key"], id="posthog-one-id-two-rows"),
     pytest.param("posthog", "/api/projects/1/groups_types/", {"merge": {"name_plural": SURROGATE}, "at": ""},
                  ["table group_types", "field 'name_plural'"], id="posthog-lone-surrogate"),
 ]
