@@ -8,6 +8,8 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
                          ("after": 3 lets the first 3 matching requests through first)
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
+  POST /_sandbox/tamper  {"path": "/api/v1/stats/time_series", "merge": {"amount": "12abc"}}
+                         (a hostile 200 answer: see tamper.py)
 """
 
 import datetime as dt
@@ -21,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .data import Revisions, utc_now
 from .messages import Response, SandboxRequest
+from .tamper import Tamper
 
 FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503", "slow",
                "garbage", "html", "truncated", "reset")
@@ -66,6 +69,7 @@ class Sandbox:
         self.by_name = {e.name: e for e in self.emulators}
         self.requests: list[SandboxRequest] = []
         self.faults: list[Fault] = []
+        self.tampers: list[Tamper] = []
         self._lock = threading.Lock()
         self._in_flight = 0
         self.peak_in_flight = 0  # the most requests it was answering at once (tests: was concurrency reached?)
@@ -86,6 +90,13 @@ class Sandbox:
         with self._lock:
             self.faults.append(Fault(mode, count, path, **kw))
 
+    def tamper(self, path: str, **edit: Any) -> Tamper:
+        """Edit the 200 answers of `path` (a prefix) as `Tamper(path, **edit)` says."""
+        tamper = Tamper(path, **edit)
+        with self._lock:
+            self.tampers.append(tamper)
+        return tamper
+
     def revise(self, days: int) -> None:
         self.revisions.revise_recent(days, self.today)
 
@@ -97,6 +108,7 @@ class Sandbox:
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self.tampers.clear()
             self.peak_in_flight = 0
         self.revisions.reset()
         for emulator in self.emulators:
@@ -195,12 +207,21 @@ class Sandbox:
             if emulator is None:
                 response = Response(404, {"error": {"message": f"no such endpoint {request.path}"}})
             else:
-                response = emulator.handle(request, f"http://{host}" if host else self.url)
+                response = self._tampered(request.path, emulator.handle(request, f"http://{host}" if host else self.url))
             request.status = response.status
             return response
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _tampered(self, path: str, response: Response) -> Response:
+        if response.status != 200 or response.raw is not None:
+            return response
+        with self._lock:
+            tamper = next((t for t in self.tampers if t.matches(path)), None)
+            if tamper is not None:
+                response.body = tamper.apply(response.body)
+        return response
 
     def _take_fault(self, path: str) -> Optional[Fault]:
         for fault in self.faults:
@@ -252,6 +273,8 @@ class Sandbox:
             self.restate(int(body.get("days", 6)), int(body.get("ago", 60)))
         elif action == "faults":
             self.add_fault(**body)
+        elif action == "tamper":
+            self.tamper(**body)
         elif action == "settings":
             for name, values in body.items():
                 self.by_name[name].settings.update(values)

@@ -13,7 +13,8 @@ from sources._common.load.arrow import MONEY, TypeDrift, to_arrow
     [
         pytest.param([1, 2], MONEY, [Decimal("1"), Decimal("2")], id="ints-are-decimal"),
         pytest.param([Decimal("14550.35"), 3], MONEY, [Decimal("14550.35"), Decimal("3")], id="money-exact"),
-        pytest.param([Decimal("0.1234567891234")], MONEY, [Decimal("0.123456789")], id="decimal-rounded-to-scale"),
+        pytest.param([Decimal("1.2E+20"), Decimal("1E-9")], MONEY, [Decimal("1.2E+20"), Decimal("1E-9")],
+                     id="decimal-exact-to-its-precision"),
         pytest.param([0.12345678901234, 1], pa.float64(), [0.12345678901234, 1.0], id="json-doubles-are-double"),
         pytest.param(["a", 1], pa.string(), ["a", "1"], id="mixed-is-text"),
         pytest.param([{"b": 1}, None], pa.string(), ['{"b": 1}', None], id="nested-is-json-text"),

@@ -4,6 +4,8 @@ Every `MetricSyncError` carries a one-line message meant for the person running 
 the provider and says what to do, and it never contains a secret (see `redaction`).
 """
 
+import math
+from decimal import Decimal
 from typing import Optional
 
 
@@ -90,3 +92,31 @@ class TransientError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.unreachable = False
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """`value` as the API sent it, cut short for a one-line message: text quoted (a lone surrogate
+    shows as its escape), numbers as JSON writes them (`2.9`, `NaN`, `Infinity`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    else:
+        text = str(value) if isinstance(value, Decimal) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class BadAnswer(ApiError):
+    """A 200 answer that breaks the documented format (a value its column cannot hold exactly, a
+    date that does not exist, a field with the name of one of our columns, two rows with one key):
+    nothing of the window is stored, exit 3. One line naming provider, query, period, field, value:
+
+        whop: query 'daily' period 2026-01-05 failed (HTTP 200): field 'amount' is 'NaN': not a finite
+        number - nothing of this window was stored; report it with this line
+    """
+
+    def __init__(self, provider: str, where: str, period: object, field: str, value: object, problem: str) -> None:
+        """`where`: what was asked, e.g. "query 'daily'", "table metrics"."""
+        self.where, self.period, self.field, self.value, self.problem = where, period, field, value, problem
+        if period is not None:
+            where += f" period {period}"
+        super().__init__(provider, where, 200, f"field {field!r} is {shown(value)}: {problem}",
+                         hint="nothing of this window was stored; report it with this line")

@@ -56,12 +56,13 @@ def posthog_source(
     @dlt.resource(name="group_types", write_disposition=SCD2, columns=settings.GROUP_TYPE_COLUMNS,
                   file_format=DEFINITION_FORMAT)
     def group_types() -> Any:
-        yield from snapshot(all_group_types())
+        yield from snapshot(all_group_types(), "posthog", "group_types", helpers.integers(settings.GROUP_TYPE_COLUMNS))
 
     @dlt.resource(name="group_type_metrics", write_disposition=SCD2, columns=settings.METRIC_COLUMNS,
                   file_format=DEFINITION_FORMAT)
     def group_type_metrics() -> Any:
         units = [(row["project_id"], row["group_type_index"]) for rows in all_group_types() for row in rows]
-        yield from snapshot(rows for _, rows in run_concurrently(metrics_of, units, workers))
+        yield from snapshot((rows for _, rows in run_concurrently(metrics_of, units, workers)), "posthog",
+                            "group_type_metrics", helpers.integers(settings.METRIC_COLUMNS))
 
     return group_types, group_type_metrics

@@ -3,8 +3,11 @@
 import json
 from typing import Any
 
+import pyarrow as pa
+
 from .._common import ApiClient, ApiError, ConfigError, Request
 from .._common.http.paginators import Paginator
+from .._common.load.answers import exact, one_per_key, own_fields, present
 from . import settings
 
 
@@ -70,7 +73,18 @@ def group_type_rows(project_id: int, body: Any) -> list[dict]:
           "name_plural": "Organizations", "detail_dashboard": null, "default_columns": null,
           "created_at": "2024-01-15T09:30:00Z"}]
     """
-    return [{**item, "project_id": project_id} for item in listed_items(body)]
+    where = f"project {project_id} group types"
+    for item in listed_items(body):
+        present(item, ("group_type_index",), "posthog", where)
+    rows = [{**own_fields(item, ("project_id",), "posthog", where), "project_id": project_id,
+             "group_type_index": exact(item.get("group_type_index"), pa.int64(), "posthog", where, "group_type_index")}
+            for item in listed_items(body)]
+    return one_per_key(rows, lambda row: row["group_type_index"], "posthog", where)
+
+
+def integers(columns: dict) -> dict:
+    """The declared bigint columns of a definition table, as Arrow types (checked exactly before loading)."""
+    return {name: pa.int64() for name, column in columns.items() if column["data_type"] == "bigint"}
 
 
 def metric_rows(project_id: int, group_type_index: int, body: Any) -> list[dict]:
@@ -82,7 +96,9 @@ def metric_rows(project_id: int, group_type_index: int, body: Any) -> list[dict]
                       "interval": 30, "display": "sparkline", "filters": {"events": [...]}, "math": "sum",
                       "math_property": "amount"}]}
     """
-    return [{**item, "project_id": project_id, "group_type_index": group_type_index} for item in listed_items(body)]
+    where = f"project {project_id} group type {group_type_index} metrics"
+    return [{**own_fields(item, ("project_id", "group_type_index"), "posthog", where), "project_id": project_id,
+             "group_type_index": group_type_index} for item in listed_items(body)]
 
 
 def fetch_group_types(client: ApiClient, paginator: Paginator, project_id: int) -> list[dict]:
@@ -103,14 +119,13 @@ def fetch_group_types(client: ApiClient, paginator: Paginator, project_id: int) 
 def fetch_metrics(client: ApiClient, paginator: Paginator, project_id: int, group_type_index: int,
                   page_size: int) -> list[dict]:
     """Every metric of one group type, page by page in order, each id once (an offset listing can
-    repeat an item when the list changes between pages; the last copy wins)."""
+    repeat an item when the list changes between pages: kept once; two different rows with one id fail)."""
     path = settings.METRICS_PATH.format(project_id=project_id, group_type_index=group_type_index)
     request = Request("GET", path, params={"limit": page_size})
-    rows: dict[Any, dict] = {}
+    rows: list[dict] = []
     for body in client.pages(request, paginator, endpoint=f"GET {path}", check=is_metrics_body):
-        for row in metric_rows(project_id, group_type_index, body):
-            rows[row.get("id", len(rows))] = row
-    return list(rows.values())
+        rows.extend(metric_rows(project_id, group_type_index, body))
+    return one_per_key(rows, lambda row: row.get("id", id(row)), "posthog", f"GET {path}")
 
 
 def probe(client: Any, values: dict) -> str:

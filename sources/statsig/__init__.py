@@ -70,22 +70,24 @@ def statsig_source(
     @functools.lru_cache(maxsize=1)
     def source_list() -> list[dict]:
         sources = helpers.list_all(client, settings.METRIC_SOURCES_ENDPOINT, "GET /metrics/metric_source/list", limit)
-        return helpers.unique(sources, lambda s: s.get("name"))
+        return helpers.unique(sources, lambda s: s.get("name"), "GET /metrics/metric_source/list")
 
     @dlt.resource(name="metric_sources", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metric_sources() -> Any:
-        yield from snapshot([source_list()])
+        yield from snapshot([source_list()], "statsig", "metric_sources")
 
     @dlt.resource(name="metric_source_metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metric_source_metrics() -> Any:
         names = [str(s["name"]) for s in source_list() if s.get("name")]
         fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
-        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.source_metric_key)])
+        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.source_metric_key,
+                                            "GET /metrics/metric_source/{name}/metrics")], "statsig", "metric_source_metrics")
 
     @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metrics() -> Any:
         yield from snapshot([helpers.unique(
-            helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit), helpers.definition_key)])
+            helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit), helpers.definition_key,
+            "GET /metrics/list")], "statsig", "metrics")
 
     @dlt.resource(**VALUES.hints())
     def metric_values() -> Any:

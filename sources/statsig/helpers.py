@@ -8,6 +8,8 @@ import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .._common import ApiClient, ApiError, PageNumberPaginator, Request
+from .._common.errors import BadAnswer
+from .._common.load.answers import one_per_key, own_fields
 from . import settings
 
 VALUE_KEY = ("date", "metric_name", "metric_type", "unit_type")
@@ -61,17 +63,18 @@ def source_metrics(client: ApiClient, source: str, page_size: int) -> list[dict]
         raise ApiError("statsig", f"GET /metrics/metric_source/{source}/metrics", 404,
                        f"metric source {source!r} not found ({exc.api_message})",
                        hint="it was deleted or renamed while syncing; run again") from None
-    return [{**item, "metric_source_name": source} for item in items if isinstance(item, dict)]
+    where, rows = f"GET /metrics/metric_source/{source}/metrics", []
+    for item in items:
+        if not isinstance(item, dict):
+            raise BadAnswer("statsig", where, None, "data", item, "a row that is not an object")
+        rows.append({**own_fields(item, ("metric_source_name",), "statsig", where), "metric_source_name": source})
+    return rows
 
 
-def unique(rows: Iterable[Any], key: Callable[[dict], Any]) -> list[dict]:
-    """Dict rows with one row per key (the last seen), so a row repeated across pages that
-    shifted during paging is loaded once."""
-    by_key: dict = {}
-    for row in rows:
-        if isinstance(row, dict):
-            by_key[key(row)] = row
-    return list(by_key.values())
+def unique(rows: Iterable[Any], key: Callable[[dict], Any], where: str) -> list[dict]:
+    """Dict rows with one row per key: a row repeated as it was across pages that shifted during
+    paging is loaded once; two different rows with one key fail the run (exit 3)."""
+    return one_per_key(rows, key, "statsig", where)
 
 
 def definition_key(row: dict) -> Any:
@@ -93,16 +96,18 @@ def value_rows(day: dt.date, items: list) -> list[dict]:
         -> {"value": 0.2184, "unit_type": "userID", "numerator": 1310, "denominator": 5998,
             "metric_name": "Checkout Conversion", "metric_type": "ratio", "date": day}
     """
-    rows = []
+    rows, where = [], f"GET /metrics/values date {day}"
     for item in items:
         if not isinstance(item, dict):
-            continue
-        row = {_naming.normalize_identifier(k): v for k, v in item.items()}
+            raise BadAnswer("statsig", where, None, "data", item, "a row that is not an object")
+        row = {_naming.normalize_identifier(k): v for k, v in own_fields(item, ("date",), "statsig", where).items()}
+        if len(row) != len(item):
+            raise BadAnswer("statsig", where, None, "data", sorted(item), "two fields with one name in dlt's naming")
         row["date"] = day
         for name in VALUE_KEY[1:]:
             row[name] = "" if row.get(name) is None else str(row[name])
         rows.append(row)
-    return unique(rows, lambda r: tuple(r[k] for k in VALUE_KEY))
+    return unique(rows, lambda r: tuple(r[k] for k in VALUE_KEY), where)
 
 
 def probe(client: Any, values: dict) -> str:

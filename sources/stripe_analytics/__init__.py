@@ -62,6 +62,8 @@ def stripe_analytics_source(
     first_day = check_start_date("stripe_analytics", shared.start_date, control.today,
                                  required=control.backfill is None and bool(checked))
     periods = helpers.max_periods(max_periods)
+    helpers.check_first_day(checked, control.backfill[0] if control.backfill else first_day,
+                            "--from" if control.backfill else "start_date")
     if body_encoding not in settings.BODY_ENCODINGS:
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()

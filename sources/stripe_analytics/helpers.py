@@ -4,7 +4,6 @@ import datetime as dt
 import functools
 import logging
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, NoReturn, Optional
 from urllib.parse import urlsplit
 
@@ -12,10 +11,11 @@ import pendulum
 import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
+from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck
 from .._common.load.spool import Spool
-from .._common.load.windows import latest_period, next_period
+from .._common.load.windows import latest_period, next_period, period_start
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -140,6 +140,18 @@ def window_range(window: Window, timezone: str, now: dt.datetime) -> Optional[tu
     return _utc_text(start), _utc_text(end)
 
 
+def check_first_day(queries: list[dict], day: Optional[dt.date], setting: str) -> None:
+    """Every query's first window (`day` aligned to its interval) begins at a representable instant
+    in its time zone: 0001-01-01 00:00 in Asia/Tokyo lies before year 1 in UTC (exit 2, one line)."""
+    for query in queries if day else []:
+        start = period_start(day, query["interval"])
+        try:
+            pendulum.datetime(start.year, start.month, start.day, tz=query["timezone"]).astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ConfigError(f"{PROVIDER}: query {query['name']!r}: {setting} {day} starts its first {query['interval']} "
+                              f"on {start}, before year 1 in {query['timezone']} - use a later {setting}") from None
+
+
 def form_pairs(body: dict) -> list[tuple[str, str]]:
     """A JSON body as Stripe's form encoding: `metrics[0][id]`, `filters[price][0]`, `group_by[0]`."""
     pairs: list[tuple[str, str]] = []
@@ -197,7 +209,9 @@ class MetricQueryPaginator(PageTokenPaginator):
 
 
 def is_metric_query_body(body: Any) -> bool:
-    return isinstance(body, dict) and isinstance(body.get("data") or [], list)
+    """A page with its `data` list (null read as empty); a 200 without it (`{"status": "maintenance"}`)
+    is not an empty answer, which would delete the window's stored rows."""
+    return isinstance(body, dict) and "data" in body and isinstance(body["data"] or [], list)
 
 
 # -- window splitting and errors --------------------------------------------------------------
@@ -256,6 +270,8 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], Spool
 
 def query_error(query: dict, exc: ApiError) -> ApiError:
     """The same error, one line naming the query (the client already hid the key)."""
+    if isinstance(exc, BadAnswer):
+        return BadAnswer(PROVIDER, f"query {query['name']!r}", exc.period, exc.field, exc.value, exc.problem)
     hint = exc.hint or f"check query {query['name']!r} in sources.{PROVIDER}.queries"
     return type(exc)(PROVIDER, f"query {query['name']!r}", exc.status, exc.api_message, code=exc.code,
                      request_id=exc.request_id, hint=hint)
@@ -263,13 +279,15 @@ def query_error(query: dict, exc: ApiError) -> ApiError:
 
 # -- rows -------------------------------------------------------------------------------------
 def _instant(value: Any, field: str) -> dt.datetime:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, UTC)
+    """An instant the API sent (ISO text or epoch seconds) in UTC; one that is no instant, or
+    that lies outside the years 1 to 9999, fails the query (exit 3)."""
     try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, UTC)
         parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ApiError(PROVIDER, settings.ENDPOINT_NAME, 200, f"{field} {value!r} is not a timestamp") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadAnswer(PROVIDER, settings.ENDPOINT_NAME, None, field, value, "not a timestamp") from None
 
 
 def bucket_day(bucket: dt.datetime, timezone: str) -> dt.date:
@@ -284,23 +302,10 @@ def _bucket(value: Any, timezone: str) -> tuple[dt.datetime, dt.date]:
     """(bucket start in UTC, its day in `timezone`): parsed once per distinct label, not per row
     (a page grouped by customer repeats each day's label on every row)."""
     bucket = _instant(value, "timestamp")
-    return bucket, bucket_day(bucket, timezone)
-
-
-def _int(value: Any, query: dict) -> Optional[int]:
-    """A result's value, an integer (minor units or a count), exactly: also when it comes as text
-    (`"9000"`) or as an integral number (`9000.0`); anything else fails the query, never truncated."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
     try:
-        number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
-    except InvalidOperation:
-        number = None
-    if number is not None and number.is_finite() and number == number.to_integral_value():
-        return int(number)
-    raise ApiError(PROVIDER, f"query {query['name']!r}", 200,
-                   f"table metric_results: column 'value' is bigint in the warehouse but the API sent {value!r}",
-                   hint="the API changed the column's type; report it with this line")
+        return bucket, bucket_day(bucket, timezone)
+    except (ValueError, OverflowError):  # a bucket at the end of year 9999 in a time zone east of UTC
+        raise BadAnswer(PROVIDER, settings.ENDPOINT_NAME, None, "timestamp", value, "not a bucket's start") from None
 
 
 def _dimensions(dimensions: dict) -> tuple[str, str]:
@@ -341,8 +346,7 @@ def result_columns(query: dict, body: dict, window: Window) -> dict[str, list]:
             buckets.append(bucket)
             metrics.append(str(result.get("metric") or result.get("name") or ""))
             names.append(result.get("name"))
-            value = result.get("value")
-            values.append(value if type(value) is int else _int(value, query))
+            values.append(result.get("value"))  # an integer: the Arrow conversion takes it exactly or refuses it
             currencies.append(result.get("currency"))
             dimension_names.append(dimension_name)
             dimension_values.append(dimension_value)

@@ -85,7 +85,7 @@ def whop_source(
         records: list = []
         for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body,
                                  decimal=True):
-            records.extend(helpers.metric_records(body))
+            records.extend(helpers.metric_records(body, f"query {query['name']!r}"))
         return helpers.metric_rows(query, records, window)
 
     @dlt.resource(**WALLET.hints())
@@ -105,7 +105,7 @@ def whop_source(
     def definitions(table: str, section: str) -> Any:
         @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT)
         def schema_section() -> Any:
-            yield from snapshot([helpers.schema_rows(wallet_schema(), section)])
+            yield from snapshot([helpers.schema_rows(wallet_schema(), section)], "whop", table)
         return schema_section
 
     # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are

@@ -8,7 +8,9 @@ from typing import Any, Optional
 import pyarrow as pa
 
 from .._common import MONEY, ApiError, ConfigError, Request, Window, to_date
+from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_queries
+from .._common.load.answers import api_date, one_per_key, own_fields, present
 from .._common.load.resource import PeriodCheck
 from .._common.load.windows import latest_period, utc_today
 from . import settings
@@ -19,6 +21,7 @@ WALLET_TYPES = {
     "reporting_category": pa.string(), "grouping": pa.string(), "line_category": pa.string(),
     "currency_filter": pa.string(), "convert_currency": pa.string(), "timezone": pa.string(),
 }
+WALLET_FIELDS = ("period", "currency", "amount", "line_count")  # a wallet row as the docs give it
 METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string(),
                 "granularity": pa.string()}
 
@@ -94,19 +97,23 @@ def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
         "convert_currency": query.get("convert_currency"), "timezone": query.get("timezone"),
     }
     rows = []
+    where = f"query {query['name']!r}"
     periods = PeriodCheck("whop", query["name"], window, query["group_by"])
     for item in body.get("data") or []:
-        period = to_date(item.get("period"), "whop", "period")
+        if not isinstance(item, dict):
+            raise BadAnswer("whop", where, None, "data", item, "a row that is not an object")
+        period = api_date(item.get("period"), "whop", where, "period")
         if period == window.end:  # asked for by the inclusive reading of `to`: the next window answers for it
             continue
         if not periods.keep(period):
             continue
-        extra = {k: v for k, v in item.items() if k not in ("period", "currency", "amount", "line_count")}
-        rows.append({
+        present(item, ("amount", "line_count"), "whop", where, period)
+        extra = own_fields({k: v for k, v in item.items() if k not in WALLET_FIELDS}, ("query_name", *filters), "whop",
+                           where, period)
+        rows.append({  # amount and line_count as sent: the Arrow conversion takes them exactly or refuses them
             "query_name": query["name"], "period": period,
             "currency": str(item.get("currency") or fallback_currency).lower(),
-            "amount": Decimal(str(item.get("amount", 0))), "line_count": int(item.get("line_count") or 0),
-            **filters, **extra,
+            "amount": item["amount"], "line_count": item["line_count"], **filters, **extra,
         })
     periods.log()
     return rows
@@ -162,7 +169,7 @@ def time_column(query: dict, record: dict) -> str:
                    hint=f"set time_column in metric query {query['name']!r}")
 
 
-def metric_records(body: dict) -> list[dict]:
+def metric_records(body: dict, where: str = "GET /stats/metric") -> list[dict]:
     """A page's data rows as objects (rows come as arrays matching `columns`, or as objects):
 
         {"columns": ["period", "country", "value"], "data": [["2025-01-01T00:00:00Z", "US", 120.5]],
@@ -170,7 +177,16 @@ def metric_records(body: dict) -> list[dict]:
         -> [{"period": "2025-01-01T00:00:00Z", "country": "US", "value": 120.5}]
     """
     columns = list(body.get("columns") or [])
-    return [dict(zip(columns, item)) if isinstance(item, list) else dict(item) for item in body.get("data") or []]
+    if len(set(map(str, columns))) != len(columns):
+        raise BadAnswer("whop", where, None, "columns", columns, "a column named twice")
+    records = []
+    for item in body.get("data") or []:
+        if isinstance(item, list) and len(item) != len(columns):
+            raise BadAnswer("whop", where, None, "data", item, f"a row of {len(item)} values for {len(columns)} columns")
+        if not isinstance(item, (list, dict)):
+            raise BadAnswer("whop", where, None, "data", item, "a row that is neither an array nor an object")
+        records.append(dict(zip(columns, item)) if isinstance(item, list) else dict(item))
+    return records
 
 
 def _number(value: Any) -> Optional[Decimal]:
@@ -209,14 +225,16 @@ def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
     time_col = time_column(query, records[0])
     dimensions = dimension_columns(query, records, time_col)
     periods = PeriodCheck("whop", query["name"], window, settings.METRIC_GRANULARITIES[query["granularity"]])
-    rows = []
+    rows, where = [], f"query {query['name']!r}"
+    ours = [c for c in ("query_name", "period", "breakdown_key", "granularity") if c != time_col]
     for record in records:
-        period = to_date(record.get(time_col), "whop", time_col)
+        period = api_date(record.get(time_col), "whop", where, time_col)
         if not periods.keep(period):
             continue
+        own_fields(record, ours, "whop", where, period)
         key = json.dumps({k: record.get(k) for k in dimensions}, sort_keys=True)
         values = {k: v if k in dimensions or _number(v) is None else _number(v) for k, v in record.items()
-                  if k not in ("query_name", "period", "breakdown_key")}  # numbers sent as text: exact
+                  if k != "period"}  # numbers sent as text: exact
         rows.append({"query_name": query["name"], "period": period, "breakdown_key": key, **values,
                      "granularity": query["granularity"]})
     periods.log()
@@ -227,16 +245,20 @@ def schema_rows(body: Any, section: str) -> list[dict]:
     """Definitions of one schema section, keyed by `key`, whether the API lists objects or maps
     keys to objects."""
     items = body.get(section) if isinstance(body, dict) else None
+    where = "GET /stats/schema"
+    if not isinstance(items, (dict, list)):  # a snapshot closes every definition it lacks: never from a malformed answer
+        raise BadAnswer("whop", where, None, section, items if isinstance(body, dict) else body,
+                        f"the answer has no {section} list (a snapshot is taken only from a well-formed answer)")
     if isinstance(items, dict):
         return [{"key": key, **(value if isinstance(value, dict) else {"value": value})} for key, value in items.items()]
     rows = []
-    for item in items or []:
+    for item in items:
         if isinstance(item, dict):
             key = item.get("key") or item.get("id") or item.get("slug") or item.get("name")
             rows.append({**item, "key": str(key)})
         else:
             rows.append({"key": str(item)})
-    return rows
+    return one_per_key(rows, lambda row: row["key"], "whop", f"{where} {section}")
 
 
 def probe(client: Any, values: dict) -> str:

@@ -7,20 +7,23 @@ column as NULL, and definitions hold empty strings (`"description": ""`) that mu
 tables are small.
 """
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import dlt
+
+from sources._common.load.answers import definition_rows
 
 SCD2 = {"disposition": "merge", "strategy": "scd2"}
 DEFINITION_FORMAT = "insert_values"
 
 
-def snapshot(batches: Iterable[list]) -> Iterator[Any]:
-    """Yield every batch of rows; an empty snapshot still reaches the destination (an empty table
-    job), so that the merge closes every current row."""
+def snapshot(batches: Iterable[list], provider: str, table: str, types: Optional[Mapping] = None) -> Iterator[Any]:
+    """Yield every batch of rows, each checked (`answers.definition_rows`: a value that cannot load
+    exactly, or as its declared `types`, fails the run before anything of it loads); an empty snapshot still reaches the
+    destination (an empty table job), so that the merge closes every current row."""
     empty = True
     for rows in batches:
-        if rows:
+        if definition_rows(rows, provider, table, types):
             empty = False
             yield rows
     if empty:

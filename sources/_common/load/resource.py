@@ -20,8 +20,8 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources._common.errors import ApiError
-from sources._common.load.arrow import Converter, TypeDrift, concat, expand
+from sources._common.errors import ApiError, BadAnswer
+from sources._common.load.arrow import BadValue, Converter, TypeDrift, concat, expand
 from sources._common.load.batch import Batch
 from sources._common.load.prefetch import unit_key
 from sources._common.load.progress import Chunk, QueryProgress, RunControl
@@ -210,7 +210,7 @@ def windowed_rows(
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
     control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
-                                               existing, normalize, compact=True)
+                                               existing, normalize, compact=True, period=table.period)
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
@@ -263,14 +263,15 @@ def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: Run
     `WeekStartLearned` its answer revealed (returned: the other windows still fetch)."""
     query, window = unit
     try:
-        fetched = fetch(unit)
+        result = _window_table(table, query, window, fetch(unit), control)
     except WeekStartLearned as learned:
         return learned
-    try:
-        result = _window_table(table, query, window, fetched, control)
     except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
-        raise ApiError(table.provider, f"query {query['name']!r}", 200, f"table {table.name}: {exc}",
+        period = "" if exc.period is None else f" period {exc.period}"
+        raise ApiError(table.provider, f"query {query['name']!r}{period}", 200, f"table {table.name}: {exc}",
                        hint="the API changed the column's type; report it with this line") from None
+    except BadValue as exc:  # a value its column cannot hold exactly: nothing of the window loads
+        raise BadAnswer(table.provider, f"query {query['name']!r}", exc.period, exc.column, exc.value, exc.problem) from None
     control.window_rows[(table.name, unit_key(unit))] = result.num_rows
     return result
 
