@@ -391,14 +391,14 @@ def warehouse_state(duck: Warehouse, provider: str) -> dict:
     return {t: sorted(map(repr, duck.query(f"select * from {provider}.{t}"))) for t in tables}
 
 
-def second_run(provider, sandbox, clean, folder, monkeypatch):
+def second_run(provider, sandbox, clean, folder, monkeypatch, **overrides):
     """The provider's second run, on a copy of the clean warehouse from a fresh machine (state
     restored from the warehouse): (result, the warehouse before, after, the warehouse)."""
     folder.mkdir()
     path = str(folder / "hostile.duckdb")
     shutil.copy(clean, path)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
-    configure(monkeypatch, provider, **SETTINGS[provider](sandbox.url))
+    configure(monkeypatch, provider, **{**SETTINGS[provider](sandbox.url), **overrides})
     duck = Warehouse("duckdb", path)
     before = warehouse_state(duck, provider)
     from pipelines.runner import run_provider
@@ -445,6 +445,23 @@ def test_a_hostile_answer_fails_in_one_line_and_changes_nothing(loaded_once, san
     sandbox.tamper(path, **tamper)
     result, before, after, _ = second_run(provider, sandbox, loaded_once, tmp_path / "run", monkeypatch)
     assert_refused(result, before, after, provider, named)
+
+
+@pytest.mark.parametrize("provider, path, endpoint", [
+    pytest.param("whop", WALLET, "GET /stats/time_series", id="whop-wallet"),
+    pytest.param("statsig", VALUES, "GET /metrics/values", id="statsig-values"),
+])
+def test_a_200_without_the_documented_list_in_every_attempt_is_exit_3(loaded_once, sandbox, tmp_path, monkeypatch,
+                                                                      provider, path, endpoint):
+    """Issue 27: `200 {"status": "maintenance"}` where the rows belong: retried (it may pass), then
+    exit 3 in one line showing the answer, nothing stored."""
+    sandbox.tamper(path, replace={"status": "maintenance"})
+    result, before, after, _ = second_run(provider, sandbox, loaded_once, tmp_path / "run", monkeypatch,
+                                          max_attempts=2)
+    assert_refused(result, before, after, provider,
+                   [endpoint, "(HTTP 200): a JSON body without the documented fields in all 2 attempts",
+                    "maintenance"])
+    assert len(sandbox.seen(path)) >= 2
 
 
 @settings(max_examples=1, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

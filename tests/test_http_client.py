@@ -110,7 +110,6 @@ def test_transient_fault_is_retried_then_succeeds(fault, check):
         pytest.param(status(503), "HTTP 503", id="503"),
         pytest.param(status(429), "HTTP 429", id="429"),
         pytest.param(raises(httpx.ReadTimeout), "timeout (ReadTimeout)", id="timeout"),
-        pytest.param(status(200, text="not json"), "not JSON", id="not-json"),
     ],
 )
 def test_attempts_are_bounded_then_retries_exhausted_names_provider_and_endpoint(fault, last):
@@ -123,6 +122,25 @@ def test_attempts_are_bounded_then_retries_exhausted_names_provider_and_endpoint
     assert "gave up after 3 attempts" in message and last in message
     assert KEY not in message
     assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize("fault, check, line", [
+    pytest.param(status(200, json={"status": "maintenance"}), lambda body: "data" in body,
+                 "acme: GET /stats failed (HTTP 200): a JSON body without the documented fields in all 3 attempts: "
+                 "'{\"status\":\"maintenance\"}' - nothing of this answer was stored; if it persists, report it "
+                 "with this line", id="json-without-the-list"),
+    pytest.param(status(200, text=f"<html>down for {KEY}</html>"), None,
+                 "acme: GET /stats failed (HTTP 200): a body that is not JSON in all 3 attempts: "
+                 "'<html>down for ***</html>' - nothing of this answer was stored; if it persists, report it "
+                 "with this line", id="not-json"),
+])
+def test_a_2xx_unlike_the_docs_in_every_attempt_is_exit_3_showing_the_answer(fault, check, line):
+    api = Api(then=fault)
+    with pytest.raises(ApiError) as caught:
+        get(client_for(api, RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05)), check=check)
+    assert api.attempts == 3
+    assert str(caught.value) == line
+    assert caught.value.exit_code == 3
 
 
 @pytest.mark.parametrize("error", [

@@ -86,12 +86,14 @@ class Unreachable(RetriesExhausted):
 class TransientError(Exception):
     """Internal: one attempt failed in a way that a retry may fix."""
 
-    def __init__(self, reason: str, status: Optional[int] = None, retry_after: Optional[float] = None):
+    def __init__(self, reason: str, status: Optional[int] = None, retry_after: Optional[float] = None,
+                 answer: Optional[str] = None):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
         self.unreachable = False
+        self.answer = answer  # a 2xx body unlike the docs (its start): exit 3 if every attempt gets one
 
 
 def shown(value: object, limit: int = 40) -> str:

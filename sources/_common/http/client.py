@@ -1,7 +1,8 @@
 """The one HTTP client every source uses: httpx with auth, timeouts, retries and limits.
 
 * Retries (tenacity) with exponential backoff and full jitter on 429, 5xx, 408, timeouts,
-  connection errors and a 2xx whose body is not the JSON the endpoint returns; `Retry-After`
+  connection errors and a 2xx whose body is not the JSON the endpoint returns (still so after the
+  last attempt: exit 3 showing the answer's start, the API's contract broken); `Retry-After`
   (seconds or HTTP date, or PostHog's "Expected available in N seconds") is honoured up to
   `max_retry_wait`, past which the run fails at once with a clear message.
 * 4xx answers are not retried: they raise `ApiError`/`AuthError` naming provider, endpoint,
@@ -31,7 +32,9 @@ import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sources._common.config.spec import number
-from sources._common.errors import ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable
+from sources._common.errors import (
+    ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable, shown,
+)
 from sources._common.http.limits import RequestLimiter, shared_limiter
 from sources._common.http.redaction import redact, register_secret
 
@@ -236,10 +239,10 @@ class ApiClient:
             return self.base_url + "/" + path_or_link.lstrip("/")
         url = urljoin(self.base_url + "/", path_or_link)
         if origin(url) != self.origin:
-            shown = "%s://%s" % origin(url)[:2]
+            other = "%s://%s" % origin(url)[:2]
             raise ApiError(
                 self.provider, "pagination", None,
-                f"refusing to follow a link to another origin ({shown}); credentials are only sent to {self.base_url}",
+                f"refusing to follow a link to another origin ({other}); credentials are only sent to {self.base_url}",
             )
         return url
 
@@ -269,6 +272,13 @@ class ApiClient:
         except TransientError as exc:
             if exc.unreachable:
                 raise Unreachable(self.provider, endpoint, urlsplit(url).hostname or url) from None
+            if exc.answer is not None:  # a 2xx that stayed unlike the docs: the API's contract, not a fault
+                raise ApiError(
+                    self.provider, endpoint, exc.status,
+                    f"{exc.reason} in all {self.retry.max_attempts} attempts: "
+                    f"{shown(redact(exc.answer, [self._secret or '']), 80)}",
+                    hint="nothing of this answer was stored; if it persists, report it with this line",
+                ) from None
             raise RetriesExhausted(
                 self.provider, endpoint, exc.status,
                 f"gave up after {self.retry.max_attempts} attempts, last: {redact(exc.reason, [self._secret or ''])}",
@@ -331,9 +341,10 @@ class ApiClient:
         body = self._parse(content, decimal)
         if 200 <= status < 300:
             if body is _NOT_JSON:
-                raise TransientError(f"HTTP {status} with a body that is not JSON", status)
+                raise TransientError("a body that is not JSON", status, answer=content[:200].decode("utf-8", "replace"))
             if check is not None and not check(body):
-                raise TransientError(f"HTTP {status} with an unexpected JSON body", status)
+                raise TransientError("a JSON body without the documented fields", status,
+                                     answer=content[:200].decode("utf-8", "replace"))
             return body
         self._raise_client_error(response, body, endpoint)
 
