@@ -123,6 +123,7 @@ def make_destination(destination: str, dataset: str) -> Any:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
                               f"{SQL_HINT}, with its dlt extra installed") from None
+        check_credentials_url(factory, destination, dataset)
         if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
             raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
                               f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
@@ -132,6 +133,17 @@ def make_destination(destination: str, dataset: str) -> Any:
     if missing:
         raise ConfigError(f"{dataset}: destination {destination!r} cannot {missing[0]} - {SQL_HINT}")
     return factory
+
+
+def check_credentials_url(factory: Any, destination: str, dataset: str) -> None:
+    """A connection URL in `destination.<name>.credentials` is checked before dlt parses it (dlt's
+    error would quote it, password included)."""
+    from pipelines.warehouse.urls import URL_DESTINATIONS, check_url
+
+    kind = factory.destination_type.rsplit(".", 1)[-1]
+    value = dlt.secrets.get(f"destination.{destination}.credentials")
+    if kind in URL_DESTINATIONS and isinstance(value, str) and value.strip():
+        check_url(dataset, destination, value, required=URL_DESTINATIONS[kind])
 
 
 def cache_capabilities(factory: Any) -> None:

@@ -1,9 +1,12 @@
-"""Keeps secrets out of every message: a process-wide registry of secret strings and a logging
-filter that masks them in every record, whatever logger or level emits it."""
+"""Keeps secrets out of every message: a process-wide registry of secret strings, a logging
+filter that masks them in every record, whatever logger or level emits it, and `redacted_output`,
+which masks them in everything a command writes to stdout and stderr."""
 
 import logging
+import sys
 import threading
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, TextIO
 
 _MASK = "***"
 _lock = threading.Lock()
@@ -46,3 +49,33 @@ def install_log_redaction() -> None:
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+class RedactingStream:
+    """A text stream (stdout, stderr) that masks registered secrets in every write; anything else
+    (`isatty`, `fileno`, `flush`, ...) is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def redacted_output() -> Iterator[None]:
+    """`sys.stdout` and `sys.stderr` masked for the block (a command's whole run)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
