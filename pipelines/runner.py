@@ -96,7 +96,8 @@ def schema_contract(provider: str):
     still created on the first run), or dlt's `discard_*` modes for columns."""
     value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
-        raise ConfigError(f"{provider}: schema_contract {value!r} - use one of {', '.join(SCHEMA_CONTRACTS)}")
+        raise ConfigError(f"{provider}: schema_contract {value!r} is not known - set {setting_name(provider, 'schema_contract')} "
+                          f"to one of {', '.join(SCHEMA_CONTRACTS)}")
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
@@ -199,7 +200,7 @@ def run_provider(
                 with warehouse_lock(pipelines_dir, where, factory_of_destination):
                     if account:
                         with pipeline.sql_client() as client:
-                            refuse_tables_without_account(provider, dataset, client.execute_sql)
+                            refuse_tables_without_account(provider, dataset, client.execute_sql, destination)
                     if pipeline.has_pending_data:
                         # a previous run extracted data but did not finish loading it: load that first
                         logger.warning("%s: loading data left pending by the previous run", name)

@@ -44,7 +44,7 @@ def destination_name(cli_value: Optional[str] = None) -> str:
 def dataset_name(provider: str) -> str:
     """`sources.<provider>.dataset_name`, else `dataset_prefix` + the provider's name."""
     if dlt.config.get("dataset_name"):  # dlt's global DATASET_NAME would put every provider in one dataset
-        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - set "
+        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - unset DATASET_NAME and set "
                           f"SOURCES__{provider.upper()}__DATASET_NAME, or DATASET_PREFIX for every provider")
     explicit = dlt.config.get(f"sources.{provider}.dataset_name")
     if explicit and str(explicit).strip():
