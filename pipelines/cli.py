@@ -8,7 +8,7 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
-from sources._common.config.masking import register_configured_secrets
+from sources._common.http.masking import register_configured_secrets
 from sources._common.http.redaction import redacted_output
 
 from . import interrupts

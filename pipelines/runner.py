@@ -24,6 +24,7 @@ from pipelines.warehouse.destinations import (
 )
 from pipelines.warehouse.errors import describe as describe_warehouse_error
 from sources._common.http import limits
+from sources._common.http.masking import register_configured_secrets
 from sources._common.config.spec import number
 from sources._common.config.spec import where as setting_name
 from sources._common.config.strict import check_settings, setting
@@ -180,6 +181,7 @@ def run_provider(
                          queries=selection.queries if selection else None,
                          pace=functools.partial(limits.pace, provider))
     try:
+        register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
         apply_loader_defaults()
         remember_hint_checks()
         check_settings(provider, source_factory(provider))

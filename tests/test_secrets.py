@@ -131,7 +131,9 @@ def test_no_planted_secret_is_printed_or_stored(planted_sandbox, isolated, capfd
     env.update(settings(planted_sandbox), PYTHONPATH=str(ROOT), DESTINATION__DUCKDB__CREDENTIALS=str(isolated / "w.duckdb"))
     outputs = {"run all": cli(isolated, env, "run", "all", "--json", "--log-level", "DEBUG"),
                "verify all": cli(isolated, env, "verify", "all", "--json", "--log-level", "DEBUG"),
-               "status": in_process(capfd, monkeypatch, env, "status", "--json", "--log-level", "DEBUG")}
+               "status": in_process(capfd, monkeypatch, env, "status", "--json", "--log-level", "DEBUG"),
+               "check all": in_process(capfd, monkeypatch, env, "check", "all", "--log-level", "DEBUG"),
+               "describe statsig": in_process(capfd, monkeypatch, env, "describe", "statsig")}
     assert all(f"{p}: " in outputs["run all"] for p in ("whop", "stripe_analytics", "posthog")), outputs["run all"]
     assert "statsig (account second): ok" in outputs["run all"], outputs["run all"]
     assert '"account": "second"' in outputs["status"] and '"provider": "whop"' in outputs["status"], outputs["status"]

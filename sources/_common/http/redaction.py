@@ -11,6 +11,7 @@ from typing import Any, Iterable, Iterator, TextIO
 _MASK = "***"
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_configured: set[str] = set()  # the configuration's credentials, as last read (`masking`)
 
 
 def register_secret(secret: str) -> None:
@@ -20,10 +21,18 @@ def register_secret(secret: str) -> None:
             _secrets.add(secret)
 
 
+def set_configured_secrets(secrets: Iterable[str]) -> None:
+    """The credentials found in the configuration: they replace those found by the previous read
+    (a process that reads another configuration, e.g. a test, no longer masks the old ones)."""
+    global _configured
+    with _lock:
+        _configured = {s for s in secrets if s and len(s) >= 4}
+
+
 def redact(text: str, extra: Iterable[str] = ()) -> str:
     """Return `text` with every registered secret (and any in `extra`) masked."""
     with _lock:
-        secrets = sorted(_secrets.union(s for s in extra if s), key=len, reverse=True)
+        secrets = sorted(_secrets.union(_configured, (s for s in extra if s)), key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, _MASK)
     return text

@@ -12,10 +12,11 @@ in the TOML files dlt reads (`config.toml`, `secrets.toml`), without resolving a
   may be missing, as in a mistyped `postgres:pw@host/db`) and query parameters named like a secret
   (`?motherduck_token=...`, `?password=...`), as written and percent-decoded.
 
-A password equal to its URL's user name is left alone: the user name is shown anyway.
+A secret equal to a configured user name (`postgres:postgres@...`, `PGPASSWORD=postgres`) is left
+alone: the user name is shown anyway, and masking it would mask every `postgres` in every message.
 
 >>> sorted(secrets_in("destination.postgres.credentials", "postgres:s3cr%40t@db/analytics"))
-['s3cr%40t', 's3cr@t']
+[('secret', 's3cr%40t'), ('secret', 's3cr@t'), ('user', 'postgres')]
 """
 
 import json
@@ -24,7 +25,7 @@ import re
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote
 
-from sources._common.http.redaction import register_secret
+from sources._common.http.redaction import set_configured_secrets
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "private_key", "access_key",
                 "secret_key", "dsn")
@@ -39,8 +40,9 @@ def is_secret_name(name: str) -> bool:
     return name.lower().rsplit("__", 1)[-1].rsplit(".", 1)[-1].endswith(SECRET_WORDS)
 
 
-def secrets_in(name: str, value: Any) -> Iterator[str]:
-    """The secrets in one configured value named `name` (nested lists and objects, and JSON text, walked)."""
+def secrets_in(name: str, value: Any) -> Iterator[tuple[str, str]]:
+    """("secret" or "user", text) for the secrets and user names in one configured value named
+    `name` (nested lists and objects, and JSON text, walked)."""
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
             value = json.loads(value)
@@ -58,21 +60,24 @@ def secrets_in(name: str, value: Any) -> Iterator[str]:
         return
     text = str(value).strip()
     if is_secret_name(name):
-        yield text
+        yield "secret", text
+    elif name.lower().endswith(("user", "username")):
+        yield "user", text
     yield from _url_secrets(text)
 
 
-def _url_secrets(text: str) -> Iterator[str]:
-    """The password and the secret query parameters of a URL-like value."""
+def _url_secrets(text: str) -> Iterator[tuple[str, str]]:
+    """The user, the password and the secret query parameters of a URL-like value."""
     head, _, query = text.partition("?")
     match = USERINFO.match(head)
-    if match and match.group("password") and match.group("password") != match.group("user"):
-        yield match.group("password")
-        yield unquote(match.group("password"))
+    if match and match.group("password"):
+        yield "user", match.group("user")
+        yield "secret", match.group("password")
+        yield "secret", unquote(match.group("password"))
     for key, item in parse_qsl(query, keep_blank_values=False):
         if is_secret_name(key):
-            yield item
-            yield unquote(item)
+            yield "secret", item
+            yield "secret", unquote(item)
 
 
 def configured_values() -> Iterator[tuple[str, Any]]:
@@ -96,10 +101,12 @@ def _leaves(path: str, node: Any) -> Iterator[tuple[str, Any]]:
 
 
 def register_configured_secrets() -> int:
-    """Register every credential set in the environment or TOML; returns how many strings were
-    registered (a secret and its decoded form count once each)."""
-    found = {secret for name, value in configured_values() for secret in secrets_in(name, value)}
-    found = {secret for secret in found if secret.lower() not in NOT_SECRETS}
-    for secret in found:
-        register_secret(secret)
-    return len(found)
+    """Register every credential set in the environment or TOML (replacing those of a previous
+    read); returns how many strings were registered (a secret and its decoded form count once each)."""
+    found: dict[str, set] = {"secret": set(), "user": set()}
+    for name, value in configured_values():
+        for kind, text in secrets_in(name, value):
+            found[kind].add(text)
+    secrets = {s for s in found["secret"] - found["user"] if s.lower() not in NOT_SECRETS}
+    set_configured_secrets(secrets)
+    return len(secrets)
