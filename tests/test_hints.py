@@ -9,6 +9,7 @@ Hints performed elsewhere: `set SOURCES__STATSIG__LOCK_WAIT_SECONDS` (test_wareh
 import datetime as dt
 import re
 import shlex
+import uuid
 
 import psycopg2
 import pytest
@@ -22,6 +23,7 @@ NAME = r"(?:SOURCES__|DESTINATION__)[A-Z0-9_]+|DATASET_[A-Z]+|sources\.[a-z0-9_.
 ADVICE = re.compile(rf"\b(?P<verb>unset|set|give) (?P<name>{NAME})|(?P<subject>{NAME}) has [^-]* - write it as")
 COMMAND = re.compile(r"run `(metricsync [^`]+)`")
 ACCOUNT = '[{"name": "north", "account_id": "biz_north"}]'
+PASSWORD = f"planted{uuid.uuid4().hex}"
 
 
 def advice(message: str) -> list[tuple[str, str]]:
@@ -136,31 +138,44 @@ def test_postgres_credentials_missing_or_malformed_are_fixed_as_the_message_says
 # -- the advice for moving a provider to accounts: `reset <provider> --drop-rows`, then `transform` --------------------
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)  # a view on the tables blocks a drop only there
 def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, warehouse, capsys, monkeypatch, isolated):
+    """Also the planted-secret check of dbt (test_secrets.py): the Postgres password (any: the test
+    server trusts) is in no output and no file of dbt's `target/` and `logs/`."""
     whop(monkeypatch, sandbox)
-    assert cli(capsys, "run", "whop", "--destination", "postgres")[0] == 0
+    user, rest = warehouse.credentials.split("://", 1)[1].split("@", 1)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", f"postgresql://{user.split(':')[0]}:{PASSWORD}@{rest}")
+    outputs: list = []
+
+    def command(*args: str) -> tuple[int, str, str]:
+        outputs.append(cli(capsys, *args))
+        return outputs[-1]
+
+    assert command("run", "whop", "--destination", "postgres")[0] == 0
     with psycopg2.connect(warehouse.credentials) as connection:  # as dbt's staging views are built on the tables
         connection.cursor().execute("create schema marts; create view marts.daily as select * from whop.wallet_time_series")
     configure(monkeypatch, "whop", accounts=[{"name": "north", "account_id": "biz_north"}])
-    code, out, err = cli(capsys, "run", "whop", "--destination", "postgres")
+    code, out, err = command("run", "whop", "--destination", "postgres")
     assert code == 2 and err.startswith("whop (account north): accounts are configured but dataset whop was loaded "
                                         "without them"), err
-    commands = COMMAND.findall(err)
-    assert commands == ["metricsync reset whop --drop-rows --destination postgres"], err
-    code, reset, err = cli(capsys, *shlex.split(commands[0])[1:])
+    advised = COMMAND.findall(err)
+    assert advised == ["metricsync reset whop --drop-rows --destination postgres"], err
+    code, reset, err = command(*shlex.split(advised[0])[1:])
     assert (code, err) == (0, ""), reset
     assert reset.splitlines()[0] == (
         "whop (loaded without accounts): reset wallet_groupings, wallet_line_categories, wallet_reporting_categories, "
         "wallet_time_series (state forgotten, rows deleted) - the next run loads each account from start_date; views "
         "built on them were dropped (marts.daily): run `metricsync transform --destination postgres` after that run")
-    code, out, err = cli(capsys, "run", "whop", "--destination", "postgres")
+    code, out, err = command("run", "whop", "--destination", "postgres")
     assert code == 0, err
     rows = warehouse.query("select account, period, currency, amount from whop.wallet_time_series")
-    start = dt.date.fromisoformat(START)
-    truth = sandbox.by_name["whop"].wallet_totals(start, TODAY, "day", account="biz_north")
+    truth = sandbox.by_name["whop"].wallet_totals(dt.date.fromisoformat(START), TODAY, "day", account="biz_north")
     assert {(p, c): a for _, p, c, a in rows} == {k: amount for k, (amount, _n) in truth.items()}
     assert {r[0] for r in rows} == {"north"}
-    commands = COMMAND.findall(reset)
-    assert commands == ["metricsync transform --destination postgres"]
-    code, out, err = cli(capsys, *shlex.split(commands[0])[1:])
+    advised = COMMAND.findall(reset)
+    assert advised == ["metricsync transform --destination postgres"]
+    code, out, err = command(*shlex.split(advised[0])[1:])
     assert code == 0, out + err
     assert warehouse.query("select distinct account from metrics.fct_metric_values where provider = 'whop'") == [("north",)]
+    assert (isolated / "dbt_target" / "run_results.json").exists() and any((isolated / "dbt_logs").iterdir())
+    written = [path.read_bytes() for path in isolated.rglob("*") if path.is_file()]
+    printed = [f"{code} {out} {err}".encode() for code, out, err in outputs]
+    assert not [text for text in written + printed if PASSWORD.encode() in text]
