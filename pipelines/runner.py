@@ -97,8 +97,8 @@ def schema_contract(provider: str):
     still created on the first run), or dlt's `discard_*` modes for columns."""
     value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
-        raise ConfigError(f"{provider}: schema_contract {value!r} is not known - set {setting_name(provider, 'schema_contract')} "
-                          f"to one of {', '.join(SCHEMA_CONTRACTS)}")
+        raise ConfigError(f"{provider}: schema_contract {value!r} is not known - set "
+                          f"{setting_name(provider, 'schema_contract')} to one of {', '.join(SCHEMA_CONTRACTS)}")
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}

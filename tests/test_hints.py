@@ -77,6 +77,9 @@ SETTINGS = {
                                        {"DESTINATION__DUCKDB__CREDENTIALS": "warehouse.duckdb"}),
     "posthog-project": ({"SOURCES__POSTHOG__PROJECT_ID": None}, "check posthog", "posthog: no project",
                         {"SOURCES__POSTHOG__PROJECT_ID": "1"}),
+    "posthog-project-not-numeric": ({"SOURCES__POSTHOG__PROJECT_ID": "my-project"}, "check posthog",
+                                    "posthog: project_id 'my-project' is not a numeric project id",
+                                    {"SOURCES__POSTHOG__PROJECT_ID": "1"}),
 }
 POSTGRES = {
     "no-credentials": ({"DESTINATION__POSTGRES__CREDENTIALS": None}, "whop: no postgres credentials"),

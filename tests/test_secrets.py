@@ -111,7 +111,8 @@ def duckdb_rows(path: Path) -> list:
 
     with duckdb.connect(str(path), read_only=True) as connection:
         tables = connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        return [row for schema, table in tables for row in connection.execute(f'select * from "{schema}"."{table}"').fetchall()]
+        return [row for schema, table in tables
+                for row in connection.execute(f'select * from "{schema}"."{table}"').fetchall()]
 
 
 def postgres_rows(url: str) -> list:

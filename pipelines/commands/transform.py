@@ -137,19 +137,20 @@ def _failures(results: Any) -> list[str]:
     return lines
 
 
-def _freshness(results: Any) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of `dbt source freshness`, one line per stale source."""
+def _freshness(results: Any, destination: str) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of `dbt source freshness`, one line per stale source, each saying which run
+    brings it up to date."""
     errors, warnings = [], []
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
-        source = getattr(item.node, "source_name", "?")
+        provider = source = getattr(item.node, "source_name", "?")
         table = getattr(item.node, "name", "_dlt_loads")
         source = source if table == "_dlt_loads" else f"{source}.{table}"
         if status == "pass":
             continue
         age = getattr(item, "age", None)
         text = (f"transform: {source} was last loaded {age / 3600:.0f} h ago ({status}) - "
-                f"run python -m pipelines run {source}") if age is not None else (
+                f"run `metricsync run {provider} --destination {destination}`") if age is not None else (
                 f"transform: freshness of {source}: {redact((item.message or status).splitlines()[0])}")
         (warnings if status == "warn" else errors).append(text)
     return errors, warnings
@@ -192,12 +193,12 @@ class Dbt:
             lines = ["transform: dbt build failed - see the dbt output above"]
         return len(outcome.result.results), lines
 
-    def freshness(self, loaded: dict) -> tuple[list[str], list[str]]:
+    def freshness(self, loaded: dict, destination: str) -> tuple[list[str], list[str]]:
         """Freshness of the sources of the tables that exist ({provider: tables}): a table the
         loader did not create (Whop metric results without metric queries) is not checked."""
         selected = [f"source:{p}.{t}" for p, tables in loaded.items() for t in tables]
         outcome = self.invoke("source", "freshness", "--select", *selected)
-        return _freshness(outcome.result)
+        return _freshness(outcome.result, destination)
 
 
 class DbtNotRun(Exception):
@@ -222,7 +223,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         if not loaded:
             result.exit_code = NOTHING_LOADED
             result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
-                            "run python -m pipelines run all first (or check DESTINATION__"
+                            f"run `metricsync run all --destination {destination}` first (or check DESTINATION__"
                             f"{destination.upper()}__CREDENTIALS)"]
             return result
         _write_profile(kind, credentials, workdir)
@@ -237,7 +238,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
             return result
         with pipeline.sql_client() as client:
             publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
-        errors, result.warnings = dbt.freshness(loaded)
+        errors, result.warnings = dbt.freshness(loaded, destination)
         if errors:
             result.exit_code, result.lines = EXIT_STALE, errors
     except DbtNotRun as exc:

@@ -52,8 +52,8 @@ def credentials(provider: str) -> LibpqCredentials:
     elif isinstance(value, Mapping) and value:
         port = str(value.get("port") or "5432")
         if not (port.isdigit() and 1 <= int(port) <= 65535):
-            raise ConfigError(f"{provider}: the port in destination.postgres.credentials is not a number from 1 to "
-                              "65535 - fix it")
+            raise ConfigError(f"{provider}: the port in [destination.postgres.credentials] is not a number from 1 "
+                              "to 65535 - write the server's port there (e.g. port = 5432)")
         creds = LibpqCredentials(dict(value))
     else:
         raise ConfigError(f"{provider}: no postgres credentials - set {ENV} "
