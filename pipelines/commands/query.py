@@ -239,7 +239,8 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
             columns, rows = warehouse.fetch(sql, keys=len(mf_request.group_by_names))
         except Exception as exc:
             missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
-            hint = ("the metrics mart is not built - run metricsync transform first" if missing
+            hint = (f"the metrics mart is not built - run `metricsync transform --destination {args.destination}` "
+                    "first" if missing
                     else "check --where" if args.where else "see --log-level INFO for the SQL")
             raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
                               f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None
