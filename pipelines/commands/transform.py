@@ -249,7 +249,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         from pipelines.runner import describe_failure
 
         result.exit_code, line = describe_failure("transform", exc, destination)
-        result.lines = [line]
+        result.lines = [line.replace(f"{TARGET_SCHEMA}: ", "transform: ", 1) if line.startswith(TARGET_SCHEMA) else line]
     finally:
         os.environ.pop(PASSWORD_ENV, None)
         shutil.rmtree(workdir, ignore_errors=True)
