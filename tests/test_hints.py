@@ -182,3 +182,14 @@ def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, ware
     written = [path.read_bytes() for path in isolated.rglob("*") if path.is_file()]
     printed = [f"{code} {out} {err}".encode() for code, out, err in outputs]
     assert not [text for text in written + printed if PASSWORD.encode() in text]
+
+
+def test_the_docstring_samples_hold():
+    import doctest
+    import sys
+
+    from pipelines.warehouse import urls
+    from sources._common.http import masking
+
+    for module in (urls, masking, sys.modules[__name__]):
+        assert doctest.testmod(module).failed == 0, module.__name__
