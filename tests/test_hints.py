@@ -3,7 +3,8 @@
 is read from the message itself and done, and the command that failed then succeeds.
 
 Hints performed elsewhere: `set SOURCES__STATSIG__LOCK_WAIT_SECONDS` (test_warehouse_lock.py),
-`re-run to resume` (test_interrupts.py), did-you-mean names (test_operator_cli.py, test_operator_edges.py).
+`re-run to resume` (test_interrupts.py), did-you-mean names (test_operator_cli.py, test_operator_edges.py),
+a new `dataset_name` for accounts (test_operator_edges.py).
 """
 
 import datetime as dt
@@ -23,6 +24,7 @@ NAME = r"(?:SOURCES__|DESTINATION__)[A-Z0-9_]+|DATASET_[A-Z]+|sources\.[a-z0-9_.
 ADVICE = re.compile(rf"\b(?P<verb>unset|set|give) (?P<name>{NAME})|(?P<subject>{NAME}) has [^-]* - write it as")
 COMMAND = re.compile(r"run `(metricsync [^`]+)`")
 ACCOUNT = '[{"name": "north", "account_id": "biz_north"}]'
+METRIC = {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"}
 PASSWORD = f"planted{uuid.uuid4().hex}"
 
 
@@ -100,11 +102,12 @@ def apply(monkeypatch, settings: dict, values: dict) -> None:
             monkeypatch.setenv(name, value)
 
 
-def fails_then_works(capsys, monkeypatch, command: str, start: str, fixes: dict, values: dict) -> None:
-    """`command` fails with exit 2 in one line starting `start`; the settings that line advises
+def fails_then_works(capsys, monkeypatch, command: str, start: str, fixes: dict, values: dict,
+                     exit_code: int = 2) -> None:
+    """`command` fails with `exit_code` in one line starting `start`; the settings that line advises
     are exactly `fixes`' variables, and with them as given the command exits 0."""
     code, out, err = cli(capsys, *shlex.split(command))
-    assert code == 2, out + err
+    assert code == exit_code, out + err
     assert err.startswith(start) and len(err.strip().splitlines()) == 1, err
     advised = advice(err)
     assert {name for _, name in advised} == set(fixes), err
@@ -136,6 +139,18 @@ def test_postgres_credentials_missing_or_malformed_are_fixed_as_the_message_says
             apply(monkeypatch, broken, values)
             fails_then_works(capsys, monkeypatch, "check whop --destination postgres --pipelines-dir pipelines", start,
                              {"DESTINATION__POSTGRES__CREDENTIALS": url}, values)
+
+
+def test_a_frozen_schema_accepts_a_new_column_once_set_as_the_message_says(sandbox, capsys, monkeypatch, isolated):
+    whop(monkeypatch, sandbox, wallet_queries=None, schema_contract="freeze", metric_queries=[METRIC])
+    assert cli(capsys, "run", "whop", "--pipelines-dir", "pipelines")[0] == 0
+    sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
+    fails_then_works(capsys, monkeypatch, "run whop --pipelines-dir pipelines", "whop: the API sent column "
+                     "'refund_value'", {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolve"}, {}, exit_code=3)
+    import duckdb
+
+    with duckdb.connect("metricsync.duckdb", read_only=True) as connection:
+        assert connection.execute("select count(refund_value) from whop.metric_results").fetchone()[0] > 0
 
 
 # -- the advice for moving a provider to accounts: `reset <provider> --drop-rows`, then `transform` --------------------
