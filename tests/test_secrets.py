@@ -20,6 +20,7 @@ import pytest
 from conftest import ROOT, postgres_database
 from processes import run_command
 from sandbox import Sandbox
+from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets each test's TOML files
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 SLOTS = ("whop", "stripe_analytics", "posthog", "statsig", "statsig_account", "postgres", "motherduck", "malformed")
@@ -77,8 +78,9 @@ def in_process(capfd, monkeypatch, env: dict, *args: str) -> str:
 
 
 def files_text(folder: Path) -> dict:
-    """Every file under `folder` (binary ones too: traces are pickles), as bytes."""
-    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    """Every file written under `folder` (binary ones too: traces are pickles), as bytes; not the
+    configuration in `.dlt/` that holds the secrets."""
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file() and ".dlt" not in path.parts}
 
 
 def leaks(texts: dict) -> list[str]:
@@ -131,6 +133,8 @@ def postgres_rows(url: str) -> list:
 def test_no_planted_secret_is_printed_or_stored(planted_sandbox, isolated, capfd, monkeypatch):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
     env.update(settings(planted_sandbox), PYTHONPATH=str(ROOT), DESTINATION__DUCKDB__CREDENTIALS=str(isolated / "w.duckdb"))
+    # one key from secrets.toml, as the README's set-up keeps them
+    write_toml(isolated / ".dlt" / "secrets.toml", f'[sources.posthog]\napi_key = "{env.pop("SOURCES__POSTHOG__API_KEY")}"\n')
     outputs = {"run all": cli(isolated, env, "run", "all", "--json", "--log-level", "DEBUG"),
                "verify all": in_process(capfd, monkeypatch, env, "verify", "all", "--json", "--log-level", "DEBUG"),
                "status": in_process(capfd, monkeypatch, env, "status", "--json", "--log-level", "DEBUG"),
@@ -187,3 +191,23 @@ def test_check_of_a_motherduck_path_never_shows_its_token(planted_sandbox, capfd
     out, err = capfd.readouterr()
     assert code != 0 and "whop: " in err, out + err  # no MotherDuck here: it fails, naming no token
     assert leaks({"output": out + err, **files_text(isolated)}) == []
+
+
+@pytest.mark.parametrize("where", ["environment", "secrets.toml"])
+def test_every_configured_credential_is_masked_from_the_start(planted_sandbox, capfd, monkeypatch, isolated, where):
+    """Registered when the command starts, wherever it is set: what any later message quotes is masked."""
+    from pipelines.cli import main
+    from sources._common.http.redaction import redact
+
+    token, key = f"tok{uuid.uuid4().hex}", f"key{uuid.uuid4().hex}"
+    accounts = json.dumps([{"name": "north", "api_key": key}])
+    url = f"md:warehouse?motherduck_token={token}"
+    if where == "environment":
+        monkeypatch.setenv("SOURCES__STATSIG__ACCOUNTS", accounts)
+        monkeypatch.setenv("DESTINATION__MOTHERDUCK__CREDENTIALS", url)
+    else:
+        write_toml(isolated / ".dlt" / "secrets.toml",
+                   f"[sources.statsig]\naccounts = '{accounts}'\n[destination.motherduck]\ncredentials = \"{url}\"\n")
+    assert main(["describe", "whop"]) == 0
+    capfd.readouterr()
+    assert redact(f"{url} {key}") == "md:warehouse?motherduck_token=*** ***"
