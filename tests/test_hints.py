@@ -56,10 +56,11 @@ def whop(monkeypatch, sandbox, **settings) -> None:
                                       **settings})
 
 
-# id: (settings that break it: None unsets, the command, the message's start, {advised variable: the value given})
+# id: (settings that break it: None unsets, the command, the message's start, {advised variable: the value
+# given, `{sandbox}` and `{whop_key}` filled in})
 SETTINGS = {
     "no-api-key": ({"SOURCES__WHOP__API_KEY": None}, "check whop", "whop: missing configuration api_key",
-                   {"SOURCES__WHOP__API_KEY": "whop_sandbox_key"}),
+                   {"SOURCES__WHOP__API_KEY": "{whop_key}"}),
     "no-start-date": ({"SOURCES__WHOP__START_DATE": None}, "check whop", "whop: start_date is not set",
                       {"SOURCES__WHOP__START_DATE": START}),
     "out-of-range": ({"SOURCES__WHOP__MAX_CONCURRENCY": "0"}, "check whop", "whop: max_concurrency '0' is out of",
@@ -125,7 +126,8 @@ def test_a_setting_the_message_advises_makes_the_command_work(sandbox, capsys, m
     configure(monkeypatch, "posthog", **sandbox.by_name["posthog"].demo_settings(sandbox.url))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", "warehouse.duckdb")
     apply(monkeypatch, broken, {})
-    fails_then_works(capsys, monkeypatch, f"{command} --pipelines-dir pipelines", start, fixes, {"sandbox": sandbox.url})
+    values = {"sandbox": sandbox.url, "whop_key": sandbox.by_name["whop"].api_key}
+    fails_then_works(capsys, monkeypatch, f"{command} --pipelines-dir pipelines", start, fixes, values)
 
 
 def test_postgres_credentials_missing_or_malformed_are_fixed_as_the_message_says(sandbox, capsys, monkeypatch,

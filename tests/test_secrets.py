@@ -162,8 +162,11 @@ FIXES = {"postgres": "write it as postgresql://user:password@host:5432/database"
          "sqlalchemy": "fix it (scheme://user:password@host:port/database)"}
 
 
-@pytest.mark.parametrize("command", ["run whop", "check whop", "status whop", "verify whop", "transform", "reset whop"])
-@pytest.mark.parametrize("destination", list(MALFORMED))
+COMMANDS = ["run whop", "check whop", "status whop", "verify whop", "transform", "reset whop", "query mrr"]
+
+
+@pytest.mark.parametrize("destination, command", [("postgres", c) for c in COMMANDS] +  # the other: one check
+                         [("sqlalchemy", c) for c in ("run whop", "transform")])
 def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(planted_sandbox, capfd, monkeypatch,
                                                                                  isolated, command, destination):
     from pipelines.cli import main
@@ -176,7 +179,7 @@ def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(
     out, err = capfd.readouterr()
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if " WARNING " not in line]
-    label = "transform" if command == "transform" else "whop"
+    label = {"transform": "transform", "query": "query"}.get(command.split()[0], "whop")
     assert lines == [f"{label}: DESTINATION__{destination.upper()}__CREDENTIALS has no scheme - {FIXES[destination]}"]
     assert leaks({"output": out + err, **files_text(isolated)}) == []
 

@@ -127,7 +127,7 @@ class Warehouse:
 
         from pipelines.commands.transform import TARGET_SCHEMA, Dbt, _warehouse, _write_profile
 
-        kind, credentials, _loaded, _pipeline = _warehouse(self.destination, self.workdir)
+        kind, credentials, _loaded, _pipeline = _warehouse(self.destination, self.workdir, "query")
         _write_profile(kind, credentials, self.workdir)
         target = Path(self.workdir, "target")
         dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA)  # the published marts, not the audit build
@@ -197,7 +197,7 @@ def write_profile(destination: str, directory: str) -> str:
 
     workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
     try:
-        kind, credentials, _loaded, _pipeline = _warehouse(destination, workdir)
+        kind, credentials, _loaded, _pipeline = _warehouse(destination, workdir, "query")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     # target `prod`: the project names a production target's schemas as given (the published

@@ -62,16 +62,22 @@ def datasets() -> dict:
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[str, Any, dict, Any]:
+def _warehouse(destination: str, workdir: str, label: str = "transform") -> tuple[str, Any, dict, Any]:
     """The destination's dbt adapter type, its resolved dlt credentials, the providers loaded
     there ({provider: the tables of its dataset}) and a dlt pipeline on it (for its SQL client); a
-    destination without an installed dbt adapter is refused in one line."""
+    destination without an installed dbt adapter, or misconfigured, is refused in one line
+    starting with `label` (the command)."""
     import dlt
 
     from pipelines.warehouse.destinations import make_destination
     from sources._common.errors import ConfigError
 
-    factory = make_destination(destination, TARGET_SCHEMA)
+    try:
+        factory = make_destination(destination, TARGET_SCHEMA)
+    except ConfigError as exc:  # named after the dataset it was asked for: the command's name is clearer here
+        text = str(exc)
+        raise ConfigError(f"{label}: {text[len(TARGET_SCHEMA) + 2:]}" if text.startswith(f"{TARGET_SCHEMA}: ")
+                          else text) from None
     kind = factory.destination_type.rsplit(".", 1)[-1]
     if kind not in ADAPTERS:
         raise ConfigError(f"transform: the {destination} warehouse ({kind}) has no dbt adapter here - transform runs "
@@ -249,7 +255,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         from pipelines.runner import describe_failure
 
         result.exit_code, line = describe_failure("transform", exc, destination)
-        result.lines = [line.replace(f"{TARGET_SCHEMA}: ", "transform: ", 1) if line.startswith(TARGET_SCHEMA) else line]
+        result.lines = [line]
     finally:
         os.environ.pop(PASSWORD_ENV, None)
         shutil.rmtree(workdir, ignore_errors=True)
