@@ -155,6 +155,26 @@ def test_a_frozen_schema_accepts_a_new_column_once_set_as_the_message_says(sandb
         assert connection.execute("select count(refund_value) from whop.metric_results").fetchone()[0] > 0
 
 
+@pytest.mark.parametrize("provider, value", [
+    ("whop", '[{"name": "daily", "group_by": "day"}]'),
+    ("stripe_analytics", '[{"name": "mrr", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}], "interval": "day"}]'),
+], ids=["whop", "stripe_analytics"])
+def test_nothing_to_load_warns_until_the_advised_queries_are_set(sandbox, capsys, caplog, monkeypatch, isolated,
+                                                                 provider, value):
+    settings = sandbox.by_name[provider].demo_settings(sandbox.url)
+    configure(monkeypatch, provider, **{**settings, "start_date": START, "wallet_queries": None, "metric_queries": None,
+                                       "queries": None})
+    assert cli(capsys, "run", provider, "--pipelines-dir", "pipelines")[0] == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and " - set SOURCES__" in warnings[0], warnings
+    variable = re.search(r" - set (SOURCES__\w+)", warnings[0])[1]  # the first one it names
+    monkeypatch.setenv(variable, value)
+    caplog.clear()
+    code, out, err = cli(capsys, "run", provider, "--pipelines-dir", "pipelines")
+    assert code == 0 and not [r for r in caplog.records if r.levelname == "WARNING"], out + err
+    assert re.search(r"rows: \w+ [1-9]", out), out
+
+
 # -- the advice for moving a provider to accounts: `reset <provider> --drop-rows`, then `transform` --------------------
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)  # a view on the tables blocks a drop only there
 def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, warehouse, capsys, monkeypatch, isolated):
