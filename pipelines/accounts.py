@@ -118,17 +118,24 @@ def scope_to_account(source: Any, account: str) -> Any:
     return source
 
 
-def refuse_tables_without_account(provider: str, dataset: str, query: Any) -> None:
-    """Accounts added to a provider whose dataset was loaded without them: its tables have no
-    `account` column, which every key of an account's rows leads with. Refused (exit 2) before
-    anything is loaded, naming both ways out. `query(sql, *args)` runs SQL on the destination."""
+def tables_without_account(dataset: str, query: Any) -> list[str]:
+    """The data tables of `dataset` without an `account` column (loaded before accounts were
+    configured). `query(sql, *args)` runs SQL on the destination."""
     rows = query("select table_name, column_name from information_schema.columns where table_schema = %s", dataset)
     columns: dict[str, set] = {}
     for table, column in rows:
         columns.setdefault(str(table), set()).add(str(column).lower())
-    without = sorted(t for t, names in columns.items()
-                     if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names)
+    return sorted(t for t, names in columns.items()
+                  if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names)
+
+
+def refuse_tables_without_account(provider: str, dataset: str, query: Any, destination: str) -> None:
+    """Accounts added to a provider whose dataset was loaded without them: its tables have no
+    `account` column, which every key of an account's rows leads with. Refused (exit 2) before
+    anything is loaded, naming both ways out (the `reset` drops those tables)."""
+    without = tables_without_account(dataset, query)
     if without:
         raise ConfigError(f"{provider}: accounts are configured but dataset {dataset} was loaded without them "
                           f"(table {without[0]} has no {ACCOUNT_COLUMN} column) - set sources.{provider}.dataset_name "
-                          f"to a new dataset, or run `metricsync reset {provider} --drop-rows` first")
+                          f"to a new dataset, or run `metricsync reset {provider} --drop-rows --destination "
+                          f"{destination}` first")

@@ -8,6 +8,9 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
+from sources._common.http.masking import register_configured_secrets
+from sources._common.http.redaction import redacted_output
+
 from . import interrupts
 from .commands import COMMANDS
 from .commands._options import global_options
@@ -37,15 +40,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
-    try:
-        if hasattr(args, "destination"):
-            from .warehouse.destinations import destination_name
+    register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
+    with redacted_output():
+        try:
+            if hasattr(args, "destination"):
+                from .warehouse.destinations import destination_name
 
-            args.destination = destination_name(args.destination)
-        return _module(args.command).main(args)
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return USAGE_ERROR
+                args.destination = destination_name(args.destination)
+            return _module(args.command).main(args)
+        except UsageError as exc:
+            print(str(exc), file=sys.stderr)
+            return USAGE_ERROR
 
 
 def main_exit() -> None:

@@ -24,6 +24,7 @@ from pipelines.warehouse.destinations import (
 )
 from pipelines.warehouse.errors import describe as describe_warehouse_error
 from sources._common.http import limits
+from sources._common.http.masking import register_configured_secrets
 from sources._common.config.spec import number
 from sources._common.config.spec import where as setting_name
 from sources._common.config.strict import check_settings, setting
@@ -96,7 +97,8 @@ def schema_contract(provider: str):
     still created on the first run), or dlt's `discard_*` modes for columns."""
     value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
-        raise ConfigError(f"{provider}: schema_contract {value!r} - use one of {', '.join(SCHEMA_CONTRACTS)}")
+        raise ConfigError(f"{provider}: schema_contract {value!r} is not known - set "
+                          f"{setting_name(provider, 'schema_contract')} to one of {', '.join(SCHEMA_CONTRACTS)}")
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
@@ -179,6 +181,7 @@ def run_provider(
                          queries=selection.queries if selection else None,
                          pace=functools.partial(limits.pace, provider))
     try:
+        register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
         apply_loader_defaults()
         remember_hint_checks()
         check_settings(provider, source_factory(provider))
@@ -201,7 +204,7 @@ def run_provider(
                 with turn(), one_connection(factory_of_destination):
                     if account:
                         with pipeline.sql_client() as client:
-                            refuse_tables_without_account(provider, dataset, client.execute_sql)
+                            refuse_tables_without_account(provider, dataset, client.execute_sql, destination)
                     if pipeline.has_pending_data:
                         # a previous run extracted data but did not finish loading it: load that first
                         logger.warning("%s: loading data left pending by the previous run", name)

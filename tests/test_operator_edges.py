@@ -213,7 +213,7 @@ def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, wa
     configure(monkeypatch, "whop", accounts=[{"name": "north", "account_id": "biz_north"}])
     refusal = ("accounts are configured but dataset whop was loaded without them (table wallet_groupings has no "
                "account column) - set sources.whop.dataset_name to a new dataset, or run `metricsync reset whop "
-               "--drop-rows` first")
+               f"--drop-rows --destination {warehouse.name}` first")
     code, out, err = cli(capsys, "check", "whop", "--destination", warehouse.name)
     assert (code, err.strip()) == (2, f"whop (account north): {refusal}")
     sandbox.clear_log()

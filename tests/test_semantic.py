@@ -172,4 +172,5 @@ def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(message) and len(err.splitlines()) == 1
     if argv == ["mrr"]:
-        assert err.rstrip().endswith("- the metrics mart is not built - run metricsync transform first")
+        assert err.rstrip().endswith("- the metrics mart is not built - run `metricsync transform --destination duckdb` "
+                                     "first")

@@ -200,7 +200,8 @@ def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, cre
 
 @pytest.mark.parametrize("hours_ago, code, line", [
     pytest.param(40, 0, "transform: stripe_analytics was last loaded 40 h ago (warn)", id="warn-after-36h-passes"),
-    pytest.param(80, 8, "transform: stripe_analytics was last loaded 80 h ago (error)", id="error-after-72h-fails"),
+    pytest.param(80, 8, "transform: stripe_analytics was last loaded 80 h ago (error) - run `metricsync run "
+                 "stripe_analytics --destination duckdb`", id="error-after-72h-fails"),
 ])
 def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, hours_ago, code, line):
     path = str(tmp_path / "stale.duckdb")
@@ -223,8 +224,8 @@ def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))
     done = cli("transform", tmp_path=tmp_path)
     assert done.returncode == 2, done.stderr + done.stdout
-    assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run python -m pipelines "
-                                   "run all first (or check DESTINATION__DUCKDB__CREDENTIALS)")
+    assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run `metricsync run all "
+                                   "--destination duckdb` first (or check DESTINATION__DUCKDB__CREDENTIALS)")
 
 
 def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monkeypatch):

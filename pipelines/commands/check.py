@@ -38,7 +38,7 @@ def destination_summary(destination: str, provider: str) -> str:
         exists = warehouse.has_dataset()
         where, dataset = warehouse.where, warehouse.dataset
         if exists and configured_accounts(provider):
-            refuse_tables_without_account(provider, dataset, warehouse.query)
+            refuse_tables_without_account(provider, dataset, warehouse.query, destination)
     return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 

@@ -125,9 +125,10 @@ class Warehouse:
         from dbt.adapters.factory import get_adapter_by_type
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
 
-        from pipelines.commands.transform import TARGET_SCHEMA, Dbt, _warehouse, _write_profile
+        from pipelines.commands.transform import TARGET_SCHEMA, Dbt, _credentials, _warehouse, _write_profile
 
-        kind, credentials, _loaded, _pipeline = _warehouse(self.destination, self.workdir)
+        kind, pipeline = _warehouse(self.destination, self.workdir, "query")
+        credentials = _credentials(pipeline)
         _write_profile(kind, credentials, self.workdir)
         target = Path(self.workdir, "target")
         dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA)  # the published marts, not the audit build
@@ -193,11 +194,12 @@ def request(semantic: Semantic, args: Any) -> Any:
 def write_profile(destination: str, directory: str) -> str:
     """DIR/profiles.yml for the destination, as `transform` generates it (a Postgres password as
     an `env_var` reference), for running `dbt parse` and `mf` by hand in transform/."""
-    from pipelines.commands.transform import PASSWORD_ENV, PROFILE, _warehouse, profile
+    from pipelines.commands.transform import PASSWORD_ENV, PROFILE, _credentials, _warehouse, profile
 
     workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
     try:
-        kind, credentials, _loaded, _pipeline = _warehouse(destination, workdir)
+        kind, pipeline = _warehouse(destination, workdir, "query")
+        credentials = _credentials(pipeline)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     # target `prod`: the project names a production target's schemas as given (the published
@@ -239,7 +241,8 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
             columns, rows = warehouse.fetch(sql, keys=len(mf_request.group_by_names))
         except Exception as exc:
             missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
-            hint = ("the metrics mart is not built - run metricsync transform first" if missing
+            hint = (f"the metrics mart is not built - run `metricsync transform --destination {args.destination}` "
+                    "first" if missing
                     else "check --where" if args.where else "see --log-level INFO for the SQL")
             raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
                               f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None

@@ -13,7 +13,7 @@ tables all accounts share.
 
 import argparse
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from pipelines.catalog import WINDOWED, suggest
 from pipelines.commands._options import add_command, providers_to_run, selection_options
@@ -63,20 +63,29 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
         code, line = describe_failure(provider, exc, args.destination)
         print(line, file=sys.stderr)
         return code
-    codes = [_reset_one(provider, args, account.name) for account in accounts] or [_reset_one(provider, args, None)]
+    codes = [_reset_one(provider, args, None, legacy=True)] if accounts and _whole_drop(args) else []
+    codes += [_reset_one(provider, args, account.name) for account in accounts] or [_reset_one(provider, args, None)]
     return max(codes)
 
 
-def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) -> int:
+def _whole_drop(args: argparse.Namespace) -> bool:
+    """`reset <provider> --drop-rows`: everything of the provider (no resource or query named)."""
+    return bool(args.drop_rows and not args.resources and not args.queries)
+
+
+def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], legacy: bool = False) -> int:
+    """Reset one pipeline: the provider's, or one account's; `legacy`: with accounts configured, the
+    provider's pipeline from before them, whose tables (without an `account` column) are dropped,
+    if it loaded anything (`refuse_tables_without_account` advises this), quietly otherwise."""
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
-    from dlt.pipeline.helpers import pipeline_drop
 
     from pipelines.locking import Owner, destination_lock, pipeline_lock, write_turn
     from pipelines.runner import describe_failure, lock_wait_seconds
     from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
-    label = f"{provider} (account {account})" if account else provider
+    label = f"{provider} (account {account})" if account else (
+        f"{provider} (loaded without accounts)" if legacy else provider)
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
     try:
         dataset = dataset_name(provider)
@@ -90,7 +99,8 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
             with destination_lock(pipeline, provider, wait, owner), write_turn(pipeline, provider, wait, owner):
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
-                    print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
+                    if not legacy:
+                        print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
                     return 0
                 tables = {t for t in pipeline.default_schema.data_table_names()}
                 whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
@@ -102,19 +112,52 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str]) 
                 if not _confirm(f"reset {label}: {what} ({action})", args.yes):
                     print(f"{label}: reset cancelled", file=sys.stderr)
                     return 2
-                if whole:  # an account shares its tables with the others: drop its state, delete its rows
-                    pipeline_drop(pipeline, resources=whole, state_only=bool(account) or not args.drop_rows)()
-                if pairs:
-                    paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
-                    pipeline_drop(pipeline, state_paths=paths, state_only=True)()
-                if args.drop_rows:
-                    _delete_rows(pipeline, pairs + ([(r, None) for r in whole] if account else []), tables, account)
+                views = _apply(pipeline, whole, pairs, tables, args.drop_rows, account)
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
         code, line = describe_failure(provider, exc, args.destination)
         print(line, file=sys.stderr)
         return code
-    print(f"{label}: reset {what} ({action}) - the next run reloads from start_date")
+    then = "the next run loads each account from start_date" if legacy else "the next run reloads from start_date"
+    rebuilt = (f"; views built on them were dropped ({', '.join(views)}): run `metricsync transform --destination "
+               f"{args.destination}` after that run") if views else ""
+    print(f"{label}: reset {what} ({action}) - {then}{rebuilt}")
     return 0
+
+
+def _apply(pipeline: Any, whole: list, pairs: list, tables: set, drop_rows: bool, account: Optional[str]) -> list:
+    """Forget the state of `whole` resources and of the (resource, query) `pairs`; with `drop_rows`
+    the whole resources' tables are dropped (an account's rows deleted: it shares them) and the
+    pairs' rows deleted. Returns the views dropped with the tables."""
+    from dlt.pipeline.helpers import pipeline_drop
+
+    views: list = []
+    if whole:
+        drop = pipeline_drop(pipeline, resources=whole, state_only=bool(account) or not drop_rows)
+        views = drop_dependent_views(pipeline, drop.info["tables"]) if drop.drop_tables else []
+        drop()
+    if pairs:
+        paths = [f"resources.{r}.queries.{q}" for r, q in pairs]
+        pipeline_drop(pipeline, state_paths=paths, state_only=True)()
+    if drop_rows:
+        _delete_rows(pipeline, pairs + ([(r, None) for r in whole] if account else []), tables, account)
+    return views
+
+
+def drop_dependent_views(pipeline: Any, tables: list) -> list[str]:
+    """Postgres refuses to drop a table a view is built on (dbt's marts): those views go first, with
+    the views built on them; the names of the first are returned. DuckDB, MySQL/MariaDB and most
+    warehouses drop a table under a view, which `transform` then rebuilds."""
+    if pipeline.destination.destination_type.rsplit(".", 1)[-1] not in ("postgres", "redshift") or not tables:
+        return []
+    with pipeline.sql_client() as client:
+        marks = ", ".join(["%s"] * len(tables))
+        rows = client.execute_sql("select distinct view_schema, view_name from information_schema.view_table_usage "
+                                  f"where table_schema = %s and table_name in ({marks}) order by 1, 2",
+                                  client.dataset_name, *tables) or []
+        for schema, view in rows:
+            client.execute_sql(f"drop view if exists {client.escape_column_name(schema)}."
+                               f"{client.escape_column_name(view)} cascade")
+    return [f"{schema}.{view}" for schema, view in rows]
 
 
 def _delete_rows(pipeline: object, pairs: list, tables: set, account: Optional[str]) -> None:

@@ -63,15 +63,21 @@ def datasets() -> dict:
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
 
-def _warehouse(destination: str, workdir: str) -> tuple[str, Any]:
+def _warehouse(destination: str, workdir: str, label: str = "transform") -> tuple[str, Any]:
     """The destination's dbt adapter type and a dlt pipeline on it (its SQL client, its locks); a
-    destination without an installed dbt adapter is refused in one line."""
+    destination without an installed dbt adapter, or misconfigured, is refused in one line
+    starting with `label` (the command)."""
     import dlt
 
     from pipelines.warehouse.destinations import make_destination
     from sources._common.errors import ConfigError
 
-    factory = make_destination(destination, TARGET_SCHEMA)
+    try:
+        factory = make_destination(destination, TARGET_SCHEMA)
+    except ConfigError as exc:  # named after the dataset it was asked for: the command's name is clearer here
+        text = str(exc)
+        raise ConfigError(f"{label}: {text[len(TARGET_SCHEMA) + 2:]}" if text.startswith(f"{TARGET_SCHEMA}: ")
+                          else text) from None
     kind = factory.destination_type.rsplit(".", 1)[-1]
     if kind not in ADAPTERS:
         raise ConfigError(f"transform: the {destination} warehouse ({kind}) has no dbt adapter here - transform runs "
@@ -81,9 +87,14 @@ def _warehouse(destination: str, workdir: str) -> tuple[str, Any]:
     return kind, pipeline
 
 
+def _credentials(pipeline: Any) -> Any:
+    """The pipeline's resolved dlt destination credentials."""
+    return pipeline.destination_client().config.credentials
+
+
 def _loaded(pipeline: Any) -> tuple[Any, dict]:
     """The resolved dlt credentials and the providers loaded there ({provider: the tables of its dataset})."""
-    credentials = pipeline.destination_client().config.credentials
+    credentials = _credentials(pipeline)
     with pipeline.sql_client() as client:
         rows = client.execute_sql("select table_schema, table_name from information_schema.tables")
     tables: dict = {}
@@ -168,19 +179,20 @@ def _failures(results: Any) -> list[str]:
     return lines
 
 
-def _freshness(results: Any) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of `dbt source freshness`, one line per stale source."""
+def _freshness(results: Any, destination: str) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of `dbt source freshness`, one line per stale source, each saying which run
+    brings it up to date."""
     errors, warnings = [], []
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
-        source = getattr(item.node, "source_name", "?")
+        provider = source = getattr(item.node, "source_name", "?")
         table = getattr(item.node, "name", "_dlt_loads")
         source = source if table == "_dlt_loads" else f"{source}.{table}"
         if status == "pass":
             continue
         age = getattr(item, "age", None)
         text = (f"transform: {source} was last loaded {age / 3600:.0f} h ago ({status}) - "
-                f"run python -m pipelines run {source}") if age is not None else (
+                f"run `metricsync run {provider} --destination {destination}`") if age is not None else (
                 f"transform: freshness of {source}: {redact((item.message or status).splitlines()[0])}")
         (warnings if status == "warn" else errors).append(text)
     return errors, warnings
@@ -223,12 +235,12 @@ class Dbt:
             lines = ["transform: dbt build failed - see the dbt output above"]
         return len(outcome.result.results), lines
 
-    def freshness(self, loaded: dict) -> tuple[list[str], list[str]]:
+    def freshness(self, loaded: dict, destination: str) -> tuple[list[str], list[str]]:
         """Freshness of the sources of the tables that exist ({provider: tables}): a table the
         loader did not create (Whop metric results without metric queries) is not checked."""
         selected = [f"source:{p}.{t}" for p, tables in loaded.items() for t in tables]
         outcome = self.invoke("source", "freshness", "--select", *selected)
-        return _freshness(outcome.result)
+        return _freshness(outcome.result, destination)
 
 
 class DbtNotRun(Exception):
@@ -250,7 +262,7 @@ def _build_and_publish(result: TransformResult, destination: str, kind: str, pip
     if not loaded:
         result.exit_code = NOTHING_LOADED
         result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
-                        "run python -m pipelines run all first (or check DESTINATION__"
+                        f"run `metricsync run all --destination {destination}` first (or check DESTINATION__"
                         f"{destination.upper()}__CREDENTIALS)"]
         return
     _write_profile(kind, credentials, workdir)
@@ -265,7 +277,7 @@ def _build_and_publish(result: TransformResult, destination: str, kind: str, pip
         return
     with pipeline.sql_client() as client:
         publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
-    errors, result.warnings = dbt.freshness(loaded)
+    errors, result.warnings = dbt.freshness(loaded, destination)
     if errors:
         result.exit_code, result.lines = EXIT_STALE, errors
 

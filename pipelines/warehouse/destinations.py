@@ -43,7 +43,7 @@ def destination_name(cli_value: Optional[str] = None) -> str:
 def dataset_name(provider: str) -> str:
     """`sources.<provider>.dataset_name`, else `dataset_prefix` + the provider's name."""
     if dlt.config.get("dataset_name"):  # dlt's global DATASET_NAME would put every provider in one dataset
-        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - set "
+        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - unset DATASET_NAME and set "
                           f"SOURCES__{provider.upper()}__DATASET_NAME, or DATASET_PREFIX for every provider")
     explicit = dlt.config.get(f"sources.{provider}.dataset_name")
     if explicit and str(explicit).strip():
@@ -122,6 +122,7 @@ def make_destination(destination: str, dataset: str) -> Any:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
                               f"{SQL_HINT}, with its dlt extra installed") from None
+        check_credentials_url(factory, destination, dataset)
         if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
             raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
                               f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
@@ -131,6 +132,17 @@ def make_destination(destination: str, dataset: str) -> Any:
     if missing:
         raise ConfigError(f"{dataset}: destination {destination!r} cannot {missing[0]} - {SQL_HINT}")
     return factory
+
+
+def check_credentials_url(factory: Any, destination: str, dataset: str) -> None:
+    """A connection URL in `destination.<name>.credentials` is checked before dlt parses it (dlt's
+    error would quote it, password included)."""
+    from pipelines.warehouse.urls import URL_DESTINATIONS, check_url
+
+    kind = factory.destination_type.rsplit(".", 1)[-1]
+    value = dlt.secrets.get(f"destination.{destination}.credentials")
+    if kind in URL_DESTINATIONS and isinstance(value, str) and value.strip():
+        check_url(dataset, destination, value, required=URL_DESTINATIONS[kind])
 
 
 def cache_capabilities(factory: Any) -> None:

@@ -19,9 +19,11 @@ from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
+from pipelines.warehouse.urls import check_url
 from sources._common.errors import ConfigError, MetricSyncError
 
 ENV = "DESTINATION__POSTGRES__CREDENTIALS"
+EXAMPLE = "postgresql://user:password@host:5432/database"
 # libpq/server messages that mean "reached the server, which refused these credentials or names"
 REFUSED = ("password authentication failed", "no password supplied", "does not exist", "pg_hba.conf",
            "authentication failed", "permission denied", "peer authentication", "ident authentication")
@@ -45,12 +47,17 @@ def credentials(provider: str) -> LibpqCredentials:
     credentials, after one test connection."""
     value: Any = dlt.secrets.get("destination.postgres.credentials")
     if isinstance(value, str) and value.strip():
+        check_url(provider, "postgres", value, ("postgresql", "postgres"), EXAMPLE)
         creds = LibpqCredentials(value.strip())
     elif isinstance(value, Mapping) and value:
+        port = str(value.get("port") or "5432")
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(f"{provider}: the port in [destination.postgres.credentials] is not a number from 1 "
+                              "to 65535 - write the server's port there (e.g. port = 5432)")
         creds = LibpqCredentials(dict(value))
     else:
         raise ConfigError(f"{provider}: no postgres credentials - set {ENV} "
-                          "(e.g. postgresql://user@host:5432/db; the password may come from .pgpass or PGPASSWORD)")
+                          f"(e.g. {EXAMPLE}; the password may come from .pgpass or PGPASSWORD)")
     if not creds.host or not creds.database:
         raise ConfigError(f"{provider}: postgres credentials {safe_url(creds)} need a host and a database - set {ENV}")
     probe(provider, creds)

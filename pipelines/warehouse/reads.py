@@ -37,7 +37,7 @@ class Warehouse:
                                      dataset_name=dataset, pipelines_dir=self._dir)
         if self.destination == "duckdb":
             path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
-            self.where = os.path.abspath(path) if ":" not in path else path
+            self.where = os.path.abspath(path) if ":" not in path else path.split("?")[0]  # an md: token: never shown
             self._missing_file = ":" not in path and not os.path.exists(path)
         if self._missing_file:
             return self
