@@ -27,6 +27,7 @@ from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from pipelines.accounts import configured_accounts, scope_to_account
 from pipelines.warehouse.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
+from pipelines.warehouse.merges import scope_merge_deletes
 from pipelines.providers import PROVIDERS, is_configured, source_factory
 from pipelines.runner import schema_contract
 from sources._common.config.strict import check_settings
@@ -49,7 +50,7 @@ def metricsync_nightly():
             source = source_factory(provider)(control=RunControl(), **(account.params if account else {}))
             if account:
                 scope_to_account(source, account.name)
-            tasks.add_run(pipeline, apply_loader_format(source, factory), decompose="none",
+            tasks.add_run(pipeline, scope_merge_deletes(apply_loader_format(source, factory), factory), decompose="none",
                           schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0)
 
 
