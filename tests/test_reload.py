@@ -117,3 +117,11 @@ def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countri
     assert pending_lines(caplog) == [f"whop: loaded {PENDING}"]
     assert result.loads == 2  # the pending package, then this run's own
     assert stored(isolated) == truth(sandbox, countries)
+
+
+def test_the_delete_scope_sample_in_the_docstring_holds():
+    import doctest
+
+    from pipelines.warehouse import merges
+
+    assert doctest.testmod(merges).failed == 0
