@@ -108,6 +108,20 @@ def reload(countries: int, destination: str, memory_limit: Optional[str] = None)
             "exact": got == expected}
 
 
+COUNTRIES = {False: (600, 5435), True: (60, 600)}  # quick -> countries of the re-loaded window
+
+
+def scenario(quick: bool, postgres: bool) -> list:
+    """`make bench`'s reload: 600 and 5,435 countries (55,200 and 500,020 rows; quick: 60 and 600),
+    into DuckDB and, when reachable, Postgres."""
+    out = []
+    for countries in COUNTRIES[quick]:
+        for destination in ("duckdb", "postgres") if postgres else ("duckdb",):
+            logger.info("reload: %d countries into %s", countries, destination)
+            out.append(reload(countries, destination))
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reload", description=__doc__)
     parser.add_argument("--countries", type=int, default=600)

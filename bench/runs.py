@@ -26,7 +26,6 @@ from .server import REPO, ReplayServer
 logger = logging.getLogger("bench")
 PG_ADMIN = "dbname=postgres user=postgres password=postgres host=127.0.0.1 port=5432 connect_timeout=3"
 RSS_DAYS = {"short": (182, 10), "long": (730, 20)}  # (full, quick) Statsig days for the RSS check
-RELOAD_COUNTRIES = ((600, 5435), (60, 600))  # (full, quick) Whop countries of the re-loaded window
 
 
 def env_for(settings_by_provider: dict, extra: dict) -> dict:
@@ -301,20 +300,6 @@ class Bench:
         self.metricsync(settings, work)
         return self.timed(lambda: self.metricsync(settings, work))
 
-    def reload(self) -> list:
-        """A 92-day Whop window of 600 and of 5,435 countries (55,200 and 500,020 rows; quick: 60 and
-        600) loaded, restated upstream and re-loaded, into DuckDB and Postgres (`bench/reload.py`)."""
-        from . import reload
-
-        destinations = ["duckdb", "postgres"] if self.postgres else ["duckdb"]
-        sizes = RELOAD_COUNTRIES[1] if self.quick else RELOAD_COUNTRIES[0]
-        out = []
-        for countries in sizes:
-            for destination in destinations:
-                logger.info("reload: %d countries into %s", countries, destination)
-                out.append(reload.reload(countries, destination))
-        return out
-
     def run_all(self) -> dict:
         self.server = ReplayServer()
         try:
@@ -331,8 +316,6 @@ class Bench:
                 results["rss_by_length"] = self.rss_by_length()
             if self.wanted("nightly"):
                 results["nightly"] = self.nightly()
-            if self.wanted("reload"):
-                results["reload"] = self.reload()
         finally:
             self.server.stop()
             shutil.rmtree(self.root, ignore_errors=True)
