@@ -103,11 +103,17 @@ def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_
 
 
 def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countries, run, isolated, monkeypatch, caplog):
+    import dlt
+
+    from pipelines.warehouse.destinations import pipeline_name
+
     restate(sandbox, countries)
     monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")  # DuckDB fails the load, after the extract
     monkeypatch.setenv("LOAD__RAISE_ON_MAX_RETRIES", "1")  # dlt retries a failed job 5 times a second apart
     failed = run("whop", backfill=countries)
     assert failed.exit_code == 1 and "OutOfMemoryException" in failed.message
+    assert "\n" not in failed.message
+    assert dlt.attach(pipeline_name("whop", "duckdb"), pipelines_dir=str(isolated / "pipelines")).has_pending_data
 
     monkeypatch.delenv("DESTINATION__DUCKDB__MEMORY_LIMIT")
     with caplog.at_level(logging.WARNING, logger="metricsync"):
