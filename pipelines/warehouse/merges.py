@@ -11,12 +11,14 @@ is among the loaded ones, a plain semi-join on a few distinct keys, e.g. for Who
     ("query_name", "period") IN (SELECT "query_name", "period" FROM "whop_staging"."metric_results")
 
 dlt then ignores the merge key (it says so at every load: `pipelines/logs.py` shows that
-warning at debug level).
+warning at debug level). Only on the warehouses tested with it (`SCOPED`); others (BigQuery and
+SQL Server have no `(a, b) IN (SELECT ...)`) keep dlt's own delete.
 """
 
 from typing import Any
 
 DELETE_INSERT = "delete-insert"
+SCOPED = ("duckdb", "motherduck", "postgres", "sqlalchemy")  # MariaDB through sqlalchemy: tests/test_destinations.py
 
 
 def delete_scope(merge_key: list, escape: Any) -> str:
@@ -34,6 +36,8 @@ def delete_scope(merge_key: list, escape: Any) -> str:
 def scope_merge_deletes(source: Any, factory: Any) -> Any:
     """Every `delete-insert` resource of `source` with a merge key deletes by it alone (call it
     after the keys are final, e.g. after `accounts.scope_to_account`)."""
+    if factory.destination_type.rsplit(".", 1)[-1] not in SCOPED:
+        return source
     escape = factory.capabilities().escape_identifier
     for resource in source.selected_resources.values():
         disposition = resource.write_disposition
