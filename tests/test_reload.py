@@ -96,7 +96,8 @@ def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_
     assert result.ok, result.message
     assert not dlt.attach(pipeline.pipeline_name, pipelines_dir=str(isolated / "pipelines")).has_pending_data
     [line] = pending_lines(caplog)
-    assert line.startswith("whop: the data left pending by the previous run failed to load again (OutOfMemoryException")
+    assert line.startswith("whop: the data left pending by the previous run failed to load again (DuckDB ran out of "
+                           "memory (Out of Memory Error: ")
     assert line.endswith("discarded it, its windows are fetched again")
     assert sandbox.seen("/api/v1/stats/metric"), "the window was fetched again"
     assert stored(isolated) == truth(sandbox, countries)
@@ -111,11 +112,13 @@ def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countri
     monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")  # DuckDB fails the load, after the extract
     monkeypatch.setenv("LOAD__RAISE_ON_MAX_RETRIES", "1")  # dlt retries a failed job 5 times a second apart
     failed = run("whop", backfill=countries)
-    assert failed.exit_code == 1 and "OutOfMemoryException" in failed.message
-    assert "\n" not in failed.message
+    assert failed.exit_code == 1 and "\n" not in failed.message
+    assert failed.message.startswith("whop: DuckDB ran out of memory (Out of Memory Error: ")
+    assert failed.message.endswith("- raise destination.duckdb.memory_limit (DESTINATION__DUCKDB__MEMORY_LIMIT, "
+                                   "default 200MB) and re-run; loads already committed stay")
     assert dlt.attach(pipeline_name("whop", "duckdb"), pipelines_dir=str(isolated / "pipelines")).has_pending_data
 
-    monkeypatch.delenv("DESTINATION__DUCKDB__MEMORY_LIMIT")
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "200MB")  # as the line says
     with caplog.at_level(logging.WARNING, logger="metricsync"):
         result = run("whop", backfill=countries)
 
