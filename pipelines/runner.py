@@ -237,7 +237,8 @@ def run_provider(
                     if account:
                         scope_to_account(source, account.name)
                     # fetched concurrently with other processes; written to the warehouse one at a time
-                    source = scope_merge_deletes(apply_loader_format(source, factory_of_destination), factory_of_destination)
+                    source = apply_loader_format(source, factory_of_destination)
+                    source = scope_merge_deletes(source, factory_of_destination)
                     pipeline.extract(source, schema_contract=contract)
                     normalized = pipeline.normalize()
                     release_freed_memory()

@@ -26,7 +26,7 @@ def sunday_week(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=(day.weekday() + 1) % 7)
 
 
-# every weekday, both ways, at the plan's level: tests/test_windows_progress.py (..._from_the_sunday_week_of_the_first_day)
+# every weekday, both ways, at the plan's level: tests/test_windows_progress.py
 @pytest.mark.parametrize("weekday, mode", [("sunday", "nightly"), ("sunday", "backfill"), ("saturday", "nightly")])
 def test_sunday_labelled_weeks_are_stored_whole_from_the_week_of_start_date(sandbox, run, monkeypatch, isolated,
                                                                             weekday, mode):
@@ -50,7 +50,8 @@ def test_sunday_labelled_weeks_are_stored_whole_from_the_week_of_start_date(sand
     import duckdb
 
     with duckdb.connect(str(isolated / "weeks.duckdb"), read_only=True) as con:
-        stored_wallet = con.execute("select period, currency, amount, line_count from whop.wallet_time_series").fetchall()
+        stored_wallet = con.execute("select period, currency, amount, line_count "
+                                    "from whop.wallet_time_series").fetchall()
         stored_metric = con.execute("select period, breakdown_key, value from whop.metric_results").fetchall()
     assert {(p, c): (Decimal(a), n) for p, c, a, n in stored_wallet} == wallet
     assert len(stored_wallet) == len(wallet)

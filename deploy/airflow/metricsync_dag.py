@@ -50,7 +50,8 @@ def metricsync_nightly():
             source = source_factory(provider)(control=RunControl(), **(account.params if account else {}))
             if account:
                 scope_to_account(source, account.name)
-            tasks.add_run(pipeline, scope_merge_deletes(apply_loader_format(source, factory), factory), decompose="none",
+            source = scope_merge_deletes(apply_loader_format(source, factory), factory)
+            tasks.add_run(pipeline, source, decompose="none",
                           schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0)
 
 
