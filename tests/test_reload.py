@@ -3,7 +3,7 @@
 A daily Whop metric broken down by 30 countries: 2,760 rows in one 92-day window. dlt's own
 `delete-insert` (delete where the primary key OR the merge key matches) runs out of memory on it
 under a 20 MB cap; metricsync's delete by the merge key (`pipelines/warehouse/merges.py`) does
-not. The 55,200- and 500,020-row re-loads are measured by `python -m bench.reload` (README).
+not. The 55,200- and 500,020-row re-loads are measured by `make bench` (`reload`, bench/reload.py).
 """
 
 import datetime as dt
