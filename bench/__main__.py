@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 
+from . import reload
 from .report import markdown
 from .runs import Bench
 
@@ -46,6 +47,8 @@ def main(argv=None) -> int:
     bench = Bench(latency=args.latency, concurrency=args.concurrency, quick=args.quick,
                   postgres=not args.no_postgres, only=args.only)
     results = bench.run_all()
+    if bench.wanted("reload"):
+        results["reload"] = reload.scenario(args.quick, bench.postgres)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     text = markdown(results)
     os.makedirs(os.path.join(here, "results"), exist_ok=True)

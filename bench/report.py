@@ -124,6 +124,20 @@ def crash_cost(result: dict, lines: list, targets: list) -> None:
     targets.append(f"| a crash at 60% re-fetches <= {TARGET_REFETCH:.0%} | {share:.0%} | {verdict(share <= TARGET_REFETCH)} |")
 
 
+def reload(results: list, lines: list, targets: list) -> None:
+    """The re-load of one big window (`bench/reload.py`): each run's seconds and peak RSS."""
+    lines += ["", "Re-loading one 92-day Whop window (daily, by country; every value restated upstream in "
+                  "between), each load in its own process, DuckDB capped at its default 200 MB:", "",
+              "| rows | destination | first load | re-load | exact |", "|---|---|---|---|---|"]
+    for result in results:
+        first, again = result["first"], result["reload"]
+        lines.append(f"| {result['rows']:,} | {result['destination']} | {first['seconds']:.1f}s, "
+                     f"{first['peak_rss_mb']:.0f} MB | {again['seconds']:.1f}s, {again['peak_rss_mb']:.0f} MB | "
+                     f"{result['exact']} |")
+    exact = all(r["exact"] for r in results)
+    targets.append(f"| every re-load exact, within DuckDB's cap | {'yes' if exact else 'no'} | {verdict(exact)} |")
+
+
 def markdown(results: dict) -> str:
     settings = results["settings"]
     lines = ["# metricsync benchmark", "",
@@ -154,6 +168,8 @@ def markdown(results: dict) -> str:
                       f"{nightly['seconds']:.1f}s ({cpu(nightly) or 0:.1f} s CPU), {nightly['requests']} requests ({parts})."]
         targets.append(f"| nightly sync of all four <= {TARGET_NIGHTLY_S:g} s | {nightly['seconds']:.1f}s | "
                        f"{verdict(nightly['seconds'] <= TARGET_NIGHTLY_S)} |")
+    if results.get("reload"):
+        reload(results["reload"], lines, targets)
     lines += ["", "Targets:", "", *targets]
     lines += ["", "Notes:",
               "- Each contender runs in its own process after the same imports; wall time excludes interpreter "

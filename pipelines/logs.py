@@ -21,6 +21,7 @@ DLT_LOG_FORMAT = "{asctime} {levelname} {name}: {message}"  # the same, in the `
 NOISE = (
     "in state differs from destination",  # switching --destination: metricsync keeps one state per destination
     "The state staging destination",
+    "dlt ignores `merge_key`",  # a window's delete is scoped by its merge key (pipelines/warehouse/merges.py)
 )
 # Python warnings raised inside dlt's own code that no user can act on (dlt's sqlalchemy merge SQL)
 PYTHON_WARNING_NOISE = ("implicitly coercing SELECT object to scalar subquery",)

@@ -23,6 +23,7 @@ from pipelines.warehouse.destinations import (
     require_client,
 )
 from pipelines.warehouse.errors import describe as describe_warehouse_error
+from pipelines.warehouse.merges import scope_merge_deletes
 from sources._common.http import limits
 from sources._common.http.masking import register_configured_secrets
 from sources._common.config.spec import number
@@ -151,6 +152,27 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
     return 1, f"{provider}: {type(root).__name__}: {text[0] if text else 'failed'}"
 
 
+def finish_pending(pipeline: Any, label: str, destination: str) -> int:
+    """Data a previous run extracted but did not load (it was stopped, or its load failed) is
+    loaded first. When that load fails again, the data is discarded instead (dlt's
+    `abort_packages`: the local state goes back to before it was extracted, so this run fetches
+    its windows again): a package never blocks later runs. One line says which; returns the loads
+    done (1 or 0)."""
+    try:
+        pipeline.normalize()
+        pipeline.load()
+    except Exception as exc:  # a failure of its own: the run goes on without it
+        if signal_of(exc):
+            raise
+        why = describe_failure(label, exc, destination)[1].removeprefix(f"{label}: ")
+        pipeline.abort_packages()
+        logger.warning("%s: the data left pending by the previous run failed to load again (%s); discarded it, "
+                       "its windows are fetched again", label, why)
+        return 0
+    logger.warning("%s: loaded the data left pending by the previous run", label)
+    return 1
+
+
 def run_provider(
     provider: str,
     destination: str = "duckdb",
@@ -206,11 +228,7 @@ def run_provider(
                         with pipeline.sql_client() as client:
                             refuse_tables_without_account(provider, dataset, client.execute_sql, destination)
                     if pipeline.has_pending_data:
-                        # a previous run extracted data but did not finish loading it: load that first
-                        logger.warning("%s: loading data left pending by the previous run", name)
-                        pipeline.normalize()
-                        pipeline.load()
-                        result.loads += 1
+                        result.loads += finish_pending(pipeline, result.label, destination)
                     pipeline.sync_destination()  # a fresh machine restores state from the warehouse
                 if on_change:
                     result.tally.on_change = lambda: on_change(_count_requests(result, stats))
@@ -224,7 +242,9 @@ def run_provider(
                     if account:
                         scope_to_account(source, account.name)
                     # fetched concurrently with other runs; the dataset is written by one at a time
-                    pipeline.extract(apply_loader_format(source, factory_of_destination), schema_contract=contract)
+                    source = apply_loader_format(source, factory_of_destination)
+                    source = scope_merge_deletes(source, factory_of_destination)
+                    pipeline.extract(source, schema_contract=contract)
                     normalized = pipeline.normalize()
                     release_freed_memory()
                     lock.check()

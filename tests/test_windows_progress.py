@@ -342,3 +342,20 @@ def test_each_load_records_the_ranges_it_covered():
     assert entry(state)["covered"] == [["2024-01-01", "2024-01-20"], ["2024-02-01", "2024-02-10"]]
     load(state, RunControl(today=TODAY, backfill=(D(2024, 1, 21), D(2024, 1, 31))))
     assert entry(state)["covered"] == [["2024-01-01", "2024-02-10"]]
+
+
+@pytest.mark.parametrize("backfill", [False, True], ids=["nightly", "backfill"])
+@pytest.mark.parametrize("start_date", [D(2024, 2, 11) + dt.timedelta(days=n) for n in range(7)],
+                         ids=lambda day: day.strftime("%a"))
+def test_weeks_learnt_to_start_on_sunday_are_planned_from_the_sunday_week_of_the_first_day(start_date, backfill):
+    """The windows were cut on Mondays before the first answer; re-cut on Sundays, they begin with the
+    Sunday week holding the first day asked for (a Sunday start_date: that very Sunday)."""
+    control = RunControl(today=TODAY, backfill=(start_date, TODAY) if backfill else None)
+    progress = QueryProgress({}, "res", "q1", control)
+    cut = progress.next_windows(start_date, 0, "week", 52, 100)
+    assert cut[0].start.weekday() == 0  # Monday
+    progress.learn_week_start("sunday", cut[0], 0)
+    replanned = control.plans[("res", "q1")]
+    sunday = start_date - dt.timedelta(days=(start_date.weekday() + 1) % 7)
+    assert replanned[0].start == sunday and replanned[-1].end == TODAY + dt.timedelta(days=1)
+    assert progress.entry["week_start"] == "sunday"

@@ -24,12 +24,21 @@ def is_driver_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in DRIVERS
 
 
+def out_of_memory(provider: str, exc: BaseException) -> Optional[tuple[int, str]]:
+    """DuckDB's memory cap reached (its loads spill to disk, but a query may need more)."""
+    if type(exc).__name__ != "OutOfMemoryException" or "duckdb" not in type(exc).__module__:
+        return None
+    reason = " ".join(str(exc).split())[:200]
+    return 1, (f"{provider}: DuckDB ran out of memory ({reason}) - raise destination.duckdb.memory_limit "
+               "(DESTINATION__DUCKDB__MEMORY_LIMIT, default 200MB) and re-run; loads already committed stay")
+
+
 def describe(provider: str, destination: str, exc: BaseException) -> Optional[tuple[int, str]]:
     """(exit code, line) for a database driver's error, or None for anything else."""
     from sources._common.http.redaction import redact
 
     if not is_driver_error(exc):
-        return None
+        return out_of_memory(provider, exc)
     text = " ".join(redact(str(exc)).split())
     lower = text.lower()
     reason = text[:200] or type(exc).__name__

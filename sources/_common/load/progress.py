@@ -156,7 +156,10 @@ class QueryProgress:
             plan = plan_windows(first, last, granularity, max_periods, control.today)
             control.tally.planned(plan, first if done else None)
             return plan
-        start = self.first = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
+        # the day itself, and aligned: a week learnt to start on Sunday begins on a Sunday start_date,
+        # not on the Sunday before the Monday the windows were first cut on (see `learn_week_start`)
+        self.first = incremental_start(self.loaded_through, start_date, lookback_days, "day")
+        start = incremental_start(self.loaded_through, start_date, lookback_days, granularity)
         plan = plan_windows(start, control.today, granularity, max_periods, control.today)
         control.tally.planned(plan)
         return plan
