@@ -15,6 +15,7 @@ from pipelines.commands._options import (
     selection_options,
 )
 from pipelines.exits import exit_code
+from pipelines.operations import note
 from sources._common.errors import ConfigError
 
 
@@ -47,6 +48,8 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
                                                      on_change=display.update)]
                     display.finish(provider_results[0])
             results.extend(provider_results)
+            for result in provider_results:
+                note("run", result)
             for result in provider_results:
                 if not result.ok or not args.json:
                     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pipelines.commands._options import add_command
+from pipelines.operations import tell
 from pipelines.providers import PROVIDERS
 from pipelines.warehouse.publish import audit_schema, publish
 from sources._common.http.redaction import redact
@@ -264,4 +265,5 @@ def main(args: Any) -> int:
     for line in result.warnings:
         print(line, file=sys.stderr, flush=True)
     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    tell("transform", "all", None, result.exit_code, result.message)
     return result.exit_code

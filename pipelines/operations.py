@@ -1,0 +1,154 @@
+"""What every recorded command does when it ends, in one place (`cli.main` calls `finish`): one
+history row per provider and account (`pipelines/history.py`), the alerts they call for
+(`pipelines/alerts.py`) and, with `--metrics-file`, the Prometheus textfile (`pipelines/metrics.py`).
+
+The commands tell their outcomes with `note(command, result)` (a `runner.ProviderResult`); a
+provider asked for but never noted (a usage error, an interrupted run) gets a row with the
+command's exit code. Nothing here changes the exit code: a failure is logged as a WARNING.
+"""
+
+import datetime as dt
+import logging
+import os
+import re
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from .exits import meaning
+
+logger = logging.getLogger("metricsync.operations")
+
+RECORDED = ("run", "verify", "transform", "reset")
+_noted: list = []
+URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+@dataclass
+class Context:
+    """One command line's identity, shared by its rows."""
+
+    command: str
+    arguments: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+
+def start(command: str, argv: Sequence[str]) -> Context:
+    """A new command line: forget what an earlier one (in this process) noted."""
+    _noted.clear()
+    return Context(command, redact_arguments(argv))
+
+
+def redact_arguments(argv: Sequence[str]) -> str:
+    """The command line as stored: registered secrets and URL passwords masked."""
+    from sources._common.http.redaction import redact
+
+    return URL_PASSWORD.sub(r"\1***@", redact(" ".join(argv)))
+
+
+def note(command: str, result: Any) -> None:
+    """A provider's (or account's) outcome of `command`."""
+    _noted.append((command, result))
+
+
+def tell(command: str, provider: str, account: Optional[str], code: int, line: str, **counts: Any) -> None:
+    """`note` for a command without a `ProviderResult` of its own (verify, reset, transform)."""
+    from .runner import ProviderResult
+
+    note(command, ProviderResult(provider, account=account, exit_code=code, message=line, **counts))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("metricsync")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def row(context: Context, command: str, result: Any, finished: dt.datetime) -> dict:
+    """The history row of one outcome."""
+    tally = getattr(result, "tally", None)
+    rows = dict(getattr(result, "rows", {}) or {})
+    return {
+        "run_id": context.run_id, "command": command, "arguments": context.arguments, "provider": result.provider,
+        "account": result.account, "host": context.host, "pid": context.pid, "version": _version(),
+        "started_at": context.started_at, "finished_at": finished, "exit_code": result.exit_code,
+        "outcome": meaning(result.exit_code), "message": result.message.splitlines()[0] if result.message else "",
+        "kind": ("backfill" if result.backfill else "incremental") if command == "run" else None,
+        "range_from": tally.first_day if tally else None, "range_to": tally.last_day if tally else None,
+        "windows": tally.windows_total if tally else 0, "requests": result.requests, "retries": result.retries,
+        "throttled": result.throttled, "learnt_rate": result.throttling,
+        "table_rows": json_text(rows), "rows_total": sum(rows.values()), "loads": result.loads,
+        "seconds": round(result.seconds or (finished - context.started_at).total_seconds(), 3),
+        "schema_changes": json_text(getattr(result, "schema_changes", None) or []),
+    }
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def outcomes(providers: Sequence[str], code: int, message: str) -> list:
+    """The noted outcomes, and one of exit `code` for each of `providers` never noted."""
+    from .runner import ProviderResult
+
+    found = list(_noted)
+    told = {result.provider for _, result in found}
+    command = found[0][0] if found else None
+    for provider in providers:
+        if provider not in told:
+            line = message or _unfinished(provider, code)
+            found.append((command, ProviderResult(provider, exit_code=code or 1, message=line)))
+    return found
+
+
+def _unfinished(provider: str, code: int) -> str:
+    if code >= 128:
+        return f"{provider}: interrupted before it finished - re-run to resume"
+    return f"{provider}: did not finish ({meaning(code)})"
+
+
+def finish(context: Context, args: Any, code: int, message: str = "") -> None:
+    """History rows, alerts and metrics of the command that just ended (never raises)."""
+    try:
+        _finish(context, args, code, message)
+    except Exception:  # noqa: BLE001 - recording never changes the command's exit code
+        logger.warning("history: the run's record failed", exc_info=True)
+
+
+def _finish(context: Context, args: Any, code: int, message: str) -> None:
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    from . import alerts, history
+
+    asked = _providers(args) if code else []
+    found = outcomes(asked, code, message)
+    if not found:
+        return
+    finished = dt.datetime.now(dt.timezone.utc)
+    rows = [row(context, command or context.command, result, finished) for command, result in found]
+    destination = getattr(args, "destination", None) or "duckdb"
+    earlier = history.record(destination, getattr(args, "pipelines_dir", None) or get_dlt_pipelines_dir(), rows)
+    alerts.send_for(rows, earlier)
+    if getattr(args, "metrics_file", None):
+        from .metrics import write_textfile
+
+        write_textfile(args.metrics_file, history.latest(rows + earlier))
+
+
+def _providers(args: Any) -> list[str]:
+    """The providers a command line asked for, as given (`all` expanded), for rows never noted."""
+    from .providers import PROVIDERS
+
+    if getattr(args, "command", None) == "transform":
+        return ["all"]
+    names = list(getattr(args, "providers", None) or [p for p in [getattr(args, "provider", None)] if p])
+    return list(PROVIDERS) if "all" in names else names
