@@ -21,6 +21,7 @@ import dlt
 from .history import previous
 
 logger = logging.getLogger("metricsync.alerts")
+STALE = 8  # `status --stale`
 
 
 def urls() -> list[str]:
@@ -55,7 +56,8 @@ def message(row: dict, kind: str, before: Optional[dict] = None) -> tuple[str, s
     """(title, body) of an alert on a history row."""
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
     code = f"exit {row['exit_code']}, {row['outcome']}"
-    title = {"failure": f"metricsync: {who} failed ({code})",
+    failed = "is stale" if row["exit_code"] == STALE else "failed"
+    title = {"failure": f"metricsync: {who} {failed} ({code})",
              "recovery": f"metricsync: {who} recovered",
              "success": f"metricsync: {who} ok"}[kind]
     lines = [row["message"]]

@@ -148,7 +148,10 @@ def _providers(args: Any) -> list[str]:
     """The providers a command line asked for, as given (`all` expanded), for rows never noted."""
     from .providers import PROVIDERS
 
-    if getattr(args, "command", None) == "transform":
+    command = getattr(args, "command", None)
+    if command == "status":  # `status --stale` notes each provider it judged; the others hold nothing
+        return []
+    if command == "transform":
         return ["all"]
     names = list(getattr(args, "providers", None) or [p for p in [getattr(args, "provider", None)] if p])
     return list(PROVIDERS) if "all" in names else names

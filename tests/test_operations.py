@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import configure
+from conftest import Warehouse, configure
 from pipelines.cli import main
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -90,3 +90,91 @@ def test_failures_are_recorded_and_alerted_once_per_streak_and_the_recovery_once
     code, out, err = cli(capsys, "history", "--failed", "--limit", "1", "--json", "--destination", warehouse.name)
     assert code == 0, err
     assert [(r["provider"], r["exit_code"]) for r in json.loads(out)] == [("whop", 4)]
+
+
+def test_status_stale_exits_8_naming_the_query_alerts_once_and_max_age_allows_it(sandbox, webhook, monkeypatch,
+                                                                                 capsys, tmp_path):
+    from sources._common.load import windows
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    whop(monkeypatch, sandbox, wallet_queries=DAILY + [{"name": "monthly", "group_by": "month"}])
+    assert cli(capsys, "run", "whop")[0] == 0
+    code, out, err = cli(capsys, "status", "whop", "--stale")
+    assert (code, err) == (0, "")
+    assert f"  last success {TODAY:%Y-%m-%d}" in out
+    later = TODAY + dt.timedelta(days=5)  # nothing ran for five days
+    monkeypatch.setattr(windows, "utc_today", lambda: later)
+    for _ in (1, 2):
+        code, out, err = cli(capsys, "status", "whop", "--stale")
+        assert code == 8, err
+        assert err.strip() == (f"whop: stale - wallet_time_series / daily loaded through {TODAY}, 5 days old "
+                               "(allowed 2) - run metricsync run whop, or see metricsync history whop")
+    assert [w["title"] for w in webhook] == ["metricsync: whop is stale (exit 8, stale)"]
+    configure(monkeypatch, "whop", max_age={"daily": 5})
+    code, out, err = cli(capsys, "status", "whop", "--stale", "--metrics-file", "metrics.prom")
+    assert (code, err) == (0, "")
+    assert [w["title"] for w in webhook][1:] == ["metricsync: whop recovered"]
+    configure(monkeypatch, "whop", max_age={"daily": "soon"})
+    code, out, err = cli(capsys, "status", "whop", "--stale")
+    assert code == 2 and "max_age.daily 'soon' is not a whole number of days" in err
+
+
+def test_metrics_file_holds_each_providers_newest_outcome(sandbox, monkeypatch, capsys, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    whop(monkeypatch, sandbox)
+    assert cli(capsys, "run", "whop")[0] == 0
+    configure(monkeypatch, "statsig", api_key=BAD_KEY, base_url=sandbox.url,
+              start_date=(TODAY - dt.timedelta(days=2)).isoformat())
+    assert cli(capsys, "run", "statsig", "--metrics-file", "metrics.prom")[0] == 4
+    found = {(s.name, s.labels["provider"]): s.value for family in
+             text_string_to_metric_families((tmp_path / "metrics.prom").read_text()) for s in family.samples}
+    stored = dict(Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(
+        "select provider, epoch(finished_at) from metricsync_history.runs"))
+    assert found[("metricsync_last_exit_code", "whop")] == 0 and found[("metricsync_last_exit_code", "statsig")] == 4
+    assert found[("metricsync_last_success_timestamp_seconds", "whop")] == pytest.approx(stored["whop"], abs=1e-3)
+    assert found[("metricsync_last_failure_timestamp_seconds", "statsig")] == pytest.approx(stored["statsig"], abs=1e-3)
+    assert ("metricsync_last_success_timestamp_seconds", "statsig") not in found
+    assert found[("metricsync_requests", "whop")] == len(sandbox.seen("/api/v1/"))
+    assert found[("metricsync_rows", "whop")] > 0
+
+
+def test_an_unreachable_warehouse_keeps_the_row_in_a_local_file_until_the_next_run_reaches_it(
+        sandbox, monkeypatch, capsys, isolated):
+    from conftest import postgres_database
+
+    whop(monkeypatch, sandbox)
+    with postgres_database() as url:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://postgres@127.0.0.1:1/nowhere")
+        code, out, err = cli(capsys, "run", "whop", "--destination", "postgres")
+        assert code == 5, err
+        pending = isolated / "pipelines" / ".history-pending-postgres.jsonl"
+        assert [json.loads(line)["exit_code"] for line in pending.read_text().splitlines()] == [5]
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+        code, out, err = cli(capsys, "run", "whop", "--destination", "postgres")
+        assert code == 0, err
+        stored = Warehouse("postgres", url).query("select exit_code, message from metricsync_history.runs "
+                                                  "order by finished_at")
+        assert [r[0] for r in stored] == [5, 0] and stored[0][1].startswith("whop: ")
+        assert not pending.exists()
+
+
+def test_alerts_test_sends_one_message_and_a_failing_alert_changes_no_exit_code(sandbox, webhook, monkeypatch,
+                                                                                 capsys, tmp_path, caplog):
+    code, out, err = cli(capsys, "alerts", "--test")
+    assert (code, out.strip()) == (0, "alerts: test message delivered to 1 URL")
+    assert [w["title"] for w in webhook] == ["metricsync: test alert"]
+    monkeypatch.setenv("ALERTS__URLS", '["json://127.0.0.1:1/closed"]')
+    code, out, err = cli(capsys, "alerts", "--test")
+    assert code == 5 and "could not be delivered" in err
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    whop(monkeypatch, sandbox, api_key=BAD_KEY)
+    code, out, err = cli(capsys, "run", "whop")
+    assert code == 4, err
+    said = [r.getMessage() for r in caplog.records if r.name == "metricsync.alerts"]
+    assert said[-1].startswith("alerts: 'metricsync: whop failed (exit 4, authentication or permission)' could not "
+                               "be delivered") and "127.0.0.1:1" not in said[-1]
+    monkeypatch.delenv("ALERTS__URLS")
+    code, out, err = cli(capsys, "alerts", "--test")
+    assert code == 2 and "no alerts.urls configured" in err
