@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import dlt
 
-from .history import previous
+from .history import previous, streak_start
 
 logger = logging.getLogger("metricsync.alerts")
 STALE = 8  # `status --stale`
@@ -52,8 +52,8 @@ def kind_of(row: dict, before: Optional[dict], every_success: bool) -> Optional[
     return "success" if every_success else None
 
 
-def message(row: dict, kind: str, before: Optional[dict] = None) -> tuple[str, str]:
-    """(title, body) of an alert on a history row."""
+def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, str]:
+    """(title, body) of an alert on a history row (`since`: the first failure a recovery ends)."""
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
     code = f"exit {row['exit_code']}, {row['outcome']}"
     failed = "is stale" if row["exit_code"] == STALE else "failed"
@@ -61,9 +61,9 @@ def message(row: dict, kind: str, before: Optional[dict] = None) -> tuple[str, s
              "recovery": f"metricsync: {who} recovered",
              "success": f"metricsync: {who} ok"}[kind]
     lines = [row["message"]]
-    if kind == "recovery" and before:
-        lines.append(f"failing since {before['finished_at']:%Y-%m-%d %H:%M} UTC "
-                     f"(exit {before['exit_code']}, {before['outcome']})")
+    if kind == "recovery" and since:
+        lines.append(f"failing since {since['finished_at']:%Y-%m-%d %H:%M} UTC "
+                     f"(exit {since['exit_code']}, {since['outcome']})")
     lines.append(f"provider {row['provider']}, account {row['account'] or '-'}, command {row['command']}, {code}")
     lines.append(f"host {row['host']}, run id {row['run_id']}")
     return title, "\n".join(lines)
@@ -96,10 +96,9 @@ def send_for(rows: list[dict], earlier: list[dict]) -> None:
         return
     every_success = on_success()
     for row in rows:
-        before = previous(earlier, row)
-        kind = kind_of(row, before, every_success)
+        kind = kind_of(row, previous(earlier, row), every_success)
         if kind:
-            send(*message(row, kind, before), kind=kind, targets=targets)
+            send(*message(row, kind, streak_start(earlier, row)), kind=kind, targets=targets)
 
 
 def test_message(host: str) -> tuple[str, str]:

@@ -135,12 +135,24 @@ def latest(rows: list[dict]) -> dict:
     return found
 
 
+def _same(row: dict) -> Any:
+    return lambda other: (other["provider"], other["account"], other["command"]) == (
+        row["provider"], row["account"], row["command"])
+
+
 def previous(rows: list[dict], row: dict) -> Optional[dict]:
     """The newest row before `row` of the same provider, account and command (a streak's key)."""
-    for other in rows:
-        if (other["provider"], other["account"], other["command"]) == (row["provider"], row["account"], row["command"]):
-            return other
-    return None
+    return next(filter(_same(row), rows), None)
+
+
+def streak_start(rows: list[dict], row: dict) -> Optional[dict]:
+    """The first failure of the failing streak that `row` ends (rows newest first), or None."""
+    first = None
+    for other in filter(_same(row), rows):
+        if other["exit_code"] == 0:
+            break
+        first = other
+    return first
 
 
 def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]:

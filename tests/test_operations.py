@@ -67,6 +67,8 @@ def test_failures_are_recorded_and_alerted_once_per_streak_and_the_recovery_once
     assert webhook[0]["title"] == "metricsync: whop failed (exit 4, authentication or permission)"
     assert "provider whop, account -, command run, exit 4" in webhook[0]["message"]
     assert BAD_KEY not in json.dumps(webhook)
+    code, out, err = cli(capsys, "status", "whop", "--destination", warehouse.name)
+    assert out.splitlines()[1].startswith("  no success recorded, last failure ") and "(run, exit 4): whop: " in out
     whop(monkeypatch, sandbox)
     code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
     assert code == 0, err
