@@ -69,6 +69,17 @@ def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, st
     return title, "\n".join(lines)
 
 
+def schema_message(row: dict) -> tuple[str, str]:
+    """(title, body) of the alert on the tables and columns a run added."""
+    from .evolution import describe
+
+    who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
+    changes = "\n".join(map(describe, json.loads(row["schema_changes"])))
+    return (f"metricsync: {who} schema changed",
+            f"{changes}\nprovider {row['provider']}, account {row['account'] or '-'}, command {row['command']}\n"
+            f"host {row['host']}, run id {row['run_id']}")
+
+
 def send(title: str, body: str, kind: str = "failure", targets: Optional[list] = None) -> bool:
     """One message to every configured URL; False (and a WARNING) when one could not be delivered."""
     import apprise
@@ -99,6 +110,8 @@ def send_for(rows: list[dict], earlier: list[dict]) -> None:
         kind = kind_of(row, previous(earlier, row), every_success)
         if kind:
             send(*message(row, kind, streak_start(earlier, row)), kind=kind, targets=targets)
+        if row["schema_changes"] not in (None, "", "[]"):
+            send(*schema_message(row), kind="info", targets=targets)
 
 
 def test_message(host: str) -> tuple[str, str]:

@@ -83,7 +83,7 @@ def test_failures_are_recorded_and_alerted_once_per_streak_and_the_recovery_once
     assert all(BAD_KEY not in " ".join(map(str, r)) for r in stored)
     assert stored[0][6] == f"run whop --destination {warehouse.name} --pipelines-dir pipelines"
 
-    code, out, err = cli(capsys, "history", "whop", "--destination", warehouse.name)
+    code, out, err = cli(capsys, "history", "whop", "--limit", "3", "--destination", warehouse.name)
     assert code == 0, err
     lines = out.strip().splitlines()
     assert [line.split("  ")[1].strip() for line in lines] == ["ok", "exit 4 authentication or permission",
@@ -180,3 +180,28 @@ def test_alerts_test_sends_one_message_and_a_failing_alert_changes_no_exit_code(
     monkeypatch.delenv("ALERTS__URLS")
     code, out, err = cli(capsys, "alerts", "--test")
     assert code == 2 and "no alerts.urls configured" in err
+
+
+def test_a_new_column_is_told_once_recorded_and_alerted(sandbox, webhook, monkeypatch, capsys, tmp_path, caplog):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    configure(monkeypatch, "statsig", api_key=sandbox.by_name["statsig"].api_key, base_url=sandbox.url,
+              start_date=(TODAY - dt.timedelta(days=2)).isoformat())
+    assert cli(capsys, "run", "statsig")[0] == 0  # a first load: every table is new, nothing told
+    sandbox.by_name["statsig"].settings["extra_field"] = "experimentalScore"
+    caplog.clear()
+    code, out, err = cli(capsys, "run", "statsig")
+    assert code == 0, err
+    added = [("metric_source_metrics", "text"), ("metric_sources", "text"), ("metric_values", "double"),
+             ("metrics", "text")]  # the sandbox adds the field to every object it serves
+    told = [f"new column {table}.experimental_score ({kind})" for table, kind in added]
+    assert out.strip().endswith("; schema: " + ", ".join(told))
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "schema evolved" in r.getMessage()]
+    assert [w.split(" - ")[0] for w in warned] == [f"statsig: {t}" for t in told]
+    stored = Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(
+        "select schema_changes from metricsync_history.runs order by finished_at")
+    assert [json.loads(r[0]) for r in stored] == [[], [
+        {"table": table, "column": "experimental_score", "type": kind} for table, kind in added]]
+    assert [w["title"] for w in webhook] == ["metricsync: statsig schema changed"]
+    assert webhook[0]["message"].startswith("\n".join(told))
+    assert cli(capsys, "run", "statsig")[0] == 0
+    assert len(webhook) == 1
