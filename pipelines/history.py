@@ -157,7 +157,8 @@ def streak_start(rows: list[dict], row: dict) -> Optional[dict]:
 
 def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]:
     """Write `rows` (after any pending ones); returns the rows stored before them, newest first
-    (those the warehouse holds, or the pending file's when it cannot be reached)."""
+    (those the warehouse holds, or the pending file's when it cannot be reached). Kept rows are
+    logged as a WARNING after a success, as INFO after a failure (whose own line said enough)."""
     path = pending_path(pipelines_dir, destination)
     waiting = read_pending(path)
     try:
@@ -169,8 +170,9 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
             earlier = read(warehouse)
             write(warehouse, waiting + rows)
     except Exception as exc:  # noqa: BLE001 - the history never changes a command's outcome
-        logger.warning("history: the %s warehouse did not take the run's record (%s) - kept in %s for the next run",
-                       destination, _first_line(exc), path)
+        level = logging.INFO if any(row["exit_code"] for row in rows) else logging.WARNING
+        logger.log(level, "history: the %s warehouse did not take the run's record (%s) - kept in %s for the next run",
+                   destination, _first_line(exc), path)
         keep_pending(path, rows)
         return sorted(waiting, key=lambda r: r["finished_at"], reverse=True)
     if waiting:

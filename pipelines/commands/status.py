@@ -82,7 +82,7 @@ def _account_entries(warehouse: Any, provider: str, account: Optional[str], load
         if table.startswith("_dlt") or table in windowed or spec.get("parent") or table not in warehouse.tables():
             continue
         entries.append({"provider": provider, "account": account, "resource": spec.get("resource", table),
-                        "query": None, "loaded_through": None, "backfill": None,
+                        "query": None, "loaded_through": None, "granularity": None, "backfill": None,
                         "rows": _rows(warehouse, table, None, False, account), "last_loaded_at": loaded_at,
                         "last_verified": None})
     return entries
