@@ -69,15 +69,18 @@ def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, st
     return title, "\n".join(lines)
 
 
-def schema_message(row: dict) -> tuple[str, str]:
-    """(title, body) of the alert on the tables and columns a run added."""
+def told_message(row: dict, what: str, column: str) -> tuple[str, str]:
+    """(title, body) of the alert on what a successful run told: the tables and columns it added
+    (`schema_changes`), or the tables whose rows fell (`vanished`)."""
     from .evolution import describe
 
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
-    changes = "\n".join(map(describe, json.loads(row["schema_changes"])))
-    return (f"metricsync: {who} schema changed",
-            f"{changes}\nprovider {row['provider']}, account {row['account'] or '-'}, command {row['command']}\n"
-            f"host {row['host']}, run id {row['run_id']}")
+    items = json.loads(row[column])
+    said = map(describe, items) if column == "schema_changes" else (
+        f"{i['table']}: {i['rows']} rows, usually {i['usual']:g}" for i in items)
+    return (f"metricsync: {who} {what}",
+            "\n".join(said) + f"\nprovider {row['provider']}, account {row['account'] or '-'}, command "
+            f"{row['command']}\nhost {row['host']}, run id {row['run_id']}")
 
 
 def send(title: str, body: str, kind: str = "failure", targets: Optional[list] = None) -> bool:
@@ -110,8 +113,9 @@ def send_for(rows: list[dict], earlier: list[dict]) -> None:
         kind = kind_of(row, previous(earlier, row), every_success)
         if kind:
             send(*message(row, kind, streak_start(earlier, row)), kind=kind, targets=targets)
-        if row["schema_changes"] not in (None, "", "[]"):
-            send(*schema_message(row), kind="info", targets=targets)
+        for column, what in (("schema_changes", "schema changed"), ("vanished", "rows fell by more than half")):
+            if row.get(column) not in (None, "", "[]"):
+                send(*told_message(row, what, column), kind="info", targets=targets)
 
 
 def test_message(host: str) -> tuple[str, str]:

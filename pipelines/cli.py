@@ -42,7 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
-    context = operations.start(args.command, argv) if _recorded(args) else None
+    context = operations.start(args.command, argv, args) if _recorded(args) else None
     code, message = 1, ""
     try:
         if hasattr(args, "destination"):

@@ -32,7 +32,7 @@ COLUMNS = {
     "message": "text", "kind": "varchar(16)", "range_from": "date", "range_to": "date", "windows": "bigint",
     "requests": "bigint", "retries": "bigint", "throttled": "bigint", "learnt_rate": "text",
     "table_rows": "text", "rows_total": "bigint", "loads": "bigint", "seconds": "double precision",
-    "schema_changes": "text",
+    "schema_changes": "text", "vanished": "text",
 }
 TIMES, DAYS = ("started_at", "finished_at"), ("range_from", "range_to")
 
@@ -93,6 +93,9 @@ def write(warehouse: Any, rows: list[dict]) -> None:
     if TABLE not in warehouse.tables():
         columns = ", ".join(f"{warehouse.quote(name)} {kind}" for name, kind in COLUMNS.items())
         client.execute_sql(f"create table if not exists {table} ({columns})")
+    else:  # a table written by an earlier version: the columns added since
+        for name in [n for n in COLUMNS if n not in warehouse.columns(TABLE)]:
+            client.execute_sql(f"alter table {table} add column {warehouse.quote(name)} {COLUMNS[name]}")
     names = ", ".join(warehouse.quote(name) for name in COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
     with client.begin_transaction():

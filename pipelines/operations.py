@@ -22,6 +22,7 @@ logger = logging.getLogger("metricsync.operations")
 
 RECORDED = ("run", "verify", "transform", "reset")
 _noted: list = []
+_current: dict = {}  # the command line running: its args and, once read, its history
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
@@ -37,10 +38,13 @@ class Context:
     pid: int = field(default_factory=os.getpid)
 
 
-def start(command: str, argv: Sequence[str]) -> Context:
+def start(command: str, argv: Sequence[str], args: Any = None) -> Context:
     """A new command line: forget what an earlier one (in this process) noted."""
     _noted.clear()
-    return Context(command, redact_arguments(argv))
+    context = Context(command, redact_arguments(argv))
+    _current.clear()
+    _current.update(context=context, args=args)
+    return context
 
 
 def redact_arguments(argv: Sequence[str]) -> str:
@@ -51,8 +55,40 @@ def redact_arguments(argv: Sequence[str]) -> str:
 
 
 def note(command: str, result: Any) -> None:
-    """A provider's (or account's) outcome of `command`."""
+    """A provider's (or account's) outcome of `command`; a run's rows that fell by more than half
+    (`vanishing.py`) are added to its closing line before it is printed."""
+    if command == "run" and result.ok and _current.get("context"):
+        try:
+            _vanished(result)
+        except Exception:  # noqa: BLE001 - a history that cannot be read changes no outcome
+            logger.debug("history: no comparison with recent runs", exc_info=True)
     _noted.append((command, result))
+
+
+def _vanished(result: Any) -> None:
+    from . import vanishing
+
+    arguments = _current["context"].arguments
+    earlier = [row for row in _recent() if vanishing.same_command_line(row, result.provider, result.account, arguments)]
+    result.vanished = vanishing.fell(result.rows, earlier)
+    result.message += vanishing.describe(result.vanished)
+
+
+def _recent() -> list[dict]:
+    """The history's newest rows (read once per command line), {} when there is none."""
+    if "recent" not in _current:
+        from . import history
+
+        from dlt.common.pipeline import get_dlt_pipelines_dir
+
+        from .warehouse.destinations import warehouse_lock
+
+        args = _current["args"]
+        destination = getattr(args, "destination", None) or "duckdb"
+        with warehouse_lock(getattr(args, "pipelines_dir", None) or get_dlt_pipelines_dir(), destination), \
+                history.history_warehouse(destination) as warehouse:
+            _current["recent"] = history.read(warehouse)
+    return _current["recent"]
 
 
 def tell(command: str, provider: str, account: Optional[str], code: int, line: str, **counts: Any) -> None:
@@ -87,6 +123,7 @@ def row(context: Context, command: str, result: Any, finished: dt.datetime) -> d
         "table_rows": json_text(rows), "rows_total": sum(rows.values()), "loads": result.loads,
         "seconds": round(result.seconds or (finished - context.started_at).total_seconds(), 3),
         "schema_changes": json_text(getattr(result, "schema_changes", None) or []),
+        "vanished": json_text(getattr(result, "vanished", None) or []),
     }
 
 

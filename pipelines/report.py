@@ -77,4 +77,5 @@ def as_json(result: Any) -> dict:
         "loads": result.loads,
         "seconds": round(result.seconds, 3),
         "schema_changes": list(getattr(result, "schema_changes", None) or []),
+        "vanished": list(getattr(result, "vanished", None) or []),
     }

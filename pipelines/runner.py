@@ -62,6 +62,7 @@ class ProviderResult:
     backfill: Optional[tuple] = None
     throttling: Optional[str] = None  # what the rate control learnt, when the API throttled
     schema_changes: list = field(default_factory=list)  # tables and columns this run added (evolution.py)
+    vanished: list = field(default_factory=list)  # tables whose rows fell by more than half (vanishing.py)
 
     @property
     def ok(self) -> bool:

@@ -205,3 +205,31 @@ def test_a_new_column_is_told_once_recorded_and_alerted(sandbox, webhook, monkey
     assert webhook[0]["message"].startswith("\n".join(told))
     assert cli(capsys, "run", "statsig")[0] == 0
     assert len(webhook) == 1
+
+
+def test_rows_that_fall_by_more_than_half_are_told_recorded_and_alerted(sandbox, webhook, monkeypatch, capsys,
+                                                                         tmp_path):
+    from sandbox.statsig import SOURCES
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    configure(monkeypatch, "statsig", api_key=sandbox.by_name["statsig"].api_key, base_url=sandbox.url,
+              start_date=(TODAY - dt.timedelta(days=2)).isoformat())
+    for _ in (1, 2):
+        code, out, err = cli(capsys, "run", "statsig")
+        assert code == 0 and "fell" not in out, err
+    usual = json.loads(Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(
+        "select table_rows from metricsync_history.runs")[0][0])
+    sandbox.by_name["statsig"].settings["deleted"] = list(SOURCES)  # every metric source is gone
+    code, out, err = cli(capsys, "run", "statsig")
+    assert code == 0, err
+    assert usual["metric_sources"] == len(SOURCES) and usual["metric_source_metrics"] > 0
+    fell = [f"metric_source_metrics 0 (usually {usual['metric_source_metrics']})",
+            f"metric_sources 0 (usually {len(SOURCES)})"]
+    assert "; rows fell by more than half: " + ", ".join(fell) in out
+    kept = Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(
+        "select vanished from metricsync_history.runs order by finished_at desc limit 1")[0][0]
+    assert {"table": "metric_sources", "rows": 0, "usual": len(SOURCES)} in json.loads(kept)
+    assert [w["title"] for w in webhook] == ["metricsync: statsig rows fell by more than half"]
+    assert f"metric_sources: 0 rows, usually {len(SOURCES)}" in webhook[0]["message"]
+    assert Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(  # what the API says is still stored
+        "select count(*) from statsig.metric_sources where _dlt_valid_to is null") == [(0,)]
