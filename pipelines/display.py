@@ -5,6 +5,7 @@ retries and 429s, rows fetched and an ETA:
     2026-11-23 17:40:02 whop: 14/21 windows, 33 requests (1 retried, 0 429s), 1620 rows, ETA 2s
 """
 
+import datetime as dt
 import logging
 import sys
 import threading
@@ -43,6 +44,10 @@ class Display:
 
     def close(self) -> None:
         pass
+
+    def closing(self, line: str) -> str:
+        """A provider's closing line as printed."""
+        return line
 
 
 class LogDisplay(Display):
@@ -83,6 +88,14 @@ class LogDisplay(Display):
 
     def close(self) -> None:
         self._stop.set()
+
+    def closing(self, line: str) -> str:
+        """For a log (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
+        the history row carries."""
+        from pipelines.operations import run_id
+
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{stamp} run {run_id()} {line}" if run_id() else f"{stamp} {line}"
 
 
 class BarDisplay(Display):

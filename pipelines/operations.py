@@ -47,6 +47,12 @@ def start(command: str, argv: Sequence[str], args: Any = None) -> Context:
     return context
 
 
+def run_id() -> Optional[str]:
+    """The run id of the command line running (its history rows'), None outside one."""
+    context = _current.get("context")
+    return context.run_id if context else None
+
+
 def redact_arguments(argv: Sequence[str]) -> str:
     """The command line as stored: registered secrets and URL passwords masked."""
     from sources._common.http.redaction import redact
