@@ -159,6 +159,21 @@ def _unfinished(provider: str, code: int) -> str:
     return f"{provider}: did not finish ({meaning(code)})"
 
 
+def record_results(command: str, results: list, destination: str, arguments: str,
+                   pipelines_dir: Optional[str] = None) -> None:
+    """History rows and alerts for an orchestrator that calls the runner itself (Dagster, Airflow):
+    as `cli.main` does for a command line (`arguments` says which, e.g. `dagster whop default`)."""
+    from types import SimpleNamespace
+
+    from .exits import exit_code
+
+    args = SimpleNamespace(command=command, destination=destination, pipelines_dir=pipelines_dir, metrics_file=None)
+    context = start(command, arguments.split(), args)
+    for result in results:
+        note(command, result)
+    finish(context, args, exit_code([r.exit_code for r in results]))
+
+
 def finish(context: Context, args: Any, code: int, message: str = "") -> None:
     """History rows, alerts and metrics of the command that just ended (never raises)."""
     try:

@@ -233,3 +233,41 @@ def test_rows_that_fall_by_more_than_half_are_told_recorded_and_alerted(sandbox,
     assert f"metric_sources: 0 rows, usually {len(SOURCES)}" in webhook[0]["message"]
     assert Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(  # what the API says is still stored
         "select count(*) from statsig.metric_sources where _dlt_valid_to is null") == [(0,)]
+
+
+def test_dagster_records_each_materialization_alerts_once_and_checks_freshness(sandbox, webhook, monkeypatch,
+                                                                                isolated):
+    from conftest import require_module
+    from test_deploy import load
+    from sources._common.load import windows
+
+    dagster = require_module("dagster", "METRICSYNC_REQUIRE_DAGSTER", "the dagster extra (make test installs it)")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "dagster.duckdb"))
+    whop(monkeypatch, sandbox, api_key=BAD_KEY)
+    defs = load("deploy/dagster/definitions.py", "metricsync_dagster_ops").build_definitions(["whop"], "duckdb")
+    assets = defs.get_assets_def("dlt_whop_wallet_time_series")
+    instance = dagster.DagsterInstance.ephemeral()
+    assert not dagster.materialize([assets], partition_key="default", instance=instance, raise_on_error=False).success
+    assert [w["title"] for w in webhook] == ["metricsync: whop failed (exit 4, authentication or permission)"]
+    whop(monkeypatch, sandbox)
+    done = dagster.materialize([assets], partition_key="default", instance=instance)
+    assert [w["title"] for w in webhook][1:] == ["metricsync: whop recovered"]
+    stored = Warehouse("duckdb", str(isolated / "dagster.duckdb")).query(
+        "select run_id, exit_code, arguments, requests from metricsync_history.runs order by finished_at")
+    assert [r[1:3] for r in stored] == [(4, "dagster whop --partition default"), (0, "dagster whop --partition default")]
+    metadata = done.asset_materializations_for_node("whop")[0].metadata
+    assert metadata["requests"].value == stored[1][3] == len(sandbox.seen("/api/v1/stats/time_series"))
+    assert metadata["run_id"].value == stored[1][0]
+
+    fresh = defs.resolve_job_def("whop_freshness")
+    checks = fresh.execute_in_process(instance=instance).get_asset_check_evaluations()
+    assert {c.asset_key.path[-1]: c.passed for c in checks} == {"dlt_whop_wallet_time_series": True,
+                                                               "dlt_whop_metric_results": True}
+    monkeypatch.setattr(windows, "utc_today", lambda: TODAY + dt.timedelta(days=5))
+    checks = {c.asset_key.path[-1]: c for c in
+              fresh.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()}
+    assert {name: c.passed for name, c in checks.items()} == {"dlt_whop_wallet_time_series": False,
+                                                             "dlt_whop_metric_results": True}  # no query of it
+    assert checks["dlt_whop_wallet_time_series"].metadata["stale"].value.startswith(
+        f"whop: stale - wallet_time_series / daily loaded through {TODAY}, 5 days old (allowed 2)")
+    assert [w["title"] for w in webhook][2:] == ["metricsync: whop is stale (exit 8, stale)"]
