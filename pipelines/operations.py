@@ -174,6 +174,18 @@ def record_results(command: str, results: list, destination: str, arguments: str
     finish(context, args, exit_code([r.exit_code for r in results]))
 
 
+def task_callback(provider: str, account: Optional[str], destination: str, context: dict) -> None:
+    """Airflow's `on_failure_callback` / `on_success_callback` of a provider account's task: its
+    row in the run history and the same alerts as the CLI's (the failure as `run` describes it)."""
+    from .runner import ProviderResult, describe_failure
+
+    task = context.get("task_instance")
+    where = f"airflow {getattr(task, 'dag_id', '?')} {getattr(task, 'task_id', '?')}"
+    failure = context.get("exception")
+    code, line = describe_failure(provider, failure, destination) if failure else (0, f"{provider}: ok - {where}")
+    record_results("run", [ProviderResult(provider, account, code, line)], destination, where)
+
+
 def finish(context: Context, args: Any, code: int, message: str = "") -> None:
     """History rows, alerts and metrics of the command that just ended (never raises)."""
     try:

@@ -271,3 +271,32 @@ def test_dagster_records_each_materialization_alerts_once_and_checks_freshness(s
     assert checks["dlt_whop_wallet_time_series"].metadata["stale"].value.startswith(
         f"whop: stale - wallet_time_series / daily loaded through {TODAY}, 5 days old (allowed 2)")
     assert [w["title"] for w in webhook][2:] == ["metricsync: whop is stale (exit 8, stale)"]
+
+
+def test_airflow_task_callbacks_record_and_alert_as_the_cli(sandbox, webhook, monkeypatch, isolated):
+    """The DAG's `on_failure_callback` / `on_success_callback` (`make test-airflow` runs the DAG
+    itself), given what Airflow passes: the task's exception, here dlt's own from a revoked key."""
+    import dlt
+    from types import SimpleNamespace
+
+    from pipelines.operations import task_callback
+    from pipelines.providers import source_factory
+    from sources._common.load.progress import RunControl
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "airflow.duckdb"))
+    whop(monkeypatch, sandbox, api_key=BAD_KEY)
+    pipeline = dlt.pipeline(pipeline_name="whop__duckdb", destination="duckdb", dataset_name="whop",
+                            pipelines_dir=str(isolated / "pipelines"))
+    with pytest.raises(Exception) as failed:
+        pipeline.run(source_factory("whop")(control=RunControl()))
+    task = SimpleNamespace(dag_id="metricsync_nightly", task_id="whop__duckdb.whop")
+    for _ in (1, 2):
+        task_callback("whop", None, "duckdb", {"task_instance": task, "exception": failed.value})
+    task_callback("whop", None, "duckdb", {"task_instance": task})
+    assert [w["title"] for w in webhook] == ["metricsync: whop failed (exit 4, authentication or permission)",
+                                             "metricsync: whop recovered"]
+    stored = Warehouse("duckdb", str(isolated / "airflow.duckdb")).query(
+        "select exit_code, arguments, message from metricsync_history.runs order by finished_at")
+    assert [r[:2] for r in stored] == [(4, "airflow metricsync_nightly whop__duckdb.whop")] * 2 + [
+        (0, "airflow metricsync_nightly whop__duckdb.whop")]
+    assert "the API key was rejected" in stored[0][2] and BAD_KEY not in stored[0][2]

@@ -15,9 +15,12 @@ DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent
 Each task runs one dlt load per account: on a nightly schedule that covers the increment (the
 last `lookback_days` plus any new days, up to `windows_per_load` windows per query; a longer gap
 is caught up over the next nights). Run long backfills with the CLI (`--from/--to`) or Dagster.
-tests/test_airflow.py runs the commands above (`make test-airflow`, in CI).
+tests/test_airflow.py runs the commands above (`make test-airflow`, in CI). Each task's outcome
+goes to the run history and sends the same alerts as the CLI (`on_failure_callback` and
+`on_success_callback`: `pipelines.operations.task_callback`).
 """
 
+import functools
 import os
 
 import dlt
@@ -26,6 +29,7 @@ from airflow.sdk import dag
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from pipelines.accounts import configured_accounts, scope_to_account
+from pipelines.operations import task_callback
 from pipelines.warehouse.destinations import apply_loader_format, dataset_name, destination_name, make_destination, pipeline_name
 from pipelines.providers import PROVIDERS, is_configured, source_factory
 from pipelines.runner import schema_contract
@@ -49,8 +53,11 @@ def metricsync_nightly():
             source = source_factory(provider)(control=RunControl(), **(account.params if account else {}))
             if account:
                 scope_to_account(source, account.name)
+            # the run history and alerts (one per failing streak, one on recovery), as the CLI's
+            told = functools.partial(task_callback, provider, account.name if account else None, destination)
             tasks.add_run(pipeline, apply_loader_format(source, factory), decompose="none",
-                          schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0)
+                          schema_contract=schema_contract(provider), trigger_rule="all_done", retries=0,
+                          on_failure_callback=told, on_success_callback=told)
 
 
 dag = metricsync_nightly()
