@@ -54,8 +54,8 @@ class LogDisplay(Display):
     """A line every `interval` seconds while a provider runs (a run shorter than that prints
     only its closing line, so a failure stays one line on stderr)."""
 
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
+    def __init__(self, interval: float = 10.0, stamped: bool = False) -> None:
+        self.interval, self.stamped = interval, stamped
         self._current: Optional[Any] = None
         self._started = 0.0
         self._stop = threading.Event()
@@ -90,10 +90,12 @@ class LogDisplay(Display):
         self._stop.set()
 
     def closing(self, line: str) -> str:
-        """For a log (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
+        """With `--progress log` (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
         the history row carries."""
         from pipelines.operations import run_id
 
+        if not self.stamped:
+            return line
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{stamp} run {run_id()} {line}" if run_id() else f"{stamp} {line}"
 
@@ -132,10 +134,11 @@ class BarDisplay(Display):
 
 
 def make_display(mode: str, interval: float = 10.0) -> Display:
+    """`log` asked for (a cron line) also stamps each closing line with the time and run id."""
     if mode == "auto":
-        mode = "bar" if sys.stderr.isatty() else "log"
+        return BarDisplay() if sys.stderr.isatty() else LogDisplay(interval)
     if mode == "bar":
         return BarDisplay()
     if mode == "log":
-        return LogDisplay(interval)
+        return LogDisplay(interval, stamped=True)
     return Display()

@@ -31,7 +31,7 @@ class Context:
     """One command line's identity, shared by its rows."""
 
     command: str
-    arguments: str
+    argv: tuple
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     host: str = field(default_factory=socket.gethostname)
@@ -41,7 +41,7 @@ class Context:
 def start(command: str, argv: Sequence[str], args: Any = None) -> Context:
     """A new command line: forget what an earlier one (in this process) noted."""
     _noted.clear()
-    context = Context(command, redact_arguments(argv))
+    context = Context(command, tuple(argv))
     _current.clear()
     _current.update(context=context, args=args)
     return context
@@ -53,11 +53,11 @@ def run_id() -> Optional[str]:
     return context.run_id if context else None
 
 
-def redact_arguments(argv: Sequence[str]) -> str:
-    """The command line as stored: registered secrets and URL passwords masked."""
+def redacted(text: str) -> str:
+    """`text` as stored or sent: registered secrets (the keys this run read) and URL passwords masked."""
     from sources._common.http.redaction import redact
 
-    return URL_PASSWORD.sub(r"\1***@", redact(" ".join(argv)))
+    return URL_PASSWORD.sub(r"\1***@", redact(text))
 
 
 def note(command: str, result: Any) -> None:
@@ -74,19 +74,18 @@ def note(command: str, result: Any) -> None:
 def _vanished(result: Any) -> None:
     from . import vanishing
 
-    arguments = _current["context"].arguments
+    arguments = redacted(" ".join(_current["context"].argv))
     earlier = [row for row in _recent() if vanishing.same_command_line(row, result.provider, result.account, arguments)]
     result.vanished = vanishing.fell(result.rows, earlier)
     result.message += vanishing.describe(result.vanished)
 
 
 def _recent() -> list[dict]:
-    """The history's newest rows (read once per command line), {} when there is none."""
+    """The history's newest rows (read once per command line), none before the first."""
     if "recent" not in _current:
-        from . import history
-
         from dlt.common.pipeline import get_dlt_pipelines_dir
 
+        from . import history
         from .warehouse.destinations import warehouse_lock
 
         args = _current["args"]
@@ -118,10 +117,12 @@ def row(context: Context, command: str, result: Any, finished: dt.datetime) -> d
     tally = getattr(result, "tally", None)
     rows = dict(getattr(result, "rows", {}) or {})
     return {
-        "run_id": context.run_id, "command": command, "arguments": context.arguments, "provider": result.provider,
+        "run_id": context.run_id, "command": command, "arguments": redacted(" ".join(context.argv)),
+        "provider": result.provider,
         "account": result.account, "host": context.host, "pid": context.pid, "version": _version(),
         "started_at": context.started_at, "finished_at": finished, "exit_code": result.exit_code,
-        "outcome": meaning(result.exit_code), "message": result.message.splitlines()[0] if result.message else "",
+        "outcome": meaning(result.exit_code),
+        "message": redacted(result.message.splitlines()[0] if result.message else ""),
         "kind": ("backfill" if result.backfill else "incremental") if command == "run" else None,
         "range_from": tally.first_day if tally else None, "range_to": tally.last_day if tally else None,
         "windows": tally.windows_total if tally else 0, "requests": result.requests, "retries": result.retries,

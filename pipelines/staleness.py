@@ -41,7 +41,8 @@ def max_ages(provider: str) -> dict:
         raise ConfigError(f"{provider}: max_age must be an object - {fix}")
     for query, days in value.items():
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
-            raise ConfigError(f"{provider}: max_age.{query} {days!r} is not a whole number of days from 0 to 3650 - {fix}")
+            raise ConfigError(f"{provider}: max_age.{query} {days!r} is not a whole number of days from 0 to 3650 "
+                              f"- {fix}")
     return dict(value)
 
 
