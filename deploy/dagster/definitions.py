@@ -35,6 +35,10 @@ with `repair` it reloads what drifted (see the README, `verify`). Runs that load
 backfill jobs, `dagster asset materialize`) leave it out; the `<provider>_weekly_verify` job runs
 it weekly (`<provider>_verify_schedule`, `METRICSYNC_VERIFY_CRON`, default Sunday 04:30) with
 `sample` 50 and `repair` on.
+
+Each materialization is recorded in metricsync's run history and alerts as the CLI does (see the
+README, Operations), with the run's counts as metadata; a `fresh` check on each windowed table is
+`metricsync status --stale`, run hourly by `<provider>_freshness_schedule` (`METRICSYNC_FRESHNESS_CRON`).
 """
 
 import datetime as dt
