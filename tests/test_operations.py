@@ -141,6 +141,16 @@ def test_metrics_file_holds_each_providers_newest_outcome(sandbox, monkeypatch, 
     assert found[("metricsync_requests", "whop")] == len(sandbox.seen("/api/v1/"))
     assert found[("metricsync_rows", "whop")] > 0
 
+    sandbox.clear_log()  # verify and reset are recorded too, one row per provider
+    assert cli(capsys, "verify", "whop", "--sample", "1", "--seed", "1")[0] == 0
+    assert cli(capsys, "reset", "whop", "--queries", "daily", "--yes")[0] == 0
+    rows = Warehouse("duckdb", str(tmp_path / "w.duckdb")).query(
+        "select command, provider, exit_code, requests, message from metricsync_history.runs order by finished_at")
+    assert [r[:3] for r in rows[-2:]] == [("verify", "whop", 0), ("reset", "whop", 0)]
+    assert rows[-2][3] == len(sandbox.seen("/api/v1/")) > 0 and rows[-2][4].startswith("whop: 1 window checked")
+    assert rows[-1][4] == "whop: reset wallet_time_series/daily (state forgotten, rows kept) - the next run reloads " \
+                          "from start_date"
+
 
 def test_an_unreachable_warehouse_keeps_the_row_in_a_local_file_until_the_next_run_reaches_it(
         sandbox, monkeypatch, capsys, isolated):
