@@ -86,16 +86,26 @@ def history_warehouse(destination: str) -> Iterator[Any]:
         yield warehouse
 
 
-def write(warehouse: Any, rows: list[dict]) -> None:
-    """The rows into `runs` (created if missing) in one transaction."""
+def ensure_table(warehouse: Any) -> Any:
+    """`runs` created if missing, with the columns added since an earlier version created it;
+    the SQL client (None for a DuckDB file that does not exist)."""
     client = warehouse.writable()
+    if client is None:
+        return None
     table = warehouse.table(TABLE)
     if TABLE not in warehouse.tables():
         columns = ", ".join(f"{warehouse.quote(name)} {kind}" for name, kind in COLUMNS.items())
         client.execute_sql(f"create table if not exists {table} ({columns})")
-    else:  # a table written by an earlier version: the columns added since
+    else:
         for name in [n for n in COLUMNS if n not in warehouse.columns(TABLE)]:
             client.execute_sql(f"alter table {table} add column {warehouse.quote(name)} {COLUMNS[name]}")
+    return client
+
+
+def write(warehouse: Any, rows: list[dict]) -> None:
+    """The rows into `runs` (`ensure_table` first) in one transaction."""
+    client = warehouse.writable()
+    table = warehouse.table(TABLE)
     names = ", ".join(warehouse.quote(name) for name in COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
     with client.begin_transaction():
@@ -108,10 +118,10 @@ def read(warehouse: Any, where: str = "", args: tuple = (), limit: int = READ_LI
     """Rows of `runs`, newest first (none before the first command wrote one)."""
     if TABLE not in warehouse.tables():
         return []
-    names = ", ".join(warehouse.quote(name) for name in COLUMNS)
-    rows = warehouse.query(f"select {names} from {warehouse.table(TABLE)} {where} "
-                           f"order by {warehouse.quote('finished_at')} desc limit {int(limit)}", *args)
-    return [_aware(dict(zip(COLUMNS, row))) for row in rows]
+    present = [name for name in COLUMNS if name in warehouse.columns(TABLE)]  # an older table: fewer
+    rows = warehouse.query(f"select {', '.join(map(warehouse.quote, present))} from {warehouse.table(TABLE)} "
+                           f"{where} order by {warehouse.quote('finished_at')} desc limit {int(limit)}", *args)
+    return [_aware({**dict.fromkeys(COLUMNS), **dict(zip(present, row))}) for row in rows]
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -168,7 +178,7 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
         from pipelines.warehouse.destinations import warehouse_lock
 
         with warehouse_lock(pipelines_dir, destination), history_warehouse(destination) as warehouse:
-            if warehouse.writable() is None:
+            if ensure_table(warehouse) is None:
                 raise FileNotFoundError(f"the DuckDB file {warehouse.where} does not exist yet")
             earlier = read(warehouse)
             write(warehouse, waiting + rows)

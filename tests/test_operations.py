@@ -310,3 +310,20 @@ def test_airflow_task_callbacks_record_and_alert_as_the_cli(sandbox, webhook, mo
     assert [r[:2] for r in stored] == [(4, "airflow metricsync_nightly whop__duckdb.whop")] * 2 + [
         (0, "airflow metricsync_nightly whop__duckdb.whop")]
     assert "the API key was rejected" in stored[0][2] and BAD_KEY not in stored[0][2]
+
+
+def test_a_history_table_of_an_earlier_version_gains_the_new_columns(monkeypatch, capsys, tmp_path):
+    import duckdb
+
+    from pipelines.history import COLUMNS
+
+    path = str(tmp_path / "w.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    older = {name: kind for name, kind in COLUMNS.items() if name not in ("schema_changes", "vanished")}
+    with duckdb.connect(path) as conn:
+        conn.execute("create schema metricsync_history")
+        conn.execute(f"create table metricsync_history.runs ({', '.join(f'{n} {k}' for n, k in older.items())})")
+    assert cli(capsys, "run", "whop")[0] == 2  # no key: fails before any request, still recorded
+    assert cli(capsys, "run", "whop")[0] == 2
+    code, out, err = cli(capsys, "history", "--json")
+    assert [(r["exit_code"], r["vanished"]) for r in json.loads(out)] == [(2, "[]"), (2, "[]")]
