@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 import dlt
 
+from sources._common.errors import ConfigError
+
 from .history import previous, streak_start
 
 logger = logging.getLogger("metricsync.alerts")
@@ -31,7 +33,11 @@ def urls() -> list[str]:
     value = dlt.config.get("alerts.urls")
     if isinstance(value, str):
         text = value.strip()
-        value = json.loads(text) if text.startswith("[") else [text] if text else []
+        try:
+            value = json.loads(text) if text.startswith("[") else [text] if text else []
+        except json.JSONDecodeError:
+            raise ConfigError("alerts: alerts.urls (ALERTS__URLS) is not valid JSON - write it as a list, "
+                              '["json://host/path", ...]') from None
     found = [str(url).strip() for url in value or [] if str(url).strip()]
     for url in found:
         register_secret(url)
@@ -105,7 +111,11 @@ def send(title: str, body: str, kind: str = "failure", targets: Optional[list] =
 
 def send_for(rows: list[dict], earlier: list[dict]) -> None:
     """The alerts `rows` call for, given the rows stored before them (newest first)."""
-    targets = urls()
+    try:
+        targets = urls()
+    except ConfigError as exc:
+        logger.warning("%s", exc)
+        return
     if not targets:
         return
     every_success = on_success()

@@ -187,6 +187,10 @@ def test_alerts_test_sends_one_message_and_a_failing_alert_changes_no_exit_code(
     said = [r.getMessage() for r in caplog.records if r.name == "metricsync.alerts"]
     assert said[-1].startswith("alerts: 'metricsync: whop failed (exit 4, authentication or permission)' could not "
                                "be delivered") and "127.0.0.1:1" not in said[-1]
+    monkeypatch.setenv("ALERTS__URLS", '["json://127.0.0.1:1/closed"')
+    code, out, err = cli(capsys, "alerts", "--test")
+    assert (code, err) == (2, 'alerts: alerts.urls (ALERTS__URLS) is not valid JSON - write it as a list, '
+                              '["json://host/path", ...]\n')
     monkeypatch.delenv("ALERTS__URLS")
     code, out, err = cli(capsys, "alerts", "--test")
     assert code == 2 and "no alerts.urls configured" in err

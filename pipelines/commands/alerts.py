@@ -25,7 +25,13 @@ def main(args: argparse.Namespace) -> int:
     from pipelines import alerts
     from pipelines.exits import USAGE_ERROR
 
-    targets = alerts.urls()
+    from sources._common.errors import ConfigError
+
+    try:
+        targets = alerts.urls()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return USAGE_ERROR
     if not targets:
         print("alerts: no alerts.urls configured - set [alerts] urls = [\"json://...\"] in .dlt/config.toml "
               "or ALERTS__URLS", file=sys.stderr)
