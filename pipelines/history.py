@@ -97,7 +97,8 @@ def ensure_table(warehouse: Any) -> Any:
         columns = ", ".join(f"{warehouse.quote(name)} {kind}" for name, kind in COLUMNS.items())
         client.execute_sql(f"create table if not exists {table} ({columns})")
     else:
-        for name in [n for n in COLUMNS if n not in warehouse.columns(TABLE)]:
+        stored = set(warehouse.columns(TABLE))
+        for name in [n for n in COLUMNS if n not in stored]:
             client.execute_sql(f"alter table {table} add column {warehouse.quote(name)} {COLUMNS[name]}")
     return client
 
@@ -118,7 +119,8 @@ def read(warehouse: Any, where: str = "", args: tuple = (), limit: int = READ_LI
     """Rows of `runs`, newest first (none before the first command wrote one)."""
     if TABLE not in warehouse.tables():
         return []
-    present = [name for name in COLUMNS if name in warehouse.columns(TABLE)]  # an older table: fewer
+    stored = set(warehouse.columns(TABLE))
+    present = [name for name in COLUMNS if name in stored]  # an older table has fewer
     rows = warehouse.query(f"select {', '.join(map(warehouse.quote, present))} from {warehouse.table(TABLE)} "
                            f"{where} order by {warehouse.quote('finished_at')} desc limit {int(limit)}", *args)
     return [_aware({**dict.fromkeys(COLUMNS), **dict(zip(present, row))}) for row in rows]
