@@ -156,7 +156,7 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
 
     @dg.multi_asset_check(specs=specs, name=f"{provider}_verify", can_subset=True)
     def verify(context: dg.AssetCheckExecutionContext, config: VerifyConfig):
-        if len(context.op_execution_context.job_def.nodes) > 1:  # a load run (`dagster asset materialize`)
+        if provider in {node.name for node in context.op_execution_context.job_def.nodes}:  # a load run
             context.log.info(f"{provider}: verify is not run with loads - run the {provider}_weekly_verify job")
             return  # no evaluation: not "passed"
         for table, key in tables.items():
