@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 from sources._common.http.masking import register_configured_secrets
 from sources._common.http.redaction import redacted_output
 
-from . import interrupts
+from . import interrupts, operations
 from .commands import COMMANDS
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
@@ -37,20 +37,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recorded(args: argparse.Namespace) -> bool:
+    return args.command in operations.RECORDED or (args.command == "status" and getattr(args, "stale", False))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
     register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
     with redacted_output():
+        context = operations.start(args.command, argv, args) if _recorded(args) else None
+        code, message = 1, ""
         try:
             if hasattr(args, "destination"):
                 from .warehouse.destinations import destination_name
 
                 args.destination = destination_name(args.destination)
-            return _module(args.command).main(args)
+            code = _module(args.command).main(args)
         except UsageError as exc:
             print(str(exc), file=sys.stderr)
-            return USAGE_ERROR
+            code, message = USAGE_ERROR, str(exc)
+        finally:  # the history row, alerts and metrics of every outcome (an unexpected error: exit 1)
+            if context:
+                operations.finish(context, args, code, message)
+        return code
 
 
 def main_exit() -> None:

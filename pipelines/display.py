@@ -5,6 +5,7 @@ retries and 429s, rows fetched and an ETA:
     2026-11-23 17:40:02 whop: 14/21 windows, 33 requests (1 retried, 0 429s), 1620 rows, ETA 2s
 """
 
+import datetime as dt
 import logging
 import sys
 import threading
@@ -44,13 +45,17 @@ class Display:
     def close(self) -> None:
         pass
 
+    def closing(self, line: str) -> str:
+        """A provider's closing line as printed."""
+        return line
+
 
 class LogDisplay(Display):
     """A line every `interval` seconds while a provider runs (a run shorter than that prints
     only its closing line, so a failure stays one line on stderr)."""
 
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
+    def __init__(self, interval: float = 10.0, stamped: bool = False) -> None:
+        self.interval, self.stamped = interval, stamped
         self._current: Optional[Any] = None
         self._started = 0.0
         self._stop = threading.Event()
@@ -83,6 +88,16 @@ class LogDisplay(Display):
 
     def close(self) -> None:
         self._stop.set()
+
+    def closing(self, line: str) -> str:
+        """With `--progress log` (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
+        the history row carries."""
+        from pipelines.operations import run_id
+
+        if not self.stamped:
+            return line
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{stamp} run {run_id()} {line}" if run_id() else f"{stamp} {line}"
 
 
 class BarDisplay(Display):
@@ -119,10 +134,11 @@ class BarDisplay(Display):
 
 
 def make_display(mode: str, interval: float = 10.0) -> Display:
+    """`log` asked for (a cron line) also stamps each closing line with the time and run id."""
     if mode == "auto":
-        mode = "bar" if sys.stderr.isatty() else "log"
+        return BarDisplay() if sys.stderr.isatty() else LogDisplay(interval)
     if mode == "bar":
         return BarDisplay()
     if mode == "log":
-        return LogDisplay(interval)
+        return LogDisplay(interval, stamped=True)
     return Display()

@@ -18,3 +18,15 @@ def exit_code(codes: Sequence[int]) -> int:
     if not failed:
         return OK
     return failed.pop() if len(failed) == 1 else MIXED_FAILURES
+
+MEANINGS = {
+    0: "ok", 1: "mixed or unexpected failure", 2: "bad arguments or configuration", 3: "the API refused a request",
+    4: "authentication or permission", 5: "the API or the warehouse could not be reached",
+    6: "another run holds the lock", 7: "dbt failed", 8: "stale", 9: "drift found",
+    130: "interrupted (Ctrl-C)", 143: "stopped (SIGTERM)",
+}
+
+
+def meaning(code: int) -> str:
+    """The README's meaning of an exit code, in a few words (the history's `outcome`, alerts)."""
+    return MEANINGS.get(code, f"exit {code}")

@@ -35,7 +35,15 @@ def closing_line(result: Any) -> str:
     parts.append(requests)
     parts.append(f"rows: {rows}; {_plural(result.loads, 'load')}, {result.seconds:.1f}s")
     learned = f" ({result.throttling})" if result.throttling else ""
-    return f"{result.provider}: ok - " + ", ".join(parts) + learned + widened(result.tally)
+    return f"{result.provider}: ok - " + ", ".join(parts) + learned + widened(result.tally) + evolved(result)
+
+
+def evolved(result: Any) -> str:
+    """`; schema: new column metrics.experimental_score (double)`: what the run added to the schema."""
+    from pipelines.evolution import describe
+
+    changes = getattr(result, "schema_changes", None) or []
+    return "; schema: " + ", ".join(map(describe, changes)) if changes else ""
 
 
 def widened(tally: Any) -> str:
@@ -68,4 +76,6 @@ def as_json(result: Any) -> dict:
         "rows": dict(result.rows),
         "loads": result.loads,
         "seconds": round(result.seconds, 3),
+        "schema_changes": list(getattr(result, "schema_changes", None) or []),
+        "vanished": list(getattr(result, "vanished", None) or []),
     }

@@ -36,6 +36,7 @@ from sources._common.load.batch import BATCH_ROWS
 from sources._common.load.progress import RunControl, RunTally
 from sources._common.load.resource import PeriodCheck
 
+from . import evolution
 from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .hints import remember_hint_checks
 from .interrupts import received, signal_of
@@ -62,6 +63,8 @@ class ProviderResult:
     throttled: int = 0
     backfill: Optional[tuple] = None
     throttling: Optional[str] = None  # what the rate control learnt, when the API throttled
+    schema_changes: list = field(default_factory=list)  # tables and columns this run added (evolution.py)
+    vanished: list = field(default_factory=list)  # tables whose rows fell by more than half (vanishing.py)
 
     @property
     def ok(self) -> bool:
@@ -233,6 +236,7 @@ def run_provider(
                 if on_change:
                     result.tally.on_change = lambda: on_change(_count_requests(result, stats))
                 contract = schema_contract(provider)
+                known = evolution.stored_columns(pipeline)
                 factory = source_factory(provider)
                 selected: Optional[list] = selection.resources if selection else None
                 while True:
@@ -251,6 +255,8 @@ def run_provider(
                     with turn(), one_connection(factory_of_destination), control.quiet():
                         pipeline.load()
                     result.loads += 1
+                    result.schema_changes = evolution.tell(provider, result.schema_changes, evolution.changes(
+                        known, evolution.stored_columns(pipeline)))
                     for table, count in normalized.row_counts.items():
                         if not table.startswith("_dlt") and table not in result.tally.table_rows:
                             result.rows[table] = result.rows.get(table, 0) + count

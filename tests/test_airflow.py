@@ -75,6 +75,8 @@ def test_dags_test_parses_the_dag_and_runs_its_task(home, sandbox, whop):
     expected = {k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
     rows = whop.query("select period, currency, amount from whop.wallet_time_series")
     assert {(p, c): a for p, c, a in rows} == expected
+    recorded = whop.query("select provider, exit_code, arguments from metricsync_history.runs")  # the callback
+    assert [(p, c, a.split()[:2]) for p, c, a in recorded] == [("whop", 0, ["airflow", "metricsync_nightly"])]
 
 
 def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, whop, monkeypatch):

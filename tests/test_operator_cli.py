@@ -125,8 +125,9 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
     assert {("whop", "wallet_groupings"), ("statsig", "metrics"), ("statsig", "metric_sources")} <= definitions
-    assert set(entries[0]) == {"provider", "account", "resource", "query", "loaded_through", "backfill", "rows",
-                               "last_loaded_at", "last_verified"}
+    assert set(entries[0]) == {"provider", "account", "resource", "query", "loaded_through", "granularity",
+                               "backfill", "rows", "last_loaded_at", "last_verified"}
+    assert daily["granularity"] == "day" and by_key[("whop", "wallet_time_series", "weekly")]["granularity"] == "week"
     assert {e["account"] for e in entries} == {None}  # no accounts configured
 
     shutil.rmtree(isolated / "pipelines")  # a fresh machine: only the destination knows
@@ -414,8 +415,14 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
                        capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()
     assert done.returncode == 0, log
-    assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line] == [
-        "whop: ok", "stripe_analytics: ok", "posthog: ok", "statsig: ok", "transform: ok"]
+    assert [line.split(" - ")[0] for line in log.splitlines() if " ok - " in line][-1] == "transform: ok"
+    stamped = [re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC run ([0-9a-f]{16}) (\w+): ok - ", line)
+               for line in log.splitlines() if " ok - " in line][:-1]
+    assert [m.group(3) for m in stamped if m] == ["whop", "stripe_analytics", "posthog", "statsig"], log
+    assert all(dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").date() >= START for m in stamped)
+    recorded = Warehouse("duckdb", str(workdir / "metricsync.duckdb")).query(
+        "select distinct run_id from metricsync_history.runs where command = 'run'")
+    assert {m.group(2) for m in stamped} == {r[0] for r in recorded}  # one run id, the history's
     assert (workdir / "metricsync.duckdb").exists()
 
 

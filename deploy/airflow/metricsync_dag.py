@@ -17,9 +17,12 @@ DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent
 Each task is the nightly increment of one account (the last `lookback_days` plus any new days, in
 as many loads as it needs), as `metricsync run <provider> --accounts <account>` would run it. Run
 long backfills with the CLI (`--from/--to`) or Dagster.
-tests/test_airflow.py runs the commands above (`make test-airflow`, in CI).
+tests/test_airflow.py runs the commands above (`make test-airflow`, in CI). Each task's outcome
+goes to the run history and sends the same alerts as the CLI (`on_failure_callback` and
+`on_success_callback`: `pipelines.operations.task_callback`).
 """
 
+import functools
 import logging
 import os
 
@@ -28,13 +31,23 @@ from airflow.configuration import conf
 from airflow.sdk import dag, task
 
 from pipelines.accounts import configured_accounts
+from pipelines.operations import task_callback
 from pipelines.providers import PROVIDERS, is_configured, source_factory
 from pipelines.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
 from sources._common.config.strict import check_settings
+from sources._common.errors import MetricSyncError
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 os.environ.setdefault("DLT_PROJECT_DIR", conf.get("core", "dags_folder"))  # dlt's `.dlt/` on Airflow
 logger = logging.getLogger("metricsync.airflow")
+
+
+class TaskFailed(MetricSyncError):
+    """The run's one line and exit code, as the history and alerts take them."""
+
+    def __init__(self, exit_code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @task(retries=0)
@@ -45,7 +58,7 @@ def load(provider: str, account_name: str, destination: str) -> None:
     account = next((a for a in configured_accounts(provider) or [] if a.name == account_name), None)
     result = run_provider(provider, destination, account=account)
     if not result.ok:
-        raise RuntimeError(result.message)
+        raise TaskFailed(result.exit_code, result.message)
     logger.info("%s", result.message)
 
 
@@ -58,7 +71,10 @@ def metricsync_nightly():
         where = make_destination(destination, dataset_name(provider)).destination_name
         for account in configured_accounts(provider) or [None]:
             name = pipeline_name(provider, where, account.name if account else None)
-            load.override(task_id=name)(provider, account.name if account else "", destination)
+            # the run history and alerts (one per failing streak, one on recovery), as the CLI's
+            told = functools.partial(task_callback, provider, account.name if account else None, destination)
+            load.override(task_id=name, on_failure_callback=told, on_success_callback=told)(
+                provider, account.name if account else "", destination)
 
 
 dag = metricsync_nightly()

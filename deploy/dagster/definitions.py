@@ -35,6 +35,10 @@ with `repair` it reloads what drifted (see the README, `verify`). Runs that load
 backfill jobs, `dagster asset materialize`) leave it out; the `<provider>_weekly_verify` job runs
 it weekly (`<provider>_verify_schedule`, `METRICSYNC_VERIFY_CRON`, default Sunday 04:30) with
 `sample` 50 and `repair` on.
+
+Each materialization is recorded in metricsync's run history and alerts as the CLI does (see the
+README, Operations), with the run's counts as metadata; a `fresh` check on each windowed table is
+`metricsync status --stale`, run hourly by `<provider>_freshness_schedule` (`METRICSYNC_FRESHNESS_CRON`).
 """
 
 import datetime as dt
@@ -50,11 +54,13 @@ from pipelines.accounts import configured_accounts
 from pipelines.catalog import WINDOWED, Selection
 from pipelines.warehouse.destinations import dataset_name, destination_name
 from pipelines.providers import PROVIDERS, provider_module, source_factory
+from pipelines.operations import record_results, run_id
 from pipelines.runner import run_provider
 from sources._common.load.progress import RunControl
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
+FRESHNESS_CRON = os.environ.get("METRICSYNC_FRESHNESS_CRON", "0 * * * *")
 SINGLE = "default"  # the partition of a provider without accounts
 
 SPEC_KEY = "asset-specs-only"
@@ -65,6 +71,13 @@ class SyncConfig(dg.Config):
 
     date_from: str = ""
     date_to: str = ""
+
+
+def run_metadata(result) -> dict:
+    """What `--metrics-file` says of a run, on each materialization."""
+    return {"loads": result.loads, "requests": result.requests, "retries": result.retries,
+            "throttled_429": result.throttled, "seconds": round(result.seconds, 3),
+            "learnt_rate": result.throttling or "", "run_id": run_id() or ""}
 
 
 def _spec_source(provider: str):
@@ -100,13 +113,14 @@ def provider_assets(provider: str, destination: str) -> tuple:
     def assets(context: dg.AssetExecutionContext, config: SyncConfig):
         account = accounts.get(context.partition_key)
         result = run_provider(provider, destination, _backfill(config), account=account)
+        # the run history, the alert on a failure (one per streak) or a recovery, as the CLI's
+        record_results("run", [result], destination, f"dagster {provider} --partition {context.partition_key}")
         context.log.info(result.message)
         if not result.ok:
             raise dg.Failure(description=result.message, allow_retries=result.exit_code == 5)
         for key in context.selected_asset_keys:
             table = key.path[-1].removeprefix(f"dlt_{provider}_")
-            yield dg.MaterializeResult(asset_key=key, metadata={"rows": result.rows.get(table, 0),
-                                                                 "loads": result.loads})
+            yield dg.MaterializeResult(asset_key=key, metadata={"rows": result.rows.get(table, 0), **run_metadata(result)})
 
     loads = dg.AssetSelection.assets(assets).without_checks()  # `verify` runs weekly, on its own
     nightly = dg.define_asset_job(f"{provider}_nightly", selection=loads, partitions_def=partitions)
@@ -142,7 +156,7 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
 
     @dg.multi_asset_check(specs=specs, name=f"{provider}_verify", can_subset=True)
     def verify(context: dg.AssetCheckExecutionContext, config: VerifyConfig):
-        if len(context.op_execution_context.job_def.nodes) > 1:  # a load run (`dagster asset materialize`)
+        if provider in {node.name for node in context.op_execution_context.job_def.nodes}:  # a load run
             context.log.info(f"{provider}: verify is not run with loads - run the {provider}_weekly_verify job")
             return  # no evaluation: not "passed"
         for table, key in tables.items():
@@ -177,6 +191,42 @@ def verify_schedule(provider: str, assets: dg.AssetsDefinition) -> tuple:
     return job, schedule
 
 
+def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinition) -> tuple:
+    """`status --stale` as a `fresh` asset check on each windowed table (every account), its
+    `<provider>_freshness` job and an hourly schedule (`METRICSYNC_FRESHNESS_CRON`): it reads only
+    the warehouse, so it fails when the loads stop. Each evaluation is recorded and alerted as
+    `status --stale` is (one alert per stale streak)."""
+    from pipelines.commands.status import provider_status
+    from pipelines.runner import ProviderResult
+    from pipelines.staleness import max_ages, outcome, stale
+    from sources._common.load import windows
+
+    tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
+    tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
+    specs = [dg.AssetCheckSpec("fresh", asset=key, description="every query's newest loaded period is as recent "
+                               "as its grain allows (metricsync status --stale)") for key in tables.values()]
+
+    @dg.multi_asset_check(specs=specs, name=f"{provider}_fresh", can_subset=True)
+    def fresh(context: dg.AssetCheckExecutionContext):
+        _summary, *entries = provider_status(provider, destination)
+        today, ages, found = windows.utc_today(), max_ages(provider), {}
+        for account in dict.fromkeys(e["account"] for e in entries) or [None]:
+            found[account] = stale([e for e in entries if e["account"] == account], today, ages)
+        record_results("status", [ProviderResult(provider, account, *outcome(provider, account, said))
+                                  for account, said in found.items()], destination, f"dagster {provider} fresh")
+        lines = [line for said in found.values() for line in said]
+        for table, key in tables.items():
+            said = [line for line in lines if f": stale - {table} / " in line]
+            for line in said:
+                context.log.warning(line)
+            yield dg.AssetCheckResult(asset_key=key, check_name="fresh", passed=not said,
+                                      metadata={"stale": "\n".join(said) or "none"})
+
+    job = dg.define_asset_job(f"{provider}_freshness", selection=dg.AssetSelection.checks(fresh))
+    schedule = dg.ScheduleDefinition(name=f"{provider}_freshness_schedule", cron_schedule=FRESHNESS_CRON, job=job)
+    return fresh, job, schedule
+
+
 def build_definitions(providers=None, destination: Optional[str] = None) -> dg.Definitions:
     destination = destination or destination_name(os.environ.get("METRICSYNC_DESTINATION"))
     assets, jobs, schedules, checks = [], [], [], []
@@ -189,6 +239,10 @@ def build_definitions(providers=None, destination: Optional[str] = None) -> dg.D
             verify_job, verify_weekly = verify_schedule(provider, provider_asset)
             jobs.append(verify_job)
             schedules.append(verify_weekly)
+            fresh, fresh_job, fresh_hourly = freshness_checks(provider, destination, provider_asset)
+            checks.append(fresh)
+            jobs.append(fresh_job)
+            schedules.append(fresh_hourly)
         assets.append(provider_asset)
         jobs.extend(provider_jobs)
         schedules.append(schedule)

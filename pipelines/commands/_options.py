@@ -20,6 +20,9 @@ def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                              "named one from .dlt config (default: destination_name / destination_type, else duckdb)")
     parser.add_argument("--pipelines-dir", default=default(None),
                         help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
+    parser.add_argument("--metrics-file", default=default(None), metavar="PATH",
+                        help="write each provider's newest outcome as a Prometheus node-exporter textfile "
+                             "(run, verify, transform, reset, status --stale)")
 
 
 def add_command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:

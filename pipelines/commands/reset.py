@@ -60,9 +60,7 @@ def reset_command(provider: str, args: argparse.Namespace) -> int:
     try:
         accounts = select_accounts(provider, configured_accounts(provider), getattr(args, "accounts", None))
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
-        code, line = describe_failure(provider, exc, args.destination)
-        print(line, file=sys.stderr)
-        return code
+        return _told(provider, None, *describe_failure(provider, exc, args.destination))
     codes = [_reset_one(provider, args, None, legacy=True)] if accounts and _whole_drop(args) else []
     codes += [_reset_one(provider, args, account.name) for account in accounts] or [_reset_one(provider, args, None)]
     return max(codes)
@@ -100,28 +98,33 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
                     if not legacy:
-                        print(f"{label}: nothing loaded in {args.destination} - nothing to reset")
+                        return _told(provider, account, 0, f"{label}: nothing loaded in {args.destination} - "
+                                                           "nothing to reset")
                     return 0
                 tables = {t for t in pipeline.default_schema.data_table_names()}
                 whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
                 what = ", ".join(whole + [f"{r}/{q}" for r, q in pairs])
                 action = "state forgotten, rows deleted" if args.drop_rows else "state forgotten, rows kept"
                 if not what:
-                    print(f"{label}: nothing loaded - nothing to reset")
-                    return 0
+                    return _told(provider, account, 0, f"{label}: nothing loaded - nothing to reset")
                 if not _confirm(f"reset {label}: {what} ({action})", args.yes):
-                    print(f"{label}: reset cancelled", file=sys.stderr)
-                    return 2
+                    return _told(provider, account, 2, f"{label}: reset cancelled")
                 views = _apply(pipeline, whole, pairs, tables, args.drop_rows, account)
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
-        code, line = describe_failure(provider, exc, args.destination)
-        print(line, file=sys.stderr)
-        return code
+        return _told(provider, account, *describe_failure(provider, exc, args.destination))
     then = "the next run loads each account from start_date" if legacy else "the next run reloads from start_date"
     rebuilt = (f"; views built on them were dropped ({', '.join(views)}): run `metricsync transform --destination "
                f"{args.destination}` after that run") if views else ""
-    print(f"{label}: reset {what} ({action}) - {then}{rebuilt}")
-    return 0
+    return _told(provider, account, 0, f"{label}: reset {what} ({action}) - {then}{rebuilt}")
+
+
+def _told(provider: str, account: Optional[str], code: int, line: str) -> int:
+    """Print the reset's line (stderr when it failed) and note it for the history; its exit code."""
+    from pipelines.operations import tell
+
+    print(line, file=sys.stderr if code else sys.stdout)
+    tell("reset", provider, account, code, line)
+    return code
 
 
 def _apply(pipeline: Any, whole: list, pairs: list, tables: set, drop_rows: bool, account: Optional[str]) -> list:

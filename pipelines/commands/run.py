@@ -15,6 +15,7 @@ from pipelines.commands._options import (
     selection_options,
 )
 from pipelines.exits import exit_code
+from pipelines.operations import note
 from sources._common.errors import ConfigError
 
 
@@ -48,8 +49,10 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
                     display.finish(provider_results[0])
             results.extend(provider_results)
             for result in provider_results:
+                note("run", result)
+            for result in provider_results:
                 if not result.ok or not args.json:
-                    print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+                    print(display.closing(result.message), file=sys.stdout if result.ok else sys.stderr, flush=True)
             if provider_results[0].account and not args.json:
                 ok = all(r.ok for r in provider_results)
                 print(summary(provider, provider_results), file=sys.stdout if ok else sys.stderr, flush=True)

@@ -29,6 +29,7 @@ from pipelines.verification.compare import plural
 from pipelines.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
+EXIT_STALE = 8
 
 
 def _backfill(entry: dict) -> Optional[dict]:
@@ -72,7 +73,8 @@ def _account_entries(warehouse: Any, provider: str, account: Optional[str], load
         for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
             entries.append({
                 "provider": provider, "account": account, "resource": resource, "query": query,
-                "loaded_through": entry.get("loaded_through"), "backfill": _backfill(entry),
+                "loaded_through": entry.get("loaded_through"), "granularity": entry.get("granularity"),
+                "backfill": _backfill(entry),
                 "rows": _rows(warehouse, resource, query, windowed[resource] is not None, account),
                 "last_loaded_at": loaded_at, "last_verified": _verified(verified, account, resource, query),
             })
@@ -80,7 +82,7 @@ def _account_entries(warehouse: Any, provider: str, account: Optional[str], load
         if table.startswith("_dlt") or table in windowed or spec.get("parent") or table not in warehouse.tables():
             continue
         entries.append({"provider": provider, "account": account, "resource": spec.get("resource", table),
-                        "query": None, "loaded_through": None, "backfill": None,
+                        "query": None, "loaded_through": None, "granularity": None, "backfill": None,
                         "rows": _rows(warehouse, table, None, False, account), "last_loaded_at": loaded_at,
                         "last_verified": _verified(verified, account, spec.get("resource", table), None)})
     return entries
@@ -148,23 +150,73 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
     return lines
 
 
-def status_command(providers: list[str], destination: str, as_json: bool) -> int:
+def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
     from pipelines.runner import describe_failure
 
-    everything, code = [], 0
+    everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
         try:
             summary, *entries = provider_status(provider, destination)
+            found = _stale(provider, entries) if stale else []
         except Exception as exc:  # noqa: BLE001 - one line per provider, as in `run`
             code, line = describe_failure(provider, exc, destination)
             print(line, file=sys.stderr)
             continue
         everything.extend(entries)
         if not as_json:
-            print("\n".join(_text(summary, entries)), flush=True)
+            print("\n".join(_text(summary, entries) + _runs(runs, provider, entries)), flush=True)
+        if found:
+            print("\n".join(found), file=sys.stderr, flush=True)
+            code = code or EXIT_STALE
     if as_json:
         print(json.dumps(everything, indent=2, default=str))
     return code
+
+
+def _stale(provider: str, entries: list[dict]) -> list[str]:
+    """The stale queries' lines of one provider; each account's outcome noted for the history."""
+    from pipelines.operations import tell
+    from pipelines.staleness import max_ages, outcome, stale
+    from sources._common.load.windows import utc_today
+
+    ages, found = max_ages(provider), []
+    for account in dict.fromkeys(e["account"] for e in entries):
+        lines = stale([e for e in entries if e["account"] == account], utc_today(), ages)
+        tell("status", provider, account, *outcome(provider, account, lines))
+        found.extend(lines)
+    return found
+
+
+def last_runs(destination: str) -> dict:
+    """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
+    from pipelines import history
+
+    try:
+        with history.history_warehouse(destination) as warehouse:
+            return history.latest(history.read(warehouse))
+    except Exception:  # noqa: BLE001 - status shows what the warehouse holds even without a history
+        return {}
+
+
+def _runs(runs: dict, provider: str, entries: list[dict]) -> list[str]:
+    """`  last success ...` per account, and the last failure when it is newer."""
+    lines = []
+    for account in dict.fromkeys([None] + [e["account"] for e in entries]):
+        found = runs.get((provider, account))
+        if not found:
+            continue
+        who = f"  account {account}: " if account else "  "
+        ok, failed = found.get("success"), found.get("failure")
+        said = [f"last success {_when(ok)} ({ok['command']})" if ok else "no success recorded"]
+        if failed and (not ok or failed["finished_at"] > ok["finished_at"]):
+            said.append(f"last failure {_when(failed)} ({failed['command']}, exit {failed['exit_code']}): "
+                        f"{failed['message']}")
+        lines.append(who + ", ".join(said))
+    return lines
+
+
+def _when(row: dict) -> str:
+    return f"{row['finished_at']:%Y-%m-%d %H:%M:%S} UTC"
 
 def register(commands) -> None:
     status = add_command(commands, "status", "what the destination holds: last load, loaded_through and unfinished "
@@ -172,7 +224,10 @@ def register(commands) -> None:
     status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
                         help=f"{', '.join(PROVIDERS)} (default: every provider)")
     status.add_argument("--json", action="store_true", help="one JSON object per (provider, account, resource, query)")
+    status.add_argument("--stale", action="store_true",
+                        help="exit 8 naming each query whose newest loaded period is older than its grain allows "
+                             "(daily 2 days, weekly 9, monthly 35; sources.<provider>.max_age), and alert")
 
 
 def main(args: Any) -> int:
-    return status_command(providers_to_run(args.providers), args.destination, args.json)
+    return status_command(providers_to_run(args.providers), args.destination, args.json, args.stale)

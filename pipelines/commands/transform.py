@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from pipelines.commands._options import add_command
+from pipelines.operations import tell
 from pipelines.providers import PROVIDERS
 from pipelines.warehouse.publish import audit_schema, publish
 from sources._common.http.redaction import redact
@@ -315,4 +316,5 @@ def main(args: Any) -> int:
     for line in result.warnings:
         print(line, file=sys.stderr, flush=True)
     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
+    tell("transform", "all", None, result.exit_code, result.message)
     return result.exit_code

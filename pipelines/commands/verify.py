@@ -24,6 +24,7 @@ from pipelines.commands._options import (
     selection_options,
 )
 from pipelines.exits import DRIFT_FOUND, exit_code
+from pipelines.operations import tell
 from pipelines.verification.compare import plural
 from sources._common.errors import ConfigError
 
@@ -64,10 +65,11 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
         failure = describe_failure(job.provider, exc, args.destination)
     if report and not args.json:
         print("\n".join(report), flush=True)
+    code, line = failure or (0 if job.clean else DRIFT_FOUND, " / ".join(report[:2]))
+    tell("verify", job.provider, job.account_name, code, line, requests=job.requests)
     if failure:
         print(failure[1], file=sys.stderr, flush=True)
-        return failure[0]
-    return 0 if job.clean else DRIFT_FOUND
+    return code
 
 
 def _repair(job, report: list[str]) -> Optional[tuple]:
@@ -151,6 +153,7 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
         except ConfigError as exc:
             print(str(exc), file=sys.stderr, flush=True)
             codes.append(exc.exit_code)
+            tell("verify", provider, None, exc.exit_code, str(exc))
             continue
         for job in jobs:
             codes.append(_verify_one(job, args, out))

@@ -18,8 +18,8 @@ from dlt.common.versioned_state import decompress_state
 class Warehouse:
     """`with Warehouse("duckdb", "whop") as w: w.state()` - the provider's dataset, read only."""
 
-    def __init__(self, destination: str, provider: str) -> None:
-        self.destination, self.provider = destination, provider
+    def __init__(self, destination: str, provider: str, dataset: Optional[str] = None) -> None:
+        self.destination, self.provider, self.dataset = destination, provider, dataset
         self._dir = tempfile.mkdtemp(prefix="metricsync-read-")
         self._sql: Any = None
         self.where = ""
@@ -31,7 +31,7 @@ class Warehouse:
 
         from pipelines.warehouse.destinations import dataset_name, make_destination
 
-        self.dataset = dataset = dataset_name(self.provider)
+        self.dataset = dataset = self.dataset or dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
         self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
                                      dataset_name=dataset, pipelines_dir=self._dir)
@@ -55,6 +55,14 @@ class Warehouse:
 
     def has_dataset(self) -> bool:
         return self._sql is not None and self._sql.has_dataset()
+
+    def writable(self) -> Any:
+        """dlt's SQL client, the dataset created if missing (None for a DuckDB file that does not
+        exist: nothing creates it but a load)."""
+        if self._sql is not None and not self.has_dataset():
+            self._sql.create_dataset()
+            self._tables = None
+        return self._sql
 
     def query(self, sql: str, *args: Any) -> list[tuple]:
         return list(self._sql.execute_sql(sql, *args) or [])

@@ -171,6 +171,7 @@ class QueryProgress:
         query left out by `--queries`)."""
         if not self.control.selects(self.query_name):
             return []
+        self.entry["granularity"] = granularity  # for `status --stale`: how old its newest period may be
         if granularity == "week" and self.entry.get("week_start") == "sunday":
             granularity = "week_sunday"  # learned from the API's labels (see `learn_week_start`)
         self.max_periods = max_periods
