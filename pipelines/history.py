@@ -177,9 +177,9 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
     path = pending_path(pipelines_dir, destination)
     waiting = read_pending(path)
     try:
-        from pipelines.warehouse.destinations import warehouse_lock
+        from pipelines.locking import file_turn
 
-        with warehouse_lock(pipelines_dir, destination), history_warehouse(destination) as warehouse:
+        with file_turn(destination, "history"), history_warehouse(destination) as warehouse:
             if ensure_table(warehouse) is None:
                 raise FileNotFoundError(f"the DuckDB file {warehouse.where} does not exist yet")
             earlier = read(warehouse)

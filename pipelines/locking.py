@@ -131,6 +131,23 @@ def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: O
 
 
 @contextmanager
+def file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECONDS) -> Iterator[None]:
+    """A local DuckDB file's write turn without a pipeline (the run history's short writes): the
+    lock file `write_turn` takes for the whole file. Other destinations: nothing (a server
+    warehouse orders writers itself; the history writes in one transaction)."""
+    import dlt
+
+    path = str(dlt.config.get(f"destination.{destination}.credentials") or "metricsync.duckdb")
+    if destination != "duckdb" or ":" in path:
+        yield
+        return
+    lock = FileLock(f"{path}.writer.lock", Owner())
+    with holding(lock, wait_seconds, lambda holder: f"{what}: another run kept writing the DuckDB file {path} "
+                 f"for over {wait_seconds:g}s ({holder})"):
+        yield
+
+
+@contextmanager
 def mart_lock(pipeline: Any, wait_seconds: float = 0.0, setting: str = "TRANSFORM__LOCK_WAIT_SECONDS",
               owner: Optional[Owner] = None) -> Iterator[None]:
     """One `transform` at a time on the mart of `pipeline` (its dataset: the published schema; the

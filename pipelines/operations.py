@@ -83,15 +83,12 @@ def _vanished(result: Any) -> None:
 def _recent() -> list[dict]:
     """The history's newest rows (read once per command line), none before the first."""
     if "recent" not in _current:
-        from dlt.common.pipeline import get_dlt_pipelines_dir
-
         from . import history
-        from .warehouse.destinations import warehouse_lock
+        from .locking import file_turn
 
         args = _current["args"]
         destination = getattr(args, "destination", None) or "duckdb"
-        with warehouse_lock(getattr(args, "pipelines_dir", None) or get_dlt_pipelines_dir(), destination), \
-                history.history_warehouse(destination) as warehouse:
+        with file_turn(destination, "history"), history.history_warehouse(destination) as warehouse:
             _current["recent"] = history.read(warehouse)
     return _current["recent"]
 
