@@ -49,6 +49,7 @@ def as_json(result: Any) -> dict:
     tally = result.tally
     day = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
+        "step": "load",
         "provider": result.provider,
         "account": result.account,
         "ok": result.ok,
@@ -69,3 +70,13 @@ def as_json(result: Any) -> dict:
         "loads": result.loads,
         "seconds": round(result.seconds, 3),
     }
+
+
+def transform_json(result: Any) -> dict:
+    """`run --transform --json`: the transform's outcome, the list's last object (`result` None:
+    not run, because a load failed)."""
+    if result is None:
+        return {"step": "transform", "ran": False, "ok": False, "exit_code": None,
+                "message": "transform: not run - a load failed", "nodes": 0, "warnings": []}
+    return {"step": "transform", "ran": True, "ok": result.ok, "exit_code": result.exit_code,
+            "message": result.message, "nodes": result.nodes, "warnings": list(result.warnings)}

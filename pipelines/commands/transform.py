@@ -298,9 +298,14 @@ def register(commands) -> None:
                 "metricsync transform", "metricsync transform --destination postgres")
 
 
-def main(args: Any) -> int:
+def transform_and_report(args: Any) -> TransformResult:
+    """`run_transform` with its lines printed (warnings and failures on stderr)."""
     result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     for line in result.warnings:
         print(line, file=sys.stderr, flush=True)
     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
-    return result.exit_code
+    return result
+
+
+def main(args: Any) -> int:
+    return transform_and_report(args).exit_code

@@ -37,7 +37,7 @@ class Warehouse:
                                      dataset_name=dataset, pipelines_dir=self._dir)
         if self.destination == "duckdb":
             path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
-            self.where = os.path.abspath(path) if ":" not in path else path
+            self.where = os.path.abspath(path) if ":" not in path else path.split("?")[0]  # no md: token
             self._missing_file = ":" not in path and not os.path.exists(path)
         if self._missing_file:
             return self
@@ -45,8 +45,14 @@ class Warehouse:
         self._sql.open_connection()
         if not self.where:
             credentials = self._sql.credentials
-            self.where = f"{getattr(credentials, 'host', '')}/{getattr(credentials, 'database', '')}"
+            host, database = getattr(credentials, "host", None), getattr(credentials, "database", "")
+            self.where = f"{host}/{database}" if host else str(database)  # a named DuckDB file: its path
         return self
+
+    @property
+    def label(self) -> str:
+        """Which warehouse, without secrets: `duckdb:/data/metricsync.duckdb`, `postgres:db.host/analytics`."""
+        return f"{self.pipeline.destination.destination_type.rsplit('.', 1)[-1]}:{self.where}"
 
     def __exit__(self, *exc: Any) -> None:
         if self._sql is not None:
