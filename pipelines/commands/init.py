@@ -7,7 +7,8 @@ project, as `dlt init` does for its sources. Writes into DIR (default: here):
     .env.example          the same settings as environment variables (for cron and CI)
     .gitignore            secrets, .env, DuckDB files, dbt's artifacts
     crontab.example       a nightly run and a weekly verify, for this folder
-    transform/            with --with-dbt: a copy of the dbt project, used instead of the packaged one
+    transform/            with --with-dbt: a copy of the dbt project, which `transform` (run in DIR)
+                          builds instead of the packaged one
 
 An existing file is never overwritten without `--force` (exit 2). Then it prints the next three
 commands, e.g.
@@ -20,7 +21,6 @@ commands, e.g.
 """
 
 import datetime as dt
-import logging
 import os
 import shlex
 import shutil
@@ -31,8 +31,6 @@ from typing import Any
 from pipelines.commands._options import add_command
 from pipelines.exits import UsageError
 from pipelines.providers import PROVIDERS
-
-logger = logging.getLogger("metricsync.init")
 
 START_DAYS = 30  # a new project's start_date: this many days before today (UTC)
 DBT_IGNORED = ("target", "logs", "dbt_packages", "package-lock.yml", "profiles.yml", "__pycache__")
@@ -96,7 +94,7 @@ def register(commands) -> None:
     init.add_argument("--providers", nargs="+", choices=list(PROVIDERS), default=list(PROVIDERS), metavar="P",
                       help=f"the providers to configure: {', '.join(PROVIDERS)} (default: all)")
     init.add_argument("--with-dbt", action="store_true",
-                      help="also copy the dbt project to DIR/transform/, to own and extend (transform uses it)")
+                      help="also copy the dbt project to DIR/transform/, to own and extend (transform run in DIR builds it)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
