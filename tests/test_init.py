@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from processes import run_command
 from pipelines.cli import main
-from test_config import write_toml
+from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
 WALLET = "/api/v1/stats/time_series"

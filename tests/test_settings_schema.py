@@ -12,7 +12,7 @@ from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
 from sources._common.config.strict import check_settings
 from sources._common.errors import ConfigError
-from test_config import write_toml
+from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
 
 @pytest.fixture(scope="module")

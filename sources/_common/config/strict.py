@@ -170,7 +170,8 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
         raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) cannot be read as {kind} - {fix}") from None
     choices = spec.choices_of(provider, entry.key)
     if choices and value not in choices:
-        raise ConfigError(f"{provider}: {entry.key} {value!r} ({entry.origin}) - use one of {', '.join(choices)}")
+        allowed = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+        raise ConfigError(f"{provider}: {entry.key} {value!r} - use {allowed} ({entry.origin})")
     nested = spec.NESTED.get(entry.key)
     if nested and isinstance(value, dict):
         for name, item in value.items():
