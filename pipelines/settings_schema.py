@@ -16,7 +16,7 @@ import json
 import typing
 from typing import Any
 
-from pipelines.catalog import settings
+from pipelines.catalog import meaning, settings
 from pipelines.providers import PROVIDERS, provider_facts, source_factory
 from sources._common.config import spec
 
@@ -78,12 +78,11 @@ def _secret() -> dict:
 
 
 def setting_schema(provider: str, setting: Any, annotation: Any) -> dict:
-    shared = spec.SHARED.get(setting.name)
     schema = _secret() if setting.secret else _type(annotation)
     if setting.name == "accounts":
         schema = _accounts(provider)
     schema = _bounds(provider, setting.name, schema)
-    schema["description"] = shared.meaning if shared else f"see the README's table of {provider} settings"
+    schema["description"] = meaning(provider, setting.name)
     if not setting.secret and setting.default is not None and _jsonable(setting.default):
         schema["default"] = setting.default
     schema["x-env"] = setting.env

@@ -40,6 +40,9 @@ def test_the_command_prints_one_draft_2020_12_schema_with_secrets_marked(capsys)
     assert whop["array_params"]["enum"] == ["brackets", "repeat"]
     assert printed["properties"]["sources"]["properties"]["statsig"]["properties"]["page_size"]["maximum"] == 100
     assert printed["properties"]["metricsync"]["properties"]["destination"]["default"] == "duckdb"
+    for provider in PROVIDERS:  # every setting in words, a source's own ones too
+        for name, setting in printed["properties"]["sources"]["properties"][provider]["properties"].items():
+            assert setting["description"] and "see the README" not in setting["description"], (provider, name)
 
 
 CASES = [

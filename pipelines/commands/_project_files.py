@@ -12,6 +12,7 @@ import json
 import shlex
 from typing import Any, Optional
 
+from pipelines.catalog import meaning as setting_meaning
 from pipelines.catalog import settings
 from pipelines.reference import env_block
 from sources._common.config import spec
@@ -39,10 +40,9 @@ def _toml(value: Any) -> str:
 
 
 def _comment(provider: str, name: str) -> str:
-    shared = spec.SHARED.get(name)
-    meaning = f"see the README's {provider} settings"
-    if shared:  # the long ones up to their first clause
-        meaning = shared.meaning if len(shared.meaning) < 100 else shared.meaning.split("; ")[0]
+    meaning = setting_meaning(provider, name)
+    if len(meaning) > 100:  # the long ones up to their first clause
+        meaning = meaning.split("; ")[0]
     bounds = spec.range_of(provider, name)
     allowed = bounds.describe() if bounds else ", ".join(spec.choices_of(provider, name))
     return meaning + (f"; {allowed}" if allowed else "")
