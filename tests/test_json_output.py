@@ -11,7 +11,7 @@ import pytest
 from pipelines.cli import main
 
 CASES = [
-    pytest.param(["status", "--json", "--log-level", "INFO"], 0, id="status-all-info"),
+    pytest.param(["status", "statsig", "--json", "--log-level", "INFO"], 0, id="status-info"),
     pytest.param(["run", "statsig", "--json", "--progress", "log", "--progress-interval", "0.1", "--log-level", "INFO"],
                  0, id="run-progress-log"),
     pytest.param(["run", "whop", "--json", "--transform", "--queries", "no_such_query"], 2,
