@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 from sources._common.config import spec
 from sources._common.errors import ConfigError
 
-from .providers import PROVIDERS, provider_facts, source_factory
+from .providers import PROVIDERS, provider_facts, provider_module, source_factory
 
 # windowed resource -> the setting listing its queries (None: one fixed query named like the
 # resource), and the definition resources (scd2 snapshots, no queries), from each provider's settings.py
@@ -72,6 +72,15 @@ def settings(provider: str) -> list[Setting]:
         result.append(Setting(name, spec.SHARED[name].default, value, f"SOURCES__{provider.upper()}__{name.upper()}",
                               False))
     return result
+
+
+def meaning(provider: str, name: str) -> str:
+    """A setting in words: a shared one's from `spec.SHARED`, a source's own from `SETTING_MEANINGS`
+    in its settings.py."""
+    shared = spec.SHARED.get(name)
+    if shared:
+        return shared.meaning
+    return provider_module(provider, "settings").SETTING_MEANINGS.get(name, f"see the README's {provider} settings")
 
 
 def setting_values(provider: str) -> dict:

@@ -16,6 +16,7 @@ from .commands import COMMANDS
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
+from .output import json_mode
 
 PROG = "metricsync"
 
@@ -51,10 +52,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code, message = 1, ""
         try:
             if hasattr(args, "destination"):
+                from sources._common.errors import ConfigError
+
                 from .warehouse.destinations import destination_name
 
-                args.destination = destination_name(args.destination)
-            code = _module(args.command).main(args)
+                try:
+                    args.destination = destination_name(args.destination)
+                except ConfigError as exc:
+                    raise UsageError(str(exc)) from None
+            with json_mode(bool(getattr(args, "json", False))):  # one JSON document on stdout, the rest on stderr
+                code = _module(args.command).main(args)
         except UsageError as exc:
             print(str(exc), file=sys.stderr)
             code, message = USAGE_ERROR, str(exc)

@@ -57,6 +57,7 @@ def as_json(result: Any) -> dict:
     tally = result.tally
     day = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
+        "step": "load",
         "provider": result.provider,
         "account": result.account,
         "ok": result.ok,
@@ -79,3 +80,13 @@ def as_json(result: Any) -> dict:
         "schema_changes": list(getattr(result, "schema_changes", None) or []),
         "vanished": list(getattr(result, "vanished", None) or []),
     }
+
+
+def transform_json(result: Any) -> dict:
+    """`run --transform --json`: the transform's outcome, the list's last object (`result` None:
+    not run, because a load failed or the run was interrupted)."""
+    if result is None:
+        return {"step": "transform", "ran": False, "ok": False, "exit_code": None,
+                "message": "transform: not run - not every load succeeded", "nodes": 0, "warnings": []}
+    return {"step": "transform", "ran": True, "ok": result.ok, "exit_code": result.exit_code,
+            "message": result.message, "nodes": result.nodes, "warnings": list(result.warnings)}

@@ -26,7 +26,7 @@ from pipelines.warehouse.errors import describe as describe_warehouse_error
 from pipelines.warehouse.merges import scope_merge_deletes
 from sources._common.http import limits
 from sources._common.http.masking import register_configured_secrets
-from sources._common.config.spec import number
+from sources._common.config.spec import SHARED, number
 from sources._common.config.spec import where as setting_name
 from sources._common.config.strict import check_settings, setting
 from sources._common.errors import ConfigError, MetricSyncError
@@ -92,7 +92,7 @@ def apply_loader_defaults() -> None:
             dlt.config[key] = value
 
 
-SCHEMA_CONTRACTS = ("evolve", "freeze", "discard_row", "discard_value")
+SCHEMA_CONTRACTS = SHARED["schema_contract"].choices
 
 
 def schema_contract(provider: str):

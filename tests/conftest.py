@@ -140,8 +140,9 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")) or name in (
-                "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE"):
+        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__",
+                            "METRICSYNC__")) or name in (
+                "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE", "METRICSYNC_DESTINATION"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")  # no test talks to the internet
     monkeypatch.chdir(tmp_path)

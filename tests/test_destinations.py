@@ -170,7 +170,7 @@ def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
     pipelines = str(isolated / "pipelines")
     assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0  # duckdb by default
     sandbox.clear_log()
-    monkeypatch.setenv("DESTINATION_NAME", "second")  # the destination from config, not the command line
+    monkeypatch.setenv("METRICSYNC_DESTINATION", "second")  # the destination from config, not the command line
     assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
     starts = {dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")}
     assert min(starts) == min(period_floor(START, q["group_by"]) for q in QUERIES["wallet_queries"])

@@ -126,7 +126,7 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     definitions = {(p, r) for p, r, q in by_key if q is None}
     assert {("whop", "wallet_groupings"), ("statsig", "metrics"), ("statsig", "metric_sources")} <= definitions
     assert set(entries[0]) == {"provider", "account", "resource", "query", "loaded_through", "granularity",
-                               "backfill", "rows", "last_loaded_at", "last_verified"}
+                               "backfill", "rows", "last_loaded_at", "last_verified", "warehouse"}
     assert daily["granularity"] == "day" and by_key[("whop", "wallet_time_series", "weekly")]["granularity"] == "week"
     assert {e["account"] for e in entries} == {None}  # no accounts configured
 

@@ -199,7 +199,7 @@ def test_check_and_status_name_the_dataset_run_writes(sandbox, warehouse, capsys
     assert out.rstrip().endswith(f"(dataset {dataset})")
     code, out, err = cli(capsys, "status", "statsig", "--destination", warehouse.name)
     head, *entries = out.splitlines()
-    assert head.endswith(f", dataset {dataset})")
+    assert f", dataset {dataset} in {warehouse.name}:" in head and head.endswith(")")  # and which warehouse
     loaded = warehouse.query(f"select count(*) from {dataset}.metric_values")[0][0]
     assert "  metric_values / metric_values: loaded through " in entries[0] and entries[0].endswith(f", {loaded} rows")
 

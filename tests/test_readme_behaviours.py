@@ -39,8 +39,8 @@ def test_plain_status_names_each_query_its_cursor_and_rows(loaded_duckdb, capsys
     code, out, err = cli(capsys, "status", "whop", "statsig")
     assert code == 0, err
     lines = out.splitlines()
-    assert re.fullmatch(r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+, dataset whop\)",
-                        lines[0])
+    assert re.fullmatch(r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+, dataset whop "
+                        rf"in duckdb:{re.escape(loaded_duckdb.credentials)}\)", lines[0])
     rows = dict(loaded_duckdb.query("select query_name, count(*) from whop.wallet_time_series group by 1"))
     for name in ("daily_all", "weekly_usd", "monthly_gross", "monthly_net"):
         assert f"  wallet_time_series / {name}: loaded through {TODAY}, {rows[name]} rows" in lines, out

@@ -4,6 +4,7 @@ equal the sandbox's own truth after two runs with an upstream revision in betwee
 row must fail a dbt test and the command, naming the test."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -139,9 +140,13 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
     configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
               base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
               queries=STRIPE_QUERIES[:1], requests_per_second=100)
-    loaded = cli("run", "stripe_analytics", "--transform", tmp_path=tmp_path)  # only one provider loaded
+    # only one provider loaded; --json: one document on stdout, dbt's verbose log and the human lines on stderr
+    loaded = cli("run", "stripe_analytics", "--transform", "--json", "--log-level", "INFO", tmp_path=tmp_path)
     assert loaded.returncode == 0, loaded.stderr + loaded.stdout
-    assert "transform: ok" in loaded.stdout
+    *loads, transformed = json.loads(loaded.stdout)
+    assert [(r["step"], r["provider"], r["ok"]) for r in loads] == [("load", "stripe_analytics", True)]
+    assert (transformed["step"], transformed["ok"], transformed["exit_code"]) == ("transform", True, 0)
+    assert transformed["nodes"] > 0 and "transform: ok" in loaded.stderr
 
     import duckdb
 

@@ -6,7 +6,7 @@ Configuration is metricsync's own (`.dlt/config.toml`, `.dlt/secrets.toml`, `SOU
 provider's single pipeline, `default`, when it lists no accounts) runs metricsync's runner for that
 account: the same chunked loads, state in the warehouse and one-line failures as the CLI. Dagster's
 executors fan partitions out over processes or a cluster; `METRICSYNC_DESTINATION` picks the
-destination (default: `destination_name` in config, else duckdb). From the repository's root:
+destination (default: `destination` under `[metricsync]` in config, else duckdb). From the repository's root:
 
     pip install -e ".[dagster]"
     mkdir -p ~/.dagster && export DAGSTER_HOME=~/.dagster   # runs and schedules kept across restarts

@@ -17,7 +17,8 @@ def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--log-level", default=default("WARNING"), help="DEBUG, INFO, WARNING (default) or ERROR")
     parser.add_argument("--destination", default=default(None),
                         help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, sqlalchemy, ...) or a "
-                             "named one from .dlt config (default: destination_name / destination_type, else duckdb)")
+                             "named one from .dlt config (default: METRICSYNC_DESTINATION, else destination under "
+                             "[metricsync] in .dlt/config.toml, else duckdb)")
     parser.add_argument("--pipelines-dir", default=default(None),
                         help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
     parser.add_argument("--metrics-file", default=default(None), metavar="PATH",

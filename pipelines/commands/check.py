@@ -36,10 +36,10 @@ def destination_summary(destination: str, provider: str) -> str:
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
-        where, dataset = warehouse.where, warehouse.dataset
+        where, dataset = warehouse.label, warehouse.dataset
         if exists and configured_accounts(provider):
             refuse_tables_without_account(provider, dataset, warehouse.query, destination)
-    return f"destination {destination}:{where} (dataset {dataset}{'' if exists else ' not created yet'})"
+    return f"destination {where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
 def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:

@@ -129,10 +129,18 @@ def describe_command(providers: list[str], destination: str) -> int:
 
 def register(commands) -> None:
     describe = add_command(commands, "describe", "resources, tables, keys, columns, settings and queries of each provider",
-                           "metricsync describe stripe_analytics")
+                           "metricsync describe stripe_analytics", "metricsync describe --json-schema")
     describe.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
                           help=f"{', '.join(PROVIDERS)} (default: every provider)")
+    describe.add_argument("--json-schema", action="store_true",
+                          help="print a JSON Schema (draft 2020-12) of every setting instead")
 
 
 def main(args: Any) -> int:
+    if args.json_schema:
+        from pipelines.output import document
+        from pipelines.settings_schema import json_schema
+
+        document(json_schema())
+        return 0
     return describe_command(providers_to_run(args.providers), args.destination)

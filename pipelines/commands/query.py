@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from pipelines.commands._options import _date, add_command
 from pipelines.exits import UsageError
+from pipelines.output import document, real_stdout
 
 logger = logging.getLogger("metricsync.query")
 
@@ -106,7 +107,7 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
         writer.writerow(names)
         writer.writerows(cells)
     elif style == "json":
-        out.write(json.dumps([dict(zip(names, row)) for row in cells], indent=2) + "\n")
+        document([dict(zip(names, row)) for row in cells], out)
     else:
         widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
         for row in [names] + cells:
@@ -214,7 +215,9 @@ def write_profile(destination: str, directory: str) -> str:
 def run_query(args: Any, out: Optional[Any] = None) -> int:
     from pipelines.runner import describe_failure
 
-    out = out or sys.stdout
+    out = out or real_stdout()
+    if args.write_profile and args.json:
+        raise UsageError("query: --write-profile writes a file, it prints no data - drop --json")
     if args.write_profile:
         try:
             out.write(write_profile(args.destination, args.write_profile) + "\n")
@@ -225,6 +228,10 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
     warehouse = Warehouse(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     try:
         semantic = warehouse.open()
+        if args.list and args.json:
+            document([{"metric": name, "description": " ".join((metric.description or "").split())}
+                      for name, metric in semantic.metrics.items()], out)
+            return 0
         if args.list:
             for name, metric in semantic.metrics.items():
                 out.write(f"{name}: {' '.join((metric.description or '').split())}\n")

@@ -1,8 +1,8 @@
 """`run`: load the chosen providers one after the other, with progress and a closing line (or a
-JSON summary) per provider."""
+JSON summary) per provider; with `--transform`, then the dbt project (in the JSON summary as one
+more object, `"step": "transform"`)."""
 
 import argparse
-import json
 import sys
 from typing import Optional
 
@@ -19,12 +19,12 @@ from pipelines.operations import note
 from sources._common.errors import ConfigError
 
 
-def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> int:
+def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> tuple[int, list]:
+    """The exit code and each pipeline's result."""
     from pipelines.catalog import select
     from pipelines.display import make_display
     from pipelines.fanout import run_accounts, summary
     from pipelines.interrupts import Interrupted, received
-    from pipelines.report import as_json
     from pipelines.runner import ProviderResult, run_provider
 
     display = make_display(args.progress, args.progress_interval)
@@ -64,11 +64,9 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
         for provider in providers:
             if not any(r.provider == provider for r in results):
                 print(f"{provider}: interrupted before it finished - re-run to resume", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps([as_json(r) for r in results], indent=2), flush=True)
     if received():
-        return 128 + received()
-    return exit_code([r.exit_code for r in results])
+        return 128 + received(), results
+    return exit_code([r.exit_code for r in results]), results
 
 def register(commands) -> None:
     run = add_command(commands, "run", "load providers (nightly incremental, or a --from/--to backfill)",
@@ -101,9 +99,16 @@ def main(args: argparse.Namespace) -> int:
 
     backfill = backfill_range(args.date_from, args.date_to, utc_today())  # UTC, as planned
     with handled():
-        code = run_command(args, providers_to_run(args.providers), backfill)
+        code, results = run_command(args, providers_to_run(args.providers), backfill)
+    transformed = None
     if code == 0 and args.transform:
         from pipelines.commands import transform
 
-        return transform.main(args)
+        transformed = transform.transform_and_report(args)
+        code = transformed.exit_code
+    if args.json:
+        from pipelines.output import document
+        from pipelines.report import as_json, transform_json
+
+        document([as_json(r) for r in results] + ([transform_json(transformed)] if args.transform else []))
     return code

@@ -17,7 +17,6 @@ null, a provider without accounts has account null:
 """
 
 import datetime as dt
-import json
 import sys
 from typing import Any, Optional
 
@@ -114,7 +113,9 @@ def provider_status(provider: str, destination: str) -> list[dict]:
         entries = [e for account in accounts
                    for e in _account_entries(warehouse, provider, account, loaded_at, verified)]
         summary = {"provider": provider, "last_load": last, "has_dataset": warehouse.has_dataset(),
-                   "where": warehouse.where, "dataset": warehouse.dataset}
+                   "where": warehouse.label, "dataset": warehouse.dataset}
+        for entry in entries:
+            entry["warehouse"] = warehouse.label
     return [summary, *entries]
 
 
@@ -126,7 +127,8 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
     head = f"{provider}: no load recorded"
     if last:
         head = (f"{provider}: last load {last[2]:%Y-%m-%d %H:%M:%S} UTC "
-                f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']})")
+                f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']} "
+                f"in {summary['where']})")
     lines, account = [head], None
     for entry in entries:
         if entry["account"] is not None and entry["account"] != account:
@@ -169,7 +171,9 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or EXIT_STALE
     if as_json:
-        print(json.dumps(everything, indent=2, default=str))
+        from pipelines.output import document
+
+        document(everything)
     return code
 
 

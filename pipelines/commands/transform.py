@@ -28,7 +28,7 @@ from sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.transform")
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "transform"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "transform"  # the dbt project metricsync ships
 PROFILE = "metricsync"
 PASSWORD_ENV = "METRICSYNC_DBT_PASSWORD"
 TARGET_SCHEMA = "metrics"
@@ -55,6 +55,13 @@ class TransformResult:
         if self.ok:
             return f"transform: ok - {self.nodes} dbt nodes built and tested"
         return "\n".join(self.lines)
+
+
+def project_dir() -> Path:
+    """`transform/` in the working directory when it holds a dbt project (a project's own copy,
+    `metricsync init --with-dbt`), else the one metricsync ships."""
+    local = Path("transform").resolve()
+    return local if (local / "dbt_project.yml").exists() else PROJECT_DIR
 
 
 def datasets() -> dict:
@@ -150,9 +157,9 @@ def run_results() -> str:
     """Where this run's `run_results.json` is, as dbt places it: in `DBT_TARGET_PATH` (relative to
     the project) when set, else in the project's `target/`; named from the repository's root when
     inside it (`transform/target/run_results.json`), else in full."""
-    path = PROJECT_DIR / (os.environ.get("DBT_TARGET_PATH") or "target") / "run_results.json"
+    path = project_dir() / (os.environ.get("DBT_TARGET_PATH") or "target") / "run_results.json"
     try:
-        return str(path.relative_to(PROJECT_DIR.parent))
+        return str(path.relative_to(project_dir().parent))
     except ValueError:
         return str(path)
 
@@ -209,7 +216,7 @@ class Dbt:
         # the marts are built and tested in the audit schema (`query` reads the published `marts`);
         # this target names schemas as given
         schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
-        self.common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles_dir, "--target", destination,
+        self.common = ["--project-dir", str(project_dir()), "--profiles-dir", profiles_dir, "--target", destination,
                        "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         self.flags += [] if verbose else ["--quiet"]
@@ -222,7 +229,7 @@ class Dbt:
 
     def deps(self) -> None:
         """Packages a user added (the project itself has none, and downloads nothing)."""
-        if any((PROJECT_DIR / name).exists() for name in ("packages.yml", "dependencies.yml")):
+        if any((project_dir() / name).exists() for name in ("packages.yml", "dependencies.yml")):
             self.invoke("deps", project_only=True)
 
     def build(self) -> tuple[int, list[str]]:
@@ -294,7 +301,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
             _build_and_publish(result, destination, kind, pipeline, workdir, verbose)
     except DbtNotRun as exc:
         result.exit_code = EXIT_FAILED
-        result.lines = [f"transform: dbt could not run: {exc} - check {PROJECT_DIR.name}/ and the {destination} "
+        result.lines = [f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
                         "destination credentials"]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
         from pipelines.runner import describe_failure
@@ -311,10 +318,15 @@ def register(commands) -> None:
                 "metricsync transform", "metricsync transform --destination postgres")
 
 
-def main(args: Any) -> int:
+def transform_and_report(args: Any) -> TransformResult:
+    """`run_transform` with its lines printed (warnings and failures on stderr)."""
     result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     for line in result.warnings:
         print(line, file=sys.stderr, flush=True)
     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
     tell("transform", "all", None, result.exit_code, result.message)
-    return result.exit_code
+    return result
+
+
+def main(args: Any) -> int:
+    return transform_and_report(args).exit_code

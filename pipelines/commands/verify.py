@@ -11,7 +11,6 @@ drift), 9 when drift was found (and, with `--repair`, is still there), the failu
 """
 
 import argparse
-import json
 import sys
 from typing import Optional
 
@@ -159,7 +158,9 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
             codes.append(_verify_one(job, args, out))
             reports.extend(_as_json(job, d, args) for d in job.found)
     if args.json:
-        print(json.dumps(reports, indent=2), flush=True)
+        from pipelines.output import document
+
+        document(reports)
     return exit_code(codes)
 
 

@@ -32,9 +32,20 @@ REQUIRED_STRATEGIES = {
 SQL_HINT = "use a SQL warehouse such as duckdb, motherduck, postgres, bigquery, snowflake, clickhouse or sqlalchemy"
 
 
+DESTINATION_ENV = "METRICSYNC_DESTINATION"
+DESTINATION_SETTING = "metricsync.destination"  # `destination` under `[metricsync]` in .dlt/config.toml
+
+
 def destination_name(cli_value: Optional[str] = None) -> str:
-    """`--destination`, else dlt's `destination_name` / `destination_type` setting, else duckdb."""
-    for value in (cli_value, dlt.config.get("destination_name"), dlt.config.get("destination_type")):
+    """`--destination`, else `METRICSYNC_DESTINATION`, else `[metricsync] destination` in
+    `.dlt/config.toml` (also `METRICSYNC__DESTINATION`), else duckdb. dlt's own global
+    `destination_name` / `destination_type` are refused: dlt warns about them on every pipeline."""
+    for legacy in ("destination_name", "destination_type"):
+        if dlt.config.get(legacy):
+            raise ConfigError(f"metricsync: {legacy} ({legacy.upper()}) is dlt's setting, not metricsync's - "
+                              f"set {DESTINATION_ENV}={dlt.config.get(legacy)} or destination under [metricsync] "
+                              "in .dlt/config.toml, and remove it")
+    for value in (cli_value, os.environ.get(DESTINATION_ENV), dlt.config.get(DESTINATION_SETTING)):
         if value and str(value).strip():
             return str(value).strip()
     return "duckdb"

@@ -45,8 +45,14 @@ class Warehouse:
         self._sql.open_connection()
         if not self.where:
             credentials = self._sql.credentials
-            self.where = f"{getattr(credentials, 'host', '')}/{getattr(credentials, 'database', '')}"
+            host, database = getattr(credentials, "host", None), getattr(credentials, "database", "")
+            self.where = f"{host}/{database}" if host else str(database)  # a named DuckDB file: its path
         return self
+
+    @property
+    def label(self) -> str:
+        """Which warehouse, without secrets: `duckdb:/data/metricsync.duckdb`, `postgres:db.host/analytics`."""
+        return f"{self.pipeline.destination.destination_type.rsplit('.', 1)[-1]}:{self.where}"
 
     def __exit__(self, *exc: Any) -> None:
         if self._sql is not None:

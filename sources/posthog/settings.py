@@ -39,3 +39,8 @@ DEFINITION_TABLES = ["group_types", "group_type_metrics"]  # scd2 snapshots
 ACCOUNT_PARAMS = ("project_id",)  # source arguments an account may set, besides api_key
 # placeholder arguments that make the source declare every table it can load (asset specs; no request)
 SPEC_ARGS = {"project_id": [1]}
+# what each of this source's own settings means (`metricsync init` comments, `describe --json-schema`)
+SETTING_MEANINGS = {
+    "project_id": "required: one numeric project id or several ([12345, 67890])",
+    "page_size": "limit per metrics page",
+}

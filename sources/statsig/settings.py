@@ -22,3 +22,8 @@ DEFINITION_TABLES = ["metric_sources", "metric_source_metrics", "metrics"]  # sc
 ACCOUNT_PARAMS: tuple = ()  # source arguments an account may set, besides api_key (one key per project)
 # placeholder arguments that make the source declare every table it can load (asset specs; no request)
 SPEC_ARGS = {"start_date": "2020-01-01"}
+# what each of this source's own settings means (`metricsync init` comments, `describe --json-schema`)
+SETTING_MEANINGS = {
+    "api_version": "STATSIG-API-VERSION header (empty: not sent)",
+    "page_size": "limit per page (the API's maximum is 100)",
+}

@@ -43,3 +43,12 @@ DEFINITION_TABLES: list = []  # scd2 snapshots
 ACCOUNT_PARAMS = ("stripe_account",)  # source arguments an account may set, besides api_key
 # placeholder arguments that make the source declare every table it can load (asset specs; no request)
 SPEC_ARGS = {"start_date": "2020-01-01", "queries": [{"name": "spec", "metrics": [{"id": "spec"}], "interval": "day"}]}
+# what each of this source's own settings means (`metricsync init` comments, `describe --json-schema`)
+SETTING_MEANINGS = {
+    "queries": "list of {name, metrics, interval (day/week/month/year), currency, timezone, filters, group_by}",
+    "stripe_version": "Stripe-Version header, sent only when set",
+    "body_encoding": "request body as json, or form (metrics[0][id]=..., as in the docs' curl example)",
+    "default_timezone": "time zone of queries without their own",
+    "max_periods": "periods per request, per interval, e.g. {day = 30, week = 26, month = 12, year = 5}",
+    "stripe_account": "connected account (acct_...) sent as the Stripe-Account header; mostly set per account",
+}

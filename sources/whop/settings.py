@@ -32,3 +32,14 @@ ACCOUNT_PARAMS = ("account_id", "company_id")  # source arguments an account may
 # placeholder arguments that make the source declare every table it can load (asset specs; no request)
 SPEC_ARGS = {"start_date": "2020-01-01", "wallet_queries": [{"name": "spec"}],
              "metric_queries": [{"name": "spec", "resource": "spec"}]}
+# what each of this source's own settings means (`metricsync init` comments, `describe --json-schema`)
+SETTING_MEANINGS = {
+    "wallet_queries": "list of {name, group_by (day/week/month), account_id, reporting_category, grouping, "
+                      "line_category, currency, convert_currency, timezone}",
+    "metric_queries": "list of {name, resource, granularity (daily/weekly/monthly), breakdowns, filters, company_id, "
+                      "user_id, time_column}",
+    "cursor_param": "request parameter that carries pagination.next_cursor back (not in the docs)",
+    "array_params": "list parameters as grouping[]=a (brackets) or grouping=a (repeat)",
+    "account_id": "scope every wallet query without its own to this sub-account (biz_...); mostly set per account",
+    "company_id": "scope every metric query without its own to this company (biz_...); mostly set per account",
+}

@@ -61,6 +61,7 @@ class Shared:
     scope: str = SOURCE
     shown: str = ""
     allowed: str = ""
+    choices: tuple = ()  # the only values allowed, if any
 
 
 SHARED = {
@@ -89,7 +90,8 @@ SHARED = {
                               "no variant column `<name>__v_<type>` in a windowed table); `freeze`: a new column or "
                               "type in an existing table fails the run (exit 3); dlt's `discard_row` / "
                               "`discard_value` also accepted",
-                              scope=RUNNER, shown="`evolve`", allowed="see meaning"),
+                              scope=RUNNER, shown="`evolve`", allowed="see meaning",
+                              choices=("evolve", "freeze", "discard_row", "discard_value")),
     "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
                            scope=RUNNER, shown="the provider's name", allowed="text"),
     "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
@@ -106,6 +108,11 @@ RANGES = {
 PROVIDER = {
     ("statsig", "page_size"): Range(int, 1, 100),
 }
+# text settings of some sources that take only these values
+CHOICES = {
+    ("whop", "array_params"): ("brackets", "repeat"),
+    ("stripe_analytics", "body_encoding"): ("json", "form"),
+}
 # the values inside an object setting, e.g. Stripe's `max_periods = {"day": 30}`
 NESTED = {
     "max_periods": Range(int, 1, 1000),
@@ -115,6 +122,12 @@ NESTED = {
 def range_of(provider: str, name: str) -> Optional[Range]:
     shared = SHARED.get(name)
     return PROVIDER.get((provider, name)) or (shared.bounds if shared else None) or RANGES.get(name)
+
+
+def choices_of(provider: str, name: str) -> tuple:
+    """The values a text setting may take (empty: any)."""
+    shared = SHARED.get(name)
+    return CHOICES.get((provider, name)) or (shared.choices if shared else ())
 
 
 def shared_names(*scopes: str) -> list[str]:

@@ -129,12 +129,12 @@ def check_settings(provider: str, source_function: Callable) -> None:
     """Raise `ConfigError` for the first unknown or malformed setting of `provider`: the known ones
     are the source function's parameters and the shared settings the runner reads."""
     params = source_parameters(source_function)
-    known = set(params) | set(spec.shared_names(spec.RUNNER))
+    runner = {name: spec.SHARED[name].kind for name in spec.shared_names(spec.RUNNER)}
+    known = set(params) | set(runner)
     for entry in set_entries(provider):
         if entry.key not in known:
             raise ConfigError(f"{provider}: unknown setting {entry.key} ({entry.origin}) - {_suggest(entry.key, known)}")
-        if entry.key in params:
-            check_value(provider, entry, params[entry.key].annotation)
+        check_value(provider, entry, params[entry.key].annotation if entry.key in params else runner[entry.key])
 
 
 def _suggest(key: str, known: set) -> str:
@@ -168,6 +168,10 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
         kind = getattr(inner, "__name__", str(inner))
         fix = "use true or false" if inner is bool else f"give a {kind} (see the configuration reference in the README)"
         raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) cannot be read as {kind} - {fix}") from None
+    choices = spec.choices_of(provider, entry.key)
+    if choices and value not in choices:
+        allowed = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+        raise ConfigError(f"{provider}: {entry.key} {value!r} - use {allowed} ({entry.origin})")
     nested = spec.NESTED.get(entry.key)
     if nested and isinstance(value, dict):
         for name, item in value.items():
