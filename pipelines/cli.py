@@ -34,10 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_clock() -> None:
+    """A `METRICSYNC_TODAY` that is not a date stops every command before it starts (exit 2)."""
+    from sources._common.errors import ConfigError
+    from sources._common.load.windows import clock_date
+
+    try:
+        clock_date()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
     try:
+        _check_clock()
         if hasattr(args, "destination"):
             from .warehouse.destinations import destination_name
 

@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from conftest import Warehouse, configure
+from conftest import configure, today, Warehouse
 from processes import run_command
 from pipelines.cli import main
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=20)
 WALLET = [{"name": "daily", "group_by": "day"}, {"name": "weekly", "group_by": "week"}]
 
@@ -68,7 +68,7 @@ def test_check_with_good_keys_proves_each_key_with_one_request_and_creates_nothi
     assert sandbox.seen("/console/v1/metrics/list")[0].arg("limit") == "1"
     assert sandbox.seen("/api/projects/1/groups_types/0/metrics/")[0].arg("limit") == "1"
     wallet = sandbox.seen("/api/v1/stats/time_series")[0]
-    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    yesterday = TODAY - dt.timedelta(days=1)
     assert (wallet.arg("from"), wallet.arg("group_by")) == (yesterday.isoformat(), "day")
     assert not any(dataset_exists(warehouse, p) for p in PROBES)
 
@@ -120,7 +120,7 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert daily["loaded_through"] == TODAY.isoformat() and daily["backfill"] is None
     assert daily["rows"] == warehouse.query(
         "select count(*) from whop.wallet_time_series where query_name = 'daily'")[0][0] > 0
-    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == dt.datetime.now(dt.timezone.utc).date()
+    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == dt.datetime.now(dt.timezone.utc).date()  # dlt: real
     values = by_key[("statsig", "metric_values", "metric_values")]
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
