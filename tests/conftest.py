@@ -42,6 +42,11 @@ def today() -> dt.date:
     return utc_now().date()
 
 
+def clock_env() -> dict:
+    """`METRICSYNC_TODAY` when set, for a child process given a minimal environment (a cron line's)."""
+    return {k: v for k, v in os.environ.items() if k == "METRICSYNC_TODAY"}
+
+
 def require(variable: str, problem: Optional[str], what: str) -> None:
     """Skip a test whose prerequisite (`what`) is missing, or fail it when `variable` is 1 (CI sets
     every `METRICSYNC_REQUIRE_*`, so nothing is skipped there unseen)."""

@@ -120,7 +120,8 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert daily["loaded_through"] == TODAY.isoformat() and daily["backfill"] is None
     assert daily["rows"] == warehouse.query(
         "select count(*) from whop.wallet_time_series where query_name = 'daily'")[0][0] > 0
-    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == dt.datetime.now(dt.timezone.utc).date()  # dlt: real
+    loaded_on = dt.datetime.now(dt.timezone.utc).date()  # dlt stamps a load by the real clock, not METRICSYNC_TODAY
+    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == loaded_on
     values = by_key[("statsig", "metric_values", "metric_values")]
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
@@ -299,7 +300,7 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, clock_env
     from processes import child_process
     from sandbox import Sandbox
 
@@ -309,8 +310,8 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with child_process([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                       text=True) as server:
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **clock_env()},
+                       stdout=subprocess.PIPE, text=True) as server:
         lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
         url = f"http://127.0.0.1:{port}"
         assert lines[0] == f"sandbox listening on {url} (Ctrl-C to stop)"
@@ -389,7 +390,7 @@ def test_an_unreachable_host_is_named_with_the_setting_to_check(sandbox, capsys,
 def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     """The README's crontab command, run by /bin/sh from a folder holding `.env` (made from
     `.env.example` with the sandbox's settings) and the project's `.venv`."""
-    from conftest import ROOT, require
+    from conftest import ROOT, clock_env, require
 
     script = ROOT / ".venv" / "bin" / "metricsync"
     require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
@@ -409,7 +410,8 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
             env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data"),
-           "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"], "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"]}  # not the repo's
+           "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"], "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"],  # not the repo's
+           **clock_env()}  # a cron line's environment, but on the suite's date
     done = run_command(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
                        capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()
