@@ -15,6 +15,8 @@ import base64
 import datetime as dt
 import json
 
+from sandbox.data import utc_now as served_now
+
 ENDPOINT = "/v2/data/analytics/metric_query"
 METRIC = "metric_61Sud3n5oAGVCWiSr5"
 PAGE_SIZE = 1000
@@ -53,7 +55,7 @@ class RowHeavyStripe:
         more = offset + size < total
         token = base64.urlsafe_b64encode(f"{start}|{offset + size}".encode()).decode()
         payload = {"object": "v2.data.analytics.metric_query", "livemode": False,
-                   "refreshed_at": f"{dt.datetime.now(dt.timezone.utc).date()}T00:00:00Z",
+                   "refreshed_at": f"{served_now().date()}T00:00:00Z",
                    "next_page_url": f"{ENDPOINT}?page={token}" if more else None, "previous_page_url": None,
                    "data": data}
         return 200, {}, json.dumps(payload).encode()
@@ -62,13 +64,13 @@ class RowHeavyStripe:
 def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list:
     """Every page request metricsync makes for `query` over `span` (its windows, each page's
     token), in the floor's request-file format."""
-    from sources._common.load.windows import plan_windows, utc_today
+    from sources._common.load.windows import plan_windows, utc_now, utc_today
     from sources.stripe_analytics import helpers, settings
 
     query = {"timezone": "UTC", **query}
     headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json",
                **({"stripe-version": settings.STRIPE_VERSION} if settings.STRIPE_VERSION else {})}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utc_now()
     out = []
     for window in plan_windows(span[0], span[1], "day", 30, utc_today()):
         body = helpers.metric_request(query, window, now, "json").json

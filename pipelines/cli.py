@@ -42,6 +42,19 @@ def _recorded(args: argparse.Namespace) -> bool:
     return args.command in operations.RECORDED or (args.command == "status" and getattr(args, "stale", False))
 
 
+def _check_clock() -> None:
+    """A `METRICSYNC_TODAY` that is not a date stops every command before it starts (exit 2)."""
+    if not os.environ.get("METRICSYNC_TODAY"):
+        return  # (sources is not imported for nothing: ~0.7 s)
+    from sources._common.errors import ConfigError
+    from sources._common.load.windows import clock_date
+
+    try:
+        clock_date()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -51,6 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         context = operations.start(args.command, argv, args) if _recorded(args) else None
         code, message = 1, ""
         try:
+            _check_clock()
             if hasattr(args, "destination"):
                 from sources._common.errors import ConfigError
 

@@ -2,14 +2,26 @@
 
 import datetime as dt
 import hashlib
+import os
+import re
 import threading
 
 DATA_START = dt.date(2022, 1, 1)
 
 
+CLOCK_VARIABLE = "METRICSYNC_TODAY"  # the date the runner takes as today too (a test aid)
+
+
 def utc_now() -> dt.datetime:
-    """The sandbox's default clock: UTC, like the runner's, whatever the machine's `TZ`."""
-    return dt.datetime.now(dt.timezone.utc)
+    """The sandbox's default clock: UTC, like the runner's, whatever the machine's `TZ`, on the
+    date `METRICSYNC_TODAY` (YYYY-MM-DD) names if it is set, the time of day real."""
+    now = dt.datetime.now(dt.timezone.utc)
+    value = os.environ.get(CLOCK_VARIABLE, "").strip()
+    if not value:
+        return now
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"sandbox: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD or unset it")
+    return dt.datetime.combine(dt.date.fromisoformat(value), now.timetz())
 
 
 class Revisions:

@@ -35,6 +35,18 @@ REQUIRE_MARIADB = os.environ.get("METRICSYNC_REQUIRE_MARIADB") == "1"
 MIDNIGHT_GUARD = dt.timedelta(minutes=30)
 
 
+def today() -> dt.date:
+    """Today (UTC) by the one clock the runner and the sandbox read: the real date, or the date
+    `METRICSYNC_TODAY` sets (README "Testing"). Call it in a test module, not at conftest import:
+    `pytest_configure` may first wait for midnight."""
+    return utc_now().date()
+
+
+def clock_env() -> dict:
+    """`METRICSYNC_TODAY` when set, for a child process given a minimal environment (a cron line's)."""
+    return {k: v for k, v in os.environ.items() if k == "METRICSYNC_TODAY"}
+
+
 def require(variable: str, problem: Optional[str], what: str) -> None:
     """Skip a test whose prerequisite (`what`) is missing, or fail it when `variable` is 1 (CI sets
     every `METRICSYNC_REQUIRE_*`, so nothing is skipped there unseen)."""
@@ -345,7 +357,7 @@ LOADED_DAYS = 40  # every provider's start_date in the shared warehouse: this ma
 def loaded_settings(box: Sandbox) -> dict:
     """`SOURCES__*` variables of the shared warehouse: each emulator's demo settings pointed at
     `box`, starting `LOADED_DAYS` before today."""
-    start = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=LOADED_DAYS)).isoformat()
+    start = (today() - dt.timedelta(days=LOADED_DAYS)).isoformat()
     variables = {}
     for emulator in box.emulators:
         settings = emulator.demo_settings(box.url)

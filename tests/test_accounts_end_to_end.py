@@ -5,9 +5,9 @@ rows, after which a run reloads exactly that account's data."""
 import datetime as dt
 import json
 
-from conftest import configure
+from conftest import configure, today
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=5)
 ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "company_id": "biz_east"}]
 BIZ = {"north": "biz_north", "east": "biz_east"}

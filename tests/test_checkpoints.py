@@ -6,12 +6,12 @@ import datetime as dt
 import itertools
 
 import pytest
-from conftest import configure
+from conftest import configure, today
 from processes import run_command
 
 from test_statsig import VALUES, expected_values, warehouse_values
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 FIRST = TODAY - dt.timedelta(days=12)
 LAST = TODAY - dt.timedelta(days=1)
 DATES = [FIRST + dt.timedelta(days=i) for i in range((LAST - FIRST).days + 1)]  # 12 dates

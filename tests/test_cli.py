@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT, configure
+from conftest import configure, ROOT, today
 from processes import run_command
 from pipelines.cli import main
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 KEY = "whop_sandbox_key"
 
 

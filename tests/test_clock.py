@@ -14,6 +14,7 @@ from typing import Iterator
 import pytest
 
 from conftest import configure
+from sandbox.data import utc_now
 
 UTC = dt.timezone.utc
 
@@ -21,7 +22,7 @@ UTC = dt.timezone.utc
 @pytest.fixture
 def other_date_zone() -> Iterator[dt.date]:
     """Switch this process to a `TZ` whose local date is not the UTC date; returns the UTC date."""
-    now = dt.datetime.now(UTC)
+    now = utc_now()  # the one clock: the real time of day, on METRICSYNC_TODAY if set
     before = os.environ.get("TZ")
     os.environ["TZ"] = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"  # UTC+14 / UTC-11
     time.tzset()

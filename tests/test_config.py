@@ -12,14 +12,14 @@ from typing import Optional
 
 import pytest
 
-from conftest import configure
+from conftest import configure, today
 from processes import run_command
 from pipelines.cli import main
 from pipelines.providers import PROVIDERS, source_factory
 from sources._common.config import spec
 from sources._common.config.strict import source_parameters
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY - dt.timedelta(days=10)).isoformat()
 KEYS = {"whop": "whop_sandbox_key", "stripe_analytics": "sk_test_sandbox_stripe",
         "posthog": "phx_sandbox_posthog", "statsig": "console-sandbox-statsig"}

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 
-from conftest import ROOT
+from conftest import ROOT, today
 from processes import child_process
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 BACKFILL = (TODAY - dt.timedelta(days=730), TODAY - dt.timedelta(days=1))
 WALLET = [{"name": "daily_all", "group_by": "day"}]
 # Whop's day windows are 92 days (README `max_periods`), from the first day of the backfill: 730 days, 8 windows

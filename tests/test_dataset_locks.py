@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import ROOT, configure, period_floor
+from conftest import configure, period_floor, today, ROOT
 from processes import end_process_group
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=120)  # two daily windows (92 days each): at least two loads per account
 QUERIES = [{"name": "daily_all", "group_by": "day"},
            {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]

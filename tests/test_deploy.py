@@ -5,7 +5,7 @@ test_airflow.py)."""
 import datetime as dt
 import importlib.util
 
-from conftest import ROOT, Warehouse, configure, require_module
+from conftest import ROOT, Warehouse, configure, require_module, today
 from processes import run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
 
@@ -73,7 +73,7 @@ def test_github_actions_workflow_runs_nightly_with_secrets(sandbox, monkeypatch,
         assert job["env"][name] == "${{ secrets.%s }}" % name
     [sync] = [step for step in job["steps"] if step.get("name") == "sync"]
 
-    day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=3)
+    day = today() - dt.timedelta(days=3)
     (isolated / ".venv").symlink_to(ROOT / ".venv")
     for emulator in sandbox.emulators:
         configure(monkeypatch, emulator.name, **emulator.demo_settings(sandbox.url))

@@ -10,14 +10,14 @@ import time
 import pytest
 import test_stripe_analytics as stripe
 import test_whop as whop
-from conftest import Warehouse
+from conftest import today, Warehouse
 from test_statsig import expected_values, setup as setup_statsig, days, warehouse_values
 
 from sources._common.load.progress import RunControl
 from sources._common.load.windows import Window
 from sources.whop.helpers import metric_request
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 BY_CUSTOMER = {"name": "mrr_by_customer", "metrics": [{"id": stripe.MRR}], "interval": "day", "currency": "usd",
                "group_by": ["customer"]}
 
@@ -206,7 +206,7 @@ def test_windows_are_planned_in_utc_on_a_machine_ahead_of_utc(monkeypatch):
     monkeypatch.setenv("TZ", "Etc/GMT-14")  # UTC+14: its local date is tomorrow for ten hours a day
     time.tzset()
     try:
-        assert RunControl().today == dt.datetime.now(dt.timezone.utc).date()
+        assert RunControl().today == today()
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pytest
-from conftest import Warehouse, configure
+from conftest import configure, today, Warehouse
 
 from sandbox.server import FAULT_MODES
 from sandbox.whop import LINE_CATEGORIES
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 DAYS = 10
 FIRST = TODAY - dt.timedelta(days=DAYS)
 LOOKBACK = 3

@@ -15,10 +15,10 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import configure, postgres_database
+from conftest import configure, postgres_database, today
 from pipelines.cli import main
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY - dt.timedelta(days=3)).isoformat()
 NAME = r"(?:SOURCES__|DESTINATION__)[A-Z0-9_]+|DATASET_[A-Z]+|sources\.[a-z0-9_.]+"
 ADVICE = re.compile(rf"\b(?P<verb>unset|set|give) (?P<name>{NAME})|(?P<subject>{NAME}) has [^-]* - write it as")

@@ -16,7 +16,7 @@ from decimal import Context, Decimal
 
 import pyarrow as pa
 import pytest
-from conftest import Warehouse, configure
+from conftest import configure, today, Warehouse
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -351,7 +351,7 @@ def test_the_sandbox_serves_a_hostile_answer_through_its_control_endpoint(sandbo
 
 
 # -- through the pipeline: the sandbox answers a hostile 200, the run fails with exit 3 -------------------
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 FIRST = TODAY - dt.timedelta(days=4)
 SETTINGS = {
     "whop": lambda url: {"api_key": "whop_sandbox_key", "base_url": f"{url}/api/v1", "start_date": FIRST.isoformat(),

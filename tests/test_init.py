@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import today, ROOT
 from processes import run_command
 from pipelines.cli import main
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 WALLET = "/api/v1/stats/time_series"
 
 

@@ -14,11 +14,11 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import _warehouse
+from conftest import _warehouse, today
 from processes import run_command
 from sandbox.data import utc_now
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
 SHORT = TODAY - dt.timedelta(days=6)
 MRR, SUBSCRIPTIONS = "metric_61Sud3n5oAGVCWiSr5", "metric_61SubCnt7QwErTyUi9"
@@ -112,7 +112,7 @@ def rows_of(warehouse, columns: str, where: str) -> list[tuple]:
 def stripe_truth(box, query: dict, account: str) -> dict:
     """{(period start, group): value in major units} of `account` (EUR: 2 decimals; counts as is),
     from the start of the period holding START (the loader asks for whole periods)."""
-    horizon = dt.datetime.now(dt.timezone.utc)
+    horizon = utc_now()
     first = START - dt.timedelta(days=START.weekday()) if query["interval"] == "week" else START
     truth = {}
     for row in box.by_name["stripe_analytics"].expected(query, first, horizon, account):

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from conftest import Warehouse, configure
+from conftest import configure, today, Warehouse
 from pipelines.cli import main
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 DAILY = [{"name": "daily", "group_by": "day"}]
 BAD_KEY = "revoked_key_4711"
 
@@ -96,8 +96,6 @@ def test_failures_are_recorded_and_alerted_once_per_streak_and_the_recovery_once
 
 def test_status_stale_exits_8_naming_the_query_alerts_once_and_max_age_allows_it(sandbox, webhook, monkeypatch,
                                                                                  capsys, tmp_path):
-    from sources._common.load import windows
-
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
     whop(monkeypatch, sandbox, wallet_queries=DAILY + [{"name": "monthly", "group_by": "month"}])
     assert cli(capsys, "run", "whop")[0] == 0
@@ -105,7 +103,7 @@ def test_status_stale_exits_8_naming_the_query_alerts_once_and_max_age_allows_it
     assert (code, err) == (0, "")
     assert f"  last success {TODAY:%Y-%m-%d}" in out
     later = TODAY + dt.timedelta(days=5)  # nothing ran for five days
-    monkeypatch.setattr(windows, "utc_today", lambda: later)
+    monkeypatch.setenv("METRICSYNC_TODAY", later.isoformat())  # the one clock
     for _ in (1, 2):
         code, out, err = cli(capsys, "status", "whop", "--stale")
         assert code == 8, err
@@ -253,7 +251,6 @@ def test_dagster_records_each_materialization_alerts_once_and_checks_freshness(s
                                                                                 isolated):
     from conftest import require_module
     from test_deploy import load
-    from sources._common.load import windows
 
     dagster = require_module("dagster", "METRICSYNC_REQUIRE_DAGSTER", "the dagster extra (make test installs it)")
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "dagster.duckdb"))
@@ -277,7 +274,7 @@ def test_dagster_records_each_materialization_alerts_once_and_checks_freshness(s
     checks = fresh.execute_in_process(instance=instance).get_asset_check_evaluations()
     assert {c.asset_key.path[-1]: c.passed for c in checks} == {"dlt_whop_wallet_time_series": True,
                                                                "dlt_whop_metric_results": True}
-    monkeypatch.setattr(windows, "utc_today", lambda: TODAY + dt.timedelta(days=5))
+    monkeypatch.setenv("METRICSYNC_TODAY", (TODAY + dt.timedelta(days=5)).isoformat())  # the one clock
     checks = {c.asset_key.path[-1]: c for c in
               fresh.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()}
     assert {name: c.passed for name, c in checks.items()} == {"dlt_whop_wallet_time_series": False,

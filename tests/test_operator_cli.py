@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from conftest import Warehouse, configure
+from conftest import configure, today, Warehouse
 from processes import run_command
 from pipelines.cli import main
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=20)
 WALLET = [{"name": "daily", "group_by": "day"}, {"name": "weekly", "group_by": "week"}]
 
@@ -68,7 +68,7 @@ def test_check_with_good_keys_proves_each_key_with_one_request_and_creates_nothi
     assert sandbox.seen("/console/v1/metrics/list")[0].arg("limit") == "1"
     assert sandbox.seen("/api/projects/1/groups_types/0/metrics/")[0].arg("limit") == "1"
     wallet = sandbox.seen("/api/v1/stats/time_series")[0]
-    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    yesterday = TODAY - dt.timedelta(days=1)
     assert (wallet.arg("from"), wallet.arg("group_by")) == (yesterday.isoformat(), "day")
     assert not any(dataset_exists(warehouse, p) for p in PROBES)
 
@@ -120,7 +120,8 @@ def test_status_json_after_runs_and_on_a_machine_without_the_pipeline_folder(san
     assert daily["loaded_through"] == TODAY.isoformat() and daily["backfill"] is None
     assert daily["rows"] == warehouse.query(
         "select count(*) from whop.wallet_time_series where query_name = 'daily'")[0][0] > 0
-    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == dt.datetime.now(dt.timezone.utc).date()
+    loaded_on = dt.datetime.now(dt.timezone.utc).date()  # dlt stamps a load by the real clock, not METRICSYNC_TODAY
+    assert dt.datetime.fromisoformat(daily["last_loaded_at"]).date() == loaded_on
     values = by_key[("statsig", "metric_values", "metric_values")]
     assert values["rows"] == warehouse.query("select count(*) from statsig.metric_values")[0][0]
     definitions = {(p, r) for p, r, q in by_key if q is None}
@@ -300,7 +301,7 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, clock_env
     from processes import child_process
     from sandbox import Sandbox
 
@@ -310,8 +311,8 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with child_process([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                       text=True) as server:
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **clock_env()},
+                       stdout=subprocess.PIPE, text=True) as server:
         lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
         url = f"http://127.0.0.1:{port}"
         assert lines[0] == f"sandbox listening on {url} (Ctrl-C to stop)"
@@ -390,7 +391,7 @@ def test_an_unreachable_host_is_named_with_the_setting_to_check(sandbox, capsys,
 def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     """The README's crontab command, run by /bin/sh from a folder holding `.env` (made from
     `.env.example` with the sandbox's settings) and the project's `.venv`."""
-    from conftest import ROOT, require
+    from conftest import ROOT, clock_env, require
 
     script = ROOT / ".venv" / "bin" / "metricsync"
     require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
@@ -410,7 +411,8 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
             env_file.append(f"SOURCES__{emulator.name.upper()}__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data"),
-           "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"], "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"]}  # not the repo's
+           "DBT_TARGET_PATH": os.environ["DBT_TARGET_PATH"], "DBT_LOG_PATH": os.environ["DBT_LOG_PATH"],  # not the repo's
+           **clock_env()}  # a cron line's environment, but on the suite's date
     done = run_command(["/bin/sh", "-c", command.replace("/opt/metricsync", str(workdir))], env=env,
                        capture_output=True, text=True, timeout=600)
     log = (workdir / "sync.log").read_text()

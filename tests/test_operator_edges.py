@@ -9,6 +9,7 @@ import pytest
 
 import test_stripe_analytics as stripe
 from conftest import configure
+from conftest import today as clock_today
 from pipelines.cli import main
 from sandbox.whop import LINE_CATEGORIES
 
@@ -259,7 +260,7 @@ def test_sunday_weeks_are_learned_from_the_first_answer_and_loaded_whole(sandbox
     emulator = sandbox.by_name["whop"]
     emulator.settings["week_start"] = "sunday"
     whop_setup(monkeypatch, sandbox, wallet_queries=[WEEKLY])
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = clock_today()
     first = today - dt.timedelta(days=400)
     result = run("whop", warehouse, backfill=(first, today))
     assert result.ok, result.message

@@ -14,12 +14,12 @@ import sys
 
 import pytest
 
-from conftest import LOADED_DAYS, ROOT
+from conftest import LOADED_DAYS, ROOT, today
 from processes import child_process, run_command
 from pipelines.cli import main
 from sandbox.whop import LINE_CATEGORIES
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=LOADED_DAYS)
 WALLET = "/api/v1/stats/time_series"
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, postgres_database
+from conftest import postgres_database, today, ROOT
 from processes import run_command
 from sandbox import Sandbox
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets each test's TOML files
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 SLOTS = ("whop", "stripe_analytics", "posthog", "statsig", "statsig_account", "postgres", "motherduck", "malformed")
 SECRETS = {slot: f"planted{slot.replace('_', '')}{uuid.uuid4().hex[:10]}" for slot in SLOTS}
 

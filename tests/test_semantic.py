@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Warehouse, loaded_settings, postgres_database
+from conftest import loaded_settings, postgres_database, ROOT, today, Warehouse
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 BIN = Path(sys.executable).parent
 
 

@@ -7,7 +7,7 @@ import threading
 
 import pyarrow as pa
 import pytest
-from conftest import configure
+from conftest import configure, today
 
 from sources._common.load.batch import Batch
 from sources._common.load.prefetch import Prefetcher
@@ -129,7 +129,7 @@ def test_ready_once_a_unit_is_fetched_and_held_bytes_drop_when_taken():
 
 # -- loads bounded in rows (real Statsig backfills into DuckDB) ----------------------------------
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 FIRST, LAST = TODAY - dt.timedelta(days=6), TODAY - dt.timedelta(days=1)
 DATES = [FIRST + dt.timedelta(days=i) for i in range(6)]
 

@@ -5,10 +5,10 @@ import json
 
 import httpx
 import pytest
-from conftest import configure, duckdb_only
+from conftest import configure, duckdb_only, today
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 VALUES = "/console/v1/metrics/values"
 VALUE_COLUMNS = ("date", "metric_name", "metric_type", "unit_type", "value", "numerator", "denominator")
 snake = NamingConvention().normalize_identifier

@@ -5,8 +5,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import configure, duckdb_only
+from conftest import configure, duckdb_only, today
 
+from sandbox.data import utc_now
 from sandbox.stripe import parse_form
 
 PROVIDER = "stripe_analytics"
@@ -16,7 +17,7 @@ MRR, DISCOUNTS, CREDITS, USAGE = ("metric_61Sud3n5oAGVCWiSr5", "metric_61T01fRjn
 SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"
 PRICES = ["price_HG4jxINMyHorkI", "price_HG4UtyJbuJIsVt"]
 UTC = dt.timezone.utc
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 
 DAILY_BY_PRICE = {"name": "mrr_by_price", "metrics": [{"id": MRR}], "interval": "day", "currency": "usd",
                   "group_by": ["price"]}
@@ -153,7 +154,7 @@ def test_two_runs_load_exactly_the_sandbox_values(sandbox, run, warehouse, monke
     ny_midnight = dt.datetime.combine(aligned(recent, "month"), dt.time(), ZoneInfo("America/New_York"))
     assert instant(requested["month"]["starts_at"]) == ny_midnight
     for body in requested.values():
-        assert instant(body["ends_at"]) <= dt.datetime.now(UTC)
+        assert instant(body["ends_at"]) <= utc_now()
 
 
 @duckdb_only

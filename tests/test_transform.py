@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import configure, period_floor
+from conftest import configure, period_floor, today
 from processes import run_command
+from sandbox.data import utc_now
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
 MRR = "metric_61Sud3n5oAGVCWiSr5"
 ACTIVE_SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"
@@ -59,7 +60,7 @@ def stripe_truth(box, query: dict, first_day: dt.date) -> dict:
     """{(day the bucket starts in the query's zone, group value): (value in major units, currency)},
     up to the end of the machine's today in the query's zone (the loader's horizon)."""
     zone = ZoneInfo(query.get("timezone") or "UTC")
-    horizon = min(dt.datetime.now(dt.timezone.utc), dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(), zone))
+    horizon = min(utc_now(), dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(), zone))
     exponent = {"usd": 2, "jpy": 0}
     truth = {}
     for row in box.by_name["stripe_analytics"].expected(query, first_day, horizon):

@@ -261,7 +261,7 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     import shlex
     import subprocess
 
-    from conftest import ROOT, require
+    from conftest import ROOT, clock_env, require
     from processes import run_command
 
     script = ROOT / ".venv" / "bin" / "metricsync"
@@ -280,7 +280,7 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
         text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
         env_file.append(f"SOURCES__WHOP__{key.upper()}={shlex.quote(text)}")
     (workdir / ".env").write_text("\n".join(env_file) + "\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data")}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data"), **clock_env()}
 
     def shell(text: str) -> int:
         return run_command(["/bin/sh", "-c", text], timeout=600, env=env, stdout=subprocess.DEVNULL,

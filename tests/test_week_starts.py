@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import configure
+from conftest import configure, today
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WALLET = {"name": "weekly", "group_by": "week"}
 METRIC = {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"}

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import configure, period_floor, duckdb_only
+from conftest import configure, duckdb_only, period_floor, today
 from sandbox.whop import LINE_CATEGORIES
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down
 KEY = "whop_sandbox_key"
 

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
-from conftest import configure, duckdb_only
+from conftest import configure, duckdb_only, today
 from test_whop import METRIC_QUERIES, expected_metric, loaded_metric, setup_whop
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()  # the runner plans in UTC
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 WALLET = "/api/v1/stats/time_series"
 METRIC = "/api/v1/stats/metric"
 REFUNDS = {"name": "weekly_refunds", "group_by": "week", "grouping": ["payments", "refunds"]}

@@ -57,6 +57,7 @@ from pipelines.providers import PROVIDERS, provider_module, source_factory
 from pipelines.operations import record_results, run_id
 from pipelines.runner import run_provider
 from sources._common.load.progress import RunControl
+from sources._common.load.windows import utc_today
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
@@ -98,7 +99,7 @@ def destination_type(destination: str) -> str:
 def _backfill(config: SyncConfig) -> Optional[tuple]:
     if not config.date_from:
         return None
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = utc_today()
     last = dt.date.fromisoformat(config.date_to) if config.date_to else today
     return dt.date.fromisoformat(config.date_from), min(last, today)
 

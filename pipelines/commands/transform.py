@@ -25,6 +25,7 @@ from pipelines.operations import tell
 from pipelines.providers import PROVIDERS
 from pipelines.warehouse.publish import audit_schema, publish
 from sources._common.http.redaction import redact
+from sources._common.load.windows import clock_shift_days
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -216,6 +217,8 @@ class Dbt:
         # the marts are built and tested in the audit schema (`query` reads the published `marts`);
         # this target names schemas as given
         schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
+        shift = clock_shift_days()  # METRICSYNC_TODAY: load times on the clock the loads planned by
+        schemas.update({"metricsync_clock_shift_days": shift} if shift else {})
         self.common = ["--project-dir", str(project_dir()), "--profiles-dir", profiles_dir, "--target", destination,
                        "--vars", json.dumps(schemas)]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]

@@ -16,7 +16,6 @@ Assumptions where the docs are silent (each configurable or accepted both ways):
 * `value` is an integer in minor units, stored as returned.
 """
 
-import datetime as dt
 import functools
 import logging
 from typing import Any, Dict, List, Optional
@@ -30,6 +29,7 @@ from .._common.config.values import start_date as check_start_date
 from .._common.load.prefetch import note as note_fetched
 from .._common.load.resource import WindowedTable, windowed_rows
 from .._common.load.spool import Spool
+from .._common.load.windows import utc_now
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -85,7 +85,7 @@ def stripe_analytics_source(
 
     def fetch_window(query: dict, window: Any) -> Spool:
         spool = Spool()  # the pages wait on disk for the load (a long window is ~150 pages)
-        request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), body_encoding)
+        request = helpers.metric_request(query, window, utc_now(), body_encoding)
         if request is None:
             return spool
         to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row

@@ -15,7 +15,7 @@ from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_query_list
 from .._common.load.resource import PeriodCheck
 from .._common.load.spool import Spool
-from .._common.load.windows import latest_period, next_period, period_start
+from .._common.load.windows import latest_period, next_period, period_start, utc_now
 from . import settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -365,7 +365,7 @@ def probe(client: Any, values: dict) -> str:
     """`check`: a metric query of the first query over its latest whole period (one bucket)."""
     queries = check_queries(values["queries"], check_timezone(values["default_timezone"], "default_timezone"))
     query = queries[0]
-    request = metric_request(query, latest_period(query["interval"]), dt.datetime.now(dt.timezone.utc),
+    request = metric_request(query, latest_period(query["interval"]), utc_now(),
                              values["body_encoding"])
     if request is not None:  # None only when the period has not started in the query's time zone
         client.request(request, endpoint=settings.ENDPOINT_NAME, check=is_metric_query_body)

@@ -13,7 +13,6 @@ Assumptions where the docs are silent (each configurable):
 A fetched window replaces the stored rows of its periods (see `_common/load/resource.py`).
 """
 
-import datetime as dt
 import functools
 import logging
 from typing import Any, Dict, List, Optional
@@ -26,6 +25,7 @@ from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
 from .._common.load.resource import WindowedTable, windowed_rows
+from .._common.load.windows import utc_now
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.whop")
@@ -79,7 +79,7 @@ def whop_source(
 
     def fetch_metric(unit: tuple) -> list:
         query, window = unit
-        request = helpers.metric_request(query, window, dt.datetime.now(dt.timezone.utc), array_params)
+        request = helpers.metric_request(query, window, utc_now(), array_params)
         if request is None:
             return []
         records: list = []

@@ -12,7 +12,7 @@ from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_queries
 from .._common.load.answers import api_date, one_per_key, own_fields, present
 from .._common.load.resource import PeriodCheck
-from .._common.load.windows import latest_period, utc_today
+from .._common.load.windows import latest_period, utc_now, utc_today
 from . import settings
 
 WALLET_TYPES = {
@@ -272,7 +272,7 @@ def probe(client: Any, values: dict) -> str:
     client.request(wallet_request(query, latest_period(), utc_today(), values["array_params"]),
                    endpoint="GET /stats/time_series", check=is_wallet_body, decimal=True)
     if metrics:
-        request = metric_request(metrics[0], latest_period(), dt.datetime.now(dt.timezone.utc), values["array_params"])
+        request = metric_request(metrics[0], latest_period(), utc_now(), values["array_params"])
         if request is not None:
             client.request(request, endpoint="GET /stats/metric", check=is_metric_body, decimal=True)
     return f"{len(wallet)} wallet + {len(metrics)} metric queries"

@@ -64,9 +64,11 @@
 {%- endmacro %}
 
 {% macro with_loaded_at(provider, staged) -%}
-    {#- `staged` (a select with a `load_id` column) plus `loaded_at`: when its load landed -#}
+    {#- `staged` (a select with a `load_id` column) plus `loaded_at`: when its load landed (moved by
+        `metricsync_clock_shift_days`, which the transform sets when METRICSYNC_TODAY moves the clock) -#}
     {%- set loads = metricsync.loads_relation(provider) %}
-    select staged.*, loads.inserted_at as loaded_at
+    {%- set shift = var('metricsync_clock_shift_days', 0) | int %}
+    select staged.*, loads.inserted_at{% if shift %} + interval '{{ shift }} days'{% endif %} as loaded_at
     from ({{ staged }}) as staged
     left join (
         {%- if loads is none %}

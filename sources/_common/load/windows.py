@@ -8,6 +8,8 @@ starts or ends inside a period is widened to the whole period (`widen`).
 """
 
 import datetime as dt
+import os
+import re
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
@@ -50,10 +52,43 @@ def to_date(value, provider: str = "metricsync", name: str = "date") -> dt.date:
     raise ConfigError(f"{provider}: {name} {value!r} is not an ISO date (YYYY-MM-DD)")
 
 
+CLOCK_VARIABLE = "METRICSYNC_TODAY"  # a test aid: the date the whole of metricsync (and the sandbox) takes as today
+
+
+def clock_date() -> Optional[dt.date]:
+    """The date `METRICSYNC_TODAY` sets (None when unset); a value that is not YYYY-MM-DD is a ConfigError."""
+    value = os.environ.get(CLOCK_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ConfigError(f"metricsync: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD "
+                      f"(e.g. {CLOCK_VARIABLE}=2028-02-29) or unset it to use today's date")
+
+
+def utc_now() -> dt.datetime:
+    """The one clock, in UTC: the real time, on the date `METRICSYNC_TODAY` names if it is set
+    (the time of day stays real, so durations and timeouts still pass): with
+    `METRICSYNC_TODAY=2028-02-29` at 13:05 UTC it is 2028-02-29 13:05 UTC."""
+    now = dt.datetime.now(dt.timezone.utc)
+    day = clock_date()
+    return now if day is None else dt.datetime.combine(day, now.timetz())
+
+
+def clock_shift_days() -> int:
+    """How many days `METRICSYNC_TODAY` moves the clock from the real UTC date (0 when unset):
+    dlt stamps loads by the real clock, so the transform moves those stamps by as much."""
+    day = clock_date()
+    return 0 if day is None else (day - dt.datetime.now(dt.timezone.utc).date()).days
+
+
 def utc_today() -> dt.date:
     """Windows are planned in UTC, whatever the machine's time zone: a machine ahead of UTC must
     not plan a window that starts after the API's "now"."""
-    return dt.datetime.now(dt.timezone.utc).date()
+    return utc_now().date()
 
 
 def period_start(day: dt.date, granularity: str) -> dt.date:
