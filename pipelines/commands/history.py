@@ -10,7 +10,6 @@ ended, the outcome, command and provider, how long, rows landed and the closing 
 
 import argparse
 import datetime as dt
-import json
 import sys
 from typing import Any
 
@@ -76,7 +75,9 @@ def main(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
         return code
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        from pipelines.output import document
+
+        document(rows)
     else:
         print("\n".join(map(line, rows)) if rows else f"history: no run recorded in {args.destination} "
               f"(dataset {history.dataset()})")

@@ -171,7 +171,7 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
     choices = spec.choices_of(provider, entry.key)
     if choices and value not in choices:
         allowed = " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
-        raise ConfigError(f"{provider}: {entry.key} {value!r} - use {allowed} ({entry.origin})")
+        raise ConfigError(f"{provider}: {entry.key} {value!r} - set {entry.origin} to {allowed}")
     nested = spec.NESTED.get(entry.key)
     if nested and isinstance(value, dict):
         for name, item in value.items():
