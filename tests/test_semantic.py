@@ -281,6 +281,46 @@ def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
             "net_revenue", "statsig_value", "statsig_total"]
 
 
+def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metrics(built, monkeypatch, capsys, tmp_path):
+    """By default every Statsig metric is a level (statsig_value: a month is its last complete day);
+    `metricsync_statsig_additive_metrics: ["Checkout Revenue"]` makes that one a flow (statsig_total:
+    its days summed over the month) and takes it out of statsig_value. DuckDB only: the var changes
+    SQL, not the warehouse's dialect."""
+    if built.name != "duckdb":
+        pytest.skip("one destination is enough")
+    one, other = "Checkout Revenue", "Page Views"
+    assert not query(built, monkeypatch, capsys, "statsig_total", "--grain", "month", "--json")  # none by default
+    warehouse = tmp_path / "additive.duckdb"
+    shutil.copy(built.credentials, warehouse)
+    copy = Warehouse("duckdb", str(warehouse))
+    project = tmp_path / "transform"
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    query(copy, monkeypatch, capsys, "--write-profile", str(project))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    done = subprocess.run([str(BIN / "dbt"), "run", "--select", "metric_series", "--vars",
+                           json.dumps({"metricsync_statsig_additive_metrics": [one]})], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = raw_series(copy)["statsig_value"]
+    totals = query(copy, monkeypatch, capsys, "statsig_total", "--grain", "month", "--json")
+    expected: dict = {}
+    for (name, _kind, unit), day, _end, value, _complete in rows:
+        if name == one:
+            expected[(_month(day), unit)] = expected.get((_month(day), unit), 0.0) + value
+    assert {(r["month"], r["dimension_value"]): float(r["statsig_total"]) for r in totals} == pytest.approx(expected)
+    assert {r["series"] for r in totals} == {one}
+    levels = query(copy, monkeypatch, capsys, "statsig_value", "--grain", "month", "--json")
+    assert one not in {r["series"] for r in levels} and other in {r["series"] for r in levels}
+    last_days: dict = {}
+    for (name, _kind, unit), day, _end, value, complete in rows:
+        key = (_month(day), unit)
+        if name == other and complete and day >= last_days.get(key, (day, None))[0]:
+            last_days[key] = (day, value)
+    got = {(r["month"], r["dimension_value"]): (r["statsig_value_as_of"], float(r["statsig_value"]))
+           for r in levels if r["series"] == other}
+    assert got == {key: (day.isoformat(), value) for key, (day, value) in last_days.items()}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["mrrr"], "query: unknown metric mrrr - metricsync query --list shows mrr, active_subscriptions, "),
     (["mrr", "--by", "country"], "query: --by country is not a dimension - use one of account, currency, "),
