@@ -102,9 +102,9 @@ ANSWERS = [f"{m}{suffix}" for m in LEVELS for suffix in ("", "_is_complete", "_a
 
 
 def _cell(text: str):
-    """An mf CSV cell: True/False, a date (as_of), or a number."""
-    if text in ("True", "False"):
-        return text == "True"
+    """An mf CSV cell: true/false (is_complete), a date (as_of), or a number."""
+    if text in ("true", "false"):
+        return text == "true"
     return text[:10] if text[:4].isdigit() and text[4:5] == "-" else float(text)
 
 
@@ -265,6 +265,13 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
         expected[key] = expected.get(key, Decimal(0)) + Decimal(amount)
     assert {(r["month"], r["series"], r["currency"]): Decimal(r["net_revenue"]) for r in rows} == expected
     assert {r["series"] for r in rows} == {"monthly_net"}  # daily_all (every category) is not net revenue
+    mart = raw(built, "select month, series, currency, net_revenue, is_complete from metrics.whop_wallet_net_revenue_monthly")
+    assert {(m.isoformat(), s, c): Decimal(v) for m, s, c, v, _done in mart} == expected
+    assert {m.isoformat(): done for m, _s, _c, _v, done in mart} == {  # monthly periods: complete once ended
+        month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected}
+    completeness = query(built, monkeypatch, capsys, "net_revenue", "--grain", "month", "--json")
+    assert {r["month"]: r["net_revenue_is_complete"] == "true" for r in completeness} == {
+        month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected}
 
 
 def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
