@@ -8,6 +8,7 @@ current row; and a build that fails a test publishes nothing (the last test: it 
 """
 
 import datetime as dt
+import json
 import os
 import sys
 from decimal import Decimal
@@ -227,6 +228,26 @@ def test_two_statsig_metric_types_of_one_name_and_huge_and_tiny_values(built):
     huge = rows_of(warehouse, "distinct value, value_double", "provider = 'statsig' and metric_id = 'Time On Page::mean'")
     tiny = rows_of(warehouse, "distinct value_double", "provider = 'statsig' and metric_id = 'Page Views::count'")
     assert huge == [(None, HUGE)] and tiny == [(TINY,)]
+
+
+def test_the_semantic_layer_keeps_two_statsig_metric_types_of_one_name_apart(built):
+    """`statsig_value` of MRR (a `sum` and a `mean` of one name): one answer per type and unit, each
+    its own day's value, never the two added."""
+    warehouse, _, workdir = built
+    if warehouse.name != "duckdb":
+        pytest.skip("the guard is the metric definitions', the same on every warehouse")
+    env = {**os.environ, "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials}  # a process: DuckDB is not held
+    done = run_command([sys.executable, "-m", "pipelines", "query", "statsig_value", "--where", "series = 'MRR'", "--json",
+                        "--destination", "duckdb"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    got = {(r["day"], r["statsig_metric_type"], r["dimension_value"]): Decimal(r["statsig_value"])
+           for r in json.loads(done.stdout)}
+    truth: dict = {}  # accounts add up (two Statsig projects' MRR), types and units do not
+    for day, metric_id, unit, value in rows_of(warehouse, "period_start, metric_id, dimension_value, value",
+                                               "provider = 'statsig' and series = 'MRR' and is_complete"):
+        key = (day.isoformat(), metric_id.split("::")[1], unit)
+        truth[key] = truth.get(key, Decimal(0)) + value
+    assert {t for _d, t, _u in got} == {"mean", "sum"} and got == truth
 
 
 def test_null_breakdowns_stay_apart(built):

@@ -9,8 +9,10 @@ own cursor runs it, so numbers stay exact decimals:
     month       series        currency  mrr
     2026-01-01  mrr_by_price  usd       2464.91
 
-`series` and, for money, `currency` are always in the group-by (a metric's `meta.keep_apart`): two
-series of one metric measure the same thing, and two currencies never add up.
+The metrics guard themselves (a bucket holding two series or currencies has no answer, whichever
+client asks); `series` and `currency` are added to the group-by (a metric's `meta.keep_apart`) so
+that this command's answers are not empty, and each answer carries the metric's `<metric>_is_complete`
+and, for levels, `<metric>_as_of` (the companion metrics, `meta.answer_of`).
 """
 
 import argparse
@@ -43,7 +45,9 @@ class Semantic:
 
     def __init__(self, manifest: Any) -> None:
         self.manifest = manifest
-        self.metrics = {metric.name: metric for metric in manifest.metrics}
+        self.all_metrics = {metric.name: metric for metric in manifest.metrics}
+        self.metrics = {name: metric for name, metric in self.all_metrics.items()  # the ones to ask
+                        if not {"part", "answer_of"} & set(self._meta(metric))}
         self.names: dict[str, str] = {}  # short name -> MetricFlow group-by name
         for model in manifest.semantic_models:
             primary = model.primary_entity or next(
@@ -61,9 +65,16 @@ class Semantic:
             raise UsageError(f"query: --by {name} is not a dimension - use one of {', '.join(sorted(self.names))}")
         return self.names[name]
 
+    @staticmethod
+    def _meta(metric: Any) -> dict:
+        return (metric.config.meta if metric.config else None) or {}
+
     def keep_apart(self, metric: str) -> list[str]:
-        config = self.metrics[metric].config
-        return list(((config.meta if config else None) or {}).get("keep_apart", []))
+        return list(self._meta(self.metrics[metric]).get("keep_apart", []))
+
+    def companions(self, metric: str) -> list[str]:
+        """`mrr` -> [`mrr_is_complete`, `mrr_as_of`]: the metrics that say how complete its answer is."""
+        return [name for name, other in self.all_metrics.items() if self._meta(other).get("answer_of") == metric]
 
     def where(self, text: str) -> str:
         """`currency = 'usd'` -> `{{ Dimension('metric_value__currency') }} = 'usd'` (outside quotes);
@@ -90,6 +101,8 @@ def short(column: str) -> str:
 def text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, dt.datetime) and value.time() == dt.time():  # a period start (Postgres: timestamptz)
@@ -185,8 +198,9 @@ def request(semantic: Semantic, args: Any) -> Any:
     for metric in args.metrics:
         group_by += [name for name in semantic.keep_apart(metric) if name not in group_by]
     first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
+    metrics = [name for metric in args.metrics for name in [metric, *semantic.companions(metric)]]
     return MetricFlowQueryRequest.create(
-        metric_names=args.metrics, group_by_names=group_by,
+        metric_names=metrics, group_by_names=group_by,
         where_constraints=[semantic.where(w) for w in args.where or []] or None,
         time_constraint_start=dt.datetime.combine(first, dt.time()) if first else None,
         time_constraint_end=dt.datetime.combine(last, dt.time()) if last else None)
@@ -253,6 +267,8 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
                     else "check --where" if args.where else "see --log-level INFO for the SQL")
             raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
                               f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None
+        keys = len(mf_request.group_by_names)
+        rows = [row for row in rows if any(v is not None for v in row[keys:])]  # a bucket with no answer at all
         render(columns, rows, "csv" if args.csv else "json" if args.json else "table", out)
         return 0
     except (UsageError, QueryFailed):

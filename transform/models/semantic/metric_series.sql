@@ -1,16 +1,26 @@
 {#- One row per loaded series with what the mart does not repeat on every row: a Whop wallet
     query's reporting category and a Statsig metric's type. The semantic layer joins it on
     `series_key` (provider|account|series|metric_id: a Statsig name may stand for metrics of several
-    types) to filter `net_revenue` and the additive Statsig metrics. -#}
+    types) to filter `net_revenue` and the additive Statsig metrics. `is_additive`: the Statsig
+    metrics whose daily values add up over days, as declared in var
+    `metricsync_statsig_additive_metrics` (a name, or `name::type` for one type; none by default). -#}
 {{ config(materialized='table', schema='metrics') }}
+{%- set additive = var('metricsync_statsig_additive_metrics', []) %}
+{%- set listed = [] %}
+{%- for item in additive %}{% do listed.append("'" ~ (item | replace("'", "''")) ~ "'") %}{% endfor %}
 
 with attributes as (
     select 'whop' as provider, account, query_name as series, measures.metric_id,
-           coalesce(reporting_category, '') as reporting_category, '' as statsig_metric_type
+           coalesce(reporting_category, '') as reporting_category, '' as statsig_metric_type, false as is_additive
     from {{ ref('stg_whop__wallet_time_series') }}
     cross join (values ('amount'), ('line_count')) as measures (metric_id)  -- as fct_metric_values names them
     union all
-    select 'statsig', account, metric_name, metric_name || '::' || metric_type, '', metric_type
+    select 'statsig', account, metric_name, metric_name || '::' || metric_type, '', metric_type,
+    {%- if listed %}
+           metric_name in ({{ listed | join(', ') }}) or metric_name || '::' || metric_type in ({{ listed | join(', ') }})
+    {%- else %}
+           false
+    {%- endif %}
     from {{ ref('stg_statsig__metric_values') }}
 )
 
@@ -20,5 +30,6 @@ select distinct
     cast(account as text) as account,
     cast(series as text) as series,
     cast(reporting_category as text) as reporting_category,
-    cast(statsig_metric_type as text) as statsig_metric_type
+    cast(statsig_metric_type as text) as statsig_metric_type,
+    cast(is_additive as boolean) as is_additive
 from attributes
