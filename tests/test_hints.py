@@ -8,9 +8,14 @@ a new `dataset_name` for accounts (test_operator_edges.py).
 """
 
 import datetime as dt
+import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import uuid
+from decimal import Decimal
 
 import psycopg2
 import pytest
@@ -232,3 +237,27 @@ def test_the_docstring_samples_hold():
 
     for module in (urls, masking, sys.modules[__name__]):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# -- the advice of `transform` and `query` on a warehouse not built yet ------------------------------------------------
+def test_an_empty_warehouse_is_built_by_the_commands_transform_and_query_advise(sandbox, monkeypatch, isolated):
+    """`transform` on an empty warehouse advises `run all`; `query` before any transform advises
+    `transform`: each advised command, run as written, makes the next one work."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "fresh.duckdb"))
+    whop(monkeypatch, sandbox)
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+
+    def command(line: str) -> subprocess.CompletedProcess:
+        return subprocess.run(shlex.split(line), cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
+
+    done = command("metricsync transform")
+    assert done.returncode == 2 and COMMAND.findall(done.stderr) == ["metricsync run all --destination duckdb"], done
+    assert command(COMMAND.findall(done.stderr)[0]).returncode == 0
+    done = command("metricsync query wallet_amount --grain day")
+    assert done.returncode == 2 and COMMAND.findall(done.stderr) == ["metricsync transform --destination duckdb"], done
+    assert command(COMMAND.findall(done.stderr)[0]).returncode == 0
+    done = command("metricsync query wallet_amount --grain day --json")
+    assert done.returncode == 0, done.stderr
+    answered = {(row["day"], row["currency"]): Decimal(row["wallet_amount"]) for row in json.loads(done.stdout)}
+    truth = sandbox.by_name["whop"].wallet_totals(dt.date.fromisoformat(START), TODAY, "day")
+    assert answered == {(p.isoformat(), c): amount for (p, c), (amount, _n) in truth.items()}
