@@ -100,7 +100,7 @@ def query(**changes):
     pytest.param({"queries": [query(currency="dollars")]}, "three-letter ISO code", id="currency-not-iso"),
     pytest.param({"queries": [query(granularity="daily")]}, "unknown keys ['granularity']", id="unknown-query-key"),
     pytest.param({"queries": [query(), query()]}, "two queries named", id="duplicate-names"),
-    pytest.param({"body_encoding": "xml"}, "body_encoding 'xml' - use json or form", id="body-encoding"),
+    pytest.param({"body_encoding": "xml"}, "body_encoding 'xml' - set SOURCES__STRIPE_ANALYTICS__BODY_ENCODING to json or form", id="body-encoding"),
     pytest.param({"max_periods": {"hour": 3}}, "max_periods must be an object", id="max-periods-key"),
     pytest.param({"max_periods": {"day": 0}}, "max_periods.day 0 is out of range", id="max-periods-zero"),
     pytest.param({"default_timezone": "Nowhere/Land"}, "default_timezone 'Nowhere/Land' is not an IANA",
