@@ -75,15 +75,16 @@ def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, st
     return title, "\n".join(lines)
 
 
-def told_message(row: dict, what: str, column: str) -> tuple[str, str]:
+def told_message(row: dict, column: str) -> tuple[str, str]:
     """(title, body) of the alert on what a successful run told: the tables and columns it added
-    (`schema_changes`), or the tables whose rows fell (`vanished`)."""
+    (`schema_changes`), or the tables whose rows fell and the windows that came back empty (`vanished`)."""
+    from . import vanishing
     from .evolution import describe
 
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
     items = json.loads(row[column])
-    said = map(describe, items) if column == "schema_changes" else (
-        f"{i['table']}: {i['rows']} rows, usually {i['usual']:g}" for i in items)
+    said = map(describe, items) if column == "schema_changes" else map(vanishing.item, items)
+    what = "schema changed" if column == "schema_changes" else vanishing.headline(items)
     return (f"metricsync: {who} {what}",
             "\n".join(said) + f"\nprovider {row['provider']}, account {row['account'] or '-'}, command "
             f"{row['command']}\nhost {row['host']}, run id {row['run_id']}")
@@ -123,9 +124,9 @@ def send_for(rows: list[dict], earlier: list[dict]) -> None:
         kind = kind_of(row, previous(earlier, row), every_success)
         if kind:
             send(*message(row, kind, streak_start(earlier, row)), kind=kind, targets=targets)
-        for column, what in (("schema_changes", "schema changed"), ("vanished", "rows fell by more than half")):
+        for column in ("schema_changes", "vanished"):
             if row.get(column) not in (None, "", "[]"):
-                send(*told_message(row, what, column), kind="info", targets=targets)
+                send(*told_message(row, column), kind="info", targets=targets)
 
 
 def test_message(host: str) -> tuple[str, str]:

@@ -62,22 +62,28 @@ def redacted(text: str) -> str:
 
 def note(command: str, result: Any) -> None:
     """A provider's (or account's) outcome of `command`; a run's rows that fell by more than half
-    (`vanishing.py`) are added to its closing line before it is printed."""
+    and its windows that held rows and came back empty (`vanishing.py`) are added to its closing
+    line before it is printed."""
     if command == "run" and result.ok and _current.get("context"):
-        try:
-            _vanished(result)
-        except Exception:  # noqa: BLE001 - a history that cannot be read changes no outcome
-            logger.debug("history: no comparison with recent runs", exc_info=True)
+        from . import vanishing
+
+        tally = getattr(result, "tally", None)
+        result.vanished = _fell(result) + list(tally.emptied if tally else [])
+        result.message += vanishing.describe(result.vanished)
     _noted.append((command, result))
 
 
-def _vanished(result: Any) -> None:
+def _fell(result: Any) -> list[dict]:
     from . import vanishing
 
-    arguments = redacted(" ".join(_current["context"].argv))
-    earlier = [row for row in _recent() if vanishing.same_command_line(row, result.provider, result.account, arguments)]
-    result.vanished = vanishing.fell(result.rows, earlier)
-    result.message += vanishing.describe(result.vanished)
+    try:
+        arguments = redacted(" ".join(_current["context"].argv))
+        earlier = [row for row in _recent()
+                   if vanishing.same_command_line(row, result.provider, result.account, arguments)]
+    except Exception:  # noqa: BLE001 - a history that cannot be read changes no outcome
+        logger.debug("history: no comparison with recent runs", exc_info=True)
+        return []
+    return vanishing.fell(result.rows, earlier)
 
 
 def _recent() -> list[dict]:

@@ -5,11 +5,12 @@ the sources refuse; `Sandbox.tamper`, or `POST /_sandbox/tamper` with the same f
     Tamper("/api/v1/stats/time_series", merge={"amount": float("nan")})  # the first row's amount
     Tamper("/console/v1/metrics/values", merge={"value": 2.5}, duplicate=True)  # a second row, same key
     Tamper("/v2/data/analytics/metric_query", at="data.results", merge={"value": "12abc"})
+    Tamper("/api/v1/stats/time_series", empty=True)  # a 200 whose rows list is empty
 
 `at` is the dotted path of the answer's rows (`data`; `data.results`: the results of every data
 row; `results`; `` for an answer that is a list); `merge` sets fields on the first row
 (`rows="all"`: on every row); `duplicate` appends a copy of the first row, `merge` applied to the
-copy only. `count` answers are edited (None: every one).
+copy only; `empty` empties the lists of rows instead. `count` answers are edited (None: every one).
 """
 
 import copy
@@ -23,6 +24,7 @@ class Tamper:
     replace: Any = None
     merge: dict = field(default_factory=dict)
     duplicate: bool = False
+    empty: bool = False
     at: str = "data"
     rows: str = "first"
     count: Optional[int] = None
@@ -37,6 +39,10 @@ class Tamper:
         if self.replace is not None:
             return copy.deepcopy(self.replace)
         body = copy.deepcopy(body)  # never the emulator's own objects
+        if self.empty:
+            for rows in _lists(body, self.at):
+                rows.clear()
+            return body
         rows = _rows(body, self.at)
         if not rows:
             return body

@@ -247,6 +247,45 @@ def test_rows_that_fall_by_more_than_half_are_told_recorded_and_alerted(sandbox,
         "select count(*) from statsig.metric_sources where _dlt_valid_to is null") == [(0,)]
 
 
+EMPTIED = "a window that held rows came back empty"
+
+
+@pytest.mark.parametrize("first_empty", [pytest.param(False, id="held-rows"), pytest.param(True, id="was-empty")])
+def test_a_window_that_held_rows_and_comes_back_empty_is_told_recorded_and_alerted(sandbox, webhook, monkeypatch,
+                                                                                    capsys, tmp_path, first_empty):
+    """Issue 28 item 6, per window: the second run asks for the first run's window again (the
+    lookback reaches the start date) and the sandbox answers it with no rows. It exits 0 and stores
+    what the API said (the window's rows are gone); a window that held rows is named in the closing
+    line, the history row and one alert; a window that was empty already says nothing."""
+    wallet, path = "/api/v1/stats/time_series", str(tmp_path / "w.duckdb")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
+    whop(monkeypatch, sandbox, lookback_days=10)
+    if first_empty:
+        sandbox.tamper(wallet, empty=True)
+    code, out, err = cli(capsys, "run", "whop")
+    assert code == 0 and EMPTIED not in out, err
+    duck = Warehouse("duckdb", path)
+    held = duck.query("select count(*) from whop.wallet_time_series where query_name = 'daily'")[0][0]
+    assert (held == 0) == first_empty
+    sandbox.clear_log()
+    sandbox.tamper(wallet, empty=True)
+    code, out, err = cli(capsys, "run", "whop")
+    assert code == 0, err
+    asked = [(r.arg("from"), r.arg("to")) for r in sandbox.seen(wallet)]
+    window = f"{TODAY - dt.timedelta(days=3)}..{TODAY}"
+    assert asked == [(str(TODAY - dt.timedelta(days=3)), str(TODAY))]  # the same window as the first run's
+    assert duck.query("select count(*) from whop.wallet_time_series")[0][0] == 0  # what the API says
+    kept = json.loads(duck.query("select vanished from metricsync_history.runs order by finished_at desc limit 1")[0][0])
+    told = [entry for entry in kept if "window" in entry]
+    if first_empty:
+        assert EMPTIED not in out and told == [] and webhook == []
+        return
+    assert out.strip().endswith(f"; {EMPTIED}: wallet_time_series/daily {window} (held {held})")
+    assert told == [{"table": "wallet_time_series", "query": "daily", "window": window, "rows": 0, "usual": held}]
+    assert len(webhook) == 1 and EMPTIED in webhook[0]["title"]
+    assert f"wallet_time_series/daily {window}: 0 rows, held {held}" in webhook[0]["message"]
+
+
 def test_dagster_records_each_materialization_alerts_once_and_checks_freshness(sandbox, webhook, monkeypatch,
                                                                                 isolated):
     from conftest import require_module

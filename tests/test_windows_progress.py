@@ -359,3 +359,30 @@ def test_weeks_learnt_to_start_on_sunday_are_planned_from_the_sunday_week_of_the
     sunday = start_date - dt.timedelta(days=(start_date.weekday() + 1) % 7)
     assert replanned[0].start == sunday and replanned[-1].end == TODAY + dt.timedelta(days=1)
     assert progress.entry["week_start"] == "sunday"
+
+
+W1, W2, WEEK = "2026-12-01..2026-12-03", "2026-12-04..2026-12-07", "2026-12-01..2026-12-07"
+
+
+@pytest.mark.parametrize("remembered, answers, emptied, after", [
+    pytest.param({W1: 5}, {W1: 0}, [(W1, 5)], {W1: 0}, id="held-rows-now-empty"),
+    pytest.param({W1: 0}, {W1: 0}, [], {W1: 0}, id="empty-still-empty"),
+    pytest.param({W1: 5}, {W1: 3}, [], {W1: 3}, id="fewer-rows-not-empty"),
+    pytest.param({}, {W1: 0}, [], {W1: 0}, id="never-answered"),
+    pytest.param({W1: 5, W2: 2}, {WEEK: 0}, [(WEEK, 7)], {WEEK: 0}, id="a-larger-window-holding-them"),
+    pytest.param({WEEK: 7}, {W2: 0}, [], {W2: 0}, id="part-of-a-window-cannot-tell"),
+])
+def test_remember_tells_a_window_that_held_rows_and_came_back_empty(remembered, answers, emptied, after):
+    from sources._common.load.progress import remember
+
+    assert remember(remembered, answers) == emptied
+    assert remembered == after
+
+
+def test_remember_keeps_the_newest_windows_only():
+    from sources._common.load.progress import REMEMBERED, remember
+
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(REMEMBERED + 5)]
+    remembered = {f"{day}..{day}": 1 for day in days[:-1]}
+    remember(remembered, {f"{days[-1]}..{days[-1]}": 1})
+    assert sorted(remembered) == [f"{day}..{day}" for day in days[-REMEMBERED:]]

@@ -25,6 +25,7 @@ CHECKPOINT_SECONDS = 60.0
 LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
 EARLY_LOAD_SECONDS = 1.0  # paced: the run's first load ends this soon (definitions, new tables) ...
 EARLY_LOAD_REST_SECONDS = 5.0  # ... when its windows still to fetch take at least this long at the pace
+REMEMBERED = 60  # windows per query whose last answer's row count the state keeps (the newest)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class RunControl:
     converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
     pace: Optional[PaceFn] = None  # the provider's requests per second while paced, else None (the runner's)
     window_rows: dict = field(default_factory=dict)  # (resource, unit key) -> rows of a window fetched
+    answered: dict = field(default_factory=dict)  # (resource, unit key) -> the API's rows in it (no tombstones)
     cuts: dict = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
 
     @property
@@ -138,6 +140,7 @@ class QueryProgress:
         self.per_load = 0
         self.max_periods = 1
         self.first: Optional[dt.date] = None  # the first day this invocation asked for, before alignment
+        self.answers: dict = {}  # window text -> the API's rows in this load's answer of it
 
     @property
     def loaded_through(self) -> Optional[dt.date]:
@@ -215,10 +218,17 @@ class QueryProgress:
         """The windows the next load will take (to fetch them ahead)."""
         return self.control.plans.get((self.resource, self.query_name), [])[: self.per_load]
 
+    def answered(self, window: Window, rows: int) -> None:
+        """The API answered `window` with `rows` rows (told, and remembered, on `commit`)."""
+        self.answers[str(window)] = rows
+
     def commit(self) -> None:
         """Record that every window of this load landed (call at the end of the generator)."""
         if not self.windows:
             return
+        for window, held in remember(self.entry.setdefault("answers", {}), self.answers):
+            self.control.tally.emptied.append({"table": self.resource, "query": self.query_name, "window": window,
+                                               "rows": 0, "usual": held})
         last_day = self.windows[-1].last_day
         for window in self.windows:
             self.entry["covered"] = covered.add(self.entry.get("covered"), window.start, window.last_day)
@@ -231,3 +241,27 @@ class QueryProgress:
             return
         if self.loaded_through is None or last_day > self.loaded_through:
             self.entry["loaded_through"] = last_day.isoformat()
+
+
+def remember(remembered: dict, answers: dict) -> list[tuple[str, int]]:
+    """Each window of `answers` (window text -> rows) that came back empty while the windows it
+    holds answered rows last time, with those rows; `remembered` (the query's state) then holds
+    the new answers in place of the windows they overlap, the newest `REMEMBERED` windows only.
+
+    >>> state = {"2026-12-01..2026-12-07": 12}
+    >>> remember(state, {"2026-12-01..2026-12-07": 0}), state
+    ([('2026-12-01..2026-12-07', 12)], {'2026-12-01..2026-12-07': 0})
+    """
+    emptied = []
+    for window, rows in answers.items():
+        first, last = window.split("..")
+        inside = [known for known in remembered if first <= known.split("..")[0] and known.split("..")[1] <= last]
+        held = sum(remembered[known] for known in inside)
+        if rows == 0 and held:
+            emptied.append((window, held))
+        for known in [k for k in remembered if k.split("..")[0] <= last and first <= k.split("..")[1]]:
+            del remembered[known]
+        remembered[window] = rows
+    for known in sorted(remembered)[:-REMEMBERED]:
+        del remembered[known]
+    return emptied

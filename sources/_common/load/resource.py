@@ -215,6 +215,7 @@ def windowed_rows(
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
     taken = dict.fromkeys((p.query_name for p in progresses), 0)
+    by_name = {p.query_name: p for p in progresses}
     batch = Batch()
     relearnt: set = set()
     for index, unit in enumerate(units):
@@ -225,12 +226,12 @@ def windowed_rows(
         if isinstance(fetched, WeekStartLearned):
             logger.info("%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
                         table.provider, name, fetched.week_start.capitalize())
-            next(p for p in progresses if p.query_name == name).learn_week_start(fetched.week_start, unit[1],
-                                                                                  taken[name])
+            by_name[name].learn_week_start(fetched.week_start, unit[1], taken[name])
             relearnt.add(name)
             continue
         if isinstance(fetched, SpooledWindow):
             fetched = fetched.read()
+        by_name[name].answered(unit[1], control.answered.pop((table.name, unit_key(unit))))
         # held ahead compact (arrow.py); handed to dlt as plain columns a batch at a time, so a large
         # window is never plain all at once
         for start in range(0, fetched.num_rows, batch.max_rows):
@@ -309,6 +310,7 @@ def _window_table(table: WindowedTable, query: dict, window: Window, fetched: An
         table.check_unique(fetched, query["name"])
         rows, result = len(fetched), convert(fetched + table.tombstones(query["name"], window))
     control.tally.fetched(rows, table.name)
+    control.answered[(table.name, unit_key((query, window)))] = rows
     return result
 
 

@@ -24,6 +24,7 @@ class RunTally:
     on_change: Optional[Callable[[], None]] = None
     table_rows: dict = field(default_factory=dict)
     widenings: dict = field(default_factory=dict)  # "--to 2025-06-15 widened to 2025-06-30" -> query names
+    emptied: list = field(default_factory=list)  # windows that held rows and came back empty (progress.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
