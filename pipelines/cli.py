@@ -11,8 +11,8 @@ from typing import Optional, Sequence
 from sources._common.http.masking import register_configured_secrets
 from sources._common.http.redaction import redacted_output
 
-from . import interrupts, operations, refusals
-from .commands import COMMANDS
+from . import interrupts, operations
+from .commands import COMMANDS, _refusals as refusals
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
@@ -88,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return code
 
 
-def _refused(argv: list, refusal: "refusals.ParseError") -> int:
+def _refused(argv: list, refusal: refusals.ParseError) -> int:
     """argparse's usage lines and one-line error on stderr, as argparse prints them (secrets
     masked), and for a recorded command its history row and alert; exit 2."""
     asked = refusals.read_leniently(argv)

@@ -9,10 +9,10 @@ import logging
 from types import SimpleNamespace
 from typing import Optional, Sequence
 
-from . import operations
-from .commands._options import global_options
-from .exits import USAGE_ERROR
-from .providers import PROVIDERS
+from pipelines import operations
+from pipelines.commands._options import global_options
+from pipelines.exits import USAGE_ERROR
+from pipelines.providers import PROVIDERS
 
 logger = logging.getLogger("metricsync.operations")
 
@@ -60,7 +60,7 @@ def record(argv: Sequence[str], asked: SimpleNamespace, line: str) -> None:
     """One history row (exit 2, argparse's line) per provider asked for, and their alerts (never raises)."""
     from sources._common.errors import ConfigError
 
-    from .warehouse.destinations import destination_name
+    from pipelines.warehouse.destinations import destination_name
 
     try:
         asked.destination = destination_name(asked.destination)
