@@ -12,7 +12,7 @@ from sources._common.http.masking import register_configured_secrets
 from sources._common.http.redaction import redacted_output
 
 from . import interrupts, operations
-from .commands import COMMANDS
+from .commands import COMMANDS, _refusals as refusals
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
@@ -26,7 +26,7 @@ def _module(name: str) -> ModuleType:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = refusals.Parser(
         prog=PROG, description="metricsync: SaaS metrics (Whop, Stripe Analytics, PostHog, Statsig) into your warehouse",
         epilog="examples:\n  metricsync check all\n  metricsync run all --progress log\n"
                "  metricsync status --json\n  metricsync run whop --from 2024-01-01 --to 2024-12-31",
@@ -57,7 +57,10 @@ def _check_clock() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except refusals.ParseError as exc:
+        return _refused(argv, exc)
     configure_logging(args.log_level)
     register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
     with redacted_output():
@@ -83,6 +86,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if context:
                 operations.finish(context, args, code, message)
         return code
+
+
+def _refused(argv: list, refusal: refusals.ParseError) -> int:
+    """argparse's usage lines and one-line error on stderr, as argparse prints them (secrets
+    masked), and for a recorded command its history row and alert; exit 2."""
+    asked = refusals.read_leniently(argv)
+    configure_logging(asked.log_level if asked else "WARNING")
+    register_configured_secrets()
+    with redacted_output():
+        sys.stderr.write(refusal.usage)
+        print(refusal.line, file=sys.stderr)
+        if asked:
+            refusals.record(argv, asked, refusal.line)
+    return USAGE_ERROR
 
 
 def main_exit() -> None:

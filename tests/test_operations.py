@@ -367,3 +367,43 @@ def test_a_history_table_of_an_earlier_version_gains_the_new_columns(monkeypatch
     assert cli(capsys, "run", "whop")[0] == 2
     code, out, err = cli(capsys, "history", "--json")
     assert [(r["exit_code"], r["vanished"]) for r in json.loads(out)] == [(2, "[]"), (2, "[]")]
+
+
+def test_a_command_line_argparse_refuses_is_recorded_and_alerted_once_and_help_is_not(sandbox, webhook, monkeypatch,
+                                                                                      capsys, tmp_path):
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()  # a warehouse that exists: rows go straight in
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    whop(monkeypatch, sandbox)
+    key = sandbox.by_name["whop"].api_key
+    refused = [  # (command line, argparse's line as stored: the configured key masked, provider)
+        (["run", "whop", "--progress", "fast"], "metricsync run: error: argument --progress: invalid choice: 'fast' "
+                                                "(choose from 'auto', 'bar', 'log', 'none')", "whop"),
+        (["verify", "whop", "--seed"], "metricsync verify: error: argument --seed: expected one argument", "whop"),
+        (["run", "whop", "--api-key", key], "metricsync: error: unrecognized arguments: --api-key ***", "whop"),
+        (["transform", "--select", "x"], "metricsync: error: unrecognized arguments: --select x", "all"),
+        (["status", "--stale", "--bogus"], "metricsync: error: unrecognized arguments: --bogus", "all"),
+    ]
+    for argv, line, provider in refused:
+        code, out, err = cli(capsys, *argv)
+        assert (code, out) == (2, ""), err
+        prog = line.split(": error:")[0]  # argparse's usage lines of the (sub)parser that refused, then its line
+        assert err.startswith(f"usage: {prog} ") and err.endswith(f"\n{line}\n"), err
+    for argv in (["run", "whop", "--help"], ["-h"]):  # help: exit 0, no row
+        with pytest.raises(SystemExit) as done:
+            cli(capsys, *argv)
+        assert done.value.code == 0
+    assert cli(capsys, "status", "--bogus")[0] == 2  # plain `status` is not recorded: no row
+    stored = runs(Warehouse("duckdb", str(tmp_path / "w.duckdb")))
+    assert [r[:4] for r in stored] == [(argv[0], provider, 2, "bad arguments or configuration")
+                                       for argv, _, provider in refused]
+    assert [r[4] for r in stored] == [line for _, line, _ in refused]
+    assert [r[6] for r in stored[:3]] == ["run whop --progress fast --pipelines-dir pipelines",
+                                          "verify whop --seed --pipelines-dir pipelines",
+                                          "run whop --api-key *** --pipelines-dir pipelines"]
+    assert key not in json.dumps([list(map(str, r)) for r in stored]) + json.dumps(webhook)
+    failed = "failed (exit 2, bad arguments or configuration)"  # once per streak: provider, account and command
+    assert [(w["title"], w["message"].split(", exit")[0].split("command ")[1]) for w in webhook] == [
+        (f"metricsync: whop {failed}", "run"), (f"metricsync: whop {failed}", "verify"),
+        (f"metricsync: all {failed}", "transform"), (f"metricsync: all {failed}", "status")]
