@@ -5,7 +5,6 @@ retries and 429s, rows fetched and an ETA:
     2026-11-23 17:40:02 whop: 14/21 windows, 33 requests (1 retried, 0 429s), 1620 rows, ETA 2s
 """
 
-import datetime as dt
 import logging
 import sys
 import threading
@@ -93,10 +92,11 @@ class LogDisplay(Display):
         """With `--progress log` (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
         the history row carries."""
         from pipelines.operations import run_id
+        from sources._common.load.windows import utc_now  # the one clock, as the history row's times
 
         if not self.stamped:
             return line
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        stamp = utc_now().strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{stamp} run {run_id()} {line}" if run_id() else f"{stamp} {line}"
 
 

@@ -26,6 +26,14 @@ _current: dict = {}  # the command line running: its args and, once read, its hi
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
+
+def _now() -> dt.datetime:
+    """The one clock (`METRICSYNC_TODAY` moves its date), as every planned date: a run's times are
+    on the date it planned by. Imported here, not at the top: `sources` costs start-up time."""
+    from sources._common.load.windows import utc_now
+
+    return utc_now()
+
 @dataclass
 class Context:
     """One command line's identity, shared by its rows."""
@@ -33,7 +41,7 @@ class Context:
     command: str
     argv: tuple
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
-    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    started_at: dt.datetime = field(default_factory=_now)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
@@ -207,7 +215,7 @@ def _finish(context: Context, args: Any, code: int, message: str) -> None:
     found = outcomes(asked, code, message)
     if not found:
         return
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = _now()
     rows = [row(context, command or context.command, result, finished) for command, result in found]
     destination = getattr(args, "destination", None) or "duckdb"
     earlier = history.record(destination, getattr(args, "pipelines_dir", None) or get_dlt_pipelines_dir(), rows)
