@@ -70,10 +70,15 @@ def _is_md(credentials: Any) -> bool:
     return isinstance(credentials, str) and credentials.strip().lower().startswith("md:")
 
 
+def duckdb_path() -> str:
+    """`destination.duckdb.credentials` as configured (a file, or an `md:` path), else the default file."""
+    return str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
+
+
 def _duckdb(dataset: str) -> Any:
     """The DuckDB file, or MotherDuck for an `md:` path (which must never become a local file
     named after the token)."""
-    credentials = str(dlt.config.get("destination.duckdb.credentials") or DUCKDB_DEFAULT)
+    credentials = duckdb_path()
     if _is_md(credentials):
         logger.info("%s: an md: DuckDB path loads into MotherDuck (dlt's motherduck destination)", dataset)
         return dlt.destinations.motherduck(credentials=credentials, destination_name="motherduck")

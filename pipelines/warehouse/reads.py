@@ -29,14 +29,14 @@ class Warehouse:
     def __enter__(self) -> "Warehouse":
         import dlt
 
-        from pipelines.warehouse.destinations import dataset_name, make_destination
+        from pipelines.warehouse.destinations import dataset_name, duckdb_path, make_destination
 
         self.dataset = dataset = self.dataset or dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
         self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
                                      dataset_name=dataset, pipelines_dir=self._dir)
         if self.destination == "duckdb":
-            path = str(dlt.config.get("destination.duckdb.credentials") or "metricsync.duckdb")
+            path = duckdb_path()
             self.where = os.path.abspath(path) if ":" not in path else path.split("?")[0]  # an md: token: never shown
             self._missing_file = ":" not in path and not os.path.exists(path)
         if self._missing_file:
