@@ -24,6 +24,7 @@ import dlt
 
 from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
 from .._common.config.shared import SharedValues, metricsync_source
+from .._common.config.spec import choices_of
 from .._common.config.values import require_key
 from .._common.config.values import start_date as check_start_date
 from .._common.load.prefetch import note as note_fetched
@@ -64,7 +65,7 @@ def stripe_analytics_source(
     periods = helpers.max_periods(max_periods)
     helpers.check_first_day(checked, control.backfill[0] if control.backfill else first_day,
                             "--from" if control.backfill else "start_date")
-    if body_encoding not in settings.BODY_ENCODINGS:
+    if body_encoding not in choices_of("stripe_analytics", "body_encoding"):  # as strict checking (spec.CHOICES)
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()
     lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency

@@ -11,7 +11,6 @@ ENDPOINT_NAME = "POST /v2/data/analytics/metric_query"
 # then answers in the account's default version); a preview version `YYYY-MM-DD.preview` can be
 # pinned with `stripe_version` once Stripe names one for the Analytics preview.
 STRIPE_VERSION = None
-BODY_ENCODINGS = ("json", "form")
 DEFAULT_TIMEZONE = "UTC"
 
 KEY_HINT = "check SOURCES__STRIPE_ANALYTICS__API_KEY (a secret sk_... or restricted rk_... key)"
