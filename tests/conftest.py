@@ -148,9 +148,22 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     return sandbox_server
 
 
+def _logs_to_open_streams() -> None:
+    """A log handler an earlier in-process command made (dlt's own, the root's) still writes to that
+    test's captured stderr, closed since: point it at this test's (pytest's own handlers are open)."""
+    import logging
+
+    for logger in (logging.getLogger(), logging.getLogger("dlt")):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                with handler.lock:  # not setStream: it flushes the closed stream first
+                    handler.stream = sys.stderr
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
+    _logs_to_open_streams()
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__",
                             "METRICSYNC__")) or name in (
