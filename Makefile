@@ -28,7 +28,7 @@ $(AIRFLOW_VENV)/.installed: pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m pipelines demo --duckdb demo.duckdb
+	$(PY) -m metricsync demo --duckdb demo.duckdb
 
 # tests in parallel (pytest-xdist), a whole file per worker at a time (a module's shared warehouse is
 # built once), the longest files first (tests/conftest.py LONGEST_FIRST); the session's loaded
@@ -41,7 +41,7 @@ test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m metricsync.bench
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) demo.duckdb metricsync.duckdb .pytest_cache bench/results

@@ -1,1 +1,1 @@
-"""metricsync benchmark: `python -m bench` (see bench/RESULTS.md)."""
+"""metricsync benchmark: `python -m metricsync.bench` (see bench/RESULTS.md)."""

@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): metricsync's backfills against a bare-httpx floor and dlt's
+"""`python -m metricsync.bench` (`make bench`): metricsync's backfills against a bare-httpx floor and dlt's
 `rest_api`, on the sandbox with per-request latency and a concurrency cap; writes
 bench/results/latest.{md,json} and bench/RESULTS.md."""
 
@@ -15,7 +15,7 @@ from .runs import Bench
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricsync.bench", description=__doc__)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request (default 0.05)")
     parser.add_argument("--concurrency", type=int, default=8, help="the API's concurrency cap (default 8)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
@@ -24,7 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-NOTES = "<!-- notes: what follows is written by hand and kept when `python -m bench` rewrites the tables above -->"
+NOTES = "<!-- notes: what follows is written by hand and kept when `python -m metricsync.bench` rewrites the tables above -->"
 
 
 def write_results(path: str, text: str) -> None:

@@ -1,4 +1,4 @@
-"""One contender, run in its own process: `python -m bench.child '<json spec>'` prints one JSON line
+"""One contender, run in its own process: `python -m metricsync.bench.child '<json spec>'` prints one JSON line
 with wall seconds, CPU seconds (user + sys, all threads), rows, requests and the process's peak
 RSS (`ru_maxrss`, its own and its children's, so a contender is measured alone and the sandbox's
 memory is never counted).
@@ -33,7 +33,7 @@ def peak_rss_mb() -> float:
 
 
 def run_metricsync(spec: dict) -> dict:
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     backfill = tuple(dt.date.fromisoformat(d) for d in spec["backfill"]) if spec.get("backfill") else None
     totals = {"rows": 0, "loads": 0, "per_provider": {}}
@@ -241,7 +241,7 @@ def warm_imports() -> None:
     import pyarrow  # noqa: F401
     from dlt.sources.rest_api import rest_api_source  # noqa: F401
 
-    import pipelines.runner  # noqa: F401
+    import metricsync.runner  # noqa: F401
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
-"""Re-loading one big window (`python -m bench.reload`, and `make bench`'s `reload` scenario): a
+"""Re-loading one big window (`python -m metricsync.bench.reload`, and `make bench`'s `reload` scenario): a
 daily Whop metric broken down by N countries over one 92-day window is loaded, every value of the
 window is restated upstream, and the same range is loaded again; each load runs in its own process
-(`bench.child`, peak RSS of that process alone). The warehouse must then hold exactly the sandbox's
+(`metricsync.bench.child`, peak RSS of that process alone). The warehouse must then hold exactly the sandbox's
 new values. Prints one JSON line per run.
 
-    python -m bench.reload --countries 600 --destination duckdb      # 55,200 rows
-    python -m bench.reload --countries 5435 --destination postgres   # 500,020 rows
+    python -m metricsync.bench.reload --countries 600 --destination duckdb      # 55,200 rows
+    python -m metricsync.bench.reload --countries 5435 --destination postgres   # 500,020 rows
 """
 
 import argparse
@@ -19,7 +19,7 @@ import tempfile
 from decimal import Decimal
 from typing import Optional
 
-from sandbox import Sandbox
+from metricsync.sandbox import Sandbox
 
 from .runs import env_for, pg_admin, run_child
 
@@ -123,7 +123,7 @@ def scenario(quick: bool, postgres: bool) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reload", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricsync.bench.reload", description=__doc__)
     parser.add_argument("--countries", type=int, default=600)
     parser.add_argument("--destination", action="append", choices=("duckdb", "postgres"))
     parser.add_argument("--memory-limit", help="destination.duckdb.memory_limit (default: metricsync's)")

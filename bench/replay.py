@@ -11,7 +11,7 @@ gets 429 at once) and `rate` requests accepted in any sliding second (429 above,
 with `Retry-After: 1` on the paths in `retry_after_paths`, none elsewhere, as Stripe and Statsig
 send none). Control endpoints (JSON): `POST /_replay/config`, `GET /_replay/stats`,
 `POST /_replay/stats/reset`, `GET /_replay/log` (the requests answered 200 since the last
-`/_replay/log/clear`, for the floor to replay). Run: `python -m bench.replay` (prints its port).
+`/_replay/log/clear`, for the floor to replay). Run: `python -m metricsync.bench.replay` (prints its port).
 """
 
 import asyncio
@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from sandbox.messages import SandboxRequest
-from sandbox.server import Sandbox
+from metricsync.sandbox.messages import SandboxRequest
+from metricsync.sandbox.server import Sandbox
 
 from .rowheavy import RowHeavyStripe
 

@@ -182,6 +182,6 @@ def markdown(results: dict) -> str:
               "`windows_per_load` and `checkpoint_seconds`.",
               "- rows: every table the run loaded (definition tables included), so they differ slightly between contenders.",
               "- rest_api's requests differ from metricsync's, so its pages are rendered on its (timed) run."]
-    lines += ["", "Reproduce: `make bench` (or `.venv/bin/python -m bench [--quick] [--latency 0.05] "
+    lines += ["", "Reproduce: `make bench` (or `.venv/bin/python -m metricsync.bench [--quick] [--latency 0.05] "
                   "[--concurrency 8] [--no-postgres] [--only <scenario>]`).", ""]
     return "\n".join(lines)

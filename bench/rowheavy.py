@@ -15,7 +15,7 @@ import base64
 import datetime as dt
 import json
 
-from sandbox.data import utc_now as served_now
+from metricsync.sandbox.data import utc_now as served_now
 
 ENDPOINT = "/v2/data/analytics/metric_query"
 METRIC = "metric_61Sud3n5oAGVCWiSr5"
@@ -64,8 +64,8 @@ class RowHeavyStripe:
 def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list:
     """Every page request metricsync makes for `query` over `span` (its windows, each page's
     token), in the floor's request-file format."""
-    from sources._common.load.windows import plan_windows, utc_now, utc_today
-    from sources.stripe_analytics import helpers, settings
+    from metricsync.sources._common.load.windows import plan_windows, utc_now, utc_today
+    from metricsync.sources.stripe_analytics import helpers, settings
 
     query = {"timezone": "UTC", **query}
     headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json",

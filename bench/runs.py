@@ -1,7 +1,7 @@
-"""Drive the contenders against the replay server (`bench.replay`, its own process, pages from
+"""Drive the contenders against the replay server (`metricsync.bench.replay`, its own process, pages from
 memory): each scenario first runs metricsync once with no latency to render its pages and record
 the exact requests (replayed by the floor), then times each contender in a child process
-(`bench.child`) with the API's latency and limits on."""
+(`metricsync.bench.child`) with the API's latency and limits on."""
 
 import datetime as dt
 import json
@@ -15,8 +15,8 @@ import tempfile
 import time
 from typing import Optional
 
-from sandbox import Sandbox
-from sources._common.load.windows import utc_today
+from metricsync.sandbox import Sandbox
+from metricsync.sources._common.load.windows import utc_today
 
 from . import rowheavy
 from .scenarios import (CRASH, RATE_LIMITED, ROW_HEAVY, SCENARIOS, Scenario, retry_after_paths,
@@ -42,7 +42,7 @@ def env_for(settings_by_provider: dict, extra: dict) -> dict:
 
 
 def child_command(spec: dict) -> list:
-    return [sys.executable, "-m", "bench.child", json.dumps(spec)]
+    return [sys.executable, "-m", "metricsync.bench.child", json.dumps(spec)]
 
 
 def run_child(spec: dict, env: dict, cwd: str) -> dict:

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
 
-from sources._common.load.windows import utc_today
+from metricsync.sources._common.load.windows import utc_today
 
 WINDOWS_PER_LOAD = 100_000  # one dlt load per backfill: the bench measures fetching, not chunking
 STRIPE_UNPACED = 10_000

@@ -1,4 +1,4 @@
-"""Start and drive the replay server (`bench.replay`) from the benchmark's parent process."""
+"""Start and drive the replay server (`metricsync.bench.replay`) from the benchmark's parent process."""
 
 import json
 import os
@@ -15,7 +15,7 @@ class ReplayServer:
 
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": REPO}
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.replay"], cwd=REPO, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "metricsync.bench.replay"], cwd=REPO, env=env,
                                         stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line.startswith("REPLAY-PORT "):

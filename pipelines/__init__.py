@@ -1,1 +1,1 @@
-"""metricsync runner: `python -m pipelines run <provider>... [--destination ...] [--from D --to D]`."""
+"""metricsync runner: `python -m metricsync run <provider>... [--destination ...] [--from D --to D]`."""

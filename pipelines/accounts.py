@@ -18,8 +18,8 @@ from typing import Any, Optional, Sequence
 import dlt
 import pyarrow as pa
 
-from pipelines.providers import provider_facts
-from sources._common.errors import ConfigError
+from metricsync.providers import provider_facts
+from metricsync.sources._common.errors import ConfigError
 
 # the source arguments an account may set, besides `api_key` (default: the provider's key)
 ACCOUNT_PARAMS = provider_facts("ACCOUNT_PARAMS")

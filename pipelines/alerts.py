@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import dlt
 
-from sources._common.errors import ConfigError
+from metricsync.sources._common.errors import ConfigError
 
 from .history import previous, streak_start
 
@@ -28,7 +28,7 @@ STALE = 8  # `status --stale`
 
 def urls() -> list[str]:
     """`alerts.urls`: a list (TOML, or JSON in `ALERTS__URLS`), or one URL; registered as secrets."""
-    from sources._common.http.redaction import register_secret
+    from metricsync.sources._common.http.redaction import register_secret
 
     value = dlt.config.get("alerts.urls")
     if isinstance(value, str):

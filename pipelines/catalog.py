@@ -8,8 +8,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from sources._common.config import spec
-from sources._common.errors import ConfigError
+from metricsync.sources._common.config import spec
+from metricsync.sources._common.errors import ConfigError
 
 from .providers import PROVIDERS, provider_facts, provider_module, source_factory
 
@@ -145,7 +145,7 @@ def select(provider: str, resources: Optional[Sequence[str]], queries: Optional[
 def provider_names(names: Sequence[str], allow_all: bool = True) -> list[str]:
     """Known provider names, in order, with `all` expanded to the configured ones (any setting
     under `sources.<provider>`); a `sources.<section>` naming no provider fails first."""
-    from sources._common.config.strict import check_sections
+    from metricsync.sources._common.config.strict import check_sections
 
     from .providers import is_configured
 

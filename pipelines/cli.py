@@ -1,4 +1,4 @@
-"""Command line (`python -m pipelines`, or `metricsync`): parses, sets up logging and hands over to
+"""Command line (`python -m metricsync`, or `metricsync`): parses, sets up logging and hands over to
 the command's module in `pipelines/commands/`. Exit codes are listed in the README."""
 
 import argparse
@@ -8,8 +8,8 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
-from sources._common.http.masking import register_configured_secrets
-from sources._common.http.redaction import redacted_output
+from metricsync.sources._common.http.masking import register_configured_secrets
+from metricsync.sources._common.http.redaction import redacted_output
 
 from . import interrupts, operations
 from .commands import COMMANDS, _refusals as refusals
@@ -22,7 +22,7 @@ PROG = "metricsync"
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"pipelines.commands.{name}")
+    return importlib.import_module(f"metricsync.commands.{name}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,8 +46,8 @@ def _check_clock() -> None:
     """A `METRICSYNC_TODAY` that is not a date stops every command before it starts (exit 2)."""
     if not os.environ.get("METRICSYNC_TODAY"):
         return  # (sources is not imported for nothing: ~0.7 s)
-    from sources._common.errors import ConfigError
-    from sources._common.load.windows import clock_date
+    from metricsync.sources._common.errors import ConfigError
+    from metricsync.sources._common.load.windows import clock_date
 
     try:
         clock_date()
@@ -69,7 +69,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             _check_clock()
             if hasattr(args, "destination"):
-                from sources._common.errors import ConfigError
+                from metricsync.sources._common.errors import ConfigError
 
                 from .warehouse.destinations import destination_name
 

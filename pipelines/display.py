@@ -91,8 +91,8 @@ class LogDisplay(Display):
     def closing(self, line: str) -> str:
         """With `--progress log` (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
         the history row carries."""
-        from pipelines.operations import run_id
-        from sources._common.load.windows import utc_now  # the one clock, as the history row's times
+        from metricsync.operations import run_id
+        from metricsync.sources._common.load.windows import utc_now  # the one clock, as the history row's times
 
         if not self.stamped:
             return line

@@ -6,7 +6,7 @@ import logging
 import multiprocessing
 from typing import Any, Optional, Sequence
 
-from sources._common.errors import MetricSyncError
+from metricsync.sources._common.errors import MetricSyncError
 
 from .accounts import Account, configured_accounts, select_accounts
 from .interrupts import received

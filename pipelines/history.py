@@ -80,7 +80,7 @@ def keep_pending(path: str, rows: list[dict]) -> None:
 def history_warehouse(destination: str) -> Iterator[Any]:
     """The history's dataset in `destination` (`reads.Warehouse`); its SQL client is None when
     the DuckDB file does not exist."""
-    from pipelines.warehouse.reads import Warehouse
+    from metricsync.warehouse.reads import Warehouse
 
     with Warehouse(destination, "metricsync_history", dataset()) as warehouse:
         yield warehouse
@@ -177,7 +177,7 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
     path = pending_path(pipelines_dir, destination)
     waiting = read_pending(path)
     try:
-        from pipelines.locking import file_turn
+        from metricsync.locking import file_turn
 
         with file_turn(destination, "history"), history_warehouse(destination) as warehouse:
             if ensure_table(warehouse) is None:
@@ -197,7 +197,7 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
 
 
 def _first_line(exc: BaseException) -> str:
-    from sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import redact
 
     text = redact(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

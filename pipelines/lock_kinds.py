@@ -21,7 +21,7 @@ import threading
 import uuid
 from typing import Any, Callable, Optional
 
-from sources._common.errors import MetricSyncError
+from metricsync.sources._common.errors import MetricSyncError
 
 logger = logging.getLogger("metricsync.locking")
 

@@ -30,7 +30,7 @@ URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 def _now() -> dt.datetime:
     """The one clock (`METRICSYNC_TODAY` moves its date), as every planned date: a run's times are
     on the date it planned by. Imported here, not at the top: `sources` costs start-up time."""
-    from sources._common.load.windows import utc_now
+    from metricsync.sources._common.load.windows import utc_now
 
     return utc_now()
 
@@ -63,7 +63,7 @@ def run_id() -> Optional[str]:
 
 def redacted(text: str) -> str:
     """`text` as stored or sent: registered secrets (the keys this run read) and URL passwords masked."""
-    from sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import redact
 
     return URL_PASSWORD.sub(r"\1***@", redact(text))
 

@@ -8,10 +8,10 @@ from types import ModuleType
 from typing import Any, Callable
 
 PROVIDERS = {
-    "whop": "sources.whop:whop_source",
-    "stripe_analytics": "sources.stripe_analytics:stripe_analytics_source",
-    "posthog": "sources.posthog:posthog_source",
-    "statsig": "sources.statsig:statsig_source",
+    "whop": "metricsync.sources.whop:whop_source",
+    "stripe_analytics": "metricsync.sources.stripe_analytics:stripe_analytics_source",
+    "posthog": "metricsync.sources.posthog:posthog_source",
+    "statsig": "metricsync.sources.statsig:statsig_source",
 }
 
 
@@ -34,6 +34,6 @@ def is_configured(provider: str) -> bool:
     """A provider counts as configured for `all` when anything is set under `sources.<provider>`
     (an API key, accounts or any other setting): configured means expected, so a provider whose
     key is missing or misspelt fails instead of being left out silently."""
-    from sources._common.config.strict import set_entries
+    from metricsync.sources._common.config.strict import set_entries
 
     return any(True for _entry in set_entries(provider))

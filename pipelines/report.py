@@ -40,7 +40,7 @@ def closing_line(result: Any) -> str:
 
 def evolved(result: Any) -> str:
     """`; schema: new column metrics.experimental_score (double)`: what the run added to the schema."""
-    from pipelines.evolution import describe
+    from metricsync.evolution import describe
 
     changes = getattr(result, "schema_changes", None) or []
     return "; schema: " + ", ".join(map(describe, changes)) if changes else ""

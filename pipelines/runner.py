@@ -14,7 +14,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.warehouse.destinations import (
+from metricsync.warehouse.destinations import (
     apply_loader_format,
     dataset_name,
     make_destination,
@@ -22,19 +22,19 @@ from pipelines.warehouse.destinations import (
     pipeline_name,
     require_client,
 )
-from pipelines.warehouse.errors import describe as describe_warehouse_error
-from pipelines.warehouse.merges import scope_merge_deletes
-from sources._common.http import limits
-from sources._common.http.masking import register_configured_secrets
-from sources._common.config.spec import SHARED, number
-from sources._common.config.spec import where as setting_name
-from sources._common.config.strict import check_settings, setting
-from sources._common.errors import ConfigError, MetricSyncError
-from sources._common.http.client import request_stats, ssl_context
-from sources._common.http.redaction import redact
-from sources._common.load.batch import BATCH_ROWS
-from sources._common.load.progress import RunControl, RunTally
-from sources._common.load.resource import PeriodCheck
+from metricsync.warehouse.errors import describe as describe_warehouse_error
+from metricsync.warehouse.merges import scope_merge_deletes
+from metricsync.sources._common.http import limits
+from metricsync.sources._common.http.masking import register_configured_secrets
+from metricsync.sources._common.config.spec import SHARED, number
+from metricsync.sources._common.config.spec import where as setting_name
+from metricsync.sources._common.config.strict import check_settings, setting
+from metricsync.sources._common.errors import ConfigError, MetricSyncError
+from metricsync.sources._common.http.client import request_stats, ssl_context
+from metricsync.sources._common.http.redaction import redact
+from metricsync.sources._common.load.batch import BATCH_ROWS
+from metricsync.sources._common.load.progress import RunControl, RunTally
+from metricsync.sources._common.load.resource import PeriodCheck
 
 from . import evolution
 from .accounts import Account, refuse_tables_without_account, scope_to_account

@@ -16,9 +16,9 @@ import json
 import typing
 from typing import Any
 
-from pipelines.catalog import meaning, settings
-from pipelines.providers import PROVIDERS, provider_facts, source_factory
-from sources._common.config import spec
+from metricsync.catalog import meaning, settings
+from metricsync.providers import PROVIDERS, provider_facts, source_factory
+from metricsync.sources._common.config import spec
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}

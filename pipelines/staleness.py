@@ -14,8 +14,8 @@ run metricsync run whop, or see metricsync history whop
 import datetime as dt
 from typing import Optional
 
-from sources._common.errors import ConfigError
-from sources._common.load.windows import GRANULARITIES, period_start
+from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.load.windows import GRANULARITIES, period_start
 
 ALLOWED_DAYS = {"day": 2, "week": 9, "week_sunday": 9, "month": 35, "year": 370}
 UNKNOWN_GRAIN = "month"  # a query loaded before its grain was kept in state: the loosest, until its next run
@@ -26,7 +26,7 @@ def max_ages(provider: str) -> dict:
     """`sources.<provider>.max_age`: {query: days}, checked (exit 2 naming the setting)."""
     import json
 
-    from sources._common.config.strict import setting
+    from metricsync.sources._common.config.strict import setting
 
     value = setting(provider, "max_age")
     if isinstance(value, str):

@@ -20,7 +20,7 @@ def utc_now() -> dt.datetime:
     if not value:
         return now
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"sandbox: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD or unset it")
+        raise ValueError(f"metricsync.sandbox: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD or unset it")
     return dt.datetime.combine(dt.date.fromisoformat(value), now.timetz())
 
 

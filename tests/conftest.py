@@ -1,6 +1,6 @@
 """Shared fixtures: the sandbox on loopback, an isolated working dir, and warehouses to load into.
 
-Tests run real pipelines (`pipelines.runner.run_provider`) against the in-process sandbox and
+Tests run real pipelines (`metricsync.runner.run_provider`) against the in-process sandbox and
 assert on the rows in DuckDB/Postgres and on the requests the sandbox saw.
 """
 
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sandbox import Sandbox  # noqa: E402
-from sandbox.data import utc_now  # noqa: E402
+from metricsync.sandbox import Sandbox  # noqa: E402
+from metricsync.sandbox.data import utc_now  # noqa: E402
 from processes import child_process, end_leftover_children  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("METRICSYNC_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
@@ -354,7 +354,7 @@ def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
 def run(isolated: Path):
     """`run(provider, warehouse, backfill=None, **kw)` -> ProviderResult, with this test's
     pipelines dir (delete it to simulate a fresh machine)."""
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     def _run(provider: str, warehouse: Optional[Warehouse] = None, backfill=None, **kw: Any):
         destination = warehouse.name if warehouse else "duckdb"
@@ -410,7 +410,7 @@ def _load_all(folder: Path) -> None:
                    DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
                    DLT_DATA_DIR=str(folder / "dlt_data"), DBT_TARGET_PATH=str(folder / "dbt_target"),
                    DBT_LOG_PATH=str(folder / "dbt_logs"))
-        with child_process([sys.executable, "-m", "pipelines", "run", "all", "--transform", "--progress", "none",
+        with child_process([sys.executable, "-m", "metricsync", "run", "all", "--transform", "--progress", "none",
                             "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
             out, _ = child.communicate(timeout=600)

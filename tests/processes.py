@@ -12,7 +12,7 @@ from typing import Any, Iterator
 def child_process(command: list, **popen: Any) -> Iterator[subprocess.Popen]:
     """`subprocess.Popen` in its own process group, ended with the whole group however the block ends.
 
-    with child_process([sys.executable, "-m", "pipelines", "sandbox"], stdout=subprocess.PIPE) as child:
+    with child_process([sys.executable, "-m", "metricsync", "sandbox"], stdout=subprocess.PIPE) as child:
         ...
     """
     child = subprocess.Popen(command, start_new_session=True, **popen)

@@ -24,7 +24,7 @@ def setup_accounts(monkeypatch, sandbox, accounts=ACCOUNTS, **overrides):
 
 
 def cli(isolated, warehouse, *args):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     return main(["run", "whop", "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines"),
                  *args])
@@ -118,7 +118,7 @@ def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch
     configure(monkeypatch, provider, accounts=accounts, **settings)
     warehouse = Warehouse("duckdb", str(isolated / "all.duckdb"))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     assert main(["run", provider, "--pipelines-dir", str(isolated / "pipelines")]) == 0, capsys.readouterr()
     assert _sent(sandbox, path, read) == expected

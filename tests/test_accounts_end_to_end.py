@@ -14,7 +14,7 @@ BIZ = {"north": "biz_north", "east": "biz_east"}
 
 
 def cli(capsys, isolated, warehouse, *args):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     capsys.readouterr()
     code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from sources._common.load.arrow import MONEY, TypeDrift, to_arrow
+from metricsync.sources._common.load.arrow import MONEY, TypeDrift, to_arrow
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_key_columns_are_not_null_and_names_are_normalised():
 
 
 def test_compact_pages_hold_repeated_text_once_and_expand_to_the_plain_table():
-    from sources._common.load.arrow import concat, expand
+    from metricsync.sources._common.load.arrow import concat, expand
 
     rows = [{"query_name": "mrr_by_customer", "metric": "metric_61Sud3n5oAGVCWiSr5", "currency": "usd",
              "dimension_value": f"cus_{n:05d}", "value": n} for n in range(1000)]

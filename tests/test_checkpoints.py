@@ -48,7 +48,7 @@ def setup(monkeypatch, sandbox, **settings) -> None:
 def backfill_state(run_result_dir) -> dict:
     import dlt
 
-    from pipelines.warehouse.destinations import pipeline_name
+    from metricsync.warehouse.destinations import pipeline_name
 
     pipeline = dlt.attach(pipeline_name("statsig", "duckdb"), pipelines_dir=str(run_result_dir / "pipelines"))
     resources = pipeline.state.get("sources", {}).get("statsig", {}).get("resources", {})
@@ -139,7 +139,7 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     env.update({"PYTHONPATH": str(ROOT), "SOURCES__STATSIG__API_KEY": "console-sandbox-statsig",
                 "SOURCES__STATSIG__BASE_URL": sandbox.url, "SOURCES__STATSIG__MAX_CONCURRENCY": "1",
                 "SOURCES__STATSIG__CHECKPOINT_SECONDS": "1", "DESTINATION__DUCKDB__CREDENTIALS": str(db)})
-    command = [sys.executable, "-m", "pipelines", "run", "statsig", "--from", first.isoformat(), "--to",
+    command = [sys.executable, "-m", "metricsync", "run", "statsig", "--from", first.isoformat(), "--to",
                last.isoformat(), "--pipelines-dir", str(isolated / "pipelines")]
     sandbox.latency = 0.05
     with child_process(command, cwd=isolated, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import configure, ROOT, today
 from processes import run_command
-from pipelines.cli import main
+from metricsync.cli import main
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 KEY = "whop_sandbox_key"
@@ -93,7 +93,7 @@ def test_no_secret_in_any_output_at_debug_level(sandbox, isolated):
                 "SOURCES__WHOP__BASE_URL": f"{sandbox.url}/api/v1", "SOURCES__WHOP__START_DATE": "2025-01-01",
                 "SOURCES__WHOP__WALLET_QUERIES": json.dumps([{"name": "d", "group_by": "day"}]),
                 "RUNTIME__LOG_LEVEL": "DEBUG", "DESTINATION__DUCKDB__CREDENTIALS": str(isolated / "s.duckdb")})
-    done = run_command([sys.executable, "-m", "pipelines", "--log-level", "DEBUG", "run", "whop",
+    done = run_command([sys.executable, "-m", "metricsync", "--log-level", "DEBUG", "run", "whop",
                         "--pipelines-dir", str(isolated / "p")], cwd=isolated, env=env, capture_output=True,
                        text=True, timeout=120)
     assert done.returncode == 4

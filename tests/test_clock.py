@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from conftest import configure
-from sandbox.data import utc_now
+from metricsync.sandbox.data import utc_now
 
 UTC = dt.timezone.utc
 
@@ -64,7 +64,7 @@ def test_statsig_asks_for_days_up_to_the_utc_date(sandbox, run, monkeypatch, nea
 
 
 def test_a_backfill_without_to_ends_on_the_utc_date(sandbox, monkeypatch, isolated, capsys, near_midnight):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     first = near_midnight - dt.timedelta(days=4)
     configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
@@ -81,7 +81,7 @@ def test_a_backfill_without_to_ends_on_the_utc_date(sandbox, monkeypatch, isolat
 
 def test_a_backfill_from_the_local_date_is_in_the_future(sandbox, monkeypatch, isolated, capsys, near_midnight):
     """Where the local date is ahead of UTC, `--from <local date>` is still in the future."""
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1")
     tomorrow = near_midnight + dt.timedelta(days=1)

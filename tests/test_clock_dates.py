@@ -82,9 +82,9 @@ def test_every_hostile_date_has_its_expected_plan():
 
 @pytest.mark.parametrize("day", HOSTILE_DATES)
 def test_the_runner_the_sandbox_and_the_transform_read_the_set_date(day, monkeypatch):
-    from sandbox import Sandbox
-    from sources._common.load.progress import RunControl
-    from sources._common.load.windows import clock_shift_days, utc_now, utc_today
+    from metricsync.sandbox import Sandbox
+    from metricsync.sources._common.load.progress import RunControl
+    from metricsync.sources._common.load.windows import clock_shift_days, utc_now, utc_today
 
     monkeypatch.setenv("METRICSYNC_TODAY", day)
     real = dt.datetime.now(dt.timezone.utc)
@@ -95,7 +95,7 @@ def test_the_runner_the_sandbox_and_the_transform_read_the_set_date(day, monkeyp
 
 @pytest.mark.parametrize("day", HOSTILE_DATES)
 def test_a_nightly_run_plans_whole_periods_up_to_the_set_date(day, monkeypatch):
-    from sources._common.load.windows import incremental_start, latest_period, plan_windows
+    from metricsync.sources._common.load.windows import incremental_start, latest_period, plan_windows
 
     monkeypatch.setenv("METRICSYNC_TODAY", day)
     today = D(day)
@@ -109,8 +109,8 @@ def test_a_nightly_run_plans_whole_periods_up_to_the_set_date(day, monkeypatch):
 
 @pytest.mark.parametrize("day, zone", list(DST_DAYS))
 def test_a_day_whose_clocks_change_is_asked_for_from_midnight_to_midnight(day, zone):
-    from sources._common.load.windows import Window
-    from sources.stripe_analytics.helpers import window_range
+    from metricsync.sources._common.load.windows import Window
+    from metricsync.sources.stripe_analytics.helpers import window_range
 
     window = Window(D(day), D(day) + dt.timedelta(days=1))
     later = dt.datetime.combine(D(day) + dt.timedelta(days=2), dt.time(), dt.timezone.utc)
@@ -119,7 +119,7 @@ def test_a_day_whose_clocks_change_is_asked_for_from_midnight_to_midnight(day, z
 
 @pytest.mark.parametrize("value", ["2027-02-30", "28/02/2027", "20270228", "tomorrow", "2027-2-28"])
 def test_a_clock_that_is_not_a_date_stops_the_command_in_one_line(value, monkeypatch, capsys):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     monkeypatch.setenv("METRICSYNC_TODAY", value)
     assert main(["describe", "whop"]) == 2
@@ -130,7 +130,7 @@ def test_a_clock_that_is_not_a_date_stops_the_command_in_one_line(value, monkeyp
 
 def test_the_date_the_error_suggests_runs_a_backfill_to_it(sandbox, monkeypatch, isolated, capsys):
     """`METRICSYNC_TODAY=2028-02-29`, as the error above suggests: the run ends on the leap day."""
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     monkeypatch.setenv("METRICSYNC_TODAY", "2028-02-29")
     configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)

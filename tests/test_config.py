@@ -14,10 +14,10 @@ import pytest
 
 from conftest import configure, today
 from processes import run_command
-from pipelines.cli import main
-from pipelines.providers import PROVIDERS, source_factory
-from sources._common.config import spec
-from sources._common.config.strict import source_parameters
+from metricsync.cli import main
+from metricsync.providers import PROVIDERS, source_factory
+from metricsync.sources._common.config import spec
+from metricsync.sources._common.config.strict import source_parameters
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY - dt.timedelta(days=10)).isoformat()
@@ -197,7 +197,7 @@ def test_api_key_with_nothing_to_load_warns(sandbox, monkeypatch, isolated, prov
     """In a real process: the warning is the one line on stderr (logging's own handler)."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "defs.duckdb"))
     setup(monkeypatch, sandbox, provider, **settings)
-    done = run_command([sys.executable, "-m", "pipelines", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
+    done = run_command([sys.executable, "-m", "metricsync", "run", provider, "--pipelines-dir", "p"], cwd=isolated,
                        env=dict(os.environ), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -277,7 +277,7 @@ def test_postgres_connection_failure_is_one_line_without_password(sandbox, capsy
 ])
 def test_runner_settings_are_read_in_every_layout(monkeypatch, isolated, env, files, expected):
     """A runner setting accepted by strict config is also used, whichever layout it is in."""
-    from pipelines.runner import schema_contract
+    from metricsync.runner import schema_contract
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)

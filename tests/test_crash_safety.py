@@ -38,7 +38,7 @@ def child_env(sandbox, workdir: Path) -> dict:
 @contextlib.contextmanager
 def start_backfill(sandbox, workdir: Path, log: str) -> Iterator[subprocess.Popen]:
     """The backfill in its own process (group), ended when the `with` block ends; output to `log`."""
-    command = [sys.executable, "-m", "pipelines", "run", "whop", "--from", BACKFILL[0].isoformat(),
+    command = [sys.executable, "-m", "metricsync", "run", "whop", "--from", BACKFILL[0].isoformat(),
                "--to", BACKFILL[1].isoformat(), "--windows-per-load", "1", "--pipelines-dir", str(workdir / "pipelines")]
     with open(workdir / log, "w") as out, child_process(command, cwd=workdir, env=child_env(sandbox, workdir),
                                                         stdout=out, stderr=subprocess.STDOUT) as child:
@@ -106,10 +106,10 @@ def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sand
     import dlt
 
     from conftest import configure
-    from pipelines.warehouse.destinations import pipeline_name
-    from pipelines.runner import apply_loader_defaults, make_destination
-    from sources._common.load.progress import RunControl
-    from sources.whop import whop_source
+    from metricsync.warehouse.destinations import pipeline_name
+    from metricsync.runner import apply_loader_defaults, make_destination
+    from metricsync.sources._common.load.progress import RunControl
+    from metricsync.sources.whop import whop_source
 
     apply_loader_defaults()  # as the crashed run had them (else the order of the tests decides)
 

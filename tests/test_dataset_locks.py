@@ -27,7 +27,7 @@ ACCOUNTS = {"north": "biz_north", "south": "biz_south"}
 
 def start(isolated, warehouse, account: str, folder: str) -> subprocess.Popen:
     """`metricsync run whop --accounts <account>` with its own pipelines folder, one load per window."""
-    return subprocess.Popen([sys.executable, "-m", "pipelines", "run", "whop", "--accounts", account,
+    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "whop", "--accounts", account,
                              "--windows-per-load", "1", "--progress", "none", "--destination", warehouse.name,
                              "--pipelines-dir", str(isolated / folder)], cwd=isolated,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
@@ -136,7 +136,7 @@ def test_two_accounts_from_two_hosts_write_one_dataset_in_turns(sandbox, sql_war
 
 
 def transform(isolated, warehouse, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipelines", "transform", "--destination", warehouse.name],
+    return subprocess.Popen([sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name],
                             cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -189,8 +189,8 @@ def test_a_transform_told_to_wait_builds_once_the_other_is_done(warehouse, isola
     TRANSFORM__LOCK_WAIT_SECONDS (as that line says) it waits, then runs (here: nothing loaded, exit 2)."""
     import dlt
 
-    from pipelines import locking
-    from pipelines.warehouse.destinations import make_destination
+    from metricsync import locking
+    from metricsync.warehouse.destinations import make_destination
 
     mart = dlt.pipeline(pipeline_name="holder", pipelines_dir=str(isolated / "holder"), dataset_name="metrics",
                         destination=make_destination("duckdb", "metrics"))

@@ -83,7 +83,7 @@ def test_two_runs_exact_with_history_and_state_restored(sandbox, sql_warehouse, 
                  marks=pytest.mark.skipif(installed("google.cloud.bigquery"), reason="google-cloud-bigquery is installed")),
 ])
 def test_unusable_destination_is_refused_before_any_request(sandbox, monkeypatch, capsys, destination, fragment):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     setup_whop(monkeypatch, sandbox)
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", "file:///tmp/nowhere")
@@ -94,7 +94,7 @@ def test_unusable_destination_is_refused_before_any_request(sandbox, monkeypatch
 
 
 def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated):
-    from pipelines.warehouse.destinations import make_destination
+    from metricsync.warehouse.destinations import make_destination
 
     token = "secret_md_token_123"
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", f"md:analytics?motherduck_token={token}")
@@ -103,7 +103,7 @@ def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated
     # a named DuckDB destination with an md: path is refused with a pointer to motherduck
     monkeypatch.setenv("DESTINATION__LAKE__DESTINATION_TYPE", "duckdb")
     monkeypatch.setenv("DESTINATION__LAKE__CREDENTIALS", f"md:analytics?motherduck_token={token}")
-    from sources._common.errors import ConfigError
+    from metricsync.sources._common.errors import ConfigError
 
     with pytest.raises(ConfigError, match="motherduck") as refused:
         make_destination("lake", "whop")
@@ -120,9 +120,9 @@ def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated
 ])
 def test_cloud_warehouses_are_configured_without_network(sandbox, monkeypatch, isolated, destination, env, formats):
     """The source builds and extracts/normalizes for the warehouse; only `load` would connect."""
-    from pipelines.warehouse.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
-    from sources._common.load.progress import RunControl
-    from sources.whop import whop_source
+    from metricsync.warehouse.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
+    from metricsync.sources._common.load.progress import RunControl
+    from metricsync.sources.whop import whop_source
 
     setup_whop(monkeypatch, sandbox, metric_queries=None, wallet_queries=QUERIES["wallet_queries"][:1])
     monkeypatch.setenv("DATASET_PREFIX", "metrics_")
@@ -161,7 +161,7 @@ def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
     """Two warehouses (duckdb, and a second DuckDB configured as a named destination): the second
     run is a full first load there, not an increment of the first warehouse's state."""
     from conftest import Warehouse
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     setup_whop(monkeypatch, sandbox, metric_queries=None)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "first.duckdb"))

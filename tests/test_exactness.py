@@ -13,9 +13,9 @@ import test_whop as whop
 from conftest import today, Warehouse
 from test_statsig import expected_values, setup as setup_statsig, days, warehouse_values
 
-from sources._common.load.progress import RunControl
-from sources._common.load.windows import Window
-from sources.whop.helpers import metric_request
+from metricsync.sources._common.load.progress import RunControl
+from metricsync.sources._common.load.windows import Window
+from metricsync.sources.whop.helpers import metric_request
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 BY_CUSTOMER = {"name": "mrr_by_customer", "metrics": [{"id": stripe.MRR}], "interval": "day", "currency": "usd",
@@ -217,9 +217,9 @@ def test_windows_are_planned_in_utc_on_a_machine_ahead_of_utc(monkeypatch):
 def test_two_rows_with_one_key_in_an_answer_fail_loudly(form, clash):
     import pyarrow as pa
 
-    from sources._common.errors import ApiError
-    from sources._common.load.arrow import to_arrow
-    from sources._common.load.resource import WindowedTable
+    from metricsync.sources._common.errors import ApiError
+    from metricsync.sources._common.load.arrow import to_arrow
+    from metricsync.sources._common.load.resource import WindowedTable
 
     table = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"))
     day = dt.date(2026, 3, 1)

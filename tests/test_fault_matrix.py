@@ -20,8 +20,8 @@ from typing import Callable, NamedTuple
 import pytest
 from conftest import configure, today, Warehouse
 
-from sandbox.server import FAULT_MODES
-from sandbox.whop import LINE_CATEGORIES
+from metricsync.sandbox.server import FAULT_MODES
+from metricsync.sandbox.whop import LINE_CATEGORIES
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 DAYS = 10

@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 
 from conftest import configure, postgres_database, today
-from pipelines.cli import main
+from metricsync.cli import main
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY - dt.timedelta(days=3)).isoformat()
@@ -35,7 +35,7 @@ PASSWORD = f"planted{uuid.uuid4().hex}"
 
 def advice(message: str) -> list[tuple[str, str]]:
     """(verb, environment variable) for each setting the message tells to set or unset; a TOML path
-    (`sources.whop.base_url`) as its variable (`SOURCES__WHOP__BASE_URL`).
+    (`metricsync.sources.whop.base_url`) as its variable (`SOURCES__WHOP__BASE_URL`).
 
     >>> advice("x - unset DATASET_NAME and set sources.whop.dataset_name")
     [('unset', 'DATASET_NAME'), ('set', 'SOURCES__WHOP__DATASET_NAME')]
@@ -232,8 +232,8 @@ def test_the_docstring_samples_hold():
     import doctest
     import sys
 
-    from pipelines.warehouse import urls
-    from sources._common.http import masking
+    from metricsync.warehouse import urls
+    from metricsync.sources._common.http import masking
 
     for module in (urls, masking, sys.modules[__name__]):
         assert doctest.testmod(module).failed == 0, module.__name__

@@ -20,12 +20,12 @@ from conftest import configure, today, Warehouse
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from sources._common.errors import BadAnswer
-from sources._common.load.arrow import MONEY, BadValue, columns_to_arrow, to_arrow
-from sources._common.load.windows import Window
-from sources.statsig import helpers as statsig
-from sources.stripe_analytics import helpers as stripe
-from sources.whop import helpers as whop
+from metricsync.sources._common.errors import BadAnswer
+from metricsync.sources._common.load.arrow import MONEY, BadValue, columns_to_arrow, to_arrow
+from metricsync.sources._common.load.windows import Window
+from metricsync.sources.statsig import helpers as statsig
+from metricsync.sources.stripe_analytics import helpers as stripe
+from metricsync.sources.whop import helpers as whop
 
 PURE = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
@@ -108,7 +108,7 @@ def assert_exact_or_refused(values, kind, column="v"):
 def test_the_docstring_samples_hold():
     import doctest
 
-    from sources._common.load import answers, arrow, cells
+    from metricsync.sources._common.load import answers, arrow, cells
 
     for module in (cells, arrow, answers):
         assert doctest.testmod(module).failed == 0, module.__name__
@@ -323,9 +323,9 @@ def test_a_200_without_the_documented_list_is_never_an_empty_answer():
 def test_definitions_load_exactly_or_fail_before_their_snapshot(field, value, loaded):
     """Definitions load as rows (scd2): a snapshot closes what it lacks, so a row that cannot load
     exactly fails the run before any of it loads."""
-    from sources._common.load.answers import definition_rows
-    from sources.posthog import helpers as posthog
-    from sources.posthog import settings as posthog_settings
+    from metricsync.sources._common.load.answers import definition_rows
+    from metricsync.sources.posthog import helpers as posthog
+    from metricsync.sources.posthog import settings as posthog_settings
 
     rows = [{"id": "m1", "name": "Revenue", field: value}]
     types = posthog.integers(posthog_settings.METRIC_COLUMNS)
@@ -373,7 +373,7 @@ def loaded_once(sandbox_server, tmp_path_factory):
     """A DuckDB file each provider loaded cleanly once (the first run of the issue's cases)."""
     folder = tmp_path_factory.mktemp("hostile")
     path = str(folder / "clean.duckdb")
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     sandbox_server.reset()
     with pytest.MonkeyPatch.context() as patch:
@@ -401,7 +401,7 @@ def second_run(provider, sandbox, clean, folder, monkeypatch, **overrides):
     configure(monkeypatch, provider, **{**SETTINGS[provider](sandbox.url), **overrides})
     duck = Warehouse("duckdb", path)
     before = warehouse_state(duck, provider)
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     result = run_provider(provider, "duckdb", None, str(folder / "pipelines"))
     return result, before, warehouse_state(duck, provider), duck
@@ -487,7 +487,7 @@ def test_whop_amount_loads_exactly_or_fails_with_the_warehouse_unchanged(loaded_
 def test_a_from_before_year_one_in_the_querys_time_zone_is_a_usage_error(sandbox, tmp_path, monkeypatch, capsys):
     """`run stripe_analytics --from 0001-01-01` with an Asia/Tokyo query: its first day starts at
     0000-12-31T15:00Z (issue 27: OverflowError, exit 1). Exit 2, one line, nothing requested."""
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "early.duckdb"))
     configure(monkeypatch, "stripe_analytics", **SETTINGS["stripe_analytics"](sandbox.url))

@@ -10,10 +10,10 @@ from typing import Callable, Optional
 import httpx
 import pytest
 
-from sources._common import ApiClient, ApiError, AuthError, NextUrlPaginator, RequestLimiter, Request, RetryPolicy
-from sources._common.errors import ConfigError, RetriesExhausted
-from sources._common.http.client import parse_retry_after, ssl_context, validate_base_url
-from sources._common.http.redaction import RedactingFilter, install_log_redaction, redact, register_secret
+from metricsync.sources._common import ApiClient, ApiError, AuthError, NextUrlPaginator, RequestLimiter, Request, RetryPolicy
+from metricsync.sources._common.errors import ConfigError, RetriesExhausted
+from metricsync.sources._common.http.client import parse_retry_after, ssl_context, validate_base_url
+from metricsync.sources._common.http.redaction import RedactingFilter, install_log_redaction, redact, register_secret
 
 BASE = "https://api.example.com/v1"
 KEY = "sk_test_Http9Client7Key"
@@ -162,7 +162,7 @@ def test_an_unreachable_host_is_retried_then_named_with_the_setting_to_check(err
     pytest.param([raises(httpx.ReadTimeout)], 2, 1, 0, id="timeout"),
 ])
 def test_request_counters_count_attempts_retries_and_429s(faults, requests, retries, throttled):
-    from sources._common.http.client import request_stats
+    from metricsync.sources._common.http.client import request_stats
 
     stats = request_stats("acme")
     stats.reset()

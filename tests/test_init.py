@@ -12,7 +12,7 @@ import pytest
 
 from conftest import today, ROOT
 from processes import run_command
-from pipelines.cli import main
+from metricsync.cli import main
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -63,7 +63,7 @@ def test_init_then_the_three_printed_commands_load_the_project(sandbox, isolated
         days = conn.execute("select count(distinct period) from whop.wallet_time_series").fetchone()[0]
     assert days == 31
     monkeypatch.chdir(project)  # `transform` in the project builds its own copy (--with-dbt), not the packaged one
-    from pipelines.commands.transform import Dbt
+    from metricsync.commands.transform import Dbt
 
     assert Dbt("duckdb", str(isolated), verbose=False).common[:2] == ["--project-dir", str(project / "transform")]
 

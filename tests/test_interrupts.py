@@ -18,7 +18,7 @@ WALLET = [{"name": "daily_all", "group_by": "day"}, {"name": "weekly_usd", "grou
 
 
 def run_all(isolated, warehouse) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipelines", "run", "all", "--progress", "none",
+    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "all", "--progress", "none",
                              "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")],
                             cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -74,7 +74,7 @@ def test_a_signal_stops_the_whole_run_and_the_rerun_resumes_exactly(sandbox, war
 
 SLOW_CLEANUP = """
 import os, signal, sys, time
-from pipelines.interrupts import handled
+from metricsync.interrupts import handled
 with handled():
     try:
         os.kill(os.getpid(), signal.SIGINT)

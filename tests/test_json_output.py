@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pipelines.cli import main
+from metricsync.cli import main
 
 CASES = [
     pytest.param(["status", "statsig", "--json", "--log-level", "INFO"], 0, id="status-info"),

@@ -15,12 +15,17 @@ import pytest
 from conftest import ROOT
 
 PACKAGES = ("pipelines", "sources", "sandbox", "deploy", "bench")
-ENTRY_POINTS = {"pipelines.cli", "pipelines.__main__"}  # the CLI: the one place that imports every command
+ENTRY_POINTS = {"metricsync.cli", "metricsync.__main__"}  # the CLI: the one place that imports every command
 PROVIDERS = ("whop", "stripe_analytics", "posthog", "statsig")
+
+
+IMPORT_NAMES = {"pipelines": "metricsync", "sources": "metricsync.sources", "sandbox": "metricsync.sandbox",
+                "bench": "metricsync.bench", "deploy": "deploy"}  # folder -> installed import name (setup.py)
 
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts[0] = IMPORT_NAMES[parts[0]]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -94,11 +99,11 @@ def package_of(module: str) -> str:
 
 def test_the_graph_sees_the_known_imports():
     """A guard against a graph that finds nothing: a few imports every reader can check."""
-    assert "pipelines.runner" in GRAPH["pipelines.commands.run"]
-    assert "sources._common.config.spec" in GRAPH["sources._common.http.client"]
-    assert "sources.whop.helpers" in GRAPH["sources.whop"]  # `from . import helpers`
-    assert "sandbox.messages" in GRAPH["sandbox.whop"]  # `from .messages import ...`
-    assert "pipelines.report" in GRAPH["pipelines.runner"]  # an import inside a function
+    assert "metricsync.runner" in GRAPH["metricsync.commands.run"]
+    assert "metricsync.sources._common.config.spec" in GRAPH["metricsync.sources._common.http.client"]
+    assert "metricsync.sources.whop.helpers" in GRAPH["metricsync.sources.whop"]  # `from . import helpers`
+    assert "metricsync.sandbox.messages" in GRAPH["metricsync.sandbox.whop"]  # `from .messages import ...`
+    assert "metricsync.report" in GRAPH["metricsync.runner"]  # an import inside a function
 
 
 def test_no_import_cycle_between_modules():
@@ -113,18 +118,28 @@ def test_no_import_cycle_between_packages():
     assert cycles(packages) == []
 
 
+def _folder_name(name: str) -> str:
+    """`metricsync.sources.whop` -> `sources.whop`, `metricsync.runner` -> `pipelines.runner`: the tree's path."""
+    for folder, imported in sorted(IMPORT_NAMES.items(), key=lambda item: -len(item[1])):
+        if name == imported or name.startswith(imported + "."):
+            return folder + name[len(imported):]
+    return name
+
+
 def _in(module: str, *prefixes: str) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in prefixes)
+    """Whether a module lives under one of these folders (`pipelines`, `sources.whop`) or import names."""
+    path = _folder_name(module)
+    return any(path == q or path.startswith(q + ".") for q in map(_folder_name, prefixes))
 
 
 LAYERS = [
     # (who, must not import, why)
     ("sources", ("pipelines", "sandbox", "deploy", "bench"), "sources are the bottom layer"),
-    ("sources._common", tuple(f"sources.{p}" for p in PROVIDERS), "the shared machinery knows no provider"),
+    ("metricsync.sources._common", tuple(f"sources.{p}" for p in PROVIDERS), "the shared machinery knows no provider"),
     ("sandbox", ("pipelines", "sources", "deploy", "bench"), "the emulator is written from the API docs alone"),
-    ("pipelines.warehouse", ("pipelines.runner", "pipelines.commands", "pipelines.cli"),
+    ("metricsync.warehouse", ("metricsync.runner", "metricsync.commands", "metricsync.cli"),
      "the warehouse is below the runner"),
-    ("pipelines.commands", ("pipelines.cli", "pipelines.__main__"), "commands are registered by cli, not the reverse"),
+    ("metricsync.commands", ("metricsync.cli", "metricsync.__main__"), "commands are registered by cli, not the reverse"),
     ("pipelines", ("deploy", "bench"), "deployments and the benchmark sit beside the program"),
 ]
 
@@ -136,8 +151,8 @@ def test_layers_import_only_downward(who, forbidden, why):
 
 
 def test_pipelines_core_never_imports_the_commands_or_the_cli():
-    core = [m for m in GRAPH if _in(m, "pipelines") and not _in(m, "pipelines.commands") and m not in ENTRY_POINTS]
-    wrong = sorted(f"{m} -> {t}" for m in core for t in GRAPH[m] if _in(t, "pipelines.commands", *ENTRY_POINTS))
+    core = [m for m in GRAPH if _in(m, "pipelines") and not _in(m, "metricsync.commands") and m not in ENTRY_POINTS]
+    wrong = sorted(f"{m} -> {t}" for m in core for t in GRAPH[m] if _in(t, "metricsync.commands", *ENTRY_POINTS))
     assert wrong == []
 
 
@@ -182,6 +197,6 @@ def test_a_fifth_provider_is_its_folder_plus_one_registry_line():
     assert tables == {"pipelines/providers.py"}
     assert "plus one registry line" in text and "`pipelines/providers.py`" in text
     for provider in PROVIDERS:
-        settings = importlib.import_module(f"sources.{provider}.settings")
+        settings = importlib.import_module(f"metricsync.sources.{provider}.settings")
         assert {"WINDOWED_TABLES", "DEFINITION_TABLES", "ACCOUNT_PARAMS", "SPEC_ARGS"} <= set(vars(settings))
-        assert callable(importlib.import_module(f"sources.{provider}.helpers").probe)
+        assert callable(importlib.import_module(f"metricsync.sources.{provider}.helpers").probe)

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import _warehouse, today
 from processes import run_command
-from sandbox.data import utc_now
+from metricsync.sandbox.data import utc_now
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
@@ -56,7 +56,7 @@ def _configure(mp, box) -> None:
 
 
 def _run_all(kind: str, pipelines_dir: str) -> None:
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     for provider in ACCOUNTS:
         assert main(["run", provider, "--destination", kind, "--pipelines-dir", pipelines_dir]) == 0, provider
@@ -65,7 +65,7 @@ def _run_all(kind: str, pipelines_dir: str) -> None:
 def transform(warehouse, workdir):
     env = {**os.environ, "DBT_TARGET_PATH": str(workdir / "dbt_target"), "DBT_LOG_PATH": str(workdir / "dbt_logs"),
            f"DESTINATION__{warehouse.name.upper()}__CREDENTIALS": warehouse.credentials}
-    return run_command([sys.executable, "-m", "pipelines", "transform", "--destination", warehouse.name], cwd=workdir,
+    return run_command([sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name], cwd=workdir,
                        env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -237,7 +237,7 @@ def test_the_semantic_layer_keeps_two_statsig_metric_types_of_one_name_apart(bui
     if warehouse.name != "duckdb":
         pytest.skip("the guard is the metric definitions', the same on every warehouse")
     env = {**os.environ, "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials}  # a process: DuckDB is not held
-    done = run_command([sys.executable, "-m", "pipelines", "query", "statsig_value", "--where", "series = 'MRR'", "--json",
+    done = run_command([sys.executable, "-m", "metricsync", "query", "statsig_value", "--where", "series = 'MRR'", "--json",
                         "--destination", "duckdb"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     got = {(r["day"], r["statsig_metric_type"], r["dimension_value"]): Decimal(r["statsig_value"])
@@ -326,7 +326,7 @@ def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_s
     are not there."""
     import json as _json
 
-    from pipelines.commands.transform import PROJECT_DIR
+    from metricsync.commands.transform import PROJECT_DIR
 
     (tmp_path / "profiles.yml").write_text(_json.dumps({"metricsync": {"target": "dev", "outputs": {
         "dev": {"type": "duckdb", "path": str(tmp_path / "dev.duckdb"), "schema": "dbt_alice"}}}}))

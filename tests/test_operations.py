@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import configure, today, Warehouse
-from pipelines.cli import main
+from metricsync.cli import main
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 DAILY = [{"name": "daily", "group_by": "day"}]
@@ -221,7 +221,7 @@ def test_a_new_column_is_told_once_recorded_and_alerted(sandbox, webhook, monkey
 
 def test_rows_that_fall_by_more_than_half_are_told_recorded_and_alerted(sandbox, webhook, monkeypatch, capsys,
                                                                          tmp_path):
-    from sandbox.statsig import SOURCES
+    from metricsync.sandbox.statsig import SOURCES
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
     configure(monkeypatch, "statsig", api_key=sandbox.by_name["statsig"].api_key, base_url=sandbox.url,
@@ -329,9 +329,9 @@ def test_airflow_task_callbacks_record_and_alert_as_the_cli(sandbox, webhook, mo
     import dlt
     from types import SimpleNamespace
 
-    from pipelines.operations import task_callback
-    from pipelines.providers import source_factory
-    from sources._common.load.progress import RunControl
+    from metricsync.operations import task_callback
+    from metricsync.providers import source_factory
+    from metricsync.sources._common.load.progress import RunControl
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "airflow.duckdb"))
     whop(monkeypatch, sandbox, api_key=BAD_KEY)
@@ -355,7 +355,7 @@ def test_airflow_task_callbacks_record_and_alert_as_the_cli(sandbox, webhook, mo
 def test_a_history_table_of_an_earlier_version_gains_the_new_columns(monkeypatch, capsys, tmp_path):
     import duckdb
 
-    from pipelines.history import COLUMNS
+    from metricsync.history import COLUMNS
 
     path = str(tmp_path / "w.duckdb")
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)

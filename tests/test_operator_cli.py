@@ -12,7 +12,7 @@ import pytest
 
 from conftest import configure, today, Warehouse
 from processes import run_command
-from pipelines.cli import main
+from metricsync.cli import main
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=20)
@@ -303,14 +303,14 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
 
     from conftest import ROOT, clock_env
     from processes import child_process
-    from sandbox import Sandbox
+    from metricsync.sandbox import Sandbox
 
     import socket
 
     with socket.socket() as probe:  # a free port (the command takes 1-65535)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with child_process([sys.executable, "-m", "pipelines", "sandbox", "--port", str(port)], cwd=isolated,
+    with child_process([sys.executable, "-m", "metricsync", "sandbox", "--port", str(port)], cwd=isolated,
                        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **clock_env()},
                        stdout=subprocess.PIPE, text=True) as server:
         lines = [server.stdout.readline().rstrip("\n") for _ in range(4)]  # url, keys, hint, empty
@@ -443,7 +443,7 @@ def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypa
         point_all_at_sandbox(monkeypatch, sandbox)
 
         def run(*args: str) -> subprocess.CompletedProcess:
-            return run_command([sys.executable, "-m", "pipelines", "run", "posthog", "--pipelines-dir", "p", *args],
+            return run_command([sys.executable, "-m", "metricsync", "run", "posthog", "--pipelines-dir", "p", *args],
                                cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                                text=True, timeout=300)
 

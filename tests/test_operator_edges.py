@@ -10,8 +10,8 @@ import pytest
 import test_stripe_analytics as stripe
 from conftest import configure
 from conftest import today as clock_today
-from pipelines.cli import main
-from sandbox.whop import LINE_CATEGORIES
+from metricsync.cli import main
+from metricsync.sandbox.whop import LINE_CATEGORIES
 
 MONTHLY_GROSS = {"name": "monthly_gross", "group_by": "month", "reporting_category": "gross_income"}
 WEEKLY = {"name": "weekly", "group_by": "week"}
@@ -245,7 +245,7 @@ def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(sandbo
 
     point_all_at_sandbox(monkeypatch, sandbox, whop={"accounts": [{"name": "north", "account_id": "biz_north"},
                                                                   {"name": "south", "account_id": "biz_south"}]})
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", "all", "--progress", "none",
+    done = subprocess.run([sys.executable, "-m", "metricsync", "run", "all", "--progress", "none",
                            "--destination", sql_warehouse.name,
                            "--pipelines-dir", str(isolated / "pipelines")], cwd=isolated, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
@@ -291,7 +291,7 @@ def test_a_week_labelled_neither_monday_nor_sunday_fails_the_query(sandbox, ware
 def test_the_widening_sample_in_the_docstring_holds():
     import doctest
 
-    from sources._common.load import windows
+    from metricsync.sources._common.load import windows
 
     assert doctest.testmod(windows).failed == 0
 

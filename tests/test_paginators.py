@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from sources._common import (
+from metricsync.sources._common import (
     ApiClient,
     ApiError,
     BodyCursorPaginator,

@@ -7,7 +7,7 @@ import time
 
 import pyarrow as pa
 
-from sources._common.load.prefetch import Prefetcher, note
+from metricsync.sources._common.load.prefetch import Prefetcher, note
 
 MB = 2**20
 
@@ -136,8 +136,8 @@ def test_while_requests_are_paced_it_fetches_ahead_what_the_api_accepts_in_five_
 
 
 def test_a_spooled_windows_pages_leave_memory_and_read_back_as_they_were():
-    from sources._common.load.arrow import to_arrow
-    from sources._common.load.spool import Spool
+    from metricsync.sources._common.load.arrow import to_arrow
+    from metricsync.sources._common.load.spool import Spool
 
     def page(start: int) -> pa.Table:  # ~1 MB of Arrow: a compact query name, 1,000-character values
         return to_arrow([{"query_name": "q", "dimension_value": f"{n:06d}" + "x" * 1000, "value": n}
@@ -193,7 +193,7 @@ def test_page_chains_wait_while_the_warehouse_loads_and_go_on_after():
 
 
 def test_the_loaders_duckdb_connection_caps_its_memory(monkeypatch, tmp_path):
-    from pipelines.warehouse.destinations import make_destination, one_connection
+    from metricsync.warehouse.destinations import make_destination, one_connection
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "capped.duckdb"))
     for configured, shown in ((None, "190.7 MiB"), ("1GB", "953.6 MiB")):  # DuckDB shows bytes in MiB

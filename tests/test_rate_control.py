@@ -13,7 +13,7 @@ from typing import Optional
 import httpx
 import pytest
 
-from sources._common import ApiClient, Request, RequestLimiter, RetryPolicy
+from metricsync.sources._common import ApiClient, Request, RequestLimiter, RetryPolicy
 
 BASE = "https://api.example.com/v1"
 FAST = RetryPolicy(max_attempts=20, backoff_base=0.01, backoff_max=0.05)
@@ -120,7 +120,7 @@ def test_429s_cut_the_rate_multiplicatively_once_per_episode():
 def test_a_limit_found_twice_is_held_just_under_it_and_a_told_rate_is_one():
     """The second 429 at the same limit cuts to 97% of it (the first to 85%), and the probe beyond
     it slows; told a rate, a 429 near it cuts to 97% and the rate grows straight back."""
-    from sources._common.http.ratecontrol import RateController
+    from metricsync.sources._common.http.ratecontrol import RateController
 
     learnt = RateController("acme")
     for start in range(1, 31):  # 30 accepted within the last second, then a 429
@@ -247,7 +247,7 @@ def test_concurrency_429s_cut_concurrency_not_rate_and_never_exceed_max_concurre
 def test_a_wait_beyond_max_retry_wait_fails_without_holding_other_requests():
     """A Retry-After longer than `max_retry_wait` fails that request at once; the other requests of
     the provider (e.g. in flight on other threads) are not held for it, so the run ends promptly."""
-    from sources._common import RetriesExhausted
+    from metricsync.sources._common import RetriesExhausted
 
     clock = FakeClock()
     answers = iter([httpx.Response(429, headers={"Retry-After": "900"}, json={}), httpx.Response(200, json={})])

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import LOADED_DAYS, ROOT, today
 from processes import child_process, run_command
-from pipelines.cli import main
-from sandbox.whop import LINE_CATEGORIES
+from metricsync.cli import main
+from metricsync.sandbox.whop import LINE_CATEGORIES
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=LOADED_DAYS)
@@ -88,7 +88,7 @@ def test_reset_asks_on_a_terminal(loaded_duckdb, isolated, answer, code, reset):
 
     before = daily_rows(loaded_duckdb)
     primary, secondary = pty.openpty()
-    command = [sys.executable, "-m", "pipelines", "reset", "whop", "--queries", "daily_all", "--drop-rows",
+    command = [sys.executable, "-m", "metricsync", "reset", "whop", "--queries", "daily_all", "--drop-rows",
                "--pipelines-dir", "pipelines"]
     try:
         with child_process(command, cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=secondary,
@@ -134,7 +134,7 @@ def test_one_failed_provider_gives_its_own_code_and_transform_is_skipped(loaded_
 
 # -- progress -------------------------------------------------------------------------------------
 def test_progress_auto_logs_lines_when_stderr_is_not_a_terminal(loaded_duckdb, sandbox, isolated):
-    done = run_command([sys.executable, "-m", "pipelines", "run", "statsig", "--progress", "auto",
+    done = run_command([sys.executable, "-m", "metricsync", "run", "statsig", "--progress", "auto",
                         "--pipelines-dir", "pipelines"], cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)},
                        capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -159,7 +159,7 @@ def test_an_md_path_never_becomes_a_local_file_and_its_token_is_never_printed(sa
     token = "secret_md_token_123"
     env = {**os.environ, **loaded_settings(sandbox), "PYTHONPATH": str(ROOT),
            "DESTINATION__DUCKDB__CREDENTIALS": f"md:analytics?motherduck_token={token}"}
-    done = run_command([sys.executable, "-m", "pipelines", "run", "posthog", "--progress", "none",
+    done = run_command([sys.executable, "-m", "metricsync", "run", "posthog", "--progress", "none",
                         "--pipelines-dir", "pipelines"], cwd=isolated, env=env, capture_output=True, text=True,
                        timeout=300)
     assert done.returncode != 0  # no MotherDuck here: it must fail, not load into a local file

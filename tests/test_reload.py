@@ -63,10 +63,10 @@ def old_version_pipeline(isolated, span):
     (dlt's own `delete-insert`)."""
     import dlt
 
-    from pipelines.runner import apply_loader_defaults
-    from pipelines.warehouse.destinations import apply_loader_format, make_destination, pipeline_name
-    from sources._common.load.progress import RunControl
-    from sources.whop import whop_source
+    from metricsync.runner import apply_loader_defaults
+    from metricsync.warehouse.destinations import apply_loader_format, make_destination, pipeline_name
+    from metricsync.sources._common.load.progress import RunControl
+    from metricsync.sources.whop import whop_source
 
     apply_loader_defaults()
     factory = make_destination("duckdb", "whop")
@@ -106,7 +106,7 @@ def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_
 def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countries, run, isolated, monkeypatch, caplog):
     import dlt
 
-    from pipelines.warehouse.destinations import pipeline_name
+    from metricsync.warehouse.destinations import pipeline_name
 
     restate(sandbox, countries)
     monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "1MB")  # DuckDB fails the load, after the extract
@@ -131,6 +131,6 @@ def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countri
 def test_the_delete_scope_sample_in_the_docstring_holds():
     import doctest
 
-    from pipelines.warehouse import merges
+    from metricsync.warehouse import merges
 
     assert doctest.testmod(merges).failed == 0

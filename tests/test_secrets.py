@@ -19,7 +19,7 @@ import pytest
 
 from conftest import postgres_database, today, ROOT
 from processes import run_command
-from sandbox import Sandbox
+from metricsync.sandbox import Sandbox
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets each test's TOML files
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -58,7 +58,7 @@ def settings(box: Sandbox, providers=("whop", "stripe_analytics", "posthog", "st
 
 def cli(folder: Path, env: dict, *args: str) -> str:
     """The CLI in a subprocess; its stdout and stderr, checked to have exited 0."""
-    done = run_command([sys.executable, "-m", "pipelines", *args, "--pipelines-dir", str(folder / "pipelines")],
+    done = run_command([sys.executable, "-m", "metricsync", *args, "--pipelines-dir", str(folder / "pipelines")],
                        timeout=300, capture_output=True, cwd=folder, env=env, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
@@ -66,7 +66,7 @@ def cli(folder: Path, env: dict, *args: str) -> str:
 
 def in_process(capfd, monkeypatch, env: dict, *args: str) -> str:
     """A command run in this process (as fast as a read-only command gets); its output, checked to exit 0."""
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -169,7 +169,7 @@ COMMANDS = ["run whop", "check whop", "status whop", "verify whop", "transform",
                          [("sqlalchemy", c) for c in ("run whop", "transform")])
 def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(planted_sandbox, capfd, monkeypatch,
                                                                                  isolated, command, destination):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     for name, value in settings(planted_sandbox, ("whop",)).items():
         monkeypatch.setenv(name, value)
@@ -185,7 +185,7 @@ def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(
 
 
 def test_check_of_a_motherduck_path_never_shows_its_token(planted_sandbox, capfd, monkeypatch, isolated):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     for name, value in settings(planted_sandbox, ("whop",)).items():
         monkeypatch.setenv(name, value)
@@ -199,8 +199,8 @@ def test_check_of_a_motherduck_path_never_shows_its_token(planted_sandbox, capfd
 @pytest.mark.parametrize("where", ["environment", "secrets.toml"])
 def test_every_configured_credential_is_masked_from_the_start(planted_sandbox, capfd, monkeypatch, isolated, where):
     """Registered when the command starts, wherever it is set: what any later message quotes is masked."""
-    from pipelines.cli import main
-    from sources._common.http.redaction import redact
+    from metricsync.cli import main
+    from metricsync.sources._common.http.redaction import redact
 
     token, key = f"tok{uuid.uuid4().hex}", f"key{uuid.uuid4().hex}"
     accounts = json.dumps([{"name": "north", "api_key": key}])

@@ -29,7 +29,7 @@ def _load_postgres(box, workdir: Path, credentials: str) -> None:
     env.update(loaded_settings(box), RUNTIME__DLTHUB_TELEMETRY="false", PYTHONPATH=str(ROOT),
                DESTINATION__POSTGRES__CREDENTIALS=credentials, DLT_DATA_DIR=str(workdir / "dlt_data"),
                DBT_TARGET_PATH=str(workdir / "target"), DBT_LOG_PATH=str(workdir / "logs"))
-    done = subprocess.run([sys.executable, "-m", "pipelines", "run", "whop", "stripe_analytics", "statsig",
+    done = subprocess.run([sys.executable, "-m", "metricsync", "run", "whop", "stripe_analytics", "statsig",
                            "--destination", "postgres", "--transform", "--progress", "none"], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr + done.stdout
@@ -53,7 +53,7 @@ def built(request, sandbox_server, tmp_path_factory):
 
 def query(built, monkeypatch, capsys, *argv: str) -> list[dict]:
     """`metricsync query ARGV... --json` on the built warehouse, in this process."""
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     monkeypatch.setenv(f"DESTINATION__{built.name.upper()}__CREDENTIALS", built.credentials)
     code = main(["query", *argv, "--destination", built.name])
@@ -354,7 +354,7 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
     (["mrr"], "query: the duckdb warehouse refused the query: "),
 ], ids=["unknown-metric", "unknown-dimension", "mart-not-built"])
 def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path, argv, message):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))  # nothing loaded
     assert main(["query", *argv]) == 2

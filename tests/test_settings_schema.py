@@ -8,17 +8,17 @@ import jsonschema
 import pytest
 import tomlkit
 
-from pipelines.cli import main
-from pipelines.providers import PROVIDERS, source_factory
-from sources._common.config.strict import check_settings
-from sources._common.errors import ConfigError
+from metricsync.cli import main
+from metricsync.providers import PROVIDERS, source_factory
+from metricsync.sources._common.config.strict import check_settings
+from metricsync.sources._common.errors import ConfigError
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
     """The schema as the command prints it (the first test parses stdout; later ones reuse it)."""
-    from pipelines.settings_schema import json_schema
+    from metricsync.settings_schema import json_schema
 
     return json_schema()
 

@@ -1,6 +1,6 @@
 """Shared settings declared once (`spec.SHARED`): each source gets them by scope, a new entry is
 resolved, strictly checked, range-checked and documented with no other edit, and the README table
-and `.env.example` are what `python -m pipelines.reference` generates from them."""
+and `.env.example` are what `python -m metricsync.reference` generates from them."""
 
 import os
 import shutil
@@ -12,12 +12,12 @@ import dlt
 import pytest
 
 from conftest import ROOT, configure
-from pipelines import catalog, reference
-from pipelines.providers import PROVIDERS, source_factory
-from sources._common.config import spec
-from sources._common.config.shared import SharedValues, metricsync_source
-from sources._common.config.strict import check_settings, source_parameters
-from sources._common.errors import ConfigError
+from metricsync import catalog, reference
+from metricsync.providers import PROVIDERS, source_factory
+from metricsync.sources._common.config import spec
+from metricsync.sources._common.config.shared import SharedValues, metricsync_source
+from metricsync.sources._common.config.strict import check_settings, source_parameters
+from metricsync.sources._common.errors import ConfigError
 
 WINDOWED = {"whop": True, "stripe_analytics": True, "statsig": True, "posthog": False}
 
@@ -27,12 +27,12 @@ def test_reference_files_are_generated_from_the_settings(tmp_path):
     written, in the repository's root; here in a folder holding copies of both files)."""
     for name in ("README.md", ".env.example"):
         shutil.copy(ROOT / name, tmp_path / name)
-    done = subprocess.run([sys.executable, "-m", "pipelines.reference"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "metricsync.reference"], cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for name in ("README.md", ".env.example"):
         assert (tmp_path / name).read_text() == (ROOT / name).read_text(), \
-            f"{name} is out of date: run python -m pipelines.reference"
+            f"{name} is out of date: run python -m metricsync.reference"
 
 
 @pytest.mark.parametrize("provider", list(PROVIDERS))

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 from conftest import configure, today
 
-from sources._common.load.batch import Batch
-from sources._common.load.prefetch import Prefetcher
-from sources._common.load.progress import Chunk, RunControl
+from metricsync.sources._common.load.batch import Batch
+from metricsync.sources._common.load.prefetch import Prefetcher
+from metricsync.sources._common.load.progress import Chunk, RunControl
 from test_statsig import VALUES, expected_values, warehouse_values
 
 
@@ -159,7 +159,7 @@ def test_a_paced_runs_first_load_ends_after_a_second_when_the_rest_takes_five_or
 def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated, load_rows, loads):
     from conftest import Warehouse
 
-    from sources._common.load import progress
+    from metricsync.sources._common.load import progress
 
     monkeypatch.setattr(progress, "LOAD_ROWS", load_rows)
     path = str(isolated / "speed.duckdb")
@@ -179,7 +179,7 @@ def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated,
 def test_capabilities_are_resolved_once_and_handed_out_as_copies(monkeypatch, isolated):
     from dlt.common.destination.reference import Destination
 
-    from pipelines.warehouse.destinations import make_destination
+    from metricsync.warehouse.destinations import make_destination
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "caps.duckdb"))
     calls = []

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import configure, duckdb_only, today
 
-from sandbox.data import utc_now
-from sandbox.stripe import parse_form
+from metricsync.sandbox.data import utc_now
+from metricsync.sandbox.stripe import parse_form
 
 PROVIDER = "stripe_analytics"
 KEY = "sk_test_sandbox_stripe"

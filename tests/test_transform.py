@@ -1,4 +1,4 @@
-"""The dbt project in `transform/`, run as users run it (`python -m pipelines transform`, and
+"""The dbt project in `transform/`, run as users run it (`python -m metricsync transform`, and
 `run ... --transform`) on warehouses loaded from the sandbox: `metrics.fct_metric_values` must
 equal the sandbox's own truth after two runs with an upstream revision in between, and a broken
 row must fail a dbt test and the command, naming the test."""
@@ -15,7 +15,7 @@ import pytest
 
 from conftest import configure, period_floor, today
 from processes import run_command
-from sandbox.data import utc_now
+from metricsync.sandbox.data import utc_now
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
@@ -43,9 +43,9 @@ def configure_all(monkeypatch, box) -> None:
 
 
 def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
-    """`python -m pipelines ...` in a child process, dbt's target and logs in this test's dir."""
+    """`python -m metricsync ...` in a child process, dbt's target and logs in this test's dir."""
     env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs")}
-    return run_command([sys.executable, "-m", "pipelines", *args], cwd=tmp_path, env=env, capture_output=True,
+    return run_command([sys.executable, "-m", "metricsync", *args], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=600)
 
 
@@ -172,7 +172,7 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
 def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, target_path, named):
     from types import SimpleNamespace
 
-    from pipelines.commands.transform import _failures
+    from metricsync.commands.transform import _failures
 
     if target_path is None:
         monkeypatch.delenv("DBT_TARGET_PATH")
@@ -197,7 +197,7 @@ def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, t
 def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, credentials, expected):
     from types import SimpleNamespace
 
-    from pipelines.commands.transform import profile
+    from metricsync.commands.transform import profile
 
     output = profile(destination, SimpleNamespace(**credentials))["metricsync"]["outputs"][destination]
     assert {k: output[k] for k in expected} == expected

@@ -40,7 +40,7 @@ def configure_all(monkeypatch, sandbox) -> None:
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def loaded(request, sandbox_server, tmp_path_factory):
     """The three providers loaded once into a warehouse (the base every test copies)."""
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     folder = tmp_path_factory.mktemp("verify-base")
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -72,7 +72,7 @@ def wh(loaded, sandbox, monkeypatch, isolated):
 
 
 def verify(capsys, wh, isolated, *args):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     capsys.readouterr()
     code = main(["verify", *args, "--destination", wh.name, "--pipelines-dir", str(isolated / "pipelines")])
@@ -113,7 +113,7 @@ def test_a_clean_warehouse_verifies_clean_and_nothing_is_written(wh, sandbox, ca
     assert all(", 0 periods drifted," in line for line in out.splitlines())
     assert counts(wh) == before  # no row and no dlt load more
     # status reads the verification back, per query
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     assert main(["status", "whop", "--json", "--destination", wh.name]) == 0
     entries = json.loads(capsys.readouterr().out)
@@ -207,7 +207,7 @@ def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, cap
     assert code == 0 and "statsig: 3 windows checked" in out, out + err
     assert len({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == 3
     # weighted toward old data: over many seeds, the older half of the 37 days is picked more
-    from pipelines.verification.choose import sample
+    from metricsync.verification.choose import sample
     import random
 
     windows = list(range(37))
@@ -346,7 +346,7 @@ def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     (["verify", "whop", "--queries", "weekley"], "whop: no query 'weekley'"),
 ])
 def test_verify_usage_errors_are_one_line(capsys, monkeypatch, isolated, argv, message):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     whop.setup_whop(monkeypatch, sandbox=type("Box", (), {"url": "http://127.0.0.1:9"})(), wallet_queries=WALLET)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "none.duckdb"))
@@ -356,7 +356,7 @@ def test_verify_usage_errors_are_one_line(capsys, monkeypatch, isolated, argv, m
 
 
 def test_verify_help_has_examples(capsys):
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     with pytest.raises(SystemExit) as done:
         main(["verify", "--help"])
@@ -368,7 +368,7 @@ def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, iso
     """With accounts, each account's rows are compared with its own pipeline's answer: a hand edit
     in one account is named with the account and repaired there only."""
     from conftest import configure
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     configure(monkeypatch, "whop", api_key=whop.KEY, base_url=f"{sandbox.url}/api/v1",
               start_date=(whop.TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET[:1],
@@ -475,7 +475,7 @@ def test_windows_sliced_across_items_compare_exactly(wh, sandbox, capsys, isolat
     compared whole: a clean warehouse verifies clean, and one edit in it is exactly one row."""
     if wh.name != "duckdb":
         pytest.skip("the slicing does not depend on the destination")
-    from sources._common.load import batch
+    from metricsync.sources._common.load import batch
 
     monkeypatch.setattr(batch, "BATCH_ROWS", 40)
     code, out, err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--all")
@@ -493,7 +493,7 @@ def test_windows_sliced_across_items_compare_exactly(wh, sandbox, capsys, isolat
 def test_a_provider_never_loaded_has_nothing_stored_yet(sandbox, monkeypatch, isolated, capsys, destination):
     from contextlib import nullcontext
 
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     configure_all(monkeypatch, sandbox)
     database = postgres_database("ms_never") if destination == "postgres" else nullcontext(str(isolated / "n.duckdb"))
@@ -513,7 +513,7 @@ def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sand
     the command it advises loads them, and the next verify checks them."""
     import shlex
 
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)
     wh = Warehouse("duckdb", str(isolated / "gaps.duckdb"))
@@ -572,7 +572,7 @@ UTC = dt.timezone.utc
     (Decimal("sNaN"), Decimal("1"), False),
 ])
 def test_values_are_compared_exactly(api, stored, equal):
-    from pipelines.verification.compare import same
+    from metricsync.verification.compare import same
 
     assert same(api, stored) is equal
 
@@ -580,7 +580,7 @@ def test_values_are_compared_exactly(api, stored, equal):
 def test_a_warehouse_loaded_by_backfill_only_verifies_without_start_date(sandbox, monkeypatch, isolated, capsys):
     """No start_date (everything came from `run --from/--to`): verify still plans the stored days."""
     from conftest import configure
-    from pipelines.cli import main
+    from metricsync.cli import main
 
     configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "backfill.duckdb"))
@@ -598,8 +598,8 @@ def test_batched_windows_are_split_by_their_tombstones():
     window); verify splits them back: a row after tombstones, or a tombstone that is not the next
     day of the same query, starts the next window. An empty window right after another of the same
     query comes back joined to it (the same comparison: no API row in those days)."""
-    from pipelines.verification.api import TableKeys, _segments
-    from sources._common.load.windows import Window
+    from metricsync.verification.api import TableKeys, _segments
+    from metricsync.sources._common.load.windows import Window
 
     d = lambda n: dt.date(2026, 1, n)  # noqa: E731
     row = lambda q, n: {"query_name": q, "period": d(n), "value": n}  # noqa: E731

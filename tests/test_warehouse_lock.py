@@ -21,7 +21,7 @@ DAYS = 40
 
 def start(isolated, warehouse, folder: str, **env: str) -> subprocess.Popen:
     """`metricsync run statsig` in its own process group, with its own pipelines folder."""
-    return subprocess.Popen([sys.executable, "-m", "pipelines", "run", "statsig", "--progress", "none",
+    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "statsig", "--progress", "none",
                              "--destination", warehouse.name, "--pipelines-dir", str(isolated / folder)], cwd=isolated,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -130,8 +130,8 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
     import dlt
 
     from conftest import _mariadb_query
-    from pipelines import locking
-    from pipelines.warehouse.destinations import make_destination
+    from metricsync import locking
+    from metricsync.warehouse.destinations import make_destination
 
     dataset = sql_warehouse.dataset("statsig")
     pipeline = dlt.pipeline(pipeline_name="statsig__sqlalchemy", pipelines_dir=str(isolated / "p"),
@@ -176,8 +176,8 @@ def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolate
     time on every warehouse kind, and a wait for it is bounded: past it, exit 6 naming the writer."""
     import dlt
 
-    from pipelines import locking
-    from pipelines.warehouse.destinations import make_destination
+    from metricsync import locking
+    from metricsync.warehouse.destinations import make_destination
 
     dataset = sql_warehouse.dataset("whop")
 

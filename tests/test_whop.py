@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import configure, duckdb_only, period_floor, today
-from sandbox.whop import LINE_CATEGORIES
+from metricsync.sandbox.whop import LINE_CATEGORIES
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=75)  # mid-period on purpose: windows must align it down

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from sources._common import ConfigError, QueryProgress, RunControl, Window, canonical_granularity, plan_windows
-from sources._common import period_start, run_concurrently, to_date
-from sources._common.load.resource import in_window
-from sources._common.load.windows import incremental_start, next_period
+from metricsync.sources._common import ConfigError, QueryProgress, RunControl, Window, canonical_granularity, plan_windows
+from metricsync.sources._common import period_start, run_concurrently, to_date
+from metricsync.sources._common.load.resource import in_window
+from metricsync.sources._common.load.windows import incremental_start, next_period
 
 D = dt.date
 
@@ -373,14 +373,14 @@ W1, W2, WEEK = "2026-12-01..2026-12-03", "2026-12-04..2026-12-07", "2026-12-01..
     pytest.param({WEEK: 7}, {W2: 0}, [], {W2: 0}, id="part-of-a-window-cannot-tell"),
 ])
 def test_remember_tells_a_window_that_held_rows_and_came_back_empty(remembered, answers, emptied, after):
-    from sources._common.load.progress import remember
+    from metricsync.sources._common.load.progress import remember
 
     assert remember(remembered, answers) == emptied
     assert remembered == after
 
 
 def test_remember_keeps_the_newest_windows_only():
-    from sources._common.load.progress import REMEMBERED, remember
+    from metricsync.sources._common.load.progress import REMEMBERED, remember
 
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(REMEMBERED + 5)]
     remembered = {f"{day}..{day}": 1 for day in days[:-1]}

@@ -19,7 +19,7 @@ as many loads as it needs), as `metricsync run <provider> --accounts <account>` 
 long backfills with the CLI (`--from/--to`) or Dagster.
 tests/test_airflow.py runs the commands above (`make test-airflow`, in CI). Each task's outcome
 goes to the run history and sends the same alerts as the CLI (`on_failure_callback` and
-`on_success_callback`: `pipelines.operations.task_callback`).
+`on_success_callback`: `metricsync.operations.task_callback`).
 """
 
 import functools
@@ -30,12 +30,12 @@ import pendulum
 from airflow.configuration import conf
 from airflow.sdk import dag, task
 
-from pipelines.accounts import configured_accounts
-from pipelines.operations import task_callback
-from pipelines.providers import PROVIDERS, is_configured, source_factory
-from pipelines.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
-from sources._common.config.strict import check_settings
-from sources._common.errors import MetricSyncError
+from metricsync.accounts import configured_accounts
+from metricsync.operations import task_callback
+from metricsync.providers import PROVIDERS, is_configured, source_factory
+from metricsync.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
+from metricsync.sources._common.config.strict import check_settings
+from metricsync.sources._common.errors import MetricSyncError
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 os.environ.setdefault("DLT_PROJECT_DIR", conf.get("core", "dags_folder"))  # dlt's `.dlt/` on Airflow
@@ -53,7 +53,7 @@ class TaskFailed(MetricSyncError):
 @task(retries=0)
 def load(provider: str, account_name: str, destination: str) -> None:
     """One provider account's run through the runner; a failure fails the task with its one line."""
-    from pipelines.runner import run_provider
+    from metricsync.runner import run_provider
 
     account = next((a for a in configured_accounts(provider) or [] if a.name == account_name), None)
     result = run_provider(provider, destination, account=account)

@@ -50,14 +50,14 @@ import dagster as dg
 import dlt
 from dagster_dlt import dlt_assets
 
-from pipelines.accounts import configured_accounts
-from pipelines.catalog import WINDOWED, Selection
-from pipelines.warehouse.destinations import dataset_name, destination_name
-from pipelines.providers import PROVIDERS, provider_module, source_factory
-from pipelines.operations import record_results, run_id
-from pipelines.runner import run_provider
-from sources._common.load.progress import RunControl
-from sources._common.load.windows import utc_today
+from metricsync.accounts import configured_accounts
+from metricsync.catalog import WINDOWED, Selection
+from metricsync.warehouse.destinations import dataset_name, destination_name
+from metricsync.providers import PROVIDERS, provider_module, source_factory
+from metricsync.operations import record_results, run_id
+from metricsync.runner import run_provider
+from metricsync.sources._common.load.progress import RunControl
+from metricsync.sources._common.load.windows import utc_today
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
@@ -145,8 +145,8 @@ class VerifyConfig(dg.Config):
 
 def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, accounts: dict) -> list:
     """`verify` as one asset check per windowed table of the provider, over every account."""
-    from pipelines.verification.choose import Scope
-    from pipelines.verification.job import Verification
+    from metricsync.verification.choose import Scope
+    from metricsync.verification.job import Verification
 
     tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
@@ -197,10 +197,10 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
     `<provider>_freshness` job and an hourly schedule (`METRICSYNC_FRESHNESS_CRON`): it reads only
     the warehouse, so it fails when the loads stop. Each evaluation is recorded and alerted as
     `status --stale` is (one alert per stale streak)."""
-    from pipelines.commands.status import provider_status
-    from pipelines.runner import ProviderResult
-    from pipelines.staleness import max_ages, outcome, stale
-    from sources._common.load import windows
+    from metricsync.commands.status import provider_status
+    from metricsync.runner import ProviderResult
+    from metricsync.staleness import max_ages, outcome, stale
+    from metricsync.sources._common.load import windows
 
     tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}

@@ -5,8 +5,8 @@ import argparse
 import datetime as dt
 from typing import Optional, Sequence
 
-from pipelines.exits import UsageError
-from pipelines.providers import PROVIDERS
+from metricsync.exits import UsageError
+from metricsync.providers import PROVIDERS
 
 PROVIDER_HELP = f"{', '.join(PROVIDERS)} or all"
 
@@ -40,8 +40,8 @@ def selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def providers_to_run(names: Sequence[str]) -> list[str]:
-    from pipelines.catalog import provider_names
-    from sources._common.errors import ConfigError
+    from metricsync.catalog import provider_names
+    from metricsync.sources._common.errors import ConfigError
 
     try:
         return provider_names(names)
@@ -74,8 +74,8 @@ def backfill_range(date_from: Optional[str], date_to: Optional[str], today: dt.d
 
 def check_numbers(args: argparse.Namespace, flags: Sequence[tuple]) -> None:
     """`(flag, attribute, Range)` flags range-checked and converted in place."""
-    from sources._common.config.spec import number
-    from sources._common.errors import ConfigError
+    from metricsync.sources._common.config.spec import number
+    from metricsync.sources._common.errors import ConfigError
 
     for flag, attr, bounds in flags:
         if getattr(args, attr) is not None:

@@ -12,10 +12,10 @@ import json
 import shlex
 from typing import Any, Optional
 
-from pipelines.catalog import meaning as setting_meaning
-from pipelines.catalog import settings
-from pipelines.reference import env_block
-from sources._common.config import spec
+from metricsync.catalog import meaning as setting_meaning
+from metricsync.catalog import settings
+from metricsync.reference import env_block
+from metricsync.sources._common.config import spec
 
 HEADER = """\
 # metricsync project configuration, written by `metricsync init`. Each key can also be an

@@ -9,10 +9,10 @@ import logging
 from types import SimpleNamespace
 from typing import Optional, Sequence
 
-from pipelines import operations
-from pipelines.commands._options import global_options
-from pipelines.exits import USAGE_ERROR
-from pipelines.providers import PROVIDERS
+from metricsync import operations
+from metricsync.commands._options import global_options
+from metricsync.exits import USAGE_ERROR
+from metricsync.providers import PROVIDERS
 
 logger = logging.getLogger("metricsync.operations")
 
@@ -58,9 +58,9 @@ def read_leniently(argv: Sequence[str]) -> Optional[SimpleNamespace]:
 
 def record(argv: Sequence[str], asked: SimpleNamespace, line: str) -> None:
     """One history row (exit 2, argparse's line) per provider asked for, and their alerts (never raises)."""
-    from sources._common.errors import ConfigError
+    from metricsync.sources._common.errors import ConfigError
 
-    from pipelines.warehouse.destinations import destination_name
+    from metricsync.warehouse.destinations import destination_name
 
     try:
         asked.destination = destination_name(asked.destination)

@@ -10,7 +10,7 @@ import argparse
 import socket
 import sys
 
-from pipelines.commands._options import add_command
+from metricsync.commands._options import add_command
 
 NOT_DELIVERED = 5
 
@@ -22,10 +22,10 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipelines import alerts
-    from pipelines.exits import USAGE_ERROR
+    from metricsync import alerts
+    from metricsync.exits import USAGE_ERROR
 
-    from sources._common.errors import ConfigError
+    from metricsync.sources._common.errors import ConfigError
 
     try:
         targets = alerts.urls()

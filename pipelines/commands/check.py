@@ -15,14 +15,14 @@ import logging
 import sys
 from typing import Any, Optional
 
-from pipelines.accounts import Account, configured_accounts
-from pipelines.catalog import setting_values
-from pipelines.commands._options import PROVIDER_HELP, add_command, providers_to_run
-from pipelines.exits import exit_code
-from pipelines.providers import provider_module, source_factory
-from sources._common.errors import ConfigError
-from sources._common.http.client import latest_client
-from sources._common.load.progress import RunControl
+from metricsync.accounts import Account, configured_accounts
+from metricsync.catalog import setting_values
+from metricsync.commands._options import PROVIDER_HELP, add_command, providers_to_run
+from metricsync.exits import exit_code
+from metricsync.providers import provider_module, source_factory
+from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.http.client import latest_client
+from metricsync.sources._common.load.progress import RunControl
 
 logger = logging.getLogger("metricsync.check")
 
@@ -30,9 +30,9 @@ logger = logging.getLogger("metricsync.check")
 def destination_summary(destination: str, provider: str) -> str:
     """Connect to the destination without creating anything; `<type>:<where>` and whether the
     provider's dataset exists yet."""
-    from pipelines.warehouse.reads import Warehouse
+    from metricsync.warehouse.reads import Warehouse
 
-    from pipelines.accounts import configured_accounts, refuse_tables_without_account
+    from metricsync.accounts import configured_accounts, refuse_tables_without_account
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
@@ -44,8 +44,8 @@ def destination_summary(destination: str, provider: str) -> str:
 
 def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:
     """One line for the provider, or for one of its accounts (that account's key, id and scope)."""
-    from pipelines.runner import describe_failure, schema_contract
-    from sources._common.config.strict import check_settings
+    from metricsync.runner import describe_failure, schema_contract
+    from metricsync.sources._common.config.strict import check_settings
 
     params = account.params if account else {}
     label = f"{provider} (account {account.name})" if account else provider
@@ -66,7 +66,7 @@ def check_provider(provider: str, destination: str, account: Optional[Account] =
 
 def check_command(providers: list[str], destination: str) -> int:
     """Each provider, or each of its configured accounts (`sources.<provider>.accounts`)."""
-    from pipelines.runner import describe_failure
+    from metricsync.runner import describe_failure
 
     codes = []
     for provider in providers:

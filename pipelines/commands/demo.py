@@ -10,8 +10,8 @@ import sys
 import tempfile
 from decimal import Decimal
 
-from pipelines.commands._options import add_command
-from pipelines.providers import PROVIDERS
+from metricsync.commands._options import add_command
+from metricsync.providers import PROVIDERS
 
 
 def _show(path: str, datasets: list[str]) -> None:
@@ -64,7 +64,7 @@ def _show_marts(path: str) -> None:
 
 
 def _transform() -> int:
-    from pipelines.commands.transform import run_transform
+    from metricsync.commands.transform import run_transform
 
     print("\ntransform: dbt build + source freshness of transform/ ...", flush=True)
     result = run_transform("duckdb")
@@ -73,7 +73,7 @@ def _transform() -> int:
 
 
 def _query() -> int:
-    from pipelines.commands import query
+    from metricsync.commands import query
 
     argv = ("mrr", "--grain", "month", "--by", "account", "currency")
     print(f"\n$ metricsync query {' '.join(argv)}", flush=True)
@@ -85,8 +85,8 @@ def _drift(box, pipelines_dir: str) -> int:
     them (exit 9) and `verify --all --repair` reloads them (exit 0)."""
     from argparse import Namespace
 
-    from pipelines.commands.verify import verify_command
-    from pipelines.verification.choose import Scope
+    from metricsync.commands.verify import verify_command
+    from metricsync.verification.choose import Scope
 
     days = box.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}, far beyond the nightly lookback", flush=True)
@@ -100,8 +100,8 @@ def _drift(box, pipelines_dir: str) -> int:
 
 
 def run_demo(duckdb_path: str) -> int:
-    from pipelines.runner import run_provider
-    from sandbox import Sandbox
+    from metricsync.runner import run_provider
+    from metricsync.sandbox import Sandbox
 
     box = Sandbox(log_requests=False).start()
     pipelines_dir = tempfile.mkdtemp(prefix="metricsync-demo-")

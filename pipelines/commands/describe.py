@@ -17,13 +17,13 @@ configured queries.
 import sys
 from typing import Any, Optional
 
-from pipelines.catalog import DEFINITIONS, WINDOWED, configured_queries, settings
-from pipelines.commands._options import add_command, providers_to_run
-from pipelines.providers import PROVIDERS
+from metricsync.catalog import DEFINITIONS, WINDOWED, configured_queries, settings
+from metricsync.commands._options import add_command, providers_to_run
+from metricsync.providers import PROVIDERS
 
 
 def _stored_tables(provider: str, destination: str) -> dict:
-    from pipelines.warehouse.reads import Warehouse
+    from metricsync.warehouse.reads import Warehouse
 
     try:
         with Warehouse(destination, provider) as warehouse:
@@ -34,8 +34,8 @@ def _stored_tables(provider: str, destination: str) -> dict:
 
 def _hinted_tables(provider: str) -> dict:
     """Table schemas from the source's own hints (needs its configuration to build)."""
-    from pipelines.providers import source_factory
-    from sources._common.load.progress import RunControl
+    from metricsync.providers import source_factory
+    from metricsync.sources._common.load.progress import RunControl
 
     try:
         source = source_factory(provider)(control=RunControl())
@@ -104,7 +104,7 @@ def describe_provider(provider: str, destination: str) -> list[str]:
 
 def _account_lines(provider: str) -> list[str]:
     """Each configured account: its name, pipeline and what it sets (its own key shown as set)."""
-    from pipelines.accounts import configured_accounts
+    from metricsync.accounts import configured_accounts
 
     try:
         accounts = configured_accounts(provider)
@@ -138,8 +138,8 @@ def register(commands) -> None:
 
 def main(args: Any) -> int:
     if args.json_schema:
-        from pipelines.output import document
-        from pipelines.settings_schema import json_schema
+        from metricsync.output import document
+        from metricsync.settings_schema import json_schema
 
         document(json_schema())
         return 0

@@ -13,7 +13,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from pipelines.commands._options import PROVIDER_HELP, _date, add_command, check_numbers
+from metricsync.commands._options import PROVIDER_HELP, _date, add_command, check_numbers
 
 DEFAULT_LIMIT = 20
 
@@ -31,7 +31,7 @@ def register(commands) -> None:
 
 
 def _filters(args: argparse.Namespace, quote: Any) -> tuple[str, tuple]:
-    from pipelines.commands._options import providers_to_run
+    from metricsync.commands._options import providers_to_run
 
     clauses, values = [], []
     providers = providers_to_run(args.providers) if args.providers else []
@@ -61,9 +61,9 @@ def line(row: dict) -> str:
 def main(args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
-    from pipelines import history
-    from pipelines.runner import describe_failure
-    from sources._common.config.spec import Range
+    from metricsync import history
+    from metricsync.runner import describe_failure
+    from metricsync.sources._common.config.spec import Range
 
     check_numbers(args, [("--limit", "limit", Range(int, 1, 100000))])
     try:
@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
         return code
     if args.json:
-        from pipelines.output import document
+        from metricsync.output import document
 
         document(rows)
     else:

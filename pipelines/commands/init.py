@@ -28,9 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.commands._options import add_command
-from pipelines.exits import UsageError
-from pipelines.providers import PROVIDERS
+from metricsync.commands._options import add_command
+from metricsync.exits import UsageError
+from metricsync.providers import PROVIDERS
 
 START_DAYS = 30  # a new project's start_date: this many days before today (UTC)
 DBT_IGNORED = ("target", "logs", "dbt_packages", "package-lock.yml", "profiles.yml", "__pycache__")
@@ -44,8 +44,8 @@ def next_commands(folder: str) -> list[str]:
 
 
 def _files(args: Any) -> dict[str, str]:
-    from pipelines.commands._project_files import config_toml, crontab, env_example, secrets_toml
-    from sources._common.load.windows import utc_today
+    from metricsync.commands._project_files import config_toml, crontab, env_example, secrets_toml
+    from metricsync.sources._common.load.windows import utc_today
 
     start = utc_today() - dt.timedelta(days=START_DAYS)
     folder = os.path.abspath(args.directory)
@@ -67,7 +67,7 @@ def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def init_project(args: Any) -> list[str]:
     """Write the project; the paths written, relative to its folder."""
-    from pipelines.commands.transform import PROJECT_DIR
+    from metricsync.commands.transform import PROJECT_DIR
 
     folder = Path(args.directory)
     files = _files(args)

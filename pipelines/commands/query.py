@@ -29,9 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
-from pipelines.commands._options import _date, add_command
-from pipelines.exits import UsageError
-from pipelines.output import document, real_stdout
+from metricsync.commands._options import _date, add_command
+from metricsync.exits import UsageError
+from metricsync.output import document, real_stdout
 
 logger = logging.getLogger("metricsync.query")
 
@@ -139,7 +139,7 @@ class Warehouse:
         from dbt.adapters.factory import get_adapter_by_type
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
 
-        from pipelines.commands.transform import TARGET_SCHEMA, Dbt, _credentials, _warehouse, _write_profile
+        from metricsync.commands.transform import TARGET_SCHEMA, Dbt, _credentials, _warehouse, _write_profile
 
         kind, pipeline = _warehouse(self.destination, self.workdir, "query")
         credentials = _credentials(pipeline)
@@ -173,7 +173,7 @@ class Warehouse:
         return columns, sorted(rows, key=lambda row: [(v is None, v) for v in row[:keys]])
 
     def close(self) -> None:
-        from pipelines.commands.transform import PASSWORD_ENV
+        from metricsync.commands.transform import PASSWORD_ENV
 
         os.environ.pop(PASSWORD_ENV, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -209,7 +209,7 @@ def request(semantic: Semantic, args: Any) -> Any:
 def write_profile(destination: str, directory: str) -> str:
     """DIR/profiles.yml for the destination, as `transform` generates it (a Postgres password as
     an `env_var` reference), for running `dbt parse` and `mf` by hand in transform/."""
-    from pipelines.commands.transform import PASSWORD_ENV, PROFILE, _credentials, _warehouse, profile
+    from metricsync.commands.transform import PASSWORD_ENV, PROFILE, _credentials, _warehouse, profile
 
     workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
     try:
@@ -227,7 +227,7 @@ def write_profile(destination: str, directory: str) -> str:
 
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
-    from pipelines.runner import describe_failure
+    from metricsync.runner import describe_failure
 
     out = out or real_stdout()
     if args.write_profile and args.json:
@@ -281,7 +281,7 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
 
 
 def _first_line(exc: BaseException) -> str:
-    from sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import redact
 
     lines = [t.strip() for t in redact(str(exc)).splitlines() if t.strip()]
     lines = [t for t in lines if t not in ("Runtime Error", "Database Error")] or lines  # dbt's headings

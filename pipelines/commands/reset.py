@@ -15,10 +15,10 @@ import argparse
 import sys
 from typing import Any, Optional
 
-from pipelines.catalog import WINDOWED, suggest
-from pipelines.commands._options import add_command, providers_to_run, selection_options
-from pipelines.providers import PROVIDERS
-from sources._common.errors import ConfigError
+from metricsync.catalog import WINDOWED, suggest
+from metricsync.commands._options import add_command, providers_to_run, selection_options
+from metricsync.providers import PROVIDERS
+from metricsync.sources._common.errors import ConfigError
 
 
 def _stored_queries(state: dict, provider: str) -> dict[str, list[str]]:
@@ -54,8 +54,8 @@ def _confirm(text: str, assume_yes: bool) -> bool:
 def reset_command(provider: str, args: argparse.Namespace) -> int:
     """Reset the provider, or with `sources.<provider>.accounts` each selected account (`--accounts`,
     default all): that account's own state, and with --drop-rows only its rows."""
-    from pipelines.accounts import configured_accounts, select_accounts
-    from pipelines.runner import describe_failure
+    from metricsync.accounts import configured_accounts, select_accounts
+    from metricsync.runner import describe_failure
 
     try:
         accounts = select_accounts(provider, configured_accounts(provider), getattr(args, "accounts", None))
@@ -78,9 +78,9 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
-    from pipelines.locking import Owner, destination_lock, pipeline_lock, write_turn
-    from pipelines.runner import describe_failure, lock_wait_seconds
-    from pipelines.warehouse.destinations import dataset_name, make_destination, pipeline_name
+    from metricsync.locking import Owner, destination_lock, pipeline_lock, write_turn
+    from metricsync.runner import describe_failure, lock_wait_seconds
+    from metricsync.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
     label = f"{provider} (account {account})" if account else (
         f"{provider} (loaded without accounts)" if legacy else provider)
@@ -120,7 +120,7 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
 
 def _told(provider: str, account: Optional[str], code: int, line: str) -> int:
     """Print the reset's line (stderr when it failed) and note it for the history; its exit code."""
-    from pipelines.operations import tell
+    from metricsync.operations import tell
 
     print(line, file=sys.stderr if code else sys.stdout)
     tell("reset", provider, account, code, line)
@@ -166,7 +166,7 @@ def drop_dependent_views(pipeline: Any, tables: list) -> list[str]:
 def _delete_rows(pipeline: object, pairs: list, tables: set, account: Optional[str]) -> None:
     """Rows of the reset (resource, query) pairs (query None: the whole resource): by `query_name`
     (the whole table when it has no such column), and only `account`'s rows when given."""
-    from pipelines.accounts import ACCOUNT_COLUMN
+    from metricsync.accounts import ACCOUNT_COLUMN
 
     with pipeline.sql_client() as client:  # type: ignore[attr-defined]
         for resource, query in pairs:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Optional
 
-from pipelines.commands._options import (
+from metricsync.commands._options import (
     PROVIDER_HELP,
     add_command,
     backfill_range,
@@ -14,18 +14,18 @@ from pipelines.commands._options import (
     providers_to_run,
     selection_options,
 )
-from pipelines.exits import exit_code
-from pipelines.operations import note
-from sources._common.errors import ConfigError
+from metricsync.exits import exit_code
+from metricsync.operations import note
+from metricsync.sources._common.errors import ConfigError
 
 
 def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> tuple[int, list]:
     """The exit code and each pipeline's result."""
-    from pipelines.catalog import select
-    from pipelines.display import make_display
-    from pipelines.fanout import run_accounts, summary
-    from pipelines.interrupts import Interrupted, received
-    from pipelines.runner import ProviderResult, run_provider
+    from metricsync.catalog import select
+    from metricsync.display import make_display
+    from metricsync.fanout import run_accounts, summary
+    from metricsync.interrupts import Interrupted, received
+    from metricsync.runner import ProviderResult, run_provider
 
     display = make_display(args.progress, args.progress_interval)
     results = []
@@ -89,26 +89,26 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipelines.interrupts import handled
-    from sources._common.config.spec import SHARED, Range
+    from metricsync.interrupts import handled
+    from metricsync.sources._common.config.spec import SHARED, Range
 
     check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
                          ("--parallel", "parallel", Range(int, 1, 64)),
                          ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))])
-    from sources._common.load.windows import utc_today
+    from metricsync.sources._common.load.windows import utc_today
 
     backfill = backfill_range(args.date_from, args.date_to, utc_today())  # UTC, as planned
     with handled():
         code, results = run_command(args, providers_to_run(args.providers), backfill)
     transformed = None
     if code == 0 and args.transform:
-        from pipelines.commands import transform
+        from metricsync.commands import transform
 
         transformed = transform.transform_and_report(args)
         code = transformed.exit_code
     if args.json:
-        from pipelines.output import document
-        from pipelines.report import as_json, transform_json
+        from metricsync.output import document
+        from metricsync.report import as_json, transform_json
 
         document([as_json(r) for r in results] + ([transform_json(transformed)] if args.transform else []))
     return code

@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from pipelines.commands._options import add_command, check_numbers
+from metricsync.commands._options import add_command, check_numbers
 
 
 def export_block(box: Any) -> list[str]:
@@ -40,8 +40,8 @@ def register(commands) -> None:
 
 
 def main(args: Any) -> int:
-    from sandbox import Sandbox
-    from sources._common.config.spec import Range
+    from metricsync.sandbox import Sandbox
+    from metricsync.sources._common.config.spec import Range
 
     check_numbers(args, [("--port", "port", Range(int, 1, 65535)), ("--latency", "latency", Range(float, 0, 60)),
                          ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True))])

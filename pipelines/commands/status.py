@@ -20,12 +20,12 @@ import datetime as dt
 import sys
 from typing import Any, Optional
 
-from pipelines.accounts import ACCOUNT_COLUMN
-from pipelines.catalog import WINDOWED
-from pipelines.commands._options import add_command, providers_to_run
-from pipelines.providers import PROVIDERS
-from pipelines.verification.compare import plural
-from pipelines.verification.stored import last_verifications
+from metricsync.accounts import ACCOUNT_COLUMN
+from metricsync.catalog import WINDOWED
+from metricsync.commands._options import add_command, providers_to_run
+from metricsync.providers import PROVIDERS
+from metricsync.verification.compare import plural
+from metricsync.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
 EXIT_STALE = 8
@@ -102,8 +102,8 @@ def _verified(records: dict, account: Optional[str], resource: str, query: str) 
 def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per account (`account` null without accounts), windowed (resource, query) in the
     stored state and definition table."""
-    from pipelines.accounts import configured_accounts
-    from pipelines.warehouse.reads import Warehouse
+    from metricsync.accounts import configured_accounts
+    from metricsync.warehouse.reads import Warehouse
 
     accounts = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
@@ -153,7 +153,7 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
-    from pipelines.runner import describe_failure
+    from metricsync.runner import describe_failure
 
     everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
@@ -171,7 +171,7 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or EXIT_STALE
     if as_json:
-        from pipelines.output import document
+        from metricsync.output import document
 
         document(everything)
     return code
@@ -179,9 +179,9 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
 
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
-    from pipelines.operations import tell
-    from pipelines.staleness import max_ages, outcome, stale
-    from sources._common.load.windows import utc_today
+    from metricsync.operations import tell
+    from metricsync.staleness import max_ages, outcome, stale
+    from metricsync.sources._common.load.windows import utc_today
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -193,7 +193,7 @@ def _stale(provider: str, entries: list[dict]) -> list[str]:
 
 def last_runs(destination: str) -> dict:
     """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
-    from pipelines import history
+    from metricsync import history
 
     try:
         with history.history_warehouse(destination) as warehouse:

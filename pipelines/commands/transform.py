@@ -1,4 +1,4 @@
-"""`python -m pipelines transform`: the dbt project in `transform/` against the warehouse the runner
+"""`python -m metricsync transform`: the dbt project in `transform/` against the warehouse the runner
 loads: `dbt build` (seeds, models, tests) with the marts in an audit schema, then - only when every
 node passed - the marts published to `metrics` (write-audit-publish, `pipelines/warehouse/publish.py`),
 then `dbt source freshness` for the loaded providers.
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from pipelines.commands._options import add_command
-from pipelines.operations import tell
-from pipelines.providers import PROVIDERS
-from pipelines.warehouse.publish import audit_schema, publish
-from sources._common.http.redaction import redact
-from sources._common.load.windows import clock_shift_days
+from metricsync.commands._options import add_command
+from metricsync.operations import tell
+from metricsync.providers import PROVIDERS
+from metricsync.warehouse.publish import audit_schema, publish
+from metricsync.sources._common.http.redaction import redact
+from metricsync.sources._common.load.windows import clock_shift_days
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -67,7 +67,7 @@ def project_dir() -> Path:
 
 def datasets() -> dict:
     """The dataset (schema) of each provider, as the runner names it (`dataset_name`, `dataset_prefix`)."""
-    from pipelines.warehouse.destinations import dataset_name
+    from metricsync.warehouse.destinations import dataset_name
 
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
@@ -78,8 +78,8 @@ def _warehouse(destination: str, workdir: str, label: str = "transform") -> tupl
     starting with `label` (the command)."""
     import dlt
 
-    from pipelines.warehouse.destinations import make_destination
-    from sources._common.errors import ConfigError
+    from metricsync.warehouse.destinations import make_destination
+    from metricsync.sources._common.errors import ConfigError
 
     try:
         factory = make_destination(destination, TARGET_SCHEMA)
@@ -117,7 +117,7 @@ def lock_wait_seconds() -> float:
     for another one building the mart, before exit 6."""
     import dlt
 
-    from sources._common.config.spec import number, range_of
+    from metricsync.sources._common.config.spec import number, range_of
 
     value = dlt.config.get("transform.lock_wait_seconds")
     return number("transform", "lock_wait_seconds", value or 0, setting="TRANSFORM__LOCK_WAIT_SECONDS",
@@ -128,7 +128,7 @@ def lock_wait_seconds() -> float:
 def _exclusive(pipeline: Any) -> Iterator[None]:
     """The mart's lock (one `transform` at a time), and on a DuckDB file its write turn too (dbt
     writes the file: no load opens it meanwhile)."""
-    from pipelines.locking import mart_lock, write_turn
+    from metricsync.locking import mart_lock, write_turn
 
     wait = lock_wait_seconds()
     with mart_lock(pipeline, wait):
@@ -307,7 +307,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         result.lines = [f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
                         "destination credentials"]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
-        from pipelines.runner import describe_failure
+        from metricsync.runner import describe_failure
 
         result.exit_code, line = describe_failure("transform", exc, destination)
         result.lines = [line]

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Optional
 
-from pipelines.commands._options import (
+from metricsync.commands._options import (
     PROVIDER_HELP,
     add_command,
     backfill_range,
@@ -22,19 +22,19 @@ from pipelines.commands._options import (
     providers_to_run,
     selection_options,
 )
-from pipelines.exits import DRIFT_FOUND, exit_code
-from pipelines.operations import tell
-from pipelines.verification.compare import plural
-from sources._common.errors import ConfigError
+from metricsync.exits import DRIFT_FOUND, exit_code
+from metricsync.operations import tell
+from metricsync.verification.compare import plural
+from metricsync.sources._common.errors import ConfigError
 
 ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
 GAPS_SHOWN = 3  # ranges never loaded named per query
 
 
 def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
-    from pipelines.accounts import configured_accounts, select_accounts
-    from pipelines.catalog import select
-    from pipelines.verification.job import Verification
+    from metricsync.accounts import configured_accounts, select_accounts
+    from metricsync.catalog import select
+    from metricsync.verification.job import Verification
 
     selection = select(provider, args.resources, args.queries)
     accounts = select_accounts(provider, configured_accounts(provider), args.accounts) or [None]
@@ -45,7 +45,7 @@ def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
 def _verify_one(job, args: argparse.Namespace, out) -> int:
     """Check (and repair, fill) one pipeline; prints its lines (the report on stdout unless --json,
     a failure on stderr); returns its exit code."""
-    from pipelines.runner import describe_failure
+    from metricsync.runner import describe_failure
 
     report: list[str] = []
     try:
@@ -111,7 +111,7 @@ def _gap_lines(job, args: argparse.Namespace) -> list[str]:
 
 def _fill_command(job, args: argparse.Namespace) -> str:
     """`metricsync verify whop --fill-gaps`, with the options that chose this pipeline and its ranges."""
-    from pipelines.warehouse.destinations import destination_name
+    from metricsync.warehouse.destinations import destination_name
 
     parts = ["metricsync verify", job.provider]
     if job.account:
@@ -158,7 +158,7 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
             codes.append(_verify_one(job, args, out))
             reports.extend(_as_json(job, d, args) for d in job.found)
     if args.json:
-        from pipelines.output import document
+        from metricsync.output import document
 
         document(reports)
     return exit_code(codes)
@@ -196,9 +196,9 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipelines.verification.choose import DEFAULT_SAMPLE, Scope
-    from sources._common.config.spec import Range
-    from sources._common.load.windows import utc_today
+    from metricsync.verification.choose import DEFAULT_SAMPLE, Scope
+    from metricsync.sources._common.config.spec import Range
+    from metricsync.sources._common.load.windows import utc_today
 
     check_numbers(args, [("--sample", "sample", Range(int, 1, 100000)),
                          ("--seed", "seed", Range(int, 0, 2**63 - 1)),

@@ -20,11 +20,11 @@ from typing import Any, Iterable, Iterator, Optional
 from dlt.common.configuration.container import Container
 from dlt.common.pipeline import StateInjectableContext
 
-from pipelines.accounts import Account
-from pipelines.providers import source_factory
-from sources._common.load.progress import RunControl
-from sources._common.load.resource import TOMBSTONE
-from sources._common.load.windows import Window, utc_today
+from metricsync.accounts import Account
+from metricsync.providers import source_factory
+from metricsync.sources._common.load.progress import RunControl
+from metricsync.sources._common.load.resource import TOMBSTONE
+from metricsync.sources._common.load.windows import Window, utc_today
 
 ALL_AT_ONCE = 10**9  # windows per load: one pass over every chosen window
 

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Optional
 
-from pipelines.verification.loaded import Loaded
+from metricsync.verification.loaded import Loaded
 
 DEFAULT_SAMPLE = 20
 

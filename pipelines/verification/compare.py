@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional
 
-from sources._common.load.windows import Window
+from metricsync.sources._common.load.windows import Window
 
 # columns that say when the provider computed a row, not what it holds: they change on every fetch
 VOLATILE = {"refreshed_at"}

@@ -22,11 +22,11 @@ from dlt.common.data_types import coerce_value, py_type_to_sc_type
 from dlt.common.normalizers.json.helpers import get_row_hash
 from dlt.common.schema import Schema
 
-from pipelines.accounts import ACCOUNT_COLUMN, Account, scope_to_account
-from pipelines.providers import source_factory
-from pipelines.verification.compare import plural, same
-from sources._common.load.progress import RunControl
-from sources._common.load.windows import utc_today
+from metricsync.accounts import ACCOUNT_COLUMN, Account, scope_to_account
+from metricsync.providers import source_factory
+from metricsync.verification.compare import plural, same
+from metricsync.sources._common.load.progress import RunControl
+from metricsync.sources._common.load.windows import utc_today
 
 DLT_ID = "_dlt_id"
 

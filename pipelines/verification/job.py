@@ -17,14 +17,14 @@ from typing import Any, Optional
 
 from dlt.common.schema import Schema
 
-from pipelines.accounts import Account
-from pipelines.catalog import DEFINITIONS, WINDOWED, Selection
-from pipelines.verification import api, definitions
-from pipelines.verification.choose import Scope, cap, choose
-from pipelines.verification.compare import QueryDrift
-from pipelines.verification.loaded import Loaded, from_state
-from pipelines.verification.stored import StoredRows, record
-from sources._common.http.client import request_stats
+from metricsync.accounts import Account
+from metricsync.catalog import DEFINITIONS, WINDOWED, Selection
+from metricsync.verification import api, definitions
+from metricsync.verification.choose import Scope, cap, choose
+from metricsync.verification.compare import QueryDrift
+from metricsync.verification.loaded import Loaded, from_state
+from metricsync.verification.stored import StoredRows, record
+from metricsync.sources._common.http.client import request_stats
 
 logger = logging.getLogger("metricsync.verify")
 
@@ -65,7 +65,7 @@ class Verification:
         return all(d.clean for d in self.drifts)
 
     def _warehouse(self) -> Any:
-        from pipelines.warehouse.reads import Warehouse
+        from metricsync.warehouse.reads import Warehouse
 
         return Warehouse(self.destination, self.provider)
 
@@ -186,7 +186,7 @@ class Verification:
         return results
 
     def _run(self, days: Optional[tuple], selection: Selection) -> Any:
-        from pipelines.runner import run_provider
+        from metricsync.runner import run_provider
 
         return run_provider(self.provider, self.destination, days, self.pipelines_dir, selection=selection,
                             account=self.account)

@@ -13,8 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sources._common.load import covered as ranges
-from sources._common.load.windows import Window
+from metricsync.sources._common.load import covered as ranges
+from metricsync.sources._common.load.windows import Window
 
 
 @dataclass

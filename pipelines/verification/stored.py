@@ -8,8 +8,8 @@ query, in the provider's dataset, outside dlt (no load, no state, no schema chan
 import datetime as dt
 from typing import Any, Optional
 
-from pipelines.verification.api import TableKeys
-from sources._common.load.windows import Window
+from metricsync.verification.api import TableKeys
+from metricsync.sources._common.load.windows import Window
 
 RECORD_TABLE = "_metricsync_verifications"
 RECORD_COLUMNS = ("verified_at", "account", "resource", "query_name", "windows", "rows_compared",

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional
 import dlt
 from dlt.common.destination import Destination
 
-from sources._common.errors import ConfigError
+from metricsync.sources._common.errors import ConfigError
 
 logger = logging.getLogger("metricsync.destinations")
 
@@ -128,7 +128,7 @@ def make_destination(destination: str, dataset: str) -> Any:
     if destination == "duckdb":
         factory = _duckdb(dataset)
     elif destination == "postgres":  # libpq's rules: the password may come from .pgpass or PGPASSWORD
-        from pipelines.warehouse.postgres import credentials
+        from metricsync.warehouse.postgres import credentials
 
         factory = dlt.destinations.postgres(credentials=credentials(dataset))
     else:
@@ -153,7 +153,7 @@ def make_destination(destination: str, dataset: str) -> Any:
 def check_credentials_url(factory: Any, destination: str, dataset: str) -> None:
     """A connection URL in `destination.<name>.credentials` is checked before dlt parses it (dlt's
     error would quote it, password included)."""
-    from pipelines.warehouse.urls import URL_DESTINATIONS, check_url
+    from metricsync.warehouse.urls import URL_DESTINATIONS, check_url
 
     kind = factory.destination_type.rsplit(".", 1)[-1]
     value = dlt.secrets.get(f"destination.{destination}.credentials")

@@ -35,7 +35,7 @@ def out_of_memory(provider: str, exc: BaseException) -> Optional[tuple[int, str]
 
 def describe(provider: str, destination: str, exc: BaseException) -> Optional[tuple[int, str]]:
     """(exit code, line) for a database driver's error, or None for anything else."""
-    from sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import redact
 
     if not is_driver_error(exc):
         return out_of_memory(provider, exc)

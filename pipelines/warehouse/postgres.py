@@ -19,8 +19,8 @@ from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
-from pipelines.warehouse.urls import check_url
-from sources._common.errors import ConfigError, MetricSyncError
+from metricsync.warehouse.urls import check_url
+from metricsync.sources._common.errors import ConfigError, MetricSyncError
 
 ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 EXAMPLE = "postgresql://user:password@host:5432/database"

@@ -29,7 +29,7 @@ class Warehouse:
     def __enter__(self) -> "Warehouse":
         import dlt
 
-        from pipelines.warehouse.destinations import dataset_name, duckdb_path, make_destination
+        from metricsync.warehouse.destinations import dataset_name, duckdb_path, make_destination
 
         self.dataset = dataset = self.dataset or dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
@@ -115,7 +115,7 @@ class Warehouse:
 
     def pipeline_name(self, account: Optional[str] = None) -> str:
         """The runner's pipeline name here for the provider (or one account of it)."""
-        from pipelines.warehouse.destinations import pipeline_name
+        from metricsync.warehouse.destinations import pipeline_name
 
         return pipeline_name(self.provider, self.pipeline.destination.destination_name, account)
 

@@ -9,7 +9,7 @@ setting, never the URL itself (it holds the password), e.g.
 import re
 from typing import Optional
 
-from sources._common.errors import ConfigError
+from metricsync.sources._common.errors import ConfigError
 
 # SQLAlchemy's reading of a URL (`sqlalchemy.engine.url._parse_url`), which dlt's credentials use
 URL = re.compile(r"""

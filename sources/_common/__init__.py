@@ -1,9 +1,9 @@
 """Machinery shared by every metricsync source: HTTP client, paginators, windows, progress."""
 
-from sources._common.http.client import ApiClient, Request, RetryPolicy, build_client
-from sources._common.http.concurrency import run_concurrently
-from sources._common.http.limits import RequestLimiter
-from sources._common.http.paginators import (
+from metricsync.sources._common.http.client import ApiClient, Request, RetryPolicy, build_client
+from metricsync.sources._common.http.concurrency import run_concurrently
+from metricsync.sources._common.http.limits import RequestLimiter
+from metricsync.sources._common.http.paginators import (
     BodyCursorPaginator,
     NextUrlPaginator,
     PageNumberPaginator,
@@ -11,9 +11,9 @@ from sources._common.http.paginators import (
     SinglePage,
     dig,
 )
-from sources._common.load.arrow import MONEY, to_arrow
-from sources._common.load.progress import QueryProgress, RunControl
-from sources._common.load.windows import Window, canonical_granularity, period_start, plan_windows, to_date
+from metricsync.sources._common.load.arrow import MONEY, to_arrow
+from metricsync.sources._common.load.progress import QueryProgress, RunControl
+from metricsync.sources._common.load.windows import Window, canonical_granularity, period_start, plan_windows, to_date
 
 from .errors import ApiError, AuthError, ConfigError, MetricSyncError, RetriesExhausted
 

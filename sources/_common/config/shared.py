@@ -3,7 +3,7 @@ source function's signature, so each provider declares only its own parameters.
 
 dlt builds a source's configuration spec from its signature: the shared settings become ordinary
 source arguments there, resolved from every layout dlt knows (`SOURCES__WHOP__TIMEOUT`,
-`sources.whop.whop.timeout`, ...), known to strict config and listed by `describe`. The function
+`metricsync.sources.whop.whop.timeout`, ...), known to strict config and listed by `describe`. The function
 itself receives them range-checked in one argument, `shared`:
 
     @metricsync_source("statsig", windows_per_load=settings.WINDOWS_PER_LOAD)
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import dlt
 
-from sources._common.config import spec
+from metricsync.sources._common.config import spec
 
 CLIENT_SETTINGS = ("max_concurrency", "requests_per_second", "timeout", "max_attempts", "max_retry_wait",
                    "allow_insecure_http")

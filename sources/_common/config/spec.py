@@ -11,7 +11,7 @@ and its env var) and the range, e.g.
 `sources/_common/config/shared.py` adds the shared settings to each source's dlt signature (so
 dlt resolves them, strict config knows them, `describe` lists them), the runner reads those of
 scope `runner`, and the README table and `.env.example` are generated from them
-(`python -m pipelines.reference`). A new shared setting is one entry in `SHARED` plus its test.
+(`python -m metricsync.reference`). A new shared setting is one entry in `SHARED` plus its test.
 
 A numeric parameter of a source function without a range here is a bug (tests check it).
 """
@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sources._common.errors import ConfigError
-from sources._common.load.progress import CHECKPOINT_SECONDS
+from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.load.progress import CHECKPOINT_SECONDS
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ checked before any request.
 
 What is set is read through dlt's own config providers (environment variables, `secrets.toml`
 and `config.toml`, in the project's `.dlt/` and dlt's global dir), in every layout dlt resolves
-for a source: `sources.whop.<key>`, `sources.whop.whop.<key>` (section, then source name) and
+for a source: `metricsync.sources.whop.<key>`, `metricsync.sources.whop.whop.<key>` (section, then source name) and
 the same below the pipeline name (`whop.sources.whop.<key>`). The known keys are the source
 function's parameters (the shared settings among them) plus those the runner reads (e.g.
 `schema_contract`, `spec.SHARED` of scope `runner`), so a new one is known without a list to
@@ -28,8 +28,8 @@ from dlt.common.configuration.specs.pluggable_run_context import PluggableRunCon
 from dlt.common.configuration.utils import deserialize_value
 from dlt.common.typing import is_optional_type
 
-from sources._common.config import spec as spec
-from sources._common.errors import ConfigError
+from metricsync.sources._common.config import spec as spec
+from metricsync.sources._common.errors import ConfigError
 
 RUNTIME_ARGUMENTS = ("control",)  # source parameters passed by the runner, not read from config
 
@@ -41,7 +41,7 @@ class Entry:
 
     key: str
     value: Any
-    origin: str  # the env var, or `sources.whop.key in config.toml`
+    origin: str  # the env var, or `metricsync.sources.whop.key in config.toml`
     rank: tuple = ()
 
 

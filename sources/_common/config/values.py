@@ -3,8 +3,8 @@
 import datetime as dt
 from typing import Any, Iterable, Optional
 
-from sources._common.errors import ConfigError
-from sources._common.load.windows import to_date
+from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.load.windows import to_date
 
 
 def require_key(provider: str, api_key: Optional[str]) -> str:

@@ -31,15 +31,15 @@ import httpx
 import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from sources._common.config.spec import number
-from sources._common.errors import (
+from metricsync.sources._common.config.spec import number
+from metricsync.sources._common.errors import (
     ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable, shown,
 )
-from sources._common.http.limits import RequestLimiter, shared_limiter
-from sources._common.http.redaction import redact, register_secret
+from metricsync.sources._common.http.limits import RequestLimiter, shared_limiter
+from metricsync.sources._common.http.redaction import redact, register_secret
 
 if TYPE_CHECKING:
-    from sources._common.http.paginators import Paginator
+    from metricsync.sources._common.http.paginators import Paginator
 
 logger = logging.getLogger("metricsync.http")
 

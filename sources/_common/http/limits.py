@@ -8,7 +8,7 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
-from sources._common.http.ratecontrol import ConcurrencyController, RateController
+from metricsync.sources._common.http.ratecontrol import ConcurrencyController, RateController
 
 logger = logging.getLogger("metricsync.limits")
 

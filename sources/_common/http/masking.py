@@ -25,7 +25,7 @@ import re
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote
 
-from sources._common.http.redaction import set_configured_secrets
+from metricsync.sources._common.http.redaction import set_configured_secrets
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "private_key", "access_key",
                 "secret_key", "dsn")

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any, Optional, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from sources._common.http.client import Request
+from metricsync.sources._common.http.client import Request
 
 
 def dig(body: Any, path: Sequence[str]) -> Any:

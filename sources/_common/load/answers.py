@@ -19,9 +19,9 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 import pyarrow as pa
 
-from sources._common.errors import BadAnswer, ConfigError
-from sources._common.load.arrow import BadValue, converter
-from sources._common.load.windows import to_date
+from metricsync.sources._common.errors import BadAnswer, ConfigError
+from metricsync.sources._common.load.arrow import BadValue, converter
+from metricsync.sources._common.load.windows import to_date
 
 RESERVED = ("account", "_tombstone")  # columns the runner / the windowed loop add to every row
 _naming = NamingConvention()

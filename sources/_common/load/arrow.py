@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources._common.errors import shown
-from sources._common.load.cells import NUMERIC_TEXT, BadValue, converter, text
+from metricsync.sources._common.errors import shown
+from metricsync.sources._common.load.cells import NUMERIC_TEXT, BadValue, converter, text
 
 MONEY = pa.decimal128(38, 9)
 TIMESTAMP = pa.timestamp("us", tz="UTC")

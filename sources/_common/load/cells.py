@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 import pyarrow as pa
 
-from sources._common.errors import shown
+from metricsync.sources._common.errors import shown
 
 NUMERIC_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # a number sent as text
 

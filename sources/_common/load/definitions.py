@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import dlt
 
-from sources._common.load.answers import definition_rows
+from metricsync.sources._common.load.answers import definition_rows
 
 SCD2 = {"disposition": "merge", "strategy": "scd2"}
 DEFINITION_FORMAT = "insert_values"

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from sources._common.load import covered
-from sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
-from sources._common.load.tally import RunTally
-from sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
+from metricsync.sources._common.load import covered
+from metricsync.sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
+from metricsync.sources._common.load.tally import RunTally
+from metricsync.sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
 
 CHECKPOINT_SECONDS = 60.0
 LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most

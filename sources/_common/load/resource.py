@@ -20,13 +20,13 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources._common.errors import ApiError, BadAnswer
-from sources._common.load.arrow import BadValue, Converter, TypeDrift, concat, expand
-from sources._common.load.batch import Batch
-from sources._common.load.prefetch import unit_key
-from sources._common.load.progress import Chunk, QueryProgress, RunControl
-from sources._common.load.spool import Spool
-from sources._common.load.windows import Window, days, period_start
+from metricsync.sources._common.errors import ApiError, BadAnswer
+from metricsync.sources._common.load.arrow import BadValue, Converter, TypeDrift, concat, expand
+from metricsync.sources._common.load.batch import Batch
+from metricsync.sources._common.load.prefetch import unit_key
+from metricsync.sources._common.load.progress import Chunk, QueryProgress, RunControl
+from metricsync.sources._common.load.spool import Spool
+from metricsync.sources._common.load.windows import Window, days, period_start
 
 logger = logging.getLogger("metricsync.windows")
 

@@ -22,7 +22,7 @@ from typing import IO, Iterable, Optional
 
 import pyarrow as pa
 
-from sources._common.load.arrow import concat
+from metricsync.sources._common.load.arrow import concat
 
 
 class Spool:

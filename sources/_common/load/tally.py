@@ -5,7 +5,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from sources._common.load.windows import Window
+from metricsync.sources._common.load.windows import Window
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import pendulum
 
-from sources._common.errors import ConfigError
+from metricsync.sources._common.errors import ConfigError
 
 GRANULARITIES = {
     "day": "day", "daily": "day",

@@ -1,0 +1,1 @@
+"""The dbt project metricsync ships (package data of `metricsync.transform`; see setup.py)."""
