@@ -7,7 +7,7 @@ rows, by `definition_rows`.
     >>> api_date("2026-12-32", "whop", "query 'daily'", "period")
     Traceback (most recent call last):
     ...
-    sources._common.errors.BadAnswer: whop: query 'daily' failed (HTTP 200): field 'period' is '2026-12-32': not a date that exists (YYYY-MM-DD) - nothing of this window was stored; report it with this line
+    metricsync.sources._common.errors.BadAnswer: whop: query 'daily' failed (HTTP 200): field 'period' is '2026-12-32': not a date that exists (YYYY-MM-DD) - nothing of this window was stored; report it with this line
 """
 
 import datetime as dt
