@@ -72,7 +72,7 @@ def select_accounts(provider: str, accounts: list[Account], names: Optional[Sequ
         return accounts
     if not accounts:
         raise ConfigError(f"{provider}: --accounts given but no accounts are configured - "
-                          f"set sources.{provider}.accounts (see README, Scaling out)")
+                          f"set sources.{provider}.accounts (see docs/scaling-out.md)")
     known = {a.name: a for a in accounts}
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -80,7 +80,7 @@ def meaning(provider: str, name: str) -> str:
     shared = spec.SHARED.get(name)
     if shared:
         return shared.meaning
-    return provider_module(provider, "settings").SETTING_MEANINGS.get(name, f"see the README's {provider} settings")
+    return provider_module(provider, "settings").SETTING_MEANINGS.get(name, f"see docs/configuration.md, {provider}")
 
 
 def setting_values(provider: str) -> dict:
@@ -157,5 +157,5 @@ def provider_names(names: Sequence[str], allow_all: bool = True) -> list[str]:
         return list(dict.fromkeys(names))
     chosen = [p for p in PROVIDERS if is_configured(p)]
     if not chosen:
-        raise ConfigError("metricsync: no provider is configured - set SOURCES__<PROVIDER>__API_KEY (see README)")
+        raise ConfigError("metricsync: no provider is configured - set SOURCES__<PROVIDER>__API_KEY (see docs/getting-started.md)")
     return chosen

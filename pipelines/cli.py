@@ -1,5 +1,5 @@
 """Command line (`python -m metricsync`, or `metricsync`): parses, sets up logging and hands over to
-the command's module in `pipelines/commands/`. Exit codes are listed in the README."""
+the command's module in `pipelines/commands/`. Exit codes are listed in docs/getting-started.md."""
 
 import argparse
 import importlib

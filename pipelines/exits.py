@@ -1,4 +1,4 @@
-"""Exit codes shared by every command (the README's table) and the usage error the commands raise."""
+"""Exit codes shared by every command (docs/getting-started.md's table) and the usage error the commands raise."""
 
 from typing import Sequence
 
@@ -28,5 +28,5 @@ MEANINGS = {
 
 
 def meaning(code: int) -> str:
-    """The README's meaning of an exit code, in a few words (the history's `outcome`, alerts)."""
+    """The docs' meaning of an exit code, in a few words (the history's `outcome`, alerts)."""
     return MEANINGS.get(code, f"exit {code}")

@@ -26,8 +26,8 @@ def init(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def readme_example() -> tuple[list[str], list[str]]:
-    """The README's `metricsync init` example: its arguments and what it prints."""
-    text = (ROOT / "README.md").read_text()
+    """The docs' `metricsync init` example (docs/commands.md): its arguments and what it prints."""
+    text = (ROOT / "docs" / "commands.md").read_text()
     block = text[text.index("$ metricsync init "):].split("```")[0].strip().splitlines()
     return block[0].split()[3:], block[1:]
 

@@ -396,7 +396,7 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     script = ROOT / ".venv" / "bin" / "metricsync"
     require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
             "the console script `make install` puts in .venv")
-    line = re.search(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    line = re.search(r"```cron\n(.+?)\n```", (ROOT / "docs" / "getting-started.md").read_text(), re.S).group(1)
     command = line.split(None, 5)[5]  # after the five schedule fields
     workdir = isolated / "opt"
     workdir.mkdir()

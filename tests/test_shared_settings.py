@@ -23,14 +23,15 @@ WINDOWED = {"whop": True, "stripe_analytics": True, "statsig": True, "posthog": 
 
 
 def test_reference_files_are_generated_from_the_settings(tmp_path):
-    """The committed README table and `.env.example` are up to date (else: run the command, as
+    """The committed docs/configuration.md table and `.env.example` are up to date (else: run the command, as
     written, in the repository's root; here in a folder holding copies of both files)."""
-    for name in ("README.md", ".env.example"):
+    (tmp_path / "docs").mkdir()
+    for name in ("docs/configuration.md", ".env.example"):
         shutil.copy(ROOT / name, tmp_path / name)
     done = subprocess.run([sys.executable, "-m", "metricsync.reference"], cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    for name in ("README.md", ".env.example"):
+    for name in ("docs/configuration.md", ".env.example"):
         assert (tmp_path / name).read_text() == (ROOT / name).read_text(), \
             f"{name} is out of date: run python -m metricsync.reference"
 

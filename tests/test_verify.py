@@ -267,7 +267,7 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     script = ROOT / ".venv" / "bin" / "metricsync"
     require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
             "the console script `make install` puts in .venv")
-    blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "docs" / "getting-started.md").read_text(), re.S)
     line = next(block for block in blocks if " verify " in block)
     command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
     workdir = isolated / "opt"

@@ -65,7 +65,7 @@ def shape(line: str, provider: str, pipeline: str) -> str:
 
 def documented_lock_messages() -> set[str]:
     """The exit-6 examples of the README's exit code table, shaped."""
-    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| 6 |"))
+    row = next(line for line in (ROOT / "docs" / "getting-started.md").read_text().splitlines() if line.startswith("| 6 |"))
     return {shape(m, "whop", "whop__postgres") for m in re.findall(r"`(whop: [^`]+)`", row)}
 
 

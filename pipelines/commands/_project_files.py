@@ -75,7 +75,7 @@ def _warehouse(destination: str) -> list[str]:
                                                 active=True), ""]
     else:
         lines += [f"# [destination.{destination}]: credentials in secrets.toml (or DESTINATION__"
-                  f"{destination.upper()}__CREDENTIALS); see the README's warehouse table", ""]
+                  f"{destination.upper()}__CREDENTIALS); see docs/scaling-out.md, Which warehouse", ""]
     return lines
 
 

@@ -95,7 +95,7 @@ SHARED = {
     "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
                            scope=RUNNER, shown="the provider's name", allowed="text"),
     "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
-                       "`{name, api_key?, <account params>}`; see [Scaling out](#scaling-out)",
+                       "`{name, api_key?, <account params>}`; see [Scaling out](scaling-out.md#scaling-out)",
                        scope=RUNNER, shown="— (one account)", allowed="list of objects"),
     "lock_wait_seconds": Shared(float, 0.0, "how long a run waits for another run of the same pipeline holding the "
                                 "warehouse lock, before exit 6", Range(float, 0, 86_400), RUNNER),
