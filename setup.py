@@ -11,12 +11,17 @@ such as `sources` or `pipelines`:
 setup.py only because the mapping of several folders, each with its subpackages, cannot be written in
 pyproject.toml's `packages.find` (one `where` for all).
 """
+
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"metricsync": "pipelines", "metricsync.sources": "sources", "metricsync.sandbox": "sandbox",
-           "metricsync.bench": "bench"}
+FOLDERS = {
+    "metricsync": "pipelines",
+    "metricsync.sources": "sources",
+    "metricsync.sandbox": "sandbox",
+    "metricsync.bench": "bench",
+}
 DBT_PROJECT = "transform"
 DBT_BUILD_OUTPUT = ("target", "logs", "dbt_packages")  # dbt's own output, never shipped
 
@@ -30,9 +35,14 @@ def _packages() -> list[str]:
 
 def _dbt_files() -> list[str]:
     root = Path(DBT_PROJECT)
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.relative_to(root).parts[0] not in DBT_BUILD_OUTPUT
-                  and p.name not in ("profiles.yml", "package-lock.yml") and "__pycache__" not in p.parts)
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.relative_to(root).parts[0] not in DBT_BUILD_OUTPUT
+        and p.name not in ("profiles.yml", "package-lock.yml")
+        and "__pycache__" not in p.parts
+    )
 
 
 setup(

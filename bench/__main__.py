@@ -34,7 +34,7 @@ def write_results(path: str, text: str) -> None:
         with open(path) as f:
             old = f.read()
         if NOTES in old:
-            notes = "\n" + old[old.index(NOTES):]
+            notes = "\n" + old[old.index(NOTES) :]
     with open(path, "w") as f:
         f.write(text + notes)
 
@@ -44,8 +44,13 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     here = os.path.dirname(os.path.abspath(__file__))
-    bench = Bench(latency=args.latency, concurrency=args.concurrency, quick=args.quick,
-                  postgres=not args.no_postgres, only=args.only)
+    bench = Bench(
+        latency=args.latency,
+        concurrency=args.concurrency,
+        quick=args.quick,
+        postgres=not args.no_postgres,
+        only=args.only,
+    )
     results = bench.run_all()
     if bench.wanted("reload"):
         results["reload"] = reload.scenario(args.quick, bench.postgres)

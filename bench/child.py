@@ -73,14 +73,20 @@ def replay(spec: dict, shape) -> Any:
 
     with open(spec["requests_file"]) as f:
         captured = json.load(f)
-    client = httpx.Client(base_url=spec["base_url"], timeout=60,
-                          limits=httpx.Limits(max_connections=spec["concurrency"]))
+    client = httpx.Client(
+        base_url=spec["base_url"], timeout=60, limits=httpx.Limits(max_connections=spec["concurrency"])
+    )
 
     def fetch(item: dict) -> tuple:
         headers = {k: v for k, v in item["headers"].items() if k not in HOP_HEADERS}
         params = [(k, v) for k, values in item["query"].items() for v in values]
-        response = client.request(item["method"], item["path"], params=params, headers=headers,
-                                  content=item["body"].encode() if item["body"] else None)
+        response = client.request(
+            item["method"],
+            item["path"],
+            params=params,
+            headers=headers,
+            content=item["body"].encode() if item["body"] else None,
+        )
         response.raise_for_status()
         return item["path"], shape(response.json())
 
@@ -151,10 +157,21 @@ def stripe_dicts(body: dict) -> list:
     for item in body.get("data") or []:
         dimensions = item.get("dimensions") or {}
         for result in item.get("results") or []:
-            rows.append({"query_name": "mrr_by_customer", "timestamp": item["timestamp"], "metric": result["metric"],
-                         "name": result["name"], "value": result["value"], "currency": result["currency"],
-                         "dimension_name": ",".join(dimensions), "dimension_value": ",".join(dimensions.values()),
-                         "interval": "day", "livemode": body.get("livemode"), "refreshed_at": body.get("refreshed_at")})
+            rows.append(
+                {
+                    "query_name": "mrr_by_customer",
+                    "timestamp": item["timestamp"],
+                    "metric": result["metric"],
+                    "name": result["name"],
+                    "value": result["value"],
+                    "currency": result["currency"],
+                    "dimension_name": ",".join(dimensions),
+                    "dimension_value": ",".join(dimensions.values()),
+                    "interval": "day",
+                    "livemode": body.get("livemode"),
+                    "refreshed_at": body.get("refreshed_at"),
+                }
+            )
     return rows
 
 
@@ -168,8 +185,12 @@ def run_dlt_dicts(spec: dict) -> dict:
         for _path, rows in replay(spec, stripe_dicts):
             yield rows
 
-    pipeline = dlt.pipeline(pipeline_name="dicts", pipelines_dir=spec["pipelines_dir"], dataset_name="dicts",
-                            destination=dlt.destinations.duckdb(os.path.join(spec["workdir"], "dict_rows.duckdb")))
+    pipeline = dlt.pipeline(
+        pipeline_name="dicts",
+        pipelines_dir=spec["pipelines_dir"],
+        dataset_name="dicts",
+        destination=dlt.destinations.duckdb(os.path.join(spec["workdir"], "dict_rows.duckdb")),
+    )
     pipeline.run(pages(), loader_file_format="parquet")
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"rows": sum(v for k, v in counts.items() if not k.startswith("_dlt"))}
@@ -185,19 +206,34 @@ def statsig_rest_api(spec: dict):
     def dates():
         yield [{"date": (first + dt.timedelta(days=n)).isoformat()} for n in range((last - first).days + 1)]
 
-    return rest_api_source({
-        "client": {"base_url": spec["base_url"],
-                   "auth": {"type": "api_key", "name": "STATSIG-API-KEY", "api_key": spec["api_key"],
-                            "location": "header"},
-                   "headers": {"STATSIG-API-VERSION": "20240601"}},
-        "resources": [dates, {
-            "name": "metric_values",
-            "endpoint": {"path": "console/v1/metrics/values", "data_selector": "data",
-                         "params": {"date": "{resources.dates.date}", "limit": 100},
-                         "paginator": {"type": "json_link", "next_url_path": "pagination.nextPage"}},
-            "include_from_parent": ["date"],
-        }],
-    }, name="statsig_rest")
+    return rest_api_source(
+        {
+            "client": {
+                "base_url": spec["base_url"],
+                "auth": {
+                    "type": "api_key",
+                    "name": "STATSIG-API-KEY",
+                    "api_key": spec["api_key"],
+                    "location": "header",
+                },
+                "headers": {"STATSIG-API-VERSION": "20240601"},
+            },
+            "resources": [
+                dates,
+                {
+                    "name": "metric_values",
+                    "endpoint": {
+                        "path": "console/v1/metrics/values",
+                        "data_selector": "data",
+                        "params": {"date": "{resources.dates.date}", "limit": 100},
+                        "paginator": {"type": "json_link", "next_url_path": "pagination.nextPage"},
+                    },
+                    "include_from_parent": ["date"],
+                },
+            ],
+        },
+        name="statsig_rest",
+    )
 
 
 def whop_rest_api(spec: dict):
@@ -205,17 +241,33 @@ def whop_rest_api(spec: dict):
 
     first, last = spec["backfill"]
     query = spec["query"]
-    source = rest_api_source({
-        "client": {"base_url": spec["base_url"], "auth": {"type": "bearer", "token": spec["api_key"]}},
-        "resources": [{
-            "name": "metric_rows",
-            "endpoint": {"path": "stats/metric", "data_selector": "$",
-                         "params": {"resource": query["resource"], "granularity": query["granularity"],
-                                    "breakdowns[]": query["breakdowns"], "from": first, "to": last},
-                         "paginator": {"type": "cursor", "cursor_path": "pagination.next_cursor",
-                                       "cursor_param": "cursor"}},
-        }],
-    }, name="whop_rest")
+    source = rest_api_source(
+        {
+            "client": {"base_url": spec["base_url"], "auth": {"type": "bearer", "token": spec["api_key"]}},
+            "resources": [
+                {
+                    "name": "metric_rows",
+                    "endpoint": {
+                        "path": "stats/metric",
+                        "data_selector": "$",
+                        "params": {
+                            "resource": query["resource"],
+                            "granularity": query["granularity"],
+                            "breakdowns[]": query["breakdowns"],
+                            "from": first,
+                            "to": last,
+                        },
+                        "paginator": {
+                            "type": "cursor",
+                            "cursor_path": "pagination.next_cursor",
+                            "cursor_param": "cursor",
+                        },
+                    },
+                }
+            ],
+        },
+        name="whop_rest",
+    )
     source.resources["metric_rows"].add_yield_map(page_rows)
     return source
 
@@ -224,9 +276,12 @@ def run_rest_api(spec: dict) -> dict:
     import dlt
 
     source = {"statsig": statsig_rest_api, "whop": whop_rest_api}[spec["flavour"]](spec)
-    pipeline = dlt.pipeline(pipeline_name=f"rest_{spec['flavour']}", pipelines_dir=spec["pipelines_dir"],
-                            destination=dlt.destinations.duckdb(os.path.join(spec["workdir"], "rest_api_bench.duckdb")),
-                            dataset_name="rest")
+    pipeline = dlt.pipeline(
+        pipeline_name=f"rest_{spec['flavour']}",
+        pipelines_dir=spec["pipelines_dir"],
+        destination=dlt.destinations.duckdb(os.path.join(spec["workdir"], "rest_api_bench.duckdb")),
+        dataset_name="rest",
+    )
     pipeline.run(source)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"rows": sum(v for k, v in counts.items() if not k.startswith("_dlt"))}
@@ -238,17 +293,17 @@ def warm_imports() -> None:
     import dlt  # noqa: F401
     import duckdb  # noqa: F401
     import httpx  # noqa: F401
+    import metricsync.runner  # noqa: F401
     import pyarrow  # noqa: F401
     from dlt.sources.rest_api import rest_api_source  # noqa: F401
-
-    import metricsync.runner  # noqa: F401
 
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
     warm_imports()
-    kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api,
-            "dlt_dicts": run_dlt_dicts}[spec["kind"]]
+    kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api, "dlt_dicts": run_dlt_dicts}[
+        spec["kind"]
+    ]
     started, cpu, began = time.perf_counter(), cpu_seconds(), time.monotonic()
     outcome = kind(spec)
     outcome["seconds"] = time.perf_counter() - started

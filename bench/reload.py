@@ -49,8 +49,9 @@ def sandbox_for(countries: int) -> Sandbox:
 
 def truth(box: Sandbox, span: tuple) -> dict:
     """{(period, country): value} the sandbox answers for the span now."""
-    totals = box.by_name["whop"].metric_totals(QUERY["resource"], "daily", ["country"], span[0],
-                                               span[1] + dt.timedelta(days=1))
+    totals = box.by_name["whop"].metric_totals(
+        QUERY["resource"], "daily", ["country"], span[0], span[1] + dt.timedelta(days=1)
+    )
     return {(period, combo[0]): value for (period, combo), value in totals.items()}
 
 
@@ -77,8 +78,14 @@ def reload(countries: int, destination: str, memory_limit: Optional[str] = None)
     work = tempfile.mkdtemp(prefix="metricsync-reload-")
     last = box.today - dt.timedelta(days=10)
     span = (last - dt.timedelta(days=DAYS - 1), last)
-    settings = {"whop": {"api_key": box.by_name["whop"].api_key, "base_url": f"{box.url}/api/v1",
-                         "metric_queries": [QUERY], "wallet_queries": []}}
+    settings = {
+        "whop": {
+            "api_key": box.by_name["whop"].api_key,
+            "base_url": f"{box.url}/api/v1",
+            "metric_queries": [QUERY],
+            "wallet_queries": [],
+        }
+    }
     extra = {"DESTINATION__DUCKDB__CREDENTIALS": os.path.join(work, "reload.duckdb")}
     if memory_limit:
         extra["DESTINATION__DUCKDB__MEMORY_LIMIT"] = memory_limit
@@ -88,8 +95,13 @@ def reload(countries: int, destination: str, memory_limit: Optional[str] = None)
         pg_admin(f"drop database if exists {name}")
         pg_admin(f"create database {name}")
         where = extra["DESTINATION__POSTGRES__CREDENTIALS"] = f"postgresql://postgres:postgres@127.0.0.1:5432/{name}"
-    spec = {"kind": "metricsync", "providers": ["whop"], "destination": destination,
-            "backfill": [d.isoformat() for d in span], "pipelines_dir": os.path.join(work, "pipelines")}
+    spec = {
+        "kind": "metricsync",
+        "providers": ["whop"],
+        "destination": destination,
+        "backfill": [d.isoformat() for d in span],
+        "pipelines_dir": os.path.join(work, "pipelines"),
+    }
     env = env_for(settings, extra)
     try:
         first = run_child(spec, env, work)
@@ -102,10 +114,14 @@ def reload(countries: int, destination: str, memory_limit: Optional[str] = None)
         shutil.rmtree(work, ignore_errors=True)
         if destination == "postgres":
             pg_admin(f"drop database if exists {name}")
-    return {"destination": destination, "countries": countries, "rows": len(expected),
-            "first": {k: first[k] for k in ("seconds", "peak_rss_mb")},
-            "reload": {k: second[k] for k in ("seconds", "peak_rss_mb")},
-            "exact": got == expected}
+    return {
+        "destination": destination,
+        "countries": countries,
+        "rows": len(expected),
+        "first": {k: first[k] for k in ("seconds", "peak_rss_mb")},
+        "reload": {k: second[k] for k in ("seconds", "peak_rss_mb")},
+        "exact": got == expected,
+    }
 
 
 COUNTRIES = {False: (600, 5435), True: (60, 600)}  # quick -> countries of the re-loaded window

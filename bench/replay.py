@@ -41,8 +41,15 @@ class Replay:
         self.sandbox = Sandbox(latency=0, log_requests=False)
         self.pool = ThreadPoolExecutor(4)
         self.cache: dict = {}
-        self.config = {"latency": 0.0, "cap": None, "rate": None, "retry_after_paths": [], "record": False,
-                       "row_heavy": None, "render_each": False}
+        self.config = {
+            "latency": 0.0,
+            "cap": None,
+            "rate": None,
+            "retry_after_paths": [],
+            "record": False,
+            "row_heavy": None,
+            "render_each": False,
+        }
         self.row_heavy: Optional[RowHeavyStripe] = None
         self.in_flight = 0
         self.accepted: deque = deque()
@@ -71,8 +78,9 @@ class Replay:
         if self.row_heavy is not None and self.row_heavy.handles(target):
             return self.row_heavy.page(body)
         parts = urlsplit(target)
-        request = SandboxRequest(method, parts.path, parse_qs(parts.query, keep_blank_values=True), headers, body,
-                                 time.time())
+        request = SandboxRequest(
+            method, parts.path, parse_qs(parts.query, keep_blank_values=True), headers, body, time.time()
+        )
         response = self.sandbox.dispatch(request, host)
         return response.status, dict(response.headers), response.payload()
 
@@ -99,7 +107,9 @@ class Replay:
             cap = self.config["cap"]
             if (cap and self.in_flight > cap) or self.throttled(time.monotonic()):
                 self.stats["throttled"] += 1
-                extra = {"Retry-After": "1"} if any(path.startswith(p) for p in self.config["retry_after_paths"]) else {}
+                extra = (
+                    {"Retry-After": "1"} if any(path.startswith(p) for p in self.config["retry_after_paths"]) else {}
+                )
                 await asyncio.sleep(self.config["latency"])
                 return 429, extra, b'{"error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}'
             heavy = self.row_heavy is not None and self.row_heavy.handles(target)
@@ -107,14 +117,22 @@ class Replay:
             cached = None if self.config["render_each"] else self.cache.get(key)
             if cached is None:
                 loop = asyncio.get_running_loop()
-                cached = await loop.run_in_executor(self.pool, self.render, method, target, headers, body,
-                                                    headers.get("host", ""))
+                cached = await loop.run_in_executor(
+                    self.pool, self.render, method, target, headers, body, headers.get("host", "")
+                )
                 self.stats["rendered"] += 1
                 if cached[0] == 200:
                     self.cache[key] = cached
             if self.config["record"] and cached[0] == 200:
-                self.log.append({"method": method, "path": path, "query": parse_qs(urlsplit(target).query),
-                                 "headers": headers, "body": body.decode()})
+                self.log.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "query": parse_qs(urlsplit(target).query),
+                        "headers": headers,
+                        "body": body.decode(),
+                    }
+                )
             await asyncio.sleep(self.config["latency"])
             return cached
         finally:
@@ -136,8 +154,11 @@ class Replay:
                 length = int(headers.get("content-length") or 0)
                 body = await reader.readexactly(length) if length else b""
                 status, extra, payload = await self.answer(method, target, headers, body)
-                out = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", "Content-Type: application/json",
-                       f"Content-Length: {len(payload)}"]
+                out = [
+                    f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(payload)}",
+                ]
                 out += [f"{k}: {v}" for k, v in extra.items() if k.lower() not in ("content-type", "content-length")]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
                 await writer.drain()

@@ -49,15 +49,31 @@ class RowHeavyStripe:
             day = start + dt.timedelta(days=index // len(self.customers))
             customer = self.customers[index % len(self.customers)]
             stamp = f"{day.isoformat()}T00:00:00Z"
-            data.append({"id": f"row_{day}_{customer}", "timestamp": stamp, "dimensions": {"customer": customer},
-                         "results": [{"metric": METRIC, "name": "mrr_minor_units", "currency": "usd",
-                                      "value": (day.toordinal() * 7919 + index) % 100_000}]})
+            data.append(
+                {
+                    "id": f"row_{day}_{customer}",
+                    "timestamp": stamp,
+                    "dimensions": {"customer": customer},
+                    "results": [
+                        {
+                            "metric": METRIC,
+                            "name": "mrr_minor_units",
+                            "currency": "usd",
+                            "value": (day.toordinal() * 7919 + index) % 100_000,
+                        }
+                    ],
+                }
+            )
         more = offset + size < total
         token = base64.urlsafe_b64encode(f"{start}|{offset + size}".encode()).decode()
-        payload = {"object": "v2.data.analytics.metric_query", "livemode": False,
-                   "refreshed_at": f"{served_now().date()}T00:00:00Z",
-                   "next_page_url": f"{ENDPOINT}?page={token}" if more else None, "previous_page_url": None,
-                   "data": data}
+        payload = {
+            "object": "v2.data.analytics.metric_query",
+            "livemode": False,
+            "refreshed_at": f"{served_now().date()}T00:00:00Z",
+            "next_page_url": f"{ENDPOINT}?page={token}" if more else None,
+            "previous_page_url": None,
+            "data": data,
+        }
         return 200, {}, json.dumps(payload).encode()
 
 
@@ -68,8 +84,11 @@ def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list
     from metricsync.sources.stripe_analytics import helpers, settings
 
     query = {"timezone": "UTC", **query}
-    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json",
-               **({"stripe-version": settings.STRIPE_VERSION} if settings.STRIPE_VERSION else {})}
+    headers = {
+        "authorization": f"Bearer {api_key}",
+        "content-type": "application/json",
+        **({"stripe-version": settings.STRIPE_VERSION} if settings.STRIPE_VERSION else {}),
+    }
     now = utc_now()
     out = []
     for window in plan_windows(span[0], span[1], "day", 30, utc_today()):
@@ -81,6 +100,13 @@ def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list
             if offset:
                 token = base64.urlsafe_b64encode(f"{window.start}|{offset}".encode()).decode()
                 page["page"], query_string = token, {"page": [token]}
-            out.append({"method": "POST", "path": ENDPOINT, "query": query_string, "headers": headers,
-                        "body": json.dumps(page)})
+            out.append(
+                {
+                    "method": "POST",
+                    "path": ENDPOINT,
+                    "query": query_string,
+                    "headers": headers,
+                    "body": json.dumps(page),
+                }
+            )
     return out

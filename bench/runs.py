@@ -19,8 +19,7 @@ from metricsync.sandbox import Sandbox
 from metricsync.sources._common.load.windows import utc_today
 
 from . import rowheavy
-from .scenarios import (CRASH, RATE_LIMITED, ROW_HEAVY, SCENARIOS, Scenario, retry_after_paths,
-                        source_settings)
+from .scenarios import CRASH, RATE_LIMITED, ROW_HEAVY, SCENARIOS, Scenario, retry_after_paths, source_settings
 from .server import REPO, ReplayServer
 
 logger = logging.getLogger("bench")
@@ -49,7 +48,7 @@ def run_child(spec: dict, env: dict, cwd: str) -> dict:
     done = subprocess.run(child_command(spec), env=env, cwd=cwd, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
-            return json.loads(line[len("BENCH-RESULT "):])
+            return json.loads(line[len("BENCH-RESULT ") :])
     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
     raise RuntimeError(f"{spec['kind']} failed: {' | '.join(tail)}")
 
@@ -77,8 +76,11 @@ class Bench:
     def __init__(self, latency: float, concurrency: int, quick: bool, postgres: bool, only: Optional[list]) -> None:
         self.latency, self.concurrency, self.quick = latency, concurrency, quick
         self.postgres = postgres and postgres_available()
-        self.postgres_note = "" if self.postgres else ("skipped (--no-postgres)" if not postgres
-                                                       else "skipped: Postgres at 127.0.0.1:5432 unreachable")
+        self.postgres_note = (
+            ""
+            if self.postgres
+            else ("skipped (--no-postgres)" if not postgres else "skipped: Postgres at 127.0.0.1:5432 unreachable")
+        )
         self.only = only
         self.root = tempfile.mkdtemp(prefix="metricsync-bench-")
         self.emulators = Sandbox(log_requests=False).by_name  # for demo settings only (never started)
@@ -89,24 +91,31 @@ class Bench:
 
     # -- plumbing ----------------------------------------------------------------------------
     def settings(self, scenario: Scenario, chunked: bool = False, **extra) -> dict:
-        values = source_settings(self.emulators[scenario.provider], self.server.url, scenario, self.concurrency,
-                                 chunked)
+        values = source_settings(
+            self.emulators[scenario.provider], self.server.url, scenario, self.concurrency, chunked
+        )
         values.update(extra)
         return {scenario.provider: values}
 
-    def metricsync_spec(self, providers: dict, workdir: str, destination: str = "duckdb", backfill=None,
-                        db: str = "ms.duckdb") -> tuple[dict, dict]:
+    def metricsync_spec(
+        self, providers: dict, workdir: str, destination: str = "duckdb", backfill=None, db: str = "ms.duckdb"
+    ) -> tuple[dict, dict]:
         os.makedirs(workdir, exist_ok=True)
         extra = {"DESTINATION__DUCKDB__CREDENTIALS": os.path.join(workdir, db)}
         if destination == "postgres":
             extra["DESTINATION__POSTGRES__CREDENTIALS"] = db
-        spec = {"kind": "metricsync", "providers": list(providers), "destination": destination,
-                "backfill": [d.isoformat() for d in backfill] if backfill else None,
-                "pipelines_dir": os.path.join(workdir, "pipelines")}
+        spec = {
+            "kind": "metricsync",
+            "providers": list(providers),
+            "destination": destination,
+            "backfill": [d.isoformat() for d in backfill] if backfill else None,
+            "pipelines_dir": os.path.join(workdir, "pipelines"),
+        }
         return spec, env_for(providers, extra)
 
-    def metricsync(self, providers: dict, workdir: str, destination: str = "duckdb", backfill=None,
-                   db: str = "ms.duckdb") -> dict:
+    def metricsync(
+        self, providers: dict, workdir: str, destination: str = "duckdb", backfill=None, db: str = "ms.duckdb"
+    ) -> dict:
         spec, env = self.metricsync_spec(providers, workdir, destination, backfill, db)
         return run_child(spec, env, workdir)
 
@@ -117,8 +126,15 @@ class Bench:
         return outcome
 
     def limits(self, rate: Optional[float] = None, row_heavy: Optional[dict] = None, render_each: bool = False) -> None:
-        self.server.configure(latency=self.latency, cap=self.concurrency, rate=rate, record=False,
-                              retry_after_paths=retry_after_paths(), row_heavy=row_heavy, render_each=render_each)
+        self.server.configure(
+            latency=self.latency,
+            cap=self.concurrency,
+            rate=rate,
+            record=False,
+            retry_after_paths=retry_after_paths(),
+            row_heavy=row_heavy,
+            render_each=render_each,
+        )
 
     def capture(self, providers: dict, workdir: str, backfill, requests_file: str) -> int:
         """Run metricsync once with no latency and no limits: renders every page it will ask for
@@ -132,15 +148,30 @@ class Bench:
 
     def floor(self, requests_file: str, workdir: str) -> dict:
         os.makedirs(workdir, exist_ok=True)
-        return run_child({"kind": "floor", "requests_file": requests_file, "base_url": self.server.url,
-                          "concurrency": self.concurrency, "workdir": workdir}, env_for({}, {}), workdir)
+        return run_child(
+            {
+                "kind": "floor",
+                "requests_file": requests_file,
+                "base_url": self.server.url,
+                "concurrency": self.concurrency,
+                "workdir": workdir,
+            },
+            env_for({}, {}),
+            workdir,
+        )
 
     # -- the three API scenarios -------------------------------------------------------------
     def scenario(self, scenario: Scenario) -> dict:
         span = scenario.span(self.quick)
         work = os.path.join(self.root, scenario.name)
-        record = {"scenario": scenario.name, "provider": scenario.provider, "from": span[0].isoformat(),
-                  "to": span[1].isoformat(), "days": (span[1] - span[0]).days + 1, "contenders": {}}
+        record = {
+            "scenario": scenario.name,
+            "provider": scenario.provider,
+            "from": span[0].isoformat(),
+            "to": span[1].isoformat(),
+            "days": (span[1] - span[0]).days + 1,
+            "contenders": {},
+        }
         contenders = record["contenders"]
         requests_file = os.path.join(work, "requests.json")
         logger.info("%s: rendering pages and capturing metricsync's requests", scenario.name)
@@ -149,24 +180,34 @@ class Bench:
         self.limits(render_each=scenario.server_renders)
 
         logger.info("%s: metricsync -> duckdb", scenario.name)
-        contenders["metricsync_duckdb"] = self.timed(lambda: self.metricsync(
-            self.settings(scenario), os.path.join(work, "ms_duckdb"), backfill=span))
+        contenders["metricsync_duckdb"] = self.timed(
+            lambda: self.metricsync(self.settings(scenario), os.path.join(work, "ms_duckdb"), backfill=span)
+        )
         if scenario.server_renders:  # metricsync and the floor on the same requests, nothing more
             logger.info("%s: floor (bare httpx + arrow + duckdb)", scenario.name)
             contenders["floor"] = self.timed(lambda: self.floor(requests_file, os.path.join(work, "floor")))
             return record
         logger.info("%s: metricsync -> duckdb, default windows_per_load", scenario.name)
-        contenders["metricsync_duckdb_default_chunks"] = self.timed(lambda: self.metricsync(
-            self.settings(scenario, chunked=True), os.path.join(work, "ms_chunked"), backfill=span))
+        contenders["metricsync_duckdb_default_chunks"] = self.timed(
+            lambda: self.metricsync(
+                self.settings(scenario, chunked=True), os.path.join(work, "ms_chunked"), backfill=span
+            )
+        )
         if self.postgres:
             logger.info("%s: metricsync -> postgres", scenario.name)
             database = f"bench_{scenario.name}_{os.getpid()}"
             pg_admin(f"drop database if exists {database}")
             pg_admin(f"create database {database}")
             try:
-                contenders["metricsync_postgres"] = self.timed(lambda: self.metricsync(
-                    self.settings(scenario), os.path.join(work, "ms_pg"), "postgres", span,
-                    f"postgresql://postgres:postgres@127.0.0.1:5432/{database}"))
+                contenders["metricsync_postgres"] = self.timed(
+                    lambda: self.metricsync(
+                        self.settings(scenario),
+                        os.path.join(work, "ms_pg"),
+                        "postgres",
+                        span,
+                        f"postgresql://postgres:postgres@127.0.0.1:5432/{database}",
+                    )
+                )
             finally:
                 pg_admin(f"drop database if exists {database} with (force)")
 
@@ -181,10 +222,22 @@ class Bench:
             query = (scenario.overrides.get("metric_queries") or [{}])[0]
             emulator = self.emulators[scenario.provider]
             base_url = self.settings(scenario)[scenario.provider]["base_url"]
-            contenders["rest_api"] = self.timed(lambda: run_child(
-                {"kind": "rest_api", "flavour": scenario.rest_api, "api_key": emulator.api_key,
-                 "base_url": base_url, "backfill": [d.isoformat() for d in span], "query": query, "workdir": rest_dir,
-                 "pipelines_dir": os.path.join(rest_dir, "pipelines")}, env_for({}, {}), rest_dir))
+            contenders["rest_api"] = self.timed(
+                lambda: run_child(
+                    {
+                        "kind": "rest_api",
+                        "flavour": scenario.rest_api,
+                        "api_key": emulator.api_key,
+                        "base_url": base_url,
+                        "backfill": [d.isoformat() for d in span],
+                        "query": query,
+                        "workdir": rest_dir,
+                        "pipelines_dir": os.path.join(rest_dir, "pipelines"),
+                    },
+                    env_for({}, {}),
+                    rest_dir,
+                )
+            )
         return record
 
     # -- rate-limited: Statsig, the server accepting R requests/s --------------------------------
@@ -196,12 +249,20 @@ class Bench:
         logger.info("%s: rendering pages", scenario.name)
         pages = self.capture(self.settings(scenario), os.path.join(work, "capture"), span, requests_file)
         self.limits(rate=rate)
-        out = {"scenario": scenario.name, "days": (span[1] - span[0]).days + 1, "rate": rate, "pages": pages,
-               "contenders": {}}
+        out = {
+            "scenario": scenario.name,
+            "days": (span[1] - span[0]).days + 1,
+            "rate": rate,
+            "pages": pages,
+            "contenders": {},
+        }
         for label, told in (("told", rate), ("not_told", None)):
             logger.info("%s: metricsync %s the rate", scenario.name, label.replace("_", " "))
-            out["contenders"][label] = self.timed(lambda: self.metricsync(
-                self.settings(scenario, requests_per_second=told), os.path.join(work, label), backfill=span))
+            out["contenders"][label] = self.timed(
+                lambda: self.metricsync(
+                    self.settings(scenario, requests_per_second=told), os.path.join(work, label), backfill=span
+                )
+            )
         return out
 
     # -- crash cost: kill -9 at 60% of a long backfill, then the same command again -------------
@@ -215,8 +276,13 @@ class Bench:
         settings = self.settings(scenario, chunked=True, checkpoint_seconds=scenario.checkpoint_seconds)
         spec, env = self.metricsync_spec(settings, os.path.join(work, "run"), backfill=span)
         self.server.take()
-        child = subprocess.Popen(child_command(spec), env=env, cwd=os.path.join(work, "run"),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            child_command(spec),
+            env=env,
+            cwd=os.path.join(work, "run"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         killed_at = None
         while child.poll() is None:
             sent = self.server.stats()["requests"]
@@ -234,10 +300,18 @@ class Bench:
         refetched = sum(1 for r in self.server.log() if r["path"].endswith("/metrics/values"))
         self.server.configure(record=False)
         values = sum(1 for r in json.load(open(requests_file)) if r["path"].endswith("/metrics/values"))
-        return {"scenario": scenario.name, "days": (span[1] - span[0]).days + 1, "pages": pages,
-                "checkpoint_seconds": scenario.checkpoint_seconds, "rate": scenario.rate, "killed_at_requests": killed_at,
-                "first_run_requests": first, "value_pages": values, "refetched_value_pages": refetched,
-                "rerun": rerun}
+        return {
+            "scenario": scenario.name,
+            "days": (span[1] - span[0]).days + 1,
+            "pages": pages,
+            "checkpoint_seconds": scenario.checkpoint_seconds,
+            "rate": scenario.rate,
+            "killed_at_requests": killed_at,
+            "first_run_requests": first,
+            "value_pages": values,
+            "refetched_value_pages": refetched,
+            "rerun": rerun,
+        }
 
     # -- row-heavy: Stripe daily by 5,000 customers -------------------------------------------
     def row_heavy(self) -> dict:
@@ -245,8 +319,10 @@ class Bench:
         customers = scenario.quick_customers if self.quick else scenario.customers
         out = {"scenario": scenario.name, "customers": customers, "contenders": {}}
         heavy = {"customers": customers}
-        for label, days in (("long", scenario.quick_days if self.quick else scenario.days),
-                            ("short", scenario.quick_short_days if self.quick else scenario.short_days)):
+        for label, days in (
+            ("long", scenario.quick_days if self.quick else scenario.days),
+            ("short", scenario.quick_short_days if self.quick else scenario.short_days),
+        ):
             last = utc_today() - dt.timedelta(days=1)
             span = (last - dt.timedelta(days=days - 1), last)
             work = os.path.join(self.root, f"{scenario.name}_{label}")
@@ -260,8 +336,9 @@ class Bench:
             self.floor(requests_file, os.path.join(work, "warm"))
             self.limits(row_heavy=heavy)
             logger.info("%s %s: metricsync -> duckdb", scenario.name, label)
-            out["contenders"][f"metricsync_{label}"] = self.timed(lambda: self.metricsync(
-                self.settings(scenario), os.path.join(work, "ms"), backfill=span))
+            out["contenders"][f"metricsync_{label}"] = self.timed(
+                lambda: self.metricsync(self.settings(scenario), os.path.join(work, "ms"), backfill=span)
+            )
             out["contenders"][f"metricsync_{label}"]["days"] = days
             if label == "long":
                 out["days"] = days
@@ -270,10 +347,20 @@ class Bench:
                 logger.info("%s: floor", scenario.name)
                 out["contenders"]["floor"] = self.timed(lambda: self.floor(requests_file, os.path.join(work, "floor")))
                 logger.info("%s: dlt with a dict per row", scenario.name)
-                out["contenders"]["dlt_dicts"] = self.timed(lambda: run_child(
-                    {"kind": "dlt_dicts", "requests_file": requests_file, "base_url": self.server.url,
-                     "concurrency": self.concurrency, "workdir": work, "pipelines_dir": os.path.join(work, "dd")},
-                    env_for({}, {}), work))
+                out["contenders"]["dlt_dicts"] = self.timed(
+                    lambda: run_child(
+                        {
+                            "kind": "dlt_dicts",
+                            "requests_file": requests_file,
+                            "base_url": self.server.url,
+                            "concurrency": self.concurrency,
+                            "workdir": work,
+                            "pipelines_dir": os.path.join(work, "dd"),
+                        },
+                        env_for({}, {}),
+                        work,
+                    )
+                )
         self.server.configure(row_heavy=None)
         return out
 
@@ -287,8 +374,9 @@ class Bench:
             last = utc_today() - dt.timedelta(days=1)
             span = (last - dt.timedelta(days=days - 1), last)
             logger.info("rss: statsig %d days", days)
-            result = self.timed(lambda: self.metricsync(
-                self.settings(statsig), os.path.join(self.root, f"rss_{label}"), backfill=span))
+            result = self.timed(
+                lambda: self.metricsync(self.settings(statsig), os.path.join(self.root, f"rss_{label}"), backfill=span)
+            )
             out[label] = {"days": days, **result}
         return out
 
@@ -303,9 +391,15 @@ class Bench:
     def run_all(self) -> dict:
         self.server = ReplayServer()
         try:
-            results = {"settings": {"latency_s": self.latency, "concurrency": self.concurrency, "quick": self.quick,
-                                    "postgres": self.postgres_note or "on"},
-                       "scenarios": [self.scenario(s) for s in SCENARIOS if self.wanted(s.name)]}
+            results = {
+                "settings": {
+                    "latency_s": self.latency,
+                    "concurrency": self.concurrency,
+                    "quick": self.quick,
+                    "postgres": self.postgres_note or "on",
+                },
+                "scenarios": [self.scenario(s) for s in SCENARIOS if self.wanted(s.name)],
+            }
             if self.wanted(RATE_LIMITED.name):
                 results["rate_limited"] = self.rate_limited()
             if self.wanted(ROW_HEAVY.name):

@@ -52,34 +52,71 @@ class Crash(Scenario):
 
 SCENARIOS = [
     Scenario(
-        "statsig_values", "statsig", days=730, quick_days=20,
+        "statsig_values",
+        "statsig",
+        days=730,
+        quick_days=20,
         overrides={},
         rest_api="statsig",
         rest_api_note="a plain `dates` resource resolved into `/metrics/values?date=` (one child request "
-                      "chain per date, rest_api's default sequential resolution), `json_link` on `pagination.nextPage`",
+        "chain per date, rest_api's default sequential resolution), `json_link` on `pagination.nextPage`",
     ),
     Scenario(
-        "statsig_values_slow_server", "statsig", days=730, quick_days=20, overrides={}, rest_api=None,
-        rest_api_note="skipped (the same requests as statsig_values)", server_renders=True,
+        "statsig_values_slow_server",
+        "statsig",
+        days=730,
+        quick_days=20,
+        overrides={},
+        rest_api=None,
+        rest_api_note="skipped (the same requests as statsig_values)",
+        server_renders=True,
     ),
     Scenario(
-        "stripe_daily_by_price_customer", "stripe_analytics", days=365, quick_days=30,
-        overrides={"queries": [{"name": "mrr_by_price", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
-                                "interval": "day", "currency": "usd", "group_by": ["price"]},
-                               {"name": "mrr_by_customer", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
-                                "interval": "day", "currency": "usd", "group_by": ["customer"]}]},
+        "stripe_daily_by_price_customer",
+        "stripe_analytics",
+        days=365,
+        quick_days=30,
+        overrides={
+            "queries": [
+                {
+                    "name": "mrr_by_price",
+                    "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
+                    "interval": "day",
+                    "currency": "usd",
+                    "group_by": ["price"],
+                },
+                {
+                    "name": "mrr_by_customer",
+                    "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
+                    "interval": "day",
+                    "currency": "usd",
+                    "group_by": ["customer"],
+                },
+            ]
+        },
         rest_api=None,
         rest_api_note="skipped: POST with the time window and page token in the JSON body; rest_api has no "
-                      "way to split a range into windows the API accepts (max range per interval)",
+        "way to split a range into windows the API accepts (max range per interval)",
     ),
     Scenario(
-        "whop_daily_by_country", "whop", days=1095, quick_days=30,
-        overrides={"wallet_queries": [],
-                   "metric_queries": [{"name": "gross_by_country", "resource": "receipts:gross_revenue",
-                                       "granularity": "daily", "breakdowns": ["country"]}]},
+        "whop_daily_by_country",
+        "whop",
+        days=1095,
+        quick_days=30,
+        overrides={
+            "wallet_queries": [],
+            "metric_queries": [
+                {
+                    "name": "gross_by_country",
+                    "resource": "receipts:gross_revenue",
+                    "granularity": "daily",
+                    "breakdowns": ["country"],
+                }
+            ],
+        },
         rest_api="whop",
         rest_api_note="one resource for the whole range with the `cursor` paginator (what the docs allow: no "
-                      "maximum range), rows zipped from `columns`/`data` by an `add_yield_map`",
+        "maximum range), rows zipped from `columns`/`data` by an `add_yield_map`",
     ),
 ]
 
@@ -87,10 +124,23 @@ SCENARIOS = [
 STATSIG_VALUES = SCENARIOS[0]
 RATE_LIMITED = RateLimited("rate_limited_statsig", "statsig", days=365, quick_days=60, overrides={}, rest_api=None)
 ROW_HEAVY = RowHeavy(
-    "row_heavy_stripe_by_customer", "stripe_analytics", days=365, quick_days=30,
-    overrides={"queries": [{"name": "mrr_by_customer", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
-                            "interval": "day", "currency": "usd", "group_by": ["customer"]}]},
-    rest_api=None)
+    "row_heavy_stripe_by_customer",
+    "stripe_analytics",
+    days=365,
+    quick_days=30,
+    overrides={
+        "queries": [
+            {
+                "name": "mrr_by_customer",
+                "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
+                "interval": "day",
+                "currency": "usd",
+                "group_by": ["customer"],
+            }
+        ]
+    },
+    rest_api=None,
+)
 CRASH = Crash("crash_cost_statsig", "statsig", days=1095, quick_days=200, overrides={}, rest_api=None)
 
 
@@ -106,8 +156,9 @@ def source_settings(emulator, url: str, scenario: Optional[Scenario], concurrenc
     values.update(scenario.overrides if scenario else {})
     # not told a rate: the server's cap is the API's limit (Stripe's default 5/s, kept for the real
     # preview API, is lifted so that the bench measures the client, not that setting)
-    values.update(max_concurrency=concurrency,
-                  requests_per_second=STRIPE_UNPACED if emulator.name == "stripe_analytics" else None)
+    values.update(
+        max_concurrency=concurrency, requests_per_second=STRIPE_UNPACED if emulator.name == "stripe_analytics" else None
+    )
     if scenario and not chunked:
         values["windows_per_load"] = WINDOWS_PER_LOAD
     return values

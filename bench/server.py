@@ -15,8 +15,9 @@ class ReplayServer:
 
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": REPO}
-        self.process = subprocess.Popen([sys.executable, "-m", "metricsync.bench.replay"], cwd=REPO, env=env,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "metricsync.bench.replay"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        )
         line = self.process.stdout.readline()
         if not line.startswith("REPLAY-PORT "):
             self.process.kill()
@@ -34,9 +35,13 @@ class ReplayServer:
         """Requests, 429s and the seconds from the first request to the last answer, since the
         last take (and when those were, on the machine's monotonic clock)."""
         stats = self._http.post("/_replay/stats/reset").json()
-        return {"requests": stats["requests"], "throttled": stats["throttled"],
-                "request_span_s": max(0.0, stats["last_at"] - stats["first_at"]),
-                "first_at": stats["first_at"], "last_at": stats["last_at"]}
+        return {
+            "requests": stats["requests"],
+            "throttled": stats["throttled"],
+            "request_span_s": max(0.0, stats["last_at"] - stats["first_at"]),
+            "first_at": stats["first_at"],
+            "last_at": stats["last_at"],
+        }
 
     def clear_log(self) -> None:
         self._http.post("/_replay/log/clear").raise_for_status()

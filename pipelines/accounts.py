@@ -17,7 +17,6 @@ from typing import Any, Optional, Sequence
 
 import dlt
 import pyarrow as pa
-
 from metricsync.providers import provider_facts
 from metricsync.sources._common.errors import ConfigError
 
@@ -38,8 +37,10 @@ def _parse(provider: str, value: Any) -> list:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ConfigError(f"{provider}: accounts is not valid JSON - set SOURCES__{provider.upper()}__ACCOUNTS "
-                              'to a list like [{"name": "north", ...}]') from None
+            raise ConfigError(
+                f"{provider}: accounts is not valid JSON - set SOURCES__{provider.upper()}__ACCOUNTS "
+                'to a list like [{"name": "north", ...}]'
+            ) from None
     if not isinstance(value, (list, tuple)) or not all(isinstance(a, dict) for a in value):
         raise ConfigError(f"{provider}: accounts must be a list of objects, each with a name")
     return list(value)
@@ -55,8 +56,10 @@ def configured_accounts(provider: str) -> list[Account]:
     for entry in _parse(provider, value):
         name = str(entry.get("name") or "")
         if not NAME.match(name):
-            raise ConfigError(f"{provider}: account name {name!r} - use lowercase letters, digits and _ "
-                              "(it is part of the pipeline name)")
+            raise ConfigError(
+                f"{provider}: account name {name!r} - use lowercase letters, digits and _ "
+                "(it is part of the pipeline name)"
+            )
         if any(a.name == name for a in accounts):
             raise ConfigError(f"{provider}: two accounts are named {name!r} - names must be unique")
         unknown = sorted(set(entry) - allowed)
@@ -71,8 +74,10 @@ def select_accounts(provider: str, accounts: list[Account], names: Optional[Sequ
     if not names:
         return accounts
     if not accounts:
-        raise ConfigError(f"{provider}: --accounts given but no accounts are configured - "
-                          f"set sources.{provider}.accounts (see docs/scaling-out.md)")
+        raise ConfigError(
+            f"{provider}: --accounts given but no accounts are configured - "
+            f"set sources.{provider}.accounts (see docs/scaling-out.md)"
+        )
     known = {a.name: a for a in accounts}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -86,8 +91,9 @@ def _with_account(account: str, item: Any) -> Any:
         if ACCOUNT_COLUMN in item.schema.names:
             return item
         # not null, as the key column dlt declares it (a nullable one makes dlt warn on every page)
-        return item.append_column(pa.field(ACCOUNT_COLUMN, pa.string(), nullable=False),
-                                  pa.array([account] * item.num_rows, pa.string()))
+        return item.append_column(
+            pa.field(ACCOUNT_COLUMN, pa.string(), nullable=False), pa.array([account] * item.num_rows, pa.string())
+        )
     if isinstance(item, dict):
         item.setdefault(ACCOUNT_COLUMN, account)
     return item
@@ -125,8 +131,9 @@ def tables_without_account(dataset: str, query: Any) -> list[str]:
     columns: dict[str, set] = {}
     for table, column in rows:
         columns.setdefault(str(table), set()).add(str(column).lower())
-    return sorted(t for t, names in columns.items()
-                  if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names)
+    return sorted(
+        t for t, names in columns.items() if not t.startswith(("_dlt", "_metricsync")) and ACCOUNT_COLUMN not in names
+    )
 
 
 def refuse_tables_without_account(provider: str, dataset: str, query: Any, destination: str) -> None:
@@ -135,7 +142,9 @@ def refuse_tables_without_account(provider: str, dataset: str, query: Any, desti
     anything is loaded, naming both ways out (the `reset` drops those tables)."""
     without = tables_without_account(dataset, query)
     if without:
-        raise ConfigError(f"{provider}: accounts are configured but dataset {dataset} was loaded without them "
-                          f"(table {without[0]} has no {ACCOUNT_COLUMN} column) - set sources.{provider}.dataset_name "
-                          f"to a new dataset, or run `metricsync reset {provider} --drop-rows --destination "
-                          f"{destination}` first")
+        raise ConfigError(
+            f"{provider}: accounts are configured but dataset {dataset} was loaded without them "
+            f"(table {without[0]} has no {ACCOUNT_COLUMN} column) - set sources.{provider}.dataset_name "
+            f"to a new dataset, or run `metricsync reset {provider} --drop-rows --destination "
+            f"{destination}` first"
+        )

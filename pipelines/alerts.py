@@ -17,7 +17,6 @@ import logging
 from typing import Any, Optional
 
 import dlt
-
 from metricsync.sources._common.errors import ConfigError
 
 from .history import previous, streak_start
@@ -36,8 +35,9 @@ def urls() -> list[str]:
         try:
             value = json.loads(text) if text.startswith("[") else [text] if text else []
         except json.JSONDecodeError:
-            raise ConfigError("alerts: alerts.urls (ALERTS__URLS) is not valid JSON - write it as a list, "
-                              '["json://host/path", ...]') from None
+            raise ConfigError(
+                'alerts: alerts.urls (ALERTS__URLS) is not valid JSON - write it as a list, ["json://host/path", ...]'
+            ) from None
     found = [str(url).strip() for url in value or [] if str(url).strip()]
     for url in found:
         register_secret(url)
@@ -49,7 +49,7 @@ def on_success() -> bool:
 
 
 def kind_of(row: dict, before: Optional[dict], every_success: bool) -> Optional[str]:
-    """"failure" when a streak starts, "recovery" when it ends, "success" when asked, else None."""
+    """ "failure" when a streak starts, "recovery" when it ends, "success" when asked, else None."""
     failed_before = before is not None and before["exit_code"] != 0
     if row["exit_code"] != 0:
         return None if failed_before else "failure"
@@ -63,13 +63,16 @@ def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, st
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
     code = f"exit {row['exit_code']}, {row['outcome']}"
     failed = "is stale" if row["exit_code"] == STALE else "failed"
-    title = {"failure": f"metricsync: {who} {failed} ({code})",
-             "recovery": f"metricsync: {who} recovered",
-             "success": f"metricsync: {who} ok"}[kind]
+    title = {
+        "failure": f"metricsync: {who} {failed} ({code})",
+        "recovery": f"metricsync: {who} recovered",
+        "success": f"metricsync: {who} ok",
+    }[kind]
     lines = [row["message"]]
     if kind == "recovery" and since:
-        lines.append(f"failing since {since['finished_at']:%Y-%m-%d %H:%M} UTC "
-                     f"(exit {since['exit_code']}, {since['outcome']})")
+        lines.append(
+            f"failing since {since['finished_at']:%Y-%m-%d %H:%M} UTC (exit {since['exit_code']}, {since['outcome']})"
+        )
     lines.append(f"provider {row['provider']}, account {row['account'] or '-'}, command {row['command']}, {code}")
     lines.append(f"host {row['host']}, run id {row['run_id']}")
     return title, "\n".join(lines)
@@ -85,9 +88,11 @@ def told_message(row: dict, column: str) -> tuple[str, str]:
     items = json.loads(row[column])
     said = map(describe, items) if column == "schema_changes" else map(vanishing.item, items)
     what = "schema changed" if column == "schema_changes" else vanishing.headline(items)
-    return (f"metricsync: {who} {what}",
-            "\n".join(said) + f"\nprovider {row['provider']}, account {row['account'] or '-'}, command "
-            f"{row['command']}\nhost {row['host']}, run id {row['run_id']}")
+    return (
+        f"metricsync: {who} {what}",
+        "\n".join(said) + f"\nprovider {row['provider']}, account {row['account'] or '-'}, command "
+        f"{row['command']}\nhost {row['host']}, run id {row['run_id']}",
+    )
 
 
 def send(title: str, body: str, kind: str = "failure", targets: Optional[list] = None) -> bool:
@@ -101,12 +106,18 @@ def send(title: str, body: str, kind: str = "failure", targets: Optional[list] =
     for url in targets:
         if not app.add(url):
             logger.warning("alerts: one of alerts.urls is not an Apprise URL Apprise understands - check it")
-    notify_type = {"failure": apprise.NotifyType.FAILURE, "recovery": apprise.NotifyType.SUCCESS,
-                   "success": apprise.NotifyType.SUCCESS}.get(kind, apprise.NotifyType.INFO)
+    notify_type = {
+        "failure": apprise.NotifyType.FAILURE,
+        "recovery": apprise.NotifyType.SUCCESS,
+        "success": apprise.NotifyType.SUCCESS,
+    }.get(kind, apprise.NotifyType.INFO)
     delivered = bool(len(app)) and bool(app.notify(title=title, body=body, notify_type=notify_type))
     if not delivered:
-        logger.warning("alerts: %r could not be delivered to every alerts.urls target - check them with "
-                       "`metricsync alerts --test`", title)
+        logger.warning(
+            "alerts: %r could not be delivered to every alerts.urls target - check them with "
+            "`metricsync alerts --test`",
+            title,
+        )
     return delivered
 
 

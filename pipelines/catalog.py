@@ -69,8 +69,9 @@ def settings(provider: str) -> list[Setting]:
         result.append(Setting(name, default, value, f"SOURCES__{provider.upper()}__{name.upper()}", secret))
     for name in spec.shared_names(spec.RUNNER):  # read by the runner, not by the source function
         value = dlt.config.get(f"sources.{provider}.{name}")
-        result.append(Setting(name, spec.SHARED[name].default, value, f"SOURCES__{provider.upper()}__{name.upper()}",
-                              False))
+        result.append(
+            Setting(name, spec.SHARED[name].default, value, f"SOURCES__{provider.upper()}__{name.upper()}", False)
+        )
     return result
 
 
@@ -127,8 +128,9 @@ def select(provider: str, resources: Optional[Sequence[str]], queries: Optional[
             if name not in names:
                 raise ConfigError(f"{provider}: no resource {name!r}{suggest(name, names)}")
             if name in configured and not configured[name]:
-                raise ConfigError(f"{provider}: {name} has no queries configured - set "
-                                  f"sources.{provider}.{WINDOWED[provider][name]}")
+                raise ConfigError(
+                    f"{provider}: {name} has no queries configured - set sources.{provider}.{WINDOWED[provider][name]}"
+                )
         chosen = [r for r in names if r in resources]
     if not queries:
         return Selection(chosen)
@@ -157,5 +159,7 @@ def provider_names(names: Sequence[str], allow_all: bool = True) -> list[str]:
         return list(dict.fromkeys(names))
     chosen = [p for p in PROVIDERS if is_configured(p)]
     if not chosen:
-        raise ConfigError("metricsync: no provider is configured - set SOURCES__<PROVIDER>__API_KEY (see docs/getting-started.md)")
+        raise ConfigError(
+            "metricsync: no provider is configured - set SOURCES__<PROVIDER>__API_KEY (see docs/getting-started.md)"
+        )
     return chosen

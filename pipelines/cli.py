@@ -12,7 +12,8 @@ from metricsync.sources._common.http.masking import register_configured_secrets
 from metricsync.sources._common.http.redaction import redacted_output
 
 from . import interrupts, operations
-from .commands import COMMANDS, _refusals as refusals
+from .commands import COMMANDS
+from .commands import _refusals as refusals
 from .commands._options import global_options
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
@@ -27,10 +28,12 @@ def _module(name: str) -> ModuleType:
 
 def _parser() -> argparse.ArgumentParser:
     parser = refusals.Parser(
-        prog=PROG, description="metricsync: SaaS metrics (Whop, Stripe Analytics, PostHog, Statsig) into your warehouse",
+        prog=PROG,
+        description="metricsync: SaaS metrics (Whop, Stripe Analytics, PostHog, Statsig) into your warehouse",
         epilog="examples:\n  metricsync check all\n  metricsync run all --progress log\n"
-               "  metricsync status --json\n  metricsync run whop --from 2024-01-01 --to 2024-12-31",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  metricsync status --json\n  metricsync run whop --from 2024-01-01 --to 2024-12-31",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name in COMMANDS:

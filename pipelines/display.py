@@ -25,8 +25,10 @@ def _eta(result: Any, elapsed: float) -> str:
 
 def status_text(result: Any, elapsed: float) -> str:
     tally = result.tally
-    return (f"{result.provider}: {tally.windows_done}/{tally.windows_total} windows, {result.requests} requests "
-            f"({result.retries} retried, {result.throttled} 429s), {tally.rows} rows, {_eta(result, elapsed)}")
+    return (
+        f"{result.provider}: {tally.windows_done}/{tally.windows_total} windows, {result.requests} requests "
+        f"({result.retries} retried, {result.throttled} 429s), {tally.rows} rows, {_eta(result, elapsed)}"
+    )
 
 
 class Display:
@@ -108,8 +110,13 @@ class BarDisplay(Display):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._progress = Progress(
-            TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
-            TextColumn("{task.fields[detail]}"), TimeRemainingColumn(), console=Console(file=sys.stderr),
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("windows"),
+            TextColumn("{task.fields[detail]}"),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
         )
         self._progress.start()
         self._task: Optional[int] = None
@@ -120,8 +127,9 @@ class BarDisplay(Display):
     def update(self, result: Any) -> None:
         tally = result.tally
         detail = f"{result.requests} req, {result.retries} retried, {result.throttled} 429s, {tally.rows} rows"
-        self._progress.update(self._task, total=tally.windows_total or None, completed=tally.windows_done,
-                              detail=detail)
+        self._progress.update(
+            self._task, total=tally.windows_total or None, completed=tally.windows_done, detail=detail
+        )
 
     def finish(self, result: Any) -> None:
         self.update(result)

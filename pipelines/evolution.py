@@ -16,9 +16,13 @@ def stored_columns(pipeline: Any) -> Optional[dict]:
     if not pipeline.default_schema_name:
         return None
     tables = pipeline.default_schema.tables
-    return {name: {column: spec.get("data_type") for column, spec in table.get("columns", {}).items()
-                   if spec.get("data_type")}
-            for name, table in tables.items() if not name.startswith("_dlt")}
+    return {
+        name: {
+            column: spec.get("data_type") for column, spec in table.get("columns", {}).items() if spec.get("data_type")
+        }
+        for name, table in tables.items()
+        if not name.startswith("_dlt")
+    }
 
 
 def changes(before: Optional[dict], after: Optional[dict]) -> list[dict]:
@@ -32,8 +36,11 @@ def changes(before: Optional[dict], after: Optional[dict]) -> list[dict]:
             if columns:
                 found.append({"table": table, "column": None, "type": None})
             continue
-        found.extend({"table": table, "column": column, "type": kind}
-                     for column, kind in sorted(columns.items()) if column not in before[table])
+        found.extend(
+            {"table": table, "column": column, "type": kind}
+            for column, kind in sorted(columns.items())
+            if column not in before[table]
+        )
     return found
 
 
@@ -47,6 +54,10 @@ def tell(provider: str, known: list[dict], found: list[dict]) -> list[dict]:
     """Log each change of `found` not in `known` once; the changes so far."""
     for change in found:
         if change not in known:
-            logger.warning("%s: %s - the schema evolved (sources.%s.schema_contract = \"freeze\" refuses such "
-                           "changes)", provider, describe(change), provider)
+            logger.warning(
+                '%s: %s - the schema evolved (sources.%s.schema_contract = "freeze" refuses such changes)',
+                provider,
+                describe(change),
+                provider,
+            )
     return found

@@ -19,11 +19,20 @@ def exit_code(codes: Sequence[int]) -> int:
         return OK
     return failed.pop() if len(failed) == 1 else MIXED_FAILURES
 
+
 MEANINGS = {
-    0: "ok", 1: "mixed or unexpected failure", 2: "bad arguments or configuration", 3: "the API refused a request",
-    4: "authentication or permission", 5: "the API or the warehouse could not be reached",
-    6: "another run holds the lock", 7: "dbt failed", 8: "stale", 9: "drift found",
-    130: "interrupted (Ctrl-C)", 143: "stopped (SIGTERM)",
+    0: "ok",
+    1: "mixed or unexpected failure",
+    2: "bad arguments or configuration",
+    3: "the API refused a request",
+    4: "authentication or permission",
+    5: "the API or the warehouse could not be reached",
+    6: "another run holds the lock",
+    7: "dbt failed",
+    8: "stale",
+    9: "drift found",
+    130: "interrupted (Ctrl-C)",
+    143: "stopped (SIGTERM)",
 }
 
 

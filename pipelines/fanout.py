@@ -44,8 +44,18 @@ def run_accounts(
         return [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
     if not accounts:
         return None
-    jobs = [{"provider": provider, "destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir,
-             "windows_per_load": windows_per_load, "selection": selection, "account": account} for account in accounts]
+    jobs = [
+        {
+            "provider": provider,
+            "destination": destination,
+            "backfill": backfill,
+            "pipelines_dir": pipelines_dir,
+            "windows_per_load": windows_per_load,
+            "selection": selection,
+            "account": account,
+        }
+        for account in accounts
+    ]
     if parallel <= 1 or len(jobs) == 1:
         results = []
         for job in jobs:
@@ -55,8 +65,9 @@ def run_accounts(
         return results
     # spawned processes: each account gets a fresh interpreter (dlt's config and state are per process)
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=context, initializer=_child_init,
-                                initargs=(log_level,)) as pool:
+    with cf.ProcessPoolExecutor(
+        min(parallel, len(jobs)), mp_context=context, initializer=_child_init, initargs=(log_level,)
+    ) as pool:
         futures = [pool.submit(_run_one, job) for job in jobs]
         return [_outcome(provider, account, future) for account, future in zip(accounts, futures)]
 
@@ -66,9 +77,13 @@ def _outcome(provider: str, account: Account, future: cf.Future) -> ProviderResu
         return future.result()
     except Exception as exc:  # the child process died (killed, out of memory): the others go on
         logger.debug("%s account %s: worker failed", provider, account.name, exc_info=True)
-        return ProviderResult(provider, account=account.name, exit_code=1,
-                              message=f"{provider} (account {account.name}): the worker process failed "
-                                      f"({type(exc).__name__}) - rerun this account with --accounts {account.name}")
+        return ProviderResult(
+            provider,
+            account=account.name,
+            exit_code=1,
+            message=f"{provider} (account {account.name}): the worker process failed "
+            f"({type(exc).__name__}) - rerun this account with --accounts {account.name}",
+        )
 
 
 def summary(provider: str, results: list[ProviderResult]) -> str:

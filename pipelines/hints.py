@@ -38,8 +38,9 @@ def remember_hint_checks() -> None:
     def is_secret_hint(hint: Any) -> bool:
         return secret(hint)
 
-    def extract_inner_hint(hint: Any, preserve_new_types: bool = False, preserve_literal: bool = False,
-                           preserve_annotated: bool = False) -> Any:
+    def extract_inner_hint(
+        hint: Any, preserve_new_types: bool = False, preserve_literal: bool = False, preserve_annotated: bool = False
+    ) -> Any:
         return inner(hint, preserve_new_types, preserve_literal, preserve_annotated)
 
     is_secret_hint.__wrapped__ = base_configuration.is_secret_hint  # type: ignore[attr-defined]

@@ -26,13 +26,33 @@ TABLE = "runs"
 DEFAULT_DATASET = "metricsync_history"
 READ_LIMIT = 1000  # newest rows read to find each provider's last success and failure
 COLUMNS = {
-    "run_id": "varchar(32)", "command": "varchar(32)", "arguments": "text", "provider": "varchar(64)",
-    "account": "varchar(64)", "host": "varchar(255)", "pid": "bigint", "version": "varchar(32)",
-    "started_at": "timestamp", "finished_at": "timestamp", "exit_code": "integer", "outcome": "varchar(64)",
-    "message": "text", "kind": "varchar(16)", "range_from": "date", "range_to": "date", "windows": "bigint",
-    "requests": "bigint", "retries": "bigint", "throttled": "bigint", "learnt_rate": "text",
-    "table_rows": "text", "rows_total": "bigint", "loads": "bigint", "seconds": "double precision",
-    "schema_changes": "text", "vanished": "text",
+    "run_id": "varchar(32)",
+    "command": "varchar(32)",
+    "arguments": "text",
+    "provider": "varchar(64)",
+    "account": "varchar(64)",
+    "host": "varchar(255)",
+    "pid": "bigint",
+    "version": "varchar(32)",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
+    "exit_code": "integer",
+    "outcome": "varchar(64)",
+    "message": "text",
+    "kind": "varchar(16)",
+    "range_from": "date",
+    "range_to": "date",
+    "windows": "bigint",
+    "requests": "bigint",
+    "retries": "bigint",
+    "throttled": "bigint",
+    "learnt_rate": "text",
+    "table_rows": "text",
+    "rows_total": "bigint",
+    "loads": "bigint",
+    "seconds": "double precision",
+    "schema_changes": "text",
+    "vanished": "text",
 }
 TIMES, DAYS = ("started_at", "finished_at"), ("range_from", "range_to")
 
@@ -121,8 +141,11 @@ def read(warehouse: Any, where: str = "", args: tuple = (), limit: int = READ_LI
         return []
     stored = set(warehouse.columns(TABLE))
     present = [name for name in COLUMNS if name in stored]  # an older table has fewer
-    rows = warehouse.query(f"select {', '.join(map(warehouse.quote, present))} from {warehouse.table(TABLE)} "
-                           f"{where} order by {warehouse.quote('finished_at')} desc limit {int(limit)}", *args)
+    rows = warehouse.query(
+        f"select {', '.join(map(warehouse.quote, present))} from {warehouse.table(TABLE)} "
+        f"{where} order by {warehouse.quote('finished_at')} desc limit {int(limit)}",
+        *args,
+    )
     return [_aware({**dict.fromkeys(COLUMNS), **dict(zip(present, row))}) for row in rows]
 
 
@@ -151,8 +174,9 @@ def latest(rows: list[dict]) -> dict:
 
 
 def _same(row: dict) -> Any:
-    return lambda other: (other["provider"], other["account"], other["command"]) == (
-        row["provider"], row["account"], row["command"])
+    return lambda other: (
+        (other["provider"], other["account"], other["command"]) == (row["provider"], row["account"], row["command"])
+    )
 
 
 def previous(rows: list[dict], row: dict) -> Optional[dict]:
@@ -186,8 +210,13 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
             write(warehouse, waiting + rows)
     except Exception as exc:  # noqa: BLE001 - the history never changes a command's outcome
         level = logging.INFO if any(row["exit_code"] for row in rows) else logging.WARNING
-        logger.log(level, "history: the %s warehouse did not take the run's record (%s) - kept in %s for the next run",
-                   destination, _first_line(exc), path)
+        logger.log(
+            level,
+            "history: the %s warehouse did not take the run's record (%s) - kept in %s for the next run",
+            destination,
+            _first_line(exc),
+            path,
+        )
         keep_pending(path, rows)
         return sorted(waiting, key=lambda r: r["finished_at"], reverse=True)
     if waiting:

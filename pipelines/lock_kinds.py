@@ -90,7 +90,10 @@ class AdvisoryLock:
             "select a.application_name, a.pid, a.backend_start from pg_locks l "
             "join pg_stat_activity a on a.pid = l.pid "
             "where l.locktype = 'advisory' and l.granted and l.classid = %s "
-            "and l.objid::bigint = (hashtext(%s)::bigint & 4294967295)", ADVISORY_NAMESPACE, self.name)
+            "and l.objid::bigint = (hashtext(%s)::bigint & 4294967295)",
+            ADVISORY_NAMESPACE,
+            self.name,
+        )
         if not rows:
             return "a run that just finished"
         application, pid, started = rows[0]
@@ -179,9 +182,11 @@ class RowLock:
         if not client.has_dataset():
             client.create_dataset()
         table = self._table(client)
-        client.execute_sql(f"create table if not exists {table} (name varchar(200) not null primary key, "
-                           "host varchar(255), pid bigint, run_id varchar(64), pid_space varchar(100), "
-                           "since varchar(40), beat varchar(40))")
+        client.execute_sql(
+            f"create table if not exists {table} (name varchar(200) not null primary key, "
+            "host varchar(255), pid bigint, run_id varchar(64), pid_space varchar(100), "
+            "since varchar(40), beat varchar(40))"
+        )
         return table
 
     def try_acquire(self) -> Optional[str]:
@@ -189,15 +194,26 @@ class RowLock:
             table = self._prepare(client)
             held, clock = self._holder(client, table)
             if held and self._stale(held, clock):
-                logger.info("%s: taking over the lock left by %s (%s)", self.name, self._describe(held),
-                            "its process is gone" if self._dead(held) else "no heartbeat since")
+                logger.info(
+                    "%s: taking over the lock left by %s (%s)",
+                    self.name,
+                    self._describe(held),
+                    "its process is gone" if self._dead(held) else "no heartbeat since",
+                )
                 client.execute_sql(f"delete from {table} where name = %s and run_id = %s", self.name, held[3])
             elif held:
                 return self._describe(held)
             try:
-                client.execute_sql(f"insert into {table} ({self.COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s)",
-                                   self.name, self.owner.host, self.owner.pid, self.owner.run, self.owner.space,
-                                   clock.isoformat(), clock.isoformat())
+                client.execute_sql(
+                    f"insert into {table} ({self.COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s)",
+                    self.name,
+                    self.owner.host,
+                    self.owner.pid,
+                    self.owner.run,
+                    self.owner.space,
+                    clock.isoformat(),
+                    clock.isoformat(),
+                )
             except Exception:  # noqa: BLE001 - the key is taken (each database words it its own way)
                 held, _clock = self._holder(client, table)
                 if held is None:
@@ -240,9 +256,11 @@ class RowLock:
         with self.client_factory() as client:
             held, _clock = self._holder(client, self._table(client))
         if held is None or held[3] != self.owner.run:
-            raise RunInProgress(f"{self.name}: lost the warehouse lock to "
-                                f"{self._describe(held) if held else 'nobody'} (no heartbeat for "
-                                f"{EXPIRY_SECONDS:g}s) - re-run; loads already committed stay")
+            raise RunInProgress(
+                f"{self.name}: lost the warehouse lock to "
+                f"{self._describe(held) if held else 'nobody'} (no heartbeat for "
+                f"{EXPIRY_SECONDS:g}s) - re-run; loads already committed stay"
+            )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -250,8 +268,12 @@ class RowLock:
                 with self.client_factory() as client:
                     table = self._table(client)
                     clock = _warehouse_time(client.execute_sql("select current_timestamp")[0][0])
-                    client.execute_sql(f"update {table} set beat = %s where name = %s and run_id = %s",
-                                       clock.isoformat(), self.name, self.owner.run)
+                    client.execute_sql(
+                        f"update {table} set beat = %s where name = %s and run_id = %s",
+                        clock.isoformat(),
+                        self.name,
+                        self.owner.run,
+                    )
             except Exception:  # noqa: BLE001 - the next beat tries again; expiry is a minute away
                 logger.debug("%s: lock heartbeat failed", self.name, exc_info=True)
 
@@ -261,5 +283,6 @@ class RowLock:
             self._beat.join()
             self._beat = None
             with self.client_factory() as client:
-                client.execute_sql(f"delete from {self._table(client)} where name = %s and run_id = %s",
-                                   self.name, self.owner.run)
+                client.execute_sql(
+                    f"delete from {self._table(client)} where name = %s and run_id = %s", self.name, self.owner.run
+                )

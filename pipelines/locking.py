@@ -79,31 +79,47 @@ def holding(lock: Any, wait_seconds: float, refusal: Callable[[str], str]) -> It
 
 def _advice(provider: str, wait_seconds: float) -> str:
     waited = f" (waited {wait_seconds:g}s)" if wait_seconds else ""
-    return (f"{waited} - wait for it to finish, or set SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS "
-            "to wait for it")
+    return f"{waited} - wait for it to finish, or set SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS to wait for it"
 
 
 @contextmanager
-def pipeline_lock(name: str, pipelines_dir: str, provider: Optional[str] = None, wait_seconds: float = 0.0,
-                  owner: Optional[Owner] = None) -> Iterator[None]:
+def pipeline_lock(
+    name: str,
+    pipelines_dir: str,
+    provider: Optional[str] = None,
+    wait_seconds: float = 0.0,
+    owner: Optional[Owner] = None,
+) -> Iterator[None]:
     """One run of pipeline `name` on this machine: `<pipelines_dir>/<name>.lock`."""
     os.makedirs(pipelines_dir, exist_ok=True)
     provider = provider or name.split("__")[0]
     lock = FileLock(os.path.join(pipelines_dir, f"{name}.lock"), owner or Owner())
-    with holding(lock, wait_seconds, lambda holder: f"{provider}: another run of {name} holds its lock on this "
-                 f"machine ({holder}){_advice(provider, wait_seconds)}"):
+    with holding(
+        lock,
+        wait_seconds,
+        lambda holder: (
+            f"{provider}: another run of {name} holds its lock on this "
+            f"machine ({holder}){_advice(provider, wait_seconds)}"
+        ),
+    ):
         yield
 
 
 @contextmanager
-def destination_lock(pipeline: Any, provider: str, wait_seconds: float = 0.0,
-                     owner: Optional[Owner] = None) -> Iterator[Any]:
+def destination_lock(
+    pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None
+) -> Iterator[Any]:
     """One run of the pipeline in its destination, for the block (yields the lock: `check()` it
     before each load); waits up to `wait_seconds`, then exit 6 naming the holder."""
     name = pipeline.pipeline_name
     lock = make_lock(pipeline, name, owner)
-    with holding(lock, wait_seconds, lambda holder: f"{provider}: another run of {name} holds the warehouse lock "
-                 f"({holder}){_advice(provider, wait_seconds)}"):
+    with holding(
+        lock,
+        wait_seconds,
+        lambda holder: (
+            f"{provider}: another run of {name} holds the warehouse lock ({holder}){_advice(provider, wait_seconds)}"
+        ),
+    ):
         yield lock
 
 
@@ -116,8 +132,14 @@ def turn_name(pipeline: Any) -> tuple[str, str]:
 
 
 @contextmanager
-def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None,
-               at_least: float = TURN_WAIT_SECONDS, setting: Optional[str] = None) -> Iterator[None]:
+def write_turn(
+    pipeline: Any,
+    provider: str,
+    wait_seconds: float = 0.0,
+    owner: Optional[Owner] = None,
+    at_least: float = TURN_WAIT_SECONDS,
+    setting: Optional[str] = None,
+) -> Iterator[None]:
     """This process's turn at writing the pipeline's dataset (a state restore, a load), after any
     other writer's: waits up to `at_least` seconds (or `wait_seconds` when longer), then exit 6
     naming the writer and the `setting` to wait longer (the provider's `lock_wait_seconds`)."""
@@ -125,8 +147,14 @@ def write_turn(pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: O
     setting = setting or f"SOURCES__{provider.upper()}__LOCK_WAIT_SECONDS"
     name, what = turn_name(pipeline)
     lock = make_lock(pipeline, name, owner)
-    with holding(lock, wait, lambda holder: f"{provider}: another run kept writing {what} for over {wait:g}s "
-                 f"({holder}) - wait for it to finish, or set {setting} to wait longer"):
+    with holding(
+        lock,
+        wait,
+        lambda holder: (
+            f"{provider}: another run kept writing {what} for over {wait:g}s "
+            f"({holder}) - wait for it to finish, or set {setting} to wait longer"
+        ),
+    ):
         yield
 
 
@@ -142,19 +170,32 @@ def file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECON
         yield
         return
     lock = FileLock(f"{path}.writer.lock", Owner())
-    with holding(lock, wait_seconds, lambda holder: f"{what}: another run kept writing the DuckDB file {path} "
-                 f"for over {wait_seconds:g}s ({holder})"):
+    with holding(
+        lock,
+        wait_seconds,
+        lambda holder: f"{what}: another run kept writing the DuckDB file {path} for over {wait_seconds:g}s ({holder})",
+    ):
         yield
 
 
 @contextmanager
-def mart_lock(pipeline: Any, wait_seconds: float = 0.0, setting: str = "TRANSFORM__LOCK_WAIT_SECONDS",
-              owner: Optional[Owner] = None) -> Iterator[None]:
+def mart_lock(
+    pipeline: Any,
+    wait_seconds: float = 0.0,
+    setting: str = "TRANSFORM__LOCK_WAIT_SECONDS",
+    owner: Optional[Owner] = None,
+) -> Iterator[None]:
     """One `transform` at a time on the mart of `pipeline` (its dataset: the published schema; the
     audit schema goes with it)."""
     schema = pipeline.dataset_name
     lock = make_lock(pipeline, f"mart__{schema}", owner)
     waited = f" (waited {wait_seconds:g}s)" if wait_seconds else ""
-    with holding(lock, wait_seconds, lambda holder: f"transform: another transform is building the {schema} mart "
-                 f"({holder}){waited} - wait for it to finish, or set {setting} to wait for it"):
+    with holding(
+        lock,
+        wait_seconds,
+        lambda holder: (
+            f"transform: another transform is building the {schema} mart "
+            f"({holder}){waited} - wait for it to finish, or set {setting} to wait for it"
+        ),
+    ):
         yield

@@ -17,8 +17,10 @@ GAUGES = {  # name: (help, value of the newest row of a provider and account)
     "metricsync_throttled_requests": ("requests answered 429 in the newest command", lambda r: r["throttled"]),
     "metricsync_retried_requests": ("requests retried in the newest command", lambda r: r["retries"]),
     "metricsync_rows": ("rows loaded by the newest command", lambda r: r["rows_total"]),
-    "metricsync_learnt_rate_requests_per_second": ("request rate learnt after throttling (newest command)",
-                                                   lambda r: learnt_rate(r["learnt_rate"])),
+    "metricsync_learnt_rate_requests_per_second": (
+        "request rate learnt after throttling (newest command)",
+        lambda r: learnt_rate(r["learnt_rate"]),
+    ),
 }
 LEARNT = re.compile(r"learned rate ([0-9.]+) requests/s")
 
@@ -34,10 +36,12 @@ def write_textfile(path: str, latest: dict) -> None:
 
     registry = CollectorRegistry()
     labels = ("provider", "account")
-    success = Gauge("metricsync_last_success_timestamp_seconds", "end of the newest successful command",
-                    labels, registry=registry)
-    failure = Gauge("metricsync_last_failure_timestamp_seconds", "end of the newest failed command",
-                    labels, registry=registry)
+    success = Gauge(
+        "metricsync_last_success_timestamp_seconds", "end of the newest successful command", labels, registry=registry
+    )
+    failure = Gauge(
+        "metricsync_last_failure_timestamp_seconds", "end of the newest failed command", labels, registry=registry
+    )
     gauges = {name: Gauge(name, text, labels, registry=registry) for name, (text, _) in GAUGES.items()}
     for (provider, account), rows in sorted(latest.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         names = (provider, account or "")

@@ -26,13 +26,13 @@ _current: dict = {}  # the command line running: its args and, once read, its hi
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
-
 def _now() -> dt.datetime:
     """The one clock (`METRICSYNC_TODAY` moves its date), as every planned date: a run's times are
     on the date it planned by. Imported here, not at the top: `sources` costs start-up time."""
     from metricsync.sources._common.load.windows import utc_now
 
     return utc_now()
+
 
 @dataclass
 class Context:
@@ -86,8 +86,9 @@ def _fell(result: Any) -> list[dict]:
 
     try:
         arguments = redacted(" ".join(_current["context"].argv))
-        earlier = [row for row in _recent()
-                   if vanishing.same_command_line(row, result.provider, result.account, arguments)]
+        earlier = [
+            row for row in _recent() if vanishing.same_command_line(row, result.provider, result.account, arguments)
+        ]
     except Exception:  # noqa: BLE001 - a history that cannot be read changes no outcome
         logger.debug("history: no comparison with recent runs", exc_info=True)
         return []
@@ -128,17 +129,30 @@ def row(context: Context, command: str, result: Any, finished: dt.datetime) -> d
     tally = getattr(result, "tally", None)
     rows = dict(getattr(result, "rows", {}) or {})
     return {
-        "run_id": context.run_id, "command": command, "arguments": redacted(" ".join(context.argv)),
+        "run_id": context.run_id,
+        "command": command,
+        "arguments": redacted(" ".join(context.argv)),
         "provider": result.provider,
-        "account": result.account, "host": context.host, "pid": context.pid, "version": _version(),
-        "started_at": context.started_at, "finished_at": finished, "exit_code": result.exit_code,
+        "account": result.account,
+        "host": context.host,
+        "pid": context.pid,
+        "version": _version(),
+        "started_at": context.started_at,
+        "finished_at": finished,
+        "exit_code": result.exit_code,
         "outcome": meaning(result.exit_code),
         "message": redacted(result.message.splitlines()[0] if result.message else ""),
         "kind": ("backfill" if result.backfill else "incremental") if command == "run" else None,
-        "range_from": tally.first_day if tally else None, "range_to": tally.last_day if tally else None,
-        "windows": tally.windows_total if tally else 0, "requests": result.requests, "retries": result.retries,
-        "throttled": result.throttled, "learnt_rate": result.throttling,
-        "table_rows": json_text(rows), "rows_total": sum(rows.values()), "loads": result.loads,
+        "range_from": tally.first_day if tally else None,
+        "range_to": tally.last_day if tally else None,
+        "windows": tally.windows_total if tally else 0,
+        "requests": result.requests,
+        "retries": result.retries,
+        "throttled": result.throttled,
+        "learnt_rate": result.throttling,
+        "table_rows": json_text(rows),
+        "rows_total": sum(rows.values()),
+        "loads": result.loads,
         "seconds": round(result.seconds or (finished - context.started_at).total_seconds(), 3),
         "schema_changes": json_text(getattr(result, "schema_changes", None) or []),
         "vanished": json_text(getattr(result, "vanished", None) or []),
@@ -171,8 +185,9 @@ def _unfinished(provider: str, code: int) -> str:
     return f"{provider}: did not finish ({meaning(code)})"
 
 
-def record_results(command: str, results: list, destination: str, arguments: str,
-                   pipelines_dir: Optional[str] = None) -> None:
+def record_results(
+    command: str, results: list, destination: str, arguments: str, pipelines_dir: Optional[str] = None
+) -> None:
     """History rows and alerts for an orchestrator that calls the runner itself (Dagster, Airflow):
     as `cli.main` does for a command line (`arguments` says which, e.g. `dagster whop default`)."""
     from types import SimpleNamespace

@@ -86,7 +86,7 @@ def env_example(text: str) -> str:
     lines = iter(text.splitlines())
     for line in lines:
         out.append(line)
-        provider = line[len("# -- "):].split(" ")[0] if line.startswith("# -- ") else None
+        provider = line[len("# -- ") :].split(" ")[0] if line.startswith("# -- ") else None
         if provider not in PROVIDERS:
             continue
         block = []

@@ -86,7 +86,21 @@ def transform_json(result: Any) -> dict:
     """`run --transform --json`: the transform's outcome, the list's last object (`result` None:
     not run, because a load failed or the run was interrupted)."""
     if result is None:
-        return {"step": "transform", "ran": False, "ok": False, "exit_code": None,
-                "message": "transform: not run - not every load succeeded", "nodes": 0, "warnings": []}
-    return {"step": "transform", "ran": True, "ok": result.ok, "exit_code": result.exit_code,
-            "message": result.message, "nodes": result.nodes, "warnings": list(result.warnings)}
+        return {
+            "step": "transform",
+            "ran": False,
+            "ok": False,
+            "exit_code": None,
+            "message": "transform: not run - not every load succeeded",
+            "nodes": 0,
+            "warnings": [],
+        }
+    return {
+        "step": "transform",
+        "ran": True,
+        "ok": result.ok,
+        "exit_code": result.exit_code,
+        "message": result.message,
+        "nodes": result.nodes,
+        "warnings": list(result.warnings),
+    }

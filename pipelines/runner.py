@@ -13,7 +13,17 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException, Con
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
-
+from metricsync.sources._common.config.spec import SHARED, number
+from metricsync.sources._common.config.spec import where as setting_name
+from metricsync.sources._common.config.strict import check_settings, setting
+from metricsync.sources._common.errors import ConfigError, MetricSyncError
+from metricsync.sources._common.http import limits
+from metricsync.sources._common.http.client import request_stats, ssl_context
+from metricsync.sources._common.http.masking import register_configured_secrets
+from metricsync.sources._common.http.redaction import redact
+from metricsync.sources._common.load.batch import BATCH_ROWS
+from metricsync.sources._common.load.progress import RunControl, RunTally
+from metricsync.sources._common.load.resource import PeriodCheck
 from metricsync.warehouse.destinations import (
     apply_loader_format,
     dataset_name,
@@ -24,17 +34,6 @@ from metricsync.warehouse.destinations import (
 )
 from metricsync.warehouse.errors import describe as describe_warehouse_error
 from metricsync.warehouse.merges import scope_merge_deletes
-from metricsync.sources._common.http import limits
-from metricsync.sources._common.http.masking import register_configured_secrets
-from metricsync.sources._common.config.spec import SHARED, number
-from metricsync.sources._common.config.spec import where as setting_name
-from metricsync.sources._common.config.strict import check_settings, setting
-from metricsync.sources._common.errors import ConfigError, MetricSyncError
-from metricsync.sources._common.http.client import request_stats, ssl_context
-from metricsync.sources._common.http.redaction import redact
-from metricsync.sources._common.load.batch import BATCH_ROWS
-from metricsync.sources._common.load.progress import RunControl, RunTally
-from metricsync.sources._common.load.resource import PeriodCheck
 
 from . import evolution
 from .accounts import Account, refuse_tables_without_account, scope_to_account
@@ -80,8 +79,12 @@ class ProviderResult:
 # each merge instead of keeping a full copy of every table; and dlt's own buffering bounded, as the
 # results held ahead are (prefetch.HELD_BYTES): rows buffered before they are written (one batch,
 # batch.BATCH_ROWS) and the size of each extract file (a larger table rotates to a new file)
-LOADER_DEFAULTS = {"normalize.parquet_normalizer.add_dlt_load_id": True, "load.truncate_staging_dataset": True,
-                   "data_writer.buffer_max_items": BATCH_ROWS, "data_writer.file_max_bytes": WRITER_FILE_BYTES}
+LOADER_DEFAULTS = {
+    "normalize.parquet_normalizer.add_dlt_load_id": True,
+    "load.truncate_staging_dataset": True,
+    "data_writer.buffer_max_items": BATCH_ROWS,
+    "data_writer.file_max_bytes": WRITER_FILE_BYTES,
+}
 
 
 def apply_loader_defaults() -> None:
@@ -101,8 +104,10 @@ def schema_contract(provider: str):
     still created on the first run), or dlt's `discard_*` modes for columns."""
     value = str(setting(provider, "schema_contract") or "evolve")
     if value not in SCHEMA_CONTRACTS:
-        raise ConfigError(f"{provider}: schema_contract {value!r} is not known - set "
-                          f"{setting_name(provider, 'schema_contract')} to one of {', '.join(SCHEMA_CONTRACTS)}")
+        raise ConfigError(
+            f"{provider}: schema_contract {value!r} is not known - set "
+            f"{setting_name(provider, 'schema_contract')} to one of {', '.join(SCHEMA_CONTRACTS)}"
+        )
     if value == "evolve":
         return value
     return {"tables": "evolve", "columns": value, "data_type": "freeze" if value == "freeze" else value}
@@ -143,11 +148,16 @@ def describe_failure(provider: str, exc: BaseException, destination: str = "duck
         return 2, f"{provider}: missing configuration {names} - {hint}"
     if isinstance(root, ConfigValueCannotBeCoercedException):  # a layout strict config does not list
         kind = getattr(root.hint, "__name__", str(root.hint))
-        return 2, f"{provider}: {root.field_name} cannot be read as {kind} - fix {setting_name(provider, root.field_name)}"
+        return (
+            2,
+            f"{provider}: {root.field_name} cannot be read as {kind} - fix {setting_name(provider, root.field_name)}",
+        )
     if isinstance(root, DataValidationError):
-        return 3, (f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
-                   f"(table {root.table_name}) that the frozen schema does not allow - "
-                   f"set sources.{provider}.schema_contract to evolve to accept it")
+        return 3, (
+            f"{provider}: the API sent {root.schema_entity[:-1]} {root.column_name or root.table_name!r} "
+            f"(table {root.table_name}) that the frozen schema does not allow - "
+            f"set sources.{provider}.schema_contract to evolve to accept it"
+        )
     warehouse = describe_warehouse_error(provider, destination, root)
     if warehouse:
         return warehouse
@@ -169,8 +179,12 @@ def finish_pending(pipeline: Any, label: str, destination: str) -> int:
             raise
         why = describe_failure(label, exc, destination)[1].removeprefix(f"{label}: ")
         pipeline.abort_packages()
-        logger.warning("%s: the data left pending by the previous run failed to load again (%s); discarded it, "
-                       "its windows are fetched again", label, why)
+        logger.warning(
+            "%s: the data left pending by the previous run failed to load again (%s); discarded it, "
+            "its windows are fetched again",
+            label,
+            why,
+        )
         return 0
     logger.warning("%s: loaded the data left pending by the previous run", label)
     return 1
@@ -202,17 +216,22 @@ def run_provider(
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     limits.forget(provider)
     PeriodCheck.forget(provider)
-    control = RunControl(backfill=backfill, clock=clock or time.monotonic, tally=result.tally,
-                         queries=selection.queries if selection else None,
-                         pace=functools.partial(limits.pace, provider))
+    control = RunControl(
+        backfill=backfill,
+        clock=clock or time.monotonic,
+        tally=result.tally,
+        queries=selection.queries if selection else None,
+        pace=functools.partial(limits.pace, provider),
+    )
     try:
         register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
         apply_loader_defaults()
         remember_hint_checks()
         check_settings(provider, source_factory(provider))
         if windows_per_load is not None:
-            control.windows_per_load = number(provider, "windows_per_load", windows_per_load,
-                                              setting="--windows-per-load")
+            control.windows_per_load = number(
+                provider, "windows_per_load", windows_per_load, setting="--windows-per-load"
+            )
         dataset = dataset_name(provider)
         factory_of_destination = make_destination(destination, dataset)
         require_client(factory_of_destination, destination, dataset)
@@ -221,7 +240,9 @@ def run_provider(
         wait, owner = lock_wait_seconds(provider), Owner()
         with pipeline_lock(name, pipelines_dir, provider, wait, owner):
             pipeline = dlt.pipeline(
-                pipeline_name=name, destination=factory_of_destination, dataset_name=dataset,
+                pipeline_name=name,
+                destination=factory_of_destination,
+                dataset_name=dataset,
                 pipelines_dir=pipelines_dir,
             )
             with destination_lock(pipeline, provider, wait, owner) as lock:
@@ -255,8 +276,9 @@ def run_provider(
                     with turn(), one_connection(factory_of_destination), control.quiet():
                         pipeline.load()
                     result.loads += 1
-                    result.schema_changes = evolution.tell(provider, result.schema_changes, evolution.changes(
-                        known, evolution.stored_columns(pipeline)))
+                    result.schema_changes = evolution.tell(
+                        provider, result.schema_changes, evolution.changes(known, evolution.stored_columns(pipeline))
+                    )
                     for table, count in normalized.row_counts.items():
                         if not table.startswith("_dlt") and table not in result.tally.table_rows:
                             result.rows[table] = result.rows.get(table, 0) + count
@@ -285,7 +307,7 @@ def run_provider(
 
         result.message = closing_line(result)
     if account and result.message.startswith(f"{provider}:"):
-        result.message = result.label + result.message[len(provider):]
+        result.message = result.label + result.message[len(provider) :]
     return result
 
 

@@ -59,8 +59,11 @@ def _bounds(provider: str, name: str, schema: dict) -> dict:
         schema["enum"] = list(choices)
     nested = spec.NESTED.get(name)
     if nested is not None:
-        schema["additionalProperties"] = {"type": "integer" if nested.kind is int else "number",
-                                          "minimum": nested.low, "maximum": nested.high}
+        schema["additionalProperties"] = {
+            "type": "integer" if nested.kind is int else "number",
+            "minimum": nested.low,
+            "maximum": nested.high,
+        }
     return schema
 
 
@@ -69,8 +72,10 @@ def _accounts(provider: str) -> dict:
     params = provider_facts("ACCOUNT_PARAMS")[provider]
     properties = {"name": {"type": "string", "minLength": 1}, "api_key": _secret()}
     properties.update({param: {} for param in params})
-    return {"type": ["array", "null"], "items": {"type": "object", "required": ["name"], "properties": properties,
-                                                "additionalProperties": False}}
+    return {
+        "type": ["array", "null"],
+        "items": {"type": "object", "required": ["name"], "properties": properties, "additionalProperties": False},
+    }
 
 
 def _secret() -> dict:
@@ -100,21 +105,42 @@ def _jsonable(value: Any) -> bool:
 def provider_schema(provider: str) -> dict:
     annotations = _annotations(provider)
     properties = {s.name: setting_schema(provider, s, annotations.get(s.name)) for s in settings(provider)}
-    return {"type": "object", "description": f"[sources.{provider}] (SOURCES__{provider.upper()}__<KEY>)",
-            "properties": properties, "additionalProperties": False}
+    return {
+        "type": "object",
+        "description": f"[sources.{provider}] (SOURCES__{provider.upper()}__<KEY>)",
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 def json_schema() -> dict:
     """Every setting metricsync reads; other keys (dlt's own: `runtime`, `destination`, ...) are free."""
     sources = {provider: provider_schema(provider) for provider in PROVIDERS}
     sources["data_writer"] = {"type": "object", "description": "dlt's extract buffers"}
-    metricsync = {"type": "object", "additionalProperties": False, "properties": {
-        "destination": {"type": "string", "default": "duckdb", "x-env": "METRICSYNC_DESTINATION",
-                        "description": "the warehouse every command uses without --destination: a dlt destination "
-                                       "(duckdb, postgres, sqlalchemy, ...) or a named [destination.<name>]"}}}
-    return {"$schema": DRAFT, "title": "metricsync settings (.dlt/config.toml and .dlt/secrets.toml)",
-            "type": "object", "properties": {
-                "metricsync": metricsync,
-                "sources": {"type": "object", "properties": sources, "additionalProperties": False},
-                "dataset_prefix": {"type": "string", "x-env": "DATASET_PREFIX",
-                                   "description": "prefix of every provider's dataset without its own dataset_name"}}}
+    metricsync = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "destination": {
+                "type": "string",
+                "default": "duckdb",
+                "x-env": "METRICSYNC_DESTINATION",
+                "description": "the warehouse every command uses without --destination: a dlt destination "
+                "(duckdb, postgres, sqlalchemy, ...) or a named [destination.<name>]",
+            }
+        },
+    }
+    return {
+        "$schema": DRAFT,
+        "title": "metricsync settings (.dlt/config.toml and .dlt/secrets.toml)",
+        "type": "object",
+        "properties": {
+            "metricsync": metricsync,
+            "sources": {"type": "object", "properties": sources, "additionalProperties": False},
+            "dataset_prefix": {
+                "type": "string",
+                "x-env": "DATASET_PREFIX",
+                "description": "prefix of every provider's dataset without its own dataset_name",
+            },
+        },
+    }

@@ -36,13 +36,14 @@ def max_ages(provider: str) -> dict:
             value = None
     if value is None:
         return {}
-    fix = f"set sources.{provider}.max_age to an object of query names and days, e.g. {{\"daily_all\": 3}}"
+    fix = f'set sources.{provider}.max_age to an object of query names and days, e.g. {{"daily_all": 3}}'
     if not isinstance(value, dict):
         raise ConfigError(f"{provider}: max_age must be an object - {fix}")
     for query, days in value.items():
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
-            raise ConfigError(f"{provider}: max_age.{query} {days!r} is not a whole number of days from 0 to 3650 "
-                              f"- {fix}")
+            raise ConfigError(
+                f"{provider}: max_age.{query} {days!r} is not a whole number of days from 0 to 3650 - {fix}"
+            )
     return dict(value)
 
 
@@ -64,9 +65,11 @@ def stale(entries: list[dict], today: dt.date, ages: dict) -> list[str]:
         found = age({**entry, "max_age": ages.get(entry.get("query"))}, today)
         if found and found[0] > found[1]:
             who = entry["provider"] + (f" (account {entry['account']})" if entry["account"] else "")
-            lines.append(f"{who}: stale - {entry['resource']} / {entry['query']} loaded through "
-                         f"{entry['loaded_through']}, {found[0]} days old (allowed {found[1]}) - run metricsync run "
-                         f"{entry['provider']}, or see metricsync history {entry['provider']}")
+            lines.append(
+                f"{who}: stale - {entry['resource']} / {entry['query']} loaded through "
+                f"{entry['loaded_through']}, {found[0]} days old (allowed {found[1]}) - run metricsync run "
+                f"{entry['provider']}, or see metricsync history {entry['provider']}"
+            )
     return lines
 
 

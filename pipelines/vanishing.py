@@ -28,8 +28,13 @@ def fell(rows: dict, earlier: list[dict]) -> list[dict]:
 
 
 def same_command_line(row: dict, provider: str, account: object, arguments: str) -> bool:
-    return (row["command"] == "run" and row["exit_code"] == 0 and row["provider"] == provider
-            and row["account"] == account and row["arguments"] == arguments)
+    return (
+        row["command"] == "run"
+        and row["exit_code"] == 0
+        and row["provider"] == provider
+        and row["account"] == account
+        and row["arguments"] == arguments
+    )
 
 
 def describe(found: list[dict]) -> str:

@@ -20,7 +20,9 @@ def utc_now() -> dt.datetime:
     if not value:
         return now
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"metricsync.sandbox: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD or unset it")
+        raise ValueError(
+            f"metricsync.sandbox: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD or unset it"
+        )
     return dt.datetime.combine(dt.date.fromisoformat(value), now.timetz())
 
 
@@ -60,4 +62,3 @@ def number(*parts: object, modulo: int) -> int:
     """A stable pseudo-random integer in [0, modulo) for the given key parts."""
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % modulo
-

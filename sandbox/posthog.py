@@ -69,13 +69,17 @@ class PostHogEmulator(Emulator):
             if key in deleted:
                 continue
             singular = renamed.get(key, kind.title())
-            rows.append({
-                "group_type": kind, "group_type_index": index, "name_singular": singular,
-                "name_plural": f"{singular}s" if index == 0 else None,
-                "detail_dashboard": 40 + index if index == 0 else None,
-                "default_columns": ["name", "$group_key"] if index == 1 else None,
-                "created_at": f"2024-0{index + 1}-15T09:30:00Z",
-            })
+            rows.append(
+                {
+                    "group_type": kind,
+                    "group_type_index": index,
+                    "name_singular": singular,
+                    "name_plural": f"{singular}s" if index == 0 else None,
+                    "detail_dashboard": 40 + index if index == 0 else None,
+                    "default_columns": ["name", "$group_key"] if index == 1 else None,
+                    "created_at": f"2024-0{index + 1}-15T09:30:00Z",
+                }
+            )
         return rows
 
     def metric(self, project: str, index: int, n: int) -> dict:
@@ -84,11 +88,17 @@ class PostHogEmulator(Emulator):
         prop = SUM_PROPERTIES[(n // 3) % len(SUM_PROPERTIES)] if is_sum else None
         suffix = f" {n // len(METRIC_NAMES) + 1}" if n >= len(METRIC_NAMES) else ""
         event = EVENTS[n % len(EVENTS)]
-        filters: dict = {} if n == 0 else {
-            "events": [{"id": event, "name": event, "type": "events", "order": 0}],
-            "properties": [{"key": "plan", "value": ["pro", "scale"], "operator": "exact", "type": "event"}] if n % 2 else [],
-            "filter_test_accounts": n % 2 == 0,
-        }
+        filters: dict = (
+            {}
+            if n == 0
+            else {
+                "events": [{"id": event, "name": event, "type": "events", "order": 0}],
+                "properties": [{"key": "plan", "value": ["pro", "scale"], "operator": "exact", "type": "event"}]
+                if n % 2
+                else [],
+                "filter_test_accounts": n % 2 == 0,
+            }
+        )
         return {
             "id": str(uuid.uuid5(NAMESPACE, f"{project}/{index}/{n}")),
             "name": METRIC_NAMES[n % len(METRIC_NAMES)] + suffix,
@@ -124,16 +134,25 @@ class PostHogEmulator(Emulator):
     def _auth(self, request: SandboxRequest, needs_metrics_scope: bool) -> Optional[Response]:
         header = request.header("authorization")
         if not header:
-            return self._error(401, "authentication_error", "not_authenticated",
-                               "Authentication credentials were not provided.")
+            return self._error(
+                401, "authentication_error", "not_authenticated", "Authentication credentials were not provided."
+            )
         if header == f"Bearer {self.no_scope_key}":
             if needs_metrics_scope:
-                return self._error(403, "authentication_error", "permission_denied",
-                                   "API key missing required scope 'usage_metric:read'")
+                return self._error(
+                    403,
+                    "authentication_error",
+                    "permission_denied",
+                    "API key missing required scope 'usage_metric:read'",
+                )
             return None
         if header != f"Bearer {self.api_key}":
-            return self._error(401, "authentication_error", "authentication_failed",
-                               "Personal API key found in request Authorization header is invalid.")
+            return self._error(
+                401,
+                "authentication_error",
+                "authentication_failed",
+                "Personal API key found in request Authorization header is invalid.",
+            )
         return None
 
     def _throttle(self) -> Optional[Response]:
@@ -147,11 +166,16 @@ class PostHogEmulator(Emulator):
             return None
         seconds = float(rule["seconds"])
         headers = {"Retry-After": f"{seconds:g}"} if rule.get("header", True) else {}
-        return self._error(429, "throttled_error", "throttled",
-                           f"Request was throttled. Expected available in {seconds:g} seconds.", headers)
+        return self._error(
+            429,
+            "throttled_error",
+            "throttled",
+            f"Request was throttled. Expected available in {seconds:g} seconds.",
+            headers,
+        )
 
     def handle(self, request: SandboxRequest, base_url: str) -> Response:
-        parts = request.path[len(self.prefix):].strip("/").split("/")
+        parts = request.path[len(self.prefix) :].strip("/").split("/")
         is_metrics = len(parts) == 4 and parts[1] == "groups_types" and parts[3] == "metrics"
         denied = self._auth(request, is_metrics) or self._throttle()
         if denied:
@@ -182,9 +206,12 @@ class PostHogEmulator(Emulator):
             query = {"limit": limit, "offset": at} if at > 0 else {"limit": limit}
             return f"{origin}{request.path}?{urlencode(query)}"
 
-        return Response(200, {
-            "count": len(rows),
-            "next": link(offset + limit) if offset + limit < len(rows) else None,
-            "previous": link(max(0, offset - limit)) if offset > 0 else None,
-            "results": rows[offset:offset + limit],
-        })
+        return Response(
+            200,
+            {
+                "count": len(rows),
+                "next": link(offset + limit) if offset + limit < len(rows) else None,
+                "previous": link(max(0, offset - limit)) if offset > 0 else None,
+                "results": rows[offset : offset + limit],
+            },
+        )

@@ -25,8 +25,19 @@ from .data import Revisions, utc_now
 from .messages import Response, SandboxRequest
 from .tamper import Tamper
 
-FAULT_MODES = ("429", "429_no_retry_after", "429_http_date", "500", "502", "503", "slow",
-               "garbage", "html", "truncated", "reset")
+FAULT_MODES = (
+    "429",
+    "429_no_retry_after",
+    "429_http_date",
+    "500",
+    "502",
+    "503",
+    "slow",
+    "garbage",
+    "html",
+    "truncated",
+    "reset",
+)
 
 
 @dataclass
@@ -53,8 +64,13 @@ class Sandbox:
     `Sandbox(clock=lambda: dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.timezone.utc))`.
     """
 
-    def __init__(self, latency: float = 0.0, max_in_flight: Optional[int] = None, log_requests: bool = True,
-                 clock: Callable[[], dt.datetime] = utc_now):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        max_in_flight: Optional[int] = None,
+        log_requests: bool = True,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ):
         from .posthog import PostHogEmulator
         from .statsig import StatsigEmulator
         from .stripe import StripeEmulator
@@ -116,7 +132,9 @@ class Sandbox:
 
     def seen(self, path_prefix: str = "/", method: Optional[str] = None) -> list[SandboxRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)]
+            return [
+                r for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)
+            ]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -137,8 +155,12 @@ class Sandbox:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = SandboxRequest(
-                    self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                    {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.time(),
                 )
                 response = sandbox.dispatch(request, self.headers.get("host", ""))
                 if response is None:  # connection reset fault
@@ -194,7 +216,9 @@ class Sandbox:
                 time.sleep(self.latency)
             if over_limit:
                 request.status, request.fault = 429, "concurrency"
-                return Response(429, {"error": {"message": "Too many concurrent requests", "code": "concurrency_limit_exceeded"}})
+                return Response(
+                    429, {"error": {"message": "Too many concurrent requests", "code": "concurrency_limit_exceeded"}}
+                )
             if fault is not None:
                 request.fault = fault.mode
                 response = self._fault_response(fault)
@@ -207,7 +231,9 @@ class Sandbox:
             if emulator is None:
                 response = Response(404, {"error": {"message": f"no such endpoint {request.path}"}})
             else:
-                response = self._tampered(request.path, emulator.handle(request, f"http://{host}" if host else self.url))
+                response = self._tampered(
+                    request.path, emulator.handle(request, f"http://{host}" if host else self.url)
+                )
             request.status = response.status
             return response
         finally:
@@ -237,15 +263,23 @@ class Sandbox:
     def _fault_response(fault: Fault) -> Optional[Response]:
         mode = fault.mode
         if mode == "429":
-            return Response(429, {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
-                            {"Retry-After": f"{fault.retry_after:g}"})
+            return Response(
+                429,
+                {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
+                {"Retry-After": f"{fault.retry_after:g}"},
+            )
         if mode == "429_http_date":
             from email.utils import formatdate
 
-            return Response(429, {"error": {"message": "rate limited"}},
-                            {"Retry-After": formatdate(time.time() + fault.retry_after, usegmt=True)})
+            return Response(
+                429,
+                {"error": {"message": "rate limited"}},
+                {"Retry-After": formatdate(time.time() + fault.retry_after, usegmt=True)},
+            )
         if mode == "429_no_retry_after":
-            return Response(429, {"error": {"message": "Too many requests", "code": "metric_query_rate_limit_exceeded"}})
+            return Response(
+                429, {"error": {"message": "Too many requests", "code": "metric_query_rate_limit_exceeded"}}
+            )
         if mode in ("500", "502", "503"):
             return Response(int(mode), {"error": {"message": "internal error"}})
         if mode == "slow":
@@ -260,7 +294,7 @@ class Sandbox:
         return None  # reset
 
     def _control(self, request: SandboxRequest) -> Response:
-        action = request.path[len("/_sandbox/"):].strip("/")
+        action = request.path[len("/_sandbox/") :].strip("/")
         body = request.json() if request.body else {}
         if action == "requests":
             with self._lock:

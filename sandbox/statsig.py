@@ -29,25 +29,40 @@ from .messages import Response, SandboxRequest
 OWNER = {"ownerID": "user_7fa2", "ownerType": "USER", "ownerName": "Dana Reyes", "ownerEmail": "dana@example.com"}
 SOURCES = {
     "checkout_events": {
-        "description": "Checkout events from the payments service", "tags": ["revenue"],
+        "description": "Checkout events from the payments service",
+        "tags": ["revenue"],
         "sql": "SELECT user_id, stable_id, ts, amount_usd, status FROM analytics.checkout_events",
-        "timestampColumn": "ts", "timestampAsDay": False, "sourceType": "query",
-        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"},
-                          {"statsigUnitID": "stableID", "column": "stable_id"}],
+        "timestampColumn": "ts",
+        "timestampAsDay": False,
+        "sourceType": "query",
+        "idTypeMapping": [
+            {"statsigUnitID": "userID", "column": "user_id"},
+            {"statsigUnitID": "stableID", "column": "stable_id"},
+        ],
         "customFieldMapping": [{"key": "amount_usd_cents", "formula": "amount_usd * 100"}],
     },
     "page_views": {
-        "description": "One row per page view", "tags": ["engagement", "web"], "sql": "",
-        "timestampColumn": "viewed_at", "timestampAsDay": False, "sourceType": "table",
-        "tableName": "analytics.page_views", "datePartitionColumn": "ds",
+        "description": "One row per page view",
+        "tags": ["engagement", "web"],
+        "sql": "",
+        "timestampColumn": "viewed_at",
+        "timestampAsDay": False,
+        "sourceType": "table",
+        "tableName": "analytics.page_views",
+        "datePartitionColumn": "ds",
         "idTypeMapping": [{"statsigUnitID": "stableID", "column": "stable_id"}],
     },
     "subscriptions": {
-        "description": "Daily subscription snapshots", "tags": [],
+        "description": "Daily subscription snapshots",
+        "tags": [],
         "sql": "SELECT account_id, user_id, ds, plan, mrr FROM billing.subscriptions_daily",
-        "timestampColumn": "ds", "timestampAsDay": True, "sourceType": "query",
-        "idTypeMapping": [{"statsigUnitID": "userID", "column": "user_id"},
-                          {"statsigUnitID": "accountID", "column": "account_id"}],
+        "timestampColumn": "ds",
+        "timestampAsDay": True,
+        "sourceType": "query",
+        "idTypeMapping": [
+            {"statsigUnitID": "userID", "column": "user_id"},
+            {"statsigUnitID": "accountID", "column": "account_id"},
+        ],
     },
 }
 # (source or None for a cloud metric, name, type, unit types, aggregation, value column)
@@ -89,8 +104,11 @@ class StatsigEmulator(Emulator):
     }
 
     def demo_settings(self, sandbox_url: str) -> dict:
-        return {"api_key": self.api_key, "base_url": sandbox_url,
-                "start_date": (self.today - dt.timedelta(days=90)).isoformat()}
+        return {
+            "api_key": self.api_key,
+            "base_url": sandbox_url,
+            "start_date": (self.today - dt.timedelta(days=90)).isoformat(),
+        }
 
     # -- definitions -----------------------------------------------------------------------
     def _extra(self, item: dict) -> dict:
@@ -100,22 +118,46 @@ class StatsigEmulator(Emulator):
     def metric_sources(self) -> list[dict]:
         """What `/metrics/metric_source/list` returns, in order."""
         deleted = set(self.settings["deleted"])
-        listed = [self._extra({"name": name, **spec, "owner": OWNER, "isReadOnly": False,
-                               "isVerified": name != "subscriptions", "team": "growth", "teamID": "team_growth"})
-                  for name, spec in SOURCES.items() if name not in deleted]
-        return listed + [{"name": name, "description": "", "sql": "", "timestampColumn": "ts", "idTypeMapping": []}
-                         for name in self.settings["ghost_sources"]]
+        listed = [
+            self._extra(
+                {
+                    "name": name,
+                    **spec,
+                    "owner": OWNER,
+                    "isReadOnly": False,
+                    "isVerified": name != "subscriptions",
+                    "team": "growth",
+                    "teamID": "team_growth",
+                }
+            )
+            for name, spec in SOURCES.items()
+            if name not in deleted
+        ]
+        return listed + [
+            {"name": name, "description": "", "sql": "", "timestampColumn": "ts", "idTypeMapping": []}
+            for name in self.settings["ghost_sources"]
+        ]
 
     def _metric(self, source: Optional[str], name: str, kind: str, units: list, aggregation, column) -> dict:
         metric_id, event = f"{name}::{kind}", name.lower().replace(" ", "_")
         item = {
-            "id": metric_id, "name": self.settings["renamed"].get(metric_id, name), "type": kind,
+            "id": metric_id,
+            "name": self.settings["renamed"].get(metric_id, name),
+            "type": kind,
             "description": f"{name} per unit",
             "directionality": "decrease" if name.startswith("Failed") else "increase",
-            "isVerified": source is not None, "isReadOnly": False, "isHidden": False, "isPermanent": False,
-            "unitTypes": units, "tags": ["core"] if source else [], "team": "growth", "teamID": "team_growth",
-            "creatorName": "Dana Reyes", "creatorEmail": "dana@example.com",
-            "createdTime": CREATED + 3600 * len(name), "lastModifiedTime": CREATED + 86400 * len(name),
+            "isVerified": source is not None,
+            "isReadOnly": False,
+            "isHidden": False,
+            "isPermanent": False,
+            "unitTypes": units,
+            "tags": ["core"] if source else [],
+            "team": "growth",
+            "teamID": "team_growth",
+            "creatorName": "Dana Reyes",
+            "creatorEmail": "dana@example.com",
+            "createdTime": CREATED + 3600 * len(name),
+            "lastModifiedTime": CREATED + 86400 * len(name),
             "owner": {"name": "Dana Reyes", **OWNER},
             "lineage": {"events": [] if source else [event], "metrics": []},
             "metricEvents": [] if source else [{"name": event, "type": "count", "criteria": []}],
@@ -124,24 +166,37 @@ class StatsigEmulator(Emulator):
         if source:
             item["rollupTimeWindow"] = "custom" if kind == "ratio" else "latest"
             item["warehouseNative"] = {
-                "aggregation": aggregation, "metricSourceName": source, "valueColumn": column,
+                "aggregation": aggregation,
+                "metricSourceName": source,
+                "valueColumn": column,
                 "criteria": _criteria("status", ["completed"]) if source == "checkout_events" else [],
-                "waitForCohortWindow": False, "metricDimensionColumns": [], "winsorizationHigh": 0.999,
-                "winsorizationLow": 0.001, "allowNullRatioDenominator": kind == "ratio",
+                "waitForCohortWindow": False,
+                "metricDimensionColumns": [],
+                "winsorizationHigh": 0.999,
+                "winsorizationLow": 0.001,
+                "allowNullRatioDenominator": kind == "ratio",
             }
             if kind == "ratio":
                 denominator_source = "page_views" if self.settings["shared_ratio"] else source
-                item["warehouseNative"].update({
-                    "denominatorAggregation": "count", "denominatorMetricSourceName": denominator_source,
-                    "denominatorCriteria": _criteria("status", ["started"])})
+                item["warehouseNative"].update(
+                    {
+                        "denominatorAggregation": "count",
+                        "denominatorMetricSourceName": denominator_source,
+                        "denominatorCriteria": _criteria("status", ["started"]),
+                    }
+                )
         return self._extra(item)
 
     def metrics(self, source: Optional[str] = None) -> list[dict]:
         """All metrics (`/metrics/list`), or one source's (`/metric_source/{name}/metrics`)."""
         deleted = set(self.settings["deleted"])
-        return [self._metric(*spec) for spec in self._specs()
-                if f"{spec[1]}::{spec[2]}" not in deleted and spec[0] not in deleted
-                and (source is None or source in self._sources_of(spec))]
+        return [
+            self._metric(*spec)
+            for spec in self._specs()
+            if f"{spec[1]}::{spec[2]}" not in deleted
+            and spec[0] not in deleted
+            and (source is None or source in self._sources_of(spec))
+        ]
 
     def _sources_of(self, spec: tuple) -> set:
         """The sources that list a metric: its own, and with `shared_ratio` a ratio's denominator source."""
@@ -169,8 +224,11 @@ class StatsigEmulator(Emulator):
                 continue
             shown = self.settings["renamed"].get(metric_id, name) if restated else name
             for unit in units:
-                if self.settings["revision_deletes"] and restated and number("gone", name, unit, day, revision,
-                                                                              modulo=3) == 0:
+                if (
+                    self.settings["revision_deletes"]
+                    and restated
+                    and number("gone", name, unit, day, revision, modulo=3) == 0
+                ):
                     continue
                 rows.append(self._value_row(shown, kind, unit, day, revision, salt))
         return rows
@@ -189,8 +247,14 @@ class StatsigEmulator(Emulator):
         else:
             value = number(*seed, modulo=50_000)
         value = self.settings["fixed_values"].get(f"{name}::{kind}", value)
-        row: dict[str, Any] = {"value": value, "unitType": unit, "numerator": numerator, "denominator": denominator,
-                               "metricName": name, "metricType": kind}
+        row: dict[str, Any] = {
+            "value": value,
+            "unitType": unit,
+            "numerator": numerator,
+            "denominator": denominator,
+            "metricName": name,
+            "metricType": kind,
+        }
         if unit == "overall" and self.settings["missing_unit_type"]:
             del row["unitType"]
         if self.settings["extra_field"]:
@@ -207,15 +271,16 @@ class StatsigEmulator(Emulator):
         if key == "console-no-permission":
             return self._error(403, "Forbidden resource: this key cannot read metrics")
         if key not in (self.api_key, self.second_api_key):
-            return self._error(401, "This endpoint only accepts an active CONSOLE key, but an invalid key was sent. "
-                                    f"Key: {key}")
+            return self._error(
+                401, f"This endpoint only accepts an active CONSOLE key, but an invalid key was sent. Key: {key}"
+            )
         return None
 
     def handle(self, request: SandboxRequest, base_url: str) -> Response:
         denied = self._auth(request)
         if denied:
             return denied
-        parts = request.path[len(self.prefix):].strip("/").split("/")
+        parts = request.path[len(self.prefix) :].strip("/").split("/")
         if request.method != "GET":
             return self._error(405, "only GET is emulated")
         if parts == ["metrics", "metric_source", "list"]:
@@ -252,12 +317,21 @@ class StatsigEmulator(Emulator):
         size = min(limit, int(self.settings["max_page_size"]))
         start = (page - 1) * size
         more = start + size < len(items)
-        return Response(200, {"message": message, "data": items[start:start + size], "pagination": {
-            "itemsPerPage": size, "pageNumber": page, "totalItems": len(items),
-            "nextPage": self._link(request, base_url, page + 1, size) if more else None,
-            "previousPage": self._link(request, base_url, page - 1, size) if page > 1 else None,
-            "all": self._link(request, base_url, None, None),
-        }})
+        return Response(
+            200,
+            {
+                "message": message,
+                "data": items[start : start + size],
+                "pagination": {
+                    "itemsPerPage": size,
+                    "pageNumber": page,
+                    "totalItems": len(items),
+                    "nextPage": self._link(request, base_url, page + 1, size) if more else None,
+                    "previousPage": self._link(request, base_url, page - 1, size) if page > 1 else None,
+                    "all": self._link(request, base_url, None, None),
+                },
+            },
+        )
 
     def _link(self, request: SandboxRequest, base_url: str, page: Optional[int], limit: Optional[int]) -> Any:
         style = self.settings["next_page_style"]

@@ -78,6 +78,7 @@ def combos(namespace: str, count: int) -> list[dict]:
         return [{"price": p, "customer": c, "product": PRICES[p]} for p, c in product(PRICES, customers(count))]
     return [{"product": p, "customer": c} for p, c in product(sorted(set(PRICES.values())), customers(count))]
 
+
 INTERVALS = ("day", "week", "month", "year")
 RATE_LIMIT_MESSAGES = {
     "metric_query_rate_limit_exceeded": "Too many metric queries per second.",
@@ -182,20 +183,38 @@ class StripeEmulator(Emulator):
 
     def demo_settings(self, sandbox_url: str) -> dict:
         return {
-            "api_key": self.api_key, "base_url": sandbox_url, "start_date": "2026-01-01", "requests_per_second": 50,
+            "api_key": self.api_key,
+            "base_url": sandbox_url,
+            "start_date": "2026-01-01",
+            "requests_per_second": 50,
             "queries": [
-                {"name": "mrr_by_price", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}], "interval": "day",
-                 "currency": "usd", "group_by": ["price"]},
-                {"name": "revenue_weekly", "metrics": [{"name": "revenue.mrr"}, {"name": "revenue.discounts"}],
-                 "interval": "week", "currency": "eur"},
-                {"name": "subscriptions_monthly_ny", "metrics": [{"id": "metric_61SubCnt7QwErTyUi9"}],
-                 "interval": "month", "timezone": "America/New_York", "group_by": ["product"]},
+                {
+                    "name": "mrr_by_price",
+                    "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
+                    "interval": "day",
+                    "currency": "usd",
+                    "group_by": ["price"],
+                },
+                {
+                    "name": "revenue_weekly",
+                    "metrics": [{"name": "revenue.mrr"}, {"name": "revenue.discounts"}],
+                    "interval": "week",
+                    "currency": "eur",
+                },
+                {
+                    "name": "subscriptions_monthly_ny",
+                    "metrics": [{"id": "metric_61SubCnt7QwErTyUi9"}],
+                    "interval": "month",
+                    "timezone": "America/New_York",
+                    "group_by": ["product"],
+                },
             ],
         }
 
     # -- the data --------------------------------------------------------------------------
-    def daily_value(self, metric: Metric, currency: Optional[str], day: dt.date, combo: dict,
-                    account: Optional[str] = None) -> int:
+    def daily_value(
+        self, metric: Metric, currency: Optional[str], day: dt.date, combo: dict, account: Optional[str] = None
+    ) -> int:
         """One metric's value for one day and one finest dimension combination, of the connected
         `account` (the `Stripe-Account` header; None = the platform, the default data)."""
         key = tuple(sorted(combo.items()))
@@ -204,16 +223,28 @@ class StripeEmulator(Emulator):
             return number("stripe", metric.id, currency, day, key, self.revision(day), *salt, modulo=50_000)
         return number("stripe", metric.id, day, key, self.revision(day), *salt, modulo=40)
 
-    def series(self, metrics: list, interval: str, timezone: str, start: dt.datetime, end: dt.datetime,
-               group_by: Optional[list] = None, filters: Optional[dict] = None,
-               currency: Optional[str] = None, account: Optional[str] = None) -> list[dict]:
+    def series(
+        self,
+        metrics: list,
+        interval: str,
+        timezone: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: Optional[list] = None,
+        filters: Optional[dict] = None,
+        currency: Optional[str] = None,
+        account: Optional[str] = None,
+    ) -> list[dict]:
         """The `data` rows for [start, end) of `account` (None = no `Stripe-Account`): one per
         bucket (and group), sorted."""
         metrics = [m if isinstance(m, Metric) else self._metric(m) for m in metrics]
         zone, group, filters = ZoneInfo(timezone), (group_by or [None])[0], filters or {}
         currency = (currency or self.settings["account_currency"]).lower()
-        matching = [c for c in combos(metrics[0].namespace, self.settings["customers"])
-                    if all(c[k] in v for k, v in filters.items())]
+        matching = [
+            c
+            for c in combos(metrics[0].namespace, self.settings["customers"])
+            if all(c[k] in v for k, v in filters.items())
+        ]
         totals: dict[tuple, dict] = {}
         day = start.astimezone(zone).date()
         while dt.datetime.combine(day, dt.time(), zone) < end:
@@ -222,18 +253,30 @@ class StripeEmulator(Emulator):
                 for combo in self._present(matching, day):
                     values = totals.setdefault((bucket, combo[group] if group else ""), {})
                     for metric in metrics:
-                        values[metric.id] = values.get(metric.id, 0) + self.daily_value(metric, currency, day, combo, account)
+                        values[metric.id] = values.get(metric.id, 0) + self.daily_value(
+                            metric, currency, day, combo, account
+                        )
             day += dt.timedelta(days=1)
         rows = []
         for (bucket, value), results in sorted(totals.items()):
             label_zone = UTC if self.settings["bucket_labels"] == "utc" else zone
             stamp = _zulu(dt.datetime.combine(bucket, dt.time(), label_zone))
-            rows.append({
-                "id": "row_" + hashlib.blake2b(f"{stamp}|{value}".encode(), digest_size=6).hexdigest(),
-                "timestamp": stamp, "dimensions": {group: value} if group else None,
-                "results": [{"metric": m.id, "name": self.settings["result_names"].get(m.id, m.result_name), "currency": currency if m.monetary else None,
-                             "value": self._value(m, currency, results[m.id])} for m in metrics],
-            })
+            rows.append(
+                {
+                    "id": "row_" + hashlib.blake2b(f"{stamp}|{value}".encode(), digest_size=6).hexdigest(),
+                    "timestamp": stamp,
+                    "dimensions": {group: value} if group else None,
+                    "results": [
+                        {
+                            "metric": m.id,
+                            "name": self.settings["result_names"].get(m.id, m.result_name),
+                            "currency": currency if m.monetary else None,
+                            "value": self._value(m, currency, results[m.id]),
+                        }
+                        for m in metrics
+                    ],
+                }
+            )
         return rows
 
     def _value(self, metric: Metric, currency: str, value: int) -> int:
@@ -247,14 +290,24 @@ class StripeEmulator(Emulator):
             return matching
         return [c for c in matching if number("gone", c["customer"], day, revision, modulo=3) != 0]
 
-    def expected(self, query: dict, first_day: dt.date, end: Optional[dt.datetime] = None,
-                 account: Optional[str] = None) -> list[dict]:
+    def expected(
+        self, query: dict, first_day: dt.date, end: Optional[dt.datetime] = None, account: Optional[str] = None
+    ) -> list[dict]:
         """What a source query (its config object) should have loaded from `first_day` to now,
         for the connected `account` (`stripe_account`; None = none)."""
         timezone = query.get("timezone") or self.settings["account_timezone"]
         start = dt.datetime.combine(first_day, dt.time(), ZoneInfo(timezone))
-        return self.series(query["metrics"], query["interval"], timezone, start, end or self.sandbox.clock(),
-                           query.get("group_by"), query.get("filters"), query.get("currency"), account)
+        return self.series(
+            query["metrics"],
+            query["interval"],
+            timezone,
+            start,
+            end or self.sandbox.clock(),
+            query.get("group_by"),
+            query.get("filters"),
+            query.get("currency"),
+            account,
+        )
 
     # -- HTTP ------------------------------------------------------------------------------
     @staticmethod
@@ -308,15 +361,19 @@ class StripeEmulator(Emulator):
 
     def _metric(self, identifier: Any) -> Metric:
         if not isinstance(identifier, dict) or not (identifier.get("id") or identifier.get("name")):
-            raise Invalid(400, "metric_invalid_parameter_use",
-                          "You must specify at least one of `id` and `name` for each metric.")
+            raise Invalid(
+                400, "metric_invalid_parameter_use", "You must specify at least one of `id` and `name` for each metric."
+            )
         by_id, by_name = BY_ID.get(identifier.get("id")), BY_NAME.get(identifier.get("name"))
         if (identifier.get("id") and not by_id) or (identifier.get("name") and not by_name):
             shown = identifier.get("id") or identifier.get("name")
             raise Invalid(404, "missing_resource", f"No such metric: '{shown}'.")
         if by_id and by_name and by_id != by_name:
-            raise Invalid(400, "metric_invalid_parameter_use",
-                          "The `id` and `name` in a MetricIdentifier refer to different metrics.")
+            raise Invalid(
+                400,
+                "metric_invalid_parameter_use",
+                "The `id` and `name` in a MetricIdentifier refer to different metrics.",
+            )
         return by_id or by_name
 
     def _metrics(self, params: dict) -> list[Metric]:
@@ -326,13 +383,17 @@ class StripeEmulator(Emulator):
         metrics = [self._metric(i) for i in identifiers]
         for metric in metrics:
             if metric.restricted:
-                raise Invalid(403, "metric_inaccessible",
-                              f"You don't have the required permissions to view the metric '{metric.id}'.")
+                raise Invalid(
+                    403,
+                    "metric_inaccessible",
+                    f"You don't have the required permissions to view the metric '{metric.id}'.",
+                )
             if metric.live_only:
                 raise Invalid(400, "missing_resource", f"The metric '{metric.id}' is only accessible in live mode.")
         if len({m.namespace for m in metrics}) > 1:
-            raise Invalid(400, "metric_invalid_parameter_use",
-                          "Metrics in a single request must share the same namespace.")
+            raise Invalid(
+                400, "metric_invalid_parameter_use", "Metrics in a single request must share the same namespace."
+            )
         return metrics
 
     def _dimensions(self, params: dict, namespace: str) -> tuple[list, dict]:
@@ -342,8 +403,11 @@ class StripeEmulator(Emulator):
         if len(group_by) > 1:
             raise Invalid(400, "metric_invalid_parameter_value", "Can't `group_by` more than 1 dimension.")
         if len(filters) > 2 or any(not isinstance(v, list) or len(v) > 10 for v in filters.values()):
-            raise Invalid(400, "metric_invalid_parameter_value",
-                          "Can't filter on more than 10 values per dimension or more than 2 dimensions.")
+            raise Invalid(
+                400,
+                "metric_invalid_parameter_value",
+                "Can't filter on more than 10 values per dimension or more than 2 dimensions.",
+            )
         all_combos = combos(namespace, self.settings["customers"])
         known = all_combos[0]
         for dimension in [*group_by, *filters]:
@@ -353,8 +417,9 @@ class StripeEmulator(Emulator):
             valid = {c[dimension] for c in all_combos}
             for value in values:
                 if value not in valid:
-                    raise Invalid(400, "missing_resource",
-                                  f"'{value}' isn't a valid value for the dimension '{dimension}'.")
+                    raise Invalid(
+                        400, "missing_resource", f"'{value}' isn't a valid value for the dimension '{dimension}'."
+                    )
         return group_by, filters
 
     def _time_range(self, params: dict, interval: str) -> tuple[dt.datetime, dt.datetime]:
@@ -408,20 +473,36 @@ class StripeEmulator(Emulator):
         timezone = self._timezone(params.get("timezone") or self.settings["account_timezone"])
         group_by, filters = self._dimensions(params, metrics[0].namespace)
         if params.get("currency") and not any(m.monetary for m in metrics):
-            raise Invalid(400, "metric_invalid_parameter_use",
-                          "Can't specify a currency for a metric with no monetary measures.")
+            raise Invalid(
+                400, "metric_invalid_parameter_use", "Can't specify a currency for a metric with no monetary measures."
+            )
         limit = self._limit(params.get("limit"))
         start, end = self._time_range(params, interval)
         offset = self._page_offset(params)
-        rows = self.series(metrics, interval, timezone, start, end, group_by, filters, params.get("currency"),
-                           request.header("stripe-account") or None)
+        rows = self.series(
+            metrics,
+            interval,
+            timezone,
+            start,
+            end,
+            group_by,
+            filters,
+            params.get("currency"),
+            request.header("stripe-account") or None,
+        )
         size = min(limit, int(self.settings["page_size"])) if self.settings["pagination"] else limit
         more = self.settings["pagination"] and offset + size < len(rows)
         token = base64.urlsafe_b64encode(f"{_query_digest(params)}:{offset + size}".encode()).decode()
         now = self.sandbox.clock()
-        return Response(200, {
-            "object": "v2.data.analytics.metric_query", "livemode": False,
-            "refreshed_at": _zulu(now.replace(minute=0, second=0, microsecond=0)),
-            "next_page_url": f"{ENDPOINT}?page={token}" if more else None,
-            "previous_page_url": None, "data": rows[offset:offset + size],
-        }, {"Request-Id": f"req_sandbox_{len(self.sandbox.requests)}"})
+        return Response(
+            200,
+            {
+                "object": "v2.data.analytics.metric_query",
+                "livemode": False,
+                "refreshed_at": _zulu(now.replace(minute=0, second=0, microsecond=0)),
+                "next_page_url": f"{ENDPOINT}?page={token}" if more else None,
+                "previous_page_url": None,
+                "data": rows[offset : offset + size],
+            },
+            {"Request-Id": f"req_sandbox_{len(self.sandbox.requests)}"},
+        )

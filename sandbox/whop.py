@@ -94,19 +94,31 @@ class WhopEmulator(Emulator):
     def _gone(self, *parts: object, day: dt.date, account: Optional[str] = None) -> bool:
         """With `revision_deletes`, whether this currency or breakdown combination vanished on a revised day."""
         revision = self.revision(day)
-        return bool(self.settings["revision_deletes"] and revision) and number("gone", *parts, day, revision,
-                                                                                *_salt(account), modulo=3) == 0
+        return (
+            bool(self.settings["revision_deletes"] and revision)
+            and number("gone", *parts, day, revision, *_salt(account), modulo=3) == 0
+        )
 
     def demo_settings(self, sandbox_url: str) -> dict:
         return {
-            "api_key": self.api_key, "base_url": f"{sandbox_url}/api/v1", "start_date": "2026-01-01",
-            "wallet_queries": [{"name": "daily_all", "group_by": "day"},
-                               {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
-                               {"name": "monthly_gross", "group_by": "month", "reporting_category": "gross_income"},
-                               {"name": "monthly_net", "group_by": "month", "reporting_category": "net_income"}],
-            "metric_queries": [{"name": "gross_by_country", "resource": "receipts:gross_revenue",
-                                "granularity": "daily", "breakdowns": ["country"]},
-                               {"name": "new_users_weekly", "resource": "members:new_users", "granularity": "weekly"}],
+            "api_key": self.api_key,
+            "base_url": f"{sandbox_url}/api/v1",
+            "start_date": "2026-01-01",
+            "wallet_queries": [
+                {"name": "daily_all", "group_by": "day"},
+                {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
+                {"name": "monthly_gross", "group_by": "month", "reporting_category": "gross_income"},
+                {"name": "monthly_net", "group_by": "month", "reporting_category": "net_income"},
+            ],
+            "metric_queries": [
+                {
+                    "name": "gross_by_country",
+                    "resource": "receipts:gross_revenue",
+                    "granularity": "daily",
+                    "breakdowns": ["country"],
+                },
+                {"name": "new_users_weekly", "resource": "members:new_users", "granularity": "weekly"},
+            ],
         }
 
     # -- the data --------------------------------------------------------------------------
@@ -128,9 +140,16 @@ class WhopEmulator(Emulator):
         amount = Decimal(cents) / 100 * USD_RATES[currency] / USD_RATES[target]
         return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
-    def wallet_totals(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
-                      currency: Optional[str] = None, convert: Optional[str] = None,
-                      account: Optional[str] = None) -> dict:
+    def wallet_totals(
+        self,
+        first: dt.date,
+        last: dt.date,
+        group_by: str = "month",
+        lines=None,
+        currency: Optional[str] = None,
+        convert: Optional[str] = None,
+        account: Optional[str] = None,
+    ) -> dict:
         """{(period start, currency): (amount, line_count)} over the days of [first, last] of
         `account` (the `account_id` sent; None = the default data)."""
         lines = list(lines or LINE_CATEGORIES)
@@ -150,9 +169,16 @@ class WhopEmulator(Emulator):
             day += dt.timedelta(days=1)
         return totals
 
-    def wallet_series(self, first: dt.date, last: dt.date, group_by: str = "month", lines=None,
-                      currency: Optional[str] = None, convert: Optional[str] = None,
-                      account: Optional[str] = None) -> list[dict]:
+    def wallet_series(
+        self,
+        first: dt.date,
+        last: dt.date,
+        group_by: str = "month",
+        lines=None,
+        currency: Optional[str] = None,
+        convert: Optional[str] = None,
+        account: Optional[str] = None,
+    ) -> list[dict]:
         """What `/stats/time_series` returns for the inclusive range [first, last]."""
         rows = []
         totals = self.wallet_totals(first, last, group_by, lines, currency, convert, account)
@@ -167,8 +193,15 @@ class WhopEmulator(Emulator):
         raw = number("whop-metric", resource, day, combo, self.revision(day), *_salt(account), modulo=500_000)
         return Decimal(raw) / 100 if METRIC_RESOURCES[resource] == "money" else Decimal(raw % 97)
 
-    def metric_totals(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date,
-                      account: Optional[str] = None) -> dict:
+    def metric_totals(
+        self,
+        resource: str,
+        granularity: str,
+        breakdowns: list,
+        start: dt.date,
+        end: dt.date,
+        account: Optional[str] = None,
+    ) -> dict:
         """{(period start, breakdown values): value} over the days of [start, end) of `account`
         (the `company_id` sent; None = the default data); with `currency_column`, the last value
         of each combination is its currency."""
@@ -189,8 +222,15 @@ class WhopEmulator(Emulator):
             day += dt.timedelta(days=1)
         return totals
 
-    def metric_rows(self, resource: str, granularity: str, breakdowns: list, start: dt.date, end: dt.date,
-                    account: Optional[str] = None) -> list[list]:
+    def metric_rows(
+        self,
+        resource: str,
+        granularity: str,
+        breakdowns: list,
+        start: dt.date,
+        end: dt.date,
+        account: Optional[str] = None,
+    ) -> list[list]:
         """Rows [period, *breakdown values, value] for days in [start, end)."""
         totals = self.metric_totals(resource, granularity, breakdowns, start, end, account)
         ordered = sorted(totals.items(), key=lambda item: (item[0][0], [(v is not None, v or "") for v in item[0][1]]))
@@ -198,8 +238,13 @@ class WhopEmulator(Emulator):
 
     # -- HTTP ------------------------------------------------------------------------------
     def _error(self, status: int, message: str) -> Response:
-        return Response(status, {"error": {"message": message, "type": "invalid_request"},
-                                 "debug": {"request_id": f"req_sandbox_{status}"}})
+        return Response(
+            status,
+            {
+                "error": {"message": message, "type": "invalid_request"},
+                "debug": {"request_id": f"req_sandbox_{status}"},
+            },
+        )
 
     def _auth(self, request: SandboxRequest) -> Optional[Response]:
         header = request.header("authorization")
@@ -211,7 +256,7 @@ class WhopEmulator(Emulator):
         return None
 
     def handle(self, request: SandboxRequest, base_url: str) -> Response:
-        endpoint = request.path[len(self.prefix):].strip("/")
+        endpoint = request.path[len(self.prefix) :].strip("/")
         if endpoint == "schema":
             return self._schema(request)
         denied = self._auth(request)
@@ -247,8 +292,13 @@ class WhopEmulator(Emulator):
             if code and code not in CURRENCIES:
                 return self._error(400, f"unsupported currency {code}")
         rows = self.wallet_series(first, last, group_by, sorted(lines), currency, convert, request.arg("account_id"))
-        metadata = {"wallet_id": "ldgr_sandbox", "from": first.isoformat(), "to": last.isoformat(),
-                    "group_by": group_by, "timezone": request.arg("timezone", "UTC")}
+        metadata = {
+            "wallet_id": "ldgr_sandbox",
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "group_by": group_by,
+            "timezone": request.arg("timezone", "UTC"),
+        }
         if convert:
             metadata["convert_currency"] = convert
         return Response(200, {"data": rows, "metadata": metadata})
@@ -269,11 +319,16 @@ class WhopEmulator(Emulator):
             return self._error(400, "from and to are required date-times")
         # a day counts when it starts before `to`: `to` = now includes today so far
         last_day = (end - dt.timedelta(microseconds=1)).date()
-        rows = self.metric_rows(resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1),
-                                request.arg("company_id"))
+        rows = self.metric_rows(
+            resource, granularity, breakdowns, start.date(), last_day + dt.timedelta(days=1), request.arg("company_id")
+        )
         aliases = self.settings["breakdown_alias"]
-        columns = [self.settings["time_column"], *(aliases.get(b, b) for b in breakdowns),
-                   *(["currency"] if self.settings["currency_column"] else []), "value"]
+        columns = [
+            self.settings["time_column"],
+            *(aliases.get(b, b) for b in breakdowns),
+            *(["currency"] if self.settings["currency_column"] else []),
+            "value",
+        ]
         if self.settings["extra_column"]:
             columns.append(self.settings["extra_column"])
             text = self.settings["extra_text"]
@@ -283,33 +338,54 @@ class WhopEmulator(Emulator):
         cursor = request.arg(self.settings["cursor_param"])
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[2:]) if cursor else 0
         size = int(self.settings["metric_page_size"])
-        page = rows[offset:offset + size]
-        next_cursor = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if offset + size < len(rows) else None
+        page = rows[offset : offset + size]
+        next_cursor = (
+            base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if offset + size < len(rows) else None
+        )
         if self.settings["row_format"] == "objects":
             page = [dict(zip(columns, row)) for row in page]
-        return Response(200, {
-            "columns": columns, "data": page, "node": resource.replace(":", "."), "typename": "Result",
-            "pagination": {"next_cursor": next_cursor},
-            "debug": {"engine": "sandbox", "request_id": f"req_{len(self.sandbox.requests)}", "sql": "select 1"},
-        })
+        return Response(
+            200,
+            {
+                "columns": columns,
+                "data": page,
+                "node": resource.replace(":", "."),
+                "typename": "Result",
+                "pagination": {"next_cursor": next_cursor},
+                "debug": {"engine": "sandbox", "request_id": f"req_{len(self.sandbox.requests)}", "sql": "select 1"},
+            },
+        )
 
     def schema(self) -> dict:
         """The wallet taxonomy, after any renames or deletions set in the settings."""
         renamed, deleted = self.settings["renamed"], set(self.settings["deleted"])
 
         def entry(key: str, **extra) -> dict:
-            return {"key": key, "name": renamed.get(key, key.replace("_", " ").title()),
-                    "description": f"All {key.replace('_', ' ')} activity", **extra}
+            return {
+                "key": key,
+                "name": renamed.get(key, key.replace("_", " ").title()),
+                "description": f"All {key.replace('_', ' ')} activity",
+                **extra,
+            }
 
         reports = sorted({r for _, rs, _ in LINE_CATEGORIES.values() for r in rs})
         groupings = sorted({g for g, _, _ in LINE_CATEGORIES.values()})
         return {
-            "reporting_categories": [entry(r, line_categories=[k for k, v in LINE_CATEGORIES.items() if r in v[1]])
-                                     for r in reports if r not in deleted],
-            "groupings": [entry(g, line_categories=[k for k, v in LINE_CATEGORIES.items() if v[0] == g])
-                          for g in groupings if g not in deleted],
-            "line_categories": [entry(k, grouping=v[0], reporting_categories=list(v[1]))
-                                for k, v in LINE_CATEGORIES.items() if k not in deleted],
+            "reporting_categories": [
+                entry(r, line_categories=[k for k, v in LINE_CATEGORIES.items() if r in v[1]])
+                for r in reports
+                if r not in deleted
+            ],
+            "groupings": [
+                entry(g, line_categories=[k for k, v in LINE_CATEGORIES.items() if v[0] == g])
+                for g in groupings
+                if g not in deleted
+            ],
+            "line_categories": [
+                entry(k, grouping=v[0], reporting_categories=list(v[1]))
+                for k, v in LINE_CATEGORIES.items()
+                if k not in deleted
+            ],
         }
 
     def _schema(self, request: SandboxRequest) -> Response:

@@ -77,20 +77,31 @@ def pytest_configure(config: pytest.Config) -> None:
     """Runs before any test module is imported (and, under xdist, before the workers start)."""
     wait = seconds_to_wait_for_midnight(utc_now())
     if wait and not os.environ.get("PYTEST_XDIST_WORKER"):
-        print(f"metricsync tests: waiting {wait:.0f} s for 00:00 UTC, so that the run does not cross it",
-              file=sys.stderr, flush=True)
+        print(
+            f"metricsync tests: waiting {wait:.0f} s for 00:00 UTC, so that the run does not cross it",
+            file=sys.stderr,
+            flush=True,
+        )
         time.sleep(wait)
 
 
 # the files with the most test time (`--durations=0`; README "Testing"), started first: with `--dist
 # loadfile --no-loadscope-reorder` each file goes whole to the next free worker, so a long file started
 # last would run on alone at the end
-LONGEST_FIRST = ("test_transform.py", "test_semantic.py", "test_verify.py", "test_dagster_cli.py", "test_mart.py",
-                 "test_operator_cli.py", "test_demo.py")
+LONGEST_FIRST = (
+    "test_transform.py",
+    "test_semantic.py",
+    "test_verify.py",
+    "test_dagster_cli.py",
+    "test_mart.py",
+    "test_operator_cli.py",
+    "test_demo.py",
+)
 
 
 def pytest_collection_modifyitems(items: list) -> None:
     """The longest files first (`LONGEST_FIRST`), the others in their order; tests within a file keep theirs."""
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
@@ -105,8 +116,9 @@ LEFTOVERS_KEY = pytest.StashKey[list]()  # the controller's: every worker's repo
 def _report_leftovers(session: pytest.Session, lines: list) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
-        reporter.write_line("child processes still alive at the end of the run (now killed):\n" + "\n".join(lines),
-                            red=True)
+        reporter.write_line(
+            "child processes still alive at the end of the run (now killed):\n" + "\n".join(lines), red=True
+        )
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -165,9 +177,15 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     _logs_to_open_streams()
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__",
-                            "METRICSYNC__")) or name in (
-                "DATASET_PREFIX", "DATASET_NAME", "DESTINATION_NAME", "DESTINATION_TYPE", "METRICSYNC_DESTINATION"):
+        if name.startswith(
+            ("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__", "METRICSYNC__")
+        ) or name in (
+            "DATASET_PREFIX",
+            "DATASET_NAME",
+            "DESTINATION_NAME",
+            "DESTINATION_TYPE",
+            "METRICSYNC_DESTINATION",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")  # no test talks to the internet
     monkeypatch.chdir(tmp_path)
@@ -308,9 +326,15 @@ def _mariadb_query(url: str, sql: str, autocommit: bool = False) -> list[tuple]:
     from sqlalchemy.engine import make_url
 
     parts = make_url(url)
-    conn = pymysql.connect(host=parts.host, port=parts.port or 3306, user=parts.username,
-                           password=parts.password or "", database=parts.database, autocommit=autocommit,
-                           connect_timeout=3)
+    conn = pymysql.connect(
+        host=parts.host,
+        port=parts.port or 3306,
+        user=parts.username,
+        password=parts.password or "",
+        database=parts.database,
+        autocommit=autocommit,
+        connect_timeout=3,
+    )
     try:
         with conn.cursor() as cur:
             cur.execute(sql)
@@ -328,7 +352,9 @@ def _mariadb_available() -> Optional[str]:
 
 
 @pytest.fixture(params=["duckdb", "postgres", "mariadb"])
-def sql_warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+def sql_warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Warehouse]:
     """DuckDB, Postgres and MariaDB (dlt's `sqlalchemy` destination with pymysql), each with a
     unique `dataset_prefix`: on MariaDB a dataset is a database, shared by the whole server."""
     prefix = f"t{uuid.uuid4().hex[:8]}_"
@@ -406,13 +432,34 @@ def _load_all(folder: Path) -> None:
     box = Sandbox().start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-        env.update(loaded_settings(box), PYTHONPATH=str(ROOT), RUNTIME__DLTHUB_TELEMETRY="false",
-                   DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
-                   DLT_DATA_DIR=str(folder / "dlt_data"), DBT_TARGET_PATH=str(folder / "dbt_target"),
-                   DBT_LOG_PATH=str(folder / "dbt_logs"))
-        with child_process([sys.executable, "-m", "metricsync", "run", "all", "--transform", "--progress", "none",
-                            "--pipelines-dir", str(folder / "pipelines")], cwd=folder, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+        env.update(
+            loaded_settings(box),
+            PYTHONPATH=str(ROOT),
+            RUNTIME__DLTHUB_TELEMETRY="false",
+            DESTINATION__DUCKDB__CREDENTIALS=str(folder / "warehouse.duckdb"),
+            DLT_DATA_DIR=str(folder / "dlt_data"),
+            DBT_TARGET_PATH=str(folder / "dbt_target"),
+            DBT_LOG_PATH=str(folder / "dbt_logs"),
+        )
+        with child_process(
+            [
+                sys.executable,
+                "-m",
+                "metricsync",
+                "run",
+                "all",
+                "--transform",
+                "--progress",
+                "none",
+                "--pipelines-dir",
+                str(folder / "pipelines"),
+            ],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as child:
             out, _ = child.communicate(timeout=600)
         assert child.returncode == 0, out
     finally:
@@ -428,8 +475,9 @@ def loaded_duckdb_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def loaded_duckdb(loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path,
-                  monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+def loaded_duckdb(
+    loaded_duckdb_origin: Path, sandbox: Sandbox, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> Warehouse:
     """This test's copy of the session's loaded warehouse (every provider and the marts), its
     `pipelines/` in the working directory, and every provider's settings pointed at `sandbox`.
 

@@ -22,8 +22,9 @@ def child_process(command: list, **popen: Any) -> Iterator[subprocess.Popen]:
         end_process_group(child)
 
 
-def run_command(command: list, timeout: float, capture_output: bool = False,
-                **popen: Any) -> subprocess.CompletedProcess:
+def run_command(
+    command: list, timeout: float, capture_output: bool = False, **popen: Any
+) -> subprocess.CompletedProcess:
     """`subprocess.run` whose whole process group is ended however it ends (a timeout included:
     `subprocess.run` kills only the child, not what the child started)."""
     if capture_output:

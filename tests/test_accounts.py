@@ -5,7 +5,6 @@ import datetime as dt
 import os
 
 import pytest
-
 from conftest import configure
 from test_whop import KEY, START, TODAY, WALLET_QUERIES, expected_wallet
 
@@ -18,21 +17,28 @@ QUERIES = WALLET_QUERIES[:2]
 
 
 def setup_accounts(monkeypatch, sandbox, accounts=ACCOUNTS, **overrides):
-    settings = {"api_key": KEY, "base_url": f"{sandbox.url}/api/v1", "start_date": START.isoformat(),
-                "wallet_queries": QUERIES, "accounts": accounts, **overrides}
+    settings = {
+        "api_key": KEY,
+        "base_url": f"{sandbox.url}/api/v1",
+        "start_date": START.isoformat(),
+        "wallet_queries": QUERIES,
+        "accounts": accounts,
+        **overrides,
+    }
     configure(monkeypatch, "whop", **settings)
 
 
 def cli(isolated, warehouse, *args):
     from metricsync.cli import main
 
-    return main(["run", "whop", "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines"),
-                 *args])
+    return main(["run", "whop", "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines"), *args])
 
 
 def wallet_of(warehouse, account, query):
-    rows = warehouse.query(f"select period, currency, amount from whop.wallet_time_series "
-                           f"where account = '{account}' and query_name = '{query}'")
+    rows = warehouse.query(
+        f"select period, currency, amount from whop.wallet_time_series "
+        f"where account = '{account}' and query_name = '{query}'"
+    )
     return {(p, c): a for p, c, a in rows}
 
 
@@ -69,20 +75,24 @@ def test_an_account_snapshot_never_closes_another_accounts_definitions(sandbox, 
     assert cli(isolated, warehouse, "--accounts", "north") == 0
     out = capsys.readouterr().out
     assert "whop: 1 of 1 accounts loaded" in out
-    current = warehouse.query("select account, key from whop.wallet_groupings where _dlt_valid_to is null "
-                              "and key = 'disputes'")
+    current = warehouse.query(
+        "select account, key from whop.wallet_groupings where _dlt_valid_to is null and key = 'disputes'"
+    )
     closed = warehouse.query("select account, key from whop.wallet_groupings where _dlt_valid_to is not null")
     assert current == [("east", "disputes")] and closed == [("north", "disputes")]
     assert warehouse.query("select count(*) from whop.wallet_groupings where _dlt_valid_to is null") == [(9,)]
 
 
-@pytest.mark.parametrize("accounts, args, fragment", [
-    pytest.param(ACCOUNTS, ["--accounts", "west"], "no account named 'west'", id="unknown-selected"),
-    pytest.param([{"name": "North Side"}], [], "account name 'North Side'", id="bad-name"),
-    pytest.param([{"name": "a"}, {"name": "a"}], [], "two accounts are named 'a'", id="duplicate"),
-    pytest.param([{"name": "a", "project_id": 1}], [], "unknown keys ['project_id']", id="unknown-key"),
-    pytest.param(None, ["--accounts", "a"], "no accounts are configured", id="none-configured"),
-])
+@pytest.mark.parametrize(
+    "accounts, args, fragment",
+    [
+        pytest.param(ACCOUNTS, ["--accounts", "west"], "no account named 'west'", id="unknown-selected"),
+        pytest.param([{"name": "North Side"}], [], "account name 'North Side'", id="bad-name"),
+        pytest.param([{"name": "a"}, {"name": "a"}], [], "two accounts are named 'a'", id="duplicate"),
+        pytest.param([{"name": "a", "project_id": 1}], [], "unknown keys ['project_id']", id="unknown-key"),
+        pytest.param(None, ["--accounts", "a"], "no accounts are configured", id="none-configured"),
+    ],
+)
 def test_bad_account_settings_fail_before_any_request(sandbox, monkeypatch, isolated, capsys, accounts, args, fragment):
     from conftest import Warehouse
 
@@ -97,19 +107,46 @@ def _sent(sandbox, path, read):
     return {read(r) for r in sandbox.seen(path)}
 
 
-@pytest.mark.parametrize("provider, accounts, path, read, expected", [
-    pytest.param("whop", [{"name": "a", "account_id": "biz_a"}, {"name": "b", "company_id": "biz_b"}],
-                 "/api/v1/stats/metric", lambda r: r.arg("company_id"), {"biz_a", "biz_b"}, id="whop-company"),
-    pytest.param("stripe_analytics", [{"name": "a", "stripe_account": "acct_a"}, {"name": "b", "stripe_account": "acct_b"}],
-                 "/v2/data/analytics", lambda r: r.header("stripe-account"), {"acct_a", "acct_b"}, id="stripe-connect"),
-    pytest.param("posthog", [{"name": "a", "project_id": [1]}, {"name": "b", "project_id": 2}],
-                 "/api/projects/", lambda r: r.path.split("/")[3], {"1", "2"}, id="posthog-projects"),
-    pytest.param("statsig", [{"name": "a"}, {"name": "b", "api_key": "console-sandbox-statsig-2"}],
-                 "/console/v1/metrics", lambda r: r.header("statsig-api-key"),
-                 {"console-sandbox-statsig", "console-sandbox-statsig-2"}, id="statsig-key-per-project"),
-])
-def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch, isolated, capsys,
-                                                            provider, accounts, path, read, expected):
+@pytest.mark.parametrize(
+    "provider, accounts, path, read, expected",
+    [
+        pytest.param(
+            "whop",
+            [{"name": "a", "account_id": "biz_a"}, {"name": "b", "company_id": "biz_b"}],
+            "/api/v1/stats/metric",
+            lambda r: r.arg("company_id"),
+            {"biz_a", "biz_b"},
+            id="whop-company",
+        ),
+        pytest.param(
+            "stripe_analytics",
+            [{"name": "a", "stripe_account": "acct_a"}, {"name": "b", "stripe_account": "acct_b"}],
+            "/v2/data/analytics",
+            lambda r: r.header("stripe-account"),
+            {"acct_a", "acct_b"},
+            id="stripe-connect",
+        ),
+        pytest.param(
+            "posthog",
+            [{"name": "a", "project_id": [1]}, {"name": "b", "project_id": 2}],
+            "/api/projects/",
+            lambda r: r.path.split("/")[3],
+            {"1", "2"},
+            id="posthog-projects",
+        ),
+        pytest.param(
+            "statsig",
+            [{"name": "a"}, {"name": "b", "api_key": "console-sandbox-statsig-2"}],
+            "/console/v1/metrics",
+            lambda r: r.header("statsig-api-key"),
+            {"console-sandbox-statsig", "console-sandbox-statsig-2"},
+            id="statsig-key-per-project",
+        ),
+    ],
+)
+def test_every_provider_scopes_requests_and_rows_by_account(
+    sandbox, monkeypatch, isolated, capsys, provider, accounts, path, read, expected
+):
     from conftest import Warehouse
 
     settings = sandbox.by_name[provider].demo_settings(sandbox.url)
@@ -128,8 +165,9 @@ def test_every_provider_scopes_requests_and_rows_by_account(sandbox, monkeypatch
     assert all(accounts in ({"a", "b"}, set()) for accounts in seen.values()), seen
     assert any(accounts for accounts in seen.values()), seen
     # each account's rows are that account's own data (the sandbox gives every account different numbers)
-    truths = {name: TRUTH[provider](sandbox, warehouse, name, entry) for name, entry in
-              ((a["name"], a) for a in accounts)}
+    truths = {
+        name: TRUTH[provider](sandbox, warehouse, name, entry) for name, entry in ((a["name"], a) for a in accounts)
+    }
     for name, (loaded, truth) in truths.items():
         assert loaded == truth and truth, (provider, name)
     assert truths["a"][1] != truths["b"][1]
@@ -143,10 +181,13 @@ def _whop_truth(box, warehouse, name, entry):
 
 
 def _stripe_truth(box, warehouse, name, entry):
-    query = next(q for q in box.by_name["stripe_analytics"].demo_settings(box.url)["queries"]
-                 if q["name"] == "mrr_by_price")
-    rows = warehouse.query("select period, dimension_value, value from stripe_analytics.metric_results "
-                           f"where account = '{name}' and query_name = 'mrr_by_price'")
+    query = next(
+        q for q in box.by_name["stripe_analytics"].demo_settings(box.url)["queries"] if q["name"] == "mrr_by_price"
+    )
+    rows = warehouse.query(
+        "select period, dimension_value, value from stripe_analytics.metric_results "
+        f"where account = '{name}' and query_name = 'mrr_by_price'"
+    )
     truth = {}
     for row in box.by_name["stripe_analytics"].expected(query, START, account=entry["stripe_account"]):
         day = dt.datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")).date()
@@ -157,8 +198,12 @@ def _stripe_truth(box, warehouse, name, entry):
 def _posthog_truth(box, warehouse, name, entry):
     emulator = box.by_name["posthog"]
     projects = entry["project_id"] if isinstance(entry["project_id"], list) else [entry["project_id"]]
-    truth = {m["id"] for p in projects for t in emulator.group_types(str(p))
-             for m in emulator.metrics(str(p), t["group_type_index"])}
+    truth = {
+        m["id"]
+        for p in projects
+        for t in emulator.group_types(str(p))
+        for m in emulator.metrics(str(p), t["group_type_index"])
+    }
     rows = warehouse.query(f"select id from posthog.group_type_metrics where account = '{name}'")
     return {r[0] for r in rows}, truth
 
@@ -168,9 +213,10 @@ def _statsig_truth(box, warehouse, name, entry):
     key = entry.get("api_key")
     days = [START + dt.timedelta(days=n) for n in range((TODAY - START).days + 1)]
     truth = {(day, v["metricName"], v["unitType"]): v["value"] for day in days for v in emulator.values_for(day, key)}
-    rows = warehouse.query(f"select date, metric_name, unit_type, value from statsig.metric_values where account = '{name}'")
+    rows = warehouse.query(
+        f"select date, metric_name, unit_type, value from statsig.metric_values where account = '{name}'"
+    )
     return {(d, m, u): v for d, m, u, v in rows}, truth
 
 
-TRUTH = {"whop": _whop_truth, "stripe_analytics": _stripe_truth, "posthog": _posthog_truth,
-         "statsig": _statsig_truth}
+TRUTH = {"whop": _whop_truth, "stripe_analytics": _stripe_truth, "posthog": _posthog_truth, "statsig": _statsig_truth}

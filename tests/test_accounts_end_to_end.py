@@ -23,8 +23,10 @@ def cli(capsys, isolated, warehouse, *args):
 
 
 def wallet(warehouse, account):
-    rows = warehouse.query("select period, currency, amount from whop.wallet_time_series "
-                           f"where account = '{account}' and query_name = 'daily_all'")
+    rows = warehouse.query(
+        "select period, currency, amount from whop.wallet_time_series "
+        f"where account = '{account}' and query_name = 'daily_all'"
+    )
     return {(p, c): a for p, c, a in rows}
 
 
@@ -38,8 +40,15 @@ def count(warehouse, table, account):
 
 
 def test_status_and_reset_per_account(sandbox, warehouse, monkeypatch, isolated, capsys):
-    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
-              start_date=START.isoformat(), accounts=ACCOUNTS, wallet_queries=[{"name": "daily_all", "group_by": "day"}])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        accounts=ACCOUNTS,
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+    )
     code, out, err = cli(capsys, isolated, warehouse, "run", "whop")
     assert code == 0, out + err
     for account in BIZ:
@@ -79,8 +88,14 @@ def test_status_and_reset_per_account(sandbox, warehouse, monkeypatch, isolated,
 def test_reset_of_an_unknown_account_is_refused_in_one_line(sandbox, monkeypatch, isolated, capsys):
     from conftest import Warehouse
 
-    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
-              start_date=START.isoformat(), accounts=ACCOUNTS)
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        accounts=ACCOUNTS,
+    )
     warehouse = Warehouse("duckdb", str(isolated / "x.duckdb"))
     code, out, err = cli(capsys, isolated, warehouse, "reset", "whop", "--accounts", "west", "--yes")
     assert code == 2 and err.strip() == "whop: no account named 'west' - configured: north, east", (out, err)
@@ -89,10 +104,18 @@ def test_reset_of_an_unknown_account_is_refused_in_one_line(sandbox, monkeypatch
 def test_check_proves_each_accounts_key_and_describe_lists_the_accounts(sandbox, monkeypatch, isolated, capsys):
     from conftest import Warehouse
 
-    accounts = [{"name": "north", "account_id": "biz_north"},
-                {"name": "south", "account_id": "biz_south", "api_key": "whop_revoked_key"}]
-    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
-              start_date=START.isoformat(), accounts=accounts)
+    accounts = [
+        {"name": "north", "account_id": "biz_north"},
+        {"name": "south", "account_id": "biz_south", "api_key": "whop_revoked_key"},
+    ]
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        accounts=accounts,
+    )
     warehouse = Warehouse("duckdb", str(isolated / "x.duckdb"))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
     code, out, err = cli(capsys, isolated, warehouse, "check", "whop")

@@ -14,7 +14,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, Warehouse, configure
 from processes import run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
@@ -27,7 +26,7 @@ DAG = ROOT / "deploy/airflow/metricsync_dag.py"
 
 def documented_commands() -> list[str]:
     text = DAG.read_text()
-    doc = text[3:text.index('"""', 3)]
+    doc = text[3 : text.index('"""', 3)]
     return [line.strip() for line in doc.splitlines() if line.startswith("    ") and line.strip()]
 
 
@@ -52,14 +51,27 @@ def home(tmp_path_factory) -> Path:
 def bash(home: Path, script: str, env: dict) -> subprocess.CompletedProcess:
     """`script` with bash in the repository's root, as a user would type it (its process group ended)."""
     env = {**env, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return run_command(["bash", "-ec", script], timeout=600, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
+    return run_command(
+        ["bash", "-ec", script],
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.fixture
 def whop(sandbox, monkeypatch, tmp_path) -> Warehouse:
-    configure(monkeypatch, "whop", api_key=KEY, base_url=f"{sandbox.url}/api/v1", start_date=START.isoformat(),
-              wallet_queries=WALLET_QUERIES[:1])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=KEY,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=WALLET_QUERIES[:1],
+    )
     warehouse = Warehouse("duckdb", str(tmp_path / "airflow.duckdb"))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-
 from metricsync.sources._common.load.arrow import MONEY, TypeDrift, to_arrow
 
 
@@ -13,8 +12,12 @@ from metricsync.sources._common.load.arrow import MONEY, TypeDrift, to_arrow
     [
         pytest.param([1, 2], MONEY, [Decimal("1"), Decimal("2")], id="ints-are-decimal"),
         pytest.param([Decimal("14550.35"), 3], MONEY, [Decimal("14550.35"), Decimal("3")], id="money-exact"),
-        pytest.param([Decimal("1.2E+20"), Decimal("1E-9")], MONEY, [Decimal("1.2E+20"), Decimal("1E-9")],
-                     id="decimal-exact-to-its-precision"),
+        pytest.param(
+            [Decimal("1.2E+20"), Decimal("1E-9")],
+            MONEY,
+            [Decimal("1.2E+20"), Decimal("1E-9")],
+            id="decimal-exact-to-its-precision",
+        ),
         pytest.param([0.12345678901234, 1], pa.float64(), [0.12345678901234, 1.0], id="json-doubles-are-double"),
         pytest.param(["a", 1], pa.string(), ["a", "1"], id="mixed-is-text"),
         pytest.param([{"b": 1}, None], pa.string(), ['{"b": 1}', None], id="nested-is-json-text"),
@@ -44,8 +47,16 @@ def test_key_columns_are_not_null_and_names_are_normalised():
 def test_compact_pages_hold_repeated_text_once_and_expand_to_the_plain_table():
     from metricsync.sources._common.load.arrow import concat, expand
 
-    rows = [{"query_name": "mrr_by_customer", "metric": "metric_61Sud3n5oAGVCWiSr5", "currency": "usd",
-             "dimension_value": f"cus_{n:05d}", "value": n} for n in range(1000)]
+    rows = [
+        {
+            "query_name": "mrr_by_customer",
+            "metric": "metric_61Sud3n5oAGVCWiSr5",
+            "currency": "usd",
+            "dimension_value": f"cus_{n:05d}",
+            "value": n,
+        }
+        for n in range(1000)
+    ]
     plain = to_arrow(rows, required=["query_name", "dimension_value"])
     compact = to_arrow(rows, required=["query_name", "dimension_value"], compact=True)
     assert {f.name for f in compact.schema if pa.types.is_dictionary(f.type)} == {"query_name", "metric", "currency"}
@@ -55,8 +66,9 @@ def test_compact_pages_hold_repeated_text_once_and_expand_to_the_plain_table():
 
     # a window's pages and tombstones: a column repeated on one page and not on another, or
     # compact on one and plain on the other (a one-row page of plain rows), is plain text in all
-    other = to_arrow([{**rows[0], "metric": m} for m in ("a", "b")], required=["query_name", "dimension_value"],
-                     compact=True)
+    other = to_arrow(
+        [{**rows[0], "metric": m} for m in ("a", "b")], required=["query_name", "dimension_value"], compact=True
+    )
     single = to_arrow(rows[:1], required=["query_name", "dimension_value"])
     whole = concat([compact, pa.table({}), other, single])
     assert whole.schema.field("metric").type == pa.string()

@@ -8,7 +8,6 @@ import itertools
 import pytest
 from conftest import configure, today
 from processes import run_command
-
 from test_statsig import VALUES, expected_values, warehouse_values
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -41,13 +40,18 @@ def duckdb_warehouse(monkeypatch, isolated):
 
 
 def setup(monkeypatch, sandbox, **settings) -> None:
-    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url,
-              start_date=FIRST.isoformat(), **settings)
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key="console-sandbox-statsig",
+        base_url=sandbox.url,
+        start_date=FIRST.isoformat(),
+        **settings,
+    )
 
 
 def backfill_state(run_result_dir) -> dict:
     import dlt
-
     from metricsync.warehouse.destinations import pipeline_name
 
     pipeline = dlt.attach(pipeline_name("statsig", "duckdb"), pipelines_dir=str(run_result_dir / "pipelines"))
@@ -66,8 +70,9 @@ def backfill_state(run_result_dir) -> dict:
         pytest.param(3, 4, 4, id="time-before-count"),
     ],
 )
-def test_chunks_commit_by_time_or_window_count(monkeypatch, sandbox, duckdb_warehouse, run, checkpoint_seconds,
-                                               windows_per_load, loads):
+def test_chunks_commit_by_time_or_window_count(
+    monkeypatch, sandbox, duckdb_warehouse, run, checkpoint_seconds, windows_per_load, loads
+):
     statsig = sandbox.by_name["statsig"]
     setup(monkeypatch, sandbox, checkpoint_seconds=checkpoint_seconds, windows_per_load=windows_per_load)
     result = run("statsig", duckdb_warehouse, backfill=(FIRST, LAST), clock=TickingClock())
@@ -84,13 +89,16 @@ def test_checkpoint_seconds_must_be_positive(monkeypatch, sandbox, duckdb_wareho
     setup(monkeypatch, sandbox, checkpoint_seconds=value)
     result = run("statsig", duckdb_warehouse, backfill=(FIRST, LAST))
     assert result.exit_code == 2
-    assert result.message == (f"statsig: checkpoint_seconds '{value}' is out of range - set SOURCES__STATSIG__CHECKPOINT_SECONDS "
-                              "to a number from 0.1 to 86400")
+    assert result.message == (
+        f"statsig: checkpoint_seconds '{value}' is out of range - set SOURCES__STATSIG__CHECKPOINT_SECONDS "
+        "to a number from 0.1 to 86400"
+    )
     assert not sandbox.seen("/console/")
 
 
-def test_failure_after_prefetching_keeps_state_at_the_last_committed_chunk(monkeypatch, sandbox, duckdb_warehouse,
-                                                                           run, isolated):
+def test_failure_after_prefetching_keeps_state_at_the_last_committed_chunk(
+    monkeypatch, sandbox, duckdb_warehouse, run, isolated
+):
     """Load 1 (dates 1-3) lands; while dlt loads it the next dates are fetched ahead. When load 2
     begins, the API starts failing: whatever was prefetched, state and rows stop exactly at the
     last committed chunk, and the rerun fetches only what is after it."""
@@ -136,11 +144,29 @@ def test_sigkill_with_checkpoint_seconds_loses_at_most_the_chunk_in_flight(sandb
     first, last = TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=1)
     db = isolated / "kill.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update({"PYTHONPATH": str(ROOT), "SOURCES__STATSIG__API_KEY": "console-sandbox-statsig",
-                "SOURCES__STATSIG__BASE_URL": sandbox.url, "SOURCES__STATSIG__MAX_CONCURRENCY": "1",
-                "SOURCES__STATSIG__CHECKPOINT_SECONDS": "1", "DESTINATION__DUCKDB__CREDENTIALS": str(db)})
-    command = [sys.executable, "-m", "metricsync", "run", "statsig", "--from", first.isoformat(), "--to",
-               last.isoformat(), "--pipelines-dir", str(isolated / "pipelines")]
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "SOURCES__STATSIG__API_KEY": "console-sandbox-statsig",
+            "SOURCES__STATSIG__BASE_URL": sandbox.url,
+            "SOURCES__STATSIG__MAX_CONCURRENCY": "1",
+            "SOURCES__STATSIG__CHECKPOINT_SECONDS": "1",
+            "DESTINATION__DUCKDB__CREDENTIALS": str(db),
+        }
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "metricsync",
+        "run",
+        "statsig",
+        "--from",
+        first.isoformat(),
+        "--to",
+        last.isoformat(),
+        "--pipelines-dir",
+        str(isolated / "pipelines"),
+    ]
     sandbox.latency = 0.05
     with child_process(command, cwd=isolated, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
         deadline = time.monotonic() + 120

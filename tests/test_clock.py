@@ -12,7 +12,6 @@ import time
 from typing import Iterator
 
 import pytest
-
 from conftest import configure
 from metricsync.sandbox.data import utc_now
 
@@ -55,8 +54,13 @@ def test_the_sandbox_serves_and_revises_its_own_utc_day(sandbox, near_midnight):
 
 
 def test_statsig_asks_for_days_up_to_the_utc_date(sandbox, run, monkeypatch, near_midnight):
-    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url,
-              start_date=(near_midnight - dt.timedelta(days=2)).isoformat())
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key="console-sandbox-statsig",
+        base_url=sandbox.url,
+        start_date=(near_midnight - dt.timedelta(days=2)).isoformat(),
+    )
     result = run("statsig")
     assert result.ok, result.message
     asked = {r.arg("date") for r in sandbox.seen("/console/v1/metrics/values")}
@@ -67,11 +71,17 @@ def test_a_backfill_without_to_ends_on_the_utc_date(sandbox, monkeypatch, isolat
     from metricsync.cli import main
 
     first = near_midnight - dt.timedelta(days=4)
-    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
-              wallet_queries=[{"name": "daily_all", "group_by": "day"}])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key="whop_sandbox_key",
+        base_url=f"{sandbox.url}/api/v1",
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+    )
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "clock.duckdb"))
-    code = main(["run", "whop", "--from", first.isoformat(), "--pipelines-dir", str(isolated / "p"),
-                 "--progress", "none"])
+    code = main(
+        ["run", "whop", "--from", first.isoformat(), "--pipelines-dir", str(isolated / "p"), "--progress", "none"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith(f"whop: ok - backfill {first}..{near_midnight}, ")
@@ -88,17 +98,21 @@ def test_a_backfill_from_the_local_date_is_in_the_future(sandbox, monkeypatch, i
     code = main(["run", "whop", "--from", tomorrow.isoformat(), "--pipelines-dir", str(isolated / "p")])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        f"metricsync: --from {tomorrow} is in the future - use a date on or before {near_midnight}")
+        f"metricsync: --from {tomorrow} is in the future - use a date on or before {near_midnight}"
+    )
     assert sandbox.seen("/") == []
 
 
-@pytest.mark.parametrize("now, wait", [
-    ("2026-11-30T23:59:50", 15.0),         # 10 s before midnight: waits past it
-    ("2026-11-30T23:30:01", 1804.0),       # just inside the 30-minute guard
-    ("2026-11-30T23:29:59", 0.0),          # just outside it: starts at once
-    ("2026-12-01T00:00:00", 0.0),          # at midnight: a whole day ahead
-    ("2026-12-31T23:45:00", 905.0),        # across a year's end
-])
+@pytest.mark.parametrize(
+    "now, wait",
+    [
+        ("2026-11-30T23:59:50", 15.0),  # 10 s before midnight: waits past it
+        ("2026-11-30T23:30:01", 1804.0),  # just inside the 30-minute guard
+        ("2026-11-30T23:29:59", 0.0),  # just outside it: starts at once
+        ("2026-12-01T00:00:00", 0.0),  # at midnight: a whole day ahead
+        ("2026-12-31T23:45:00", 905.0),  # across a year's end
+    ],
+)
 def test_a_run_that_would_cross_midnight_utc_waits_for_it(now, wait):
     from conftest import seconds_to_wait_for_midnight
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-
 from conftest import ROOT, today
 from processes import child_process
 
@@ -24,24 +23,43 @@ WINDOW_STARTS = [BACKFILL[0] + dt.timedelta(days=92 * i) for i in range(8)]
 
 def child_env(sandbox, workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update({
-        "PYTHONPATH": str(ROOT),
-        "SOURCES__WHOP__API_KEY": "whop_sandbox_key",
-        "SOURCES__WHOP__BASE_URL": f"{sandbox.url}/api/v1",
-        "SOURCES__WHOP__WALLET_QUERIES": json.dumps(WALLET),
-        "SOURCES__WHOP__MAX_CONCURRENCY": "1",
-        "DESTINATION__DUCKDB__CREDENTIALS": str(workdir / "crash.duckdb"),
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "SOURCES__WHOP__API_KEY": "whop_sandbox_key",
+            "SOURCES__WHOP__BASE_URL": f"{sandbox.url}/api/v1",
+            "SOURCES__WHOP__WALLET_QUERIES": json.dumps(WALLET),
+            "SOURCES__WHOP__MAX_CONCURRENCY": "1",
+            "DESTINATION__DUCKDB__CREDENTIALS": str(workdir / "crash.duckdb"),
+        }
+    )
     return env
 
 
 @contextlib.contextmanager
 def start_backfill(sandbox, workdir: Path, log: str) -> Iterator[subprocess.Popen]:
     """The backfill in its own process (group), ended when the `with` block ends; output to `log`."""
-    command = [sys.executable, "-m", "metricsync", "run", "whop", "--from", BACKFILL[0].isoformat(),
-               "--to", BACKFILL[1].isoformat(), "--windows-per-load", "1", "--pipelines-dir", str(workdir / "pipelines")]
-    with open(workdir / log, "w") as out, child_process(command, cwd=workdir, env=child_env(sandbox, workdir),
-                                                        stdout=out, stderr=subprocess.STDOUT) as child:
+    command = [
+        sys.executable,
+        "-m",
+        "metricsync",
+        "run",
+        "whop",
+        "--from",
+        BACKFILL[0].isoformat(),
+        "--to",
+        BACKFILL[1].isoformat(),
+        "--windows-per-load",
+        "1",
+        "--pipelines-dir",
+        str(workdir / "pipelines"),
+    ]
+    with (
+        open(workdir / log, "w") as out,
+        child_process(
+            command, cwd=workdir, env=child_env(sandbox, workdir), stdout=out, stderr=subprocess.STDOUT
+        ) as child,
+    ):
         yield child
 
 
@@ -81,7 +99,7 @@ def test_sigkill_mid_backfill_loses_at_most_the_chunk_in_flight(sandbox, isolate
     # after the chunk the kill left extracted but not loaded, when the rerun loaded that first
     finished = "loaded the data left pending by the previous run" in (isolated / "rerun.log").read_text()
     asked = sorted(dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series"))
-    assert asked == WINDOW_STARTS[committed + finished:]
+    assert asked == WINDOW_STARTS[committed + finished :]
 
     emulator = sandbox.by_name["whop"]
     expected = emulator.wallet_totals(BACKFILL[0], BACKFILL[1], "day")
@@ -102,22 +120,32 @@ def test_a_second_run_of_the_same_pipeline_is_refused(sandbox, isolated, run, mo
         assert "another run of whop__duckdb holds its lock on this machine (host " in second.message
 
 
-def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(sandbox, warehouse, run, monkeypatch, isolated):
+def test_data_left_pending_by_a_crashed_load_is_loaded_then_the_run_goes_on(
+    sandbox, warehouse, run, monkeypatch, isolated
+):
     import dlt
-
     from conftest import configure
-    from metricsync.warehouse.destinations import pipeline_name
     from metricsync.runner import apply_loader_defaults, make_destination
     from metricsync.sources._common.load.progress import RunControl
     from metricsync.sources.whop import whop_source
+    from metricsync.warehouse.destinations import pipeline_name
 
     apply_loader_defaults()  # as the crashed run had them (else the order of the tests decides)
 
-    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
-              start_date=(TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET)
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name("whop", warehouse.name),
-                            destination=make_destination(warehouse.name, "whop"),
-                            dataset_name="whop", pipelines_dir=str(isolated / "pipelines"))
+    configure(
+        monkeypatch,
+        "whop",
+        api_key="whop_sandbox_key",
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=(TODAY - dt.timedelta(days=30)).isoformat(),
+        wallet_queries=WALLET,
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name("whop", warehouse.name),
+        destination=make_destination(warehouse.name, "whop"),
+        dataset_name="whop",
+        pipelines_dir=str(isolated / "pipelines"),
+    )
     pipeline.extract(whop_source(control=RunControl()))
     pipeline.normalize()  # the process died before `load`: a package is pending
     assert pipeline.has_pending_data

@@ -16,7 +16,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, Warehouse, configure
 from processes import child_process, run_command
 from test_whop import KEY, START, WALLET_QUERIES, expected_wallet
@@ -31,7 +30,7 @@ ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "acco
 def documented_commands() -> list[str]:
     """The shell lines of the definitions' docstring (indented blocks; `\\` continues a line)."""
     text = DEFINITIONS.read_text()
-    doc = text[3:text.index('"""', 3)]
+    doc = text[3 : text.index('"""', 3)]
     joined = re.sub(r"\\\n\s*", "", doc)
     return [line.strip() for line in joined.splitlines() if line.startswith("    ") and line.strip()]
 
@@ -69,19 +68,37 @@ class Shell:
         return ["bash", "-ec", f"{SETUP}\n{line}"]
 
     def run(self, line: str) -> None:
-        done = run_command(self.command(line), timeout=420, cwd=ROOT, env=self.env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = run_command(
+            self.command(line),
+            timeout=420,
+            cwd=ROOT,
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert done.returncode == 0, done.stdout[-3000:]
 
 
 @pytest.fixture
 def shell(sandbox, monkeypatch, tmp_path) -> Shell:
-    configure(monkeypatch, "whop", api_key=KEY, base_url=f"{sandbox.url}/api/v1", start_date=START.isoformat(),
-              wallet_queries=WALLET_QUERIES[:1], accounts=ACCOUNTS)
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=KEY,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=WALLET_QUERIES[:1],
+        accounts=ACCOUNTS,
+    )
     warehouse = Warehouse("duckdb", str(tmp_path / "dagster.duckdb"))
-    env = {**os.environ, "HOME": str(tmp_path), "DLT_DATA_DIR": str(tmp_path / "dlt"),
-           "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     return Shell(env, warehouse, tmp_path / ".dagster")
 
 
@@ -110,8 +127,9 @@ def free_port() -> int:
 def wait_for(check, seconds: float, what: str, child: subprocess.Popen, log: Path):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert child.poll() is None, f"dagster dev exited ({child.returncode}) while waiting for {what}: " \
-                                     f"{log.read_text()[-3000:]}"
+        assert child.poll() is None, (
+            f"dagster dev exited ({child.returncode}) while waiting for {what}: {log.read_text()[-3000:]}"
+        )
         found = check()
         if found:
             return found
@@ -123,8 +141,17 @@ def test_dagster_dev_serves_and_its_daemon_runs_a_launched_backfill(sandbox, she
     import dagster
 
     port, log = free_port(), tmp_path / "dev.log"
-    with log.open("w") as out, child_process(shell.command(f"{DEV} -h 127.0.0.1 -p {port}"), cwd=ROOT,
-                                             env=shell.env, stdout=out, stderr=subprocess.STDOUT) as dev:
+    with (
+        log.open("w") as out,
+        child_process(
+            shell.command(f"{DEV} -h 127.0.0.1 -p {port}"),
+            cwd=ROOT,
+            env=shell.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as dev,
+    ):
+
         def answers():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
@@ -137,11 +164,14 @@ def test_dagster_dev_serves_and_its_daemon_runs_a_launched_backfill(sandbox, she
         shell.run(LAUNCH)  # queues the run in DAGSTER_HOME; the daemon of `dagster dev` starts it
         monkeypatch.setenv("DAGSTER_HOME", str(shell.home))
         with dagster.DagsterInstance.get() as instance:
+
             def finished():
                 runs = instance.get_runs(dagster.RunsFilter(job_name="whop_backfill"))
                 return runs if runs and all(r.is_finished for r in runs) else None
+
             runs = wait_for(finished, 300, "finished whop_backfill run", dev, log)
-        assert [(r.status, r.tags.get("dagster/partition")) for r in runs] == \
-            [(dagster.DagsterRunStatus.SUCCESS, "north")]
+        assert [(r.status, r.tags.get("dagster/partition")) for r in runs] == [
+            (dagster.DagsterRunStatus.SUCCESS, "north")
+        ]
         seen = sandbox.seen("/api/v1/stats/time_series")
         assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_north", "2026-01-01")}

@@ -14,24 +14,45 @@ import time
 from decimal import Decimal
 
 import pytest
-
-from conftest import configure, period_floor, today, ROOT
+from conftest import ROOT, configure, period_floor, today
 from processes import end_process_group
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=120)  # two daily windows (92 days each): at least two loads per account
-QUERIES = [{"name": "daily_all", "group_by": "day"},
-           {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]
+QUERIES = [
+    {"name": "daily_all", "group_by": "day"},
+    {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
+]
 ACCOUNTS = {"north": "biz_north", "south": "biz_south"}
 
 
 def start(isolated, warehouse, account: str, folder: str) -> subprocess.Popen:
     """`metricsync run whop --accounts <account>` with its own pipelines folder, one load per window."""
-    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "whop", "--accounts", account,
-                             "--windows-per-load", "1", "--progress", "none", "--destination", warehouse.name,
-                             "--pipelines-dir", str(isolated / folder)], cwd=isolated,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "run",
+            "whop",
+            "--accounts",
+            account,
+            "--windows-per-load",
+            "1",
+            "--progress",
+            "none",
+            "--destination",
+            warehouse.name,
+            "--pipelines-dir",
+            str(isolated / folder),
+        ],
+        cwd=isolated,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str]:
@@ -54,7 +75,8 @@ def writer_pid(warehouse) -> int:
         rows = warehouse.query(
             "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
             "where l.locktype = 'advisory' and l.granted and l.classid = 28019 "
-            f"and l.objid::bigint = (hashtext('dataset__{dataset}')::bigint & 4294967295)")
+            f"and l.objid::bigint = (hashtext('dataset__{dataset}')::bigint & 4294967295)"
+        )
         parts = str(rows[0][0] or "").split() if rows else []  # "metricsync <host> <pid> <run> <since>"
         return int(parts[2]) if len(parts) == 5 else 0  # a session still naming itself: not known yet
     try:
@@ -80,16 +102,21 @@ def kill_while_writing(sandbox, warehouse, process: subprocess.Popen, account: s
 
 def truth(sandbox, account: str, query: dict) -> dict:
     grain = query["group_by"]
-    totals = sandbox.by_name["whop"].wallet_totals(period_floor(START, grain), TODAY, grain, None, None,
-                                                   query.get("convert_currency"), ACCOUNTS[account])
+    totals = sandbox.by_name["whop"].wallet_totals(
+        period_floor(START, grain), TODAY, grain, None, None, query.get("convert_currency"), ACCOUNTS[account]
+    )
     return {(period, currency): (amount, count) for (period, currency), (amount, count) in totals.items()}
 
 
 def stored(warehouse, account: str, query: dict) -> list:
-    rows = warehouse.query(f"select period, currency, amount, line_count from {warehouse.dataset('whop')}."
-                           f"wallet_time_series where account = '{account}' and query_name = '{query['name']}'")
-    return [((p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)), c), (Decimal(a), int(n)))
-            for p, c, a, n in rows]
+    rows = warehouse.query(
+        f"select period, currency, amount, line_count from {warehouse.dataset('whop')}."
+        f"wallet_time_series where account = '{account}' and query_name = '{query['name']}'"
+    )
+    return [
+        ((p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)), c), (Decimal(a), int(n)))
+        for p, c, a, n in rows
+    ]
 
 
 def assert_exact(sandbox, warehouse) -> None:
@@ -113,9 +140,16 @@ def run_both(isolated, warehouse, first: str, second: str) -> None:
 @pytest.mark.parametrize("sql_warehouse", ["duckdb", "postgres", "mariadb"], indirect=True)
 def test_two_accounts_from_two_hosts_write_one_dataset_in_turns(sandbox, sql_warehouse, isolated, monkeypatch):
     warehouse = sql_warehouse
-    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
-              start_date=START.isoformat(), wallet_queries=QUERIES, lookback_days=3,
-              accounts=[{"name": name, "account_id": biz} for name, biz in ACCOUNTS.items()])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=QUERIES,
+        lookback_days=3,
+        accounts=[{"name": name, "account_id": biz} for name, biz in ACCOUNTS.items()],
+    )
     sandbox.latency = 0.02
     # round 1: north first; south is killed while it writes and re-run at once, while north goes on
     north = start(isolated, warehouse, "north", "host_north")
@@ -136,9 +170,15 @@ def test_two_accounts_from_two_hosts_write_one_dataset_in_turns(sandbox, sql_war
 
 
 def transform(isolated, warehouse, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name],
-                            cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name],
+        cwd=isolated,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def mart_holder(warehouse) -> int:
@@ -146,7 +186,8 @@ def mart_holder(warehouse) -> int:
     rows = warehouse.query(
         "select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid "
         "where l.locktype = 'advisory' and l.granted and l.classid = 28019 "
-        "and l.objid::bigint = (hashtext('mart__metrics')::bigint & 4294967295)")
+        "and l.objid::bigint = (hashtext('mart__metrics')::bigint & 4294967295)"
+    )
     return int(rows[0][0].split()[2]) if rows else 0
 
 
@@ -154,8 +195,13 @@ def mart_holder(warehouse) -> int:
 def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, warehouse, run, isolated, monkeypatch):
     """A second `transform` while one builds exits 6 at once, naming it and the setting (waiting
     is the runs' own code, tested in test_warehouse_lock.py); the published mart equals the truth."""
-    configure(monkeypatch, "statsig", api_key=sandbox.by_name["statsig"].api_key, base_url=sandbox.url,
-              start_date=(TODAY - dt.timedelta(days=3)).isoformat())
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key=sandbox.by_name["statsig"].api_key,
+        base_url=sandbox.url,
+        start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+    )
     assert run("statsig", warehouse).ok
     first = transform(isolated, warehouse)
     others = []
@@ -176,10 +222,15 @@ def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, w
         for process in (first, *others):
             end_process_group(process)
     statsig = sandbox.by_name["statsig"]
-    truth = {(day, item["metricName"], item["unitType"]): item["value"]
-             for day in (TODAY - dt.timedelta(days=n) for n in range(4)) for item in statsig.values_for(day)}
-    rows = warehouse.query("select period_start, series, dimension_value, value from metrics.fct_metric_values "
-                           "where provider = 'statsig' and metric = 'value' and grain = 'day'")
+    truth = {
+        (day, item["metricName"], item["unitType"]): item["value"]
+        for day in (TODAY - dt.timedelta(days=n) for n in range(4))
+        for item in statsig.values_for(day)
+    }
+    rows = warehouse.query(
+        "select period_start, series, dimension_value, value from metrics.fct_metric_values "
+        "where provider = 'statsig' and metric = 'value' and grain = 'day'"
+    )
     assert len(rows) == len(truth) and {(r[0], r[1], r[2]): float(r[3]) for r in rows} == pytest.approx(truth)
 
 
@@ -188,20 +239,25 @@ def test_a_transform_told_to_wait_builds_once_the_other_is_done(warehouse, isola
     """While the mart's lock is held, `transform` exits 6 naming the holder; with
     TRANSFORM__LOCK_WAIT_SECONDS (as that line says) it waits, then runs (here: nothing loaded, exit 2)."""
     import dlt
-
     from metricsync import locking
     from metricsync.warehouse.destinations import make_destination
 
-    mart = dlt.pipeline(pipeline_name="holder", pipelines_dir=str(isolated / "holder"), dataset_name="metrics",
-                        destination=make_destination("duckdb", "metrics"))
+    mart = dlt.pipeline(
+        pipeline_name="holder",
+        pipelines_dir=str(isolated / "holder"),
+        dataset_name="metrics",
+        destination=make_destination("duckdb", "metrics"),
+    )
     holder = locking.Owner()
     with locking.mart_lock(mart, owner=holder):
         refused = transform(isolated, warehouse)
         waiting = transform(isolated, warehouse, TRANSFORM__LOCK_WAIT_SECONDS="120")
         code, output = finished(refused)
         assert code == 6, output
-        assert output.strip() == (f"transform: another transform is building the metrics mart ({holder.describe()}) - "
-                                  "wait for it to finish, or set TRANSFORM__LOCK_WAIT_SECONDS to wait for it")
+        assert output.strip() == (
+            f"transform: another transform is building the metrics mart ({holder.describe()}) - "
+            "wait for it to finish, or set TRANSFORM__LOCK_WAIT_SECONDS to wait for it"
+        )
         time.sleep(1.0)  # started with the refused one, which reached the lock and left
         assert waiting.poll() is None  # still waiting
     code, output = finished(waiting)

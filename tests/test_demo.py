@@ -20,19 +20,34 @@ def demo_command(duckdb_path: str) -> list[str]:
 
 def test_make_demo_runs_as_written(isolated):
     path = str(isolated / "demo.duckdb")
-    done = run_command(demo_command(path), timeout=280, cwd=isolated, text=True, capture_output=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = run_command(
+        demo_command(path),
+        timeout=280,
+        cwd=isolated,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     for provider in ("whop", "stripe_analytics", "posthog", "statsig"):
         assert re.search(rf"^{provider}: ok - ", out, re.M), provider
-    found, repaired = out.split("$ metricsync verify whop --all\n")[1].split("$ metricsync verify whop --all --repair\n")
+    found, repaired = out.split("$ metricsync verify whop --all\n")[1].split(
+        "$ metricsync verify whop --all --repair\n"
+    )
     assert re.search(r"^whop: \d+ windows checked, \d+ rows compared, [1-9]\d* periods drifted", found, re.M), found
     assert "re-verify clean" in repaired
     assert "transform: ok - " in out
     marts = out.split("metrics.mrr_monthly")[1]
-    assert marts.splitlines()[1].split(" | ") == ["  account", "month", "currency", "series", "as_of", "mrr",
-                                                  "is_complete"]
+    assert marts.splitlines()[1].split(" | ") == [
+        "  account",
+        "month",
+        "currency",
+        "series",
+        "as_of",
+        "mrr",
+        "is_complete",
+    ]
     assert "$ metricsync query mrr --grain month --by account currency\nmonth " in out
     warehouse = Warehouse("duckdb", path)
     complete = warehouse.query("select count(*) from metrics.mrr_monthly where is_complete")[0][0]

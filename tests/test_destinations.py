@@ -8,9 +8,9 @@ import shutil
 
 import dlt
 import pytest
-
 from conftest import configure, period_floor
 from test_whop import KEY, METRIC_QUERIES, START, TODAY, WALLET_QUERIES, expected_metric, expected_wallet
+
 
 def installed(module: str) -> bool:
     try:
@@ -23,18 +23,32 @@ QUERIES = {"wallet_queries": WALLET_QUERIES[:2], "metric_queries": METRIC_QUERIE
 
 
 def setup_whop(monkeypatch, sandbox, **overrides):
-    configure(monkeypatch, "whop", **{"api_key": KEY, "base_url": f"{sandbox.url}/api/v1",
-                                      "start_date": START.isoformat(), "lookback_days": 3, **QUERIES, **overrides})
+    configure(
+        monkeypatch,
+        "whop",
+        **{
+            "api_key": KEY,
+            "base_url": f"{sandbox.url}/api/v1",
+            "start_date": START.isoformat(),
+            "lookback_days": 3,
+            **QUERIES,
+            **overrides,
+        },
+    )
 
 
 def loaded(warehouse, dataset, metrics=True):
     wallet = {}
     for name, period, currency, amount in warehouse.query(
-            f"select query_name, period, currency, amount from {dataset}.wallet_time_series"):
+        f"select query_name, period, currency, amount from {dataset}.wallet_time_series"
+    ):
         wallet.setdefault(name, {})[(period, currency)] = amount
     metric = {}
-    for name, period, key, value in warehouse.query(
-            f"select query_name, period, breakdown_key, value from {dataset}.metric_results") if metrics else []:
+    for name, period, key, value in (
+        warehouse.query(f"select query_name, period, breakdown_key, value from {dataset}.metric_results")
+        if metrics
+        else []
+    ):
         metric.setdefault(name, {})[(period, key)] = value
     return wallet, metric
 
@@ -68,20 +82,31 @@ def test_two_runs_exact_with_history_and_state_restored(sandbox, sql_warehouse, 
     starts = {dt.date.fromisoformat(r.arg("from")) for r in sandbox.seen("/api/v1/stats/time_series")}
     assert min(starts) >= period_floor(TODAY - dt.timedelta(days=3), "week"), "state was not restored"
 
-    current = dict(sql_warehouse.query(f"select `key`, name from {dataset}.wallet_groupings where _dlt_valid_to is null"
-                                       if sql_warehouse.name == "sqlalchemy" else
-                                       f"select key, name from {dataset}.wallet_groupings where _dlt_valid_to is null"))
+    current = dict(
+        sql_warehouse.query(
+            f"select `key`, name from {dataset}.wallet_groupings where _dlt_valid_to is null"
+            if sql_warehouse.name == "sqlalchemy"
+            else f"select key, name from {dataset}.wallet_groupings where _dlt_valid_to is null"
+        )
+    )
     assert current["fees"] == "Platform fees" and "disputes" not in current and len(current) == 4
     closed = sql_warehouse.query(f"select name from {dataset}.wallet_groupings where _dlt_valid_to is not null")
     assert sorted(r[0] for r in closed) == ["Disputes", "Fees"]
 
 
-@pytest.mark.parametrize("destination, fragment", [
-    pytest.param("filesystem", "delete-insert", id="filesystem-only-upserts"),
-    pytest.param("no_such_warehouse", "not available", id="unknown"),
-    pytest.param("bigquery", 'pip install "dlt[bigquery]"', id="client-library-missing",
-                 marks=pytest.mark.skipif(installed("google.cloud.bigquery"), reason="google-cloud-bigquery is installed")),
-])
+@pytest.mark.parametrize(
+    "destination, fragment",
+    [
+        pytest.param("filesystem", "delete-insert", id="filesystem-only-upserts"),
+        pytest.param("no_such_warehouse", "not available", id="unknown"),
+        pytest.param(
+            "bigquery",
+            'pip install "dlt[bigquery]"',
+            id="client-library-missing",
+            marks=pytest.mark.skipif(installed("google.cloud.bigquery"), reason="google-cloud-bigquery is installed"),
+        ),
+    ],
+)
 def test_unusable_destination_is_refused_before_any_request(sandbox, monkeypatch, capsys, destination, fragment):
     from metricsync.cli import main
 
@@ -110,33 +135,51 @@ def test_md_path_goes_to_motherduck_and_never_names_a_file(monkeypatch, isolated
     assert token not in str(refused.value)  # no file is made from the path: run end to end in test_readme_behaviours
 
 
-@pytest.mark.parametrize("destination, env, formats", [
-    pytest.param("duckdb", {"DESTINATION__DUCKDB__CREDENTIALS": "md:analytics?motherduck_token=tok_123456"},
-                 {"parquet", "insert_values"}, id="motherduck"),
-    pytest.param("bigquery", {"DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID": "acme",
-                              "DESTINATION__BIGQUERY__LOCATION": "EU"}, {"parquet", "jsonl"}, id="bigquery"),
-    pytest.param("snowflake", {"DESTINATION__SNOWFLAKE__CREDENTIALS": "snowflake://loader:pw@acme/analytics"},
-                 {"parquet", "jsonl"}, id="snowflake"),
-])
+@pytest.mark.parametrize(
+    "destination, env, formats",
+    [
+        pytest.param(
+            "duckdb",
+            {"DESTINATION__DUCKDB__CREDENTIALS": "md:analytics?motherduck_token=tok_123456"},
+            {"parquet", "insert_values"},
+            id="motherduck",
+        ),
+        pytest.param(
+            "bigquery",
+            {"DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID": "acme", "DESTINATION__BIGQUERY__LOCATION": "EU"},
+            {"parquet", "jsonl"},
+            id="bigquery",
+        ),
+        pytest.param(
+            "snowflake",
+            {"DESTINATION__SNOWFLAKE__CREDENTIALS": "snowflake://loader:pw@acme/analytics"},
+            {"parquet", "jsonl"},
+            id="snowflake",
+        ),
+    ],
+)
 def test_cloud_warehouses_are_configured_without_network(sandbox, monkeypatch, isolated, destination, env, formats):
     """The source builds and extracts/normalizes for the warehouse; only `load` would connect."""
-    from metricsync.warehouse.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
     from metricsync.sources._common.load.progress import RunControl
     from metricsync.sources.whop import whop_source
+    from metricsync.warehouse.destinations import apply_loader_format, dataset_name, make_destination, pipeline_name
 
     setup_whop(monkeypatch, sandbox, metric_queries=None, wallet_queries=QUERIES["wallet_queries"][:1])
     monkeypatch.setenv("DATASET_PREFIX", "metrics_")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     factory = make_destination(destination, dataset_name("whop"))
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name("whop", factory.destination_name), destination=factory,
-                            dataset_name=dataset_name("whop"), pipelines_dir=str(isolated / "pipelines"))
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name("whop", factory.destination_name),
+        destination=factory,
+        dataset_name=dataset_name("whop"),
+        pipelines_dir=str(isolated / "pipelines"),
+    )
     assert pipeline.dataset_name == "metrics_whop"
     assert pipeline.pipeline_name == f"whop__{factory.destination_name}"
     pipeline.extract(apply_loader_format(whop_source(control=RunControl()), factory))
     info = pipeline.normalize()
-    used = {job.job_file_info.file_format for package in info.load_packages
-            for job in package.jobs["new_jobs"]}
+    used = {job.job_file_info.file_format for package in info.load_packages for job in package.jobs["new_jobs"]}
     assert used and used <= formats | {"reference"}, used
     assert info.row_counts["wallet_time_series"] > 0 and info.row_counts["wallet_groupings"] == 5
 
@@ -177,5 +220,6 @@ def test_each_destination_keeps_its_own_state(sandbox, monkeypatch, isolated):
     assert {"whop__duckdb", "whop__second"} <= set(os.listdir(pipelines))
     for path in ("first.duckdb", "second.duckdb"):
         wallet, _ = loaded(Warehouse("duckdb", str(isolated / path)), "whop", metrics=False)
-        assert wallet["daily_all"] == {k: a for k, (a, _c) in
-                                       expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()}
+        assert wallet["daily_all"] == {
+            k: a for k, (a, _c) in expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0]).items()
+        }

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pytest
-from conftest import configure, today, Warehouse
-
+from conftest import Warehouse, configure, today
 from metricsync.sandbox.server import FAULT_MODES
 from metricsync.sandbox.whop import LINE_CATEGORIES
 
@@ -31,13 +30,23 @@ UTC = dt.timezone.utc
 
 
 # -- per provider: configuration, data endpoint, expected and loaded rows ------------------------
-WHOP_QUERIES = [{"name": "daily", "group_by": "day"},
-                {"name": "daily_usd", "group_by": "day", "convert_currency": "usd"}]
+WHOP_QUERIES = [
+    {"name": "daily", "group_by": "day"},
+    {"name": "daily_usd", "group_by": "day", "convert_currency": "usd"},
+]
 
 
 def setup_whop(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "whop", api_key="whop_sandbox_key", base_url=f"{sandbox.url}/api/v1",
-              start_date=FIRST.isoformat(), wallet_queries=WHOP_QUERIES, lookback_days=LOOKBACK, **settings)
+    configure(
+        monkeypatch,
+        "whop",
+        api_key="whop_sandbox_key",
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=FIRST.isoformat(),
+        wallet_queries=WHOP_QUERIES,
+        lookback_days=LOOKBACK,
+        **settings,
+    )
 
 
 def expected_whop(sandbox):
@@ -62,9 +71,17 @@ STRIPE_QUERIES = [
 
 
 def setup_stripe(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "stripe_analytics", api_key="sk_test_sandbox_stripe", base_url=sandbox.url,
-              queries=STRIPE_QUERIES, requests_per_second=1000, start_date=FIRST.isoformat(),
-              lookback_days=LOOKBACK, **settings)
+    configure(
+        monkeypatch,
+        "stripe_analytics",
+        api_key="sk_test_sandbox_stripe",
+        base_url=sandbox.url,
+        queries=STRIPE_QUERIES,
+        requests_per_second=1000,
+        start_date=FIRST.isoformat(),
+        lookback_days=LOOKBACK,
+        **settings,
+    )
 
 
 def expected_stripe(sandbox):
@@ -73,31 +90,66 @@ def expected_stripe(sandbox):
         for item in sandbox.by_name["stripe_analytics"].expected(query, FIRST):
             dimensions = item["dimensions"] or {}
             for result in item["results"]:
-                rows.append((query["name"], dt.datetime.fromisoformat(item["timestamp"]), result["metric"],
-                             ",".join(dimensions), ",".join(dimensions.values()), result["value"], result["currency"]))
+                rows.append(
+                    (
+                        query["name"],
+                        dt.datetime.fromisoformat(item["timestamp"]),
+                        result["metric"],
+                        ",".join(dimensions),
+                        ",".join(dimensions.values()),
+                        result["value"],
+                        result["currency"],
+                    )
+                )
     return sorted(rows)
 
 
 def loaded_stripe(warehouse):
-    rows = warehouse.query('select query_name, "timestamp", metric, dimension_name, dimension_value, value, currency '
-                           "from stripe_analytics.metric_results")
+    rows = warehouse.query(
+        'select query_name, "timestamp", metric, dimension_name, dimension_value, value, currency '
+        "from stripe_analytics.metric_results"
+    )
     return sorted((q, ts.astimezone(UTC), *rest) for q, ts, *rest in rows)
 
 
 def setup_posthog(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "posthog", **{"api_key": "phx_sandbox_posthog", "base_url": sandbox.url, "project_id": "1,2",
-                                         "page_size": 3, "max_concurrency": 2, "max_retry_wait": 30, **settings})
+    configure(
+        monkeypatch,
+        "posthog",
+        **{
+            "api_key": "phx_sandbox_posthog",
+            "base_url": sandbox.url,
+            "project_id": "1,2",
+            "page_size": 3,
+            "max_concurrency": 2,
+            "max_retry_wait": 30,
+            **settings,
+        },
+    )
 
 
-POSTHOG_METRIC_FIELDS = ("project_id", "group_type_index", "id", "name", "format", "interval", "display", "filters",
-                         "math", "math_property")
+POSTHOG_METRIC_FIELDS = (
+    "project_id",
+    "group_type_index",
+    "id",
+    "name",
+    "format",
+    "interval",
+    "display",
+    "filters",
+    "math",
+    "math_property",
+)
 
 
 def expected_posthog(sandbox):
     emulator = sandbox.by_name["posthog"]
-    rows = [{"project_id": p, "group_type_index": t["group_type_index"], **m}
-            for p in (1, 2) for t in emulator.group_types(str(p))
-            for m in emulator.metrics(str(p), t["group_type_index"])]
+    rows = [
+        {"project_id": p, "group_type_index": t["group_type_index"], **m}
+        for p in (1, 2)
+        for t in emulator.group_types(str(p))
+        for m in emulator.metrics(str(p), t["group_type_index"])
+    ]
     types = [(p, t["group_type_index"], t["group_type"]) for p in (1, 2) for t in emulator.group_types(str(p))]
     return sorted(json.dumps(r, sort_keys=True) for r in rows), sorted(types)
 
@@ -110,14 +162,22 @@ def loaded_posthog(warehouse):
         if isinstance(item["filters"], str):
             item["filters"] = json.loads(item["filters"])
         rows.append(json.dumps(item, sort_keys=True))
-    types = warehouse.query("select project_id, group_type_index, group_type from posthog.group_types "
-                            "where _dlt_valid_to is null")
+    types = warehouse.query(
+        "select project_id, group_type_index, group_type from posthog.group_types where _dlt_valid_to is null"
+    )
     return sorted(rows), sorted(types)
 
 
 def setup_statsig(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url,
-              start_date=FIRST.isoformat(), lookback_days=LOOKBACK, **settings)
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key="console-sandbox-statsig",
+        base_url=sandbox.url,
+        start_date=FIRST.isoformat(),
+        lookback_days=LOOKBACK,
+        **settings,
+    )
 
 
 STATSIG_COLUMNS = ("date", "metric_name", "metric_type", "unit_type", "value", "numerator", "denominator")
@@ -129,8 +189,17 @@ def expected_statsig(sandbox):
     for i in range(DAYS + 1):
         day = FIRST + dt.timedelta(days=i)
         for item in statsig.values_for(day):
-            rows.append((day, item["metricName"], item["metricType"], item.get("unitType") or "", item["value"],
-                         item["numerator"], item["denominator"]))
+            rows.append(
+                (
+                    day,
+                    item["metricName"],
+                    item["metricType"],
+                    item.get("unitType") or "",
+                    item["value"],
+                    item["numerator"],
+                    item["denominator"],
+                )
+            )
     return sorted(rows), len(statsig.metrics())
 
 
@@ -156,17 +225,46 @@ def _stripe_start(request):
 
 
 PROVIDERS = {
-    "whop": Provider("whop", setup_whop, "/api/v1/stats/time_series", expected_whop, loaded_whop,
-                     "whop.wallet_time_series", "query_name, period, currency",
-                     lambda r: dt.date.fromisoformat(r.arg("from"))),
-    "stripe_analytics": Provider("stripe_analytics", setup_stripe, "/v2/data/analytics/metric_query", expected_stripe,
-                                 loaded_stripe, "stripe_analytics.metric_results",
-                                 '"timestamp", query_name, metric, dimension_value', _stripe_start),
-    "posthog": Provider("posthog", setup_posthog, "/api/projects/", expected_posthog, loaded_posthog,
-                        "posthog.group_type_metrics", "project_id, group_type_index, id, _dlt_valid_to", None),
-    "statsig": Provider("statsig", setup_statsig, "/console/v1/metrics/values", expected_statsig, loaded_statsig,
-                        "statsig.metric_values", "date, metric_name, metric_type, unit_type",
-                        lambda r: dt.date.fromisoformat(r.arg("date"))),
+    "whop": Provider(
+        "whop",
+        setup_whop,
+        "/api/v1/stats/time_series",
+        expected_whop,
+        loaded_whop,
+        "whop.wallet_time_series",
+        "query_name, period, currency",
+        lambda r: dt.date.fromisoformat(r.arg("from")),
+    ),
+    "stripe_analytics": Provider(
+        "stripe_analytics",
+        setup_stripe,
+        "/v2/data/analytics/metric_query",
+        expected_stripe,
+        loaded_stripe,
+        "stripe_analytics.metric_results",
+        '"timestamp", query_name, metric, dimension_value',
+        _stripe_start,
+    ),
+    "posthog": Provider(
+        "posthog",
+        setup_posthog,
+        "/api/projects/",
+        expected_posthog,
+        loaded_posthog,
+        "posthog.group_type_metrics",
+        "project_id, group_type_index, id, _dlt_valid_to",
+        None,
+    ),
+    "statsig": Provider(
+        "statsig",
+        setup_statsig,
+        "/console/v1/metrics/values",
+        expected_statsig,
+        loaded_statsig,
+        "statsig.metric_values",
+        "date, metric_name, metric_type, unit_type",
+        lambda r: dt.date.fromisoformat(r.arg("date")),
+    ),
 }
 
 
@@ -191,8 +289,9 @@ def row_count(warehouse: Warehouse, table: str) -> int:
 
 def assert_exact(provider: Provider, warehouse: Warehouse, sandbox) -> None:
     assert provider.loaded(warehouse) == provider.expected(sandbox)
-    dupes = warehouse.query(f"select {provider.keys}, count(*) from {provider.table} "
-                            f"group by {provider.keys} having count(*) > 1")
+    dupes = warehouse.query(
+        f"select {provider.keys}, count(*) from {provider.table} group by {provider.keys} having count(*) > 1"
+    )
     assert dupes == []
 
 
@@ -215,8 +314,11 @@ def assert_retried(sandbox, provider: Provider, mode: str, count: int = 2, min_w
 
 # -- the matrix ---------------------------------------------------------------------------------
 SAMPLED_MODES = ("429", "garbage", "reset")
-MATRIX = [pytest.param(p, mode, id=f"{p}-{mode}") for p in PROVIDERS
-          for mode in (FAULT_MODES if p == "whop" else SAMPLED_MODES)]
+MATRIX = [
+    pytest.param(p, mode, id=f"{p}-{mode}")
+    for p in PROVIDERS
+    for mode in (FAULT_MODES if p == "whop" else SAMPLED_MODES)
+]
 
 
 @pytest.mark.parametrize("name, mode", MATRIX)

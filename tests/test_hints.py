@@ -19,7 +19,6 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
-
 from conftest import configure, postgres_database, today
 from metricsync.cli import main
 
@@ -42,7 +41,9 @@ def advice(message: str) -> list[tuple[str, str]]:
     """
     found = []
     for match in ADVICE.finditer(message):
-        verb, name = ("unset", match["name"]) if match["verb"] == "unset" else ("set", match["name"] or match["subject"])
+        verb, name = (
+            ("unset", match["name"]) if match["verb"] == "unset" else ("set", match["name"] or match["subject"])
+        )
         found.append((verb, name.replace(".", "__").upper()))
     return found
 
@@ -56,45 +57,99 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def whop(monkeypatch, sandbox, **settings) -> None:
     emulator = sandbox.by_name["whop"]
-    configure(monkeypatch, "whop", **{"api_key": emulator.api_key, "base_url": f"{sandbox.url}/api/v1",
-                                      "start_date": START, "wallet_queries": [{"name": "daily", "group_by": "day"}],
-                                      **settings})
+    configure(
+        monkeypatch,
+        "whop",
+        **{
+            "api_key": emulator.api_key,
+            "base_url": f"{sandbox.url}/api/v1",
+            "start_date": START,
+            "wallet_queries": [{"name": "daily", "group_by": "day"}],
+            **settings,
+        },
+    )
 
 
 # id: (settings that break it: None unsets, the command, the message's start, {advised variable: the value
 # given, `{sandbox}` and `{whop_key}` filled in})
 SETTINGS = {
-    "no-api-key": ({"SOURCES__WHOP__API_KEY": None}, "check whop", "whop: missing configuration api_key",
-                   {"SOURCES__WHOP__API_KEY": "{whop_key}"}),
-    "no-start-date": ({"SOURCES__WHOP__START_DATE": None}, "check whop", "whop: start_date is not set",
-                      {"SOURCES__WHOP__START_DATE": START}),
-    "out-of-range": ({"SOURCES__WHOP__MAX_CONCURRENCY": "0"}, "check whop", "whop: max_concurrency '0' is out of",
-                     {"SOURCES__WHOP__MAX_CONCURRENCY": "1"}),
-    "base-url": ({"SOURCES__WHOP__BASE_URL": "ftp://example.com"}, "check whop", "whop: base_url 'ftp://example",
-                 {"SOURCES__WHOP__BASE_URL": "{sandbox}/api/v1"}),
-    "schema-contract": ({"SOURCES__WHOP__SCHEMA_CONTRACT": "evolv"}, "check whop", "whop: schema_contract 'evolv'",
-                        {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolve"}),
-    "global-dataset-name": ({"DATASET_NAME": "everything"}, "check whop", "whop: a global dataset_name",
-                            {"DATASET_NAME": None, "SOURCES__WHOP__DATASET_NAME": "whop_own"}),
-    "accounts-json": ({"SOURCES__WHOP__ACCOUNTS": "[{name: north}]"}, "check whop", "whop: accounts is not valid JSON",
-                      {"SOURCES__WHOP__ACCOUNTS": ACCOUNT}),
-    "accounts-missing": ({}, "run whop --accounts north", "whop: --accounts given but no accounts are configured",
-                         {"SOURCES__WHOP__ACCOUNTS": ACCOUNT}),
-    "duckdb-file-named-like-dataset": ({"DESTINATION__DUCKDB__CREDENTIALS": "whop.duckdb"}, "check whop",
-                                       "whop: the DuckDB file whop.duckdb is named like the dataset",
-                                       {"DESTINATION__DUCKDB__CREDENTIALS": "warehouse.duckdb"}),
-    "posthog-project": ({"SOURCES__POSTHOG__PROJECT_ID": None}, "check posthog", "posthog: no project",
-                        {"SOURCES__POSTHOG__PROJECT_ID": "1"}),
-    "posthog-project-not-numeric": ({"SOURCES__POSTHOG__PROJECT_ID": "my-project"}, "check posthog",
-                                    "posthog: project_id 'my-project' is not a numeric project id",
-                                    {"SOURCES__POSTHOG__PROJECT_ID": "1"}),
+    "no-api-key": (
+        {"SOURCES__WHOP__API_KEY": None},
+        "check whop",
+        "whop: missing configuration api_key",
+        {"SOURCES__WHOP__API_KEY": "{whop_key}"},
+    ),
+    "no-start-date": (
+        {"SOURCES__WHOP__START_DATE": None},
+        "check whop",
+        "whop: start_date is not set",
+        {"SOURCES__WHOP__START_DATE": START},
+    ),
+    "out-of-range": (
+        {"SOURCES__WHOP__MAX_CONCURRENCY": "0"},
+        "check whop",
+        "whop: max_concurrency '0' is out of",
+        {"SOURCES__WHOP__MAX_CONCURRENCY": "1"},
+    ),
+    "base-url": (
+        {"SOURCES__WHOP__BASE_URL": "ftp://example.com"},
+        "check whop",
+        "whop: base_url 'ftp://example",
+        {"SOURCES__WHOP__BASE_URL": "{sandbox}/api/v1"},
+    ),
+    "schema-contract": (
+        {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolv"},
+        "check whop",
+        "whop: schema_contract 'evolv'",
+        {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolve"},
+    ),
+    "global-dataset-name": (
+        {"DATASET_NAME": "everything"},
+        "check whop",
+        "whop: a global dataset_name",
+        {"DATASET_NAME": None, "SOURCES__WHOP__DATASET_NAME": "whop_own"},
+    ),
+    "accounts-json": (
+        {"SOURCES__WHOP__ACCOUNTS": "[{name: north}]"},
+        "check whop",
+        "whop: accounts is not valid JSON",
+        {"SOURCES__WHOP__ACCOUNTS": ACCOUNT},
+    ),
+    "accounts-missing": (
+        {},
+        "run whop --accounts north",
+        "whop: --accounts given but no accounts are configured",
+        {"SOURCES__WHOP__ACCOUNTS": ACCOUNT},
+    ),
+    "duckdb-file-named-like-dataset": (
+        {"DESTINATION__DUCKDB__CREDENTIALS": "whop.duckdb"},
+        "check whop",
+        "whop: the DuckDB file whop.duckdb is named like the dataset",
+        {"DESTINATION__DUCKDB__CREDENTIALS": "warehouse.duckdb"},
+    ),
+    "posthog-project": (
+        {"SOURCES__POSTHOG__PROJECT_ID": None},
+        "check posthog",
+        "posthog: no project",
+        {"SOURCES__POSTHOG__PROJECT_ID": "1"},
+    ),
+    "posthog-project-not-numeric": (
+        {"SOURCES__POSTHOG__PROJECT_ID": "my-project"},
+        "check posthog",
+        "posthog: project_id 'my-project' is not a numeric project id",
+        {"SOURCES__POSTHOG__PROJECT_ID": "1"},
+    ),
 }
 POSTGRES = {
     "no-credentials": ({"DESTINATION__POSTGRES__CREDENTIALS": None}, "whop: no postgres credentials"),
-    "no-scheme": ({"DESTINATION__POSTGRES__CREDENTIALS": "{plain}"},
-                  "whop: DESTINATION__POSTGRES__CREDENTIALS has no scheme"),
-    "bad-port": ({"DESTINATION__POSTGRES__CREDENTIALS": "{url_port}"},
-                 "whop: DESTINATION__POSTGRES__CREDENTIALS has a port that is not a number"),
+    "no-scheme": (
+        {"DESTINATION__POSTGRES__CREDENTIALS": "{plain}"},
+        "whop: DESTINATION__POSTGRES__CREDENTIALS has no scheme",
+    ),
+    "bad-port": (
+        {"DESTINATION__POSTGRES__CREDENTIALS": "{url_port}"},
+        "whop: DESTINATION__POSTGRES__CREDENTIALS has a port that is not a number",
+    ),
 }
 
 
@@ -108,8 +163,9 @@ def apply(monkeypatch, settings: dict, values: dict) -> None:
             monkeypatch.setenv(name, value)
 
 
-def fails_then_works(capsys, monkeypatch, command: str, start: str, fixes: dict, values: dict,
-                     exit_code: int = 2) -> None:
+def fails_then_works(
+    capsys, monkeypatch, command: str, start: str, fixes: dict, values: dict, exit_code: int = 2
+) -> None:
     """`command` fails with `exit_code` in one line starting `start`; the settings that line advises
     are exactly `fixes`' variables, and with them as given the command exits 0."""
     code, out, err = cli(capsys, *shlex.split(command))
@@ -125,8 +181,9 @@ def fails_then_works(capsys, monkeypatch, command: str, start: str, fixes: dict,
 
 
 @pytest.mark.parametrize("broken, command, start, fixes", SETTINGS.values(), ids=SETTINGS.keys())
-def test_a_setting_the_message_advises_makes_the_command_work(sandbox, capsys, monkeypatch, isolated, broken,
-                                                              command, start, fixes):
+def test_a_setting_the_message_advises_makes_the_command_work(
+    sandbox, capsys, monkeypatch, isolated, broken, command, start, fixes
+):
     whop(monkeypatch, sandbox)
     configure(monkeypatch, "posthog", **sandbox.by_name["posthog"].demo_settings(sandbox.url))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", "warehouse.duckdb")
@@ -135,40 +192,65 @@ def test_a_setting_the_message_advises_makes_the_command_work(sandbox, capsys, m
     fails_then_works(capsys, monkeypatch, f"{command} --pipelines-dir pipelines", start, fixes, values)
 
 
-def test_postgres_credentials_missing_or_malformed_are_fixed_as_the_message_says(sandbox, capsys, monkeypatch,
-                                                                                 isolated):
+def test_postgres_credentials_missing_or_malformed_are_fixed_as_the_message_says(
+    sandbox, capsys, monkeypatch, isolated
+):
     whop(monkeypatch, sandbox)
     with postgres_database() as url:
         scheme, rest = url.split("://", 1)
         host, database = rest.rsplit("@", 1)[1].split("/")
-        values = {"plain": rest, "url_port": f"{scheme}://{rest.rsplit('@', 1)[0]}@{host.split(':')[0]}:54x2/{database}"}
+        values = {
+            "plain": rest,
+            "url_port": f"{scheme}://{rest.rsplit('@', 1)[0]}@{host.split(':')[0]}:54x2/{database}",
+        }
         for broken, start in POSTGRES.values():
             apply(monkeypatch, broken, values)
-            fails_then_works(capsys, monkeypatch, "check whop --destination postgres --pipelines-dir pipelines", start,
-                             {"DESTINATION__POSTGRES__CREDENTIALS": url}, values)
+            fails_then_works(
+                capsys,
+                monkeypatch,
+                "check whop --destination postgres --pipelines-dir pipelines",
+                start,
+                {"DESTINATION__POSTGRES__CREDENTIALS": url},
+                values,
+            )
 
 
 def test_a_frozen_schema_accepts_a_new_column_once_set_as_the_message_says(sandbox, capsys, monkeypatch, isolated):
     whop(monkeypatch, sandbox, wallet_queries=None, schema_contract="freeze", metric_queries=[METRIC])
     assert cli(capsys, "run", "whop", "--pipelines-dir", "pipelines")[0] == 0
     sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
-    fails_then_works(capsys, monkeypatch, "run whop --pipelines-dir pipelines", "whop: the API sent column "
-                     "'refund_value'", {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolve"}, {}, exit_code=3)
+    fails_then_works(
+        capsys,
+        monkeypatch,
+        "run whop --pipelines-dir pipelines",
+        "whop: the API sent column 'refund_value'",
+        {"SOURCES__WHOP__SCHEMA_CONTRACT": "evolve"},
+        {},
+        exit_code=3,
+    )
     import duckdb
 
     with duckdb.connect("metricsync.duckdb", read_only=True) as connection:
         assert connection.execute("select count(refund_value) from whop.metric_results").fetchone()[0] > 0
 
 
-@pytest.mark.parametrize("provider, value", [
-    ("whop", '[{"name": "daily", "group_by": "day"}]'),
-    ("stripe_analytics", '[{"name": "mrr", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}], "interval": "day"}]'),
-], ids=["whop", "stripe_analytics"])
-def test_nothing_to_load_warns_until_the_advised_queries_are_set(sandbox, capsys, caplog, monkeypatch, isolated,
-                                                                 provider, value):
+@pytest.mark.parametrize(
+    "provider, value",
+    [
+        ("whop", '[{"name": "daily", "group_by": "day"}]'),
+        ("stripe_analytics", '[{"name": "mrr", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}], "interval": "day"}]'),
+    ],
+    ids=["whop", "stripe_analytics"],
+)
+def test_nothing_to_load_warns_until_the_advised_queries_are_set(
+    sandbox, capsys, caplog, monkeypatch, isolated, provider, value
+):
     settings = sandbox.by_name[provider].demo_settings(sandbox.url)
-    configure(monkeypatch, provider, **{**settings, "start_date": START, "wallet_queries": None, "metric_queries": None,
-                                       "queries": None})
+    configure(
+        monkeypatch,
+        provider,
+        **{**settings, "start_date": START, "wallet_queries": None, "metric_queries": None, "queries": None},
+    )
     assert cli(capsys, "run", provider, "--pipelines-dir", "pipelines")[0] == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and " - set SOURCES__" in warnings[0], warnings
@@ -198,11 +280,14 @@ def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, ware
 
     assert command("run", "whop", "--destination", "postgres")[0] == 0
     with psycopg2.connect(warehouse.credentials) as connection:  # as dbt's staging views are built on the tables
-        connection.cursor().execute("create schema marts; create view marts.daily as select * from whop.wallet_time_series")
+        connection.cursor().execute(
+            "create schema marts; create view marts.daily as select * from whop.wallet_time_series"
+        )
     configure(monkeypatch, "whop", accounts=[{"name": "north", "account_id": "biz_north"}])
     code, out, err = command("run", "whop", "--destination", "postgres")
-    assert code == 2 and err.startswith("whop (account north): accounts are configured but dataset whop was loaded "
-                                        "without them"), err
+    assert code == 2 and err.startswith(
+        "whop (account north): accounts are configured but dataset whop was loaded without them"
+    ), err
     advised = COMMAND.findall(err)
     assert advised == ["metricsync reset whop --drop-rows --destination postgres"], err
     code, reset, err = command(*shlex.split(advised[0])[1:])
@@ -210,7 +295,8 @@ def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, ware
     assert reset.splitlines()[0] == (
         "whop (loaded without accounts): reset wallet_groupings, wallet_line_categories, wallet_reporting_categories, "
         "wallet_time_series (state forgotten, rows deleted) - the next run loads each account from start_date; views "
-        "built on them were dropped (marts.daily): run `metricsync transform --destination postgres` after that run")
+        "built on them were dropped (marts.daily): run `metricsync transform --destination postgres` after that run"
+    )
     code, out, err = command("run", "whop", "--destination", "postgres")
     assert code == 0, err
     rows = warehouse.query("select account, period, currency, amount from whop.wallet_time_series")
@@ -221,7 +307,9 @@ def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, ware
     assert advised == ["metricsync transform --destination postgres"]
     code, out, err = command(*shlex.split(advised[0])[1:])
     assert code == 0, out + err
-    assert warehouse.query("select distinct account from metrics.fct_metric_values where provider = 'whop'") == [("north",)]
+    assert warehouse.query("select distinct account from metrics.fct_metric_values where provider = 'whop'") == [
+        ("north",)
+    ]
     assert (isolated / "dbt_target" / "run_results.json").exists() and any((isolated / "dbt_logs").iterdir())
     written = [path.read_bytes() for path in isolated.rglob("*") if path.is_file()]
     printed = [f"{code} {out} {err}".encode() for code, out, err in outputs]
@@ -232,8 +320,8 @@ def test_the_docstring_samples_hold():
     import doctest
     import sys
 
-    from metricsync.warehouse import urls
     from metricsync.sources._common.http import masking
+    from metricsync.warehouse import urls
 
     for module in (urls, masking, sys.modules[__name__]):
         assert doctest.testmod(module).failed == 0, module.__name__

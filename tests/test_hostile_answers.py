@@ -16,10 +16,9 @@ from decimal import Context, Decimal
 
 import pyarrow as pa
 import pytest
-from conftest import configure, today, Warehouse
+from conftest import Warehouse, configure, today
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-
 from metricsync.sources._common.errors import BadAnswer
 from metricsync.sources._common.load.arrow import MONEY, BadValue, columns_to_arrow, to_arrow
 from metricsync.sources._common.load.windows import Window
@@ -31,15 +30,36 @@ PURE = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
 # -- generated values ---------------------------------------------------------------------------------
 NUMBERS = st.one_of(
-    st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.decimals(allow_nan=True, allow_infinity=True),
     st.decimals(min_value=Decimal("-1e30"), max_value=Decimal("1e30"), places=9),
-    st.sampled_from([Decimal("1.2E+20"), Decimal("1E-9"), Decimal("1E-10"), Decimal("99999999999999999999999999999"),
-                     Decimal("1E+29"), 2**63 - 1, 2**63, -(2**63), 2.9, 2.0, 1e20, 1.2e20, 0.1, 5e-324]),
+    st.sampled_from(
+        [
+            Decimal("1.2E+20"),
+            Decimal("1E-9"),
+            Decimal("1E-10"),
+            Decimal("99999999999999999999999999999"),
+            Decimal("1E+29"),
+            2**63 - 1,
+            2**63,
+            -(2**63),
+            2.9,
+            2.0,
+            1e20,
+            1.2e20,
+            0.1,
+            5e-324,
+        ]
+    ),
 )
-NUMBER_TEXT = st.one_of(NUMBERS.map(str), st.sampled_from(["12abc", "NaN", "Infinity", "-inf", " 7 ", "1_000", "",
-                                                           "1e5", ".5", "5.", "+3", "٣", "0x10", "1e-999999"]))
+NUMBER_TEXT = st.one_of(
+    NUMBERS.map(str),
+    st.sampled_from(
+        ["12abc", "NaN", "Infinity", "-inf", " 7 ", "1_000", "", "1e5", ".5", "5.", "+3", "٣", "0x10", "1e-999999"]
+    ),
+)
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)  # lone surrogates included
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, NUMBER_TEXT, TEXT)
 ANY_JSON = st.one_of(JSON_SCALARS, st.lists(JSON_SCALARS, max_size=2), st.dictionaries(TEXT, JSON_SCALARS, max_size=2))
@@ -79,8 +99,7 @@ def expected_cell(value, kind):
     if kind == MONEY:
         return number if fits_money(number) else BadValue
     if kind == pa.int64():
-        return int(number) if number is not None and number == int(number) and -(2**63) <= number < 2**63 \
-            else BadValue
+        return int(number) if number is not None and number == int(number) and -(2**63) <= number < 2**63 else BadValue
     if kind == pa.float64():
         return float(number) if number is not None and math.isfinite(float(number)) else BadValue
     if isinstance(value, (dict, list)):
@@ -97,7 +116,7 @@ def assert_exact_or_refused(values, kind, column="v"):
     except BadValue as refused:
         assert refused.column == column
         assert expected[refused.row] is BadValue, (refused, values[refused.row])
-        assert BadValue in expected[:refused.row + 1]
+        assert BadValue in expected[: refused.row + 1]
         return
     assert BadValue not in expected, (values, expected)
     for loaded, want in zip(table.column(column).to_pylist(), expected):
@@ -147,12 +166,20 @@ def test_inferred_columns_load_exactly_or_are_refused(values):
 WINDOW = Window(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
 QUERY = {"name": "daily", "group_by": "day"}
 OURS = ["query_name", "Query Name", "account", "_dlt_id", "_tombstone", "group_by", "timezone", "account_id"]
-DATES = st.one_of(st.dates(min_value=WINDOW.start, max_value=WINDOW.last_day).map(str),
-                  st.sampled_from(["2026-03-32", "2026-02-29", "0000-01-01", "", "03/04/2026", None, 20260303]))
+DATES = st.one_of(
+    st.dates(min_value=WINDOW.start, max_value=WINDOW.last_day).map(str),
+    st.sampled_from(["2026-03-32", "2026-02-29", "0000-01-01", "", "03/04/2026", None, 20260303]),
+)
 WALLET_ROW = st.fixed_dictionaries(
-    {"period": DATES}, optional={"amount": JSON_SCALARS, "line_count": JSON_SCALARS,
-                                 "currency": st.sampled_from(["usd", "eur"]),
-                                 "extra": st.sampled_from(OURS + ["wallet_note", "fee"]), "extra_value": JSON_SCALARS})
+    {"period": DATES},
+    optional={
+        "amount": JSON_SCALARS,
+        "line_count": JSON_SCALARS,
+        "currency": st.sampled_from(["usd", "eur"]),
+        "extra": st.sampled_from(OURS + ["wallet_note", "fee"]),
+        "extra_value": JSON_SCALARS,
+    },
+)
 
 
 def wallet_row(generated):
@@ -172,8 +199,10 @@ def wallet_verdict(row):
         return "period"
     for name in row:
         if name not in ("period", "amount", "line_count", "currency") and (
-                name.lower().replace(" ", "_") in ("query_name", "account", "_tombstone", "group_by", "timezone",
-                                                    "account_id") or name.startswith("_dlt")):
+            name.lower().replace(" ", "_")
+            in ("query_name", "account", "_tombstone", "group_by", "timezone", "account_id")
+            or name.startswith("_dlt")
+        ):
             return name
     for name, kind in (("amount", MONEY), ("line_count", pa.int64())):
         if row.get(name) is None or expected_cell(row[name], kind) is BadValue:
@@ -215,11 +244,22 @@ def test_whop_wallet_rows_load_exactly_or_fail_naming_the_field(generated):
 
 
 # -- Whop metric results ---------------------------------------------------------------------------------
-METRIC_QUERY = {"name": "gross", "resource": "receipts:gross_revenue", "granularity": "daily", "breakdowns": ["country"]}
+METRIC_QUERY = {
+    "name": "gross",
+    "resource": "receipts:gross_revenue",
+    "granularity": "daily",
+    "breakdowns": ["country"],
+}
 METRIC_RECORD = st.fixed_dictionaries(
     {"period": DATES, "country": st.one_of(st.sampled_from(["US", "DE"]), TEXT), "value": JSON_SCALARS},
-    optional={"breakdown_key": st.just("{}"), "granularity": st.just("weekly"), "_dlt_load_id": st.just("1"),
-              "Query_Name": st.just("x"), "fee": JSON_SCALARS})
+    optional={
+        "breakdown_key": st.just("{}"),
+        "granularity": st.just("weekly"),
+        "_dlt_load_id": st.just("1"),
+        "Query_Name": st.just("x"),
+        "fee": JSON_SCALARS,
+    },
+)
 
 
 def loadable(value):
@@ -251,9 +291,14 @@ def test_whop_metric_rows_never_crash_and_never_store_what_cannot_load(records):
 
 # -- Statsig: duplicates and our own columns --------------------------------------------------------------
 STATSIG_ITEM = st.fixed_dictionaries(
-    {"metricName": st.sampled_from(["a", "b"]), "metricType": st.sampled_from(["sum", "ratio"]),
-     "unitType": st.sampled_from(["userID", None]), "value": st.sampled_from([1, 2.5, 0])},
-    optional={"date": st.just("2026-03-02"), "unit_type": st.just("userID"), "_dlt_id": st.just("x")})
+    {
+        "metricName": st.sampled_from(["a", "b"]),
+        "metricType": st.sampled_from(["sum", "ratio"]),
+        "unitType": st.sampled_from(["userID", None]),
+        "value": st.sampled_from([1, 2.5, 0]),
+    },
+    optional={"date": st.just("2026-03-02"), "unit_type": st.just("userID"), "_dlt_id": st.just("x")},
+)
 
 
 @PURE
@@ -276,16 +321,26 @@ def test_statsig_one_row_per_key_or_exit_3(items):
 
 # -- Stripe: values and timestamps ------------------------------------------------------------------------
 STRIPE_QUERY = {"name": "mrr", "interval": "day", "timezone": "UTC", "metrics": [{"id": "m"}]}
-STAMPS = st.one_of(st.just("2026-03-03T00:00:00Z"), st.sampled_from(["2026-03-32T00:00:00Z", "9999-12-31T23:00:00-14:00",
-                                                                      "nonsense", 1e20, -1e20, True]))
+STAMPS = st.one_of(
+    st.just("2026-03-03T00:00:00Z"),
+    st.sampled_from(["2026-03-32T00:00:00Z", "9999-12-31T23:00:00-14:00", "nonsense", 1e20, -1e20, True]),
+)
 
 
 @PURE
 @given(st.lists(st.tuples(STAMPS, JSON_SCALARS), min_size=1, max_size=3))
 def test_stripe_results_load_exactly_or_fail_the_query(pairs):
-    body = {"livemode": False, "data": [{"timestamp": stamp, "dimensions": {"price": f"p{n}"},
-                                        "results": [{"metric": "m", "name": "mrr", "currency": "usd", "value": value}]}
-                                       for n, (stamp, value) in enumerate(pairs)]}
+    body = {
+        "livemode": False,
+        "data": [
+            {
+                "timestamp": stamp,
+                "dimensions": {"price": f"p{n}"},
+                "results": [{"metric": "m", "name": "mrr", "currency": "usd", "value": value}],
+            }
+            for n, (stamp, value) in enumerate(pairs)
+        ],
+    }
     good_stamps = all(stamp == "2026-03-03T00:00:00Z" for stamp, _ in pairs)
     good_values = all(expected_cell(value, pa.int64()) is not BadValue for _, value in pairs)
     try:
@@ -296,7 +351,6 @@ def test_stripe_results_load_exactly_or_fail_the_query(pairs):
         return
     assert good_stamps and good_values
     assert table.column("value").to_pylist() == [expected_cell(value, pa.int64()) for _, value in pairs]
-
 
 
 def test_a_200_without_the_documented_list_is_never_an_empty_answer():
@@ -310,16 +364,19 @@ def test_a_200_without_the_documented_list_is_never_an_empty_answer():
         whop.schema_rows(maintenance, "groupings")
 
 
-@pytest.mark.parametrize("field, value, loaded", [
-    pytest.param("interval", 30, 30, id="integer"),
-    pytest.param("interval", "30", 30, id="integer-as-text"),
-    pytest.param("interval", 2.5, BadAnswer, id="fraction"),
-    pytest.param("interval", True, BadAnswer, id="boolean"),
-    pytest.param("display", float("nan"), BadAnswer, id="nan"),
-    pytest.param("filters", {"events": [{"name": "\ud800"}]}, BadAnswer, id="nested-lone-surrogate"),
-    pytest.param("_dlt_id", "x", BadAnswer, id="dlt-column"),
-    pytest.param("Account", "x", BadAnswer, id="our-account-column"),
-])
+@pytest.mark.parametrize(
+    "field, value, loaded",
+    [
+        pytest.param("interval", 30, 30, id="integer"),
+        pytest.param("interval", "30", 30, id="integer-as-text"),
+        pytest.param("interval", 2.5, BadAnswer, id="fraction"),
+        pytest.param("interval", True, BadAnswer, id="boolean"),
+        pytest.param("display", float("nan"), BadAnswer, id="nan"),
+        pytest.param("filters", {"events": [{"name": "\ud800"}]}, BadAnswer, id="nested-lone-surrogate"),
+        pytest.param("_dlt_id", "x", BadAnswer, id="dlt-column"),
+        pytest.param("Account", "x", BadAnswer, id="our-account-column"),
+    ],
+)
 def test_definitions_load_exactly_or_fail_before_their_snapshot(field, value, loaded):
     """Definitions load as rows (scd2): a snapshot closes what it lacks, so a row that cannot load
     exactly fails the run before any of it loads."""
@@ -354,14 +411,35 @@ def test_the_sandbox_serves_a_hostile_answer_through_its_control_endpoint(sandbo
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 FIRST = TODAY - dt.timedelta(days=4)
 SETTINGS = {
-    "whop": lambda url: {"api_key": "whop_sandbox_key", "base_url": f"{url}/api/v1", "start_date": FIRST.isoformat(),
-                         "wallet_queries": [{"name": "daily", "group_by": "day"}], "lookback_days": 2},
-    "statsig": lambda url: {"api_key": "console-sandbox-statsig", "base_url": url, "start_date": FIRST.isoformat(),
-                            "lookback_days": 2},
-    "stripe_analytics": lambda url: {"api_key": "sk_test_sandbox_stripe", "base_url": url, "start_date": FIRST.isoformat(),
-                                     "requests_per_second": 1000, "lookback_days": 2, "queries": [
-                                         {"name": "mrr", "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
-                                          "interval": "day", "currency": "usd", "timezone": "Asia/Tokyo"}]},
+    "whop": lambda url: {
+        "api_key": "whop_sandbox_key",
+        "base_url": f"{url}/api/v1",
+        "start_date": FIRST.isoformat(),
+        "wallet_queries": [{"name": "daily", "group_by": "day"}],
+        "lookback_days": 2,
+    },
+    "statsig": lambda url: {
+        "api_key": "console-sandbox-statsig",
+        "base_url": url,
+        "start_date": FIRST.isoformat(),
+        "lookback_days": 2,
+    },
+    "stripe_analytics": lambda url: {
+        "api_key": "sk_test_sandbox_stripe",
+        "base_url": url,
+        "start_date": FIRST.isoformat(),
+        "requests_per_second": 1000,
+        "lookback_days": 2,
+        "queries": [
+            {
+                "name": "mrr",
+                "metrics": [{"id": "metric_61Sud3n5oAGVCWiSr5"}],
+                "interval": "day",
+                "currency": "usd",
+                "timezone": "Asia/Tokyo",
+            }
+        ],
+    },
     "posthog": lambda url: {"api_key": "phx_sandbox_posthog", "base_url": url, "project_id": "1"},
 }
 WALLET, SCHEMA = "/api/v1/stats/time_series", "/api/v1/stats/schema"
@@ -418,60 +496,113 @@ def assert_refused(result, before, after, provider, named):
 
 NAN, SURROGATE = float("nan"), "\ud800"
 HOSTILE = [  # (provider, path, tamper, what the one line names)
-    pytest.param("whop", SCHEMA, {"replace": {"status": "maintenance"}},
-                 ["GET /stats/schema", "field 'reporting_categories' is None", "no reporting_categories list"],
-                 id="whop-schema-maintenance"),
-    pytest.param("whop", WALLET, {"merge": {"query_name": "other"}, "rows": "all"},
-                 ["query 'daily' period ", "field 'query_name' is 'other'", "metricsync's own column"],
-                 id="whop-field-query_name"),
-    pytest.param("whop", WALLET, {"merge": {"line_count": 2.9}},
-                 ["query 'daily' period ", "field 'line_count' is 2.9: a fraction"], id="whop-fraction"),
-    pytest.param("whop", WALLET, {"merge": {"period": "2026-12-32"}},
-                 ["query 'daily' failed (HTTP 200): field 'period' is '2026-12-32': not a date"], id="whop-no-such-date"),
-    pytest.param("statsig", VALUES, {"merge": {"value": 99.5}, "duplicate": True},
-                 ["GET /metrics/values date ", "a second row for key"], id="statsig-one-key-two-rows"),
-    pytest.param("statsig", VALUES, {"merge": {"value": NAN}}, ["query 'metric_values' period ", "field 'value' is NaN"],
-                 id="statsig-nan"),
-    pytest.param("stripe_analytics", STRIPE, {"merge": {"value": "12abc"}, "at": "data.results"},
-                 ["query 'mrr' period ", "field 'value' is '12abc'"], id="stripe-text"),
-    pytest.param("posthog", "/api/projects/1/groups_types/", {"merge": {"name_plural": SURROGATE}, "at": ""},
-                 ["table group_types", "field 'name_plural'"], id="posthog-lone-surrogate"),
+    pytest.param(
+        "whop",
+        SCHEMA,
+        {"replace": {"status": "maintenance"}},
+        ["GET /stats/schema", "field 'reporting_categories' is None", "no reporting_categories list"],
+        id="whop-schema-maintenance",
+    ),
+    pytest.param(
+        "whop",
+        WALLET,
+        {"merge": {"query_name": "other"}, "rows": "all"},
+        ["query 'daily' period ", "field 'query_name' is 'other'", "metricsync's own column"],
+        id="whop-field-query_name",
+    ),
+    pytest.param(
+        "whop",
+        WALLET,
+        {"merge": {"line_count": 2.9}},
+        ["query 'daily' period ", "field 'line_count' is 2.9: a fraction"],
+        id="whop-fraction",
+    ),
+    pytest.param(
+        "whop",
+        WALLET,
+        {"merge": {"period": "2026-12-32"}},
+        ["query 'daily' failed (HTTP 200): field 'period' is '2026-12-32': not a date"],
+        id="whop-no-such-date",
+    ),
+    pytest.param(
+        "statsig",
+        VALUES,
+        {"merge": {"value": 99.5}, "duplicate": True},
+        ["GET /metrics/values date ", "a second row for key"],
+        id="statsig-one-key-two-rows",
+    ),
+    pytest.param(
+        "statsig",
+        VALUES,
+        {"merge": {"value": NAN}},
+        ["query 'metric_values' period ", "field 'value' is NaN"],
+        id="statsig-nan",
+    ),
+    pytest.param(
+        "stripe_analytics",
+        STRIPE,
+        {"merge": {"value": "12abc"}, "at": "data.results"},
+        ["query 'mrr' period ", "field 'value' is '12abc'"],
+        id="stripe-text",
+    ),
+    pytest.param(
+        "posthog",
+        "/api/projects/1/groups_types/",
+        {"merge": {"name_plural": SURROGATE}, "at": ""},
+        ["table group_types", "field 'name_plural'"],
+        id="posthog-lone-surrogate",
+    ),
 ]
 
 
 @pytest.mark.parametrize("provider, path, tamper, named", HOSTILE)
-def test_a_hostile_answer_fails_in_one_line_and_changes_nothing(loaded_once, sandbox, tmp_path, monkeypatch, provider,
-                                                                 path, tamper, named):
+def test_a_hostile_answer_fails_in_one_line_and_changes_nothing(
+    loaded_once, sandbox, tmp_path, monkeypatch, provider, path, tamper, named
+):
     sandbox.tamper(path, **tamper)
     result, before, after, _ = second_run(provider, sandbox, loaded_once, tmp_path / "run", monkeypatch)
     assert_refused(result, before, after, provider, named)
 
 
-@pytest.mark.parametrize("provider, path, endpoint", [
-    pytest.param("whop", WALLET, "GET /stats/time_series", id="whop-wallet"),
-    pytest.param("statsig", VALUES, "GET /metrics/values", id="statsig-values"),
-])
-def test_a_200_without_the_documented_list_in_every_attempt_is_exit_3(loaded_once, sandbox, tmp_path, monkeypatch,
-                                                                      provider, path, endpoint):
+@pytest.mark.parametrize(
+    "provider, path, endpoint",
+    [
+        pytest.param("whop", WALLET, "GET /stats/time_series", id="whop-wallet"),
+        pytest.param("statsig", VALUES, "GET /metrics/values", id="statsig-values"),
+    ],
+)
+def test_a_200_without_the_documented_list_in_every_attempt_is_exit_3(
+    loaded_once, sandbox, tmp_path, monkeypatch, provider, path, endpoint
+):
     """Issue 27: `200 {"status": "maintenance"}` where the rows belong: retried (it may pass), then
     exit 3 in one line showing the answer, nothing stored."""
     sandbox.tamper(path, replace={"status": "maintenance"})
-    result, before, after, _ = second_run(provider, sandbox, loaded_once, tmp_path / "run", monkeypatch,
-                                          max_attempts=2)
-    assert_refused(result, before, after, provider,
-                   [endpoint, "(HTTP 200): a JSON body without the documented fields in all 2 attempts",
-                    "maintenance"])
+    result, before, after, _ = second_run(provider, sandbox, loaded_once, tmp_path / "run", monkeypatch, max_attempts=2)
+    assert_refused(
+        result,
+        before,
+        after,
+        provider,
+        [endpoint, "(HTTP 200): a JSON body without the documented fields in all 2 attempts", "maintenance"],
+    )
     assert len(sandbox.seen(path)) >= 2
 
 
-@settings(max_examples=1, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(amount=JSON_SCALARS)
 @example(amount=NAN).via("issue 27")
 @example(amount=None).via("issue 27")
 @example(amount="12abc").via("issue 27")
 @example(amount=1.2e20).via("issue 27: within decimal(38, 9), so stored exactly")
-def test_whop_amount_loads_exactly_or_fails_with_the_warehouse_unchanged(loaded_once, sandbox, tmp_path, monkeypatch,
-                                                                           amount):
+def test_whop_amount_loads_exactly_or_fails_with_the_warehouse_unchanged(
+    loaded_once, sandbox, tmp_path, monkeypatch, amount
+):
     sandbox.reset()
     sandbox.tamper(WALLET, merge={"amount": amount})
     folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
@@ -495,6 +626,8 @@ def test_a_from_before_year_one_in_the_querys_time_zone_is_a_usage_error(sandbox
     out, err = capsys.readouterr()
     lines = [line for line in (out + err).splitlines() if "0001-01-01" in line]
     assert code == 2, out + err
-    assert lines == ["stripe_analytics: query 'mrr': --from 0001-01-01 starts its first day on 0001-01-01, before year 1 "
-                     "in Asia/Tokyo - use a later --from"], out + err
+    assert lines == [
+        "stripe_analytics: query 'mrr': --from 0001-01-01 starts its first day on 0001-01-01, before year 1 "
+        "in Asia/Tokyo - use a later --from"
+    ], out + err
     assert sandbox.seen(STRIPE) == []

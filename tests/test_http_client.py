@@ -9,8 +9,15 @@ from typing import Callable, Optional
 
 import httpx
 import pytest
-
-from metricsync.sources._common import ApiClient, ApiError, AuthError, NextUrlPaginator, RequestLimiter, Request, RetryPolicy
+from metricsync.sources._common import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    NextUrlPaginator,
+    Request,
+    RequestLimiter,
+    RetryPolicy,
+)
 from metricsync.sources._common.errors import ConfigError, RetriesExhausted
 from metricsync.sources._common.http.client import parse_retry_after, ssl_context, validate_base_url
 from metricsync.sources._common.http.redaction import RedactingFilter, install_log_redaction, redact, register_secret
@@ -55,8 +62,13 @@ class Api:
 
 def client_for(api: Handler, retry: RetryPolicy = FAST, base_url: str = BASE, **kw) -> ApiClient:
     return ApiClient(
-        "acme", base_url, auth_headers={"Authorization": f"Bearer {KEY}"}, secret=KEY, retry=retry,
-        transport=httpx.MockTransport(api), **kw,
+        "acme",
+        base_url,
+        auth_headers={"Authorization": f"Bearer {KEY}"},
+        secret=KEY,
+        retry=retry,
+        transport=httpx.MockTransport(api),
+        **kw,
     )
 
 
@@ -76,6 +88,7 @@ def get(client: ApiClient, check=None):
 
 
 # -- retries ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "fault, check",
@@ -124,16 +137,27 @@ def test_attempts_are_bounded_then_retries_exhausted_names_provider_and_endpoint
     assert caught.value.exit_code == 5
 
 
-@pytest.mark.parametrize("fault, check, line", [
-    pytest.param(status(200, json={"status": "maintenance"}), lambda body: "data" in body,
-                 "acme: GET /stats failed (HTTP 200): a JSON body without the documented fields in all 3 attempts: "
-                 "'{\"status\":\"maintenance\"}' - nothing of this answer was stored; if it persists, report it "
-                 "with this line", id="json-without-the-list"),
-    pytest.param(status(200, text=f"<html>down for {KEY}</html>"), None,
-                 "acme: GET /stats failed (HTTP 200): a body that is not JSON in all 3 attempts: "
-                 "'<html>down for ***</html>' - nothing of this answer was stored; if it persists, report it "
-                 "with this line", id="not-json"),
-])
+@pytest.mark.parametrize(
+    "fault, check, line",
+    [
+        pytest.param(
+            status(200, json={"status": "maintenance"}),
+            lambda body: "data" in body,
+            "acme: GET /stats failed (HTTP 200): a JSON body without the documented fields in all 3 attempts: "
+            '\'{"status":"maintenance"}\' - nothing of this answer was stored; if it persists, report it '
+            "with this line",
+            id="json-without-the-list",
+        ),
+        pytest.param(
+            status(200, text=f"<html>down for {KEY}</html>"),
+            None,
+            "acme: GET /stats failed (HTTP 200): a body that is not JSON in all 3 attempts: "
+            "'<html>down for ***</html>' - nothing of this answer was stored; if it persists, report it "
+            "with this line",
+            id="not-json",
+        ),
+    ],
+)
 def test_a_2xx_unlike_the_docs_in_every_attempt_is_exit_3_showing_the_answer(fault, check, line):
     api = Api(then=fault)
     with pytest.raises(ApiError) as caught:
@@ -143,10 +167,13 @@ def test_a_2xx_unlike_the_docs_in_every_attempt_is_exit_3_showing_the_answer(fau
     assert caught.value.exit_code == 3
 
 
-@pytest.mark.parametrize("error", [
-    pytest.param(raises(httpx.ConnectError, f"[Errno 111] Connection refused for {KEY}"), id="refused"),
-    pytest.param(raises(httpx.ConnectError, "[Errno -2] Name or service not known"), id="dns"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(raises(httpx.ConnectError, f"[Errno 111] Connection refused for {KEY}"), id="refused"),
+        pytest.param(raises(httpx.ConnectError, "[Errno -2] Name or service not known"), id="dns"),
+    ],
+)
 def test_an_unreachable_host_is_retried_then_named_with_the_setting_to_check(error):
     api = Api(then=error)
     with pytest.raises(RetriesExhausted) as caught:
@@ -156,11 +183,14 @@ def test_an_unreachable_host_is_retried_then_named_with_the_setting_to_check(err
     assert caught.value.exit_code == 5
 
 
-@pytest.mark.parametrize("faults, requests, retries, throttled", [
-    pytest.param([], 1, 0, 0, id="first-try"),
-    pytest.param([status(429), status(503)], 3, 2, 1, id="429-then-503"),
-    pytest.param([raises(httpx.ReadTimeout)], 2, 1, 0, id="timeout"),
-])
+@pytest.mark.parametrize(
+    "faults, requests, retries, throttled",
+    [
+        pytest.param([], 1, 0, 0, id="first-try"),
+        pytest.param([status(429), status(503)], 3, 2, 1, id="429-then-503"),
+        pytest.param([raises(httpx.ReadTimeout)], 2, 1, 0, id="timeout"),
+    ],
+)
 def test_request_counters_count_attempts_retries_and_429s(faults, requests, retries, throttled):
     from metricsync.sources._common.http.client import request_stats
 
@@ -168,8 +198,11 @@ def test_request_counters_count_attempts_retries_and_429s(faults, requests, retr
     stats.reset()
     api = Api(*faults)
     assert get(client_for(api, RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.05))) == OK_BODY
-    assert (stats.requests, stats.retries, stats.throttled) == (requests, retries, throttled) == (
-        api.attempts, api.attempts - 1, throttled)
+    assert (
+        (stats.requests, stats.retries, stats.throttled)
+        == (requests, retries, throttled)
+        == (api.attempts, api.attempts - 1, throttled)
+    )
 
 
 def test_success_needs_no_retry_and_parses_decimals_on_request():
@@ -184,8 +217,11 @@ def test_success_needs_no_retry_and_parses_decimals_on_request():
 @pytest.mark.parametrize(
     "content, expected",
     [
-        pytest.param(b'{"n": 123456789012345678901234567890}', {"n": 123456789012345678901234567890},
-                     id="integer-beyond-64-bits-stays-exact"),
+        pytest.param(
+            b'{"n": 123456789012345678901234567890}',
+            {"n": 123456789012345678901234567890},
+            id="integer-beyond-64-bits-stays-exact",
+        ),
         pytest.param(b'{"n": -9999999999999999999}', {"n": -9999999999999999999}, id="negative-beyond-64-bits"),
         pytest.param(b'{"n": 9223372036854775807, "x": 0.1}', {"n": 9223372036854775807, "x": 0.1}, id="64-bit"),
         pytest.param(b'{"n": NaN}', "nan", id="nan"),
@@ -205,8 +241,11 @@ def test_bodies_are_read_exactly_as_json_reads_them(content, expected):
 @pytest.mark.parametrize(
     "form, expected",
     [
-        pytest.param([("metrics[0][id]", "mrr"), ("group_by[]", "a"), ("group_by[]", "b")],
-                     b"metrics%5B0%5D%5Bid%5D=mrr&group_by%5B%5D=a&group_by%5B%5D=b", id="repeated-keys-in-order"),
+        pytest.param(
+            [("metrics[0][id]", "mrr"), ("group_by[]", "a"), ("group_by[]", "b")],
+            b"metrics%5B0%5D%5Bid%5D=mrr&group_by%5B%5D=a&group_by%5B%5D=b",
+            id="repeated-keys-in-order",
+        ),
         pytest.param([("limit", 100), ("q", "a b&c")], b"limit=100&q=a+b%26c", id="non-text-and-escaping"),
         pytest.param([], b"", id="empty"),
     ],
@@ -227,6 +266,7 @@ def test_auth_false_sends_no_credentials():
 
 # -- Retry-After -----------------------------------------------------------------------------------
 
+
 def _http_date_in(seconds: float) -> str:
     return email.utils.formatdate(time.time() + seconds, usegmt=True)
 
@@ -236,9 +276,18 @@ def _http_date_in(seconds: float) -> str:
     [
         pytest.param(status(429, headers={"Retry-After": "1"}), 1.0, id="seconds-429"),
         pytest.param(status(503, headers={"Retry-After": "1.2"}), 1.2, id="fractional-seconds-503"),
-        pytest.param(status(429, json={"type": "throttled_error", "code": "throttled",
-                                       "detail": "Request was throttled. Expected available in 1 second."}),
-                     1.0, id="posthog-detail"),
+        pytest.param(
+            status(
+                429,
+                json={
+                    "type": "throttled_error",
+                    "code": "throttled",
+                    "detail": "Request was throttled. Expected available in 1 second.",
+                },
+            ),
+            1.0,
+            id="posthog-detail",
+        ),
     ],
 )
 def test_retry_after_is_honoured(throttled, wait):
@@ -260,8 +309,11 @@ def test_retry_after_http_date_is_waited_for_until_that_time():
     [
         pytest.param(status(429, headers={"Retry-After": "3600"}), "3600s", id="header-429"),
         pytest.param(status(503, headers={"Retry-After": "120"}), "120s", id="header-503"),
-        pytest.param(status(429, json={"detail": "Request was throttled. Expected available in 86400 seconds."}),
-                     "86400s", id="posthog-detail"),
+        pytest.param(
+            status(429, json={"detail": "Request was throttled. Expected available in 86400 seconds."}),
+            "86400s",
+            id="posthog-detail",
+        ),
     ],
 )
 def test_retry_after_above_max_retry_wait_fails_at_once(throttled, asked):
@@ -281,17 +333,24 @@ def test_retry_after_above_max_retry_wait_fails_at_once(throttled, asked):
         pytest.param(httpx.Response(429, headers={"Retry-After": "5"}), 5.0, id="seconds"),
         pytest.param(httpx.Response(503, headers={"Retry-After": " 1.5 "}), 1.5, id="fraction-padded"),
         pytest.param(httpx.Response(429, headers={"Retry-After": "-3"}), 0.0, id="negative-is-zero"),
-        pytest.param(httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), 0.0,
-                     id="past-date-is-zero"),
+        pytest.param(
+            httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), 0.0, id="past-date-is-zero"
+        ),
         pytest.param(httpx.Response(429, headers={"Retry-After": "soon"}), None, id="garbage"),
         pytest.param(httpx.Response(429), None, id="absent"),
-        pytest.param(httpx.Response(429, json={"detail": "Expected available in 12 seconds."}), 12.0,
-                     id="posthog-detail"),
-        pytest.param(httpx.Response(429, headers={"Retry-After": "2"},
-                                    json={"detail": "Expected available in 12 seconds."}), 2.0,
-                     id="header-wins-over-detail"),
-        pytest.param(httpx.Response(503, json={"detail": "Expected available in 12 seconds."}), None,
-                     id="detail-only-read-on-429"),
+        pytest.param(
+            httpx.Response(429, json={"detail": "Expected available in 12 seconds."}), 12.0, id="posthog-detail"
+        ),
+        pytest.param(
+            httpx.Response(429, headers={"Retry-After": "2"}, json={"detail": "Expected available in 12 seconds."}),
+            2.0,
+            id="header-wins-over-detail",
+        ),
+        pytest.param(
+            httpx.Response(503, json={"detail": "Expected available in 12 seconds."}),
+            None,
+            id="detail-only-read-on-429",
+        ),
     ],
 )
 def test_parse_retry_after(response, expected):
@@ -305,40 +364,90 @@ def test_parse_retry_after_future_http_date():
 
 # -- client errors ---------------------------------------------------------------------------------
 
-WHOP_ERROR = {"error": {"message": f"Invalid API key {KEY} for this route", "type": "invalid_request_error"},
-              "debug": {"request_id": "req_whop_42"}}
+WHOP_ERROR = {
+    "error": {"message": f"Invalid API key {KEY} for this route", "type": "invalid_request_error"},
+    "debug": {"request_id": "req_whop_42"},
+}
 
 
 @pytest.mark.parametrize(
     "code, body, headers, error_type, expected",
     [
-        pytest.param(400, WHOP_ERROR, {}, ApiError,
-                     ["HTTP 400", "Invalid API key *** for this route", "[request_id req_whop_42]"], id="400-whop"),
-        pytest.param(401, WHOP_ERROR, {}, AuthError,
-                     ["HTTP 401", "Invalid API key ***", "req_whop_42", "the API key was rejected",
-                      "check sources.acme.api_key"], id="401"),
-        pytest.param(403, {"error": {"message": f"key {KEY} lacks scope", "code": "forbidden"},
-                           "debug": {"request_id": "req_7"}}, {}, AuthError,
-                     ["HTTP 403, forbidden", "key *** lacks scope", "req_7", "the key lacks a permission: stats:read"],
-                     id="403-permission-hint"),
-        pytest.param(404, {"detail": "Not found.", "code": "not_found"}, {"x-request-id": "hdr_9"}, ApiError,
-                     ["HTTP 404, not_found", "Not found.", "[request_id hdr_9]"], id="404-posthog"),
-        pytest.param(400, {"error": {"type": "invalid_request_error", "message": "Unknown metric mrrr",
-                                     "code": "parameter_invalid"}}, {"request-id": "req_stripe"}, ApiError,
-                     ["HTTP 400, parameter_invalid", "Unknown metric mrrr", "req_stripe"], id="400-stripe"),
-        pytest.param(422, {"message": "Validation failed", "errors": [{"message": "bad"}]}, {}, ApiError,
-                     ["HTTP 422", "Validation failed"], id="422-statsig"),
-        pytest.param(400, {"errors": [f"bad key {KEY}"]}, {}, ApiError, ["HTTP 400", "bad key ***"],
-                     id="400-errors-list"),
+        pytest.param(
+            400,
+            WHOP_ERROR,
+            {},
+            ApiError,
+            ["HTTP 400", "Invalid API key *** for this route", "[request_id req_whop_42]"],
+            id="400-whop",
+        ),
+        pytest.param(
+            401,
+            WHOP_ERROR,
+            {},
+            AuthError,
+            [
+                "HTTP 401",
+                "Invalid API key ***",
+                "req_whop_42",
+                "the API key was rejected",
+                "check sources.acme.api_key",
+            ],
+            id="401",
+        ),
+        pytest.param(
+            403,
+            {"error": {"message": f"key {KEY} lacks scope", "code": "forbidden"}, "debug": {"request_id": "req_7"}},
+            {},
+            AuthError,
+            ["HTTP 403, forbidden", "key *** lacks scope", "req_7", "the key lacks a permission: stats:read"],
+            id="403-permission-hint",
+        ),
+        pytest.param(
+            404,
+            {"detail": "Not found.", "code": "not_found"},
+            {"x-request-id": "hdr_9"},
+            ApiError,
+            ["HTTP 404, not_found", "Not found.", "[request_id hdr_9]"],
+            id="404-posthog",
+        ),
+        pytest.param(
+            400,
+            {"error": {"type": "invalid_request_error", "message": "Unknown metric mrrr", "code": "parameter_invalid"}},
+            {"request-id": "req_stripe"},
+            ApiError,
+            ["HTTP 400, parameter_invalid", "Unknown metric mrrr", "req_stripe"],
+            id="400-stripe",
+        ),
+        pytest.param(
+            422,
+            {"message": "Validation failed", "errors": [{"message": "bad"}]},
+            {},
+            ApiError,
+            ["HTTP 422", "Validation failed"],
+            id="422-statsig",
+        ),
+        pytest.param(
+            400, {"errors": [f"bad key {KEY}"]}, {}, ApiError, ["HTTP 400", "bad key ***"], id="400-errors-list"
+        ),
         pytest.param(404, None, {}, ApiError, ["HTTP 404", "Not Found"], id="404-html-body"),
-        pytest.param(302, None, {"location": "https://evil.example.com/"}, ApiError,
-                     ["HTTP 302", "unexpected redirect (not followed"], id="redirect-not-followed"),
+        pytest.param(
+            302,
+            None,
+            {"location": "https://evil.example.com/"},
+            ApiError,
+            ["HTTP 302", "unexpected redirect (not followed"],
+            id="redirect-not-followed",
+        ),
     ],
 )
 def test_client_error_is_not_retried_and_names_everything_but_the_key(code, body, headers, error_type, expected):
     content = b"<html>nope</html>" if body is None else None
-    api = Api(then=status(code, json=body, headers=headers) if body is not None
-              else status(code, content=content, headers=headers))
+    api = Api(
+        then=status(code, json=body, headers=headers)
+        if body is not None
+        else status(code, content=content, headers=headers)
+    )
     client = client_for(api, permission_hint="stats:read")
     with pytest.raises(ApiError) as caught:
         get(client)
@@ -354,8 +463,7 @@ def test_client_error_is_not_retried_and_names_everything_but_the_key(code, body
 
 
 def test_api_error_fields():
-    api = Api(then=status(403, json={"error": {"message": "no", "code": "forbidden"},
-                                     "debug": {"request_id": "r1"}}))
+    api = Api(then=status(403, json={"error": {"message": "no", "code": "forbidden"}, "debug": {"request_id": "r1"}}))
     with pytest.raises(AuthError) as caught:
         get(client_for(api))
     error = caught.value
@@ -364,6 +472,7 @@ def test_api_error_fields():
 
 
 # -- same origin -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "link",
@@ -394,12 +503,24 @@ def test_link_to_another_origin_is_refused_and_never_requested(link):
     [
         pytest.param(BASE, "/stats", "https://api.example.com/v1/stats", id="configured-path"),
         pytest.param(BASE, "stats?offset=2", "https://api.example.com/v1/stats?offset=2", id="relative"),
-        pytest.param(BASE, "https://API.example.com:443/v1/stats?offset=2",
-                     "https://API.example.com:443/v1/stats?offset=2", id="absolute-same-origin-default-port"),
-        pytest.param("https://api.example.com", "/v2/items?page=pg_2", "https://api.example.com/v2/items?page=pg_2",
-                     id="root-relative-no-base-path"),
-        pytest.param("http://127.0.0.1:8080/console/v1", "/console/v1/metrics/list?cursor=c2",
-                     "http://127.0.0.1:8080/console/v1/metrics/list?cursor=c2", id="root-relative-with-base-path"),
+        pytest.param(
+            BASE,
+            "https://API.example.com:443/v1/stats?offset=2",
+            "https://API.example.com:443/v1/stats?offset=2",
+            id="absolute-same-origin-default-port",
+        ),
+        pytest.param(
+            "https://api.example.com",
+            "/v2/items?page=pg_2",
+            "https://api.example.com/v2/items?page=pg_2",
+            id="root-relative-no-base-path",
+        ),
+        pytest.param(
+            "http://127.0.0.1:8080/console/v1",
+            "/console/v1/metrics/list?cursor=c2",
+            "http://127.0.0.1:8080/console/v1/metrics/list?cursor=c2",
+            id="root-relative-with-base-path",
+        ),
     ],
 )
 def test_links_resolve_against_the_base_url(base_url, link, expected):
@@ -411,6 +532,7 @@ def test_links_resolve_against_the_base_url(base_url, link, expected):
 
 
 # -- base URL --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "base_url, allow, expected",
@@ -446,6 +568,7 @@ def test_validate_base_url_refuses(base_url, needle):
 
 
 # -- request limits --------------------------------------------------------------------------------
+
 
 def _concurrent_requests(client: ApiClient, count: int) -> None:
     errors: list[BaseException] = []
@@ -493,6 +616,7 @@ def test_limiter_spaces_request_starts():
 
 
 # -- redaction -------------------------------------------------------------------------------------
+
 
 def test_client_registers_its_secret_and_redact_masks_it():
     client_for(Api())

@@ -9,10 +9,9 @@ import os
 import sys
 
 import pytest
-
-from conftest import today, ROOT
-from processes import run_command
+from conftest import ROOT, today
 from metricsync.cli import main
+from processes import run_command
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -28,7 +27,7 @@ def init(capsys, *argv: str) -> tuple[int, str, str]:
 def readme_example() -> tuple[list[str], list[str]]:
     """The docs' `metricsync init` example (docs/commands.md): its arguments and what it prints."""
     text = (ROOT / "docs" / "commands.md").read_text()
-    block = text[text.index("$ metricsync init "):].split("```")[0].strip().splitlines()
+    block = text[text.index("$ metricsync init ") :].split("```")[0].strip().splitlines()
     return block[0].split()[3:], block[1:]
 
 
@@ -49,8 +48,9 @@ def test_init_then_the_three_printed_commands_load_the_project(sandbox, isolated
     monkeypatch.setenv("SOURCES__WHOP__BASE_URL", f"{sandbox.url}/api/v1")  # the sandbox, not the real APIs
     monkeypatch.setenv("SOURCES__WHOP__WALLET_QUERIES", '[{"name": "daily", "group_by": "day"}]')
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
-    done = run_command(["bash", "-ec", "\n".join(commands)], cwd=isolated, env=env, capture_output=True, text=True,
-                       timeout=300)
+    done = run_command(
+        ["bash", "-ec", "\n".join(commands)], cwd=isolated, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     warehouse = project / "metricsync.duckdb"
     assert f"destination duckdb:{warehouse} (dataset whop" in done.stdout, done.stdout
@@ -83,12 +83,20 @@ def test_init_refuses_to_overwrite_without_force(isolated, capsys):
 SECOND = '[destination.second]\ndestination_type = "duckdb"\n'  # a named destination (its file: below)
 
 
-@pytest.mark.parametrize("env, toml, argv, where", [
-    pytest.param({"METRICSYNC_DESTINATION": "second"}, SECOND, [], "second.duckdb", id="env"),
-    pytest.param({}, '[metricsync]\ndestination = "second"\n' + SECOND, [], "second.duckdb", id="config-toml"),
-    pytest.param({"METRICSYNC_DESTINATION": "second"}, SECOND, ["--destination", "duckdb"], "metricsync.duckdb",
-                 id="flag-overrides"),
-])
+@pytest.mark.parametrize(
+    "env, toml, argv, where",
+    [
+        pytest.param({"METRICSYNC_DESTINATION": "second"}, SECOND, [], "second.duckdb", id="env"),
+        pytest.param({}, '[metricsync]\ndestination = "second"\n' + SECOND, [], "second.duckdb", id="config-toml"),
+        pytest.param(
+            {"METRICSYNC_DESTINATION": "second"},
+            SECOND,
+            ["--destination", "duckdb"],
+            "metricsync.duckdb",
+            id="flag-overrides",
+        ),
+    ],
+)
 def test_one_destination_setting_for_every_command(sandbox, isolated, capsys, monkeypatch, env, toml, argv, where):
     """`check` and `status` name the warehouse they read; `run` loads into it."""
     monkeypatch.setenv("SOURCES__STATSIG__API_KEY", sandbox.by_name["statsig"].api_key)
@@ -112,6 +120,8 @@ def test_dlt_destination_name_is_refused_in_one_line(monkeypatch, capsys):
     monkeypatch.setenv("DESTINATION_NAME", "postgres")
     assert main(["status"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.splitlines() == ["metricsync: destination_name (DESTINATION_NAME) is dlt's setting, not "
-                                        "metricsync's - set METRICSYNC_DESTINATION=postgres or destination under "
-                                        "[metricsync] in .dlt/config.toml, and remove it"]
+    assert out == "" and err.splitlines() == [
+        "metricsync: destination_name (DESTINATION_NAME) is dlt's setting, not "
+        "metricsync's - set METRICSYNC_DESTINATION=postgres or destination under "
+        "[metricsync] in .dlt/config.toml, and remove it"
+    ]

@@ -9,19 +9,39 @@ import sys
 import time
 
 import pytest
-
 import test_whop as whop
 from conftest import ROOT
-from test_statsig import VALUES, days, expected_values, setup as setup_statsig, warehouse_values
+from test_statsig import VALUES, days, expected_values, warehouse_values
+from test_statsig import setup as setup_statsig
 
-WALLET = [{"name": "daily_all", "group_by": "day"}, {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"}]
+WALLET = [
+    {"name": "daily_all", "group_by": "day"},
+    {"name": "weekly_usd", "group_by": "week", "convert_currency": "usd"},
+]
 
 
 def run_all(isolated, warehouse) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "all", "--progress", "none",
-                             "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")],
-                            cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "run",
+            "all",
+            "--progress",
+            "none",
+            "--destination",
+            warehouse.name,
+            "--pipelines-dir",
+            str(isolated / "pipelines"),
+        ],
+        cwd=isolated,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_until(condition, what: str) -> None:
@@ -31,12 +51,17 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("warehouse, signum, stop_in, code", [
-    pytest.param("duckdb", signal.SIGINT, "whop", 130, id="duckdb-ctrl-c-in-the-first-provider"),
-    pytest.param("postgres", signal.SIGTERM, "statsig", 143, id="postgres-sigterm-in-the-last-provider"),
-], indirect=["warehouse"])
-def test_a_signal_stops_the_whole_run_and_the_rerun_resumes_exactly(sandbox, warehouse, isolated, monkeypatch, signum,
-                                                                    stop_in, code):
+@pytest.mark.parametrize(
+    "warehouse, signum, stop_in, code",
+    [
+        pytest.param("duckdb", signal.SIGINT, "whop", 130, id="duckdb-ctrl-c-in-the-first-provider"),
+        pytest.param("postgres", signal.SIGTERM, "statsig", 143, id="postgres-sigterm-in-the-last-provider"),
+    ],
+    indirect=["warehouse"],
+)
+def test_a_signal_stops_the_whole_run_and_the_rerun_resumes_exactly(
+    sandbox, warehouse, isolated, monkeypatch, signum, stop_in, code
+):
     whop.setup_whop(monkeypatch, sandbox, wallet_queries=WALLET, metric_queries=None, windows_per_load=1)
     first = setup_statsig(monkeypatch, sandbox, 30, windows_per_load=2, max_concurrency=1)
     sandbox.latency = 0.5 if stop_in == "whop" else 0.15  # Whop has few windows: slow them down
@@ -71,7 +96,6 @@ def test_a_signal_stops_the_whole_run_and_the_rerun_resumes_exactly(sandbox, war
     assert warehouse_values(warehouse) == expected_values(sandbox.by_name["statsig"], days(first))
 
 
-
 SLOW_CLEANUP = """
 import os, signal, sys, time
 from metricsync.interrupts import handled
@@ -89,9 +113,15 @@ with handled():
 def test_a_second_signal_exits_at_once_during_the_first_ones_cleanup(isolated, signum):
     """The first signal starts an orderly stop; a second one while that stop is still under way (here
     a 60 s cleanup) ends the process at once with 128 + signal."""
-    process = subprocess.Popen([sys.executable, "-c", SLOW_CLEANUP], cwd=isolated, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CLEANUP],
+        cwd=isolated,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
     try:
         assert process.stdout.readline() == "first signal: cleaning up\n"
         process.send_signal(signum)

@@ -7,17 +7,23 @@ runs is in tests/test_transform.py."""
 import json
 
 import pytest
-
 from metricsync.cli import main
 
 CASES = [
     pytest.param(["status", "statsig", "--json", "--log-level", "INFO"], 0, id="status-info"),
-    pytest.param(["run", "statsig", "--json", "--progress", "log", "--progress-interval", "0.1", "--log-level", "INFO"],
-                 0, id="run-progress-log"),
-    pytest.param(["run", "whop", "--json", "--transform", "--queries", "no_such_query"], 2,
-                 id="run-transform-after-a-failed-load"),
-    pytest.param(["verify", "statsig", "--sample", "1", "--seed", "3", "--json", "--log-level", "INFO"], 0,
-                 id="verify-info"),
+    pytest.param(
+        ["run", "statsig", "--json", "--progress", "log", "--progress-interval", "0.1", "--log-level", "INFO"],
+        0,
+        id="run-progress-log",
+    ),
+    pytest.param(
+        ["run", "whop", "--json", "--transform", "--queries", "no_such_query"],
+        2,
+        id="run-transform-after-a-failed-load",
+    ),
+    pytest.param(
+        ["verify", "statsig", "--sample", "1", "--seed", "3", "--json", "--log-level", "INFO"], 0, id="verify-info"
+    ),
     pytest.param(["query", "--list", "--json", "--log-level", "INFO"], 0, id="query-list-dbt-verbose"),
     pytest.param(["describe", "--json-schema", "--log-level", "DEBUG"], 0, id="describe-json-schema"),
 ]

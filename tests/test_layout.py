@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from conftest import ROOT
 
 PACKAGES = ("pipelines", "sources", "sandbox", "deploy", "bench")
@@ -19,8 +18,13 @@ ENTRY_POINTS = {"metricsync.cli", "metricsync.__main__"}  # the CLI: the one pla
 PROVIDERS = ("whop", "stripe_analytics", "posthog", "statsig")
 
 
-IMPORT_NAMES = {"pipelines": "metricsync", "sources": "metricsync.sources", "sandbox": "metricsync.sandbox",
-                "bench": "metricsync.bench", "deploy": "deploy"}  # folder -> installed import name (setup.py)
+IMPORT_NAMES = {
+    "pipelines": "metricsync",
+    "sources": "metricsync.sources",
+    "sandbox": "metricsync.sandbox",
+    "bench": "metricsync.bench",
+    "deploy": "deploy",
+}  # folder -> installed import name (setup.py)
 
 
 def _module_name(path: Path) -> str:
@@ -48,7 +52,7 @@ def _targets(module: str, node: ast.stmt) -> Iterator[str]:
     else:
         package = module.split(".") if MODULES[module].name == "__init__.py" else module.split(".")[:-1]
         if node.level:
-            base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+            base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
         else:
             base = node.module
         names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
@@ -60,8 +64,10 @@ def _targets(module: str, node: ast.stmt) -> Iterator[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    return {module: {t for node in _imports(ast.parse(path.read_text())) for t in _targets(module, node)}
-            for module, path in MODULES.items()}
+    return {
+        module: {t for node in _imports(ast.parse(path.read_text())) for t in _targets(module, node)}
+        for module, path in MODULES.items()
+    }
 
 
 GRAPH = import_graph()
@@ -77,7 +83,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, path)
         path.pop()
@@ -122,7 +128,7 @@ def _folder_name(name: str) -> str:
     """`metricsync.sources.whop` -> `sources.whop`, `metricsync.runner` -> `pipelines.runner`: the tree's path."""
     for folder, imported in sorted(IMPORT_NAMES.items(), key=lambda item: -len(item[1])):
         if name == imported or name.startswith(imported + "."):
-            return folder + name[len(imported):]
+            return folder + name[len(imported) :]
     return name
 
 
@@ -137,9 +143,16 @@ LAYERS = [
     ("sources", ("pipelines", "sandbox", "deploy", "bench"), "sources are the bottom layer"),
     ("metricsync.sources._common", tuple(f"sources.{p}" for p in PROVIDERS), "the shared machinery knows no provider"),
     ("sandbox", ("pipelines", "sources", "deploy", "bench"), "the emulator is written from the API docs alone"),
-    ("metricsync.warehouse", ("metricsync.runner", "metricsync.commands", "metricsync.cli"),
-     "the warehouse is below the runner"),
-    ("metricsync.commands", ("metricsync.cli", "metricsync.__main__"), "commands are registered by cli, not the reverse"),
+    (
+        "metricsync.warehouse",
+        ("metricsync.runner", "metricsync.commands", "metricsync.cli"),
+        "the warehouse is below the runner",
+    ),
+    (
+        "metricsync.commands",
+        ("metricsync.cli", "metricsync.__main__"),
+        "commands are registered by cli, not the reverse",
+    ),
     ("pipelines", ("deploy", "bench"), "deployments and the benchmark sit beside the program"),
 ]
 
@@ -157,8 +170,15 @@ def test_pipelines_core_never_imports_the_commands_or_the_cli():
 
 
 def test_one_provider_never_imports_another():
-    wrong = [f"{m} -> {t}" for m, targets in GRAPH.items() for p in PROVIDERS if _in(m, f"sources.{p}")
-             for t in targets for other in PROVIDERS if other != p and _in(t, f"sources.{other}")]
+    wrong = [
+        f"{m} -> {t}"
+        for m, targets in GRAPH.items()
+        for p in PROVIDERS
+        if _in(m, f"sources.{p}")
+        for t in targets
+        for other in PROVIDERS
+        if other != p and _in(t, f"sources.{other}")
+    ]
     assert wrong == []
 
 
@@ -170,11 +190,15 @@ def test_every_path_architecture_md_names_exists():
     assert missing == []
 
 
-@pytest.mark.parametrize("graph, expected", [
-    ({"a": {"b"}, "b": {"a"}}, [["a", "b", "a"]]),
-    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
-    ({"a": {"b", "c"}, "b": {"c"}, "c": {"a"}}, [["a", "b", "c", "a"]]),
-], ids=["two", "chain", "diamond-back"])
+@pytest.mark.parametrize(
+    "graph, expected",
+    [
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b", "a"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+        ({"a": {"b", "c"}, "b": {"c"}, "c": {"a"}}, [["a", "b", "c", "a"]]),
+    ],
+    ids=["two", "chain", "diamond-back"],
+)
 def test_cycles_finds_what_is_there(graph, expected):
     assert cycles(graph) == expected
 

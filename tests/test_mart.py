@@ -14,17 +14,21 @@ import sys
 from decimal import Decimal
 
 import pytest
-
 from conftest import _warehouse, today
-from processes import run_command
 from metricsync.sandbox.data import utc_now
+from processes import run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
 SHORT = TODAY - dt.timedelta(days=6)
 MRR, SUBSCRIPTIONS = "metric_61Sud3n5oAGVCWiSr5", "metric_61SubCnt7QwErTyUi9"
-LITERALS = {"jpy": (100, Decimal("100")), "isk": (99013, Decimal("990.13")), "kwd": (1000, Decimal("1.000")),
-            "usd": (12345, Decimal("123.45")), "mga": (4321, Decimal("4321"))}
+LITERALS = {
+    "jpy": (100, Decimal("100")),
+    "isk": (99013, Decimal("990.13")),
+    "kwd": (1000, Decimal("1.000")),
+    "usd": (12345, Decimal("123.45")),
+    "mga": (4321, Decimal("4321")),
+}
 STRIPE_QUERIES = [
     {"name": "mrr_daily", "metrics": [{"id": MRR}], "interval": "day", "currency": "eur", "group_by": ["price"]},
     {"name": "mrr_weekly", "metrics": [{"id": MRR}], "interval": "week", "currency": "eur"},
@@ -43,16 +47,42 @@ HUGE, TINY = 1e21, 1.234567890123456e-10
 def _configure(mp, box) -> None:
     from conftest import configure
 
-    configure(mp, "whop", api_key=box.by_name["whop"].api_key, base_url=f"{box.url}/api/v1", start_date=SHORT.isoformat(),
-              accounts=ACCOUNTS["whop"], wallet_queries=[{"name": "daily_all", "group_by": "day"}],
-              metric_queries=[{"name": "gross_by_country_plan", "resource": "receipts:gross_revenue",
-                               "granularity": "daily", "breakdowns": ["country", "plan"]},
-                              {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"}])
-    configure(mp, "stripe_analytics", api_key=box.by_name["stripe_analytics"].api_key, base_url=box.url,
-              start_date=START.isoformat(), queries=STRIPE_QUERIES, requests_per_second=100,
-              accounts=ACCOUNTS["stripe_analytics"])
-    configure(mp, "statsig", api_key=box.by_name["statsig"].api_key, base_url=box.url, start_date=SHORT.isoformat(),
-              accounts=ACCOUNTS["statsig"])
+    configure(
+        mp,
+        "whop",
+        api_key=box.by_name["whop"].api_key,
+        base_url=f"{box.url}/api/v1",
+        start_date=SHORT.isoformat(),
+        accounts=ACCOUNTS["whop"],
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+        metric_queries=[
+            {
+                "name": "gross_by_country_plan",
+                "resource": "receipts:gross_revenue",
+                "granularity": "daily",
+                "breakdowns": ["country", "plan"],
+            },
+            {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"},
+        ],
+    )
+    configure(
+        mp,
+        "stripe_analytics",
+        api_key=box.by_name["stripe_analytics"].api_key,
+        base_url=box.url,
+        start_date=START.isoformat(),
+        queries=STRIPE_QUERIES,
+        requests_per_second=100,
+        accounts=ACCOUNTS["stripe_analytics"],
+    )
+    configure(
+        mp,
+        "statsig",
+        api_key=box.by_name["statsig"].api_key,
+        base_url=box.url,
+        start_date=SHORT.isoformat(),
+        accounts=ACCOUNTS["statsig"],
+    )
 
 
 def _run_all(kind: str, pipelines_dir: str) -> None:
@@ -63,10 +93,20 @@ def _run_all(kind: str, pipelines_dir: str) -> None:
 
 
 def transform(warehouse, workdir):
-    env = {**os.environ, "DBT_TARGET_PATH": str(workdir / "dbt_target"), "DBT_LOG_PATH": str(workdir / "dbt_logs"),
-           f"DESTINATION__{warehouse.name.upper()}__CREDENTIALS": warehouse.credentials}
-    return run_command([sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name], cwd=workdir,
-                       env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "DBT_TARGET_PATH": str(workdir / "dbt_target"),
+        "DBT_LOG_PATH": str(workdir / "dbt_logs"),
+        f"DESTINATION__{warehouse.name.upper()}__CREDENTIALS": warehouse.credentials,
+    }
+    return run_command(
+        [sys.executable, "-m", "metricsync", "transform", "--destination", warehouse.name],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -80,7 +120,8 @@ def built(request, sandbox_server, tmp_path_factory):
     box.by_name["stripe_analytics"].settings.update(fixed_values={c: minor for c, (minor, _) in LITERALS.items()})
     box.by_name["statsig"].settings.update(
         extra_metrics=[["subscriptions", "MRR", "mean", ["accountID"], "mean", "mrr"]],
-        fixed_values={"Time On Page::mean": HUGE, "Page Views::count": TINY})
+        fixed_values={"Time On Page::mean": HUGE, "Page Views::count": TINY},
+    )
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith(("SOURCES__", "DESTINATION__"))]:
             mp.delenv(name)
@@ -133,27 +174,50 @@ def test_each_accounts_mart_rows_equal_that_accounts_sandbox_truth(built, provid
         if provider == "whop":
             biz = entry.get("account_id") or entry.get("company_id")
             wallet = box.by_name["whop"].wallet_totals(SHORT, TODAY, "day", account=biz)
-            truth = {("daily_all", "amount", day, "currency", cur): amount for (day, cur), (amount, _n) in wallet.items()}
-            gross = box.by_name["whop"].metric_totals("receipts:gross_revenue", "daily", ["country", "plan"], SHORT,
-                                                      TODAY + dt.timedelta(days=1), account=biz)
-            truth.update({("gross_by_country_plan", "value", day, "country,plan",
-                           ",".join(v or "" for v in combo)): value for (day, combo), value in gross.items()})
-            loaded = rows_of(warehouse, "series, metric, period_start, dimension_name, dimension_value, value",
-                             f"provider = 'whop' and account = '{name}' and metric in ('amount', 'value') "
-                             "and series in ('daily_all', 'gross_by_country_plan')")
+            truth = {
+                ("daily_all", "amount", day, "currency", cur): amount for (day, cur), (amount, _n) in wallet.items()
+            }
+            gross = box.by_name["whop"].metric_totals(
+                "receipts:gross_revenue", "daily", ["country", "plan"], SHORT, TODAY + dt.timedelta(days=1), account=biz
+            )
+            truth.update(
+                {
+                    ("gross_by_country_plan", "value", day, "country,plan", ",".join(v or "" for v in combo)): value
+                    for (day, combo), value in gross.items()
+                }
+            )
+            loaded = rows_of(
+                warehouse,
+                "series, metric, period_start, dimension_name, dimension_value, value",
+                f"provider = 'whop' and account = '{name}' and metric in ('amount', 'value') "
+                "and series in ('daily_all', 'gross_by_country_plan')",
+            )
         elif provider == "stripe_analytics":
             truth = {}
             for query in STRIPE_QUERIES[:3]:
-                truth.update({(query["name"], day, group): v
-                              for (day, group), v in stripe_truth(box, query, entry["stripe_account"]).items()})
-            loaded = rows_of(warehouse, "series, period_start, dimension_value, value",
-                             f"provider = 'stripe_analytics' and account = '{name}' and series like 'mrr_%'")
+                truth.update(
+                    {
+                        (query["name"], day, group): v
+                        for (day, group), v in stripe_truth(box, query, entry["stripe_account"]).items()
+                    }
+                )
+            loaded = rows_of(
+                warehouse,
+                "series, period_start, dimension_value, value",
+                f"provider = 'stripe_analytics' and account = '{name}' and series like 'mrr_%'",
+            )
         else:
             days = [SHORT + dt.timedelta(days=n) for n in range((TODAY - SHORT).days + 1)]
-            truth = {(day, f"{v['metricName']}::{v['metricType']}", v["unitType"]): v["value"]
-                     for day in days for v in box.by_name["statsig"].values_for(day, entry.get("api_key"))}
-            loaded = rows_of(warehouse, "period_start, metric_id, dimension_value, value_double",
-                             f"provider = 'statsig' and account = '{name}'")
+            truth = {
+                (day, f"{v['metricName']}::{v['metricType']}", v["unitType"]): v["value"]
+                for day in days
+                for v in box.by_name["statsig"].values_for(day, entry.get("api_key"))
+            }
+            loaded = rows_of(
+                warehouse,
+                "period_start, metric_id, dimension_value, value_double",
+                f"provider = 'statsig' and account = '{name}'",
+            )
         loaded = {tuple(r[:-1]): r[-1] for r in loaded}
         assert loaded == truth and truth, (provider, name)
         truths[name] = truth
@@ -167,7 +231,9 @@ def test_stripe_money_in_stripes_own_minor_units(built, currency):
     1,000 KWD minor = 1.000 KWD; 12,345 USD minor = 123.45 USD; 4,321 MGA minor = 4,321 MGA."""
     warehouse, _, _ = built
     minor, major = LITERALS[currency]
-    raw = warehouse.query(f"select distinct value from stripe_analytics.metric_results where query_name = 'literal_{currency}'")
+    raw = warehouse.query(
+        f"select distinct value from stripe_analytics.metric_results where query_name = 'literal_{currency}'"
+    )
     values = rows_of(warehouse, "distinct value", f"series = 'literal_{currency}'")
     assert raw == [(minor,)] and values == [(major,)], (raw, values)
 
@@ -175,8 +241,9 @@ def test_stripe_money_in_stripes_own_minor_units(built, currency):
 def _expected_monthly(periods: dict) -> dict:
     """{month: (as_of, mrr, is_complete)} by the rule: the complete period covering the month's
     last day, else (incomplete) the latest complete period overlapping the month."""
-    months = {start.replace(day=1) for start in periods} | {end.replace(day=1) for end, _v in periods.values()
-                                                             if end < TODAY}  # a complete period's last month
+    months = {start.replace(day=1) for start in periods} | {
+        end.replace(day=1) for end, _v in periods.values() if end < TODAY
+    }  # a complete period's last month
     expected = {}
     for month in months:
         month_end = _month_end(month)
@@ -198,12 +265,16 @@ def test_mrr_monthly_takes_the_month_end_of_a_complete_period(built, series, day
         totals: dict = {}
         for (start, _group), value in stripe_truth(box, query, account["stripe_account"]).items():
             totals[start] = totals.get(start, Decimal(0)) + value
-        periods = {start: (start + dt.timedelta(days=days - 1) if days else _month_end(start), value)
-                   for start, value in totals.items()}
-        rows = warehouse.query("select month, as_of, mrr, is_complete from metrics.mrr_monthly "
-                               f"where series = '{series}' and account = '{account['name']}'")
+        periods = {
+            start: (start + dt.timedelta(days=days - 1) if days else _month_end(start), value)
+            for start, value in totals.items()
+        }
+        rows = warehouse.query(
+            "select month, as_of, mrr, is_complete from metrics.mrr_monthly "
+            f"where series = '{series}' and account = '{account['name']}'"
+        )
         assert {r[0]: tuple(r[1:]) for r in rows} == _expected_monthly(periods), account["name"]
-        last_month = (TODAY.replace(day=1) - dt.timedelta(days=1))
+        last_month = TODAY.replace(day=1) - dt.timedelta(days=1)
         complete = {r[0]: r for r in rows}[last_month.replace(day=1)]
         if series == "mrr_daily":  # last month is over: its MRR is its last day's, summed over prices
             assert complete[1:] == (last_month, totals[last_month], True)
@@ -217,7 +288,9 @@ def test_a_partial_period_is_not_complete(built):
     warehouse, _, _ = built
     rows = rows_of(warehouse, "distinct is_complete", f"series = 'mrr_daily' and period_start = '{TODAY}'")
     assert rows == [(False,)]
-    rows = rows_of(warehouse, "distinct is_complete", f"series = 'mrr_daily' and period_start = '{TODAY - dt.timedelta(days=2)}'")
+    rows = rows_of(
+        warehouse, "distinct is_complete", f"series = 'mrr_daily' and period_start = '{TODAY - dt.timedelta(days=2)}'"
+    )
     assert rows == [(True,)]
 
 
@@ -225,7 +298,9 @@ def test_two_statsig_metric_types_of_one_name_and_huge_and_tiny_values(built):
     warehouse, _, _ = built
     ids = rows_of(warehouse, "distinct metric_id", "provider = 'statsig' and series = 'MRR'")
     assert sorted(r[0] for r in ids) == ["MRR::mean", "MRR::sum"]
-    huge = rows_of(warehouse, "distinct value, value_double", "provider = 'statsig' and metric_id = 'Time On Page::mean'")
+    huge = rows_of(
+        warehouse, "distinct value, value_double", "provider = 'statsig' and metric_id = 'Time On Page::mean'"
+    )
     tiny = rows_of(warehouse, "distinct value_double", "provider = 'statsig' and metric_id = 'Page Views::count'")
     assert huge == [(None, HUGE)] and tiny == [(TINY,)]
 
@@ -237,14 +312,36 @@ def test_the_semantic_layer_keeps_two_statsig_metric_types_of_one_name_apart(bui
     if warehouse.name != "duckdb":
         pytest.skip("the guard is the metric definitions', the same on every warehouse")
     env = {**os.environ, "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials}  # a process: DuckDB is not held
-    done = run_command([sys.executable, "-m", "metricsync", "query", "statsig_value", "--where", "series = 'MRR'", "--json",
-                        "--destination", "duckdb"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    done = run_command(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "query",
+            "statsig_value",
+            "--where",
+            "series = 'MRR'",
+            "--json",
+            "--destination",
+            "duckdb",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
-    got = {(r["day"], r["statsig_metric_type"], r["dimension_value"]): Decimal(r["statsig_value"])
-           for r in json.loads(done.stdout)}
+    got = {
+        (r["day"], r["statsig_metric_type"], r["dimension_value"]): Decimal(r["statsig_value"])
+        for r in json.loads(done.stdout)
+    }
     truth: dict = {}  # accounts add up (two Statsig projects' MRR), types and units do not
-    for day, metric_id, unit, value in rows_of(warehouse, "period_start, metric_id, dimension_value, value",
-                                               "provider = 'statsig' and series = 'MRR' and is_complete"):
+    for day, metric_id, unit, value in rows_of(
+        warehouse,
+        "period_start, metric_id, dimension_value, value",
+        "provider = 'statsig' and series = 'MRR' and is_complete",
+    ):
         key = (day.isoformat(), metric_id.split("::")[1], unit)
         truth[key] = truth.get(key, Decimal(0)) + value
     assert {t for _d, t, _u in got} == {"mean", "sum"} and got == truth
@@ -262,25 +359,38 @@ def test_null_breakdowns_stay_apart(built):
 def test_one_current_row_per_definition_after_a_rename_and_a_delete(built):
     warehouse, _, _ = built
     dim = "metrics.dim_metric_definitions"
-    counts = warehouse.query(f"select provider, kind, account, scope, definition_id, count(*) from {dim} "
-                             "where is_current group by provider, kind, account, scope, definition_id having count(*) > 1")
+    counts = warehouse.query(
+        f"select provider, kind, account, scope, definition_id, count(*) from {dim} "
+        "where is_current group by provider, kind, account, scope, definition_id having count(*) > 1"
+    )
     assert counts == []
-    renamed = warehouse.query(f"select account, name, is_current, valid_to is null from {dim} "
-                              f"where provider = 'stripe_analytics' and definition_id = '{SUBSCRIPTIONS}'")
-    assert sorted(renamed) == [(a, n, current, current) for a in ("a", "b")
-                               for n, current in (("active_subscriptions", False), ("subscriptions_active", True))]
-    deleted = warehouse.query(f"select account, is_current from {dim} where provider = 'whop' "
-                              "and kind = 'wallet_grouping' and definition_id = 'disputes'")
+    renamed = warehouse.query(
+        f"select account, name, is_current, valid_to is null from {dim} "
+        f"where provider = 'stripe_analytics' and definition_id = '{SUBSCRIPTIONS}'"
+    )
+    assert sorted(renamed) == [
+        (a, n, current, current)
+        for a in ("a", "b")
+        for n, current in (("active_subscriptions", False), ("subscriptions_active", True))
+    ]
+    deleted = warehouse.query(
+        f"select account, is_current from {dim} where provider = 'whop' "
+        "and kind = 'wallet_grouping' and definition_id = 'disputes'"
+    )
     assert sorted(deleted) == [("east", False), ("north", False)]
-    statsig = warehouse.query(f"select account, is_current from {dim} where provider = 'statsig' and kind = 'metric' "
-                              "and definition_id = 'Failed Checkouts::count'")
+    statsig = warehouse.query(
+        f"select account, is_current from {dim} where provider = 'statsig' and kind = 'metric' "
+        "and definition_id = 'Failed Checkouts::count'"
+    )
     assert sorted(statsig) == [("a", False), ("b", False)]
 
 
 def test_the_published_mart_keeps_the_contracts_not_null_columns(built):
     warehouse, _, _ = built
-    rows = warehouse.query("select column_name, is_nullable from information_schema.columns where table_schema = "
-                           "'metrics' and table_name = 'fct_metric_values'")
+    rows = warehouse.query(
+        "select column_name, is_nullable from information_schema.columns where table_schema = "
+        "'metrics' and table_name = 'fct_metric_values'"
+    )
     nullable = {c: n for c, n in rows}
     assert nullable["account"] == nullable["metric_id"] == nullable["is_complete"] == "NO", nullable
     assert nullable["value"] == nullable["currency"] == "YES", nullable
@@ -291,11 +401,14 @@ def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built):
     warehouse, _, workdir = built
     before = warehouse.query("select count(*), sum(value) from metrics.fct_metric_values")
     monthly = warehouse.query("select count(*) from metrics.mrr_monthly")
-    _execute(warehouse, "insert into stripe_analytics.metric_results (account, query_name, timestamp, metric, name, "
-                        "value, currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
-                        "select account, query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'broken', "
-                        "period, timezone, _dlt_load_id from stripe_analytics.metric_results "
-                        "where query_name = 'mrr_daily' limit 1")
+    _execute(
+        warehouse,
+        "insert into stripe_analytics.metric_results (account, query_name, timestamp, metric, name, "
+        "value, currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
+        "select account, query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'broken', "
+        "period, timezone, _dlt_load_id from stripe_analytics.metric_results "
+        "where query_name = 'mrr_daily' limit 1",
+    )
     done = transform(warehouse, workdir)
     assert done.returncode == 7, done.stderr + done.stdout
     assert "transform: nothing published - metrics keeps the previous mart" in done.stderr
@@ -328,14 +441,42 @@ def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_s
 
     from metricsync.commands.transform import PROJECT_DIR
 
-    (tmp_path / "profiles.yml").write_text(_json.dumps({"metricsync": {"target": "dev", "outputs": {
-        "dev": {"type": "duckdb", "path": str(tmp_path / "dev.duckdb"), "schema": "dbt_alice"}}}}))
+    (tmp_path / "profiles.yml").write_text(
+        _json.dumps(
+            {
+                "metricsync": {
+                    "target": "dev",
+                    "outputs": {"dev": {"type": "duckdb", "path": str(tmp_path / "dev.duckdb"), "schema": "dbt_alice"}},
+                }
+            }
+        )
+    )
     disabled = {f"metricsync_{p}_enabled": False for p in ("whop", "posthog", "statsig")}
     env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    done = run_command([os.path.join(os.path.dirname(sys.executable), "dbt"), "ls", "--quiet", "--project-dir",
-                        str(PROJECT_DIR), "--profiles-dir", str(tmp_path), "--vars", _json.dumps(disabled),
-                        "--output", "json", "--output-keys", "name", "resource_type", "schema", "source_name"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    done = run_command(
+        [
+            os.path.join(os.path.dirname(sys.executable), "dbt"),
+            "ls",
+            "--quiet",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(tmp_path),
+            "--vars",
+            _json.dumps(disabled),
+            "--output",
+            "json",
+            "--output-keys",
+            "name",
+            "resource_type",
+            "schema",
+            "source_name",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     nodes = [_json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     schemas = {n["name"]: n.get("schema") for n in nodes if n["resource_type"] == "model"}

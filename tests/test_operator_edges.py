@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-
 import test_stripe_analytics as stripe
 from conftest import configure
 from conftest import today as clock_today
@@ -25,13 +24,22 @@ def cli(capsys, *args):
 
 
 def whop_setup(monkeypatch, sandbox, **settings):
-    configure(monkeypatch, "whop", **{"api_key": "whop_sandbox_key", "base_url": f"{sandbox.url}/api/v1",
-                                      "wallet_queries": [MONTHLY_GROSS, WEEKLY], **settings})
+    configure(
+        monkeypatch,
+        "whop",
+        **{
+            "api_key": "whop_sandbox_key",
+            "base_url": f"{sandbox.url}/api/v1",
+            "wallet_queries": [MONTHLY_GROSS, WEEKLY],
+            **settings,
+        },
+    )
 
 
 def whop_loaded(warehouse, name):
-    rows = warehouse.query("select period, currency, amount, line_count from whop.wallet_time_series "
-                           f"where query_name = '{name}'")
+    rows = warehouse.query(
+        f"select period, currency, amount, line_count from whop.wallet_time_series where query_name = '{name}'"
+    )
     return {(r[0], r[1]): (Decimal(r[2]), r[3]) for r in rows}
 
 
@@ -39,11 +47,13 @@ def whop_loaded(warehouse, name):
 def test_whop_backfill_ending_mid_period_keeps_whole_periods(sandbox, warehouse, capsys, monkeypatch):
     whop_setup(monkeypatch, sandbox)
     emulator = sandbox.by_name["whop"]
-    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-07-31",
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-07-31", "--destination", warehouse.name
+    )
     assert code == 0, err
-    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-06-15",
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys, "run", "whop", "--from", "2025-05-01", "--to", "2025-06-15", "--destination", warehouse.name
+    )
     assert code == 0, err
     assert "--to 2025-06-15 widened to 2025-06-30 for monthly_gross" in out
     assert "--to 2025-06-15 widened to 2025-06-15" not in out
@@ -54,8 +64,9 @@ def test_whop_backfill_ending_mid_period_keeps_whole_periods(sandbox, warehouse,
     loaded = whop_loaded(warehouse, "monthly_gross")
     assert loaded == truth
     assert {k for k in loaded if k[0] == june}  # June is there, whole
-    code, out, err = cli(capsys, "run", "whop", "--from", "2025-05-14", "--to", "2025-06-18",
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys, "run", "whop", "--from", "2025-05-14", "--to", "2025-06-18", "--destination", warehouse.name
+    )
     assert code == 0, err
     assert "--from 2025-05-14 widened to 2025-05-01 for monthly_gross" in out
     assert "--from 2025-05-14 widened to 2025-05-12 for weekly" in out
@@ -66,29 +77,47 @@ def test_whop_backfill_ending_mid_period_keeps_whole_periods(sandbox, warehouse,
 
 def test_stripe_weekly_backfill_ending_mid_week_keeps_whole_weeks(sandbox, warehouse, capsys, monkeypatch):
     stripe.setup(monkeypatch, sandbox, [stripe.WEEKLY])
-    code, out, err = cli(capsys, "run", "stripe_analytics", "--from", "2025-05-05", "--to", "2025-06-29",
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys, "run", "stripe_analytics", "--from", "2025-05-05", "--to", "2025-06-29", "--destination", warehouse.name
+    )
     assert code == 0, err
-    code, out, err = cli(capsys, "run", "stripe_analytics", "--from", "2025-05-07", "--to", "2025-06-18",
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys, "run", "stripe_analytics", "--from", "2025-05-07", "--to", "2025-06-18", "--destination", warehouse.name
+    )
     assert code == 0, err
-    assert "--from 2025-05-07 widened to 2025-05-05 for revenue_weekly; --to 2025-06-18 widened to 2025-06-22 " \
-           "for revenue_weekly" in out
+    assert (
+        "--from 2025-05-07 widened to 2025-05-05 for revenue_weekly; --to 2025-06-18 widened to 2025-06-22 "
+        "for revenue_weekly" in out
+    )
     end = dt.datetime(2025, 6, 30, tzinfo=dt.timezone.utc)
-    assert stripe.loaded(warehouse, "revenue_weekly") == stripe.expected(sandbox, stripe.WEEKLY, dt.date(2025, 5, 5), end)
+    assert stripe.loaded(warehouse, "revenue_weekly") == stripe.expected(
+        sandbox, stripe.WEEKLY, dt.date(2025, 5, 5), end
+    )
 
 
 # -- 5: a range with no data loads nothing and exits 0, for every provider ------------------------------
-WINDOWED = {"whop": ("wallet_time_series", "metric_results"), "stripe_analytics": ("metric_results",),
-            "statsig": ("metric_values",)}
+WINDOWED = {
+    "whop": ("wallet_time_series", "metric_results"),
+    "stripe_analytics": ("metric_results",),
+    "statsig": ("metric_values",),
+}
 
 
 def test_a_backfill_before_the_data_starts_loads_nothing_and_exits_0(sandbox, warehouse, capsys, monkeypatch):
     from test_operator_cli import point_all_at_sandbox
 
     point_all_at_sandbox(monkeypatch, sandbox)
-    code, out, err = cli(capsys, "run", "all", "--from", "2021-11-01", "--to", "2021-12-26",  # a Sunday: no week reaches 2022
-                         "--destination", warehouse.name)
+    code, out, err = cli(
+        capsys,
+        "run",
+        "all",
+        "--from",
+        "2021-11-01",
+        "--to",
+        "2021-12-26",  # a Sunday: no week reaches 2022
+        "--destination",
+        warehouse.name,
+    )
     assert code == 0, err
     assert [line.split(":")[0] for line in out.splitlines()] == ["whop", "stripe_analytics", "posthog", "statsig"]
     for provider, tables in WINDOWED.items():
@@ -100,14 +129,22 @@ def test_a_backfill_before_the_data_starts_loads_nothing_and_exits_0(sandbox, wa
 
 # -- 4: a misspelt provider section or a missing key fails, never skips silently ---------------------------
 @pytest.mark.parametrize("command", ["check", "run"])
-@pytest.mark.parametrize("variable, message", [
-    ("SOURCES__STRIPE__API_KEY", "metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - "
-                                 "did you mean stripe_analytics?"),
-    ("SOURCES__STATSIGG__API_KEY", "metricsync: unknown provider statsigg in SOURCES__STATSIGG__API_KEY - "
-                                   "did you mean statsig?"),
-])
-def test_a_misspelt_provider_section_exits_2_with_a_did_you_mean(sandbox, capsys, monkeypatch, command, variable,
-                                                                  message):
+@pytest.mark.parametrize(
+    "variable, message",
+    [
+        (
+            "SOURCES__STRIPE__API_KEY",
+            "metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - did you mean stripe_analytics?",
+        ),
+        (
+            "SOURCES__STATSIGG__API_KEY",
+            "metricsync: unknown provider statsigg in SOURCES__STATSIGG__API_KEY - did you mean statsig?",
+        ),
+    ],
+)
+def test_a_misspelt_provider_section_exits_2_with_a_did_you_mean(
+    sandbox, capsys, monkeypatch, command, variable, message
+):
     stripe.setup(monkeypatch, sandbox, [stripe.WEEKLY], api_key=None)
     monkeypatch.setenv(variable, stripe.KEY)
     code, out, err = cli(capsys, command, "all")
@@ -125,7 +162,10 @@ def test_a_misspelt_section_in_toml_exits_2(sandbox, capsys, isolated):
         (isolated / ".dlt" / "config.toml").unlink()
         reload_config()
     assert code == 2
-    assert err.strip() == "metricsync: unknown provider posthgo in [sources.posthgo] in config.toml - did you mean posthog?"
+    assert (
+        err.strip()
+        == "metricsync: unknown provider posthgo in [sources.posthgo] in config.toml - did you mean posthog?"
+    )
 
 
 @pytest.mark.parametrize("command", ["check", "run"])
@@ -136,7 +176,8 @@ def test_a_provider_with_settings_but_no_key_fails_all_in_one_line(sandbox, caps
     assert code == 2
     assert out.startswith("whop: ok")
     assert err.strip().splitlines() == [
-        "stripe_analytics: missing configuration api_key - set SOURCES__STRIPE_ANALYTICS__API_KEY"]
+        "stripe_analytics: missing configuration api_key - set SOURCES__STRIPE_ANALYTICS__API_KEY"
+    ]
     assert not [r for r in sandbox.seen("/") if r.path.startswith("/v2/")]
 
 
@@ -154,8 +195,13 @@ def test_whop_values_sent_as_text_load_exactly_into_the_same_column(sandbox, war
     result = run("whop", warehouse)
     assert result.ok, result.message
     assert whop.loaded_metric(warehouse, query["name"]) == whop.expected_metric(emulator, query)
-    columns = {r[0] for r in warehouse.query("select column_name from information_schema.columns where "
-                                             "table_schema = 'whop' and table_name = 'metric_results'")}
+    columns = {
+        r[0]
+        for r in warehouse.query(
+            "select column_name from information_schema.columns where "
+            "table_schema = 'whop' and table_name = 'metric_results'"
+        )
+    }
     assert {"value", "refund_value"} <= columns and not [c for c in columns if "__v_" in c]
     assert warehouse.query("select count(*) from whop.metric_results where refund_value is null") == [(0,)]
 
@@ -173,16 +219,21 @@ def test_a_value_that_is_no_number_fails_the_query_naming_the_column(sandbox, wa
     result = run("whop", warehouse)
     assert result.exit_code == 3
     assert result.message.startswith("whop: query 'users_weekly' period ")
-    assert " failed (HTTP 200): table metric_results: column 'refund_value' is decimal in the warehouse but the API " \
-           "sent 'n/a'" in result.message
+    assert (
+        " failed (HTTP 200): table metric_results: column 'refund_value' is decimal in the warehouse but the API "
+        "sent 'n/a'" in result.message
+    )
     assert warehouse.query("select period, value, refund_value from whop.metric_results order by period") == before
 
 
 # -- 9: check and status name the dataset that run writes ------------------------------------------------
-@pytest.mark.parametrize("settings, dataset", [
-    pytest.param({"DATASET_PREFIX": "metrics_"}, "metrics_statsig", id="dataset-prefix"),
-    pytest.param({"SOURCES__STATSIG__DATASET_NAME": "product_stats"}, "product_stats", id="dataset-name"),
-])
+@pytest.mark.parametrize(
+    "settings, dataset",
+    [
+        pytest.param({"DATASET_PREFIX": "metrics_"}, "metrics_statsig", id="dataset-prefix"),
+        pytest.param({"SOURCES__STATSIG__DATASET_NAME": "product_stats"}, "product_stats", id="dataset-name"),
+    ],
+)
 def test_check_and_status_name_the_dataset_run_writes(sandbox, warehouse, capsys, monkeypatch, settings, dataset):
     from test_statsig import setup as setup_statsig
 
@@ -212,9 +263,11 @@ def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, wa
     assert code == 0, err
     before = warehouse.query("select query_name, period, currency, amount from whop.wallet_time_series")
     configure(monkeypatch, "whop", accounts=[{"name": "north", "account_id": "biz_north"}])
-    refusal = ("accounts are configured but dataset whop was loaded without them (table wallet_groupings has no "
-               "account column) - set sources.whop.dataset_name to a new dataset, or run `metricsync reset whop "
-               f"--drop-rows --destination {warehouse.name}` first")
+    refusal = (
+        "accounts are configured but dataset whop was loaded without them (table wallet_groupings has no "
+        "account column) - set sources.whop.dataset_name to a new dataset, or run `metricsync reset whop "
+        f"--drop-rows --destination {warehouse.name}` first"
+    )
     code, out, err = cli(capsys, "check", "whop", "--destination", warehouse.name)
     assert (code, err.strip()) == (2, f"whop (account north): {refusal}")
     sandbox.clear_log()
@@ -231,8 +284,9 @@ def test_accounts_added_to_a_dataset_loaded_without_them_are_refused(sandbox, wa
 
 # -- 11: a normal run prints only its closing lines -----------------------------------------------------
 @pytest.mark.parametrize("sql_warehouse", ["duckdb", "mariadb"], indirect=True)
-def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(sandbox, sql_warehouse, isolated,
-                                                                          monkeypatch):
+def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(
+    sandbox, sql_warehouse, isolated, monkeypatch
+):
     """Whop with two accounts (whose pages used to make dlt warn about column hints), on DuckDB and
     on MariaDB (which used to print a SQLAlchemy warning; Postgres logs as DuckDB does), in a
     process of its own as cron runs it."""
@@ -243,16 +297,41 @@ def test_a_normal_run_of_all_four_providers_prints_only_the_closing_lines(sandbo
     from conftest import ROOT
     from test_operator_cli import point_all_at_sandbox
 
-    point_all_at_sandbox(monkeypatch, sandbox, whop={"accounts": [{"name": "north", "account_id": "biz_north"},
-                                                                  {"name": "south", "account_id": "biz_south"}]})
-    done = subprocess.run([sys.executable, "-m", "metricsync", "run", "all", "--progress", "none",
-                           "--destination", sql_warehouse.name,
-                           "--pipelines-dir", str(isolated / "pipelines")], cwd=isolated, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    point_all_at_sandbox(
+        monkeypatch,
+        sandbox,
+        whop={"accounts": [{"name": "north", "account_id": "biz_north"}, {"name": "south", "account_id": "biz_south"}]},
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "run",
+            "all",
+            "--progress",
+            "none",
+            "--destination",
+            sql_warehouse.name,
+            "--pipelines-dir",
+            str(isolated / "pipelines"),
+        ],
+        cwd=isolated,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
-        "whop (account north)", "whop (account south)", "whop", "stripe_analytics", "posthog", "statsig"]
+        "whop (account north)",
+        "whop (account south)",
+        "whop",
+        "stripe_analytics",
+        "posthog",
+        "statsig",
+    ]
 
 
 # -- 2: weeks as the API labels them ---------------------------------------------------------------------
@@ -296,12 +375,15 @@ def test_the_widening_sample_in_the_docstring_holds():
     assert doctest.testmod(windows).failed == 0
 
 
-@pytest.mark.parametrize("sent, loads", [
-    pytest.param("9000", 9000, id="integer-as-text"),
-    pytest.param(9000.0, 9000, id="integral-float"),
-    pytest.param("12.5", None, id="fraction-of-a-minor-unit"),
-    pytest.param("n/a", None, id="no-number"),
-])
+@pytest.mark.parametrize(
+    "sent, loads",
+    [
+        pytest.param("9000", 9000, id="integer-as-text"),
+        pytest.param(9000.0, 9000, id="integral-float"),
+        pytest.param("12.5", None, id="fraction-of-a-minor-unit"),
+        pytest.param("n/a", None, id="no-number"),
+    ],
+)
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)  # a source's conversion, before any warehouse
 def test_stripe_values_keep_their_integer_type(sandbox, warehouse, run, monkeypatch, sent, loads):
     """Stripe values are integers (minor units, counts): text or an integral float loads exactly; a

@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-
 from metricsync.sources._common import (
     ApiClient,
     ApiError,
@@ -54,8 +53,13 @@ class Pages:
 
 
 def drive(api: Callable, first: Request, paginator, base_url: str = BASE, **kw) -> list[Any]:
-    client = ApiClient("acme", base_url, secret="pg_test_key_123", retry=RetryPolicy(backoff_base=0.01, backoff_max=0.05),
-                       transport=httpx.MockTransport(api))
+    client = ApiClient(
+        "acme",
+        base_url,
+        secret="pg_test_key_123",
+        retry=RetryPolicy(backoff_base=0.01, backoff_max=0.05),
+        transport=httpx.MockTransport(api),
+    )
     return list(client.pages(first, paginator, endpoint="GET /list", **kw))
 
 
@@ -67,6 +71,7 @@ def cursor_page(data: list, pagination: Optional[dict]) -> dict:
 
 
 # -- BodyCursorPaginator (Whop) ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "paginator, param, last_pagination",
@@ -157,8 +162,11 @@ def test_page_token_paginator_json_body(first_next):
 
 
 def test_page_token_paginator_form_body_keeps_repeated_fields_and_one_page():
-    api = Pages({"data": [1], "next_page_url": f"{QUERY}?page=pg_2"}, {"data": [2], "next_page": "pg_3"},
-                {"data": [3], "next_page_url": None, "next_page": None})
+    api = Pages(
+        {"data": [1], "next_page_url": f"{QUERY}?page=pg_2"},
+        {"data": [2], "next_page": "pg_3"},
+        {"data": [3], "next_page_url": None, "next_page": None},
+    )
     form = [("metric", "mrr"), ("dimensions[]", "currency"), ("dimensions[]", "plan")]
     drive(api, Request("POST", QUERY, form=form), PageTokenPaginator())
     assert api.forms == [form, form + [("page", "pg_2")], form + [("page", "pg_3")]]
@@ -198,8 +206,9 @@ def statsig_page(data: list, next_page: Any) -> dict:
 @pytest.mark.parametrize(
     "second, third",
     [
-        pytest.param("/console/v1/metrics/list?page=2&limit=2", "/console/v1/metrics/list?page=3&limit=2",
-                     id="path-with-page"),
+        pytest.param(
+            "/console/v1/metrics/list?page=2&limit=2", "/console/v1/metrics/list?page=3&limit=2", id="path-with-page"
+        ),
         pytest.param(2, 3, id="bare-number"),
         pytest.param("2", "3", id="number-as-text"),
     ],
@@ -241,17 +250,38 @@ def test_page_number_paginator_stops(pagination):
 
 # -- the client's loop ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "paginator, first, stuck_body, hint",
     [
-        pytest.param(BodyCursorPaginator(), Request("GET", "/stats"), cursor_page([1], {"next_cursor": "same"}),
-                     "cursor parameter 'cursor'", id="cursor-repeated"),
-        pytest.param(NextUrlPaginator(), Request("GET", "/items"), {"results": [1], "next": f"{BASE}/items?offset=2"},
-                     "ignored the page parameter", id="next-link-repeated"),
-        pytest.param(PageTokenPaginator(), Request("POST", QUERY, json={"m": 1}), {"data": [1], "next_page": "pg_2"},
-                     "ignored the page parameter", id="page-token-repeated"),
-        pytest.param(PageNumberPaginator(), Request("GET", "/list"), statsig_page([1], 2),
-                     "ignored the page parameter", id="page-number-repeated"),
+        pytest.param(
+            BodyCursorPaginator(),
+            Request("GET", "/stats"),
+            cursor_page([1], {"next_cursor": "same"}),
+            "cursor parameter 'cursor'",
+            id="cursor-repeated",
+        ),
+        pytest.param(
+            NextUrlPaginator(),
+            Request("GET", "/items"),
+            {"results": [1], "next": f"{BASE}/items?offset=2"},
+            "ignored the page parameter",
+            id="next-link-repeated",
+        ),
+        pytest.param(
+            PageTokenPaginator(),
+            Request("POST", QUERY, json={"m": 1}),
+            {"data": [1], "next_page": "pg_2"},
+            "ignored the page parameter",
+            id="page-token-repeated",
+        ),
+        pytest.param(
+            PageNumberPaginator(),
+            Request("GET", "/list"),
+            statsig_page([1], 2),
+            "ignored the page parameter",
+            id="page-number-repeated",
+        ),
     ],
 )
 def test_pagination_that_does_not_advance_is_an_error(paginator, first, stuck_body, hint):

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pyarrow as pa
-
 from metricsync.sources._common.load.prefetch import Prefetcher, note
 
 MB = 2**20
@@ -140,8 +139,13 @@ def test_a_spooled_windows_pages_leave_memory_and_read_back_as_they_were():
     from metricsync.sources._common.load.spool import Spool
 
     def page(start: int) -> pa.Table:  # ~1 MB of Arrow: a compact query name, 1,000-character values
-        return to_arrow([{"query_name": "q", "dimension_value": f"{n:06d}" + "x" * 1000, "value": n}
-                         for n in range(start, start + 1000)], compact=True)
+        return to_arrow(
+            [
+                {"query_name": "q", "dimension_value": f"{n:06d}" + "x" * 1000, "value": n}
+                for n in range(start, start + 1000)
+            ],
+            compact=True,
+        )
 
     expected = [row for start in (0, 1000, 2000, 3000) for row in page(start).to_pylist()]
     before = pa.total_allocated_bytes()

@@ -5,7 +5,6 @@ import time
 
 import psutil
 import pytest
-
 from processes import child_process, run_command
 
 

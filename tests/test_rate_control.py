@@ -12,13 +12,17 @@ from typing import Optional
 
 import httpx
 import pytest
-
 from metricsync.sources._common import ApiClient, Request, RequestLimiter, RetryPolicy
 
 BASE = "https://api.example.com/v1"
 FAST = RetryPolicy(max_attempts=20, backoff_base=0.01, backoff_max=0.05)
-STRIPE_CONCURRENCY = {"error": {"code": "metric_query_concurrency_limit_exceeded", "type": "rate_limit_error",
-                                "message": "Too many concurrent metric queries."}}
+STRIPE_CONCURRENCY = {
+    "error": {
+        "code": "metric_query_concurrency_limit_exceeded",
+        "type": "rate_limit_error",
+        "message": "Too many concurrent metric queries.",
+    }
+}
 
 
 class FakeClock:
@@ -63,11 +67,18 @@ class RateLimitedApi:
         return max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
 
 
-def fake_clock_client(api, clock: FakeClock, requests_per_second: Optional[float] = None,
-                      max_concurrency: int = 1) -> ApiClient:
+def fake_clock_client(
+    api, clock: FakeClock, requests_per_second: Optional[float] = None, max_concurrency: int = 1
+) -> ApiClient:
     limiter = RequestLimiter(max_concurrency, requests_per_second, provider="acme", clock=clock, sleep=clock.sleep)
-    return ApiClient("acme", BASE, auth_headers={"Authorization": "Bearer k"}, retry=FAST, limiter=limiter,
-                     transport=httpx.MockTransport(api))
+    return ApiClient(
+        "acme",
+        BASE,
+        auth_headers={"Authorization": "Bearer k"},
+        retry=FAST,
+        limiter=limiter,
+        transport=httpx.MockTransport(api),
+    )
 
 
 def send(client: ApiClient, count: int) -> None:
@@ -75,8 +86,9 @@ def send(client: ApiClient, count: int) -> None:
         client.request(Request("GET", f"/item/{i}"), endpoint="GET /item")
 
 
-@pytest.mark.parametrize("rate", [pytest.param(10, id="10-per-s"), pytest.param(40, id="40-per-s"),
-                                  pytest.param(80, id="80-per-s")])
+@pytest.mark.parametrize(
+    "rate", [pytest.param(10, id="10-per-s"), pytest.param(40, id="40-per-s"), pytest.param(80, id="80-per-s")]
+)
 def test_not_told_the_rate_it_converges_near_the_servers_limit(rate):
     clock = FakeClock()
     api = RateLimitedApi(clock, rate)
@@ -220,8 +232,9 @@ class ConcurrencyLimitedApi:
 def test_concurrency_429s_cut_concurrency_not_rate_and_never_exceed_max_concurrency(cap):
     api = ConcurrencyLimitedApi(allowed=2)
     limiter = RequestLimiter(max_concurrency=cap, provider="stripe_analytics")
-    client = ApiClient("stripe_analytics", BASE, auth_headers={}, retry=FAST, limiter=limiter,
-                       transport=httpx.MockTransport(api))
+    client = ApiClient(
+        "stripe_analytics", BASE, auth_headers={}, retry=FAST, limiter=limiter, transport=httpx.MockTransport(api)
+    )
     errors: list = []
 
     def worker(n: int) -> None:
@@ -252,9 +265,14 @@ def test_a_wait_beyond_max_retry_wait_fails_without_holding_other_requests():
     clock = FakeClock()
     answers = iter([httpx.Response(429, headers={"Retry-After": "900"}, json={}), httpx.Response(200, json={})])
     limiter = RequestLimiter(2, None, provider="acme", clock=clock, sleep=clock.sleep)
-    client = ApiClient("acme", BASE, auth_headers={"Authorization": "Bearer k"}, limiter=limiter,
-                       retry=RetryPolicy(max_attempts=3, max_retry_wait=5),
-                       transport=httpx.MockTransport(lambda request: next(answers)))
+    client = ApiClient(
+        "acme",
+        BASE,
+        auth_headers={"Authorization": "Bearer k"},
+        limiter=limiter,
+        retry=RetryPolicy(max_attempts=3, max_retry_wait=5),
+        transport=httpx.MockTransport(lambda request: next(answers)),
+    )
     with pytest.raises(RetriesExhausted, match="900s, more than max_retry_wait"):
         client.request(Request("GET", "/a"), endpoint="GET /a")
     before = clock.now

@@ -13,11 +13,10 @@ import re
 import sys
 
 import pytest
-
 from conftest import LOADED_DAYS, ROOT, today
-from processes import child_process, run_command
 from metricsync.cli import main
 from metricsync.sandbox.whop import LINE_CATEGORIES
+from processes import child_process, run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=LOADED_DAYS)
@@ -39,8 +38,11 @@ def test_plain_status_names_each_query_its_cursor_and_rows(loaded_duckdb, capsys
     code, out, err = cli(capsys, "status", "whop", "statsig")
     assert code == 0, err
     lines = out.splitlines()
-    assert re.fullmatch(r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+, dataset whop "
-                        rf"in duckdb:{re.escape(loaded_duckdb.credentials)}\)", lines[0])
+    assert re.fullmatch(
+        r"whop: last load \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(loaded, load id [\d.]+, dataset whop "
+        rf"in duckdb:{re.escape(loaded_duckdb.credentials)}\)",
+        lines[0],
+    )
     rows = dict(loaded_duckdb.query("select query_name, count(*) from whop.wallet_time_series group by 1"))
     for name in ("daily_all", "weekly_usd", "monthly_gross", "monthly_net"):
         assert f"  wallet_time_series / {name}: loaded through {TODAY}, {rows[name]} rows" in lines, out
@@ -53,13 +55,13 @@ def test_plain_status_names_each_query_its_cursor_and_rows(loaded_duckdb, capsys
 
 
 # -- reset ----------------------------------------------------------------------------------------
-def test_reset_without_drop_rows_keeps_rows_and_the_next_run_reloads_from_start_date(loaded_duckdb, sandbox,
-                                                                                    capsys):
+def test_reset_without_drop_rows_keeps_rows_and_the_next_run_reloads_from_start_date(loaded_duckdb, sandbox, capsys):
     before = daily_rows(loaded_duckdb)
     code, out, err = cli(capsys, "reset", "whop", "--queries", "daily_all", "--yes")
     assert (code, err) == (0, "")
-    assert out.strip() == ("whop: reset wallet_time_series/daily_all (state forgotten, rows kept) - the next run "
-                           "reloads from start_date")
+    assert out.strip() == (
+        "whop: reset wallet_time_series/daily_all (state forgotten, rows kept) - the next run reloads from start_date"
+    )
     assert daily_rows(loaded_duckdb) == before
     code, out, err = cli(capsys, "run", "whop", "--queries", "daily_all", "--progress", "none")
     assert code == 0, err
@@ -70,8 +72,9 @@ def test_reset_without_drop_rows_keeps_rows_and_the_next_run_reloads_from_start_
 def test_reset_by_resource_with_drop_rows_drops_its_table(loaded_duckdb, sandbox, capsys):
     code, out, err = cli(capsys, "reset", "whop", "--resources", "wallet_time_series", "--drop-rows", "--yes")
     assert code == 0, err
-    assert out.strip() == ("whop: reset wallet_time_series (state forgotten, rows deleted) - the next run "
-                           "reloads from start_date")
+    assert out.strip() == (
+        "whop: reset wallet_time_series (state forgotten, rows deleted) - the next run reloads from start_date"
+    )
     assert "wallet_time_series" not in loaded_duckdb.tables("whop")
     assert loaded_duckdb.query("select count(*) from whop.metric_results")[0][0] > 0  # the other resource stays
     code, out, err = cli(capsys, "run", "whop", "--resources", "wallet_time_series", "--progress", "none")
@@ -80,19 +83,36 @@ def test_reset_by_resource_with_drop_rows_drops_its_table(loaded_duckdb, sandbox
     assert daily_rows(loaded_duckdb) > 0
 
 
-@pytest.mark.parametrize("answer, code, reset", [pytest.param("n", 2, False, id="no"),
-                                                 pytest.param("y", 0, True, id="yes")])
+@pytest.mark.parametrize(
+    "answer, code, reset", [pytest.param("n", 2, False, id="no"), pytest.param("y", 0, True, id="yes")]
+)
 def test_reset_asks_on_a_terminal(loaded_duckdb, isolated, answer, code, reset):
     """On a terminal (a pty here), `reset` without `--yes` asks, and only `y` resets."""
     import pty
 
     before = daily_rows(loaded_duckdb)
     primary, secondary = pty.openpty()
-    command = [sys.executable, "-m", "metricsync", "reset", "whop", "--queries", "daily_all", "--drop-rows",
-               "--pipelines-dir", "pipelines"]
+    command = [
+        sys.executable,
+        "-m",
+        "metricsync",
+        "reset",
+        "whop",
+        "--queries",
+        "daily_all",
+        "--drop-rows",
+        "--pipelines-dir",
+        "pipelines",
+    ]
     try:
-        with child_process(command, cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=secondary,
-                           stdout=secondary, stderr=secondary) as child:
+        with child_process(
+            command,
+            cwd=isolated,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+        ) as child:
             os.close(secondary)
             seen = b""
             while b"[y/N]" not in seen:
@@ -106,8 +126,9 @@ def test_reset_asks_on_a_terminal(loaded_duckdb, isolated, answer, code, reset):
 
 
 # -- run all --------------------------------------------------------------------------------------
-def test_run_all_goes_on_past_failed_providers_and_exits_1_when_kinds_differ(loaded_duckdb, sandbox, capsys,
-                                                                              monkeypatch):
+def test_run_all_goes_on_past_failed_providers_and_exits_1_when_kinds_differ(
+    loaded_duckdb, sandbox, capsys, monkeypatch
+):
     monkeypatch.setenv("SOURCES__WHOP__API_KEY", "bad_key_0000")  # 401: exit 4
     monkeypatch.setenv("SOURCES__STATSIG__BASE_URL", "http://127.0.0.1:9")  # unreachable: exit 5
     monkeypatch.setenv("SOURCES__STATSIG__MAX_ATTEMPTS", "1")
@@ -120,23 +141,26 @@ def test_run_all_goes_on_past_failed_providers_and_exits_1_when_kinds_differ(loa
     assert failed[1] == "statsig: cannot reach 127.0.0.1 - check sources.statsig.base_url"
 
 
-def test_one_failed_provider_gives_its_own_code_and_transform_is_skipped(loaded_duckdb, sandbox, capsys,
-                                                                         monkeypatch):
+def test_one_failed_provider_gives_its_own_code_and_transform_is_skipped(loaded_duckdb, sandbox, capsys, monkeypatch):
     monkeypatch.setenv("SOURCES__WHOP__API_KEY", "bad_key_0000")
     built = loaded_duckdb.query("select max(loaded_at), count(*) from metrics.fct_metric_values")
     code, out, err = cli(capsys, "run", "all", "--transform", "--progress", "none")
     assert code == 4, err
     assert "transform" not in out + err
-    assert [line.split(" - ")[0] for line in out.splitlines()] == ["stripe_analytics: ok", "posthog: ok",
-                                                                   "statsig: ok"]
+    assert [line.split(" - ")[0] for line in out.splitlines()] == ["stripe_analytics: ok", "posthog: ok", "statsig: ok"]
     assert loaded_duckdb.query("select max(loaded_at), count(*) from metrics.fct_metric_values") == built
 
 
 # -- progress -------------------------------------------------------------------------------------
 def test_progress_auto_logs_lines_when_stderr_is_not_a_terminal(loaded_duckdb, sandbox, isolated):
-    done = run_command([sys.executable, "-m", "metricsync", "run", "statsig", "--progress", "auto",
-                        "--pipelines-dir", "pipelines"], cwd=isolated, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                       capture_output=True, text=True, timeout=300)
+    done = run_command(
+        [sys.executable, "-m", "metricsync", "run", "statsig", "--progress", "auto", "--pipelines-dir", "pipelines"],
+        cwd=isolated,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "\x1b[" not in done.stderr  # no bar drawn into a log file
     assert done.stdout.startswith("statsig: ok - ")
@@ -146,8 +170,9 @@ def test_progress_auto_logs_lines_when_stderr_is_not_a_terminal(loaded_duckdb, s
 def test_whop_wallet_net_revenue_monthly_is_the_net_income_lines_per_month(loaded_duckdb, sandbox):
     lines = [k for k in sorted(LINE_CATEGORIES) if "net_income" in LINE_CATEGORIES[k][1]]
     truth = sandbox.by_name["whop"].wallet_totals(START.replace(day=1), TODAY, "month", lines)
-    rows = loaded_duckdb.query("select series, month, currency, net_revenue, line_count "
-                               "from metrics.whop_wallet_net_revenue_monthly")
+    rows = loaded_duckdb.query(
+        "select series, month, currency, net_revenue, line_count from metrics.whop_wallet_net_revenue_monthly"
+    )
     assert {r[0] for r in rows} == {"monthly_net"}  # only the query filtered to net_income
     assert {(month, currency): (amount, count) for _s, month, currency, amount, count in rows} == truth
 
@@ -157,14 +182,22 @@ def test_an_md_path_never_becomes_a_local_file_and_its_token_is_never_printed(sa
     from conftest import loaded_settings
 
     token = "secret_md_token_123"
-    env = {**os.environ, **loaded_settings(sandbox), "PYTHONPATH": str(ROOT),
-           "DESTINATION__DUCKDB__CREDENTIALS": f"md:analytics?motherduck_token={token}"}
-    done = run_command([sys.executable, "-m", "metricsync", "run", "posthog", "--progress", "none",
-                        "--pipelines-dir", "pipelines"], cwd=isolated, env=env, capture_output=True, text=True,
-                       timeout=300)
+    env = {
+        **os.environ,
+        **loaded_settings(sandbox),
+        "PYTHONPATH": str(ROOT),
+        "DESTINATION__DUCKDB__CREDENTIALS": f"md:analytics?motherduck_token={token}",
+    }
+    done = run_command(
+        [sys.executable, "-m", "metricsync", "run", "posthog", "--progress", "none", "--pipelines-dir", "pipelines"],
+        cwd=isolated,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0  # no MotherDuck here: it must fail, not load into a local file
     assert token not in done.stdout + done.stderr
     named = [os.path.join(d, f) for d, dirs, files in os.walk(isolated) for f in dirs + files]
     assert named and not [path for path in named if token in path or "md:" in path or "analytics" in path]
     assert "posthog__motherduck" in os.listdir(isolated / "pipelines")
-

@@ -11,7 +11,6 @@ import json
 import logging
 
 import pytest
-
 from conftest import configure
 
 COUNTRIES = [f"C{n:02d}" for n in range(30)]
@@ -27,8 +26,14 @@ def countries(sandbox, monkeypatch, tmp_path):
     whop = sandbox.by_name["whop"]
     whop.settings["breakdown_values"] = {"country": COUNTRIES}
     whop.settings["metric_page_size"] = 5_000
-    configure(monkeypatch, "whop", api_key=whop.api_key, base_url=f"{sandbox.url}/api/v1",
-              metric_queries=[QUERY], wallet_queries=[])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=whop.api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        metric_queries=[QUERY],
+        wallet_queries=[],
+    )
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "reload.duckdb"))
     last = sandbox.today - dt.timedelta(days=10)
     return last - dt.timedelta(days=91), last
@@ -40,8 +45,9 @@ def restate(sandbox, span) -> None:
 
 
 def truth(sandbox, span) -> dict:
-    totals = sandbox.by_name["whop"].metric_totals(QUERY["resource"], "daily", ["country"], span[0],
-                                                   span[1] + dt.timedelta(days=1))
+    totals = sandbox.by_name["whop"].metric_totals(
+        QUERY["resource"], "daily", ["country"], span[0], span[1] + dt.timedelta(days=1)
+    )
     return {(period, combo[0]): value for (period, combo), value in totals.items()}
 
 
@@ -62,21 +68,25 @@ def old_version_pipeline(isolated, span):
     """The pipeline as a version without the merge-key delete ran it, and its backfill of `span`
     (dlt's own `delete-insert`)."""
     import dlt
-
     from metricsync.runner import apply_loader_defaults
-    from metricsync.warehouse.destinations import apply_loader_format, make_destination, pipeline_name
     from metricsync.sources._common.load.progress import RunControl
     from metricsync.sources.whop import whop_source
+    from metricsync.warehouse.destinations import apply_loader_format, make_destination, pipeline_name
 
     apply_loader_defaults()
     factory = make_destination("duckdb", "whop")
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name("whop", "duckdb"), destination=factory, dataset_name="whop",
-                            pipelines_dir=str(isolated / "pipelines"))
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name("whop", "duckdb"),
+        destination=factory,
+        dataset_name="whop",
+        pipelines_dir=str(isolated / "pipelines"),
+    )
     return pipeline, apply_loader_format(whop_source(control=RunControl(backfill=span)), factory)
 
 
 def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_the_cap(
-        sandbox, countries, run, isolated, monkeypatch, caplog):
+    sandbox, countries, run, isolated, monkeypatch, caplog
+):
     import dlt
 
     pipeline, source = old_version_pipeline(isolated, countries)
@@ -96,8 +106,10 @@ def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_
     assert result.ok, result.message
     assert not dlt.attach(pipeline.pipeline_name, pipelines_dir=str(isolated / "pipelines")).has_pending_data
     [line] = pending_lines(caplog)
-    assert line.startswith("whop: the data left pending by the previous run failed to load again (DuckDB ran out of "
-                           "memory (Out of Memory Error: ")
+    assert line.startswith(
+        "whop: the data left pending by the previous run failed to load again (DuckDB ran out of "
+        "memory (Out of Memory Error: "
+    )
     assert line.endswith("discarded it, its windows are fetched again")
     assert sandbox.seen("/api/v1/stats/metric"), "the window was fetched again"
     assert stored(isolated) == truth(sandbox, countries)
@@ -105,7 +117,6 @@ def test_a_package_that_fails_again_is_discarded_and_its_window_reloaded_within_
 
 def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countries, run, isolated, monkeypatch, caplog):
     import dlt
-
     from metricsync.warehouse.destinations import pipeline_name
 
     restate(sandbox, countries)
@@ -114,8 +125,10 @@ def test_a_load_that_failed_midway_is_completed_by_the_next_run(sandbox, countri
     failed = run("whop", backfill=countries)
     assert failed.exit_code == 1 and "\n" not in failed.message
     assert failed.message.startswith("whop: DuckDB ran out of memory (Out of Memory Error: ")
-    assert failed.message.endswith("- raise destination.duckdb.memory_limit (DESTINATION__DUCKDB__MEMORY_LIMIT, "
-                                   "default 200MB) and re-run; loads already committed stay")
+    assert failed.message.endswith(
+        "- raise destination.duckdb.memory_limit (DESTINATION__DUCKDB__MEMORY_LIMIT, "
+        "default 200MB) and re-run; loads already committed stay"
+    )
     assert dlt.attach(pipeline_name("whop", "duckdb"), pipelines_dir=str(isolated / "pipelines")).has_pending_data
 
     monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "200MB")  # as the line says

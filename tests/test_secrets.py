@@ -10,16 +10,14 @@ Postgres `transform` are searched for the password in test_hints.py (its one `tr
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-
-from conftest import postgres_database, today, ROOT
-from processes import run_command
+from conftest import ROOT, postgres_database, today
 from metricsync.sandbox import Sandbox
+from processes import run_command
 from test_config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets each test's TOML files
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -58,8 +56,14 @@ def settings(box: Sandbox, providers=("whop", "stripe_analytics", "posthog", "st
 
 def cli(folder: Path, env: dict, *args: str) -> str:
     """The CLI in a subprocess; its stdout and stderr, checked to have exited 0."""
-    done = run_command([sys.executable, "-m", "metricsync", *args, "--pipelines-dir", str(folder / "pipelines")],
-                       timeout=300, capture_output=True, cwd=folder, env=env, text=True)
+    done = run_command(
+        [sys.executable, "-m", "metricsync", *args, "--pipelines-dir", str(folder / "pipelines")],
+        timeout=300,
+        capture_output=True,
+        cwd=folder,
+        env=env,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -113,16 +117,21 @@ def duckdb_rows(path: Path) -> list:
 
     with duckdb.connect(str(path), read_only=True) as connection:
         tables = connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        return [row for schema, table in tables
-                for row in connection.execute(f'select * from "{schema}"."{table}"').fetchall()]
+        return [
+            row
+            for schema, table in tables
+            for row in connection.execute(f'select * from "{schema}"."{table}"').fetchall()
+        ]
 
 
 def postgres_rows(url: str) -> list:
     import psycopg2
 
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("select table_schema, table_name from information_schema.tables "
-                       "where table_schema not in ('pg_catalog', 'information_schema')")
+        cursor.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema not in ('pg_catalog', 'information_schema')"
+        )
         rows = []
         for schema, table in cursor.fetchall():
             cursor.execute(f'select * from "{schema}"."{table}"')
@@ -132,14 +141,20 @@ def postgres_rows(url: str) -> list:
 
 def test_no_planted_secret_is_printed_or_stored(planted_sandbox, isolated, capfd, monkeypatch):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update(settings(planted_sandbox), PYTHONPATH=str(ROOT), DESTINATION__DUCKDB__CREDENTIALS=str(isolated / "w.duckdb"))
+    env.update(
+        settings(planted_sandbox), PYTHONPATH=str(ROOT), DESTINATION__DUCKDB__CREDENTIALS=str(isolated / "w.duckdb")
+    )
     # one key from secrets.toml, as the README's set-up keeps them
-    write_toml(isolated / ".dlt" / "secrets.toml", f'[sources.posthog]\napi_key = "{env.pop("SOURCES__POSTHOG__API_KEY")}"\n')
-    outputs = {"run all": cli(isolated, env, "run", "all", "--json", "--log-level", "DEBUG"),
-               "verify all": in_process(capfd, monkeypatch, env, "verify", "all", "--json", "--log-level", "DEBUG"),
-               "status": in_process(capfd, monkeypatch, env, "status", "--json", "--log-level", "DEBUG"),
-               "check all": in_process(capfd, monkeypatch, env, "check", "all", "--log-level", "DEBUG"),
-               "describe statsig": in_process(capfd, monkeypatch, env, "describe", "statsig")}
+    write_toml(
+        isolated / ".dlt" / "secrets.toml", f'[sources.posthog]\napi_key = "{env.pop("SOURCES__POSTHOG__API_KEY")}"\n'
+    )
+    outputs = {
+        "run all": cli(isolated, env, "run", "all", "--json", "--log-level", "DEBUG"),
+        "verify all": in_process(capfd, monkeypatch, env, "verify", "all", "--json", "--log-level", "DEBUG"),
+        "status": in_process(capfd, monkeypatch, env, "status", "--json", "--log-level", "DEBUG"),
+        "check all": in_process(capfd, monkeypatch, env, "check", "all", "--log-level", "DEBUG"),
+        "describe statsig": in_process(capfd, monkeypatch, env, "describe", "statsig"),
+    }
     assert all(f"{p}: " in outputs["run all"] for p in ("whop", "stripe_analytics", "posthog")), outputs["run all"]
     assert "statsig (account second): ok" in outputs["run all"], outputs["run all"]
     assert '"account": "second"' in outputs["status"] and '"provider": "whop"' in outputs["status"], outputs["status"]
@@ -147,8 +162,9 @@ def test_no_planted_secret_is_printed_or_stored(planted_sandbox, isolated, capfd
         user, host = url.split("://", 1)[1].split("@")
         password_url = f"postgresql://{user.split(':')[0]}:{SECRETS['postgres']}@{host}"
         pg_env = {**env, **settings(planted_sandbox, ("whop",)), "DESTINATION__POSTGRES__CREDENTIALS": password_url}
-        outputs["run whop (postgres)"] = cli(isolated, pg_env, "run", "whop", "--json", "--destination", "postgres",
-                                             "--log-level", "DEBUG")
+        outputs["run whop (postgres)"] = cli(
+            isolated, pg_env, "run", "whop", "--json", "--destination", "postgres", "--log-level", "DEBUG"
+        )
         stored = {"postgres rows": warehouse_text(postgres_rows(url))}
     stored["duckdb rows"] = warehouse_text(duckdb_rows(isolated / "w.duckdb"))
     assert leaks({**outputs, **stored, **files_text(isolated)}) == []
@@ -158,24 +174,38 @@ MALFORMED = {  # destination -> a credentials value whose password a parser woul
     "postgres": f"postgres:{SECRETS['malformed']}@127.0.0.1/db",
     "sqlalchemy": f"mysql+pymysql:{SECRETS['malformed']}@127.0.0.1/db",
 }
-FIXES = {"postgres": "write it as postgresql://user:password@host:5432/database",
-         "sqlalchemy": "fix it (scheme://user:password@host:port/database)"}
+FIXES = {
+    "postgres": "write it as postgresql://user:password@host:5432/database",
+    "sqlalchemy": "fix it (scheme://user:password@host:port/database)",
+}
 
 
 COMMANDS = ["run whop", "check whop", "status whop", "verify whop", "transform", "reset whop", "query mrr"]
 
 
-@pytest.mark.parametrize("destination, command", [("postgres", c) for c in COMMANDS] +  # the other: one check
-                         [("sqlalchemy", c) for c in ("run whop", "transform")])
-def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(planted_sandbox, capfd, monkeypatch,
-                                                                                 isolated, command, destination):
+@pytest.mark.parametrize(
+    "destination, command",
+    [("postgres", c) for c in COMMANDS]  # the other: one check
+    + [("sqlalchemy", c) for c in ("run whop", "transform")],
+)
+def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(
+    planted_sandbox, capfd, monkeypatch, isolated, command, destination
+):
     from metricsync.cli import main
 
     for name, value in settings(planted_sandbox, ("whop",)).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(f"DESTINATION__{destination.upper()}__CREDENTIALS", MALFORMED[destination])
-    code = main([*command.split(), *(["--yes"] if command.startswith("reset") else []), "--destination", destination,
-                 "--pipelines-dir", "pipelines"])
+    code = main(
+        [
+            *command.split(),
+            *(["--yes"] if command.startswith("reset") else []),
+            "--destination",
+            destination,
+            "--pipelines-dir",
+            "pipelines",
+        ]
+    )
     out, err = capfd.readouterr()
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if " WARNING " not in line]
@@ -209,8 +239,10 @@ def test_every_configured_credential_is_masked_from_the_start(planted_sandbox, c
         monkeypatch.setenv("SOURCES__STATSIG__ACCOUNTS", accounts)
         monkeypatch.setenv("DESTINATION__MOTHERDUCK__CREDENTIALS", url)
     else:
-        write_toml(isolated / ".dlt" / "secrets.toml",
-                   f"[sources.statsig]\naccounts = '{accounts}'\n[destination.motherduck]\ncredentials = \"{url}\"\n")
+        write_toml(
+            isolated / ".dlt" / "secrets.toml",
+            f"[sources.statsig]\naccounts = '{accounts}'\n[destination.motherduck]\ncredentials = \"{url}\"\n",
+        )
     assert main(["describe", "whop"]) == 0
     capfd.readouterr()
     assert redact(f"{url} {key}") == "md:warehouse?motherduck_token=*** ***"

@@ -7,7 +7,6 @@ import json
 import jsonschema
 import pytest
 import tomlkit
-
 from metricsync.cli import main
 from metricsync.providers import PROVIDERS, source_factory
 from metricsync.sources._common.config.strict import check_settings
@@ -33,10 +32,14 @@ def test_the_command_prints_one_draft_2020_12_schema_with_secrets_marked(capsys)
         assert settings["api_key"]["writeOnly"] is True and settings["api_key"]["x-secret"] is True
         assert "default" not in settings["api_key"]
         assert settings["lookback_days" if provider != "posthog" else "timeout"]["x-env"].startswith(
-            f"SOURCES__{provider.upper()}__")
+            f"SOURCES__{provider.upper()}__"
+        )
     whop = printed["properties"]["sources"]["properties"]["whop"]["properties"]
     assert (whop["lookback_days"]["minimum"], whop["lookback_days"]["maximum"], whop["lookback_days"]["default"]) == (
-        0, 3650, 3)
+        0,
+        3650,
+        3,
+    )
     assert whop["array_params"]["enum"] == ["brackets", "repeat"]
     assert printed["properties"]["sources"]["properties"]["statsig"]["properties"]["page_size"]["maximum"] == 100
     assert printed["properties"]["metricsync"]["properties"]["destination"]["default"] == "duckdb"
@@ -46,8 +49,11 @@ def test_the_command_prints_one_draft_2020_12_schema_with_secrets_marked(capsys)
 
 
 CASES = [
-    ("whop", {"start_date": "2025-01-01", "lookback_days": 3, "wallet_queries": [{"name": "d", "group_by": "day"}]},
-     True),
+    (
+        "whop",
+        {"start_date": "2025-01-01", "lookback_days": 3, "wallet_queries": [{"name": "d", "group_by": "day"}]},
+        True,
+    ),
     ("whop", {"lookback_days": 4000}, False),
     ("whop", {"max_concurrency": 0}, False),
     ("whop", {"wallet_querys": []}, False),
@@ -68,8 +74,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("provider, settings, valid", CASES,
-                         ids=[f"{p}-{'-'.join(s)}-{'ok' if v else 'refused'}" for p, s, v in CASES])
+@pytest.mark.parametrize(
+    "provider, settings, valid", CASES, ids=[f"{p}-{'-'.join(s)}-{'ok' if v else 'refused'}" for p, s, v in CASES]
+)
 def test_schema_and_strict_checker_agree(schema, isolated, provider, settings, valid):
     config = {"sources": {provider: settings}}
     schema_ok = jsonschema.Draft202012Validator(schema).is_valid(config)

@@ -10,7 +10,6 @@ from typing import Any
 
 import dlt
 import pytest
-
 from conftest import ROOT, configure
 from metricsync import catalog, reference
 from metricsync.providers import PROVIDERS, source_factory
@@ -28,20 +27,35 @@ def test_reference_files_are_generated_from_the_settings(tmp_path):
     (tmp_path / "docs").mkdir()
     for name in ("docs/configuration.md", ".env.example"):
         shutil.copy(ROOT / name, tmp_path / name)
-    done = subprocess.run([sys.executable, "-m", "metricsync.reference"], cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "metricsync.reference"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     for name in ("docs/configuration.md", ".env.example"):
-        assert (tmp_path / name).read_text() == (ROOT / name).read_text(), \
+        assert (tmp_path / name).read_text() == (ROOT / name).read_text(), (
             f"{name} is out of date: run python -m metricsync.reference"
+        )
 
 
 @pytest.mark.parametrize("provider", list(PROVIDERS))
 def test_each_source_takes_the_shared_settings_of_its_scope(provider):
     names = set(source_parameters(source_factory(provider)))
     windowed = {"start_date", "lookback_days", "windows_per_load", "checkpoint_seconds"}
-    everywhere = {"api_key", "base_url", "max_concurrency", "requests_per_second", "timeout", "max_attempts",
-                  "max_retry_wait", "allow_insecure_http"}
+    everywhere = {
+        "api_key",
+        "base_url",
+        "max_concurrency",
+        "requests_per_second",
+        "timeout",
+        "max_attempts",
+        "max_retry_wait",
+        "allow_insecure_http",
+    }
     assert everywhere <= names
     assert (windowed <= names) if WINDOWED[provider] else not (windowed & names)
 
@@ -63,6 +77,7 @@ def probe(monkeypatch):
         @dlt.resource(name="probe")
         def rows() -> Any:
             yield {"probe_seconds": shared.probe_seconds, "timeout": shared.timeout}
+
         return rows
 
     return probe_source
@@ -84,12 +99,22 @@ def test_a_new_shared_entry_reaches_the_source(probe, monkeypatch, env, expected
     assert list(probe().resources["probe"]) == [{"probe_seconds": expected, "timeout": 30.0}]
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("probe_seconds", "11", "whop: probe_seconds '11' is out of range - set SOURCES__WHOP__PROBE_SECONDS to a number "
-                            "from 1 to 10"),
-    ("probe_second", "3", "whop: unknown setting probe_second (SOURCES__WHOP__PROBE_SECOND) - did you mean "
-                          "probe_seconds?"),
-], ids=["out-of-range", "misspelt"])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        (
+            "probe_seconds",
+            "11",
+            "whop: probe_seconds '11' is out of range - set SOURCES__WHOP__PROBE_SECONDS to a number from 1 to 10",
+        ),
+        (
+            "probe_second",
+            "3",
+            "whop: unknown setting probe_second (SOURCES__WHOP__PROBE_SECOND) - did you mean probe_seconds?",
+        ),
+    ],
+    ids=["out-of-range", "misspelt"],
+)
 def test_a_new_shared_entry_is_checked_strictly(probe, monkeypatch, name, value, message):
     configure(monkeypatch, "whop", api_key="k", **{name: value})
     with pytest.raises(ConfigError) as failed:
@@ -106,8 +131,11 @@ def test_a_new_shared_entry_is_documented(probe):
 
 def test_a_new_runner_entry_is_known_and_described(monkeypatch):
     """A setting the runner reads (scope `runner`): strict config knows it, `describe` lists it."""
-    monkeypatch.setitem(spec.SHARED, "lock_probe_seconds",
-                        spec.Shared(float, 600.0, "seconds to wait", spec.Range(float, 0, 3600), spec.RUNNER))
+    monkeypatch.setitem(
+        spec.SHARED,
+        "lock_probe_seconds",
+        spec.Shared(float, 600.0, "seconds to wait", spec.Range(float, 0, 3600), spec.RUNNER),
+    )
     configure(monkeypatch, "statsig", lock_probe_seconds=30)
     check_settings("statsig", source_factory("statsig"))
     listed = {s.name: (s.default, s.value, s.env) for s in catalog.settings("statsig")}

@@ -8,7 +8,6 @@ import threading
 import pyarrow as pa
 import pytest
 from conftest import configure, today
-
 from metricsync.sources._common.load.batch import Batch
 from metricsync.sources._common.load.prefetch import Prefetcher
 from metricsync.sources._common.load.progress import Chunk, RunControl
@@ -24,6 +23,7 @@ class FakeClock:
 
 
 # -- Batch -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "sizes, seconds_held, next_ready, due",
@@ -51,8 +51,9 @@ def test_batch_flush_concatenates_windows_filling_missing_columns_with_nulls():
     batch.add(pa.table({"q": [], "v": pa.array([], pa.float64())}))  # no rows: left out
     batch.add(pa.table({"q": ["b"], "_tombstone": [True]}))
     flushed = batch.flush()
-    assert [t.to_pylist() for t in flushed] == [[{"q": "a", "v": 1.5, "_tombstone": None},
-                                                {"q": "b", "v": None, "_tombstone": True}]]
+    assert [t.to_pylist() for t in flushed] == [
+        [{"q": "a", "v": 1.5, "_tombstone": None}, {"q": "b", "v": None, "_tombstone": True}]
+    ]
     assert batch.flush() == [] and batch.rows == 0
 
 
@@ -64,6 +65,7 @@ def test_batch_flush_keeps_tables_apart_when_a_column_type_differs():
 
 
 # -- Prefetcher ------------------------------------------------------------------------------------
+
 
 class Result:
     """A fetched result that counts how often its size is read."""
@@ -152,21 +154,31 @@ def test_a_paced_runs_first_load_ends_after_a_second_when_the_rest_takes_five_or
     assert later.late(rest=1000)  # checkpoint_seconds, as always
 
 
-@pytest.mark.parametrize("load_rows, loads", [pytest.param(1, 6, id="a-load-per-date"),
-                                               # a date is 13 rows and its tombstone: a third would cross 29
-                                               pytest.param(29, 3, id="ends-before-a-date-would-cross"),
-                                               pytest.param(10**9, 1, id="one-load")])
+@pytest.mark.parametrize(
+    "load_rows, loads",
+    [
+        pytest.param(1, 6, id="a-load-per-date"),
+        # a date is 13 rows and its tombstone: a third would cross 29
+        pytest.param(29, 3, id="ends-before-a-date-would-cross"),
+        pytest.param(10**9, 1, id="one-load"),
+    ],
+)
 def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated, load_rows, loads):
     from conftest import Warehouse
-
     from metricsync.sources._common.load import progress
 
     monkeypatch.setattr(progress, "LOAD_ROWS", load_rows)
     path = str(isolated / "speed.duckdb")
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
     warehouse = Warehouse("duckdb", path)
-    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url,
-              start_date=FIRST.isoformat(), windows_per_load=365)
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key="console-sandbox-statsig",
+        base_url=sandbox.url,
+        start_date=FIRST.isoformat(),
+        windows_per_load=365,
+    )
     result = run("statsig", warehouse, backfill=(FIRST, LAST))
     assert result.ok, result.message
     assert result.loads == loads
@@ -176,16 +188,19 @@ def test_a_load_ends_once_it_took_load_rows(monkeypatch, sandbox, run, isolated,
 
 # -- destination capabilities ----------------------------------------------------------------------
 
+
 def test_capabilities_are_resolved_once_and_handed_out_as_copies(monkeypatch, isolated):
     from dlt.common.destination.reference import Destination
-
     from metricsync.warehouse.destinations import make_destination
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "caps.duckdb"))
     calls = []
     original = Destination.capabilities
-    monkeypatch.setattr(Destination, "capabilities",
-                        lambda self, config=None, naming=None: calls.append(naming) or original(self, config, naming))
+    monkeypatch.setattr(
+        Destination,
+        "capabilities",
+        lambda self, config=None, naming=None: calls.append(naming) or original(self, config, naming),
+    )
     factory = make_destination("duckdb", "statsig")
     first, second = factory.capabilities(), factory.capabilities()
     assert len(calls) == 1 and first is not second

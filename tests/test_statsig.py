@@ -21,8 +21,14 @@ def statsig(sandbox):
 
 def setup(monkeypatch, sandbox, days: int, **settings) -> dt.date:
     first = TODAY - dt.timedelta(days=days)
-    configure(monkeypatch, "statsig", api_key="console-sandbox-statsig", base_url=sandbox.url,
-              start_date=first.isoformat(), **settings)
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key="console-sandbox-statsig",
+        base_url=sandbox.url,
+        start_date=first.isoformat(),
+        **settings,
+    )
     return first
 
 
@@ -38,8 +44,17 @@ def expected_values(statsig, dates) -> list[tuple]:
     rows = []
     for day in dates:
         for item in statsig.values_for(day):
-            rows.append((day, item["metricName"], item["metricType"], item.get("unitType") or "", item["value"],
-                         item["numerator"], item["denominator"]))
+            rows.append(
+                (
+                    day,
+                    item["metricName"],
+                    item["metricType"],
+                    item.get("unitType") or "",
+                    item["value"],
+                    item["numerator"],
+                    item["denominator"],
+                )
+            )
     return sorted(rows)
 
 
@@ -48,8 +63,10 @@ def warehouse_values(warehouse) -> list[tuple]:
 
 
 def columns(warehouse, table: str) -> list[str]:
-    rows = warehouse.query("select column_name from information_schema.columns where table_schema = 'statsig' "
-                           f"and table_name = '{table}' order by ordinal_position")
+    rows = warehouse.query(
+        "select column_name from information_schema.columns where table_schema = 'statsig' "
+        f"and table_name = '{table}' order by ordinal_position"
+    )
     return [r[0] for r in rows]
 
 
@@ -79,8 +96,11 @@ def assert_current(warehouse, table: str, api_items: list[dict], key: str) -> No
 
 
 def metric_rows(statsig) -> list[dict]:
-    return [{**m, "metric_source_name": m["warehouseNative"]["metricSourceName"]}
-            for m in statsig.metrics() if "warehouseNative" in m]
+    return [
+        {**m, "metric_source_name": m["warehouseNative"]["metricSourceName"]}
+        for m in statsig.metrics()
+        if "warehouseNative" in m
+    ]
 
 
 def assert_definitions(warehouse, statsig) -> None:
@@ -99,7 +119,7 @@ def test_first_run_loads_definitions_and_values_exactly(monkeypatch, sandbox, st
     assert result.loads == 3  # 61 dates in loads of 25
     assert_definitions(warehouse, statsig)
     assert warehouse_values(warehouse) == expected_values(statsig, days(first))
-    assert ("", ) in warehouse.query("select unit_type from statsig.metric_values where metric_name = 'Page Loads'")
+    assert ("",) in warehouse.query("select unit_type from statsig.metric_values where metric_name = 'Page Loads'")
     asked = sorted(r.arg("date") for r in sandbox.seen(VALUES) if r.arg("page") == "1")
     assert asked == [d.isoformat() for d in days(first)]
     pages = [r.arg("page") for r in sandbox.seen(VALUES) if r.arg("date") == TODAY.isoformat()]
@@ -113,8 +133,9 @@ def test_rename_delete_and_restatement_between_runs(monkeypatch, sandbox, statsi
     first = setup(monkeypatch, sandbox, 40)
     assert run("statsig", warehouse).ok
     old_count = len(statsig.metrics())
-    statsig.settings.update(renamed={"MRR::sum": "Monthly Recurring Revenue"},
-                            deleted=["Failed Checkouts::count", "page_views"])
+    statsig.settings.update(
+        renamed={"MRR::sum": "Monthly Recurring Revenue"}, deleted=["Failed Checkouts::count", "page_views"]
+    )
     sandbox.revise(3)
     sandbox.clear_log()
 
@@ -126,21 +147,27 @@ def test_rename_delete_and_restatement_between_runs(monkeypatch, sandbox, statsi
     for table in ("metrics", "metric_source_metrics"):
         versions = warehouse.query(f"select name, _dlt_valid_to is null from statsig.{table} where id = 'MRR::sum'")
         assert sorted(versions) == [("MRR", False), ("Monthly Recurring Revenue", True)]
-        deleted = warehouse.query(f"select count(*) from statsig.{table} where id = 'Failed Checkouts::count' "
-                                  "and _dlt_valid_to is not null")
+        deleted = warehouse.query(
+            f"select count(*) from statsig.{table} where id = 'Failed Checkouts::count' and _dlt_valid_to is not null"
+        )
         assert deleted == [(1,)]
-        per_id = warehouse.query(f"select id, count(*) from statsig.{table} where _dlt_valid_to is null "
-                                 "group by id having count(*) > 1")
+        per_id = warehouse.query(
+            f"select id, count(*) from statsig.{table} where _dlt_valid_to is null group by id having count(*) > 1"
+        )
         assert per_id == []
     assert len(statsig.metrics()) == old_count - 3
     retired = warehouse.query("select _dlt_valid_to is null from statsig.metric_sources where name = 'page_views'")
     assert retired == [(False,)]
     assert warehouse_values(warehouse) == expected_values(statsig, days(first))
-    duplicates = warehouse.query("select date, metric_name, metric_type, unit_type from statsig.metric_values "
-                                 "group by 1, 2, 3, 4 having count(*) > 1")
+    duplicates = warehouse.query(
+        "select date, metric_name, metric_type, unit_type from statsig.metric_values "
+        "group by 1, 2, 3, 4 having count(*) > 1"
+    )
     assert duplicates == []
-    restated = warehouse.query("select count(*) from statsig.metric_values where metric_name = 'Failed Checkouts' "
-                               f"and date >= '{TODAY - dt.timedelta(days=2)}'")
+    restated = warehouse.query(
+        "select count(*) from statsig.metric_values where metric_name = 'Failed Checkouts' "
+        f"and date >= '{TODAY - dt.timedelta(days=2)}'"
+    )
     assert restated == [(0,)]
 
 
@@ -154,18 +181,26 @@ def test_new_field_becomes_a_column(monkeypatch, sandbox, statsig, warehouse, ru
 
     assert_definitions(warehouse, statsig)
     assert warehouse_values(warehouse) == expected_values(statsig, days(first))
-    scores = warehouse.query("select date, metric_name, unit_type, experimental_score from statsig.metric_values "
-                             "where experimental_score is not null")
-    expected = [(day, v["metricName"], v["unitType"], v["experimentalScore"])
-                for day in days(TODAY - dt.timedelta(days=3)) for v in statsig.values_for(day)]
+    scores = warehouse.query(
+        "select date, metric_name, unit_type, experimental_score from statsig.metric_values "
+        "where experimental_score is not null"
+    )
+    expected = [
+        (day, v["metricName"], v["unitType"], v["experimentalScore"])
+        for day in days(TODAY - dt.timedelta(days=3))
+        for v in statsig.values_for(day)
+    ]
     assert sorted(scores) == sorted(expected)
 
 
 @duckdb_only
-@pytest.mark.parametrize("style, base_suffix", [  # links as paths: the first test
-    pytest.param("url", "/console/v1", id="next-page-url-and-base-url-with-prefix"),
-    pytest.param("number", "", id="next-page-number"),
-])
+@pytest.mark.parametrize(
+    "style, base_suffix",
+    [  # links as paths: the first test
+        pytest.param("url", "/console/v1", id="next-page-url-and-base-url-with-prefix"),
+        pytest.param("number", "", id="next-page-number"),
+    ],
+)
 def test_pagination_over_several_pages(monkeypatch, sandbox, statsig, warehouse, run, style, base_suffix):
     first = setup(monkeypatch, sandbox, 4, page_size=4)
     configure(monkeypatch, "statsig", base_url=sandbox.url + base_suffix)
@@ -206,17 +241,37 @@ def test_concurrency_stays_within_the_limit(monkeypatch, sandbox, statsig, run):
     assert sandbox.peak_in_flight == 2  # the cap was reached, not just kept
 
 
-@pytest.mark.parametrize("settings, emulator, code, expected", [
-    pytest.param({"api_key": "console-wrong-secret-4242"}, {}, 4, ["statsig", "HTTP 401", "API key was rejected"],
-                 id="invalid-key"),
-    pytest.param({"api_key": "console-no-permission"}, {}, 4, ["HTTP 403", "Console API key with read access"],
-                 id="no-permission"),
-    pytest.param({}, {"ghost_sources": ["retired_source"]}, 3, ["HTTP 404", "metric source 'retired_source' not found"],
-                 id="metric-source-404"),
-    pytest.param({"page_size": 500}, {}, 2, ["statsig: page_size '500' is out of range", "1 to 100"], id="page-size-over-100"),
-    pytest.param({"start_date": None}, {}, 2, ["statsig: start_date is not set"], id="no-start-date"),
-    pytest.param({"api_key": None}, {}, 2, ["statsig", "API_KEY"], id="no-key"),
-])
+@pytest.mark.parametrize(
+    "settings, emulator, code, expected",
+    [
+        pytest.param(
+            {"api_key": "console-wrong-secret-4242"},
+            {},
+            4,
+            ["statsig", "HTTP 401", "API key was rejected"],
+            id="invalid-key",
+        ),
+        pytest.param(
+            {"api_key": "console-no-permission"},
+            {},
+            4,
+            ["HTTP 403", "Console API key with read access"],
+            id="no-permission",
+        ),
+        pytest.param(
+            {},
+            {"ghost_sources": ["retired_source"]},
+            3,
+            ["HTTP 404", "metric source 'retired_source' not found"],
+            id="metric-source-404",
+        ),
+        pytest.param(
+            {"page_size": 500}, {}, 2, ["statsig: page_size '500' is out of range", "1 to 100"], id="page-size-over-100"
+        ),
+        pytest.param({"start_date": None}, {}, 2, ["statsig: start_date is not set"], id="no-start-date"),
+        pytest.param({"api_key": None}, {}, 2, ["statsig", "API_KEY"], id="no-key"),
+    ],
+)
 def test_errors_are_one_line_without_the_key(monkeypatch, sandbox, statsig, run, settings, emulator, code, expected):
     setup(monkeypatch, sandbox, 3)
     configure(monkeypatch, "statsig", **settings)
@@ -237,11 +292,14 @@ def test_custom_api_version_header(monkeypatch, sandbox, run):
     assert {r.header("statsig-api-version") for r in sandbox.seen("/console/")} == {"20250101"}
 
 
-@pytest.mark.parametrize("query, status", [
-    pytest.param("date=2024-02-04&limit=101", 400, id="limit-over-100"),
-    pytest.param("date=2024-02-30", 400, id="bad-date"),
-    pytest.param(f"date={TODAY + dt.timedelta(days=1)}", 200, id="future-date-is-empty"),
-])
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        pytest.param("date=2024-02-04&limit=101", 400, id="limit-over-100"),
+        pytest.param("date=2024-02-30", 400, id="bad-date"),
+        pytest.param(f"date={TODAY + dt.timedelta(days=1)}", 200, id="future-date-is-empty"),
+    ],
+)
 def test_emulator_rejects_bad_values_requests(sandbox, query, status):
     response = httpx.get(f"{sandbox.url}{VALUES}?{query}", headers={"STATSIG-API-KEY": "console-sandbox-statsig"})
     assert response.status_code == status

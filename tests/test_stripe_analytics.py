@@ -6,29 +6,47 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import configure, duckdb_only, today
-
 from metricsync.sandbox.data import utc_now
 from metricsync.sandbox.stripe import parse_form
 
 PROVIDER = "stripe_analytics"
 KEY = "sk_test_sandbox_stripe"
-MRR, DISCOUNTS, CREDITS, USAGE = ("metric_61Sud3n5oAGVCWiSr5", "metric_61T01fRjnqbdNuZZ85",
-                                  "metric_61T01fRjnJIJjie353", "metric_61T01fR3j4kfJIbns6")
+MRR, DISCOUNTS, CREDITS, USAGE = (
+    "metric_61Sud3n5oAGVCWiSr5",
+    "metric_61T01fRjnqbdNuZZ85",
+    "metric_61T01fRjnJIJjie353",
+    "metric_61T01fR3j4kfJIbns6",
+)
 SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"
 PRICES = ["price_HG4jxINMyHorkI", "price_HG4UtyJbuJIsVt"]
 UTC = dt.timezone.utc
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 
-DAILY_BY_PRICE = {"name": "mrr_by_price", "metrics": [{"id": MRR}], "interval": "day", "currency": "usd",
-                  "group_by": ["price"]}
+DAILY_BY_PRICE = {
+    "name": "mrr_by_price",
+    "metrics": [{"id": MRR}],
+    "interval": "day",
+    "currency": "usd",
+    "group_by": ["price"],
+}
 WEEKLY = {"name": "revenue_weekly", "metrics": [{"name": "revenue.mrr"}, {"id": DISCOUNTS}], "interval": "week"}
-MONTHLY_NY = {"name": "subscriptions_ny", "metrics": [{"id": SUBSCRIPTIONS}], "interval": "month",
-              "timezone": "America/New_York", "group_by": ["product"]}
+MONTHLY_NY = {
+    "name": "subscriptions_ny",
+    "metrics": [{"id": SUBSCRIPTIONS}],
+    "interval": "month",
+    "timezone": "America/New_York",
+    "group_by": ["product"],
+}
 
 
 def setup(monkeypatch, sandbox, queries, days=60, **settings):
-    defaults = {"api_key": KEY, "base_url": sandbox.url, "queries": queries, "requests_per_second": 1000,
-                "start_date": (TODAY - dt.timedelta(days=days)).isoformat()}
+    defaults = {
+        "api_key": KEY,
+        "base_url": sandbox.url,
+        "queries": queries,
+        "requests_per_second": 1000,
+        "start_date": (TODAY - dt.timedelta(days=days)).isoformat(),
+    }
     configure(monkeypatch, PROVIDER, **{**defaults, **settings})
 
 
@@ -45,15 +63,24 @@ def expected(sandbox, query, first_day, end=None):
         dimensions = item["dimensions"] or {}
         stamp = dt.datetime.fromisoformat(item["timestamp"])
         for result in item["results"]:
-            rows.append((stamp, result["metric"], ",".join(dimensions), ",".join(dimensions.values()),
-                         result["value"], result["currency"]))
+            rows.append(
+                (
+                    stamp,
+                    result["metric"],
+                    ",".join(dimensions),
+                    ",".join(dimensions.values()),
+                    result["value"],
+                    result["currency"],
+                )
+            )
     return sorted(rows)
 
 
 def loaded(warehouse, query_name):
     rows = warehouse.query(
         'select "timestamp", metric, dimension_name, dimension_value, value, currency '
-        f"from stripe_analytics.metric_results where query_name = '{query_name}'")
+        f"from stripe_analytics.metric_results where query_name = '{query_name}'"
+    )
     return sorted((ts.astimezone(UTC), *rest) for ts, *rest in rows)
 
 
@@ -76,37 +103,70 @@ def query(**changes):
     return {**DAILY_BY_PRICE, **changes}
 
 
-@pytest.mark.parametrize("settings, message", [
-    pytest.param({"queries": [query(metrics=[])]}, "at least one metric", id="no-metrics"),
-    pytest.param({"queries": [{k: v for k, v in DAILY_BY_PRICE.items() if k != "metrics"}]}, "at least one metric",
-                 id="metrics-missing"),
-    pytest.param({"queries": [query(metrics=[{}])]}, "without an id or a name", id="metric-without-id-or-name"),
-    pytest.param({"queries": [query(metrics=[{"id": ""}])]}, "without an id or a name", id="metric-empty-id"),
-    pytest.param({"queries": [query(metrics=[{"slug": "mrr"}])]}, 'with "id" and/or "name"', id="metric-unknown-key"),
-    pytest.param({"queries": [query(interval="hour")]}, "interval 'hour' - use one of day, week, month, year",
-                 id="interval-not-in-enum"),
-    pytest.param({"queries": [{k: v for k, v in DAILY_BY_PRICE.items() if k != "interval"}]}, "interval None",
-                 id="interval-missing"),
-    pytest.param({"queries": [query(group_by=["price", "customer"])]}, "groups by 2 dimensions - the API allows at most 1",
-                 id="group-by-two"),
-    pytest.param({"queries": [query(filters={"price": PRICES, "customer": ["cus_1001"], "product": ["prod_pro"]})]},
-                 "filters on 3 dimensions - the API allows at most 2", id="filters-three-keys"),
-    pytest.param({"queries": [query(filters={"customer": [f"cus_{i}" for i in range(11)]})]},
-                 "filters 'customer' on 11 values - the API allows at most 10", id="filter-eleven-values"),
-    pytest.param({"queries": [query(filters={"price": []})]}, "not a non-empty list", id="filter-no-values"),
-    pytest.param({"queries": [query(timezone="America/" + "X" * 60)]}, "longer than 64 characters",
-                 id="timezone-too-long"),
-    pytest.param({"queries": [query(timezone="Mars/Olympus_Mons")]}, "is not an IANA time zone", id="timezone-unknown"),
-    pytest.param({"queries": [query(currency="dollars")]}, "three-letter ISO code", id="currency-not-iso"),
-    pytest.param({"queries": [query(granularity="daily")]}, "unknown keys ['granularity']", id="unknown-query-key"),
-    pytest.param({"queries": [query(), query()]}, "two queries named", id="duplicate-names"),
-    pytest.param({"body_encoding": "xml"}, "body_encoding 'xml' - set SOURCES__STRIPE_ANALYTICS__BODY_ENCODING to json or form", id="body-encoding"),
-    pytest.param({"max_periods": {"hour": 3}}, "max_periods must be an object", id="max-periods-key"),
-    pytest.param({"max_periods": {"day": 0}}, "max_periods.day 0 is out of range", id="max-periods-zero"),
-    pytest.param({"default_timezone": "Nowhere/Land"}, "default_timezone 'Nowhere/Land' is not an IANA",
-                 id="default-timezone"),
-    pytest.param({"api_key": ""}, "no API key", id="no-key"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        pytest.param({"queries": [query(metrics=[])]}, "at least one metric", id="no-metrics"),
+        pytest.param(
+            {"queries": [{k: v for k, v in DAILY_BY_PRICE.items() if k != "metrics"}]},
+            "at least one metric",
+            id="metrics-missing",
+        ),
+        pytest.param({"queries": [query(metrics=[{}])]}, "without an id or a name", id="metric-without-id-or-name"),
+        pytest.param({"queries": [query(metrics=[{"id": ""}])]}, "without an id or a name", id="metric-empty-id"),
+        pytest.param(
+            {"queries": [query(metrics=[{"slug": "mrr"}])]}, 'with "id" and/or "name"', id="metric-unknown-key"
+        ),
+        pytest.param(
+            {"queries": [query(interval="hour")]},
+            "interval 'hour' - use one of day, week, month, year",
+            id="interval-not-in-enum",
+        ),
+        pytest.param(
+            {"queries": [{k: v for k, v in DAILY_BY_PRICE.items() if k != "interval"}]},
+            "interval None",
+            id="interval-missing",
+        ),
+        pytest.param(
+            {"queries": [query(group_by=["price", "customer"])]},
+            "groups by 2 dimensions - the API allows at most 1",
+            id="group-by-two",
+        ),
+        pytest.param(
+            {"queries": [query(filters={"price": PRICES, "customer": ["cus_1001"], "product": ["prod_pro"]})]},
+            "filters on 3 dimensions - the API allows at most 2",
+            id="filters-three-keys",
+        ),
+        pytest.param(
+            {"queries": [query(filters={"customer": [f"cus_{i}" for i in range(11)]})]},
+            "filters 'customer' on 11 values - the API allows at most 10",
+            id="filter-eleven-values",
+        ),
+        pytest.param({"queries": [query(filters={"price": []})]}, "not a non-empty list", id="filter-no-values"),
+        pytest.param(
+            {"queries": [query(timezone="America/" + "X" * 60)]}, "longer than 64 characters", id="timezone-too-long"
+        ),
+        pytest.param(
+            {"queries": [query(timezone="Mars/Olympus_Mons")]}, "is not an IANA time zone", id="timezone-unknown"
+        ),
+        pytest.param({"queries": [query(currency="dollars")]}, "three-letter ISO code", id="currency-not-iso"),
+        pytest.param({"queries": [query(granularity="daily")]}, "unknown keys ['granularity']", id="unknown-query-key"),
+        pytest.param({"queries": [query(), query()]}, "two queries named", id="duplicate-names"),
+        pytest.param(
+            {"body_encoding": "xml"},
+            "body_encoding 'xml' - set SOURCES__STRIPE_ANALYTICS__BODY_ENCODING to json or form",
+            id="body-encoding",
+        ),
+        pytest.param({"max_periods": {"hour": 3}}, "max_periods must be an object", id="max-periods-key"),
+        pytest.param({"max_periods": {"day": 0}}, "max_periods.day 0 is out of range", id="max-periods-zero"),
+        pytest.param(
+            {"default_timezone": "Nowhere/Land"},
+            "default_timezone 'Nowhere/Land' is not an IANA",
+            id="default-timezone",
+        ),
+        pytest.param({"api_key": ""}, "no API key", id="no-key"),
+    ],
+)
 def test_config_errors_stop_before_any_request(sandbox, run, monkeypatch, settings, message):
     setup(monkeypatch, sandbox, [DAILY_BY_PRICE])
     configure(monkeypatch, PROVIDER, **settings)
@@ -143,7 +203,8 @@ def test_two_runs_load_exactly_the_sandbox_values(sandbox, run, warehouse, monke
     assert len(after) == len(before) and after != before  # revised buckets replaced, none added
     duplicates = warehouse.query(
         'select query_name, "timestamp", metric, dimension_value from stripe_analytics.metric_results '
-        "group by 1, 2, 3, 4 having count(*) > 1")
+        "group by 1, 2, 3, 4 having count(*) > 1"
+    )
     assert duplicates == []
 
     recent = TODAY - dt.timedelta(days=3)
@@ -212,8 +273,14 @@ def test_form_encoding_sends_nested_keys(sandbox, run, warehouse, monkeypatch):
     assert request.header("content-type") == "application/x-www-form-urlencoded"
     assert request.header("stripe-version") == "2025-09-30.preview"
     body = request.body.decode()
-    for pair in (f"metrics%5B0%5D%5Bid%5D={MRR}", f"filters%5Bprice%5D%5B1%5D={PRICES[1]}",
-                 "filters%5Bcustomer%5D%5B0%5D=cus_1001", "group_by%5B0%5D=price", "interval=day", "limit=1000"):
+    for pair in (
+        f"metrics%5B0%5D%5Bid%5D={MRR}",
+        f"filters%5Bprice%5D%5B1%5D={PRICES[1]}",
+        "filters%5Bcustomer%5D%5B0%5D=cus_1001",
+        "group_by%5B0%5D=price",
+        "interval=day",
+        "limit=1000",
+    ):
         assert pair in body
     rows = loaded(warehouse, "filtered")
     assert rows == expected(sandbox, filtered, TODAY - dt.timedelta(days=10))
@@ -221,10 +288,15 @@ def test_form_encoding_sends_nested_keys(sandbox, run, warehouse, monkeypatch):
 
 
 # -- throttling and errors -------------------------------------------------------------------------
-@pytest.mark.parametrize("code", [
-    "metric_query_rate_limit_exceeded", "metric_query_concurrency_limit_exceeded",
-    "metric_query_metric_rate_limit_exceeded", "metric_query_metric_concurrency_limit_exceeded",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "metric_query_rate_limit_exceeded",
+        "metric_query_concurrency_limit_exceeded",
+        "metric_query_metric_rate_limit_exceeded",
+        "metric_query_metric_concurrency_limit_exceeded",
+    ],
+)
 def test_429_codes_are_retried_with_backoff(sandbox, run, monkeypatch, code):
     sandbox.by_name[PROVIDER].settings["throttle"] = [code]
     setup(monkeypatch, sandbox, [WEEKLY], days=20)
@@ -246,22 +318,51 @@ def test_concurrency_stays_within_the_limit(sandbox, run, monkeypatch):
     assert emulator.peak_in_flight == 2  # the cap, and reached: two queries were in flight at once
 
 
-@pytest.mark.parametrize("changes, code, parts", [
-    pytest.param({"metrics": [{"id": CREDITS}]}, 4, ["metric_inaccessible", "HTTP 403", "permissions"], id="403-inaccessible"),
-    pytest.param({"metrics": [{"id": "metric_61Nope"}]}, 3, ["missing_resource", "HTTP 404", "No such metric"],
-                 id="404-unknown-metric"),
-    pytest.param({"metrics": [{"id": USAGE}]}, 3, ["missing_resource", "HTTP 400", "only accessible in live mode"],
-                 id="400-live-only"),
-    pytest.param({"metrics": [{"id": MRR}, {"id": SUBSCRIPTIONS}]}, 3, ["metric_invalid_parameter_use", "same namespace"],
-                 id="400-namespaces"),
-    pytest.param({"metrics": [{"id": MRR, "name": "revenue.discounts"}]}, 3, ["refer to different metrics"],
-                 id="400-id-name-mismatch"),
-    pytest.param({"group_by": ["country"]}, 3, ["missing_resource", "'country' doesn't exist"], id="400-dimension"),
-    pytest.param({"filters": {"price": ["price_unknown"]}}, 3, ["missing_resource", "isn't a valid value"],
-                 id="400-filter-value"),
-    pytest.param({"metrics": [{"id": SUBSCRIPTIONS}], "group_by": []}, 3,
-                 ["metric_invalid_parameter_use", "no monetary measures"], id="400-currency-non-monetary"),
-])
+@pytest.mark.parametrize(
+    "changes, code, parts",
+    [
+        pytest.param(
+            {"metrics": [{"id": CREDITS}]}, 4, ["metric_inaccessible", "HTTP 403", "permissions"], id="403-inaccessible"
+        ),
+        pytest.param(
+            {"metrics": [{"id": "metric_61Nope"}]},
+            3,
+            ["missing_resource", "HTTP 404", "No such metric"],
+            id="404-unknown-metric",
+        ),
+        pytest.param(
+            {"metrics": [{"id": USAGE}]},
+            3,
+            ["missing_resource", "HTTP 400", "only accessible in live mode"],
+            id="400-live-only",
+        ),
+        pytest.param(
+            {"metrics": [{"id": MRR}, {"id": SUBSCRIPTIONS}]},
+            3,
+            ["metric_invalid_parameter_use", "same namespace"],
+            id="400-namespaces",
+        ),
+        pytest.param(
+            {"metrics": [{"id": MRR, "name": "revenue.discounts"}]},
+            3,
+            ["refer to different metrics"],
+            id="400-id-name-mismatch",
+        ),
+        pytest.param({"group_by": ["country"]}, 3, ["missing_resource", "'country' doesn't exist"], id="400-dimension"),
+        pytest.param(
+            {"filters": {"price": ["price_unknown"]}},
+            3,
+            ["missing_resource", "isn't a valid value"],
+            id="400-filter-value",
+        ),
+        pytest.param(
+            {"metrics": [{"id": SUBSCRIPTIONS}], "group_by": []},
+            3,
+            ["metric_invalid_parameter_use", "no monetary measures"],
+            id="400-currency-non-monetary",
+        ),
+    ],
+)
 def test_api_errors_are_one_line_naming_the_query(sandbox, run, monkeypatch, changes, code, parts):
     setup(monkeypatch, sandbox, [query(**changes)], days=10)
     result = run(PROVIDER)

@@ -12,10 +12,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from conftest import configure, period_floor, today
-from processes import run_command
 from metricsync.sandbox.data import utc_now
+from processes import run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = (TODAY.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # first of the month before last
@@ -24,35 +23,59 @@ ACTIVE_SUBSCRIPTIONS = "metric_61SubCnt7QwErTyUi9"
 STRIPE_QUERIES = [
     {"name": "mrr_by_price", "metrics": [{"id": MRR}], "interval": "day", "currency": "usd", "group_by": ["price"]},
     {"name": "subscriptions_weekly", "metrics": [{"id": ACTIVE_SUBSCRIPTIONS}], "interval": "week"},
-    {"name": "mrr_tokyo_monthly", "metrics": [{"id": MRR}], "interval": "month", "currency": "jpy",
-     "timezone": "Asia/Tokyo"},
+    {
+        "name": "mrr_tokyo_monthly",
+        "metrics": [{"id": MRR}],
+        "interval": "month",
+        "currency": "jpy",
+        "timezone": "Asia/Tokyo",
+    },
 ]
 
 
 def configure_all(monkeypatch, box) -> None:
     base = box.url
-    configure(monkeypatch, "whop", api_key=box.by_name["whop"].api_key, base_url=f"{base}/api/v1",
-              start_date=START.isoformat(), wallet_queries=[{"name": "daily_all", "group_by": "day"}],
-              metric_queries=[{"name": "gross_by_country", "resource": "receipts:gross_revenue",
-                               "breakdowns": ["country"]}])
-    configure(monkeypatch, "stripe_analytics", api_key=box.by_name["stripe_analytics"].api_key, base_url=base,
-              start_date=START.isoformat(), queries=STRIPE_QUERIES, requests_per_second=100)
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=box.by_name["whop"].api_key,
+        base_url=f"{base}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+        metric_queries=[{"name": "gross_by_country", "resource": "receipts:gross_revenue", "breakdowns": ["country"]}],
+    )
+    configure(
+        monkeypatch,
+        "stripe_analytics",
+        api_key=box.by_name["stripe_analytics"].api_key,
+        base_url=base,
+        start_date=START.isoformat(),
+        queries=STRIPE_QUERIES,
+        requests_per_second=100,
+    )
     configure(monkeypatch, "posthog", **{k: v for k, v in box.by_name["posthog"].demo_settings(base).items()})
-    configure(monkeypatch, "statsig", api_key=box.by_name["statsig"].api_key, base_url=base,
-              start_date=(TODAY - dt.timedelta(days=6)).isoformat())
+    configure(
+        monkeypatch,
+        "statsig",
+        api_key=box.by_name["statsig"].api_key,
+        base_url=base,
+        start_date=(TODAY - dt.timedelta(days=6)).isoformat(),
+    )
 
 
 def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
     """`python -m metricsync ...` in a child process, dbt's target and logs in this test's dir."""
     env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs")}
-    return run_command([sys.executable, "-m", "metricsync", *args], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=600)
+    return run_command(
+        [sys.executable, "-m", "metricsync", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def mart(warehouse, provider: str, series: str, metric: str) -> dict:
     rows = warehouse.query(
         "select period_start, dimension_value, value, currency from metrics.fct_metric_values "
-        f"where provider = '{provider}' and series = '{series}' and metric = '{metric}'")
+        f"where provider = '{provider}' and series = '{series}' and metric = '{metric}'"
+    )
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
 
@@ -83,8 +106,11 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
         assert result.ok, result.message
 
     # the loader leaves its merge staging empty, and every Arrow row names its load
-    for table in ("whop_staging.wallet_time_series", "stripe_analytics_staging.metric_results",
-                  "statsig_staging.metric_values"):
+    for table in (
+        "whop_staging.wallet_time_series",
+        "stripe_analytics_staging.metric_results",
+        "statsig_staging.metric_values",
+    ):
         assert warehouse.query(f"select count(*) from {table}") == [(0,)], table
     assert warehouse.query("select count(*) from stripe_analytics.metric_results where _dlt_load_id is null") == [(0,)]
 
@@ -95,15 +121,19 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
     # Whop wallet: amount per day and currency, exact
     wallet = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day")
     assert mart(warehouse, "whop", "daily_all", "amount") == {
-        (day, currency): (amount, currency) for (day, currency), (amount, _count) in wallet.items()}
+        (day, currency): (amount, currency) for (day, currency), (amount, _count) in wallet.items()
+    }
     assert mart(warehouse, "whop", "daily_all", "line_count") == {
-        (day, currency): (Decimal(count), None) for (day, currency), (_amount, count) in wallet.items()}
+        (day, currency): (Decimal(count), None) for (day, currency), (_amount, count) in wallet.items()
+    }
 
     # Whop metric results: gross revenue per day and country (the breakdown is the dimension)
-    gross = sandbox.by_name["whop"].metric_totals("receipts:gross_revenue", "daily", ["country"], START,
-                                                  TODAY + dt.timedelta(days=1))
+    gross = sandbox.by_name["whop"].metric_totals(
+        "receipts:gross_revenue", "daily", ["country"], START, TODAY + dt.timedelta(days=1)
+    )
     assert mart(warehouse, "whop", "gross_by_country", "value") == {
-        (day, combo[0]): (value, None) for (day, combo), value in gross.items()}
+        (day, combo[0]): (value, None) for (day, combo), value in gross.items()
+    }
 
     # Stripe: MRR per day and price in dollars; weekly active subscriptions; Tokyo months in yen
     for query in STRIPE_QUERIES:
@@ -115,16 +145,22 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
         assert min(day for day, _group in loaded) == first, query["name"]  # the first bucket is there
     tokyo = mart(warehouse, "stripe_analytics", "mrr_tokyo_monthly", "mrr")
     assert {day.day for day, _group in tokyo} == {1} and START in {day for day, _group in tokyo}
-    stamps = warehouse.query("select min(timestamp) from stripe_analytics.metric_results "
-                             "where query_name = 'mrr_tokyo_monthly'")
+    stamps = warehouse.query(
+        "select min(timestamp) from stripe_analytics.metric_results where query_name = 'mrr_tokyo_monthly'"
+    )
     assert stamps[0][0].astimezone(dt.timezone.utc).day != 1  # the UTC bucket start is the day before
 
     # Statsig: value per date, metric and unit type
     statsig = sandbox.by_name["statsig"]
-    truth = {(day, item["metricName"], item["unitType"]): item["value"]
-             for day in (TODAY - dt.timedelta(days=n) for n in range(7)) for item in statsig.values_for(day)}
-    rows = warehouse.query("select period_start, series, dimension_value, value from metrics.fct_metric_values "
-                           "where provider = 'statsig' and metric = 'value' and grain = 'day'")
+    truth = {
+        (day, item["metricName"], item["unitType"]): item["value"]
+        for day in (TODAY - dt.timedelta(days=n) for n in range(7))
+        for item in statsig.values_for(day)
+    }
+    rows = warehouse.query(
+        "select period_start, series, dimension_value, value from metrics.fct_metric_values "
+        "where provider = 'statsig' and metric = 'value' and grain = 'day'"
+    )
     assert {(r[0], r[1], r[2]) for r in rows} == set(truth)
     for day, name, unit, value in rows:
         assert float(value) == pytest.approx(truth[(day, name, unit)], rel=1e-12, abs=1e-12)
@@ -138,9 +174,15 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
 def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch, tmp_path):
     path = str(tmp_path / "broken.duckdb")
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
-    configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
-              base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
-              queries=STRIPE_QUERIES[:1], requests_per_second=100)
+    configure(
+        monkeypatch,
+        "stripe_analytics",
+        api_key=sandbox.by_name["stripe_analytics"].api_key,
+        base_url=sandbox.url,
+        start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
+        queries=STRIPE_QUERIES[:1],
+        requests_per_second=100,
+    )
     # only one provider loaded; --json: one document on stdout, dbt's verbose log and the human lines on stderr
     loaded = cli("run", "stripe_analytics", "--transform", "--json", "--log-level", "INFO", tmp_path=tmp_path)
     assert loaded.returncode == 0, loaded.stderr + loaded.stdout
@@ -152,10 +194,12 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
     import duckdb
 
     with duckdb.connect(path) as conn:  # a currency without an ISO exponent: its units are unknown
-        conn.execute("insert into stripe_analytics.metric_results (query_name, timestamp, metric, name, value, "
-                     "currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
-                     "select query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'price_broken', "
-                     "period, timezone, _dlt_load_id from stripe_analytics.metric_results limit 1")
+        conn.execute(
+            "insert into stripe_analytics.metric_results (query_name, timestamp, metric, name, value, "
+            "currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
+            "select query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'price_broken', "
+            "period, timezone, _dlt_load_id from stripe_analytics.metric_results limit 1"
+        )
     done = cli("transform", tmp_path=tmp_path)
     assert done.returncode == 7, done.stderr + done.stdout
     failed = [line for line in done.stderr.splitlines() if line.startswith("transform: dbt ")]
@@ -164,11 +208,14 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
     assert artifacts.exists() and all(f"- see {artifacts}; fix the data" in line for line in failed), failed
 
 
-@pytest.mark.parametrize("target_path, named", [
-    pytest.param(None, "transform/target/run_results.json", id="default-in-the-project"),
-    pytest.param("ci_target", "transform/ci_target/run_results.json", id="relative-to-the-project"),
-    pytest.param("/var/dbt/target", "/var/dbt/target/run_results.json", id="absolute"),
-])
+@pytest.mark.parametrize(
+    "target_path, named",
+    [
+        pytest.param(None, "transform/target/run_results.json", id="default-in-the-project"),
+        pytest.param("ci_target", "transform/ci_target/run_results.json", id="relative-to-the-project"),
+        pytest.param("/var/dbt/target", "/var/dbt/target/run_results.json", id="absolute"),
+    ],
+)
 def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, target_path, named):
     from types import SimpleNamespace
 
@@ -178,22 +225,49 @@ def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, t
         monkeypatch.delenv("DBT_TARGET_PATH")
     else:
         monkeypatch.setenv("DBT_TARGET_PATH", target_path)
-    failed = SimpleNamespace(status="fail", message="Got 1 result, configured to fail if != 0",
-                             node=SimpleNamespace(resource_type="test", name="not_null_x"))
+    failed = SimpleNamespace(
+        status="fail",
+        message="Got 1 result, configured to fail if != 0",
+        node=SimpleNamespace(resource_type="test", name="not_null_x"),
+    )
     assert _failures(SimpleNamespace(results=[failed])) == [
         "transform: dbt test not_null_x fail: Got 1 result, configured to fail if != 0 - "
-        f"see {named}; fix the data or the model and run again"]
+        f"see {named}; fix the data or the model and run again"
+    ]
 
 
-@pytest.mark.parametrize("destination, credentials, expected", [
-    pytest.param("duckdb", {"database": "/data/metrics.duckdb"},
-                 {"type": "duckdb", "path": "/data/metrics.duckdb", "schema": "metrics"}, id="duckdb-file"),
-    pytest.param("postgres", {"host": "db", "port": 6543, "username": "loader", "password": "s3cret",
-                              "database": "analytics", "query": {"sslmode": "require"}},
-                 {"type": "postgres", "host": "db", "port": 6543, "user": "loader", "dbname": "analytics",
-                  "sslmode": "require", "password": "{{ env_var('METRICSYNC_DBT_PASSWORD', '') }}"},
-                 id="postgres-password-from-env"),
-])
+@pytest.mark.parametrize(
+    "destination, credentials, expected",
+    [
+        pytest.param(
+            "duckdb",
+            {"database": "/data/metrics.duckdb"},
+            {"type": "duckdb", "path": "/data/metrics.duckdb", "schema": "metrics"},
+            id="duckdb-file",
+        ),
+        pytest.param(
+            "postgres",
+            {
+                "host": "db",
+                "port": 6543,
+                "username": "loader",
+                "password": "s3cret",
+                "database": "analytics",
+                "query": {"sslmode": "require"},
+            },
+            {
+                "type": "postgres",
+                "host": "db",
+                "port": 6543,
+                "user": "loader",
+                "dbname": "analytics",
+                "sslmode": "require",
+                "password": "{{ env_var('METRICSYNC_DBT_PASSWORD', '') }}",
+            },
+            id="postgres-password-from-env",
+        ),
+    ],
+)
 def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, credentials, expected):
     from types import SimpleNamespace
 
@@ -204,17 +278,31 @@ def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, cre
     assert "s3cret" not in repr(output)
 
 
-@pytest.mark.parametrize("hours_ago, code, line", [
-    pytest.param(40, 0, "transform: stripe_analytics was last loaded 40 h ago (warn)", id="warn-after-36h-passes"),
-    pytest.param(80, 8, "transform: stripe_analytics was last loaded 80 h ago (error) - run `metricsync run "
-                 "stripe_analytics --destination duckdb`", id="error-after-72h-fails"),
-])
+@pytest.mark.parametrize(
+    "hours_ago, code, line",
+    [
+        pytest.param(40, 0, "transform: stripe_analytics was last loaded 40 h ago (warn)", id="warn-after-36h-passes"),
+        pytest.param(
+            80,
+            8,
+            "transform: stripe_analytics was last loaded 80 h ago (error) - run `metricsync run "
+            "stripe_analytics --destination duckdb`",
+            id="error-after-72h-fails",
+        ),
+    ],
+)
 def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, hours_ago, code, line):
     path = str(tmp_path / "stale.duckdb")
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", path)
-    configure(monkeypatch, "stripe_analytics", api_key=sandbox.by_name["stripe_analytics"].api_key,
-              base_url=sandbox.url, start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
-              queries=STRIPE_QUERIES[:1], requests_per_second=100)
+    configure(
+        monkeypatch,
+        "stripe_analytics",
+        api_key=sandbox.by_name["stripe_analytics"].api_key,
+        base_url=sandbox.url,
+        start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+        queries=STRIPE_QUERIES[:1],
+        requests_per_second=100,
+    )
     assert run("stripe_analytics").ok
 
     import duckdb
@@ -230,17 +318,21 @@ def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))
     done = cli("transform", tmp_path=tmp_path)
     assert done.returncode == 2, done.stderr + done.stdout
-    assert done.stderr.strip() == ("transform: no provider is loaded in the duckdb warehouse - run `metricsync run all "
-                                   "--destination duckdb` first (or check DESTINATION__DUCKDB__CREDENTIALS)")
+    assert done.stderr.strip() == (
+        "transform: no provider is loaded in the duckdb warehouse - run `metricsync run all "
+        "--destination duckdb` first (or check DESTINATION__DUCKDB__CREDENTIALS)"
+    )
 
 
 def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS", "mysql+pymysql://root@127.0.0.1:3306/test")
     done = cli("transform", "--destination", "sqlalchemy", tmp_path=tmp_path)
     assert done.returncode == 2, done.stderr + done.stdout
-    assert done.stderr.strip() == ("transform: the sqlalchemy warehouse (sqlalchemy) has no dbt adapter here - "
-                                   "transform runs on duckdb and postgres; query the loaded tables directly or "
-                                   "install that dbt adapter")
+    assert done.stderr.strip() == (
+        "transform: the sqlalchemy warehouse (sqlalchemy) has no dbt adapter here - "
+        "transform runs on duckdb and postgres; query the loaded tables directly or "
+        "install that dbt adapter"
+    )
 
 
 def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tmp_path):
@@ -249,13 +341,20 @@ def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tm
     path = tmp_path / "prefixed.duckdb"
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
     monkeypatch.setenv("DATASET_PREFIX", "acme_")
-    configure(monkeypatch, "whop", api_key=sandbox.by_name["whop"].api_key, base_url=f"{sandbox.url}/api/v1",
-              start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
-              wallet_queries=[{"name": "daily_all", "group_by": "day"}])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+    )
     loaded = cli("run", "whop", "--transform", tmp_path=tmp_path)
     assert loaded.returncode == 0, loaded.stderr + loaded.stdout
     warehouse = Warehouse("duckdb", str(path))
     raw = warehouse.query("select count(*) from acme_whop.wallet_time_series")[0][0]
-    mart_rows = warehouse.query("select count(*) from metrics.fct_metric_values where provider = 'whop' "
-                                "and series = 'daily_all' and metric = 'amount'")[0][0]
+    mart_rows = warehouse.query(
+        "select count(*) from metrics.fct_metric_values where provider = 'whop' "
+        "and series = 'daily_all' and metric = 'amount'"
+    )[0][0]
     assert raw > 0 and mart_rows == raw

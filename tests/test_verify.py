@@ -12,7 +12,6 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-
 import test_posthog
 import test_statsig
 import test_stripe_analytics as stripe
@@ -26,8 +25,11 @@ STRIPE_DAYS, STATSIG_DAYS = 60, 36
 RESTATED = 4  # days, ending AGO days back: far beyond the lookback (3 days)
 AGO = 30
 PROVIDERS = ("whop", "stripe_analytics", "statsig")
-DATA_TABLES = {"whop": ("wallet_time_series", "metric_results"), "stripe_analytics": ("metric_results",),
-               "statsig": ("metric_values",)}
+DATA_TABLES = {
+    "whop": ("wallet_time_series", "metric_results"),
+    "stripe_analytics": ("metric_results",),
+    "statsig": ("metric_values",),
+}
 
 
 def configure_all(monkeypatch, sandbox) -> None:
@@ -97,8 +99,9 @@ def assert_equals_sandbox(wh, sandbox) -> None:
     for query in STRIPE:
         assert stripe.loaded(wh, query["name"]) == stripe.expected(sandbox, query, first), query["name"]
     first = test_statsig.TODAY - dt.timedelta(days=STATSIG_DAYS)
-    assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(sandbox.by_name["statsig"],
-                                                                              test_statsig.days(first))
+    assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(
+        sandbox.by_name["statsig"], test_statsig.days(first)
+    )
 
 
 def span(first: dt.date, last: dt.date) -> str:
@@ -207,8 +210,9 @@ def test_a_seeded_sample_is_repeatable_and_weighted_to_old_data(wh, sandbox, cap
     assert code == 0 and "statsig: 3 windows checked" in out, out + err
     assert len({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == 3
     # weighted toward old data: over many seeds, the older half of the 37 days is picked more
-    from metricsync.verification.choose import sample
     import random
+
+    from metricsync.verification.choose import sample
 
     windows = list(range(37))
     older = sum(w < 18 for seed in range(200) for w in sample(windows, 5, random.Random(seed)))
@@ -224,9 +228,14 @@ def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
         pytest.skip("the plan does not depend on the destination")
     old = test_statsig.TODAY - dt.timedelta(days=600)
     hand = 560
-    execute(wh, ["insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, _dlt_load_id) "
-                 "select cast(d as date), 'hand_made', 'sum', '', 1.5, '1' from "
-                 f"range(date '{old}', date '{old + dt.timedelta(days=hand)}', interval 1 day) t(d)"])
+    execute(
+        wh,
+        [
+            "insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, _dlt_load_id) "
+            "select cast(d as date), 'hand_made', 'sum', '', 1.5, '1' from "
+            f"range(date '{old}', date '{old + dt.timedelta(days=hand)}', interval 1 day) t(d)"
+        ],
+    )
     sandbox.clear_log()
     code, out, err = verify(capsys, wh, isolated, "statsig", "--all", "--max-requests", "2")
     assert code == 9, out + err
@@ -239,16 +248,24 @@ def test_a_large_plan_is_announced_and_capped(wh, sandbox, capsys, isolated):
     gap = (old + dt.timedelta(days=hand), test_statsig.TODAY - dt.timedelta(days=STATSIG_DAYS + 1))
     assert lines[3] == f"statsig metric_values: not loaded {gap[0]}..{gap[1]} (4 days; not verified, not drift)", out
     assert sorted({r.arg("date") for r in sandbox.seen(test_statsig.VALUES)}) == [
-        str(old), str(old + dt.timedelta(days=1))]
+        str(old),
+        str(old + dt.timedelta(days=1)),
+    ]
 
 
 def test_a_one_cent_change_is_found_exactly(wh, sandbox, capsys, isolated):
     """A one-cent change in a large Whop amount is found (exact decimals, never floats)."""
     day = stripe.TODAY - dt.timedelta(days=40)
-    execute(wh, [f"update whop.wallet_time_series set amount = amount + 0.01 where query_name = 'daily_all' "
-                 f"and period = '{day}' and currency = 'usd'"])
-    code, out, _err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--from", str(day), "--to",
-                             str(day))
+    execute(
+        wh,
+        [
+            f"update whop.wallet_time_series set amount = amount + 0.01 where query_name = 'daily_all' "
+            f"and period = '{day}' and currency = 'usd'"
+        ],
+    )
+    code, out, _err = verify(
+        capsys, wh, isolated, "whop", "--queries", "daily_all", "--from", str(day), "--to", str(day)
+    )
     assert code == 9, out
     assert f"whop daily_all: 1 period drifted ({day}), 1 row changed, max |Δ| 0.01 usd" in out, out
 
@@ -265,8 +282,11 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     from processes import run_command
 
     script = ROOT / ".venv" / "bin" / "metricsync"
-    require("METRICSYNC_REQUIRE_VENV", None if script.exists() else f"no {script}",
-            "the console script `make install` puts in .venv")
+    require(
+        "METRICSYNC_REQUIRE_VENV",
+        None if script.exists() else f"no {script}",
+        "the console script `make install` puts in .venv",
+    )
     blocks = re.findall(r"```cron\n(.+?)\n```", (ROOT / "docs" / "getting-started.md").read_text(), re.S)
     line = next(block for block in blocks if " verify " in block)
     command = line.split(None, 5)[5].replace("/opt/metricsync", str(isolated / "opt"))
@@ -274,8 +294,10 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     workdir.mkdir()
     (workdir / ".venv").symlink_to(ROOT / ".venv")
     env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
-    settings = {**sandbox.by_name["whop"].demo_settings(sandbox.url),
-                "start_date": (whop.TODAY - dt.timedelta(days=70)).isoformat()}
+    settings = {
+        **sandbox.by_name["whop"].demo_settings(sandbox.url),
+        "start_date": (whop.TODAY - dt.timedelta(days=70)).isoformat(),
+    }
     for key, value in settings.items():
         text = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
         env_file.append(f"SOURCES__WHOP__{key.upper()}={shlex.quote(text)}")
@@ -283,8 +305,9 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(isolated), "DLT_DATA_DIR": str(isolated / "dlt_data"), **clock_env()}
 
     def shell(text: str) -> int:
-        return run_command(["/bin/sh", "-c", text], timeout=600, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL).returncode
+        return run_command(
+            ["/bin/sh", "-c", text], timeout=600, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
 
     nightly = f"cd {workdir} && set -a && . ./.env && set +a && .venv/bin/metricsync run whop --progress none"
     assert shell(nightly) == 0
@@ -319,9 +342,13 @@ def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     assert dagster.materialize([assets], partition_key="default", instance=instance).success
 
     def evaluate(config=None):
-        result = dagster.materialize([assets, check], instance=instance, selection=dagster.AssetSelection.all_asset_checks(),
-                                     run_config={"ops": {"whop_verify": {"config": config or {}}}},
-                                     raise_on_error=False)
+        result = dagster.materialize(
+            [assets, check],
+            instance=instance,
+            selection=dagster.AssetSelection.all_asset_checks(),
+            run_config={"ops": {"whop_verify": {"config": config or {}}}},
+            raise_on_error=False,
+        )
         return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
 
     evaluations = evaluate()
@@ -337,14 +364,21 @@ def test_dagster_runs_verify_as_an_asset_check(sandbox, monkeypatch, isolated):
     assert weekly.success and all(e.passed for e in weekly.get_asset_check_evaluations())
     assert all(e.passed for e in evaluate().values())
     assert whop.loaded_wallet(Warehouse("duckdb", path), "daily_all") == whop.expected_wallet(
-        sandbox.by_name["whop"], WALLET[0])
+        sandbox.by_name["whop"], WALLET[0]
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["verify", "whop", "--to", "2026-01-01"], "metricsync: --to needs --from - give the first day of the backfill"),
-    (["verify", "whop", "--sample", "0"], "--sample"),
-    (["verify", "whop", "--queries", "weekley"], "whop: no query 'weekley'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["verify", "whop", "--to", "2026-01-01"],
+            "metricsync: --to needs --from - give the first day of the backfill",
+        ),
+        (["verify", "whop", "--sample", "0"], "--sample"),
+        (["verify", "whop", "--queries", "weekley"], "whop: no query 'weekley'"),
+    ],
+)
 def test_verify_usage_errors_are_one_line(capsys, monkeypatch, isolated, argv, message):
     from metricsync.cli import main
 
@@ -370,16 +404,27 @@ def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, iso
     from conftest import configure
     from metricsync.cli import main
 
-    configure(monkeypatch, "whop", api_key=whop.KEY, base_url=f"{sandbox.url}/api/v1",
-              start_date=(whop.TODAY - dt.timedelta(days=30)).isoformat(), wallet_queries=WALLET[:1],
-              accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}])
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=whop.KEY,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=(whop.TODAY - dt.timedelta(days=30)).isoformat(),
+        wallet_queries=WALLET[:1],
+        accounts=[{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}],
+    )
     wh = Warehouse("duckdb", str(isolated / "accounts.duckdb"))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", wh.credentials)
     pipelines = str(isolated / "pipelines")
     assert main(["run", "whop", "--pipelines-dir", pipelines]) == 0
     day = whop.TODAY - dt.timedelta(days=10)
-    execute(wh, [f"update whop.wallet_time_series set line_count = line_count + 1 where account = 'north' "
-                 f"and period = '{day}' and currency = 'eur'"])
+    execute(
+        wh,
+        [
+            f"update whop.wallet_time_series set line_count = line_count + 1 where account = 'north' "
+            f"and period = '{day}' and currency = 'eur'"
+        ],
+    )
     east = wh.query("select period, currency, amount, line_count from whop.wallet_time_series where account = 'east'")
     capsys.readouterr()
     assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 9
@@ -388,46 +433,102 @@ def test_accounts_are_verified_and_repaired_one_by_one(sandbox, monkeypatch, iso
     assert "whop (account east): 1 window checked" in out and "east) daily_all" not in out, out
     assert main(["verify", "whop", "--all", "--accounts", "north", "--repair", "--pipelines-dir", pipelines]) == 0
     assert main(["verify", "whop", "--all", "--pipelines-dir", pipelines]) == 0
-    assert wh.query("select period, currency, amount, line_count from whop.wallet_time_series "
-                    "where account = 'east'") == east
+    assert (
+        wh.query("select period, currency, amount, line_count from whop.wallet_time_series where account = 'east'")
+        == east
+    )
 
 
 EDIT_DAY = stripe.TODAY - dt.timedelta(days=20)
 # (what, SQL, (provider, query or definition table), expected: a count, SQL counting it before the edit, or a text)
 EDITS = [
-    ("a stored row twice", f"insert into whop.wallet_time_series select * from whop.wallet_time_series where "
-     f"query_name = 'daily_all' and period = '{EDIT_DAY}' and currency = 'usd'",
-     ("whop", "daily_all"), {"duplicated": 1, "missing": 0, "extra": 0, "changed": 0}),
-    ("every row of a query deleted", "delete from whop.wallet_time_series where query_name = 'weekly_usd'",
-     ("whop", "weekly_usd"), {"missing": "select count(*) from whop.wallet_time_series where query_name = 'weekly_usd'",
-                              "extra": 0, "duplicated": 0}),
-    ("values changed", f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' "
-     f"and period = '{EDIT_DAY}'", ("whop", "gross_by_country"),
-     {"changed": f"select count(*) from whop.metric_results where query_name = 'gross_by_country' and period = '{EDIT_DAY}'",
-      "max_abs_delta": "1.00", "missing": 0}),
-    ("a row deleted", f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{EDIT_DAY}' "
-     "and currency = 'eur'", ("whop", "daily_all"), {"missing": 1}),
-    ("values lowered", f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
-     f"and period = '{EDIT_DAY}'", ("stripe_analytics", "mrr_by_price"),
-     {"changed": "select count(*) from stripe_analytics.metric_results where query_name = 'mrr_by_price' and "
-                 f"period = '{EDIT_DAY}'", "max_abs_delta": "7.00", "missing": 0}),
-    ("a day deleted", f"delete from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'",
-     ("statsig", "metric_values"),
-     {"missing": f"select count(*) from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'"}),
-    ("a NaN stored", f"update statsig.metric_values set value = 'NaN' where date = '{EDIT_DAY}' and metric_name = "
-     f"(select min(metric_name) from statsig.metric_values where date = '{EDIT_DAY}')", ("statsig", "metric_values"),
-     {"changed": 1}),
-    ("a row the API never had", "insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, "
-     f"_dlt_load_id) values ('{EDIT_DAY}', 'hand_made', 'sum', '', 1.5, '1')",
-     ("statsig", "metric_values"), {"extra": 1, "missing": 0}),
-    ("a definition edited in place", "update whop.wallet_line_categories set description = 'edited by hand' where "
-     "_dlt_valid_to is null and key = (select min(key) from whop.wallet_line_categories)",
-     ("whop", "wallet_line_categories"), {"changed": 1, "missing": 0, "extra": 0}),
-    ("a definition twice", "insert into posthog.group_type_metrics select * from posthog.group_type_metrics "
-     "where id = (select min(id) from posthog.group_type_metrics)", ("posthog", "group_type_metrics"),
-     {"duplicated": 1, "missing": 0, "extra": 0}),
-    ("a current definition closed by hand", "update posthog.group_types set _dlt_valid_to = _dlt_valid_from "
-     "where project_id = 1 and group_type_index = 1", ("posthog", "group_types"), {"missing": 1, "extra": 0}),
+    (
+        "a stored row twice",
+        f"insert into whop.wallet_time_series select * from whop.wallet_time_series where "
+        f"query_name = 'daily_all' and period = '{EDIT_DAY}' and currency = 'usd'",
+        ("whop", "daily_all"),
+        {"duplicated": 1, "missing": 0, "extra": 0, "changed": 0},
+    ),
+    (
+        "every row of a query deleted",
+        "delete from whop.wallet_time_series where query_name = 'weekly_usd'",
+        ("whop", "weekly_usd"),
+        {
+            "missing": "select count(*) from whop.wallet_time_series where query_name = 'weekly_usd'",
+            "extra": 0,
+            "duplicated": 0,
+        },
+    ),
+    (
+        "values changed",
+        f"update whop.metric_results set value = value + 1 where query_name = 'gross_by_country' "
+        f"and period = '{EDIT_DAY}'",
+        ("whop", "gross_by_country"),
+        {
+            "changed": f"select count(*) from whop.metric_results where query_name = 'gross_by_country' and period = '{EDIT_DAY}'",
+            "max_abs_delta": "1.00",
+            "missing": 0,
+        },
+    ),
+    (
+        "a row deleted",
+        f"delete from whop.wallet_time_series where query_name = 'daily_all' and period = '{EDIT_DAY}' "
+        "and currency = 'eur'",
+        ("whop", "daily_all"),
+        {"missing": 1},
+    ),
+    (
+        "values lowered",
+        f"update stripe_analytics.metric_results set value = value - 7 where query_name = 'mrr_by_price' "
+        f"and period = '{EDIT_DAY}'",
+        ("stripe_analytics", "mrr_by_price"),
+        {
+            "changed": "select count(*) from stripe_analytics.metric_results where query_name = 'mrr_by_price' and "
+            f"period = '{EDIT_DAY}'",
+            "max_abs_delta": "7.00",
+            "missing": 0,
+        },
+    ),
+    (
+        "a day deleted",
+        f"delete from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'",
+        ("statsig", "metric_values"),
+        {"missing": f"select count(*) from statsig.metric_values where date = '{EDIT_DAY - dt.timedelta(days=1)}'"},
+    ),
+    (
+        "a NaN stored",
+        f"update statsig.metric_values set value = 'NaN' where date = '{EDIT_DAY}' and metric_name = "
+        f"(select min(metric_name) from statsig.metric_values where date = '{EDIT_DAY}')",
+        ("statsig", "metric_values"),
+        {"changed": 1},
+    ),
+    (
+        "a row the API never had",
+        "insert into statsig.metric_values (date, metric_name, metric_type, unit_type, value, "
+        f"_dlt_load_id) values ('{EDIT_DAY}', 'hand_made', 'sum', '', 1.5, '1')",
+        ("statsig", "metric_values"),
+        {"extra": 1, "missing": 0},
+    ),
+    (
+        "a definition edited in place",
+        "update whop.wallet_line_categories set description = 'edited by hand' where "
+        "_dlt_valid_to is null and key = (select min(key) from whop.wallet_line_categories)",
+        ("whop", "wallet_line_categories"),
+        {"changed": 1, "missing": 0, "extra": 0},
+    ),
+    (
+        "a definition twice",
+        "insert into posthog.group_type_metrics select * from posthog.group_type_metrics "
+        "where id = (select min(id) from posthog.group_type_metrics)",
+        ("posthog", "group_type_metrics"),
+        {"duplicated": 1, "missing": 0, "extra": 0},
+    ),
+    (
+        "a current definition closed by hand",
+        "update posthog.group_types set _dlt_valid_to = _dlt_valid_from where project_id = 1 and group_type_index = 1",
+        ("posthog", "group_types"),
+        {"missing": 1, "extra": 0},
+    ),
 ]
 
 
@@ -460,12 +561,15 @@ def test_drift_of_every_kind_is_found_and_repaired(wh, sandbox, capsys, isolated
     assert "whop: repaired 3 queries and 2 definition tables in " in out, out
     assert_equals_sandbox(wh, sandbox)
     assert wh.query(f"select name from whop.wallet_groupings where _dlt_valid_to is null and key = '{grouping}'") == [
-        ("Renamed upstream",)]
+        ("Renamed upstream",)
+    ]
     posthog = sandbox.by_name["posthog"]
     assert test_posthog._rows(wh, "group_types", test_posthog.GROUP_TYPE_FIELDS) == test_posthog.expected_group_types(
-        posthog)
+        posthog
+    )
     assert test_posthog._rows(wh, "group_type_metrics", test_posthog.METRIC_FIELDS) == test_posthog.expected_metrics(
-        posthog)
+        posthog
+    )
     code, out, err = verify(capsys, wh, isolated, *providers, "--all")
     assert code == 0, out + err
 
@@ -481,8 +585,13 @@ def test_windows_sliced_across_items_compare_exactly(wh, sandbox, capsys, isolat
     code, out, err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--all")
     assert code == 0 and ", 0 periods drifted," in out, out + err
     assert wh.query("select count(*) from whop.wallet_time_series where query_name = 'daily_all'")[0][0] > 40
-    execute(wh, [f"update whop.wallet_time_series set line_count = line_count + 1 where query_name = 'daily_all' "
-                 f"and period = '{EDIT_DAY}' and currency = 'usd'"])
+    execute(
+        wh,
+        [
+            f"update whop.wallet_time_series set line_count = line_count + 1 where query_name = 'daily_all' "
+            f"and period = '{EDIT_DAY}' and currency = 'usd'"
+        ],
+    )
     code, out, err = verify(capsys, wh, isolated, "whop", "--queries", "daily_all", "--all", "--repair")
     assert code == 0, out + err
     assert f"whop daily_all: 1 period drifted ({EDIT_DAY}), 1 row changed, max |Δ| 1.00 usd" in out, out
@@ -502,8 +611,9 @@ def test_a_provider_never_loaded_has_nothing_stored_yet(sandbox, monkeypatch, is
         capsys.readouterr()
         assert main(["verify", "all", "--destination", destination]) == 0
         out, err = capsys.readouterr()
-    assert out.splitlines() == [f"{p}: nothing stored yet" for p in ("whop", "stripe_analytics", "posthog",
-                                                                          "statsig")], out + err
+    assert out.splitlines() == [
+        f"{p}: nothing stored yet" for p in ("whop", "stripe_analytics", "posthog", "statsig")
+    ], out + err
     assert not sandbox.requests
 
 
@@ -521,10 +631,24 @@ def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sand
     first = test_statsig.TODAY - dt.timedelta(days=30)
     gap = (first + dt.timedelta(days=3), first + dt.timedelta(days=9))
     for days in ((0, 2), (10, 12)):
-        assert main(["run", "statsig", *("--from", str(first + dt.timedelta(days=days[0]))),
-                     *("--to", str(first + dt.timedelta(days=days[1])))]) == 0
-    execute(wh, [f"insert into statsig.metric_values select * from statsig.metric_values where date = '{first}' "
-                 "and metric_name = (select min(metric_name) from statsig.metric_values)"])
+        assert (
+            main(
+                [
+                    "run",
+                    "statsig",
+                    *("--from", str(first + dt.timedelta(days=days[0]))),
+                    *("--to", str(first + dt.timedelta(days=days[1]))),
+                ]
+            )
+            == 0
+        )
+    execute(
+        wh,
+        [
+            f"insert into statsig.metric_values select * from statsig.metric_values where date = '{first}' "
+            "and metric_name = (select min(metric_name) from statsig.metric_values)"
+        ],
+    )
     not_loaded = f"statsig metric_values: not loaded {gap[0]}..{gap[1]} (7 days; not verified, not drift)"
     advice = "statsig: to load what was never loaded, run: metricsync verify statsig --fill-gaps"
     sandbox.clear_log()
@@ -541,7 +665,8 @@ def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sand
     assert main(shlex.split(advice.split("run: ", 1)[1])[1:]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("statsig: loaded 1 range never loaded in 1 load")
     assert test_statsig.warehouse_values(wh) == test_statsig.expected_values(
-        sandbox.by_name["statsig"], test_statsig.days(first, first + dt.timedelta(days=12)))
+        sandbox.by_name["statsig"], test_statsig.days(first, first + dt.timedelta(days=12))
+    )
     assert main(["verify", "statsig", "--all"]) == 0
     assert capsys.readouterr().out.startswith("statsig: 13 windows checked, ")
 
@@ -549,28 +674,34 @@ def test_a_range_never_loaded_is_reported_not_drift_and_loaded_by_fill_gaps(sand
 UTC = dt.timezone.utc
 
 
-@pytest.mark.parametrize("api, stored, equal", [
-    (Decimal("7.000000000"), Decimal("7"), True),  # decimals of different scale
-    (Decimal("0.1"), Decimal("0.10000000001"), False),  # exact: no float rounding
-    (12345678901234567, 12345678901234568, False),  # integers beyond a double's precision
-    (0.1, 0.1, True),  # a double column: the same double
-    (Decimal("0.1"), 0.1, True),  # stored as double: compared as the double a load writes
-    (0.30000000000000004, 0.3, False),
-    (dt.datetime(2026, 1, 1, 12, tzinfo=UTC), dt.datetime(2026, 1, 1, 7, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-     True),
-    ({"b": 1, "a": [1, 2]}, '{"a": [1, 2], "b": 1}', True),  # JSON parsed on one side, text on the other
-    ("usd", "eur", False),
-    (None, None, True),
-    (None, 0, False),
-    (True, 1, True),  # MariaDB keeps a boolean as 0/1
-    (True, 0, False),
-    (float("nan"), float("nan"), True),  # non-finite values compare without an error
-    (Decimal("NaN"), float("nan"), True),
-    (float("inf"), Decimal("Infinity"), True),
-    (float("-inf"), float("inf"), False),
-    (0.5, float("nan"), False),
-    (Decimal("sNaN"), Decimal("1"), False),
-])
+@pytest.mark.parametrize(
+    "api, stored, equal",
+    [
+        (Decimal("7.000000000"), Decimal("7"), True),  # decimals of different scale
+        (Decimal("0.1"), Decimal("0.10000000001"), False),  # exact: no float rounding
+        (12345678901234567, 12345678901234568, False),  # integers beyond a double's precision
+        (0.1, 0.1, True),  # a double column: the same double
+        (Decimal("0.1"), 0.1, True),  # stored as double: compared as the double a load writes
+        (0.30000000000000004, 0.3, False),
+        (
+            dt.datetime(2026, 1, 1, 12, tzinfo=UTC),
+            dt.datetime(2026, 1, 1, 7, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            True,
+        ),
+        ({"b": 1, "a": [1, 2]}, '{"a": [1, 2], "b": 1}', True),  # JSON parsed on one side, text on the other
+        ("usd", "eur", False),
+        (None, None, True),
+        (None, 0, False),
+        (True, 1, True),  # MariaDB keeps a boolean as 0/1
+        (True, 0, False),
+        (float("nan"), float("nan"), True),  # non-finite values compare without an error
+        (Decimal("NaN"), float("nan"), True),
+        (float("inf"), Decimal("Infinity"), True),
+        (float("-inf"), float("inf"), False),
+        (0.5, float("nan"), False),
+        (Decimal("sNaN"), Decimal("1"), False),
+    ],
+)
 def test_values_are_compared_exactly(api, stored, equal):
     from metricsync.verification.compare import same
 
@@ -586,8 +717,21 @@ def test_a_warehouse_loaded_by_backfill_only_verifies_without_start_date(sandbox
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "backfill.duckdb"))
     first = test_statsig.TODAY - dt.timedelta(days=20)
     pipelines = str(isolated / "pipelines")
-    assert main(["run", "statsig", "--from", str(first), "--to", str(first + dt.timedelta(days=4)),
-                 "--pipelines-dir", pipelines]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "statsig",
+                "--from",
+                str(first),
+                "--to",
+                str(first + dt.timedelta(days=4)),
+                "--pipelines-dir",
+                pipelines,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["verify", "statsig", "--all", "--pipelines-dir", pipelines]) == 0
     assert capsys.readouterr().out.startswith("statsig: 5 windows checked, ")
@@ -598,16 +742,25 @@ def test_batched_windows_are_split_by_their_tombstones():
     window); verify splits them back: a row after tombstones, or a tombstone that is not the next
     day of the same query, starts the next window. An empty window right after another of the same
     query comes back joined to it (the same comparison: no API row in those days)."""
-    from metricsync.verification.api import TableKeys, _segments
     from metricsync.sources._common.load.windows import Window
+    from metricsync.verification.api import TableKeys, _segments
 
     d = lambda n: dt.date(2026, 1, n)  # noqa: E731
     row = lambda q, n: {"query_name": q, "period": d(n), "value": n}  # noqa: E731
     mark = lambda q, n: {"query_name": q, "period": d(n), "_tombstone": True}  # noqa: E731
-    rows = [row("a", 1), row("a", 2), mark("a", 1), mark("a", 2),  # a: [1, 3) with two rows
-            mark("a", 3), mark("a", 4),  # a: [3, 5) empty and adjacent: comes back joined, as [1, 5)
-            row("b", 1), mark("b", 1), mark("b", 2),  # b: [1, 3)
-            mark("a", 5), mark("a", 6)]  # a: [5, 7) empty, another query before it
+    rows = [
+        row("a", 1),
+        row("a", 2),
+        mark("a", 1),
+        mark("a", 2),  # a: [1, 3) with two rows
+        mark("a", 3),
+        mark("a", 4),  # a: [3, 5) empty and adjacent: comes back joined, as [1, 5)
+        row("b", 1),
+        mark("b", 1),
+        mark("b", 2),  # b: [1, 3)
+        mark("a", 5),
+        mark("a", 6),
+    ]  # a: [5, 7) empty, another query before it
     keys = TableKeys(("query_name", "period"), "period", "query_name")
     found = [(q, w, [r["value"] for r in data]) for q, w, data in _segments(rows, keys, "metric_results")]
     assert found == [("a", Window(d(1), d(5)), [1, 2]), ("b", Window(d(1), d(3)), [1]), ("a", Window(d(5), d(7)), [])]

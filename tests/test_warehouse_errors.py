@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-
-from test_statsig import days, expected_values, setup as setup_statsig, warehouse_values
+from test_statsig import days, expected_values, warehouse_values
+from test_statsig import setup as setup_statsig
 
 
 class Proxy:
@@ -70,11 +70,14 @@ def test_postgres_going_away_mid_run_is_exit_5_and_the_rerun_is_exact(sandbox, w
         while len(sandbox.seen("/console/v1/metrics/values")) < 12:
             time.sleep(0.02)
         proxy.close()
+
     threading.Thread(target=pull_the_plug, daemon=True).start()
     result = run("statsig", warehouse)
     assert result.exit_code == 5, result.message
     assert result.message.startswith("statsig: lost the postgres destination (")
-    assert result.message.endswith("- check that the server is up and reachable and re-run; loads already committed stay")
+    assert result.message.endswith(
+        "- check that the server is up and reachable and re-run; loads already committed stay"
+    )
     assert "\n" not in result.message
     sandbox.latency = 0.0
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", warehouse.credentials)
@@ -91,6 +94,8 @@ def test_a_missing_mariadb_database_is_exit_2_saying_what_to_do(sandbox, sql_war
     assert result.exit_code == 2, result.message
     assert result.message.startswith("statsig: the sqlalchemy destination refused the run (")
     assert "Unknown database" in result.message
-    assert result.message.endswith("check the database, user and rights in DESTINATION__SQLALCHEMY__CREDENTIALS "
-                                   "(create the database if it is missing)")
+    assert result.message.endswith(
+        "check the database, user and rights in DESTINATION__SQLALCHEMY__CREDENTIALS "
+        "(create the database if it is missing)"
+    )
     assert not sandbox.seen("/console/v1/metrics/values")

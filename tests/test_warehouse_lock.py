@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
 from test_statsig import days, expected_values, setup, warehouse_values
 
@@ -21,10 +20,27 @@ DAYS = 40
 
 def start(isolated, warehouse, folder: str, **env: str) -> subprocess.Popen:
     """`metricsync run statsig` in its own process group, with its own pipelines folder."""
-    return subprocess.Popen([sys.executable, "-m", "metricsync", "run", "statsig", "--progress", "none",
-                             "--destination", warehouse.name, "--pipelines-dir", str(isolated / folder)], cwd=isolated,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "run",
+            "statsig",
+            "--progress",
+            "none",
+            "--destination",
+            warehouse.name,
+            "--pipelines-dir",
+            str(isolated / folder),
+        ],
+        cwd=isolated,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
@@ -65,7 +81,9 @@ def shape(line: str, provider: str, pipeline: str) -> str:
 
 def documented_lock_messages() -> set[str]:
     """The exit-6 examples of the README's exit code table, shaped."""
-    row = next(line for line in (ROOT / "docs" / "getting-started.md").read_text().splitlines() if line.startswith("| 6 |"))
+    row = next(
+        line for line in (ROOT / "docs" / "getting-started.md").read_text().splitlines() if line.startswith("| 6 |")
+    )
     return {shape(m, "whop", "whop__postgres") for m in re.findall(r"`(whop: [^`]+)`", row)}
 
 
@@ -120,7 +138,6 @@ def test_a_crashed_holder_does_not_block_the_next_run(sandbox, warehouse, isolat
     assert_exact(warehouse, sandbox, first)
 
 
-
 @pytest.mark.parametrize("sql_warehouse", ["mariadb"], indirect=True)
 def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehouse_clock(isolated, sql_warehouse):
     """MariaDB (dlt's sqlalchemy destination): the lock row names its holder (host, pid, run id,
@@ -128,18 +145,22 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
     when left by a dead process this one can see (same host, boot and pid namespace), never when
     left by a process of another pid namespace (a container with the same hostname)."""
     import dlt
-
     from conftest import _mariadb_query
     from metricsync import locking
     from metricsync.warehouse.destinations import make_destination
 
     dataset = sql_warehouse.dataset("statsig")
-    pipeline = dlt.pipeline(pipeline_name="statsig__sqlalchemy", pipelines_dir=str(isolated / "p"),
-                            destination=make_destination("sqlalchemy", dataset), dataset_name=dataset)
+    pipeline = dlt.pipeline(
+        pipeline_name="statsig__sqlalchemy",
+        pipelines_dir=str(isolated / "p"),
+        destination=make_destination("sqlalchemy", dataset),
+        dataset_name=dataset,
+    )
 
     def change(assignments: str) -> None:
-        _mariadb_query(sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}",
-                       autocommit=True)
+        _mariadb_query(
+            sql_warehouse.credentials, f"update {dataset}._metricsync_locks set {assignments}", autocommit=True
+        )
 
     def beat(seconds_ago: int) -> str:  # the warehouse's clock, as the lock writes it
         return f"beat = date_format(current_timestamp - interval {seconds_ago} second, '%Y-%m-%dT%H:%i:%s')"
@@ -175,15 +196,18 @@ def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolate
     """The write turn of a dataset (what every state restore and load takes) is one writer's at a
     time on every warehouse kind, and a wait for it is bounded: past it, exit 6 naming the writer."""
     import dlt
-
     from metricsync import locking
     from metricsync.warehouse.destinations import make_destination
 
     dataset = sql_warehouse.dataset("whop")
 
     def pipeline(name: str):
-        return dlt.pipeline(pipeline_name=name, pipelines_dir=str(isolated / name), dataset_name=dataset,
-                            destination=make_destination(sql_warehouse.name, dataset))
+        return dlt.pipeline(
+            pipeline_name=name,
+            pipelines_dir=str(isolated / name),
+            dataset_name=dataset,
+            destination=make_destination(sql_warehouse.name, dataset),
+        )
 
     writer = locking.Owner()
     with locking.write_turn(pipeline("whop__north"), "whop", owner=writer):

@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-
 from conftest import configure, today
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -28,13 +27,21 @@ def sunday_week(day: dt.date) -> dt.date:
 
 # every weekday, both ways, at the plan's level: tests/test_windows_progress.py
 @pytest.mark.parametrize("weekday, mode", [("sunday", "nightly"), ("sunday", "backfill"), ("saturday", "nightly")])
-def test_sunday_labelled_weeks_are_stored_whole_from_the_week_of_start_date(sandbox, run, monkeypatch, isolated,
-                                                                            weekday, mode):
+def test_sunday_labelled_weeks_are_stored_whole_from_the_week_of_start_date(
+    sandbox, run, monkeypatch, isolated, weekday, mode
+):
     whop = sandbox.by_name["whop"]
     whop.settings["week_start"] = "sunday"
     start = start_on(weekday)
-    configure(monkeypatch, "whop", api_key=whop.api_key, base_url=f"{sandbox.url}/api/v1", wallet_queries=[WALLET],
-              metric_queries=[METRIC], start_date=start.isoformat())
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=whop.api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        wallet_queries=[WALLET],
+        metric_queries=[METRIC],
+        start_date=start.isoformat(),
+    )
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "weeks.duckdb"))
     result = run("whop", backfill=(start, TODAY) if mode == "backfill" else None)
     assert result.ok, result.message
@@ -50,8 +57,9 @@ def test_sunday_labelled_weeks_are_stored_whole_from_the_week_of_start_date(sand
     import duckdb
 
     with duckdb.connect(str(isolated / "weeks.duckdb"), read_only=True) as con:
-        stored_wallet = con.execute("select period, currency, amount, line_count "
-                                    "from whop.wallet_time_series").fetchall()
+        stored_wallet = con.execute(
+            "select period, currency, amount, line_count from whop.wallet_time_series"
+        ).fetchall()
         stored_metric = con.execute("select period, breakdown_key, value from whop.metric_results").fetchall()
     assert {(p, c): (Decimal(a), n) for p, c, a, n in stored_wallet} == wallet
     assert len(stored_wallet) == len(wallet)

@@ -6,7 +6,6 @@ import shutil
 from decimal import Decimal
 
 import pytest
-
 from conftest import configure, duckdb_only, period_floor, today
 from metricsync.sandbox.whop import LINE_CATEGORIES
 
@@ -23,17 +22,30 @@ WALLET_QUERIES = [
     {"name": "weekly_refunds", "group_by": "week", "grouping": ["payments", "refunds"]},
 ]
 METRIC_QUERIES = [
-    {"name": "gross_by_country", "resource": "receipts:gross_revenue", "granularity": "daily", "breakdowns": ["country"]},
+    {
+        "name": "gross_by_country",
+        "resource": "receipts:gross_revenue",
+        "granularity": "daily",
+        "breakdowns": ["country"],
+    },
     {"name": "users_weekly", "resource": "members:new_users", "granularity": "weekly"},
-    {"name": "gross_monthly_plan", "resource": "receipts:gross_revenue", "granularity": "monthly",
-     "breakdowns": ["country", "plan"]},
+    {
+        "name": "gross_monthly_plan",
+        "resource": "receipts:gross_revenue",
+        "granularity": "monthly",
+        "breakdowns": ["country", "plan"],
+    },
 ]
 
 
 def setup_whop(monkeypatch, sandbox, **overrides):
     settings = {
-        "api_key": KEY, "base_url": f"{sandbox.url}/api/v1", "start_date": START.isoformat(),
-        "wallet_queries": WALLET_QUERIES, "metric_queries": METRIC_QUERIES, "lookback_days": 3,
+        "api_key": KEY,
+        "base_url": f"{sandbox.url}/api/v1",
+        "start_date": START.isoformat(),
+        "wallet_queries": WALLET_QUERIES,
+        "metric_queries": METRIC_QUERIES,
+        "lookback_days": 3,
         "max_attempts": 4,
     }
     settings.update(overrides)
@@ -48,27 +60,33 @@ def expected_wallet(emulator, query, account=None):
     if query.get("grouping"):
         lines = [k for k in lines if LINE_CATEGORIES[k][0] in query["grouping"]]
     first = period_floor(START, query["group_by"])
-    return emulator.wallet_totals(first, TODAY, query["group_by"], lines, query.get("currency"),
-                                  query.get("convert_currency"), account)
+    return emulator.wallet_totals(
+        first, TODAY, query["group_by"], lines, query.get("currency"), query.get("convert_currency"), account
+    )
 
 
 def loaded_wallet(warehouse, name):
     rows = warehouse.query(
-        f"select period, currency, amount, line_count from whop.wallet_time_series where query_name = '{name}'")
+        f"select period, currency, amount, line_count from whop.wallet_time_series where query_name = '{name}'"
+    )
     return {(r[0], r[1]): (Decimal(r[2]), r[3]) for r in rows}
 
 
 def expected_metric(emulator, query):
     g = {"daily": "day", "weekly": "week", "monthly": "month"}[query["granularity"]]
-    totals = emulator.metric_totals(query["resource"], query["granularity"], query.get("breakdowns", []),
-                                    period_floor(START, g), TODAY + dt.timedelta(days=1))
+    totals = emulator.metric_totals(
+        query["resource"],
+        query["granularity"],
+        query.get("breakdowns", []),
+        period_floor(START, g),
+        TODAY + dt.timedelta(days=1),
+    )
     names = query.get("breakdowns", [])
     return {(p, json.dumps(dict(zip(names, combo)), sort_keys=True)): v for (p, combo), v in totals.items()}
 
 
 def loaded_metric(warehouse, name):
-    rows = warehouse.query(
-        f"select period, breakdown_key, value from whop.metric_results where query_name = '{name}'")
+    rows = warehouse.query(f"select period, breakdown_key, value from whop.metric_results where query_name = '{name}'")
     return {(r[0], r[1]): Decimal(r[2]) for r in rows}
 
 
@@ -78,11 +96,15 @@ def assert_exact(warehouse, sandbox):
         assert loaded_wallet(warehouse, query["name"]) == expected_wallet(emulator, query), query["name"]
     for query in METRIC_QUERIES:
         assert loaded_metric(warehouse, query["name"]) == expected_metric(emulator, query), query["name"]
-    dupes = warehouse.query("select query_name, period, currency, count(*) from whop.wallet_time_series "
-                            "group by 1, 2, 3 having count(*) > 1")
+    dupes = warehouse.query(
+        "select query_name, period, currency, count(*) from whop.wallet_time_series "
+        "group by 1, 2, 3 having count(*) > 1"
+    )
     assert dupes == []
-    dupes = warehouse.query("select query_name, period, breakdown_key, count(*) from whop.metric_results "
-                            "group by 1, 2, 3 having count(*) > 1")
+    dupes = warehouse.query(
+        "select query_name, period, breakdown_key, count(*) from whop.metric_results "
+        "group by 1, 2, 3 having count(*) > 1"
+    )
     assert dupes == []
 
 
@@ -134,7 +156,9 @@ def test_requests_cover_whole_periods_and_send_filters(sandbox, run, monkeypatch
 
 
 @duckdb_only
-@pytest.mark.parametrize("row_format", [pytest.param("arrays", id="array-rows"), pytest.param("objects", id="object-rows")])
+@pytest.mark.parametrize(
+    "row_format", [pytest.param("arrays", id="array-rows"), pytest.param("objects", id="object-rows")]
+)
 def test_metric_rows_as_arrays_or_objects(sandbox, warehouse, run, monkeypatch, row_format):
     sandbox.by_name["whop"].settings.update(row_format=row_format, metric_page_size=7)
     setup_whop(monkeypatch, sandbox, wallet_queries=None)
@@ -150,21 +174,29 @@ def test_metric_rows_as_arrays_or_objects(sandbox, warehouse, run, monkeypatch, 
 def test_new_metric_column_is_added(sandbox, warehouse, run, monkeypatch):
     setup_whop(monkeypatch, sandbox, wallet_queries=None)
     assert run("whop", warehouse).ok
-    assert "refund_value" not in {c for (c,) in warehouse.query(
-        "select column_name from information_schema.columns where table_schema='whop' and table_name='metric_results'")}
+    assert "refund_value" not in {
+        c
+        for (c,) in warehouse.query(
+            "select column_name from information_schema.columns where table_schema='whop' and table_name='metric_results'"
+        )
+    }
     sandbox.by_name["whop"].settings["extra_column"] = "refund_value"
     result = run("whop", warehouse)
     assert result.ok, result.message
     # the rows fetched again (the lookback from today) carry it, as the API sent it: a tenth of the value
     rows = warehouse.query("select query_name, period, value, refund_value from whop.metric_results")
-    recent = {"gross_by_country": TODAY - dt.timedelta(days=3),
-              "users_weekly": period_floor(TODAY - dt.timedelta(days=3), "week"),
-              "gross_monthly_plan": period_floor(TODAY - dt.timedelta(days=3), "month")}
+    recent = {
+        "gross_by_country": TODAY - dt.timedelta(days=3),
+        "users_weekly": period_floor(TODAY - dt.timedelta(days=3), "week"),
+        "gross_monthly_plan": period_floor(TODAY - dt.timedelta(days=3), "month"),
+    }
     assert {(name, period >= recent[name]) for name, period, _v, extra in rows if extra is not None} == {
-        (name, True) for name in recent}
+        (name, True) for name in recent
+    }
     assert all(extra is not None for name, period, _v, extra in rows if period >= recent[name])
-    assert all(abs(float(extra) - float(value) / 10) <= 0.005 + 1e-9 for _n, _p, value, extra in rows
-               if extra is not None)
+    assert all(
+        abs(float(extra) - float(value) / 10) <= 0.005 + 1e-9 for _n, _p, value, extra in rows if extra is not None
+    )
 
 
 def test_a_frozen_schema_refuses_a_new_column(sandbox, run, monkeypatch):
@@ -194,8 +226,14 @@ def test_state_is_restored_from_the_destination(sandbox, warehouse, run, monkeyp
 
 
 def test_chunked_loads_commit_separately(sandbox, warehouse, run, monkeypatch):
-    setup_whop(monkeypatch, sandbox, windows_per_load=1, wallet_queries=[{"name": "daily_all", "group_by": "day"}],
-               metric_queries=None, start_date=(TODAY - dt.timedelta(days=200)).isoformat())
+    setup_whop(
+        monkeypatch,
+        sandbox,
+        windows_per_load=1,
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+        metric_queries=None,
+        start_date=(TODAY - dt.timedelta(days=200)).isoformat(),
+    )
     result = run("whop", warehouse)
     assert result.ok, result.message
     assert result.loads >= 3
@@ -213,15 +251,22 @@ def test_schema_definitions_keep_history(sandbox, warehouse, run, monkeypatch):
     assert run("whop", warehouse).ok
     current = dict(warehouse.query("select key, name from whop.wallet_groupings where _dlt_valid_to is null"))
     assert current["fees"] == "Platform fees" and "disputes" not in current and len(current) == 4
-    history = warehouse.query("select key, name from whop.wallet_groupings where _dlt_valid_to is not null order by key")
+    history = warehouse.query(
+        "select key, name from whop.wallet_groupings where _dlt_valid_to is not null order by key"
+    )
     assert history == [("disputes", "Disputes"), ("fees", "Fees")]
     # the schema endpoint needs no auth: the key is not sent there
     assert all(not r.header("authorization") for r in sandbox.seen("/api/v1/stats/schema"))
 
 
 def test_backfill_is_idempotent_and_keeps_the_nightly_cursor(sandbox, warehouse, run, monkeypatch):
-    setup_whop(monkeypatch, sandbox, wallet_queries=[{"name": "daily_all", "group_by": "day"}], metric_queries=None,
-               start_date=(TODAY - dt.timedelta(days=10)).isoformat())
+    setup_whop(
+        monkeypatch,
+        sandbox,
+        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
+        metric_queries=None,
+        start_date=(TODAY - dt.timedelta(days=10)).isoformat(),
+    )
     assert run("whop", warehouse).ok
     old = (TODAY - dt.timedelta(days=120), TODAY - dt.timedelta(days=90))
     for _ in range(2):
@@ -253,8 +298,12 @@ def test_cursor_parameter_is_configurable(sandbox, warehouse, run, monkeypatch):
     [
         pytest.param({"api_key": "wrong_key_123456"}, 4, ["whop", "HTTP 401", "API key was rejected"], id="401"),
         pytest.param({"api_key": "whop_no_permission"}, 4, ["HTTP 403", "company:balance:read"], id="403"),
-        pytest.param({"metric_queries": [{"name": "bad", "resource": "nope:nothing"}], "wallet_queries": None}, 3,
-                     ["HTTP 400", "unknown metric resource", "request_id req_sandbox_400"], id="400"),
+        pytest.param(
+            {"metric_queries": [{"name": "bad", "resource": "nope:nothing"}], "wallet_queries": None},
+            3,
+            ["HTTP 400", "unknown metric resource", "request_id req_sandbox_400"],
+            id="400",
+        ),
     ],
 )
 def test_api_errors_are_one_line_without_the_key(sandbox, run, monkeypatch, settings, code, expected):
@@ -265,5 +314,8 @@ def test_api_errors_are_one_line_without_the_key(sandbox, run, monkeypatch, sett
         assert text in result.message
     assert "\n" not in result.message
     assert settings.get("api_key", KEY) not in result.message
-    sent = [(r.path, json.dumps(r.query, sort_keys=True)) for r in sandbox.seen("/api/v1/stats/t") + sandbox.seen("/api/v1/stats/m")]
+    sent = [
+        (r.path, json.dumps(r.query, sort_keys=True))
+        for r in sandbox.seen("/api/v1/stats/t") + sandbox.seen("/api/v1/stats/m")
+    ]
     assert sent and len(sent) == len(set(sent))  # no request was retried

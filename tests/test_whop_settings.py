@@ -1,10 +1,8 @@
 """Whop settings from the README that change the requests or how answers are read: `array_params`,
 a metric query's `time_column`, and `account_id = global`. Request shapes: DuckDB only."""
 
-import datetime as dt
 
 import pytest
-
 from conftest import configure, duckdb_only, today
 from test_whop import METRIC_QUERIES, expected_metric, loaded_metric, setup_whop
 
@@ -14,11 +12,12 @@ METRIC = "/api/v1/stats/metric"
 REFUNDS = {"name": "weekly_refunds", "group_by": "week", "grouping": ["payments", "refunds"]}
 
 
-@pytest.mark.parametrize("style, name", [pytest.param("brackets", "grouping[]", id="brackets"),
-                                         pytest.param("repeat", "grouping", id="repeat")])
+@pytest.mark.parametrize(
+    "style, name",
+    [pytest.param("brackets", "grouping[]", id="brackets"), pytest.param("repeat", "grouping", id="repeat")],
+)
 def test_array_params_style_of_list_parameters(sandbox, run, monkeypatch, style, name):
-    setup_whop(monkeypatch, sandbox, wallet_queries=[REFUNDS], metric_queries=[METRIC_QUERIES[2]],
-               array_params=style)
+    setup_whop(monkeypatch, sandbox, wallet_queries=[REFUNDS], metric_queries=[METRIC_QUERIES[2]], array_params=style)
     result = run("whop")
     assert result.ok, result.message
     other = {"grouping[]", "grouping"} - {name}
@@ -55,4 +54,3 @@ def test_account_id_global_scopes_wallet_queries_only(sandbox, run, monkeypatch)
     assert {r.arg("account_id") for r in sandbox.seen(WALLET)} == {"global"}
     metric = sandbox.seen(METRIC)
     assert metric and all(r.arg("company_id") is None and r.arg("account_id") is None for r in metric)
-

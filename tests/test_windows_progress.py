@@ -6,9 +6,17 @@ import threading
 import time
 
 import pytest
-
-from metricsync.sources._common import ConfigError, QueryProgress, RunControl, Window, canonical_granularity, plan_windows
-from metricsync.sources._common import period_start, run_concurrently, to_date
+from metricsync.sources._common import (
+    ConfigError,
+    QueryProgress,
+    RunControl,
+    Window,
+    canonical_granularity,
+    period_start,
+    plan_windows,
+    run_concurrently,
+    to_date,
+)
 from metricsync.sources._common.load.resource import in_window
 from metricsync.sources._common.load.windows import incremental_start, next_period
 
@@ -20,6 +28,7 @@ def w(start: str, end: str) -> Window:
 
 
 # -- periods ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "day, granularity, expected",
@@ -59,8 +68,15 @@ def test_canonical_granularity(value, expected):
     assert canonical_granularity(value) == expected
 
 
-@pytest.mark.parametrize("value", [pytest.param("hour", id="hour"), pytest.param("", id="empty"),
-                                   pytest.param(None, id="none"), pytest.param("quarter", id="quarter")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("hour", id="hour"),
+        pytest.param("", id="empty"),
+        pytest.param(None, id="none"),
+        pytest.param("quarter", id="quarter"),
+    ],
+)
 def test_canonical_granularity_errors(value):
     with pytest.raises(ConfigError) as caught:
         canonical_granularity(value, "acme")
@@ -99,26 +115,64 @@ def test_to_date_errors(value):
 
 # -- window plans ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "start, end, granularity, max_periods, today, expected",
     [
-        pytest.param(D(2024, 1, 17), D(2024, 6, 30), "month", 2, D(2024, 12, 1),
-                     [w("2024-01-01", "2024-03-01"), w("2024-03-01", "2024-05-01"), w("2024-05-01", "2024-07-01")],
-                     id="mid-month-start-aligned-down"),
-        pytest.param(D(2024, 1, 1), D(2024, 1, 10), "day", 4, D(2024, 12, 1),
-                     [w("2024-01-01", "2024-01-05"), w("2024-01-05", "2024-01-09"), w("2024-01-09", "2024-01-11")],
-                     id="max-length-days"),
-        pytest.param(D(2024, 3, 1), D(2024, 12, 31), "week", 1, D(2024, 3, 13),
-                     [w("2024-02-26", "2024-03-04"), w("2024-03-04", "2024-03-11"), w("2024-03-11", "2024-03-14")],
-                     id="weeks-clamped-to-today"),
-        pytest.param(D(2024, 1, 31), D(2025, 6, 1), "month", 1, D(2024, 3, 13),
-                     [w("2024-01-01", "2024-02-01"), w("2024-02-01", "2024-03-01"), w("2024-03-01", "2024-03-14")],
-                     id="months-last-ends-today-plus-one"),
-        pytest.param(D(2023, 7, 4), D(2024, 3, 13), "year", 5, D(2024, 3, 13),
-                     [w("2023-01-01", "2024-03-14")], id="year-one-window"),
-        pytest.param(D(2024, 1, 1), D(2024, 1, 3), "day", 0, D(2024, 3, 13),
-                     [w("2024-01-01", "2024-01-02"), w("2024-01-02", "2024-01-03"), w("2024-01-03", "2024-01-04")],
-                     id="max-periods-zero-means-one"),
+        pytest.param(
+            D(2024, 1, 17),
+            D(2024, 6, 30),
+            "month",
+            2,
+            D(2024, 12, 1),
+            [w("2024-01-01", "2024-03-01"), w("2024-03-01", "2024-05-01"), w("2024-05-01", "2024-07-01")],
+            id="mid-month-start-aligned-down",
+        ),
+        pytest.param(
+            D(2024, 1, 1),
+            D(2024, 1, 10),
+            "day",
+            4,
+            D(2024, 12, 1),
+            [w("2024-01-01", "2024-01-05"), w("2024-01-05", "2024-01-09"), w("2024-01-09", "2024-01-11")],
+            id="max-length-days",
+        ),
+        pytest.param(
+            D(2024, 3, 1),
+            D(2024, 12, 31),
+            "week",
+            1,
+            D(2024, 3, 13),
+            [w("2024-02-26", "2024-03-04"), w("2024-03-04", "2024-03-11"), w("2024-03-11", "2024-03-14")],
+            id="weeks-clamped-to-today",
+        ),
+        pytest.param(
+            D(2024, 1, 31),
+            D(2025, 6, 1),
+            "month",
+            1,
+            D(2024, 3, 13),
+            [w("2024-01-01", "2024-02-01"), w("2024-02-01", "2024-03-01"), w("2024-03-01", "2024-03-14")],
+            id="months-last-ends-today-plus-one",
+        ),
+        pytest.param(
+            D(2023, 7, 4),
+            D(2024, 3, 13),
+            "year",
+            5,
+            D(2024, 3, 13),
+            [w("2023-01-01", "2024-03-14")],
+            id="year-one-window",
+        ),
+        pytest.param(
+            D(2024, 1, 1),
+            D(2024, 1, 3),
+            "day",
+            0,
+            D(2024, 3, 13),
+            [w("2024-01-01", "2024-01-02"), w("2024-01-02", "2024-01-03"), w("2024-01-03", "2024-01-04")],
+            id="max-periods-zero-means-one",
+        ),
         pytest.param(D(2024, 4, 1), D(2024, 5, 1), "day", 7, D(2024, 3, 13), [], id="start-after-today"),
     ],
 )
@@ -159,8 +213,16 @@ TODAY = D(2024, 3, 13)
 START = D(2024, 1, 1)
 
 
-def load(state: dict, control: RunControl, per_load: int = 100, lookback: int = 0, granularity: str = "day",
-         max_periods: int = 10, commit: bool = True, query: str = "q1") -> list[Window]:
+def load(
+    state: dict,
+    control: RunControl,
+    per_load: int = 100,
+    lookback: int = 0,
+    granularity: str = "day",
+    max_periods: int = 10,
+    commit: bool = True,
+    query: str = "q1",
+) -> list[Window]:
     """One dlt load of one query as `windowed_rows` does it: plan, (fetch), commit."""
     progress = QueryProgress(state, "res", query, control)
     windows = progress.next_windows(START, lookback, granularity, max_periods, per_load)
@@ -236,8 +298,11 @@ def test_commit_only_moves_loaded_through_forward():
 def test_nightly_run_restarts_from_loaded_through_minus_lookback():
     state = {"queries": {"q1": {"loaded_through": "2024-03-12"}}}
     loads = run_all(state, RunControl(today=TODAY), lookback=3, max_periods=2)
-    assert [x for chunk in loads for x in chunk] == [w("2024-03-09", "2024-03-11"), w("2024-03-11", "2024-03-13"),
-                                                     w("2024-03-13", "2024-03-14")]
+    assert [x for chunk in loads for x in chunk] == [
+        w("2024-03-09", "2024-03-11"),
+        w("2024-03-11", "2024-03-13"),
+        w("2024-03-13", "2024-03-14"),
+    ]
 
 
 BACKFILL = (D(2023, 1, 15), D(2023, 4, 10))
@@ -288,6 +353,7 @@ def test_other_backfill_ranges_and_queries_are_independent():
 
 # -- run_concurrently ------------------------------------------------------------------------------
 
+
 class Tracker:
     def __init__(self, delay: float = 0.01, fail_on=None):
         self.delay, self.fail_on = delay, fail_on
@@ -309,8 +375,9 @@ class Tracker:
                 self.running -= 1
 
 
-@pytest.mark.parametrize("workers", [pytest.param(1, id="serial"), pytest.param(3, id="three"),
-                                     pytest.param(0, id="zero-means-one")])
+@pytest.mark.parametrize(
+    "workers", [pytest.param(1, id="serial"), pytest.param(3, id="three"), pytest.param(0, id="zero-means-one")]
+)
 def test_run_concurrently_bounds_work_and_returns_every_result(workers):
     fn = Tracker()
     results = []
@@ -345,8 +412,9 @@ def test_each_load_records_the_ranges_it_covered():
 
 
 @pytest.mark.parametrize("backfill", [False, True], ids=["nightly", "backfill"])
-@pytest.mark.parametrize("start_date", [D(2024, 2, 11) + dt.timedelta(days=n) for n in range(7)],
-                         ids=lambda day: day.strftime("%a"))
+@pytest.mark.parametrize(
+    "start_date", [D(2024, 2, 11) + dt.timedelta(days=n) for n in range(7)], ids=lambda day: day.strftime("%a")
+)
 def test_weeks_learnt_to_start_on_sunday_are_planned_from_the_sunday_week_of_the_first_day(start_date, backfill):
     """The windows were cut on Mondays before the first answer; re-cut on Sundays, they begin with the
     Sunday week holding the first day asked for (a Sunday start_date: that very Sunday)."""
@@ -364,14 +432,17 @@ def test_weeks_learnt_to_start_on_sunday_are_planned_from_the_sunday_week_of_the
 W1, W2, WEEK = "2026-12-01..2026-12-03", "2026-12-04..2026-12-07", "2026-12-01..2026-12-07"
 
 
-@pytest.mark.parametrize("remembered, answers, emptied, after", [
-    pytest.param({W1: 5}, {W1: 0}, [(W1, 5)], {W1: 0}, id="held-rows-now-empty"),
-    pytest.param({W1: 0}, {W1: 0}, [], {W1: 0}, id="empty-still-empty"),
-    pytest.param({W1: 5}, {W1: 3}, [], {W1: 3}, id="fewer-rows-not-empty"),
-    pytest.param({}, {W1: 0}, [], {W1: 0}, id="never-answered"),
-    pytest.param({W1: 5, W2: 2}, {WEEK: 0}, [(WEEK, 7)], {WEEK: 0}, id="a-larger-window-holding-them"),
-    pytest.param({WEEK: 7}, {W2: 0}, [], {W2: 0}, id="part-of-a-window-cannot-tell"),
-])
+@pytest.mark.parametrize(
+    "remembered, answers, emptied, after",
+    [
+        pytest.param({W1: 5}, {W1: 0}, [(W1, 5)], {W1: 0}, id="held-rows-now-empty"),
+        pytest.param({W1: 0}, {W1: 0}, [], {W1: 0}, id="empty-still-empty"),
+        pytest.param({W1: 5}, {W1: 3}, [], {W1: 3}, id="fewer-rows-not-empty"),
+        pytest.param({}, {W1: 0}, [], {W1: 0}, id="never-answered"),
+        pytest.param({W1: 5, W2: 2}, {WEEK: 0}, [(WEEK, 7)], {WEEK: 0}, id="a-larger-window-holding-them"),
+        pytest.param({WEEK: 7}, {W2: 0}, [], {W2: 0}, id="part-of-a-window-cannot-tell"),
+    ],
+)
 def test_remember_tells_a_window_that_held_rows_and_came_back_empty(remembered, answers, emptied, after):
     from metricsync.sources._common.load.progress import remember
 

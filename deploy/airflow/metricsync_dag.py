@@ -29,13 +29,12 @@ import os
 import pendulum
 from airflow.configuration import conf
 from airflow.sdk import dag, task
-
 from metricsync.accounts import configured_accounts
 from metricsync.operations import task_callback
 from metricsync.providers import PROVIDERS, is_configured, source_factory
-from metricsync.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
 from metricsync.sources._common.config.strict import check_settings
 from metricsync.sources._common.errors import MetricSyncError
+from metricsync.warehouse.destinations import dataset_name, destination_name, make_destination, pipeline_name
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 os.environ.setdefault("DLT_PROJECT_DIR", conf.get("core", "dags_folder"))  # dlt's `.dlt/` on Airflow
@@ -62,8 +61,15 @@ def load(provider: str, account_name: str, destination: str) -> None:
     logger.info("%s", result.message)
 
 
-@dag(dag_id="metricsync_nightly", schedule=NIGHTLY_CRON, start_date=pendulum.datetime(2024, 1, 1), catchup=False,
-     max_active_runs=1, default_args={"retries": 0}, tags=["metricsync", "dlt"])
+@dag(
+    dag_id="metricsync_nightly",
+    schedule=NIGHTLY_CRON,
+    start_date=pendulum.datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 0},
+    tags=["metricsync", "dlt"],
+)
 def metricsync_nightly():
     destination = destination_name(os.environ.get("METRICSYNC_DESTINATION"))
     for provider in (p for p in PROVIDERS if is_configured(p)):
@@ -74,7 +80,8 @@ def metricsync_nightly():
             # the run history and alerts (one per failing streak, one on recovery), as the CLI's
             told = functools.partial(task_callback, provider, account.name if account else None, destination)
             load.override(task_id=name, on_failure_callback=told, on_success_callback=told)(
-                provider, account.name if account else "", destination)
+                provider, account.name if account else "", destination
+            )
 
 
 dag = metricsync_nightly()

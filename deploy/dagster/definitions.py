@@ -49,15 +49,14 @@ from typing import Optional
 import dagster as dg
 import dlt
 from dagster_dlt import dlt_assets
-
 from metricsync.accounts import configured_accounts
 from metricsync.catalog import WINDOWED, Selection
-from metricsync.warehouse.destinations import dataset_name, destination_name
-from metricsync.providers import PROVIDERS, provider_module, source_factory
 from metricsync.operations import record_results, run_id
+from metricsync.providers import PROVIDERS, provider_module, source_factory
 from metricsync.runner import run_provider
 from metricsync.sources._common.load.progress import RunControl
 from metricsync.sources._common.load.windows import utc_today
+from metricsync.warehouse.destinations import dataset_name, destination_name
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
@@ -76,19 +75,31 @@ class SyncConfig(dg.Config):
 
 def run_metadata(result) -> dict:
     """What `--metrics-file` says of a run, on each materialization."""
-    return {"loads": result.loads, "requests": result.requests, "retries": result.retries,
-            "throttled_429": result.throttled, "seconds": round(result.seconds, 3),
-            "learnt_rate": result.throttling or "", "run_id": run_id() or ""}
+    return {
+        "loads": result.loads,
+        "requests": result.requests,
+        "retries": result.retries,
+        "throttled_429": result.throttled,
+        "seconds": round(result.seconds, 3),
+        "learnt_rate": result.throttling or "",
+        "run_id": run_id() or "",
+    }
 
 
 def _spec_source(provider: str):
-    return source_factory(provider)(api_key=SPEC_KEY, control=RunControl(), **provider_module(provider, "settings").SPEC_ARGS)
+    return source_factory(provider)(
+        api_key=SPEC_KEY, control=RunControl(), **provider_module(provider, "settings").SPEC_ARGS
+    )
 
 
 def _spec_pipeline(provider: str, destination: str):
     folder = os.path.join(tempfile.gettempdir(), "metricsync-dagster-specs")
-    return dlt.pipeline(pipeline_name=f"{provider}__{destination}", destination=destination_type(destination),
-                        dataset_name=dataset_name(provider), pipelines_dir=folder)
+    return dlt.pipeline(
+        pipeline_name=f"{provider}__{destination}",
+        destination=destination_type(destination),
+        dataset_name=dataset_name(provider),
+        pipelines_dir=folder,
+    )
 
 
 def destination_type(destination: str) -> str:
@@ -109,8 +120,13 @@ def provider_assets(provider: str, destination: str) -> tuple:
     accounts = {a.name: a for a in configured_accounts(provider)}
     partitions = dg.StaticPartitionsDefinition(list(accounts) or [SINGLE])
 
-    @dlt_assets(dlt_source=_spec_source(provider), dlt_pipeline=_spec_pipeline(provider, destination),
-                name=provider, group_name=provider, partitions_def=partitions)
+    @dlt_assets(
+        dlt_source=_spec_source(provider),
+        dlt_pipeline=_spec_pipeline(provider, destination),
+        name=provider,
+        group_name=provider,
+        partitions_def=partitions,
+    )
     def assets(context: dg.AssetExecutionContext, config: SyncConfig):
         account = accounts.get(context.partition_key)
         result = run_provider(provider, destination, _backfill(config), account=account)
@@ -121,7 +137,9 @@ def provider_assets(provider: str, destination: str) -> tuple:
             raise dg.Failure(description=result.message, allow_retries=result.exit_code == 5)
         for key in context.selected_asset_keys:
             table = key.path[-1].removeprefix(f"dlt_{provider}_")
-            yield dg.MaterializeResult(asset_key=key, metadata={"rows": result.rows.get(table, 0), **run_metadata(result)})
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={"rows": result.rows.get(table, 0), **run_metadata(result)}
+            )
 
     loads = dg.AssetSelection.assets(assets).without_checks()  # `verify` runs weekly, on its own
     nightly = dg.define_asset_job(f"{provider}_nightly", selection=loads, partitions_def=partitions)
@@ -152,8 +170,10 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
     if not tables:
         return []
-    specs = [dg.AssetCheckSpec("verify", asset=key, description="the stored rows equal the API's (metricsync verify)")
-             for key in tables.values()]
+    specs = [
+        dg.AssetCheckSpec("verify", asset=key, description="the stored rows equal the API's (metricsync verify)")
+        for key in tables.values()
+    ]
 
     @dg.multi_asset_check(specs=specs, name=f"{provider}_verify", can_subset=True)
     def verify(context: dg.AssetCheckExecutionContext, config: VerifyConfig):
@@ -175,10 +195,16 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
             for line in drifted:
                 context.log.warning(line)
             yield dg.AssetCheckResult(
-                asset_key=key, check_name="verify", passed=all(job.clean for job in checked),
-                metadata={"windows": sum(job.planned for job in checked),
-                          "rows_compared": sum(d.rows_compared for job in checked for d in job.found),
-                          "drift": "\n".join(drifted) or "none", "repaired": bool(config.repair and drifted)})
+                asset_key=key,
+                check_name="verify",
+                passed=all(job.clean for job in checked),
+                metadata={
+                    "windows": sum(job.planned for job in checked),
+                    "rows_compared": sum(d.rows_compared for job in checked for d in job.found),
+                    "drift": "\n".join(drifted) or "none",
+                    "repaired": bool(config.repair and drifted),
+                },
+            )
 
     return [verify]
 
@@ -186,8 +212,11 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
 def verify_schedule(provider: str, assets: dg.AssetsDefinition) -> tuple:
     """The `<provider>_weekly_verify` job (the checks alone, every account) and its weekly schedule
     (`METRICSYNC_VERIFY_CRON`, default Sunday 04:30), with `--sample 50 --repair` as in the README."""
-    job = dg.define_asset_job(f"{provider}_weekly_verify", selection=dg.AssetSelection.checks_for_assets(assets),
-                              config={"ops": {f"{provider}_verify": {"config": {"sample": 50, "repair": True}}}})
+    job = dg.define_asset_job(
+        f"{provider}_weekly_verify",
+        selection=dg.AssetSelection.checks_for_assets(assets),
+        config={"ops": {f"{provider}_verify": {"config": {"sample": 50, "repair": True}}}},
+    )
     schedule = dg.ScheduleDefinition(name=f"{provider}_verify_schedule", cron_schedule=VERIFY_CRON, job=job)
     return job, schedule
 
@@ -199,13 +228,20 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
     `status --stale` is (one alert per stale streak)."""
     from metricsync.commands.status import provider_status
     from metricsync.runner import ProviderResult
-    from metricsync.staleness import max_ages, outcome, stale
     from metricsync.sources._common.load import windows
+    from metricsync.staleness import max_ages, outcome, stale
 
     tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
-    specs = [dg.AssetCheckSpec("fresh", asset=key, description="every query's newest loaded period is as recent "
-                               "as its grain allows (metricsync status --stale)") for key in tables.values()]
+    specs = [
+        dg.AssetCheckSpec(
+            "fresh",
+            asset=key,
+            description="every query's newest loaded period is as recent "
+            "as its grain allows (metricsync status --stale)",
+        )
+        for key in tables.values()
+    ]
 
     @dg.multi_asset_check(specs=specs, name=f"{provider}_fresh", can_subset=True)
     def fresh(context: dg.AssetCheckExecutionContext):
@@ -213,15 +249,20 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
         today, ages, found = windows.utc_today(), max_ages(provider), {}
         for account in dict.fromkeys(e["account"] for e in entries) or [None]:
             found[account] = stale([e for e in entries if e["account"] == account], today, ages)
-        record_results("status", [ProviderResult(provider, account, *outcome(provider, account, said))
-                                  for account, said in found.items()], destination, f"dagster {provider} fresh")
+        record_results(
+            "status",
+            [ProviderResult(provider, account, *outcome(provider, account, said)) for account, said in found.items()],
+            destination,
+            f"dagster {provider} fresh",
+        )
         lines = [line for said in found.values() for line in said]
         for table, key in tables.items():
             said = [line for line in lines if f": stale - {table} / " in line]
             for line in said:
                 context.log.warning(line)
-            yield dg.AssetCheckResult(asset_key=key, check_name="fresh", passed=not said,
-                                      metadata={"stale": "\n".join(said) or "none"})
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name="fresh", passed=not said, metadata={"stale": "\n".join(said) or "none"}
+            )
 
     job = dg.define_asset_job(f"{provider}_freshness", selection=dg.AssetSelection.checks(fresh))
     schedule = dg.ScheduleDefinition(name=f"{provider}_freshness_schedule", cron_schedule=FRESHNESS_CRON, job=job)
@@ -233,8 +274,9 @@ def build_definitions(providers=None, destination: Optional[str] = None) -> dg.D
     assets, jobs, schedules, checks = [], [], [], []
     for provider in providers or list(PROVIDERS):
         provider_asset, provider_jobs, schedule = provider_assets(provider, destination)
-        provider_checks = verify_checks(provider, destination, provider_asset,
-                                        {a.name: a for a in configured_accounts(provider)})
+        provider_checks = verify_checks(
+            provider, destination, provider_asset, {a.name: a for a in configured_accounts(provider)}
+        )
         if provider_checks:
             checks.extend(provider_checks)
             verify_job, verify_weekly = verify_schedule(provider, provider_asset)

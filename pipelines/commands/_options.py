@@ -15,21 +15,35 @@ def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options accepted before or after the subcommand (after wins)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--log-level", default=default("WARNING"), help="DEBUG, INFO, WARNING (default) or ERROR")
-    parser.add_argument("--destination", default=default(None),
-                        help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, sqlalchemy, ...) or a "
-                             "named one from .dlt config (default: METRICSYNC_DESTINATION, else destination under "
-                             "[metricsync] in .dlt/config.toml, else duckdb)")
-    parser.add_argument("--pipelines-dir", default=default(None),
-                        help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)")
-    parser.add_argument("--metrics-file", default=default(None), metavar="PATH",
-                        help="write each provider's newest outcome as a Prometheus node-exporter textfile "
-                             "(run, verify, transform, reset, status --stale)")
+    parser.add_argument(
+        "--destination",
+        default=default(None),
+        help="a dlt destination (duckdb, postgres, motherduck, bigquery, snowflake, sqlalchemy, ...) or a "
+        "named one from .dlt config (default: METRICSYNC_DESTINATION, else destination under "
+        "[metricsync] in .dlt/config.toml, else duckdb)",
+    )
+    parser.add_argument(
+        "--pipelines-dir",
+        default=default(None),
+        help="where dlt keeps local pipeline folders (default ~/.dlt/pipelines)",
+    )
+    parser.add_argument(
+        "--metrics-file",
+        default=default(None),
+        metavar="PATH",
+        help="write each provider's newest outcome as a Prometheus node-exporter textfile "
+        "(run, verify, transform, reset, status --stale)",
+    )
 
 
 def add_command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
-    sub = commands.add_parser(name, help=help_text, description=help_text,
-                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = commands.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     global_options(sub, suppress=True)
     return sub
 

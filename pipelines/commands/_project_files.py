@@ -59,8 +59,14 @@ def provider_block(provider: str, start: Optional[dt.date]) -> list[str]:
         if setting.secret:
             continue
         if setting.name == "start_date" and start is not None:
-            lines.append(_line("start_date", _toml(start.isoformat()), "first day to load (earlier days: "
-                               f"metricsync run {provider} --from YYYY-MM-DD)", active=True))
+            lines.append(
+                _line(
+                    "start_date",
+                    _toml(start.isoformat()),
+                    f"first day to load (earlier days: metricsync run {provider} --from YYYY-MM-DD)",
+                    active=True,
+                )
+            )
             continue
         shown = "..." if setting.default is None else _toml(setting.default)
         lines.append(_line(setting.name, shown, _comment(provider, setting.name)))
@@ -68,21 +74,39 @@ def provider_block(provider: str, start: Optional[dt.date]) -> list[str]:
 
 
 def _warehouse(destination: str) -> list[str]:
-    lines = ["[metricsync]", _line("destination", _toml(destination), "the warehouse of every command without "
-                                   "--destination (or METRICSYNC_DESTINATION)", active=True), ""]
+    lines = [
+        "[metricsync]",
+        _line(
+            "destination",
+            _toml(destination),
+            "the warehouse of every command without --destination (or METRICSYNC_DESTINATION)",
+            active=True,
+        ),
+        "",
+    ]
     if destination == "duckdb":
-        lines += ["[destination.duckdb]", _line("credentials", '"metricsync.duckdb"', "the DuckDB file, in this folder",
-                                                active=True), ""]
+        lines += [
+            "[destination.duckdb]",
+            _line("credentials", '"metricsync.duckdb"', "the DuckDB file, in this folder", active=True),
+            "",
+        ]
     else:
-        lines += [f"# [destination.{destination}]: credentials in secrets.toml (or DESTINATION__"
-                  f"{destination.upper()}__CREDENTIALS); see docs/scaling-out.md, Which warehouse", ""]
+        lines += [
+            f"# [destination.{destination}]: credentials in secrets.toml (or DESTINATION__"
+            f"{destination.upper()}__CREDENTIALS); see docs/scaling-out.md, Which warehouse",
+            "",
+        ]
     return lines
 
 
 def config_toml(providers: list[str], destination: str, start: dt.date) -> str:
-    lines = [HEADER, *_warehouse(destination), "[runtime]",
-             _line("dlthub_telemetry", "false", "dlt sends anonymous usage telemetry to dltHub unless false",
-                   active=True), ""]
+    lines = [
+        HEADER,
+        *_warehouse(destination),
+        "[runtime]",
+        _line("dlthub_telemetry", "false", "dlt sends anonymous usage telemetry to dltHub unless false", active=True),
+        "",
+    ]
     for provider in providers:
         windowed = any(s.name == "start_date" for s in settings(provider))
         lines += [*provider_block(provider, start if windowed else None), ""]
@@ -90,22 +114,37 @@ def config_toml(providers: list[str], destination: str, start: dt.date) -> str:
 
 
 def secrets_toml(providers: list[str], destination: str) -> str:
-    lines = ["# API keys and warehouse passwords. Git-ignored (.gitignore): never commit this file.",
-             "# Environment variables work too (.env.example), e.g. for cron and CI.", ""]
+    lines = [
+        "# API keys and warehouse passwords. Git-ignored (.gitignore): never commit this file.",
+        "# Environment variables work too (.env.example), e.g. for cron and CI.",
+        "",
+    ]
     for provider in providers:
-        lines += [f"[sources.{provider}]", _line("api_key", '""', f"SOURCES__{provider.upper()}__API_KEY",
-                                                  active=True), ""]
+        lines += [
+            f"[sources.{provider}]",
+            _line("api_key", '""', f"SOURCES__{provider.upper()}__API_KEY", active=True),
+            "",
+        ]
     if destination != "duckdb":
         credentials = CREDENTIALS.get(destination, "...")
-        lines += [f"# [destination.{destination}]",
-                  f"# credentials = {_toml(credentials)}   # DESTINATION__{destination.upper()}__CREDENTIALS", ""]
+        lines += [
+            f"# [destination.{destination}]",
+            f"# credentials = {_toml(credentials)}   # DESTINATION__{destination.upper()}__CREDENTIALS",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def env_example(providers: list[str], destination: str) -> str:
-    lines = ["# The settings as environment variables: copy to .env (git-ignored), fill in, and load it with",
-             "#   set -a; . ./.env; set +a", "# Commented lines show the default; lists and objects are JSON.", "",
-             f"METRICSYNC_DESTINATION={destination}", "RUNTIME__DLTHUB_TELEMETRY=false", ""]
+    lines = [
+        "# The settings as environment variables: copy to .env (git-ignored), fill in, and load it with",
+        "#   set -a; . ./.env; set +a",
+        "# Commented lines show the default; lists and objects are JSON.",
+        "",
+        f"METRICSYNC_DESTINATION={destination}",
+        "RUNTIME__DLTHUB_TELEMETRY=false",
+        "",
+    ]
     for provider in providers:
         lines += [f"# -- {provider} ", *env_block(provider, {}), ""]
     return "\n".join(lines)
@@ -114,8 +153,12 @@ def env_example(providers: list[str], destination: str) -> str:
 def crontab(folder: str, metricsync: str) -> str:
     """A nightly run with the marts, and a weekly verify, from `folder` (install with `crontab -e`)."""
     cd = f"cd {shlex.quote(folder)}"
-    return "\n".join([
-        "# m h dom mon dow  command    (metricsync's days are UTC; the times here are the machine's)",
-        "# keys from .dlt/secrets.toml; to read a .env instead, add after the cd: && set -a && . ./.env && set +a",
-        f"15 3 * * *  {cd} && {metricsync} run all --progress log --transform >> sync.log 2>&1",
-        f"30 4 * * 0  {cd} && {metricsync} verify all --sample 50 --repair >> verify.log 2>&1", ""])
+    return "\n".join(
+        [
+            "# m h dom mon dow  command    (metricsync's days are UTC; the times here are the machine's)",
+            "# keys from .dlt/secrets.toml; to read a .env instead, add after the cd: && set -a && . ./.env && set +a",
+            f"15 3 * * *  {cd} && {metricsync} run all --progress log --transform >> sync.log 2>&1",
+            f"30 4 * * 0  {cd} && {metricsync} verify all --sample 50 --repair >> verify.log 2>&1",
+            "",
+        ]
+    )

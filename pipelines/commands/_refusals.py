@@ -51,15 +51,19 @@ def read_leniently(argv: Sequence[str]) -> Optional[SimpleNamespace]:
         return None
     named = [w for w in words[1:] if w in PROVIDERS or w == "all"]
     providers = ["all"] if command == "transform" or not named else list(PROVIDERS) if "all" in named else named
-    return SimpleNamespace(command=command, providers=providers, destination=known.destination,
-                           pipelines_dir=known.pipelines_dir, metrics_file=known.metrics_file,
-                           log_level=known.log_level)
+    return SimpleNamespace(
+        command=command,
+        providers=providers,
+        destination=known.destination,
+        pipelines_dir=known.pipelines_dir,
+        metrics_file=known.metrics_file,
+        log_level=known.log_level,
+    )
 
 
 def record(argv: Sequence[str], asked: SimpleNamespace, line: str) -> None:
     """One history row (exit 2, argparse's line) per provider asked for, and their alerts (never raises)."""
     from metricsync.sources._common.errors import ConfigError
-
     from metricsync.warehouse.destinations import destination_name
 
     try:

@@ -16,15 +16,18 @@ NOT_DELIVERED = 5
 
 
 def register(commands) -> None:
-    alerts = add_command(commands, "alerts", "alerts through Apprise URLs (alerts.urls): --test sends a test message",
-                         "metricsync alerts --test")
+    alerts = add_command(
+        commands,
+        "alerts",
+        "alerts through Apprise URLs (alerts.urls): --test sends a test message",
+        "metricsync alerts --test",
+    )
     alerts.add_argument("--test", action="store_true", help="send a test message to every alerts.urls target")
 
 
 def main(args: argparse.Namespace) -> int:
     from metricsync import alerts
     from metricsync.exits import USAGE_ERROR
-
     from metricsync.sources._common.errors import ConfigError
 
     try:
@@ -33,8 +36,11 @@ def main(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return USAGE_ERROR
     if not targets:
-        print("alerts: no alerts.urls configured - set [alerts] urls = [\"json://...\"] in .dlt/config.toml "
-              "or ALERTS__URLS", file=sys.stderr)
+        print(
+            'alerts: no alerts.urls configured - set [alerts] urls = ["json://..."] in .dlt/config.toml '
+            "or ALERTS__URLS",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
     if not args.test:
         print(f"alerts: {alerts.describe(targets)} configured - metricsync alerts --test sends a test message")
@@ -42,6 +48,9 @@ def main(args: argparse.Namespace) -> int:
     if alerts.send(*alerts.test_message(socket.gethostname()), kind="info", targets=targets):
         print(f"alerts: test message delivered to {alerts.describe(targets)}")
         return 0
-    print("alerts: the test message could not be delivered to every alerts.urls target - check the URLs "
-          "(Apprise's syntax) and that the services are reachable", file=sys.stderr)
+    print(
+        "alerts: the test message could not be delivered to every alerts.urls target - check the URLs "
+        "(Apprise's syntax) and that the services are reachable",
+        file=sys.stderr,
+    )
     return NOT_DELIVERED

@@ -30,9 +30,8 @@ logger = logging.getLogger("metricsync.check")
 def destination_summary(destination: str, provider: str) -> str:
     """Connect to the destination without creating anything; `<type>:<where>` and whether the
     provider's dataset exists yet."""
-    from metricsync.warehouse.reads import Warehouse
-
     from metricsync.accounts import configured_accounts, refuse_tables_without_account
+    from metricsync.warehouse.reads import Warehouse
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
@@ -53,14 +52,15 @@ def check_provider(provider: str, destination: str, account: Optional[Account] =
         check_settings(provider, source_factory(provider))
         schema_contract(provider)
         source = source_factory(provider)(control=RunControl(), **params)  # every check `run` makes; no request yet
-        summary = provider_module(provider, "helpers").probe(latest_client(provider),
-                                                              {**setting_values(provider), **params})
+        summary = provider_module(provider, "helpers").probe(
+            latest_client(provider), {**setting_values(provider), **params}
+        )
         del source
         where = destination_summary(destination, provider)
     except Exception as exc:  # one line per provider, as in `run`
         logger.debug("%s: check failed", label, exc_info=True)
         code, line = describe_failure(provider, exc, destination)
-        return code, label + line[len(provider):] if line.startswith(f"{provider}:") else line
+        return code, label + line[len(provider) :] if line.startswith(f"{provider}:") else line
     return 0, f"{label}: ok - key accepted, {summary}, {where}"
 
 
@@ -82,12 +82,19 @@ def check_command(providers: list[str], destination: str) -> int:
             codes.append(code)
     return exit_code(codes)
 
+
 def register(commands) -> None:
-    check = add_command(commands, "check", "validate config, prove each API key with at most two cheap requests, "
-                        "connect to the destination; loads nothing",
-                        "metricsync check all", "metricsync check whop --destination postgres")
-    check.add_argument("providers", nargs="*", default=["all"], metavar="provider",
-                       help=PROVIDER_HELP + " (default all)")
+    check = add_command(
+        commands,
+        "check",
+        "validate config, prove each API key with at most two cheap requests, "
+        "connect to the destination; loads nothing",
+        "metricsync check all",
+        "metricsync check whop --destination postgres",
+    )
+    check.add_argument(
+        "providers", nargs="*", default=["all"], metavar="provider", help=PROVIDER_HELP + " (default all)"
+    )
 
 
 def main(args: Any) -> int:

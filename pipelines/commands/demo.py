@@ -20,9 +20,14 @@ def _show(path: str, datasets: list[str]) -> None:
     out = sys.stdout
     with duckdb.connect(path, read_only=True) as conn:
         for dataset in datasets:
-            tables = [r[0] for r in conn.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "and table_name not like '\\_%' escape '\\' order by 1", [dataset]).fetchall()]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = ? "
+                    "and table_name not like '\\_%' escape '\\' order by 1",
+                    [dataset],
+                ).fetchall()
+            ]
             for table in tables:
                 count = conn.execute(f'select count(*) from "{dataset}"."{table}"').fetchone()[0]
                 out.write(f"\n{dataset}.{table}: {count} rows\n")
@@ -35,14 +40,12 @@ def _show(path: str, datasets: list[str]) -> None:
 
 
 MART_QUERIES = {
-    "metrics.mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)":
-        "select account, month, currency, series, as_of, mrr, is_complete from metrics.mrr_monthly "
-        "order by month desc, series limit 6",
-    "metrics.fct_metric_values (one row per provider, account, series, metric, grain, period, dimension)":
-        "select provider, account, series, metric_id, metric, grain, period_start, period_end, dimension_name, "
-        "dimension_value, value, currency, is_complete from metrics.fct_metric_values "
-        "qualify row_number() over (partition by provider, account, series, metric_id "
-        "order by period_start desc, dimension_value) = 1 order by provider, account, series, metric_id",
+    "metrics.mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)": "select account, month, currency, series, as_of, mrr, is_complete from metrics.mrr_monthly "
+    "order by month desc, series limit 6",
+    "metrics.fct_metric_values (one row per provider, account, series, metric, grain, period, dimension)": "select provider, account, series, metric_id, metric, grain, period_start, period_end, dimension_name, "
+    "dimension_value, value, currency, is_complete from metrics.fct_metric_values "
+    "qualify row_number() over (partition by provider, account, series, metric_id "
+    "order by period_start desc, dimension_value) = 1 order by provider, account, series, metric_id",
 }
 
 
@@ -90,8 +93,16 @@ def _drift(box, pipelines_dir: str) -> int:
 
     days = box.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}, far beyond the nightly lookback", flush=True)
-    args = Namespace(resources=None, queries=None, accounts=None, destination="duckdb", pipelines_dir=pipelines_dir,
-                     json=False, repair=False, fill_gaps=False)
+    args = Namespace(
+        resources=None,
+        queries=None,
+        accounts=None,
+        destination="duckdb",
+        pipelines_dir=pipelines_dir,
+        json=False,
+        repair=False,
+        fill_gaps=False,
+    )
     print("\n$ metricsync verify whop --all", flush=True)
     verify_command(args, ["whop"], Scope(sample=None))
     args.repair = True
@@ -119,7 +130,8 @@ def run_demo(duckdb_path: str) -> int:
                 continue
             for key, value in settings.items():
                 os.environ[f"SOURCES__{provider.upper()}__{key.upper()}"] = (
-                    json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value))
+                    json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
+                )
             result = run_provider(provider, "duckdb", None, pipelines_dir)
             print(result.message, flush=True)
             if result.ok:
@@ -141,9 +153,14 @@ def run_demo(duckdb_path: str) -> int:
         code = _query()
     return code
 
+
 def register(commands) -> None:
-    demo = add_command(commands, "demo", "start the sandbox and load every provider into a DuckDB file",
-                       "metricsync demo --duckdb demo.duckdb")
+    demo = add_command(
+        commands,
+        "demo",
+        "start the sandbox and load every provider into a DuckDB file",
+        "metricsync demo --duckdb demo.duckdb",
+    )
     demo.add_argument("--duckdb", default="demo.duckdb")
 
 

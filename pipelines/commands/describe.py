@@ -66,8 +66,11 @@ def _table_lines(name: str, table: Optional[dict], stored: bool, queries: Option
     if queries is not None:
         head += f"; queries: {', '.join(queries) if queries else 'none configured'}"
     lines = [head]
-    shown = [f"{c} {spec['data_type']}" if spec.get("data_type") else c
-             for c, spec in columns.items() if not c.startswith("_dlt")]
+    shown = [
+        f"{c} {spec['data_type']}" if spec.get("data_type") else c
+        for c, spec in columns.items()
+        if not c.startswith("_dlt")
+    ]
     if shown:
         lines.append(f"      columns: {', '.join(shown)}")
     return lines
@@ -94,10 +97,15 @@ def describe_provider(provider: str, destination: str) -> list[str]:
     lines.append(f"    {'key':<20} {'configured':<32} {'default':<30} environment variable")
     for setting in settings(provider):
         # accounts may hold their own keys: listed below, keys shown as set
-        shown = ("(listed below)" if setting.value else "-") if setting.name == "accounts" else (
-            _shown(setting.value, setting.secret))
-        lines.append(f"    {setting.name:<20} {shown:<32} "
-                     f"{'-' if setting.secret else _shown(setting.default, False):<30} {setting.env}")
+        shown = (
+            ("(listed below)" if setting.value else "-")
+            if setting.name == "accounts"
+            else (_shown(setting.value, setting.secret))
+        )
+        lines.append(
+            f"    {setting.name:<20} {shown:<32} "
+            f"{'-' if setting.secret else _shown(setting.default, False):<30} {setting.env}"
+        )
     lines.extend(_account_lines(provider))
     return lines
 
@@ -127,13 +135,25 @@ def describe_command(providers: list[str], destination: str) -> int:
     sys.stdout.write("\n".join(out))
     return 0
 
+
 def register(commands) -> None:
-    describe = add_command(commands, "describe", "resources, tables, keys, columns, settings and queries of each provider",
-                           "metricsync describe stripe_analytics", "metricsync describe --json-schema")
-    describe.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
-                          help=f"{', '.join(PROVIDERS)} (default: every provider)")
-    describe.add_argument("--json-schema", action="store_true",
-                          help="print a JSON Schema (draft 2020-12) of every setting instead")
+    describe = add_command(
+        commands,
+        "describe",
+        "resources, tables, keys, columns, settings and queries of each provider",
+        "metricsync describe stripe_analytics",
+        "metricsync describe --json-schema",
+    )
+    describe.add_argument(
+        "providers",
+        nargs="*",
+        default=list(PROVIDERS),
+        metavar="provider",
+        help=f"{', '.join(PROVIDERS)} (default: every provider)",
+    )
+    describe.add_argument(
+        "--json-schema", action="store_true", help="print a JSON Schema (draft 2020-12) of every setting instead"
+    )
 
 
 def main(args: Any) -> int:

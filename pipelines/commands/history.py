@@ -19,9 +19,14 @@ DEFAULT_LIMIT = 20
 
 
 def register(commands) -> None:
-    history = add_command(commands, "history", "the recorded runs, newest first (outcome, when, how long, rows, "
-                          "the closing line)", "metricsync history", "metricsync history whop --failed --limit 5",
-                          "metricsync history --since 2026-12-01 --json")
+    history = add_command(
+        commands,
+        "history",
+        "the recorded runs, newest first (outcome, when, how long, rows, the closing line)",
+        "metricsync history",
+        "metricsync history whop --failed --limit 5",
+        "metricsync history --since 2026-12-01 --json",
+    )
     history.add_argument("providers", nargs="*", metavar="provider", help=f"{PROVIDER_HELP} (default: every one)")
     history.add_argument("--account", help="only this account's runs")
     history.add_argument("--failed", action="store_true", help="only runs that failed (exit code not 0)")
@@ -54,13 +59,14 @@ def line(row: dict) -> str:
     """One run at a glance."""
     outcome = "ok" if row["exit_code"] == 0 else f"exit {row['exit_code']} {row['outcome']}"
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
-    return (f"{row['finished_at']:%Y-%m-%d %H:%M:%S} UTC  {outcome:<38} {row['command']} {who}  "
-            f"{row['seconds']:.1f}s  {row['rows_total']} rows  {row['message']}")
+    return (
+        f"{row['finished_at']:%Y-%m-%d %H:%M:%S} UTC  {outcome:<38} {row['command']} {who}  "
+        f"{row['seconds']:.1f}s  {row['rows_total']} rows  {row['message']}"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir
-
     from metricsync import history
     from metricsync.runner import describe_failure
     from metricsync.sources._common.config.spec import Range
@@ -79,11 +85,18 @@ def main(args: argparse.Namespace) -> int:
 
         document(rows)
     else:
-        print("\n".join(map(line, rows)) if rows else f"history: no run recorded in {args.destination} "
-              f"(dataset {history.dataset()})")
-    waiting = history.read_pending(history.pending_path(args.pipelines_dir or get_dlt_pipelines_dir(),
-                                                         args.destination))
+        print(
+            "\n".join(map(line, rows))
+            if rows
+            else f"history: no run recorded in {args.destination} (dataset {history.dataset()})"
+        )
+    waiting = history.read_pending(
+        history.pending_path(args.pipelines_dir or get_dlt_pipelines_dir(), args.destination)
+    )
     if waiting:
-        print(f"history: {len(waiting)} more run(s) wait on this machine for the warehouse - the next run "
-              "that reaches it writes them", file=sys.stderr)
+        print(
+            f"history: {len(waiting)} more run(s) wait on this machine for the warehouse - the next run "
+            "that reaches it writes them",
+            file=sys.stderr,
+        )
     return 0

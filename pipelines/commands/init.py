@@ -34,8 +34,17 @@ from metricsync.providers import PROVIDERS
 
 START_DAYS = 30  # a new project's start_date: this many days before today (UTC)
 DBT_IGNORED = ("target", "logs", "dbt_packages", "package-lock.yml", "profiles.yml", "__pycache__")
-GITIGNORE = [".dlt/secrets.toml", ".env", "*.duckdb", "*.duckdb.wal", "*.duckdb.*.lock", "transform/target/",
-             "transform/logs/", "transform/dbt_packages/", "transform/package-lock.yml"]
+GITIGNORE = [
+    ".dlt/secrets.toml",
+    ".env",
+    "*.duckdb",
+    "*.duckdb.wal",
+    "*.duckdb.*.lock",
+    "transform/target/",
+    "transform/logs/",
+    "transform/dbt_packages/",
+    "transform/package-lock.yml",
+]
 
 
 def next_commands(folder: str) -> list[str]:
@@ -61,8 +70,10 @@ def _files(args: Any) -> dict[str, str]:
 def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
     existing = [name for name in names if (folder / name).exists()]
     if existing and not force:
-        raise UsageError(f"metricsync init: {folder / existing[0]} already exists - use --force to overwrite "
-                         f"{'it' if len(existing) == 1 else f'these {len(existing)} files'}, or another folder")
+        raise UsageError(
+            f"metricsync init: {folder / existing[0]} already exists - use --force to overwrite "
+            f"{'it' if len(existing) == 1 else f'these {len(existing)} files'}, or another folder"
+        )
 
 
 def init_project(args: Any) -> list[str]:
@@ -79,22 +90,36 @@ def init_project(args: Any) -> list[str]:
     (folder / ".dlt" / "secrets.toml").chmod(0o600)
     written = list(files)
     if args.with_dbt:
-        shutil.copytree(PROJECT_DIR, folder / "transform", ignore=shutil.ignore_patterns(*DBT_IGNORED),
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            PROJECT_DIR, folder / "transform", ignore=shutil.ignore_patterns(*DBT_IGNORED), dirs_exist_ok=True
+        )
         written.append("transform/")
     return written
 
 
 def register(commands) -> None:
-    init = add_command(commands, "init", "start a project: .dlt/config.toml with every setting explained, a "
-                       "secrets.toml template, .env.example, .gitignore, a crontab example (and the dbt project)",
-                       "metricsync init analytics", "metricsync init analytics --providers whop statsig "
-                       "--destination postgres --with-dbt")
+    init = add_command(
+        commands,
+        "init",
+        "start a project: .dlt/config.toml with every setting explained, a "
+        "secrets.toml template, .env.example, .gitignore, a crontab example (and the dbt project)",
+        "metricsync init analytics",
+        "metricsync init analytics --providers whop statsig --destination postgres --with-dbt",
+    )
     init.add_argument("directory", nargs="?", default=".", metavar="DIR", help="the project folder (default: here)")
-    init.add_argument("--providers", nargs="+", choices=list(PROVIDERS), default=list(PROVIDERS), metavar="P",
-                      help=f"the providers to configure: {', '.join(PROVIDERS)} (default: all)")
-    init.add_argument("--with-dbt", action="store_true",
-                      help="also copy the dbt project to DIR/transform/, to own and extend (transform run in DIR builds it)")
+    init.add_argument(
+        "--providers",
+        nargs="+",
+        choices=list(PROVIDERS),
+        default=list(PROVIDERS),
+        metavar="P",
+        help=f"the providers to configure: {', '.join(PROVIDERS)} (default: all)",
+    )
+    init.add_argument(
+        "--with-dbt",
+        action="store_true",
+        help="also copy the dbt project to DIR/transform/, to own and extend (transform run in DIR builds it)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
@@ -102,8 +127,10 @@ def main(args: Any) -> int:
     args.providers = list(dict.fromkeys(args.providers))
     written = init_project(args)
     folder = args.directory
-    print(f"metricsync init: wrote {', '.join(os.path.join(folder, name) for name in written)} - put each "
-          f"provider's API key in {os.path.join(folder, '.dlt', 'secrets.toml')}, then run:")
+    print(
+        f"metricsync init: wrote {', '.join(os.path.join(folder, name) for name in written)} - put each "
+        f"provider's API key in {os.path.join(folder, '.dlt', 'secrets.toml')}, then run:"
+    )
     for command in next_commands(folder):
         print(f"  {command}")
     return 0

@@ -46,12 +46,16 @@ class Semantic:
     def __init__(self, manifest: Any) -> None:
         self.manifest = manifest
         self.all_metrics = {metric.name: metric for metric in manifest.metrics}
-        self.metrics = {name: metric for name, metric in self.all_metrics.items()  # the ones to ask
-                        if not {"part", "answer_of"} & set(self._meta(metric))}
+        self.metrics = {
+            name: metric
+            for name, metric in self.all_metrics.items()  # the ones to ask
+            if not {"part", "answer_of"} & set(self._meta(metric))
+        }
         self.names: dict[str, str] = {}  # short name -> MetricFlow group-by name
         for model in manifest.semantic_models:
             primary = model.primary_entity or next(
-                (e.name for e in model.entities if str(getattr(e.type, "value", e.type)) == "primary"), None)
+                (e.name for e in model.entities if str(getattr(e.type, "value", e.type)) == "primary"), None
+            )
             for entity in model.entities:
                 self.names.setdefault(entity.name, entity.name)
             for dimension in model.dimensions:
@@ -138,7 +142,6 @@ class Warehouse:
     def open(self) -> Semantic:
         from dbt.adapters.factory import get_adapter_by_type
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
-
         from metricsync.commands.transform import TARGET_SCHEMA, Dbt, _credentials, _warehouse, _write_profile
 
         kind, pipeline = _warehouse(self.destination, self.workdir, "query")
@@ -149,8 +152,11 @@ class Warehouse:
         outcome = dbt.invoke("parse", "--target-path", str(target))
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
-            raise QueryFailed(f"query: dbt parse of transform/ failed: {': '.join(detail[:2]) or 'see above'} - "
-                              "fix the semantic models in transform/models/semantic/", EXIT_FAILED)
+            raise QueryFailed(
+                f"query: dbt parse of transform/ failed: {': '.join(detail[:2]) or 'see above'} - "
+                "fix the semantic models in transform/models/semantic/",
+                EXIT_FAILED,
+            )
         self.adapter = get_adapter_by_type(kind)
         manifest = parse_manifest_from_dbt_generated_manifest((target / "semantic_manifest.json").read_text())
         return Semantic(manifest)
@@ -160,8 +166,10 @@ class Warehouse:
         from metricflow.engine.metricflow_engine import MetricFlowEngine
         from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 
-        return MetricFlowEngine(semantic_manifest_lookup=SemanticManifestLookup(semantic.manifest),
-                                sql_client=AdapterBackedSqlClient(self.adapter))
+        return MetricFlowEngine(
+            semantic_manifest_lookup=SemanticManifestLookup(semantic.manifest),
+            sql_client=AdapterBackedSqlClient(self.adapter),
+        )
 
     def fetch(self, sql: str, keys: int) -> tuple[list[str], list[tuple]]:
         """Rows as the driver returns them (Decimal for numeric; MetricFlow's own result table
@@ -191,8 +199,9 @@ def request(semantic: Semantic, args: Any) -> Any:
 
     unknown = [m for m in args.metrics if m not in semantic.metrics]
     if unknown:
-        raise UsageError(f"query: unknown metric {', '.join(unknown)} - metricsync query --list shows "
-                         f"{', '.join(semantic.metrics)}")
+        raise UsageError(
+            f"query: unknown metric {', '.join(unknown)} - metricsync query --list shows {', '.join(semantic.metrics)}"
+        )
     time = f"metric_time__{args.grain}"
     group_by = [time] + [semantic.group_by(name) for name in args.by or []]
     for metric in args.metrics:
@@ -200,10 +209,12 @@ def request(semantic: Semantic, args: Any) -> Any:
     first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
     metrics = [name for metric in args.metrics for name in [metric, *semantic.companions(metric)]]
     return MetricFlowQueryRequest.create(
-        metric_names=metrics, group_by_names=group_by,
+        metric_names=metrics,
+        group_by_names=group_by,
         where_constraints=[semantic.where(w) for w in args.where or []] or None,
         time_constraint_start=dt.datetime.combine(first, dt.time()) if first else None,
-        time_constraint_end=dt.datetime.combine(last, dt.time()) if last else None)
+        time_constraint_end=dt.datetime.combine(last, dt.time()) if last else None,
+    )
 
 
 def write_profile(destination: str, directory: str) -> str:
@@ -243,8 +254,13 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
     try:
         semantic = warehouse.open()
         if args.list and args.json:
-            document([{"metric": name, "description": " ".join((metric.description or "").split())}
-                      for name, metric in semantic.metrics.items()], out)
+            document(
+                [
+                    {"metric": name, "description": " ".join((metric.description or "").split())}
+                    for name, metric in semantic.metrics.items()
+                ],
+                out,
+            )
             return 0
         if args.list:
             for name, metric in semantic.metrics.items():
@@ -262,11 +278,17 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
             columns, rows = warehouse.fetch(sql, keys=len(mf_request.group_by_names))
         except Exception as exc:
             missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
-            hint = (f"the metrics mart is not built - run `metricsync transform --destination {args.destination}` "
-                    "first" if missing
-                    else "check --where" if args.where else "see --log-level INFO for the SQL")
-            raise QueryFailed(f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - "
-                              f"{hint}", NOT_BUILT if missing else EXIT_FAILED) from None
+            hint = (
+                f"the metrics mart is not built - run `metricsync transform --destination {args.destination}` first"
+                if missing
+                else "check --where"
+                if args.where
+                else "see --log-level INFO for the SQL"
+            )
+            raise QueryFailed(
+                f"query: the {args.destination} warehouse refused the query: {_first_line(exc)} - {hint}",
+                NOT_BUILT if missing else EXIT_FAILED,
+            ) from None
         keys = len(mf_request.group_by_names)
         rows = [row for row in rows if any(v is not None for v in row[keys:])]  # a bucket with no answer at all
         render(columns, rows, "csv" if args.csv else "json" if args.json else "table", out)
@@ -289,19 +311,33 @@ def _first_line(exc: BaseException) -> str:
 
 
 def register(commands) -> None:
-    query = add_command(commands, "query", "metrics from the dbt semantic layer (MetricFlow) on the loaded warehouse",
-                        "metricsync query --list", "metricsync query --write-profile transform",
-                        "metricsync query mrr --grain month --by account currency",
-                        "metricsync query net_revenue --grain month --where \"currency = 'usd'\" --csv",
-                        "metricsync query statsig_value --by series --from 2026-01-01 --to 2026-01-31 --json")
+    query = add_command(
+        commands,
+        "query",
+        "metrics from the dbt semantic layer (MetricFlow) on the loaded warehouse",
+        "metricsync query --list",
+        "metricsync query --write-profile transform",
+        "metricsync query mrr --grain month --by account currency",
+        "metricsync query net_revenue --grain month --where \"currency = 'usd'\" --csv",
+        "metricsync query statsig_value --by series --from 2026-01-01 --to 2026-01-31 --json",
+    )
     query.add_argument("metrics", nargs="*", metavar="METRIC", help="metric names (see --list)")
     query.add_argument("--list", action="store_true", help="list the metrics with their descriptions")
-    query.add_argument("--write-profile", metavar="DIR",
-                       help="only write DIR/profiles.yml for this destination, to run dbt and mf by hand")
+    query.add_argument(
+        "--write-profile",
+        metavar="DIR",
+        help="only write DIR/profiles.yml for this destination, to run dbt and mf by hand",
+    )
     query.add_argument("--grain", choices=GRAINS, default="day", help="time grain of metric_time (default day)")
-    query.add_argument("--by", nargs="+", metavar="DIM", help="group by these dimensions or entities (e.g. account currency)")
-    query.add_argument("--where", action="append", metavar="SQL",
-                       help="filter, e.g. \"currency = 'usd'\" (names are dimensions; repeatable)")
+    query.add_argument(
+        "--by", nargs="+", metavar="DIM", help="group by these dimensions or entities (e.g. account currency)"
+    )
+    query.add_argument(
+        "--where",
+        action="append",
+        metavar="SQL",
+        help="filter, e.g. \"currency = 'usd'\" (names are dimensions; repeatable)",
+    )
     query.add_argument("--from", dest="date_from", metavar="D", help="first day (YYYY-MM-DD)")
     query.add_argument("--to", dest="date_to", metavar="D", help="last day (YYYY-MM-DD)")
     style = query.add_mutually_exclusive_group()

@@ -77,13 +77,15 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
     if it loaded anything (`refuse_tables_without_account` advises this), quietly otherwise."""
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
-
     from metricsync.locking import Owner, destination_lock, pipeline_lock, write_turn
     from metricsync.runner import describe_failure, lock_wait_seconds
     from metricsync.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
-    label = f"{provider} (account {account})" if account else (
-        f"{provider} (loaded without accounts)" if legacy else provider)
+    label = (
+        f"{provider} (account {account})"
+        if account
+        else (f"{provider} (loaded without accounts)" if legacy else provider)
+    )
     pipelines_dir = args.pipelines_dir or get_dlt_pipelines_dir()
     try:
         dataset = dataset_name(provider)
@@ -91,15 +93,17 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
         name = pipeline_name(provider, destination.destination_name, account)  # the runner's pipeline, same lock
         wait, owner = lock_wait_seconds(provider), Owner()
         with pipeline_lock(name, pipelines_dir, provider, wait, owner):
-            pipeline = dlt.pipeline(pipeline_name=name, destination=destination, dataset_name=dataset,
-                                    pipelines_dir=pipelines_dir)
+            pipeline = dlt.pipeline(
+                pipeline_name=name, destination=destination, dataset_name=dataset, pipelines_dir=pipelines_dir
+            )
             # no run of this pipeline meanwhile, and no other writer of the dataset while it is changed
             with destination_lock(pipeline, provider, wait, owner), write_turn(pipeline, provider, wait, owner):
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
                     if not legacy:
-                        return _told(provider, account, 0, f"{label}: nothing loaded in {args.destination} - "
-                                                           "nothing to reset")
+                        return _told(
+                            provider, account, 0, f"{label}: nothing loaded in {args.destination} - nothing to reset"
+                        )
                     return 0
                 tables = {t for t in pipeline.default_schema.data_table_names()}
                 whole, pairs = plan_reset(provider, pipeline.state, tables, args.resources, args.queries)
@@ -113,8 +117,14 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
     except Exception as exc:  # noqa: BLE001 - one line, as in `run`
         return _told(provider, account, *describe_failure(provider, exc, args.destination))
     then = "the next run loads each account from start_date" if legacy else "the next run reloads from start_date"
-    rebuilt = (f"; views built on them were dropped ({', '.join(views)}): run `metricsync transform --destination "
-               f"{args.destination}` after that run") if views else ""
+    rebuilt = (
+        (
+            f"; views built on them were dropped ({', '.join(views)}): run `metricsync transform --destination "
+            f"{args.destination}` after that run"
+        )
+        if views
+        else ""
+    )
     return _told(provider, account, 0, f"{label}: reset {what} ({action}) - {then}{rebuilt}")
 
 
@@ -154,12 +164,19 @@ def drop_dependent_views(pipeline: Any, tables: list) -> list[str]:
         return []
     with pipeline.sql_client() as client:
         marks = ", ".join(["%s"] * len(tables))
-        rows = client.execute_sql("select distinct view_schema, view_name from information_schema.view_table_usage "
-                                  f"where table_schema = %s and table_name in ({marks}) order by 1, 2",
-                                  client.dataset_name, *tables) or []
+        rows = (
+            client.execute_sql(
+                "select distinct view_schema, view_name from information_schema.view_table_usage "
+                f"where table_schema = %s and table_name in ({marks}) order by 1, 2",
+                client.dataset_name,
+                *tables,
+            )
+            or []
+        )
         for schema, view in rows:
-            client.execute_sql(f"drop view if exists {client.escape_column_name(schema)}."
-                               f"{client.escape_column_name(view)} cascade")
+            client.execute_sql(
+                f"drop view if exists {client.escape_column_name(schema)}.{client.escape_column_name(view)} cascade"
+            )
     return [f"{schema}.{view}" for schema, view in rows]
 
 
@@ -183,15 +200,24 @@ def _delete_rows(pipeline: object, pairs: list, tables: set, account: Optional[s
             where = (" where " + " and ".join(conditions)) if conditions else ""
             client.execute_sql(f"delete from {client.make_qualified_table_name(resource)}{where}", *values)
 
+
 def register(commands) -> None:
-    reset = add_command(commands, "reset", "forget loaded state so the next run reloads from start_date "
-                        "(re-sync); --drop-rows also deletes the rows", "metricsync reset whop --queries daily_all --yes",
-                        "metricsync reset statsig --resources metric_values --drop-rows",
-                        "metricsync reset whop --accounts north --drop-rows --yes")
+    reset = add_command(
+        commands,
+        "reset",
+        "forget loaded state so the next run reloads from start_date (re-sync); --drop-rows also deletes the rows",
+        "metricsync reset whop --queries daily_all --yes",
+        "metricsync reset statsig --resources metric_values --drop-rows",
+        "metricsync reset whop --accounts north --drop-rows --yes",
+    )
     reset.add_argument("provider", metavar="provider", help=", ".join(PROVIDERS))
     selection_options(reset)
-    reset.add_argument("--accounts", nargs="+", metavar="NAME",
-                       help="only these of sources.<provider>.accounts (their state and, with --drop-rows, their rows)")
+    reset.add_argument(
+        "--accounts",
+        nargs="+",
+        metavar="NAME",
+        help="only these of sources.<provider>.accounts (their state and, with --drop-rows, their rows)",
+    )
     reset.add_argument("--drop-rows", action="store_true", help="also delete the rows of those resources/queries")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 

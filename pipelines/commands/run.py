@@ -38,14 +38,30 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
             except ConfigError as exc:
                 provider_results = [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
             else:
-                provider_results = run_accounts(provider, args.destination, backfill, args.pipelines_dir,
-                                                args.windows_per_load, args.accounts, args.parallel, args.log_level,
-                                                selection)
+                provider_results = run_accounts(
+                    provider,
+                    args.destination,
+                    backfill,
+                    args.pipelines_dir,
+                    args.windows_per_load,
+                    args.accounts,
+                    args.parallel,
+                    args.log_level,
+                    selection,
+                )
                 if provider_results is None:  # one pipeline: progress shown as it goes
                     display.start(provider)
-                    provider_results = [run_provider(provider, args.destination, backfill, args.pipelines_dir,
-                                                     args.windows_per_load, selection=selection,
-                                                     on_change=display.update)]
+                    provider_results = [
+                        run_provider(
+                            provider,
+                            args.destination,
+                            backfill,
+                            args.pipelines_dir,
+                            args.windows_per_load,
+                            selection=selection,
+                            on_change=display.update,
+                        )
+                    ]
                     display.finish(provider_results[0])
             results.extend(provider_results)
             for result in provider_results:
@@ -68,11 +84,16 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
         return 128 + received(), results
     return exit_code([r.exit_code for r in results]), results
 
+
 def register(commands) -> None:
-    run = add_command(commands, "run", "load providers (nightly incremental, or a --from/--to backfill)",
-                      "metricsync run all --progress log",
-                      "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
-                      "metricsync run whop --queries daily_all --destination postgres")
+    run = add_command(
+        commands,
+        "run",
+        "load providers (nightly incremental, or a --from/--to backfill)",
+        "metricsync run all --progress log",
+        "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
+        "metricsync run whop --queries daily_all --destination postgres",
+    )
     run.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
     run.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
     run.add_argument("--parallel", default=1, help="accounts run at once, in separate processes (1-64)")
@@ -80,21 +101,31 @@ def register(commands) -> None:
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")
     selection_options(run)
-    run.add_argument("--progress", default="auto", choices=("auto", "bar", "log", "none"),
-                     help="auto (default): a bar on a terminal, a log line every --progress-interval s otherwise")
+    run.add_argument(
+        "--progress",
+        default="auto",
+        choices=("auto", "bar", "log", "none"),
+        help="auto (default): a bar on a terminal, a log line every --progress-interval s otherwise",
+    )
     run.add_argument("--progress-interval", type=float, default=10.0, help="seconds between progress log lines")
     run.add_argument("--json", action="store_true", help="print a JSON summary (one object per provider) on stdout")
-    run.add_argument("--transform", action="store_true",
-                     help="then run the dbt project (as `transform`) if every load succeeded")
+    run.add_argument(
+        "--transform", action="store_true", help="then run the dbt project (as `transform`) if every load succeeded"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     from metricsync.interrupts import handled
     from metricsync.sources._common.config.spec import SHARED, Range
 
-    check_numbers(args, [("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
-                         ("--parallel", "parallel", Range(int, 1, 64)),
-                         ("--progress-interval", "progress_interval", Range(float, 0.1, 3600))])
+    check_numbers(
+        args,
+        [
+            ("--windows-per-load", "windows_per_load", SHARED["windows_per_load"].bounds),
+            ("--parallel", "parallel", Range(int, 1, 64)),
+            ("--progress-interval", "progress_interval", Range(float, 0.1, 3600)),
+        ],
+    )
     from metricsync.sources._common.load.windows import utc_today
 
     backfill = backfill_range(args.date_from, args.date_to, utc_today())  # UTC, as planned

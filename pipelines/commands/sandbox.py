@@ -22,18 +22,25 @@ def export_block(box: Any) -> list[str]:
 
 def sandbox_banner(box: Any) -> str:
     keys = ", ".join(f"{e.name} {e.api_key}" for e in box.emulators)
-    return "\n".join([
-        f"sandbox listening on {box.url} (Ctrl-C to stop)",
-        f"API keys it accepts: {keys}",
-        "point metricsync at it (then: metricsync check all; metricsync run all):",
-        "",
-        *export_block(box),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"sandbox listening on {box.url} (Ctrl-C to stop)",
+            f"API keys it accepts: {keys}",
+            "point metricsync at it (then: metricsync check all; metricsync run all):",
+            "",
+            *export_block(box),
+            "",
+        ]
+    )
+
 
 def register(commands) -> None:
-    sandbox = add_command(commands, "sandbox", "serve the provider emulator on loopback and print the settings "
-                          "that point metricsync at it", "metricsync sandbox --port 8765")
+    sandbox = add_command(
+        commands,
+        "sandbox",
+        "serve the provider emulator on loopback and print the settings that point metricsync at it",
+        "metricsync sandbox --port 8765",
+    )
     sandbox.add_argument("--port", default=8765)
     sandbox.add_argument("--latency", default=0.0, help="seconds added to every response")
     sandbox.add_argument("--max-in-flight", help="answer 429 above this many concurrent requests")
@@ -43,8 +50,14 @@ def main(args: Any) -> int:
     from metricsync.sandbox import Sandbox
     from metricsync.sources._common.config.spec import Range
 
-    check_numbers(args, [("--port", "port", Range(int, 1, 65535)), ("--latency", "latency", Range(float, 0, 60)),
-                         ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True))])
+    check_numbers(
+        args,
+        [
+            ("--port", "port", Range(int, 1, 65535)),
+            ("--latency", "latency", Range(float, 0, 60)),
+            ("--max-in-flight", "max_in_flight", Range(int, 1, 10_000, optional=True)),
+        ],
+    )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does
     box = Sandbox(latency=args.latency, max_in_flight=args.max_in_flight).start(args.port)
     print(sandbox_banner(box), flush=True)

@@ -41,8 +41,9 @@ def _backfill(entry: dict) -> Optional[dict]:
     return {"from": first, "to": last, "done_through": backfills[key]}
 
 
-def _rows(warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool,
-          account: Optional[str] = None) -> Optional[int]:
+def _rows(
+    warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool, account: Optional[str] = None
+) -> Optional[int]:
     columns = _columns(warehouse, table)
     conditions, args = [], []
     if query is not None and windowed_by_query and "query_name" in columns:
@@ -59,8 +60,9 @@ def _columns(warehouse: Any, table: str) -> set:
     return set(schema.get("tables", {}).get(table, {}).get("columns", {}))
 
 
-def _account_entries(warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str],
-                     verified: dict) -> list[dict]:
+def _account_entries(
+    warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str], verified: dict
+) -> list[dict]:
     """The entries of one account (its own pipeline's state and rows), or of the provider (None)."""
     found = warehouse.state_and_load(warehouse.pipeline_name(account)) if account else (warehouse.state(), None)
     state, committed = found or ({}, None)
@@ -70,20 +72,37 @@ def _account_entries(warehouse: Any, provider: str, account: Optional[str], load
     entries = []
     for resource in windowed:
         for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
-            entries.append({
-                "provider": provider, "account": account, "resource": resource, "query": query,
-                "loaded_through": entry.get("loaded_through"), "granularity": entry.get("granularity"),
-                "backfill": _backfill(entry),
-                "rows": _rows(warehouse, resource, query, windowed[resource] is not None, account),
-                "last_loaded_at": loaded_at, "last_verified": _verified(verified, account, resource, query),
-            })
+            entries.append(
+                {
+                    "provider": provider,
+                    "account": account,
+                    "resource": resource,
+                    "query": query,
+                    "loaded_through": entry.get("loaded_through"),
+                    "granularity": entry.get("granularity"),
+                    "backfill": _backfill(entry),
+                    "rows": _rows(warehouse, resource, query, windowed[resource] is not None, account),
+                    "last_loaded_at": loaded_at,
+                    "last_verified": _verified(verified, account, resource, query),
+                }
+            )
     for table, spec in (warehouse.schema() or {}).get("tables", {}).items():
         if table.startswith("_dlt") or table in windowed or spec.get("parent") or table not in warehouse.tables():
             continue
-        entries.append({"provider": provider, "account": account, "resource": spec.get("resource", table),
-                        "query": None, "loaded_through": None, "granularity": None, "backfill": None,
-                        "rows": _rows(warehouse, table, None, False, account), "last_loaded_at": loaded_at,
-                        "last_verified": _verified(verified, account, spec.get("resource", table), None)})
+        entries.append(
+            {
+                "provider": provider,
+                "account": account,
+                "resource": spec.get("resource", table),
+                "query": None,
+                "loaded_through": None,
+                "granularity": None,
+                "backfill": None,
+                "rows": _rows(warehouse, table, None, False, account),
+                "last_loaded_at": loaded_at,
+                "last_verified": _verified(verified, account, spec.get("resource", table), None),
+            }
+        )
     return entries
 
 
@@ -94,9 +113,14 @@ def _verified(records: dict, account: Optional[str], resource: str, query: str) 
         return None
     newest = max(found, key=lambda r: r["verified_at"])
     at = newest["verified_at"]
-    return {"at": (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat(), "windows": newest["windows"],
-            "rows": newest["rows_compared"], "clean": bool(newest["clean"]), "drifted_periods": newest["drifted_periods"],
-            "repaired": bool(newest["repaired"])}
+    return {
+        "at": (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat(),
+        "windows": newest["windows"],
+        "rows": newest["rows_compared"],
+        "clean": bool(newest["clean"]),
+        "drifted_periods": newest["drifted_periods"],
+        "repaired": bool(newest["repaired"]),
+    }
 
 
 def provider_status(provider: str, destination: str) -> list[dict]:
@@ -110,10 +134,16 @@ def provider_status(provider: str, destination: str) -> list[dict]:
         last = warehouse.last_load()
         loaded_at = last[2].isoformat() if last else None
         verified = last_verifications(warehouse)
-        entries = [e for account in accounts
-                   for e in _account_entries(warehouse, provider, account, loaded_at, verified)]
-        summary = {"provider": provider, "last_load": last, "has_dataset": warehouse.has_dataset(),
-                   "where": warehouse.label, "dataset": warehouse.dataset}
+        entries = [
+            e for account in accounts for e in _account_entries(warehouse, provider, account, loaded_at, verified)
+        ]
+        summary = {
+            "provider": provider,
+            "last_load": last,
+            "has_dataset": warehouse.has_dataset(),
+            "where": warehouse.label,
+            "dataset": warehouse.dataset,
+        }
         for entry in entries:
             entry["warehouse"] = warehouse.label
     return [summary, *entries]
@@ -126,9 +156,11 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
     last = summary["last_load"]
     head = f"{provider}: no load recorded"
     if last:
-        head = (f"{provider}: last load {last[2]:%Y-%m-%d %H:%M:%S} UTC "
-                f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']} "
-                f"in {summary['where']})")
+        head = (
+            f"{provider}: last load {last[2]:%Y-%m-%d %H:%M:%S} UTC "
+            f"({LOAD_STATUS.get(last[1], f'status {last[1]}')}, load id {last[0]}, dataset {summary['dataset']} "
+            f"in {summary['where']})"
+        )
     lines, account = [head], None
     for entry in entries:
         if entry["account"] is not None and entry["account"] != account:
@@ -146,8 +178,10 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
             v = entry["last_verified"]
             drifted = f"{v['drifted_periods']} {'periods drifted' if entry['query'] else 'rows differ'}"
             windows = f"{plural(v['windows'], 'window')}, " if entry["query"] else ""
-            parts.append(f"verified {v['at'][:19].replace('T', ' ')} UTC ({windows}{plural(v['rows'], 'row')}, "
-                         f"{'clean' if v['clean'] else drifted}{', after repair' if v['repaired'] else ''})")
+            parts.append(
+                f"verified {v['at'][:19].replace('T', ' ')} UTC ({windows}{plural(v['rows'], 'row')}, "
+                f"{'clean' if v['clean'] else drifted}{', after repair' if v['repaired'] else ''})"
+            )
         lines.append(("    " if account else "  ") + f"{name}: " + ", ".join(parts))
     return lines
 
@@ -180,8 +214,8 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
     from metricsync.operations import tell
-    from metricsync.staleness import max_ages, outcome, stale
     from metricsync.sources._common.load.windows import utc_today
+    from metricsync.staleness import max_ages, outcome, stale
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -213,8 +247,9 @@ def _runs(runs: dict, provider: str, entries: list[dict]) -> list[str]:
         ok, failed = found.get("success"), found.get("failure")
         said = [f"last success {_when(ok)} ({ok['command']})" if ok else "no success recorded"]
         if failed and (not ok or failed["finished_at"] > ok["finished_at"]):
-            said.append(f"last failure {_when(failed)} ({failed['command']}, exit {failed['exit_code']}): "
-                        f"{failed['message']}")
+            said.append(
+                f"last failure {_when(failed)} ({failed['command']}, exit {failed['exit_code']}): {failed['message']}"
+            )
         lines.append(who + ", ".join(said))
     return lines
 
@@ -222,15 +257,29 @@ def _runs(runs: dict, provider: str, entries: list[dict]) -> list[str]:
 def _when(row: dict) -> str:
     return f"{row['finished_at']:%Y-%m-%d %H:%M:%S} UTC"
 
+
 def register(commands) -> None:
-    status = add_command(commands, "status", "what the destination holds: last load, loaded_through and unfinished "
-                         "backfills per query, row counts", "metricsync status", "metricsync status whop --json")
-    status.add_argument("providers", nargs="*", default=list(PROVIDERS), metavar="provider",
-                        help=f"{', '.join(PROVIDERS)} (default: every provider)")
+    status = add_command(
+        commands,
+        "status",
+        "what the destination holds: last load, loaded_through and unfinished backfills per query, row counts",
+        "metricsync status",
+        "metricsync status whop --json",
+    )
+    status.add_argument(
+        "providers",
+        nargs="*",
+        default=list(PROVIDERS),
+        metavar="provider",
+        help=f"{', '.join(PROVIDERS)} (default: every provider)",
+    )
     status.add_argument("--json", action="store_true", help="one JSON object per (provider, account, resource, query)")
-    status.add_argument("--stale", action="store_true",
-                        help="exit 8 naming each query whose newest loaded period is older than its grain allows "
-                             "(daily 2 days, weekly 9, monthly 35; sources.<provider>.max_age), and alert")
+    status.add_argument(
+        "--stale",
+        action="store_true",
+        help="exit 8 naming each query whose newest loaded period is older than its grain allows "
+        "(daily 2 days, weekly 9, monthly 35; sources.<provider>.max_age), and alert",
+    )
 
 
 def main(args: Any) -> int:

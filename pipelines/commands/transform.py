@@ -23,9 +23,9 @@ from typing import Any, Iterator, Optional
 from metricsync.commands._options import add_command
 from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
-from metricsync.warehouse.publish import audit_schema, publish
 from metricsync.sources._common.http.redaction import redact
 from metricsync.sources._common.load.windows import clock_shift_days
+from metricsync.warehouse.publish import audit_schema, publish
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -77,22 +77,28 @@ def _warehouse(destination: str, workdir: str, label: str = "transform") -> tupl
     destination without an installed dbt adapter, or misconfigured, is refused in one line
     starting with `label` (the command)."""
     import dlt
-
-    from metricsync.warehouse.destinations import make_destination
     from metricsync.sources._common.errors import ConfigError
+    from metricsync.warehouse.destinations import make_destination
 
     try:
         factory = make_destination(destination, TARGET_SCHEMA)
     except ConfigError as exc:  # named after the dataset it was asked for: the command's name is clearer here
         text = str(exc)
-        raise ConfigError(f"{label}: {text[len(TARGET_SCHEMA) + 2:]}" if text.startswith(f"{TARGET_SCHEMA}: ")
-                          else text) from None
+        raise ConfigError(
+            f"{label}: {text[len(TARGET_SCHEMA) + 2 :]}" if text.startswith(f"{TARGET_SCHEMA}: ") else text
+        ) from None
     kind = factory.destination_type.rsplit(".", 1)[-1]
     if kind not in ADAPTERS:
-        raise ConfigError(f"transform: the {destination} warehouse ({kind}) has no dbt adapter here - transform runs "
-                          f"on {' and '.join(ADAPTERS)}; query the loaded tables directly or install that dbt adapter")
-    pipeline = dlt.pipeline(pipeline_name="metricsync_transform", destination=factory,
-                            dataset_name=TARGET_SCHEMA, pipelines_dir=os.path.join(workdir, "pipelines"))
+        raise ConfigError(
+            f"transform: the {destination} warehouse ({kind}) has no dbt adapter here - transform runs "
+            f"on {' and '.join(ADAPTERS)}; query the loaded tables directly or install that dbt adapter"
+        )
+    pipeline = dlt.pipeline(
+        pipeline_name="metricsync_transform",
+        destination=factory,
+        dataset_name=TARGET_SCHEMA,
+        pipelines_dir=os.path.join(workdir, "pipelines"),
+    )
     return kind, pipeline
 
 
@@ -116,12 +122,16 @@ def lock_wait_seconds() -> float:
     """`transform.lock_wait_seconds` (TRANSFORM__LOCK_WAIT_SECONDS): how long a `transform` waits
     for another one building the mart, before exit 6."""
     import dlt
-
     from metricsync.sources._common.config.spec import number, range_of
 
     value = dlt.config.get("transform.lock_wait_seconds")
-    return number("transform", "lock_wait_seconds", value or 0, setting="TRANSFORM__LOCK_WAIT_SECONDS",
-                  bounds=range_of("transform", "lock_wait_seconds"))
+    return number(
+        "transform",
+        "lock_wait_seconds",
+        value or 0,
+        setting="TRANSFORM__LOCK_WAIT_SECONDS",
+        bounds=range_of("transform", "lock_wait_seconds"),
+    )
 
 
 @contextmanager
@@ -144,9 +154,16 @@ def profile(destination: str, credentials: Any) -> dict:
     if destination == "duckdb":
         output = {"type": "duckdb", "path": str(credentials.database), "schema": TARGET_SCHEMA, "threads": 4}
     else:
-        output = {"type": "postgres", "host": credentials.host, "port": int(credentials.port or 5432),
-                  "user": credentials.username, "password": "{{ env_var('%s', '') }}" % PASSWORD_ENV,
-                  "dbname": credentials.database, "schema": TARGET_SCHEMA, "threads": 4}
+        output = {
+            "type": "postgres",
+            "host": credentials.host,
+            "port": int(credentials.port or 5432),
+            "user": credentials.username,
+            "password": "{{ env_var('%s', '') }}" % PASSWORD_ENV,
+            "dbname": credentials.database,
+            "schema": TARGET_SCHEMA,
+            "threads": 4,
+        }
         query = dict(credentials.query or {})
         for key in ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout"):
             if query.get(key):
@@ -173,18 +190,20 @@ def _node_name(node: Any) -> str:
 def _failures(results: Any) -> list[str]:
     """One line per failed node of a dbt run result, e.g. for a data test that found rows:
 
-        RunResult(status=TestStatus.Fail, node=<test not_null_stg_..._currency_exponent>,
-                  message="Got 1 result, configured to fail if != 0", failures=1)
-        -> "transform: dbt test not_null_stg_..._currency_exponent fail: Got 1 result, configured to
-            fail if != 0 - see transform/target/run_results.json; fix the data or the model and run again"
+    RunResult(status=TestStatus.Fail, node=<test not_null_stg_..._currency_exponent>,
+              message="Got 1 result, configured to fail if != 0", failures=1)
+    -> "transform: dbt test not_null_stg_..._currency_exponent fail: Got 1 result, configured to
+        fail if != 0 - see transform/target/run_results.json; fix the data or the model and run again"
     """
     lines, artifacts = [], run_results()
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
         if status in FAILED_STATUSES:
             detail = (item.message or status).strip().splitlines()[0]
-            lines.append(f"transform: dbt {_node_name(item.node)} {status}: {redact(detail)} - "
-                         f"see {artifacts}; fix the data or the model and run again")
+            lines.append(
+                f"transform: dbt {_node_name(item.node)} {status}: {redact(detail)} - "
+                f"see {artifacts}; fix the data or the model and run again"
+            )
     return lines
 
 
@@ -200,9 +219,14 @@ def _freshness(results: Any, destination: str) -> tuple[list[str], list[str]]:
         if status == "pass":
             continue
         age = getattr(item, "age", None)
-        text = (f"transform: {source} was last loaded {age / 3600:.0f} h ago ({status}) - "
-                f"run `metricsync run {provider} --destination {destination}`") if age is not None else (
-                f"transform: freshness of {source}: {redact((item.message or status).splitlines()[0])}")
+        text = (
+            (
+                f"transform: {source} was last loaded {age / 3600:.0f} h ago ({status}) - "
+                f"run `metricsync run {provider} --destination {destination}`"
+            )
+            if age is not None
+            else (f"transform: freshness of {source}: {redact((item.message or status).splitlines()[0])}")
+        )
         (warnings if status == "warn" else errors).append(text)
     return errors, warnings
 
@@ -210,17 +234,33 @@ def _freshness(results: Any, destination: str) -> tuple[list[str], list[str]]:
 class Dbt:
     """dbt commands on `transform/` with one generated profile, in this process."""
 
-    def __init__(self, destination: str, profiles_dir: str, verbose: bool, loaded: Optional[dict] = None,
-                 marts: str = audit_schema(TARGET_SCHEMA)) -> None:
+    def __init__(
+        self,
+        destination: str,
+        profiles_dir: str,
+        verbose: bool,
+        loaded: Optional[dict] = None,
+        marts: str = audit_schema(TARGET_SCHEMA),
+    ) -> None:
         schemas: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
-        schemas.update({f"metricsync_{provider}_enabled": provider in loaded for provider in PROVIDERS} if loaded else {})
+        schemas.update(
+            {f"metricsync_{provider}_enabled": provider in loaded for provider in PROVIDERS} if loaded else {}
+        )
         # the marts are built and tested in the audit schema (`query` reads the published `marts`);
         # this target names schemas as given
         schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
         shift = clock_shift_days()  # METRICSYNC_TODAY: load times on the clock the loads planned by
         schemas.update({"metricsync_clock_shift_days": shift} if shift else {})
-        self.common = ["--project-dir", str(project_dir()), "--profiles-dir", profiles_dir, "--target", destination,
-                       "--vars", json.dumps(schemas)]
+        self.common = [
+            "--project-dir",
+            str(project_dir()),
+            "--profiles-dir",
+            profiles_dir,
+            "--target",
+            destination,
+            "--vars",
+            json.dumps(schemas),
+        ]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         self.flags += [] if verbose else ["--quiet"]
 
@@ -266,15 +306,18 @@ def _write_profile(destination: str, credentials: Any, workdir: str) -> None:
         os.environ[PASSWORD_ENV] = str(password)
 
 
-def _build_and_publish(result: TransformResult, destination: str, kind: str, pipeline: Any, workdir: str,
-                       verbose: bool) -> None:
+def _build_and_publish(
+    result: TransformResult, destination: str, kind: str, pipeline: Any, workdir: str, verbose: bool
+) -> None:
     """`dbt build` into the audit schema, published when every node passed, then freshness."""
     credentials, loaded = _loaded(pipeline)
     if not loaded:
         result.exit_code = NOTHING_LOADED
-        result.lines = [f"transform: no provider is loaded in the {destination} warehouse - "
-                        f"run `metricsync run all --destination {destination}` first (or check DESTINATION__"
-                        f"{destination.upper()}__CREDENTIALS)"]
+        result.lines = [
+            f"transform: no provider is loaded in the {destination} warehouse - "
+            f"run `metricsync run all --destination {destination}` first (or check DESTINATION__"
+            f"{destination.upper()}__CREDENTIALS)"
+        ]
         return
     _write_profile(kind, credentials, workdir)
     logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
@@ -283,8 +326,10 @@ def _build_and_publish(result: TransformResult, destination: str, kind: str, pip
     result.nodes, result.lines = dbt.build()
     if result.lines:
         result.exit_code = EXIT_FAILED
-        result.lines.append(f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
-                            f"build is in {audit_schema(TARGET_SCHEMA)}")
+        result.lines.append(
+            f"transform: nothing published - {TARGET_SCHEMA} keeps the previous mart; the failed "
+            f"build is in {audit_schema(TARGET_SCHEMA)}"
+        )
         return
     with pipeline.sql_client() as client:
         publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
@@ -304,8 +349,10 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
             _build_and_publish(result, destination, kind, pipeline, workdir, verbose)
     except DbtNotRun as exc:
         result.exit_code = EXIT_FAILED
-        result.lines = [f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
-                        "destination credentials"]
+        result.lines = [
+            f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
+            "destination credentials"
+        ]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
         from metricsync.runner import describe_failure
 
@@ -316,9 +363,15 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
         shutil.rmtree(workdir, ignore_errors=True)
     return result
 
+
 def register(commands) -> None:
-    add_command(commands, "transform", "dbt build + source freshness of transform/ on the warehouse the runner loads",
-                "metricsync transform", "metricsync transform --destination postgres")
+    add_command(
+        commands,
+        "transform",
+        "dbt build + source freshness of transform/ on the warehouse the runner loads",
+        "metricsync transform",
+        "metricsync transform --destination postgres",
+    )
 
 
 def transform_and_report(args: Any) -> TransformResult:

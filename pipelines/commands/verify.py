@@ -24,8 +24,8 @@ from metricsync.commands._options import (
 )
 from metricsync.exits import DRIFT_FOUND, exit_code
 from metricsync.operations import tell
-from metricsync.verification.compare import plural
 from metricsync.sources._common.errors import ConfigError
+from metricsync.verification.compare import plural
 
 ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
 GAPS_SHOWN = 3  # ranges never loaded named per query
@@ -38,8 +38,9 @@ def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
 
     selection = select(provider, args.resources, args.queries)
     accounts = select_accounts(provider, configured_accounts(provider), args.accounts) or [None]
-    return [Verification(provider, args.destination, account, selection, scope, args.pipelines_dir)
-            for account in accounts]
+    return [
+        Verification(provider, args.destination, account, selection, scope, args.pipelines_dir) for account in accounts
+    ]
 
 
 def _verify_one(job, args: argparse.Namespace, out) -> int:
@@ -51,9 +52,12 @@ def _verify_one(job, args: argparse.Namespace, out) -> int:
     try:
         planned = job.prepare()
         if job.candidates > ANNOUNCE_OVER:
-            capped = f"; --max-requests: {planned} of them" if planned < job.candidates else " - cap with --max-requests"
-            print(f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out,
-                  flush=True)
+            capped = (
+                f"; --max-requests: {planned} of them" if planned < job.candidates else " - cap with --max-requests"
+            )
+            print(
+                f"{job.label}: {job.candidates} windows to verify, a request or more each{capped}", file=out, flush=True
+            )
         if job.stored:
             job.check()
         report = [_summary(job)] + [d.line() for d in job.found if not d.clean] + _gap_lines(job, args)
@@ -78,8 +82,10 @@ def _repair(job, report: list[str]) -> Optional[tuple]:
         return failed[0].exit_code, failed[0].message
     queries = len([d for d in job.found if not d.clean and d.query is not None])
     tables = len([d for d in job.found if not d.clean and d.query is None])
-    what = " and ".join([f"{queries} {'query' if queries == 1 else 'queries'}"] * bool(queries)
-                        + [plural(tables, "definition table")] * bool(tables))
+    what = " and ".join(
+        [f"{queries} {'query' if queries == 1 else 'queries'}"] * bool(queries)
+        + [plural(tables, "definition table")] * bool(tables)
+    )
     verdict = "clean" if job.clean else "still drifted:"
     report.append(f"{job.label}: repaired {what} in {plural(job.repair_loads, 'load')}; re-verify {verdict}")
     report.extend(d.line() for d in job.drifts if not d.clean)
@@ -135,11 +141,16 @@ def _summary(job) -> str:
     tables = [d for d in job.found if d.query is None]
     parts = []
     if job.windows or not tables:
-        parts += [plural(job.planned, "window") + " checked", plural(sum(d.rows_compared for d in windowed), "row")
-                  + " compared", plural(sum(d.drifted for d in windowed), "period") + " drifted"]
+        parts += [
+            plural(job.planned, "window") + " checked",
+            plural(sum(d.rows_compared for d in windowed), "row") + " compared",
+            plural(sum(d.drifted for d in windowed), "period") + " drifted",
+        ]
     if tables:
-        parts.append(f"{plural(len(tables), 'definition table')} checked ({plural(sum(d.rows_compared for d in tables), 'row')}, "
-                     f"{sum(d.drifted for d in tables)} differ)")
+        parts.append(
+            f"{plural(len(tables), 'definition table')} checked ({plural(sum(d.rows_compared for d in tables), 'row')}, "
+            f"{sum(d.drifted for d in tables)} differ)"
+        )
     return f"{job.label}: {', '.join(parts)}, {plural(job.requests, 'request')}"
 
 
@@ -166,17 +177,23 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
 
 def _as_json(job, drift, args: argparse.Namespace) -> dict:
     gaps = job.gaps.get((drift.resource, drift.query), [])
-    return {**drift.as_json(), "repaired": bool(args.repair and not drift.clean and job.clean),
-            "not_loaded": [[str(first), str(last)] for first, last in gaps],
-            "filled": bool(args.fill_gaps and gaps)}
+    return {
+        **drift.as_json(),
+        "repaired": bool(args.repair and not drift.clean and job.clean),
+        "not_loaded": [[str(first), str(last)] for first, last in gaps],
+        "filled": bool(args.fill_gaps and gaps),
+    }
 
 
 def register(commands) -> None:
-    verify = add_command(commands, "verify", "compare stored periods with the API, row for row (exit 9 on drift); "
-                         "--repair reloads what drifted",
-                         "metricsync verify all",
-                         "metricsync verify whop --queries daily_all --from 2026-01-01 --to 2026-03-31",
-                         "metricsync verify stripe_analytics --sample 50 --seed 7 --repair --json")
+    verify = add_command(
+        commands,
+        "verify",
+        "compare stored periods with the API, row for row (exit 9 on drift); --repair reloads what drifted",
+        "metricsync verify all",
+        "metricsync verify whop --queries daily_all --from 2026-01-01 --to 2026-03-31",
+        "metricsync verify stripe_analytics --sample 50 --seed 7 --repair --json",
+    )
     verify.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
     verify.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
     selection_options(verify)
@@ -187,24 +204,41 @@ def register(commands) -> None:
     verify.add_argument("--to", dest="date_to", help="with --from: the last date (default today)")
     verify.add_argument("--seed", help="makes the --sample pick repeatable")
     verify.add_argument("--max-requests", help="fetch at most this many windows in all (1-1000000)")
-    verify.add_argument("--repair", action="store_true",
-                        help="reload drifted windows through the normal load path, then verify them again")
-    verify.add_argument("--fill-gaps", action="store_true",
-                        help="load the ranges never loaded (between loaded ones; reported, never loaded otherwise)")
-    verify.add_argument("--json", action="store_true", help="one JSON object per (provider, account, query or "
-                        "definition table)")
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="reload drifted windows through the normal load path, then verify them again",
+    )
+    verify.add_argument(
+        "--fill-gaps",
+        action="store_true",
+        help="load the ranges never loaded (between loaded ones; reported, never loaded otherwise)",
+    )
+    verify.add_argument(
+        "--json", action="store_true", help="one JSON object per (provider, account, query or definition table)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    from metricsync.verification.choose import DEFAULT_SAMPLE, Scope
     from metricsync.sources._common.config.spec import Range
     from metricsync.sources._common.load.windows import utc_today
+    from metricsync.verification.choose import DEFAULT_SAMPLE, Scope
 
-    check_numbers(args, [("--sample", "sample", Range(int, 1, 100000)),
-                         ("--seed", "seed", Range(int, 0, 2**63 - 1)),
-                         ("--max-requests", "max_requests", Range(int, 1, 1000000))])
+    check_numbers(
+        args,
+        [
+            ("--sample", "sample", Range(int, 1, 100000)),
+            ("--seed", "seed", Range(int, 0, 2**63 - 1)),
+            ("--max-requests", "max_requests", Range(int, 1, 1000000)),
+        ],
+    )
     window: Optional[tuple] = backfill_range(args.date_from, args.date_to, utc_today())
     sample = None if args.all or window else (args.sample or DEFAULT_SAMPLE)
-    scope = Scope(date_from=window[0] if window else None, date_to=window[1] if window else None,
-                  sample=sample, seed=args.seed, max_requests=args.max_requests)
+    scope = Scope(
+        date_from=window[0] if window else None,
+        date_to=window[1] if window else None,
+        sample=sample,
+        seed=args.seed,
+        max_requests=args.max_requests,
+    )
     return verify_command(args, providers_to_run(args.providers), scope)

@@ -11,15 +11,14 @@ the iteration sees is an empty one that is dropped afterwards, so no state moves
 """
 
 import copy
-import itertools
 import datetime as dt
+import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional
 
 from dlt.common.configuration.container import Container
 from dlt.common.pipeline import StateInjectableContext
-
 from metricsync.accounts import Account
 from metricsync.providers import source_factory
 from metricsync.sources._common.load.progress import RunControl
@@ -68,8 +67,14 @@ class Planner:
     """The provider's source built for planning: its windowed tables' keys, and the windows a
     backfill from a given day to today would load, per query (no request is made)."""
 
-    def __init__(self, provider: str, account: Optional[Account], resources: list[str], queries: Optional[set],
-                 state: Optional[dict] = None):
+    def __init__(
+        self,
+        provider: str,
+        account: Optional[Account],
+        resources: list[str],
+        queries: Optional[set],
+        state: Optional[dict] = None,
+    ):
         today = utc_today()
         self.state = state
         self.control = RunControl(backfill=(today, today), queries=queries, plan_only={})
@@ -103,8 +108,9 @@ def answers(provider: str, account: Optional[Account], windows: dict, state: Opt
     the warehouse, without tombstones. Adjacent windows may come back as one."""
     first = min(window.start for chosen in windows.values() for window in chosen)
     # as a backfill of those windows (start_date is not needed); the plans are given, whole
-    control = RunControl(backfill=(first, utc_today()), queries={query for _resource, query in windows},
-                         windows_per_load=ALL_AT_ONCE)
+    control = RunControl(
+        backfill=(first, utc_today()), queries={query for _resource, query in windows}, windows_per_load=ALL_AT_ONCE
+    )
     control.plans = {key: list(chosen) for key, chosen in windows.items()}
     resources = sorted({resource for resource, _query in windows})
     try:
@@ -132,8 +138,10 @@ def _segments(rows: Iterable[dict], keys: TableKeys, resource: str) -> Iterator[
     marks: list = []
     for row in rows:
         if row.get(TOMBSTONE):
-            if marks and (_query(marks[-1], keys, resource) != _query(row, keys, resource)
-                          or row[keys.period] != marks[-1][keys.period] + dt.timedelta(days=1)):
+            if marks and (
+                _query(marks[-1], keys, resource) != _query(row, keys, resource)
+                or row[keys.period] != marks[-1][keys.period] + dt.timedelta(days=1)
+            ):
                 yield _segment(data, marks, keys, resource)
                 data, marks = [], []
             marks.append(row)

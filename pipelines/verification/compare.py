@@ -105,8 +105,15 @@ class QueryDrift:
         """Periods that differ."""
         return len(self.periods)
 
-    def add_window(self, window: Window, api: list[dict], stored: list[dict], key: Iterable[str], period: str,
-                   loaded: Callable[[dt.date], bool] = lambda day: True) -> None:
+    def add_window(
+        self,
+        window: Window,
+        api: list[dict],
+        stored: list[dict],
+        key: Iterable[str],
+        period: str,
+        loaded: Callable[[dt.date], bool] = lambda day: True,
+    ) -> None:
         """Compare one window: `api` rows as a load would write them, `stored` rows of its periods,
         each key counted with its multiplicity (a stored row twice is drift); the API's rows of
         periods never loaded (`loaded` is False and nothing is stored there) are left out."""
@@ -161,9 +168,16 @@ class QueryDrift:
         who = f"{self.provider} (account {self.account})" if self.account else self.provider
         first, last = min(self.periods), max(self.periods)
         span = f"{first}..{last}" if first != last else f"{first}"
-        counts = [f"{plural(n, 'row')} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
-                                                    (self.changed, "changed"),
-                                                    (self.duplicated, "duplicated")) if n]
+        counts = [
+            f"{plural(n, 'row')} {what}"
+            for n, what in (
+                (self.missing, "missing"),
+                (self.extra, "extra"),
+                (self.changed, "changed"),
+                (self.duplicated, "duplicated"),
+            )
+            if n
+        ]
         if self.dimension_periods:
             counts.append(f"dimension set changed in {plural(len(self.dimension_periods), 'period')}")
         if self.max_delta is not None:
@@ -171,13 +185,23 @@ class QueryDrift:
         return f"{who} {self.query}: {plural(len(self.periods), 'period')} drifted ({span}), " + ", ".join(counts)
 
     def as_json(self) -> dict:
-        return {"provider": self.provider, "account": self.account, "resource": self.resource, "query": self.query,
-                "windows": len(self.windows), "rows_compared": self.rows_compared, "clean": self.clean,
-                "drifted_periods": sorted(str(p) for p in self.periods), "missing": self.missing,
-                "extra": self.extra, "changed": self.changed, "duplicated": self.duplicated,
-                "dimension_set_changes": len(self.dimension_periods),
-                "max_abs_delta": None if self.max_delta is None else _plain(self.max_delta),
-                "delta_unit": self.delta_unit or None}
+        return {
+            "provider": self.provider,
+            "account": self.account,
+            "resource": self.resource,
+            "query": self.query,
+            "windows": len(self.windows),
+            "rows_compared": self.rows_compared,
+            "clean": self.clean,
+            "drifted_periods": sorted(str(p) for p in self.periods),
+            "missing": self.missing,
+            "extra": self.extra,
+            "changed": self.changed,
+            "duplicated": self.duplicated,
+            "dimension_set_changes": len(self.dimension_periods),
+            "max_abs_delta": None if self.max_delta is None else _plain(self.max_delta),
+            "delta_unit": self.delta_unit or None,
+        }
 
 
 def plural(count: int, noun: str) -> str:

@@ -21,12 +21,11 @@ from typing import Any, Optional
 from dlt.common.data_types import coerce_value, py_type_to_sc_type
 from dlt.common.normalizers.json.helpers import get_row_hash
 from dlt.common.schema import Schema
-
 from metricsync.accounts import ACCOUNT_COLUMN, Account, scope_to_account
 from metricsync.providers import source_factory
-from metricsync.verification.compare import plural, same
 from metricsync.sources._common.load.progress import RunControl
 from metricsync.sources._common.load.windows import utc_today
+from metricsync.verification.compare import plural, same
 
 DLT_ID = "_dlt_id"
 
@@ -74,16 +73,37 @@ class DefinitionDrift:
     def line(self) -> str:
         """`posthog group_types: definitions differ from the API's list: 1 row missing, 1 row extra`"""
         who = f"{self.provider} (account {self.account})" if self.account else self.provider
-        counts = [f"{plural(n, 'row')} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
-                                                               (self.duplicated, "duplicated"), (self.changed, "changed")) if n]
+        counts = [
+            f"{plural(n, 'row')} {what}"
+            for n, what in (
+                (self.missing, "missing"),
+                (self.extra, "extra"),
+                (self.duplicated, "duplicated"),
+                (self.changed, "changed"),
+            )
+            if n
+        ]
         return f"{who} {self.resource}: definitions differ from the API's list: " + ", ".join(counts)
 
     def as_json(self) -> dict:
-        return {"provider": self.provider, "account": self.account, "resource": self.resource, "query": None,
-                "kind": "definitions", "windows": 0, "rows_compared": self.rows_compared, "clean": self.clean,
-                "drifted_periods": [], "missing": self.missing, "extra": self.extra, "changed": self.changed,
-                "duplicated": self.duplicated, "dimension_set_changes": 0, "max_abs_delta": None,
-                "delta_unit": None}
+        return {
+            "provider": self.provider,
+            "account": self.account,
+            "resource": self.resource,
+            "query": None,
+            "kind": "definitions",
+            "windows": 0,
+            "rows_compared": self.rows_compared,
+            "clean": self.clean,
+            "drifted_periods": [],
+            "missing": self.missing,
+            "extra": self.extra,
+            "changed": self.changed,
+            "duplicated": self.duplicated,
+            "dimension_set_changes": 0,
+            "max_abs_delta": None,
+            "delta_unit": None,
+        }
 
 
 def api_rows(provider: str, account: Optional[Account], tables: list[str]) -> dict:
@@ -108,8 +128,11 @@ def shaped(schema: Optional[Schema], table: str, row: dict) -> tuple:
         return row_hash, {}
     (_path, root), *_nested = schema.normalize_data_item(dict(row), "0", table)
     columns = schema.tables.get(table, {}).get("columns", {})
-    return row_hash, {name: _coerced(columns.get(name, {}).get("data_type"), value) for name, value in root.items()
-                      if not name.startswith("_dlt")}
+    return row_hash, {
+        name: _coerced(columns.get(name, {}).get("data_type"), value)
+        for name, value in root.items()
+        if not name.startswith("_dlt")
+    }
 
 
 def _coerced(data_type: Optional[str], value: Any) -> Any:
@@ -134,8 +157,11 @@ def stored_rows(warehouse: Any, table: str, account: Optional[str]) -> list[dict
     where, args = "", []
     if account:
         where, args = f" and {warehouse.quote(ACCOUNT_COLUMN)} = %s", [account]
-    rows = warehouse.query(f"select {', '.join(map(warehouse.quote, columns))} from {warehouse.table(table)} "
-                           f"where {warehouse.quote('_dlt_valid_to')} is null{where}", *args)
+    rows = warehouse.query(
+        f"select {', '.join(map(warehouse.quote, columns))} from {warehouse.table(table)} "
+        f"where {warehouse.quote('_dlt_valid_to')} is null{where}",
+        *args,
+    )
     return [dict(zip(columns, row)) for row in rows]
 
 
@@ -146,6 +172,10 @@ def retire(warehouse: Any, table: str, account: Optional[str], ids: set, when: d
     if account:
         where, args = f" and {warehouse.quote(ACCOUNT_COLUMN)} = %s", [account]
     for row_id in sorted(ids):
-        warehouse.query(f"update {warehouse.table(table)} set {warehouse.quote('_dlt_valid_to')} = %s where "
-                        f"{warehouse.quote('_dlt_valid_to')} is null and {warehouse.quote(DLT_ID)} = %s{where}",
-                        when, row_id, *args)
+        warehouse.query(
+            f"update {warehouse.table(table)} set {warehouse.quote('_dlt_valid_to')} = %s where "
+            f"{warehouse.quote('_dlt_valid_to')} is null and {warehouse.quote(DLT_ID)} = %s{where}",
+            when,
+            row_id,
+            *args,
+        )

@@ -16,22 +16,28 @@ import logging
 from typing import Any, Optional
 
 from dlt.common.schema import Schema
-
 from metricsync.accounts import Account
 from metricsync.catalog import DEFINITIONS, WINDOWED, Selection
+from metricsync.sources._common.http.client import request_stats
 from metricsync.verification import api, definitions
 from metricsync.verification.choose import Scope, cap, choose
 from metricsync.verification.compare import QueryDrift
 from metricsync.verification.loaded import Loaded, from_state
 from metricsync.verification.stored import StoredRows, record
-from metricsync.sources._common.http.client import request_stats
 
 logger = logging.getLogger("metricsync.verify")
 
 
 class Verification:
-    def __init__(self, provider: str, destination: str, account: Optional[Account], selection: Selection,
-                 scope: Scope, pipelines_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        destination: str,
+        account: Optional[Account],
+        selection: Selection,
+        scope: Scope,
+        pipelines_dir: Optional[str] = None,
+    ) -> None:
         self.provider, self.destination, self.account = provider, destination, account
         self.selection, self.scope, self.pipelines_dir = selection, scope, pipelines_dir
         self.windows: dict = {}  # (resource, query) -> windows to check
@@ -77,8 +83,9 @@ class Verification:
             self.stored = warehouse.has_dataset()
             if not self.stored:
                 return 0
-            self.state = (warehouse.state(warehouse.pipeline_name(self.account_name)) if self.account
-                          else warehouse.state())
+            self.state = (
+                warehouse.state(warehouse.pipeline_name(self.account_name)) if self.account else warehouse.state()
+            )
             if not self.scope.ranged:  # definitions have no dates
                 self.tables = [t for t in (chosen or DEFINITIONS[self.provider]) if t in DEFINITIONS[self.provider]]
         if not resources:
@@ -88,10 +95,13 @@ class Verification:
         with self._warehouse() as warehouse:
             self.loaded = self._loaded(StoredRows(warehouse, self.account_name))
         # each query planned from its own first loaded day, as its loads were
-        plans = planner.plan({key: max(loaded.first, self.scope.date_from or loaded.first)
-                              for key, loaded in self.loaded.items()})
-        gaps = {key: self.loaded[key].gaps(windows, self.scope.date_from, self.scope.date_to)
-                for key, windows in plans.items()}
+        plans = planner.plan(
+            {key: max(loaded.first, self.scope.date_from or loaded.first) for key, loaded in self.loaded.items()}
+        )
+        gaps = {
+            key: self.loaded[key].gaps(windows, self.scope.date_from, self.scope.date_to)
+            for key, windows in plans.items()
+        }
         self.gaps = {key: found for key, found in gaps.items() if found}
         picked = choose(plans, self.loaded, self.scope, f"{self.provider}|{self.account_name}")
         self.candidates = sum(len(w) for w in picked.values())
@@ -104,8 +114,11 @@ class Verification:
         covered = {(r, q): days for r in self.keys for q, days in from_state(self.state, self.provider, r).items()}
         periods = {(r, q): found for r in self.keys for q, found in stored.periods(r, self.keys[r]).items()}
         selected = self.selection.queries
-        return {key: Loaded(covered.get(key, []), periods.get(key, set())) for key in sorted({*covered, *periods})
-                if selected is None or key[1] in selected}
+        return {
+            key: Loaded(covered.get(key, []), periods.get(key, set()))
+            for key in sorted({*covered, *periods})
+            if selected is None or key[1] in selected
+        }
 
     def check(self, windows: Optional[dict] = None, tables: Optional[list] = None, repaired: bool = False) -> list:
         """Fetch `windows` and `tables` (default: the prepared ones) and compare them with the
@@ -120,8 +133,14 @@ class Verification:
             answers = api.answers(self.provider, self.account, windows, self.state) if windows else ()
             for resource, query, window, rows in answers:
                 keys = self.keys[resource]  # compared window by window, as the answers come
-                drifts[(resource, query)].add_window(window, rows, stored.rows(resource, keys, query, window),
-                                                     keys.key, keys.period, self.loaded[(resource, query)].day)
+                drifts[(resource, query)].add_window(
+                    window,
+                    rows,
+                    stored.rows(resource, keys, query, window),
+                    keys.key,
+                    keys.period,
+                    self.loaded[(resource, query)].day,
+                )
             for key, drift in drifts.items():
                 drift.windows = list(windows[key])  # as planned (adjacent ones may have come back as one)
             found = sorted(drifts.values(), key=lambda d: (d.resource, d.query)) + self._definitions(warehouse, tables)
@@ -139,8 +158,10 @@ class Verification:
         found = []
         for table in tables:
             drift = definitions.DefinitionDrift(self.provider, self.account_name, table)
-            drift.compare([definitions.shaped(schema, table, row) for row in rows[table]],
-                          definitions.stored_rows(warehouse, table, self.account_name))
+            drift.compare(
+                [definitions.shaped(schema, table, row) for row in rows[table]],
+                definitions.stored_rows(warehouse, table, self.account_name),
+            )
             found.append(drift)
         return found
 
@@ -149,16 +170,20 @@ class Verification:
         their drifted periods (adjacent windows joined; queries drifted over the same days share
         one backfill), and the drifted definition tables as a run of those tables; then check
         them again. Returns the runner's results; stops at the first failed load."""
-        drifted = {(d.resource, d.query): d.drifted_windows for d in self.drifts
-                   if isinstance(d, QueryDrift) and not d.clean}
+        drifted = {
+            (d.resource, d.query): d.drifted_windows for d in self.drifts if isinstance(d, QueryDrift) and not d.clean
+        }
         tables = [d for d in self.drifts if isinstance(d, definitions.DefinitionDrift) and not d.clean]
         results = self._reload(_by_range({key: _ranges(entries) for key, entries in drifted.items()}))
         if tables and all(r.ok for r in results):
             results.append(self._reload_definitions(tables))
         self.repair_loads += sum(r.loads for r in results)
         if all(r.ok for r in results):
-            self.check({key: [window for window, _first, _last in entries] for key, entries in drifted.items()},
-                       [d.resource for d in tables], repaired=True)
+            self.check(
+                {key: [window for window, _first, _last in entries] for key, entries in drifted.items()},
+                [d.resource for d in tables],
+                repaired=True,
+            )
         return results
 
     def _reload_definitions(self, drifts: list) -> Any:
@@ -188,8 +213,9 @@ class Verification:
     def _run(self, days: Optional[tuple], selection: Selection) -> Any:
         from metricsync.runner import run_provider
 
-        return run_provider(self.provider, self.destination, days, self.pipelines_dir, selection=selection,
-                            account=self.account)
+        return run_provider(
+            self.provider, self.destination, days, self.pipelines_dir, selection=selection, account=self.account
+        )
 
 
 def _by_range(ranges: dict) -> dict:

@@ -44,7 +44,7 @@ class Loaded:
         as (first day, last day), within [first, last] when given."""
         held = [i for i, window in enumerate(windows) if self.holds(window)]
         found: list = []
-        for window in windows[held[0]:held[-1]] if held else []:
+        for window in windows[held[0] : held[-1]] if held else []:
             if self.holds(window):
                 continue
             start, end = max(window.start, first or window.start), min(window.last_day, last or window.last_day)
@@ -59,6 +59,7 @@ class Loaded:
 
 def from_state(state: Optional[dict], provider: str, resource: str) -> dict:
     """query -> the ranges its loads covered, from the pipeline's stored state."""
-    entries = ((state or {}).get("sources", {}).get(provider, {}).get("resources", {}).get(resource, {})
-               .get("queries") or {})
+    entries = (state or {}).get("sources", {}).get(provider, {}).get("resources", {}).get(resource, {}).get(
+        "queries"
+    ) or {}
     return {query: ranges.parse(entry.get("covered")) for query, entry in entries.items() if entry.get("covered")}

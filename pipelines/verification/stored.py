@@ -8,12 +8,21 @@ query, in the provider's dataset, outside dlt (no load, no state, no schema chan
 import datetime as dt
 from typing import Any, Optional
 
-from metricsync.verification.api import TableKeys
 from metricsync.sources._common.load.windows import Window
+from metricsync.verification.api import TableKeys
 
 RECORD_TABLE = "_metricsync_verifications"
-RECORD_COLUMNS = ("verified_at", "account", "resource", "query_name", "windows", "rows_compared",
-                  "drifted_periods", "clean", "repaired")
+RECORD_COLUMNS = (
+    "verified_at",
+    "account",
+    "resource",
+    "query_name",
+    "windows",
+    "rows_compared",
+    "drifted_periods",
+    "clean",
+    "repaired",
+)
 
 
 class StoredRows:
@@ -39,8 +48,11 @@ class StoredRows:
             return {}
         where, args = self._where(keys, None)
         period, query = self.warehouse.quote(keys.period), keys.query and self.warehouse.quote(keys.query)
-        rows = self.warehouse.query(f"select distinct {query + ', ' if query else ''}{period} from "
-                                    f"{self.warehouse.table(resource)}{' where ' + where if where else ''}", *args)
+        rows = self.warehouse.query(
+            f"select distinct {query + ', ' if query else ''}{period} from "
+            f"{self.warehouse.table(resource)}{' where ' + where if where else ''}",
+            *args,
+        )
         found: dict = {}
         for row in rows if keys.query else [(resource, *row) for row in rows]:
             found.setdefault(row[0], set()).add(_day(row[1]))
@@ -55,31 +67,44 @@ class StoredRows:
             return []
         where, args = self._where(keys, query)
         period = self.warehouse.quote(keys.period)
-        sql = (f"select {', '.join(map(self.warehouse.quote, columns))} from {self.warehouse.table(resource)} where "
-               f"{where + ' and ' if where else ''}{period} >= %s and {period} < %s")
+        sql = (
+            f"select {', '.join(map(self.warehouse.quote, columns))} from {self.warehouse.table(resource)} where "
+            f"{where + ' and ' if where else ''}{period} >= %s and {period} < %s"
+        )
         return [dict(zip(columns, row)) for row in self.warehouse.query(sql, *args, window.start, window.end)]
 
 
 def record(warehouse: Any, drifts: list, repaired: bool, when: dt.datetime) -> None:
     """One row per verified query in `_metricsync_verifications`."""
     table = warehouse.table(RECORD_TABLE)
-    warehouse.query(f"create table if not exists {table} (verified_at timestamp, account varchar(64), "
-                    "resource varchar(128), query_name varchar(256), windows bigint, rows_compared bigint, "
-                    "drifted_periods bigint, clean boolean, repaired boolean)")
+    warehouse.query(
+        f"create table if not exists {table} (verified_at timestamp, account varchar(64), "
+        "resource varchar(128), query_name varchar(256), windows bigint, rows_compared bigint, "
+        "drifted_periods bigint, clean boolean, repaired boolean)"
+    )
     stamp = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
     for drift in drifts:
-        warehouse.query(f"insert into {table} ({', '.join(RECORD_COLUMNS)}) values "
-                        f"({', '.join(['%s'] * len(RECORD_COLUMNS))})",
-                        stamp, drift.account, drift.resource, drift.query, len(drift.windows),
-                        drift.rows_compared, drift.drifted, drift.clean, repaired)
+        warehouse.query(
+            f"insert into {table} ({', '.join(RECORD_COLUMNS)}) values ({', '.join(['%s'] * len(RECORD_COLUMNS))})",
+            stamp,
+            drift.account,
+            drift.resource,
+            drift.query,
+            len(drift.windows),
+            drift.rows_compared,
+            drift.drifted,
+            drift.clean,
+            repaired,
+        )
 
 
 def last_verifications(warehouse: Any) -> dict:
     """(account, resource, query) -> the newest record, as a dict (empty before any verify)."""
     if RECORD_TABLE not in warehouse.tables():
         return {}
-    rows = warehouse.query(f"select {', '.join(RECORD_COLUMNS)} from {warehouse.table(RECORD_TABLE)} "
-                           "order by verified_at")
+    rows = warehouse.query(
+        f"select {', '.join(RECORD_COLUMNS)} from {warehouse.table(RECORD_TABLE)} order by verified_at"
+    )
     found = {}
     for row in rows:
         entry = dict(zip(RECORD_COLUMNS, row))

@@ -19,7 +19,6 @@ from typing import Any, Iterator, Optional
 
 import dlt
 from dlt.common.destination import Destination
-
 from metricsync.sources._common.errors import ConfigError
 
 logger = logging.getLogger("metricsync.destinations")
@@ -42,9 +41,11 @@ def destination_name(cli_value: Optional[str] = None) -> str:
     `destination_name` / `destination_type` are refused: dlt warns about them on every pipeline."""
     for legacy in ("destination_name", "destination_type"):
         if dlt.config.get(legacy):
-            raise ConfigError(f"metricsync: {legacy} ({legacy.upper()}) is dlt's setting, not metricsync's - "
-                              f"set {DESTINATION_ENV}={dlt.config.get(legacy)} or destination under [metricsync] "
-                              "in .dlt/config.toml, and remove it")
+            raise ConfigError(
+                f"metricsync: {legacy} ({legacy.upper()}) is dlt's setting, not metricsync's - "
+                f"set {DESTINATION_ENV}={dlt.config.get(legacy)} or destination under [metricsync] "
+                "in .dlt/config.toml, and remove it"
+            )
     for value in (cli_value, os.environ.get(DESTINATION_ENV), dlt.config.get(DESTINATION_SETTING)):
         if value and str(value).strip():
             return str(value).strip()
@@ -54,8 +55,10 @@ def destination_name(cli_value: Optional[str] = None) -> str:
 def dataset_name(provider: str) -> str:
     """`sources.<provider>.dataset_name`, else `dataset_prefix` + the provider's name."""
     if dlt.config.get("dataset_name"):  # dlt's global DATASET_NAME would put every provider in one dataset
-        raise ConfigError(f"{provider}: a global dataset_name (DATASET_NAME) is not used - unset DATASET_NAME and set "
-                          f"SOURCES__{provider.upper()}__DATASET_NAME, or DATASET_PREFIX for every provider")
+        raise ConfigError(
+            f"{provider}: a global dataset_name (DATASET_NAME) is not used - unset DATASET_NAME and set "
+            f"SOURCES__{provider.upper()}__DATASET_NAME, or DATASET_PREFIX for every provider"
+        )
     explicit = dlt.config.get(f"sources.{provider}.dataset_name")
     if explicit and str(explicit).strip():
         return str(explicit).strip()
@@ -84,8 +87,10 @@ def _duckdb(dataset: str) -> Any:
         return dlt.destinations.motherduck(credentials=credentials, destination_name="motherduck")
     stem = os.path.splitext(os.path.basename(credentials.split("?")[0]))[0]
     if stem == dataset:  # DuckDB names the catalog after the file: `whop.whop` would be ambiguous
-        raise ConfigError(f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
-                          "give DESTINATION__DUCKDB__CREDENTIALS another file name")
+        raise ConfigError(
+            f"{dataset}: the DuckDB file {credentials} is named like the dataset {stem!r} - "
+            "give DESTINATION__DUCKDB__CREDENTIALS another file name"
+        )
     if ":" not in credentials:  # a relative file is the working directory's (dlt would resolve it
         credentials = os.path.abspath(credentials)  # against where the pipeline was first created)
     return dlt.destinations.duckdb(credentials=credentials)
@@ -136,12 +141,18 @@ def make_destination(destination: str, dataset: str) -> Any:
             factory = Destination.from_reference(destination)
         except Exception as exc:  # unknown module, missing extra (`pip install dlt[bigquery]`), bad reference
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
-                              f"{SQL_HINT}, with its dlt extra installed") from None
+            raise ConfigError(
+                f"{dataset}: destination {destination!r} is not available ({detail[:160]}) - "
+                f"{SQL_HINT}, with its dlt extra installed"
+            ) from None
         check_credentials_url(factory, destination, dataset)
-        if factory.destination_type.endswith(".duckdb") and _is_md(dlt.config.get(f"destination.{destination}.credentials")):
-            raise ConfigError(f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
-                              f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)")
+        if factory.destination_type.endswith(".duckdb") and _is_md(
+            dlt.config.get(f"destination.{destination}.credentials")
+        ):
+            raise ConfigError(
+                f"{dataset}: destination {destination!r} is a DuckDB file with an md: path - "
+                f"set destination.{destination}.destination_type to motherduck (dlt's MotherDuck destination)"
+            )
     cache_capabilities(factory)
     strategies = set(factory.capabilities().supported_merge_strategies or ())
     missing = [why for strategy, why in REQUIRED_STRATEGIES.items() if strategy not in strategies]
@@ -185,8 +196,9 @@ def require_client(factory: Any, destination: str, dataset: str) -> None:
         factory.client_class  # imports it
     except ImportError as exc:
         kind = factory.destination_type.rsplit(".", 1)[-1]
-        raise ConfigError(f"{dataset}: the {destination} destination needs its client library ({exc}) - "
-                          f'pip install "dlt[{kind}]"') from None
+        raise ConfigError(
+            f'{dataset}: the {destination} destination needs its client library ({exc}) - pip install "dlt[{kind}]"'
+        ) from None
 
 
 def loader_format(destination_type: str) -> Optional[str]:

@@ -10,13 +10,37 @@ traceback, never a password, e.g.
 from typing import Optional
 
 # driver messages meaning "the server refused these names or rights" (Postgres, MySQL/MariaDB, ...)
-REFUSED = ("does not exist", "unknown database", "access denied", "permission denied", "password authentication failed",
-           "authentication failed", "no password supplied", "pg_hba.conf", "must be owner", "not authorized")
+REFUSED = (
+    "does not exist",
+    "unknown database",
+    "access denied",
+    "permission denied",
+    "password authentication failed",
+    "authentication failed",
+    "no password supplied",
+    "pg_hba.conf",
+    "must be owner",
+    "not authorized",
+)
 # ... and "the server is not there, or went away"
-UNREACHABLE = ("connection refused", "could not connect", "can't connect", "server closed the connection",
-               "lost connection", "terminating connection", "connection already closed", "connection reset",
-               "ssl syscall", "timeout expired", "could not translate host name", "server has gone away",
-               "broken pipe", "no route to host", "connection timed out", "network is unreachable")
+UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "can't connect",
+    "server closed the connection",
+    "lost connection",
+    "terminating connection",
+    "connection already closed",
+    "connection reset",
+    "ssl syscall",
+    "timeout expired",
+    "could not translate host name",
+    "server has gone away",
+    "broken pipe",
+    "no route to host",
+    "connection timed out",
+    "network is unreachable",
+)
 DRIVERS = ("psycopg2", "psycopg", "pymysql", "MySQLdb", "sqlalchemy", "duckdb", "snowflake", "clickhouse")
 
 
@@ -29,8 +53,10 @@ def out_of_memory(provider: str, exc: BaseException) -> Optional[tuple[int, str]
     if type(exc).__name__ != "OutOfMemoryException" or "duckdb" not in type(exc).__module__:
         return None
     reason = " ".join(str(exc).split())[:200]
-    return 1, (f"{provider}: DuckDB ran out of memory ({reason}) - raise destination.duckdb.memory_limit "
-               "(DESTINATION__DUCKDB__MEMORY_LIMIT, default 200MB) and re-run; loads already committed stay")
+    return 1, (
+        f"{provider}: DuckDB ran out of memory ({reason}) - raise destination.duckdb.memory_limit "
+        "(DESTINATION__DUCKDB__MEMORY_LIMIT, default 200MB) and re-run; loads already committed stay"
+    )
 
 
 def describe(provider: str, destination: str, exc: BaseException) -> Optional[tuple[int, str]]:
@@ -44,9 +70,13 @@ def describe(provider: str, destination: str, exc: BaseException) -> Optional[tu
     reason = text[:200] or type(exc).__name__
     env = f"DESTINATION__{destination.upper()}__CREDENTIALS"
     if any(marker in lower for marker in UNREACHABLE):
-        return 5, (f"{provider}: lost the {destination} destination ({reason}) - check that the server is up and "
-                   "reachable and re-run; loads already committed stay")
+        return 5, (
+            f"{provider}: lost the {destination} destination ({reason}) - check that the server is up and "
+            "reachable and re-run; loads already committed stay"
+        )
     if any(marker in lower for marker in REFUSED):
-        return 2, (f"{provider}: the {destination} destination refused the run ({reason}) - check the database, "
-                   f"user and rights in {env} (create the database if it is missing)")
+        return 2, (
+            f"{provider}: the {destination} destination refused the run ({reason}) - check the database, "
+            f"user and rights in {env} (create the database if it is missing)"
+        )
     return None

@@ -46,6 +46,7 @@ def scope_merge_deletes(source: Any, factory: Any) -> Any:
         columns = resource.compute_table_schema().get("columns", {})
         merge_key = [name for name, column in columns.items() if column.get("merge_key")]
         if merge_key:
-            resource.apply_hints(write_disposition={**disposition,
-                                                    "destination_scope": delete_scope(merge_key, escape)})
+            resource.apply_hints(
+                write_disposition={**disposition, "destination_scope": delete_scope(merge_key, escape)}
+            )
     return source

@@ -18,15 +18,22 @@ import dlt
 from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
-
-from metricsync.warehouse.urls import check_url
 from metricsync.sources._common.errors import ConfigError, MetricSyncError
+from metricsync.warehouse.urls import check_url
 
 ENV = "DESTINATION__POSTGRES__CREDENTIALS"
 EXAMPLE = "postgresql://user:password@host:5432/database"
 # libpq/server messages that mean "reached the server, which refused these credentials or names"
-REFUSED = ("password authentication failed", "no password supplied", "does not exist", "pg_hba.conf",
-           "authentication failed", "permission denied", "peer authentication", "ident authentication")
+REFUSED = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+    "pg_hba.conf",
+    "authentication failed",
+    "permission denied",
+    "peer authentication",
+    "ident authentication",
+)
 
 
 @configspec(init=False)
@@ -52,12 +59,16 @@ def credentials(provider: str) -> LibpqCredentials:
     elif isinstance(value, Mapping) and value:
         port = str(value.get("port") or "5432")
         if not (port.isdigit() and 1 <= int(port) <= 65535):
-            raise ConfigError(f"{provider}: the port in [destination.postgres.credentials] is not a number from 1 "
-                              "to 65535 - write the server's port there (e.g. port = 5432)")
+            raise ConfigError(
+                f"{provider}: the port in [destination.postgres.credentials] is not a number from 1 "
+                "to 65535 - write the server's port there (e.g. port = 5432)"
+            )
         creds = LibpqCredentials(dict(value))
     else:
-        raise ConfigError(f"{provider}: no postgres credentials - set {ENV} "
-                          f"(e.g. {EXAMPLE}; the password may come from .pgpass or PGPASSWORD)")
+        raise ConfigError(
+            f"{provider}: no postgres credentials - set {ENV} "
+            f"(e.g. {EXAMPLE}; the password may come from .pgpass or PGPASSWORD)"
+        )
     if not creds.host or not creds.database:
         raise ConfigError(f"{provider}: postgres credentials {safe_url(creds)} need a host and a database - set {ENV}")
     probe(provider, creds)
@@ -82,7 +93,11 @@ def probe(provider: str, creds: LibpqCredentials) -> None:
             reason = reason.replace(str(creds.password), "***")
         where = safe_url(creds)
         if any(marker in reason for marker in REFUSED):
-            raise ConfigError(f"{provider}: cannot connect to Postgres {where} ({reason}) - check the user, password "
-                              f"and database in {ENV} (or .pgpass / PGPASSWORD)") from None
-        raise PostgresUnreachable(f"{provider}: cannot reach Postgres {where} ({reason}) - check the host and port "
-                                  f"in {ENV} and that the server is running") from None
+            raise ConfigError(
+                f"{provider}: cannot connect to Postgres {where} ({reason}) - check the user, password "
+                f"and database in {ENV} (or .pgpass / PGPASSWORD)"
+            ) from None
+        raise PostgresUnreachable(
+            f"{provider}: cannot reach Postgres {where} ({reason}) - check the host and port "
+            f"in {ENV} and that the server is running"
+        ) from None

@@ -28,13 +28,21 @@ def publish(client: Any, audit: str, published: str) -> list[str]:
     """Replace the tables of `published` by those of `audit` (dlt sql client `client`), all in one
     transaction: readers see the old mart or the new one, never a mix; a column not null in the
     audited table (a contract's constraint) is not null in the copy. Returns the tables."""
-    rows = client.execute_sql(
-        "select table_name from information_schema.tables "
-        f"where table_schema = '{audit}' and table_type = 'BASE TABLE'") or []
+    rows = (
+        client.execute_sql(
+            "select table_name from information_schema.tables "
+            f"where table_schema = '{audit}' and table_type = 'BASE TABLE'"
+        )
+        or []
+    )
     tables = sorted(row[0] for row in rows)
-    required = client.execute_sql(  # the contract's not null columns, declared again on the copy
-        "select table_name, column_name from information_schema.columns "
-        f"where table_schema = '{audit}' and is_nullable = 'NO'") or []
+    required = (
+        client.execute_sql(  # the contract's not null columns, declared again on the copy
+            "select table_name, column_name from information_schema.columns "
+            f"where table_schema = '{audit}' and is_nullable = 'NO'"
+        )
+        or []
+    )
     with client.begin_transaction():
         client.execute_sql(f"create schema if not exists {_quoted(published)}")
         for table in tables:

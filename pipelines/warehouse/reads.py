@@ -28,13 +28,13 @@ class Warehouse:
 
     def __enter__(self) -> "Warehouse":
         import dlt
-
         from metricsync.warehouse.destinations import dataset_name, duckdb_path, make_destination
 
         self.dataset = dataset = self.dataset or dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
-        self.pipeline = dlt.pipeline(pipeline_name=self.provider, destination=destination,
-                                     dataset_name=dataset, pipelines_dir=self._dir)
+        self.pipeline = dlt.pipeline(
+            pipeline_name=self.provider, destination=destination, dataset_name=dataset, pipelines_dir=self._dir
+        )
         if self.destination == "duckdb":
             path = duckdb_path()
             self.where = os.path.abspath(path) if ":" not in path else path.split("?")[0]  # an md: token: never shown
@@ -93,8 +93,12 @@ class Warehouse:
         """The table's columns in the destination, in order (none when it does not exist)."""
         if table not in self.tables():
             return []
-        rows = self.query("select column_name from information_schema.columns where table_schema = %s "
-                          "and table_name = %s order by ordinal_position", self._sql.dataset_name, table)
+        rows = self.query(
+            "select column_name from information_schema.columns where table_schema = %s "
+            "and table_name = %s order by ordinal_position",
+            self._sql.dataset_name,
+            table,
+        )
         return [r[0] for r in rows]
 
     def state(self, pipeline: Optional[str] = None) -> Optional[dict]:
@@ -108,9 +112,12 @@ class Warehouse:
         if "_dlt_pipeline_state" not in self.tables():
             return None
         where, args = ("and s.pipeline_name = %s", [pipeline]) if pipeline else ("", [])
-        rows = self.query(f"select s.state, l.inserted_at from {self.table('_dlt_pipeline_state')} s "
-                          f"join {self.table('_dlt_loads')} l on l.load_id = s._dlt_load_id where l.status = 0 {where} "
-                          "order by s._dlt_load_id desc limit 1", *args)
+        rows = self.query(
+            f"select s.state, l.inserted_at from {self.table('_dlt_pipeline_state')} s "
+            f"join {self.table('_dlt_loads')} l on l.load_id = s._dlt_load_id where l.status = 0 {where} "
+            "order by s._dlt_load_id desc limit 1",
+            *args,
+        )
         return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
 
     def pipeline_name(self, account: Optional[str] = None) -> str:
@@ -123,16 +130,19 @@ class Warehouse:
         """(load_id, status, inserted_at) of the provider's newest load."""
         if "_dlt_loads" not in self.tables():
             return None
-        rows = self.query(f"select load_id, status, inserted_at from {self.table('_dlt_loads')} "
-                          "order by inserted_at desc limit 1")
+        rows = self.query(
+            f"select load_id, status, inserted_at from {self.table('_dlt_loads')} order by inserted_at desc limit 1"
+        )
         return rows[0] if rows else None
 
     def schema(self) -> Optional[dict]:
         """The newest stored dlt schema of the provider, as a dict."""
         if "_dlt_version" not in self.tables():
             return None
-        rows = self.query(f"select schema from {self.table('_dlt_version')} where schema_name = %s "
-                          "order by inserted_at desc limit 1", self.provider)
+        rows = self.query(
+            f"select schema from {self.table('_dlt_version')} where schema_name = %s order by inserted_at desc limit 1",
+            self.provider,
+        )
         return json.loads(rows[0][0]) if rows else None
 
     def count(self, table: str, where: str = "", *args: Any) -> Optional[int]:

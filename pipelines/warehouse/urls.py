@@ -12,25 +12,41 @@ from typing import Optional
 from metricsync.sources._common.errors import ConfigError
 
 # SQLAlchemy's reading of a URL (`sqlalchemy.engine.url._parse_url`), which dlt's credentials use
-URL = re.compile(r"""
+URL = re.compile(
+    r"""
     (?P<scheme>[\w+]+)://
     (?:(?P<userinfo>.*)@)?
     (?:\[(?P<ipv6host>[^/?]+)\]|(?P<host>[^/:?]*))
     (?::(?P<port>[^/?]*))?
     (?:/(?P<database>[^?]*))?
     (?:\?.*)?$
-    """, re.X | re.S)
+    """,
+    re.X | re.S,
+)
 # destination types whose credentials may be a connection URL, and the parts each needs
-URL_DESTINATIONS = {"postgres": ("host", "database"), "redshift": ("host", "database"), "mssql": ("host",),
-                    "synapse": ("host",), "clickhouse": ("host",), "snowflake": ("host",), "sqlalchemy": ()}
+URL_DESTINATIONS = {
+    "postgres": ("host", "database"),
+    "redshift": ("host", "database"),
+    "mssql": ("host",),
+    "synapse": ("host",),
+    "clickhouse": ("host",),
+    "snowflake": ("host",),
+    "sqlalchemy": (),
+}
 
 
 def setting_name(destination: str) -> str:
     return f"DESTINATION__{destination.upper()}__CREDENTIALS"
 
 
-def check_url(provider: str, destination: str, value: str, schemes: tuple = (), example: str = "",
-              required: tuple = ("host", "database")) -> None:
+def check_url(
+    provider: str,
+    destination: str,
+    value: str,
+    schemes: tuple = (),
+    example: str = "",
+    required: tuple = ("host", "database"),
+) -> None:
     """Raise `ConfigError` for the first part of `value` that is missing or malformed; `schemes`:
     the schemes the destination accepts (any when empty); `required`: the parts it needs."""
     problem = url_problem(value.strip(), schemes, required)

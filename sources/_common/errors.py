@@ -76,8 +76,7 @@ class Unreachable(RetriesExhausted):
 
     def __init__(self, provider: str, endpoint: str, host: str) -> None:
         self.host = host
-        super().__init__(provider, endpoint, None, f"cannot reach {host}",
-                         hint=f"check sources.{provider}.base_url")
+        super().__init__(provider, endpoint, None, f"cannot reach {host}", hint=f"check sources.{provider}.base_url")
 
     def _format(self) -> str:
         return f"{self.provider}: cannot reach {self.host} - {self.hint}"
@@ -86,8 +85,13 @@ class Unreachable(RetriesExhausted):
 class TransientError(Exception):
     """Internal: one attempt failed in a way that a retry may fix."""
 
-    def __init__(self, reason: str, status: Optional[int] = None, retry_after: Optional[float] = None,
-                 answer: Optional[str] = None):
+    def __init__(
+        self,
+        reason: str,
+        status: Optional[int] = None,
+        retry_after: Optional[float] = None,
+        answer: Optional[str] = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -120,5 +124,10 @@ class BadAnswer(ApiError):
         self.where, self.period, self.field, self.value, self.problem = where, period, field, value, problem
         if period is not None:
             where += f" period {period}"
-        super().__init__(provider, where, 200, f"field {field!r} is {shown(value)}: {problem}",
-                         hint="nothing of this window was stored; report it with this line")
+        super().__init__(
+            provider,
+            where,
+            200,
+            f"field {field!r} is {shown(value)}: {problem}",
+            hint="nothing of this window was stored; report it with this line",
+        )

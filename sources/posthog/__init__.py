@@ -39,9 +39,15 @@ def posthog_source(
     projects = helpers.project_ids(project_id)
     limit = number("posthog", "page_size", page_size)
     workers = shared.max_concurrency
-    client = build_client("posthog", shared.base_url, {"Authorization": f"Bearer {key}"}, secret=key,
-                          permission_hint=settings.PERMISSION,
-                          key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)", **shared.client)
+    client = build_client(
+        "posthog",
+        shared.base_url,
+        {"Authorization": f"Bearer {key}"},
+        secret=key,
+        permission_hint=settings.PERMISSION,
+        key_hint="check SOURCES__POSTHOG__API_KEY (a personal API key, phx_...)",
+        **shared.client,
+    )
     paginator = NextUrlPaginator()
 
     @functools.lru_cache(maxsize=1)
@@ -53,16 +59,25 @@ def posthog_source(
     def metrics_of(unit: tuple) -> list:
         return helpers.fetch_metrics(client, paginator, *unit, limit)
 
-    @dlt.resource(name="group_types", write_disposition=SCD2, columns=settings.GROUP_TYPE_COLUMNS,
-                  file_format=DEFINITION_FORMAT)
+    @dlt.resource(
+        name="group_types", write_disposition=SCD2, columns=settings.GROUP_TYPE_COLUMNS, file_format=DEFINITION_FORMAT
+    )
     def group_types() -> Any:
         yield from snapshot(all_group_types(), "posthog", "group_types", helpers.integers(settings.GROUP_TYPE_COLUMNS))
 
-    @dlt.resource(name="group_type_metrics", write_disposition=SCD2, columns=settings.METRIC_COLUMNS,
-                  file_format=DEFINITION_FORMAT)
+    @dlt.resource(
+        name="group_type_metrics",
+        write_disposition=SCD2,
+        columns=settings.METRIC_COLUMNS,
+        file_format=DEFINITION_FORMAT,
+    )
     def group_type_metrics() -> Any:
         units = [(row["project_id"], row["group_type_index"]) for rows in all_group_types() for row in rows]
-        yield from snapshot((rows for _, rows in run_concurrently(metrics_of, units, workers)), "posthog",
-                            "group_type_metrics", helpers.integers(settings.METRIC_COLUMNS))
+        yield from snapshot(
+            (rows for _, rows in run_concurrently(metrics_of, units, workers)),
+            "posthog",
+            "group_type_metrics",
+            helpers.integers(settings.METRIC_COLUMNS),
+        )
 
     return group_types, group_type_metrics

@@ -20,8 +20,9 @@ def project_ids(value: Any) -> list[int]:
             try:
                 items = json.loads(text)
             except ValueError:
-                raise ConfigError(f"posthog: project_id {text!r} is not a JSON list - use e.g. [12345, 67890] "
-                                  "or 12345,67890") from None
+                raise ConfigError(
+                    f"posthog: project_id {text!r} is not a JSON list - use e.g. [12345, 67890] or 12345,67890"
+                ) from None
         else:
             items = text.split(",")
     if not isinstance(items, (list, tuple)):
@@ -32,13 +33,17 @@ def project_ids(value: Any) -> list[int]:
         if not text:
             continue
         if isinstance(item, bool) or not text.isdigit():
-            raise ConfigError(f"posthog: project_id {text!r} is not a numeric project id - set "
-                              f"{settings.PROJECT_SETTING} to ids from your project settings, e.g. 12345 or 12345,67890")
+            raise ConfigError(
+                f"posthog: project_id {text!r} is not a numeric project id - set "
+                f"{settings.PROJECT_SETTING} to ids from your project settings, e.g. 12345 or 12345,67890"
+            )
         if int(text) not in ids:
             ids.append(int(text))
     if not ids:
-        raise ConfigError(f"posthog: no project - set {settings.PROJECT_SETTING} to a project id (see your project "
-                          "settings) or a list of ids")
+        raise ConfigError(
+            f"posthog: no project - set {settings.PROJECT_SETTING} to a project id (see your project "
+            "settings) or a list of ids"
+        )
     return ids
 
 
@@ -69,16 +74,21 @@ def is_metrics_body(body: Any) -> bool:
 def group_type_rows(project_id: int, body: Any) -> list[dict]:
     """Group types of one project, each with `project_id`.
 
-        [{"group_type": "organization", "group_type_index": 0, "name_singular": "Organization",
-          "name_plural": "Organizations", "detail_dashboard": null, "default_columns": null,
-          "created_at": "2024-01-15T09:30:00Z"}]
+    [{"group_type": "organization", "group_type_index": 0, "name_singular": "Organization",
+      "name_plural": "Organizations", "detail_dashboard": null, "default_columns": null,
+      "created_at": "2024-01-15T09:30:00Z"}]
     """
     where = f"project {project_id} group types"
     for item in listed_items(body):
         present(item, ("group_type_index",), "posthog", where)
-    rows = [{**own_fields(item, ("project_id",), "posthog", where), "project_id": project_id,
-             "group_type_index": exact(item.get("group_type_index"), pa.int64(), "posthog", where, "group_type_index")}
-            for item in listed_items(body)]
+    rows = [
+        {
+            **own_fields(item, ("project_id",), "posthog", where),
+            "project_id": project_id,
+            "group_type_index": exact(item.get("group_type_index"), pa.int64(), "posthog", where, "group_type_index"),
+        }
+        for item in listed_items(body)
+    ]
     return one_per_key(rows, lambda row: row["group_type_index"], "posthog", where)
 
 
@@ -90,15 +100,21 @@ def integers(columns: dict) -> dict:
 def metric_rows(project_id: int, group_type_index: int, body: Any) -> list[dict]:
     """The metrics of one page, each with `project_id` and `group_type_index`.
 
-        {"count": 7, "next": "https://us.posthog.com/api/projects/1/groups_types/0/metrics/?limit=3&offset=3",
-         "previous": null,
-         "results": [{"id": "497f6eca-6276-4993-bfeb-53cbbbba6f08", "name": "Revenue", "format": "currency",
-                      "interval": 30, "display": "sparkline", "filters": {"events": [...]}, "math": "sum",
-                      "math_property": "amount"}]}
+    {"count": 7, "next": "https://us.posthog.com/api/projects/1/groups_types/0/metrics/?limit=3&offset=3",
+     "previous": null,
+     "results": [{"id": "497f6eca-6276-4993-bfeb-53cbbbba6f08", "name": "Revenue", "format": "currency",
+                  "interval": 30, "display": "sparkline", "filters": {"events": [...]}, "math": "sum",
+                  "math_property": "amount"}]}
     """
     where = f"project {project_id} group type {group_type_index} metrics"
-    return [{**own_fields(item, ("project_id", "group_type_index"), "posthog", where), "project_id": project_id,
-             "group_type_index": group_type_index} for item in listed_items(body)]
+    return [
+        {
+            **own_fields(item, ("project_id", "group_type_index"), "posthog", where),
+            "project_id": project_id,
+            "group_type_index": group_type_index,
+        }
+        for item in listed_items(body)
+    ]
 
 
 def fetch_group_types(client: ApiClient, paginator: Paginator, project_id: int) -> list[dict]:
@@ -110,14 +126,17 @@ def fetch_group_types(client: ApiClient, paginator: Paginator, project_id: int) 
             rows.extend(group_type_rows(project_id, body))
     except ApiError as exc:
         if exc.status == 404:
-            raise ConfigError(f"posthog: project {project_id} not found (404) - check {settings.PROJECT_SETTING} "
-                              "and that SOURCES__POSTHOG__BASE_URL is your PostHog app host") from None
+            raise ConfigError(
+                f"posthog: project {project_id} not found (404) - check {settings.PROJECT_SETTING} "
+                "and that SOURCES__POSTHOG__BASE_URL is your PostHog app host"
+            ) from None
         raise
     return rows
 
 
-def fetch_metrics(client: ApiClient, paginator: Paginator, project_id: int, group_type_index: int,
-                  page_size: int) -> list[dict]:
+def fetch_metrics(
+    client: ApiClient, paginator: Paginator, project_id: int, group_type_index: int, page_size: int
+) -> list[dict]:
     """Every metric of one group type, page by page in order, each id once (an offset listing can
     repeat an item when the list changes between pages: kept once; two different rows with one id fail)."""
     path = settings.METRICS_PATH.format(project_id=project_id, group_type_index=group_type_index)
@@ -137,7 +156,9 @@ def probe(client: Any, values: dict) -> str:
         body = client.request(Request("GET", path), endpoint=f"GET {path}", check=is_group_types_body)
     except ApiError as exc:
         if exc.status == 404:
-            raise ConfigError(f"posthog: project {projects[0]} not found (404) - check {settings.PROJECT_SETTING}") from None
+            raise ConfigError(
+                f"posthog: project {projects[0]} not found (404) - check {settings.PROJECT_SETTING}"
+            ) from None
         raise
     group_types = group_type_rows(projects[0], body)
     if group_types:

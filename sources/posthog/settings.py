@@ -8,8 +8,10 @@ PAGE_SIZE = 100  # `limit` per metrics page (PostHog's default page size)
 # PostHog throttles per team, per minute and per hour; an hourly throttle asks for long waits.
 MAX_RETRY_WAIT = 3600.0
 PROJECT_SETTING = "SOURCES__POSTHOG__PROJECT_ID"
-PERMISSION = ("personal API key scopes group:read (group types) and usage_metric:read (group type metrics), "
-              "with access to every configured project")
+PERMISSION = (
+    "personal API key scopes group:read (group types) and usage_metric:read (group type metrics), "
+    "with access to every configured project"
+)
 
 # Types of the documented fields, so a column never depends on the first value seen (a null, or
 # a name that looks like a date). Other fields are typed by dlt; objects and lists are JSON.

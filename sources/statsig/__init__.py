@@ -35,8 +35,9 @@ from .._common.load.resource import WindowedTable, windowed_rows
 from . import helpers, settings
 
 VALUES_QUERY = {"name": "metric_values"}
-VALUES = WindowedTable("statsig", "metric_values", helpers.VALUE_KEY, period="date", query=None,
-                       types=helpers.VALUE_TYPES)
+VALUES = WindowedTable(
+    "statsig", "metric_values", helpers.VALUE_KEY, period="date", query=None, types=helpers.VALUE_TYPES
+)
 
 
 @metricsync_source("statsig", base_url=settings.BASE_URL, windows_per_load=settings.WINDOWS_PER_LOAD)
@@ -54,17 +55,25 @@ def statsig_source(
     control.checkpoint_seconds = shared.checkpoint_seconds
     limit = number("statsig", "page_size", page_size)
     headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
-    client = build_client("statsig", helpers.base_url(shared.base_url), {"STATSIG-API-KEY": key}, secret=key,
-                          headers=headers, permission_hint=settings.PERMISSION, key_hint=settings.KEY_HINT,
-                          **shared.client)
+    client = build_client(
+        "statsig",
+        helpers.base_url(shared.base_url),
+        {"STATSIG-API-KEY": key},
+        secret=key,
+        headers=headers,
+        permission_hint=settings.PERMISSION,
+        key_hint=settings.KEY_HINT,
+        **shared.client,
+    )
 
     def plan_dates(query: dict, progress: QueryProgress) -> list:
         return progress.next_windows(first_day, lookback, "day", 1, per_load)
 
     def fetch_date(unit: tuple) -> list:
         _query, window = unit
-        items = helpers.list_all(client, settings.VALUES_ENDPOINT, "GET /metrics/values", limit,
-                                 {"date": window.start.isoformat()})
+        items = helpers.list_all(
+            client, settings.VALUES_ENDPOINT, "GET /metrics/values", limit, {"date": window.start.isoformat()}
+        )
         return helpers.value_rows(window.start, items)
 
     @functools.lru_cache(maxsize=1)
@@ -80,14 +89,31 @@ def statsig_source(
     def metric_source_metrics() -> Any:
         names = [str(s["name"]) for s in source_list() if s.get("name")]
         fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
-        yield from snapshot([helpers.unique((row for _name, rows in fetched for row in rows), helpers.source_metric_key,
-                                            "GET /metrics/metric_source/{name}/metrics")], "statsig", "metric_source_metrics")
+        yield from snapshot(
+            [
+                helpers.unique(
+                    (row for _name, rows in fetched for row in rows),
+                    helpers.source_metric_key,
+                    "GET /metrics/metric_source/{name}/metrics",
+                )
+            ],
+            "statsig",
+            "metric_source_metrics",
+        )
 
     @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metrics() -> Any:
-        yield from snapshot([helpers.unique(
-            helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit), helpers.definition_key,
-            "GET /metrics/list")], "statsig", "metrics")
+        yield from snapshot(
+            [
+                helpers.unique(
+                    helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit),
+                    helpers.definition_key,
+                    "GET /metrics/list",
+                )
+            ],
+            "statsig",
+            "metrics",
+        )
 
     @dlt.resource(**VALUES.hints())
     def metric_values() -> Any:

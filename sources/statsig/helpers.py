@@ -17,8 +17,14 @@ VALUE_KEY = ("date", "metric_name", "metric_type", "unit_type")
 # for the documented fields so an all-integer page cannot make them decimals; other JSON doubles
 # are typed double by the shared Arrow inference.
 VALUE_TYPES = {
-    "date": pa.date32(), "metric_name": pa.string(), "metric_type": pa.string(), "unit_type": pa.string(),
-    "value": pa.float64(), "numerator": pa.float64(), "denominator": pa.float64(), "input_rows": pa.float64(),
+    "date": pa.date32(),
+    "metric_name": pa.string(),
+    "metric_type": pa.string(),
+    "unit_type": pa.string(),
+    "value": pa.float64(),
+    "numerator": pa.float64(),
+    "denominator": pa.float64(),
+    "input_rows": pa.float64(),
 }
 
 _naming = NamingConvention()
@@ -40,10 +46,10 @@ def is_list_body(body: Any) -> bool:
 def list_all(client: ApiClient, path: str, endpoint: str, page_size: int, params: Optional[dict] = None) -> list:
     """Every item of a paginated console list, following `pagination.nextPage` until null:
 
-        {"message": "Metric values listed successfully.", "data": [{...}, ...],
-         "pagination": {"itemsPerPage": 100, "pageNumber": 1, "totalItems": 5767,
-                        "nextPage": "/console/v1/metrics/values?date=2024-02-04&page=2&limit=100",
-                        "previousPage": null}}
+    {"message": "Metric values listed successfully.", "data": [{...}, ...],
+     "pagination": {"itemsPerPage": 100, "pageNumber": 1, "totalItems": 5767,
+                    "nextPage": "/console/v1/metrics/values?date=2024-02-04&page=2&limit=100",
+                    "previousPage": null}}
     """
     first = Request("GET", path, params={**(params or {}), "page": 1, "limit": page_size})
     items: list = []
@@ -60,9 +66,13 @@ def source_metrics(client: ApiClient, source: str, page_size: int) -> list[dict]
     except ApiError as exc:
         if exc.status != 404:
             raise
-        raise ApiError("statsig", f"GET /metrics/metric_source/{source}/metrics", 404,
-                       f"metric source {source!r} not found ({exc.api_message})",
-                       hint="it was deleted or renamed while syncing; run again") from None
+        raise ApiError(
+            "statsig",
+            f"GET /metrics/metric_source/{source}/metrics",
+            404,
+            f"metric source {source!r} not found ({exc.api_message})",
+            hint="it was deleted or renamed while syncing; run again",
+        ) from None
     where, rows = f"GET /metrics/metric_source/{source}/metrics", []
     for item in items:
         if not isinstance(item, dict):

@@ -36,12 +36,21 @@ from . import helpers, settings
 logger = logging.getLogger("metricsync.stripe_analytics")
 
 # `dimension_name` ("" when ungrouped) is declared not null, or Postgres' CSV load turns "" into NULL
-RESULTS = WindowedTable("stripe_analytics", "metric_results", ("query_name", "period", "metric", "dimension_value"),
-                        types=helpers.TYPES, not_null=("dimension_name",))
+RESULTS = WindowedTable(
+    "stripe_analytics",
+    "metric_results",
+    ("query_name", "period", "metric", "dimension_value"),
+    types=helpers.TYPES,
+    not_null=("dimension_name",),
+)
 
 
-@metricsync_source("stripe_analytics", base_url=settings.BASE_URL, windows_per_load=settings.WINDOWS_PER_LOAD,
-                   **settings.SHARED_DEFAULTS)
+@metricsync_source(
+    "stripe_analytics",
+    base_url=settings.BASE_URL,
+    windows_per_load=settings.WINDOWS_PER_LOAD,
+    **settings.SHARED_DEFAULTS,
+)
 def stripe_analytics_source(
     queries: Optional[List[Dict[str, Any]]] = None,
     stripe_version: Optional[str] = settings.STRIPE_VERSION,
@@ -60,24 +69,35 @@ def stripe_analytics_source(
     auth = {"Authorization": f"Bearer {key}", **({"Stripe-Account": str(stripe_account)} if stripe_account else {})}
     default_tz = helpers.check_timezone(default_timezone, "default_timezone")
     checked = helpers.check_queries(queries, default_tz)
-    first_day = check_start_date("stripe_analytics", shared.start_date, control.today,
-                                 required=control.backfill is None and bool(checked))
+    first_day = check_start_date(
+        "stripe_analytics", shared.start_date, control.today, required=control.backfill is None and bool(checked)
+    )
     periods = helpers.max_periods(max_periods)
-    helpers.check_first_day(checked, control.backfill[0] if control.backfill else first_day,
-                            "--from" if control.backfill else "start_date")
+    helpers.check_first_day(
+        checked, control.backfill[0] if control.backfill else first_day, "--from" if control.backfill else "start_date"
+    )
     if body_encoding not in choices_of("stripe_analytics", "body_encoding"):  # as strict checking (spec.CHOICES)
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()
     lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
     control.checkpoint_seconds = shared.checkpoint_seconds
     if not checked:  # an API key but nothing to load: say so, as Whop does, and load nothing
-        logger.warning("stripe_analytics: no queries are set, so nothing is loaded - set "
-                       "SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
-                       '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]')
+        logger.warning(
+            "stripe_analytics: no queries are set, so nothing is loaded - set "
+            "SOURCES__STRIPE_ANALYTICS__QUERIES to a list like "
+            '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]'
+        )
         return []
-    client = build_client("stripe_analytics", shared.base_url, auth, secret=key,
-                          headers={"Stripe-Version": version} if version else {}, permission_hint=settings.PERMISSION,
-                          key_hint=settings.KEY_HINT, **shared.client)
+    client = build_client(
+        "stripe_analytics",
+        shared.base_url,
+        auth,
+        secret=key,
+        headers={"Stripe-Version": version} if version else {},
+        permission_hint=settings.PERMISSION,
+        key_hint=settings.KEY_HINT,
+        **shared.client,
+    )
     paginator = helpers.MetricQueryPaginator()
 
     def plan(query: dict, progress: QueryProgress) -> list:
@@ -91,8 +111,9 @@ def stripe_analytics_source(
             return spool
         to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row
         paged = False
-        for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME,
-                                 check=helpers.is_metric_query_body):
+        for body in client.pages(
+            request, paginator, endpoint=settings.ENDPOINT_NAME, check=helpers.is_metric_query_body
+        ):
             following = paginator.next_request(request, body)
             helpers.check_complete(body, following, paged=paged)
             page = to_arrow.columns(helpers.result_columns(query, body, window))

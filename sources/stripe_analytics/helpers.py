@@ -11,8 +11,8 @@ import pendulum
 import pyarrow as pa
 
 from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
-from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_query_list
+from .._common.errors import BadAnswer
 from .._common.load.resource import PeriodCheck
 from .._common.load.spool import Spool
 from .._common.load.windows import latest_period, next_period, period_start, utc_now
@@ -23,10 +23,18 @@ logger = logging.getLogger("metricsync.stripe_analytics")
 PROVIDER = "stripe_analytics"
 UTC = dt.timezone.utc
 TYPES = {
-    "query_name": pa.string(), "period": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
-    "timezone": pa.string(), "metric": pa.string(),
-    "name": pa.string(), "value": pa.int64(), "currency": pa.string(), "dimension_name": pa.string(),
-    "dimension_value": pa.string(), "interval": pa.string(), "livemode": pa.bool_(),
+    "query_name": pa.string(),
+    "period": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "timezone": pa.string(),
+    "metric": pa.string(),
+    "name": pa.string(),
+    "value": pa.int64(),
+    "currency": pa.string(),
+    "dimension_name": pa.string(),
+    "dimension_value": pa.string(),
+    "interval": pa.string(),
+    "livemode": pa.bool_(),
     "refreshed_at": pa.timestamp("us", tz="UTC"),
 }
 
@@ -36,13 +44,16 @@ def check_timezone(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{PROVIDER}: {where} must be an IANA time zone name such as America/New_York")
     if len(value) > settings.MAX_TIMEZONE_CHARS:
-        raise ConfigError(f"{PROVIDER}: {where} is longer than {settings.MAX_TIMEZONE_CHARS} characters - "
-                          "use an IANA time zone name such as America/New_York")
+        raise ConfigError(
+            f"{PROVIDER}: {where} is longer than {settings.MAX_TIMEZONE_CHARS} characters - "
+            "use an IANA time zone name such as America/New_York"
+        )
     try:
         pendulum.timezone(value)
     except (ValueError, OSError):
-        raise ConfigError(f"{PROVIDER}: {where} {value!r} is not an IANA time zone "
-                          "(for example UTC or America/New_York)") from None
+        raise ConfigError(
+            f"{PROVIDER}: {where} {value!r} is not an IANA time zone (for example UTC or America/New_York)"
+        ) from None
     return value
 
 
@@ -57,7 +68,7 @@ def _check_metrics(metrics: Any, fail: Callable[[str], NoReturn]) -> list[dict]:
         if not isinstance(metric, dict) or set(metric) - set(settings.METRIC_KEYS):
             fail(f'has metric {metric!r} - each metric is an object with "id" and/or "name"')
         if not any(isinstance(metric.get(k), str) and metric[k].strip() for k in settings.METRIC_KEYS):
-            fail(f'has metric {metric!r} without an id or a name - give at least one of them')
+            fail(f"has metric {metric!r} without an id or a name - give at least one of them")
     return [{k: m[k] for k in settings.METRIC_KEYS if m.get(k)} for m in metrics]
 
 
@@ -113,8 +124,10 @@ def max_periods(value: Any) -> dict:
     """Periods per request by interval: the defaults, overridden by `{"day": 60, ...}`."""
     overrides = value or {}
     if not isinstance(overrides, dict) or set(overrides) - set(settings.INTERVALS):
-        raise ConfigError(f"{PROVIDER}: max_periods must be an object like {{\"day\": 30, \"week\": 26}} "
-                          f"with keys among {', '.join(settings.INTERVALS)}")
+        raise ConfigError(
+            f'{PROVIDER}: max_periods must be an object like {{"day": 30, "week": 26}} '
+            f"with keys among {', '.join(settings.INTERVALS)}"
+        )
     merged = {**settings.MAX_PERIODS, **overrides}
     for interval, periods in merged.items():
         if not isinstance(periods, int) or isinstance(periods, bool) or periods < 1:
@@ -148,8 +161,10 @@ def check_first_day(queries: list[dict], day: Optional[dt.date], setting: str) -
         try:
             pendulum.datetime(start.year, start.month, start.day, tz=query["timezone"]).astimezone(UTC)
         except (OverflowError, ValueError):
-            raise ConfigError(f"{PROVIDER}: query {query['name']!r}: {setting} {day} starts its first {query['interval']} "
-                              f"on {start}, before year 1 in {query['timezone']} - use a later {setting}") from None
+            raise ConfigError(
+                f"{PROVIDER}: query {query['name']!r}: {setting} {day} starts its first {query['interval']} "
+                f"on {start}, before year 1 in {query['timezone']} - use a later {setting}"
+            ) from None
 
 
 def form_pairs(body: dict) -> list[tuple[str, str]]:
@@ -177,8 +192,12 @@ def metric_request(query: dict, window: Window, now: dt.datetime, encoding: str)
     instants = window_range(window, query["timezone"], now)
     if instants is None:
         return None
-    body: dict = {"metrics": query["metrics"], "starts_at": instants[0], "ends_at": instants[1],
-                  "interval": query["interval"]}
+    body: dict = {
+        "metrics": query["metrics"],
+        "starts_at": instants[0],
+        "ends_at": instants[1],
+        "interval": query["interval"],
+    }
     for key in ("currency", "timezone", "filters", "group_by"):
         if query.get(key):
             body[key] = query[key]
@@ -259,10 +278,14 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], Spool
     except Truncated:
         halves = split_window(window, query["interval"])
         if not halves:
-            raise ApiError(PROVIDER, f"query {query['name']!r}", 200,
-                           f"the API returned its maximum of {settings.LIMIT} rows for the single {query['interval']} "
-                           f"starting {window.start} and no next page, so rows are missing",
-                           hint="add filters or group_by a coarser dimension (e.g. price instead of customer)") from None
+            raise ApiError(
+                PROVIDER,
+                f"query {query['name']!r}",
+                200,
+                f"the API returned its maximum of {settings.LIMIT} rows for the single {query['interval']} "
+                f"starting {window.start} and no next page, so rows are missing",
+                hint="add filters or group_by a coarser dimension (e.g. price instead of customer)",
+            ) from None
         reason = f"returned a full page of {settings.LIMIT} rows and no next page"
     logger.info("%s: query %r: window %s %s, splitting it", PROVIDER, query["name"], window, reason)
     return Spool.join([fetch_split(half, query, fetch_one) for half in halves])
@@ -273,8 +296,15 @@ def query_error(query: dict, exc: ApiError) -> ApiError:
     if isinstance(exc, BadAnswer):
         return BadAnswer(PROVIDER, f"query {query['name']!r}", exc.period, exc.field, exc.value, exc.problem)
     hint = exc.hint or f"check query {query['name']!r} in sources.{PROVIDER}.queries"
-    return type(exc)(PROVIDER, f"query {query['name']!r}", exc.status, exc.api_message, code=exc.code,
-                     request_id=exc.request_id, hint=hint)
+    return type(exc)(
+        PROVIDER,
+        f"query {query['name']!r}",
+        exc.status,
+        exc.api_message,
+        code=exc.code,
+        request_id=exc.request_id,
+        hint=hint,
+    )
 
 
 # -- rows -------------------------------------------------------------------------------------
@@ -354,19 +384,28 @@ def result_columns(query: dict, body: dict, window: Window) -> dict[str, list]:
     count = len(days)
     if not count:
         return {}
-    return {"query_name": [query["name"]] * count, "period": days, "timestamp": buckets, "timezone": [timezone] * count,
-            "metric": metrics, "name": names, "value": values, "currency": currencies,
-            "dimension_name": dimension_names, "dimension_value": dimension_values,
-            "interval": [query["interval"]] * count, "livemode": [body.get("livemode")] * count,
-            "refreshed_at": [refreshed] * count}
+    return {
+        "query_name": [query["name"]] * count,
+        "period": days,
+        "timestamp": buckets,
+        "timezone": [timezone] * count,
+        "metric": metrics,
+        "name": names,
+        "value": values,
+        "currency": currencies,
+        "dimension_name": dimension_names,
+        "dimension_value": dimension_values,
+        "interval": [query["interval"]] * count,
+        "livemode": [body.get("livemode")] * count,
+        "refreshed_at": [refreshed] * count,
+    }
 
 
 def probe(client: Any, values: dict) -> str:
     """`check`: a metric query of the first query over its latest whole period (one bucket)."""
     queries = check_queries(values["queries"], check_timezone(values["default_timezone"], "default_timezone"))
     query = queries[0]
-    request = metric_request(query, latest_period(query["interval"]), utc_now(),
-                             values["body_encoding"])
+    request = metric_request(query, latest_period(query["interval"]), utc_now(), values["body_encoding"])
     if request is not None:  # None only when the period has not started in the query's time zone
         client.request(request, endpoint=settings.ENDPOINT_NAME, check=is_metric_query_body)
     return f"{len(queries)} queries"

@@ -54,21 +54,31 @@ def whop_source(
     wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id or company_id)
     company = company_id or (account_id if account_id != "global" else None)
     metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company)
-    first_day = check_start_date("whop", shared.start_date, control.today,
-                                 required=control.backfill is None and bool(wallet or metrics))
+    first_day = check_start_date(
+        "whop", shared.start_date, control.today, required=control.backfill is None and bool(wallet or metrics)
+    )
     if not wallet and not metrics:
-        logger.warning("whop: no wallet_queries or metric_queries are set, so only definitions (the wallet schema) "
-                       "are loaded - set SOURCES__WHOP__WALLET_QUERIES or SOURCES__WHOP__METRIC_QUERIES")
+        logger.warning(
+            "whop: no wallet_queries or metric_queries are set, so only definitions (the wallet schema) "
+            "are loaded - set SOURCES__WHOP__WALLET_QUERIES or SOURCES__WHOP__METRIC_QUERIES"
+        )
     lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
     control.checkpoint_seconds = shared.checkpoint_seconds
-    client = build_client("whop", shared.base_url, {"Authorization": f"Bearer {key}"}, secret=key,
-                          permission_hint=settings.PERMISSION, **shared.client)
+    client = build_client(
+        "whop",
+        shared.base_url,
+        {"Authorization": f"Bearer {key}"},
+        secret=key,
+        permission_hint=settings.PERMISSION,
+        **shared.client,
+    )
     paginator = BodyCursorPaginator(param=cursor_param)
 
     def planner(granularity_of):
         def plan(query: dict, progress: QueryProgress) -> list:
             g = granularity_of(query)
             return progress.next_windows(first_day, lookback, g, settings.MAX_PERIODS[g], per_load)
+
         return plan
 
     def fetch_wallet(unit: tuple) -> list:
@@ -83,8 +93,9 @@ def whop_source(
         if request is None:
             return []
         records: list = []
-        for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body,
-                                 decimal=True):
+        for body in client.pages(
+            request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True
+        ):
             records.extend(helpers.metric_records(body, f"query {query['name']!r}"))
         return helpers.metric_rows(query, records, window)
 
@@ -106,6 +117,7 @@ def whop_source(
         @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT)
         def schema_section() -> Any:
             yield from snapshot([helpers.schema_rows(wallet_schema(), section)], "whop", table)
+
         return schema_section
 
     # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are

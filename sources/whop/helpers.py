@@ -8,22 +8,35 @@ from typing import Any, Optional
 import pyarrow as pa
 
 from .._common import MONEY, ApiError, ConfigError, Request, Window, to_date
-from .._common.errors import BadAnswer
 from .._common.config.values import queries as check_queries
+from .._common.errors import BadAnswer
 from .._common.load.answers import api_date, one_per_key, own_fields, present
 from .._common.load.resource import PeriodCheck
 from .._common.load.windows import latest_period, utc_now, utc_today
 from . import settings
 
 WALLET_TYPES = {
-    "query_name": pa.string(), "period": pa.date32(), "currency": pa.string(), "amount": MONEY,
-    "line_count": pa.int64(), "group_by": pa.string(), "account_id": pa.string(),
-    "reporting_category": pa.string(), "grouping": pa.string(), "line_category": pa.string(),
-    "currency_filter": pa.string(), "convert_currency": pa.string(), "timezone": pa.string(),
+    "query_name": pa.string(),
+    "period": pa.date32(),
+    "currency": pa.string(),
+    "amount": MONEY,
+    "line_count": pa.int64(),
+    "group_by": pa.string(),
+    "account_id": pa.string(),
+    "reporting_category": pa.string(),
+    "grouping": pa.string(),
+    "line_category": pa.string(),
+    "currency_filter": pa.string(),
+    "convert_currency": pa.string(),
+    "timezone": pa.string(),
 }
 WALLET_FIELDS = ("period", "currency", "amount", "line_count")  # a wallet row as the docs give it
-METRIC_TYPES = {"query_name": pa.string(), "period": pa.date32(), "breakdown_key": pa.string(),
-                "granularity": pa.string()}
+METRIC_TYPES = {
+    "query_name": pa.string(),
+    "period": pa.date32(),
+    "breakdown_key": pa.string(),
+    "granularity": pa.string(),
+}
 
 
 def wallet_queries(value: Any) -> list[dict]:
@@ -31,8 +44,10 @@ def wallet_queries(value: Any) -> list[dict]:
     for query in queries:
         query.setdefault("group_by", "month")
         if query["group_by"] not in settings.WALLET_GROUP_BY:
-            raise ConfigError(f"whop: wallet query {query['name']!r} has group_by {query['group_by']!r} - "
-                              f"use one of {', '.join(settings.WALLET_GROUP_BY)}")
+            raise ConfigError(
+                f"whop: wallet query {query['name']!r} has group_by {query['group_by']!r} - "
+                f"use one of {', '.join(settings.WALLET_GROUP_BY)}"
+            )
     return queries
 
 
@@ -41,8 +56,10 @@ def metric_queries(value: Any) -> list[dict]:
     for query in queries:
         query.setdefault("granularity", "daily")
         if query["granularity"] not in settings.METRIC_GRANULARITIES:
-            raise ConfigError(f"whop: metric query {query['name']!r} has granularity {query['granularity']!r} - "
-                              f"use one of {', '.join(settings.METRIC_GRANULARITIES)}")
+            raise ConfigError(
+                f"whop: metric query {query['name']!r} has granularity {query['granularity']!r} - "
+                f"use one of {', '.join(settings.METRIC_GRANULARITIES)}"
+            )
         if not isinstance(query.get("breakdowns", []), list):
             raise ConfigError(f"whop: metric query {query['name']!r}: breakdowns must be a list of column names")
         if not isinstance(query.get("filters", {}), dict):
@@ -66,8 +83,12 @@ def wallet_request(query: dict, window: Window, today: dt.date, array_style: str
     """One window of `/stats/time_series`. `to` is read as inclusive (docs: "2025-12-31"); the
     window's end day is sent too and rows outside the window are dropped, so either reading of
     `to` gives whole periods."""
-    params: dict = {"resource_type": "wallet", "from": window.start.isoformat(),
-                    "to": min(window.end, today).isoformat(), "group_by": query["group_by"]}
+    params: dict = {
+        "resource_type": "wallet",
+        "from": window.start.isoformat(),
+        "to": min(window.end, today).isoformat(),
+        "group_by": query["group_by"],
+    }
     for key in ("account_id", "reporting_category", "currency", "convert_currency", "timezone"):
         if query.get(key):
             params[key] = str(query[key])
@@ -86,15 +107,19 @@ def _joined(value: Any) -> Optional[str]:
 def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
     """Rows of one window; `currency` is the row's, else the conversion target, else the filter:
 
-        {"data": [{"period": "2025-01-01", "currency": "usd", "amount": 14550.35, "line_count": 300}],
-         "metadata": {"wallet_id": "ldgr_xxx", "from": "2025-01-01", "to": "2025-06-01", "group_by": "month"}}
+    {"data": [{"period": "2025-01-01", "currency": "usd", "amount": 14550.35, "line_count": 300}],
+     "metadata": {"wallet_id": "ldgr_xxx", "from": "2025-01-01", "to": "2025-06-01", "group_by": "month"}}
     """
     fallback_currency = query.get("convert_currency") or query.get("currency") or ""
     filters = {
-        "group_by": query["group_by"], "account_id": query.get("account_id"),
-        "reporting_category": query.get("reporting_category"), "grouping": _joined(query.get("grouping")),
-        "line_category": _joined(query.get("line_category")), "currency_filter": query.get("currency"),
-        "convert_currency": query.get("convert_currency"), "timezone": query.get("timezone"),
+        "group_by": query["group_by"],
+        "account_id": query.get("account_id"),
+        "reporting_category": query.get("reporting_category"),
+        "grouping": _joined(query.get("grouping")),
+        "line_category": _joined(query.get("line_category")),
+        "currency_filter": query.get("currency"),
+        "convert_currency": query.get("convert_currency"),
+        "timezone": query.get("timezone"),
     }
     rows = []
     where = f"query {query['name']!r}"
@@ -108,13 +133,20 @@ def wallet_rows(query: dict, body: dict, window: Window) -> list[dict]:
         if not periods.keep(period):
             continue
         present(item, ("amount", "line_count"), "whop", where, period)
-        extra = own_fields({k: v for k, v in item.items() if k not in WALLET_FIELDS}, ("query_name", *filters), "whop",
-                           where, period)
-        rows.append({  # amount and line_count as sent: the Arrow conversion takes them exactly or refuses them
-            "query_name": query["name"], "period": period,
-            "currency": str(item.get("currency") or fallback_currency).lower(),
-            "amount": item["amount"], "line_count": item["line_count"], **filters, **extra,
-        })
+        extra = own_fields(
+            {k: v for k, v in item.items() if k not in WALLET_FIELDS}, ("query_name", *filters), "whop", where, period
+        )
+        rows.append(
+            {  # amount and line_count as sent: the Arrow conversion takes them exactly or refuses them
+                "query_name": query["name"],
+                "period": period,
+                "currency": str(item.get("currency") or fallback_currency).lower(),
+                "amount": item["amount"],
+                "line_count": item["line_count"],
+                **filters,
+                **extra,
+            }
+        )
     periods.log()
     return rows
 
@@ -131,12 +163,18 @@ def metric_request(query: dict, window: Window, now: dt.datetime, array_style: s
     """One window of `/stats/metric`: [window start, window end) as UTC date-times, the end
     clamped to now (UTC); None when the window has not begun yet, so `from` < `to` always."""
     start = dt.datetime.combine(window.start, dt.time(), dt.timezone.utc)
-    end = min(dt.datetime.combine(window.end, dt.time(), dt.timezone.utc),
-              now.astimezone(dt.timezone.utc).replace(microsecond=0))
+    end = min(
+        dt.datetime.combine(window.end, dt.time(), dt.timezone.utc),
+        now.astimezone(dt.timezone.utc).replace(microsecond=0),
+    )
     if end <= start:
         return None
-    params: dict = {"resource": query["resource"], "granularity": query["granularity"],
-                    "from": f"{window.start.isoformat()}T00:00:00Z", "to": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    params: dict = {
+        "resource": query["resource"],
+        "granularity": query["granularity"],
+        "from": f"{window.start.isoformat()}T00:00:00Z",
+        "to": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     if query.get("breakdowns"):
         _list_param(params, "breakdowns", query["breakdowns"], array_style)
     for key, value in (query.get("filters") or {}).items():
@@ -152,9 +190,13 @@ def time_column(query: dict, record: dict) -> str:
     whose value reads as a date."""
     if query.get("time_column"):
         if query["time_column"] not in record:
-            raise ApiError("whop", settings.METRIC_ENDPOINT, 200,
-                           f"no column {query['time_column']!r} in the answer (columns: {list(record)})",
-                           hint=f"fix time_column in metric query {query['name']!r}")
+            raise ApiError(
+                "whop",
+                settings.METRIC_ENDPOINT,
+                200,
+                f"no column {query['time_column']!r} in the answer (columns: {list(record)})",
+                hint=f"fix time_column in metric query {query['name']!r}",
+            )
         return query["time_column"]
     for name in settings.TIME_COLUMNS:
         if name in record:
@@ -165,16 +207,21 @@ def time_column(query: dict, record: dict) -> str:
             return name
         except ConfigError:
             continue
-    raise ApiError("whop", settings.METRIC_ENDPOINT, 200, f"no time column among {list(record)}",
-                   hint=f"set time_column in metric query {query['name']!r}")
+    raise ApiError(
+        "whop",
+        settings.METRIC_ENDPOINT,
+        200,
+        f"no time column among {list(record)}",
+        hint=f"set time_column in metric query {query['name']!r}",
+    )
 
 
 def metric_records(body: dict, where: str = "GET /stats/metric") -> list[dict]:
     """A page's data rows as objects (rows come as arrays matching `columns`, or as objects):
 
-        {"columns": ["period", "country", "value"], "data": [["2025-01-01T00:00:00Z", "US", 120.5]],
-         "pagination": {"next_cursor": "bzoxMDA="}, "node": "receipts.gross_revenue", "typename": "Result"}
-        -> [{"period": "2025-01-01T00:00:00Z", "country": "US", "value": 120.5}]
+    {"columns": ["period", "country", "value"], "data": [["2025-01-01T00:00:00Z", "US", 120.5]],
+     "pagination": {"next_cursor": "bzoxMDA="}, "node": "receipts.gross_revenue", "typename": "Result"}
+    -> [{"period": "2025-01-01T00:00:00Z", "country": "US", "value": 120.5}]
     """
     columns = list(body.get("columns") or [])
     if len(set(map(str, columns))) != len(columns):
@@ -182,7 +229,9 @@ def metric_records(body: dict, where: str = "GET /stats/metric") -> list[dict]:
     records = []
     for item in body.get("data") or []:
         if isinstance(item, list) and len(item) != len(columns):
-            raise BadAnswer("whop", where, None, "data", item, f"a row of {len(item)} values for {len(columns)} columns")
+            raise BadAnswer(
+                "whop", where, None, "data", item, f"a row of {len(item)} values for {len(columns)} columns"
+            )
         if not isinstance(item, (list, dict)):
             raise BadAnswer("whop", where, None, "data", item, "a row that is neither an array nor an object")
         records.append(dict(zip(columns, item)) if isinstance(item, list) else dict(item))
@@ -212,6 +261,7 @@ def dimension_columns(query: dict, records: list[dict], time_col: str) -> list[s
     def is_dimension(name: str) -> bool:
         values = [r.get(name) for r in records if r.get(name) is not None]
         return all(isinstance(v, str) for v in values) and not (values and all(_number(v) is not None for v in values))
+
     return sorted(name for name in names if name != time_col and (name in breakdowns or is_dimension(name)))
 
 
@@ -233,10 +283,18 @@ def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
             continue
         own_fields(record, ours, "whop", where, period)
         key = json.dumps({k: record.get(k) for k in dimensions}, sort_keys=True)
-        values = {k: v if k in dimensions or _number(v) is None else _number(v) for k, v in record.items()
-                  if k != "period"}  # numbers sent as text: exact
-        rows.append({"query_name": query["name"], "period": period, "breakdown_key": key, **values,
-                     "granularity": query["granularity"]})
+        values = {
+            k: v if k in dimensions or _number(v) is None else _number(v) for k, v in record.items() if k != "period"
+        }  # numbers sent as text: exact
+        rows.append(
+            {
+                "query_name": query["name"],
+                "period": period,
+                "breakdown_key": key,
+                **values,
+                "granularity": query["granularity"],
+            }
+        )
     periods.log()
     return rows
 
@@ -246,11 +304,21 @@ def schema_rows(body: Any, section: str) -> list[dict]:
     keys to objects."""
     items = body.get(section) if isinstance(body, dict) else None
     where = "GET /stats/schema"
-    if not isinstance(items, (dict, list)):  # a snapshot closes every definition it lacks: never from a malformed answer
-        raise BadAnswer("whop", where, None, section, items if isinstance(body, dict) else body,
-                        f"the answer has no {section} list (a snapshot is taken only from a well-formed answer)")
+    if not isinstance(
+        items, (dict, list)
+    ):  # a snapshot closes every definition it lacks: never from a malformed answer
+        raise BadAnswer(
+            "whop",
+            where,
+            None,
+            section,
+            items if isinstance(body, dict) else body,
+            f"the answer has no {section} list (a snapshot is taken only from a well-formed answer)",
+        )
     if isinstance(items, dict):
-        return [{"key": key, **(value if isinstance(value, dict) else {"value": value})} for key, value in items.items()]
+        return [
+            {"key": key, **(value if isinstance(value, dict) else {"value": value})} for key, value in items.items()
+        ]
     rows = []
     for item in items:
         if isinstance(item, dict):
@@ -269,8 +337,12 @@ def probe(client: Any, values: dict) -> str:
     metrics = for_account(metrics, "company_id", company_id or (account_id if account_id != "global" else None))
     query = {**(wallet[0] if wallet else {"name": "check"}), "group_by": "day"}
     query = for_account([query], "account_id", account_id or company_id)[0]
-    client.request(wallet_request(query, latest_period(), utc_today(), values["array_params"]),
-                   endpoint="GET /stats/time_series", check=is_wallet_body, decimal=True)
+    client.request(
+        wallet_request(query, latest_period(), utc_today(), values["array_params"]),
+        endpoint="GET /stats/time_series",
+        check=is_wallet_body,
+        decimal=True,
+    )
     if metrics:
         request = metric_request(metrics[0], latest_period(), utc_now(), values["array_params"])
         if request is not None:

@@ -20,11 +20,16 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 import dlt
-
 from metricsync.sources._common.config import spec
 
-CLIENT_SETTINGS = ("max_concurrency", "requests_per_second", "timeout", "max_attempts", "max_retry_wait",
-                   "allow_insecure_http")
+CLIENT_SETTINGS = (
+    "max_concurrency",
+    "requests_per_second",
+    "timeout",
+    "max_attempts",
+    "max_retry_wait",
+    "allow_insecure_http",
+)
 
 
 class SharedValues(SimpleNamespace):
@@ -33,8 +38,12 @@ class SharedValues(SimpleNamespace):
 
     @classmethod
     def checked(cls, provider: str, values: dict) -> "SharedValues":
-        return cls(**{name: spec.number(provider, name, value) if spec.range_of(provider, name) else value
-                      for name, value in values.items()})
+        return cls(
+            **{
+                name: spec.number(provider, name, value) if spec.range_of(provider, name) else value
+                for name, value in values.items()
+            }
+        )
 
     @property
     def client(self) -> dict:
@@ -47,8 +56,14 @@ def shared_parameters(names: list[str], defaults: dict) -> list[inspect.Paramete
     for name in names:
         entry = spec.SHARED[name]
         default = defaults.get(name, entry.default)
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=entry.kind,
-                                            default=dlt.secrets.value if default == spec.SECRET else default))
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=entry.kind,
+                default=dlt.secrets.value if default == spec.SECRET else default,
+            )
+        )
     return parameters
 
 
@@ -61,8 +76,11 @@ def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> 
         raise TypeError(f"{provider}: {unknown} are not shared settings of this source")
 
     def decorate(function: Callable) -> Any:
-        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-               for p in inspect.signature(function).parameters.values() if p.name != "shared"]
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(function).parameters.values()
+            if p.name != "shared"
+        ]
         clash = sorted({p.name for p in own} & set(names))
         if clash:
             raise TypeError(f"{provider}: {clash} are shared settings: drop them from the signature")

@@ -66,39 +66,81 @@ class Shared:
 
 SHARED = {
     "api_key": Shared(str, SECRET, "the provider's API key", shown="— (secret, required)"),
-    "base_url": Shared(str, None, "e.g. the sandbox, an EU host, a proxy", shown="provider's public API",
-                       allowed="http(s) URL"),
-    "start_date": Shared(Optional[str], None, "first day to load", scope=WINDOWED,
-                         shown="— (required for windowed data, unless `--from`)",
-                         allowed="ISO date, not in the future"),
-    "lookback_days": Shared(int, 3, "days re-read before the last loaded day on each nightly run",
-                            Range(int, 0, 3650), WINDOWED),
+    "base_url": Shared(
+        str, None, "e.g. the sandbox, an EU host, a proxy", shown="provider's public API", allowed="http(s) URL"
+    ),
+    "start_date": Shared(
+        Optional[str],
+        None,
+        "first day to load",
+        scope=WINDOWED,
+        shown="— (required for windowed data, unless `--from`)",
+        allowed="ISO date, not in the future",
+    ),
+    "lookback_days": Shared(
+        int, 3, "days re-read before the last loaded day on each nightly run", Range(int, 0, 3650), WINDOWED
+    ),
     "max_concurrency": Shared(int, 4, "requests in flight for this provider (never exceeded)", Range(int, 1, 64)),
-    "requests_per_second": Shared(Optional[float], None, "the API's rate: requests are paced evenly just under it",
-                                  Range(float, 0.01, 10_000, optional=True), shown="not set: learnt from 429s"),
-    "windows_per_load": Shared(int, 24, "windows per query committed per load, at most", Range(int, 1, 100_000),
-                               WINDOWED),
-    "checkpoint_seconds": Shared(float, CHECKPOINT_SECONDS, "a load is committed once this many seconds have "
-                                 "passed since its chunk began", Range(float, 0.1, 86_400), WINDOWED),
+    "requests_per_second": Shared(
+        Optional[float],
+        None,
+        "the API's rate: requests are paced evenly just under it",
+        Range(float, 0.01, 10_000, optional=True),
+        shown="not set: learnt from 429s",
+    ),
+    "windows_per_load": Shared(
+        int, 24, "windows per query committed per load, at most", Range(int, 1, 100_000), WINDOWED
+    ),
+    "checkpoint_seconds": Shared(
+        float,
+        CHECKPOINT_SECONDS,
+        "a load is committed once this many seconds have passed since its chunk began",
+        Range(float, 0.1, 86_400),
+        WINDOWED,
+    ),
     "timeout": Shared(float, 30.0, "seconds per request", Range(float, 0.1, 3600)),
     "max_attempts": Shared(int, 6, "attempts per request, first included", Range(int, 1, 100)),
-    "max_retry_wait": Shared(float, 300.0, "longest `Retry-After` obeyed (seconds); longer fails the run clearly",
-                             Range(float, 0, 86_400)),
+    "max_retry_wait": Shared(
+        float, 300.0, "longest `Retry-After` obeyed (seconds); longer fails the run clearly", Range(float, 0, 86_400)
+    ),
     "allow_insecure_http": Shared(bool, False, "allow a plain-http, non-loopback base URL", allowed="`true` / `false`"),
-    "schema_contract": Shared(str, "evolve", "`evolve`: new fields become columns; a column keeps its type (a number "
-                              "sent as text is parsed into it exactly, any other misfit fails the query with exit 3, "
-                              "no variant column `<name>__v_<type>` in a windowed table); `freeze`: a new column or "
-                              "type in an existing table fails the run (exit 3); dlt's `discard_row` / "
-                              "`discard_value` also accepted",
-                              scope=RUNNER, shown="`evolve`", allowed="see meaning",
-                              choices=("evolve", "freeze", "discard_row", "discard_value")),
-    "dataset_name": Shared(str, None, "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
-                           scope=RUNNER, shown="the provider's name", allowed="text"),
-    "accounts": Shared(list, None, "many accounts of this provider, each its own pipeline: list of "
-                       "`{name, api_key?, <account params>}`; see [Scaling out](scaling-out.md#scaling-out)",
-                       scope=RUNNER, shown="— (one account)", allowed="list of objects"),
-    "lock_wait_seconds": Shared(float, 0.0, "how long a run waits for another run of the same pipeline holding the "
-                                "warehouse lock, before exit 6", Range(float, 0, 86_400), RUNNER),
+    "schema_contract": Shared(
+        str,
+        "evolve",
+        "`evolve`: new fields become columns; a column keeps its type (a number "
+        "sent as text is parsed into it exactly, any other misfit fails the query with exit 3, "
+        "no variant column `<name>__v_<type>` in a windowed table); `freeze`: a new column or "
+        "type in an existing table fails the run (exit 3); dlt's `discard_row` / "
+        "`discard_value` also accepted",
+        scope=RUNNER,
+        shown="`evolve`",
+        allowed="see meaning",
+        choices=("evolve", "freeze", "discard_row", "discard_value"),
+    ),
+    "dataset_name": Shared(
+        str,
+        None,
+        "dataset (schema; a database on MySQL/MariaDB) the provider loads into",
+        scope=RUNNER,
+        shown="the provider's name",
+        allowed="text",
+    ),
+    "accounts": Shared(
+        list,
+        None,
+        "many accounts of this provider, each its own pipeline: list of "
+        "`{name, api_key?, <account params>}`; see [Scaling out](scaling-out.md#scaling-out)",
+        scope=RUNNER,
+        shown="— (one account)",
+        allowed="list of objects",
+    ),
+    "lock_wait_seconds": Shared(
+        float,
+        0.0,
+        "how long a run waits for another run of the same pipeline holding the warehouse lock, before exit 6",
+        Range(float, 0, 86_400),
+        RUNNER,
+    ),
 }
 # numeric parameters of some sources only (each source's own), with their range
 RANGES = {
@@ -166,7 +208,10 @@ def number(provider: str, name: str, value: Any, setting: Optional[str] = None, 
     converted = convert(value, bounds.kind)
     named = setting or where(provider, name)
     if converted is None or not bounds.low <= converted <= bounds.high:
-        problem = "is out of range" if converted is not None else (
-            "is not an integer" if bounds.kind is int else "is not a number")
+        problem = (
+            "is out of range"
+            if converted is not None
+            else ("is not an integer" if bounds.kind is int else "is not a number")
+        )
         raise ConfigError(f"{provider}: {name} {value!r} {problem} - set {named} to {bounds.describe()}")
     return converted

@@ -27,7 +27,6 @@ from dlt.common.configuration.specs.base_configuration import extract_inner_hint
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from dlt.common.configuration.utils import deserialize_value
 from dlt.common.typing import is_optional_type
-
 from metricsync.sources._common.config import spec as spec
 from metricsync.sources._common.errors import ConfigError
 
@@ -81,7 +80,7 @@ def _env_entries(provider: str, order: int) -> Iterator[Entry]:
         for var, value in os.environ.items():
             if not var.startswith(prefix):
                 continue
-            parts = var[len(prefix):].lower().split("__")
+            parts = var[len(prefix) :].lower().split("__")
             nested = len(parts) == 2 and parts[0] == provider  # SOURCES__WHOP__WHOP__<KEY>
             yield Entry("__".join(parts[nested:]), value, var, (order, -depth - nested))
 
@@ -107,13 +106,15 @@ def configured_sections() -> Iterator[tuple[str, str]]:
 def check_sections(known: Iterable[str]) -> None:
     """Raise `ConfigError` (exit 2) for a `sources.<section>` that names no provider, e.g.
 
-        metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - did you mean stripe_analytics?
+    metricsync: unknown provider stripe in SOURCES__STRIPE__API_KEY - did you mean stripe_analytics?
     """
     known = sorted(known)
     for section, origin in configured_sections():
         if section not in known and section not in DLT_SECTIONS:
-            close = difflib.get_close_matches(section, known, n=1, cutoff=0.5) or [
-                name for name in known if name.startswith(section) or section.startswith(name)][:1]
+            close = (
+                difflib.get_close_matches(section, known, n=1, cutoff=0.5)
+                or [name for name in known if name.startswith(section) or section.startswith(name)][:1]
+            )
             hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(known)}"
             raise ConfigError(f"metricsync: unknown provider {section} in {origin} - {hint}")
 
@@ -133,7 +134,9 @@ def check_settings(provider: str, source_function: Callable) -> None:
     known = set(params) | set(runner)
     for entry in set_entries(provider):
         if entry.key not in known:
-            raise ConfigError(f"{provider}: unknown setting {entry.key} ({entry.origin}) - {_suggest(entry.key, known)}")
+            raise ConfigError(
+                f"{provider}: unknown setting {entry.key} ({entry.origin}) - {_suggest(entry.key, known)}"
+            )
         check_value(provider, entry, params[entry.key].annotation if entry.key in params else runner[entry.key])
 
 
@@ -160,8 +163,10 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
         value = _json(provider, entry) if isinstance(value, str) else value
         if not isinstance(value, container):
             noun = "a list" if container is list else "an object"
-            raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) must be {noun}, "
-                              f"got {type(value).__name__} - see the configuration reference in the README")
+            raise ConfigError(
+                f"{provider}: {entry.key} ({entry.origin}) must be {noun}, "
+                f"got {type(value).__name__} - see the configuration reference in the README"
+            )
     try:
         value = deserialize_value(entry.key, value, inner)
     except ConfigValueCannotBeCoercedException:
@@ -182,7 +187,8 @@ def _json(provider: str, entry: Entry) -> Any:
     try:
         return json.loads(entry.value)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) is not valid JSON ({exc.msg} at line "
-                          f"{exc.lineno} column {exc.colno}) - write it as a JSON list or object, "
-                          'e.g. [{"name": "daily", ...}]') from None
-
+        raise ConfigError(
+            f"{provider}: {entry.key} ({entry.origin}) is not valid JSON ({exc.msg} at line "
+            f"{exc.lineno} column {exc.colno}) - write it as a JSON list or object, "
+            'e.g. [{"name": "daily", ...}]'
+        ) from None

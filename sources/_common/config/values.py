@@ -21,14 +21,18 @@ def start_date(provider: str, value: Any, today: dt.date, required: bool = True)
     if value in (None, ""):
         if not required:
             return None
-        raise ConfigError(f"{provider}: start_date is not set - set SOURCES__{provider.upper()}__START_DATE (YYYY-MM-DD)")
+        raise ConfigError(
+            f"{provider}: start_date is not set - set SOURCES__{provider.upper()}__START_DATE (YYYY-MM-DD)"
+        )
     day = to_date(value, provider, "start_date")
     if day > today:
         raise ConfigError(f"{provider}: start_date {day} is in the future - use a date on or before {today}")
     return day
 
 
-def queries(provider: str, setting: str, value: Any, allowed: Iterable[str], required: Iterable[str] = ()) -> list[dict]:
+def queries(
+    provider: str, setting: str, value: Any, allowed: Iterable[str], required: Iterable[str] = ()
+) -> list[dict]:
     """A list of query objects, each with a unique `name` and only known keys."""
     if value in (None, ""):
         return []

@@ -29,14 +29,19 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import orjson
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-
 from metricsync.sources._common.config.spec import number
 from metricsync.sources._common.errors import (
-    ApiError, AuthError, ConfigError, RetriesExhausted, TransientError, Unreachable, shown,
+    ApiError,
+    AuthError,
+    ConfigError,
+    RetriesExhausted,
+    TransientError,
+    Unreachable,
+    shown,
 )
 from metricsync.sources._common.http.limits import RequestLimiter, shared_limiter
 from metricsync.sources._common.http.redaction import redact, register_secret
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 if TYPE_CHECKING:
     from metricsync.sources._common.http.paginators import Paginator
@@ -136,9 +141,7 @@ def validate_base_url(provider: str, base_url: str, allow_insecure_http: bool = 
     """Refuse a base URL that is not http(s), and plain http to anything but loopback."""
     parts = urlsplit(base_url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"{provider}: base_url {base_url!r} is not an http(s) URL - set sources.{provider}.base_url"
-        )
+        raise ConfigError(f"{provider}: base_url {base_url!r} is not an http(s) URL - set sources.{provider}.base_url")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not allow_insecure_http:
         raise ConfigError(
             f"{provider}: base_url {base_url} uses plain http to a non-loopback host, which would send "
@@ -241,7 +244,9 @@ class ApiClient:
         if origin(url) != self.origin:
             other = "%s://%s" % origin(url)[:2]
             raise ApiError(
-                self.provider, "pagination", None,
+                self.provider,
+                "pagination",
+                None,
                 f"refusing to follow a link to another origin ({other}); credentials are only sent to {self.base_url}",
             )
         return url
@@ -274,13 +279,17 @@ class ApiClient:
                 raise Unreachable(self.provider, endpoint, urlsplit(url).hostname or url) from None
             if exc.answer is not None:  # a 2xx that stayed unlike the docs: the API's contract, not a fault
                 raise ApiError(
-                    self.provider, endpoint, exc.status,
+                    self.provider,
+                    endpoint,
+                    exc.status,
                     f"{exc.reason} in all {self.retry.max_attempts} attempts: "
                     f"{shown(redact(exc.answer, [self._secret or '']), 80)}",
                     hint="nothing of this answer was stored; if it persists, report it with this line",
                 ) from None
             raise RetriesExhausted(
-                self.provider, endpoint, exc.status,
+                self.provider,
+                endpoint,
+                exc.status,
                 f"gave up after {self.retry.max_attempts} attempts, last: {redact(exc.reason, [self._secret or ''])}",
                 hint="the API is failing or throttling; the run can be repeated safely",
             ) from None
@@ -303,14 +312,21 @@ class ApiClient:
         try:
             with self.limiter.slot() as started:
                 response = self._http.request(
-                    request.method, url, params=request.params, json=request.json,
-                    content=urlencode(request.form) if request.form is not None else None, headers=headers,
+                    request.method,
+                    url,
+                    params=request.params,
+                    json=request.json,
+                    content=urlencode(request.form) if request.form is not None else None,
+                    headers=headers,
                 )
                 content = response.content
                 if response.status_code == 429:  # a wait beyond max_retry_wait fails the run: nobody waits it out
                     wait = parse_retry_after(response)
-                    self.limiter.throttled(started, wait if wait is not None and wait <= self.retry.max_retry_wait
-                                           else None, content[:2000])
+                    self.limiter.throttled(
+                        started,
+                        wait if wait is not None and wait <= self.retry.max_retry_wait else None,
+                        content[:2000],
+                    )
                 elif response.status_code < 400:
                     self.limiter.succeeded(started)
         except httpx.TimeoutException as exc:
@@ -332,7 +348,9 @@ class ApiClient:
             retry_after = parse_retry_after(response)
             if retry_after is not None and retry_after > self.retry.max_retry_wait:
                 raise RetriesExhausted(
-                    self.provider, endpoint, status,
+                    self.provider,
+                    endpoint,
+                    status,
                     f"throttled: the API asks to retry after {retry_after:.0f}s, more than max_retry_wait "
                     f"({self.retry.max_retry_wait:.0f}s)",
                     hint=f"raise sources.{self.provider}.max_retry_wait or run later",
@@ -343,8 +361,9 @@ class ApiClient:
             if body is _NOT_JSON:
                 raise TransientError("a body that is not JSON", status, answer=content[:200].decode("utf-8", "replace"))
             if check is not None and not check(body):
-                raise TransientError("a JSON body without the documented fields", status,
-                                     answer=content[:200].decode("utf-8", "replace"))
+                raise TransientError(
+                    "a JSON body without the documented fields", status, answer=content[:200].decode("utf-8", "replace")
+                )
             return body
         self._raise_client_error(response, body, endpoint)
 
@@ -373,15 +392,31 @@ class ApiClient:
         message = redact(message, [self._secret or ""])[:300]
         request_id = request_id or response.headers.get("request-id") or response.headers.get("x-request-id")
         if status == 401:
-            raise AuthError(self.provider, endpoint, status, message, code=code, request_id=request_id,
-                            hint=f"the API key was rejected: {self.key_hint}")
+            raise AuthError(
+                self.provider,
+                endpoint,
+                status,
+                message,
+                code=code,
+                request_id=request_id,
+                hint=f"the API key was rejected: {self.key_hint}",
+            )
         if status == 403:
             hint = f"the key lacks a permission{': ' + self.permission_hint if self.permission_hint else ''}"
             raise AuthError(self.provider, endpoint, status, message, code=code, request_id=request_id, hint=hint)
         raise ApiError(self.provider, endpoint, status, message, code=code, request_id=request_id)
 
-    def pages(self, first: Request, paginator: "Paginator", *, endpoint: str, check=None,
-              decimal: bool = False, auth: bool = True, max_pages: int = 100_000) -> Iterator[Any]:
+    def pages(
+        self,
+        first: Request,
+        paginator: "Paginator",
+        *,
+        endpoint: str,
+        check=None,
+        decimal: bool = False,
+        auth: bool = True,
+        max_pages: int = 100_000,
+    ) -> Iterator[Any]:
         """Yield the body of every page, asking `paginator` for the next request each time."""
         request: Optional[Request] = first
         seen = 0
@@ -391,9 +426,13 @@ class ApiClient:
             seen += 1
             following = paginator.next_request(request, body)
             if following is not None and _same_request(following, request):
-                raise ApiError(self.provider, endpoint, None,
-                               "pagination did not advance (the API returned the same page link again)",
-                               hint=paginator.stuck_hint)
+                raise ApiError(
+                    self.provider,
+                    endpoint,
+                    None,
+                    "pagination did not advance (the API returned the same page link again)",
+                    hint=paginator.stuck_hint,
+                )
             if seen >= max_pages:
                 raise ApiError(self.provider, endpoint, None, f"more than {max_pages} pages; stopping")
             request = following
@@ -408,7 +447,6 @@ _NOT_JSON = _NotJson()
 
 def _same_request(a: Request, b: Request) -> bool:
     return (a.url, a.params, a.json, a.form) == (b.url, b.params, b.json, b.form)
-
 
 
 def build_client(
@@ -427,9 +465,23 @@ def build_client(
     """A source's client from the settings every source has (each checked against its range in
     `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http).
     The limiter is shared by every client of this provider and key for the whole run."""
-    retry = RetryPolicy(max_attempts=number(provider, "max_attempts", max_attempts),
-                        max_retry_wait=number(provider, "max_retry_wait", max_retry_wait))
-    limiter = shared_limiter(provider, secret, number(provider, "max_concurrency", max_concurrency),
-                             number(provider, "requests_per_second", requests_per_second))
-    return ApiClient(provider, base_url, auth_headers=auth_headers, secret=secret,
-                     timeout=number(provider, "timeout", timeout), retry=retry, limiter=limiter, **options)
+    retry = RetryPolicy(
+        max_attempts=number(provider, "max_attempts", max_attempts),
+        max_retry_wait=number(provider, "max_retry_wait", max_retry_wait),
+    )
+    limiter = shared_limiter(
+        provider,
+        secret,
+        number(provider, "max_concurrency", max_concurrency),
+        number(provider, "requests_per_second", requests_per_second),
+    )
+    return ApiClient(
+        provider,
+        base_url,
+        auth_headers=auth_headers,
+        secret=secret,
+        timeout=number(provider, "timeout", timeout),
+        retry=retry,
+        limiter=limiter,
+        **options,
+    )

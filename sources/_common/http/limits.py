@@ -131,7 +131,9 @@ _shared: dict = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(provider: str, key: str, max_concurrency: int, requests_per_second: Optional[float]) -> RequestLimiter:
+def shared_limiter(
+    provider: str, key: str, max_concurrency: int, requests_per_second: Optional[float]
+) -> RequestLimiter:
     """One limiter per provider and API key for the whole run, so what one load learnt about the
     API's limits holds for the next (the runner calls `forget` when a provider's run begins)."""
     ident = (provider, hash(key), int(max_concurrency), requests_per_second)

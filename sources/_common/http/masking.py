@@ -27,8 +27,18 @@ from urllib.parse import parse_qsl, unquote
 
 from metricsync.sources._common.http.redaction import set_configured_secrets
 
-SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "private_key", "access_key",
-                "secret_key", "dsn")
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "token",
+    "secret",
+    "api_key",
+    "apikey",
+    "private_key",
+    "access_key",
+    "secret_key",
+    "dsn",
+)
 # `user:password@` at the start of a value or after `scheme://`; the password runs to the last `@`
 # before the path, as SQLAlchemy and libpq read it
 USERINFO = re.compile(r"^(?:[\w+.-]+://)?(?P<user>[^:/@\s]*):(?P<password>.+)@[^@]*$")

@@ -98,8 +98,9 @@ class RateController:
         self.limit = max(MIN_RATE, (MARGIN if self.confirmed else BETA) * base)
         self.last_cut = now
         self.cuts += 1
-        logger.info("%s: throttled (429) at about %.1f requests/s: pacing at %.1f requests/s",
-                    self.provider, base, self.limit)
+        logger.info(
+            "%s: throttled (429) at about %.1f requests/s: pacing at %.1f requests/s", self.provider, base, self.limit
+        )
         return True
 
 

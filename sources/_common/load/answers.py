@@ -15,10 +15,8 @@ import math
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-from dlt.common.normalizers.naming.snake_case import NamingConvention
-
 import pyarrow as pa
-
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 from metricsync.sources._common.errors import BadAnswer, ConfigError
 from metricsync.sources._common.load.arrow import BadValue, converter
 from metricsync.sources._common.load.windows import to_date
@@ -45,8 +43,14 @@ def own_fields(item: dict, ours: Iterable[str], provider: str, where: str, perio
     for name in item:
         column = _naming.normalize_identifier(str(name))
         if column in taken or column.startswith("_dlt"):
-            raise BadAnswer(provider, where, period, str(name), item[name],
-                            f"a field the docs do not give, named like metricsync's own column {column!r}")
+            raise BadAnswer(
+                provider,
+                where,
+                period,
+                str(name),
+                item[name],
+                f"a field the docs do not give, named like metricsync's own column {column!r}",
+            )
     return item
 
 
@@ -67,8 +71,14 @@ def one_per_key(rows: Iterable[Any], key: Callable[[dict], Any], provider: str, 
         seen = by_key.setdefault(key(row), row)
         if seen is not row and seen != row:
             changed = next((f for f in {**seen, **row} if seen.get(f) != row.get(f)), "?")
-            raise BadAnswer(provider, where, None, str(changed), row.get(changed),
-                            f"a second row for key {key(row)!r}, that row having {seen.get(changed)!r}")
+            raise BadAnswer(
+                provider,
+                where,
+                None,
+                str(changed),
+                row.get(changed),
+                f"a second row for key {key(row)!r}, that row having {seen.get(changed)!r}",
+            )
     return list(by_key.values())
 
 

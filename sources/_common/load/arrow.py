@@ -29,14 +29,21 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from metricsync.sources._common.errors import shown
 from metricsync.sources._common.load.cells import NUMERIC_TEXT, BadValue, converter, text
 
 MONEY = pa.decimal128(38, 9)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-_ARROW_OF = {"text": pa.string(), "decimal": MONEY, "bigint": pa.int64(), "double": pa.float64(),
-             "bool": pa.bool_(), "date": pa.date32(), "timestamp": TIMESTAMP, "json": pa.string()}
+_ARROW_OF = {
+    "text": pa.string(),
+    "decimal": MONEY,
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": TIMESTAMP,
+    "json": pa.string(),
+}
 
 
 class TypeDrift(BadValue):
@@ -105,10 +112,15 @@ _REPEATS = 8  # a timestamp column with at most 1/8 distinct values converts eac
 # the value types (and their subclasses, e.g. pendulum's dates) Arrow converts in C (no Python call
 # per value) to each kind, exactly, and those it must not take (a bool is an int; a datetime a date);
 # a failure, NaN included, is judged value by value, naming the value
-_AS_IS = ((pa.types.is_string, (str,), ()), (pa.types.is_integer, (int,), (bool,)),
-          (pa.types.is_floating, (float, int), (bool,)), (pa.types.is_boolean, (bool,), ()),
-          (pa.types.is_timestamp, (dt.datetime,), ()), (pa.types.is_date, (dt.date,), (dt.datetime,)),
-          (pa.types.is_decimal, (Decimal, int), (bool,)))  # Arrow refuses a decimal it cannot hold exactly
+_AS_IS = (
+    (pa.types.is_string, (str,), ()),
+    (pa.types.is_integer, (int,), (bool,)),
+    (pa.types.is_floating, (float, int), (bool,)),
+    (pa.types.is_boolean, (bool,), ()),
+    (pa.types.is_timestamp, (dt.datetime,), ()),
+    (pa.types.is_date, (dt.date,), (dt.datetime,)),
+    (pa.types.is_decimal, (Decimal, int), (bool,)),
+)  # Arrow refuses a decimal it cannot hold exactly
 
 
 def _fast(values: list, kind: pa.DataType) -> Optional[pa.Array]:
@@ -133,10 +145,16 @@ def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = 
     every row of a page) are converted once each (Arrow's per-value time zone lookup is slow).
     With `compact`, text that is the same on every row (a query's name, metric, currency on each
     row of a page) is held once, as a dictionary (`expand` makes it plain text again)."""
-    if compact and kind == pa.string() and values and isinstance(values[0], str) \
-            and values.count(values[0]) == len(values):
-        return pa.DictionaryArray.from_arrays(pa.nulls(len(values), pa.int8()).fill_null(0),
-                                              pa.array([text(values[0], name, 0)], pa.string()))
+    if (
+        compact
+        and kind == pa.string()
+        and values
+        and isinstance(values[0], str)
+        and values.count(values[0]) == len(values)
+    ):
+        return pa.DictionaryArray.from_arrays(
+            pa.nulls(len(values), pa.int8()).fill_null(0), pa.array([text(values[0], name, 0)], pa.string())
+        )
     if pa.types.is_timestamp(kind) and len(values) > _REPEATS:
         distinct = dict.fromkeys(values)
         if len(distinct) * _REPEATS <= len(values) and all(type(v) is dt.datetime or v is None for v in distinct):
@@ -165,8 +183,9 @@ def to_arrow(
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    return columns_to_arrow({name: [row.get(name) for row in rows] for name in names}, types, required, existing,
-                            normalize, compact, period)
+    return columns_to_arrow(
+        {name: [row.get(name) for row in rows] for name in names}, types, required, existing, normalize, compact, period
+    )
 
 
 def columns_to_arrow(
@@ -209,7 +228,9 @@ def _column_name(name: str, normalize: Callable[[str], str], taken: Mapping[str,
     return column
 
 
-def _typed(name: str, column: str, values: list, types: Mapping, existing: Mapping, compact: bool) -> Optional[pa.Array]:
+def _typed(
+    name: str, column: str, values: list, types: Mapping, existing: Mapping, compact: bool
+) -> Optional[pa.Array]:
     """One column as Arrow: its declared type, the destination's, or one inferred from its values
     (None for a column of nulls the destination does not know)."""
     if name in types or column in types:
@@ -243,8 +264,9 @@ class Converter:
         return to_arrow(rows, self.types, self.required, self.existing, self.normalize, self.compact, self.period)
 
     def columns(self, columns: Mapping[str, list]) -> pa.Table:
-        return columns_to_arrow(columns, self.types, self.required, self.existing, self.normalize, self.compact,
-                                self.period)
+        return columns_to_arrow(
+            columns, self.types, self.required, self.existing, self.normalize, self.compact, self.period
+        )
 
 
 def _plain(field: pa.Field) -> pa.Field:
@@ -257,8 +279,9 @@ def expand(table: pa.Table, names: Optional[set] = None) -> pa.Table:
     chosen = [f.name for f in table.schema if pa.types.is_dictionary(f.type) and (names is None or f.name in names)]
     if not chosen:
         return table
-    return table.cast(pa.schema([_plain(f) if f.name in chosen else f for f in table.schema],
-                                metadata=table.schema.metadata))
+    return table.cast(
+        pa.schema([_plain(f) if f.name in chosen else f for f in table.schema], metadata=table.schema.metadata)
+    )
 
 
 def concat(tables: list) -> pa.Table:

@@ -27,8 +27,12 @@ BATCH_SECONDS = 0.5  # held at most this long while the next window is still on 
 class Batch:
     """The tables taken and not yet handed to dlt, with their row count and age."""
 
-    def __init__(self, max_rows: Optional[int] = None, max_seconds: float = BATCH_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_rows: Optional[int] = None,
+        max_seconds: float = BATCH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.clock, self.max_seconds = clock, max_seconds
         self.max_rows = BATCH_ROWS if max_rows is None else max_rows  # read when made (a test lowers it)
         self.tables: list[pa.Table] = []

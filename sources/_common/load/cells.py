@@ -19,7 +19,6 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Callable, Optional
 
 import pyarrow as pa
-
 from metricsync.sources._common.errors import shown
 
 NUMERIC_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # a number sent as text
@@ -45,11 +44,16 @@ _INT64 = (-(2**63), 2**63)
 
 def _number(value: Any, column: str, row: int) -> Decimal:
     """A JSON number, or a number sent as text, as its exact finite Decimal; BadValue otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)) \
-            or (isinstance(value, str) and not NUMERIC_TEXT.fullmatch(value.strip())):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, Decimal, str))
+        or (isinstance(value, str) and not NUMERIC_TEXT.fullmatch(value.strip()))
+    ):
         raise BadValue(column, value, "not a number", row)
     try:
-        number = value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
+        number = (
+            value if isinstance(value, Decimal) else Decimal(value.strip() if isinstance(value, str) else str(value))
+        )
     except InvalidOperation:
         raise BadValue(column, value, "not a number", row) from None
     if not number.is_finite():
@@ -68,8 +72,13 @@ def _exact(number: Decimal, value: Any, scale: int, column: str, row: int) -> De
 
 
 def text(value: Any, column: str, row: int) -> str:
-    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else \
-        value if isinstance(value, str) else str(value)
+    text = (
+        json.dumps(value, sort_keys=True, default=str)
+        if isinstance(value, (dict, list))
+        else value
+        if isinstance(value, str)
+        else str(value)
+    )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -80,6 +89,7 @@ def text(value: Any, column: str, row: int) -> str:
 def _decimal(kind: pa.DataType) -> Callable[[Any, str, int], Any]:
     def cell(value: Any, column: str, row: int) -> Any:
         return _exact(_number(value, column, row), value, kind.scale, column, row)
+
     return cell
 
 
@@ -104,6 +114,7 @@ def _instance(wanted: type) -> Callable[[Any, str, int], Any]:
         if not isinstance(value, wanted):
             raise BadValue(column, value, f"not a {wanted.__name__}", row)
         return value
+
     return cell
 
 

@@ -10,7 +10,6 @@ tables are small.
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import dlt
-
 from metricsync.sources._common.load.answers import definition_rows
 
 SCD2 = {"disposition": "merge", "strategy": "scd2"}

@@ -19,7 +19,9 @@ from typing import Any, Callable, Hashable, Iterable, Optional
 logger = logging.getLogger("metricsync.prefetch")
 
 FetchFn = Callable[[tuple], Any]
-HELD_BYTES = 128 * 2**20  # Arrow held ahead at most, finished or in flight (a month of Stripe by 5,000 customers, compact: ~7 MB)
+HELD_BYTES = (
+    128 * 2**20
+)  # Arrow held ahead at most, finished or in flight (a month of Stripe by 5,000 customers, compact: ~7 MB)
 PACED_AHEAD_SECONDS = 5.0  # paced requests: units held ahead cover this long at the API's rate (loads, a slow start)
 MAX_AHEAD = 256
 PaceFn = Callable[[], Optional[float]]  # the request starts per second the API is paced at, or None
@@ -70,8 +72,14 @@ class Prefetcher:
     instead of stopping once `ahead` units wait to be taken. After a unit fails no
     other unit starts: the failure is the run's, and nothing more is asked of the API."""
 
-    def __init__(self, fetch: FetchFn, workers: int, ahead: Optional[int] = None,
-                 max_bytes: int = HELD_BYTES, pace: Optional[PaceFn] = None) -> None:
+    def __init__(
+        self,
+        fetch: FetchFn,
+        workers: int,
+        ahead: Optional[int] = None,
+        max_bytes: int = HELD_BYTES,
+        pace: Optional[PaceFn] = None,
+    ) -> None:
         self.fetch = fetch
         self.pace = pace
         self.workers = max(1, int(workers))
@@ -149,8 +157,9 @@ class Prefetcher:
         with self._lock:
             run.nbytes += nbytes
             self._flight += nbytes
-            while (self._quiet or self._held + self._flight >= self.max_bytes) and not run.urgent \
-                    and not self._first(run):
+            while (
+                (self._quiet or self._held + self._flight >= self.max_bytes) and not run.urgent and not self._first(run)
+            ):
                 if self._failed or self._closed:
                     break
                 self._freed.wait()
@@ -188,8 +197,12 @@ class Prefetcher:
 
     def _top_up(self) -> None:
         ahead = self._ahead()
-        while (self._waiting and len(self._runs) < self.workers and len(self._futures) < ahead
-               and self._held + self._flight < self.max_bytes):
+        while (
+            self._waiting
+            and len(self._runs) < self.workers
+            and len(self._futures) < ahead
+            and self._held + self._flight < self.max_bytes
+        ):
             self._submit(*self._waiting.popleft())
 
     def quiet(self, on: bool) -> None:

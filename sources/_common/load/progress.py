@@ -19,7 +19,14 @@ from typing import Callable, Iterator, Optional
 from metricsync.sources._common.load import covered
 from metricsync.sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
 from metricsync.sources._common.load.tally import RunTally
-from metricsync.sources._common.load.windows import Window, incremental_start, period_start, plan_windows, utc_today, widen
+from metricsync.sources._common.load.windows import (
+    Window,
+    incremental_start,
+    period_start,
+    plan_windows,
+    utc_today,
+    widen,
+)
 
 CHECKPOINT_SECONDS = 60.0
 LOAD_ROWS = 500_000  # rows (tombstones included) one resource hands to a load at most
@@ -46,6 +53,7 @@ class RunControl:
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
+
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
     load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # rows a resource takes per load at most
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
@@ -227,8 +235,9 @@ class QueryProgress:
         if not self.windows:
             return
         for window, held in remember(self.entry.setdefault("answers", {}), self.answers):
-            self.control.tally.emptied.append({"table": self.resource, "query": self.query_name, "window": window,
-                                               "rows": 0, "usual": held})
+            self.control.tally.emptied.append(
+                {"table": self.resource, "query": self.query_name, "window": window, "rows": 0, "usual": held}
+            )
         last_day = self.windows[-1].last_day
         for window in self.windows:
             self.entry["covered"] = covered.add(self.entry.get("covered"), window.start, window.last_day)

@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from metricsync.sources._common.errors import ApiError, BadAnswer
 from metricsync.sources._common.load.arrow import BadValue, Converter, TypeDrift, concat, expand
 from metricsync.sources._common.load.batch import Batch
@@ -59,16 +58,19 @@ class WindowedTable:
 
     def hints(self) -> dict:
         """`dlt.resource` arguments: delete-insert on the merge key, tombstones as hard deletes."""
-        return {"name": self.name, "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-                "primary_key": self.key, "merge_key": self.merge_key,
-                "columns": {TOMBSTONE: {"data_type": "bool", "hard_delete": True, "nullable": True}}}
+        return {
+            "name": self.name,
+            "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+            "primary_key": self.key,
+            "merge_key": self.merge_key,
+            "columns": {TOMBSTONE: {"data_type": "bool", "hard_delete": True, "nullable": True}},
+        }
 
     def tombstones(self, query_name: str, window: Window) -> list[dict]:
         """One row per day of `window` that deletes the stored rows of that day and query."""
         filler = {c: TOMBSTONE_KEY for c in (*self.key, *self.not_null) if c not in self.merge_key}
         query = {self.query: query_name} if self.query else {}
-        return [{**filler, **query, self.period: day, TOMBSTONE: True}
-                for day in days(window.start, window.last_day)]
+        return [{**filler, **query, self.period: day, TOMBSTONE: True} for day in days(window.start, window.last_day)]
 
     def check_unique(self, rows: list[dict], query_name: str) -> None:
         """Fail loudly when the API returned two rows for one key: loading either would be a guess."""
@@ -76,11 +78,14 @@ class WindowedTable:
         clashes = [k for k, n in counts.items() if n > 1]
         if clashes:
             shown = dict(zip(self.key, clashes[0]))
-            raise ApiError(self.provider, f"query {query_name!r}", None,
-                           f"the API returned {counts[clashes[0]]} rows for the same key {shown} "
-                           f"({len(clashes)} such key(s) in one window)",
-                           hint="the response has a dimension metricsync does not key on; report it with this line")
-
+            raise ApiError(
+                self.provider,
+                f"query {query_name!r}",
+                None,
+                f"the API returned {counts[clashes[0]]} rows for the same key {shown} "
+                f"({len(clashes)} such key(s) in one window)",
+                hint="the response has a dimension metricsync does not key on; report it with this line",
+            )
 
     def check_unique_table(self, rows: pa.Table, query_name: str) -> None:
         """`check_unique` for rows already in Arrow (the key columns are named as dlt names them):
@@ -94,8 +99,9 @@ class WindowedTable:
         for name in self.key:
             column = ordered.column(name)
             later, earlier = column.slice(1), column.slice(0, len(column) - 1)
-            equal = pc.or_(pc.fill_null(pc.equal(later, earlier), False),
-                           pc.and_(pc.is_null(later), pc.is_null(earlier)))
+            equal = pc.or_(
+                pc.fill_null(pc.equal(later, earlier), False), pc.and_(pc.is_null(later), pc.is_null(earlier))
+            )
             same = equal if same is None else pc.and_(same, equal)
         if pc.any(same).as_py():
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
@@ -146,7 +152,7 @@ class PeriodCheck:
         return True
 
     def judge(self, day: Any) -> str:
-        """"outside" the window, "misaligned" or "kept"."""
+        """ "outside" the window, "misaligned" or "kept"."""
         if not in_window(day, self.window):
             return "outside"
         if self.granularity in ("week", "weekly"):
@@ -159,21 +165,35 @@ class PeriodCheck:
         learned, `WeekStartLearned` when it differs); any other label fails the query."""
         reading = WEEK_STARTS.get(day.weekday())
         if reading is None:
-            raise ApiError(self.provider, f"query {self.query_name!r}", 200,
-                           f"a week is labelled {day} (a {day:%A}), neither a Monday nor a Sunday",
-                           hint="report it with this line")
+            raise ApiError(
+                self.provider,
+                f"query {self.query_name!r}",
+                200,
+                f"a week is labelled {day} (a {day:%A}), neither a Monday nor a Sunday",
+                hint="report it with this line",
+            )
         if reading != WEEK_STARTS[self.window.start.weekday()]:
             raise WeekStartLearned(reading)
 
     def log(self) -> None:
         if self.outside and (self.provider, self.query_name) not in PeriodCheck.told:
             PeriodCheck.told.add((self.provider, self.query_name))
-            logger.info("%s: query %r: dropped %d row(s) dated outside the requested window %s (logged once)",
-                        self.provider, self.query_name, self.outside, self.window)
+            logger.info(
+                "%s: query %r: dropped %d row(s) dated outside the requested window %s (logged once)",
+                self.provider,
+                self.query_name,
+                self.outside,
+                self.window,
+            )
         if self.misaligned:
-            logger.warning("%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the "
-                           "API's own date", self.provider, self.query_name, self.misaligned, self.window,
-                           self.granularity)
+            logger.warning(
+                "%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the API's own date",
+                self.provider,
+                self.query_name,
+                self.misaligned,
+                self.window,
+                self.granularity,
+            )
 
 
 def windowed_rows(
@@ -198,8 +218,9 @@ def windowed_rows(
     keep the type they have in the destination."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
-    existing = {name: column.get("data_type") for name, column in
-                schema.tables.get(table.name, {}).get("columns", {}).items()}
+    existing = {
+        name: column.get("data_type") for name, column in schema.tables.get(table.name, {}).get("columns", {}).items()
+    }
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
     progresses, units = [], []
     for query in queries:
@@ -209,8 +230,14 @@ def windowed_rows(
     chunk = Chunk(control, control.checkpoint_seconds, table.name)
     # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
     # row), with this load's view of the destination's column types
-    control.converters[table.name] = Converter({**table.types, TOMBSTONE: pa.bool_()}, (*table.key, *table.not_null),
-                                               existing, normalize, compact=True, period=table.period)
+    control.converters[table.name] = Converter(
+        {**table.types, TOMBSTONE: pa.bool_()},
+        (*table.key, *table.not_null),
+        existing,
+        normalize,
+        compact=True,
+        period=table.period,
+    )
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
@@ -224,8 +251,12 @@ def windowed_rows(
             continue
         fetched = prefetcher.take(unit)
         if isinstance(fetched, WeekStartLearned):
-            logger.info("%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
-                        table.provider, name, fetched.week_start.capitalize())
+            logger.info(
+                "%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
+                table.provider,
+                name,
+                fetched.week_start.capitalize(),
+            )
             by_name[name].learn_week_start(fetched.week_start, unit[1], taken[name])
             relearnt.add(name)
             continue
@@ -252,8 +283,9 @@ def windowed_rows(
     for progress in progresses:
         if progress.query_name not in relearnt:
             progress.keep(taken[progress.query_name])
-    prefetcher.expect([(query, window) for query, progress in zip(queries, progresses)
-                       for window in progress.upcoming()])
+    prefetcher.expect(
+        [(query, window) for query, progress in zip(queries, progresses) for window in progress.upcoming()]
+    )
     for progress in progresses:
         progress.commit()
 
@@ -269,10 +301,17 @@ def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: Run
         return learned
     except TypeDrift as exc:  # a column changed type upstream: loading it either way would be a guess
         period = "" if exc.period is None else f" period {exc.period}"
-        raise ApiError(table.provider, f"query {query['name']!r}{period}", 200, f"table {table.name}: {exc}",
-                       hint="the API changed the column's type; report it with this line") from None
+        raise ApiError(
+            table.provider,
+            f"query {query['name']!r}{period}",
+            200,
+            f"table {table.name}: {exc}",
+            hint="the API changed the column's type; report it with this line",
+        ) from None
     except BadValue as exc:  # a value its column cannot hold exactly: nothing of the window loads
-        raise BadAnswer(table.provider, f"query {query['name']!r}", exc.period, exc.column, exc.value, exc.problem) from None
+        raise BadAnswer(
+            table.provider, f"query {query['name']!r}", exc.period, exc.column, exc.value, exc.problem
+        ) from None
     control.window_rows[(table.name, unit_key(unit))] = result.num_rows
     return result
 
@@ -304,8 +343,10 @@ class SpooledWindow:
 def _window_table(table: WindowedTable, query: dict, window: Window, fetched: Any, control: RunControl) -> Any:
     convert = control.converters[table.name]
     if isinstance(fetched, Spool):
-        rows, result = fetched.num_rows, SpooledWindow(table, query["name"], fetched,
-                                                       convert(table.tombstones(query["name"], window)))
+        rows, result = (
+            fetched.num_rows,
+            SpooledWindow(table, query["name"], fetched, convert(table.tombstones(query["name"], window))),
+        )
     else:
         table.check_unique(fetched, query["name"])
         rows, result = len(fetched), convert(fetched + table.tombstones(query["name"], window))

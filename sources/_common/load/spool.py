@@ -21,7 +21,6 @@ import tempfile
 from typing import IO, Iterable, Optional
 
 import pyarrow as pa
-
 from metricsync.sources._common.load.arrow import concat
 
 

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import pendulum
-
 from metricsync.sources._common.errors import ConfigError
 
 GRANULARITIES = {
-    "day": "day", "daily": "day",
-    "week": "week", "weekly": "week",
+    "day": "day",
+    "daily": "day",
+    "week": "week",
+    "weekly": "week",
     "week_sunday": "week_sunday",  # weeks Sunday to Saturday, as an API that labels them so (learned, in state)
-    "month": "month", "monthly": "month",
-    "year": "year", "yearly": "year",
+    "month": "month",
+    "monthly": "month",
+    "year": "year",
+    "yearly": "year",
 }
 
 
@@ -30,9 +33,7 @@ def canonical_granularity(value: str, provider: str = "metricsync") -> str:
     try:
         return GRANULARITIES[str(value).lower()]
     except KeyError:
-        raise ConfigError(
-            f"{provider}: unknown granularity {value!r} - use one of day, week, month, year"
-        ) from None
+        raise ConfigError(f"{provider}: unknown granularity {value!r} - use one of day, week, month, year") from None
 
 
 def to_date(value, provider: str = "metricsync", name: str = "date") -> dt.date:
@@ -65,8 +66,10 @@ def clock_date() -> Optional[dt.date]:
             return dt.date.fromisoformat(value)
     except ValueError:
         pass
-    raise ConfigError(f"metricsync: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD "
-                      f"(e.g. {CLOCK_VARIABLE}=2028-02-29) or unset it to use today's date")
+    raise ConfigError(
+        f"metricsync: {CLOCK_VARIABLE}={value!r} is not a date - set it as YYYY-MM-DD "
+        f"(e.g. {CLOCK_VARIABLE}=2028-02-29) or unset it to use today's date"
+    )
 
 
 def utc_now() -> dt.datetime:
@@ -106,8 +109,9 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
 def next_period(start: dt.date, granularity: str, count: int = 1) -> dt.date:
     g = canonical_granularity(granularity)
     d = pendulum.date(start.year, start.month, start.day)
-    moved = d.add(**{{"day": "days", "week": "weeks", "week_sunday": "weeks", "month": "months",
-                      "year": "years"}[g]: count})
+    moved = d.add(
+        **{{"day": "days", "week": "weeks", "week_sunday": "weeks", "month": "months", "year": "years"}[g]: count}
+    )
     return dt.date(moved.year, moved.month, moved.day)
 
 
