@@ -38,7 +38,7 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-airflow: $(AIRFLOW_VENV)/.installed
-	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
+	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/deploy/test_airflow.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench
