@@ -262,3 +262,28 @@ def test_long_functions_measures_what_it_says():
     assert long_functions(function("long", 60)) == [("long", 61)]
     assert long_functions(nested) == [("outer", 63), ("inner", 62)]
     assert long_functions("class A:\n" + function("method", 70, "    ")) == [("method", 71)]
+
+
+def test_every_exit_code_is_named_in_exits_py():
+    """No module but exits.py names an exit code (`EXIT_...`), and each error class's code is one
+    exits.py names (the source layer cannot import it, so its classes carry the same numbers)."""
+    from metricsync import exits
+    from metricsync.locks import RunInProgress
+    from metricsync.sources._common import errors
+
+    named = sorted(
+        f"{path.relative_to(ROOT)}: {target.id}"
+        for path in sorted((ROOT / "pipelines").rglob("*.py"))
+        if path.name != "exits.py"
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id.startswith("EXIT_")
+    )
+    assert named == []
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.MetricSyncError)]
+    codes = {c.__name__: c.exit_code for c in classes + [RunInProgress]}
+    assert codes["ApiError"] == exits.API_REFUSED and codes["AuthError"] == exits.AUTH_FAILED
+    assert codes["RetriesExhausted"] == exits.UNREACHABLE and codes["RunInProgress"] == exits.LOCKED
+    assert codes["ConfigError"] == exits.USAGE_ERROR
+    assert set(codes.values()) <= set(exits.MEANINGS)

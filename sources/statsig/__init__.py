@@ -60,7 +60,7 @@ def statsig_source(
 
     @dlt.resource(**VALUES.hints())
     def metric_values() -> Any:
-        plan = setup.planner(lambda _query: "day", lambda _granularity: 1)  # one date per request
+        plan = setup.planner(lambda _query: "day", {"day": 1})  # one date per request
         fetch = functools.partial(helpers.fetch_date, client, limit)
         yield from setup.rows(VALUES, [VALUES_QUERY], plan, fetch)
 

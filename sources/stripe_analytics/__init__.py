@@ -100,6 +100,6 @@ def stripe_analytics_source(
 
     @dlt.resource(**RESULTS.hints())
     def metric_results() -> Any:
-        yield from setup.rows(RESULTS, checked, setup.planner(lambda q: q["interval"], periods.__getitem__), fetch)
+        yield from setup.rows(RESULTS, checked, setup.planner(lambda q: q["interval"], periods), fetch)
 
     return metric_results

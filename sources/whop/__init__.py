@@ -65,15 +65,13 @@ def whop_source(
 
     @dlt.resource(**WALLET.hints())
     def wallet_time_series() -> Any:
-        plan = setup.planner(lambda q: q["group_by"], lambda g: settings.MAX_PERIODS[g])
+        plan = setup.planner(lambda q: q["group_by"], settings.MAX_PERIODS)
         fetch = functools.partial(helpers.fetch_wallet, client, today, array_params)
         yield from setup.rows(WALLET, wallet, plan, fetch)
 
     @dlt.resource(**METRICS.hints())
     def metric_results() -> Any:
-        plan = setup.planner(
-            lambda q: settings.METRIC_GRANULARITIES[q["granularity"]], lambda g: settings.MAX_PERIODS[g]
-        )
+        plan = setup.planner(lambda q: settings.METRIC_GRANULARITIES[q["granularity"]], settings.MAX_PERIODS)
         fetch = functools.partial(helpers.fetch_metric, client, paginator, array_params)
         yield from setup.rows(METRICS, metrics, plan, fetch)
 

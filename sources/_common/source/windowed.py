@@ -4,7 +4,7 @@ client and its windowed resources' loop, from the shared settings (`shared`).
     setup = WindowedSetup("statsig", shared, control)        # the key checked, the checkpoint set
     first_day = setup.first_day(loads=True)                  # start_date, required for a nightly run
     client = setup.client(base_url, {"STATSIG-API-KEY": setup.key}, permission_hint=...)
-    plan = setup.planner(lambda query: "day", lambda granularity: 1)
+    plan = setup.planner(lambda query: "day", {"day": 1})
     yield from setup.rows(VALUES, queries, plan, fetch)      # in the dlt resource
 """
 
@@ -43,9 +43,10 @@ class WindowedSetup:
         """The provider's client, the key as the secret to redact; `options` as `build_client`'s."""
         return build_client(self.provider, base_url, auth, secret=self.key, **options, **self.shared.client)
 
-    def planner(self, granularity_of: Callable[[dict], str], max_periods: Callable[[str], int]) -> PlanFn:
+    def planner(self, granularity_of: Callable[[dict], str], max_periods: Mapping[str, int]) -> PlanFn:
         """A query's windows for this load: from the first day, the lookback and the windows per
-        load of the shared settings, at the query's granularity (`granularity_of(query)`)."""
+        load of the shared settings, at the query's granularity (`granularity_of(query)`), each
+        window at most `max_periods[granularity]` periods long."""
 
         def plan(query: dict, progress: QueryProgress) -> list[Window]:
             granularity = granularity_of(query)
@@ -53,7 +54,7 @@ class WindowedSetup:
                 self.start,
                 self.shared.lookback_days,
                 granularity,
-                max_periods(granularity),
+                max_periods[granularity],
                 self.shared.windows_per_load,
             )
 
