@@ -287,3 +287,18 @@ def test_every_exit_code_is_named_in_exits_py():
     assert codes["RetriesExhausted"] == exits.UNREACHABLE and codes["RunInProgress"] == exits.LOCKED
     assert codes["ConfigError"] == exits.USAGE_ERROR
     assert set(codes.values()) <= set(exits.MEANINGS)
+
+
+def test_no_command_imports_another_commands_private_names():
+    """A command uses another command only through its public names (`transform_and_report`,
+    `main`): shared machinery lives in the runner layer or in the commands' `_` modules."""
+    wrong = []
+    for module, path in MODULES.items():
+        if not _in(module, "metricsync.commands"):
+            continue
+        for node in _imports(ast.parse(path.read_text())):
+            source = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+            command = source.rpartition(".")[2]
+            if source.startswith("metricsync.commands.") and not command.startswith("_") and source != module:
+                wrong += [f"{module} -> {source}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert wrong == []
