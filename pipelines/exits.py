@@ -4,7 +4,13 @@ from typing import Sequence
 
 OK = 0
 MIXED_FAILURES = 1
-USAGE_ERROR = 2
+USAGE_ERROR = 2  # bad arguments or configuration; also `transform` / `query` before anything is loaded or built
+API_REFUSED = 3  # `ApiError` (sources/_common/errors.py: the source layer keeps its own numbers, equal to these)
+AUTH_FAILED = 4  # `AuthError`
+UNREACHABLE = 5  # `RetriesExhausted`, a warehouse that cannot be reached
+LOCKED = 6  # `RunInProgress`: another run holds a lock (pipelines/locks/)
+DBT_FAILED = 7  # `transform`: a seed, model or test failed, or dbt could not run; `query`: the warehouse refused
+STALE = 8  # `transform` / `status --stale`: a provider's last load is older than its freshness threshold
 DRIFT_FOUND = 9  # `verify`: the warehouse differs from the API (and was not repaired)
 
 
@@ -21,16 +27,16 @@ def exit_code(codes: Sequence[int]) -> int:
 
 
 MEANINGS = {
-    0: "ok",
-    1: "mixed or unexpected failure",
-    2: "bad arguments or configuration",
-    3: "the API refused a request",
-    4: "authentication or permission",
-    5: "the API or the warehouse could not be reached",
-    6: "another run holds the lock",
-    7: "dbt failed",
-    8: "stale",
-    9: "drift found",
+    OK: "ok",
+    MIXED_FAILURES: "mixed or unexpected failure",
+    USAGE_ERROR: "bad arguments or configuration",
+    API_REFUSED: "the API refused a request",
+    AUTH_FAILED: "authentication or permission",
+    UNREACHABLE: "the API or the warehouse could not be reached",
+    LOCKED: "another run holds the lock",
+    DBT_FAILED: "dbt failed",
+    STALE: "stale",
+    DRIFT_FOUND: "drift found",
     130: "interrupted (Ctrl-C)",
     143: "stopped (SIGTERM)",
 }

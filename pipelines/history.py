@@ -201,9 +201,9 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
     path = pending_path(pipelines_dir, destination)
     waiting = read_pending(path)
     try:
-        from metricsync.locking import file_turn
+        from metricsync.locks import duckdb_file_turn
 
-        with file_turn(destination, "history"), history_warehouse(destination) as warehouse:
+        with duckdb_file_turn(destination, "history"), history_warehouse(destination) as warehouse:
             if ensure_table(warehouse) is None:
                 raise FileNotFoundError(f"the DuckDB file {warehouse.where} does not exist yet")
             earlier = read(warehouse)

@@ -99,11 +99,11 @@ def _recent() -> list[dict]:
     """The history's newest rows (read once per command line), none before the first."""
     if "recent" not in _current:
         from . import history
-        from .locking import file_turn
+        from .locks import duckdb_file_turn
 
         args = _current["args"]
         destination = getattr(args, "destination", None) or "duckdb"
-        with file_turn(destination, "history"), history.history_warehouse(destination) as warehouse:
+        with duckdb_file_turn(destination, "history"), history.history_warehouse(destination) as warehouse:
             _current["recent"] = history.read(warehouse)
     return _current["recent"]
 

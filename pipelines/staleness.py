@@ -14,12 +14,12 @@ run metricsync run whop, or see metricsync history whop
 import datetime as dt
 from typing import Optional
 
+from metricsync.exits import STALE
 from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.load.windows import GRANULARITIES, period_start
 
 ALLOWED_DAYS = {"day": 2, "week": 9, "week_sunday": 9, "month": 35, "year": 370}
 UNKNOWN_GRAIN = "month"  # a query loaded before its grain was kept in state: the loosest, until its next run
-EXIT_STALE = 8
 
 
 def max_ages(provider: str) -> dict:
@@ -79,4 +79,4 @@ def outcome(provider: str, account: Optional[str], lines: list[str]) -> tuple[in
         who = provider + (f" (account {account})" if account else "")
         return 0, f"{who}: fresh - every query within its allowed age"
     more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-    return EXIT_STALE, lines[0] + more
+    return STALE, lines[0] + more

@@ -67,7 +67,7 @@ def _show_marts(path: str) -> None:
 
 
 def _transform() -> int:
-    from metricsync.commands.transform import run_transform
+    from metricsync.dbt.build import run_transform
 
     print("\ntransform: dbt build + source freshness of transform/ ...", flush=True)
     result = run_transform("duckdb")

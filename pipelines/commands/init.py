@@ -78,7 +78,7 @@ def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def init_project(args: Any) -> list[str]:
     """Write the project; the paths written, relative to its folder."""
-    from metricsync.commands.transform import PROJECT_DIR
+    from metricsync.dbt.project import PROJECT_DIR
 
     folder = Path(args.directory)
     files = _files(args)

@@ -1,7 +1,7 @@
 """`reset`: forget what was loaded for some queries or resources, so that the next run reloads
 them from `start_date` (a re-sync of a table, as in Fivetran); `--drop-rows` also deletes their
 rows. Done with dlt's own `pipeline_drop` (state and tables change in one dlt load), on the state
-restored from the destination, under the pipeline's locks and the dataset's write turn (`pipelines/locking.py`).
+restored from the destination, under the pipeline's locks and the dataset's write turn (`pipelines/locks/`).
 
     $ metricsync reset whop --queries daily_all --drop-rows --yes
     whop: reset wallet_time_series/daily_all (state forgotten, rows deleted) - the next run reloads it from start_date
@@ -77,7 +77,7 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
     if it loaded anything (`refuse_tables_without_account` advises this), quietly otherwise."""
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
-    from metricsync.locking import Owner, destination_lock, pipeline_lock, write_turn
+    from metricsync.locks import Owner, dataset_turn, pipeline_lock, warehouse_lock
     from metricsync.runner import describe_failure, lock_wait_seconds
     from metricsync.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
@@ -97,7 +97,7 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
                 pipeline_name=name, destination=destination, dataset_name=dataset, pipelines_dir=pipelines_dir
             )
             # no run of this pipeline meanwhile, and no other writer of the dataset while it is changed
-            with destination_lock(pipeline, provider, wait, owner), write_turn(pipeline, provider, wait, owner):
+            with warehouse_lock(pipeline, provider, wait, owner), dataset_turn(pipeline, provider, wait, owner):
                 pipeline.sync_destination()
                 if not pipeline.default_schema_name:
                     if not legacy:

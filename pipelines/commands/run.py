@@ -4,7 +4,7 @@ more object, `"step": "transform"`)."""
 
 import argparse
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from metricsync.commands._options import (
     PROVIDER_HELP,
@@ -21,11 +21,8 @@ from metricsync.sources._common.errors import ConfigError
 
 def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> tuple[int, list]:
     """The exit code and each pipeline's result."""
-    from metricsync.catalog import select
-    from metricsync.display import make_display
-    from metricsync.fanout import run_accounts, summary
+    from metricsync.display import make_display  # the runner loads when a run starts (start-up time)
     from metricsync.interrupts import Interrupted, received
-    from metricsync.runner import ProviderResult, run_provider
 
     display = make_display(args.progress, args.progress_interval)
     results = []
@@ -33,45 +30,9 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
         for provider in providers:
             if received():
                 break
-            try:
-                selection = select(provider, args.resources, args.queries)
-            except ConfigError as exc:
-                provider_results = [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
-            else:
-                provider_results = run_accounts(
-                    provider,
-                    args.destination,
-                    backfill,
-                    args.pipelines_dir,
-                    args.windows_per_load,
-                    args.accounts,
-                    args.parallel,
-                    args.log_level,
-                    selection,
-                )
-                if provider_results is None:  # one pipeline: progress shown as it goes
-                    display.start(provider)
-                    provider_results = [
-                        run_provider(
-                            provider,
-                            args.destination,
-                            backfill,
-                            args.pipelines_dir,
-                            args.windows_per_load,
-                            selection=selection,
-                            on_change=display.update,
-                        )
-                    ]
-                    display.finish(provider_results[0])
+            provider_results = run_one(args, provider, backfill, display)
             results.extend(provider_results)
-            for result in provider_results:
-                note("run", result)
-            for result in provider_results:
-                if not result.ok or not args.json:
-                    print(display.closing(result.message), file=sys.stdout if result.ok else sys.stderr, flush=True)
-            if provider_results[0].account and not args.json:
-                ok = all(r.ok for r in provider_results)
-                print(summary(provider, provider_results), file=sys.stdout if ok else sys.stderr, flush=True)
+            report(args, provider, provider_results, display)
     except Interrupted:  # Ctrl-C / SIGTERM between two providers' runs
         pass
     finally:
@@ -80,9 +41,43 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
         for provider in providers:
             if not any(r.provider == provider for r in results):
                 print(f"{provider}: interrupted before it finished - re-run to resume", file=sys.stderr, flush=True)
-    if received():
         return 128 + received(), results
     return exit_code([r.exit_code for r in results]), results
+
+
+def run_one(args: argparse.Namespace, provider: str, backfill: Optional[tuple], display: Any) -> list:
+    """One provider's results: its accounts in turn or in parallel (`fanout`), or its one pipeline,
+    its progress shown as it goes."""
+    from metricsync.catalog import select
+    from metricsync.fanout import run_accounts
+    from metricsync.runner import ProviderResult, run_provider
+
+    try:
+        selection = select(provider, args.resources, args.queries)
+    except ConfigError as exc:
+        return [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
+    where = (args.destination, backfill, args.pipelines_dir, args.windows_per_load)
+    results = run_accounts(provider, *where, args.accounts, args.parallel, args.log_level, selection)
+    if results is None:  # one pipeline
+        display.start(provider)
+        results = [run_provider(provider, *where, selection=selection, on_change=display.update)]
+        display.finish(results[0])
+    return results
+
+
+def report(args: argparse.Namespace, provider: str, results: list, display: Any) -> None:
+    """Each result noted for the run history, its closing line printed (failures on stderr, and
+    with `--json` only those), then one summary line for the accounts of a provider."""
+    from metricsync.fanout import summary
+
+    for result in results:
+        note("run", result)
+    for result in results:
+        if not result.ok or not args.json:
+            print(display.closing(result.message), file=sys.stdout if result.ok else sys.stderr, flush=True)
+    if results[0].account and not args.json:
+        ok = all(r.ok for r in results)
+        print(summary(provider, results), file=sys.stdout if ok else sys.stderr, flush=True)
 
 
 def register(commands) -> None:

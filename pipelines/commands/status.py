@@ -23,12 +23,12 @@ from typing import Any, Optional
 from metricsync.accounts import ACCOUNT_COLUMN
 from metricsync.catalog import WINDOWED
 from metricsync.commands._options import add_command, providers_to_run
+from metricsync.exits import STALE
 from metricsync.providers import PROVIDERS
 from metricsync.verification.compare import plural
 from metricsync.verification.stored import last_verifications
 
 LOAD_STATUS = {0: "loaded"}
-EXIT_STALE = 8
 
 
 def _backfill(entry: dict) -> Optional[dict]:
@@ -203,7 +203,7 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(_text(summary, entries) + _runs(runs, provider, entries)), flush=True)
         if found:
             print("\n".join(found), file=sys.stderr, flush=True)
-            code = code or EXIT_STALE
+            code = code or STALE
     if as_json:
         from metricsync.output import document
 

@@ -242,7 +242,7 @@ def one_connection(factory: Any) -> Iterator[None]:
     It is closed (and checkpointed) when the turn ends, before the turn's lock is released,
     so another process's turn opens the file as before; its memory is capped at
     `duckdb_memory_limit()`. Other destinations: nothing changes. The runner holds the
-    file's write turn (`pipelines/locking.py:write_turn`) around it."""
+    file's write turn (`pipelines/locks/scopes.py:dataset_turn`) around it."""
     path = factory.config_params.get("credentials") if factory is not None else None
     if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
         yield

@@ -15,11 +15,11 @@ Assumptions where the docs are silent:
 """
 
 import functools
-from typing import Any
+from typing import Any, Optional
 
 import dlt
 
-from .._common import NextUrlPaginator, build_client, run_concurrently
+from .._common import NextUrlPaginator, RunControl, build_client, run_concurrently
 from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.spec import number
 from .._common.config.values import require_key
@@ -31,7 +31,7 @@ from . import helpers, settings
 def posthog_source(
     project_id: Any = None,
     page_size: int = settings.PAGE_SIZE,
-    control: Any = None,  # the runner's RunControl; definitions are whole snapshots, so unused
+    control: Optional[RunControl] = None,  # the runner's; definitions are whole snapshots, so unused
     *,
     shared: SharedValues,
 ) -> Any:

@@ -21,17 +21,16 @@ Assumptions where the docs are silent (configurable or accepting both):
 """
 
 import functools
-from typing import Any
+from typing import Any, Optional
 
 import dlt
 
-from .._common import QueryProgress, RunControl, build_client, run_concurrently
+from .._common import ApiClient, RunControl, run_concurrently
 from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.spec import number
-from .._common.config.values import require_key
-from .._common.config.values import start_date as check_start_date
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.load.resource import WindowedTable, windowed_rows
+from .._common.load.resource import WindowedTable
+from .._common.source.windowed import WindowedSetup
 from . import helpers, settings
 
 VALUES_QUERY = {"name": "metric_values"}
@@ -44,37 +43,34 @@ VALUES = WindowedTable(
 def statsig_source(
     api_version: str = settings.API_VERSION,
     page_size: int = settings.MAX_PAGE_SIZE,
-    control: Any = None,
+    control: Optional[RunControl] = None,
     *,
     shared: SharedValues,
 ) -> Any:
-    control = control or RunControl()
-    key = require_key("statsig", shared.api_key)
-    first_day = check_start_date("statsig", shared.start_date, control.today, required=control.backfill is None)
-    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
-    control.checkpoint_seconds = shared.checkpoint_seconds
+    setup = WindowedSetup("statsig", shared, control)
+    setup.first_day(loads=True)
     limit = number("statsig", "page_size", page_size)
-    headers = {"STATSIG-API-VERSION": str(api_version)} if api_version else {}
-    client = build_client(
-        "statsig",
+    client = setup.client(
         helpers.base_url(shared.base_url),
-        {"STATSIG-API-KEY": key},
-        secret=key,
-        headers=headers,
+        {"STATSIG-API-KEY": setup.key},
+        headers={"STATSIG-API-VERSION": str(api_version)} if api_version else {},
         permission_hint=settings.PERMISSION,
         key_hint=settings.KEY_HINT,
-        **shared.client,
     )
 
-    def plan_dates(query: dict, progress: QueryProgress) -> list:
-        return progress.next_windows(first_day, lookback, "day", 1, per_load)
+    @dlt.resource(**VALUES.hints())
+    def metric_values() -> Any:
+        plan = setup.planner(lambda _query: "day", {"day": 1})  # one date per request
+        fetch = functools.partial(helpers.fetch_date, client, limit)
+        yield from setup.rows(VALUES, [VALUES_QUERY], plan, fetch)
 
-    def fetch_date(unit: tuple) -> list:
-        _query, window = unit
-        items = helpers.list_all(
-            client, settings.VALUES_ENDPOINT, "GET /metrics/values", limit, {"date": window.start.isoformat()}
-        )
-        return helpers.value_rows(window.start, items)
+    # the values first: dlt takes from its resources in turn, so their paced fetches are under way
+    # (on the prefetch threads) while the definitions are asked for, in the same schedule
+    return [metric_values, *definition_resources(client, limit, shared.max_concurrency)]
+
+
+def definition_resources(client: ApiClient, limit: int, workers: int) -> list:
+    """Metric sources, their metrics and metrics: definitions, loaded as scd2 snapshots."""
 
     @functools.lru_cache(maxsize=1)
     def source_list() -> list[dict]:
@@ -89,36 +85,15 @@ def statsig_source(
     def metric_source_metrics() -> Any:
         names = [str(s["name"]) for s in source_list() if s.get("name")]
         fetched = run_concurrently(lambda name: helpers.source_metrics(client, name, limit), names, workers)
+        rows = (row for _name, rows in fetched for row in rows)
+        where = "GET /metrics/metric_source/{name}/metrics"
         yield from snapshot(
-            [
-                helpers.unique(
-                    (row for _name, rows in fetched for row in rows),
-                    helpers.source_metric_key,
-                    "GET /metrics/metric_source/{name}/metrics",
-                )
-            ],
-            "statsig",
-            "metric_source_metrics",
+            [helpers.unique(rows, helpers.source_metric_key, where)], "statsig", "metric_source_metrics"
         )
 
     @dlt.resource(name="metrics", write_disposition=SCD2, file_format=DEFINITION_FORMAT)
     def metrics() -> Any:
-        yield from snapshot(
-            [
-                helpers.unique(
-                    helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit),
-                    helpers.definition_key,
-                    "GET /metrics/list",
-                )
-            ],
-            "statsig",
-            "metrics",
-        )
+        listed = helpers.list_all(client, settings.METRICS_ENDPOINT, "GET /metrics/list", limit)
+        yield from snapshot([helpers.unique(listed, helpers.definition_key, "GET /metrics/list")], "statsig", "metrics")
 
-    @dlt.resource(**VALUES.hints())
-    def metric_values() -> Any:
-        yield from windowed_rows(VALUES, [VALUES_QUERY], plan_dates, fetch_date, control, workers)
-
-    # the values first: dlt takes from its resources in turn, so their paced fetches are under way
-    # (on the prefetch threads) while the definitions are asked for, in the same schedule
-    return [metric_values, metric_sources, metric_source_metrics, metrics]
+    return [metric_sources, metric_source_metrics, metrics]

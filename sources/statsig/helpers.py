@@ -120,6 +120,15 @@ def value_rows(day: dt.date, items: list) -> list[dict]:
     return unique(rows, lambda r: tuple(r[k] for k in VALUE_KEY), where)
 
 
+def fetch_date(client: ApiClient, page_size: int, unit: tuple) -> list[dict]:
+    """One date of `/metrics/values` (its window is one day), every page of it, as rows."""
+    _query, window = unit
+    params = {"date": window.start.isoformat()}
+    return value_rows(
+        window.start, list_all(client, settings.VALUES_ENDPOINT, "GET /metrics/values", page_size, params)
+    )
+
+
 def probe(client: Any, values: dict) -> str:
     """`check`: the metrics list, one item."""
     request = Request("GET", settings.METRICS_ENDPOINT, params={"page": 1, "limit": 1})

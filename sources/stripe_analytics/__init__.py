@@ -22,15 +22,11 @@ from typing import Any, Dict, List, Optional
 
 import dlt
 
-from .._common import ApiError, ConfigError, QueryProgress, RunControl, build_client
+from .._common import ApiError, ConfigError, RunControl
 from .._common.config.shared import SharedValues, metricsync_source
 from .._common.config.spec import choices_of
-from .._common.config.values import require_key
-from .._common.config.values import start_date as check_start_date
-from .._common.load.prefetch import note as note_fetched
-from .._common.load.resource import WindowedTable, windowed_rows
-from .._common.load.spool import Spool
-from .._common.load.windows import utc_now
+from .._common.load.resource import WindowedTable
+from .._common.source.windowed import WindowedSetup
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.stripe_analytics")
@@ -38,7 +34,7 @@ logger = logging.getLogger("metricsync.stripe_analytics")
 # `dimension_name` ("" when ungrouped) is declared not null, or Postgres' CSV load turns "" into NULL
 RESULTS = WindowedTable(
     "stripe_analytics",
-    "metric_results",
+    helpers.RESULTS_TABLE,
     ("query_name", "period", "metric", "dimension_value"),
     types=helpers.TYPES,
     not_null=("dimension_name",),
@@ -58,29 +54,25 @@ def stripe_analytics_source(
     default_timezone: str = settings.DEFAULT_TIMEZONE,
     max_periods: Optional[Dict[str, int]] = None,
     stripe_account: Optional[str] = None,
-    control: Any = None,
+    control: Optional[RunControl] = None,
     *,
     shared: SharedValues,
 ) -> Any:
-    """`stripe_account` (a connected account `acct_...`, one account of many: README "Scaling out")
+    """`stripe_account` (a connected account `acct_...`, one account of many: docs/scaling-out.md)
     is sent as the `Stripe-Account` header."""
-    control = control or RunControl()
-    key = require_key("stripe_analytics", shared.api_key)
-    auth = {"Authorization": f"Bearer {key}", **({"Stripe-Account": str(stripe_account)} if stripe_account else {})}
-    default_tz = helpers.check_timezone(default_timezone, "default_timezone")
-    checked = helpers.check_queries(queries, default_tz)
-    first_day = check_start_date(
-        "stripe_analytics", shared.start_date, control.today, required=control.backfill is None and bool(checked)
-    )
+    setup = WindowedSetup("stripe_analytics", shared, control)
+    auth = {
+        "Authorization": f"Bearer {setup.key}",
+        **({"Stripe-Account": str(stripe_account)} if stripe_account else {}),
+    }
+    checked = helpers.check_queries(queries, helpers.check_timezone(default_timezone, "default_timezone"))
+    first_day = setup.first_day(loads=bool(checked))
     periods = helpers.max_periods(max_periods)
-    helpers.check_first_day(
-        checked, control.backfill[0] if control.backfill else first_day, "--from" if control.backfill else "start_date"
-    )
+    backfill = setup.control.backfill
+    helpers.check_first_day(checked, backfill[0] if backfill else first_day, "--from" if backfill else "start_date")
     if body_encoding not in choices_of("stripe_analytics", "body_encoding"):  # as strict checking (spec.CHOICES)
         raise ConfigError(f"stripe_analytics: body_encoding {body_encoding!r} - use json or form")
     version = str(stripe_version or "").strip()
-    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
-    control.checkpoint_seconds = shared.checkpoint_seconds
     if not checked:  # an API key but nothing to load: say so, as Whop does, and load nothing
         logger.warning(
             "stripe_analytics: no queries are set, so nothing is loaded - set "
@@ -88,39 +80,16 @@ def stripe_analytics_source(
             '[{"name": "mrr", "metrics": [{"id": "metric_..."}], "interval": "day"}]'
         )
         return []
-    client = build_client(
-        "stripe_analytics",
+    client = setup.client(
         shared.base_url,
         auth,
-        secret=key,
         headers={"Stripe-Version": version} if version else {},
         permission_hint=settings.PERMISSION,
         key_hint=settings.KEY_HINT,
-        **shared.client,
     )
-    paginator = helpers.MetricQueryPaginator()
-
-    def plan(query: dict, progress: QueryProgress) -> list:
-        interval = query["interval"]
-        return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)
-
-    def fetch_window(query: dict, window: Any) -> Spool:
-        spool = Spool()  # the pages wait on disk for the load (a long window is ~150 pages)
-        request = helpers.metric_request(query, window, utc_now(), body_encoding)
-        if request is None:
-            return spool
-        to_arrow = control.converters["metric_results"]  # page by page: a long window is never a dict per row
-        paged = False
-        for body in client.pages(
-            request, paginator, endpoint=settings.ENDPOINT_NAME, check=helpers.is_metric_query_body
-        ):
-            following = paginator.next_request(request, body)
-            helpers.check_complete(body, following, paged=paged)
-            page = to_arrow.columns(helpers.result_columns(query, body, window))
-            note_fetched(page.nbytes)  # counted against the bytes held ahead, in memory or spooled
-            spool.add(page)
-            paged = True
-        return spool
+    fetch_window = functools.partial(
+        helpers.fetch_window, client, helpers.MetricQueryPaginator(), setup.control, body_encoding
+    )
 
     def fetch(unit: tuple) -> Any:
         query, window = unit
@@ -131,6 +100,6 @@ def stripe_analytics_source(
 
     @dlt.resource(**RESULTS.hints())
     def metric_results() -> Any:
-        yield from windowed_rows(RESULTS, checked, plan, fetch, control, workers)
+        yield from setup.rows(RESULTS, checked, setup.planner(lambda q: q["interval"], periods), fetch)
 
     return metric_results

@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 import pendulum
 import pyarrow as pa
 
-from .._common import ApiError, ConfigError, PageTokenPaginator, Request, Window
+from .._common import ApiClient, ApiError, ConfigError, PageTokenPaginator, Request, RunControl, Window
 from .._common.config.values import queries as check_query_list
 from .._common.errors import BadAnswer
-from .._common.load.resource import PeriodCheck
+from .._common.load.periods import PeriodCheck
+from .._common.load.prefetch import note as note_fetched
 from .._common.load.spool import Spool
 from .._common.load.windows import latest_period, next_period, period_start, utc_now
 from . import settings
@@ -21,6 +22,7 @@ from . import settings
 logger = logging.getLogger("metricsync.stripe_analytics")
 
 PROVIDER = "stripe_analytics"
+RESULTS_TABLE = "metric_results"  # the windowed table (`__init__.RESULTS`)
 UTC = dt.timezone.utc
 TYPES = {
     "query_name": pa.string(),
@@ -289,6 +291,31 @@ def fetch_split(window: Window, query: dict, fetch_one: Callable[[Window], Spool
         reason = f"returned a full page of {settings.LIMIT} rows and no next page"
     logger.info("%s: query %r: window %s %s, splitting it", PROVIDER, query["name"], window, reason)
     return Spool.join([fetch_split(half, query, fetch_one) for half in halves])
+
+
+def fetch_window(
+    client: ApiClient,
+    paginator: "MetricQueryPaginator",
+    control: RunControl,
+    encoding: str,
+    query: dict,
+    window: Window,
+) -> Spool:
+    """A query's window, every page of it as Arrow (`control.converters`: page by page, a long
+    window is never a dict per row), waiting on disk for the load (a long window is ~150 pages)."""
+    spool = Spool()
+    request = metric_request(query, window, utc_now(), encoding)
+    if request is None:
+        return spool
+    to_arrow = control.converters[RESULTS_TABLE]
+    paged = False
+    for body in client.pages(request, paginator, endpoint=settings.ENDPOINT_NAME, check=is_metric_query_body):
+        check_complete(body, paginator.next_request(request, body), paged=paged)
+        page = to_arrow.columns(result_columns(query, body, window))
+        note_fetched(page.nbytes)  # counted against the bytes held ahead, in memory or spooled
+        spool.add(page)
+        paged = True
+    return spool
 
 
 def query_error(query: dict, exc: ApiError) -> ApiError:

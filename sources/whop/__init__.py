@@ -19,13 +19,11 @@ from typing import Any, Dict, List, Optional
 
 import dlt
 
-from .._common import BodyCursorPaginator, QueryProgress, RunControl, build_client
+from .._common import ApiClient, BodyCursorPaginator, RunControl
 from .._common.config.shared import SharedValues, metricsync_source
-from .._common.config.values import require_key
-from .._common.config.values import start_date as check_start_date
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.load.resource import WindowedTable, windowed_rows
-from .._common.load.windows import utc_now
+from .._common.load.resource import WindowedTable
+from .._common.source.windowed import WindowedSetup
 from . import helpers, settings
 
 logger = logging.getLogger("metricsync.whop")
@@ -42,71 +40,49 @@ def whop_source(
     array_params: str = "brackets",
     account_id: Optional[str] = None,
     company_id: Optional[str] = None,
-    control: Any = None,
+    control: Optional[RunControl] = None,
     *,
     shared: SharedValues,
 ) -> Any:
-    """`account_id` / `company_id` (one account of many, see README "Scaling out") scope every
+    """`account_id` / `company_id` (one account of many, see docs/scaling-out.md) scope every
     wallet / metric query that does not set its own; both are the sub-account's `biz_` id, so
     one given alone scopes both kinds (except `account_id = global`, which is wallet-only)."""
-    control = control or RunControl()
-    key = require_key("whop", shared.api_key)
+    setup = WindowedSetup("whop", shared, control)
     wallet = helpers.for_account(helpers.wallet_queries(wallet_queries), "account_id", account_id or company_id)
     company = company_id or (account_id if account_id != "global" else None)
     metrics = helpers.for_account(helpers.metric_queries(metric_queries), "company_id", company)
-    first_day = check_start_date(
-        "whop", shared.start_date, control.today, required=control.backfill is None and bool(wallet or metrics)
-    )
+    setup.first_day(loads=bool(wallet or metrics))
     if not wallet and not metrics:
         logger.warning(
             "whop: no wallet_queries or metric_queries are set, so only definitions (the wallet schema) "
             "are loaded - set SOURCES__WHOP__WALLET_QUERIES or SOURCES__WHOP__METRIC_QUERIES"
         )
-    lookback, per_load, workers = shared.lookback_days, shared.windows_per_load, shared.max_concurrency
-    control.checkpoint_seconds = shared.checkpoint_seconds
-    client = build_client(
-        "whop",
-        shared.base_url,
-        {"Authorization": f"Bearer {key}"},
-        secret=key,
-        permission_hint=settings.PERMISSION,
-        **shared.client,
+    client = setup.client(
+        shared.base_url, {"Authorization": f"Bearer {setup.key}"}, permission_hint=settings.PERMISSION
     )
     paginator = BodyCursorPaginator(param=cursor_param)
-
-    def planner(granularity_of):
-        def plan(query: dict, progress: QueryProgress) -> list:
-            g = granularity_of(query)
-            return progress.next_windows(first_day, lookback, g, settings.MAX_PERIODS[g], per_load)
-
-        return plan
-
-    def fetch_wallet(unit: tuple) -> list:
-        query, window = unit
-        request = helpers.wallet_request(query, window, control.today, array_params)
-        body = client.request(request, endpoint="GET /stats/time_series", check=helpers.is_wallet_body, decimal=True)
-        return helpers.wallet_rows(query, body, window)
-
-    def fetch_metric(unit: tuple) -> list:
-        query, window = unit
-        request = helpers.metric_request(query, window, utc_now(), array_params)
-        if request is None:
-            return []
-        records: list = []
-        for body in client.pages(
-            request, paginator, endpoint="GET /stats/metric", check=helpers.is_metric_body, decimal=True
-        ):
-            records.extend(helpers.metric_records(body, f"query {query['name']!r}"))
-        return helpers.metric_rows(query, records, window)
+    today = setup.control.today
 
     @dlt.resource(**WALLET.hints())
     def wallet_time_series() -> Any:
-        yield from windowed_rows(WALLET, wallet, planner(lambda q: q["group_by"]), fetch_wallet, control, workers)
+        plan = setup.planner(lambda q: q["group_by"], settings.MAX_PERIODS)
+        fetch = functools.partial(helpers.fetch_wallet, client, today, array_params)
+        yield from setup.rows(WALLET, wallet, plan, fetch)
 
     @dlt.resource(**METRICS.hints())
     def metric_results() -> Any:
-        granularity = planner(lambda q: settings.METRIC_GRANULARITIES[q["granularity"]])
-        yield from windowed_rows(METRICS, metrics, granularity, fetch_metric, control, workers)
+        plan = setup.planner(lambda q: settings.METRIC_GRANULARITIES[q["granularity"]], settings.MAX_PERIODS)
+        fetch = functools.partial(helpers.fetch_metric, client, paginator, array_params)
+        yield from setup.rows(METRICS, metrics, plan, fetch)
+
+    # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are
+    # under way (on the prefetch threads) while the schema is asked for, in the same schedule
+    windowed = [resource for resource, queries in ((wallet_time_series, wallet), (metric_results, metrics)) if queries]
+    return windowed + schema_resources(client)
+
+
+def schema_resources(client: ApiClient) -> list:
+    """One definitions table (scd2 snapshots) per section of the wallet schema, asked for once."""
 
     @functools.lru_cache(maxsize=1)
     def wallet_schema() -> Any:
@@ -120,9 +96,4 @@ def whop_source(
 
         return schema_section
 
-    # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are
-    # under way (on the prefetch threads) while the schema is asked for, in the same schedule
-    resources = [wallet_time_series] if wallet else []
-    if metrics:
-        resources.append(metric_results)
-    return resources + [definitions(t, s) for t, s in settings.SCHEMA_SECTIONS.items()]
+    return [definitions(table, section) for table, section in settings.SCHEMA_SECTIONS.items()]

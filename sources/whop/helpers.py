@@ -7,11 +7,12 @@ from typing import Any, Optional
 
 import pyarrow as pa
 
-from .._common import MONEY, ApiError, ConfigError, Request, Window, to_date
+from .._common import MONEY, ApiClient, ApiError, ConfigError, Request, Window, to_date
 from .._common.config.values import queries as check_queries
 from .._common.errors import BadAnswer
+from .._common.http.paginators import Paginator
 from .._common.load.answers import api_date, one_per_key, own_fields, present
-from .._common.load.resource import PeriodCheck
+from .._common.load.periods import PeriodCheck
 from .._common.load.windows import latest_period, utc_now, utc_today
 from . import settings
 
@@ -297,6 +298,26 @@ def metric_rows(query: dict, records: list[dict], window: Window) -> list[dict]:
         )
     periods.log()
     return rows
+
+
+def fetch_wallet(client: ApiClient, today: dt.date, array_style: str, unit: tuple) -> list[dict]:
+    """A wallet query's window: one request, its rows."""
+    query, window = unit
+    request = wallet_request(query, window, today, array_style)
+    body = client.request(request, endpoint="GET /stats/time_series", check=is_wallet_body, decimal=True)
+    return wallet_rows(query, body, window)
+
+
+def fetch_metric(client: ApiClient, paginator: Paginator, array_style: str, unit: tuple) -> list[dict]:
+    """A metric query's window: every page of it, its rows."""
+    query, window = unit
+    request = metric_request(query, window, utc_now(), array_style)
+    if request is None:
+        return []
+    records: list = []
+    for body in client.pages(request, paginator, endpoint="GET /stats/metric", check=is_metric_body, decimal=True):
+        records.extend(metric_records(body, f"query {query['name']!r}"))
+    return metric_rows(query, records, window)
 
 
 def schema_rows(body: Any, section: str) -> list[dict]:

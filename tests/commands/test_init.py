@@ -63,7 +63,7 @@ def test_init_then_the_three_printed_commands_load_the_project(sandbox, isolated
         days = conn.execute("select count(distinct period) from whop.wallet_time_series").fetchone()[0]
     assert days == 31
     monkeypatch.chdir(project)  # `transform` in the project builds its own copy (--with-dbt), not the packaged one
-    from metricsync.commands.transform import Dbt
+    from metricsync.dbt.invocation import Dbt
 
     assert Dbt("duckdb", str(isolated), verbose=False).common[:2] == ["--project-dir", str(project / "transform")]
 

@@ -239,7 +239,7 @@ def test_a_transform_told_to_wait_builds_once_the_other_is_done(warehouse, isola
     """While the mart's lock is held, `transform` exits 6 naming the holder; with
     TRANSFORM__LOCK_WAIT_SECONDS (as that line says) it waits, then runs (here: nothing loaded, exit 2)."""
     import dlt
-    from metricsync import locking
+    from metricsync import locks
     from metricsync.warehouse.destinations import make_destination
 
     mart = dlt.pipeline(
@@ -248,8 +248,8 @@ def test_a_transform_told_to_wait_builds_once_the_other_is_done(warehouse, isola
         dataset_name="metrics",
         destination=make_destination("duckdb", "metrics"),
     )
-    holder = locking.Owner()
-    with locking.mart_lock(mart, owner=holder):
+    holder = locks.Owner()
+    with locks.transform_lock(mart, owner=holder):
         refused = transform(isolated, warehouse)
         waiting = transform(isolated, warehouse, TRANSFORM__LOCK_WAIT_SECONDS="120")
         code, output = finished(refused)

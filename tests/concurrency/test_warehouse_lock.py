@@ -145,7 +145,8 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
     when left by a dead process this one can see (same host, boot and pid namespace), never when
     left by a process of another pid namespace (a container with the same hostname)."""
     import dlt
-    from metricsync import locking
+    from metricsync import locks
+    from metricsync.locks import scopes
     from metricsync.warehouse.destinations import make_destination
     from support import _mariadb_query
 
@@ -165,28 +166,28 @@ def test_lock_rows_on_other_warehouses_name_the_holder_and_expire_by_the_warehou
     def beat(seconds_ago: int) -> str:  # the warehouse's clock, as the lock writes it
         return f"beat = date_format(current_timestamp - interval {seconds_ago} second, '%Y-%m-%dT%H:%i:%s')"
 
-    def crashed() -> locking.Owner:
-        owner = locking.Owner()
-        lock = locking.make_lock(pipeline, "statsig__sqlalchemy", owner)
+    def crashed() -> locks.Owner:
+        owner = locks.Owner()
+        lock = scopes.make_lock(pipeline, "statsig__sqlalchemy", owner)
         assert lock.try_acquire() is None
         lock._stop.set()  # its heartbeat stops and its row stays, as after a crash
         return owner
 
-    holder = locking.Owner()
-    first = locking.make_lock(pipeline, "statsig__sqlalchemy", holder)
+    holder = locks.Owner()
+    first = scopes.make_lock(pipeline, "statsig__sqlalchemy", holder)
     assert first.try_acquire() is None
-    held = locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire()
+    held = scopes.make_lock(pipeline, "statsig__sqlalchemy").try_acquire()
     assert held.startswith(f"host {holder.host}, pid {holder.pid}, run {holder.run[:8]}, since "), held
     first.release()
     crashed()
     change("pid = 4194305")  # a pid no process of this host has
-    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is None  # taken over at once
+    assert scopes.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is None  # taken over at once
     change("pid = 4194305, pid_space = 'another-container'")
-    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # alive, as far as we know
+    assert scopes.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # alive, as far as we know
     change(beat(30))
-    assert locking.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # a beat 30 s ago: alive
+    assert scopes.make_lock(pipeline, "statsig__sqlalchemy").try_acquire() is not None  # a beat 30 s ago: alive
     change(beat(61))
-    last = locking.make_lock(pipeline, "statsig__sqlalchemy")
+    last = scopes.make_lock(pipeline, "statsig__sqlalchemy")
     assert last.try_acquire() is None  # no heartbeat for a minute: taken over
     last.release()
     assert _mariadb_query(sql_warehouse.credentials, f"select count(*) from {dataset}._metricsync_locks") == [(0,)]
@@ -196,7 +197,7 @@ def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolate
     """The write turn of a dataset (what every state restore and load takes) is one writer's at a
     time on every warehouse kind, and a wait for it is bounded: past it, exit 6 naming the writer."""
     import dlt
-    from metricsync import locking
+    from metricsync import locks
     from metricsync.warehouse.destinations import make_destination
 
     dataset = sql_warehouse.dataset("whop")
@@ -209,16 +210,16 @@ def test_a_turn_at_a_dataset_waits_for_its_writer_then_exits_6_naming_it(isolate
             destination=make_destination(sql_warehouse.name, dataset),
         )
 
-    writer = locking.Owner()
-    with locking.write_turn(pipeline("whop__north"), "whop", owner=writer):
+    writer = locks.Owner()
+    with locks.dataset_turn(pipeline("whop__north"), "whop", owner=writer):
         started = time.monotonic()
-        with pytest.raises(locking.RunInProgress) as refused:
-            with locking.write_turn(pipeline("whop__south"), "whop", 0.5, at_least=0.2):
+        with pytest.raises(locks.RunInProgress) as refused:
+            with locks.dataset_turn(pipeline("whop__south"), "whop", 0.5, at_least=0.2):
                 pass
         assert 0.5 <= time.monotonic() - started < 10
     message, holder = str(refused.value), f"host {writer.host}, pid {writer.pid}, run {writer.run[:8]}, since "
     what = f"the DuckDB file {sql_warehouse.credentials}" if sql_warehouse.name == "duckdb" else f"dataset {dataset}"
     assert message.startswith(f"whop: another run kept writing {what} for over 0.5s ({holder}"), message
     assert message.endswith(" UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait longer")
-    with locking.write_turn(pipeline("whop__south"), "whop", at_least=0):  # free again
+    with locks.dataset_turn(pipeline("whop__south"), "whop", at_least=0):  # free again
         pass

@@ -219,7 +219,7 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
 def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, target_path, named):
     from types import SimpleNamespace
 
-    from metricsync.commands.transform import _failures
+    from metricsync.dbt.invocation import failures
 
     if target_path is None:
         monkeypatch.delenv("DBT_TARGET_PATH")
@@ -230,7 +230,7 @@ def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, t
         message="Got 1 result, configured to fail if != 0",
         node=SimpleNamespace(resource_type="test", name="not_null_x"),
     )
-    assert _failures(SimpleNamespace(results=[failed])) == [
+    assert failures(SimpleNamespace(results=[failed])) == [
         "transform: dbt test not_null_x fail: Got 1 result, configured to fail if != 0 - "
         f"see {named}; fix the data or the model and run again"
     ]
@@ -271,7 +271,7 @@ def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, t
 def test_profile_comes_from_the_dlt_credentials_without_secrets(destination, credentials, expected):
     from types import SimpleNamespace
 
-    from metricsync.commands.transform import profile
+    from metricsync.dbt.profiles import profile
 
     output = profile(destination, SimpleNamespace(**credentials))["metricsync"]["outputs"][destination]
     assert {k: output[k] for k in expected} == expected

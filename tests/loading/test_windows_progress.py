@@ -17,7 +17,7 @@ from metricsync.sources._common import (
     run_concurrently,
     to_date,
 )
-from metricsync.sources._common.load.resource import in_window
+from metricsync.sources._common.load.periods import in_window
 from metricsync.sources._common.load.windows import incremental_start, next_period
 
 D = dt.date

@@ -7,8 +7,10 @@ source arguments there, resolved from every layout dlt knows (`SOURCES__WHOP__TI
 itself receives them range-checked in one argument, `shared`:
 
     @metricsync_source("statsig", windows_per_load=settings.WINDOWS_PER_LOAD)
-    def statsig_source(api_version: str = settings.API_VERSION, control: Any = None, *, shared: SharedValues):
-        client = build_client("statsig", shared.base_url, headers, secret=shared.api_key, **shared.client)
+    def statsig_source(api_version: str = settings.API_VERSION, control: Optional[RunControl] = None, *,
+                       shared: SharedValues):
+        setup = WindowedSetup("statsig", shared, control)  # sources/_common/source/windowed.py
+        client = setup.client(shared.base_url, {"STATSIG-API-KEY": setup.key}, headers=headers)
 
 Keyword arguments of the decorator are this provider's defaults where they differ from the shared
 ones (`base_url` has none shared, so every source gives its own).

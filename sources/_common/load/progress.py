@@ -14,9 +14,10 @@ import datetime as dt
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Hashable, Iterator, Optional
 
 from metricsync.sources._common.load import covered
+from metricsync.sources._common.load.arrow import Converter
 from metricsync.sources._common.load.prefetch import FetchFn, PaceFn, Prefetcher
 from metricsync.sources._common.load.tally import RunTally
 from metricsync.sources._common.load.windows import (
@@ -35,6 +36,10 @@ EARLY_LOAD_REST_SECONDS = 5.0  # ... when its windows still to fetch take at lea
 REMEMBERED = 60  # windows per query whose last answer's row count the state keeps (the newest)
 
 
+Plan = dict[tuple[str, str], list[Window]]  # (resource, query name) -> windows
+WindowKey = tuple[str, Hashable]  # (resource, `prefetch.unit_key`: query name and window)
+
+
 @dataclass
 class RunControl:
     """Passed by the runner to a source: the kind of run and, back, which resources have more."""
@@ -42,27 +47,26 @@ class RunControl:
     backfill: Optional[tuple[dt.date, dt.date]] = None
     windows_per_load: Optional[int] = None
     today: dt.date = field(default_factory=lambda: utc_today())
-    plans: dict = field(default_factory=dict)
-    pending: set = field(default_factory=set)
+    plans: Plan = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)  # resources whose plan holds windows for another load
     loads: int = 0
-    queries: Optional[set] = None  # `--queries`: only these query names (None: all)
+    queries: Optional[set[str]] = None  # `--queries`: only these query names (None: all)
     tally: RunTally = field(default_factory=RunTally)
     # `verify`: each query's full plan is recorded here, (resource, query) -> windows, and no
     # window is fetched (None: a normal run)
-    plan_only: Optional[dict] = None
-
-    def selects(self, query_name: str) -> bool:
-        return self.queries is None or query_name in self.queries
-
+    plan_only: Optional[Plan] = None
     checkpoint_seconds: float = CHECKPOINT_SECONDS  # set by the source from its setting
     load_rows: int = field(default_factory=lambda: LOAD_ROWS)  # rows a resource takes per load at most
     clock: Callable[[], float] = time.monotonic  # when chunks began and expire (tests pass a fake one)
-    prefetchers: dict = field(default_factory=dict)
-    converters: dict = field(default_factory=dict)  # resource -> rows to Arrow, as of the current load
+    prefetchers: dict[str, Prefetcher] = field(default_factory=dict)
+    converters: dict[str, Converter] = field(default_factory=dict)  # resource -> rows to Arrow, this load
     pace: Optional[PaceFn] = None  # the provider's requests per second while paced, else None (the runner's)
-    window_rows: dict = field(default_factory=dict)  # (resource, unit key) -> rows of a window fetched
-    answered: dict = field(default_factory=dict)  # (resource, unit key) -> the API's rows in it (no tombstones)
-    cuts: dict = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
+    window_rows: dict[WindowKey, int] = field(default_factory=dict)  # -> rows of a window fetched
+    answered: dict[WindowKey, int] = field(default_factory=dict)  # -> the API's rows (no tombstones)
+    cuts: dict[str, float] = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
+
+    def selects(self, query_name: str) -> bool:
+        return self.queries is None or query_name in self.queries
 
     @property
     def backfill_key(self) -> str:

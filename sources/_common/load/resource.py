@@ -22,10 +22,11 @@ import pyarrow.compute as pc
 from metricsync.sources._common.errors import ApiError, BadAnswer
 from metricsync.sources._common.load.arrow import BadValue, Converter, TypeDrift, concat, expand
 from metricsync.sources._common.load.batch import Batch
-from metricsync.sources._common.load.prefetch import unit_key
+from metricsync.sources._common.load.periods import WeekStartLearned
+from metricsync.sources._common.load.prefetch import Prefetcher, unit_key
 from metricsync.sources._common.load.progress import Chunk, QueryProgress, RunControl
 from metricsync.sources._common.load.spool import Spool
-from metricsync.sources._common.load.windows import Window, days, period_start
+from metricsync.sources._common.load.windows import Window, days
 
 logger = logging.getLogger("metricsync.windows")
 
@@ -107,95 +108,6 @@ class WindowedTable:
             self.check_unique(keys.to_pylist(), query_name)  # a clash: name it
 
 
-class WeekStartLearned(Exception):
-    """A window's answer labels weeks from another day than the windows were cut on: the answer
-    is not loaded, and the query's windows are cut on `week_start` from then on."""
-
-    def __init__(self, week_start: str) -> None:
-        super().__init__(week_start)
-        self.week_start = week_start
-
-
-WEEK_STARTS = {0: "monday", 6: "sunday"}
-
-
-class PeriodCheck:
-    """Sorts one window's rows by the period the API labelled them with.
-
-    A row outside the window is dropped (it belongs to another request's answer); a row whose
-    label is not the start of a period of the requested granularity (e.g. weeks labelled from
-    Sunday) is kept under the API's own label, never moved onto an aligned period it would
-    overwrite. Both are counted; rows outside the window (a provider's inclusive `to`, learned
-    once) are logged once per query and process at INFO, misaligned ones per window as a warning."""
-
-    told: set = set()  # (provider, query) whose rows outside the window were logged
-
-    @classmethod
-    def forget(cls, provider: str) -> None:
-        """A new run of `provider` logs what it learns again (the runner calls it)."""
-        cls.told = {told for told in cls.told if told[0] != provider}
-
-    def __init__(self, provider: str, query_name: str, window: Window, granularity: str):
-        self.provider, self.query_name, self.window, self.granularity = provider, query_name, window, granularity
-        self.outside = self.misaligned = 0
-        self.verdicts: dict = {}
-
-    def keep(self, day: Any) -> bool:
-        verdict = self.verdicts.get(day)
-        if verdict is None:  # each day is judged once per window (a page repeats it on every row)
-            verdict = self.verdicts[day] = self.judge(day)
-        if verdict == "outside":
-            self.outside += 1
-            return False
-        if verdict == "misaligned":
-            self.misaligned += 1
-        return True
-
-    def judge(self, day: Any) -> str:
-        """ "outside" the window, "misaligned" or "kept"."""
-        if not in_window(day, self.window):
-            return "outside"
-        if self.granularity in ("week", "weekly"):
-            self.check_week(day)
-            return "kept"
-        return "kept" if period_start(day, self.granularity) == day else "misaligned"
-
-    def check_week(self, day: Any) -> None:
-        """Weeks as the API labels them: from Monday or from Sunday (windows are cut on the day
-        learned, `WeekStartLearned` when it differs); any other label fails the query."""
-        reading = WEEK_STARTS.get(day.weekday())
-        if reading is None:
-            raise ApiError(
-                self.provider,
-                f"query {self.query_name!r}",
-                200,
-                f"a week is labelled {day} (a {day:%A}), neither a Monday nor a Sunday",
-                hint="report it with this line",
-            )
-        if reading != WEEK_STARTS[self.window.start.weekday()]:
-            raise WeekStartLearned(reading)
-
-    def log(self) -> None:
-        if self.outside and (self.provider, self.query_name) not in PeriodCheck.told:
-            PeriodCheck.told.add((self.provider, self.query_name))
-            logger.info(
-                "%s: query %r: dropped %d row(s) dated outside the requested window %s (logged once)",
-                self.provider,
-                self.query_name,
-                self.outside,
-                self.window,
-            )
-        if self.misaligned:
-            logger.warning(
-                "%s: query %r: %d row(s) in window %s are dated off the %s boundary; kept under the API's own date",
-                self.provider,
-                self.query_name,
-                self.misaligned,
-                self.window,
-                self.granularity,
-            )
-
-
 def windowed_rows(
     table: WindowedTable,
     queries: list[dict],
@@ -204,90 +116,131 @@ def windowed_rows(
     control: RunControl,
     max_workers: int,
 ) -> Iterator[pa.Table]:
-    """`plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
+    """One load of a windowed resource: plan its windows, take them, commit their progress.
+
+    `plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
     `fetch((query, window))` returns that window's rows (a list of dicts, or Arrow pages built
-    with `control.converters[table.name]` in a `Spool`, read back when the load takes the window).
-    Each window becomes one Arrow table, its rows plus its tombstones, held compact (text repeated
-    down a page stored once, arrow.py) until the load takes it, in plan order; those tables reach
-    dlt as plain columns in items of about `BATCH_ROWS` rows, small windows gathered, large ones
-    sliced (see batch.py); once `control.checkpoint_seconds` have passed (or
-    another window would take the load past `control.load_rows` rows) the load stops after the
-    window at hand and the rest go back to the plan. State is only written for the windows this
-    load yielded, at its end, so a failure never advances it past data that did not land; the next load's windows are then
-    fetched (see prefetch.py) while dlt loads this one. Columns are named as dlt names them, and
-    keep the type they have in the destination."""
+    with `control.converters[table.name]` in a `Spool`). Each window becomes one Arrow table, its
+    rows plus its tombstones, handed to dlt in plan order in items of about `BATCH_ROWS` rows
+    (batch.py); the load ends early when its chunk is late or full (progress.py). State is written
+    only for the windows this load yielded, at its end, so a failure never advances it past data
+    that did not land; the next load's windows are then fetched (prefetch.py) while dlt loads."""
+    load = plan_load(table, queries, plan, fetch, control, max_workers)
+    yield from load.take()
+    load.commit()
+
+
+def plan_load(
+    table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn, control: RunControl, max_workers: int
+) -> "TableLoad":
+    """This load's windows per query, from dlt state, and their fetches started ahead."""
     state = dlt.current.resource_state()
-    schema = dlt.current.source_schema()
-    existing = {
-        name: column.get("data_type") for name, column in schema.tables.get(table.name, {}).get("columns", {}).items()
-    }
-    normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
-    progresses, units = [], []
-    for query in queries:
-        progress = QueryProgress(state, table.name, query["name"], control)
-        progresses.append(progress)
-        units.extend((query, window) for window in plan(query, progress))
-    chunk = Chunk(control, control.checkpoint_seconds, table.name)
-    # rows become Arrow in the fetching thread (a window held ahead is one table, not a dict per
-    # row), with this load's view of the destination's column types
-    control.converters[table.name] = Converter(
-        {**table.types, TOMBSTONE: pa.bool_()},
-        (*table.key, *table.not_null),
-        existing,
-        normalize,
-        compact=True,
-        period=table.period,
-    )
+    progresses = [QueryProgress(state, table.name, query["name"], control) for query in queries]
+    units = [(query, window) for query, progress in zip(queries, progresses) for window in plan(query, progress)]
+    control.converters[table.name] = converter(table)
     control.tally.table_rows.setdefault(table.name, 0)
     prefetcher = control.prefetcher(table.name, lambda unit: window_table(table, unit, fetch, control), max_workers)
     prefetcher.expect(units)
-    taken = dict.fromkeys((p.query_name for p in progresses), 0)
-    by_name = {p.query_name: p for p in progresses}
-    batch = Batch()
-    relearnt: set = set()
-    for index, unit in enumerate(units):
+    return TableLoad(table, control, queries, progresses, units, prefetcher)
+
+
+def converter(table: WindowedTable) -> Converter:
+    """Rows to Arrow in the fetching thread (a window held ahead is one table, not a dict per row),
+    with this load's view of the destination's column types; columns named as dlt names them."""
+    schema = dlt.current.source_schema()
+    columns = schema.tables.get(table.name, {}).get("columns", {})
+    return Converter(
+        {**table.types, TOMBSTONE: pa.bool_()},
+        (*table.key, *table.not_null),
+        {name: column.get("data_type") for name, column in columns.items()},
+        functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier),
+        compact=True,
+        period=table.period,
+    )
+
+
+class TableLoad:
+    """The windows one load of a resource takes, in plan order, and what it took of each query."""
+
+    def __init__(
+        self,
+        table: WindowedTable,
+        control: RunControl,
+        queries: list[dict],
+        progresses: list[QueryProgress],
+        units: list[tuple],
+        prefetcher: Prefetcher,
+    ) -> None:
+        self.table, self.control, self.queries, self.units = table, control, queries, units
+        self.progresses, self.prefetcher = progresses, prefetcher
+        self.by_name = {progress.query_name: progress for progress in progresses}
+        self.taken = dict.fromkeys(self.by_name, 0)
+        self.relearnt: set[str] = set()
+        self.chunk = Chunk(control, control.checkpoint_seconds, table.name)
+        self.batch = Batch()
+
+    def take(self) -> Iterator[pa.Table]:
+        """Each window's table as its fetch ends, gathered into batches, until the chunk ends."""
+        for index, unit in enumerate(self.units):
+            if unit[0]["name"] in self.relearnt:
+                continue
+            fetched = self.prefetcher.take(unit)
+            if isinstance(fetched, WeekStartLearned):
+                self.relearn(unit, fetched.week_start)
+                continue
+            yield from self.hand_over(unit, fetched)
+            following = self.units[index + 1] if index + 1 < len(self.units) else None
+            next_ready = following is not None and self.prefetcher.ready(following)
+            # the next window's size, when it is fetched already (else the chunk assumes the largest yet)
+            next_rows = self.control.window_rows.get((self.table.name, unit_key(following))) if next_ready else None
+            expired = self.chunk.full(next_rows) or self.chunk.late(rest=len(self.units) - index - 1)
+            if expired or self.batch.due(next_ready):
+                yield from self.batch.flush()
+            if expired:
+                break
+        yield from self.batch.flush()
+
+    def hand_over(self, unit: tuple, fetched: Any) -> Iterator[pa.Table]:
+        """A window held ahead compact (arrow.py), handed to dlt as plain columns a batch at a
+        time, so a large window is never plain all at once."""
         name = unit[0]["name"]
-        if name in relearnt:
-            continue
-        fetched = prefetcher.take(unit)
-        if isinstance(fetched, WeekStartLearned):
-            logger.info(
-                "%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
-                table.provider,
-                name,
-                fetched.week_start.capitalize(),
-            )
-            by_name[name].learn_week_start(fetched.week_start, unit[1], taken[name])
-            relearnt.add(name)
-            continue
         if isinstance(fetched, SpooledWindow):
             fetched = fetched.read()
-        by_name[name].answered(unit[1], control.answered.pop((table.name, unit_key(unit))))
-        # held ahead compact (arrow.py); handed to dlt as plain columns a batch at a time, so a large
-        # window is never plain all at once
-        for start in range(0, fetched.num_rows, batch.max_rows):
-            batch.add(expand(fetched.slice(start, batch.max_rows)))
-            if batch.full():
-                yield from batch.flush()
-        chunk.took(fetched.num_rows)
-        taken[name] += 1
-        next_ready = index + 1 < len(units) and prefetcher.ready(units[index + 1])
-        # the next window's size, when it is fetched already (else the chunk assumes the largest yet)
-        next_rows = control.window_rows.get((table.name, unit_key(units[index + 1]))) if next_ready else None
-        expired = chunk.full(next_rows) or chunk.late(rest=len(units) - index - 1)
-        if expired or batch.due(next_ready):
-            yield from batch.flush()
-        if expired:
-            break
-    yield from batch.flush()
-    for progress in progresses:
-        if progress.query_name not in relearnt:
-            progress.keep(taken[progress.query_name])
-    prefetcher.expect(
-        [(query, window) for query, progress in zip(queries, progresses) for window in progress.upcoming()]
-    )
-    for progress in progresses:
-        progress.commit()
+        self.by_name[name].answered(unit[1], self.control.answered.pop((self.table.name, unit_key(unit))))
+        for start in range(0, fetched.num_rows, self.batch.max_rows):
+            self.batch.add(expand(fetched.slice(start, self.batch.max_rows)))
+            if self.batch.full():
+                yield from self.batch.flush()
+        self.chunk.took(fetched.num_rows)
+        self.taken[name] += 1
+
+    def relearn(self, unit: tuple, week_start: str) -> None:
+        """The query's answer labels weeks from another day: its windows are cut again, next load."""
+        name = unit[0]["name"]
+        logger.info(
+            "%s: query %r: the API labels weeks from %s; windows are cut on that day from now on",
+            self.table.provider,
+            name,
+            week_start.capitalize(),
+        )
+        self.by_name[name].learn_week_start(week_start, unit[1], self.taken[name])
+        self.relearnt.add(name)
+
+    def commit(self) -> None:
+        """The windows not taken go back to the plan, the next load's are fetched ahead, and the
+        progress of those taken is written to the resource state (it lands with this load)."""
+        for progress in self.progresses:
+            if progress.query_name not in self.relearnt:
+                progress.keep(self.taken[progress.query_name])
+        self.prefetcher.expect(
+            [
+                (query, window)
+                for query, progress in zip(self.queries, self.progresses)
+                for window in progress.upcoming()
+            ]
+        )
+        for progress in self.progresses:
+            progress.commit()
 
 
 def window_table(table: WindowedTable, unit: tuple, fetch: FetchFn, control: RunControl) -> Any:
@@ -353,7 +306,3 @@ def _window_table(table: WindowedTable, query: dict, window: Window, fetched: An
     control.tally.fetched(rows, table.name)
     control.answered[(table.name, unit_key((query, window)))] = rows
     return result
-
-
-def in_window(day: Any, window: Window) -> bool:
-    return window.start <= day < window.end

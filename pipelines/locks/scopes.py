@@ -1,19 +1,19 @@
-"""One writer per dataset, whatever runs: runs, accounts, hosts, orchestrator tasks and
-`transform`s against one warehouse take these locks (the kinds are in `pipelines/lock_kinds.py`):
+"""The locks by scope, each a context manager that waits a bounded time, then fails with exit 6
+naming the holder (the kinds, advisory / file / row, are in `kinds.py`):
 
-* `pipeline_lock`: a file lock in the pipelines folder, one run of a pipeline on this machine
+* `pipeline_lock`: one run of a pipeline on this machine, a file lock in the pipelines folder
   (its local state);
-* `destination_lock`: one run of a pipeline in the warehouse, from restoring state to the last
-  load, keyed by the pipeline's name (two hosts running one account);
-* `write_turn`: one writer at a time of a dataset (its tables, `<dataset>_staging`, dlt's state
+* `warehouse_lock`: one run of a pipeline in the warehouse, from restoring state to the last load,
+  keyed by the pipeline's name (two hosts running one account);
+* `dataset_turn`: one writer at a time of a dataset (its tables, `<dataset>_staging`, dlt's state
   tables), keyed by the dataset (a DuckDB file: the whole file, one writing process at a time);
   taken for each state restore and each load, so accounts fetch in parallel and write in turns;
-* `mart_lock`: one `transform` at a time per mart (its audit schema and the published one).
+  `duckdb_file_turn` is the same turn for a write without a pipeline (the run history's);
+* `transform_lock`: one `transform` at a time per mart (its audit schema and the published one).
 
 Postgres holds them as session advisory locks, a DuckDB file as lock files beside it, any other SQL
-warehouse as rows in `<dataset>._metricsync_locks`. Every wait is bounded: a run waits up to
-`lock_wait_seconds` (default 0) for a lock, a turn up to `TURN_WAIT_SECONDS` (or
-`lock_wait_seconds` when longer), then fails with exit 6 naming the holder, e.g.
+warehouse as rows in `<dataset>._metricsync_locks`. A run waits up to `lock_wait_seconds`
+(default 0) for a lock, a turn up to `TURN_WAIT_SECONDS` (or `lock_wait_seconds` when longer), e.g.
 
     whop: another run of whop__postgres holds the warehouse lock (host cron-1, pid 4242, run 3f2a9c1e,
     since 2026-11-30 02:00:01 UTC) - wait for it to finish, or set SOURCES__WHOP__LOCK_WAIT_SECONDS to wait for it
@@ -24,9 +24,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
-from .lock_kinds import AdvisoryLock, FileLock, Owner, RowLock, RunInProgress
-
-__all__ = ["Owner", "RunInProgress", "destination_lock", "mart_lock", "pipeline_lock", "write_turn"]
+from metricsync.locks.kinds import AdvisoryLock, FileLock, Owner, RowLock, RunInProgress
+from metricsync.warehouse.destinations import duckdb_path
 
 TURN_WAIT_SECONDS = 900.0  # the longest a turn waits for another writer's (one load: at most 500,000 rows)
 POLL_SECONDS = 0.2
@@ -106,7 +105,7 @@ def pipeline_lock(
 
 
 @contextmanager
-def destination_lock(
+def warehouse_lock(
     pipeline: Any, provider: str, wait_seconds: float = 0.0, owner: Optional[Owner] = None
 ) -> Iterator[Any]:
     """One run of the pipeline in its destination, for the block (yields the lock: `check()` it
@@ -132,7 +131,7 @@ def turn_name(pipeline: Any) -> tuple[str, str]:
 
 
 @contextmanager
-def write_turn(
+def dataset_turn(
     pipeline: Any,
     provider: str,
     wait_seconds: float = 0.0,
@@ -159,12 +158,10 @@ def write_turn(
 
 
 @contextmanager
-def file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECONDS) -> Iterator[None]:
+def duckdb_file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECONDS) -> Iterator[None]:
     """A local DuckDB file's write turn without a pipeline (the run history's short writes): the
     lock file `write_turn` takes for the whole file. Other destinations: nothing (a server
     warehouse orders writers itself; the history writes in one transaction)."""
-    from metricsync.warehouse.destinations import duckdb_path
-
     path = duckdb_path()
     if destination != "duckdb" or ":" in path:
         yield
@@ -179,7 +176,7 @@ def file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECON
 
 
 @contextmanager
-def mart_lock(
+def transform_lock(
     pipeline: Any,
     wait_seconds: float = 0.0,
     setting: str = "TRANSFORM__LOCK_WAIT_SECONDS",

@@ -1,4 +1,4 @@
-"""The three kinds of lock behind `pipelines/locking.py`, each taken with `try_acquire()` (None
+"""The three kinds of lock behind every scope (`pipelines/locks/scopes.py`), each taken with `try_acquire()` (None
 when taken, else a description of the holder), `check()`ed before each load and `release()`d:
 
 * `AdvisoryLock` (Postgres): a session advisory lock, released by the server when the holder's
