@@ -1,6 +1,6 @@
 """Accounts in the operator commands: `reset --accounts` refuses an account not configured, `check`
 proves each account's key and `describe` lists them. `status` and `reset --accounts` of loaded
-accounts, on DuckDB and Postgres: tests/test_many_accounts.py."""
+accounts, on DuckDB and Postgres: tests/concurrency/test_many_accounts.py."""
 
 import datetime as dt
 

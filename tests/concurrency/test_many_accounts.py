@@ -11,7 +11,7 @@ Ten, not the thousand the feature is for: each account is a pipeline run of its 
 import datetime as dt
 import json
 
-from conftest import configure, today
+from support import configure, today
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=20)
