@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from . import reload
+from . import accounts, reload
 from .report import markdown
 from .runs import Bench
 
@@ -52,6 +52,8 @@ def main(argv=None) -> int:
         only=args.only,
     )
     results = bench.run_all()
+    if bench.wanted("accounts"):
+        results["accounts"] = accounts.scenario(args.quick, args.concurrency)
     if bench.wanted("reload"):
         results["reload"] = reload.scenario(args.quick, bench.postgres)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}

@@ -3,9 +3,10 @@ with wall seconds, CPU seconds (user + sys, all threads), rows, requests and the
 RSS (`ru_maxrss`, its own and its children's, so a contender is measured alone and the sandbox's
 memory is never counted).
 
-Kinds: `metricsync` (the runner's backfill or nightly sync), `floor` (the captured requests
-replayed with a bare httpx thread pool into DuckDB via Arrow), `rest_api` (dlt's declarative source),
-`dlt_dicts` (the row-heavy pages through dlt as a Python dict per row).
+Kinds: `metricsync` (the runner's backfill or nightly sync), `accounts` (a provider's accounts, as
+`run --parallel N`), `floor` (the captured requests replayed with a bare httpx thread pool into DuckDB
+via Arrow), `rest_api` (dlt's declarative source), `dlt_dicts` (the row-heavy pages through dlt as a
+Python dict per row).
 """
 
 import datetime as dt
@@ -46,6 +47,19 @@ def run_metricsync(spec: dict) -> dict:
         totals["loads"] += result.loads
         totals["per_provider"][provider] = {"rows": rows, "seconds": round(result.seconds, 3)}
     return totals
+
+
+def run_accounts(spec: dict) -> dict:
+    """A provider's accounts (`sources.<provider>.accounts`), as `metricsync run <provider> --parallel N`."""
+    from metricsync.fanout import run_accounts as fan_out
+
+    results = fan_out(
+        spec["provider"], spec["destination"], pipelines_dir=spec["pipelines_dir"], parallel=spec["parallel"]
+    )
+    failed = [r.message for r in results or [] if not r.ok]
+    if not results or failed:
+        raise SystemExit(failed[0] if failed else f"{spec['provider']}: no accounts configured")
+    return {"rows": sum(sum(r.rows.values()) for r in results), "loads": sum(r.loads for r in results)}
 
 
 def page_rows(body: Any) -> list:
@@ -301,9 +315,13 @@ def warm_imports() -> None:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     warm_imports()
-    kind = {"metricsync": run_metricsync, "floor": run_floor, "rest_api": run_rest_api, "dlt_dicts": run_dlt_dicts}[
-        spec["kind"]
-    ]
+    kind = {
+        "metricsync": run_metricsync,
+        "accounts": run_accounts,
+        "floor": run_floor,
+        "rest_api": run_rest_api,
+        "dlt_dicts": run_dlt_dicts,
+    }[spec["kind"]]
     started, cpu, began = time.perf_counter(), cpu_seconds(), time.monotonic()
     outcome = kind(spec)
     outcome["seconds"] = time.perf_counter() - started

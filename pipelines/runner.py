@@ -5,8 +5,9 @@ import functools
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
@@ -192,6 +193,17 @@ def finish_pending(pipeline: Any, label: str, destination: str) -> int:
     return 1
 
 
+@dataclass
+class _Target:
+    """Where a run loads: the dataset, the destination factory, the pipeline's name and locks' terms."""
+
+    dataset: str
+    factory: Any
+    name: str
+    wait: float
+    owner: Owner = field(default_factory=Owner)
+
+
 def run_provider(
     provider: str,
     destination: str = "duckdb",
@@ -211,94 +223,151 @@ def run_provider(
     `clock` times the chunks (`checkpoint_seconds`; tests pass a fake one)."""
     result = ProviderResult(provider, backfill=backfill, account=account.name if account else None)
     started = time.monotonic()
+    stats = request_stats(provider)
+    control = _start(provider, result, selection, clock)
+    pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
+    try:
+        target = _prepare(provider, destination, windows_per_load, control, account)
+        with _locked_pipeline(provider, target, pipelines_dir) as (pipeline, lock, turn):
+            _restore(pipeline, target, turn, result, destination, account)
+            if on_change:
+                result.tally.on_change = lambda: on_change(_count_requests(result, stats))
+            _load_chunks(pipeline, target, turn, lock, control, result, selection, account)
+    except (Exception, KeyboardInterrupt) as exc:  # every failure becomes one line; loads already committed stay
+        _fail(result, exc, destination)
+    finally:
+        control.close(wait=not received())
+    result.seconds = time.monotonic() - started
+    return _finish(result, stats)
+
+
+def _start(provider: str, result: ProviderResult, selection: Any, clock: Optional[Callable[[], float]]) -> RunControl:
+    """Fresh per-run counters and learnt limits, the TLS context loading in the background, and the
+    run's `RunControl`."""
     # the CA bundle loads (without the GIL) while the destination is set up, not before the first request
     threading.Thread(target=ssl_context, name="metricsync-tls", daemon=True).start()
-    stats = request_stats(provider)
-    stats.reset()
-    pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
+    request_stats(provider).reset()
     limits.forget(provider)
     PeriodCheck.forget(provider)
-    control = RunControl(
-        backfill=backfill,
+    return RunControl(
+        backfill=result.backfill,
         clock=clock or time.monotonic,
         tally=result.tally,
         queries=selection.queries if selection else None,
         pace=functools.partial(limits.pace, provider),
     )
-    try:
-        register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
-        apply_loader_defaults()
-        remember_hint_checks()
-        check_settings(provider, source_factory(provider))
-        if windows_per_load is not None:
-            control.windows_per_load = number(
-                provider, "windows_per_load", windows_per_load, setting="--windows-per-load"
-            )
-        dataset = dataset_name(provider)
-        factory_of_destination = make_destination(destination, dataset)
-        require_client(factory_of_destination, destination, dataset)
-        where = factory_of_destination.destination_name  # e.g. motherduck for an md: DuckDB path
-        name = pipeline_name(provider, where, account.name if account else None)
-        wait, owner = lock_wait_seconds(provider), Owner()
-        with pipeline_lock(name, pipelines_dir, provider, wait, owner):
-            pipeline = dlt.pipeline(
-                pipeline_name=name,
-                destination=factory_of_destination,
-                dataset_name=dataset,
-                pipelines_dir=pipelines_dir,
-            )
-            with destination_lock(pipeline, provider, wait, owner) as lock:
-                turn = functools.partial(write_turn, pipeline, provider, wait, owner)
-                with turn(), one_connection(factory_of_destination):
-                    if account:
-                        with pipeline.sql_client() as client:
-                            refuse_tables_without_account(provider, dataset, client.execute_sql, destination)
-                    if pipeline.has_pending_data:
-                        result.loads += finish_pending(pipeline, result.label, destination)
-                    pipeline.sync_destination()  # a fresh machine restores state from the warehouse
-                if on_change:
-                    result.tally.on_change = lambda: on_change(_count_requests(result, stats))
-                contract = schema_contract(provider)
-                known = evolution.stored_columns(pipeline)
-                factory = source_factory(provider)
-                selected: Optional[list] = selection.resources if selection else None
-                while True:
-                    source = factory(control=control, **(account.params if account else {}))
-                    if selected is not None:
-                        source = source.with_resources(*selected)
-                    if account:
-                        scope_to_account(source, account.name)
-                    # fetched concurrently with other runs; the dataset is written by one at a time
-                    source = apply_loader_format(source, factory_of_destination)
-                    source = scope_merge_deletes(source, factory_of_destination)
-                    pipeline.extract(source, schema_contract=contract)
-                    normalized = pipeline.normalize()
-                    release_freed_memory()
-                    lock.check()
-                    with turn(), one_connection(factory_of_destination), control.quiet():
-                        pipeline.load()
-                    result.loads += 1
-                    result.schema_changes = evolution.tell(
-                        provider, result.schema_changes, evolution.changes(known, evolution.stored_columns(pipeline))
-                    )
-                    for table, count in normalized.row_counts.items():
-                        if not table.startswith("_dlt") and table not in result.tally.table_rows:
-                            result.rows[table] = result.rows.get(table, 0) + count
-                    if not control.pending:
-                        break
-                    selected, control.pending = sorted(control.pending), set()
-                    control.loads += 1
-    except (Exception, KeyboardInterrupt) as exc:  # every failure becomes one line; loads already committed stay
-        signum = signal_of(exc)
-        if signum:  # Ctrl-C or SIGTERM: stop now, the next run resumes after the last committed load
-            result.exit_code = 128 + signum
-            result.message = f"{provider}: interrupted after {_plural(result.loads, 'load')} - re-run to resume"
-        else:
-            result.exit_code, result.message = describe_failure(provider, exc, destination)
-        logger.debug("%s failed", result.label, exc_info=True)
-    finally:
-        control.close(wait=not received())
-    result.seconds = time.monotonic() - started
+
+
+def _prepare(
+    provider: str, destination: str, windows_per_load: Optional[int], control: RunControl, account: Optional[Account]
+) -> _Target:
+    """Settings checked (strictly), dlt configured, the destination reachable: where the run loads."""
+    register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
+    apply_loader_defaults()
+    remember_hint_checks()
+    check_settings(provider, source_factory(provider))
+    if windows_per_load is not None:
+        control.windows_per_load = number(provider, "windows_per_load", windows_per_load, setting="--windows-per-load")
+    dataset = dataset_name(provider)
+    factory = make_destination(destination, dataset)
+    require_client(factory, destination, dataset)
+    where = factory.destination_name  # e.g. motherduck for an md: DuckDB path
+    name = pipeline_name(provider, where, account.name if account else None)
+    return _Target(dataset, factory, name, lock_wait_seconds(provider))
+
+
+@contextmanager
+def _locked_pipeline(provider: str, target: _Target, pipelines_dir: str) -> Iterator[tuple[Any, Any, Callable]]:
+    """The run's dlt pipeline, held by this run on this machine (`pipeline_lock`) and in the warehouse
+    (`destination_lock`); yields it, that lock (checked before each load) and the dataset's write turn."""
+    with pipeline_lock(target.name, pipelines_dir, provider, target.wait, target.owner):
+        pipeline = dlt.pipeline(
+            pipeline_name=target.name,
+            destination=target.factory,
+            dataset_name=target.dataset,
+            pipelines_dir=pipelines_dir,
+        )
+        with destination_lock(pipeline, provider, target.wait, target.owner) as lock:
+            yield pipeline, lock, functools.partial(write_turn, pipeline, provider, target.wait, target.owner)
+
+
+def _restore(
+    pipeline: Any, target: _Target, turn: Callable, result: ProviderResult, destination: str, account: Optional[Account]
+) -> None:
+    """In one write turn: accounts refused on a dataset loaded without them, data a failed run left
+    pending loaded (or discarded), and the state restored from the warehouse (a fresh machine)."""
+    with turn(), one_connection(target.factory):
+        if account:
+            with pipeline.sql_client() as client:
+                refuse_tables_without_account(result.provider, target.dataset, client.execute_sql, destination)
+        if pipeline.has_pending_data:
+            result.loads += finish_pending(pipeline, result.label, destination)
+        pipeline.sync_destination()
+
+
+def _load_chunks(
+    pipeline: Any,
+    target: _Target,
+    turn: Callable,
+    lock: Any,
+    control: RunControl,
+    result: ProviderResult,
+    selection: Any,
+    account: Optional[Account],
+) -> None:
+    """Extract, normalize and load one chunk after another until the plan is done: each chunk's
+    windows are fetched concurrently with other runs, and loaded in the dataset's write turn."""
+    provider = result.provider
+    contract = schema_contract(provider)
+    known = evolution.stored_columns(pipeline)
+    factory = source_factory(provider)
+    selected: Optional[list] = selection.resources if selection else None
+    while True:
+        source = factory(control=control, **(account.params if account else {}))
+        if selected is not None:
+            source = source.with_resources(*selected)
+        if account:
+            scope_to_account(source, account.name)
+        source = apply_loader_format(source, target.factory)
+        source = scope_merge_deletes(source, target.factory)
+        pipeline.extract(source, schema_contract=contract)
+        normalized = pipeline.normalize()
+        release_freed_memory()
+        lock.check()
+        with turn(), one_connection(target.factory), control.quiet():
+            pipeline.load()
+        _count_chunk(pipeline, result, known, normalized)
+        if not control.pending:
+            return
+        selected, control.pending = sorted(control.pending), set()
+        control.loads += 1
+
+
+def _count_chunk(pipeline: Any, result: ProviderResult, known: Any, normalized: Any) -> None:
+    """A committed load: counted, its schema changes told, the rows of tables not tallied by windows added."""
+    result.loads += 1
+    changes = evolution.changes(known, evolution.stored_columns(pipeline))
+    result.schema_changes = evolution.tell(result.provider, result.schema_changes, changes)
+    for table, count in normalized.row_counts.items():
+        if not table.startswith("_dlt") and table not in result.tally.table_rows:
+            result.rows[table] = result.rows.get(table, 0) + count
+
+
+def _fail(result: ProviderResult, exc: BaseException, destination: str) -> None:
+    """Any failure as an exit code and one line: a signal says how to resume, anything else what to do."""
+    provider = result.provider
+    signum = signal_of(exc)
+    if signum:  # Ctrl-C or SIGTERM: stop now, the next run resumes after the last committed load
+        result.exit_code = 128 + signum
+        result.message = f"{provider}: interrupted after {_plural(result.loads, 'load')} - re-run to resume"
+    else:
+        result.exit_code, result.message = describe_failure(provider, exc, destination)
+    logger.debug("%s failed", result.label, exc_info=True)
+
+
+def _finish(result: ProviderResult, stats: Any) -> ProviderResult:
+    """The run's requests, what the rate control learnt, the rows fetched and the closing line."""
+    provider = result.provider
     result.throttling = limits.learned(provider)
     if result.throttling:
         logger.info("%s: %s", result.label, result.throttling)
@@ -308,7 +377,7 @@ def run_provider(
         from .report import closing_line
 
         result.message = closing_line(result)
-    if account and result.message.startswith(f"{provider}:"):
+    if result.account and result.message.startswith(f"{provider}:"):
         result.message = result.label + result.message[len(provider) :]
     return result
 

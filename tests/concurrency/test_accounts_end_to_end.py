@@ -1,16 +1,14 @@
-"""Accounts in the operator commands, on DuckDB and Postgres: `status` (text and --json) shows each
-account's own state and rows, and `reset --accounts` resets only the named accounts' state and
-rows, after which a run reloads exactly that account's data."""
+"""Accounts in the operator commands: `reset --accounts` refuses an account not configured, `check`
+proves each account's key and `describe` lists them. `status` and `reset --accounts` of loaded
+accounts, on DuckDB and Postgres: tests/concurrency/test_many_accounts.py."""
 
 import datetime as dt
-import json
 
 from support import configure, today
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=5)
 ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "company_id": "biz_east"}]
-BIZ = {"north": "biz_north", "east": "biz_east"}
 
 
 def cli(capsys, isolated, warehouse, *args):
@@ -20,69 +18,6 @@ def cli(capsys, isolated, warehouse, *args):
     code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def wallet(warehouse, account):
-    rows = warehouse.query(
-        "select period, currency, amount from whop.wallet_time_series "
-        f"where account = '{account}' and query_name = 'daily_all'"
-    )
-    return {(p, c): a for p, c, a in rows}
-
-
-def truth(sandbox, account):
-    totals = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day", account=BIZ[account])
-    return {k: amount for k, (amount, _n) in totals.items()}
-
-
-def count(warehouse, table, account):
-    return warehouse.query(f"select count(*) from whop.{table} where account = '{account}'")[0][0]
-
-
-def test_status_and_reset_per_account(sandbox, warehouse, monkeypatch, isolated, capsys):
-    configure(
-        monkeypatch,
-        "whop",
-        api_key=sandbox.by_name["whop"].api_key,
-        base_url=f"{sandbox.url}/api/v1",
-        start_date=START.isoformat(),
-        accounts=ACCOUNTS,
-        wallet_queries=[{"name": "daily_all", "group_by": "day"}],
-    )
-    code, out, err = cli(capsys, isolated, warehouse, "run", "whop")
-    assert code == 0, out + err
-    for account in BIZ:
-        assert wallet(warehouse, account) == truth(sandbox, account), account
-
-    code, out, err = cli(capsys, isolated, warehouse, "status", "whop", "--json")
-    assert code == 0, err
-    windowed = {e["account"]: e for e in json.loads(out) if e["query"] == "daily_all"}
-    assert set(windowed) == {"north", "east"}
-    for account, entry in windowed.items():
-        assert entry["loaded_through"] == TODAY.isoformat() and entry["last_loaded_at"]
-        assert entry["rows"] == len(truth(sandbox, account)), entry
-    code, text, _ = cli(capsys, isolated, warehouse, "status", "whop")
-    assert "  account north: last load " in text and "  account east: last load " in text, text
-    assert f"    wallet_time_series / daily_all: loaded through {TODAY}, {len(truth(sandbox, 'east'))} rows" in text
-
-    east_before = wallet(warehouse, "east")
-    groupings_before = count(warehouse, "wallet_groupings", "east")
-    code, out, err = cli(capsys, isolated, warehouse, "reset", "whop", "--accounts", "north", "--drop-rows", "--yes")
-    assert code == 0, out + err
-    assert out.startswith("whop (account north): reset "), out
-    assert wallet(warehouse, "north") == {} and count(warehouse, "wallet_groupings", "north") == 0
-    assert wallet(warehouse, "east") == east_before and count(warehouse, "wallet_groupings", "east") == groupings_before
-    code, out, _ = cli(capsys, isolated, warehouse, "status", "whop", "--json")
-    entries = json.loads(out)
-    assert [e for e in entries if e["account"] == "north" and e["query"]] == []  # north's state is forgotten
-    assert {e["account"] for e in entries if e["query"] == "daily_all"} == {"east"}
-
-    sandbox.clear_log()
-    code, out, err = cli(capsys, isolated, warehouse, "run", "whop", "--accounts", "north")
-    assert code == 0, out + err
-    assert {r.arg("from") for r in sandbox.seen("/api/v1/stats/time_series")} == {START.isoformat()}  # from start_date
-    assert wallet(warehouse, "north") == truth(sandbox, "north")
-    assert wallet(warehouse, "east") == east_before
 
 
 def test_reset_of_an_unknown_account_is_refused_in_one_line(sandbox, monkeypatch, isolated, capsys):
