@@ -1,0 +1,103 @@
+"""One rate budget per API key, shared by processes through a rate store (Redis): real processes
+against the sandbox enforcing a server rate limit, counted from the sandbox's own request log."""
+
+import contextlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, require
+from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.http.client import Request, build_client
+from metricsync.sources._common.http.limits import forget
+from processes import child_process
+
+STORE = "redis://127.0.0.1:6379/14"  # a database of its own: the tests flush it
+CLIENT = str(Path(__file__).parent / "rate_budget_client.py")
+SERVER_RATE, PROCESSES, EACH, THREADS = 20, 4, 10, 4
+
+
+@pytest.fixture
+def store():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(STORE, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        require("METRICSYNC_REQUIRE_REDIS", f"{type(exc).__name__}: {exc}", "Redis at 127.0.0.1:6379")
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def processes_against(sandbox, store_url: str) -> list[dict]:
+    """`PROCESSES` client processes of one key, started together, `EACH` requests each."""
+    command = [sys.executable, CLIENT, sandbox.url, str(EACH), str(THREADS), str(SERVER_RATE), store_url]
+    with contextlib.ExitStack() as stack:
+        children = [
+            stack.enter_context(
+                child_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            )
+            for _ in range(PROCESSES)
+        ]
+        for child in children:
+            assert child.stdout.readline().strip() == "ready"
+        sandbox.clear_log()
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        return [json.loads(child.communicate(timeout=60)[0]) for child in children]
+
+
+def test_processes_sharing_a_key_share_its_rate_through_the_store(sandbox, store):
+    sandbox.rate_limit = SERVER_RATE
+    shared = processes_against(sandbox, STORE)
+    with_store = [r.status for r in sandbox.seen("/api/v1")]
+    assert [r["answered"] for r in shared] == [EACH] * PROCESSES
+    assert len(with_store) >= PROCESSES * EACH
+    assert with_store.count(429) <= 0.02 * len(with_store), with_store.count(429)
+
+    alone = processes_against(sandbox, "")  # no store: each process paces itself at the API's whole rate
+    without_store = [r.status for r in sandbox.seen("/api/v1")]
+    assert [r["answered"] for r in alone] == [EACH] * PROCESSES
+    assert without_store.count(429) >= 10 * max(1, with_store.count(429)), without_store.count(429)
+
+
+def whop_client(store_url: str, url: str):
+    return build_client(
+        "whop",
+        url,
+        {"Authorization": "Bearer whop_sandbox_key"},
+        secret="whop_sandbox_key",
+        max_concurrency=1,
+        requests_per_second=None,
+        timeout=5,
+        max_attempts=3,
+        max_retry_wait=5,
+        rate_store=store_url,
+    )
+
+
+SCHEMA = Request("GET", "/api/v1/stats/schema", params={"resource_type": "wallet"})
+
+
+def test_a_retry_after_one_process_got_holds_back_the_others_of_the_key(sandbox, store):
+    sandbox.add_fault("429", count=1, path="/api/v1", retry_after=1)
+    whop_client(STORE, sandbox.url).request(SCHEMA, endpoint="schema")  # 429, waits 1 s, then 200
+    forget("whop")  # another process: its own limiter, the same store
+    whop_client(STORE, sandbox.url).request(SCHEMA, endpoint="schema")
+    forget("whop")
+    throttled, retried, other = sandbox.seen("/api/v1")
+    assert (throttled.status, retried.status, other.status) == (429, 200, 200)
+    assert other.started - throttled.started >= 0.95  # the other limiter waited for the pause too
+
+
+def test_an_unreachable_store_fails_in_one_line_naming_the_setting(sandbox):
+    with pytest.raises(ConfigError) as failure:
+        whop_client("redis://:s3cret-pass@127.0.0.1:1/0", sandbox.url)
+    message = str(failure.value)
+    assert message.startswith("whop: the rate store redis://127.0.0.1:1/0 does not answer (ConnectionError)")
+    assert "SOURCES__WHOP__RATE_STORE (sources.whop.rate_store)" in message and "\n" not in message
+    assert "s3cret-pass" not in message
