@@ -1,0 +1,94 @@
+"""One process of the shared-rate-budget scenario (bench/accounts.py) and its test
+(tests/test_rate_budget.py): the Whop wallet windows of some accounts under one API key, through
+`build_client` (the client every source builds, with its limiter), `threads` at a time, told the
+API's rate. Prints "ready" once its client is built, starts on a line on stdin (so that the
+processes start together), and prints one JSON line of what it saw.
+
+    python -m metricsync.bench.budget_client URL FIRST_ACCOUNT ACCOUNTS WINDOWS THREADS RATE [RATE_STORE]
+"""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+
+from metricsync.sources._common.http.client import Request, build_client, request_stats
+from metricsync.sources._common.http.concurrency import run_concurrently
+
+KEY = "whop_sandbox_key"
+WINDOW_DAYS = 7  # days per request: small pages, so that the API's rate (not its work) is what limits
+
+
+def requests_for(first: int, accounts: int, windows: int) -> list[Request]:
+    last = dt.date(2026, 1, 1)
+    out = []
+    for account in range(first, first + accounts):
+        for n in range(windows):
+            end = last - dt.timedelta(days=n * WINDOW_DAYS)
+            params = {
+                "resource_type": "wallet",
+                "group_by": "day",
+                "from": (end - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat(),
+                "to": end.isoformat(),
+                "account_id": f"biz_{account:03d}",
+            }
+            out.append(Request("GET", "/api/v1/stats/time_series", params=params))
+    return out
+
+
+def main(url: str, first: int, accounts: int, windows: int, threads: int, rate: float, store: str = "") -> None:
+    client = build_client(
+        "whop",
+        url,
+        {"Authorization": f"Bearer {KEY}"},
+        secret=KEY,
+        max_concurrency=threads,
+        requests_per_second=rate,
+        timeout=30,
+        max_attempts=30,
+        max_retry_wait=30,
+        rate_store=store or None,
+    )
+    print("ready", flush=True)
+    sys.stdin.readline()
+    work = requests_for(first, accounts, windows)
+    answered = sum(1 for _ in run_concurrently(lambda r: client.request(r, endpoint="time_series"), work, threads))
+    stats = request_stats("whop")
+    print(json.dumps({"answered": answered, "requests": stats.requests, "throttled": stats.throttled}))
+
+
+def run_together(url: str, processes: int, accounts: int, windows: int, threads: int, rate: float, store: str):
+    """`processes` of these, the accounts split between them, started together: (seconds from the
+    go to the last answer, each process's JSON line)."""
+    each = accounts // processes
+    command = [sys.executable, "-m", "metricsync.bench.budget_client", url]
+    children = [
+        subprocess.Popen(
+            command + [str(k * each), str(each), str(windows), str(threads), str(rate), store],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(processes)
+    ]
+    try:
+        for child in children:
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a budget client did not start (exit {child.wait()})")
+        started = time.perf_counter()
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outcomes = [json.loads(child.communicate(timeout=600)[0]) for child in children]
+        return time.perf_counter() - started, outcomes
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+if __name__ == "__main__":
+    url, *numbers = sys.argv[1:7]
+    main(url, *(int(n) for n in numbers[:4]), float(numbers[4]), *sys.argv[7:])
