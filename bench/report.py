@@ -1,5 +1,8 @@
 """The results as markdown: contenders per scenario, then every target with met / missed."""
 
+from . import accounts
+from . import startup as startup_costs
+
 TARGET_FLOOR = 1.15  # metricsync / floor, wall, scenarios of >= 700 requests
 TARGET_CPU = 1.8  # metricsync / floor, CPU seconds (user + sys), same scenarios
 TARGET_FLOOR_IDEAL = 1.2  # floor / ideal: the server is not the bottleneck
@@ -194,6 +197,14 @@ def reload(results: list, lines: list, targets: list) -> None:
     targets.append(f"| every re-load exact, within DuckDB's cap | {'yes' if exact else 'no'} | {verdict(exact)} |")
 
 
+def shared_budget(result) -> tuple[list, list]:
+    return accounts.report(result) if result else ([], [])
+
+
+def startup(result) -> tuple[list, list]:
+    return startup_costs.report(result) if result else ([], [])
+
+
 def markdown(results: dict) -> str:
     settings = results["settings"]
     lines = [
@@ -241,6 +252,9 @@ def markdown(results: dict) -> str:
         )
     if results.get("reload"):
         reload(results["reload"], lines, targets)
+    for part in (shared_budget(results.get("shared_rate_budget")), startup(results.get("startup"))):
+        lines += part[0]
+        targets += part[1]
     lines += ["", "Targets:", "", *targets]
     lines += [
         "",

@@ -2,8 +2,9 @@
 store `sources.<provider>.rate_store` names (a Redis URL).
 
 The pacing itself is pyrate-limiter's GCRA on its Redis state store: one theoretical arrival time
-per key, so request starts are spaced `1 / rate` apart whichever process sends them (no burst,
-`burst=1`), and a changed rate keeps the schedule. What a run learns from 429s is kept beside it:
+per key, so request starts are spaced `1 / rate` apart whichever process sends them (a burst of
+one, or of two where a told rate leaves room for one more in any second), and a changed rate keeps
+the schedule. What a run learns from 429s is kept beside it:
 
 * `<key>:pause`: a `Retry-After` holds back every start until the key expires (only ever extended);
 * `<key>:learnt`: the last rate cut (requests/s and when), adopted by every limiter of the key;
@@ -16,7 +17,6 @@ neither stored nor printed. Without a store each process paces on its own (limit
 
 import hashlib
 import logging
-import random
 import time
 from typing import Optional
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from metricsync.sources._common.http.redaction import register_secret
 logger = logging.getLogger("metricsync.limits")
 
 SCALE = 1000  # a rate of r requests/s is pyrate-limiter's Rate(r * SCALE per SCALE seconds): fractions kept
+STATE_EVERY = 0.1  # seconds between two reads of the shared pause and cut by one process
 KEEP_SECONDS = 3600  # the learnt rate and the success counters outlive an idle key this long at most
 
 
@@ -68,6 +69,7 @@ class SharedBudget:
             raise self._unreachable(exc) from None
         self._gcra, self._store = GCRA(), RedisStateStore(self.redis, self.key + ":gcra")
         self._cut_seen = 0.0
+        self._state_read, self._pause_until = float("-inf"), 0.0
 
     def _unreachable(self, exc: BaseException) -> ConfigError:
         reason = type(exc).__name__
@@ -83,24 +85,30 @@ class SharedBudget:
             raise self._unreachable(exc) from None
 
     # -- pacing ------------------------------------------------------------------------------
-    def take(self, rate: float) -> float:
-        """Reserve one request start at `rate` requests/s: 0 when it may start now, else the
-        seconds to wait before asking again."""
+    def take(self, rate: float, burst: int = 1) -> float:
+        """Reserve one request start at `rate` requests/s, `burst` of them at once at most (a
+        start that came late may catch up on the one it missed): 0 when it may start now, else
+        the seconds to wait before asking again."""
         from pyrate_limiter import Rate
 
-        limit = Rate(max(1, round(rate * SCALE)), SCALE * 1000, burst=1)
+        limit = Rate(max(1, round(rate * SCALE)), SCALE * 1000, burst=burst)
         decision = self._call(self._store.check, self._gcra, [limit], time.time_ns() // 1_000_000, 1)
         if decision.allowed:
             return 0.0
-        return (decision.retry_after_ms or 1) / 1000 + random.uniform(0, 0.002)  # waiters wake apart
+        return (decision.retry_after_ms or 1) / 1000
 
     def state(self) -> tuple[float, Optional[tuple[float, float]]]:
         """(seconds every start is paused for, a rate cut newer than the last one seen: (the
-        rate, the rate throttled at) or None)."""
+        rate, the rate throttled at) or None), read from the store at most every `STATE_EVERY`
+        seconds (one round trip less per request)."""
+        now = time.monotonic()
+        if now - self._state_read < STATE_EVERY:
+            return max(0.0, self._pause_until - now), None
         pipe = self.redis.pipeline(transaction=False)
         pipe.pttl(self.key + ":pause")
         pipe.hmget(self.key + ":learnt", "rate", "peak", "at")
         pause_ms, (rate, peak, at) = self._call(pipe.execute)
+        self._state_read, self._pause_until = now, now + max(0, pause_ms) / 1000
         cut = None
         if rate is not None and float(at) > self._cut_seen:
             self._cut_seen, cut = float(at), (float(rate), float(peak))
@@ -110,6 +118,7 @@ class SharedBudget:
     def pause(self, seconds: float) -> None:
         """Hold back every start of this key for `seconds` (a `Retry-After`), never shortening a pause."""
         until = int((time.time() + seconds) * 1000)
+        self._pause_until = max(self._pause_until, time.monotonic() + seconds)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.key + ":pause", 1, nx=True, pxat=until)
         pipe.pexpireat(self.key + ":pause", until, gt=True)

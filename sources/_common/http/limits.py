@@ -51,6 +51,7 @@ class RequestLimiter:
         self.in_flight = 0
         self._free = threading.Condition()
         self._lock = threading.Lock()
+        self._shared_turn = threading.Lock()
         self._starts: deque = deque()  # reserved start times of the last second
         self._next_start = 0.0
         self._paused_until = 0.0
@@ -84,19 +85,22 @@ class RequestLimiter:
 
     def _reserve_shared(self, budget: "SharedBudget") -> float:
         """A start from the shared budget: after any shared pause, at the rate (a cut another
-        process learnt adopted first)."""
-        while True:
-            pause, cut = budget.state()
-            with self._lock:
-                if cut is not None:
-                    self.rate.adopt(*cut, self.clock())
-                limit = self.rate.limit
-            wait = pause or (budget.take(limit) if limit else 0.0)
-            if not wait:
-                return self.clock()
-            with self._lock:
-                self._paced_at = self.clock()
-            self.sleep(wait)
+        process learnt adopted first). One thread of the process asks the store at a time."""
+        with self._shared_turn:
+            while True:
+                pause, cut = budget.state()
+                with self._lock:
+                    if cut is not None:
+                        self.rate.adopt(*cut, self.clock())
+                    limit, told = self.rate.limit, self.rate.told
+                # a second start at once only where the told rate leaves room for it in any second
+                burst = 1 + (told is not None and limit is not None and told - limit >= 1)
+                wait = pause or (budget.take(limit, burst) if limit else 0.0)
+                if not wait:
+                    return self.clock()
+                with self._lock:
+                    self._paced_at = self.clock()
+                self.sleep(wait)
 
     @contextmanager
     def slot(self) -> Iterator[float]:
