@@ -1,10 +1,13 @@
 """One rate budget per API key, shared by processes through a rate store (Redis): real processes
 against the sandbox enforcing a server rate limit, counted from the sandbox's own request log."""
 
+import datetime as dt
 
+import duckdb
 import pytest
-from conftest import require
+from conftest import configure, require, today
 from metricsync.bench.budget_client import run_together
+from metricsync.cli import main
 from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.client import Request, build_client
 from metricsync.sources._common.http.limits import forget
@@ -86,3 +89,38 @@ def test_an_unreachable_store_fails_in_one_line_naming_the_setting(sandbox):
     assert message.startswith("whop: the rate store redis://127.0.0.1:1/0 does not answer (ConnectionError)")
     assert "SOURCES__WHOP__RATE_STORE (sources.whop.rate_store)" in message and "\n" not in message
     assert "s3cret-pass" not in message
+
+
+def whop_settings(monkeypatch, sandbox, store_url: str) -> None:
+    configure(
+        monkeypatch,
+        "whop",
+        api_key="whop_sandbox_key",
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=(today() - dt.timedelta(days=10)).isoformat(),
+        wallet_queries=[{"name": "daily", "group_by": "day"}],
+        metric_queries=[],
+        rate_store=store_url,
+    )
+
+
+def test_a_run_with_the_store_loads_every_row(sandbox, store, monkeypatch, capsys):
+    whop_settings(monkeypatch, sandbox, STORE)  # (the next test shows the setting reaches the budget)
+    assert main(["run", "whop", "--pipelines-dir", "pipelines"]) == 0
+    with duckdb.connect("metricsync.duckdb", read_only=True) as con:
+        days = con.execute("select count(distinct period) from whop.wallet_time_series").fetchone()[0]
+    assert days == 11  # start_date (10 days back) through today, one period each
+    forget("whop")
+
+
+def test_a_run_whose_store_does_not_answer_fails_in_one_line_before_any_request_until_unset(
+    sandbox, monkeypatch, capsys
+):
+    whop_settings(monkeypatch, sandbox, "redis://127.0.0.1:1/0")
+    code = main(["run", "whop", "--pipelines-dir", "pipelines"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "whop: the rate store redis://127.0.0.1:1/0 does not answer (ConnectionError) - start it" in err
+    assert not sandbox.seen("/api/v1/stats/time_series")
+    configure(monkeypatch, "whop", rate_store=None)  # the message's last way out: unset it
+    assert main(["run", "whop", "--pipelines-dir", "pipelines"]) == 0

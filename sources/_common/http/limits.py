@@ -125,7 +125,7 @@ class RequestLimiter:
 
     # -- after a response --------------------------------------------------------------------
     def succeeded(self, started: float) -> None:
-        if self.budget is not None and not self.rate.told:  # the counts a cut is based on
+        if self.budget is not None:  # every process's successes: what a cut is based on
             self.budget.succeeded()
         with self._lock:
             self.rate.on_success(started, self.clock())
@@ -140,7 +140,8 @@ class RequestLimiter:
         budget = self.budget
         if budget is not None and retry_after:
             budget.pause(retry_after)
-        accepted = budget.accepted_last_second() if budget is not None and not self.rate.told else None
+        # a process sees only its share of the key's successes: a cut from it would be far too deep
+        accepted = budget.accepted_last_second() if budget is not None else None
         with self._lock:
             now = self.clock()
             if retry_after:
