@@ -1,10 +1,11 @@
 """One process of the shared-rate-budget scenario (bench/accounts.py) and its test
 (tests/test_rate_budget.py): the Whop wallet windows of some accounts under one API key, through
 `build_client` (the client every source builds, with its limiter), `threads` at a time, told the
-API's rate. Prints "ready" once its client is built, starts on a line on stdin (so that the
-processes start together), and prints one JSON line of what it saw.
+API's rate. Prints "ready" once imported; then for each line on stdin (the rate store to use, or
+empty for none; the processes get theirs at once, so they start together) a round of those
+requests with a client of its own, and one JSON line of what it saw.
 
-    python -m metricsync.bench.budget_client URL FIRST_ACCOUNT ACCOUNTS WINDOWS THREADS RATE [RATE_STORE]
+    python -m metricsync.bench.budget_client URL FIRST_ACCOUNT ACCOUNTS WINDOWS THREADS RATE
 """
 
 import datetime as dt
@@ -15,6 +16,7 @@ import time
 
 from metricsync.sources._common.http.client import Request, build_client, request_stats
 from metricsync.sources._common.http.concurrency import run_concurrently
+from metricsync.sources._common.http.limits import forget
 
 KEY = "whop_sandbox_key"
 WINDOW_DAYS = 7  # days per request: small pages, so that the API's rate (not its work) is what limits
@@ -37,7 +39,9 @@ def requests_for(first: int, accounts: int, windows: int) -> list[Request]:
     return out
 
 
-def main(url: str, first: int, accounts: int, windows: int, threads: int, rate: float, store: str = "") -> None:
+def one_round(url: str, work: list, threads: int, rate: float, store: str) -> dict:
+    forget("whop")  # a limiter of its own for each round, as a new process would have
+    request_stats("whop").reset()
     client = build_client(
         "whop",
         url,
@@ -50,22 +54,28 @@ def main(url: str, first: int, accounts: int, windows: int, threads: int, rate: 
         max_retry_wait=30,
         rate_store=store or None,
     )
-    print("ready", flush=True)
-    sys.stdin.readline()
-    work = requests_for(first, accounts, windows)
     answered = sum(1 for _ in run_concurrently(lambda r: client.request(r, endpoint="time_series"), work, threads))
     stats = request_stats("whop")
-    print(json.dumps({"answered": answered, "requests": stats.requests, "throttled": stats.throttled}))
+    client.close()
+    return {"answered": answered, "requests": stats.requests, "throttled": stats.throttled}
 
 
-def run_together(url: str, processes: int, accounts: int, windows: int, threads: int, rate: float, store: str):
-    """`processes` of these, the accounts split between them, started together: (seconds from the
-    go to the last answer, each process's JSON line)."""
+def main(url: str, first: int, accounts: int, windows: int, threads: int, rate: float) -> None:
+    """One round per line on stdin, the line the rate store to use (empty: none)."""
+    work = requests_for(first, accounts, windows)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        print(json.dumps(one_round(url, work, threads, rate, line.strip())), flush=True)
+
+
+def run_together(url: str, processes: int, accounts: int, windows: int, threads: int, rate: float, stores: list):
+    """`processes` of these, the accounts split between them, started together for each of `stores`
+    in turn: [(seconds from the go to the last answer, each process's JSON line)] per store."""
     each = accounts // processes
     command = [sys.executable, "-m", "metricsync.bench.budget_client", url]
     children = [
         subprocess.Popen(
-            command + [str(k * each), str(each), str(windows), str(threads), str(rate), store],
+            command + [str(k * each), str(each), str(windows), str(threads), str(rate)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -76,19 +86,22 @@ def run_together(url: str, processes: int, accounts: int, windows: int, threads:
         for child in children:
             if child.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"a budget client did not start (exit {child.wait()})")
-        started = time.perf_counter()
-        for child in children:
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        outcomes = [json.loads(child.communicate(timeout=600)[0]) for child in children]
-        return time.perf_counter() - started, outcomes
+        return [_round(children, store) for store in stores]
     finally:
         for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            child.kill()
+            child.wait()
+
+
+def _round(children: list, store: str) -> tuple[float, list]:
+    started = time.perf_counter()
+    for child in children:
+        child.stdin.write(store + "\n")
+        child.stdin.flush()
+    outcomes = [json.loads(child.stdout.readline()) for child in children]
+    return time.perf_counter() - started, outcomes
 
 
 if __name__ == "__main__":
-    url, *numbers = sys.argv[1:7]
-    main(url, *(int(n) for n in numbers[:4]), float(numbers[4]), *sys.argv[7:])
+    url, *numbers = sys.argv[1:]
+    main(url, *(int(n) for n in numbers[:4]), float(numbers[4]))

@@ -2,15 +2,18 @@
 against the sandbox enforcing a server rate limit, counted from the sandbox's own request log."""
 
 import datetime as dt
+import time
 
 import duckdb
+import httpx
 import pytest
 from conftest import configure, require, today
 from metricsync.bench.budget_client import run_together
 from metricsync.cli import main
 from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.http.budget import STATE_EVERY, SharedBudget
 from metricsync.sources._common.http.client import Request, build_client
-from metricsync.sources._common.http.limits import forget
+from metricsync.sources._common.http.limits import RequestLimiter, forget
 
 STORE = "redis://127.0.0.1:6379/14"  # a database of its own: the tests flush it
 SERVER_RATE, PROCESSES, ACCOUNTS, WINDOWS, THREADS = 20, 4, 8, 5, 4
@@ -31,26 +34,42 @@ def store():
     client.close()
 
 
-def processes_against(sandbox, store_url: str) -> list[dict]:
-    """`PROCESSES` client processes of one key, started together, `WINDOWS` requests for each account."""
-    sandbox.clear_log()
-    _seconds, outcomes = run_together(sandbox.url, PROCESSES, ACCOUNTS, WINDOWS, THREADS, TOLD, store_url)
-    return outcomes
-
-
 def test_processes_sharing_a_key_share_its_rate_through_the_store(sandbox, store):
-    sandbox.rate_limit = SERVER_RATE
-    shared = processes_against(sandbox, STORE)
-    with_store = [r.status for r in sandbox.seen("/api/v1")]
-    assert [r["answered"] for r in shared] == [EACH] * PROCESSES
-    assert len(with_store) >= PROCESSES * EACH
+    """`PROCESSES` client processes of one key, started together, `WINDOWS` requests for each of
+    their accounts: a round with the store, then one without (each process pacing itself at the
+    API's whole rate)."""
+    httpx.post(f"{sandbox.url}/_sandbox/rate", json={"per_second": SERVER_RATE}).raise_for_status()
+    sandbox.clear_log()
+    (_, shared), (_, alone) = run_together(sandbox.url, PROCESSES, ACCOUNTS, WINDOWS, THREADS, TOLD, [STORE, ""])
+    httpx.post(f"{sandbox.url}/_sandbox/rate", json={"per_second": None}).raise_for_status()
+    statuses = [r.status for r in sandbox.seen("/api/v1")]
+    with_store, without_store = (
+        statuses[: sum(r["requests"] for r in shared)],
+        statuses[sum(r["requests"] for r in shared) :],
+    )
+    assert [r["answered"] for r in shared] == [r["answered"] for r in alone] == [EACH] * PROCESSES
+    assert len(without_store) == sum(r["requests"] for r in alone)
     assert with_store.count(429) <= 0.05 * len(with_store), with_store.count(429)  # the bench's target: 2%
-
-    alone = processes_against(sandbox, "")  # no store: each process paces itself at the API's whole rate
-    sandbox.rate_limit = None
-    without_store = [r.status for r in sandbox.seen("/api/v1")]
-    assert [r["answered"] for r in alone] == [EACH] * PROCESSES
     assert without_store.count(429) >= max(10, 5 * with_store.count(429)), without_store.count(429)
+
+
+def test_a_rate_cut_one_process_learnt_is_adopted_by_the_others_of_the_key(store):
+    first, second = (
+        RequestLimiter(4, None, provider="whop", budget=SharedBudget("whop", "whop_sandbox_key", STORE))
+        for _ in range(2)
+    )
+    for limiter in (first, second):  # 10 successes each: 20 of the key in the last second
+        for _ in range(10):
+            with limiter.slot() as started:
+                limiter.succeeded(started)
+    with first.slot() as started:
+        first.throttled(started)
+    assert first.rate.limit == pytest.approx(0.85 * 20, abs=1.0)  # cut from the key's 20, not its own 10
+    assert second.rate.limit is None  # not paced yet: it has not asked the store since
+    time.sleep(STATE_EVERY)  # how long a process goes without reading the store's pause and cuts
+    with second.slot() as started:
+        second.succeeded(started)
+    assert second.rate.limit == pytest.approx(first.rate.limit, rel=0.05)
 
 
 def whop_client(store_url: str, url: str):
