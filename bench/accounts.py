@@ -10,6 +10,8 @@ Target: with the store, total wall within 1.2x requests / rate and under 2% of r
 import logging
 import sys
 
+import redis
+
 from .budget_client import run_together
 from .server import ReplayServer
 
@@ -23,8 +25,6 @@ STORE = "redis://127.0.0.1:6379/13"  # a database of the bench's own: flushed be
 
 
 def flush_store() -> None:
-    import redis
-
     redis.Redis.from_url(STORE, socket_connect_timeout=2).flushdb()
 
 

@@ -12,24 +12,24 @@ the schedule. What a run learns from 429s is kept beside it:
   sees only its own share of them).
 
 The key is `metricsync:rate:<provider>:<digest>`, the digest a keyed BLAKE2 hash of the API key:
-neither stored nor printed. Without a store each process paces on its own (limits.py).
+neither stored nor printed. Without a store each process paces on its own (limits.py), which
+imports this module (and so redis and pyrate-limiter) only when a store is configured.
 """
 
 import hashlib
-import logging
 import time
 from typing import Optional
 from urllib.parse import urlsplit
 
+import redis
 from metricsync.sources._common.config.spec import where
 from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.redaction import register_secret
-
-logger = logging.getLogger("metricsync.limits")
+from pyrate_limiter import GCRA, Rate, RedisStateStore
 
 SCALE = 1000  # a rate of r requests/s is pyrate-limiter's Rate(r * SCALE per SCALE seconds): fractions kept
 STATE_EVERY = 0.1  # seconds between two reads of the shared pause and cut by one process
-KEEP_SECONDS = 3600  # the learnt rate and the success counters outlive an idle key this long at most
+KEEP_SECONDS = 3600  # a learnt rate outlives the last cut this long at most
 
 
 def budget_key(provider: str, api_key: str) -> str:
@@ -48,10 +48,6 @@ class SharedBudget:
     (`ConfigError` naming provider, setting and what to do) when the store does not answer."""
 
     def __init__(self, provider: str, api_key: str, url: str) -> None:
-        # pyrate-limiter and redis only when a store is configured (most runs have none)
-        import redis
-        from pyrate_limiter import GCRA, RedisStateStore
-
         self.provider, self.url, self.key = provider, url, budget_key(provider, api_key)
         parts = urlsplit(url)
         if parts.password:
@@ -89,8 +85,6 @@ class SharedBudget:
         """Reserve one request start at `rate` requests/s, `burst` of them at once at most (a
         start that came late may catch up on the one it missed): 0 when it may start now, else
         the seconds to wait before asking again."""
-        from pyrate_limiter import Rate
-
         limit = Rate(max(1, round(rate * SCALE)), SCALE * 1000, burst=burst)
         decision = self._call(self._store.check, self._gcra, [limit], time.time_ns() // 1_000_000, 1)
         if decision.allowed:

@@ -86,6 +86,9 @@ class RateController:
         self.limit = max(MIN_RATE, min(rate, self.ceiling) if self.ceiling else rate)
         self.peak = peak
         self.last_cut = now
+        logger.info(
+            "%s: throttled (429) in another process of this key: pacing at %.1f requests/s", self.provider, self.limit
+        )
 
     def on_throttle(self, started: float, now: float, accepted: Optional[int] = None) -> bool:
         """A 429 about the rate; True when it cut the rate (once per overload episode).
