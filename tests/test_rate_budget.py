@@ -50,7 +50,7 @@ def test_processes_sharing_a_key_share_its_rate_through_the_store(sandbox, store
     assert [r["answered"] for r in shared] == [r["answered"] for r in alone] == [EACH] * PROCESSES
     assert len(without_store) == sum(r["requests"] for r in alone)
     assert with_store.count(429) <= 0.05 * len(with_store), with_store.count(429)  # the bench's target: 2%
-    assert without_store.count(429) >= max(10, 5 * with_store.count(429)), without_store.count(429)
+    assert without_store.count(429) >= max(5, 5 * with_store.count(429)), without_store.count(429)
 
 
 def test_a_rate_cut_one_process_learnt_is_adopted_by_the_others_of_the_key(store):
