@@ -1,9 +1,11 @@
 """The results as markdown: contenders per scenario, then every target with met / missed."""
 
 from . import accounts
+from . import shared_budget as shared_budget_scenario
+from . import startup as startup_costs
 
 TARGET_FLOOR = 1.15  # metricsync / floor, wall, scenarios of >= 700 requests
-TARGET_CPU = 1.8  # metricsync / floor, CPU seconds (user + sys), same scenarios
+TARGET_CPU = 1.5  # metricsync / floor, CPU seconds (user + sys), same scenarios (issue 31: was 1.8)
 TARGET_FLOOR_IDEAL = 1.2  # floor / ideal: the server is not the bottleneck
 MIN_REQUESTS_FOR_FLOOR = 700
 TARGET_TOLD, TARGET_TOLD_429 = 1.1, 0.01
@@ -196,6 +198,14 @@ def reload(results: list, lines: list, targets: list) -> None:
     targets.append(f"| every re-load exact, within DuckDB's cap | {'yes' if exact else 'no'} | {verdict(exact)} |")
 
 
+def shared_budget(result) -> tuple[list, list]:
+    return shared_budget_scenario.report(result) if result else ([], [])
+
+
+def startup(result) -> tuple[list, list]:
+    return startup_costs.report(result) if result else ([], [])
+
+
 def markdown(results: dict) -> str:
     settings = results["settings"]
     lines = [
@@ -245,6 +255,9 @@ def markdown(results: dict) -> str:
         reload(results["reload"], lines, targets)
     if results.get("accounts"):
         accounts.report(results["accounts"], lines, targets)
+    for part in (shared_budget(results.get("shared_rate_budget")), startup(results.get("startup"))):
+        lines += part[0]
+        targets += part[1]
     lines += ["", "Targets:", "", *targets]
     lines += [
         "",

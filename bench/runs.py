@@ -18,7 +18,7 @@ from typing import Optional
 from metricsync.sandbox import Sandbox
 from metricsync.sources._common.load.windows import utc_today
 
-from . import rowheavy
+from . import rowheavy, shared_budget, startup
 from .scenarios import CRASH, RATE_LIMITED, ROW_HEAVY, SCENARIOS, Scenario, retry_after_paths, source_settings
 from .server import REPO, ReplayServer
 
@@ -410,6 +410,10 @@ class Bench:
                 results["rss_by_length"] = self.rss_by_length()
             if self.wanted("nightly"):
                 results["nightly"] = self.nightly()
+            if self.wanted("startup"):
+                results["startup"] = startup.scenario(self.quick)
+            if self.wanted("shared_rate_budget"):
+                results["shared_rate_budget"] = shared_budget.scenario(self.server, self.quick, self.latency)
         finally:
             self.server.stop()
             shutil.rmtree(self.root, ignore_errors=True)

@@ -14,7 +14,7 @@ from metricsync.sources._common.http.redaction import redacted_output
 from . import interrupts, operations
 from .commands import COMMANDS
 from .commands import _refusals as refusals
-from .commands._options import global_options
+from .commands._options import VALUE_OPTIONS, global_options
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
 from .output import json_mode
@@ -26,7 +26,9 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"metricsync.commands.{name}")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: every command listed with its line of help, but only the command
+    `argv` names registered in full (its module imported), so `--help` imports no command."""
     parser = refusals.Parser(
         prog=PROG,
         description="metricsync: SaaS metrics (Whop, Stripe Analytics, PostHog, Statsig) into your warehouse",
@@ -36,9 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for name in COMMANDS:
-        _module(name).register(commands)
+    chosen = _command_named(argv)
+    for name, help_text in COMMANDS.items():
+        if name == chosen:
+            _module(name).register(commands)
+        else:
+            commands.add_parser(name, help=help_text)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> Optional[str]:
+    """The command `argv` names: its first word that is a command and not the value of a global
+    option (`--destination run` names none)."""
+    after_option = False
+    for token in argv:
+        if after_option:
+            after_option = False
+        elif token.startswith("--") and "=" not in token:
+            after_option = any(option.startswith(token) for option in VALUE_OPTIONS)
+        elif token in COMMANDS:
+            return token
+    return None
 
 
 def _recorded(args: argparse.Namespace) -> bool:
@@ -61,7 +81,7 @@ def _check_clock() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(argv).parse_args(argv)
     except refusals.ParseError as exc:
         return _refused(argv, exc)
     configure_logging(args.log_level)

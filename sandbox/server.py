@@ -10,12 +10,16 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
   POST /_sandbox/tamper  {"path": "/api/v1/stats/time_series", "merge": {"amount": "12abc"}}
                          (a hostile 200 answer: see tamper.py)
+  POST /_sandbox/rate    {"per_second": 20, "retry_after": null}  the API's rate limit: at most this
+                         many requests accepted in any sliding second, 429 above (logged with fault
+                         "rate", `Retry-After` only when given); {"per_second": null} lifts it
 """
 
 import datetime as dt
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
@@ -88,6 +92,9 @@ class Sandbox:
         self.tampers: list[Tamper] = []
         self._lock = threading.Lock()
         self._in_flight = 0
+        self.rate_limit: Optional[float] = None  # requests accepted in any sliding second (429 above)
+        self.rate_retry_after: Optional[float] = None
+        self._accepted: deque = deque()  # arrival times of the requests accepted in the last second
         self.peak_in_flight = 0  # the most requests it was answering at once (tests: was concurrency reached?)
         self._server: Optional[ThreadingHTTPServer] = None
         self.port: Optional[int] = None
@@ -126,6 +133,8 @@ class Sandbox:
             self.faults.clear()
             self.tampers.clear()
             self.peak_in_flight = 0
+            self.rate_limit = self.rate_retry_after = None
+            self._accepted.clear()
         self.revisions.reset()
         for emulator in self.emulators:
             emulator.reset()
@@ -208,6 +217,7 @@ class Sandbox:
             if self.log_requests:
                 self.requests.append(request)
             fault = self._take_fault(request.path)
+            over_rate = self._over_rate(time.monotonic())
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             over_limit = self.max_in_flight is not None and self._in_flight > self.max_in_flight
@@ -218,6 +228,12 @@ class Sandbox:
                 request.status, request.fault = 429, "concurrency"
                 return Response(
                     429, {"error": {"message": "Too many concurrent requests", "code": "concurrency_limit_exceeded"}}
+                )
+            if over_rate:
+                request.status, request.fault = 429, "rate"
+                headers = {"Retry-After": f"{self.rate_retry_after:g}"} if self.rate_retry_after else {}
+                return Response(
+                    429, {"error": {"message": "Too many requests", "code": "rate_limit_exceeded"}}, headers
                 )
             if fault is not None:
                 request.fault = fault.mode
@@ -239,6 +255,17 @@ class Sandbox:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _over_rate(self, now: float) -> bool:
+        """True when `rate_limit` requests were accepted in the second before `now` (under the lock)."""
+        if not self.rate_limit:
+            return False
+        while self._accepted and self._accepted[0] <= now - 1.0:
+            self._accepted.popleft()
+        if len(self._accepted) >= self.rate_limit:
+            return True
+        self._accepted.append(now)
+        return False
 
     def _tampered(self, path: str, response: Response) -> Response:
         if response.status != 200 or response.raw is not None:
@@ -312,6 +339,10 @@ class Sandbox:
         elif action == "settings":
             for name, values in body.items():
                 self.by_name[name].settings.update(values)
+        elif action == "rate":
+            with self._lock:
+                self.rate_limit, self.rate_retry_after = body.get("per_second"), body.get("retry_after")
+                self._accepted.clear()
         elif action == "latency":
             self.latency = float(body.get("seconds", 0))
         else:

@@ -5,10 +5,19 @@ import argparse
 import datetime as dt
 from typing import Optional, Sequence
 
+from metricsync.commands import COMMANDS
 from metricsync.exits import UsageError
 from metricsync.providers import PROVIDERS
 
 PROVIDER_HELP = f"{', '.join(PROVIDERS)} or all"
+
+
+VALUE_OPTIONS = (
+    "--log-level",
+    "--destination",
+    "--pipelines-dir",
+    "--metrics-file",
+)  # the global options, each taking a value
 
 
 def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -36,7 +45,9 @@ def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
-def add_command(commands, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
+def add_command(commands, name: str, *examples: str) -> argparse.ArgumentParser:
+    """The subcommand `name`, with its line of help from `COMMANDS` and `examples` in its epilog."""
+    help_text = COMMANDS[name]
     sub = commands.add_parser(
         name,
         help=help_text,

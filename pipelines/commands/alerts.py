@@ -19,7 +19,6 @@ def register(commands) -> None:
     alerts = add_command(
         commands,
         "alerts",
-        "alerts through Apprise URLs (alerts.urls): --test sends a test message",
         "metricsync alerts --test",
     )
     alerts.add_argument("--test", action="store_true", help="send a test message to every alerts.urls target")

@@ -87,8 +87,6 @@ def register(commands) -> None:
     check = add_command(
         commands,
         "check",
-        "validate config, prove each API key with at most two cheap requests, "
-        "connect to the destination; loads nothing",
         "metricsync check all",
         "metricsync check whop --destination postgres",
     )

@@ -158,7 +158,6 @@ def register(commands) -> None:
     demo = add_command(
         commands,
         "demo",
-        "start the sandbox and load every provider into a DuckDB file",
         "metricsync demo --duckdb demo.duckdb",
     )
     demo.add_argument("--duckdb", default="demo.duckdb")

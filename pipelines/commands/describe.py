@@ -140,7 +140,6 @@ def register(commands) -> None:
     describe = add_command(
         commands,
         "describe",
-        "resources, tables, keys, columns, settings and queries of each provider",
         "metricsync describe stripe_analytics",
         "metricsync describe --json-schema",
     )

@@ -22,7 +22,6 @@ def register(commands) -> None:
     history = add_command(
         commands,
         "history",
-        "the recorded runs, newest first (outcome, when, how long, rows, the closing line)",
         "metricsync history",
         "metricsync history whop --failed --limit 5",
         "metricsync history --since 2026-12-01 --json",

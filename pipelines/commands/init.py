@@ -101,8 +101,6 @@ def register(commands) -> None:
     init = add_command(
         commands,
         "init",
-        "start a project: .dlt/config.toml with every setting explained, a "
-        "secrets.toml template, .env.example, .gitignore, a crontab example (and the dbt project)",
         "metricsync init analytics",
         "metricsync init analytics --providers whop statsig --destination postgres --with-dbt",
     )

@@ -123,7 +123,6 @@ def register(commands) -> None:
     query = add_command(
         commands,
         "query",
-        "metrics from the dbt semantic layer (MetricFlow) on the loaded warehouse",
         "metricsync query --list",
         "metricsync query --write-profile transform",
         "metricsync query mrr --grain month --by account currency",

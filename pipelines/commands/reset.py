@@ -205,7 +205,6 @@ def register(commands) -> None:
     reset = add_command(
         commands,
         "reset",
-        "forget loaded state so the next run reloads from start_date (re-sync); --drop-rows also deletes the rows",
         "metricsync reset whop --queries daily_all --yes",
         "metricsync reset statsig --resources metric_values --drop-rows",
         "metricsync reset whop --accounts north --drop-rows --yes",

@@ -84,7 +84,6 @@ def register(commands) -> None:
     run = add_command(
         commands,
         "run",
-        "load providers (nightly incremental, or a --from/--to backfill)",
         "metricsync run all --progress log",
         "metricsync run stripe_analytics --from 2024-01-01 --to 2024-12-31 --json",
         "metricsync run whop --queries daily_all --destination postgres",

@@ -38,7 +38,6 @@ def register(commands) -> None:
     sandbox = add_command(
         commands,
         "sandbox",
-        "serve the provider emulator on loopback and print the settings that point metricsync at it",
         "metricsync sandbox --port 8765",
     )
     sandbox.add_argument("--port", default=8765)

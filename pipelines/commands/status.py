@@ -20,13 +20,12 @@ import datetime as dt
 import sys
 from typing import Any, Optional
 
-from metricsync.accounts import ACCOUNT_COLUMN
-from metricsync.catalog import WINDOWED
 from metricsync.commands._options import add_command, providers_to_run
 from metricsync.exits import STALE
 from metricsync.providers import PROVIDERS
-from metricsync.verification.compare import plural
-from metricsync.verification.stored import last_verifications
+
+# Below, the modules that read the warehouse are imported where they are used: `metricsync.accounts`
+# and `catalog` import dlt and the sources (seconds), which parsing the command line does not need.
 
 LOAD_STATUS = {0: "loaded"}
 
@@ -44,6 +43,8 @@ def _backfill(entry: dict) -> Optional[dict]:
 def _rows(
     warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool, account: Optional[str] = None
 ) -> Optional[int]:
+    from metricsync.accounts import ACCOUNT_COLUMN
+
     columns = _columns(warehouse, table)
     conditions, args = [], []
     if query is not None and windowed_by_query and "query_name" in columns:
@@ -64,6 +65,8 @@ def _account_entries(
     warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str], verified: dict
 ) -> list[dict]:
     """The entries of one account (its own pipeline's state and rows), or of the provider (None)."""
+    from metricsync.catalog import WINDOWED
+
     found = warehouse.state_and_load(warehouse.pipeline_name(account)) if account else (warehouse.state(), None)
     state, committed = found or ({}, None)
     loaded_at = committed.isoformat() if committed else (None if account else loaded_at)
@@ -127,6 +130,7 @@ def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per account (`account` null without accounts), windowed (resource, query) in the
     stored state and definition table."""
     from metricsync.accounts import configured_accounts
+    from metricsync.verification.stored import last_verifications
     from metricsync.warehouse.reads import Warehouse
 
     accounts = [a.name for a in configured_accounts(provider)] or [None]
@@ -150,6 +154,8 @@ def provider_status(provider: str, destination: str) -> list[dict]:
 
 
 def _text(summary: dict, entries: list[dict]) -> list[str]:
+    from metricsync.verification.compare import plural
+
     provider = summary["provider"]
     if not summary["has_dataset"]:
         return [f"{provider}: nothing loaded yet in {summary['where']} (dataset {summary['dataset']})"]
@@ -262,7 +268,6 @@ def register(commands) -> None:
     status = add_command(
         commands,
         "status",
-        "what the destination holds: last load, loaded_through and unfinished backfills per query, row counts",
         "metricsync status",
         "metricsync status whop --json",
     )

@@ -13,7 +13,6 @@ def register(commands) -> None:
     add_command(
         commands,
         "transform",
-        "dbt build + source freshness of transform/ on the warehouse the runner loads",
         "metricsync transform",
         "metricsync transform --destination postgres",
     )

@@ -189,7 +189,6 @@ def register(commands) -> None:
     verify = add_command(
         commands,
         "verify",
-        "compare stored periods with the API, row for row (exit 9 on drift); --repair reloads what drifted",
         "metricsync verify all",
         "metricsync verify whop --queries daily_all --from 2026-01-01 --to 2026-03-31",
         "metricsync verify stripe_analytics --sample 50 --seed 7 --repair --json",

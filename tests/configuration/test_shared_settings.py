@@ -51,6 +51,7 @@ def test_each_source_takes_the_shared_settings_of_its_scope(provider):
         "base_url",
         "max_concurrency",
         "requests_per_second",
+        "rate_store",
         "timeout",
         "max_attempts",
         "max_retry_wait",

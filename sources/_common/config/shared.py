@@ -27,6 +27,7 @@ from metricsync.sources._common.config import spec
 CLIENT_SETTINGS = (
     "max_concurrency",
     "requests_per_second",
+    "rate_store",
     "timeout",
     "max_attempts",
     "max_retry_wait",

@@ -88,6 +88,14 @@ SHARED = {
         Range(float, 0.01, 10_000, optional=True),
         shown="not set: learnt from 429s",
     ),
+    "rate_store": Shared(
+        Optional[str],
+        None,
+        "a Redis URL (`redis://host:6379/0`) where every process and host using the same API key shares "
+        "its rate budget and what 429s taught; see [Many accounts](scaling-out.md#many-accounts)",
+        shown="not set: each process paces on its own",
+        allowed="`redis://` or `rediss://` URL",
+    ),
     "windows_per_load": Shared(
         int, 24, "windows per query committed per load, at most", Range(int, 1, 100_000), WINDOWED
     ),

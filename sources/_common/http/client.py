@@ -460,11 +460,13 @@ def build_client(
     timeout: float,
     max_attempts: int,
     max_retry_wait: float,
+    rate_store: Optional[str] = None,
     **options: Any,
 ) -> ApiClient:
     """A source's client from the settings every source has (each checked against its range in
     `spec`); `options` are the other `ApiClient` arguments (headers, hints, allow_insecure_http).
-    The limiter is shared by every client of this provider and key for the whole run."""
+    The limiter is shared by every client of this provider and key for the whole run, and with a
+    `rate_store` its rate budget by every process using the key."""
     retry = RetryPolicy(
         max_attempts=number(provider, "max_attempts", max_attempts),
         max_retry_wait=number(provider, "max_retry_wait", max_retry_wait),
@@ -474,6 +476,7 @@ def build_client(
         secret,
         number(provider, "max_concurrency", max_concurrency),
         number(provider, "requests_per_second", requests_per_second),
+        rate_store or None,
     )
     return ApiClient(
         provider,

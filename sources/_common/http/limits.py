@@ -1,14 +1,19 @@
 """Per-provider request limits shared by every thread that talks to one API: requests in flight
-and request starts per second, adapted to the API's 429 answers (see ratecontrol.py)."""
+and request starts per second, adapted to the API's 429 answers (see ratecontrol.py). With a
+rate store (`sources.<provider>.rate_store`) the starts per second and what 429s taught are
+shared by every process and host using the same API key (budget.py)."""
 
 import logging
 import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 from metricsync.sources._common.http.ratecontrol import ConcurrencyController, RateController
+
+if TYPE_CHECKING:
+    from metricsync.sources._common.http.budget import SharedBudget
 
 logger = logging.getLogger("metricsync.limits")
 
@@ -21,6 +26,9 @@ class RequestLimiter:
     `rate` starts in any sliding second (so a burst that overran the server's window is waited
     out before pacing resumes). `Retry-After` holds back every request start until it has passed.
 
+    With a `budget` (a shared store), request starts are paced by it instead, across processes,
+    and a cut rate or a `Retry-After` is published there for every limiter of the same key.
+
     `clock` and `sleep` are injectable so tests run the controller on a fake clock.
     """
 
@@ -32,8 +40,10 @@ class RequestLimiter:
         provider: str = "",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        budget: Optional["SharedBudget"] = None,
     ) -> None:
         self.provider = provider
+        self.budget = budget
         self.max_concurrency = max(1, int(max_concurrency))
         self.rate = RateController(provider, requests_per_second)
         self.concurrency = ConcurrencyController(provider, self.max_concurrency)
@@ -41,6 +51,7 @@ class RequestLimiter:
         self.in_flight = 0
         self._free = threading.Condition()
         self._lock = threading.Lock()
+        self._shared_turn = threading.Lock()
         self._starts: deque = deque()  # reserved start times of the last second
         self._next_start = 0.0
         self._paused_until = 0.0
@@ -49,6 +60,8 @@ class RequestLimiter:
     # -- before a request --------------------------------------------------------------------
     def _reserve_start(self) -> float:
         """This request's start time: now, or later as the rate and any Retry-After require."""
+        if self.budget is not None:
+            return self._reserve_shared(self.budget)
         with self._lock:
             now = self.clock()
             start = max(now, self._paused_until)
@@ -69,6 +82,25 @@ class RequestLimiter:
         if start > now:
             self.sleep(start - now)
         return start
+
+    def _reserve_shared(self, budget: "SharedBudget") -> float:
+        """A start from the shared budget: after any shared pause, at the rate (a cut another
+        process learnt adopted first). One thread of the process asks the store at a time."""
+        with self._shared_turn:
+            while True:
+                pause, cut = budget.state()
+                with self._lock:
+                    if cut is not None:
+                        self.rate.adopt(*cut, self.clock())
+                    limit, told = self.rate.limit, self.rate.told
+                # a second start at once only where the told rate leaves room for it in any second
+                burst = 1 + (told is not None and limit is not None and told - limit >= 1)
+                wait = pause or (budget.take(limit, burst) if limit else 0.0)
+                if not wait:
+                    return self.clock()
+                with self._lock:
+                    self._paced_at = self.clock()
+                self.sleep(wait)
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -93,6 +125,8 @@ class RequestLimiter:
 
     # -- after a response --------------------------------------------------------------------
     def succeeded(self, started: float) -> None:
+        if self.budget is not None:  # every process's successes: what a cut is based on
+            self.budget.succeeded()
         with self._lock:
             self.rate.on_success(started, self.clock())
             grew = self.concurrency.on_success()
@@ -102,7 +136,12 @@ class RequestLimiter:
 
     def throttled(self, started: float, retry_after: Optional[float] = None, body: bytes = b"") -> None:
         """A 429: cut concurrency (when the body says so) or the rate; hold every start until
-        `Retry-After` has passed."""
+        `Retry-After` has passed (with a budget: every limiter of the key)."""
+        budget = self.budget
+        if budget is not None and retry_after:
+            budget.pause(retry_after)
+        # a process sees only its share of the key's successes: a cut from it would be far too deep
+        accepted = budget.accepted_last_second() if budget is not None else None
         with self._lock:
             now = self.clock()
             if retry_after:
@@ -110,8 +149,11 @@ class RequestLimiter:
             if CONCURRENCY_MARKER in body:
                 self.rate.throttled += 1
                 self.concurrency.on_throttle(started, now, self.in_flight)
+                cut = None
             else:
-                self.rate.on_throttle(started, now)
+                cut = (self.rate.limit, self.rate.peak) if self.rate.on_throttle(started, now, accepted) else None
+        if budget is not None and cut is not None:
+            budget.publish_cut(*cut)
 
     # -- reporting ---------------------------------------------------------------------------
     def learned(self) -> Optional[str]:
@@ -132,15 +174,28 @@ _shared_lock = threading.Lock()
 
 
 def shared_limiter(
-    provider: str, key: str, max_concurrency: int, requests_per_second: Optional[float]
+    provider: str,
+    key: str,
+    max_concurrency: int,
+    requests_per_second: Optional[float],
+    rate_store: Optional[str] = None,
 ) -> RequestLimiter:
     """One limiter per provider and API key for the whole run, so what one load learnt about the
-    API's limits holds for the next (the runner calls `forget` when a provider's run begins)."""
-    ident = (provider, hash(key), int(max_concurrency), requests_per_second)
+    API's limits holds for the next (the runner calls `forget` when a provider's run begins); with
+    a `rate_store`, its budget is shared with every process using the key."""
+    ident = (provider, hash(key), int(max_concurrency), requests_per_second, rate_store)
     with _shared_lock:
         limiter = _shared.get(ident)
         if limiter is None:
-            limiter = _shared[ident] = RequestLimiter(max_concurrency, requests_per_second, provider=provider)
+            budget = None
+            if rate_store:
+                # only with a store configured: it imports redis and pyrate-limiter
+                from metricsync.sources._common.http.budget import SharedBudget
+
+                budget = SharedBudget(provider, key, rate_store)
+            limiter = _shared[ident] = RequestLimiter(
+                max_concurrency, requests_per_second, provider=provider, budget=budget
+            )
         return limiter
 
 

@@ -79,12 +79,25 @@ class RateController:
     def accepted_last_second(self, now: float) -> int:
         return sum(1 for started in self._ok if started > now - 1.0)
 
-    def on_throttle(self, started: float, now: float) -> bool:
-        """A 429 about the rate; True when it cut the rate (once per overload episode)."""
+    def adopt(self, rate: float, peak: float, now: float) -> None:
+        """A cut another process sharing the key's budget made (to `rate`, throttled at `peak`):
+        paced at it from now (a 429 for a request started before is the same episode), growing
+        back as after a cut of its own."""
+        self.limit = max(MIN_RATE, min(rate, self.ceiling) if self.ceiling else rate)
+        self.peak = peak
+        self.last_cut = now
+        logger.info(
+            "%s: throttled (429) in another process of this key: pacing at %.1f requests/s", self.provider, self.limit
+        )
+
+    def on_throttle(self, started: float, now: float, accepted: Optional[int] = None) -> bool:
+        """A 429 about the rate; True when it cut the rate (once per overload episode).
+        `accepted`: the successful starts of the last second where this process does not see them
+        all (a shared budget), else its own."""
         self.throttled += 1
         if started < self.last_cut:
             return False
-        accepted = self.accepted_last_second(now)
+        accepted = self.accepted_last_second(now) if accepted is None else accepted
         if not accepted:  # nothing measured (the first request): the retry's backoff is the answer
             return False
         base = min(self.limit, accepted) if self.limit is not None else accepted
