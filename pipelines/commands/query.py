@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from metricsync.commands._options import _date, add_command
+from metricsync.dbt_project import shown
 from metricsync.exits import UsageError
 from metricsync.output import document, real_stdout
 
@@ -148,13 +149,15 @@ class Warehouse:
         credentials = _credentials(pipeline)
         _write_profile(kind, credentials, self.workdir)
         target = Path(self.workdir, "target")
-        dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA)  # the published marts, not the audit build
-        outcome = dbt.invoke("parse", "--target-path", str(target))
+        # the published marts, not the audit build; parsed into this run's own target (a transform
+        # may be writing the project's)
+        dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA, target=target)
+        outcome = dbt.invoke("parse")
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
             raise QueryFailed(
-                f"query: dbt parse of transform/ failed: {': '.join(detail[:2]) or 'see above'} - "
-                "fix the semantic models in transform/models/semantic/",
+                f"query: dbt parse of {shown(dbt.project.path)}/ failed: {': '.join(detail[:2]) or 'see above'} - "
+                f"fix the semantic models in {shown(dbt.project.path / 'models' / 'semantic')}/",
                 EXIT_FAILED,
             )
         self.adapter = get_adapter_by_type(kind)

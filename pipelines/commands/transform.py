@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from metricsync.commands._options import add_command
+from metricsync.dbt_project import dbt_project, shown
 from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
 from metricsync.sources._common.http.redaction import redact
@@ -29,7 +30,6 @@ from metricsync.warehouse.publish import audit_schema, publish
 
 logger = logging.getLogger("metricsync.transform")
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "transform"  # the dbt project metricsync ships
 PROFILE = "metricsync"
 PASSWORD_ENV = "METRICSYNC_DBT_PASSWORD"
 TARGET_SCHEMA = "metrics"
@@ -46,6 +46,7 @@ class TransformResult:
     lines: list = field(default_factory=list)  # one per failed node (or the reason dbt did not run)
     warnings: list = field(default_factory=list)
     nodes: int = 0
+    project: str = ""  # which dbt project ran, and where its artifacts are (DbtProject.describe)
 
     @property
     def ok(self) -> bool:
@@ -54,15 +55,10 @@ class TransformResult:
     @property
     def message(self) -> str:
         if self.ok:
-            return f"transform: ok - {self.nodes} dbt nodes built and tested"
+            return f"transform: ok - {self.nodes} dbt nodes built and tested" + (
+                f"; {self.project}" if self.project else ""
+            )
         return "\n".join(self.lines)
-
-
-def project_dir() -> Path:
-    """`transform/` in the working directory when it holds a dbt project (a project's own copy,
-    `metricsync init --with-dbt`), else the one metricsync ships."""
-    local = Path("transform").resolve()
-    return local if (local / "dbt_project.yml").exists() else PROJECT_DIR
 
 
 def datasets() -> dict:
@@ -172,14 +168,10 @@ def profile(destination: str, credentials: Any) -> dict:
 
 
 def run_results() -> str:
-    """Where this run's `run_results.json` is, as dbt places it: in `DBT_TARGET_PATH` (relative to
-    the project) when set, else in the project's `target/`; named from the repository's root when
-    inside it (`transform/target/run_results.json`), else in full."""
-    path = project_dir() / (os.environ.get("DBT_TARGET_PATH") or "target") / "run_results.json"
-    try:
-        return str(path.relative_to(project_dir().parent))
-    except ValueError:
-        return str(path)
+    """Where this run's `run_results.json` is (`metricsync/dbt_project.py` places dbt's target):
+    named from the working directory when inside it (`transform/target/run_results.json`,
+    `.metricsync/dbt/target/run_results.json`), else in full."""
+    return shown(dbt_project().target / "run_results.json")
 
 
 def _node_name(node: Any) -> str:
@@ -241,7 +233,10 @@ class Dbt:
         verbose: bool,
         loaded: Optional[dict] = None,
         marts: str = audit_schema(TARGET_SCHEMA),
+        target: Optional[Path] = None,
     ) -> None:
+        self.project = dbt_project()
+        self.target = target or self.project.target  # never inside the installed package
         schemas: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
         schemas.update(
             {f"metricsync_{provider}_enabled": provider in loaded for provider in PROVIDERS} if loaded else {}
@@ -253,7 +248,9 @@ class Dbt:
         schemas.update({"metricsync_clock_shift_days": shift} if shift else {})
         self.common = [
             "--project-dir",
-            str(project_dir()),
+            str(self.project.path),
+            "--log-path",
+            str(self.project.logs),
             "--profiles-dir",
             profiles_dir,
             "--target",
@@ -267,12 +264,12 @@ class Dbt:
     def invoke(self, *command: str, project_only: bool = False) -> Any:
         from dbt.cli.main import dbtRunner
 
-        where = self.common[:2] if project_only else self.common
+        where = self.common[:4] if project_only else [*self.common, "--target-path", str(self.target)]
         return dbtRunner().invoke([*self.flags, *command, *where])
 
     def deps(self) -> None:
         """Packages a user added (the project itself has none, and downloads nothing)."""
-        if any((project_dir() / name).exists() for name in ("packages.yml", "dependencies.yml")):
+        if any((self.project.path / name).exists() for name in ("packages.yml", "dependencies.yml")):
             self.invoke("deps", project_only=True)
 
     def build(self) -> tuple[int, list[str]]:
@@ -341,7 +338,7 @@ def _build_and_publish(
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
     """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
     warning is reported, not failed)."""
-    result = TransformResult()
+    result = TransformResult(project=dbt_project().describe())
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
         kind, pipeline = _warehouse(destination, workdir)
@@ -350,7 +347,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     except DbtNotRun as exc:
         result.exit_code = EXIT_FAILED
         result.lines = [
-            f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
+            f"transform: dbt could not run: {exc} - check {dbt_project().path}/ and the {destination} "
             "destination credentials"
         ]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
