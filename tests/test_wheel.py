@@ -36,22 +36,35 @@ def call(command: list, **popen) -> None:
     assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
 
 
-def build_wheel(folder: Path) -> Path:
-    """The wheel of a copy of the source tree (nothing written into the repository)."""
+def install_block() -> list[str]:
+    """The commands of docs/getting-started.md's "Install": build the wheel, make a venv, install."""
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    return text[text.index("## Install") :].split("```sh\n")[1].split("```")[0].strip().splitlines()
+
+
+def build_wheel(folder: Path, build: str) -> Path:
+    """The wheel of a copy of the source tree, built as the docs say (nothing written into the repository)."""
     source = folder / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
-    call([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", folder, source])
-    (wheel,) = folder.glob("metricsync-*.whl")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    call(["bash", "-ec", build], cwd=source, env=env)
+    (wheel,) = (source / "dist").glob("metricsync-*.whl")
     return wheel
 
 
-def install(wheel: Path, venv: Path) -> Path:
-    """A fresh venv with the wheel: its `bin`."""
-    python = venv / "bin" / "python"
+def install(wheel: Path, folder: Path, commands: list[str]) -> Path:
+    """A fresh venv in `folder` with the wheel: its `bin`. Fully (`make test-wheel`): the docs'
+    commands as written, `~` being `folder`; else the wheel alone, its dependencies the project venv's."""
+    venv = folder / "metricsync-venv"
     if FULL:  # pip resolves and installs every dependency into the fresh venv
-        call([sys.executable, "-m", "venv", venv])
-        call([python, "-m", "pip", "install", "-q", wheel])
+        env = {
+            **os.environ,
+            "HOME": str(folder),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        call(["bash", "-ec", "\n".join(commands)], cwd=wheel.parent.parent, env=env)
         return venv / "bin"
+    python = venv / "bin" / "python"
     call([sys.executable, "-m", "venv", "--without-pip", venv])
     call([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel])
     site = run_command(
@@ -69,8 +82,9 @@ def install(wheel: Path, venv: Path) -> Path:
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(the fresh venv's bin, the wheel)."""
     folder = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(folder)
-    return install(wheel, folder / "venv"), wheel
+    build, *commands = install_block()
+    wheel = build_wheel(folder, build)
+    return install(wheel, folder, commands), wheel
 
 
 def test_the_wheel_ships_one_import_name_and_the_dbt_project(installed):
