@@ -168,10 +168,11 @@ def profile(destination: str, credentials: Any) -> dict:
 
 
 def run_results() -> str:
-    """Where this run's `run_results.json` is (`metricsync/dbt_project.py` places dbt's target):
-    named from the working directory when inside it (`transform/target/run_results.json`,
-    `.metricsync/dbt/target/run_results.json`), else in full."""
-    return shown(dbt_project().target / "run_results.json")
+    """Where this run's `run_results.json` is (`metricsync/dbt_project.py` places dbt's target): in
+    full when `DBT_TARGET_PATH` is absolute, else named from the working directory when inside it
+    (`transform/target/run_results.json`, `.metricsync/dbt/target/run_results.json`)."""
+    path = dbt_project().target / "run_results.json"
+    return str(path) if os.path.isabs(os.environ.get("DBT_TARGET_PATH") or "") else shown(path)
 
 
 def _node_name(node: Any) -> str:
