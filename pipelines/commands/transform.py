@@ -1,5 +1,6 @@
-"""`python -m metricsync transform`: the dbt project in `transform/` against the warehouse the runner
-loads: `dbt build` (seeds, models, tests) with the marts in an audit schema, then - only when every
+"""`python -m metricsync transform`: the dbt project (a project's own `./transform`, else the one
+packaged with metricsync; `metricsync/dbt_project.py`, which also says where dbt writes) against the
+warehouse the runner loads: `dbt build` (seeds, models, tests) with the marts in an audit schema, then - only when every
 node passed - the marts published to `metrics` (write-audit-publish, `pipelines/warehouse/publish.py`),
 then `dbt source freshness` for the loaded providers.
 
