@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install demo test test-airflow bench clean
+.PHONY: install demo test test-airflow test-wheel bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(TEST_STAMP)
 
 test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/deploy/test_airflow.py
+
+# the wheel installed as a user installs it: pip resolves every dependency into a fresh venv outside the
+# repository (`make test` installs it with --no-deps over the project venv's packages), then the same test
+test-wheel: $(TEST_STAMP)
+	METRICSYNC_WHEEL_INSTALL=full $(PY) -m pytest -q tests/test_wheel.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench

@@ -46,6 +46,7 @@ LONGEST_FIRST = (
     "test_mart.py",
     "test_operator_cli.py",
     "test_demo.py",
+    "test_wheel.py",
 )
 
 

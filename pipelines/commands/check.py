@@ -9,6 +9,11 @@ destination is connected to without creating a dataset. One line each, e.g.
 With `sources.<provider>.accounts`, each account is checked with its own key and scope:
 
     whop (account north): ok - key accepted, 3 wallet + 2 metric queries, destination duckdb:...
+
+`check all` then names the dbt project `transform` and `query` run from here (this project's own
+copy, `./transform`, else the one packaged with metricsync) and where dbt writes:
+
+    transform: ok - dbt project transform (this project's own copy), artifacts in transform/target
 """
 
 import logging
@@ -64,8 +69,19 @@ def check_provider(provider: str, destination: str, account: Optional[Account] =
     return 0, f"{label}: ok - key accepted, {summary}, {where}"
 
 
-def check_command(providers: list[str], destination: str) -> int:
-    """Each provider, or each of its configured accounts (`sources.<provider>.accounts`)."""
+def dbt_project_line() -> tuple[int, str]:
+    """Which dbt project `transform` and `query` run from here, and where dbt writes."""
+    from metricsync.dbt.project import dbt_project
+
+    project = dbt_project()
+    if not (project.path / "dbt_project.yml").is_file():
+        return 2, f"transform: no dbt project in {project.path} - reinstall metricsync"
+    return 0, f"transform: ok - {project.describe()}"
+
+
+def check_command(providers: list[str], destination: str, dbt: bool = False) -> int:
+    """Each provider, or each of its configured accounts (`sources.<provider>.accounts`); with
+    `dbt` (`check all`), then the dbt project."""
     from metricsync.runner import describe_failure
 
     codes = []
@@ -80,6 +96,10 @@ def check_command(providers: list[str], destination: str) -> int:
             code, line = check_provider(provider, destination, account)
             print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)
             codes.append(code)
+    if dbt:
+        code, line = dbt_project_line()
+        print(line, file=sys.stdout if code == 0 else sys.stderr, flush=True)
+        codes.append(code)
     return exit_code(codes)
 
 
@@ -96,4 +116,4 @@ def register(commands) -> None:
 
 
 def main(args: Any) -> int:
-    return check_command(providers_to_run(args.providers), args.destination)
+    return check_command(providers_to_run(args.providers), args.destination, dbt="all" in args.providers)

@@ -44,6 +44,7 @@ GITIGNORE = [
     "transform/logs/",
     "transform/dbt_packages/",
     "transform/package-lock.yml",
+    ".metricsync/",
 ]
 
 
@@ -78,7 +79,7 @@ def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def init_project(args: Any) -> list[str]:
     """Write the project; the paths written, relative to its folder."""
-    from metricsync.dbt.project import PROJECT_DIR
+    from metricsync.dbt.project import packaged
 
     folder = Path(args.directory)
     files = _files(args)
@@ -91,7 +92,7 @@ def init_project(args: Any) -> list[str]:
     written = list(files)
     if args.with_dbt:
         shutil.copytree(
-            PROJECT_DIR, folder / "transform", ignore=shutil.ignore_patterns(*DBT_IGNORED), dirs_exist_ok=True
+            packaged(), folder / "transform", ignore=shutil.ignore_patterns(*DBT_IGNORED), dirs_exist_ok=True
         )
         written.append("transform/")
     return written

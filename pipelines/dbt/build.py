@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import dlt
 from metricsync.dbt.invocation import Dbt, DbtNotRun
 from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, datasets, forget_password, warehouse, write_profile
-from metricsync.dbt.project import project_dir
+from metricsync.dbt.project import dbt_project
 from metricsync.dbt.publish import audit_schema, publish
 from metricsync.exits import DBT_FAILED, STALE, USAGE_ERROR
 from metricsync.locks import dataset_turn, transform_lock
@@ -31,6 +31,7 @@ class TransformResult:
     lines: list = field(default_factory=list)  # one per failed node (or the reason dbt did not run)
     warnings: list = field(default_factory=list)
     nodes: int = 0
+    project: str = ""  # which dbt project ran, and where its artifacts are (DbtProject.describe)
 
     @property
     def ok(self) -> bool:
@@ -39,7 +40,9 @@ class TransformResult:
     @property
     def message(self) -> str:
         if self.ok:
-            return f"transform: ok - {self.nodes} dbt nodes built and tested"
+            return f"transform: ok - {self.nodes} dbt nodes built and tested" + (
+                f"; {self.project}" if self.project else ""
+            )
         return "\n".join(self.lines)
 
 
@@ -115,7 +118,7 @@ def build_and_publish(
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
     """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
     warning is reported, not failed)."""
-    result = TransformResult()
+    result = TransformResult(project=dbt_project().describe())
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
         kind, pipeline = warehouse(destination, workdir)
@@ -124,7 +127,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
     except DbtNotRun as exc:
         result.exit_code = DBT_FAILED
         result.lines = [
-            f"transform: dbt could not run: {exc} - check {project_dir()}/ and the {destination} "
+            f"transform: dbt could not run: {exc} - check {dbt_project().path}/ and the {destination} "
             "destination credentials"
         ]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports

@@ -1,13 +1,14 @@
-"""dbt commands on the project (`project.project_dir()`) with one generated profile, run in this
+"""dbt commands on the project (`project.dbt_project()`) with one generated profile, run in this
 process (`dbtRunner`) from the installed packages: nothing is installed at run time. Their
 failures become one line per node, naming the artifact that has the rest."""
 
 import json
+from pathlib import Path
 from typing import Any, Optional
 
 from dbt.cli.main import dbtRunner
 from metricsync.dbt.profiles import TARGET_SCHEMA, datasets
-from metricsync.dbt.project import project_dir, run_results
+from metricsync.dbt.project import dbt_project, run_results
 from metricsync.dbt.publish import audit_schema
 from metricsync.providers import PROVIDERS
 from metricsync.sources._common.http.redaction import redact
@@ -30,10 +31,15 @@ class Dbt:
         verbose: bool,
         loaded: Optional[dict] = None,
         marts: str = audit_schema(TARGET_SCHEMA),
+        target: Optional[Path] = None,
     ) -> None:
+        self.project = dbt_project()
+        self.target = target or self.project.target  # never inside the installed package
         self.common = [
             "--project-dir",
-            str(project_dir()),
+            str(self.project.path),
+            "--log-path",
+            str(self.project.logs),
             "--profiles-dir",
             profiles_dir,
             "--target",
@@ -45,12 +51,12 @@ class Dbt:
         self.flags += [] if verbose else ["--quiet"]
 
     def invoke(self, *command: str, project_only: bool = False) -> Any:
-        where = self.common[:2] if project_only else self.common
+        where = self.common[:4] if project_only else [*self.common, "--target-path", str(self.target)]
         return dbtRunner().invoke([*self.flags, *command, *where])
 
     def deps(self) -> None:
         """Packages a user added (the project itself has none, and downloads nothing)."""
-        if any((project_dir() / name).exists() for name in ("packages.yml", "dependencies.yml")):
+        if any((self.project.path / name).exists() for name in ("packages.yml", "dependencies.yml")):
             self.invoke("deps", project_only=True)
 
     def build(self) -> tuple[int, list[str]]:

@@ -25,6 +25,7 @@ from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifest
 from metricsync.dbt.invocation import Dbt
 from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, forget_password, warehouse, write_profile
 from metricsync.exits import DBT_FAILED, USAGE_ERROR, UsageError
+from metricsync.dbt.project import shown
 from metricsync.sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.query")
@@ -107,13 +108,15 @@ class MetricFlow:
         kind, pipeline = warehouse(self.destination, self.workdir, "query")
         write_profile(kind, credentials(pipeline), self.workdir)
         target = Path(self.workdir, "target")
-        dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA)  # the published marts, not the audit build
-        outcome = dbt.invoke("parse", "--target-path", str(target))
+        # the published marts, not the audit build; parsed into this run's own target (a transform
+        # may be writing the project's)
+        dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA, target=target)
+        outcome = dbt.invoke("parse")
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
             raise QueryFailed(
-                f"query: dbt parse of transform/ failed: {': '.join(detail[:2]) or 'see above'} - "
-                "fix the semantic models in transform/models/semantic/",
+                f"query: dbt parse of {shown(dbt.project.path)}/ failed: {': '.join(detail[:2]) or 'see above'} - "
+                f"fix the semantic models in {shown(dbt.project.path / 'models' / 'semantic')}/",
                 DBT_FAILED,
             )
         self.adapter = get_adapter_by_type(kind)

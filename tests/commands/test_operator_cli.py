@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from metricsync.cli import main
-from support import Warehouse
+from support import ROOT, Warehouse
 from support.operator import START, TODAY, WALLET, point_all_at_sandbox
 from support.processes import run_command
 
@@ -42,8 +42,12 @@ def test_check_with_good_keys_proves_each_key_with_one_request_and_creates_nothi
     point_all_at_sandbox(monkeypatch, sandbox)
     code, out, err = cli(capsys, "check", "all", "--destination", warehouse.name)
     assert code == 0, err
-    lines = out.strip().splitlines()
+    *lines, dbt = out.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == list(PROBES)
+    # no ./transform here: the packaged dbt project, its artifacts in .metricsync/dbt/ (DBT_TARGET_PATH: the test's)
+    assert (
+        dbt == f"transform: ok - dbt project {ROOT / 'transform'} (packaged with metricsync), artifacts in dbt_target"
+    )
     assert lines[0].startswith(f"whop: ok - key accepted, 2 wallet + 2 metric queries, destination {warehouse.name}:")
     assert all(" ok - key accepted" in line for line in lines)
     for provider, probes in PROBES.items():
@@ -380,7 +384,7 @@ def test_sandbox_command_prints_its_url_keys_and_an_export_block_that_works(caps
         assert all(url in line for line in exports if "BASE_URL" in line)
         code, out, err = cli(capsys, "check", "all")
         assert code == 0, err
-        assert len(out.strip().splitlines()) == 4
+        assert len(out.strip().splitlines()) == 5  # the four providers, then the dbt project
 
         server.send_signal(signal.SIGTERM)  # as a service manager stops it
         assert server.wait(timeout=60) == 0

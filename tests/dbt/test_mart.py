@@ -439,7 +439,7 @@ def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_s
     are not there."""
     import json as _json
 
-    from metricsync.dbt.project import PROJECT_DIR
+    from metricsync.dbt.project import packaged
 
     (tmp_path / "profiles.yml").write_text(
         _json.dumps(
@@ -459,7 +459,7 @@ def test_a_dev_target_builds_in_its_own_schemas_and_a_disabled_provider_has_no_s
             "ls",
             "--quiet",
             "--project-dir",
-            str(PROJECT_DIR),
+            str(packaged()),
             "--profiles-dir",
             str(tmp_path),
             "--vars",

@@ -209,18 +209,25 @@ def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch
 
 
 @pytest.mark.parametrize(
-    "target_path, named",
+    "own_copy, target_path, named",
     [
-        pytest.param(None, "transform/target/run_results.json", id="default-in-the-project"),
-        pytest.param("ci_target", "transform/ci_target/run_results.json", id="relative-to-the-project"),
-        pytest.param("/var/dbt/target", "/var/dbt/target/run_results.json", id="absolute"),
+        pytest.param(True, None, "transform/target/run_results.json", id="default-in-the-own-copy"),
+        pytest.param(True, "ci_target", "transform/ci_target/run_results.json", id="relative-to-the-own-copy"),
+        pytest.param(False, None, ".metricsync/dbt/target/run_results.json", id="default-packaged"),
+        pytest.param(False, "ci_target", ".metricsync/dbt/ci_target/run_results.json", id="relative-packaged"),
+        pytest.param(False, "/var/dbt/target", "/var/dbt/target/run_results.json", id="absolute"),
     ],
 )
-def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, target_path, named):
+def test_a_failed_node_names_the_run_results_where_dbt_wrote_them(monkeypatch, isolated, own_copy, target_path, named):
+    """In the project's own copy (`./transform`) as dbt places them; for the packaged project, in
+    `.metricsync/dbt/` here (never in the installed package)."""
     from types import SimpleNamespace
 
     from metricsync.dbt.invocation import failures
 
+    if own_copy:
+        (isolated / "transform").mkdir()
+        (isolated / "transform" / "dbt_project.yml").write_text("name: mine\n")
     if target_path is None:
         monkeypatch.delenv("DBT_TARGET_PATH")
     else:
