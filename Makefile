@@ -43,7 +43,7 @@ test-airflow: $(AIRFLOW_VENV)/.installed
 # the wheel installed as a user installs it: pip resolves every dependency into a fresh venv outside the
 # repository (`make test` installs it with --no-deps over the project venv's packages), then the same test
 test-wheel: $(TEST_STAMP)
-	METRICSYNC_WHEEL_INSTALL=full $(PY) -m pytest -q tests/test_wheel.py
+	METRICSYNC_WHEEL_INSTALL=full $(PY) -m pytest -q tests/deploy/test_wheel.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench

@@ -1,5 +1,5 @@
 """One process of the shared-rate-budget scenario (bench/shared_budget.py) and its test
-(tests/test_rate_budget.py): the Whop wallet windows of some accounts under one API key, through
+(tests/concurrency/test_rate_budget.py): the Whop wallet windows of some accounts under one API key, through
 `build_client` (the client every source builds, with its limiter), `threads` at a time, told the
 API's rate. Prints "ready" once imported; then for each line on stdin (the rate store to use, or
 empty for none; the processes get theirs at once, so they start together) a round of those

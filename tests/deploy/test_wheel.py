@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, today
-from processes import run_command
+from support import ROOT, today
+from support.processes import run_command
 
 FULL = os.environ.get("METRICSYNC_WHEEL_INSTALL") == "full"
 NOT_SOURCE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 HEAVY = ("dlt", "pyarrow", "dbt", "duckdb", "httpx", "pendulum", "metricflow", "sqlalchemy")
 PROBE = """

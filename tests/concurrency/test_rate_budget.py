@@ -7,7 +7,7 @@ import time
 import duckdb
 import httpx
 import pytest
-from conftest import configure, require, today
+from support import configure, require, today
 from metricsync.bench.budget_client import run_together
 from metricsync.cli import main
 from metricsync.sources._common.errors import ConfigError
