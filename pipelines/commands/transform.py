@@ -331,11 +331,41 @@ def _build_and_publish(
             f"build is in {audit_schema(TARGET_SCHEMA)}"
         )
         return
-    with pipeline.sql_client() as client:
-        publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
+    publish_marts(pipeline)
     errors, result.warnings = dbt.freshness(loaded, destination)
     if errors:
         result.exit_code, result.lines = EXIT_STALE, errors
+
+
+@contextmanager
+def dbt_ready(destination: str) -> Iterator[tuple[Dbt, Any]]:
+    """For a caller that runs dbt its own way (Dagster's dbt assets, `deploy/dagster`): the mart's
+    lock held, the profile written and the loaded providers found, as for `transform`; yields the
+    `Dbt` (its `common` arguments: project, profiles, target, vars) and the warehouse's pipeline, on
+    which `publish_marts` publishes a build whose every node passed. Nothing loaded: ConfigError."""
+    from metricsync.sources._common.errors import ConfigError
+
+    workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
+    try:
+        kind, pipeline = _warehouse(destination, workdir)
+        with _exclusive(pipeline):
+            credentials, loaded = _loaded(pipeline)
+            if not loaded:
+                raise ConfigError(
+                    f"transform: no provider is loaded in the {destination} warehouse - "
+                    f"run `metricsync run all --destination {destination}` first"
+                )
+            _write_profile(kind, credentials, workdir)
+            yield Dbt(kind, workdir, False, loaded), pipeline
+    finally:
+        os.environ.pop(PASSWORD_ENV, None)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def publish_marts(pipeline: Any) -> list[str]:
+    """The audited marts published (`metrics__audit` -> `metrics`), after a build whose every node passed."""
+    with pipeline.sql_client() as client:
+        return publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
 
 
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
