@@ -9,6 +9,7 @@ with METRICSYNC_REQUIRE_AIRFLOW=1. Elsewhere the tests skip, saying so."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -33,6 +34,12 @@ def documented_commands() -> list[str]:
 
 SETUP, MIGRATE, DAGS_TEST, TASK_TEST = documented_commands()
 ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "south", "account_id": "biz_south"}]
+
+
+def test_the_docs_show_the_tested_commands():
+    text = (ROOT / "docs" / "scaling-out.md").read_text()
+    assert [c for c in documented_commands() if c not in text] == []
+    assert 'pip install -e ".[airflow]"' in text
 
 
 def test_the_airflow_extra_pins_the_airflow_that_is_tested():
@@ -102,19 +109,26 @@ def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, wh
     assert sandbox.seen("/") == []
 
 
-def test_two_accounts_mapped_instances_run_at_once_each_loading_its_account(home, sandbox, whop, monkeypatch):
+def test_two_accounts_mapped_instances_run_at_once_each_loading_its_account(home, sandbox, whop, monkeypatch, tmp_path):
     """The documented `airflow tasks test ... --map-index 1` (south) and the same line for north
     (`--map-index 0`), started together: two processes through the runner, taking turns at the
     DuckDB file, each landing its own account's rows exactly."""
     configure(monkeypatch, "whop", accounts=ACCOUNTS)
     assert TASK_TEST.endswith("--map-index 1")
     lines = {"south": TASK_TEST, "north": TASK_TEST.replace("--map-index 1", "--map-index 0")}
-    env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # the second its own copy of the migrated metadata database: SQLite takes one writer, and
+    # `tasks test` writes a temporary DAG run (a deployment's metadata database is Postgres)
+    homes = {"south": home, "north": tmp_path / "second-home"}
+    shutil.copytree(home, homes["north"], symlinks=True)
+    copy = homes["north"] / "airflow" / "airflow.db"  # airflow.cfg names the first one's in full
+    database = {"south": {}, "north": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}}
+    assert copy.exists()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     children = {
         name: subprocess.Popen(
             ["bash", "-ec", f"{SETUP}\n{line}"],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, "HOME": str(homes[name]), "PATH": path, **database[name]},
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

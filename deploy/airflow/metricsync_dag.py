@@ -9,8 +9,9 @@ one-line failures (a failed instance's log ends with it).
 Install metricsync with its `airflow` extra (`pip install -e ".[airflow]"` in the repository's
 root: Airflow 3.3.2, pinned) and put this file in the DAGs folder. Configuration is read as dlt reads it
 on Airflow (as its `PipelineTasksGroup` sets it up): `.dlt/` in the DAGs folder, or `SOURCES__...` /
-`DESTINATION__...` environment variables (Airflow connections or secrets backends can set them); it is checked strictly when the
-DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent default.
+`DESTINATION__...` environment variables (Airflow connections or secrets backends can set them); it
+is checked strictly when the DAG is parsed, so a misspelt setting is an import error of the DAG, not
+a silent default.
 `METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root:
 
     export AIRFLOW_HOME=~/airflow AIRFLOW__CORE__DAGS_FOLDER=$PWD/deploy/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False

@@ -350,7 +350,7 @@ def mart_assets(destination: str, loads: dict) -> tuple:
     """The dbt project (`transform`) as assets downstream of the loads (`dagster-dbt`; its data
     tests as asset checks): its sources are the tables the load assets write ({(provider, table):
     key}). A run builds and tests in the audit schema, then publishes as `metricsync transform`
-    does; a `transform` job and its nightly schedule (`METRICSYNC_TRANSFORM_CRON`, default 04:15)."""
+    does; a `transform_nightly` job and its schedule (`METRICSYNC_TRANSFORM_CRON`, default 04:15)."""
     import sys
     from pathlib import Path
 
@@ -358,16 +358,24 @@ def mart_assets(destination: str, loads: dict) -> tuple:
     from metricsync.commands.transform import dbt_ready, project_dir, publish_marts
 
     class MartTranslator(DagsterDbtTranslator):
+        """dbt sources as the load assets that write them; the deps on any other source (a
+        provider's `_dlt_loads`, written by each of its loads, or a provider not in these
+        definitions) are left out, so no stray asset appears in the group `default`."""
+
+        unowned: set = set()
+
         def get_asset_key(self, props):
-            if props["resource_type"] == "source" and (props["source_name"], props["name"]) in loads:
+            if props["resource_type"] != "source":
+                return super().get_asset_key(props)
+            if (props["source_name"], props["name"]) in loads:
                 return loads[(props["source_name"], props["name"])]
-            return super().get_asset_key(props)
+            key = super().get_asset_key(props)
+            self.unowned.add(key)
+            return key
 
         def get_asset_spec(self, manifest, unique_id, project):
-            """Without the deps on `<provider>._dlt_loads` (the load times, written by each of the
-            provider's loads, whose tables the same models depend on): no stray asset for it."""
             spec = super().get_asset_spec(manifest, unique_id, project)
-            return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key.path[-1] != "_dlt_loads"])
+            return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in self.unowned])
 
         def get_group_name(self, props):
             return "transform"
@@ -394,7 +402,7 @@ def mart_assets(destination: str, loads: dict) -> tuple:
                 )
             context.log.info("transform: published %s", ", ".join(publish_marts(pipeline)))
 
-    job = dg.define_asset_job("transform", selection=dg.AssetSelection.assets(marts))
+    job = dg.define_asset_job("transform_nightly", selection=dg.AssetSelection.assets(marts))
     schedule = dg.ScheduleDefinition(name="transform_schedule", cron_schedule=TRANSFORM_CRON, job=job)
     return marts, job, schedule
 
