@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install demo test test-airflow bench clean
+.PHONY: install demo test test-airflow test-dagster-fanout bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(TEST_STAMP)
 
 test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
+
+# the Dagster recipe's fan-out (issue 31): FANOUT_ACCOUNTS (default 50) account partitions through
+# Dagster's run queue, 4 runs at a time, each run its own processes; minutes on 2 cores, run by CI after `make test`
+test-dagster-fanout: $(TEST_STAMP)
+	METRICSYNC_DAGSTER_FANOUT=1 $(PY) -m pytest -q -s tests/test_dagster_fanout.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench

@@ -64,6 +64,9 @@ def test_a_backfill_runs_every_account_partition_four_at_a_time(sandbox, monkeyp
             ["bash", "-ec", f"{SETUP}\n{DAEMON}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         ) as daemon,
     ):
+        while "Instance is configured with the following daemons" not in log.read_text():  # its storage made
+            assert daemon.poll() is None and time.monotonic() - started < 600, log.read_text()[-3000:]
+            time.sleep(1)
         done = run_command(
             ["bash", "-ec", f"{SETUP}\n{FANOUT}"],
             timeout=600,

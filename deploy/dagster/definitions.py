@@ -60,6 +60,7 @@ README, Operations), with the run's counts as metadata; a `fresh` check on each 
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 from typing import Optional
 
@@ -338,11 +339,13 @@ def dbt_manifest() -> str:
         parsed = Dbt("duckdb", str(work), False).invoke(
             "parse", "--target-path", str(work / "target"), "--log-path", str(work)
         )
+        if parsed.success:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            if not folder.exists():  # another process may have parsed it meanwhile
+                os.replace(work / "target", folder)
+        shutil.rmtree(work, ignore_errors=True)
         if not parsed.success:
             raise dg.DagsterInvariantViolationError(f"dagster: dbt parse of {project} failed: {parsed.exception}")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        if not folder.exists():  # another process may have parsed it meanwhile
-            os.replace(work / "target", folder)
     return str(folder / "manifest.json")
 
 
@@ -400,7 +403,7 @@ def mart_assets(destination: str, loads: dict) -> tuple:
                     description="transform: dbt build failed - nothing published, metrics keeps the previous "
                     "mart; see this run's failed dbt nodes and checks"
                 )
-            context.log.info("transform: published %s", ", ".join(publish_marts(pipeline)))
+            context.log.info(f"transform: published {', '.join(publish_marts(pipeline))}")
 
     job = dg.define_asset_job("transform_nightly", selection=dg.AssetSelection.assets(marts))
     schedule = dg.ScheduleDefinition(name="transform_schedule", cron_schedule=TRANSFORM_CRON, job=job)
