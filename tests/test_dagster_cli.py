@@ -122,7 +122,7 @@ def shell_env(home: Path, warehouse: Warehouse) -> dict:
     }
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)  # five `dagster` processes and a dbt build: about a minute idle, much more on busy cores
 def test_materialize_partitions_and_the_marts_without_a_daemon_then_start_a_schedule(sandbox, shell):
     """The documented lines in order: north's nightly, south's backfill, the dbt assets (the mart
     published with north's rows), a schedule turned on; an unknown partition fails in one line."""

@@ -320,15 +320,17 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
 
 def dbt_manifest() -> str:
     """The dbt project's `manifest.json` (`dbt parse`, every provider enabled), kept in a folder named
-    by a digest of the project's files: parsed once, not by every run's process."""
+    by a digest of the project's files, the datasets and dbt's version: parsed once, not by every
+    run's process."""
     import hashlib
     import json
     import types
     from pathlib import Path
 
+    from dbt.version import __version__ as dbt_version
     from metricsync.commands.transform import Dbt, datasets, profile, project_dir
 
-    project, digest = project_dir(), hashlib.sha256(json.dumps(datasets(), sort_keys=True).encode())
+    project, digest = project_dir(), hashlib.sha256(json.dumps([dbt_version, datasets()], sort_keys=True).encode())
     for path in sorted(project.rglob("*")):
         if path.is_file() and not {"target", "logs"} & set(path.relative_to(project).parts):
             digest.update(str(path.relative_to(project)).encode() + path.read_bytes())
