@@ -1,8 +1,10 @@
 """The Dagster recipe as documented in `deploy/dagster/definitions.py` (and the README), run as
-written through the `dagster` CLI in child processes against the sandbox: a partition
-materialized, a backfill without a daemon, `dagster dev` serving its UI and its daemon starting a
-run that `dagster job launch` queued. Each child's whole process group is ended however the test
-ends (tests/processes.py)."""
+written through the `dagster` CLI in child processes against the sandbox, with the accounts of
+docs/scaling-out.md's "Many accounts" example: a partition materialized, a backfill without a
+daemon, the dbt assets building the published mart, an unknown partition refused in one line, a
+schedule started, `dagster dev` serving its UI and its daemon starting a run that `dagster job
+launch` queued (the fan-out lines: tests/test_dagster_fanout.py). Each child's whole process group
+is ended however the test ends (tests/processes.py)."""
 
 import json
 import os
