@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install demo test test-airflow test-wheel bench clean
+.PHONY: install demo test test-airflow test-wheel test-dagster-fanout bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-airflow: $(AIRFLOW_VENV)/.installed
 # repository (`make test` installs it with --no-deps over the project venv's packages), then the same test
 test-wheel: $(TEST_STAMP)
 	METRICSYNC_WHEEL_INSTALL=full $(PY) -m pytest -q tests/deploy/test_wheel.py
+
+# the Dagster recipe's fan-out (issue 31): FANOUT_ACCOUNTS (default 50) account partitions through
+# Dagster's run queue, 4 runs at a time, each run its own processes; minutes on 2 cores, run by CI after `make test`
+test-dagster-fanout: $(TEST_STAMP)
+	METRICSYNC_DAGSTER_FANOUT=1 $(PY) -m pytest -q -s tests/deploy/test_dagster_fanout.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench

@@ -1,22 +1,33 @@
 """Dagster deployment: one `dagster-dlt` multi-asset per provider (one asset per table),
-partitioned by account, a nightly schedule and a backfill job that drives `--from/--to`.
+partitioned by account, downstream of them the dbt project as assets (`dagster-dbt`, group
+`transform`), nightly schedules, a backfill job that drives `--from/--to`, and checks.
 
 Configuration is metricsync's own (`.dlt/config.toml`, `.dlt/secrets.toml`, `SOURCES__...` and
-`DESTINATION__...` env vars, read in the working directory). Each partition (one account, or the
-provider's single pipeline, `default`, when it lists no accounts) runs metricsync's runner for that
-account: the same chunked loads, state in the warehouse and one-line failures as the CLI. Dagster's
-executors fan partitions out over processes or a cluster; `METRICSYNC_DESTINATION` picks the
-destination (default: `destination` under `[metricsync]` in config, else duckdb). From the repository's root:
+`DESTINATION__...` env vars, read in the working directory). A provider's partitions are the names
+of its configured `accounts` (`north` and `south` in the "Many accounts" example of
+docs/scaling-out.md), or `default` when it lists none; an unknown name fails with one line naming
+the configured ones. Each partition runs metricsync's runner for that account: the same chunked
+loads, state in the warehouse and one-line failures as the CLI. `METRICSYNC_DESTINATION` picks the
+destination (default: `destination` under `[metricsync]` in config, else duckdb). From the
+repository's root, with the accounts of that example configured:
 
     pip install -e ".[dagster]"
     mkdir -p ~/.dagster && export DAGSTER_HOME=~/.dagster   # runs and schedules kept across restarts
+    cp deploy/dagster/dagster.yaml ~/.dagster/   # the run queue: at most 4 runs at once
 
-Without a daemon, a run in this process: the nightly increment of one account partition, then a
-backfill of a date range for another:
+Without a daemon, a run in this process: the nightly increment of one account partition, a
+backfill of a date range for another, then the dbt project (`metricsync transform`'s build,
+tests and publication, one asset per model, its data tests as asset checks):
 
     dagster asset materialize -f deploy/dagster/definitions.py --select 'group:whop' --partition north
-    dagster asset materialize -f deploy/dagster/definitions.py --select 'group:whop' --partition east \
+    dagster asset materialize -f deploy/dagster/definitions.py --select 'group:whop' --partition south \
         --config-json '{"ops": {"whop": {"config": {"date_from": "2026-01-01", "date_to": "2026-01-31"}}}}'
+    dagster asset materialize -f deploy/dagster/definitions.py --select 'group:transform'
+
+Schedules load STOPPED (Dagster's default): turn each on with the toggle on the UI's Automation
+page, or here (`--start-all` for every one); the daemon then runs them:
+
+    dagster schedule start -f deploy/dagster/definitions.py whop_nightly_schedule
 
 With the UI and the daemon (schedules, queued runs): `dagster dev` serves http://127.0.0.1:3000
 and runs the daemon; in another shell with the same `DAGSTER_HOME`, a launched run is queued and
@@ -26,8 +37,14 @@ the daemon starts it:
     dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
         --config-json '{"ops": {"whop": {"config": {"date_from": "2026-01-01", "date_to": "2026-01-31"}}}}'
 
-(`dagster job launch` without a running daemon only queues the run.) tests/deploy/test_dagster_cli.py runs
-these commands.
+(`dagster job launch` without a running daemon only queues the run.) Every account at once,
+without the UI: the daemon alone, and a backfill of the nightly job over every partition, one run
+per account, at most 4 running at a time (`dagster.yaml` above), each in its own processes:
+
+    dagster-daemon run -f deploy/dagster/definitions.py
+    dagster job backfill -f deploy/dagster/definitions.py -j whop_nightly --noprompt
+
+tests/deploy/test_dagster_cli.py and tests/deploy/test_dagster_fanout.py run these commands.
 
 `verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored
 windows (weighted toward older data), compares them with the API and fails the check on drift;
@@ -43,12 +60,13 @@ README, Operations), with the run's counts as metadata; a `fresh` check on each 
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 from typing import Optional
 
 import dagster as dg
 import dlt
-from dagster_dlt import dlt_assets
+from dagster_dlt import DagsterDltTranslator, dlt_assets
 from metricsync.accounts import configured_accounts
 from metricsync.catalog import WINDOWED, Selection
 from metricsync.operations import record_results, run_id
@@ -61,6 +79,7 @@ from metricsync.warehouse.destinations import dataset_name, destination_name
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
 VERIFY_CRON = os.environ.get("METRICSYNC_VERIFY_CRON", "30 4 * * 0")
 FRESHNESS_CRON = os.environ.get("METRICSYNC_FRESHNESS_CRON", "0 * * * *")
+TRANSFORM_CRON = os.environ.get("METRICSYNC_TRANSFORM_CRON", "15 4 * * *")
 SINGLE = "default"  # the partition of a provider without accounts
 
 SPEC_KEY = "asset-specs-only"
@@ -84,6 +103,14 @@ def run_metadata(result) -> dict:
         "learnt_rate": result.throttling or "",
         "run_id": run_id() or "",
     }
+
+
+class LoadTranslator(DagsterDltTranslator):
+    """dagster-dlt's asset per table, without its default upstream key (`<source>_<table>`, an
+    asset nothing defines, which Dagster would show as a stray asset in the group `default`)."""
+
+    def get_asset_spec(self, data):
+        return super().get_asset_spec(data).replace_attributes(deps=[])
 
 
 def _spec_source(provider: str):
@@ -115,10 +142,31 @@ def _backfill(config: SyncConfig) -> Optional[tuple]:
     return dt.date.fromisoformat(config.date_from), min(last, today)
 
 
+class AccountPartitions(dg.StaticPartitionsDefinition):
+    """A provider's configured account names as partitions (`default` without accounts). A name that
+    is not one of them is refused in one line naming them (a `click` error: the `dagster` CLI prints
+    it as `Error: <line>`, exit 1, where Dagster's own check would end in a traceback)."""
+
+    def __init__(self, provider: str, names: list):
+        super().__init__(names or [SINGLE])
+        self.provider = provider
+
+    def validate_partition_key(self, partition_key: str, context) -> None:
+        if not self.has_partition_key(partition_key):
+            import click
+
+            names = list(self.get_partition_keys())
+            if names == [SINGLE]:
+                fix = f"it lists no accounts (sources.{self.provider}.accounts), so its one partition is {SINGLE}"
+            else:
+                fix = "the partitions are the configured accounts: " + ", ".join(names)
+            raise click.ClickException(f"{self.provider}: no account named {partition_key} - {fix}")
+
+
 def provider_assets(provider: str, destination: str) -> tuple:
     """The provider's assets, partitioned by account, and its nightly and backfill jobs."""
     accounts = {a.name: a for a in configured_accounts(provider)}
-    partitions = dg.StaticPartitionsDefinition(list(accounts) or [SINGLE])
+    partitions = AccountPartitions(provider, list(accounts))
 
     @dlt_assets(
         dlt_source=_spec_source(provider),
@@ -126,6 +174,7 @@ def provider_assets(provider: str, destination: str) -> tuple:
         name=provider,
         group_name=provider,
         partitions_def=partitions,
+        dagster_dlt_translator=LoadTranslator(),
     )
     def assets(context: dg.AssetExecutionContext, config: SyncConfig):
         account = accounts.get(context.partition_key)
@@ -269,10 +318,108 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
     return fresh, job, schedule
 
 
-def build_definitions(providers=None, destination: Optional[str] = None) -> dg.Definitions:
+def dbt_manifest() -> str:
+    """The dbt project's `manifest.json` (`dbt parse`, every provider enabled), kept in a folder named
+    by a digest of the project's files, the datasets and dbt's version: parsed once, not by every
+    run's process."""
+    import hashlib
+    import json
+    import types
+    from pathlib import Path
+
+    from dbt.version import __version__ as dbt_version
+    from metricsync.dbt.invocation import Dbt
+    from metricsync.dbt.profiles import datasets, profile
+    from metricsync.dbt.project import dbt_project
+
+    project, digest = dbt_project().path, hashlib.sha256(json.dumps([dbt_version, datasets()], sort_keys=True).encode())
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and not {"target", "logs"} & set(path.relative_to(project).parts):
+            digest.update(str(path.relative_to(project)).encode() + path.read_bytes())
+    folder = Path(tempfile.gettempdir()) / "metricsync-dagster-dbt" / digest.hexdigest()[:16]
+    if not (folder / "manifest.json").exists():
+        work = Path(tempfile.mkdtemp(prefix="metricsync-dbt-parse-"))
+        (work / "profiles.yml").write_text(json.dumps(profile("duckdb", types.SimpleNamespace(database=":memory:"))))
+        parsed = Dbt("duckdb", str(work), False, target=work / "target").invoke("parse")
+        if parsed.success:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            if not folder.exists():  # another process may have parsed it meanwhile
+                os.replace(work / "target", folder)
+        shutil.rmtree(work, ignore_errors=True)
+        if not parsed.success:
+            raise dg.DagsterInvariantViolationError(f"dagster: dbt parse of {project} failed: {parsed.exception}")
+    return str(folder / "manifest.json")
+
+
+def mart_assets(destination: str, loads: dict) -> tuple:
+    """The dbt project (`transform`) as assets downstream of the loads (`dagster-dbt`; its data
+    tests as asset checks): its sources are the tables the load assets write ({(provider, table):
+    key}). A run builds and tests in the audit schema, then publishes as `metricsync transform`
+    does; a `transform_nightly` job and its schedule (`METRICSYNC_TRANSFORM_CRON`, default 04:15)."""
+    import sys
+    from pathlib import Path
+
+    from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+    from metricsync.dbt.build import dbt_ready, publish_marts
+    from metricsync.dbt.project import dbt_project
+
+    class MartTranslator(DagsterDbtTranslator):
+        """dbt sources as the load assets that write them; the deps on any other source (a
+        provider's `_dlt_loads`, written by each of its loads, or a provider not in these
+        definitions) are left out, so no stray asset appears in the group `default`."""
+
+        unowned: set = set()
+
+        def get_asset_key(self, props):
+            if props["resource_type"] != "source":
+                return super().get_asset_key(props)
+            if (props["source_name"], props["name"]) in loads:
+                return loads[(props["source_name"], props["name"])]
+            key = super().get_asset_key(props)
+            self.unowned.add(key)
+            return key
+
+        def get_asset_spec(self, manifest, unique_id, project):
+            spec = super().get_asset_spec(manifest, unique_id, project)
+            return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in self.unowned])
+
+        def get_group_name(self, props):
+            return "transform"
+
+    @dbt_assets(manifest=dbt_manifest(), dagster_dbt_translator=MartTranslator(), name="transform")
+    def marts(context: dg.AssetExecutionContext):
+        with dbt_ready(destination) as (dbt, pipeline):
+            options = dict(zip(dbt.common[::2], dbt.common[1::2]))  # the profile, target and vars of `transform`
+            executable = Path(sys.executable).with_name("dbt")
+            cli = DbtCliResource(
+                project_dir=str(dbt_project().path),
+                profiles_dir=options["--profiles-dir"],
+                target=options["--target"],
+                dbt_executable=str(executable) if executable.exists() else "dbt",
+            )
+            where = Path(options["--profiles-dir"])
+            args = ["build", "--vars", options["--vars"], "--log-path", str(where)]
+            invocation = cli.cli(args, context=context, raise_on_error=False, target_path=where / "target")
+            yield from invocation.stream()
+            if not invocation.is_successful():
+                raise dg.Failure(
+                    description="transform: dbt build failed - nothing published, metrics keeps the previous "
+                    "mart; see this run's failed dbt nodes and checks"
+                )
+            context.log.info(f"transform: published {', '.join(publish_marts(pipeline))}")
+
+    job = dg.define_asset_job("transform_nightly", selection=dg.AssetSelection.assets(marts))
+    schedule = dg.ScheduleDefinition(name="transform_schedule", cron_schedule=TRANSFORM_CRON, job=job)
+    return marts, job, schedule
+
+
+def build_definitions(providers=None, destination: Optional[str] = None, marts: bool = True) -> dg.Definitions:
+    """Every provider's loads (or `providers`'), their checks, jobs and schedules, and with `marts`
+    the dbt project downstream of them."""
     destination = destination or destination_name(os.environ.get("METRICSYNC_DESTINATION"))
     assets, jobs, schedules, checks = [], [], [], []
-    for provider in providers or list(PROVIDERS):
+    providers = providers or list(PROVIDERS)
+    for provider in providers:
         provider_asset, provider_jobs, schedule = provider_assets(provider, destination)
         provider_checks = verify_checks(
             provider, destination, provider_asset, {a.name: a for a in configured_accounts(provider)}
@@ -288,6 +435,12 @@ def build_definitions(providers=None, destination: Optional[str] = None) -> dg.D
             schedules.append(fresh_hourly)
         assets.append(provider_asset)
         jobs.extend(provider_jobs)
+        schedules.append(schedule)
+    if marts:
+        loads = {(p, key.path[-1].removeprefix(f"dlt_{p}_")): key for p, a in zip(providers, assets) for key in a.keys}
+        mart, job, schedule = mart_assets(destination, loads)
+        assets.append(mart)
+        jobs.append(job)
         schedules.append(schedule)
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, asset_checks=checks)
 

@@ -19,6 +19,7 @@ from metricsync.exits import DBT_FAILED, STALE, USAGE_ERROR
 from metricsync.locks import dataset_turn, transform_lock
 from metricsync.runner import describe_failure
 from metricsync.sources._common.config.spec import number, range_of
+from metricsync.sources._common.errors import ConfigError
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -108,11 +109,39 @@ def build_and_publish(
             f"build is in {audit_schema(TARGET_SCHEMA)}"
         )
         return
-    with pipeline.sql_client() as client:
-        publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
+    publish_marts(pipeline)
     errors, result.warnings = dbt.freshness(loaded, destination)
     if errors:
         result.exit_code, result.lines = STALE, errors
+
+
+@contextmanager
+def dbt_ready(destination: str) -> Iterator[tuple[Dbt, Any]]:
+    """For a caller that runs dbt its own way (Dagster's dbt assets, `deploy/dagster`): the mart's
+    lock held, the profile written and the loaded providers found, as for `transform`; yields the
+    `Dbt` (its `common` arguments: project, profiles, target, vars) and the warehouse's pipeline, on
+    which `publish_marts` publishes a build whose every node passed. Nothing loaded: ConfigError."""
+    workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
+    try:
+        kind, pipeline = warehouse(destination, workdir)
+        with exclusive(pipeline):
+            resolved, loaded = loaded_providers(pipeline)
+            if not loaded:
+                raise ConfigError(
+                    f"transform: no provider is loaded in the {destination} warehouse - "
+                    f"run `metricsync run all --destination {destination}` first"
+                )
+            write_profile(kind, resolved, workdir)
+            yield Dbt(kind, workdir, False, loaded), pipeline
+    finally:
+        forget_password()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def publish_marts(pipeline: Any) -> list[str]:
+    """The audited marts published (`metrics__audit` -> `metrics`), after a build whose every node passed."""
+    with pipeline.sql_client() as client:
+        return publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
 
 
 def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:

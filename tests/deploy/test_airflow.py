@@ -1,6 +1,7 @@
 """The Airflow DAG (`deploy/airflow/metricsync_dag.py`) through Airflow's own CLI, as its docstring
 shows it, in child processes against the sandbox: `airflow db migrate`, then `airflow dags test`
-parses the DAG and runs its task (Whop's pipeline) into DuckDB; a misspelt setting fails the parse.
+parses the DAG and runs its task (Whop's pipeline) into DuckDB; a misspelt setting fails the parse;
+two accounts' mapped instances (`airflow tasks test ... --map-index`) run at once, each its account.
 
 Airflow is heavy (a 620 MB venv, 2-4 minutes to install here), so it lives in its own venv: `make
 test-airflow` (run by CI after `make test`) installs the `airflow` extra there and runs this file
@@ -8,6 +9,7 @@ with METRICSYNC_REQUIRE_AIRFLOW=1. Elsewhere the tests skip, saying so."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import ROOT, Warehouse, configure
-from support.processes import run_command
+from support.processes import end_process_group, run_command
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_REQUIRE_AIRFLOW") != "1":
@@ -30,7 +32,14 @@ def documented_commands() -> list[str]:
     return [line.strip() for line in doc.splitlines() if line.startswith("    ") and line.strip()]
 
 
-SETUP, MIGRATE, DAGS_TEST = documented_commands()
+SETUP, MIGRATE, DAGS_TEST, TASK_TEST = documented_commands()
+ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "south", "account_id": "biz_south"}]
+
+
+def test_the_docs_show_the_tested_commands():
+    text = (ROOT / "docs" / "scaling-out.md").read_text()
+    assert [c for c in documented_commands() if c not in text] == []
+    assert 'pip install -e ".[airflow]"' in text
 
 
 def test_the_airflow_extra_pins_the_airflow_that_is_tested():
@@ -98,3 +107,46 @@ def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, wh
     message = "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?"
     assert message in done.stdout
     assert sandbox.seen("/") == []
+
+
+def test_two_accounts_mapped_instances_run_at_once_each_loading_its_account(home, sandbox, whop, monkeypatch, tmp_path):
+    """The documented `airflow tasks test ... --map-index 1` (south) and the same line for north
+    (`--map-index 0`), started together: two processes through the runner, taking turns at the
+    DuckDB file, each landing its own account's rows exactly."""
+    configure(monkeypatch, "whop", accounts=ACCOUNTS)
+    assert TASK_TEST.endswith("--map-index 1")
+    lines = {"south": TASK_TEST, "north": TASK_TEST.replace("--map-index 1", "--map-index 0")}
+    # the second its own copy of the migrated metadata database: SQLite takes one writer, and
+    # `tasks test` writes a temporary DAG run (a deployment's metadata database is Postgres)
+    homes = {"south": home, "north": tmp_path / "second-home"}
+    shutil.copytree(home, homes["north"], symlinks=True)
+    copy = homes["north"] / "airflow" / "airflow.db"  # airflow.cfg names the first one's in full
+    database = {"south": {}, "north": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}}
+    assert copy.exists()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    children = {
+        name: subprocess.Popen(
+            ["bash", "-ec", f"{SETUP}\n{line}"],
+            cwd=ROOT,
+            env={**os.environ, "HOME": str(homes[name]), "PATH": path, **database[name]},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, line in lines.items()
+    }
+    try:
+        outputs = {name: child.communicate(timeout=600)[0] for name, child in children.items()}
+    finally:
+        for child in children.values():
+            end_process_group(child)
+    for name, child in children.items():
+        assert child.returncode == 0, outputs[name][-3000:]
+        assert f"whop (account {name}): ok" in outputs[name], outputs[name][-3000:]
+    for name in lines:
+        truth = expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0], f"biz_{name}")
+        rows = whop.query(f"select period, currency, amount from whop.wallet_time_series where account = '{name}'")
+        assert {(p, c): a for p, c, a in rows} == {k: a for k, (a, _c) in truth.items()}, name
+    seen = {r.arg("account_id") for r in sandbox.seen("/api/v1/stats/time_series")}
+    assert seen == {"biz_north", "biz_south"}

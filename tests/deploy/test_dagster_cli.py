@@ -1,8 +1,10 @@
 """The Dagster recipe as documented in `deploy/dagster/definitions.py` (and the README), run as
-written through the `dagster` CLI in child processes against the sandbox: a partition
-materialized, a backfill without a daemon, `dagster dev` serving its UI and its daemon starting a
-run that `dagster job launch` queued. Each child's whole process group is ended however the test
-ends (tests/support/processes.py)."""
+written through the `dagster` CLI in child processes against the sandbox, with the accounts of
+docs/scaling-out.md's "Many accounts" example: a partition materialized, a backfill without a
+daemon, the dbt assets building the published mart, an unknown partition refused in one line, a
+schedule started, `dagster dev` serving its UI and its daemon starting a run that `dagster job
+launch` queued (the fan-out lines: tests/deploy/test_dagster_fanout.py). Each child's whole process group
+is ended however the test ends (tests/support/processes.py)."""
 
 import json
 import os
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -24,7 +27,19 @@ if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra f
     pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
 
 DEFINITIONS = ROOT / "deploy/dagster/definitions.py"
-ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}]
+
+
+def documented_accounts() -> list:
+    """Whop's `accounts` of the "Many accounts" example in docs/scaling-out.md (the recipe's partitions)."""
+    import tomllib
+
+    text = (ROOT / "docs" / "scaling-out.md").read_text()
+    section = text[text.index("## Many accounts") :]
+    block = section[section.index("```toml") + len("```toml") : section.index("```", section.index("```toml") + 7)]
+    return tomllib.loads(block)["sources"]["whop"]["accounts"]
+
+
+ACCOUNTS = documented_accounts()
 
 
 def documented_commands() -> list[str]:
@@ -36,8 +51,9 @@ def documented_commands() -> list[str]:
 
 
 COMMANDS = documented_commands()
-SETUP = next(c for c in COMMANDS if c.startswith("mkdir"))
-NIGHTLY, BACKFILL = [c for c in COMMANDS if c.startswith("dagster asset materialize")]
+SETUP = "\n".join(c for c in COMMANDS if c.startswith(("mkdir", "cp ")))
+NIGHTLY, BACKFILL, TRANSFORM = [c for c in COMMANDS if c.startswith("dagster asset materialize")]
+SCHEDULE = next(c for c in COMMANDS if c.startswith("dagster schedule start"))
 DEV = next(c for c in COMMANDS if c.startswith("dagster dev"))
 LAUNCH = next(c for c in COMMANDS if c.startswith("dagster job launch"))
 
@@ -67,7 +83,8 @@ class Shell:
     def command(self, line: str) -> list:
         return ["bash", "-ec", f"{SETUP}\n{line}"]
 
-    def run(self, line: str) -> None:
+    def run(self, line: str, ok: bool = True) -> str:
+        """The line's output (stdout and stderr); it must succeed unless `ok` is False."""
         done = run_command(
             self.command(line),
             timeout=420,
@@ -77,7 +94,8 @@ class Shell:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        assert done.returncode == 0, done.stdout[-3000:]
+        assert (done.returncode == 0) == ok, done.stdout[-3000:]
+        return done.stdout
 
 
 @pytest.fixture
@@ -92,17 +110,25 @@ def shell(sandbox, monkeypatch, tmp_path) -> Shell:
         accounts=ACCOUNTS,
     )
     warehouse = Warehouse("duckdb", str(tmp_path / "dagster.duckdb"))
-    env = {
+    return Shell(shell_env(tmp_path, warehouse), warehouse, tmp_path / ".dagster")
+
+
+def shell_env(home: Path, warehouse: Warehouse) -> dict:
+    """A user's environment with HOME (so DAGSTER_HOME) and dlt's data dir in `home`, the venv on PATH."""
+    return {
         **os.environ,
-        "HOME": str(tmp_path),
-        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "HOME": str(home),
+        "DLT_DATA_DIR": str(home / "dlt"),
         "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    return Shell(env, warehouse, tmp_path / ".dagster")
 
 
-def test_materialize_a_partition_then_backfill_without_a_daemon(sandbox, shell):
+@pytest.mark.timeout(900)  # five `dagster` processes and a dbt build: about a minute idle, much more on busy cores
+def test_materialize_partitions_and_the_marts_without_a_daemon_then_start_a_schedule(sandbox, shell):
+    """The documented lines in order: north's nightly, south's backfill, the dbt assets (the mart
+    published with north's rows), a schedule turned on; an unknown partition fails in one line."""
+    assert [a["name"] for a in ACCOUNTS] == ["north", "south"]
     shell.run(NIGHTLY)
     truth = expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0], "biz_north")  # the account's own data
     expected = {k: a for k, (a, _c) in truth.items()}
@@ -113,9 +139,44 @@ def test_materialize_a_partition_then_backfill_without_a_daemon(sandbox, shell):
     sandbox.clear_log()
     shell.run(BACKFILL)
     seen = sandbox.seen("/api/v1/stats/time_series")
-    assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_east", "2026-01-01")}
-    east = shell.warehouse.query("select min(period), max(period) from whop.wallet_time_series where account = 'east'")
-    assert [(str(a), str(b)) for a, b in east] == [("2026-01-01", "2026-01-31")]
+    assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_south", "2026-01-01")}
+    south = shell.warehouse.query(
+        "select min(period), max(period) from whop.wallet_time_series where account = 'south'"
+    )
+    assert [(str(a), str(b)) for a, b in south] == [("2026-01-01", "2026-01-31")]
+
+    shell.run(TRANSFORM)
+    mart = shell.warehouse.query(
+        "select period_start, currency, value from metrics.fct_metric_values where provider = 'whop' "
+        f"and account = 'north' and series = '{WALLET_QUERIES[0]['name']}' and metric = 'amount'"
+    )
+    assert {(p, c): v for p, c, v in mart} == expected
+
+    unknown = shell.run(NIGHTLY.replace("--partition north", "--partition east"), ok=False)
+    line = "whop: no account named east - the partitions are the configured accounts: north, south"
+    assert line in unknown and "Traceback" not in unknown, unknown[-3000:]
+
+    shell.run(SCHEDULE)
+    with dagster_instance(shell.home) as instance:
+        [state] = [s for s in instance.all_instigator_state() if s.name == "whop_nightly_schedule"]
+        assert state.status.value == "RUNNING"
+
+
+@contextmanager
+def dagster_instance(home: Path):
+    """The instance the documented lines use (DAGSTER_HOME `home`), read in this process."""
+    import dagster
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dagster.DagsterInstance.get() as instance:
+            yield instance
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def free_port() -> int:

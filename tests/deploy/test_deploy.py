@@ -25,8 +25,15 @@ def test_dagster_materializes_two_account_partitions(sandbox, monkeypatch, isola
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", warehouse.credentials)
     module = load("deploy/dagster/definitions.py", "metricsync_dagster")
     defs = module.build_definitions(["whop"], "duckdb")
+    defs.get_repository_def().load_all_definitions()  # what `dagster` commands load: names are unique
     assets = defs.get_assets_def("dlt_whop_wallet_time_series")
     assert set(assets.partitions_def.get_partition_keys()) == {"north", "east"}
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"whop", "transform"}  # no stray asset in `default`
+    staged = dagster.AssetKey(["metrics_staging", "stg_whop__wallet_time_series"])  # a dbt model
+    # the dbt project downstream of the loads: its sources are the load assets
+    assert defs.get_assets_def(staged).asset_deps[staged] == {dagster.AssetKey("dlt_whop_wallet_time_series")}
 
     instance = dagster.DagsterInstance.ephemeral()
     for account in ("north", "east"):
