@@ -7,7 +7,6 @@ that day is its 23 or 25 local hours.
 """
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from support import ROOT, configure
