@@ -41,6 +41,7 @@ test-airflow: $(AIRFLOW_VENV)/.installed
 	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
 
 # the manual as a site (mkdocs.yml) in site/, strictly: a broken link or anchor fails (tests/test_docs.py too)
+docs: export NO_MKDOCS_2_WARNING = 1
 docs: $(TEST_STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet
 

@@ -163,7 +163,7 @@ def file_turn(destination: str, what: str, wait_seconds: float = TURN_WAIT_SECON
     """A local DuckDB file's write turn without a pipeline (the run history's short writes): the
     lock file `write_turn` takes for the whole file. Other destinations: nothing (a server
     warehouse orders writers itself; the history writes in one transaction)."""
-    from metricsync.warehouse.destinations import duckdb_path
+    from metricsync.warehouse.destinations import duckdb_path  # noqa: PLC0415 - start-up time (imports dlt)
 
     path = duckdb_path()
     if destination != "duckdb" or ":" in path:

@@ -42,6 +42,7 @@ from .interrupts import received, signal_of
 from .locking import Owner, destination_lock, pipeline_lock, write_turn
 from .memory import release_freed_memory
 from .providers import source_factory
+from .report import closing_line
 
 logger = logging.getLogger("metricsync.runner")
 WRITER_FILE_BYTES = 64 * 2**20
@@ -303,8 +304,6 @@ def run_provider(
     _count_requests(result, stats)
     result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
     if result.ok:
-        from .report import closing_line
-
         result.message = closing_line(result)
     if account and result.message.startswith(f"{provider}:"):
         result.message = result.label + result.message[len(provider) :]

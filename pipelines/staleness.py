@@ -12,6 +12,7 @@ run metricsync run whop, or see metricsync history whop
 """
 
 import datetime as dt
+import json
 from typing import Optional
 
 from metricsync.sources._common.errors import ConfigError
@@ -24,9 +25,8 @@ EXIT_STALE = 8
 
 def max_ages(provider: str) -> dict:
     """`sources.<provider>.max_age`: {query: days}, checked (exit 2 naming the setting)."""
-    import json
 
-    from metricsync.sources._common.config.strict import setting
+    from metricsync.sources._common.config.strict import setting  # noqa: PLC0415 - start-up time (imports dlt)
 
     value = setting(provider, "max_age")
     if isinstance(value, str):

@@ -1,7 +1,6 @@
 """Whop settings from the README that change the requests or how answers are read: `array_params`,
 a metric query's `time_column`, and `account_id = global`. Request shapes: DuckDB only."""
 
-
 import pytest
 from conftest import configure, duckdb_only, today
 from test_whop import METRIC_QUERIES, expected_metric, loaded_metric, setup_whop

@@ -53,8 +53,15 @@ def next_commands(folder: str) -> list[str]:
 
 
 def _files(args: Any) -> dict[str, str]:
-    from metricsync.commands._project_files import config_toml, crontab, env_example, secrets_toml
-    from metricsync.sources._common.load.windows import utc_today
+    from metricsync.commands._project_files import (  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+        config_toml,
+        crontab,
+        env_example,
+        secrets_toml,
+    )
+    from metricsync.sources._common.load.windows import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        utc_today,
+    )
 
     start = utc_today() - dt.timedelta(days=START_DAYS)
     folder = os.path.abspath(args.directory)
@@ -78,7 +85,7 @@ def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def init_project(args: Any) -> list[str]:
     """Write the project; the paths written, relative to its folder."""
-    from metricsync.commands.transform import PROJECT_DIR
+    from metricsync.commands.transform import PROJECT_DIR  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     folder = Path(args.directory)
     files = _files(args)

@@ -140,9 +140,17 @@ class Warehouse:
         self.workdir = tempfile.mkdtemp(prefix="metricsync-query-")
 
     def open(self) -> Semantic:
-        from dbt.adapters.factory import get_adapter_by_type
-        from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
-        from metricsync.commands.transform import TARGET_SCHEMA, Dbt, _credentials, _warehouse, _write_profile
+        from dbt.adapters.factory import get_adapter_by_type  # noqa: PLC0415 - start-up time (imports dbt)
+        from metricflow_semantics.model.dbt_manifest_parser import (  # noqa: PLC0415 - start-up time (imports metricflow_semantics)
+            parse_manifest_from_dbt_generated_manifest,
+        )
+        from metricsync.commands.transform import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+            TARGET_SCHEMA,
+            Dbt,
+            _credentials,
+            _warehouse,
+            _write_profile,
+        )
 
         kind, pipeline = _warehouse(self.destination, self.workdir, "query")
         credentials = _credentials(pipeline)
@@ -162,9 +170,13 @@ class Warehouse:
         return Semantic(manifest)
 
     def engine(self, semantic: Semantic) -> Any:
-        from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import AdapterBackedSqlClient
-        from metricflow.engine.metricflow_engine import MetricFlowEngine
-        from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
+        from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import (  # noqa: PLC0415 - start-up time (imports dbt, metricflow, dbt_metricflow)
+            AdapterBackedSqlClient,
+        )
+        from metricflow.engine.metricflow_engine import MetricFlowEngine  # noqa: PLC0415 - start-up time (imports metricflow)
+        from metricflow_semantics.model.semantic_manifest_lookup import (  # noqa: PLC0415 - start-up time (imports metricflow_semantics)
+            SemanticManifestLookup,
+        )
 
         return MetricFlowEngine(
             semantic_manifest_lookup=SemanticManifestLookup(semantic.manifest),
@@ -181,7 +193,7 @@ class Warehouse:
         return columns, sorted(rows, key=lambda row: [(v is None, v) for v in row[:keys]])
 
     def close(self) -> None:
-        from metricsync.commands.transform import PASSWORD_ENV
+        from metricsync.commands.transform import PASSWORD_ENV  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
         os.environ.pop(PASSWORD_ENV, None)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -195,7 +207,9 @@ class QueryFailed(Exception):
 
 def request(semantic: Semantic, args: Any) -> Any:
     """MetricFlow's request for the command line; `keep_apart` group-bys added to the user's."""
-    from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
+    from metricflow.engine.metricflow_engine import (  # noqa: PLC0415 - start-up time (imports metricflow)
+        MetricFlowQueryRequest,
+    )
 
     unknown = [m for m in args.metrics if m not in semantic.metrics]
     if unknown:
@@ -220,7 +234,13 @@ def request(semantic: Semantic, args: Any) -> Any:
 def write_profile(destination: str, directory: str) -> str:
     """DIR/profiles.yml for the destination, as `transform` generates it (a Postgres password as
     an `env_var` reference), for running `dbt parse` and `mf` by hand in transform/."""
-    from metricsync.commands.transform import PASSWORD_ENV, PROFILE, _credentials, _warehouse, profile
+    from metricsync.commands.transform import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        PASSWORD_ENV,
+        PROFILE,
+        _credentials,
+        _warehouse,
+        profile,
+    )
 
     workdir = tempfile.mkdtemp(prefix="metricsync-profile-")
     try:
@@ -238,7 +258,7 @@ def write_profile(destination: str, directory: str) -> str:
 
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
-    from metricsync.runner import describe_failure
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     out = out or real_stdout()
     if args.write_profile and args.json:
@@ -303,7 +323,9 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
 
 
 def _first_line(exc: BaseException) -> str:
-    from metricsync.sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        redact,
+    )
 
     lines = [t.strip() for t in redact(str(exc)).splitlines() if t.strip()]
     lines = [t for t in lines if t not in ("Runtime Error", "Database Error")] or lines  # dbt's headings

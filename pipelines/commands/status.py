@@ -20,12 +20,19 @@ import datetime as dt
 import sys
 from typing import Any, Optional
 
-from metricsync.accounts import ACCOUNT_COLUMN
+from metricsync import history
+from metricsync.accounts import ACCOUNT_COLUMN, configured_accounts
 from metricsync.catalog import WINDOWED
 from metricsync.commands._options import add_command, providers_to_run
+from metricsync.operations import tell
+from metricsync.output import document
 from metricsync.providers import PROVIDERS
+from metricsync.runner import describe_failure
+from metricsync.sources._common.load.windows import utc_today
+from metricsync.staleness import max_ages, outcome, stale
 from metricsync.verification.compare import plural
 from metricsync.verification.stored import last_verifications
+from metricsync.warehouse.reads import Warehouse
 
 LOAD_STATUS = {0: "loaded"}
 EXIT_STALE = 8
@@ -106,7 +113,7 @@ def _account_entries(
     return entries
 
 
-def _verified(records: dict, account: Optional[str], resource: str, query: str) -> Optional[dict]:
+def _verified(records: dict, account: Optional[str], resource: str, query: Optional[str]) -> Optional[dict]:
     """The newest `verify` of an account's query: when, how much, clean or not."""
     found = [r for (acc, res, q), r in records.items() if ((acc or None), res, q) == (account, resource, query)]
     if not found:
@@ -126,10 +133,8 @@ def _verified(records: dict, account: Optional[str], resource: str, query: str) 
 def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per account (`account` null without accounts), windowed (resource, query) in the
     stored state and definition table."""
-    from metricsync.accounts import configured_accounts
-    from metricsync.warehouse.reads import Warehouse
 
-    accounts = [a.name for a in configured_accounts(provider)] or [None]
+    accounts: list[Optional[str]] = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
         last = warehouse.last_load()
         loaded_at = last[2].isoformat() if last else None
@@ -187,8 +192,6 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
-    from metricsync.runner import describe_failure
-
     everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
         try:
@@ -205,17 +208,12 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or EXIT_STALE
     if as_json:
-        from metricsync.output import document
-
         document(everything)
     return code
 
 
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
-    from metricsync.operations import tell
-    from metricsync.sources._common.load.windows import utc_today
-    from metricsync.staleness import max_ages, outcome, stale
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -227,7 +225,6 @@ def _stale(provider: str, entries: list[dict]) -> list[str]:
 
 def last_runs(destination: str) -> dict:
     """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
-    from metricsync import history
 
     try:
         with history.history_warehouse(destination) as warehouse:

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from metricsync.commands._options import add_command
+from metricsync.locking import mart_lock, write_turn
 from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
+from metricsync.sources._common.config.spec import number, range_of
+from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.redaction import redact
 from metricsync.sources._common.load.windows import clock_shift_days
 from metricsync.warehouse.publish import audit_schema, publish
@@ -67,7 +70,7 @@ def project_dir() -> Path:
 
 def datasets() -> dict:
     """The dataset (schema) of each provider, as the runner names it (`dataset_name`, `dataset_prefix`)."""
-    from metricsync.warehouse.destinations import dataset_name
+    from metricsync.warehouse.destinations import dataset_name  # noqa: PLC0415 - start-up time (imports dlt)
 
     return {provider: dataset_name(provider) for provider in PROVIDERS}
 
@@ -76,9 +79,8 @@ def _warehouse(destination: str, workdir: str, label: str = "transform") -> tupl
     """The destination's dbt adapter type and a dlt pipeline on it (its SQL client, its locks); a
     destination without an installed dbt adapter, or misconfigured, is refused in one line
     starting with `label` (the command)."""
-    import dlt
-    from metricsync.sources._common.errors import ConfigError
-    from metricsync.warehouse.destinations import make_destination
+    import dlt  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.warehouse.destinations import make_destination  # noqa: PLC0415 - start-up time (imports dlt)
 
     try:
         factory = make_destination(destination, TARGET_SCHEMA)
@@ -121,8 +123,7 @@ def _loaded(pipeline: Any) -> tuple[Any, dict]:
 def lock_wait_seconds() -> float:
     """`transform.lock_wait_seconds` (TRANSFORM__LOCK_WAIT_SECONDS): how long a `transform` waits
     for another one building the mart, before exit 6."""
-    import dlt
-    from metricsync.sources._common.config.spec import number, range_of
+    import dlt  # noqa: PLC0415 - start-up time (imports dlt)
 
     value = dlt.config.get("transform.lock_wait_seconds")
     return number(
@@ -138,7 +139,6 @@ def lock_wait_seconds() -> float:
 def _exclusive(pipeline: Any) -> Iterator[None]:
     """The mart's lock (one `transform` at a time), and on a DuckDB file its write turn too (dbt
     writes the file: no load opens it meanwhile)."""
-    from metricsync.locking import mart_lock, write_turn
 
     wait = lock_wait_seconds()
     with mart_lock(pipeline, wait):
@@ -210,7 +210,8 @@ def _failures(results: Any) -> list[str]:
 def _freshness(results: Any, destination: str) -> tuple[list[str], list[str]]:
     """(errors, warnings) of `dbt source freshness`, one line per stale source, each saying which run
     brings it up to date."""
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
         provider = source = getattr(item.node, "source_name", "?")
@@ -265,7 +266,7 @@ class Dbt:
         self.flags += [] if verbose else ["--quiet"]
 
     def invoke(self, *command: str, project_only: bool = False) -> Any:
-        from dbt.cli.main import dbtRunner
+        from dbt.cli.main import dbtRunner  # noqa: PLC0415 - start-up time (imports dbt)
 
         where = self.common[:2] if project_only else self.common
         return dbtRunner().invoke([*self.flags, *command, *where])
@@ -354,7 +355,7 @@ def run_transform(destination: str = "duckdb", verbose: bool = False) -> Transfo
             "destination credentials"
         ]
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
-        from metricsync.runner import describe_failure
+        from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt)
 
         result.exit_code, line = describe_failure("transform", exc, destination)
         result.lines = [line]

@@ -67,7 +67,7 @@ def statsig_source(
     )
 
     def plan_dates(query: dict, progress: QueryProgress) -> list:
-        return progress.next_windows(first_day, lookback, "day", 1, per_load)
+        return progress.next_windows(first_day, lookback, "day", 1, per_load)  # type: ignore[arg-type]  # first_day is set when a query is planned
 
     def fetch_date(unit: tuple) -> list:
         _query, window = unit

@@ -49,7 +49,7 @@ RESULTS = WindowedTable(
     "stripe_analytics",
     base_url=settings.BASE_URL,
     windows_per_load=settings.WINDOWS_PER_LOAD,
-    **settings.SHARED_DEFAULTS,
+    **settings.SHARED_DEFAULTS,  # type: ignore[arg-type]  # each default has its setting's type
 )
 def stripe_analytics_source(
     queries: Optional[List[Dict[str, Any]]] = None,
@@ -62,7 +62,7 @@ def stripe_analytics_source(
     *,
     shared: SharedValues,
 ) -> Any:
-    """`stripe_account` (a connected account `acct_...`, one account of many: README "Scaling out")
+    """`stripe_account` (a connected account `acct_...`, one account of many: docs/scaling-out.md)
     is sent as the `Stripe-Account` header."""
     control = control or RunControl()
     key = require_key("stripe_analytics", shared.api_key)
@@ -102,7 +102,7 @@ def stripe_analytics_source(
 
     def plan(query: dict, progress: QueryProgress) -> list:
         interval = query["interval"]
-        return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)
+        return progress.next_windows(first_day, lookback, interval, periods[interval], per_load)  # type: ignore[arg-type]  # first_day is set when a query is planned
 
     def fetch_window(query: dict, window: Any) -> Spool:
         spool = Spool()  # the pages wait on disk for the load (a long window is ~150 pages)

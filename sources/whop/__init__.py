@@ -46,7 +46,7 @@ def whop_source(
     *,
     shared: SharedValues,
 ) -> Any:
-    """`account_id` / `company_id` (one account of many, see README "Scaling out") scope every
+    """`account_id` / `company_id` (one account of many, see docs/scaling-out.md) scope every
     wallet / metric query that does not set its own; both are the sub-account's `biz_` id, so
     one given alone scopes both kinds (except `account_id = global`, which is wallet-only)."""
     control = control or RunControl()
@@ -77,7 +77,7 @@ def whop_source(
     def planner(granularity_of):
         def plan(query: dict, progress: QueryProgress) -> list:
             g = granularity_of(query)
-            return progress.next_windows(first_day, lookback, g, settings.MAX_PERIODS[g], per_load)
+            return progress.next_windows(first_day, lookback, g, settings.MAX_PERIODS[g], per_load)  # type: ignore[arg-type]  # first_day is set when a query is planned
 
         return plan
 

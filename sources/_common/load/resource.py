@@ -222,7 +222,8 @@ def windowed_rows(
         name: column.get("data_type") for name, column in schema.tables.get(table.name, {}).get("columns", {}).items()
     }
     normalize = functools.lru_cache(maxsize=None)(schema.naming.normalize_identifier)
-    progresses, units = [], []
+    progresses: list[QueryProgress] = []
+    units: list = []
     for query in queries:
         progress = QueryProgress(state, table.name, query["name"], control)
         progresses.append(progress)
