@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install demo test test-airflow test-wheel test-dagster-fanout bench clean
+.PHONY: install demo test test-airflow test-wheel test-dagster-fanout bench docs lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,8 +50,33 @@ test-wheel: $(TEST_STAMP)
 test-dagster-fanout: $(TEST_STAMP)
 	METRICSYNC_DAGSTER_FANOUT=1 $(PY) -m pytest -q -s tests/deploy/test_dagster_fanout.py
 
+# the manual as a site (mkdocs.yml) in site/, strictly: a broken link or anchor fails (tests/codebase/test_docs.py too)
+docs: export NO_MKDOCS_2_WARNING = 1
+docs: $(TEST_STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+# ruff (check and format) and mypy in a venv of their own: mypy needs pathspec>=1, which dbt in .venv
+# refuses. mypy reads sources/ and pipelines/ under their import names (metricsync, metricsync.sources)
+# through a tree of links in the lint venv; its configuration is in pyproject.toml ([tool.mypy])
+LINT_VENV := .venv-lint
+LINT_TREE := $(LINT_VENV)/tree/metricsync
+$(LINT_VENV)/.installed: pyproject.toml
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install -q --disable-pip-version-check $(LINT_TOOLS)
+	touch $@
+LINT_TOOLS := "ruff==0.17.6" "mypy==2.4.1" types-psycopg2
+
+lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/ruff format --check .
+	rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)
+	for entry in pipelines/*; do ln -s "$(CURDIR)/$$entry" $(LINT_TREE)/; done
+	ln -s "$(CURDIR)/sources" $(LINT_TREE)/sources
+	cd $(LINT_VENV)/tree && ../bin/mypy --config-file "$(CURDIR)/pyproject.toml" metricsync > mypy.txt; \
+	  status=$$?; sed -e 's#^metricsync/sources/#sources/#' -e 's#^metricsync/#pipelines/#' mypy.txt; exit $$status
+
 bench: $(STAMP)
 	$(PY) -m metricsync.bench
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) demo.duckdb metricsync.duckdb .pytest_cache bench/results
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(LINT_VENV) site demo.duckdb metricsync.duckdb .pytest_cache bench/results

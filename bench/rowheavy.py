@@ -80,8 +80,15 @@ class RowHeavyStripe:
 def requests_for(query: dict, span: tuple, customers: int, api_key: str) -> list:
     """Every page request metricsync makes for `query` over `span` (its windows, each page's
     token), in the floor's request-file format."""
-    from metricsync.sources._common.load.windows import plan_windows, utc_now, utc_today
-    from metricsync.sources.stripe_analytics import helpers, settings
+    from metricsync.sources._common.load.windows import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        plan_windows,
+        utc_now,
+        utc_today,
+    )
+    from metricsync.sources.stripe_analytics import (  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+        helpers,
+        settings,
+    )
 
     query = {"timezone": "UTC", **query}
     headers = {

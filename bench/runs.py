@@ -55,7 +55,7 @@ def run_child(spec: dict, env: dict, cwd: str) -> dict:
 
 def postgres_available() -> bool:
     try:
-        import psycopg2
+        import psycopg2  # noqa: PLC0415 - only the Postgres runs need it
 
         psycopg2.connect(PG_ADMIN).close()
         return True
@@ -64,7 +64,7 @@ def postgres_available() -> bool:
 
 
 def pg_admin(sql: str) -> None:
-    import psycopg2
+    import psycopg2  # noqa: PLC0415 - only the Postgres runs need it
 
     con = psycopg2.connect(PG_ADMIN)
     con.autocommit = True

@@ -18,7 +18,9 @@ from typing import Any, Optional
 
 import dlt
 from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.http.redaction import register_secret
 
+from . import evolution, vanishing
 from .history import previous, streak_start
 
 logger = logging.getLogger("metricsync.alerts")
@@ -27,7 +29,6 @@ STALE = 8  # `status --stale`
 
 def urls() -> list[str]:
     """`alerts.urls`: a list (TOML, or JSON in `ALERTS__URLS`), or one URL; registered as secrets."""
-    from metricsync.sources._common.http.redaction import register_secret
 
     value = dlt.config.get("alerts.urls")
     if isinstance(value, str):
@@ -81,12 +82,10 @@ def message(row: dict, kind: str, since: Optional[dict] = None) -> tuple[str, st
 def told_message(row: dict, column: str) -> tuple[str, str]:
     """(title, body) of the alert on what a successful run told: the tables and columns it added
     (`schema_changes`), or the tables whose rows fell and the windows that came back empty (`vanished`)."""
-    from . import vanishing
-    from .evolution import describe
 
     who = row["provider"] + (f" (account {row['account']})" if row["account"] else "")
     items = json.loads(row[column])
-    said = map(describe, items) if column == "schema_changes" else map(vanishing.item, items)
+    said = map(evolution.describe, items) if column == "schema_changes" else map(vanishing.item, items)
     what = "schema changed" if column == "schema_changes" else vanishing.headline(items)
     return (
         f"metricsync: {who} {what}",
@@ -97,7 +96,7 @@ def told_message(row: dict, column: str) -> tuple[str, str]:
 
 def send(title: str, body: str, kind: str = "failure", targets: Optional[list] = None) -> bool:
     """One message to every configured URL; False (and a WARNING) when one could not be delivered."""
-    import apprise
+    import apprise  # noqa: PLC0415 - start-up time (imports apprise)
 
     targets = urls() if targets is None else targets
     if not targets:

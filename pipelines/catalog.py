@@ -8,10 +8,12 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+import dlt
 from metricsync.sources._common.config import spec
+from metricsync.sources._common.config.strict import check_sections
 from metricsync.sources._common.errors import ConfigError
 
-from .providers import PROVIDERS, provider_facts, provider_module, source_factory
+from .providers import PROVIDERS, is_configured, provider_facts, provider_module, source_factory
 
 # windowed resource -> the setting listing its queries (None: one fixed query named like the
 # resource), and the definition resources (scd2 snapshots, no queries), from each provider's settings.py
@@ -53,7 +55,6 @@ def _expected_type(annotation: Any) -> Any:
 
 def settings(provider: str) -> list[Setting]:
     """Every key of `sources.<provider>`, with its default and the value configured here."""
-    import dlt
 
     result = []
     for name, param in inspect.signature(source_factory(provider)).parameters.items():
@@ -147,9 +148,6 @@ def select(provider: str, resources: Optional[Sequence[str]], queries: Optional[
 def provider_names(names: Sequence[str], allow_all: bool = True) -> list[str]:
     """Known provider names, in order, with `all` expanded to the configured ones (any setting
     under `sources.<provider>`); a `sources.<section>` naming no provider fails first."""
-    from metricsync.sources._common.config.strict import check_sections
-
-    from .providers import is_configured
 
     check_sections(PROVIDERS)
     for name in names:

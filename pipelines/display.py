@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, Optional
 
+from metricsync.operations import run_id
+
 MODES = ("auto", "bar", "log", "none")
 logger = logging.getLogger("metricsync.progress")
 
@@ -93,8 +95,9 @@ class LogDisplay(Display):
     def closing(self, line: str) -> str:
         """With `--progress log` (cron): `2026-12-07 03:15:09 UTC run 4f1c2a9e0b7d5a13 whop: ok - ...`, the run id
         the history row carries."""
-        from metricsync.operations import run_id
-        from metricsync.sources._common.load.windows import utc_now  # the one clock, as the history row's times
+        from metricsync.sources._common.load.windows import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+            utc_now,  # the one clock, as the history row's times
+        )
 
         if not self.stamped:
             return line
@@ -106,8 +109,14 @@ class BarDisplay(Display):
     """One rich progress bar per provider."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.console import Console  # noqa: PLC0415 - start-up time (imports rich)
+        from rich.progress import (  # noqa: PLC0415 - start-up time (imports rich)
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("{task.description:<16}"),

@@ -10,14 +10,13 @@ from metricsync.sources._common.errors import MetricSyncError
 
 from .accounts import Account, configured_accounts, select_accounts
 from .interrupts import received
+from .logs import configure_logging
 from .runner import ProviderResult, run_provider
 
 logger = logging.getLogger("metricsync.fanout")
 
 
 def _child_init(log_level: str) -> None:
-    from .logs import configure_logging
-
     configure_logging(log_level)
 
 

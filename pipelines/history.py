@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import dlt
+from metricsync.warehouse.reads import Warehouse
 
 logger = logging.getLogger("metricsync.history")
 
@@ -100,7 +101,6 @@ def keep_pending(path: str, rows: list[dict]) -> None:
 def history_warehouse(destination: str) -> Iterator[Any]:
     """The history's dataset in `destination` (`reads.Warehouse`); its SQL client is None when
     the DuckDB file does not exist."""
-    from metricsync.warehouse.reads import Warehouse
 
     with Warehouse(destination, "metricsync_history", dataset()) as warehouse:
         yield warehouse
@@ -226,7 +226,9 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
 
 
 def _first_line(exc: BaseException) -> str:
-    from metricsync.sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        redact,
+    )
 
     text = redact(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -62,7 +62,7 @@ def received() -> Optional[int]:
     return _received[0] if _received else None
 
 
-def signal_of(exc: BaseException) -> Optional[int]:
+def signal_of(exc: Optional[BaseException]) -> Optional[int]:
     """The signal behind a failure (ours, dlt's `SignalReceivedException`, a bare Ctrl-C), or None."""
     seen = set()
     while exc is not None and id(exc) not in seen:

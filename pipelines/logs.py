@@ -50,7 +50,10 @@ def install_dlt_log_format(level: str) -> None:
 
 def configure_logging(level: str) -> None:
     """Root logging at `level` on stderr, secrets redacted, dlt's handler in the same format."""
-    from metricsync.sources._common.http.redaction import RedactingFilter, install_log_redaction
+    from metricsync.sources._common.http.redaction import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        RedactingFilter,
+        install_log_redaction,
+    )
 
     logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING), stream=sys.stderr, format=LOG_FORMAT)
     install_log_redaction()

@@ -8,7 +8,7 @@ import functools
 from typing import Any, Optional
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _malloc_trim() -> Optional[Any]:
     """glibc's `malloc_trim`, or None where the C library has none (musl, macOS): looked up in
     the symbols the process already has (`find_library` would run `ldconfig` on every run)."""
@@ -16,7 +16,7 @@ def _malloc_trim() -> Optional[Any]:
 
 
 def release_freed_memory() -> None:
-    import pyarrow as pa
+    import pyarrow as pa  # noqa: PLC0415 - start-up time (imports pyarrow)
 
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()

@@ -32,7 +32,11 @@ def learnt_rate(text: Optional[str]) -> Optional[float]:
 
 def write_textfile(path: str, latest: dict) -> None:
     """`latest`: (provider, account) -> {"last", "success", "failure"} rows (`history.latest`)."""
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import (  # noqa: PLC0415 - start-up time (imports prometheus_client)
+        CollectorRegistry,
+        Gauge,
+        write_to_textfile,
+    )
 
     registry = CollectorRegistry()
     labels = ("provider", "account")

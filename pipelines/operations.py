@@ -8,15 +8,21 @@ command's exit code. Nothing here changes the exit code: a failure is logged as 
 """
 
 import datetime as dt
+import json
 import logging
 import os
 import re
 import socket
 import uuid
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from types import SimpleNamespace
 from typing import Any, Optional, Sequence
 
-from .exits import meaning
+from . import vanishing
+from .exits import exit_code, meaning
+from .metrics import write_textfile
+from .providers import PROVIDERS
 
 logger = logging.getLogger("metricsync.operations")
 
@@ -29,7 +35,9 @@ URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 def _now() -> dt.datetime:
     """The one clock (`METRICSYNC_TODAY` moves its date), as every planned date: a run's times are
     on the date it planned by. Imported here, not at the top: `sources` costs start-up time."""
-    from metricsync.sources._common.load.windows import utc_now
+    from metricsync.sources._common.load.windows import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        utc_now,
+    )
 
     return utc_now()
 
@@ -63,7 +71,9 @@ def run_id() -> Optional[str]:
 
 def redacted(text: str) -> str:
     """`text` as stored or sent: registered secrets (the keys this run read) and URL passwords masked."""
-    from metricsync.sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        redact,
+    )
 
     return URL_PASSWORD.sub(r"\1***@", redact(text))
 
@@ -73,8 +83,6 @@ def note(command: str, result: Any) -> None:
     and its windows that held rows and came back empty (`vanishing.py`) are added to its closing
     line before it is printed."""
     if command == "run" and result.ok and _current.get("context"):
-        from . import vanishing
-
         tally = getattr(result, "tally", None)
         result.vanished = _fell(result) + list(tally.emptied if tally else [])
         result.message += vanishing.describe(result.vanished)
@@ -82,8 +90,6 @@ def note(command: str, result: Any) -> None:
 
 
 def _fell(result: Any) -> list[dict]:
-    from . import vanishing
-
     try:
         arguments = redacted(" ".join(_current["context"].argv))
         earlier = [
@@ -110,14 +116,12 @@ def _recent() -> list[dict]:
 
 def tell(command: str, provider: str, account: Optional[str], code: int, line: str, **counts: Any) -> None:
     """`note` for a command without a `ProviderResult` of its own (verify, reset, transform)."""
-    from .runner import ProviderResult
+    from .runner import ProviderResult  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     note(command, ProviderResult(provider, account=account, exit_code=code, message=line, **counts))
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("metricsync")
     except PackageNotFoundError:
@@ -160,14 +164,12 @@ def row(context: Context, command: str, result: Any, finished: dt.datetime) -> d
 
 
 def json_text(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, default=str)
 
 
 def outcomes(providers: Sequence[str], code: int, message: str) -> list:
     """The noted outcomes, and one of exit `code` for each of `providers` never noted."""
-    from .runner import ProviderResult
+    from .runner import ProviderResult  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     found = list(_noted)
     told = {result.provider for _, result in found}
@@ -190,9 +192,6 @@ def record_results(
 ) -> None:
     """History rows and alerts for an orchestrator that calls the runner itself (Dagster, Airflow):
     as `cli.main` does for a command line (`arguments` says which, e.g. `dagster whop default`)."""
-    from types import SimpleNamespace
-
-    from .exits import exit_code
 
     args = SimpleNamespace(command=command, destination=destination, pipelines_dir=pipelines_dir, metrics_file=None)
     context = start(command, arguments.split(), args)
@@ -204,7 +203,7 @@ def record_results(
 def task_callback(provider: str, account: Optional[str], destination: str, context: dict) -> None:
     """Airflow's `on_failure_callback` / `on_success_callback` of a provider account's task: its
     row in the run history and the same alerts as the CLI's (the failure as `run` describes it)."""
-    from .runner import ProviderResult, describe_failure
+    from .runner import ProviderResult, describe_failure  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     task = context.get("task_instance")
     where = f"airflow {getattr(task, 'dag_id', '?')} {getattr(task, 'task_id', '?')}"
@@ -222,9 +221,9 @@ def finish(context: Context, args: Any, code: int, message: str = "") -> None:
 
 
 def _finish(context: Context, args: Any, code: int, message: str) -> None:
-    from dlt.common.pipeline import get_dlt_pipelines_dir
+    from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: PLC0415 - start-up time (imports dlt)
 
-    from . import alerts, history
+    from . import alerts, history  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     asked = _providers(args) if code else []
     found = outcomes(asked, code, message)
@@ -236,14 +235,11 @@ def _finish(context: Context, args: Any, code: int, message: str) -> None:
     earlier = history.record(destination, getattr(args, "pipelines_dir", None) or get_dlt_pipelines_dir(), rows)
     alerts.send_for(rows, earlier)
     if getattr(args, "metrics_file", None):
-        from .metrics import write_textfile
-
         write_textfile(args.metrics_file, history.latest(rows + earlier))
 
 
 def _providers(args: Any) -> list[str]:
     """The providers a command line asked for, as given (`all` expanded), for rows never noted."""
-    from .providers import PROVIDERS
 
     command = getattr(args, "command", None)
     if command == "status":  # `status --stale` notes each provider it judged; the others hold nothing

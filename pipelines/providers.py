@@ -34,6 +34,8 @@ def is_configured(provider: str) -> bool:
     """A provider counts as configured for `all` when anything is set under `sources.<provider>`
     (an API key, accounts or any other setting): configured means expected, so a provider whose
     key is missing or misspelt fails instead of being left out silently."""
-    from metricsync.sources._common.config.strict import set_entries
+    from metricsync.sources._common.config.strict import (  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+        set_entries,
+    )
 
     return any(True for _entry in set_entries(provider))

@@ -7,6 +7,8 @@ wallet_time_series 969, metric_results 1464, wallet_groupings 3; 1 load, 2.4s
 
 from typing import Any
 
+from metricsync.evolution import describe
+
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
@@ -40,7 +42,6 @@ def closing_line(result: Any) -> str:
 
 def evolved(result: Any) -> str:
     """`; schema: new column metrics.experimental_score (double)`: what the run added to the schema."""
-    from metricsync.evolution import describe
 
     changes = getattr(result, "schema_changes", None) or []
     return "; schema: " + ", ".join(map(describe, changes)) if changes else ""

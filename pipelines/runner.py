@@ -45,6 +45,7 @@ from .locks import dataset_turn as write_turn  # runner.py is being reshaped els
 from .locks import warehouse_lock as destination_lock
 from .memory import release_freed_memory
 from .providers import source_factory
+from .report import closing_line
 
 logger = logging.getLogger("metricsync.runner")
 WRITER_FILE_BYTES = 64 * 2**20
@@ -374,8 +375,6 @@ def _finish(result: ProviderResult, stats: Any) -> ProviderResult:
     _count_requests(result, stats)
     result.rows.update({t: n for t, n in result.tally.table_rows.items() if n})  # windowed tables: rows fetched
     if result.ok:
-        from .report import closing_line
-
         result.message = closing_line(result)
     if result.account and result.message.startswith(f"{provider}:"):
         result.message = result.label + result.message[len(provider) :]

@@ -29,14 +29,14 @@ def _type(annotation: Any) -> dict:
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) is typing.Union:
         inner = [a for a in args if a is not type(None)]
-        schema = _type(inner[0]) if len(inner) == 1 else {}
+        schema: dict = _type(inner[0]) if len(inner) == 1 else {}
         if schema and type(None) in args:
             schema["type"] = [schema["type"], "null"]
         return schema
     kind = typing.get_origin(annotation) or annotation
     if kind not in JSON_TYPES:
         return {}
-    schema: dict = {"type": JSON_TYPES[kind]}
+    schema = {"type": JSON_TYPES[kind]}
     if kind is list and args and _type(args[0]):
         schema["items"] = _type(args[0])
     return schema

@@ -12,6 +12,7 @@ run metricsync run whop, or see metricsync history whop
 """
 
 import datetime as dt
+import json
 from typing import Optional
 
 from metricsync.exits import STALE
@@ -24,9 +25,8 @@ UNKNOWN_GRAIN = "month"  # a query loaded before its grain was kept in state: th
 
 def max_ages(provider: str) -> dict:
     """`sources.<provider>.max_age`: {query: days}, checked (exit 2 naming the setting)."""
-    import json
 
-    from metricsync.sources._common.config.strict import setting
+    from metricsync.sources._common.config.strict import setting  # noqa: PLC0415 - start-up time (imports dlt)
 
     value = setting(provider, "max_age")
     if isinstance(value, str):

@@ -21,13 +21,18 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from .data import Revisions, utc_now
 from .messages import Response, SandboxRequest
+from .posthog import PostHogEmulator
+from .statsig import StatsigEmulator
+from .stripe import StripeEmulator
 from .tamper import Tamper
+from .whop import WhopEmulator
 
 FAULT_MODES = (
     "429",
@@ -75,11 +80,6 @@ class Sandbox:
         log_requests: bool = True,
         clock: Callable[[], dt.datetime] = utc_now,
     ):
-        from .posthog import PostHogEmulator
-        from .statsig import StatsigEmulator
-        from .stripe import StripeEmulator
-        from .whop import WhopEmulator
-
         self.latency = latency
         self.max_in_flight = max_in_flight
         self.log_requests = log_requests
@@ -296,8 +296,6 @@ class Sandbox:
                 {"Retry-After": f"{fault.retry_after:g}"},
             )
         if mode == "429_http_date":
-            from email.utils import formatdate
-
             return Response(
                 429,
                 {"error": {"message": "rate limited"}},

@@ -248,7 +248,7 @@ class StripeEmulator(Emulator):
         totals: dict[tuple, dict] = {}
         day = start.astimezone(zone).date()
         while dt.datetime.combine(day, dt.time(), zone) < end:
-            if dt.datetime.combine(day, dt.time(), zone) >= start and DATA_START <= day:
+            if dt.datetime.combine(day, dt.time(), zone) >= start and day >= DATA_START:
                 bucket = _period_start(day, interval)
                 for combo in self._present(matching, day):
                     values = totals.setdefault((bucket, combo[group] if group else ""), {})

@@ -48,13 +48,13 @@ tests/deploy/test_dagster_cli.py and tests/deploy/test_dagster_fanout.py run the
 
 `verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored
 windows (weighted toward older data), compares them with the API and fails the check on drift;
-with `repair` it reloads what drifted (see the README, `verify`). Runs that load (the nightly and
+with `repair` it reloads what drifted (see docs/commands.md, `verify`). Runs that load (the nightly and
 backfill jobs, `dagster asset materialize`) leave it out; the `<provider>_weekly_verify` job runs
 it weekly (`<provider>_verify_schedule`, `METRICSYNC_VERIFY_CRON`, default Sunday 04:30) with
 `sample` 50 and `repair` on.
 
 Each materialization is recorded in metricsync's run history and alerts as the CLI does (see the
-README, Operations), with the run's counts as metadata; a `fresh` check on each windowed table is
+docs/operations.md), with the run's counts as metadata; a `fresh` check on each windowed table is
 `metricsync status --stale`, run hourly by `<provider>_freshness_schedule` (`METRICSYNC_FRESHNESS_CRON`).
 """
 
@@ -69,11 +69,16 @@ import dlt
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from metricsync.accounts import configured_accounts
 from metricsync.catalog import WINDOWED, Selection
+from metricsync.commands.status import provider_status
 from metricsync.operations import record_results, run_id
 from metricsync.providers import PROVIDERS, provider_module, source_factory
-from metricsync.runner import run_provider
+from metricsync.runner import ProviderResult, run_provider
+from metricsync.sources._common.load import windows
 from metricsync.sources._common.load.progress import RunControl
 from metricsync.sources._common.load.windows import utc_today
+from metricsync.staleness import max_ages, outcome, stale
+from metricsync.verification.choose import Scope
+from metricsync.verification.job import Verification
 from metricsync.warehouse.destinations import dataset_name, destination_name
 
 NIGHTLY_CRON = os.environ.get("METRICSYNC_NIGHTLY_CRON", "15 3 * * *")
@@ -212,8 +217,6 @@ class VerifyConfig(dg.Config):
 
 def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, accounts: dict) -> list:
     """`verify` as one asset check per windowed table of the provider, over every account."""
-    from metricsync.verification.choose import Scope
-    from metricsync.verification.job import Verification
 
     tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}
@@ -260,7 +263,7 @@ def verify_checks(provider: str, destination: str, assets: dg.AssetsDefinition, 
 
 def verify_schedule(provider: str, assets: dg.AssetsDefinition) -> tuple:
     """The `<provider>_weekly_verify` job (the checks alone, every account) and its weekly schedule
-    (`METRICSYNC_VERIFY_CRON`, default Sunday 04:30), with `--sample 50 --repair` as in the README."""
+    (`METRICSYNC_VERIFY_CRON`, default Sunday 04:30), with `--sample 50 --repair` as in docs/getting-started.md."""
     job = dg.define_asset_job(
         f"{provider}_weekly_verify",
         selection=dg.AssetSelection.checks_for_assets(assets),
@@ -275,10 +278,6 @@ def freshness_checks(provider: str, destination: str, assets: dg.AssetsDefinitio
     `<provider>_freshness` job and an hourly schedule (`METRICSYNC_FRESHNESS_CRON`): it reads only
     the warehouse, so it fails when the loads stop. Each evaluation is recorded and alerted as
     `status --stale` is (one alert per stale streak)."""
-    from metricsync.commands.status import provider_status
-    from metricsync.runner import ProviderResult
-    from metricsync.sources._common.load import windows
-    from metricsync.staleness import max_ages, outcome, stale
 
     tables = {key.path[-1].removeprefix(f"dlt_{provider}_"): key for key in assets.keys}
     tables = {table: key for table, key in tables.items() if table in WINDOWED[provider]}

@@ -65,8 +65,8 @@ def selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def providers_to_run(names: Sequence[str]) -> list[str]:
-    from metricsync.catalog import provider_names
-    from metricsync.sources._common.errors import ConfigError
+    from metricsync.catalog import provider_names  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     try:
         return provider_names(names)
@@ -99,8 +99,8 @@ def backfill_range(date_from: Optional[str], date_to: Optional[str], today: dt.d
 
 def check_numbers(args: argparse.Namespace, flags: Sequence[tuple]) -> None:
     """`(flag, attribute, Range)` flags range-checked and converted in place."""
-    from metricsync.sources._common.config.spec import number
-    from metricsync.sources._common.errors import ConfigError
+    from metricsync.sources._common.config.spec import number  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     for flag, attr, bounds in flags:
         if getattr(args, attr) is not None:

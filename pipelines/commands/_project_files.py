@@ -1,5 +1,5 @@
 """The files `metricsync init` writes, generated from the one declaration of settings (`spec.SHARED`
-and each source's signature, as `pipelines/reference.py` generates the README table and
+and each source's signature, as `pipelines/reference.py` generates the settings table in docs/configuration.md and
 `.env.example`): every setting of a provider, commented with its meaning, range and default, e.g.
 
     [sources.whop]

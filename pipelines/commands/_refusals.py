@@ -44,7 +44,7 @@ def read_leniently(argv: Sequence[str]) -> Optional[SimpleNamespace]:
     try:
         known, rest = lenient.parse_known_args(list(argv))
     except ParseError:  # a global option itself refused (`--destination` without a value)
-        known, rest = lenient.parse_known_args([]), list(argv)
+        known, rest = lenient.parse_known_args([])[0], list(argv)
     words = [w for w in rest if not w.startswith("-")]
     command = words[0] if words else None
     if command not in operations.RECORDED and not (command == "status" and "--stale" in rest):
@@ -63,8 +63,10 @@ def read_leniently(argv: Sequence[str]) -> Optional[SimpleNamespace]:
 
 def record(argv: Sequence[str], asked: SimpleNamespace, line: str) -> None:
     """One history row (exit 2, argparse's line) per provider asked for, and their alerts (never raises)."""
-    from metricsync.sources._common.errors import ConfigError
-    from metricsync.warehouse.destinations import destination_name
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+    from metricsync.warehouse.destinations import (  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+        destination_name,
+    )
 
     try:
         asked.destination = destination_name(asked.destination)

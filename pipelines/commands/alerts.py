@@ -10,7 +10,9 @@ import argparse
 import socket
 import sys
 
+from metricsync import alerts
 from metricsync.commands._options import add_command
+from metricsync.exits import USAGE_ERROR
 
 NOT_DELIVERED = 5
 
@@ -25,9 +27,7 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from metricsync import alerts
-    from metricsync.exits import USAGE_ERROR
-    from metricsync.sources._common.errors import ConfigError
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     try:
         targets = alerts.urls()

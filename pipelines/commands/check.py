@@ -20,14 +20,17 @@ import logging
 import sys
 from typing import Any, Optional
 
-from metricsync.accounts import Account, configured_accounts
+from metricsync.accounts import Account, configured_accounts, refuse_tables_without_account
 from metricsync.catalog import setting_values
 from metricsync.commands._options import PROVIDER_HELP, add_command, providers_to_run
 from metricsync.exits import exit_code
 from metricsync.providers import provider_module, source_factory
+from metricsync.runner import describe_failure, schema_contract
+from metricsync.sources._common.config.strict import check_settings
 from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.client import latest_client
 from metricsync.sources._common.load.progress import RunControl
+from metricsync.warehouse.reads import Warehouse
 
 logger = logging.getLogger("metricsync.check")
 
@@ -35,21 +38,17 @@ logger = logging.getLogger("metricsync.check")
 def destination_summary(destination: str, provider: str) -> str:
     """Connect to the destination without creating anything; `<type>:<where>` and whether the
     provider's dataset exists yet."""
-    from metricsync.accounts import configured_accounts, refuse_tables_without_account
-    from metricsync.warehouse.reads import Warehouse
 
     with Warehouse(destination, provider) as warehouse:
         exists = warehouse.has_dataset()
         where, dataset = warehouse.label, warehouse.dataset
         if exists and configured_accounts(provider):
-            refuse_tables_without_account(provider, dataset, warehouse.query, destination)
+            refuse_tables_without_account(provider, dataset, warehouse.query, destination)  # type: ignore[arg-type]  # the dataset exists here
     return f"destination {where} (dataset {dataset}{'' if exists else ' not created yet'})"
 
 
 def check_provider(provider: str, destination: str, account: Optional[Account] = None) -> tuple[int, str]:
     """One line for the provider, or for one of its accounts (that account's key, id and scope)."""
-    from metricsync.runner import describe_failure, schema_contract
-    from metricsync.sources._common.config.strict import check_settings
 
     params = account.params if account else {}
     label = f"{provider} (account {account.name})" if account else provider

@@ -8,14 +8,17 @@ import os
 import shutil
 import sys
 import tempfile
+from argparse import Namespace
 from decimal import Decimal
 
+from metricsync.commands import query
 from metricsync.commands._options import add_command
 from metricsync.providers import PROVIDERS
+from metricsync.sandbox import Sandbox
 
 
 def _show(path: str, datasets: list[str]) -> None:
-    import duckdb
+    import duckdb  # noqa: PLC0415 - start-up time (imports duckdb)
 
     out = sys.stdout
     with duckdb.connect(path, read_only=True) as conn:
@@ -56,7 +59,7 @@ def _text(value) -> str:
 
 
 def _show_marts(path: str) -> None:
-    import duckdb
+    import duckdb  # noqa: PLC0415 - start-up time (imports duckdb)
 
     with duckdb.connect(path) as conn:  # dbt (in this process) still holds the file: same configuration
         for title, sql in MART_QUERIES.items():
@@ -76,8 +79,6 @@ def _transform() -> int:
 
 
 def _query() -> int:
-    from metricsync.commands import query
-
     argv = ("mrr", "--grain", "month", "--by", "account", "currency")
     print(f"\n$ metricsync query {' '.join(argv)}", flush=True)
     return query.main(query.arguments(*argv))
@@ -86,10 +87,9 @@ def _query() -> int:
 def _drift(box, pipelines_dir: str) -> int:
     """Restate five Whop days 60 days back (far beyond the lookback), then `verify --all` finds
     them (exit 9) and `verify --all --repair` reloads them (exit 0)."""
-    from argparse import Namespace
 
-    from metricsync.commands.verify import verify_command
-    from metricsync.verification.choose import Scope
+    from metricsync.commands.verify import verify_command  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+    from metricsync.verification.choose import Scope  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     days = box.restate(5, ago=60)
     print(f"\nthe sandbox restated whop {days[0]}..{days[-1]}, far beyond the nightly lookback", flush=True)
@@ -111,8 +111,7 @@ def _drift(box, pipelines_dir: str) -> int:
 
 
 def run_demo(duckdb_path: str) -> int:
-    from metricsync.runner import run_provider
-    from metricsync.sandbox import Sandbox
+    from metricsync.runner import run_provider  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     box = Sandbox(log_requests=False).start()
     pipelines_dir = tempfile.mkdtemp(prefix="metricsync-demo-")

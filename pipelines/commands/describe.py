@@ -17,14 +17,17 @@ configured queries.
 import sys
 from typing import Any, Optional
 
+from metricsync.accounts import configured_accounts
 from metricsync.catalog import DEFINITIONS, WINDOWED, configured_queries, settings
 from metricsync.commands._options import add_command, providers_to_run
-from metricsync.providers import PROVIDERS
+from metricsync.output import document
+from metricsync.providers import PROVIDERS, source_factory
+from metricsync.settings_schema import json_schema
+from metricsync.sources._common.load.progress import RunControl
+from metricsync.warehouse.reads import Warehouse
 
 
 def _stored_tables(provider: str, destination: str) -> dict:
-    from metricsync.warehouse.reads import Warehouse
-
     try:
         with Warehouse(destination, provider) as warehouse:
             return (warehouse.schema() or {}).get("tables", {})
@@ -34,8 +37,6 @@ def _stored_tables(provider: str, destination: str) -> dict:
 
 def _hinted_tables(provider: str) -> dict:
     """Table schemas from the source's own hints (needs its configuration to build)."""
-    from metricsync.providers import source_factory
-    from metricsync.sources._common.load.progress import RunControl
 
     try:
         source = source_factory(provider)(control=RunControl())
@@ -112,7 +113,6 @@ def describe_provider(provider: str, destination: str) -> list[str]:
 
 def _account_lines(provider: str) -> list[str]:
     """Each configured account: its name, pipeline and what it sets (its own key shown as set)."""
-    from metricsync.accounts import configured_accounts
 
     try:
         accounts = configured_accounts(provider)
@@ -157,9 +157,6 @@ def register(commands) -> None:
 
 def main(args: Any) -> int:
     if args.json_schema:
-        from metricsync.output import document
-        from metricsync.settings_schema import json_schema
-
         document(json_schema())
         return 0
     return describe_command(providers_to_run(args.providers), args.destination)

@@ -13,7 +13,9 @@ import datetime as dt
 import sys
 from typing import Any
 
-from metricsync.commands._options import PROVIDER_HELP, _date, add_command, check_numbers
+from metricsync import history
+from metricsync.commands._options import PROVIDER_HELP, _date, add_command, check_numbers, providers_to_run
+from metricsync.output import document
 
 DEFAULT_LIMIT = 20
 
@@ -35,9 +37,8 @@ def register(commands) -> None:
 
 
 def _filters(args: argparse.Namespace, quote: Any) -> tuple[str, tuple]:
-    from metricsync.commands._options import providers_to_run
-
-    clauses, values = [], []
+    clauses: list[str] = []
+    values: list[Any] = []
     providers = providers_to_run(args.providers) if args.providers else []
     if providers:
         clauses.append(f"{quote('provider')} in ({', '.join(['%s'] * len(providers))})")
@@ -65,10 +66,9 @@ def line(row: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dlt.common.pipeline import get_dlt_pipelines_dir
-    from metricsync import history
-    from metricsync.runner import describe_failure
-    from metricsync.sources._common.config.spec import Range
+    from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+    from metricsync.sources._common.config.spec import Range  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     check_numbers(args, [("--limit", "limit", Range(int, 1, 100000))])
     try:
@@ -80,8 +80,6 @@ def main(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
         return code
     if args.json:
-        from metricsync.output import document
-
         document(rows)
     else:
         print(

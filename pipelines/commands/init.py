@@ -54,8 +54,15 @@ def next_commands(folder: str) -> list[str]:
 
 
 def _files(args: Any) -> dict[str, str]:
-    from metricsync.commands._project_files import config_toml, crontab, env_example, secrets_toml
-    from metricsync.sources._common.load.windows import utc_today
+    from metricsync.commands._project_files import (  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
+        config_toml,
+        crontab,
+        env_example,
+        secrets_toml,
+    )
+    from metricsync.sources._common.load.windows import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        utc_today,
+    )
 
     start = utc_today() - dt.timedelta(days=START_DAYS)
     folder = os.path.abspath(args.directory)

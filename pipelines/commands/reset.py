@@ -15,10 +15,18 @@ import argparse
 import sys
 from typing import Any, Optional
 
+import dlt
+from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.pipeline.helpers import pipeline_drop
+from metricsync.accounts import ACCOUNT_COLUMN, configured_accounts, select_accounts
 from metricsync.catalog import WINDOWED, suggest
 from metricsync.commands._options import add_command, providers_to_run, selection_options
+from metricsync.locking import Owner, destination_lock, pipeline_lock, write_turn
+from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
+from metricsync.runner import describe_failure, lock_wait_seconds
 from metricsync.sources._common.errors import ConfigError
+from metricsync.warehouse.destinations import dataset_name, make_destination, pipeline_name
 
 
 def _stored_queries(state: dict, provider: str) -> dict[str, list[str]]:
@@ -54,8 +62,6 @@ def _confirm(text: str, assume_yes: bool) -> bool:
 def reset_command(provider: str, args: argparse.Namespace) -> int:
     """Reset the provider, or with `sources.<provider>.accounts` each selected account (`--accounts`,
     default all): that account's own state, and with --drop-rows only its rows."""
-    from metricsync.accounts import configured_accounts, select_accounts
-    from metricsync.runner import describe_failure
 
     try:
         accounts = select_accounts(provider, configured_accounts(provider), getattr(args, "accounts", None))
@@ -130,7 +136,6 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
 
 def _told(provider: str, account: Optional[str], code: int, line: str) -> int:
     """Print the reset's line (stderr when it failed) and note it for the history; its exit code."""
-    from metricsync.operations import tell
 
     print(line, file=sys.stderr if code else sys.stdout)
     tell("reset", provider, account, code, line)
@@ -141,7 +146,6 @@ def _apply(pipeline: Any, whole: list, pairs: list, tables: set, drop_rows: bool
     """Forget the state of `whole` resources and of the (resource, query) `pairs`; with `drop_rows`
     the whole resources' tables are dropped (an account's rows deleted: it shares them) and the
     pairs' rows deleted. Returns the views dropped with the tables."""
-    from dlt.pipeline.helpers import pipeline_drop
 
     views: list = []
     if whole:
@@ -183,7 +187,6 @@ def drop_dependent_views(pipeline: Any, tables: list) -> list[str]:
 def _delete_rows(pipeline: object, pairs: list, tables: set, account: Optional[str]) -> None:
     """Rows of the reset (resource, query) pairs (query None: the whole resource): by `query_name`
     (the whole table when it has no such column), and only `account`'s rows when given."""
-    from metricsync.accounts import ACCOUNT_COLUMN
 
     with pipeline.sql_client() as client:  # type: ignore[attr-defined]
         for resource, query in pairs:

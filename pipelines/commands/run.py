@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any, Optional
 
+from metricsync.commands import transform
 from metricsync.commands._options import (
     PROVIDER_HELP,
     add_command,
@@ -14,9 +15,15 @@ from metricsync.commands._options import (
     providers_to_run,
     selection_options,
 )
+from metricsync.display import make_display
 from metricsync.exits import exit_code
+from metricsync.interrupts import Interrupted, handled, received
 from metricsync.operations import note
+from metricsync.output import document
+from metricsync.report import as_json, transform_json
+from metricsync.sources._common.config.spec import SHARED, Range
 from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.load.windows import utc_today
 
 
 def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> tuple[int, list]:
@@ -109,9 +116,6 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from metricsync.interrupts import handled
-    from metricsync.sources._common.config.spec import SHARED, Range
-
     check_numbers(
         args,
         [
@@ -120,20 +124,14 @@ def main(args: argparse.Namespace) -> int:
             ("--progress-interval", "progress_interval", Range(float, 0.1, 3600)),
         ],
     )
-    from metricsync.sources._common.load.windows import utc_today
 
     backfill = backfill_range(args.date_from, args.date_to, utc_today())  # UTC, as planned
     with handled():
         code, results = run_command(args, providers_to_run(args.providers), backfill)
     transformed = None
     if code == 0 and args.transform:
-        from metricsync.commands import transform
-
         transformed = transform.transform_and_report(args)
         code = transformed.exit_code
     if args.json:
-        from metricsync.output import document
-        from metricsync.report import as_json, transform_json
-
         document([as_json(r) for r in results] + ([transform_json(transformed)] if args.transform else []))
     return code

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from metricsync.commands._options import add_command, check_numbers
+from metricsync.sandbox import Sandbox
 
 
 def export_block(box: Any) -> list[str]:
@@ -46,8 +47,7 @@ def register(commands) -> None:
 
 
 def main(args: Any) -> int:
-    from metricsync.sandbox import Sandbox
-    from metricsync.sources._common.config.spec import Range
+    from metricsync.sources._common.config.spec import Range  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 
     check_numbers(
         args,

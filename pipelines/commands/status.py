@@ -109,7 +109,7 @@ def _account_entries(
     return entries
 
 
-def _verified(records: dict, account: Optional[str], resource: str, query: str) -> Optional[dict]:
+def _verified(records: dict, account: Optional[str], resource: str, query: Optional[str]) -> Optional[dict]:
     """The newest `verify` of an account's query: when, how much, clean or not."""
     found = [r for (acc, res, q), r in records.items() if ((acc or None), res, q) == (account, resource, query)]
     if not found:
@@ -133,7 +133,7 @@ def provider_status(provider: str, destination: str) -> list[dict]:
     from metricsync.verification.stored import last_verifications
     from metricsync.warehouse.reads import Warehouse
 
-    accounts = [a.name for a in configured_accounts(provider)] or [None]
+    accounts: list[Optional[str]] = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
         last = warehouse.last_load()
         loaded_at = last[2].isoformat() if last else None
@@ -193,8 +193,6 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
-    from metricsync.runner import describe_failure
-
     everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
         try:
@@ -211,17 +209,12 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or STALE
     if as_json:
-        from metricsync.output import document
-
         document(everything)
     return code
 
 
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
-    from metricsync.operations import tell
-    from metricsync.sources._common.load.windows import utc_today
-    from metricsync.staleness import max_ages, outcome, stale
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -233,7 +226,6 @@ def _stale(provider: str, entries: list[dict]) -> list[str]:
 
 def last_runs(destination: str) -> dict:
     """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
-    from metricsync import history
 
     try:
         with history.history_warehouse(destination) as warehouse:

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from metricsync.commands._options import add_command
+from metricsync.locking import mart_lock, write_turn
 from metricsync.operations import tell
 
 

@@ -24,7 +24,11 @@ from metricsync.commands._options import (
 )
 from metricsync.exits import DRIFT_FOUND, exit_code
 from metricsync.operations import tell
+from metricsync.output import document
+from metricsync.sources._common.config.spec import Range
 from metricsync.sources._common.errors import ConfigError
+from metricsync.sources._common.load.windows import utc_today
+from metricsync.verification.choose import DEFAULT_SAMPLE, Scope
 from metricsync.verification.compare import plural
 
 ANNOUNCE_OVER = 500  # windows: print the count before starting when there are more
@@ -32,12 +36,12 @@ GAPS_SHOWN = 3  # ranges never loaded named per query
 
 
 def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
-    from metricsync.accounts import configured_accounts, select_accounts
-    from metricsync.catalog import select
-    from metricsync.verification.job import Verification
+    from metricsync.accounts import configured_accounts, select_accounts  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.catalog import select  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.verification.job import Verification  # noqa: PLC0415 - start-up time (imports dlt)
 
     selection = select(provider, args.resources, args.queries)
-    accounts = select_accounts(provider, configured_accounts(provider), args.accounts) or [None]
+    accounts = select_accounts(provider, configured_accounts(provider), args.accounts) or [None]  # type: ignore[list-item]  # None: the provider without accounts
     return [
         Verification(provider, args.destination, account, selection, scope, args.pipelines_dir) for account in accounts
     ]
@@ -46,7 +50,7 @@ def _jobs(provider: str, args: argparse.Namespace, scope) -> list:
 def _verify_one(job, args: argparse.Namespace, out) -> int:
     """Check (and repair, fill) one pipeline; prints its lines (the report on stdout unless --json,
     a failure on stderr); returns its exit code."""
-    from metricsync.runner import describe_failure
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt)
 
     report: list[str] = []
     try:
@@ -117,7 +121,7 @@ def _gap_lines(job, args: argparse.Namespace) -> list[str]:
 
 def _fill_command(job, args: argparse.Namespace) -> str:
     """`metricsync verify whop --fill-gaps`, with the options that chose this pipeline and its ranges."""
-    from metricsync.warehouse.destinations import destination_name
+    from metricsync.warehouse.destinations import destination_name  # noqa: PLC0415 - start-up time (imports dlt)
 
     parts = ["metricsync verify", job.provider]
     if job.account:
@@ -155,7 +159,8 @@ def _summary(job) -> str:
 
 
 def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int:
-    codes, reports = [], []
+    codes: list[int] = []
+    reports: list = []
     out = sys.stderr if args.json else sys.stdout
     for provider in providers:
         try:
@@ -169,8 +174,6 @@ def verify_command(args: argparse.Namespace, providers: list[str], scope) -> int
             codes.append(_verify_one(job, args, out))
             reports.extend(_as_json(job, d, args) for d in job.found)
     if args.json:
-        from metricsync.output import document
-
         document(reports)
     return exit_code(codes)
 
@@ -219,10 +222,6 @@ def register(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from metricsync.sources._common.config.spec import Range
-    from metricsync.sources._common.load.windows import utc_today
-    from metricsync.verification.choose import DEFAULT_SAMPLE, Scope
-
     check_numbers(
         args,
         [

@@ -98,6 +98,7 @@ class Planner:
                     pass
         finally:
             self.control.close()
+        assert self.control.plan_only is not None  # set in __init__
         return self.control.plan_only
 
 

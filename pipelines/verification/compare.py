@@ -118,7 +118,7 @@ class QueryDrift:
         each key counted with its multiplicity (a stored row twice is drift); the API's rows of
         periods never loaded (`loaded` is False and nothing is stored there) are left out."""
         stored_periods = {r.get(period) for r in stored}
-        api = [r for r in api if r.get(period) in stored_periods or loaded(r.get(period))]
+        api = [r for r in api if r.get(period) in stored_periods or loaded(r.get(period))]  # type: ignore[arg-type]  # rows of a window always have their period
         key = tuple(key)
         by_key: dict = {}
         for row in stored:
@@ -152,7 +152,7 @@ class QueryDrift:
         self.rows_compared += len(seen | set(by_key))
         if drifted:
             self.periods |= drifted
-            self.drifted_windows.append((window, min(drifted), max(drifted)))
+            self.drifted_windows.append((window, min(drifted), max(drifted)))  # type: ignore[type-var]  # drifted periods are dates
 
     def _delta(self, new: dict, old: dict, changed: list) -> None:
         for column in changed:

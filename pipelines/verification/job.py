@@ -18,12 +18,14 @@ from typing import Any, Optional
 from dlt.common.schema import Schema
 from metricsync.accounts import Account
 from metricsync.catalog import DEFINITIONS, WINDOWED, Selection
+from metricsync.runner import run_provider
 from metricsync.sources._common.http.client import request_stats
 from metricsync.verification import api, definitions
 from metricsync.verification.choose import Scope, cap, choose
 from metricsync.verification.compare import QueryDrift
 from metricsync.verification.loaded import Loaded, from_state
 from metricsync.verification.stored import StoredRows, record
+from metricsync.warehouse.reads import Warehouse
 
 logger = logging.getLogger("metricsync.verify")
 
@@ -71,8 +73,6 @@ class Verification:
         return all(d.clean for d in self.drifts)
 
     def _warehouse(self) -> Any:
-        from metricsync.warehouse.reads import Warehouse
-
         return Warehouse(self.destination, self.provider)
 
     def prepare(self) -> int:
@@ -211,8 +211,6 @@ class Verification:
         return results
 
     def _run(self, days: Optional[tuple], selection: Selection) -> Any:
-        from metricsync.runner import run_provider
-
         return run_provider(
             self.provider, self.destination, days, self.pipelines_dir, selection=selection, account=self.account
         )
@@ -231,7 +229,7 @@ def _ranges(entries: list) -> list[tuple[dt.date, dt.date]]:
     """Drifted windows `(window, first drifted period, last drifted period)`, their periods as
     (first, last) days to reload, adjacent windows joined."""
     ranges: list = []
-    previous = None
+    previous: Any = None
     for window, first, last in sorted(entries):
         if ranges and previous.end == window.start:
             ranges[-1] = (ranges[-1][0], last)

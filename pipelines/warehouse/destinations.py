@@ -20,6 +20,8 @@ from typing import Any, Iterator, Optional
 import dlt
 from dlt.common.destination import Destination
 from metricsync.sources._common.errors import ConfigError
+from metricsync.warehouse.postgres import credentials
+from metricsync.warehouse.urls import URL_DESTINATIONS, check_url
 
 logger = logging.getLogger("metricsync.destinations")
 
@@ -133,8 +135,6 @@ def make_destination(destination: str, dataset: str) -> Any:
     if destination == "duckdb":
         factory = _duckdb(dataset)
     elif destination == "postgres":  # libpq's rules: the password may come from .pgpass or PGPASSWORD
-        from metricsync.warehouse.postgres import credentials
-
         factory = dlt.destinations.postgres(credentials=credentials(dataset))
     else:
         try:
@@ -164,7 +164,6 @@ def make_destination(destination: str, dataset: str) -> Any:
 def check_credentials_url(factory: Any, destination: str, dataset: str) -> None:
     """A connection URL in `destination.<name>.credentials` is checked before dlt parses it (dlt's
     error would quote it, password included)."""
-    from metricsync.warehouse.urls import URL_DESTINATIONS, check_url
 
     kind = factory.destination_type.rsplit(".", 1)[-1]
     value = dlt.secrets.get(f"destination.{destination}.credentials")
@@ -193,7 +192,7 @@ def cache_capabilities(factory: Any) -> None:
 def require_client(factory: Any, destination: str, dataset: str) -> None:
     """Refuse, before any request, a destination whose client library is not installed."""
     try:
-        factory.client_class  # imports it
+        factory.client_class  # noqa: B018 - the attribute imports the client library
     except ImportError as exc:
         kind = factory.destination_type.rsplit(".", 1)[-1]
         raise ConfigError(
@@ -247,7 +246,7 @@ def one_connection(factory: Any) -> Iterator[None]:
     if not isinstance(path, str) or not factory.destination_type.endswith(".duckdb") or ":" in path:
         yield
         return
-    import duckdb
+    import duckdb  # noqa: PLC0415 - start-up time (imports duckdb)
 
     connection = duckdb.connect(path, config={"memory_limit": duckdb_memory_limit()})
     factory.config_params["credentials"] = connection

@@ -61,7 +61,9 @@ def out_of_memory(provider: str, exc: BaseException) -> Optional[tuple[int, str]
 
 def describe(provider: str, destination: str, exc: BaseException) -> Optional[tuple[int, str]]:
     """(exit code, line) for a database driver's error, or None for anything else."""
-    from metricsync.sources._common.http.redaction import redact
+    from metricsync.sources._common.http.redaction import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+        redact,
+    )
 
     if not is_driver_error(exc):
         return out_of_memory(provider, exc)

@@ -83,7 +83,7 @@ def safe_url(creds: LibpqCredentials) -> str:
 
 def probe(provider: str, creds: LibpqCredentials) -> None:
     """Connect once; a failure becomes one line without the password."""
-    import psycopg2
+    import psycopg2  # noqa: PLC0415 - start-up time (imports psycopg2)
 
     try:
         psycopg2.connect(creds.to_native_representation()).close()

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from typing import Any, Optional
 
+import dlt
 from dlt.common.versioned_state import decompress_state
 
 
@@ -27,8 +28,11 @@ class Warehouse:
         self._tables: Optional[set] = None
 
     def __enter__(self) -> "Warehouse":
-        import dlt
-        from metricsync.warehouse.destinations import dataset_name, duckdb_path, make_destination
+        from metricsync.warehouse.destinations import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+            dataset_name,
+            duckdb_path,
+            make_destination,
+        )
 
         self.dataset = dataset = self.dataset or dataset_name(self.provider)
         destination = make_destination(self.destination, dataset)
@@ -122,7 +126,9 @@ class Warehouse:
 
     def pipeline_name(self, account: Optional[str] = None) -> str:
         """The runner's pipeline name here for the provider (or one account of it)."""
-        from metricsync.warehouse.destinations import pipeline_name
+        from metricsync.warehouse.destinations import (  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
+            pipeline_name,
+        )
 
         return pipeline_name(self.provider, self.pipeline.destination.destination_name, account)
 

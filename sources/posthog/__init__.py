@@ -57,7 +57,7 @@ def posthog_source(
         return [rows for _, rows in run_concurrently(fetch, projects, workers)]
 
     def metrics_of(unit: tuple) -> list:
-        return helpers.fetch_metrics(client, paginator, *unit, limit)
+        return helpers.fetch_metrics(client, paginator, *unit, limit)  # type: ignore[call-arg]  # a unit is (project_id, group_type_index)
 
     @dlt.resource(
         name="group_types", write_disposition=SCD2, columns=settings.GROUP_TYPE_COLUMNS, file_format=DEFINITION_FORMAT

@@ -45,7 +45,7 @@ RESULTS = WindowedTable(
     "stripe_analytics",
     base_url=settings.BASE_URL,
     windows_per_load=settings.WINDOWS_PER_LOAD,
-    **settings.SHARED_DEFAULTS,
+    **settings.SHARED_DEFAULTS,  # type: ignore[arg-type]  # each default has its setting's type
 )
 def stripe_analytics_source(
     queries: Optional[List[Dict[str, Any]]] = None,

@@ -159,7 +159,7 @@ def check_first_day(queries: list[dict], day: Optional[dt.date], setting: str) -
     """Every query's first window (`day` aligned to its interval) begins at a representable instant
     in its time zone: 0001-01-01 00:00 in Asia/Tokyo lies before year 1 in UTC (exit 2, one line)."""
     for query in queries if day else []:
-        start = period_start(day, query["interval"])
+        start = period_start(day, query["interval"])  # type: ignore[arg-type]  # day is set: the loop is empty otherwise
         try:
             pendulum.datetime(start.year, start.month, start.day, tz=query["timezone"]).astimezone(UTC)
         except (OverflowError, ValueError):

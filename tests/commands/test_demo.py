@@ -54,3 +54,17 @@ def test_make_demo_runs_as_written(isolated):
     running = warehouse.query("select count(*) from metrics.mrr_monthly where not is_complete")[0][0]
     assert complete > 0 and running > 0  # past months, and the month still running marked as such
     assert done.stderr == ""  # no warning a user could not act on
+    printed = {shape(line) for line in out.splitlines()}
+    shown = [line for line in readme_example() if shape(line) not in printed]
+    assert shown == []  # every line README.md shows of this run is one it printed, numbers and paths aside
+
+
+def shape(line: str) -> str:
+    """A line with its numbers, dates and file paths blanked and its spacing collapsed."""
+    return " ".join(re.sub(r"\d+(\.\d+)?", "N", re.sub(r"/\S+/demo\.duckdb", "PATH", line)).split())
+
+
+def readme_example() -> list[str]:
+    """The lines of the README's example run, less its elisions and the `make demo` prompt."""
+    block = re.search(r"```console\n\$ make demo\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() not in ("", "...")]

@@ -71,7 +71,7 @@ def test_failures_are_recorded_and_alerted_once_per_streak_and_the_recovery_once
     sandbox, warehouse, webhook, monkeypatch, capsys
 ):
     whop(monkeypatch, sandbox, api_key=BAD_KEY)
-    for night in (1, 2):
+    for _night in (1, 2):
         code, out, err = cli(capsys, "run", "whop", "--destination", warehouse.name)
         assert code == 4, err
     assert len(webhook) == 1  # the streak's first failure only
@@ -479,7 +479,7 @@ def test_a_command_line_argparse_refuses_is_recorded_and_alerted_once_and_help_i
         (["transform", "--select", "x"], "metricsync: error: unrecognized arguments: --select x", "all"),
         (["status", "--stale", "--bogus"], "metricsync: error: unrecognized arguments: --bogus", "all"),
     ]
-    for argv, line, provider in refused:
+    for argv, line, _provider in refused:
         code, out, err = cli(capsys, *argv)
         assert (code, out) == (2, ""), err
         prog = line.split(": error:")[0]  # argparse's usage lines of the (sub)parser that refused, then its line
@@ -506,4 +506,27 @@ def test_a_command_line_argparse_refuses_is_recorded_and_alerted_once_and_help_i
         (f"metricsync: whop {failed}", "verify"),
         (f"metricsync: all {failed}", "transform"),
         (f"metricsync: all {failed}", "status"),
+    ]
+
+
+def test_a_refused_global_option_is_refused_in_argparse_line_and_recorded(sandbox, monkeypatch, capsys, tmp_path):
+    """`--destination` without its value: argparse's one line and exit 2, and the row recorded under
+    the configured destination (the lenient reading of the line had crashed with a traceback)."""
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
+    whop(monkeypatch, sandbox)
+    code, out, err = cli(capsys, "run", "whop", "--destination")
+    assert (code, out) == (2, ""), err
+    assert err.endswith("\nmetricsync run: error: argument --destination: expected one argument\n"), err
+    stored = runs(Warehouse("duckdb", str(tmp_path / "w.duckdb")))
+    assert [r[:5] for r in stored] == [
+        (
+            "run",
+            "whop",
+            2,
+            "bad arguments or configuration",
+            "metricsync run: error: argument --destination: expected one argument",
+        )
     ]

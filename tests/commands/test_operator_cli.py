@@ -472,7 +472,7 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     workdir = isolated / "opt"
     workdir.mkdir()
     (workdir / ".venv").symlink_to(ROOT / ".venv")
-    env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
+    env_file = [line for line in (ROOT / ".env.example").read_text().splitlines() if not line.startswith("SOURCES__")]
     for emulator in sandbox.emulators:
         settings = emulator.demo_settings(sandbox.url)
         if "start_date" in settings:

@@ -293,7 +293,7 @@ def test_the_readme_weekly_verify_cron_line_works_as_written(sandbox, isolated):
     workdir = isolated / "opt"
     workdir.mkdir()
     (workdir / ".venv").symlink_to(ROOT / ".venv")
-    env_file = [l for l in (ROOT / ".env.example").read_text().splitlines() if not l.startswith("SOURCES__")]
+    env_file = [line for line in (ROOT / ".env.example").read_text().splitlines() if not line.startswith("SOURCES__")]
     settings = {
         **sandbox.by_name["whop"].demo_settings(sandbox.url),
         "start_date": (whop.TODAY - dt.timedelta(days=70)).isoformat(),

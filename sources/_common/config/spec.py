@@ -10,7 +10,7 @@ and its env var) and the range, e.g.
 
 `sources/_common/config/shared.py` adds the shared settings to each source's dlt signature (so
 dlt resolves them, strict config knows them, `describe` lists them), the runner reads those of
-scope `runner`, and the README table and `.env.example` are generated from them
+scope `runner`, and the settings table in docs/configuration.md and `.env.example` are generated from them
 (`python -m metricsync.reference`). A new shared setting is one entry in `SHARED` plus its test.
 
 A numeric parameter of a source function without a range here is a bug (tests check it).

@@ -165,13 +165,17 @@ def check_value(provider: str, entry: Entry, hint: Any) -> None:
             noun = "a list" if container is list else "an object"
             raise ConfigError(
                 f"{provider}: {entry.key} ({entry.origin}) must be {noun}, "
-                f"got {type(value).__name__} - see the configuration reference in the README"
+                f"got {type(value).__name__} - see the configuration reference, docs/configuration.md"
             )
     try:
         value = deserialize_value(entry.key, value, inner)
     except ConfigValueCannotBeCoercedException:
         kind = getattr(inner, "__name__", str(inner))
-        fix = "use true or false" if inner is bool else f"give a {kind} (see the configuration reference in the README)"
+        fix = (
+            "use true or false"
+            if inner is bool
+            else f"give a {kind} (see the configuration reference, docs/configuration.md)"
+        )
         raise ConfigError(f"{provider}: {entry.key} ({entry.origin}) cannot be read as {kind} - {fix}") from None
     choices = spec.choices_of(provider, entry.key)
     if choices and value not in choices:

@@ -33,7 +33,7 @@ def run_concurrently(
                 result = future.result()
                 next_item = next(source, _END)
                 if next_item is not _END:
-                    running[pool.submit(fn, next_item)] = next_item
+                    running[pool.submit(fn, next_item)] = next_item  # type: ignore[arg-type,assignment]  # _END is the only non-item
                 yield item, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

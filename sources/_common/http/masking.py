@@ -93,9 +93,11 @@ def _url_secrets(text: str) -> Iterator[tuple[str, str]]:
 def configured_values() -> Iterator[tuple[str, Any]]:
     """(name, value) of every environment variable and every leaf of the TOML files dlt reads."""
     yield from os.environ.items()
-    from dlt.common.configuration.container import Container
-    from dlt.common.configuration.providers import SettingsTomlProvider
-    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+    from dlt.common.configuration.container import Container  # noqa: PLC0415 - start-up time (imports dlt)
+    from dlt.common.configuration.providers import SettingsTomlProvider  # noqa: PLC0415 - start-up time (imports dlt)
+    from dlt.common.configuration.specs.pluggable_run_context import (  # noqa: PLC0415 - start-up time (imports dlt)
+        PluggableRunContext,
+    )
 
     for provider in Container()[PluggableRunContext].providers.providers:
         if isinstance(provider, SettingsTomlProvider):

@@ -91,7 +91,7 @@ class PageTokenPaginator(Paginator):
         link = dig(body, (self.url_field,))
         token = dig(body, (self.token_field,))
         if link and not token:
-            token = (parse_qs(urlsplit(str(link)).query).get(self.param) or [None])[0]
+            token = (parse_qs(urlsplit(str(link)).query).get(self.param) or [""])[0]
             if not token:
                 return replace(request, url=str(link))
         if not token:

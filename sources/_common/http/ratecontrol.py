@@ -104,7 +104,7 @@ class RateController:
         # a told rate is a limit known from the start: a 429 near it is jitter, not a lower limit
         self.confirmed = self.peak is not None and bool(self.cuts or self.told) and base >= CONFIRM * self.peak
         if self.told and self.confirmed:  # jitter: back to the told rate, with 1% more margin each time
-            self.ceiling = max(JITTER_FLOOR * self.told, (1 - JITTER_STEP) * self.ceiling)
+            self.ceiling = max(JITTER_FLOOR * self.told, (1 - JITTER_STEP) * self.ceiling)  # type: ignore[operator]  # a told rate sets the ceiling
             self.peak = self.ceiling
         else:
             self.peak = base

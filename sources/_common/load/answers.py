@@ -118,6 +118,7 @@ def _loadable(value: Any, provider: str, table: str, field: str) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise BadAnswer(provider, f"table {table}", None, field, value, "text that is not valid Unicode") from None
-    elif isinstance(value, (float, Decimal)) and not isinstance(value, bool):
-        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
-            raise BadAnswer(provider, f"table {table}", None, field, value, "not a finite number")
+    elif (isinstance(value, Decimal) and not value.is_finite()) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise BadAnswer(provider, f"table {table}", None, field, value, "not a finite number")

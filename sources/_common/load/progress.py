@@ -139,7 +139,7 @@ class Chunk:
         if self.pace is None or held < EARLY_LOAD_SECONDS or not rest:
             return False
         rate = self.pace()
-        return bool(rate) and rest / rate >= EARLY_LOAD_REST_SECONDS
+        return rate is not None and rate != 0 and rest / rate >= EARLY_LOAD_REST_SECONDS
 
 
 class QueryProgress:
@@ -238,9 +238,9 @@ class QueryProgress:
         """Record that every window of this load landed (call at the end of the generator)."""
         if not self.windows:
             return
-        for window, held in remember(self.entry.setdefault("answers", {}), self.answers):
+        for label, held in remember(self.entry.setdefault("answers", {}), self.answers):
             self.control.tally.emptied.append(
-                {"table": self.resource, "query": self.query_name, "window": window, "rows": 0, "usual": held}
+                {"table": self.resource, "query": self.query_name, "window": label, "rows": 0, "usual": held}
             )
         last_day = self.windows[-1].last_day
         for window in self.windows:

@@ -1,0 +1,79 @@
+"""The dlt internals metricsync reaches into (ARCHITECTURE.md, "What we take from dlt") keep the
+shape the patches rely on: a dlt release that renames, moves or re-signs one fails here, by name,
+rather than as a slower run or a patch that silently does nothing. Read with `inspect` from dlt
+as installed; nothing of ours is run, so the answers are dlt's own.
+"""
+
+import importlib
+import inspect
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+from support import ROOT
+from dlt.common import libs as dlt_libs
+from dlt.common.configuration import resolve
+from dlt.common.configuration.providers import environ
+from dlt.common.configuration.specs import base_configuration
+from dlt.common.destination import Destination
+from dlt.destinations.impl.duckdb import configuration as duckdb_configuration
+from packaging.requirements import Requirement
+
+
+def _parameters(function) -> list[str]:
+    return list(inspect.signature(inspect.unwrap(function)).parameters)
+
+
+def test_installed_dlt_is_in_the_pinned_range():
+    """The pin in pyproject.toml is a minor release (what the tests ran), and it is what is installed."""
+    (line,) = re.findall(r'^ *"(dlt\[[^"]*)",', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    pin = Requirement(line)
+    assert str(pin.specifier) in (">=1.31,<1.32", "<1.32,>=1.31"), pin
+    assert version("dlt") in pin.specifier
+
+
+def test_the_hint_checks_hints_py_remembers_have_their_signatures():
+    """`pipelines/hints.py` wraps `is_secret_hint(hint)` and `extract_inner_hint(hint, 3 flags)`,
+    passing every argument on by position."""
+    assert _parameters(base_configuration.is_secret_hint) == ["hint"]
+    assert _parameters(base_configuration.extract_inner_hint) == [
+        "hint",
+        "preserve_new_types",
+        "preserve_literal",
+        "preserve_annotated",
+    ]
+
+
+def test_the_modules_hints_py_patches_call_the_checks_by_their_global_name():
+    """The patch replaces module globals: each module must look the function up there (imported by
+    name, and called in its source), else the remembered answers are never used."""
+    for module, name in (
+        (base_configuration, "is_secret_hint"),
+        (resolve, "is_secret_hint"),
+        (environ, "is_secret_hint"),
+        (base_configuration, "extract_inner_hint"),
+        (resolve, "extract_inner_hint"),
+    ):
+        assert callable(getattr(module, name, None)), (module.__name__, name)
+        source = inspect.getsource(module).replace(f"def {name}(", "")
+        assert f"{name}(" in source, (module.__name__, name)
+
+
+def test_the_destination_factory_has_what_destinations_py_replaces():
+    """`cache_capabilities` replaces `factory.capabilities(config=None, naming=None)`, and
+    `one_connection` swaps `factory.config_params["credentials"]` for an open DuckDB connection
+    (dlt's external-connection mode)."""
+    assert _parameters(Destination.capabilities) == ["self", "config", "naming"]
+    assert "config_params" in inspect.getsource(Destination.__init__)
+    assert "DuckDBPyConnection" in inspect.getsource(duckdb_configuration)
+    assert "_external_conn" in inspect.getsource(duckdb_configuration)
+
+
+def test_dlt_url_port_offers_what_its_sqlalchemy_compat_module_does():
+    """`UrlCompat` stands in for `dlt.common.libs.sql_alchemy_compat`, answering from
+    `sql_alchemy_shims`: the names dlt imports from the one must be in the other."""
+    # its file, not the module: a run earlier in this process may have put `UrlCompat` in its place
+    compat = (Path(dlt_libs.__file__).parent / "sql_alchemy_compat.py").read_text()
+    shims = importlib.import_module("dlt.common.libs.sql_alchemy_shims")
+    assert "from dlt.common.libs.sql_alchemy_shims import URL, make_url" in compat
+    assert callable(shims.make_url) and hasattr(shims, "URL")
