@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import dlt
+from metricsync.locks import duckdb_file_turn
 from metricsync.warehouse.reads import Warehouse
 
 logger = logging.getLogger("metricsync.history")
@@ -201,8 +202,6 @@ def record(destination: str, pipelines_dir: str, rows: list[dict]) -> list[dict]
     path = pending_path(pipelines_dir, destination)
     waiting = read_pending(path)
     try:
-        from metricsync.locks import duckdb_file_turn
-
         with duckdb_file_turn(destination, "history"), history_warehouse(destination) as warehouse:
             if ensure_table(warehouse) is None:
                 raise FileNotFoundError(f"the DuckDB file {warehouse.where} does not exist yet")

@@ -104,8 +104,8 @@ def _fell(result: Any) -> list[dict]:
 def _recent() -> list[dict]:
     """The history's newest rows (read once per command line), none before the first."""
     if "recent" not in _current:
-        from . import history
-        from .locks import duckdb_file_turn
+        from . import history  # noqa: PLC0415 - start-up time (history and the locks import dlt)
+        from .locks import duckdb_file_turn  # noqa: PLC0415 - start-up time (history and the locks import dlt)
 
         args = _current["args"]
         destination = getattr(args, "destination", None) or "duckdb"

@@ -59,9 +59,14 @@ docs/operations.md), with the run's counts as metadata; a `fresh` check on each 
 """
 
 import datetime as dt
+import hashlib
+import json
 import os
 import shutil
+import sys
 import tempfile
+import types
+from pathlib import Path
 from typing import Optional
 
 import dagster as dg
@@ -158,7 +163,7 @@ class AccountPartitions(dg.StaticPartitionsDefinition):
 
     def validate_partition_key(self, partition_key: str, context) -> None:
         if not self.has_partition_key(partition_key):
-            import click
+            import click  # noqa: PLC0415 - only when a partition is refused
 
             names = list(self.get_partition_keys())
             if names == [SINGLE]:
@@ -321,15 +326,11 @@ def dbt_manifest() -> str:
     """The dbt project's `manifest.json` (`dbt parse`, every provider enabled), kept in a folder named
     by a digest of the project's files, the datasets and dbt's version: parsed once, not by every
     run's process."""
-    import hashlib
-    import json
-    import types
-    from pathlib import Path
 
-    from dbt.version import __version__ as dbt_version
-    from metricsync.dbt.invocation import Dbt
-    from metricsync.dbt.profiles import datasets, profile
-    from metricsync.dbt.project import dbt_project
+    from dbt.version import __version__ as dbt_version  # noqa: PLC0415 - dbt loads when the dbt assets are built
+    from metricsync.dbt.invocation import Dbt  # noqa: PLC0415 - dbt loads when the dbt assets are built
+    from metricsync.dbt.profiles import datasets, profile  # noqa: PLC0415 - dbt loads when the dbt assets are built
+    from metricsync.dbt.project import dbt_project  # noqa: PLC0415 - dbt loads when the dbt assets are built
 
     project, digest = dbt_project().path, hashlib.sha256(json.dumps([dbt_version, datasets()], sort_keys=True).encode())
     for path in sorted(project.rglob("*")):
@@ -355,12 +356,10 @@ def mart_assets(destination: str, loads: dict) -> tuple:
     tests as asset checks): its sources are the tables the load assets write ({(provider, table):
     key}). A run builds and tests in the audit schema, then publishes as `metricsync transform`
     does; a `transform_nightly` job and its schedule (`METRICSYNC_TRANSFORM_CRON`, default 04:15)."""
-    import sys
-    from pathlib import Path
 
-    from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
-    from metricsync.dbt.build import dbt_ready, publish_marts
-    from metricsync.dbt.project import dbt_project
+    from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets  # noqa: PLC0415 - dbt loads when the dbt assets are built
+    from metricsync.dbt.build import dbt_ready, publish_marts  # noqa: PLC0415 - dbt loads when the dbt assets are built
+    from metricsync.dbt.project import dbt_project  # noqa: PLC0415 - dbt loads when the dbt assets are built
 
     class MartTranslator(DagsterDbtTranslator):
         """dbt sources as the load assets that write them; the deps on any other source (a

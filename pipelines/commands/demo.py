@@ -70,7 +70,7 @@ def _show_marts(path: str) -> None:
 
 
 def _transform() -> int:
-    from metricsync.dbt.build import run_transform
+    from metricsync.dbt.build import run_transform  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     print("\ntransform: dbt build + source freshness of transform/ ...", flush=True)
     result = run_transform("duckdb")

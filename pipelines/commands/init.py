@@ -86,7 +86,7 @@ def _refuse_existing(folder: Path, names: list[str], force: bool) -> None:
 
 def init_project(args: Any) -> list[str]:
     """Write the project; the paths written, relative to its folder."""
-    from metricsync.dbt.project import packaged
+    from metricsync.dbt.project import packaged  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     folder = Path(args.directory)
     files = _files(args)

@@ -63,8 +63,8 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
     # dbt, MetricFlow and the runner load when the command runs (start-up time)
-    from metricsync.dbt.semantic import MetricFlow, QueryFailed, request
-    from metricsync.runner import describe_failure
+    from metricsync.dbt.semantic import MetricFlow, QueryFailed, request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     out = out or real_stdout()
     if args.write_profile:
@@ -103,9 +103,9 @@ def list_metrics(metrics: dict, as_json: bool, out: Any) -> None:
 
 def write_profile(args: Any, out: Any) -> int:
     """`--write-profile DIR`: DIR/profiles.yml for this destination, to run dbt and mf by hand."""
-    from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile
-    from metricsync.dbt.semantic import QueryFailed
-    from metricsync.runner import describe_failure
+    from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.semantic import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     if args.json:
         raise UsageError("query: --write-profile writes a file, it prints no data - drop --json")
@@ -161,7 +161,7 @@ def arguments(*argv: str) -> argparse.Namespace:
 
 
 def main(args: Any) -> int:
-    from metricsync.dbt.semantic import QueryFailed  # dbt and MetricFlow load when the command runs (start-up time)
+    from metricsync.dbt.semantic import QueryFailed  # dbt and MetricFlow load when the command runs (start-up time)  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     try:
         return run_query(args)

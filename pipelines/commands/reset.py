@@ -21,7 +21,6 @@ from dlt.pipeline.helpers import pipeline_drop
 from metricsync.accounts import ACCOUNT_COLUMN, configured_accounts, select_accounts
 from metricsync.catalog import WINDOWED, suggest
 from metricsync.commands._options import add_command, providers_to_run, selection_options
-from metricsync.locking import Owner, destination_lock, pipeline_lock, write_turn
 from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
 from metricsync.runner import describe_failure, lock_wait_seconds
@@ -81,11 +80,8 @@ def _reset_one(provider: str, args: argparse.Namespace, account: Optional[str], 
     """Reset one pipeline: the provider's, or one account's; `legacy`: with accounts configured, the
     provider's pipeline from before them, whose tables (without an `account` column) are dropped,
     if it loaded anything (`refuse_tables_without_account` advises this), quietly otherwise."""
-    import dlt
-    from dlt.common.pipeline import get_dlt_pipelines_dir
-    from metricsync.locks import Owner, dataset_turn, pipeline_lock, warehouse_lock
-    from metricsync.runner import describe_failure, lock_wait_seconds
-    from metricsync.warehouse.destinations import dataset_name, make_destination, pipeline_name
+    from metricsync.locks import Owner, dataset_turn, pipeline_lock, warehouse_lock  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     label = (
         f"{provider} (account {account})"

@@ -28,8 +28,6 @@ from metricsync.sources._common.load.windows import utc_today
 
 def run_command(args: argparse.Namespace, providers: list[str], backfill: Optional[tuple]) -> tuple[int, list]:
     """The exit code and each pipeline's result."""
-    from metricsync.display import make_display  # the runner loads when a run starts (start-up time)
-    from metricsync.interrupts import Interrupted, received
 
     display = make_display(args.progress, args.progress_interval)
     results = []
@@ -44,20 +42,21 @@ def run_command(args: argparse.Namespace, providers: list[str], backfill: Option
         pass
     finally:
         display.close()
-    if received():  # one line for each provider the run did not finish
+    signum = received()
+    if signum:  # one line for each provider the run did not finish
         for provider in providers:
             if not any(r.provider == provider for r in results):
                 print(f"{provider}: interrupted before it finished - re-run to resume", file=sys.stderr, flush=True)
-        return 128 + received(), results
+        return 128 + signum, results
     return exit_code([r.exit_code for r in results]), results
 
 
 def run_one(args: argparse.Namespace, provider: str, backfill: Optional[tuple], display: Any) -> list:
     """One provider's results: its accounts in turn or in parallel (`fanout`), or its one pipeline,
     its progress shown as it goes."""
-    from metricsync.catalog import select
-    from metricsync.fanout import run_accounts
-    from metricsync.runner import ProviderResult, run_provider
+    from metricsync.catalog import select  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.fanout import run_accounts  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import ProviderResult, run_provider  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     try:
         selection = select(provider, args.resources, args.queries)
@@ -75,7 +74,7 @@ def run_one(args: argparse.Namespace, provider: str, backfill: Optional[tuple], 
 def report(args: argparse.Namespace, provider: str, results: list, display: Any) -> None:
     """Each result noted for the run history, its closing line printed (failures on stderr, and
     with `--json` only those), then one summary line for the accounts of a provider."""
-    from metricsync.fanout import summary
+    from metricsync.fanout import summary  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     for result in results:
         note("run", result)

@@ -43,7 +43,7 @@ def _backfill(entry: dict) -> Optional[dict]:
 def _rows(
     warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool, account: Optional[str] = None
 ) -> Optional[int]:
-    from metricsync.accounts import ACCOUNT_COLUMN
+    from metricsync.accounts import ACCOUNT_COLUMN  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     columns = _columns(warehouse, table)
     conditions, args = [], []
@@ -65,7 +65,7 @@ def _account_entries(
     warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str], verified: dict
 ) -> list[dict]:
     """The entries of one account (its own pipeline's state and rows), or of the provider (None)."""
-    from metricsync.catalog import WINDOWED
+    from metricsync.catalog import WINDOWED  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     found = warehouse.state_and_load(warehouse.pipeline_name(account)) if account else (warehouse.state(), None)
     state, committed = found or ({}, None)
@@ -129,9 +129,9 @@ def _verified(records: dict, account: Optional[str], resource: str, query: Optio
 def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per account (`account` null without accounts), windowed (resource, query) in the
     stored state and definition table."""
-    from metricsync.accounts import configured_accounts
-    from metricsync.verification.stored import last_verifications
-    from metricsync.warehouse.reads import Warehouse
+    from metricsync.accounts import configured_accounts  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.verification.stored import last_verifications  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.warehouse.reads import Warehouse  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     accounts: list[Optional[str]] = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
@@ -154,7 +154,7 @@ def provider_status(provider: str, destination: str) -> list[dict]:
 
 
 def _text(summary: dict, entries: list[dict]) -> list[str]:
-    from metricsync.verification.compare import plural
+    from metricsync.verification.compare import plural  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     provider = summary["provider"]
     if not summary["has_dataset"]:
@@ -193,6 +193,8 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt)
+
     everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
         try:
@@ -209,12 +211,17 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or STALE
     if as_json:
+        from metricsync.output import document  # noqa: PLC0415 - start-up time
+
         document(everything)
     return code
 
 
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
+    from metricsync.operations import tell  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.sources._common.load.windows import utc_today  # noqa: PLC0415 - start-up time
+    from metricsync.staleness import max_ages, outcome, stale  # noqa: PLC0415 - start-up time
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -226,6 +233,7 @@ def _stale(provider: str, entries: list[dict]) -> list[str]:
 
 def last_runs(destination: str) -> dict:
     """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
+    from metricsync import history  # noqa: PLC0415 - start-up time (imports dlt)
 
     try:
         with history.history_warehouse(destination) as warehouse:

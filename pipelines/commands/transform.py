@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 from metricsync.commands._options import add_command
-from metricsync.locking import mart_lock, write_turn
 from metricsync.operations import tell
 
 
@@ -21,7 +20,7 @@ def register(commands) -> None:
 
 def transform_and_report(args: Any) -> Any:
     """`run_transform` with its lines printed (warnings and failures on stderr); its `TransformResult`."""
-    from metricsync.dbt.build import run_transform  # dbt and dlt load when the command runs (start-up time)
+    from metricsync.dbt.build import run_transform  # dbt and dlt load when the command runs (start-up time)  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
     for line in result.warnings:

@@ -118,7 +118,8 @@ def failures(results: Any) -> list[str]:
 def stale_sources(results: Any, destination: str) -> tuple[list[str], list[str]]:
     """(errors, warnings) of `dbt source freshness`, one line per stale source, each saying which run
     brings it up to date."""
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     for item in getattr(results, "results", None) or []:
         status = str(getattr(item.status, "value", item.status))
         provider = source = getattr(item.node, "source_name", "?")

@@ -24,8 +24,8 @@ from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_d
 from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 from metricsync.dbt.invocation import Dbt
 from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, forget_password, warehouse, write_profile
-from metricsync.exits import DBT_FAILED, USAGE_ERROR, UsageError
 from metricsync.dbt.project import shown
+from metricsync.exits import DBT_FAILED, USAGE_ERROR, UsageError
 from metricsync.sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.query")

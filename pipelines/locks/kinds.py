@@ -126,7 +126,7 @@ class FileLock:
         self._handle: Any = None
 
     def try_acquire(self) -> Optional[str]:
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - the open handle holds the lock until release()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

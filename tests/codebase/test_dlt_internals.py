@@ -10,7 +10,6 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
-from support import ROOT
 from dlt.common import libs as dlt_libs
 from dlt.common.configuration import resolve
 from dlt.common.configuration.providers import environ
@@ -18,6 +17,7 @@ from dlt.common.configuration.specs import base_configuration
 from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb import configuration as duckdb_configuration
 from packaging.requirements import Requirement
+from support import ROOT
 
 
 def _parameters(function) -> list[str]:

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 import sys
 
-from support import ROOT
 from metricsync.bench.__main__ import NOTES, write_results
+from support import ROOT
 
 SITE_SOURCES = ("mkdocs.yml", "docs_hooks.py", "docs", "ARCHITECTURE.md", "bench/RESULTS.md")
 

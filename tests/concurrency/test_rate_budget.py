@@ -7,13 +7,13 @@ import time
 import duckdb
 import httpx
 import pytest
-from support import configure, require, today
 from metricsync.bench.budget_client import run_together
 from metricsync.cli import main
 from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.budget import STATE_EVERY, SharedBudget
 from metricsync.sources._common.http.client import Request, build_client
 from metricsync.sources._common.http.limits import RequestLimiter, forget
+from support import configure, require, today
 
 STORE = "redis://127.0.0.1:6379/14"  # a database of its own: the tests flush it
 SERVER_RATE, PROCESSES, ACCOUNTS, WINDOWS, THREADS = 20, 4, 8, 5, 4

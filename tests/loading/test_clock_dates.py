@@ -13,9 +13,7 @@ from support import ROOT, configure
 
 D = dt.date.fromisoformat
 HOSTILE_DATES = [
-    line.split()[0]
-    for line in (ROOT / "tests" / "hostile_dates.txt").read_text().splitlines()
-    if line[:1].isdigit()
+    line.split()[0] for line in (ROOT / "tests" / "hostile_dates.txt").read_text().splitlines() if line[:1].isdigit()
 ]
 
 # date: the period holding yesterday (`latest_period`, what `check` asks for) by week and month, then

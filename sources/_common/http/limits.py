@@ -152,8 +152,8 @@ class RequestLimiter:
                 cut = None
             else:
                 cut = (self.rate.limit, self.rate.peak) if self.rate.on_throttle(started, now, accepted) else None
-        if budget is not None and cut is not None:
-            budget.publish_cut(*cut)
+        if budget is not None and cut is not None and cut[0] is not None:
+            budget.publish_cut(cut[0], cut[1] or cut[0])
 
     # -- reporting ---------------------------------------------------------------------------
     def learned(self) -> Optional[str]:
@@ -190,7 +190,7 @@ def shared_limiter(
             budget = None
             if rate_store:
                 # only with a store configured: it imports redis and pyrate-limiter
-                from metricsync.sources._common.http.budget import SharedBudget
+                from metricsync.sources._common.http.budget import SharedBudget  # noqa: PLC0415 - only with a store configured: it imports redis and pyrate-limiter
 
                 budget = SharedBudget(provider, key, rate_store)
             limiter = _shared[ident] = RequestLimiter(

@@ -25,7 +25,7 @@ Unicode, two fields that dlt names alike, a field named as dlt's own `_dlt_*` co
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -168,7 +168,7 @@ def _column(values: list, kind: pa.DataType, compact: bool = False, name: str = 
 
 
 def to_arrow(
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     types: Optional[Mapping[str, pa.DataType]] = None,
     required: Iterable[str] = (),
     existing: Optional[Mapping[str, str]] = None,
@@ -260,7 +260,7 @@ class Converter:
     compact: bool = False
     period: Optional[str] = None
 
-    def __call__(self, rows: list[Mapping[str, Any]]) -> pa.Table:
+    def __call__(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         return to_arrow(rows, self.types, self.required, self.existing, self.normalize, self.compact, self.period)
 
     def columns(self, columns: Mapping[str, list]) -> pa.Table:

@@ -192,7 +192,11 @@ class TableLoad:
             following = self.units[index + 1] if index + 1 < len(self.units) else None
             next_ready = following is not None and self.prefetcher.ready(following)
             # the next window's size, when it is fetched already (else the chunk assumes the largest yet)
-            next_rows = self.control.window_rows.get((self.table.name, unit_key(following))) if next_ready else None
+            next_rows = (
+                self.control.window_rows.get((self.table.name, unit_key(following)))
+                if following and next_ready
+                else None
+            )
             expired = self.chunk.full(next_rows) or self.chunk.late(rest=len(self.units) - index - 1)
             if expired or self.batch.due(next_ready):
                 yield from self.batch.flush()

@@ -51,7 +51,7 @@ class WindowedSetup:
         def plan(query: dict, progress: QueryProgress) -> list[Window]:
             granularity = granularity_of(query)
             return progress.next_windows(
-                self.start,
+                self.start,  # type: ignore[arg-type]  # set whenever a query is planned (None: nothing to plan)
                 self.shared.lookback_days,
                 granularity,
                 max_periods[granularity],
