@@ -40,9 +40,7 @@ from . import evolution
 from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .hints import remember_hint_checks
 from .interrupts import received, signal_of
-from .locks import Owner, pipeline_lock
-from .locks import dataset_turn as write_turn  # runner.py is being reshaped elsewhere: its body keeps the old names
-from .locks import warehouse_lock as destination_lock
+from .locks import Owner, dataset_turn, pipeline_lock, warehouse_lock
 from .memory import release_freed_memory
 from .providers import source_factory
 from .report import closing_line
@@ -280,7 +278,7 @@ def _prepare(
 @contextmanager
 def _locked_pipeline(provider: str, target: _Target, pipelines_dir: str) -> Iterator[tuple[Any, Any, Callable]]:
     """The run's dlt pipeline, held by this run on this machine (`pipeline_lock`) and in the warehouse
-    (`destination_lock`); yields it, that lock (checked before each load) and the dataset's write turn."""
+    (`warehouse_lock`); yields it, that lock (checked before each load) and the dataset's write turn."""
     with pipeline_lock(target.name, pipelines_dir, provider, target.wait, target.owner):
         pipeline = dlt.pipeline(
             pipeline_name=target.name,
@@ -288,8 +286,8 @@ def _locked_pipeline(provider: str, target: _Target, pipelines_dir: str) -> Iter
             dataset_name=target.dataset,
             pipelines_dir=pipelines_dir,
         )
-        with destination_lock(pipeline, provider, target.wait, target.owner) as lock:
-            yield pipeline, lock, functools.partial(write_turn, pipeline, provider, target.wait, target.owner)
+        with warehouse_lock(pipeline, provider, target.wait, target.owner) as lock:
+            yield pipeline, lock, functools.partial(dataset_turn, pipeline, provider, target.wait, target.owner)
 
 
 def _restore(
