@@ -44,4 +44,4 @@ bench: $(STAMP)
 	$(PY) -m metricsync.bench
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) demo.duckdb metricsync.duckdb .pytest_cache bench/results
+	rm -rf $(VENV) $(AIRFLOW_VENV) demo.duckdb demo-report.html metricsync.duckdb .pytest_cache bench/results

@@ -11,6 +11,7 @@ COMMANDS = (
     "verify",
     "reset",
     "history",
+    "report",
     "alerts",
     "describe",
     "sandbox",

@@ -1,0 +1,142 @@
+"""`metricsync report`: one self-contained HTML file of sync health (`health.py`, from the run
+history and the stored state) and the headline metrics (`figures.py`, from the published marts),
+each chart (`charts.py`, altair rendered to SVG) with the table of its numbers (`page.py`).
+
+`write_report` is what the command, `make demo` and a Dagster asset call:
+
+    from metricsync.html_report import write_report
+    write_report("duckdb", "report.html")
+"""
+
+import datetime as dt
+import logging
+import os
+from typing import Any, Optional, Sequence
+
+logger = logging.getLogger("metricsync.report")
+
+
+def _version() -> str:
+    from metricsync.operations import _version as version
+
+    return version()
+
+
+def _verified(entry: dict) -> str:
+    found = entry.get("last_verified")
+    if not found:
+        return "never"
+    said = "clean" if found["clean"] else f"{found['drifted_periods']} periods drifted"
+    return f"{found['at'][:16].replace('T', ' ')} UTC: {said}{', after repair' if found['repaired'] else ''}"
+
+
+def _number(value: Any) -> str:
+    """A stored number as `metricsync query` prints it: an exact decimal, no exponent, no trailing zeros."""
+    from decimal import Decimal
+
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def _figure_context(figure: Any) -> list[dict]:
+    """A figure's charts: one per currency for money (its axis names the currency), else one."""
+    from . import charts, figures
+
+    keyed = figure.unit == "currency"
+    groups: dict = {}
+    for row in figure.rows:
+        groups.setdefault(row["key"].upper() if keyed else "", []).append(row)
+    out = []
+    for currency, rows in sorted(groups.items()):
+        title = figure.title + (f", {currency}" if currency else "")
+        if figure.name == "statsig":
+            chart = charts.small_multiples(rows, "value (the metric's own unit)")
+        else:
+            unit = f"{figure.name.replace('_', ' ')} ({currency}, major units)" if keyed else figure.unit
+            time = "month" if keyed else "period start (UTC)"
+            chart = charts.series(rows, unit if keyed else f"active {figure.unit}", time, monthly=keyed)
+        newest = figures.last_complete(figures.Figure(figure.name, title, figure.unit, rows))
+        key_name = "currency" if keyed else ("metric" if figure.name == "statsig" else "grain")
+        out.append(
+            {
+                "title": title,
+                "svg": charts.svg(chart),
+                "headlines": [
+                    f"{' / '.join(p for p in (r['account'], r['series']) if p)}: {_number(r['value'])}"
+                    f"{' ' + currency if currency else ''} in {r['period']:%Y-%m} (last complete)"
+                    for r in newest.values()
+                ][: charts.MAX_LEGEND]
+                if keyed
+                else [],
+                "columns": ["period", "account", "series", key_name, "complete", "value"],
+                "table": [
+                    (
+                        r["period"],
+                        r["account"],
+                        r["series"],
+                        r["key"],
+                        "yes" if r["complete"] else "no",
+                        _number(r["value"]),
+                    )
+                    for r in rows
+                ],
+            }
+        )
+    return out
+
+
+def _timeline(daily: list[dict]) -> str:
+    from . import charts
+
+    return charts.svg(charts.timeline(daily)) if daily else ""
+
+
+def build(
+    destination: str,
+    since: Optional[dt.date] = None,
+    accounts: Sequence[str] = (),
+    providers: Optional[Sequence[str]] = None,
+) -> str:
+    """The report's HTML over `destination`'s warehouse."""
+    from metricsync.providers import PROVIDERS
+    from metricsync.sources._common.load.windows import utc_now
+
+    from . import figures, health, page
+
+    found = health.gather(destination, list(providers or PROVIDERS), since, accounts)
+    metrics, missing = figures.read(destination, since, accounts)
+    for entry in found.entries:
+        entry["verified"] = _verified(entry)
+    daily = health.daily(found.runs)
+    return page.render(
+        generated=f"{utc_now():%Y-%m-%d %H:%M}",
+        version=_version(),
+        warehouse=found.warehouse or destination,
+        since=since,
+        accounts=list(accounts),
+        problems=found.problems + missing,
+        accounts_health=health.per_account(found.runs),
+        timeline=_timeline(daily),
+        daily=daily,
+        entries=found.entries,
+        figures=[context for figure in metrics if figure.rows for context in _figure_context(figure)],
+    )
+
+
+def write_report(
+    destination: str,
+    out: str = "report.html",
+    since: Optional[dt.date] = None,
+    accounts: Sequence[str] = (),
+    providers: Optional[Sequence[str]] = None,
+) -> str:
+    """Write the report to `out` (through a temporary file beside it, so a reader never sees half
+    a page); its absolute path."""
+    html = build(destination, since, accounts, providers)
+    path = os.path.abspath(out)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(html)
+    os.replace(partial, path)
+    logger.info("report: wrote %s (%d bytes)", path, len(html))
+    return path
