@@ -116,8 +116,8 @@ def _drift(box, pipelines_dir: str) -> int:
 def _report(duckdb_path: str) -> int:
     from metricsync.html_report import write_report
 
-    path = write_report("duckdb", os.path.join(os.path.dirname(os.path.abspath(duckdb_path)), REPORT))
-    print(f"\nthe report: {path}", flush=True)
+    written = write_report("duckdb", os.path.join(os.path.dirname(os.path.abspath(duckdb_path)), REPORT))
+    print(f"\nthe report: {written.path}", flush=True)
     return 0
 
 

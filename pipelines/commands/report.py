@@ -31,10 +31,12 @@ def main(args: argparse.Namespace) -> int:
 
     since = _date(args.since, "--since")
     try:
-        path = write_report(args.destination, args.out, since, args.accounts or ())
+        written = write_report(args.destination, args.out, since, args.accounts or ())
     except Exception as exc:  # noqa: BLE001 - one line, as every command
         code, line = describe_failure("report", exc, args.destination)
         print(line, file=sys.stderr)
         return code
-    print(f"report: wrote {path}")
+    for line in written.problems:  # shown on the page too; the report is still written
+        print(line, file=sys.stderr)
+    print(f"report: wrote {written.path}")
     return 0

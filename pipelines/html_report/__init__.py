@@ -5,12 +5,13 @@ each chart (`charts.py`, altair rendered to SVG) with the table of its numbers (
 `write_report` is what the command, `make demo` and a Dagster asset call:
 
     from metricsync.html_report import write_report
-    write_report("duckdb", "report.html")
+    write_report("duckdb", "report.html").path
 """
 
 import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 logger = logging.getLogger("metricsync.report")
@@ -90,13 +91,19 @@ def _timeline(daily: list[dict]) -> str:
     return charts.svg(charts.timeline(daily)) if daily else ""
 
 
+@dataclass
+class Written:
+    path: str  # absolute
+    problems: list[str]  # what the page could not show and what to do, one line each (also on the page)
+
+
 def build(
     destination: str,
     since: Optional[dt.date] = None,
     accounts: Sequence[str] = (),
     providers: Optional[Sequence[str]] = None,
-) -> str:
-    """The report's HTML over `destination`'s warehouse."""
+) -> tuple[str, list[str]]:
+    """The report's HTML over `destination`'s warehouse, and its problems' lines."""
     from metricsync.providers import PROVIDERS
     from metricsync.sources._common.load.windows import utc_now
 
@@ -107,19 +114,21 @@ def build(
     for entry in found.entries:
         entry["verified"] = _verified(entry)
     daily = health.daily(found.runs)
-    return page.render(
+    problems = found.problems + missing
+    html = page.render(
         generated=f"{utc_now():%Y-%m-%d %H:%M}",
         version=_version(),
         warehouse=found.warehouse or destination,
         since=since,
         accounts=list(accounts),
-        problems=found.problems + missing,
+        problems=problems,
         accounts_health=health.per_account(found.runs),
         timeline=_timeline(daily),
         daily=daily,
         entries=found.entries,
         figures=[context for figure in metrics if figure.rows for context in _figure_context(figure)],
     )
+    return html, problems
 
 
 def write_report(
@@ -128,10 +137,10 @@ def write_report(
     since: Optional[dt.date] = None,
     accounts: Sequence[str] = (),
     providers: Optional[Sequence[str]] = None,
-) -> str:
+) -> Written:
     """Write the report to `out` (through a temporary file beside it, so a reader never sees half
-    a page); its absolute path."""
-    html = build(destination, since, accounts, providers)
+    a page)."""
+    html, problems = build(destination, since, accounts, providers)
     path = os.path.abspath(out)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.partial"
@@ -139,4 +148,4 @@ def write_report(
         handle.write(html)
     os.replace(partial, path)
     logger.info("report: wrote %s (%d bytes)", path, len(html))
-    return path
+    return Written(path, problems)
