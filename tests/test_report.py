@@ -5,14 +5,27 @@ the run history and `metricsync query`'s answers."""
 
 import json
 import re
+import shlex
 import struct
 
 import pytest
 from browser import Chromium, available
-from conftest import require
+from conftest import ROOT, require
 from metricsync.cli import main
 
 BAD_KEY = "revoked_key_4711"
+
+
+def help_examples() -> list[list[str]]:
+    """`metricsync report --help`'s examples, each as its words after `metricsync`."""
+    import argparse
+
+    from metricsync.commands import report
+
+    parser = argparse.ArgumentParser(prog="metricsync")
+    report.register(parser.add_subparsers())
+    epilog = parser._subparsers._group_actions[0].choices["report"].epilog
+    return [line.split()[1:] for line in epilog.splitlines()[1:]]
 
 
 def cli(capsys, *args):
@@ -75,17 +88,30 @@ def test_the_report_opens_offline_in_chromium_and_tells_the_history_and_the_sema
         assert title in text
 
 
-def test_the_help_examples_run_as_written(loaded_duckdb, isolated, capsys):
-    """`metricsync report --help`'s examples (the output paths in this test's folder)."""
-    code, out, _ = cli(capsys, "report", "--out", "metricsync.html", "--since", "2026-11-01")
-    assert code == 0, out
+def documented(fence: str) -> list[str]:
+    """The lines of docs/report.md's code blocks of one kind (`sh`, `python`)."""
+    text = (ROOT / "docs" / "report.md").read_text()
+    return [line for block in re.findall(rf"```{fence}\n(.*?)```", text, re.S) for line in block.splitlines()]
+
+
+def test_the_documented_commands_run_as_written(loaded_duckdb, isolated, capsys):
+    """docs/report.md's commands (the same as `metricsync report --help`'s examples) and its Python."""
+    commands = [shlex.split(line.split("#")[0]) for line in documented("sh")]
+    assert [words[0] for words in commands] == [".venv/bin/metricsync"] * 3
+    assert [words[1:] for words in commands] == help_examples()
+    for words in commands:
+        code, out, err = cli(capsys, *words[1:])
+        assert code == 0, err
     page = (isolated / "metricsync.html").read_text()
     assert "runs and periods since 2026-11-01" in page and "Monthly recurring revenue (Stripe)" in page
-    code, out, _ = cli(capsys, "report", "--accounts", "north", "south", "--out", "north-south.html")
-    assert code == 0, out
     page = (isolated / "north-south.html").read_text()
     assert "accounts north, south" in page and "No run recorded" in page  # the warehouse has no such account
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/", "")
+    (isolated / "report.html").unlink()
+    namespace: dict = {}
+    exec("\n".join(documented("python")), namespace)  # the lines a Dagster asset calls
+    assert namespace["written"].path == str(isolated / "report.html") and namespace["written"].problems == []
+    assert "Runs over the period" in (isolated / "report.html").read_text()
 
 
 def test_a_warehouse_not_transformed_yet_says_what_to_run(isolated, monkeypatch, capsys):

@@ -17,7 +17,7 @@ def register(commands) -> None:
         "report",
         "one self-contained HTML page: sync health per provider and account, and the headline metrics",
         "metricsync report",
-        "metricsync report --out /var/www/metricsync.html --since 2026-11-01",
+        "metricsync report --out metricsync.html --since 2026-11-01",
         "metricsync report --accounts north south --out north-south.html",
     )
     report.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")

@@ -38,6 +38,18 @@ def _number(value: Any) -> str:
     return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
 
 
+def _numbers(rows: list[dict], key_name: str, value_name: str) -> dict:
+    """The table beside a chart: period, account, series, the key (grain, metric), complete, value;
+    a column with one value all down (no accounts; the chart's currency, in the value's heading) left out."""
+    columns = ["period", "account", "series", key_name, "complete", value_name]
+    table = [
+        (r["period"], r["account"], r["series"], r["key"], "yes" if r["complete"] else "no", _number(r["value"]))
+        for r in rows
+    ]
+    keep = [i for i in range(len(columns)) if i in (0, 4, 5) or len({row[i] for row in table}) > 1]
+    return {"columns": [columns[i] for i in keep], "table": [tuple(row[i] for i in keep) for row in table]}
+
+
 def _figure_context(figure: Any) -> list[dict]:
     """A figure's charts: one per currency for money (its axis names the currency), else one."""
     from . import charts, figures
@@ -68,18 +80,7 @@ def _figure_context(figure: Any) -> list[dict]:
                 ][: charts.MAX_LEGEND]
                 if keyed
                 else [],
-                "columns": ["period", "account", "series", key_name, "complete", "value"],
-                "table": [
-                    (
-                        r["period"],
-                        r["account"],
-                        r["series"],
-                        r["key"],
-                        "yes" if r["complete"] else "no",
-                        _number(r["value"]),
-                    )
-                    for r in rows
-                ],
+                **_numbers(rows, key_name, f"{figure.name.replace('_', ' ')} ({currency})" if keyed else "value"),
             }
         )
     return out
