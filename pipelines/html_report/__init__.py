@@ -16,6 +16,9 @@ from typing import Any, Optional, Sequence
 
 logger = logging.getLogger("metricsync.report")
 
+MAX_LINES = 12  # lines a chart draws (and its table lists): a year of 100 accounts stays readable and small
+MAX_SMALL = 4  # lines in each small multiple (Statsig's metrics)
+
 
 def _version() -> str:
     from metricsync.operations import _version as version
@@ -50,6 +53,28 @@ def _numbers(rows: list[dict], key_name: str, value_name: str) -> dict:
     return {"columns": [columns[i] for i in keep], "table": [tuple(row[i] for i in keep) for row in table]}
 
 
+def _charted(rows: list[dict], per_key: bool) -> tuple[list[dict], str]:
+    """At most `MAX_LINES` lines (account and series; per metric for a small multiple): the largest
+    at their newest period, with a note saying so (the rest: `metricsync query --csv`)."""
+    lines: dict = {}
+    for row in rows:
+        line = (row["key"] if per_key else "", row["account"], row["series"])
+        if line not in lines or row["period"] >= lines[line]["period"]:
+            lines[line] = row
+    groups: dict = {}
+    for line, newest in lines.items():
+        groups.setdefault(line[0], []).append((abs(newest["value"] or 0), line))
+    most = MAX_SMALL if per_key else MAX_LINES
+    kept = {line for group in groups.values() for _, line in sorted(group, reverse=True)[:most]}
+    if len(kept) == len(lines):
+        return rows, ""
+    note = (
+        f"{len(kept)} of {len(lines)} lines charted and tabled here: the largest at their newest period "
+        f"({most} a chart); metricsync query gives every one (--by account series --csv)."
+    )
+    return [r for r in rows if (r["key"] if per_key else "", r["account"], r["series"]) in kept], note
+
+
 def _figure_context(figure: Any) -> list[dict]:
     """A figure's charts: one per currency for money (its axis names the currency), else one."""
     from . import charts, figures
@@ -59,7 +84,8 @@ def _figure_context(figure: Any) -> list[dict]:
     for row in figure.rows:
         groups.setdefault(row["key"].upper() if keyed else "", []).append(row)
     out = []
-    for currency, rows in sorted(groups.items()):
+    for currency, every in sorted(groups.items()):
+        rows, note = _charted(every, per_key=figure.name == "statsig")
         title = figure.title + (f", {currency}" if currency else "")
         if figure.name == "statsig":
             chart = charts.small_multiples(rows, "value (the metric's own unit)")
@@ -72,12 +98,13 @@ def _figure_context(figure: Any) -> list[dict]:
         out.append(
             {
                 "title": title,
-                "svg": charts.svg(chart),
+                "note": note,
+                "svg": chart,
                 "headlines": [
                     f"{' / '.join(p for p in (r['account'], r['series']) if p)}: {_number(r['value'])}"
                     f"{' ' + currency if currency else ''} in {r['period']:%Y-%m} (last complete)"
                     for r in newest.values()
-                ][: charts.MAX_LEGEND]
+                ]
                 if keyed
                 else [],
                 **_numbers(rows, key_name, f"{figure.name.replace('_', ' ')} ({currency})" if keyed else "value"),
@@ -89,7 +116,7 @@ def _figure_context(figure: Any) -> list[dict]:
 def _timeline(daily: list[dict]) -> str:
     from . import charts
 
-    return charts.svg(charts.timeline(daily)) if daily else ""
+    return charts.timeline(daily) if daily else ""
 
 
 @dataclass

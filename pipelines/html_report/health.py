@@ -99,22 +99,24 @@ def per_account(runs: list[dict]) -> list[dict]:
     requests, 429s, schema changes and vanished data."""
     from metricsync import evolution, history, vanishing
 
+    mine: dict = {}
+    for row in runs:
+        mine.setdefault((row["provider"], row["account"]), []).append(row)
     lines = []
-    for (provider, account), found in sorted(history.latest(runs).items(), key=lambda item: _who(item[1]["last"])):
-        mine = [r for r in runs if (r["provider"], r["account"]) == (provider, account)]
-        last = found["last"]
+    for key, found in sorted(history.latest(runs).items(), key=lambda item: _who(item[1]["last"])):
+        rows, last = mine[key], found["last"]
         lines.append(
             {
                 "who": _who(last),
                 "last": last,
                 "success": found.get("success"),
                 "failure": found.get("failure"),
-                "runs": len(mine),
-                "failed": sum(1 for r in mine if r["exit_code"]),
-                "requests": sum(r["requests"] or 0 for r in mine),
-                "throttled": sum(r["throttled"] or 0 for r in mine),
-                "changes": [line for r in mine for line in _listed(r["schema_changes"], r, evolution.describe)],
-                "vanished": [line for r in mine for line in _listed(r["vanished"], r, vanishing.item)],
+                "runs": len(rows),
+                "failed": sum(1 for r in rows if r["exit_code"]),
+                "requests": sum(r["requests"] or 0 for r in rows),
+                "throttled": sum(r["throttled"] or 0 for r in rows),
+                "changes": [line for r in rows for line in _listed(r["schema_changes"], r, evolution.describe)],
+                "vanished": [line for r in rows for line in _listed(r["vanished"], r, vanishing.item)],
             }
         )
     return lines
@@ -122,7 +124,7 @@ def per_account(runs: list[dict]) -> list[dict]:
 
 def _listed(stored: Optional[str], row: dict, describe: Callable[[dict], str]) -> list[str]:
     """A history row's recorded list (schema changes, vanished data) as lines stamped with the run."""
-    items = json.loads(stored) if stored else []
+    items = json.loads(stored) if stored and stored != "[]" else []
     when = f"{row['finished_at']:%Y-%m-%d %H:%M} UTC"
     return [f"{when}: {describe(item)}" for item in items]
 
