@@ -128,5 +128,6 @@ def test_an_unreachable_warehouse_fails_in_one_line_and_writes_nothing(isolated,
     code, out, err = cli(capsys, "report", "--destination", "postgres")
     assert code == 5 and out == ""
     assert len(err.strip().splitlines()) == 1 and "s3cret" not in err
+    assert err.startswith("metrics: ")  # the dataset it could not read, as `run` names a provider
     assert "cannot reach Postgres" in err and "check the host and port in DESTINATION__POSTGRES__CREDENTIALS" in err
     assert not (isolated / "report.html").exists()

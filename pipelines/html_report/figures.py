@@ -85,7 +85,7 @@ def read(destination: str, since: Optional[dt.date], accounts: Sequence[str]) ->
     from metricsync.warehouse.reads import Warehouse
 
     figures, missing = [], []
-    with Warehouse(destination, MARTS, MARTS) as warehouse:
+    with Warehouse(destination, MARTS, MARTS) as warehouse:  # its failures start with `metrics: `
         tables = warehouse.tables() if warehouse.has_dataset() else set()
         for name, title, unit, table, sql, column in QUERIES:
             if table not in tables:
