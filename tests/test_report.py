@@ -1,7 +1,8 @@
 """`metricsync report` over the session's loaded warehouse (every provider, the marts, the run
-history of `run all --transform`), opened in Debian's headless Chromium: no console error, no
-request but the file itself, screenshots in light and dark, and the rendered text checked against
-the run history and `metricsync query`'s answers."""
+history of `run all --transform`), written by the commands docs/report.md shows and opened in
+Debian's headless Chromium: no console error, no request but the file itself, screenshots in
+light and dark, and the rendered text checked against the run history and `metricsync query`'s
+answers."""
 
 import json
 import re
@@ -55,16 +56,36 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def documented(fence: str) -> list[str]:
+    """The lines of docs/report.md's code blocks of one kind (`sh`, `python`)."""
+    text = (ROOT / "docs" / "report.md").read_text()
+    return [line for block in re.findall(rf"```{fence}\n(.*?)```", text, re.S) for line in block.splitlines()]
+
+
+def run_documented_commands(capsys, isolated) -> None:
+    """docs/report.md's commands, as written (the same as `metricsync report --help`'s examples)."""
+    commands = [shlex.split(line.split("#")[0]) for line in documented("sh")]
+    assert [words[0] for words in commands] == [".venv/bin/metricsync"] * 3
+    assert [words[1:] for words in commands] == help_examples()
+    for words, page in zip(commands, ("report.html", "metricsync.html", "north-south.html")):
+        code, out, err = cli(capsys, *words[1:])
+        assert (code, out, err) == (0, f"report: wrote {isolated / page}\n", "")
+    page = (isolated / "metricsync.html").read_text()
+    assert "runs and periods since 2026-11-01" in page and "Monthly recurring revenue (Stripe)" in page
+    page = (isolated / "north-south.html").read_text()
+    assert "accounts north, south" in page and "No run recorded" in page  # the warehouse has no such account
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/", "")
+
+
 @pytest.mark.timeout(400)
-def test_the_report_opens_offline_in_chromium_and_tells_the_history_and_the_semantic_layers_numbers(
+def test_the_documented_report_opens_offline_in_chromium_and_tells_the_history_and_the_semantic_layers_numbers(
     loaded_duckdb, isolated, monkeypatch, capsys
 ):
     require("METRICSYNC_REQUIRE_CHROMIUM", None if available() else "no chromium", "Debian's chromium")
     monkeypatch.setenv("SOURCES__WHOP__API_KEY", BAD_KEY)
     code, _, failed = cli(capsys, "run", "whop")  # a revoked key: recorded in the history, exit 4
     assert code == 4, failed
-    code, out, err = cli(capsys, "report", "--out", "report.html")
-    assert (code, out, err) == (0, f"report: wrote {isolated / 'report.html'}\n", "")
+    run_documented_commands(capsys, isolated)  # the first writes report.html
     headlines = last_complete_mrr(capsys)
     with Chromium() as browser:
         page = browser.open(str(isolated / "report.html"))
@@ -86,30 +107,9 @@ def test_the_report_opens_offline_in_chromium_and_tells_the_history_and_the_sema
     assert freshness and all("\tfresh\t" in line for line in freshness)
     for title in ("Net revenue per month (Whop wallet)", "Active subscriptions (Stripe)", "Statsig metrics"):
         assert title in text
-
-
-def documented(fence: str) -> list[str]:
-    """The lines of docs/report.md's code blocks of one kind (`sh`, `python`)."""
-    text = (ROOT / "docs" / "report.md").read_text()
-    return [line for block in re.findall(rf"```{fence}\n(.*?)```", text, re.S) for line in block.splitlines()]
-
-
-def test_the_documented_commands_run_as_written(loaded_duckdb, isolated, capsys):
-    """docs/report.md's commands (the same as `metricsync report --help`'s examples) and its Python."""
-    commands = [shlex.split(line.split("#")[0]) for line in documented("sh")]
-    assert [words[0] for words in commands] == [".venv/bin/metricsync"] * 3
-    assert [words[1:] for words in commands] == help_examples()
-    for words in commands:
-        code, out, err = cli(capsys, *words[1:])
-        assert code == 0, err
-    page = (isolated / "metricsync.html").read_text()
-    assert "runs and periods since 2026-11-01" in page and "Monthly recurring revenue (Stripe)" in page
-    page = (isolated / "north-south.html").read_text()
-    assert "accounts north, south" in page and "No run recorded" in page  # the warehouse has no such account
-    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/", "")
     (isolated / "report.html").unlink()
     namespace: dict = {}
-    exec("\n".join(documented("python")), namespace)  # the lines a Dagster asset calls
+    exec("\n".join(documented("python")), namespace)  # docs/report.md's lines for a Dagster asset
     assert namespace["written"].path == str(isolated / "report.html") and namespace["written"].problems == []
     assert "Runs over the period" in (isolated / "report.html").read_text()
 
