@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the test suite also covers the optional Dagster deployment (deploy/dagster), so it installs that extra
-# and Debian's Chromium, which tests/test_report.py opens the HTML report in (installed as root when missing)
+# and Debian's Chromium, which tests/commands/test_report.py opens the HTML report in (installed as root when missing)
 $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,dagster]"
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
@@ -42,7 +42,7 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-airflow: $(AIRFLOW_VENV)/.installed
-	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/test_airflow.py
+	METRICSYNC_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/python -m pytest -q tests/deploy/test_airflow.py
 
 bench: $(STAMP)
 	$(PY) -m metricsync.bench

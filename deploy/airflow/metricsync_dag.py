@@ -17,7 +17,7 @@ DAG is parsed, so a misspelt setting is an import error of the DAG, not a silent
 Each task is the nightly increment of one account (the last `lookback_days` plus any new days, in
 as many loads as it needs), as `metricsync run <provider> --accounts <account>` would run it. Run
 long backfills with the CLI (`--from/--to`) or Dagster.
-tests/test_airflow.py runs the commands above (`make test-airflow`, in CI). Each task's outcome
+tests/deploy/test_airflow.py runs the commands above (`make test-airflow`, in CI). Each task's outcome
 goes to the run history and sends the same alerts as the CLI (`on_failure_callback` and
 `on_success_callback`: `metricsync.operations.task_callback`).
 """

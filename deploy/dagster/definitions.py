@@ -26,7 +26,7 @@ the daemon starts it:
     dagster job launch -f deploy/dagster/definitions.py -j whop_backfill --tags '{"dagster/partition": "north"}' \
         --config-json '{"ops": {"whop": {"config": {"date_from": "2026-01-01", "date_to": "2026-01-31"}}}}'
 
-(`dagster job launch` without a running daemon only queues the run.) tests/test_dagster_cli.py runs
+(`dagster job launch` without a running daemon only queues the run.) tests/deploy/test_dagster_cli.py runs
 these commands.
 
 `verify` runs as an asset check (`verify`) on each provider's windowed tables: it samples stored

@@ -18,7 +18,7 @@ SQL Server have no `(a, b) IN (SELECT ...)`) keep dlt's own delete.
 from typing import Any
 
 DELETE_INSERT = "delete-insert"
-SCOPED = ("duckdb", "motherduck", "postgres", "sqlalchemy")  # MariaDB through sqlalchemy: tests/test_destinations.py
+SCOPED = ("duckdb", "motherduck", "postgres", "sqlalchemy")  # MariaDB through sqlalchemy: tests/commands/test_destinations.py
 
 
 def delete_scope(merge_key: list, escape: Any) -> str:

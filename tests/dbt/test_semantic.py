@@ -1,0 +1,483 @@
+"""The dbt semantic layer (`transform/models/semantic/`) and `metricsync query`, on DuckDB and
+Postgres, over one loaded and transformed warehouse per destination with the sandbox's demo
+queries (DuckDB: a copy of the session's shared warehouse; Postgres: loaded once for the module):
+`dbt parse` / `mf validate-configs` must pass and `metricsync query` must return what hand-written
+SQL over the raw tables says: MRR by month and account (a level: the month's last complete period,
+not a sum; currencies kept apart), Whop net revenue by month, and a Statsig metric by day."""
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support import ROOT, Warehouse, loaded_settings, postgres_database, today
+
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
+BIN = Path(sys.executable).parent
+
+
+def _load_postgres(box, workdir: Path, credentials: str) -> None:
+    """`run whop stripe_analytics statsig --transform` into Postgres with the demo queries."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(
+        loaded_settings(box),
+        RUNTIME__DLTHUB_TELEMETRY="false",
+        PYTHONPATH=str(ROOT),
+        DESTINATION__POSTGRES__CREDENTIALS=credentials,
+        DLT_DATA_DIR=str(workdir / "dlt_data"),
+        DBT_TARGET_PATH=str(workdir / "target"),
+        DBT_LOG_PATH=str(workdir / "logs"),
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metricsync",
+            "run",
+            "whop",
+            "stripe_analytics",
+            "statsig",
+            "--destination",
+            "postgres",
+            "--transform",
+            "--progress",
+            "none",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def built(request, sandbox_server, tmp_path_factory):
+    """A warehouse with Whop, Stripe and Statsig loaded from the sandbox's demo queries and
+    transformed, once per destination for the whole module."""
+    workdir = tmp_path_factory.mktemp(f"semantic_{request.param}")
+    if request.param == "duckdb":
+        origin = request.getfixturevalue("loaded_duckdb_origin")
+        shutil.copy(origin / "warehouse.duckdb", workdir / "warehouse.duckdb")
+        yield Warehouse("duckdb", str(workdir / "warehouse.duckdb"))
+        return
+    with postgres_database("ms_semantic") as credentials:
+        sandbox_server.reset()
+        _load_postgres(sandbox_server, workdir, credentials)
+        yield Warehouse("postgres", credentials)
+
+
+def query(built, monkeypatch, capsys, *argv: str) -> list[dict]:
+    """`metricsync query ARGV... --json` on the built warehouse, in this process."""
+    from metricsync.cli import main
+
+    monkeypatch.setenv(f"DESTINATION__{built.name.upper()}__CREDENTIALS", built.credentials)
+    code = main(["query", *argv, "--destination", built.name])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out) if "--json" in argv else out
+
+
+def raw(built, sql: str) -> list[tuple]:
+    """Rows of hand-written SQL; DuckDB opened as dbt (in this process, after a query) holds it."""
+    if built.name != "duckdb":
+        return built.query(sql)
+    import duckdb
+
+    with duckdb.connect(built.credentials) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def mrr_month_end(built) -> tuple[dict, dict]:
+    """Hand-computed from the raw rows: ({(series, currency, day): MRR summed over prices},
+    {(month, account, series, currency): the month's answer by the level rule (`_level`)}).
+    Both queries are in UTC and loaded now: a period is complete when it ended before today."""
+    loaded = raw(
+        built,
+        "select query_name, lower(currency), period, interval, value from stripe_analytics.metric_results "
+        "where name = 'mrr_minor_units'",
+    )
+    by_period: dict = {}
+    for series, currency, period, interval, value in loaded:
+        if period + dt.timedelta(days=6 if interval == "week" else 0) >= TODAY:
+            continue
+        by_period.setdefault((series, currency, period), Decimal(0))
+        by_period[(series, currency, period)] += Decimal(value) / 100  # usd and eur: 2 decimals
+    rows = raw_series(built)["mrr"]
+    month_end = {}
+    for series, metric, currency in {r[0] for r in rows}:
+        own = [r for r in rows if r[0] == (series, metric, currency)]
+        for month in sorted({_month(r[1]) for r in own}):
+            answer = _level(own, month)
+            if answer:
+                month_end[(month, "", series, currency)] = answer[""]
+    return by_period, month_end
+
+
+LEVELS = ("mrr", "active_subscriptions", "statsig_value")
+FLOWS = ("discounts", "usage_revenue", "wallet_amount", "wallet_line_count", "net_revenue", "statsig_total")
+ANSWERS = [f"{m}{suffix}" for m in LEVELS for suffix in ("", "_is_complete", "_as_of")] + [
+    f"{m}{suffix}" for m in FLOWS for suffix in ("", "_is_complete")
+]
+
+
+def _cell(text: str):
+    """An mf CSV cell: true/false (is_complete), a date (as_of), or a number."""
+    if text in ("true", "false"):
+        return text == "true"
+    return text[:10] if text[:4].isdigit() and text[4:5] == "-" else float(text)
+
+
+def _end(start: dt.date, grain: str) -> dt.date:
+    if grain == "month":
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return start + dt.timedelta(days={"day": 0, "week": 6}[grain])
+
+
+def raw_series(built) -> dict:
+    """{metric: [(answer key, start, end, value, complete)]} from the raw tables: Stripe money in
+    major units (usd, eur: cents), Whop wallet amounts and lines, Statsig per metric type and unit
+    (every Statsig metric a level: var metricsync_statsig_additive_metrics is empty by default)."""
+    series: dict = {name: [] for name in LEVELS + FLOWS}
+    names = {
+        "mrr_minor_units": "mrr",
+        "discounts_minor_units": "discounts",
+        "active_subscriptions": "active_subscriptions",
+    }
+    for query, metric, name, currency, period, grain, value in raw(
+        built,
+        "select query_name, metric, name, lower(currency), period, interval, value "
+        "from stripe_analytics.metric_results",
+    ):
+        money = currency is not None
+        series[names[name]].append(
+            ((query, metric, currency), period, _end(period, grain), Decimal(value) / 100 if money else Decimal(value))
+        )
+    for query, grain, period, currency, amount, lines, category in raw(
+        built,
+        "select query_name, group_by, period, lower(currency), amount, line_count, reporting_category "
+        "from whop.wallet_time_series",
+    ):
+        end = _end(period, grain)
+        series["wallet_amount"].append(((query, currency), period, end, Decimal(amount)))
+        series["wallet_line_count"].append(((query,), period, end, Decimal(lines)))
+        if category == "net_income":
+            series["net_revenue"].append(((query, currency), period, end, Decimal(amount)))
+    for name, kind, unit, day, value in raw(
+        built, "select metric_name, metric_type, unit_type, date, value from statsig.metric_values"
+    ):
+        series["statsig_value"].append(((name, kind, unit), day, day, value))
+    return {m: [(key, start, end, value, end < TODAY) for key, start, end, value in rows] for m, rows in series.items()}
+
+
+def _month(day: dt.date) -> str:
+    return day.replace(day=1).isoformat()
+
+
+def _level(rows: list, month: str) -> dict:
+    """A level's answer in `month`: one answer key, then the last complete period starting in it
+    (when its periods fit the month: two of them, or the last one ending in it), else in a running
+    month whose running period ends in it the last complete period ending in it."""
+    starting = [r for r in rows if _month(r[1]) == month]
+    ending = [r for r in rows if _month(r[2]) == month]
+    if len({r[0] for r in starting}) != 1:
+        return {}
+    done, done_ending = [r for r in starting if r[4]], [r for r in ending if r[4]]
+    open_rows = sum(not r[4] for r in starting)
+    last_end_by_end = max((r[2] for r in done_ending), default=None)
+    if done and (len({r[1] for r in done}) >= 2 or max(r[2] for r in done) == last_end_by_end):
+        as_of = max(r[1] for r in done)
+        return {
+            "": sum(r[3] for r in done if r[1] == as_of),
+            "_as_of": as_of.isoformat(),
+            "_is_complete": open_rows == 0,
+        }
+    if not done and done_ending and open_rows and open_rows == sum(not r[4] for r in ending):
+        last = [r for r in done_ending if r[2] == last_end_by_end]
+        return {"": sum(r[3] for r in last), "_as_of": last[0][1].isoformat(), "_is_complete": False}
+    return {}
+
+
+def _flow(rows: list, month: str) -> dict:
+    """A flow's answer in `month`: one answer key, and no period straddling the month's start or end."""
+    starting = [r for r in rows if _month(r[1]) == month]
+    ending = [r for r in rows if _month(r[2]) == month]
+    if (
+        len({r[0] for r in starting}) != 1
+        or not ending
+        or min(r[1] for r in starting) != min(r[1] for r in ending)
+        or max(r[2] for r in starting) != max(r[2] for r in ending)
+    ):
+        return {}
+    return {"": sum(r[3] for r in starting), "_is_complete": all(r[4] for r in starting)}
+
+
+def month_answers(built) -> dict:
+    """{metric or companion: {month: answer}} of each metric asked by month alone, from the raw rows."""
+    truth: dict = {name: {} for name in ANSWERS}
+    for metric, rows in raw_series(built).items():
+        rule = _level if metric in LEVELS else _flow
+        for month in sorted({_month(r[1]) for r in rows}):
+            for suffix, value in rule(rows, month).items():
+                truth[metric + suffix][month] = float(value) if isinstance(value, Decimal) else value
+    return truth
+
+
+def test_dbt_parse_mf_validate_configs_and_mf_query_as_the_readme_shows(built, monkeypatch, capsys, tmp_path):
+    project = tmp_path / "transform"
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    written = query(built, monkeypatch, capsys, "--write-profile", str(project))
+    assert written.startswith(f"query: wrote {project / 'profiles.yml'} ({built.name})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    out = tmp_path / "mrr.csv"
+    readme_query = built.name == "duckdb"  # the README's `mf query`, on one destination (each mf start is slow)
+    every = tmp_path / "every.csv"
+    commands = [["dbt", "parse"], ["mf", "validate-configs"]] + readme_query * [
+        [
+            "mf",
+            "query",
+            "--metrics",
+            "mrr",
+            "--group-by",
+            "metric_time__month,account,series,metric_value__currency",
+            "--csv",
+            str(out),
+        ],
+        ["mf", "query", "--metrics", ",".join(ANSWERS), "--group-by", "metric_time__month", "--csv", str(every)],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [str(BIN / command[0]), *command[1:]], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+    if not readme_query:
+        return
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle))
+    _by_period, expected = mrr_month_end(built)
+    got = {
+        (r["metric_time__month"][:10], r["account"], r["series"], r["metric_value__currency"]): float(r["mrr"])
+        for r in rows
+        if r["mrr"] != ""
+    }  # a bucket without an answer (see month_answers)
+    assert got == pytest.approx({key: float(value) for key, value in expected.items()})  # mf prints floats
+
+    # every metric asked with only metric_time (no series, no currency): the answer of each
+    # month, as the rules say from the raw rows - none where two currencies or series meet
+    with open(every) as handle:
+        answered = list(csv.DictReader(handle))
+    truth = month_answers(built)
+    for name in ANSWERS:
+        got = {r["metric_time__month"][:10]: _cell(r[name]) for r in answered if r[name] != ""}
+        assert got == pytest.approx(truth[name]), name
+
+
+def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_apart(built, monkeypatch, capsys):
+    rows = query(built, monkeypatch, capsys, "mrr", "--grain", "month", "--by", "account", "--json")
+    got = {(r["month"], r["account"], r["series"], r["currency"]): Decimal(r["mrr"]) for r in rows}
+    by_period, expected = mrr_month_end(built)
+    assert got == expected
+
+    # currencies are kept apart although not asked for; last month (loaded from at least its 9 last
+    # days on) is the value of its last day, not a sum of its days
+    assert {r["currency"] for r in rows} == {"usd", "eur"}
+    last_month = TODAY.replace(day=1) - dt.timedelta(days=1)
+    daily = [
+        v
+        for (s, _c, p), v in by_period.items()
+        if s == "mrr_by_price" and p.replace(day=1) == last_month.replace(day=1)
+    ]
+    assert len(daily) >= 9
+    level = got[(last_month.replace(day=1).isoformat(), "", "mrr_by_price", "usd")]
+    assert level == by_period[("mrr_by_price", "usd", last_month)] and level != sum(daily)
+
+
+def test_mrr_by_month_agrees_with_the_mrr_monthly_mart_running_month_included(built, monkeypatch, capsys):
+    """Value, as_of and is_complete of every month; the mart alone shows a month whose only
+    complete period is a week straddling its end with none ending in it (a weekly series' first
+    loaded month: the semantic layer cannot tell that week from a series coarser than the bucket)."""
+    rows = query(built, monkeypatch, capsys, "mrr", "--grain", "month", "--by", "account", "--json")
+    got = {
+        (r["month"], r["account"], r["series"], r["currency"]): (
+            Decimal(r["mrr"]),
+            r["mrr_as_of"],
+            r["mrr_is_complete"],
+        )
+        for r in rows
+    }
+    mart = {
+        (month.isoformat(), account, series, currency): (Decimal(mrr), as_of.isoformat(), str(complete).lower())
+        for month, account, series, currency, mrr, as_of, complete in raw(
+            built, "select month, account, series, currency, mrr, as_of, is_complete from metrics.mrr_monthly"
+        )
+    }
+    running = TODAY.replace(day=1).isoformat()
+    assert got[(running, "", "mrr_by_price", "usd")][2] == "false" and got.items() <= mart.items()
+    for key in mart.keys() - got.keys():
+        month, as_of = dt.date.fromisoformat(key[0]), dt.date.fromisoformat(mart[key][1])
+        assert (
+            key[2] == "revenue_weekly"
+            and as_of.replace(day=1) == month
+            and _month(as_of + dt.timedelta(days=6)) != key[0]
+        )
+
+
+def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
+    rows = query(built, monkeypatch, capsys, "net_revenue", "--grain", "month", "--json")
+    loaded = raw(
+        built,
+        "select query_name, period, lower(currency), amount from whop.wallet_time_series "
+        "where reporting_category = 'net_income'",
+    )
+    expected: dict = {}
+    for series, period, currency, amount in loaded:
+        key = (period.replace(day=1).isoformat(), series, currency)
+        expected[key] = expected.get(key, Decimal(0)) + Decimal(amount)
+    assert {(r["month"], r["series"], r["currency"]): Decimal(r["net_revenue"]) for r in rows} == expected
+    assert {r["series"] for r in rows} == {"monthly_net"}  # daily_all (every category) is not net revenue
+    mart = raw(
+        built, "select month, series, currency, net_revenue, is_complete from metrics.whop_wallet_net_revenue_monthly"
+    )
+    assert {(m.isoformat(), s, c): Decimal(v) for m, s, c, v, _done in mart} == expected
+    assert {m.isoformat(): done for m, _s, _c, _v, done in mart} == {  # monthly periods: complete once ended
+        month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected
+    }
+    completeness = query(built, monkeypatch, capsys, "net_revenue", "--grain", "month", "--json")
+    assert {r["month"]: r["net_revenue_is_complete"] == "true" for r in completeness} == {
+        month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected
+    }
+
+
+def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
+    rows = query(built, monkeypatch, capsys, "statsig_value", "--where", "series = 'Checkout Revenue'", "--json")
+    loaded = raw(
+        built,
+        "select date, unit_type, value from statsig.metric_values "
+        f"where metric_name = 'Checkout Revenue' and date < '{TODAY}'",
+    )  # today is partial
+    assert len(loaded) >= 2 * 30  # userID and stableID, every complete day
+    assert {(r["day"], r["dimension_value"]): float(r["statsig_value"]) for r in rows} == {
+        (day.isoformat(), unit): value for day, unit, value in loaded
+    }
+    if built.name == "duckdb":  # the list does not depend on the warehouse
+        listed = query(built, monkeypatch, capsys, "--list")
+        assert [line.split(":")[0] for line in listed.splitlines()] == [
+            "mrr",
+            "active_subscriptions",
+            "discounts",
+            "usage_revenue",
+            "wallet_amount",
+            "wallet_line_count",
+            "net_revenue",
+            "statsig_value",
+            "statsig_total",
+        ]
+
+
+def test_grain_matched_a_coarser_series_is_never_shown_and_a_straddling_week_never_counted(built, monkeypatch, capsys):
+    """Monthly subscriptions by week and weekly MRR by day: no answer; weekly discounts by week:
+    each week; by month: only months no week straddles (a week over a month's end is left out)."""
+    if built.name != "duckdb":
+        pytest.skip("the rules are the metric definitions', the same on every warehouse")
+    daily = query(built, monkeypatch, capsys, "mrr", "--grain", "day", "--json")
+    assert {r["series"] for r in daily} == {"mrr_by_price"}  # revenue_weekly is weekly
+    rows = raw_series(built)["discounts"]
+    weekly = query(built, monkeypatch, capsys, "discounts", "active_subscriptions", "--grain", "week", "--json")
+    assert not [r for r in weekly if r["active_subscriptions"] != ""]  # a monthly series
+    weekly = [r for r in weekly if r["discounts"] != ""]
+    assert {r["week"]: (Decimal(r["discounts"]), r["discounts_is_complete"]) for r in weekly} == {
+        start.isoformat(): (value, str(done).lower()) for _key, start, _end, value, done in rows
+    }
+    monthly = query(built, monkeypatch, capsys, "discounts", "--grain", "month", "--json")
+    crossing = [
+        (_month(start), _month(end)) for _key, start, end, _value, _done in rows if _month(start) != _month(end)
+    ]
+    # (a loaded week crosses a month on most dates; on a date whose loaded weeks all fall in one month,
+    # e.g. METRICSYNC_TODAY=2027-03-14, every month is answered and the rule is checked on other dates)
+    assert {r["month"] for r in monthly} == {_month(r[1]) for r in rows} - {m for pair in crossing for m in pair}
+
+
+def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metrics(
+    built, monkeypatch, capsys, tmp_path
+):
+    """By default every Statsig metric is a level (statsig_value: a month is its last complete day);
+    `metricsync_statsig_additive_metrics: ["Checkout Revenue"]` makes that one a flow (statsig_total:
+    its days summed over the month) and takes it out of statsig_value. DuckDB only: the var changes
+    SQL, not the warehouse's dialect."""
+    if built.name != "duckdb":
+        pytest.skip("one destination is enough")
+    one, other = "Checkout Revenue", "Page Views"
+    assert not query(built, monkeypatch, capsys, "statsig_total", "--grain", "month", "--json")  # none by default
+    warehouse = tmp_path / "additive.duckdb"
+    shutil.copy(built.credentials, warehouse)
+    copy = Warehouse("duckdb", str(warehouse))
+    project = tmp_path / "transform"
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    query(copy, monkeypatch, capsys, "--write-profile", str(project))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    done = subprocess.run(
+        [
+            str(BIN / "dbt"),
+            "run",
+            "--select",
+            "metric_series",
+            "--vars",
+            json.dumps({"metricsync_statsig_additive_metrics": [one]}),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = raw_series(copy)["statsig_value"]
+    totals = query(copy, monkeypatch, capsys, "statsig_total", "--grain", "month", "--json")
+    expected: dict = {}
+    for (name, _kind, unit), day, _end, value, _complete in rows:
+        if name == one:
+            expected[(_month(day), unit)] = expected.get((_month(day), unit), 0.0) + value
+    assert {(r["month"], r["dimension_value"]): float(r["statsig_total"]) for r in totals} == pytest.approx(expected)
+    assert {r["series"] for r in totals} == {one}
+    levels = query(copy, monkeypatch, capsys, "statsig_value", "--grain", "month", "--json")
+    assert one not in {r["series"] for r in levels} and other in {r["series"] for r in levels}
+    last_days: dict = {}
+    for (name, _kind, unit), day, _end, value, complete in rows:
+        key = (_month(day), unit)
+        if name == other and complete and day >= last_days.get(key, (day, None))[0]:
+            last_days[key] = (day, value)
+    got = {
+        (r["month"], r["dimension_value"]): (r["statsig_value_as_of"], float(r["statsig_value"]))
+        for r in levels
+        if r["series"] == other
+    }
+    assert got == {key: (day.isoformat(), value) for key, (day, value) in last_days.items()}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["mrrr"], "query: unknown metric mrrr - metricsync query --list shows mrr, active_subscriptions, "),
+        (["mrr", "--by", "country"], "query: --by country is not a dimension - use one of account, currency, "),
+        (["mrr"], "query: the duckdb warehouse refused the query: "),
+    ],
+    ids=["unknown-metric", "unknown-dimension", "mart-not-built"],
+)
+def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path, argv, message):
+    from metricsync.cli import main
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))  # nothing loaded
+    assert main(["query", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(message) and len(err.splitlines()) == 1
+    if argv == ["mrr"]:
+        assert err.rstrip().endswith(
+            "- the metrics mart is not built - run `metricsync transform --destination duckdb` first"
+        )

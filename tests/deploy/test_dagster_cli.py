@@ -1,0 +1,177 @@
+"""The Dagster recipe as documented in `deploy/dagster/definitions.py` (and the README), run as
+written through the `dagster` CLI in child processes against the sandbox: a partition
+materialized, a backfill without a daemon, `dagster dev` serving its UI and its daemon starting a
+run that `dagster job launch` queued. Each child's whole process group is ended however the test
+ends (tests/support/processes.py)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from support import ROOT, Warehouse, configure
+from support.processes import child_process, run_command
+from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
+
+if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
+    pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
+
+DEFINITIONS = ROOT / "deploy/dagster/definitions.py"
+ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "account_id": "biz_east"}]
+
+
+def documented_commands() -> list[str]:
+    """The shell lines of the definitions' docstring (indented blocks; `\\` continues a line)."""
+    text = DEFINITIONS.read_text()
+    doc = text[3 : text.index('"""', 3)]
+    joined = re.sub(r"\\\n\s*", "", doc)
+    return [line.strip() for line in joined.splitlines() if line.startswith("    ") and line.strip()]
+
+
+COMMANDS = documented_commands()
+SETUP = next(c for c in COMMANDS if c.startswith("mkdir"))
+NIGHTLY, BACKFILL = [c for c in COMMANDS if c.startswith("dagster asset materialize")]
+DEV = next(c for c in COMMANDS if c.startswith("dagster dev"))
+LAUNCH = next(c for c in COMMANDS if c.startswith("dagster job launch"))
+
+
+def test_readme_shows_the_tested_commands():
+    readme = ROOT / "docs" / "scaling-out.md"
+    flat = re.sub(r"\\\n\s*", "", readme.read_text())
+    missing = [c for c in COMMANDS if c not in flat]
+    assert missing == []
+    assert 'pip install -e ".[dagster]"' in COMMANDS
+
+
+def test_the_dagster_extra_installs_the_webserver():
+    """`dagster dev` needs dagster-webserver: the extra names it, and `make test` installed it."""
+    extra = [r for r in metadata.requires("metricsync") or [] if 'extra == "dagster"' in r]
+    assert any(r.startswith("dagster-webserver") for r in extra), extra
+    assert metadata.version("dagster-webserver")
+
+
+class Shell:
+    """Runs a documented line with bash in the repository's root, as a user would after SETUP, with
+    Whop (two accounts) pointed at the sandbox, HOME and dlt's data dir in a test folder."""
+
+    def __init__(self, env: dict, warehouse: Warehouse, home: Path):
+        self.env, self.warehouse, self.home = env, warehouse, home
+
+    def command(self, line: str) -> list:
+        return ["bash", "-ec", f"{SETUP}\n{line}"]
+
+    def run(self, line: str) -> None:
+        done = run_command(
+            self.command(line),
+            timeout=420,
+            cwd=ROOT,
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+
+
+@pytest.fixture
+def shell(sandbox, monkeypatch, tmp_path) -> Shell:
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=KEY,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=WALLET_QUERIES[:1],
+        accounts=ACCOUNTS,
+    )
+    warehouse = Warehouse("duckdb", str(tmp_path / "dagster.duckdb"))
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    return Shell(env, warehouse, tmp_path / ".dagster")
+
+
+def test_materialize_a_partition_then_backfill_without_a_daemon(sandbox, shell):
+    shell.run(NIGHTLY)
+    truth = expected_wallet(sandbox.by_name["whop"], WALLET_QUERIES[0], "biz_north")  # the account's own data
+    expected = {k: a for k, (a, _c) in truth.items()}
+    rows = shell.warehouse.query("select period, currency, amount, account from whop.wallet_time_series")
+    assert {(p, c): a for p, c, a, _ in rows} == expected
+    assert {account for *_, account in rows} == {"north"}
+
+    sandbox.clear_log()
+    shell.run(BACKFILL)
+    seen = sandbox.seen("/api/v1/stats/time_series")
+    assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_east", "2026-01-01")}
+    east = shell.warehouse.query("select min(period), max(period) from whop.wallet_time_series where account = 'east'")
+    assert [(str(a), str(b)) for a, b in east] == [("2026-01-01", "2026-01-31")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, seconds: float, what: str, child: subprocess.Popen, log: Path):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert child.poll() is None, (
+            f"dagster dev exited ({child.returncode}) while waiting for {what}: {log.read_text()[-3000:]}"
+        )
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"no {what} after {seconds} s")
+
+
+def test_dagster_dev_serves_and_its_daemon_runs_a_launched_backfill(sandbox, shell, tmp_path, monkeypatch):
+    import dagster
+
+    port, log = free_port(), tmp_path / "dev.log"
+    with (
+        log.open("w") as out,
+        child_process(
+            shell.command(f"{DEV} -h 127.0.0.1 -p {port}"),
+            cwd=ROOT,
+            env=shell.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as dev,
+    ):
+
+        def answers():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+                    return json.load(response)
+            except OSError:
+                return None
+
+        info = wait_for(answers, 300, "answer from the webserver", dev, log)
+        assert "dagster_webserver_version" in info
+        shell.run(LAUNCH)  # queues the run in DAGSTER_HOME; the daemon of `dagster dev` starts it
+        monkeypatch.setenv("DAGSTER_HOME", str(shell.home))
+        with dagster.DagsterInstance.get() as instance:
+
+            def finished():
+                runs = instance.get_runs(dagster.RunsFilter(job_name="whop_backfill"))
+                return runs if runs and all(r.is_finished for r in runs) else None
+
+            runs = wait_for(finished, 300, "finished whop_backfill run", dev, log)
+        assert [(r.status, r.tags.get("dagster/partition")) for r in runs] == [
+            (dagster.DagsterRunStatus.SUCCESS, "north")
+        ]
+        seen = sandbox.seen("/api/v1/stats/time_series")
+        assert {(r.arg("account_id"), r.arg("from")) for r in seen} == {("biz_north", "2026-01-01")}
