@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the test suite also covers the optional Dagster deployment (deploy/dagster), so it installs that extra
+# and Debian's Chromium, which tests/commands/test_report.py opens the HTML report in (installed as root when missing)
 $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,dagster]"
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+		echo "make: chromium is not installed (apt-get install chromium, as root): the report's browser test skips"
 	touch $(TEST_STAMP)
 
 # Airflow (deploy/airflow) in a venv of its own, run by CI after `make test`: a 620 MB venv that takes
@@ -79,4 +83,4 @@ bench: $(STAMP)
 	$(PY) -m metricsync.bench
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) $(LINT_VENV) site demo.duckdb metricsync.duckdb .pytest_cache bench/results
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(LINT_VENV) site demo.duckdb demo-report.html metricsync.duckdb .pytest_cache bench/results

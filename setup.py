@@ -48,5 +48,5 @@ def _dbt_files() -> list[str]:
 setup(
     packages=[*_packages(), "metricsync.transform"],
     package_dir={**FOLDERS, "metricsync.transform": DBT_PROJECT},
-    package_data={"metricsync.transform": _dbt_files()},
+    package_data={"metricsync.transform": _dbt_files(), "metricsync.html_report": ["page.html.j2"]},
 )

@@ -74,7 +74,6 @@ import dlt
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from metricsync.accounts import configured_accounts
 from metricsync.catalog import WINDOWED, Selection
-from metricsync.commands.status import provider_status
 from metricsync.operations import record_results, run_id
 from metricsync.providers import PROVIDERS, provider_module, source_factory
 from metricsync.runner import ProviderResult, run_provider
@@ -83,6 +82,7 @@ from metricsync.sources._common.load.progress import RunControl
 from metricsync.sources._common.load.windows import utc_today
 from metricsync.staleness import max_ages, outcome, stale
 from metricsync.verification.choose import Scope
+from metricsync.verification.holdings import provider_status
 from metricsync.verification.job import Verification
 from metricsync.warehouse.destinations import dataset_name, destination_name
 

@@ -17,6 +17,7 @@ COMMANDS = {
     "verify": "compare stored periods with the API, row for row (exit 9 on drift); --repair reloads what drifted",
     "reset": "forget loaded state so the next run reloads from start_date (re-sync); --drop-rows also deletes the rows",
     "history": "the recorded runs, newest first (outcome, when, how long, rows, the closing line)",
+    "report": "one self-contained HTML page: sync health per provider and account, and the headline metrics",
     "alerts": "alerts through Apprise URLs (alerts.urls): --test sends a test message",
     "describe": "resources, tables, keys, columns, settings and queries of each provider",
     "sandbox": "serve the provider emulator on loopback and print the settings that point metricsync at it",

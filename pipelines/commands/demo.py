@@ -1,7 +1,8 @@
-"""`make demo`: start the sandbox, load every provider into a DuckDB file, show `verify` finding
-and repairing an old restatement (Whop), show what landed, then run the dbt project
-(`transform`), show monthly MRR and a few rows of `fct_metric_values`, and end with the semantic
-layer: `metricsync query mrr --grain month --by account currency`."""
+"""`make demo`: start the sandbox, load every provider into a DuckDB file (each run recorded in
+the run history), show `verify` finding and repairing an old restatement (Whop), show what
+landed, then run the dbt project (`transform`), show monthly MRR and a few rows of
+`fct_metric_values`, the semantic layer (`metricsync query mrr --grain month --by account
+currency`), and end by writing the HTML report `demo-report.html` beside the DuckDB file."""
 
 import json
 import os
@@ -15,6 +16,8 @@ from metricsync.commands import query
 from metricsync.commands._options import add_command
 from metricsync.providers import PROVIDERS
 from metricsync.sandbox import Sandbox
+
+REPORT = "demo-report.html"  # written beside the DuckDB file
 
 
 def _show(path: str, datasets: list[str]) -> None:
@@ -110,7 +113,16 @@ def _drift(box, pipelines_dir: str) -> int:
     return verify_command(args, ["whop"], Scope(sample=None))
 
 
+def _report(duckdb_path: str) -> int:
+    from metricsync.html_report import write_report  # noqa: PLC0415 - start-up time (imports altair, vl-convert)
+
+    written = write_report("duckdb", os.path.join(os.path.dirname(os.path.abspath(duckdb_path)), REPORT))
+    print(f"\nthe report: {written.path}", flush=True)
+    return 0
+
+
 def run_demo(duckdb_path: str) -> int:
+    from metricsync.operations import record_results  # noqa: PLC0415 - start-up time (history imports dlt)
     from metricsync.runner import run_provider  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
 
     box = Sandbox(log_requests=False).start()
@@ -132,6 +144,7 @@ def run_demo(duckdb_path: str) -> int:
                     json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
                 )
             result = run_provider(provider, "duckdb", None, pipelines_dir)
+            record_results("run", [result], "duckdb", f"demo run {provider}", pipelines_dir)
             print(result.message, flush=True)
             if result.ok:
                 loaded.append(provider)
@@ -149,7 +162,7 @@ def run_demo(duckdb_path: str) -> int:
     code = _transform()
     if code == 0:
         _show_marts(path)
-        code = _query()
+        code = _query() or _report(path)
     return code
 
 

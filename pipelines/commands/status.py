@@ -16,145 +16,21 @@ null, a provider without accounts has account null:
                        "drifted_periods": 0, "repaired": false}}
 """
 
-import datetime as dt
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from metricsync.commands._options import add_command, providers_to_run
 from metricsync.exits import STALE
 from metricsync.providers import PROVIDERS
 
-# Below, the modules that read the warehouse are imported where they are used: `metricsync.accounts`
-# and `catalog` import dlt and the sources (seconds), which parsing the command line does not need.
+# Below, the modules that read the warehouse are imported where they are used: they import dlt and
+# the sources (seconds), which parsing the command line does not need.
 
 LOAD_STATUS = {0: "loaded"}
 
 
-def _backfill(entry: dict) -> Optional[dict]:
-    """The unfinished backfill of a query (the newest, if several): range and how far it got."""
-    backfills = entry.get("backfills") or {}
-    if not backfills:
-        return None
-    key = sorted(backfills)[-1]
-    first, _, last = key.partition("..")
-    return {"from": first, "to": last, "done_through": backfills[key]}
-
-
-def _rows(
-    warehouse: Any, table: str, query: Optional[str], windowed_by_query: bool, account: Optional[str] = None
-) -> Optional[int]:
-    from metricsync.accounts import ACCOUNT_COLUMN  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-
-    columns = _columns(warehouse, table)
-    conditions, args = [], []
-    if query is not None and windowed_by_query and "query_name" in columns:
-        conditions.append("query_name = %s")
-        args.append(query)
-    if account is not None and ACCOUNT_COLUMN in columns:
-        conditions.append(f"{ACCOUNT_COLUMN} = %s")
-        args.append(account)
-    return warehouse.count(table, ("where " + " and ".join(conditions)) if conditions else "", *args)
-
-
-def _columns(warehouse: Any, table: str) -> set:
-    schema = warehouse.schema() or {}
-    return set(schema.get("tables", {}).get(table, {}).get("columns", {}))
-
-
-def _account_entries(
-    warehouse: Any, provider: str, account: Optional[str], loaded_at: Optional[str], verified: dict
-) -> list[dict]:
-    """The entries of one account (its own pipeline's state and rows), or of the provider (None)."""
-    from metricsync.catalog import WINDOWED  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-
-    found = warehouse.state_and_load(warehouse.pipeline_name(account)) if account else (warehouse.state(), None)
-    state, committed = found or ({}, None)
-    loaded_at = committed.isoformat() if committed else (None if account else loaded_at)
-    resources = (state or {}).get("sources", {}).get(provider, {}).get("resources", {})
-    windowed = WINDOWED[provider]
-    entries = []
-    for resource in windowed:
-        for query, entry in (resources.get(resource, {}).get("queries") or {}).items():
-            entries.append(
-                {
-                    "provider": provider,
-                    "account": account,
-                    "resource": resource,
-                    "query": query,
-                    "loaded_through": entry.get("loaded_through"),
-                    "granularity": entry.get("granularity"),
-                    "backfill": _backfill(entry),
-                    "rows": _rows(warehouse, resource, query, windowed[resource] is not None, account),
-                    "last_loaded_at": loaded_at,
-                    "last_verified": _verified(verified, account, resource, query),
-                }
-            )
-    for table, spec in (warehouse.schema() or {}).get("tables", {}).items():
-        if table.startswith("_dlt") or table in windowed or spec.get("parent") or table not in warehouse.tables():
-            continue
-        entries.append(
-            {
-                "provider": provider,
-                "account": account,
-                "resource": spec.get("resource", table),
-                "query": None,
-                "loaded_through": None,
-                "granularity": None,
-                "backfill": None,
-                "rows": _rows(warehouse, table, None, False, account),
-                "last_loaded_at": loaded_at,
-                "last_verified": _verified(verified, account, spec.get("resource", table), None),
-            }
-        )
-    return entries
-
-
-def _verified(records: dict, account: Optional[str], resource: str, query: Optional[str]) -> Optional[dict]:
-    """The newest `verify` of an account's query: when, how much, clean or not."""
-    found = [r for (acc, res, q), r in records.items() if ((acc or None), res, q) == (account, resource, query)]
-    if not found:
-        return None
-    newest = max(found, key=lambda r: r["verified_at"])
-    at = newest["verified_at"]
-    return {
-        "at": (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).isoformat(),
-        "windows": newest["windows"],
-        "rows": newest["rows_compared"],
-        "clean": bool(newest["clean"]),
-        "drifted_periods": newest["drifted_periods"],
-        "repaired": bool(newest["repaired"]),
-    }
-
-
-def provider_status(provider: str, destination: str) -> list[dict]:
-    """One entry per account (`account` null without accounts), windowed (resource, query) in the
-    stored state and definition table."""
-    from metricsync.accounts import configured_accounts  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.verification.stored import last_verifications  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.warehouse.reads import Warehouse  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-
-    accounts: list[Optional[str]] = [a.name for a in configured_accounts(provider)] or [None]
-    with Warehouse(destination, provider) as warehouse:
-        last = warehouse.last_load()
-        loaded_at = last[2].isoformat() if last else None
-        verified = last_verifications(warehouse)
-        entries = [
-            e for account in accounts for e in _account_entries(warehouse, provider, account, loaded_at, verified)
-        ]
-        summary = {
-            "provider": provider,
-            "last_load": last,
-            "has_dataset": warehouse.has_dataset(),
-            "where": warehouse.label,
-            "dataset": warehouse.dataset,
-        }
-        for entry in entries:
-            entry["warehouse"] = warehouse.label
-    return [summary, *entries]
-
-
 def _text(summary: dict, entries: list[dict]) -> list[str]:
-    from metricsync.verification.compare import plural  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.verification.compare import plural  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
 
     provider = summary["provider"]
     if not summary["has_dataset"]:
@@ -193,7 +69,8 @@ def _text(summary: dict, entries: list[dict]) -> list[str]:
 
 
 def status_command(providers: list[str], destination: str, as_json: bool, stale: bool = False) -> int:
-    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
+    from metricsync.verification.holdings import provider_status  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
 
     everything, code, runs = [], 0, last_runs(destination)
     for provider in providers:
@@ -211,7 +88,7 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
             print("\n".join(found), file=sys.stderr, flush=True)
             code = code or STALE
     if as_json:
-        from metricsync.output import document  # noqa: PLC0415 - start-up time
+        from metricsync.output import document  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
 
         document(everything)
     return code
@@ -219,9 +96,9 @@ def status_command(providers: list[str], destination: str, as_json: bool, stale:
 
 def _stale(provider: str, entries: list[dict]) -> list[str]:
     """The stale queries' lines of one provider; each account's outcome noted for the history."""
-    from metricsync.operations import tell  # noqa: PLC0415 - start-up time (imports dlt)
-    from metricsync.sources._common.load.windows import utc_today  # noqa: PLC0415 - start-up time
-    from metricsync.staleness import max_ages, outcome, stale  # noqa: PLC0415 - start-up time
+    from metricsync.operations import tell  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
+    from metricsync.sources._common.load.windows import utc_today  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
+    from metricsync.staleness import max_ages, outcome, stale  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
 
     ages, found = max_ages(provider), []
     for account in dict.fromkeys(e["account"] for e in entries):
@@ -233,7 +110,7 @@ def _stale(provider: str, entries: list[dict]) -> list[str]:
 
 def last_runs(destination: str) -> dict:
     """(provider, account) -> the newest rows of the run history (`history.latest`), {} without one."""
-    from metricsync import history  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync import history  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt loads when the command runs
 
     try:
         with history.history_warehouse(destination) as warehouse:

@@ -1,6 +1,6 @@
 """`make demo`, as the Makefile runs it (the README's first command on a fresh machine): the
 sandbox loaded into a DuckDB file, an old restatement found and repaired by `verify`, the marts
-built, and the semantic layer queried. Only the DuckDB file's path differs (a test folder)."""
+built, the semantic layer queried, and the HTML report written. Only the DuckDB file's path differs (a test folder)."""
 
 import os
 import re
@@ -53,6 +53,12 @@ def test_make_demo_runs_as_written(isolated):
     complete = warehouse.query("select count(*) from metrics.mrr_monthly where is_complete")[0][0]
     running = warehouse.query("select count(*) from metrics.mrr_monthly where not is_complete")[0][0]
     assert complete > 0 and running > 0  # past months, and the month still running marked as such
+    recorded = warehouse.query("select provider, exit_code from metricsync_history.runs order by provider")
+    assert recorded == [(p, 0) for p in sorted(("whop", "stripe_analytics", "posthog", "statsig"))]
+    report = isolated / "demo-report.html"  # the day ends with the HTML report, beside the file
+    assert out.rstrip().endswith(f"the report: {report}")
+    page = report.read_text()
+    assert "Monthly recurring revenue (Stripe)" in page and "Runs over the period" in page and "<script" not in page
     assert done.stderr == ""  # no warning a user could not act on
     printed = {shape(line) for line in out.splitlines()}
     shown = [line for line in readme_example() if shape(line) not in printed]

@@ -511,6 +511,9 @@ def test_the_readme_cron_line_works_as_written(sandbox, isolated):
     )
     assert {m.group(2) for m in stamped} == {r[0] for r in recorded}  # one run id, the history's
     assert (workdir / "metricsync.duckdb").exists()
+    report = workdir / "report.html"  # refreshed after the transform (docs/report.md)
+    assert f"report: wrote {report}" in log.splitlines()
+    assert "Monthly recurring revenue (Stripe)" in report.read_text() and 'class="failed"' not in report.read_text()
 
 
 def test_switching_destination_leaves_no_state_warning(sandbox, capsys, monkeypatch, isolated):

@@ -180,7 +180,7 @@ FIXES = {
 }
 
 
-COMMANDS = ["run whop", "check whop", "status whop", "verify whop", "transform", "reset whop", "query mrr"]
+COMMANDS = ["run whop", "check whop", "status whop", "verify whop", "transform", "reset whop", "query mrr", "report"]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_a_malformed_destination_url_is_exit_2_in_one_line_without_the_password(
     out, err = capfd.readouterr()
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if " WARNING " not in line]
-    label = {"transform": "transform", "query": "query"}.get(command.split()[0], "whop")
+    label = {"transform": "transform", "query": "query", "report": "metrics"}.get(command.split()[0], "whop")
     assert lines == [f"{label}: DESTINATION__{destination.upper()}__CREDENTIALS has no scheme - {FIXES[destination]}"]
     assert leaks({"output": out + err, **files_text(isolated)}) == []
 
