@@ -406,9 +406,25 @@ def mart_assets(destination: str, loads: dict) -> tuple:
                 )
             context.log.info(f"transform: published {', '.join(publish_marts(pipeline))}")
 
-    job = dg.define_asset_job("transform_nightly", selection=dg.AssetSelection.assets(marts))
+    @dg.asset(
+        deps=[marts],
+        group_name="transform",
+        description="The HTML report after the mart: sync health and the headline metrics (docs/report.md); "
+        "its file is METRICSYNC_REPORT_PATH (default report.html in the working directory)",
+    )
+    def metricsync_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from metricsync.html_report import write_report  # noqa: PLC0415 - altair loads when the report is written
+
+        written = write_report(destination, os.environ.get("METRICSYNC_REPORT_PATH", "report.html"))
+        for line in written.problems:
+            context.log.warning(line)
+        return dg.MaterializeResult(
+            metadata={"path": dg.MetadataValue.path(str(written.path)), "problems": len(written.problems)}
+        )
+
+    job = dg.define_asset_job("transform_nightly", selection=dg.AssetSelection.assets(marts, metricsync_report))
     schedule = dg.ScheduleDefinition(name="transform_schedule", cron_schedule=TRANSFORM_CRON, job=job)
-    return marts, job, schedule
+    return (marts, metricsync_report), job, schedule
 
 
 def build_definitions(providers=None, destination: Optional[str] = None, marts: bool = True) -> dg.Definitions:
@@ -437,7 +453,7 @@ def build_definitions(providers=None, destination: Optional[str] = None, marts: 
     if marts:
         loads = {(p, key.path[-1].removeprefix(f"dlt_{p}_")): key for p, a in zip(providers, assets) for key in a.keys}
         mart, job, schedule = mart_assets(destination, loads)
-        assets.append(mart)
+        assets.extend(mart)
         jobs.append(job)
         schedules.append(schedule)
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, asset_checks=checks)

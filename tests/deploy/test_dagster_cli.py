@@ -119,6 +119,7 @@ def shell_env(home: Path, warehouse: Warehouse) -> dict:
         **os.environ,
         "HOME": str(home),
         "DLT_DATA_DIR": str(home / "dlt"),
+        "METRICSYNC_REPORT_PATH": str(home / "report.html"),  # the report asset's file, not in the repository
         "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
@@ -151,6 +152,8 @@ def test_materialize_partitions_and_the_marts_without_a_daemon_then_start_a_sche
         f"and account = 'north' and series = '{WALLET_QUERIES[0]['name']}' and metric = 'amount'"
     )
     assert {(p, c): v for p, c, v in mart} == expected
+    report = (shell.home.parent / "report.html").read_text()  # the report asset, after the mart
+    assert "<html" in report and "north" in report and "<script" not in report
 
     unknown = shell.run(NIGHTLY.replace("--partition north", "--partition east"), ok=False)
     line = "whop: no account named east - the partitions are the configured accounts: north, south"
