@@ -25,7 +25,7 @@ from metricsync.operations import tell
 from metricsync.providers import PROVIDERS
 from metricsync.sources._common.http.redaction import redact
 from metricsync.sources._common.load.windows import clock_shift_days
-from metricsync.warehouse.publish import audit_schema, publish
+from metricsync.warehouse.publish import PublishBlocked, audit_schema, publish
 
 logger = logging.getLogger("metricsync.transform")
 
@@ -241,6 +241,7 @@ class Dbt:
         verbose: bool,
         loaded: Optional[dict] = None,
         marts: str = audit_schema(TARGET_SCHEMA),
+        full_refresh: bool = False,
     ) -> None:
         schemas: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
         schemas.update(
@@ -251,6 +252,8 @@ class Dbt:
         schemas.update(metricsync_schema=marts, metricsync_production_targets=[destination])
         shift = clock_shift_days()  # METRICSYNC_TODAY: load times on the clock the loads planned by
         schemas.update({"metricsync_clock_shift_days": shift} if shift else {})
+        self.full_refresh = full_refresh  # incremental marts rebuilt whole, their tests on every row
+        schemas.update({"metricsync_full_refresh": True} if full_refresh else {})
         self.common = [
             "--project-dir",
             str(project_dir()),
@@ -277,7 +280,7 @@ class Dbt:
 
     def build(self) -> tuple[int, list[str]]:
         """(nodes run, one line per failed node) of `dbt build`."""
-        outcome = self.invoke("build")
+        outcome = self.invoke("build", *(["--full-refresh"] if self.full_refresh else []))
         if outcome.result is None:
             text = [t.strip() for t in redact(str(outcome.exception or "")).splitlines() if t.strip()]
             raise DbtNotRun(": ".join(text[:2]) or "unknown error")
@@ -307,7 +310,13 @@ def _write_profile(destination: str, credentials: Any, workdir: str) -> None:
 
 
 def _build_and_publish(
-    result: TransformResult, destination: str, kind: str, pipeline: Any, workdir: str, verbose: bool
+    result: TransformResult,
+    destination: str,
+    kind: str,
+    pipeline: Any,
+    workdir: str,
+    verbose: bool,
+    full_refresh: bool = False,
 ) -> None:
     """`dbt build` into the audit schema, published when every node passed, then freshness."""
     credentials, loaded = _loaded(pipeline)
@@ -321,7 +330,7 @@ def _build_and_publish(
         return
     _write_profile(kind, credentials, workdir)
     logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
-    dbt = Dbt(kind, workdir, verbose, loaded)
+    dbt = Dbt(kind, workdir, verbose, loaded, full_refresh=full_refresh)
     dbt.deps()
     result.nodes, result.lines = dbt.build()
     if result.lines:
@@ -331,22 +340,26 @@ def _build_and_publish(
             f"build is in {audit_schema(TARGET_SCHEMA)}"
         )
         return
-    with pipeline.sql_client() as client:
-        publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
+    try:
+        with pipeline.sql_client() as client:
+            publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
+    except PublishBlocked as exc:
+        result.exit_code, result.lines = EXIT_FAILED, [str(exc)]
+        return
     errors, result.warnings = dbt.freshness(loaded, destination)
     if errors:
         result.exit_code, result.lines = EXIT_STALE, errors
 
 
-def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
+def run_transform(destination: str = "duckdb", verbose: bool = False, full_refresh: bool = False) -> TransformResult:
     """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
-    warning is reported, not failed)."""
+    warning is reported, not failed). `full_refresh`: the incremental marts rebuilt from all loads."""
     result = TransformResult()
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
         kind, pipeline = _warehouse(destination, workdir)
         with _exclusive(pipeline):
-            _build_and_publish(result, destination, kind, pipeline, workdir, verbose)
+            _build_and_publish(result, destination, kind, pipeline, workdir, verbose, full_refresh)
     except DbtNotRun as exc:
         result.exit_code = EXIT_FAILED
         result.lines = [
@@ -371,12 +384,21 @@ def register(commands) -> None:
         "dbt build + source freshness of transform/ on the warehouse the runner loads",
         "metricsync transform",
         "metricsync transform --destination postgres",
+        "metricsync transform --full-refresh",
+    ).add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental marts from every load (a nightly run rebuilds the periods loaded since)",
     )
 
 
 def transform_and_report(args: Any) -> TransformResult:
     """`run_transform` with its lines printed (warnings and failures on stderr)."""
-    result = run_transform(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    result = run_transform(
+        args.destination,
+        verbose=args.log_level.upper() in ("INFO", "DEBUG"),
+        full_refresh=getattr(args, "full_refresh", False),  # `run --transform` has no such flag
+    )
     for line in result.warnings:
         print(line, file=sys.stderr, flush=True)
     print(result.message, file=sys.stdout if result.ok else sys.stderr, flush=True)
