@@ -128,7 +128,9 @@ def _replace_rows(client: Any, audit: str, published: str, table: str, changed: 
         client.execute_sql(f"insert into {target} select * from {source}")
         return
     match = " and ".join(f"c.{k} = {{t}}.{k}" for k in PERIOD_KEY)
-    client.execute_sql(f"delete from {target} where exists (select 1 from ({changed}) c where {match.format(t=target)})")
+    client.execute_sql(
+        f"delete from {target} where exists (select 1 from ({changed}) c where {match.format(t=target)})"
+    )
     client.execute_sql(
         f"insert into {target} select s.* from {source} s where exists (select 1 from ({changed}) c where "
         f"{match.format(t='s')})"
