@@ -1,5 +1,7 @@
 """The results as markdown: contenders per scenario, then every target with met / missed."""
 
+from . import transform_nightly
+
 TARGET_FLOOR = 1.15  # metricsync / floor, wall, scenarios of >= 700 requests
 TARGET_CPU = 1.8  # metricsync / floor, CPU seconds (user + sys), same scenarios
 TARGET_FLOOR_IDEAL = 1.2  # floor / ideal: the server is not the bottleneck
@@ -241,6 +243,8 @@ def markdown(results: dict) -> str:
         )
     if results.get("reload"):
         reload(results["reload"], lines, targets)
+    if results.get("transform_nightly"):
+        transform_nightly.report(results["transform_nightly"], lines, targets)
     lines += ["", "Targets:", "", *targets]
     lines += [
         "",

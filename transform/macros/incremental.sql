@@ -16,6 +16,8 @@
 {% macro period_key() -%}provider, account, series, grain, period_start{%- endmacro %}
 
 {% macro sibling(relation, suffix) -%}
+    {#- while parsing, a ref is a placeholder named after the node asking (too long to extend) -#}
+    {%- if not execute -%}{{ return(relation) }}{%- endif -%}
     {{- return(api.Relation.create(database=relation.database, schema=relation.schema,
                                    identifier=relation.identifier ~ suffix, type='table')) -}}
 {%- endmacro %}
