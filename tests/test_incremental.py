@@ -53,9 +53,10 @@ def project_with_reader(tmp_path, role: str) -> None:
     shutil.copytree(PROJECT_DIR, local, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
     config = local / "dbt_project.yml"
     text = config.read_text()
-    declared = "select: \"{{ var('metricsync_reader_roles', []) }}\""
-    assert declared in text
-    config.write_text(text.replace(declared, f"select: [{role}]"))
+    declared = "+grants: \"{{ {'select': var('metricsync_reader_roles')}"
+    assert text.count(declared) == 1
+    line = next(line for line in text.splitlines() if declared in line)
+    config.write_text(text.replace(line, f"      +grants: {{select: [{role}]}}"))
 
 
 def as_role(warehouse, role: str, sql: str) -> list:
