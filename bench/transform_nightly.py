@@ -101,31 +101,6 @@ def scenario(quick: bool, postgres: bool) -> list:
     return out
 
 
-def report(results: list, lines: list, targets: list) -> None:
-    """The two sizes' full and nightly transforms, and the target on their ratio."""
-    from .report import verdict
-
-    lines += [
-        "",
-        f"The nightly transform on Postgres (`bench/transform_nightly.py`): a daily Whop metric by country "
-        f"over {DAYS} days, then its last {NIGHTLY_DAYS} days restated and loaded again:",
-        "",
-        "| fact rows | first (full) transform | nightly transform | restated days exact |",
-        "|---:|---:|---:|---|",
-    ]
-    for result in results:
-        lines.append(
-            f"| {result['rows']:,} | {result['full_s']:.1f}s | {result['nightly_s']:.1f}s | {result['exact']} |"
-        )
-    small, large = results[0], results[-1]
-    ratio = large["nightly_s"] / small["nightly_s"]
-    ok = ratio <= TARGET_RATIO and all(r["exact"] for r in results)
-    targets.append(
-        f"| nightly transform at {large['rows']:,} rows <= {TARGET_RATIO}x at {small['rows']:,} | {ratio:.2f}x | "
-        f"{verdict(ok)} |"
-    )
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metricsync.bench.transform_nightly", description=__doc__)
     parser.add_argument("--rows", type=int, action="append", help="fact rows (repeat for several sizes)")
