@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from . import accounts, htmlreport, reload
+from . import accounts, htmlreport, reload, transform_nightly
 from .report import markdown
 from .runs import Bench
 
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
         results["reload"] = reload.scenario(args.quick, bench.postgres)
     if bench.wanted("report"):
         results["report"] = htmlreport.scenario()
+    if bench.wanted("transform_nightly"):
+        results["transform_nightly"] = transform_nightly.scenario(args.quick, bench.postgres)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     text = markdown(results)
     os.makedirs(os.path.join(here, "results"), exist_ok=True)

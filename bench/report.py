@@ -1,6 +1,6 @@
 """The results as markdown: contenders per scenario, then every target with met / missed."""
 
-from . import accounts
+from . import accounts, transform_nightly
 from . import shared_budget as shared_budget_scenario
 from . import startup as startup_costs
 
@@ -226,6 +226,31 @@ def html_report(results: dict, lines: list, targets: list) -> None:
         )
 
 
+def nightly_transform(results: list, lines: list, targets: list) -> None:
+    """The nightly transform at two sizes (`bench/transform_nightly.py`), and the target on their ratio."""
+    lines += [
+        "",
+        "The nightly transform on Postgres (`bench/transform_nightly.py`): a daily Whop metric by country "
+        f"over {transform_nightly.DAYS} days, then its last {transform_nightly.NIGHTLY_DAYS} days restated "
+        "and loaded again:",
+        "",
+        "| fact rows | first (full) transform | nightly transform | restated days exact |",
+        "|---:|---:|---:|---|",
+    ]
+    for result in results:
+        lines.append(
+            f"| {result['rows']:,} | {result['full_s']:.1f}s | {result['nightly_s']:.1f}s | {result['exact']} |"
+        )
+    small, large = results[0], results[-1]
+    ratio = large["nightly_s"] / small["nightly_s"]
+    ok = ratio <= transform_nightly.TARGET_RATIO and all(r["exact"] for r in results)
+    targets.append(
+        f"| nightly transform at {large['rows']:,} rows <= {transform_nightly.TARGET_RATIO}x at "
+        f"{small['rows']:,} | {ratio:.2f}x | "
+        f"{verdict(ok)} |"
+    )
+
+
 def markdown(results: dict) -> str:
     settings = results["settings"]
     lines = [
@@ -280,6 +305,8 @@ def markdown(results: dict) -> str:
         targets += part[1]
     if results.get("report"):
         html_report(results["report"], lines, targets)
+    if results.get("transform_nightly"):
+        nightly_transform(results["transform_nightly"], lines, targets)
     lines += ["", "Targets:", "", *targets]
     lines += [
         "",

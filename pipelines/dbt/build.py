@@ -14,7 +14,7 @@ import dlt
 from metricsync.dbt.invocation import Dbt, DbtNotRun
 from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, datasets, forget_password, warehouse, write_profile
 from metricsync.dbt.project import dbt_project
-from metricsync.dbt.publish import audit_schema, publish
+from metricsync.dbt.publish import PublishBlocked, audit_schema, publish
 from metricsync.exits import DBT_FAILED, STALE, USAGE_ERROR
 from metricsync.locks import dataset_turn, transform_lock
 from metricsync.runner import describe_failure
@@ -85,7 +85,13 @@ def exclusive(pipeline: Any) -> Iterator[None]:
 
 
 def build_and_publish(
-    result: TransformResult, destination: str, kind: str, pipeline: Any, workdir: str, verbose: bool
+    result: TransformResult,
+    destination: str,
+    kind: str,
+    pipeline: Any,
+    workdir: str,
+    verbose: bool,
+    full_refresh: bool = False,
 ) -> None:
     """`dbt build` into the audit schema, published when every node passed, then freshness."""
     resolved, loaded = loaded_providers(pipeline)
@@ -99,7 +105,7 @@ def build_and_publish(
         return
     write_profile(kind, resolved, workdir)
     logger.info("transform: dbt build on %s (providers loaded: %s)", destination, ", ".join(loaded))
-    dbt = Dbt(kind, workdir, verbose, loaded)
+    dbt = Dbt(kind, workdir, verbose, loaded, full_refresh=full_refresh)
     dbt.deps()
     result.nodes, result.lines = dbt.build()
     if result.lines:
@@ -109,7 +115,11 @@ def build_and_publish(
             f"build is in {audit_schema(TARGET_SCHEMA)}"
         )
         return
-    publish_marts(pipeline)
+    try:
+        publish_marts(pipeline)
+    except PublishBlocked as exc:  # a user's view on a mart that must be re-created: nothing published
+        result.exit_code, result.lines = DBT_FAILED, [str(exc)]
+        return
     errors, result.warnings = dbt.freshness(loaded, destination)
     if errors:
         result.exit_code, result.lines = STALE, errors
@@ -144,15 +154,15 @@ def publish_marts(pipeline: Any) -> list[str]:
         return publish(client, audit_schema(TARGET_SCHEMA), TARGET_SCHEMA)
 
 
-def run_transform(destination: str = "duckdb", verbose: bool = False) -> TransformResult:
+def run_transform(destination: str = "duckdb", verbose: bool = False, full_refresh: bool = False) -> TransformResult:
     """`dbt build` then `dbt source freshness`; exit 0 only when every node passed (a freshness
-    warning is reported, not failed)."""
+    warning is reported, not failed). `full_refresh`: the incremental marts rebuilt from all loads."""
     result = TransformResult(project=dbt_project().describe())
     workdir = tempfile.mkdtemp(prefix="metricsync-dbt-")
     try:
         kind, pipeline = warehouse(destination, workdir)
         with exclusive(pipeline):
-            build_and_publish(result, destination, kind, pipeline, workdir, verbose)
+            build_and_publish(result, destination, kind, pipeline, workdir, verbose, full_refresh)
     except DbtNotRun as exc:
         result.exit_code = DBT_FAILED
         result.lines = [

@@ -32,7 +32,9 @@ class Dbt:
         loaded: Optional[dict] = None,
         marts: str = audit_schema(TARGET_SCHEMA),
         target: Optional[Path] = None,
+        full_refresh: bool = False,
     ) -> None:
+        self.full_refresh = full_refresh  # incremental marts rebuilt whole, their tests on every row
         self.project = dbt_project()
         self.target = target or self.project.target  # never inside the installed package
         self.common = [
@@ -45,7 +47,7 @@ class Dbt:
             "--target",
             destination,
             "--vars",
-            json.dumps(project_vars(destination, loaded, marts)),
+            json.dumps(project_vars(destination, loaded, marts, full_refresh)),
         ]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         self.flags += [] if verbose else ["--quiet"]
@@ -61,7 +63,7 @@ class Dbt:
 
     def build(self) -> tuple[int, list[str]]:
         """(nodes run, one line per failed node) of `dbt build`."""
-        outcome = self.invoke("build")
+        outcome = self.invoke("build", *(["--full-refresh"] if self.full_refresh else []))
         if outcome.result is None:
             text = [t.strip() for t in redact(str(outcome.exception or "")).splitlines() if t.strip()]
             raise DbtNotRun(": ".join(text[:2]) or "unknown error")
@@ -78,7 +80,7 @@ class Dbt:
         return stale_sources(outcome.result, destination)
 
 
-def project_vars(destination: str, loaded: Optional[dict], marts: str) -> dict:
+def project_vars(destination: str, loaded: Optional[dict], marts: str, full_refresh: bool = False) -> dict:
     """The project's `--vars`: each provider's dataset (and, after a load, whether it is loaded),
     the marts' schema and the production target (its schemas named as given), the clock's shift."""
     values: dict = {f"metricsync_{provider}_schema": dataset for provider, dataset in datasets().items()}
@@ -87,6 +89,7 @@ def project_vars(destination: str, loaded: Optional[dict], marts: str) -> dict:
     values.update(metricsync_schema=marts, metricsync_production_targets=[destination])
     shift = clock_shift_days()  # METRICSYNC_TODAY: load times on the clock the loads planned by
     values.update({"metricsync_clock_shift_days": shift} if shift else {})
+    values.update({"metricsync_full_refresh": True} if full_refresh else {})
     return values
 
 

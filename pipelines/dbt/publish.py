@@ -1,10 +1,19 @@
 """Write-audit-publish of the dbt marts: `transform` builds and tests every model with the marts
 in an audit schema (`metrics__audit`), and only when every node passed copies the audited mart
-tables over the published ones (`metrics`) in one transaction. A failed build publishes nothing:
+tables into the published ones (`metrics`) in one transaction. A failed build publishes nothing:
 the previous mart stays whole and queryable, and the failed build stays in the audit schema for
 inspection.
 
     published = publish(client, "metrics__audit", "metrics")  # ["dim_metric_definitions", ...]
+
+A published table is kept, not re-created, whenever its columns are unchanged: its rows are
+replaced inside the transaction, so what users added to it (a `GRANT`, a view on it) survives
+every publish. An incremental mart (`fct_metric_values`) replaces only the periods its change log
+(`<table>__changes` in the audit schema, `transform/macros/incremental.sql`) names, and the log is
+emptied in the same transaction. Only when a mart's columns changed is the table re-created; a
+user's view on it then stops the publish (`PublishBlocked`, exit 7, naming the view) rather than
+being dropped. The grants dbt applied in the audit schema (the project's `grants` config) are
+given on the published table and its schema too.
 """
 
 import logging
@@ -13,6 +22,12 @@ from typing import Any
 logger = logging.getLogger("metricsync.transform")
 
 AUDIT_SUFFIX = "__audit"
+CHANGES_SUFFIX = "__changes"  # an incremental mart's periods rebuilt since the last publish
+PERIOD_KEY = ("provider", "account", "series", "grain", "period_start")
+
+
+class PublishBlocked(Exception):
+    """A published table must be re-created and an object the project does not own depends on it."""
 
 
 def audit_schema(published: str) -> str:
@@ -24,32 +39,122 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_postgres(client: Any) -> bool:
+    return "postgres" in type(client).__module__
+
+
+def _columns(client: Any, schema: str) -> dict:
+    """{table: [(column, type, nullable), ...] in order} of the base tables of `schema`."""
+    rows = client.execute_sql(
+        "select c.table_name, c.column_name, c.data_type, c.is_nullable from information_schema.columns c "
+        "join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name "
+        f"where c.table_schema = {_literal(schema)} and t.table_type = 'BASE TABLE' "
+        "order by c.table_name, c.ordinal_position"
+    )
+    found: dict = {}
+    for table, column, kind, nullable in rows or []:
+        found.setdefault(table, []).append((column, kind.lower(), nullable))
+    return found
+
+
+def _dependent_views(client: Any, schema: str, table: str) -> list[str]:
+    """The views (of any schema) that read `schema.table` (Postgres keeps them bound to the table)."""
+    if not _is_postgres(client):
+        return []  # DuckDB binds a view to its tables by name when it is read
+    rows = client.execute_sql(
+        "select distinct view_ns.nspname || '.' || view_class.relname from pg_depend d "
+        "join pg_rewrite r on r.oid = d.objid "
+        "join pg_class view_class on view_class.oid = r.ev_class "
+        "join pg_namespace view_ns on view_ns.oid = view_class.relnamespace "
+        "join pg_class t on t.oid = d.refobjid join pg_namespace ns on ns.oid = t.relnamespace "
+        f"where ns.nspname = {_literal(schema)} and t.relname = {_literal(table)} and view_class.oid <> t.oid"
+    )
+    return sorted(row[0] for row in rows or [])
+
+
+def _grants(client: Any, audit: str, published: str, table: str) -> None:
+    """Give on `published.table` (and its schema) the privileges dbt granted on the audited table."""
+    if not _is_postgres(client):
+        return
+    rows = client.execute_sql(
+        "select distinct grantee, privilege_type from information_schema.role_table_grants "
+        f"where table_schema = {_literal(audit)} and table_name = {_literal(table)} and grantee <> current_user"
+    )
+    for grantee, privilege in rows or []:
+        client.execute_sql(f"grant usage on schema {_quoted(published)} to {_quoted(grantee)}")
+        client.execute_sql(f"grant {privilege} on {_quoted(published)}.{_quoted(table)} to {_quoted(grantee)}")
+
+
+def _recreate(client: Any, audit: str, published: str, table: str, columns: list, existed: bool) -> None:
+    """Drop (when it `existed`) and create `published.table` from the audited one, its not null columns again."""
+    target, source = f"{_quoted(published)}.{_quoted(table)}", f"{_quoted(audit)}.{_quoted(table)}"
+    if existed:
+        views = _dependent_views(client, published, table)
+        if views:
+            raise PublishBlocked(
+                f"transform: {published}.{table} changed its columns and must be re-created, but "
+                f"{', '.join(views)} depends on it - drop {'them' if len(views) > 1 else 'it'} "
+                f"(`drop view {views[0]}`), run `metricsync transform` again, then re-create "
+                f"{'them' if len(views) > 1 else 'it'}; nothing was published"
+            )
+        client.execute_sql(f"drop table {target}")
+    client.execute_sql(f"create table {target} as select * from {source}")
+    for column, _kind, nullable in columns:
+        if nullable == "NO":  # the contract's not null columns, declared again on the copy
+            client.execute_sql(f"alter table {target} alter column {_quoted(column)} set not null")
+
+
+def _changed_periods(client: Any, audit: str, table: str, logs: dict) -> Any:
+    """The change log's periods (a `select` of PERIOD_KEY), or None when the whole table is to be
+    copied: no log, or the log says the table was built in full."""
+    log = table + CHANGES_SUFFIX
+    if log not in logs:
+        return None
+    source = f"{_quoted(audit)}.{_quoted(log)}"
+    if client.execute_sql(f"select count(*) from {source} where rebuilt_in_full")[0][0]:
+        return None
+    return f"select {', '.join(PERIOD_KEY)} from {source}"
+
+
+def _replace_rows(client: Any, audit: str, published: str, table: str, changed: Any) -> None:
+    """Replace the rows of `published.table` by the audited ones: all, or those of the `changed` periods."""
+    target, source = f"{_quoted(published)}.{_quoted(table)}", f"{_quoted(audit)}.{_quoted(table)}"
+    if changed is None:
+        client.execute_sql(f"delete from {target}")
+        client.execute_sql(f"insert into {target} select * from {source}")
+        return
+    match = " and ".join(f"c.{k} = {{t}}.{k}" for k in PERIOD_KEY)
+    client.execute_sql(
+        f"delete from {target} where exists (select 1 from ({changed}) c where {match.format(t=target)})"
+    )
+    client.execute_sql(
+        f"insert into {target} select s.* from {source} s where exists (select 1 from ({changed}) c where "
+        f"{match.format(t='s')})"
+    )
+
+
 def publish(client: Any, audit: str, published: str) -> list[str]:
-    """Replace the tables of `published` by those of `audit` (dlt sql client `client`), all in one
-    transaction: readers see the old mart or the new one, never a mix; a column not null in the
-    audited table (a contract's constraint) is not null in the copy. Returns the tables."""
-    rows = (
-        client.execute_sql(
-            "select table_name from information_schema.tables "
-            f"where table_schema = '{audit}' and table_type = 'BASE TABLE'"
-        )
-        or []
-    )
-    tables = sorted(row[0] for row in rows)
-    required = (
-        client.execute_sql(  # the contract's not null columns, declared again on the copy
-            "select table_name, column_name from information_schema.columns "
-            f"where table_schema = '{audit}' and is_nullable = 'NO'"
-        )
-        or []
-    )
+    """Publish the mart tables of `audit` to `published` (dlt sql client `client`), all in one
+    transaction: readers see the old mart or the new one, never a mix. Returns the tables.
+    Raises PublishBlocked (nothing published) when a user's view stands in the way."""
+    audited = _columns(client, audit)
+    logs = {name for name in audited if name.endswith(CHANGES_SUFFIX)}
+    tables = sorted(name for name in audited if "__" not in name)  # not the logs, nor dbt's leftovers
     with client.begin_transaction():
         client.execute_sql(f"create schema if not exists {_quoted(published)}")
+        current = _columns(client, published)
         for table in tables:
-            target, source = f"{_quoted(published)}.{_quoted(table)}", f"{_quoted(audit)}.{_quoted(table)}"
-            client.execute_sql(f"drop table if exists {target}")
-            client.execute_sql(f"create table {target} as select * from {source}")
-            for column in sorted(c for t, c in required if t == table):
-                client.execute_sql(f"alter table {target} alter column {_quoted(column)} set not null")
+            same = [c[:2] for c in current.get(table, [])] == [c[:2] for c in audited[table]]
+            if same:
+                _replace_rows(client, audit, published, table, _changed_periods(client, audit, table, logs))
+            else:
+                _recreate(client, audit, published, table, audited[table], table in current)
+            _grants(client, audit, published, table)
+        for log in sorted(logs):
+            client.execute_sql(f"delete from {_quoted(audit)}.{_quoted(log)}")
     logger.info("transform: published %s from %s to %s", ", ".join(tables), audit, published)
     return tables

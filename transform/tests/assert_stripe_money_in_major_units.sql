@@ -1,5 +1,6 @@
 {#- Reconciliation (units): every Stripe money value in the mart, scaled back by its currency's
-    Stripe exponent, equals the minor units loaded, and non-money values are unchanged. -#}
+    Stripe exponent, equals the minor units loaded, and non-money values are unchanged. The rows
+    of the loads this build took (every load on a full build: macros/incremental.sql). -#}
 select stg.query_name, stg.period_start, stg.metric, stg.currency, stg.value_minor, fct.value
 from {{ ref('stg_stripe_analytics__metric_results') }} as stg
 left join {{ ref('fct_metric_values') }} as fct
@@ -7,6 +8,7 @@ left join {{ ref('fct_metric_values') }} as fct
     and fct.metric_id = stg.metric_id and fct.metric = stg.metric and fct.dimension_name = stg.dimension_name
     and fct.grain = stg.grain and fct.period_start = stg.period_start and fct.dimension_value = stg.dimension_value
     and coalesce(fct.currency, '') = coalesce(stg.currency, '')
-where fct.value is null
+where stg.load_id in (select load_id from {{ metricsync.batch_loads(ref('fct_metric_values')) }})
+  and (fct.value is null
    or fct.value * cast(case when stg.currency is null then 1 else power(10, stg.currency_exponent) end as numeric(38,0))
-      <> cast(stg.value_minor as numeric(38,0))
+      <> cast(stg.value_minor as numeric(38,0)))

@@ -1,0 +1,172 @@
+"""Issue 30: a nightly `transform` costs what changed. `fct_metric_values` is incremental: a nightly
+build takes only the loads it has not seen and rebuilds the periods they replaced or emptied;
+`transform --full-refresh` rebuilds everything. After loads with an upstream revision and a
+deletion (a window that comes back empty), both give the same published marts, and the deleted
+rows are gone from both.
+
+Publishing keeps what users add (Postgres): a reader role declared in the project (dbt
+`grants`) reads the published marts after every publish, and a
+user's view on a mart survives; when a mart must be re-created (its columns changed), the view
+stops the publish with exit 7 naming it, and nothing is published."""
+
+import datetime as dt
+import shutil
+import uuid
+
+import psycopg2
+import pytest
+from metricsync.dbt.project import packaged
+from support import POSTGRES_ADMIN, configure, today
+from support.transform import cli, configure_all
+
+TODAY = today()
+WALLET = "/api/v1/stats/time_series"
+MARTS = {  # the published marts, each as a set of rows in a fixed column order
+    "fct_metric_values": "provider, account, series, metric_id, metric, grain, period_start, period_end, "
+    "dimension_name, dimension_value, value, value_double, currency, is_complete, loaded_at, load_id",
+    "mrr_monthly": "month, account, currency, series, as_of, mrr, is_complete",
+    "whop_wallet_net_revenue_monthly": "account, series, month, currency, net_revenue, line_count, is_complete",
+}
+
+
+def marts(warehouse) -> dict:
+    return {name: set(warehouse.query(f"select {columns} from metrics.{name}")) for name, columns in MARTS.items()}
+
+
+def load_ids(warehouse) -> set:
+    return {
+        row[0]
+        for provider in ("whop", "stripe_analytics", "statsig")
+        for row in warehouse.query(f"select load_id from {provider}._dlt_loads")
+    }
+
+
+def transform(warehouse, tmp_path, *flags: str) -> None:
+    done = cli("transform", "--destination", warehouse.name, *flags, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def project_with_reader(tmp_path, role: str) -> None:
+    """The project's own copy in the working directory (as `init --with-dbt` makes), its marts' `grants`
+    naming a reader role."""
+    local = tmp_path / "transform"
+    shutil.copytree(packaged(), local, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
+    config = local / "dbt_project.yml"
+    text = config.read_text()
+    declared = "+grants: \"{{ {'select': var('metricsync_reader_roles')}"
+    assert text.count(declared) == 1
+    line = next(line for line in text.splitlines() if declared in line)
+    config.write_text(text.replace(line, f"      +grants: {{select: [{role}]}}"))
+
+
+def as_role(warehouse, role: str, sql: str) -> list:
+    """`sql` run by `role` itself (a login role, trust authentication)."""
+    conn = psycopg2.connect(warehouse.credentials.replace("postgres:postgres@", f"{role}@"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def reader():
+    """A login role on the Postgres server, dropped with what it holds after the test."""
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"create role {role} login")
+    yield role
+    admin.close()
+
+
+def drop_role(warehouse, role: str) -> None:
+    for url in (warehouse.credentials, POSTGRES_ADMIN):
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        conn.cursor().execute(f"drop owned by {role}")
+        conn.close()
+    conn = psycopg2.connect(POSTGRES_ADMIN)
+    conn.autocommit = True
+    conn.cursor().execute(f"drop role {role}")
+    conn.close()
+
+
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_a_nightly_transform_equals_a_full_refresh_and_publishing_keeps_grants_and_views(
+    sandbox, warehouse, run, monkeypatch, tmp_path, reader
+):
+    try:
+        nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader)
+    finally:
+        drop_role(warehouse, reader)
+
+
+def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader) -> None:
+    project_with_reader(tmp_path, reader)
+    configure_all(monkeypatch, sandbox)
+    configure(monkeypatch, "whop", lookback_days=3)
+    for provider in ("whop", "stripe_analytics", "statsig"):
+        assert run(provider, warehouse).ok
+    transform(warehouse, tmp_path)  # the first build: every row
+    first = load_ids(warehouse)
+    user = warehouse.query  # the warehouse's owner, as a user adding a view of their own
+    conn = psycopg2.connect(warehouse.credentials)
+    conn.autocommit = True
+    conn.cursor().execute(
+        "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.mrr_monthly group by month; "
+        "create view public.my_facts as select provider, count(*) as n from metrics.fct_metric_values group by provider"
+    )
+    conn.close()
+    count = "select count(*) from metrics.fct_metric_values"
+    assert as_role(warehouse, reader, count) == user(count)  # the declared grant reached the published mart
+    wallet_days = "select count(*) from metrics.fct_metric_values where provider = 'whop' and series = 'daily_all' "
+    recent = f"and period_start >= '{TODAY - dt.timedelta(days=3)}'"
+    assert warehouse.query(wallet_days + recent)[0][0] > 0
+
+    sandbox.revise(3)  # Stripe and Statsig revise their last days
+    sandbox.tamper(WALLET, empty=True)  # Whop's wallet now has nothing in the lookback window
+    for provider in ("whop", "stripe_analytics", "statsig"):
+        assert run(provider, warehouse).ok
+    new = load_ids(warehouse) - first
+    assert new
+
+    transform(warehouse, tmp_path)  # nightly
+    batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
+    assert batch and batch <= new  # only the new loads' rows were computed
+    logged = warehouse.query("select count(*) from metrics__audit.fct_metric_values__changes")
+    assert logged == [(0,)]  # the published periods' log is emptied by the publish
+    nightly = marts(warehouse)
+    assert warehouse.query(wallet_days + recent)[0][0] == 0  # the emptied days are gone
+    assert warehouse.query(wallet_days)[0][0] > 0  # and only they
+    revised = warehouse.query(
+        "select count(*) from metrics.fct_metric_values where provider = 'statsig' "
+        f"and load_id in ({', '.join(repr(i) for i in new)})"
+    )
+    assert revised[0][0] > 0  # the revised days come from the new loads
+
+    views = "select (select sum(n) from public.my_facts), (select count(*) from public.my_mrr)"
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
+    assert as_role(warehouse, reader, "select count(*) from metrics.mrr_monthly") == user(
+        "select count(*) from metrics.mrr_monthly"
+    )
+
+    transform(warehouse, tmp_path, "--full-refresh")
+    batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
+    assert batch - new  # every load's rows were computed again
+    assert marts(warehouse) == nightly
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
+    assert as_role(warehouse, reader, count) == user(count)
+
+    # a mart whose columns changed is re-created: the user's view stops it, named, exit 7
+    conn = psycopg2.connect(warehouse.credentials)
+    conn.autocommit = True
+    conn.cursor().execute("alter table metrics.mrr_monthly add column note text")
+    conn.close()
+    done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
+    assert done.returncode == 7, done.stderr + done.stdout
+    assert "public.my_mrr depends on it" in done.stderr and "drop view public.my_mrr" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert user("select count(*) from information_schema.columns where column_name = 'note'") == [(1,)]
+    assert marts(warehouse) == nightly  # nothing published
