@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from . import accounts, reload
+from . import accounts, questions, reload
 from .report import markdown
 from .runs import Bench
 
@@ -56,6 +56,8 @@ def main(argv=None) -> int:
         results["accounts"] = accounts.scenario(args.quick, args.concurrency)
     if bench.wanted("reload"):
         results["reload"] = reload.scenario(args.quick, bench.postgres)
+    if bench.wanted("questions"):
+        results["questions"] = questions.scenario(args.quick)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     text = markdown(results)
     os.makedirs(os.path.join(here, "results"), exist_ok=True)
