@@ -118,20 +118,21 @@ class MetricFlow:
         dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA, target=target)
         cache = ParsedCache(dbt.project, fingerprint(dbt.project, profile(kind, resolved), dbt.variables))
         manifest = cache.read()
+        # a kept manifest is given to dbt, which takes it as the project's: the adapter is registered, nothing parsed
+        self.parse(dbt, given=None if manifest is None else Manifest())
         if manifest is None:
-            text = self.parse(dbt, target)
+            text = (target / "semantic_manifest.json").read_text()
             manifest = parse_manifest_from_dbt_generated_manifest(text)
             cache.write(text)
-        else:  # dbt takes a given manifest as the project's: the adapter is registered, nothing parsed
-            dbt.invoke("parse", manifest=Manifest())
         self.adapter = get_adapter_by_type(kind)
         return Semantic(manifest)
 
     @staticmethod
-    def parse(dbt: Dbt, target: Path) -> str:
-        """`dbt parse` into `target`: the semantic_manifest.json it wrote."""
-        logger.debug("query: dbt parse of %s", shown(dbt.project.path))
-        outcome = dbt.invoke("parse")
+    def parse(dbt: Dbt, given: Any) -> None:
+        """`dbt parse` into the target (`given`: a manifest dbt takes instead of parsing)."""
+        if given is None:
+            logger.debug("query: dbt parse of %s", shown(dbt.project.path))
+        outcome = dbt.invoke("parse", manifest=given)
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
             raise QueryFailed(
@@ -139,7 +140,6 @@ class MetricFlow:
                 f"fix the semantic models in {shown(dbt.project.path / 'models' / 'semantic')}/",
                 DBT_FAILED,
             )
-        return (target / "semantic_manifest.json").read_text()
 
     def engine(self, semantic: Semantic) -> Any:
         return MetricFlowEngine(
