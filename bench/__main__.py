@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from . import accounts, htmlreport, reload, transform_nightly
+from . import accounts, htmlreport, questions, reload, transform_nightly
 from .report import markdown
 from .runs import Bench
 
@@ -60,6 +60,8 @@ def main(argv=None) -> int:
         results["report"] = htmlreport.scenario()
     if bench.wanted("transform_nightly"):
         results["transform_nightly"] = transform_nightly.scenario(args.quick, bench.postgres)
+    if bench.wanted("questions"):
+        results["questions"] = questions.scenario(args.quick)
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     text = markdown(results)
     os.makedirs(os.path.join(here, "results"), exist_ok=True)

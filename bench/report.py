@@ -1,6 +1,7 @@
 """The results as markdown: contenders per scenario, then every target with met / missed."""
 
 from . import accounts, transform_nightly
+from . import questions as semantic_questions
 from . import shared_budget as shared_budget_scenario
 from . import startup as startup_costs
 
@@ -251,6 +252,10 @@ def nightly_transform(results: list, lines: list, targets: list) -> None:
     )
 
 
+def questions(result) -> tuple[list, list]:
+    return semantic_questions.report(result) if result else ([], [])
+
+
 def markdown(results: dict) -> str:
     settings = results["settings"]
     lines = [
@@ -300,7 +305,8 @@ def markdown(results: dict) -> str:
         reload(results["reload"], lines, targets)
     if results.get("accounts"):
         accounts.report(results["accounts"], lines, targets)
-    for part in (shared_budget(results.get("shared_rate_budget")), startup(results.get("startup"))):
+    parts = (shared_budget(results.get("shared_rate_budget")), startup(results.get("startup")))
+    for part in (*parts, questions(results.get("questions"))):
         lines += part[0]
         targets += part[1]
     if results.get("report"):

@@ -37,6 +37,7 @@ class Dbt:
         self.full_refresh = full_refresh  # incremental marts rebuilt whole, their tests on every row
         self.project = dbt_project()
         self.target = target or self.project.target  # never inside the installed package
+        self.variables = project_vars(destination, loaded, marts, full_refresh)
         self.common = [
             "--project-dir",
             str(self.project.path),
@@ -47,14 +48,15 @@ class Dbt:
             "--target",
             destination,
             "--vars",
-            json.dumps(project_vars(destination, loaded, marts, full_refresh)),
+            json.dumps(self.variables),
         ]
         self.flags = ["--no-send-anonymous-usage-stats", "--no-version-check", "--no-use-colors"]
         self.flags += [] if verbose else ["--quiet"]
 
-    def invoke(self, *command: str, project_only: bool = False) -> Any:
+    def invoke(self, *command: str, project_only: bool = False, manifest: Any = None) -> Any:
+        """`manifest`: a dbt `Manifest` dbt takes as the project's instead of parsing it."""
         where = self.common[:4] if project_only else [*self.common, "--target-path", str(self.target)]
-        return dbtRunner().invoke([*self.flags, *command, *where])
+        return dbtRunner(manifest=manifest).invoke([*self.flags, *command, *where])
 
     def deps(self) -> None:
         """Packages a user added (the project itself has none, and downloads nothing)."""

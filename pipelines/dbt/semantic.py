@@ -4,7 +4,7 @@ target path (so the semantic manifest always names this destination's database),
 writes the SQL, and the warehouse's own cursor runs it, so numbers stay exact decimals.
 
     session = MetricFlow("duckdb", verbose=False)
-    semantic = session.open()                                    # dbt parse, the manifest read
+    semantic = session.open()              # dbt parse (or the parse kept from the last question), the manifest read
     columns, rows = session.answer(semantic, request(semantic, ["mrr"], "month", ["currency"], [], None, None))
     session.close()
 """
@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dbt.adapters.factory import get_adapter_by_type
+from dbt.contracts.graph.manifest import Manifest
 from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import AdapterBackedSqlClient
 from metricflow.engine.metricflow_engine import MetricFlowEngine, MetricFlowQueryRequest
 from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
 from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 from metricsync.dbt.invocation import Dbt
-from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, forget_password, warehouse, write_profile
+from metricsync.dbt.parsed import ParsedCache, fingerprint
+from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, forget_password, profile, warehouse, write_profile
 from metricsync.dbt.project import shown
 from metricsync.exits import DBT_FAILED, USAGE_ERROR, UsageError
 from metricsync.sources._common.http.redaction import redact
@@ -105,13 +107,32 @@ class MetricFlow:
         self.workdir = tempfile.mkdtemp(prefix="metricsync-query-")
 
     def open(self) -> Semantic:
+        """The semantic manifest as kept from the last parse of the same project and target
+        (`parsed.py`), else parsed now; dbt's adapter registered either way."""
         kind, pipeline = warehouse(self.destination, self.workdir, "query")
-        write_profile(kind, credentials(pipeline), self.workdir)
+        resolved = credentials(pipeline)
+        write_profile(kind, resolved, self.workdir)
         target = Path(self.workdir, "target")
         # the published marts, not the audit build; parsed into this run's own target (a transform
         # may be writing the project's)
         dbt = Dbt(kind, self.workdir, self.verbose, marts=TARGET_SCHEMA, target=target)
-        outcome = dbt.invoke("parse")
+        cache = ParsedCache(dbt.project, fingerprint(dbt.project, profile(kind, resolved), dbt.variables))
+        manifest = cache.read()
+        # a kept manifest is given to dbt, which takes it as the project's: the adapter is registered, nothing parsed
+        self.parse(dbt, given=None if manifest is None else Manifest())
+        if manifest is None:
+            text = (target / "semantic_manifest.json").read_text()
+            manifest = parse_manifest_from_dbt_generated_manifest(text)
+            cache.write(text)
+        self.adapter = get_adapter_by_type(kind)
+        return Semantic(manifest)
+
+    @staticmethod
+    def parse(dbt: Dbt, given: Any) -> None:
+        """`dbt parse` into the target (`given`: a manifest dbt takes instead of parsing)."""
+        if given is None:
+            logger.debug("query: dbt parse of %s", shown(dbt.project.path))
+        outcome = dbt.invoke("parse", manifest=given)
         if not outcome.success:
             detail = [t.strip() for t in str(outcome.exception or "").splitlines() if t.strip()]
             raise QueryFailed(
@@ -119,9 +140,6 @@ class MetricFlow:
                 f"fix the semantic models in {shown(dbt.project.path / 'models' / 'semantic')}/",
                 DBT_FAILED,
             )
-        self.adapter = get_adapter_by_type(kind)
-        manifest = parse_manifest_from_dbt_generated_manifest((target / "semantic_manifest.json").read_text())
-        return Semantic(manifest)
 
     def engine(self, semantic: Semantic) -> Any:
         return MetricFlowEngine(

@@ -8,6 +8,7 @@ not a sum; currencies kept apart), Whop net revenue by month, and a Statsig metr
 import csv
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -349,8 +350,7 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
     assert {m.isoformat(): done for m, _s, _c, _v, done in mart} == {  # monthly periods: complete once ended
         month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected
     }
-    completeness = query(built, monkeypatch, capsys, "net_revenue", "--grain", "month", "--json")
-    assert {r["month"]: r["net_revenue_is_complete"] == "true" for r in completeness} == {
+    assert {r["month"]: r["net_revenue_is_complete"] == "true" for r in rows} == {
         month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected
     }
 
@@ -481,3 +481,100 @@ def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path
         assert err.rstrip().endswith(
             "- the metrics mart is not built - run `metricsync transform --destination duckdb` first"
         )
+
+
+def test_saved_queries_are_exported_as_published_tables_equal_to_the_raw_rows(built):
+    """`transform` builds each saved query's export (`transform/models/exports/`) and publishes it
+    with the marts: monthly MRR per account and currency, Whop net revenue per month, Statsig per day,
+    each against hand-written SQL over the raw tables."""
+    _by_period, expected = mrr_month_end(built)
+    mrr = {
+        (month.isoformat(), account, series, currency): (Decimal(value), complete)
+        for month, account, series, currency, value, complete in raw(
+            built,
+            "select month, account, series, currency, mrr, is_complete "
+            "from metrics.rpt_mrr_by_account_currency_monthly where mrr is not null",
+        )
+    }
+    assert {key: value for key, (value, _done) in mrr.items() if key in expected} == expected
+    # and a weekly series' first loaded month, which mrr_monthly shows and MetricFlow cannot (above)
+    assert {key[2] for key in mrr.keys() - expected.keys()} <= {"revenue_weekly"}
+    running = TODAY.replace(day=1).isoformat()
+    assert {key[0]: done for key, (_v, done) in mrr.items() if key[0] >= running} == {running: False}
+
+    net: dict = {}
+    for series, period, currency, amount in raw(
+        built,
+        "select query_name, period, lower(currency), amount from whop.wallet_time_series "
+        "where reporting_category = 'net_income'",
+    ):
+        key = (period.replace(day=1).isoformat(), series, currency)
+        net[key] = net.get(key, Decimal(0)) + Decimal(amount)
+    exported = raw(
+        built, "select month, series, currency, net_revenue, is_complete from metrics.rpt_whop_net_revenue_monthly"
+    )
+    assert {(m.isoformat(), s, c): Decimal(v) for m, s, c, v, _done in exported} == net
+    assert {m.isoformat(): done for m, _s, _c, _v, done in exported} == {
+        month: month < running for month, _s, _c in net
+    }
+
+    daily = raw(
+        built,
+        "select date, metric_name, metric_type, unit_type, sum(value) from statsig.metric_values "
+        f"where date < '{TODAY}' group by date, metric_name, metric_type, unit_type",
+    )  # today is partial
+    exported = raw(
+        built,
+        "select day, series, statsig_metric_type, dimension_value, value, is_additive from metrics.rpt_statsig_daily",
+    )
+    assert len(daily) >= 60 and not any(additive for *_key, additive in exported)  # none declared additive
+    assert {(d, n, k, u): float(v) for d, n, k, u, v, _a in exported} == pytest.approx(
+        {(d, n, k, u): float(v) for d, n, k, u, v in daily}
+    )
+
+
+def test_a_second_question_reuses_the_parse_until_a_semantic_model_changes(
+    built, monkeypatch, capsys, caplog, tmp_path
+):
+    """The parse is kept in the target folder (here the own copy's, DBT_TARGET_PATH): the second
+    question neither parses nor rewrites it and answers the same; an edited metric is parsed again.
+    DuckDB only: the key is the profile whatever the warehouse, and each parse costs 5-15 s."""
+    if built.name != "duckdb":
+        pytest.skip("one destination is enough")
+    caplog.set_level(logging.DEBUG, logger="metricsync.query")
+    project = tmp_path / "transform"  # this project's own copy (the working directory's transform/)
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    kept = tmp_path / "dbt_target" / "semantic-cache"
+    argv = ("mrr", "--grain", "month", "--json")
+
+    def parses() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("query: dbt parse of ")]
+        caplog.clear()
+        return lines
+
+    first = query(built, monkeypatch, capsys, *argv)
+    assert parses() and first
+    [cached] = kept.glob("*.json")
+    written = cached.stat().st_mtime_ns
+    second = query(built, monkeypatch, capsys, *argv)
+    assert parses() == [] and second == first
+    assert list(kept.glob("*.json")) == [cached] and cached.stat().st_mtime_ns == written
+
+    metrics = project / "models" / "semantic" / "_metrics.yml"
+    old = "      Stripe monthly recurring revenue in major units,"
+    assert old in metrics.read_text()
+    metrics.write_text(
+        metrics.read_text().replace(old, "      Edited. Stripe monthly recurring revenue in major units,")
+    )
+    listed = {r["metric"]: r["description"] for r in query(built, monkeypatch, capsys, "--list", "--json")}
+    assert parses() and listed["mrr"].startswith("Edited. Stripe monthly recurring revenue")
+    assert len(list(kept.glob("*.json"))) == 2 and cached.stat().st_mtime_ns == written
+
+    # a kept parse that does not read back whole, or holds another key's, is not trusted
+    from metricsync.dbt.parsed import ParsedCache
+    from metricsync.dbt.project import dbt_project
+
+    assert ParsedCache(dbt_project(), cached.stem).read() is not None
+    for key, content in (("0" * 64, cached.read_text()), ("1" * 64, cached.read_text()[:-100])):
+        (kept / f"{key}.json").write_text(content)
+        assert ParsedCache(dbt_project(), key).read() is None

@@ -1,0 +1,106 @@
+"""The semantic manifest `dbt parse` wrote, kept between questions so that `metricsync query` parses
+the project only when something it is made from changed.
+
+A copy is kept in dbt's target folder of the project (`project.py`: `.metricsync/dbt/target/` for
+the packaged project, the own copy's `transform/target/`), in `semantic-cache/<key>.json`, the key
+a hash of every file of the project (dbt's own output left out), the versions of dbt and
+MetricFlow, and the target: the generated profile (destination, database; the password is an
+`env_var` reference, never its value) and the `--vars` (schemas, the clock's shift). A copy that
+does not read back whole is parsed again, never trusted.
+
+    cache = ParsedCache(project, fingerprint(project, profile, variables))
+    manifest = cache.read()           # None: parse, then cache.write(text)
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
+from metricsync.dbt.project import DbtProject, shown
+
+logger = logging.getLogger("metricsync.query")
+
+FOLDER = "semantic-cache"
+KEPT = 8  # copies kept (one per target and project version): the oldest beyond are removed
+VERSIONS = (
+    "dbt-core",
+    "dbt-adapters",
+    "dbt-semantic-interfaces",
+    "metricflow",
+    "metricflow-semantics",
+    "dbt-metricflow",
+)
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def project_files(project: DbtProject) -> list[Path]:
+    """Every file dbt may read from the project, sorted: hidden files, byte code and dbt's own
+    output (target/ and logs/, and wherever DBT_TARGET_PATH / DBT_LOG_PATH put them) left out."""
+    output = {path.resolve() for path in (project.target, project.logs, project.path / "target", project.path / "logs")}
+    files = []
+    for root, folders, names in os.walk(project.path):
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and name != "__pycache__" and Path(root, name).resolve() not in output
+        )
+        files += [Path(root, name) for name in sorted(names) if not name.startswith(".") and not name.endswith(".pyc")]
+    return files
+
+
+def fingerprint(project: DbtProject, profile: dict, variables: dict) -> str:
+    """The key of one parse: the project's files, the packages' versions, the profile and the vars."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[_version(name) for name in VERSIONS], profile, variables], sort_keys=True).encode())
+    for path in project_files(project):
+        digest.update(str(path.relative_to(project.path)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+class ParsedCache:
+    """One project's kept semantic manifests, one file per key."""
+
+    def __init__(self, project: DbtProject, key: str) -> None:
+        self.folder = project.target / FOLDER
+        self.key = key
+        self.path = self.folder / f"{key}.json"
+
+    def read(self) -> Optional[Any]:
+        """The kept manifest of this key, or None (none kept, or one that does not read back whole)."""
+        if not self.path.is_file():
+            return None
+        try:
+            kept = json.loads(self.path.read_text())
+            if kept.get("key") != self.key:
+                raise ValueError(f"it holds key {kept.get('key')}")
+            manifest = parse_manifest_from_dbt_generated_manifest(json.dumps(kept["semantic_manifest"]))
+        except Exception as exc:
+            logger.warning(
+                "query: the kept parse %s is unreadable (%s) - parsing the project again", shown(self.path), exc
+            )
+            return None
+        logger.debug("query: the project as parsed before, from %s", shown(self.path))
+        return manifest
+
+    def write(self, text: str) -> None:
+        """Keep `text` (semantic_manifest.json) under this key, written whole or not at all."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"key": self.key, "semantic_manifest": json.loads(text)}))
+        os.replace(partial, self.path)
+        kept = sorted(self.folder.glob("*.json"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for old in kept[KEPT:]:
+            old.unlink(missing_ok=True)
+        logger.debug("query: the parsed project kept in %s", shown(self.path))
