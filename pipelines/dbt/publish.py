@@ -108,7 +108,7 @@ def _recreate(client: Any, audit: str, published: str, table: str, columns: list
             client.execute_sql(f"alter table {target} alter column {_quoted(column)} set not null")
 
 
-def _changed_periods(client: Any, audit: str, table: str, logs: dict) -> Any:
+def _changed_periods(client: Any, audit: str, table: str, logs: set[str]) -> Any:
     """The change log's periods (a `select` of PERIOD_KEY), or None when the whole table is to be
     copied: no log, or the log says the table was built in full."""
     log = table + CHANGES_SUFFIX

@@ -9,7 +9,7 @@ whole report may (docs/report.md)."""
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from metricsync.warehouse.reads import Warehouse
 
@@ -72,7 +72,8 @@ class Figure:
 
 
 def _filters(quote, column: str, since: Optional[dt.date], accounts: Sequence[str]) -> tuple[str, list]:
-    clauses, values = [], []
+    clauses: list[str] = []
+    values: list[Any] = []
     if since:
         clauses.append(f"{quote(column)} >= %s")
         values.append(since.replace(day=1) if column == "month" else since)

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from metricsync import evolution, history, vanishing
 from metricsync.runner import describe_failure
@@ -33,7 +33,8 @@ def read_runs(destination: str, since: Optional[dt.date], accounts: Sequence[str
     with history.history_warehouse(destination) as warehouse:
         if not warehouse.has_dataset():
             return warehouse.label, []
-        clauses, values = [], []
+        clauses: list[str] = []
+        values: list[Any] = []
         if since:
             clauses.append(f"{warehouse.quote('finished_at')} >= %s")
             values.append(dt.datetime.combine(since, dt.time()))  # stored as naive UTC
@@ -62,7 +63,8 @@ def read_entries(destination: str, providers: Sequence[str], accounts: Sequence[
     """`status`'s entries of every provider that has a dataset (accounts limited to `accounts`), and a
     line for each provider that could not be read."""
 
-    entries, problems = [], []
+    entries: list[dict] = []
+    problems: list[str] = []
     for provider in providers:
         try:
             summary, *found = provider_status(provider, destination)

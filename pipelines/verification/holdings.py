@@ -88,7 +88,7 @@ def _account_entries(
     return entries
 
 
-def _verified(records: dict, account: Optional[str], resource: str, query: str) -> Optional[dict]:
+def _verified(records: dict, account: Optional[str], resource: str, query: Optional[str]) -> Optional[dict]:
     """The newest `verify` of an account's query: when, how much, clean or not."""
     found = [r for (acc, res, q), r in records.items() if ((acc or None), res, q) == (account, resource, query)]
     if not found:
@@ -109,7 +109,7 @@ def provider_status(provider: str, destination: str) -> list[dict]:
     """One entry per account (`account` null without accounts), windowed (resource, query) in the
     stored state and definition table."""
 
-    accounts = [a.name for a in configured_accounts(provider)] or [None]
+    accounts: list[Optional[str]] = [a.name for a in configured_accounts(provider)] or [None]
     with Warehouse(destination, provider) as warehouse:
         last = warehouse.last_load()
         loaded_at = last[2].isoformat() if last else None
