@@ -11,47 +11,26 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from support import ROOT, Warehouse, configure
+from support.dagster import (
+    ACCOUNTS,
+    COMMANDS,
+    SETUP,
+    dagster_instance,
+    shell_env,
+)
 from support.processes import child_process, run_command
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
     pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
 
-DEFINITIONS = ROOT / "deploy/dagster/definitions.py"
-
-
-def documented_accounts() -> list:
-    """Whop's `accounts` of the "Many accounts" example in docs/scaling-out.md (the recipe's partitions)."""
-    import tomllib
-
-    text = (ROOT / "docs" / "scaling-out.md").read_text()
-    section = text[text.index("## Many accounts") :]
-    block = section[section.index("```toml") + len("```toml") : section.index("```", section.index("```toml") + 7)]
-    return tomllib.loads(block)["sources"]["whop"]["accounts"]
-
-
-ACCOUNTS = documented_accounts()
-
-
-def documented_commands() -> list[str]:
-    """The shell lines of the definitions' docstring (indented blocks; `\\` continues a line)."""
-    text = DEFINITIONS.read_text()
-    doc = text[3 : text.index('"""', 3)]
-    joined = re.sub(r"\\\n\s*", "", doc)
-    return [line.strip() for line in joined.splitlines() if line.startswith("    ") and line.strip()]
-
-
-COMMANDS = documented_commands()
-SETUP = "\n".join(c for c in COMMANDS if c.startswith(("mkdir", "cp ")))
 NIGHTLY, BACKFILL, TRANSFORM = [c for c in COMMANDS if c.startswith("dagster asset materialize")]
 SCHEDULE = next(c for c in COMMANDS if c.startswith("dagster schedule start"))
 DEV = next(c for c in COMMANDS if c.startswith("dagster dev"))
@@ -113,18 +92,6 @@ def shell(sandbox, monkeypatch, tmp_path) -> Shell:
     return Shell(shell_env(tmp_path, warehouse), warehouse, tmp_path / ".dagster")
 
 
-def shell_env(home: Path, warehouse: Warehouse) -> dict:
-    """A user's environment with HOME (so DAGSTER_HOME) and dlt's data dir in `home`, the venv on PATH."""
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "DLT_DATA_DIR": str(home / "dlt"),
-        "METRICSYNC_REPORT_PATH": str(home / "report.html"),  # the report asset's file, not in the repository
-        "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-
-
 @pytest.mark.timeout(900)  # five `dagster` processes and a dbt build: about a minute idle, much more on busy cores
 def test_materialize_partitions_and_the_marts_without_a_daemon_then_start_a_schedule(sandbox, shell):
     """The documented lines in order: north's nightly, south's backfill, the dbt assets (the mart
@@ -163,23 +130,6 @@ def test_materialize_partitions_and_the_marts_without_a_daemon_then_start_a_sche
     with dagster_instance(shell.home) as instance:
         [state] = [s for s in instance.all_instigator_state() if s.name == "whop_nightly_schedule"]
         assert state.status.value == "RUNNING"
-
-
-@contextmanager
-def dagster_instance(home: Path):
-    """The instance the documented lines use (DAGSTER_HOME `home`), read in this process."""
-    import dagster
-
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        with dagster.DagsterInstance.get() as instance:
-            yield instance
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME")
-        else:
-            os.environ["DAGSTER_HOME"] = previous
 
 
 def free_port() -> int:

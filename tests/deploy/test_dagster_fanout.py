@@ -15,9 +15,9 @@ import time
 
 import pytest
 from support import ROOT, Warehouse, configure
+from support.dagster import COMMANDS, SETUP, dagster_instance, shell_env
 from support.processes import child_process, run_command
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
-from test_dagster_cli import COMMANDS, SETUP, dagster_instance, shell_env
 
 if os.environ.get("METRICSYNC_DAGSTER_FANOUT") != "1":
     pytest.skip("the fan-out run takes minutes: `make test-dagster-fanout` (CI) runs it", allow_module_level=True)
