@@ -8,10 +8,8 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
-from metricsync.sources._common.errors import ConfigError
 from metricsync.sources._common.http.masking import register_configured_secrets
 from metricsync.sources._common.http.redaction import redacted_output
-from metricsync.sources._common.load.windows import clock_date
 
 from . import interrupts, operations
 from .commands import COMMANDS
@@ -71,6 +69,8 @@ def _check_clock() -> None:
     """A `METRICSYNC_TODAY` that is not a date stops every command before it starts (exit 2)."""
     if not os.environ.get("METRICSYNC_TODAY"):
         return  # (sources is not imported for nothing: ~0.7 s)
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time (only with METRICSYNC_TODAY)
+    from metricsync.sources._common.load.windows import clock_date  # noqa: PLC0415 - start-up time (imports pendulum)
 
     try:
         clock_date()
@@ -92,6 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             _check_clock()
             if hasattr(args, "destination"):
+                from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time
                 from .warehouse.destinations import destination_name  # noqa: PLC0415 - start-up time (imports dlt)
 
                 try:

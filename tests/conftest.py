@@ -124,6 +124,17 @@ def _logs_to_open_streams() -> None:
 
 
 @pytest.fixture(autouse=True)
+def forget_toml_files() -> Iterator[None]:
+    """dlt keeps the TOML files it read (per process): after each test, forget that test's, so a
+    `.dlt/config.toml` one test wrote is never read by the next one in the same worker."""
+    yield
+    if "dlt" in sys.modules:
+        from support.config import reload_config
+
+        reload_config()
+
+
+@pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test in its own directory (no .dlt config from the repo) with a clean environment."""
     _logs_to_open_streams()

@@ -13,7 +13,6 @@ import datetime as dt
 import sys
 from typing import Any
 
-from metricsync import history
 from metricsync.commands._options import PROVIDER_HELP, _date, add_command, check_numbers, providers_to_run
 from metricsync.output import document
 
@@ -67,6 +66,7 @@ def line(row: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from dlt.common.pipeline import get_dlt_pipelines_dir  # noqa: PLC0415 - start-up time (imports dlt)
+    from metricsync import history  # noqa: PLC0415 - start-up time (imports dlt)
     from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time (imports dlt, pyarrow, httpx)
     from metricsync.sources._common.config.spec import Range  # noqa: PLC0415 - start-up time (imports pyarrow, httpx, rich)
 

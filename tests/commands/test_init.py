@@ -11,7 +11,7 @@ import sys
 import pytest
 from metricsync.cli import main
 from support import ROOT, today
-from support.config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
+from support.config import write_toml
 from support.processes import run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from metricsync.sandbox import Sandbox
 from support import ROOT, postgres_database, today
-from support.config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets each test's TOML files
+from support.config import write_toml
 from support.processes import run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)

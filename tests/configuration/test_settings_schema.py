@@ -11,7 +11,7 @@ from metricsync.cli import main
 from metricsync.providers import PROVIDERS, source_factory
 from metricsync.sources._common.config.strict import check_settings
 from metricsync.sources._common.errors import ConfigError
-from support.config import fresh_toml_providers, write_toml  # noqa: F401 - the fixture forgets our TOML files
+from support.config import write_toml
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,7 @@
-"""TOML config files in a test's folder, and forgetting them (dlt caches the providers it read)."""
+"""TOML config files in a test's folder, and forgetting them (dlt caches the providers it read; conftest's
+`forget_toml_files` reloads them after every test)."""
 
 from pathlib import Path
-
-import pytest
 
 
 def reload_config() -> None:
@@ -11,12 +10,6 @@ def reload_config() -> None:
     from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
     Container()[PluggableRunContext].reload_providers()
-
-
-@pytest.fixture(autouse=True)
-def fresh_toml_providers():
-    yield
-    reload_config()  # forget this test's TOML files
 
 
 def write_toml(path: Path, text: str) -> None:
