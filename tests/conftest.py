@@ -124,9 +124,11 @@ def _logs_to_open_streams() -> None:
 
 
 @pytest.fixture(autouse=True)
-def forget_toml_files() -> Iterator[None]:
+def forget_toml_files(isolated: Path) -> Iterator[None]:
     """dlt keeps the TOML files it read (per process): after each test, forget that test's, so a
-    `.dlt/config.toml` one test wrote is never read by the next one in the same worker."""
+    `.dlt/config.toml` one test wrote is never read by the next one in the same worker. It takes
+    `isolated` so that the reload runs in the test's own folder (before the working directory goes
+    back to the repository, whose `.dlt/` must not be read either)."""
     yield
     if "dlt" in sys.modules:
         from support.config import reload_config
