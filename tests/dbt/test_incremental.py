@@ -48,13 +48,13 @@ def transform(warehouse, tmp_path, *flags: str) -> None:
 
 def project_with_reader(tmp_path, role: str) -> None:
     """The project's own copy in the working directory (as `init --with-dbt` makes), its marts' `grants`
-    naming a reader role."""
+    naming a reader role (the same line declares the exports'; both are replaced)."""
     local = tmp_path / "transform"
     shutil.copytree(packaged(), local, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
     config = local / "dbt_project.yml"
     text = config.read_text()
     declared = "+grants: \"{{ {'select': var('metricsync_reader_roles')}"
-    assert text.count(declared) == 1
+    assert text.count(declared) == 2  # the marts and the exports (rpt_*), each its line
     line = next(line for line in text.splitlines() if declared in line)
     config.write_text(text.replace(line, f"      +grants: {{select: [{role}]}}"))
 
