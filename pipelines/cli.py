@@ -93,6 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _check_clock()
             if hasattr(args, "destination"):
                 from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time
+
                 from .warehouse.destinations import destination_name  # noqa: PLC0415 - start-up time (imports dlt)
 
                 try:
