@@ -21,6 +21,8 @@ import pytest
 from metricsync.sandbox.server import FAULT_MODES
 from metricsync.sandbox.whop import LINE_CATEGORIES
 from support import Warehouse, configure, today
+from support.posthog import METRIC_FIELDS
+from support.statsig import days, expected_values
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 DAYS = 10
@@ -128,20 +130,6 @@ def setup_posthog(monkeypatch, sandbox, **settings):
     )
 
 
-POSTHOG_METRIC_FIELDS = (
-    "project_id",
-    "group_type_index",
-    "id",
-    "name",
-    "format",
-    "interval",
-    "display",
-    "filters",
-    "math",
-    "math_property",
-)
-
-
 def expected_posthog(sandbox):
     emulator = sandbox.by_name["posthog"]
     rows = [
@@ -155,10 +143,10 @@ def expected_posthog(sandbox):
 
 
 def loaded_posthog(warehouse):
-    columns = ", ".join(f'"{f}"' for f in POSTHOG_METRIC_FIELDS)
+    columns = ", ".join(f'"{f}"' for f in METRIC_FIELDS)
     rows = []
     for row in warehouse.query(f"select {columns} from posthog.group_type_metrics where _dlt_valid_to is null"):
-        item = dict(zip(POSTHOG_METRIC_FIELDS, row))
+        item = dict(zip(METRIC_FIELDS, row))
         if isinstance(item["filters"], str):
             item["filters"] = json.loads(item["filters"])
         rows.append(json.dumps(item, sort_keys=True))
@@ -185,22 +173,7 @@ STATSIG_COLUMNS = ("date", "metric_name", "metric_type", "unit_type", "value", "
 
 def expected_statsig(sandbox):
     statsig = sandbox.by_name["statsig"]
-    rows = []
-    for i in range(DAYS + 1):
-        day = FIRST + dt.timedelta(days=i)
-        for item in statsig.values_for(day):
-            rows.append(
-                (
-                    day,
-                    item["metricName"],
-                    item["metricType"],
-                    item.get("unitType") or "",
-                    item["value"],
-                    item["numerator"],
-                    item["denominator"],
-                )
-            )
-    return sorted(rows), len(statsig.metrics())
+    return expected_values(statsig, days(FIRST, FIRST + dt.timedelta(days=DAYS))), len(statsig.metrics())
 
 
 def loaded_statsig(warehouse):
