@@ -12,9 +12,11 @@ on Airflow (as its `PipelineTasksGroup` sets it up): `.dlt/` in the DAGs folder,
 `DESTINATION__...` environment variables (Airflow connections or secrets backends can set them); it
 is checked strictly when the DAG is parsed, so a misspelt setting is an import error of the DAG, not
 a silent default.
-`METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root:
+`METRICSYNC_DESTINATION` picks the destination. To try it from the repository's root (the last
+setting makes Airflow read this file anew on every command: it keeps the DAG it stored for 30 s
+otherwise, so accounts added within 30 s of the last parse are out of range for `--map-index`):
 
-    export AIRFLOW_HOME=~/airflow AIRFLOW__CORE__DAGS_FOLDER=$PWD/deploy/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False
+    export AIRFLOW_HOME=~/airflow AIRFLOW__CORE__DAGS_FOLDER=$PWD/deploy/airflow AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL=0
     airflow db migrate
     airflow dags test metricsync_nightly
 
