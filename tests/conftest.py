@@ -16,6 +16,7 @@ from typing import Any, Iterator, Optional
 import pytest
 from metricsync.sandbox import Sandbox  # noqa: E402
 from metricsync.sandbox.data import utc_now  # noqa: E402
+from support import cpu_report
 from support.clock import seconds_to_wait_for_midnight
 from support.processes import child_process, end_leftover_children  # noqa: E402
 from support.project import ROOT, built_once, loaded_settings
@@ -25,6 +26,7 @@ from support.warehouses import Warehouse, _warehouse
 
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before any test module is imported (and, under xdist, before the workers start)."""
+    cpu_report.register(config)  # METRICSYNC_CPU_REPORT=path: CPU seconds per test file
     wait = seconds_to_wait_for_midnight(utc_now())
     if wait and not os.environ.get("PYTEST_XDIST_WORKER"):
         print(

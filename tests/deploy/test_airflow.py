@@ -7,17 +7,17 @@ Airflow is heavy (a 620 MB venv, 2-4 minutes to install here), so it lives in it
 test-airflow` (run by CI after `make test`) installs the `airflow` extra there and runs this file
 with METRICSYNC_REQUIRE_AIRFLOW=1. Elsewhere the tests skip, saying so."""
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from support import ROOT, Warehouse, configure
-from support.processes import end_process_group, run_command
+from support.processes import run_shell, shell_process, user_env
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_REQUIRE_AIRFLOW") != "1":
@@ -52,23 +52,9 @@ def test_the_airflow_extra_pins_the_airflow_that_is_tested():
 def home(tmp_path_factory) -> Path:
     """A HOME whose Airflow metadata database is migrated once, by the documented lines."""
     home = tmp_path_factory.mktemp("airflow-user")
-    done = bash(home, f"{SETUP}\n{MIGRATE}", dict(os.environ))
+    done = run_shell(f"{SETUP}\n{MIGRATE}", user_env(dict(os.environ), home))
     assert done.returncode == 0, done.stdout[-3000:]
     return home
-
-
-def bash(home: Path, script: str, env: dict) -> subprocess.CompletedProcess:
-    """`script` with bash in the repository's root, as a user would type it (its process group ended)."""
-    env = {**env, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return run_command(
-        ["bash", "-ec", script],
-        timeout=600,
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
 
 
 @pytest.fixture
@@ -88,7 +74,7 @@ def whop(sandbox, monkeypatch, tmp_path) -> Warehouse:
 
 
 def test_dags_test_parses_the_dag_and_runs_its_task(home, sandbox, whop):
-    done = bash(home, f"{SETUP}\n{DAGS_TEST}", dict(os.environ))
+    done = run_shell(f"{SETUP}\n{DAGS_TEST}", user_env(dict(os.environ), home))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "whop__duckdb" in done.stdout  # the task of Whop's pipeline ran
     for lock in ("whop__duckdb", "writer"):  # through the runner, which took its locks (files beside the DuckDB file)
@@ -102,7 +88,7 @@ def test_dags_test_parses_the_dag_and_runs_its_task(home, sandbox, whop):
 
 def test_a_misspelt_setting_fails_the_parse_before_any_request(home, sandbox, whop, monkeypatch):
     monkeypatch.setenv("SOURCES__WHOP__LOOKBAK_DAYS", "3")
-    done = bash(home, f"{SETUP}\n{DAGS_TEST}", dict(os.environ))
+    done = run_shell(f"{SETUP}\n{DAGS_TEST}", user_env(dict(os.environ), home))
     assert done.returncode != 0
     message = "whop: unknown setting lookbak_days (SOURCES__WHOP__LOOKBAK_DAYS) - did you mean lookback_days?"
     assert message in done.stdout
@@ -123,24 +109,20 @@ def test_two_accounts_mapped_instances_run_at_once_each_loading_its_account(home
     copy = homes["north"] / "airflow" / "airflow.db"  # airflow.cfg names the first one's in full
     database = {"south": {}, "north": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}}
     assert copy.exists()
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    children = {
-        name: subprocess.Popen(
-            ["bash", "-ec", f"{SETUP}\n{line}"],
-            cwd=ROOT,
-            env={**os.environ, "HOME": str(homes[name]), "PATH": path, **database[name]},
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for name, line in lines.items()
-    }
-    try:
+    with contextlib.ExitStack() as stack:
+        children = {
+            name: stack.enter_context(
+                shell_process(
+                    f"{SETUP}\n{line}",
+                    user_env({**os.environ, **database[name]}, homes[name]),
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            for name, line in lines.items()
+        }
         outputs = {name: child.communicate(timeout=600)[0] for name, child in children.items()}
-    finally:
-        for child in children.values():
-            end_process_group(child)
     for name, child in children.items():
         assert child.returncode == 0, outputs[name][-3000:]
         assert f"whop (account {name}): ok" in outputs[name], outputs[name][-3000:]

@@ -25,7 +25,7 @@ from support.dagster import (
     dagster_instance,
     shell_env,
 )
-from support.processes import child_process, run_command
+from support.processes import run_shell, shell_process
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
@@ -59,20 +59,9 @@ class Shell:
     def __init__(self, env: dict, warehouse: Warehouse, home: Path):
         self.env, self.warehouse, self.home = env, warehouse, home
 
-    def command(self, line: str) -> list:
-        return ["bash", "-ec", f"{SETUP}\n{line}"]
-
     def run(self, line: str, ok: bool = True) -> str:
         """The line's output (stdout and stderr); it must succeed unless `ok` is False."""
-        done = run_command(
-            self.command(line),
-            timeout=420,
-            cwd=ROOT,
-            env=self.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        done = run_shell(f"{SETUP}\n{line}", self.env, timeout=420)
         assert (done.returncode == 0) == ok, done.stdout[-3000:]
         return done.stdout
 
@@ -157,13 +146,7 @@ def test_dagster_dev_serves_and_its_daemon_runs_a_launched_backfill(sandbox, she
     port, log = free_port(), tmp_path / "dev.log"
     with (
         log.open("w") as out,
-        child_process(
-            shell.command(f"{DEV} -h 127.0.0.1 -p {port}"),
-            cwd=ROOT,
-            env=shell.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ) as dev,
+        shell_process(f"{SETUP}\n{DEV} -h 127.0.0.1 -p {port}", shell.env, stdout=out, stderr=subprocess.STDOUT) as dev,
     ):
 
         def answers():

@@ -16,7 +16,7 @@ import time
 import pytest
 from support import ROOT, Warehouse, configure
 from support.dagster import COMMANDS, SETUP, dagster_instance, shell_env
-from support.processes import child_process, run_command
+from support.processes import run_shell, shell_process
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_DAGSTER_FANOUT") != "1":
@@ -60,22 +60,12 @@ def test_a_backfill_runs_every_account_partition_four_at_a_time(sandbox, monkeyp
     started = time.monotonic()
     with (
         log.open("w") as out,
-        child_process(
-            ["bash", "-ec", f"{SETUP}\n{DAEMON}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        ) as daemon,
+        shell_process(f"{SETUP}\n{DAEMON}", env, stdout=out, stderr=subprocess.STDOUT) as daemon,
     ):
         while "Instance is configured with the following daemons" not in log.read_text():  # its storage made
             assert daemon.poll() is None and time.monotonic() - started < 600, log.read_text()[-3000:]
             time.sleep(1)
-        done = run_command(
-            ["bash", "-ec", f"{SETUP}\n{FANOUT}"],
-            timeout=600,
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        done = run_shell(f"{SETUP}\n{FANOUT}", env)
         assert done.returncode == 0, done.stdout[-3000:]
         with dagster_instance(home) as instance:
             deadline = time.monotonic() + 1500

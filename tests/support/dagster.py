@@ -2,11 +2,11 @@
 
 import os
 import re
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from support import ROOT, Warehouse
+from support.processes import user_env
 
 DEFINITIONS = ROOT / "deploy/dagster/definitions.py"
 
@@ -40,14 +40,15 @@ SETUP = "\n".join(c for c in COMMANDS if c.startswith(("mkdir", "cp ")))
 
 def shell_env(home: Path, warehouse: Warehouse) -> dict:
     """A user's environment with HOME (so DAGSTER_HOME) and dlt's data dir in `home`, the venv on PATH."""
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "DLT_DATA_DIR": str(home / "dlt"),
-        "METRICSYNC_REPORT_PATH": str(home / "report.html"),  # the report asset's file, not in the repository
-        "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
+    return user_env(
+        {
+            **os.environ,
+            "DLT_DATA_DIR": str(home / "dlt"),
+            "METRICSYNC_REPORT_PATH": str(home / "report.html"),  # the report asset's file, not in the repository
+            "DESTINATION__DUCKDB__CREDENTIALS": warehouse.credentials,
+        },
+        home,
+    )
 
 
 @contextmanager

@@ -5,7 +5,11 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Iterator
+
+from support.project import ROOT
 
 
 @contextlib.contextmanager
@@ -32,6 +36,42 @@ def run_command(
     with child_process(command, **popen) as child:
         out, err = child.communicate(timeout=timeout)
     return subprocess.CompletedProcess(command, child.returncode, out, err)
+
+
+def user_env(env: dict, home: Path) -> dict:
+    """`env` as a user's shell has it: HOME `home` and this venv's scripts (`metricsync`, `dagster`,
+    `airflow`) first on PATH."""
+    return {**env, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def shell_line(script: str) -> list:
+    """`script` (documented lines, one a line) for bash, stopping at the first that fails."""
+    return ["bash", "-ec", script]
+
+
+@contextlib.contextmanager
+def shell_process(script: str, env: dict, **popen: Any) -> Iterator[subprocess.Popen]:
+    """`script` with bash in the repository's root, as a user types it, left running in its own process
+    group (ended with the block); `env` from `user_env`. Output as `popen` says."""
+    with child_process(shell_line(script), cwd=ROOT, env=env, **popen) as child:
+        yield child
+
+
+def run_shell(script: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`script` with bash in the repository's root, as a user types it, to its end (its whole process
+    group ended however it ends); `env` from `user_env`. Its stdout holds stderr too.
+
+    done = run_shell(f"{SETUP}\n{MIGRATE}", user_env(dict(os.environ), home))
+    """
+    return run_command(
+        shell_line(script),
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def end_process_group(child: subprocess.Popen, grace: float = 10.0) -> None:
