@@ -8,19 +8,22 @@ were waited for (`RUSAGE_CHILDREN`: dbt and CLI subprocesses). A grandchild whos
 for it (a daemon, a process group killed at the end) is not counted, nor a server started elsewhere
 (Postgres, MariaDB). A session fixture's work (`loaded_duckdb`, `built_once`) counts for the file
 whose test built it. Wall seconds are the file's own, as its worker saw them (the load of the machine
-included); under pytest-xdist each worker measures its files and the controller writes the table.
+included). Each process that runs tests rewrites its rows in `<path>.<worker>.json` after every test
+(so a run stopped early still tells what it measured: `python tests/support/cpu_report.py <path>`
+writes the table from them); the controller (or the only process) writes the table at the end.
 """
 
+import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 ENV = "METRICSYNC_CPU_REPORT"
-WORKER_KEY = "cpu_per_file"  # a worker's rows, handed to the controller in `workeroutput`
 
 
 def cpu_seconds() -> float:
@@ -35,10 +38,10 @@ def cpu_seconds() -> float:
 class CpuReport:
     """The plugin: `{file: [cpu, wall, tests]}` in each process that runs tests, a table at the end."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, worker: str) -> None:
         self.path = Path(path).resolve()  # the tests change the working directory
+        self.rows = self.path.with_name(f"{self.path.name}.{worker}.json")
         self.files: dict[str, list[float]] = {}
-        self.worker_rows: list[dict[str, list[float]]] = []
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
@@ -48,20 +51,22 @@ class CpuReport:
         row[0] += cpu_seconds() - cpu
         row[1] += time.perf_counter() - wall
         row[2] += 1
-
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self.worker_rows.append(node.workeroutput.get(WORKER_KEY, {}))
+        partial = self.rows.with_suffix(".part")
+        partial.write_text(json.dumps(self.files))
+        partial.replace(self.rows)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        config = session.config
-        if hasattr(config, "workerinput"):
-            config.workeroutput[WORKER_KEY] = self.files
-            return
-        merged = dict(self.files)
-        for rows in self.worker_rows:
-            merged.update(rows)
-        self.path.write_text(table(merged))
+        if not hasattr(session.config, "workerinput"):
+            write_table(self.path)
+
+
+def write_table(path: Path) -> None:
+    """The table of every process's rows (`<path>.*.json`) into `path`."""
+    files: dict[str, list[float]] = {}
+    for rows in sorted(path.parent.glob(f"{path.name}.*.json")):
+        files.update(json.loads(rows.read_text()))
+    path.write_text(table(files))
 
 
 def table(files: dict[str, list[float]]) -> str:
@@ -79,5 +84,14 @@ def table(files: dict[str, list[float]]) -> str:
 def register(config: pytest.Config) -> None:
     """Adds the plugin when `METRICSYNC_CPU_REPORT` names the table's file."""
     path = os.environ.get(ENV)
-    if path:
-        config.pluginmanager.register(CpuReport(path), "metricsync_cpu_report")
+    if not path:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if worker == "main":  # a new run: no rows of an earlier one (the workers start after this)
+        for rows in Path(path).resolve().parent.glob(f"{Path(path).name}.*.json"):
+            rows.unlink()
+    config.pluginmanager.register(CpuReport(path, worker), "metricsync_cpu_report")
+
+
+if __name__ == "__main__":  # the table of a run stopped early
+    write_table(Path(sys.argv[1]).resolve())
