@@ -9,10 +9,8 @@ a new `dataset_name` for accounts (test_operator_edges.py).
 
 import datetime as dt
 import json
-import os
 import re
 import shlex
-import subprocess
 import sys
 import uuid
 from decimal import Decimal
@@ -328,24 +326,26 @@ def test_the_docstring_samples_hold():
 
 
 # -- the advice of `transform` and `query` on a warehouse not built yet ------------------------------------------------
-def test_an_empty_warehouse_is_built_by_the_commands_transform_and_query_advise(sandbox, monkeypatch, isolated):
+def test_an_empty_warehouse_is_built_by_the_commands_transform_and_query_advise(sandbox, monkeypatch, isolated, capsys):
     """`transform` on an empty warehouse advises `run all`; `query` before any transform advises
-    `transform`: each advised command, run as written, makes the next one work."""
+    `transform`: each advised command, run as written (in this process, as the other hints here:
+    `metricsync` as a console script is tests/commands/test_cli.py's), makes the next one work."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "fresh.duckdb"))
     whop(monkeypatch, sandbox)
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
 
-    def command(line: str) -> subprocess.CompletedProcess:
-        return subprocess.run(shlex.split(line), cwd=isolated, env=env, capture_output=True, text=True, timeout=300)
+    def command(line: str) -> tuple[int, str, str]:
+        words = shlex.split(line)
+        assert words[0] == "metricsync", line
+        return cli(capsys, *words[1:])
 
-    done = command("metricsync transform")
-    assert done.returncode == 2 and COMMAND.findall(done.stderr) == ["metricsync run all --destination duckdb"], done
-    assert command(COMMAND.findall(done.stderr)[0]).returncode == 0
-    done = command("metricsync query wallet_amount --grain day")
-    assert done.returncode == 2 and COMMAND.findall(done.stderr) == ["metricsync transform --destination duckdb"], done
-    assert command(COMMAND.findall(done.stderr)[0]).returncode == 0
-    done = command("metricsync query wallet_amount --grain day --json")
-    assert done.returncode == 0, done.stderr
-    answered = {(row["day"], row["currency"]): Decimal(row["wallet_amount"]) for row in json.loads(done.stdout)}
+    code, _, err = command("metricsync transform")
+    assert code == 2 and COMMAND.findall(err) == ["metricsync run all --destination duckdb"], err
+    assert command(COMMAND.findall(err)[0])[0] == 0
+    code, _, err = command("metricsync query wallet_amount --grain day")
+    assert code == 2 and COMMAND.findall(err) == ["metricsync transform --destination duckdb"], err
+    assert command(COMMAND.findall(err)[0])[0] == 0
+    code, out, err = command("metricsync query wallet_amount --grain day --json")
+    assert code == 0, err
+    answered = {(row["day"], row["currency"]): Decimal(row["wallet_amount"]) for row in json.loads(out)}
     truth = sandbox.by_name["whop"].wallet_totals(dt.date.fromisoformat(START), TODAY, "day")
     assert answered == {(p.isoformat(), c): amount for (p, c), (amount, _n) in truth.items()}
