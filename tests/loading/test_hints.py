@@ -316,7 +316,6 @@ def test_moving_to_accounts_works_by_the_reset_the_refusal_advises(sandbox, ware
 
 def test_the_docstring_samples_hold():
     import doctest
-    import sys
 
     from metricsync.sources._common.http import masking
     from metricsync.warehouse import urls
