@@ -264,21 +264,31 @@ def test_source_freshness_from_dlt_loads(sandbox, run, monkeypatch, tmp_path, ho
     assert line in done.stderr
 
 
-def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch):
+def transform_here(capsys, *args: str) -> tuple[int, str]:
+    """`metricsync transform ...` in this process, for the refusals that stop it before dbt runs (no
+    child process paying dbt's imports): its exit code and stderr."""
+    from metricsync.cli import main
+
+    capsys.readouterr()
+    code = main(["transform", *args])
+    return code, capsys.readouterr().err
+
+
+def test_nothing_loaded_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))
-    done = cli("transform", tmp_path=tmp_path)
-    assert done.returncode == 2, done.stderr + done.stdout
-    assert done.stderr.strip() == (
+    code, err = transform_here(capsys)
+    assert code == 2, err
+    assert err.strip() == (
         "transform: no provider is loaded in the duckdb warehouse - run `metricsync run all "
         "--destination duckdb` first (or check DESTINATION__DUCKDB__CREDENTIALS)"
     )
 
 
-def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monkeypatch):
+def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS", "mysql+pymysql://root@127.0.0.1:3306/test")
-    done = cli("transform", "--destination", "sqlalchemy", tmp_path=tmp_path)
-    assert done.returncode == 2, done.stderr + done.stdout
-    assert done.stderr.strip() == (
+    code, err = transform_here(capsys, "--destination", "sqlalchemy")
+    assert code == 2, err
+    assert err.strip() == (
         "transform: the sqlalchemy warehouse (sqlalchemy) has no dbt adapter here - "
         "transform runs on duckdb and postgres; query the loaded tables directly or "
         "install that dbt adapter"
