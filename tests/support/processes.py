@@ -61,7 +61,7 @@ def run_shell(script: str, env: dict, timeout: float = 600) -> subprocess.Comple
     """`script` with bash in the repository's root, as a user types it, to its end (its whole process
     group ended however it ends); `env` from `user_env`. Its stdout holds stderr too.
 
-    done = run_shell(f"{SETUP}\n{MIGRATE}", user_env(dict(os.environ), home))
+    done = run_shell(f"{SETUP}\\n{MIGRATE}", user_env(dict(os.environ), home))
     """
     return run_command(
         shell_line(script),
