@@ -12,7 +12,7 @@ with net as (
         cast(date_trunc('month', period_start) as date) as month,
         currency,
         sum(amount) as net_revenue,
-        sum(line_count) as line_count
+        cast(sum(line_count) as bigint) as line_count
     from {{ ref('stg_whop__wallet_time_series') }}
     where reporting_category = '{{ var("metricsync_whop_net_revenue_category", "net_income") }}'
     group by account, query_name, cast(date_trunc('month', period_start) as date), currency
