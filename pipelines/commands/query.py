@@ -62,26 +62,41 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
 
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
-    # dbt, MetricFlow and the runner load when the command runs (start-up time)
-    from metricsync.dbt.semantic import MetricFlow, QueryFailed, request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt import kept  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     out = out or real_stdout()
     if args.write_profile:
         return write_profile(args, out)
-    session = MetricFlow(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    context = kept.Context(args.destination)  # before dlt reads (or dbt sets) anything
+    first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
+    asked = kept.question(args, first, last)
+    answered = kept.answer(context, asked) if args.metrics and not args.list else None
+    if answered is None:
+        answered = ask_through_dbt(args, context, asked, out)
+    if answered is not None:
+        render(*answered, "csv" if args.csv else "json" if args.json else "table", out)
+    return 0
+
+
+def ask_through_dbt(args: Any, context: Any, asked: dict, out: Any) -> Optional[tuple[list[str], list[tuple]]]:
+    """The answer (None for --list, printed here) with dlt resolving the warehouse and dbt's adapter."""
+    from metricsync.dbt.questions import request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
+    from metricsync.dbt.semantic import MetricFlow  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+
+    session = MetricFlow(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"), context=context)
     try:
         semantic = session.open()
         if args.list:
             list_metrics(semantic.metrics, args.json, out)
-            return 0
+            return None
         if not args.metrics:
             raise UsageError("query: name a metric (metricsync query --list shows them)")
-        first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
-        mf_request = request(semantic, args.metrics, args.grain, args.by or [], args.where or [], first, last)
-        columns, rows = session.answer(semantic, mf_request, filtered=bool(args.where))
-        render(columns, rows, "csv" if args.csv else "json" if args.json else "table", out)
-        return 0
+        mf_request = request(
+            semantic, asked["metrics"], asked["grain"], asked["by"], asked["where"], asked["from"], asked["to"]
+        )
+        return session.answer(semantic, mf_request, asked)
     except (UsageError, QueryFailed):
         raise
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
@@ -104,7 +119,7 @@ def list_metrics(metrics: dict, as_json: bool, out: Any) -> None:
 def write_profile(args: Any, out: Any) -> int:
     """`--write-profile DIR`: DIR/profiles.yml for this destination, to run dbt and mf by hand."""
     from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.dbt.semantic import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     if args.json:
@@ -161,7 +176,7 @@ def arguments(*argv: str) -> argparse.Namespace:
 
 
 def main(args: Any) -> int:
-    from metricsync.dbt.semantic import QueryFailed  # dbt and MetricFlow load when the command runs (start-up time)  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     try:
         return run_query(args)
