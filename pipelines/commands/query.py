@@ -20,11 +20,13 @@ import sys
 from decimal import Decimal
 from typing import Any, Optional
 
-from metricsync.commands._options import _date, add_command
+from metricsync.commands._options import _date, add_command, settle_destination
 from metricsync.exits import UsageError
 from metricsync.output import document, real_stdout
+from metricsync.sources._common.http.masking import register_configured_secrets
 
 GRAINS = ("day", "week", "month", "quarter", "year")
+SETTLES_ITSELF = True  # cli.py leaves the settings to `run_query`: a question asked before reads none
 
 
 def short(column: str) -> str:
@@ -62,16 +64,20 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
 
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
+    """A question asked before in the same context is answered from what was kept, before dlt reads
+    any setting (`kept.py`); any other through dlt, dbt and MetricFlow (`semantic.py`)."""
     from metricsync.dbt import kept  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     out = out or real_stdout()
-    if args.write_profile:
-        return write_profile(args, out)
-    context = kept.Context(args.destination)  # before dlt reads (or dbt sets) anything
+    context = kept.Context(args.destination)  # as named on the command line (None: from the settings)
     first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
     asked = kept.question(args, first, last)
-    answered = kept.answer(context, asked) if args.metrics and not args.list else None
+    answered = kept.answer(context, asked) if args.metrics and not (args.list or args.write_profile) else None
     if answered is None:
+        register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
+        settle_destination(args)
+        if args.write_profile:
+            return write_profile(args, out)
         answered = ask_through_dbt(args, context, asked, out)
     if answered is not None:
         render(*answered, "csv" if args.csv else "json" if args.json else "table", out)
