@@ -86,8 +86,8 @@ def run_query(args: Any, out: Optional[Any] = None) -> int:
 
 def ask_through_dbt(args: Any, context: Any, asked: dict, out: Any) -> Optional[tuple[list[str], list[tuple]]]:
     """The answer (None for --list, printed here) with dlt resolving the warehouse and dbt's adapter."""
-    from metricsync.dbt.questions import request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
+    from metricsync.dbt.questions import request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.dbt.semantic import MetricFlow  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
@@ -124,8 +124,8 @@ def list_metrics(metrics: dict, as_json: bool, out: Any) -> None:
 
 def write_profile(args: Any, out: Any) -> int:
     """`--write-profile DIR`: DIR/profiles.yml for this destination, to run dbt and mf by hand."""
-    from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     if args.json:

@@ -187,7 +187,9 @@ def connection(kind: str, credentials: Any) -> Optional[dict]:
     if kind == "duckdb":
         return {"kind": kind, "database": str(credentials.database)}
     query = dict(credentials.query or {})
-    options = {key: query[key] for key in ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout") if key in query}
+    options = {
+        key: query[key] for key in ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout") if key in query
+    }
     return {
         "kind": kind,
         "host": credentials.host,

@@ -27,7 +27,10 @@ from metricsync.sources._common.http.redaction import redact
 
 logger = logging.getLogger("metricsync.query")
 
-DIALECTS = {"duckdb": (SqlEngine.DUCKDB, DuckDbSqlPlanRenderer), "postgres": (SqlEngine.POSTGRES, PostgresSQLSqlPlanRenderer)}
+DIALECTS = {
+    "duckdb": (SqlEngine.DUCKDB, DuckDbSqlPlanRenderer),
+    "postgres": (SqlEngine.POSTGRES, PostgresSQLSqlPlanRenderer),
+}
 
 
 class Semantic:
@@ -140,7 +143,9 @@ def compile_kept(project: DbtProject, context: dict, asked: dict) -> Optional[di
     if manifest is None:
         return None
     semantic = Semantic(manifest)
-    mf_request = request(semantic, asked["metrics"], asked["grain"], asked["by"], asked["where"], asked["from"], asked["to"])
+    mf_request = request(
+        semantic, asked["metrics"], asked["grain"], asked["by"], asked["where"], asked["from"], asked["to"]
+    )
     sql = compile_sql(semantic, mf_request, context["connection"]["kind"])
     keys = len(mf_request.group_by_names)
     kept.keep_question(project.target / kept.FOLDER, context["parse_key"], asked, sql, keys)

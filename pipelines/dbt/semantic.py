@@ -24,8 +24,8 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
 from metricsync.dbt import kept
-from metricsync.dbt.kept import QueryFailed
 from metricsync.dbt.invocation import Dbt
+from metricsync.dbt.kept import QueryFailed
 from metricsync.dbt.parsed import ParsedCache, fingerprint
 from metricsync.dbt.profiles import TARGET_SCHEMA, credentials, forget_password, profile, warehouse, write_profile
 from metricsync.dbt.project import shown

@@ -47,9 +47,7 @@ def _credentials(workdir: Path, database: Path) -> None:
     (workdir / ".dlt" / "secrets.toml").write_text(f'[destination.duckdb]\ncredentials = "{database}"\n')
 
 
-def test_a_question_asked_before_imports_none_of_dlt_dbt_metricflow_and_prints_the_same(
-    loaded_duckdb_origin, tmp_path
-):
+def test_a_question_asked_before_imports_none_of_dlt_dbt_metricflow_and_prints_the_same(loaded_duckdb_origin, tmp_path):
     _credentials(tmp_path, _warehouse(loaded_duckdb_origin, tmp_path / "a.duckdb"))
     env = question_env(tmp_path)
     cold, heavy = ask(tmp_path, env, *QUESTION, "--csv")
@@ -92,7 +90,11 @@ def test_a_reload_is_seen_and_a_changed_setting_or_project_asks_through_dbt_agai
 
     # a file of the project edited (a description: the same SQL) is parsed again
     metrics = tmp_path / "transform" / "models" / "semantic" / "_metrics.yml"
-    metrics.write_text(metrics.read_text().replace("Stripe monthly recurring revenue", "Edited. Stripe monthly recurring revenue", 1))
+    metrics.write_text(
+        metrics.read_text().replace("Stripe monthly recurring revenue", "Edited. Stripe monthly recurring revenue", 1)
+    )
     edited, heavy = ask(tmp_path, env, *QUESTION, "--csv")
     assert set(heavy) == set(THROUGH_DBT) and edited == tripled
-    assert len(list((tmp_path / "transform" / "target" / "semantic-cache").glob("*.json"))) == 3  # parses kept: a, b, b edited
+    assert (
+        len(list((tmp_path / "transform" / "target" / "semantic-cache").glob("*.json"))) == 3
+    )  # parses kept: a, b, b edited
