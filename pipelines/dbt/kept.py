@@ -101,7 +101,10 @@ def _read(path: Path, key: str) -> Optional[dict]:
     except ValueError as exc:
         logger.warning("query: the kept %s is unreadable (%s) - asking as if new", shown(path), exc)
         return None
-    return kept if isinstance(kept, dict) and kept.get("key") == key else None
+    if not isinstance(kept, dict) or kept.get("key") != key:
+        logger.warning("query: the kept %s holds another key's record - asking as if new", shown(path))
+        return None
+    return kept
 
 
 def _write(path: Path, record: dict) -> None:
