@@ -65,14 +65,14 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
     """A question asked before in the same context is answered from what was kept, before dlt reads
-    any setting (`kept.py`); any other through dlt, dbt and MetricFlow (`semantic.py`)."""
-    from metricsync.dbt import kept  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
+    any setting (`warm.py`); any other through dlt, dbt and MetricFlow (`semantic.py`)."""
+    from metricsync.dbt import kept, warm  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     out = out or real_stdout()
     context = kept.Context(args.destination)  # as named on the command line (None: from the settings)
     first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
     asked = kept.question(args, first, last)
-    answered = kept.answer(context, asked) if args.metrics and not (args.list or args.write_profile) else None
+    answered = warm.answer(context, asked) if args.metrics and not (args.list or args.write_profile) else None
     if answered is None:
         register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
         settle_destination(args)

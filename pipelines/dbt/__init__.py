@@ -8,5 +8,5 @@
 * `semantic.py`: the semantic manifest and the MetricFlow engine `query` asks, through dbt's adapter;
 * `questions.py`: a question compiled by MetricFlow into SQL from the semantic manifest alone;
 * `parsed.py`: the parse kept between questions; `kept.py`: each question's SQL and its context kept,
-  so that a question asked before runs without dlt, dbt or MetricFlow.
+  so that a question asked before runs without dlt, dbt or MetricFlow (`warm.py`).
 """

@@ -18,6 +18,8 @@ In dbt's target folder of the project, `semantic-cache/`:
     record = context.read()      # None: a cold question (dlt, dbt), which writes it
     sql = read_question(context.folder, record["parse_key"], question)
     columns, rows = run(record["connection"], sql["sql"], sql["keys"])
+
+(`warm.py` answers from them.)
 """
 
 import datetime as dt
@@ -201,30 +203,6 @@ def connection(kind: str, credentials: Any) -> Optional[dict]:
         "dbname": credentials.database,
         **options,
     }
-
-
-def answer(context: Context, asked: dict) -> Optional[tuple[list[str], list[tuple]]]:
-    """The answer without dlt or dbt when the context is kept: the question's SQL as kept, else
-    compiled by MetricFlow from the kept parse; None when a cold question must answer (nothing
-    kept, or the warehouse refused: the cold question says why)."""
-    record = context.read()
-    if record is None:
-        return None
-    compiled = read_question(context.folder, record["parse_key"], asked)
-    if compiled is None:
-        from metricsync.dbt.questions import compile_kept  # noqa: PLC0415 - start-up time: a question asked before needs no MetricFlow
-
-        compiled = compile_kept(context.project, record, asked)
-        if compiled is None:
-            return None
-    else:
-        logger.debug("query: the question as asked before, from %s", shown(context.folder / QUESTIONS))
-    logger.info("query: %s", compiled["sql"])
-    try:
-        return run(record["connection"], compiled["sql"], compiled["keys"])
-    except Exception as exc:  # e.g. the marts dropped: the cold question fails in its own words
-        logger.debug("query: the kept question did not run (%s) - asking through dbt", exc)
-        return None
 
 
 def shape(rows: list[tuple], keys: int) -> list[tuple]:
