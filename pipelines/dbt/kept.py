@@ -186,11 +186,12 @@ def keep_question(folder: Path, parse_key: str, asked: dict, sql: str, keys: int
 
 def connection(kind: str, credentials: Any) -> Optional[dict]:
     """How the warehouse's own driver connects (dlt's resolved credentials), None when a password
-    is needed: it is never kept, so such a warehouse's questions go through dlt every time."""
+    or token is needed: it is never kept, so such a warehouse's questions go through dlt every time."""
     if getattr(credentials, "password", None):
         return None
-    if kind == "duckdb":
-        return {"kind": kind, "database": str(credentials.database)}
+    if kind == "duckdb":  # a local file; a MotherDuck path may carry a token in its query
+        database = str(credentials.database)
+        return None if database.startswith("md:") or "?" in database else {"kind": kind, "database": database}
     query = dict(credentials.query or {})
     options = {
         key: query[key] for key in ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout") if key in query
