@@ -6,6 +6,7 @@ file, environment or project file sends the question through dlt and dbt again. 
 in a process of its own (`support.questions`), on a copy of the session's loaded warehouse."""
 
 import csv
+import datetime as dt
 import io
 import json
 import shutil
@@ -13,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from support import ROOT
+from support import ROOT, today
 from support.questions import ask, question_env
 
 QUESTION = ("mrr", "--grain", "month", "--by", "account", "currency")
@@ -95,6 +96,10 @@ def test_a_reload_is_seen_and_a_changed_setting_or_project_asks_through_dbt_agai
     )
     edited, heavy = ask(tmp_path, env, *QUESTION, "--csv")
     assert set(heavy) == set(THROUGH_DBT) and edited == tripled
-    assert (
-        len(list((tmp_path / "transform" / "target" / "semantic-cache").glob("*.json"))) == 3
-    )  # parses kept: a, b, b edited
+    parses = tmp_path / "transform" / "target" / "semantic-cache"
+    assert len(list(parses.glob("*.json"))) == 3  # parses kept: a, b, b edited
+
+    # the clock moved (METRICSYNC_TODAY; the clock's shift is a var of the parse): parsed again
+    moved = {**env, "METRICSYNC_TODAY": (today() + dt.timedelta(days=1)).isoformat()}
+    assert set(ask(tmp_path, moved, *QUESTION, "--csv")[1]) == set(THROUGH_DBT)
+    assert len(list(parses.glob("*.json"))) == 4
