@@ -94,8 +94,8 @@ def _hash(material: Any) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _read(path: Path, key: str) -> Optional[dict]:
-    """A kept record that reads back whole under its own key, else None."""
+def _read(path: Path, key: str, fields: dict) -> Optional[dict]:
+    """A kept record that reads back whole under its own key, with `fields` of their types, else None."""
     try:
         kept = json.loads(path.read_text())
     except FileNotFoundError:
@@ -103,8 +103,12 @@ def _read(path: Path, key: str) -> Optional[dict]:
     except ValueError as exc:
         logger.warning("query: the kept %s is unreadable (%s) - asking as if new", shown(path), exc)
         return None
-    if not isinstance(kept, dict) or kept.get("key") != key:
-        logger.warning("query: the kept %s holds another key's record - asking as if new", shown(path))
+    if (
+        not isinstance(kept, dict)
+        or kept.get("key") != key
+        or any(not isinstance(kept.get(f), t) for f, t in fields.items())
+    ):
+        logger.warning("query: the kept %s is not a whole record of its key - asking as if new", shown(path))
         return None
     return kept
 
@@ -141,7 +145,7 @@ class Context:
 
     def read(self) -> Optional[dict]:
         """{parse_key, connection} kept for this context, None when none is or a settings file changed."""
-        kept = _read(self.path, self.key)
+        kept = _read(self.path, self.key, {"parse_key": str, "connection": dict, "settings": dict})
         if kept is None:
             return None
         if any(file_digest(path) != digest for path, digest in kept["settings"].items()):
@@ -175,7 +179,7 @@ def _question_path(folder: Path, parse_key: str, asked: dict) -> tuple[Path, str
 def read_question(folder: Path, parse_key: str, asked: dict) -> Optional[dict]:
     """{sql, keys} kept for this question on this parse, or None."""
     path, key = _question_path(folder, parse_key, asked)
-    return _read(path, key)
+    return _read(path, key, {"sql": str, "keys": int})
 
 
 def keep_question(folder: Path, parse_key: str, asked: dict, sql: str, keys: int) -> None:

@@ -69,6 +69,14 @@ def test_a_question_asked_before_imports_none_of_dlt_dbt_metricflow_and_prints_t
     assert ask(tmp_path, {**env, "METRICSYNC_ANOTHER_SHELL": "2"}, *new)[0] == first
     assert ask(tmp_path, env, *new) == (first, [])
 
+    # a kept question or context that does not read back whole is not trusted
+    kept = tmp_path / ".metricsync" / "dbt" / "target" / "semantic-cache"
+    for record in [*(kept / "questions").glob("*.json"), *(kept / "contexts").glob("*.json")]:
+        record.write_text(record.read_text()[:-20])
+    again, heavy = ask(tmp_path, env, *QUESTION, "--csv")
+    assert set(heavy) == set(THROUGH_DBT) and again == cold
+    assert ask(tmp_path, env, *QUESTION, "--csv") == (cold, [])
+
 
 def test_a_reload_is_seen_and_a_changed_setting_or_project_asks_through_dbt_again(loaded_duckdb_origin, tmp_path):
     shutil.copytree(ROOT / "transform", tmp_path / "transform", ignore=shutil.ignore_patterns("target", "logs"))
