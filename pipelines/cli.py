@@ -14,7 +14,7 @@ from metricsync.sources._common.http.redaction import redacted_output
 from . import interrupts, operations
 from .commands import COMMANDS
 from .commands import _refusals as refusals
-from .commands._options import VALUE_OPTIONS, global_options
+from .commands._options import VALUE_OPTIONS, global_options, settle_destination
 from .exits import USAGE_ERROR, UsageError
 from .logs import configure_logging
 from .output import json_mode
@@ -85,21 +85,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except refusals.ParseError as exc:
         return _refused(argv, exc)
     configure_logging(args.log_level)
-    register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
+    settles_itself = getattr(_module(args.command), "SETTLES_ITSELF", False)  # `query`: when it needs dlt
+    if not settles_itself:
+        register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
     with redacted_output():
         context = operations.start(args.command, argv, args) if _recorded(args) else None
         code, message = 1, ""
         try:
             _check_clock()
-            if hasattr(args, "destination"):
-                from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time
-
-                from .warehouse.destinations import destination_name  # noqa: PLC0415 - start-up time (imports dlt)
-
-                try:
-                    args.destination = destination_name(args.destination)
-                except ConfigError as exc:
-                    raise UsageError(str(exc)) from None
+            if hasattr(args, "destination") and not settles_itself:
+                settle_destination(args)
             with json_mode(bool(getattr(args, "json", False))):  # one JSON document on stdout, the rest on stderr
                 code = _module(args.command).main(args)
         except UsageError as exc:

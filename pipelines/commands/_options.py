@@ -45,6 +45,17 @@ def global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def settle_destination(args: argparse.Namespace) -> None:
+    """`args.destination` as named (`--destination`, `METRICSYNC_DESTINATION`, `.dlt/config.toml`, else duckdb)."""
+    from metricsync.sources._common.errors import ConfigError  # noqa: PLC0415 - start-up time
+    from metricsync.warehouse.destinations import destination_name  # noqa: PLC0415 - start-up time (imports dlt)
+
+    try:
+        args.destination = destination_name(args.destination)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def add_command(commands, name: str, *examples: str) -> argparse.ArgumentParser:
     """The subcommand `name`, with its line of help from `COMMANDS` and `examples` in its epilog."""
     help_text = COMMANDS[name]

@@ -20,11 +20,13 @@ import sys
 from decimal import Decimal
 from typing import Any, Optional
 
-from metricsync.commands._options import _date, add_command
+from metricsync.commands._options import _date, add_command, settle_destination
 from metricsync.exits import UsageError
 from metricsync.output import document, real_stdout
+from metricsync.sources._common.http.masking import register_configured_secrets
 
 GRAINS = ("day", "week", "month", "quarter", "year")
+SETTLES_ITSELF = True  # cli.py leaves the settings to `run_query`: a question asked before reads none
 
 
 def short(column: str) -> str:
@@ -62,26 +64,45 @@ def render(columns: list[str], rows: list[tuple], style: str, out: Any) -> None:
 
 
 def run_query(args: Any, out: Optional[Any] = None) -> int:
-    # dbt, MetricFlow and the runner load when the command runs (start-up time)
-    from metricsync.dbt.semantic import MetricFlow, QueryFailed, request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    """A question asked before in the same context is answered from what was kept, before dlt reads
+    any setting (`warm.py`); any other through dlt, dbt and MetricFlow (`semantic.py`)."""
+    from metricsync.dbt import kept, warm  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     out = out or real_stdout()
-    if args.write_profile:
-        return write_profile(args, out)
-    session = MetricFlow(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"))
+    context = kept.Context(args.destination)  # as named on the command line (None: from the settings)
+    first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
+    asked = kept.question(args, first, last)
+    answered = warm.answer(context, asked) if args.metrics and not (args.list or args.write_profile) else None
+    if answered is None:
+        register_configured_secrets()  # before anything parses a credential (and may quote it in an error)
+        settle_destination(args)
+        if args.write_profile:
+            return write_profile(args, out)
+        answered = ask_through_dbt(args, context, asked, out)
+    if answered is not None:
+        render(*answered, "csv" if args.csv else "json" if args.json else "table", out)
+    return 0
+
+
+def ask_through_dbt(args: Any, context: Any, asked: dict, out: Any) -> Optional[tuple[list[str], list[tuple]]]:
+    """The answer (None for --list, printed here) with dlt resolving the warehouse and dbt's adapter."""
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
+    from metricsync.dbt.questions import request  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.semantic import MetricFlow  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+
+    session = MetricFlow(args.destination, verbose=args.log_level.upper() in ("INFO", "DEBUG"), context=context)
     try:
         semantic = session.open()
         if args.list:
             list_metrics(semantic.metrics, args.json, out)
-            return 0
+            return None
         if not args.metrics:
             raise UsageError("query: name a metric (metricsync query --list shows them)")
-        first, last = _date(args.date_from, "--from"), _date(args.date_to, "--to")
-        mf_request = request(semantic, args.metrics, args.grain, args.by or [], args.where or [], first, last)
-        columns, rows = session.answer(semantic, mf_request, filtered=bool(args.where))
-        render(columns, rows, "csv" if args.csv else "json" if args.json else "table", out)
-        return 0
+        mf_request = request(
+            semantic, asked["metrics"], asked["grain"], asked["by"], asked["where"], asked["from"], asked["to"]
+        )
+        return session.answer(semantic, mf_request, asked)
     except (UsageError, QueryFailed):
         raise
     except Exception as exc:  # no credentials, warehouse unreachable: one line, as the runner reports
@@ -103,8 +124,8 @@ def list_metrics(metrics: dict, as_json: bool, out: Any) -> None:
 
 def write_profile(args: Any, out: Any) -> int:
     """`--write-profile DIR`: DIR/profiles.yml for this destination, to run dbt and mf by hand."""
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.dbt.profiles import PASSWORD_ENV, write_prod_profile  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
-    from metricsync.dbt.semantic import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
     from metricsync.runner import describe_failure  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
 
     if args.json:
@@ -161,7 +182,7 @@ def arguments(*argv: str) -> argparse.Namespace:
 
 
 def main(args: Any) -> int:
-    from metricsync.dbt.semantic import QueryFailed  # dbt and MetricFlow load when the command runs (start-up time)  # noqa: PLC0415 - start-up time: the CLI imports this module for --help; dlt and dbt load when the command runs
+    from metricsync.dbt.kept import QueryFailed  # noqa: PLC0415 - start-up time: the CLI imports this module for --help
 
     try:
         return run_query(args)

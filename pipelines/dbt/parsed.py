@@ -13,60 +13,24 @@ does not read back whole is parsed again, never trusted.
 """
 
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any, Optional
 
 from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
+from metricsync.dbt.kept import FOLDER, project_digest
 from metricsync.dbt.project import DbtProject, shown
 
 logger = logging.getLogger("metricsync.query")
 
-FOLDER = "semantic-cache"
 KEPT = 8  # copies kept (one per target and project version): the oldest beyond are removed
-VERSIONS = (
-    "dbt-core",
-    "dbt-adapters",
-    "dbt-semantic-interfaces",
-    "metricflow",
-    "metricflow-semantics",
-    "dbt-metricflow",
-)
-
-
-def _version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "-"
-
-
-def project_files(project: DbtProject) -> list[Path]:
-    """Every file dbt may read from the project, sorted: hidden files, byte code and dbt's own
-    output (target/ and logs/, and wherever DBT_TARGET_PATH / DBT_LOG_PATH put them) left out."""
-    output = {path.resolve() for path in (project.target, project.logs, project.path / "target", project.path / "logs")}
-    files = []
-    for root, folders, names in os.walk(project.path):
-        folders[:] = sorted(
-            name
-            for name in folders
-            if not name.startswith(".") and name != "__pycache__" and Path(root, name).resolve() not in output
-        )
-        files += [Path(root, name) for name in sorted(names) if not name.startswith(".") and not name.endswith(".pyc")]
-    return files
 
 
 def fingerprint(project: DbtProject, profile: dict, variables: dict) -> str:
     """The key of one parse: the project's files, the packages' versions, the profile and the vars."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([[_version(name) for name in VERSIONS], profile, variables], sort_keys=True).encode())
-    for path in project_files(project):
-        digest.update(str(path.relative_to(project.path)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    material = [project_digest(project), profile, variables]
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 class ParsedCache:
