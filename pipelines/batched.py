@@ -17,6 +17,7 @@ again (a window replaces its periods, so the rows stay exact).
 """
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -37,7 +38,7 @@ from metricsync.sources._common.http.client import request_stats
 from metricsync.warehouse.destinations import apply_loader_format, one_connection, pipeline_name
 from metricsync.warehouse.merges import scope_merge_deletes
 
-from .accounts import Account, refuse_tables_without_account, scope_to_account
+from .accounts import Account, refuse_tables_without_account, scope_to_account, with_account
 from .interrupts import received, signal_of
 from .locks import dataset_turn, pipeline_lock
 from .memory import release_freed_memory
@@ -49,6 +50,7 @@ logger = logging.getLogger("metricsync.batched")
 GROUP_SIZE = 50  # accounts per group: its memory (a fetcher per account) is bounded by it, not by the count
 BATCHED = frozenset({"whop", "stripe_analytics"})  # providers whose accounts load in groups
 STATE_TABLE = "_dlt_pipeline_state"
+KEYS = ("primary_key", "merge_key")
 
 
 @dataclass
@@ -108,7 +110,9 @@ def run_group(
 
 def _member(provider: str, account: Account, backfill: Optional[tuple], selection: Any) -> _Member:
     result = ProviderResult(provider, backfill=backfill, account=account.name)
-    return _Member(account, result, _start(provider, result, selection, None))
+    control = _start(provider, result, selection, None)
+    control.start_together = True
+    return _Member(account, result, control)
 
 
 def _recover(provider: str, destination: str, members: list[_Member], exc: BaseException, where: tuple) -> None:
@@ -245,7 +249,9 @@ def _stored_states(client: Any, names: list[str]) -> dict:
     return {name: decompress_state(text) for name, text in found.items()}
 
 
-def _chunks(pipeline: Any, target: _Target, turn: Callable, provider: str, members: list[_Member], selection: Any) -> None:
+def _chunks(
+    pipeline: Any, target: _Target, turn: Callable, provider: str, members: list[_Member], selection: Any
+) -> None:
     """One extract, normalize and load for the accounts with windows left, until none has."""
     contract = schema_contract(provider)
     selected = selection.resources if selection else None
@@ -269,13 +275,15 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
     """One dlt source holding every loading account's resources, renamed `<resource>__<account>`
     into the shared tables, each account's rows scoped by its name."""
     factory = source_factory(provider)
-    resources, first = [], None
+    resources: list = []
+    first: Any = None
+    templates: dict = {}
     for member in loading:
         source = factory(control=member.control, **member.account.params)
         wanted = member.pending if member.pending is not None else selected
         if wanted is not None:
             source = source.with_resources(*wanted)
-        scope_to_account(source, member.account.name)
+        _scope(source, member.account.name, target, templates)
         first = first or source
         for resource in source.selected_resources.values():
             renamed = resource.with_name(f"{resource.name}__{member.account.name}")
@@ -284,9 +292,28 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
             resources.append(renamed)
     schema = first.schema  # with dlt's state table, created by the load when the dataset has none yet
     schema.update_table(normalize_table_identifiers(pipeline_state_table(add_dlt_id=True), schema.naming))
-    group = DltSource(schema, first.section, resources)
-    group = apply_loader_format(group, target.factory)
-    return scope_merge_deletes(group, target.factory)
+    return DltSource(schema, first.section, resources)
+
+
+def _scope(source: Any, account: str, target: _Target, templates: dict) -> None:
+    """An account's resources scoped to it and given the destination's file format and delete
+    scope (`scope_to_account`, `apply_loader_format`, `scope_merge_deletes`). Those hints are the
+    same for every account, so a resource's are worked out once (dlt's schema of a resource costs
+    milliseconds) and applied as they are to the same resource of the next accounts."""
+    resources = list(source.selected_resources.values())
+    if not all(resource.name in templates for resource in resources):
+        scope_to_account(source, account)
+        scope_merge_deletes(apply_loader_format(source, target.factory), target.factory)
+        for resource in resources:
+            table = resource.compute_table_schema()
+            columns = table.get("columns", {})
+            hints = {kind: [name for name, column in columns.items() if column.get(kind)] for kind in KEYS}
+            hints.update(write_disposition=resource.write_disposition, file_format=table.get("file_format"))
+            templates[resource.name] = {kind: value for kind, value in hints.items() if value}
+        return
+    for resource in resources:
+        resource.add_map(functools.partial(with_account, account))
+        resource.apply_hints(**templates[resource.name])
 
 
 def _write_states(pipeline: Any, provider: str, loading: list[_Member], load_id: Optional[str]) -> None:
@@ -301,22 +328,41 @@ def _write_states(pipeline: Any, provider: str, loading: list[_Member], load_id:
         suffix = f"__{member.account.name}"
         own = {name.removesuffix(suffix): value for name, value in resources.items() if name.endswith(suffix)}
         state = {**template, **{k: v for k, v in member.state.items() if k != "sources"}}
-        state.update(pipeline_name=member.name, sources={**member.state.get("sources", {}), provider: {"resources": own}})
+        state.update(
+            pipeline_name=member.name, sources={**member.state.get("sources", {}), provider: {"resources": own}}
+        )
         state["_version_hash"] = generate_state_version_hash(state)
         if state["_version_hash"] == member.state.get("_version_hash"):
             continue
         state["_state_version"] = int(member.state.get("_state_version") or 0) + 1
         member.state = state
         rows.append(
-            (state["_state_version"], state["_state_engine_version"], member.name, compress_state(state),
-             pendulum.now(), state["_version_hash"], load_id, uuid.uuid4().hex[:14])
+            (
+                state["_state_version"],
+                state["_state_engine_version"],
+                member.name,
+                compress_state(state),
+                pendulum.now(),
+                state["_version_hash"],
+                load_id,
+                uuid.uuid4().hex[:14],
+            )
         )
     if rows:
         _insert_states(pipeline, rows)
 
 
 def _insert_states(pipeline: Any, rows: list[tuple]) -> None:
-    columns = ("version", "engine_version", "pipeline_name", "state", "created_at", "version_hash", "_dlt_load_id", "_dlt_id")
+    columns = (
+        "version",
+        "engine_version",
+        "pipeline_name",
+        "state",
+        "created_at",
+        "version_hash",
+        "_dlt_load_id",
+        "_dlt_id",
+    )
     with pipeline.sql_client() as client:
         names = ", ".join(client.escape_column_name(column) for column in columns)
         marks = "(" + ", ".join(["%s"] * len(columns)) + ")"

@@ -1,5 +1,6 @@
-"""Runs a provider's accounts: one after another, or `--parallel N` at once in separate processes
-on this machine. A failing account does not stop the others; the summary line names it."""
+"""Runs a provider's accounts: in groups loaded together (batched.py: Whop, Stripe), or one
+after another; `--parallel N` groups (or accounts) at once in separate processes on this machine.
+A failing account does not stop the others; the summary line names it."""
 
 import concurrent.futures as cf
 import logging
@@ -48,7 +49,7 @@ def run_accounts(
         return [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
     if not accounts:
         return None
-    where = {"destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir}
+    where: dict[str, Any] = {"destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir}
     where.update(windows_per_load=windows_per_load, selection=selection)
     if provider in BATCHED:
         return _run_groups(provider, accounts, where, parallel, log_level)

@@ -81,7 +81,10 @@ def test_accounts_load_together_after_runs_of_their_own(sandbox, warehouse, monk
     setup(monkeypatch, sandbox)
     for name in EARLIER:  # the warehouse as one pipeline per account left it
         result = run_provider(
-            "whop", warehouse.name, pipelines_dir=str(isolated / "old"), account=Account(name, {"account_id": biz(name)})
+            "whop",
+            warehouse.name,
+            pipelines_dir=str(isolated / "old"),
+            account=Account(name, {"account_id": biz(name)}),
         )
         assert result.ok, result.message
     before = loads(warehouse)
@@ -127,4 +130,6 @@ def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
     assert loaded(warehouse) == {name: truth(sandbox, name) for name in NAMES}
     code, out, err = cli(capsys, isolated, warehouse, "status", "whop", "--json")
     windowed = {e["account"]: e for e in json.loads(out) if e["query"] == "daily_all"}
-    assert {name: entry["loaded_through"] for name, entry in windowed.items()} == dict.fromkeys(NAMES, TODAY.isoformat())
+    assert {name: entry["loaded_through"] for name, entry in windowed.items()} == dict.fromkeys(
+        NAMES, TODAY.isoformat()
+    )

@@ -64,6 +64,9 @@ class RunControl:
     window_rows: dict[WindowKey, int] = field(default_factory=dict)  # -> rows of a window fetched
     answered: dict[WindowKey, int] = field(default_factory=dict)  # -> the API's rows (no tombstones)
     cuts: dict[str, float] = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
+    # resources loaded together (accounts, batched.py): each yields nothing once its fetches have
+    # started, so dlt starts the next resource's before this one's first answer
+    start_together: bool = False
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries

@@ -60,6 +60,8 @@ class WindowedSetup:
 
         return plan
 
-    def rows(self, table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn) -> Iterator[pa.Table]:
+    def rows(
+        self, table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn
+    ) -> Iterator[Optional[pa.Table]]:
         """`windowed_rows` for one resource, fetching up to `max_concurrency` windows at once."""
         return windowed_rows(table, queries, plan, fetch, self.control, self.shared.max_concurrency)
