@@ -34,7 +34,7 @@ from dlt.common.schema.utils import normalize_table_identifiers, pipeline_state_
 from dlt.common.versioned_state import compress_state, decompress_state, generate_state_version_hash
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
-from metricsync.sources._common.http.client import request_stats
+from metricsync.sources._common.http.client import RequestStats, request_stats
 from metricsync.warehouse.destinations import apply_loader_format, one_connection, pipeline_name
 from metricsync.warehouse.merges import scope_merge_deletes
 
@@ -87,7 +87,6 @@ def run_group(
     fails, the accounts not finished run one by one instead."""
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     started = time.monotonic()
-    stats = request_stats(provider)
     members = [_member(provider, account, backfill, selection) for account in accounts]
     try:
         _load_group(provider, destination, members, pipelines_dir, windows_per_load, selection)
@@ -104,7 +103,7 @@ def run_group(
     for member in members:
         if member.result.seconds == 0:
             member.result.seconds = seconds
-            _finish(member.result, stats)
+            _finish(member.result, member.control.stats)
     return [member.result for member in members]
 
 
@@ -112,6 +111,7 @@ def _member(provider: str, account: Account, backfill: Optional[tuple], selectio
     result = ProviderResult(provider, backfill=backfill, account=account.name)
     control = _start(provider, result, selection, None)
     control.start_together = True
+    control.stats = RequestStats(also=request_stats(provider))  # its own requests, counted for the provider too
     return _Member(account, result, control)
 
 

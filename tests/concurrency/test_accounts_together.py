@@ -107,6 +107,14 @@ def test_accounts_load_together_after_runs_of_their_own(sandbox, warehouse, monk
         assert entry["loaded_through"] == TODAY.isoformat(), entry
         assert entry["rows"] == len(truth(sandbox, name)), entry
 
+    sandbox.clear_log()  # each account's requests are its own: they add up to what the API saw
+    code, out, err = cli(capsys, isolated, warehouse, "run", "whop", "--json")
+    assert code == 0, out + err
+    results = json.loads(out)
+    assert sorted(r["account"] for r in results) == NAMES
+    assert sum(r["requests"] for r in results) == len(sandbox.seen("/api/")), results
+    assert all(r["requests"] >= 1 for r in results), results
+
     code, out, err = cli(capsys, isolated, warehouse, "verify", "whop", "--accounts", NAMES[3], "--json")
     assert code == 0, out + err
     checked = [e for e in json.loads(out) if e.get("query") == "daily_all"]
