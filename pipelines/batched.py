@@ -237,10 +237,11 @@ def _stored_states(client: Any, names: list[str]) -> dict:
     )
     if not exists or not exists[0][0]:
         return {}
-    rows = client.execute_sql(
-        f"select s.pipeline_name, s.state from {state} s join {loads} l on l.load_id = s._dlt_load_id "
-        f"where l.status = 0 and s.pipeline_name in ({', '.join(['%s'] * len(names))}) "
-        "order by s._dlt_load_id desc, s.version desc",
+    rows = client.execute_sql(  # the newest row of each only: a year of nightlies holds hundreds each
+        f"select s.pipeline_name, s.state from {state} s join (select t.pipeline_name, max(t._dlt_load_id) "
+        f"as load_id from {state} t join {loads} l on l.load_id = t._dlt_load_id where l.status = 0 and "
+        f"t.pipeline_name in ({', '.join(['%s'] * len(names))}) group by t.pipeline_name) newest "
+        "on newest.pipeline_name = s.pipeline_name and newest.load_id = s._dlt_load_id order by s.version desc",
         *names,
     )
     found: dict = {}
