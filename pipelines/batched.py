@@ -9,11 +9,13 @@ one account writes: read from there before the group's first chunk, written ther
 write turn as each load, so `status`, `verify`, `reset --accounts` and a run of that account alone
 read it unchanged, and a warehouse loaded one pipeline per account goes on where each account stood.
 
-A failure of a chunk (one account's key revoked, an answer refused) loads nothing of that chunk;
-the group's accounts not finished then run one by one (`run_provider`), so the failing one is named
-and the others land, exactly as before. The states are written just after the load, in its write
-turn: a crash between the two loses that chunk's progress, and the next run fetches its windows
-again (a window replaces its periods, so the rows stay exact).
+A failure of a chunk loads nothing of that chunk. When one account's resource raised it (its key
+revoked, an answer refused: dlt names the resource), that account fails with its own line and the
+group's other unfinished accounts load together again; any other failure (the warehouse, say) runs
+them one by one (`run_provider`). Either way the failing account is named and the others land. The
+states are written just after the load, in its write turn: a crash between the two loses that
+chunk's progress, and the next run fetches its windows again (a window replaces its periods, so
+the rows stay exact).
 """
 
 import contextlib
