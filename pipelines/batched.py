@@ -345,7 +345,7 @@ def _write_states(pipeline: Any, provider: str, loading: list[_Member], load_id:
                 state["_state_engine_version"],
                 member.name,
                 compress_state(state),
-                pendulum.now(),
+                _created_at(pipeline),
                 state["_version_hash"],
                 load_id,
                 uuid.uuid4().hex[:14],
@@ -353,6 +353,13 @@ def _write_states(pipeline: Any, provider: str, loading: list[_Member], load_id:
         )
     if rows:
         _insert_states(pipeline, rows)
+
+
+def _created_at(pipeline: Any) -> Any:
+    """Now, in UTC: with its zone, but naive where the column holds no zone (SQLAlchemy's MySQL and
+    MariaDB refuse an offset)."""
+    now = pendulum.now("UTC")
+    return now.naive() if pipeline.destination.destination_type.endswith("sqlalchemy") else now
 
 
 def _insert_states(pipeline: Any, rows: list[tuple]) -> None:
