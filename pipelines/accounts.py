@@ -3,8 +3,8 @@
     [{"name": "north", "account_id": "biz_north"},
      {"name": "south", "account_id": "biz_south", "api_key": "..."}]
 
-Each account is its own dlt pipeline (`<provider>__<account>__<destination>`) with its own state,
-so accounts backfill, resume and fail independently; all load into the provider's one dataset,
+Each account keeps the state of its own dlt pipeline (`<provider>__<account>__<destination>`), so
+accounts backfill, resume and fail independently (Whop's and Stripe's load in groups, batched.py); all load into the provider's one dataset,
 their rows carrying an `account` column that leads every key. Without `accounts` a provider runs
 as one pipeline with today's tables (no `account` column).
 """
@@ -85,7 +85,7 @@ def select_accounts(provider: str, accounts: list[Account], names: Optional[Sequ
     return [known[n] for n in dict.fromkeys(names)]
 
 
-def _with_account(account: str, item: Any) -> Any:
+def with_account(account: str, item: Any) -> Any:
     """Add the constant `account` column to an Arrow table/batch or a row dict."""
     if isinstance(item, (pa.Table, pa.RecordBatch)):
         if ACCOUNT_COLUMN in item.schema.names:
@@ -108,7 +108,7 @@ def scope_to_account(source: Any, account: str) -> Any:
     get `account` as merge key (dlt's incremental scd2): an account's snapshot only retires that
     account's rows, never another's."""
     for resource in source.selected_resources.values():
-        resource.add_map(functools.partial(_with_account, account))
+        resource.add_map(functools.partial(with_account, account))
         schema = resource.compute_table_schema()
         columns = schema.get("columns", {})
         disposition = resource.write_disposition

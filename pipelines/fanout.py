@@ -1,5 +1,6 @@
-"""Runs a provider's accounts: one after another, or `--parallel N` at once in separate processes
-on this machine. A failing account does not stop the others; the summary line names it."""
+"""Runs a provider's accounts: in groups loaded together (batched.py: Whop, Stripe), or one
+after another; `--parallel N` groups (or accounts) at once in separate processes on this machine.
+A failing account does not stop the others; the summary line names it."""
 
 import concurrent.futures as cf
 import logging
@@ -9,6 +10,7 @@ from typing import Any, Optional, Sequence
 from metricsync.sources._common.errors import MetricSyncError
 
 from .accounts import Account, configured_accounts, select_accounts
+from .batched import BATCHED, groups, run_group
 from .interrupts import received
 from .logs import configure_logging
 from .runner import ProviderResult, run_provider
@@ -22,6 +24,10 @@ def _child_init(log_level: str) -> None:
 
 def _run_one(job: dict) -> ProviderResult:
     return run_provider(**job)
+
+
+def _run_group(job: dict) -> list[ProviderResult]:
+    return run_group(**job)
 
 
 def run_accounts(
@@ -43,6 +49,10 @@ def run_accounts(
         return [ProviderResult(provider, exit_code=exc.exit_code, message=str(exc))]
     if not accounts:
         return None
+    where: dict[str, Any] = {"destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir}
+    where.update(windows_per_load=windows_per_load, selection=selection)
+    if provider in BATCHED:
+        return _run_groups(provider, accounts, where, parallel, log_level)
     jobs = [
         {
             "provider": provider,
@@ -69,6 +79,30 @@ def run_accounts(
     ) as pool:
         futures = [pool.submit(_run_one, job) for job in jobs]
         return [_outcome(provider, account, future) for account, future in zip(accounts, futures)]
+
+
+def _run_groups(provider: str, accounts: list[Account], where: dict, parallel: int, log_level: str) -> list:
+    """The accounts loaded together in groups (batched.py): one group after another, or
+    `--parallel N` groups at once in separate processes."""
+    jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts, parallel)]
+    results: list[ProviderResult] = []
+    if parallel <= 1 or len(jobs) == 1:
+        for job in jobs:
+            results += _run_group(job)
+            if received():  # Ctrl-C / SIGTERM: the groups not started are left for the re-run
+                break
+        return results
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(
+        min(parallel, len(jobs)), mp_context=context, initializer=_child_init, initargs=(log_level,)
+    ) as pool:
+        futures = [pool.submit(_run_group, job) for job in jobs]
+        for job, future in zip(jobs, futures):
+            try:
+                results += future.result()
+            except Exception:  # the child process died (killed, out of memory): the other groups go on
+                results += [_outcome(provider, account, future) for account in job["accounts"]]
+    return results
 
 
 def _outcome(provider: str, account: Account, future: cf.Future) -> ProviderResult:

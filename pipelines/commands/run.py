@@ -96,7 +96,7 @@ def register(commands) -> None:
     )
     run.add_argument("providers", nargs="+", metavar="provider", help=PROVIDER_HELP)
     run.add_argument("--accounts", nargs="+", metavar="NAME", help="only these of sources.<provider>.accounts")
-    run.add_argument("--parallel", default=1, help="accounts run at once, in separate processes (1-64)")
+    run.add_argument("--parallel", default=1, help="groups of accounts run at once, in processes (1-64)")
     run.add_argument("--from", dest="date_from", help="backfill start date (YYYY-MM-DD)")
     run.add_argument("--to", dest="date_to", help="backfill end date (YYYY-MM-DD, default today)")
     run.add_argument("--windows-per-load", help="windows per query per load (commit granularity, 1-100000)")

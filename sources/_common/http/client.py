@@ -75,6 +75,7 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     throttled: int = 0
+    also: Optional["RequestStats"] = None  # counted there too (one account's: its provider's)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, requests: int = 0, retries: int = 0, throttled: int = 0) -> None:
@@ -82,6 +83,8 @@ class RequestStats:
             self.requests += requests
             self.retries += retries
             self.throttled += throttled
+        if self.also is not None:
+            self.also.add(requests, retries, throttled)
 
     def reset(self) -> None:
         with self._lock:
@@ -205,6 +208,7 @@ class ApiClient:
         key_hint: str = "",
         allow_insecure_http: bool = False,
         transport: Optional[httpx.BaseTransport] = None,
+        stats: Optional[RequestStats] = None,
     ) -> None:
         self.provider = provider
         self.base_url = validate_base_url(provider, base_url, allow_insecure_http)
@@ -215,7 +219,7 @@ class ApiClient:
         self.permission_hint = permission_hint
         self.key_hint = key_hint or f"check sources.{provider}.api_key"
         self._secret = secret
-        self.stats = request_stats(provider)
+        self.stats = stats or request_stats(provider)
         _LATEST[provider] = weakref.ref(self)
         if secret:
             register_secret(secret)

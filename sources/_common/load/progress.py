@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Iterator, Optional
+from typing import Any, Callable, Hashable, Iterator, Optional
 
 from metricsync.sources._common.load import covered
 from metricsync.sources._common.load.arrow import Converter
@@ -64,6 +64,10 @@ class RunControl:
     window_rows: dict[WindowKey, int] = field(default_factory=dict)  # -> rows of a window fetched
     answered: dict[WindowKey, int] = field(default_factory=dict)  # -> the API's rows (no tombstones)
     cuts: dict[str, float] = field(default_factory=dict)  # resource -> when its last chunk ended (`clock`)
+    # resources loaded together (accounts, batched.py): each yields nothing once its fetches have
+    # started, so dlt starts the next resource's before this one's first answer
+    start_together: bool = False
+    stats: Optional[Any] = None  # the client's request counters for this run (None: the provider's)
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries

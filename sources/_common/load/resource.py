@@ -115,7 +115,7 @@ def windowed_rows(
     fetch: FetchFn,
     control: RunControl,
     max_workers: int,
-) -> Iterator[pa.Table]:
+) -> Iterator[Optional[pa.Table]]:
     """One load of a windowed resource: plan its windows, take them, commit their progress.
 
     `plan(query, progress)` picks a query's windows for this load (via `progress.next_windows`);
@@ -126,6 +126,8 @@ def windowed_rows(
     only for the windows this load yielded, at its end, so a failure never advances it past data
     that did not land; the next load's windows are then fetched (prefetch.py) while dlt loads."""
     load = plan_load(table, queries, plan, fetch, control, max_workers)
+    if control.start_together:
+        yield None  # dlt goes on to the next resource (it skips None), whose fetches then start too
     yield from load.take()
     load.commit()
 

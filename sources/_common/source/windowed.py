@@ -41,6 +41,8 @@ class WindowedSetup:
 
     def client(self, base_url: str, auth: Mapping[str, str], **options: Any) -> ApiClient:
         """The provider's client, the key as the secret to redact; `options` as `build_client`'s."""
+        if self.control.stats is not None:
+            options["stats"] = self.control.stats
         return build_client(self.provider, base_url, auth, secret=self.key, **options, **self.shared.client)
 
     def planner(self, granularity_of: Callable[[dict], str], max_periods: Mapping[str, int]) -> PlanFn:
@@ -60,6 +62,8 @@ class WindowedSetup:
 
         return plan
 
-    def rows(self, table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn) -> Iterator[pa.Table]:
+    def rows(
+        self, table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn
+    ) -> Iterator[Optional[pa.Table]]:
         """`windowed_rows` for one resource, fetching up to `max_concurrency` windows at once."""
         return windowed_rows(table, queries, plan, fetch, self.control, self.shared.max_concurrency)

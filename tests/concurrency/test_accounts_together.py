@@ -1,0 +1,143 @@
+"""Accounts loaded together (`pipelines/batched.py`): a nightly of several Whop accounts is one load,
+not one per account; accounts loaded by one pipeline per account (the runner before groups) go on
+from their own state; each account's state is its own (`status`, `verify --accounts`); and runs of
+different account groups at once, in processes of their own, land every account exactly."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+from support import configure, today
+from support.processes import child_process, run_command
+
+TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
+START = TODAY - dt.timedelta(days=20)
+NAMES = [f"grp{i}" for i in range(6)]
+EARLIER = NAMES[:2]  # loaded first by a run of their own pipeline each, as before groups
+QUERY = {"name": "daily_all", "group_by": "day"}
+SERIES = "/api/v1/stats/time_series"
+
+
+def biz(name: str) -> str:
+    return f"biz_together_{name}"
+
+
+def setup(monkeypatch, sandbox) -> None:
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=[QUERY],
+        metric_queries=[],
+        accounts=[{"name": n, "account_id": biz(n)} for n in NAMES],
+    )
+
+
+def cli(capsys, isolated, warehouse, *args):
+    from metricsync.cli import main
+
+    capsys.readouterr()
+    code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def loaded(warehouse) -> dict:
+    """{account: {(period, currency): amount}} of the daily wallet rows in the warehouse."""
+    rows = warehouse.query(
+        "select account, period, currency, amount from whop.wallet_time_series where query_name = 'daily_all'"
+    )
+    found: dict = {}
+    for account, period, currency, amount in rows:
+        found.setdefault(account, {})[(period, currency)] = amount
+    return found
+
+
+def truth(sandbox, name: str) -> dict:
+    totals = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day", account=biz(name))
+    return {key: amount for key, (amount, _n) in totals.items()}
+
+
+def first_day_asked(sandbox) -> dict:
+    asked: dict = {}
+    for request in sandbox.seen(SERIES):
+        account, day = request.arg("account_id"), dt.date.fromisoformat(request.arg("from"))
+        asked[account] = min(day, asked.get(account, day))
+    return asked
+
+
+def loads(warehouse) -> int:
+    return warehouse.query("select count(*) from whop._dlt_loads")[0][0]
+
+
+def test_accounts_load_together_after_runs_of_their_own(sandbox, warehouse, monkeypatch, isolated, capsys):
+    from metricsync.accounts import Account
+    from metricsync.runner import run_provider
+
+    setup(monkeypatch, sandbox)
+    for name in EARLIER:  # the warehouse as one pipeline per account left it
+        result = run_provider(
+            "whop",
+            warehouse.name,
+            pipelines_dir=str(isolated / "old"),
+            account=Account(name, {"account_id": biz(name)}),
+        )
+        assert result.ok, result.message
+    before = loads(warehouse)
+    sandbox.clear_log()
+    code, out, err = cli(capsys, isolated, warehouse, "run", "whop")
+    assert code == 0, out + err
+    assert f"whop: {len(NAMES)} of {len(NAMES)} accounts loaded" in out
+    assert loads(warehouse) == before + 1  # six accounts, one load
+    asked = first_day_asked(sandbox)
+    assert set(asked) == {biz(n) for n in NAMES}
+    for name in NAMES:  # the earlier ones go on from their own state: the lookback only
+        assert (asked[biz(name)] == START) == (name not in EARLIER), (name, asked[biz(name)])
+    assert loaded(warehouse) == {name: truth(sandbox, name) for name in NAMES}
+
+    code, out, err = cli(capsys, isolated, warehouse, "status", "whop", "--json")
+    assert code == 0, err
+    windowed = {e["account"]: e for e in json.loads(out) if e["query"] == "daily_all"}
+    assert set(windowed) == set(NAMES)
+    for name, entry in windowed.items():
+        assert entry["loaded_through"] == TODAY.isoformat(), entry
+        assert entry["rows"] == len(truth(sandbox, name)), entry
+
+    sandbox.clear_log()  # each account's requests are its own: they add up to what the API saw
+    code, out, err = cli(capsys, isolated, warehouse, "run", "whop", "--json")
+    assert code == 0, out + err
+    results = json.loads(out)
+    assert sorted(r["account"] for r in results) == NAMES
+    assert sum(r["requests"] for r in results) == len(sandbox.seen("/api/")), results
+    assert all(r["requests"] >= 1 for r in results), results
+
+    code, out, err = cli(capsys, isolated, warehouse, "verify", "whop", "--accounts", NAMES[3], "--json")
+    assert code == 0, out + err
+    checked = [e for e in json.loads(out) if e.get("query") == "daily_all"]
+    assert [e["account"] for e in checked] == [NAMES[3]] and checked[0]["clean"], checked
+    assert checked[0]["windows"] >= 1 and checked[0]["rows_compared"] >= 1, checked
+
+
+def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
+    """Two `run` processes at once, each with half the accounts (and one of them `--parallel 2`):
+    every account's rows exact, each account's state its own."""
+    setup(monkeypatch, sandbox)
+    base = [sys.executable, "-m", "metricsync", "run", "whop", "--destination", warehouse.name]
+    base += ["--pipelines-dir", str(isolated / "pipelines")]
+    halves = (["--accounts", *NAMES[:3], "--parallel", "2"], ["--accounts", *NAMES[3:]])
+    pipes = {"cwd": isolated, "env": dict(os.environ), "text": True}
+    with child_process([*base, *halves[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, **pipes) as first:
+        other = run_command([*base, *halves[1]], timeout=240, capture_output=True, **pipes)
+        out, err = first.communicate(timeout=240)
+    assert first.returncode == 0, out + err
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert loaded(warehouse) == {name: truth(sandbox, name) for name in NAMES}
+    code, out, err = cli(capsys, isolated, warehouse, "status", "whop", "--json")
+    windowed = {e["account"]: e for e in json.loads(out) if e["query"] == "daily_all"}
+    assert {name: entry["loaded_through"] for name, entry in windowed.items()} == dict.fromkeys(
+        NAMES, TODAY.isoformat()
+    )
