@@ -24,8 +24,8 @@ WALLET = "/api/v1/stats/time_series"
 MARTS = {  # the published marts, each as a set of rows in a fixed column order
     "fct_metric_values": "provider, account, series, metric_id, metric, grain, period_start, period_end, "
     "dimension_name, dimension_value, value, value_double, currency, is_complete, loaded_at, load_id",
-    "mrr_monthly": "month, account, currency, series, as_of, mrr, is_complete",
-    "whop_wallet_net_revenue_monthly": "account, series, month, currency, net_revenue, line_count, is_complete",
+    "fct_mrr_monthly": "month, account, currency, series, as_of, mrr, is_complete",
+    "fct_whop_wallet_net_revenue_monthly": "account, series, month, currency, net_revenue, line_count, is_complete",
 }
 
 
@@ -115,7 +115,7 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     conn = psycopg2.connect(warehouse.credentials)
     conn.autocommit = True
     conn.cursor().execute(
-        "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.mrr_monthly group by month; "
+        "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.fct_mrr_monthly group by month; "
         "create view public.my_facts as select provider, count(*) as n from metrics.fct_metric_values group by provider"
     )
     conn.close()
@@ -147,22 +147,22 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     assert revised[0][0] > 0  # the revised days come from the new loads
 
     views = "select (select sum(n) from public.my_facts), (select count(*) from public.my_mrr)"
-    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
-    assert as_role(warehouse, reader, "select count(*) from metrics.mrr_monthly") == user(
-        "select count(*) from metrics.mrr_monthly"
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.fct_mrr_monthly)")
+    assert as_role(warehouse, reader, "select count(*) from metrics.fct_mrr_monthly") == user(
+        "select count(*) from metrics.fct_mrr_monthly"
     )
 
     transform(warehouse, tmp_path, "--full-refresh")
     batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
     assert batch - new  # every load's rows were computed again
     assert marts(warehouse) == nightly
-    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.fct_mrr_monthly)")
     assert as_role(warehouse, reader, count) == user(count)
 
     # a mart whose columns changed is re-created: the user's view stops it, named, exit 7
     conn = psycopg2.connect(warehouse.credentials)
     conn.autocommit = True
-    conn.cursor().execute("alter table metrics.mrr_monthly add column note text")
+    conn.cursor().execute("alter table metrics.fct_mrr_monthly add column note text")
     conn.close()
     done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
     assert done.returncode == 7, done.stderr + done.stdout
