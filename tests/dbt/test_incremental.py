@@ -120,10 +120,9 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
         # on the deprecated old name (a view of fct_mrr_monthly), and on the table a previous release
         # published under an old name (now a view, kept a table while a user's view depends on it)
         "create view public.my_old_mrr as select count(*) as n from metrics.mrr_monthly; "
-        "drop view metrics.whop_wallet_net_revenue_monthly; "
-        "create table metrics.whop_wallet_net_revenue_monthly as "
-        "select * from metrics.fct_whop_wallet_net_revenue_monthly where false; "
-        "create view public.my_net as select count(*) as n from metrics.whop_wallet_net_revenue_monthly"
+        "drop view metrics.metric_series; "
+        "create table metrics.metric_series as select * from metrics.dim_metric_series where false; "
+        "create view public.my_series as select count(*) as n from metrics.metric_series"
     )
     conn.close()
     count = "select count(*) from metrics.fct_metric_values"
@@ -158,9 +157,9 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     assert as_role(warehouse, reader, "select count(*) from metrics.fct_mrr_monthly") == user(
         "select count(*) from metrics.fct_mrr_monthly"
     )
-    old_names = "select (select n from public.my_old_mrr), (select n from public.my_net)"
-    renamed = "select (select count(*) from metrics.fct_mrr_monthly), (select count(*) from metrics.fct_whop_wallet_net_revenue_monthly)"
-    assert user(old_names) == user(renamed) and user(renamed)[0][1] > 0
+    old_names = "select (select n from public.my_old_mrr), (select n from public.my_series)"
+    renamed = "select (select count(*) from metrics.fct_mrr_monthly), (select count(*) from metrics.dim_metric_series)"
+    assert user(old_names) == user(renamed) and min(user(renamed)[0]) > 0
     assert as_role(warehouse, reader, "select count(*) from metrics.mrr_monthly") == user(
         "select count(*) from metrics.fct_mrr_monthly"
     )

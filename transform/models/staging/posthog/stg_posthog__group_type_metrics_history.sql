@@ -1,6 +1,7 @@
-{#- Every version of posthog.group_type_metrics (dlt scd2): its own columns as loaded (`id`, `project_id`, `name` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of posthog.group_type_metrics (dlt scd2): its own columns as loaded (`id`,
+    `project_id`, `name` and any the API adds), the account, when the version was loaded
+    (`valid_from`), when it changed or was deleted upstream (`valid_to`, null while current) and
+    `is_current`. -#}
 {%- set raw = metricsync.raw_relation('posthog', 'group_type_metrics') -%}
 {%- set required = [['id', 'text'], ['project_id', 'bigint'], ['name', 'text']] -%}
 

@@ -1,6 +1,7 @@
-{#- Every version of posthog.group_types (dlt scd2): its own columns as loaded (`project_id`, `group_type_index`, `group_type` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of posthog.group_types (dlt scd2): its own columns as loaded (`project_id`,
+    `group_type_index`, `group_type` and any the API adds), the account, when the version was loaded
+    (`valid_from`), when it changed or was deleted upstream (`valid_to`, null while current) and
+    `is_current`. -#}
 {%- set raw = metricsync.raw_relation('posthog', 'group_types') -%}
 {%- set required = [['project_id', 'bigint'], ['group_type_index', 'bigint'], ['group_type', 'text']] -%}
 

@@ -1,6 +1,7 @@
-{#- Every version of statsig.metric_source_metrics (dlt scd2): its own columns as loaded (`id`, `name`, `metric_source_name` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of statsig.metric_source_metrics (dlt scd2): its own columns as loaded (`id`,
+    `name`, `metric_source_name` and any the API adds), the account, when the version was loaded
+    (`valid_from`), when it changed or was deleted upstream (`valid_to`, null while current) and
+    `is_current`. -#}
 {%- set raw = metricsync.raw_relation('statsig', 'metric_source_metrics') -%}
 {%- set required = [['id', 'text'], ['name', 'text'], ['metric_source_name', 'text']] -%}
 

@@ -1,6 +1,6 @@
-{#- Every version of statsig.metric_sources (dlt scd2): its own columns as loaded (`name` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of statsig.metric_sources (dlt scd2): its own columns as loaded (`name` and any
+    the API adds), the account, when the version was loaded (`valid_from`), when it changed or was
+    deleted upstream (`valid_to`, null while current) and `is_current`. -#}
 {%- set raw = metricsync.raw_relation('statsig', 'metric_sources') -%}
 {%- set required = [['name', 'text']] -%}
 

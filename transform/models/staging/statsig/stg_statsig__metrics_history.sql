@@ -1,6 +1,6 @@
-{#- Every version of statsig.metrics (dlt scd2): its own columns as loaded (`id`, `name`, `type` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of statsig.metrics (dlt scd2): its own columns as loaded (`id`, `name`, `type` and
+    any the API adds), the account, when the version was loaded (`valid_from`), when it changed or
+    was deleted upstream (`valid_to`, null while current) and `is_current`. -#}
 {%- set raw = metricsync.raw_relation('statsig', 'metrics') -%}
 {%- set required = [['id', 'text'], ['name', 'text'], ['type', 'text']] -%}
 

@@ -7,6 +7,7 @@
 {%- set columns = metricsync.raw_columns(raw) -%}
 {%- set timezone = "coalesce(src.timezone, 'UTC')" if 'timezone' in columns else "'UTC'" -%}
 {%- set computed_day = metricsync.local_day('src.timestamp', timezone) -%}
+{%- set day = "coalesce(src.period, " ~ computed_day ~ ")" if 'period' in columns else computed_day -%}
 
 with staged as (
     select
@@ -23,11 +24,7 @@ with staged as (
         cast(src.interval as text) as grain,
         cast({{ timezone }} as text) as timezone,
         cast(src.timestamp as timestamptz) as bucket_at,
-        {%- if 'period' in columns %}
-        cast(coalesce(src.period, {{ computed_day }}) as date) as period_start,
-        {%- else %}
-        cast({{ computed_day }} as date) as period_start,
-        {%- endif %}
+        cast({{ day }} as date) as period_start,
         cast(coalesce(src.dimension_name, '') as text) as dimension_name,
         cast(coalesce(src.dimension_value, '') as text) as dimension_value,
         cast(lower(src.currency) as text) as currency,

@@ -11,6 +11,9 @@
 {%- set measures, dimensions = metricsync.measures_and_dimensions(columns, skip=[
     'account', 'query_name', 'period', 'breakdown_key', 'granularity', 'date', 'day', 'timestamp', 'time',
     'bucket', 'ts', 'week', 'month']) -%}
+{%- set grain = "case src.granularity when 'weekly' then 'week' when 'monthly' then 'month' else 'day' end"
+    if 'granularity' in columns else "'day'" -%}
+{%- set stand_in = [['query_name', 'text'], ['period', 'date'], ['_dlt_load_id', 'text']] -%}
 
 with metric_names as (
     {{ metricsync.names_as_rows('metric', measures) }}
@@ -20,13 +23,7 @@ unpivoted as (
     select
         cast({{ metricsync.account(raw) }} as text) as account,
         cast(src.query_name as text) as query_name,
-        {%- if 'granularity' in columns %}
-        cast(
-            case src.granularity when 'weekly' then 'week' when 'monthly' then 'month' else 'day' end as text
-        ) as grain,
-        {%- else %}
-        cast('day' as text) as grain,
-        {%- endif %}
+        cast({{ grain }} as text) as grain,
         cast(src.period as date) as period_start,
         cast({{ metricsync.breakdown(dimensions, columns, 'name') }} as text) as dimension_name,
         cast({{ metricsync.breakdown(dimensions, columns, 'value') }} as text) as dimension_value,
@@ -34,7 +31,7 @@ unpivoted as (
         {{ metricsync.unpivoted_value('metric_names.metric', measures, 'numeric(38, 18)') }} as value,
         cast({{ 'lower(src.currency)' if 'currency' in dimensions else 'null' }} as text) as currency,
         cast({{ metricsync.load_id(raw) }} as text) as load_id
-    from {{ metricsync.raw_or_empty(raw, [['query_name', 'text'], ['period', 'date'], ['_dlt_load_id', 'text']]) }} as src
+    from {{ metricsync.raw_or_empty(raw, stand_in) }} as src
     cross join metric_names
 ),
 

@@ -1,6 +1,6 @@
-{#- Every version of whop.wallet_line_categories (dlt scd2): its own columns as loaded (`key`, `name` and any the
-    API adds), the account, when the version was loaded (`valid_from`), when it changed or was deleted
-    upstream (`valid_to`, null while current) and `is_current`. -#}
+{#- Every version of whop.wallet_line_categories (dlt scd2): its own columns as loaded (`key`,
+    `name` and any the API adds), the account, when the version was loaded (`valid_from`), when it
+    changed or was deleted upstream (`valid_to`, null while current) and `is_current`. -#}
 {%- set raw = metricsync.raw_relation('whop', 'wallet_line_categories') -%}
 {%- set required = [['key', 'text'], ['name', 'text']] -%}
 
