@@ -70,7 +70,17 @@ $(LINT_VENV)/.installed: pyproject.toml
 	touch $@
 LINT_TOOLS := "ruff==0.17.6" "mypy==2.4.1" types-psycopg2
 
-lint: $(LINT_VENV)/.installed
+# sqlfluff (.sqlfluff) on the dbt project's models and tests through its dbt templater, which compiles them
+# with dbt: so in the project's venv, at the release that installs beside dbt 1.11's pins (sqlfluff 4.x
+# would move .venv's click back to 8.4)
+SQL_LINT_TOOLS := "sqlfluff==3.4.0" "sqlfluff-templater-dbt==3.4.0"
+SQL_LINT_STAMP := $(VENV)/.installed-sqlfluff
+$(SQL_LINT_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check $(SQL_LINT_TOOLS)
+	touch $@
+
+lint: $(LINT_VENV)/.installed $(SQL_LINT_STAMP)
+	$(VENV)/bin/sqlfluff lint transform/models transform/tests
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
 	rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)

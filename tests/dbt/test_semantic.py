@@ -344,7 +344,8 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
     assert {(r["month"], r["series"], r["currency"]): Decimal(r["net_revenue"]) for r in rows} == expected
     assert {r["series"] for r in rows} == {"monthly_net"}  # daily_all (every category) is not net revenue
     mart = raw(
-        built, "select month, series, currency, net_revenue, is_complete from metrics.fct_whop_wallet_net_revenue_monthly"
+        built,
+        "select month, series, currency, net_revenue, is_complete from metrics.fct_whop_wallet_net_revenue_monthly",
     )
     assert {(m.isoformat(), s, c): Decimal(v) for m, s, c, v, _done in mart} == expected
     assert {m.isoformat(): done for m, _s, _c, _v, done in mart} == {  # monthly periods: complete once ended
