@@ -71,15 +71,8 @@ $(LINT_VENV)/.installed: pyproject.toml
 LINT_TOOLS := "ruff==0.17.6" "mypy==2.4.1" types-psycopg2
 
 # sqlfluff (.sqlfluff) on the dbt project's models and tests through its dbt templater, which compiles them
-# with dbt: so in the project's venv, at the release that installs beside dbt 1.11's pins (sqlfluff 4.x
-# would move .venv's click back to 8.4)
-SQL_LINT_TOOLS := "sqlfluff==3.4.0" "sqlfluff-templater-dbt==3.4.0"
-SQL_LINT_STAMP := $(VENV)/.installed-sqlfluff
-$(SQL_LINT_STAMP): $(STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check $(SQL_LINT_TOOLS)
-	touch $@
-
-lint: $(LINT_VENV)/.installed $(SQL_LINT_STAMP)
+# with dbt: so from the project's venv, where the `test` extra installs it (pyproject.toml pins it)
+lint: $(LINT_VENV)/.installed $(STAMP)
 	$(VENV)/bin/sqlfluff lint transform/models transform/tests
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
