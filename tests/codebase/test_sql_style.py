@@ -35,7 +35,8 @@ def test_the_documented_sqlfluff_fix_restyles_a_model_and_leaves_the_committed_o
     assert model.read_text() == FIXED
     changed = [
         str(path.relative_to(tmp_path))
-        for path in (tmp_path / "transform").rglob("*.sql")
+        for folder in ("models", "tests")
+        for path in (tmp_path / "transform" / folder).rglob("*.sql")
         if path != model and path.read_text() != (ROOT / path.relative_to(tmp_path)).read_text()
     ]
     assert changed == []
