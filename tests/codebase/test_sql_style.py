@@ -28,9 +28,7 @@ def test_the_documented_sqlfluff_fix_restyles_a_model_and_leaves_the_committed_o
     model.write_text(MISSTYLED)
     command = (ROOT / "docs" / "development.md").read_text().split(".venv/bin/sqlfluff ")[1].split("\n")[0].split()
     assert command == ["fix", "transform/models", "transform/tests"]  # as the page shows it
-    done = subprocess.run(
-        [str(BIN / "sqlfluff"), *command], cwd=tmp_path, capture_output=True, text=True, timeout=280
-    )
+    done = subprocess.run([str(BIN / "sqlfluff"), *command], cwd=tmp_path, capture_output=True, text=True, timeout=280)
     assert "my_accounts.sql] FIXED" in done.stdout, done.stdout + done.stderr
     assert model.read_text() == FIXED
     changed = [
