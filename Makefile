@@ -70,7 +70,10 @@ $(LINT_VENV)/.installed: pyproject.toml
 	touch $@
 LINT_TOOLS := "ruff==0.17.6" "mypy==2.4.1" types-psycopg2
 
-lint: $(LINT_VENV)/.installed
+# sqlfluff (.sqlfluff) on the dbt project's models and tests through its dbt templater, which compiles them
+# with dbt: so from the project's venv, where the `test` extra installs it (pyproject.toml pins it)
+lint: $(LINT_VENV)/.installed $(STAMP)
+	$(VENV)/bin/sqlfluff lint transform/models transform/tests
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
 	rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)

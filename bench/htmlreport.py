@@ -42,13 +42,13 @@ from range({days}) d, range({accounts}) a, (values ('whop'), ('stripe_analytics'
 """
 MARTS = """
 create schema metrics;
-create table metrics.mrr_monthly as
+create table metrics.fct_mrr_monthly as
 select date_trunc('month', current_date - to_months(m.range::integer))::date as month,
        'acct' || lpad(a.range::varchar, 3, '0') as account, 'usd' as currency, 'mrr_by_price' as series,
        date_trunc('month', current_date - to_months(m.range::integer))::date as as_of,
        (1000 + a.range * 37 + m.range * 11)::decimal(38, 9) as mrr, m.range > 0 as is_complete
 from range(12) m, range({accounts}) a;
-create table metrics.whop_wallet_net_revenue_monthly as
+create table metrics.fct_whop_wallet_net_revenue_monthly as
 select 'acct' || lpad(a.range::varchar, 3, '0') as account, 'monthly_net' as series,
        date_trunc('month', current_date - to_months(m.range::integer))::date as month, 'usd' as currency,
        (5000 + a.range * 13 - m.range * 7)::decimal(38, 9) as net_revenue, 40::bigint as line_count,

@@ -46,7 +46,7 @@ def _show(path: str, datasets: list[str]) -> None:
 
 
 MART_QUERIES = {
-    "metrics.mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)": "select account, month, currency, series, as_of, mrr, is_complete from metrics.mrr_monthly "
+    "metrics.fct_mrr_monthly (Stripe MRR by account, month and currency, major units; a running month is incomplete)": "select account, month, currency, series, as_of, mrr, is_complete from metrics.fct_mrr_monthly "
     "order by month desc, series limit 6",
     "metrics.fct_metric_values (one row per provider, account, series, metric, grain, period, dimension)": "select provider, account, series, metric_id, metric, grain, period_start, period_end, dimension_name, "
     "dimension_value, value, currency, is_complete from metrics.fct_metric_values "

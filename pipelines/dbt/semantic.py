@@ -120,7 +120,7 @@ class MetricFlow:
         try:
             return self.fetch(sql, keys=keys)
         except Exception as exc:
-            missing = "fct_metric_values" in str(exc) or "metric_series" in str(exc)
+            missing = "fct_metric_values" in str(exc) or "dim_metric_series" in str(exc)
             hint = (
                 f"the metrics mart is not built - run `metricsync transform --destination {self.destination}` first"
                 if missing

@@ -1,6 +1,6 @@
 """The headline metrics for the report, read from the marts `transform` publishes (dataset
-`metrics`), not from the loaded tables: `mrr_monthly` (monthly MRR per account and currency, a
-running month marked incomplete), `whop_wallet_net_revenue_monthly`, and the periods of
+`metrics`), not from the loaded tables: `fct_mrr_monthly` (monthly MRR per account and currency, a
+running month marked incomplete), `fct_whop_wallet_net_revenue_monthly`, and the periods of
 `fct_metric_values` for Stripe's active subscriptions and Statsig's metrics. The semantic layer
 (`metricsync query`) computes its metrics from the same `fct_metric_values`; it is not asked here
 because MetricFlow's start (a dbt parse of the project, then its engine) takes longer than the
@@ -22,7 +22,7 @@ QUERIES = (
         "mrr",
         "Monthly recurring revenue (Stripe)",
         "currency",
-        "mrr_monthly",
+        "fct_mrr_monthly",
         "select month, account, currency, series, sum(mrr) as value, bool_and(is_complete) as is_complete "
         "from {table} where mrr is not null {where} "
         "group by month, account, currency, series order by account, currency, series, month",
@@ -32,7 +32,7 @@ QUERIES = (
         "net_revenue",
         "Net revenue per month (Whop wallet)",
         "currency",
-        "whop_wallet_net_revenue_monthly",
+        "fct_whop_wallet_net_revenue_monthly",
         "select month, account, currency, series, sum(net_revenue) as value, bool_and(is_complete) as is_complete "
         "from {table} where true {where} "
         "group by month, account, currency, series order by account, currency, series, month",

@@ -38,7 +38,7 @@ def test_make_demo_runs_as_written(isolated):
     assert re.search(r"^whop: \d+ windows checked, \d+ rows compared, [1-9]\d* periods drifted", found, re.M), found
     assert "re-verify clean" in repaired
     assert "transform: ok - " in out
-    marts = out.split("metrics.mrr_monthly")[1]
+    marts = out.split("metrics.fct_mrr_monthly")[1]
     assert marts.splitlines()[1].split(" | ") == [
         "  account",
         "month",
@@ -50,8 +50,8 @@ def test_make_demo_runs_as_written(isolated):
     ]
     assert "$ metricsync query mrr --grain month --by account currency\nmonth " in out
     warehouse = Warehouse("duckdb", path)
-    complete = warehouse.query("select count(*) from metrics.mrr_monthly where is_complete")[0][0]
-    running = warehouse.query("select count(*) from metrics.mrr_monthly where not is_complete")[0][0]
+    complete = warehouse.query("select count(*) from metrics.fct_mrr_monthly where is_complete")[0][0]
+    running = warehouse.query("select count(*) from metrics.fct_mrr_monthly where not is_complete")[0][0]
     assert complete > 0 and running > 0  # past months, and the month still running marked as such
     recorded = warehouse.query("select provider, exit_code from metricsync_history.runs order by provider")
     assert recorded == [(p, 0) for p in sorted(("whop", "stripe_analytics", "posthog", "statsig"))]

@@ -171,7 +171,7 @@ def test_whop_wallet_net_revenue_monthly_is_the_net_income_lines_per_month(loade
     lines = [k for k in sorted(LINE_CATEGORIES) if "net_income" in LINE_CATEGORIES[k][1]]
     truth = sandbox.by_name["whop"].wallet_totals(START.replace(day=1), TODAY, "month", lines)
     rows = loaded_duckdb.query(
-        "select series, month, currency, net_revenue, line_count from metrics.whop_wallet_net_revenue_monthly"
+        "select series, month, currency, net_revenue, line_count from metrics.fct_whop_wallet_net_revenue_monthly"
     )
     assert {r[0] for r in rows} == {"monthly_net"}  # only the query filtered to net_income
     assert {(month, currency): (amount, count) for _s, month, currency, amount, count in rows} == truth

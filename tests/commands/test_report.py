@@ -118,7 +118,7 @@ def test_a_warehouse_not_transformed_yet_says_what_to_run(isolated, monkeypatch,
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(isolated / "empty.duckdb"))
     code, out, err = cli(capsys, "report")
     assert code == 0
-    hint = "report: Monthly recurring revenue (Stripe): the mart metrics.mrr_monthly is not built - run "
+    hint = "report: Monthly recurring revenue (Stripe): the mart metrics.fct_mrr_monthly is not built - run "
     assert f"{hint}metricsync transform --destination duckdb" in err.splitlines()
     assert hint in (isolated / "report.html").read_text()
 

@@ -50,16 +50,16 @@ def _source(manifest: dict, source: str, table: str) -> dict:
     "change, expected",
     [
         (  # a column the model outputs loses its description
-            lambda m, c: _node(m, "mrr_monthly")["columns"]["as_of"].update(description=" "),
-            ["mrr_monthly.as_of has no description"],
+            lambda m, c: _node(m, "fct_mrr_monthly")["columns"]["as_of"].update(description=" "),
+            ["fct_mrr_monthly.as_of has no description"],
         ),
         (  # a description left behind by a renamed column
             lambda m, c: _node(m, "fct_metric_values")["columns"].update(value_minor={"description": "minor"}),
             ["fct_metric_values.value_minor is described but fct_metric_values has no such column"],
         ),
         (  # the model outputs a column nobody described
-            lambda m, c: c[("metrics", "whop_wallet_net_revenue_monthly")].add("gross_revenue"),
-            ["whop_wallet_net_revenue_monthly.gross_revenue has no description"],
+            lambda m, c: c[("metrics", "fct_whop_wallet_net_revenue_monthly")].add("gross_revenue"),
+            ["fct_whop_wallet_net_revenue_monthly.gross_revenue has no description"],
         ),
         (  # a definition view's passed-through column is described on its source table, or nowhere
             lambda m, c: _source(m, "statsig", "metrics")["columns"].pop("directionality"),

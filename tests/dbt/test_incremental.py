@@ -24,8 +24,8 @@ WALLET = "/api/v1/stats/time_series"
 MARTS = {  # the published marts, each as a set of rows in a fixed column order
     "fct_metric_values": "provider, account, series, metric_id, metric, grain, period_start, period_end, "
     "dimension_name, dimension_value, value, value_double, currency, is_complete, loaded_at, load_id",
-    "mrr_monthly": "month, account, currency, series, as_of, mrr, is_complete",
-    "whop_wallet_net_revenue_monthly": "account, series, month, currency, net_revenue, line_count, is_complete",
+    "fct_mrr_monthly": "month, account, currency, series, as_of, mrr, is_complete",
+    "fct_whop_wallet_net_revenue_monthly": "account, series, month, currency, net_revenue, line_count, is_complete",
 }
 
 
@@ -48,13 +48,13 @@ def transform(warehouse, tmp_path, *flags: str) -> None:
 
 def project_with_reader(tmp_path, role: str) -> None:
     """The project's own copy in the working directory (as `init --with-dbt` makes), its marts' `grants`
-    naming a reader role (the same line declares the exports'; both are replaced)."""
+    naming a reader role (the same line declares the deprecated old names' and the exports'; all are replaced)."""
     local = tmp_path / "transform"
     shutil.copytree(packaged(), local, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
     config = local / "dbt_project.yml"
     text = config.read_text()
     declared = "+grants: \"{{ {'select': var('metricsync_reader_roles')}"
-    assert text.count(declared) == 2  # the marts and the exports (rpt_*), each its line
+    assert text.count(declared) == 3  # the marts, the old names' views and the exports (rpt_*), each its line
     line = next(line for line in text.splitlines() if declared in line)
     config.write_text(text.replace(line, f"      +grants: {{select: [{role}]}}"))
 
@@ -115,8 +115,14 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     conn = psycopg2.connect(warehouse.credentials)
     conn.autocommit = True
     conn.cursor().execute(
-        "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.mrr_monthly group by month; "
-        "create view public.my_facts as select provider, count(*) as n from metrics.fct_metric_values group by provider"
+        "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.fct_mrr_monthly group by month; "
+        "create view public.my_facts as select provider, count(*) as n from metrics.fct_metric_values group by provider; "
+        # on the deprecated old name (a view of fct_mrr_monthly), and on the table a previous release
+        # published under an old name (now a view, kept a table while a user's view depends on it)
+        "create view public.my_old_mrr as select count(*) as n from metrics.mrr_monthly; "
+        "drop view metrics.metric_series; "
+        "create table metrics.metric_series as select * from metrics.dim_metric_series where false; "
+        "create view public.my_series as select count(*) as n from metrics.metric_series"
     )
     conn.close()
     count = "select count(*) from metrics.fct_metric_values"
@@ -147,26 +153,35 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     assert revised[0][0] > 0  # the revised days come from the new loads
 
     views = "select (select sum(n) from public.my_facts), (select count(*) from public.my_mrr)"
-    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.fct_mrr_monthly)")
+    assert as_role(warehouse, reader, "select count(*) from metrics.fct_mrr_monthly") == user(
+        "select count(*) from metrics.fct_mrr_monthly"
+    )
+    old_names = "select (select n from public.my_old_mrr), (select n from public.my_series)"
+    renamed = "select (select count(*) from metrics.fct_mrr_monthly), (select count(*) from metrics.dim_metric_series)"
+    assert user(old_names) == user(renamed) and min(user(renamed)[0]) > 0
     assert as_role(warehouse, reader, "select count(*) from metrics.mrr_monthly") == user(
-        "select count(*) from metrics.mrr_monthly"
+        "select count(*) from metrics.fct_mrr_monthly"
     )
 
     transform(warehouse, tmp_path, "--full-refresh")
     batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
     assert batch - new  # every load's rows were computed again
     assert marts(warehouse) == nightly
-    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.mrr_monthly)")
+    assert user(views) == user(f"select ({count}), (select count(distinct month) from metrics.fct_mrr_monthly)")
+    assert user(old_names) == user(renamed)
     assert as_role(warehouse, reader, count) == user(count)
 
     # a mart whose columns changed is re-created: the user's view stops it, named, exit 7
     conn = psycopg2.connect(warehouse.credentials)
     conn.autocommit = True
-    conn.cursor().execute("alter table metrics.mrr_monthly add column note text")
+    conn.cursor().execute("alter table metrics.fct_mrr_monthly add column note text")
     conn.close()
     done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
     assert done.returncode == 7, done.stderr + done.stdout
-    assert "public.my_mrr depends on it" in done.stderr and "drop view public.my_mrr" in done.stderr
+    # the user's views on it and on its deprecated old name (a view of it that must be dropped too)
+    assert "public.my_mrr, public.my_old_mrr depend on it" in done.stderr, done.stderr
+    assert "drop view public.my_mrr" in done.stderr
     assert "Traceback" not in done.stderr
     assert user("select count(*) from information_schema.columns where column_name = 'note'") == [(1,)]
     assert marts(warehouse) == nightly  # nothing published

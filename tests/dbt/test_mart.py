@@ -2,7 +2,7 @@
 from the sandbox (each account has its own numbers there), an upstream rename, delete and revision,
 a second load, then ONE `transform` per warehouse shared by the module. The mart must equal each
 account's own sandbox truth; Stripe money must match literal amounts (JPY, ISK, KWD, USD, MGA);
-`mrr_monthly` must take the month-end value of a complete period; two Statsig metric types of one
+`fct_mrr_monthly` must take the month-end value of a complete period; two Statsig metric types of one
 name, huge and tiny Statsig values and NULL breakdowns must survive; every definition has one
 current row; and a build that fails a test publishes nothing (the last test: it breaks the data).
 """
@@ -270,7 +270,7 @@ def test_mrr_monthly_takes_the_month_end_of_a_complete_period(built, series, day
             for start, value in totals.items()
         }
         rows = warehouse.query(
-            "select month, as_of, mrr, is_complete from metrics.mrr_monthly "
+            "select month, as_of, mrr, is_complete from metrics.fct_mrr_monthly "
             f"where series = '{series}' and account = '{account['name']}'"
         )
         assert {r[0]: tuple(r[1:]) for r in rows} == _expected_monthly(periods), account["name"]
@@ -400,7 +400,7 @@ def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built):
     """Runs last: breaks a raw row (a currency Stripe does not have), so a dbt test fails."""
     warehouse, _, workdir = built
     before = warehouse.query("select count(*), sum(value) from metrics.fct_metric_values")
-    monthly = warehouse.query("select count(*) from metrics.mrr_monthly")
+    monthly = warehouse.query("select count(*) from metrics.fct_mrr_monthly")
     _execute(
         warehouse,
         "insert into stripe_analytics.metric_results (account, query_name, timestamp, metric, name, "
@@ -413,7 +413,7 @@ def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built):
     assert done.returncode == 7, done.stderr + done.stdout
     assert "transform: nothing published - metrics keeps the previous mart" in done.stderr
     assert warehouse.query("select count(*), sum(value) from metrics.fct_metric_values") == before
-    assert warehouse.query("select count(*) from metrics.mrr_monthly") == monthly
+    assert warehouse.query("select count(*) from metrics.fct_mrr_monthly") == monthly
 
 
 def _execute(warehouse, sql: str) -> None:

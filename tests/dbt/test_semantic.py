@@ -316,7 +316,7 @@ def test_mrr_by_month_agrees_with_the_mrr_monthly_mart_running_month_included(bu
     mart = {
         (month.isoformat(), account, series, currency): (Decimal(mrr), as_of.isoformat(), str(complete).lower())
         for month, account, series, currency, mrr, as_of, complete in raw(
-            built, "select month, account, series, currency, mrr, as_of, is_complete from metrics.mrr_monthly"
+            built, "select month, account, series, currency, mrr, as_of, is_complete from metrics.fct_mrr_monthly"
         )
     }
     running = TODAY.replace(day=1).isoformat()
@@ -344,7 +344,8 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
     assert {(r["month"], r["series"], r["currency"]): Decimal(r["net_revenue"]) for r in rows} == expected
     assert {r["series"] for r in rows} == {"monthly_net"}  # daily_all (every category) is not net revenue
     mart = raw(
-        built, "select month, series, currency, net_revenue, is_complete from metrics.whop_wallet_net_revenue_monthly"
+        built,
+        "select month, series, currency, net_revenue, is_complete from metrics.fct_whop_wallet_net_revenue_monthly",
     )
     assert {(m.isoformat(), s, c): Decimal(v) for m, s, c, v, _done in mart} == expected
     assert {m.isoformat(): done for m, _s, _c, _v, done in mart} == {  # monthly periods: complete once ended
@@ -427,7 +428,7 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
             str(BIN / "dbt"),
             "run",
             "--select",
-            "metric_series",
+            "dim_metric_series",
             "--vars",
             json.dumps({"metricsync_statsig_additive_metrics": [one]}),
         ],
@@ -497,7 +498,7 @@ def test_saved_queries_are_exported_as_published_tables_equal_to_the_raw_rows(bu
         )
     }
     assert {key: value for key, (value, _done) in mrr.items() if key in expected} == expected
-    # and a weekly series' first loaded month, which mrr_monthly shows and MetricFlow cannot (above)
+    # and a weekly series' first loaded month, which fct_mrr_monthly shows and MetricFlow cannot (above)
     assert {key[2] for key in mrr.keys() - expected.keys()} <= {"revenue_weekly"}
     running = TODAY.replace(day=1).isoformat()
     assert {key[0]: done for key, (_v, done) in mrr.items() if key[0] >= running} == {running: False}

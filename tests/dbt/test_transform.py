@@ -113,6 +113,24 @@ def test_fct_metric_values_equals_sandbox_truth_after_a_revision(sandbox, wareho
     providers = warehouse.query("select distinct provider from metrics.dim_metric_definitions where is_current")
     assert {r[0] for r in providers} == {"posthog", "statsig", "whop", "stripe_analytics"}
 
+    # the renamed marts' old names are views of them; where an earlier release published one as a
+    # table (and no view of a user's reads it), the next publish makes it the view
+    warehouse.execute("drop view metrics.mrr_monthly")
+    warehouse.execute("create table metrics.mrr_monthly as select * from metrics.fct_mrr_monthly where 1 = 0")
+    done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    old = "('mrr_monthly', 'whop_wallet_net_revenue_monthly', 'metric_series')"
+    kinds = warehouse.query(
+        f"select table_name, table_type from information_schema.tables where table_schema = 'metrics' and table_name in {old}"
+    )
+    assert sorted(kinds) == [
+        ("metric_series", "VIEW"),
+        ("mrr_monthly", "VIEW"),
+        ("whop_wallet_net_revenue_monthly", "VIEW"),
+    ]
+    monthly = sorted(warehouse.query("select * from metrics.fct_mrr_monthly"), key=repr)
+    assert monthly and sorted(warehouse.query("select * from metrics.mrr_monthly"), key=repr) == monthly
+
 
 def test_a_broken_row_fails_a_dbt_test_and_the_command(sandbox, run, monkeypatch, tmp_path):
     path = str(tmp_path / "broken.duckdb")

@@ -36,6 +36,24 @@ class Warehouse:
         finally:
             conn.close()
 
+    def execute(self, sql: str) -> None:
+        """A statement that writes (DuckDB or Postgres), committed: what a user does beside the marts."""
+        if self.name == "duckdb":
+            import duckdb
+
+            with duckdb.connect(self.credentials) as conn:
+                conn.execute(sql)
+            return
+        import psycopg2
+
+        conn = psycopg2.connect(self.credentials)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
     def tables(self, dataset: str) -> set[str]:
         rows = self.query(f"select table_name from information_schema.tables where table_schema = '{dataset}'")
         return {r[0] for r in rows}

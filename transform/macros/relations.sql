@@ -27,26 +27,31 @@
     {{ return(found) }}
 {%- endmacro %}
 
-{% macro typed_select(relation, columns, where=none) -%}
-    {#- `select cast(<expr> as <type>) as <name>, ... from <relation> as src` for columns given as
-        [name, type, expression] (expression may use `src.`); with no relation, the same columns
-        and no rows. The load's time comes from the dataset's `_dlt_loads`. -#}
-    {%- if relation is none %}
-    select
-        {%- for name, type, expression in columns %}
-        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
-    where 1 = 0
-    {%- else %}
-    select
-        {%- for name, type, expression in columns %}
-        cast({{ expression }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ relation }} as src
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
-    {%- endif %}
+{% macro raw_or_empty(relation, columns) -%}
+    {#- `relation`, or - when it is not loaded (none) - a subquery with no rows and the `columns`
+        given as [name, type]: the raw columns the staging model reads, so its SQL is the same either way -#}
+    {%- if relation is none -%}
+    (
+        select
+            {%- for name, type in columns %}
+            cast(null as {{ type }}) as {{ adapter.quote(name) }}{{ "," if not loop.last }}
+            {%- endfor %}
+        where 1 = 0
+    )
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro loads(provider) -%}
+    {#- the provider's `_dlt_loads` (load_id, inserted_at), or no rows when it is not loaded -#}
+    {{- metricsync.raw_or_empty(metricsync.loads_relation(provider), [['load_id', 'text'], ['inserted_at', 'timestamptz']]) -}}
+{%- endmacro %}
+
+{% macro shifted(load_time) -%}
+    {#- a load's time moved by `metricsync_clock_shift_days` (the transform sets it when METRICSYNC_TODAY moves the clock) -#}
+    {%- set shift = var('metricsync_clock_shift_days', 0) | int -%}
+    {{ load_time }}{% if shift %} + interval '{{ shift }} days'{% endif %}
 {%- endmacro %}
 
 {% macro account(relation) -%}
@@ -55,28 +60,13 @@
 {%- endmacro %}
 
 {% macro load_id(relation) -%}
-    {#- `src._dlt_load_id`, or null for rows loaded before the loader added it to Arrow pages -#}
-    {%- if '_dlt_load_id' in metricsync.raw_columns(relation) -%}src._dlt_load_id{%- else -%}null{%- endif -%}
+    {#- `src._dlt_load_id`, or null for rows loaded before the loader added it to Arrow pages
+        (none: the empty `raw_or_empty` subquery, which has it) -#}
+    {%- if relation is none or '_dlt_load_id' in metricsync.raw_columns(relation) -%}src._dlt_load_id{%- else -%}null{%- endif -%}
 {%- endmacro %}
 
 {% macro loads_relation(provider) -%}
     {{ return(metricsync.raw_relation(provider, '_dlt_loads')) }}
-{%- endmacro %}
-
-{% macro with_loaded_at(provider, staged) -%}
-    {#- `staged` (a select with a `load_id` column) plus `loaded_at`: when its load landed (moved by
-        `metricsync_clock_shift_days`, which the transform sets when METRICSYNC_TODAY moves the clock) -#}
-    {%- set loads = metricsync.loads_relation(provider) %}
-    {%- set shift = var('metricsync_clock_shift_days', 0) | int %}
-    select staged.*, loads.inserted_at{% if shift %} + interval '{{ shift }} days'{% endif %} as loaded_at
-    from ({{ staged }}) as staged
-    left join (
-        {%- if loads is none %}
-        select cast(null as text) as load_id, cast(null as timestamptz) as inserted_at where 1 = 0
-        {%- else %}
-        select load_id, inserted_at from {{ loads }}
-        {%- endif %}
-    ) as loads on loads.load_id = staged.load_id
 {%- endmacro %}
 
 {% macro is_number(column) -%}

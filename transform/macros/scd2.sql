@@ -1,32 +1,26 @@
-{#- Views over dlt scd2 tables: every version of every definition (history), with its columns as
-    loaded plus `account` ('' without accounts), `valid_from`, `valid_to` (null while current) and `is_current`. `required` are the
-    columns the marts read, given as [name, type] for when the table is not loaded. -#}
+{#- The staging views over dlt scd2 tables (stg_<provider>__<table>_history) select a definition's
+    own columns as loaded - the provider may add some, and `dim_metric_definitions` keeps them all
+    in `attributes` - then dlt's scd2 columns as `valid_from`, `valid_to` (null while current) and
+    `is_current`. -#}
 
-{% macro scd2_history(provider, table, required) -%}
-    {%- set raw = metricsync.raw_relation(provider, table) -%}
-    {%- set columns = metricsync.raw_columns(raw) -%}
-    {%- if raw is none %}
-    {%- set typed = [] -%}
-    {%- for name, type in required -%}{%- do typed.append([name, type, '']) -%}{%- endfor %}
-    {{ metricsync.typed_select(none, typed + [['account', 'text', ''],
-        ['valid_from', 'timestamptz', ''], ['valid_to', 'timestamptz', ''], ['is_current', 'boolean', ''],
-        ['load_id', 'text', '']]) }}
-    {%- else %}
-    select
-        {%- for name in columns if not name.startswith('_dlt') and name != 'account' %}
-        src.{{ adapter.quote(name) }},
-        {%- endfor %}
-        cast({{ metricsync.account(raw) }} as text) as account,
-        src._dlt_valid_from as valid_from,
-        src._dlt_valid_to as valid_to,
-        src._dlt_valid_to is null as is_current,
-        {{ metricsync.load_id(raw) }} as load_id
-    from {{ raw }} as src
-    {%- endif %}
+{% macro scd2_columns(relation, required) -%}
+    {#- `src."<name>", ...`: the loaded table's own columns in its order (not dlt's, not `account`),
+        or the `required` ones ([name, type], the columns the marts read) when it is not loaded -#}
+    {%- set names = [] -%}
+    {%- if relation is none -%}
+        {%- for name, type in required -%}{%- do names.append(name) -%}{%- endfor -%}
+    {%- else -%}
+        {%- for name in metricsync.raw_columns(relation) if not name.startswith('_dlt') and name != 'account' -%}
+            {%- do names.append(name) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for name in names -%}src.{{ adapter.quote(name) }}{{ ",\n    " if not loop.last }}{%- endfor -%}
 {%- endmacro %}
 
-{% macro scd2_current(history) -%}
-    select * from {{ history }} where is_current
+{% macro scd2_source(relation, required) -%}
+    {#- the scd2 table, or no rows with the `required` columns and dlt's when it is not loaded -#}
+    {{- metricsync.raw_or_empty(relation, required + [['_dlt_valid_from', 'timestamptz'],
+        ['_dlt_valid_to', 'timestamptz'], ['_dlt_load_id', 'text']]) -}}
 {%- endmacro %}
 
 {% macro attributes(relation, exclude=[]) -%}

@@ -2,8 +2,15 @@
     the query's own time zone, and that day starts a period of the query's interval. A Tokyo
     January bucket (2025-12-31 15:00 UTC) must be 2026-01-01, never December. The rows of the
     loads this build took (every load on a full build: macros/incremental.sql). -#}
-select query_name, bucket_at, timezone, grain, period_start
+select
+    query_name,
+    bucket_at,
+    timezone,
+    grain,
+    period_start
 from {{ ref('stg_stripe_analytics__metric_results') }}
-where load_id in (select load_id from {{ metricsync.batch_loads(ref('fct_metric_values')) }})
-  and (period_start <> {{ metricsync.local_day('bucket_at', 'timezone') }}
-   or period_start <> {{ metricsync.period_start('period_start', 'grain') }})
+where load_id in (select batch.load_id from {{ metricsync.batch_loads(ref('fct_metric_values')) }} as batch)
+    and (
+        period_start <> {{ metricsync.local_day('bucket_at', 'timezone') }}
+        or period_start <> {{ metricsync.period_start('period_start', 'grain') }}
+    )

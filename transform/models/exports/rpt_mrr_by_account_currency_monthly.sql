@@ -10,4 +10,4 @@ select
     mrr,
     as_of,
     is_complete
-from {{ ref('mrr_monthly') }}
+from {{ ref('fct_mrr_monthly') }}

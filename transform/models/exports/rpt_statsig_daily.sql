@@ -10,7 +10,7 @@ select
     series.is_additive,
     sum(facts.value) as value
 from {{ ref('fct_metric_values') }} as facts
-inner join {{ ref('metric_series') }} as series
+inner join {{ ref('dim_metric_series') }} as series
     on series.series_key = facts.provider || '|' || facts.account || '|' || facts.series || '|' || facts.metric_id
 where facts.provider = 'statsig' and facts.grain = 'day' and facts.is_complete
 group by facts.period_start, facts.series, series.statsig_metric_type, facts.dimension_value, series.is_additive

@@ -7,5 +7,5 @@ select
     currency,
     sum(net_revenue) as net_revenue,
     bool_and(is_complete) as is_complete
-from {{ ref('whop_wallet_net_revenue_monthly') }}
+from {{ ref('fct_whop_wallet_net_revenue_monthly') }}
 group by month, series, currency

@@ -1,2 +1,4 @@
 {#- The current version of each posthog.group_type_metrics definition. -#}
-{{ metricsync.scd2_current(ref('stg_posthog__group_type_metrics_history')) }}
+select *
+from {{ ref('stg_posthog__group_type_metrics_history') }}
+where is_current

@@ -1,2 +1,4 @@
 {#- The current version of each posthog.group_types definition. -#}
-{{ metricsync.scd2_current(ref('stg_posthog__group_types_history')) }}
+select *
+from {{ ref('stg_posthog__group_types_history') }}
+where is_current

@@ -1,2 +1,4 @@
 {#- The current version of each statsig.metrics definition. -#}
-{{ metricsync.scd2_current(ref('stg_statsig__metrics_history')) }}
+select *
+from {{ ref('stg_statsig__metrics_history') }}
+where is_current

@@ -1,2 +1,4 @@
 {#- The current version of each whop.wallet_groupings definition. -#}
-{{ metricsync.scd2_current(ref('stg_whop__wallet_groupings_history')) }}
+select *
+from {{ ref('stg_whop__wallet_groupings_history') }}
+where is_current

@@ -1,2 +1,14 @@
-{#- Every version of whop.wallet_groupings (scd2): valid_from, valid_to (null = current), is_current. -#}
-{{ metricsync.scd2_history('whop', 'wallet_groupings', [['key', 'text'], ['name', 'text']]) }}
+{#- Every version of whop.wallet_groupings (dlt scd2): its own columns as loaded (`key`, `name` and
+    any the API adds), the account, when the version was loaded (`valid_from`), when it changed or
+    was deleted upstream (`valid_to`, null while current) and `is_current`. -#}
+{%- set raw = metricsync.raw_relation('whop', 'wallet_groupings') -%}
+{%- set required = [['key', 'text'], ['name', 'text']] -%}
+
+select
+    {{ metricsync.scd2_columns(raw, required) }},
+    cast({{ metricsync.account(raw) }} as text) as account,
+    src._dlt_valid_from as valid_from,
+    src._dlt_valid_to as valid_to,
+    src._dlt_valid_to is null as is_current,
+    {{ metricsync.load_id(raw) }} as load_id
+from {{ metricsync.scd2_source(raw, required) }} as src

@@ -8,19 +8,29 @@
 {%- set additive = var('metricsync_statsig_additive_metrics', []) %}
 {%- set listed = [] %}
 {%- for item in additive %}{% do listed.append("'" ~ (item | replace("'", "''")) ~ "'") %}{% endfor %}
+{%- set is_additive = "metric_name in (" ~ (listed | join(', ')) ~ ") or metric_name || '::' || metric_type in ("
+    ~ (listed | join(', ')) ~ ")" if listed else "false" %}
 
 with attributes as (
-    select 'whop' as provider, account, query_name as series, measures.metric_id,
-           coalesce(reporting_category, '') as reporting_category, '' as statsig_metric_type, false as is_additive
-    from {{ ref('stg_whop__wallet_time_series') }}
+    select
+        'whop' as provider,
+        wallet.account,
+        wallet.query_name as series,
+        measures.metric_id,
+        coalesce(wallet.reporting_category, '') as reporting_category,
+        '' as statsig_metric_type,
+        false as is_additive
+    from {{ ref('stg_whop__wallet_time_series') }} as wallet
     cross join (values ('amount'), ('line_count')) as measures (metric_id)  -- as fct_metric_values names them
     union all
-    select 'statsig', account, metric_name, metric_name || '::' || metric_type, '', metric_type,
-    {%- if listed %}
-           metric_name in ({{ listed | join(', ') }}) or metric_name || '::' || metric_type in ({{ listed | join(', ') }})
-    {%- else %}
-           false
-    {%- endif %}
+    select
+        'statsig' as provider,
+        account,
+        metric_name as series,
+        metric_name || '::' || metric_type as metric_id,
+        '' as reporting_category,
+        metric_type as statsig_metric_type,
+        {{ is_additive }} as is_additive
     from {{ ref('stg_statsig__metric_values') }}
 )
 

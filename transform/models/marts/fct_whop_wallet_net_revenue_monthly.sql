@@ -45,4 +45,4 @@ select
     ) as is_complete
 from net
 left join coverage
-    on coverage.account = net.account and coverage.series = net.series and coverage.month = net.month
+    on net.account = coverage.account and net.series = coverage.series and net.month = coverage.month
