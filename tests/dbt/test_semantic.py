@@ -182,18 +182,30 @@ def _month(day: dt.date) -> str:
     return day.replace(day=1).isoformat()
 
 
-def _level(rows: list, month: str) -> dict:
-    """A level's answer in `month`: one answer key, then the last complete period starting in it
-    (when its periods fit the month: two of them, or the last one ending in it), else in a running
-    month whose running period ends in it the last complete period ending in it."""
-    starting = [r for r in rows if _month(r[1]) == month]
-    ending = [r for r in rows if _month(r[2]) == month]
+def _bucket(day: dt.date, grain: str) -> str:
+    """The first day of the day, week (Monday, as MetricFlow's) or month holding `day`."""
+    start = {"day": day, "week": day - dt.timedelta(days=day.weekday()), "month": day.replace(day=1)}[grain]
+    return start.isoformat()
+
+
+def _days(bucket: str, grain: str) -> int:
+    return (_end(dt.date.fromisoformat(bucket), grain) - dt.date.fromisoformat(bucket)).days + 1
+
+
+def _level(rows: list, bucket: str, grain: str = "month") -> dict:
+    """A level's answer in `bucket`: one answer key, then the last complete period starting in it
+    when its periods fit the bucket (two of them, the last one ending in it, or periods shorter than
+    the bucket: a weekly series' first month, its one week straddling the month's end), else in a
+    running bucket whose running period ends in it the last complete period ending in it."""
+    starting = [r for r in rows if _bucket(r[1], grain) == bucket]
+    ending = [r for r in rows if _bucket(r[2], grain) == bucket]
     if len({r[0] for r in starting}) != 1:
         return {}
     done, done_ending = [r for r in starting if r[4]], [r for r in ending if r[4]]
     open_rows = sum(not r[4] for r in starting)
     last_end_by_end = max((r[2] for r in done_ending), default=None)
-    if done and (len({r[1] for r in done}) >= 2 or max(r[2] for r in done) == last_end_by_end):
+    shorter = any((r[2] - r[1]).days + 1 < _days(bucket, grain) for r in done)
+    if done and (len({r[1] for r in done}) >= 2 or max(r[2] for r in done) == last_end_by_end or shorter):
         as_of = max(r[1] for r in done)
         return {
             "": sum(r[3] for r in done if r[1] == as_of),
@@ -206,10 +218,12 @@ def _level(rows: list, month: str) -> dict:
     return {}
 
 
-def _flow(rows: list, month: str) -> dict:
-    """A flow's answer in `month`: one answer key, and no period straddling the month's start or end."""
-    starting = [r for r in rows if _month(r[1]) == month]
-    ending = [r for r in rows if _month(r[2]) == month]
+def _flow(rows: list, bucket: str, grain: str = "month") -> dict:
+    """A flow's answer in `bucket`: one answer key, and no period straddling the bucket's start or
+    end; complete when every period had ended when loaded and the first starts on the bucket's first
+    day (a start date inside the bucket leaves it partial)."""
+    starting = [r for r in rows if _bucket(r[1], grain) == bucket]
+    ending = [r for r in rows if _bucket(r[2], grain) == bucket]
     if (
         len({r[0] for r in starting}) != 1
         or not ending
@@ -217,17 +231,18 @@ def _flow(rows: list, month: str) -> dict:
         or max(r[2] for r in starting) != max(r[2] for r in ending)
     ):
         return {}
-    return {"": sum(r[3] for r in starting), "_is_complete": all(r[4] for r in starting)}
+    whole = all(r[4] for r in starting) and min(r[1] for r in starting).isoformat() == bucket
+    return {"": sum(r[3] for r in starting), "_is_complete": whole}
 
 
-def month_answers(built) -> dict:
-    """{metric or companion: {month: answer}} of each metric asked by month alone, from the raw rows."""
+def answers(built, grain: str = "month") -> dict:
+    """{metric or companion: {bucket: answer}} of each metric asked by `grain` alone, from the raw rows."""
     truth: dict = {name: {} for name in ANSWERS}
     for metric, rows in raw_series(built).items():
         rule = _level if metric in LEVELS else _flow
-        for month in sorted({_month(r[1]) for r in rows}):
-            for suffix, value in rule(rows, month).items():
-                truth[metric + suffix][month] = float(value) if isinstance(value, Decimal) else value
+        for bucket in sorted({_bucket(r[1], grain) for r in rows}):
+            for suffix, value in rule(rows, bucket, grain).items():
+                truth[metric + suffix][bucket] = float(value) if isinstance(value, Decimal) else value
     return truth
 
 
@@ -239,7 +254,6 @@ def test_dbt_parse_mf_validate_configs_and_mf_query_as_the_readme_shows(built, m
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     out = tmp_path / "mrr.csv"
     readme_query = built.name == "duckdb"  # the README's `mf query`, on one destination (each mf start is slow)
-    every = tmp_path / "every.csv"
     commands = [["dbt", "parse"], ["mf", "validate-configs"]] + readme_query * [
         [
             "mf",
@@ -251,7 +265,6 @@ def test_dbt_parse_mf_validate_configs_and_mf_query_as_the_readme_shows(built, m
             "--csv",
             str(out),
         ],
-        ["mf", "query", "--metrics", ",".join(ANSWERS), "--group-by", "metric_time__month", "--csv", str(every)],
     ]
     for command in commands:
         done = subprocess.run(
@@ -267,17 +280,88 @@ def test_dbt_parse_mf_validate_configs_and_mf_query_as_the_readme_shows(built, m
         (r["metric_time__month"][:10], r["account"], r["series"], r["metric_value__currency"]): float(r["mrr"])
         for r in rows
         if r["mrr"] != ""
-    }  # a bucket without an answer (see month_answers)
+    }  # a bucket without an answer (see answers)
     assert got == pytest.approx({key: float(value) for key, value in expected.items()})  # mf prints floats
 
-    # every metric asked with only metric_time (no series, no currency): the answer of each
-    # month, as the rules say from the raw rows - none where two currencies or series meet
-    with open(every) as handle:
-        answered = list(csv.DictReader(handle))
-    truth = month_answers(built)
+
+def _mf(project: Path, *argv: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    done = subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def asked(built, tmp_path_factory):
+    """Every metric of the semantic manifest (as `dbt parse` wrote it, not a list of ours) asked
+    with MetricFlow's own CLI with only `metric_time` (day, week, month), on DuckDB (one destination:
+    the definitions are the same on every warehouse, and each mf start is slow):
+    {"answers" | "parts": {grain: [csv row]}}; parts are the building blocks (`meta.part`)."""
+    if built.name != "duckdb":
+        pytest.skip("the metric definitions are the same on every warehouse")
+    from metricsync.cli import main
+
+    project = tmp_path_factory.mktemp("every") / "transform"
+    shutil.copytree(ROOT / "transform", project, ignore=shutil.ignore_patterns("target", "logs", "profiles.yml"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DESTINATION__DUCKDB__CREDENTIALS", built.credentials)
+        assert main(["query", "--write-profile", str(project), "--destination", "duckdb"]) == 0
+    _mf(project, "dbt", "parse")
+    metrics = json.loads((project / "target" / "semantic_manifest.json").read_text())["metrics"]
+    kinds = {"parts": [], "answers": []}
+    for metric in metrics:
+        kinds["parts" if (metric.get("config") or {}).get("meta", {}).get("part") else "answers"].append(metric["name"])
+    assert len(kinds["answers"]) == len(ANSWERS) and kinds["parts"]
+    got: dict = {"answers": {}, "parts": {}}
+    for kind, grain in [(kind, grain) for kind in kinds for grain in ("day", "week", "month")]:
+        out = project / f"{kind}_{grain}.csv"
+        _mf(
+            project,
+            "mf",
+            "query",
+            "--metrics",
+            ",".join(kinds[kind]),
+            "--group-by",
+            f"metric_time__{grain}",
+            "--csv",
+            str(out),
+        )
+        with open(out) as handle:
+            got[kind][grain] = list(csv.DictReader(handle))
+    return got
+
+
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
+def test_every_metric_asked_by_metric_time_alone_answers_as_the_raw_rows_say(built, asked, grain):
+    """No series, no currency: each bucket's answer as the rules say from the raw rows - none where
+    two currencies, series or Statsig types meet, or where the periods do not fit the bucket."""
+    rows = asked["answers"][grain]
+    truth = answers(built, grain)
+    assert set(rows[0]) == {f"metric_time__{grain}", *ANSWERS}  # every metric of the manifest, no other
     for name in ANSWERS:
-        got = {r["metric_time__month"][:10]: _cell(r[name]) for r in answered if r[name] != ""}
+        got = {r[f"metric_time__{grain}"][:10]: _cell(r[name]) for r in rows if r[name] != ""}
         assert got == pytest.approx(truth[name]), name
+    assert any(truth[name] for name in ANSWERS)  # some metrics hold one answer key
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="MetricFlow 0.213 (dbt 1.11's manifest) has no hidden metric, and a simple metric cannot see "
+    "its bucket: the part_* building blocks answer unguarded (docs/dbt.md, 'The building blocks')",
+)
+def test_the_building_blocks_asked_alone_answer_nothing(asked):
+    """A `part_*` metric asked directly with `mf query` (part_value_total by metric_time__month
+    alone) adds currencies, series and levels across time: it should answer nothing."""
+    answered = {
+        name: value
+        for grain in ("day", "week", "month")
+        for row in asked["parts"][grain]
+        for name, value in row.items()
+        if not name.startswith("metric_time__") and value != ""
+    }
+    assert answered == {}
 
 
 def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_apart(built, monkeypatch, capsys):
@@ -301,9 +385,9 @@ def test_mrr_by_month_and_account_is_the_month_end_level_with_currencies_kept_ap
 
 
 def test_mrr_by_month_agrees_with_the_mrr_monthly_mart_running_month_included(built, monkeypatch, capsys):
-    """Value, as_of and is_complete of every month; the mart alone shows a month whose only
-    complete period is a week straddling its end with none ending in it (a weekly series' first
-    loaded month: the semantic layer cannot tell that week from a series coarser than the bucket)."""
+    """Value, as_of and is_complete of every month, a weekly series' first loaded month included
+    (its only complete period a week straddling its end, none ending in it). A running month with no
+    complete period yet (the 1st, a daily series) is null in both: no row here, mrr null there."""
     rows = query(built, monkeypatch, capsys, "mrr", "--grain", "month", "--by", "account", "--json")
     got = {
         (r["month"], r["account"], r["series"], r["currency"]): (
@@ -313,21 +397,17 @@ def test_mrr_by_month_agrees_with_the_mrr_monthly_mart_running_month_included(bu
         )
         for r in rows
     }
+    months = raw(built, "select month, account, series, currency, mrr, as_of, is_complete from metrics.fct_mrr_monthly")
     mart = {
         (month.isoformat(), account, series, currency): (Decimal(mrr), as_of.isoformat(), str(complete).lower())
-        for month, account, series, currency, mrr, as_of, complete in raw(
-            built, "select month, account, series, currency, mrr, as_of, is_complete from metrics.fct_mrr_monthly"
-        )
+        for month, account, series, currency, mrr, as_of, complete in months
+        if mrr is not None
     }
     running = TODAY.replace(day=1).isoformat()
-    assert got[(running, "", "mrr_by_price", "usd")][2] == "false" and got.items() <= mart.items()
-    for key in mart.keys() - got.keys():
-        month, as_of = dt.date.fromisoformat(key[0]), dt.date.fromisoformat(mart[key][1])
-        assert (
-            key[2] == "revenue_weekly"
-            and as_of.replace(day=1) == month
-            and _month(as_of + dt.timedelta(days=6)) != key[0]
-        )
+    assert got == mart and {done for (month, *_key), (_v, _a, done) in mart.items() if month == running} <= {"false"}
+    assert {(month.isoformat(), done) for month, *_key, mrr, _as_of, done in months if mrr is None} <= {
+        (running, False)
+    }
 
 
 def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
@@ -354,6 +434,34 @@ def test_whop_net_revenue_by_month(built, monkeypatch, capsys):
     assert {r["month"]: r["net_revenue_is_complete"] == "true" for r in rows} == {
         month: month < TODAY.replace(day=1).isoformat() for month, _s, _c in expected
     }
+
+
+def test_a_flows_first_month_holding_the_start_date_is_not_complete(built, monkeypatch, capsys):
+    """Whop wallet amounts by month, per query and currency, as `_flow` says from the raw rows: the
+    daily query's first month starts on the start date (40 days before today), not on the month's
+    first day, so it is not complete although each of its days had ended when loaded."""
+    rows = query(built, monkeypatch, capsys, "wallet_amount", "--grain", "month", "--json")
+    got = {
+        (r["month"], r["series"], r["currency"]): (Decimal(r["wallet_amount"]), r["wallet_amount_is_complete"])
+        for r in rows
+        if r["wallet_amount"] != ""
+    }
+    own: dict = {}
+    for row in raw_series(built)["wallet_amount"]:
+        own.setdefault(row[0], []).append(row)
+    expected = {}
+    for (series, currency), periods in own.items():
+        for month in {_month(r[1]) for r in periods}:
+            answer = _flow(periods, month)
+            if answer:
+                expected[(month, series, currency)] = (answer[""], str(answer["_is_complete"]).lower())
+    assert got == expected
+    first = min(r[1] for (series, _c), periods in own.items() for r in periods if series == "daily_all")
+    running = TODAY.replace(day=1).isoformat()
+    if first.day != 1 and _month(first) != running:  # the start date inside a month that has ended
+        assert {
+            done for (month, series, _c), (_v, done) in got.items() if (month, series) == (_month(first), "daily_all")
+        } == {"false"}
 
 
 def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):
@@ -497,11 +605,11 @@ def test_saved_queries_are_exported_as_published_tables_equal_to_the_raw_rows(bu
             "from metrics.rpt_mrr_by_account_currency_monthly where mrr is not null",
         )
     }
-    assert {key: value for key, (value, _done) in mrr.items() if key in expected} == expected
-    # and a weekly series' first loaded month, which fct_mrr_monthly shows and MetricFlow cannot (above)
-    assert {key[2] for key in mrr.keys() - expected.keys()} <= {"revenue_weekly"}
-    running = TODAY.replace(day=1).isoformat()
-    assert {key[0]: done for key, (_v, done) in mrr.items() if key[0] >= running} == {running: False}
+    assert {key: value for key, (value, _done) in mrr.items()} == expected  # a weekly series' first month too
+    running = TODAY.replace(day=1).isoformat()  # a running month with a complete period (not the 1st) is not complete
+    assert {key[0]: done for key, (_v, done) in mrr.items() if key[0] >= running} == (
+        {running: False} if any(key[0] == running for key in expected) else {}
+    )
 
     net: dict = {}
     for series, period, currency, amount in raw(
