@@ -45,7 +45,16 @@ from .interrupts import received, signal_of
 from .locks import dataset_turn, pipeline_lock
 from .memory import release_freed_memory
 from .providers import source_factory
-from .runner import ProviderResult, _fail, _finish, _prepare, _start, _Target, run_provider, schema_contract
+from .runner import (
+    ProviderResult,
+    Target,
+    finish,
+    prepare,
+    record_failure,
+    run_provider,
+    schema_contract,
+    start_control,
+)
 
 logger = logging.getLogger("metricsync.batched")
 
@@ -95,7 +104,7 @@ def run_group(
     except (Exception, KeyboardInterrupt) as exc:  # the chunk in flight is lost; loads committed stay
         if signal_of(exc) or received():
             for member in members:
-                _fail(member.result, exc, destination)
+                record_failure(member.result, exc, destination)
         else:
             _recover(provider, destination, members, exc, (backfill, pipelines_dir, windows_per_load, selection))
     finally:
@@ -105,13 +114,13 @@ def run_group(
     for member in members:
         if member.result.seconds == 0:
             member.result.seconds = seconds
-            _finish(member.result, member.control.stats)
+            finish(member.result, member.control.stats)
     return [member.result for member in members]
 
 
 def _member(provider: str, account: Account, backfill: Optional[tuple], selection: Any) -> _Member:
     result = ProviderResult(provider, backfill=backfill, account=account.name)
-    control = _start(provider, result, selection, None)
+    control = start_control(provider, result, selection, None)
     control.start_together = True
     control.stats = RequestStats(also=request_stats(provider))  # its own requests, counted for the provider too
     return _Member(account, result, control)
@@ -129,7 +138,7 @@ def _recover(provider: str, destination: str, members: list[_Member], exc: BaseE
     if culprit is None:
         _fall_back(provider, destination, rest, exc, where)
         return
-    _fail(culprit.result, exc, destination)
+    record_failure(culprit.result, exc, destination)
     others = [member for member in rest if member is not culprit]
     if others:
         for member, result in zip(others, run_group(provider, destination, [m.account for m in others], *where)):
@@ -167,7 +176,7 @@ def _fall_back(provider: str, destination: str, rest: list[_Member], exc: BaseEx
 
 def _fail_line(provider: str, destination: str, exc: BaseException) -> str:
     probe = ProviderResult(provider)
-    _fail(probe, exc, destination)
+    record_failure(probe, exc, destination)
     return probe.message.removeprefix(f"{provider}: ")
 
 
@@ -181,7 +190,7 @@ def _load_group(
 ) -> None:
     """The group's pipeline (its own folder, thrown away after: the state that matters is each
     account's), the accounts' own locks on this machine, their states restored, then the chunks."""
-    target = _prepare(provider, destination, windows_per_load, members[0].control, None)
+    target = prepare(provider, destination, windows_per_load, members[0].control, None)
     for member in members:
         member.control.windows_per_load = members[0].control.windows_per_load
         member.name = pipeline_name(provider, target.factory.destination_name, member.account.name)
@@ -206,7 +215,7 @@ def _load_group(
 
 
 def _restore(
-    pipeline: Any, target: _Target, turn: Callable, provider: str, destination: str, members: list[_Member]
+    pipeline: Any, target: Target, turn: Callable, provider: str, destination: str, members: list[_Member]
 ) -> None:
     """In one write turn: accounts refused on a dataset loaded without them, the group pipeline's
     schema restored, and each account's stored state read into the group's state under its
@@ -253,7 +262,7 @@ def _stored_states(client: Any, names: list[str]) -> dict:
 
 
 def _chunks(
-    pipeline: Any, target: _Target, turn: Callable, provider: str, members: list[_Member], selection: Any
+    pipeline: Any, target: Target, turn: Callable, provider: str, members: list[_Member], selection: Any
 ) -> None:
     """One extract, normalize and load for the accounts with windows left, until none has."""
     contract = schema_contract(provider)
@@ -274,7 +283,7 @@ def _chunks(
             return
 
 
-def _group_source(provider: str, loading: list[_Member], selected: Optional[list], target: _Target) -> Any:
+def _group_source(provider: str, loading: list[_Member], selected: Optional[list], target: Target) -> Any:
     """One dlt source holding every loading account's resources, renamed `<resource>__<account>`
     into the shared tables, each account's rows scoped by its name."""
     factory = source_factory(provider)
@@ -298,7 +307,7 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
     return DltSource(schema, first.section, resources)
 
 
-def _scope(source: Any, account: str, target: _Target, templates: dict) -> None:
+def _scope(source: Any, account: str, target: Target, templates: dict) -> None:
     """An account's resources scoped to it and given the destination's file format and delete
     scope (`scope_to_account`, `apply_loader_format`, `scope_merge_deletes`). Those hints are the
     same for every account, so a resource's are worked out once (dlt's schema of a resource costs

@@ -193,7 +193,7 @@ def finish_pending(pipeline: Any, label: str, destination: str) -> int:
 
 
 @dataclass
-class _Target:
+class Target:
     """Where a run loads: the dataset, the destination factory, the pipeline's name and locks' terms."""
 
     dataset: str
@@ -223,24 +223,26 @@ def run_provider(
     result = ProviderResult(provider, backfill=backfill, account=account.name if account else None)
     started = time.monotonic()
     stats = request_stats(provider)
-    control = _start(provider, result, selection, clock)
+    control = start_control(provider, result, selection, clock)
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     try:
-        target = _prepare(provider, destination, windows_per_load, control, account)
+        target = prepare(provider, destination, windows_per_load, control, account)
         with _locked_pipeline(provider, target, pipelines_dir) as (pipeline, lock, turn):
             _restore(pipeline, target, turn, result, destination, account)
             if on_change:
                 result.tally.on_change = lambda: on_change(_count_requests(result, stats))
             _load_chunks(pipeline, target, turn, lock, control, result, selection, account)
     except (Exception, KeyboardInterrupt) as exc:  # every failure becomes one line; loads already committed stay
-        _fail(result, exc, destination)
+        record_failure(result, exc, destination)
     finally:
         control.close(wait=not received())
     result.seconds = time.monotonic() - started
-    return _finish(result, stats)
+    return finish(result, stats)
 
 
-def _start(provider: str, result: ProviderResult, selection: Any, clock: Optional[Callable[[], float]]) -> RunControl:
+def start_control(
+    provider: str, result: ProviderResult, selection: Any, clock: Optional[Callable[[], float]]
+) -> RunControl:
     """Fresh per-run counters and learnt limits, the TLS context loading in the background, and the
     run's `RunControl`."""
     # the CA bundle loads (without the GIL) while the destination is set up, not before the first request
@@ -257,9 +259,9 @@ def _start(provider: str, result: ProviderResult, selection: Any, clock: Optiona
     )
 
 
-def _prepare(
+def prepare(
     provider: str, destination: str, windows_per_load: Optional[int], control: RunControl, account: Optional[Account]
-) -> _Target:
+) -> Target:
     """Settings checked (strictly), dlt configured, the destination reachable: where the run loads."""
     register_configured_secrets()  # also when called without the CLI (Dagster, Airflow)
     apply_loader_defaults()
@@ -272,11 +274,11 @@ def _prepare(
     require_client(factory, destination, dataset)
     where = factory.destination_name  # e.g. motherduck for an md: DuckDB path
     name = pipeline_name(provider, where, account.name if account else None)
-    return _Target(dataset, factory, name, lock_wait_seconds(provider))
+    return Target(dataset, factory, name, lock_wait_seconds(provider))
 
 
 @contextmanager
-def _locked_pipeline(provider: str, target: _Target, pipelines_dir: str) -> Iterator[tuple[Any, Any, Callable]]:
+def _locked_pipeline(provider: str, target: Target, pipelines_dir: str) -> Iterator[tuple[Any, Any, Callable]]:
     """The run's dlt pipeline, held by this run on this machine (`pipeline_lock`) and in the warehouse
     (`warehouse_lock`); yields it, that lock (checked before each load) and the dataset's write turn."""
     with pipeline_lock(target.name, pipelines_dir, provider, target.wait, target.owner):
@@ -291,7 +293,7 @@ def _locked_pipeline(provider: str, target: _Target, pipelines_dir: str) -> Iter
 
 
 def _restore(
-    pipeline: Any, target: _Target, turn: Callable, result: ProviderResult, destination: str, account: Optional[Account]
+    pipeline: Any, target: Target, turn: Callable, result: ProviderResult, destination: str, account: Optional[Account]
 ) -> None:
     """In one write turn: accounts refused on a dataset loaded without them, data a failed run left
     pending loaded (or discarded), and the state restored from the warehouse (a fresh machine)."""
@@ -306,7 +308,7 @@ def _restore(
 
 def _load_chunks(
     pipeline: Any,
-    target: _Target,
+    target: Target,
     turn: Callable,
     lock: Any,
     control: RunControl,
@@ -352,7 +354,7 @@ def _count_chunk(pipeline: Any, result: ProviderResult, known: Any, normalized: 
             result.rows[table] = result.rows.get(table, 0) + count
 
 
-def _fail(result: ProviderResult, exc: BaseException, destination: str) -> None:
+def record_failure(result: ProviderResult, exc: BaseException, destination: str) -> None:
     """Any failure as an exit code and one line: a signal says how to resume, anything else what to do."""
     provider = result.provider
     signum = signal_of(exc)
@@ -364,7 +366,7 @@ def _fail(result: ProviderResult, exc: BaseException, destination: str) -> None:
     logger.debug("%s failed", result.label, exc_info=True)
 
 
-def _finish(result: ProviderResult, stats: Any) -> ProviderResult:
+def finish(result: ProviderResult, stats: Any) -> ProviderResult:
     """The run's requests, what the rate control learnt, the rows fetched and the closing line."""
     provider = result.provider
     result.throttling = limits.learned(provider)

@@ -15,6 +15,8 @@ from dlt.common.configuration import resolve
 from dlt.common.configuration.providers import environ
 from dlt.common.configuration.specs import base_configuration
 from dlt.common.destination import Destination
+from dlt.common.schema.utils import pipeline_state_table
+from dlt.common.versioned_state import compress_state, decompress_state, generate_state_version_hash
 from dlt.destinations.impl.duckdb import configuration as duckdb_configuration
 from packaging.requirements import Requirement
 from support import ROOT
@@ -77,3 +79,26 @@ def test_dlt_url_port_offers_what_its_sqlalchemy_compat_module_does():
     shims = importlib.import_module("dlt.common.libs.sql_alchemy_shims")
     assert "from dlt.common.libs.sql_alchemy_shims import URL, make_url" in compat
     assert callable(shims.make_url) and hasattr(shims, "URL")
+
+
+def test_the_state_rows_batched_py_writes_have_dlt_s_shape():
+    """`pipelines/batched.py` writes each account's state as a row of dlt's state table (as dlt's own
+    load would) and reads it back as dlt does: the table's columns, the compression round trip and
+    the version hash over the state without its hash must be what it writes."""
+    table = pipeline_state_table(add_dlt_id=True)
+    assert table["name"] == "_dlt_pipeline_state"
+    assert list(table["columns"]) == [
+        "version",
+        "engine_version",
+        "pipeline_name",
+        "state",
+        "created_at",
+        "version_hash",
+        "_dlt_load_id",
+        "_dlt_id",
+    ]
+    state = {"_state_version": 3, "_state_engine_version": 4, "pipeline_name": "p", "sources": {"s": {"a": [1]}}}
+    assert decompress_state(compress_state(state)) == state
+    hashed = generate_state_version_hash(state)
+    assert hashed == generate_state_version_hash({**state, "_version_hash": "anything"})
+    assert hashed != generate_state_version_hash({**state, "sources": {"s": {"a": [2]}}})
