@@ -38,23 +38,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # the files with the most test time (`--durations=0`, and CPU seconds per file: METRICSYNC_CPU_REPORT,
-# tests/support/cpu_report.py; README "Testing"), started first: with `--dist loadfile
+# tests/support/cpu_report.py; docs/development.md), started first: with `--dist loadfile
 # --no-loadscope-reorder` each file goes whole to the next free worker, so a long file started last
-# would run on alone at the end. The Dagster CLI's file first: the longest on its own (its children
-# start and wait), then the dbt builds' files
+# would run on alone at the end. In the order of their wall time in a whole `make test` (idle machine)
 LONGEST_FIRST = (
-    "test_dagster_cli.py",
-    "test_transform.py",
     "test_semantic.py",
+    "test_transform.py",
     "test_verify.py",
     "test_mart.py",
+    "test_semantic_warm.py",
     "test_incremental.py",
     "test_operator_cli.py",
-    "test_demo.py",
-    "test_wheel.py",
-    "test_many_accounts.py",
+    "test_operator_edges.py",
+    "test_dataset_locks.py",
+    "test_fault_matrix.py",
     "test_hints.py",
+    "test_wheel.py",
+    "test_exactness.py",
+    "test_demo.py",
+    "test_warehouse_lock.py",
     "test_report.py",
+    "test_many_accounts.py",
 )
 
 

@@ -4,7 +4,9 @@ docs/scaling-out.md's "Many accounts" example: a partition materialized, a backf
 daemon, the dbt assets building the published mart, an unknown partition refused in one line, a
 schedule started, `dagster dev` serving its UI and its daemon starting a run that `dagster job
 launch` queued (the fan-out lines: tests/deploy/test_dagster_fanout.py). Each child's whole process group
-is ended however the test ends (tests/support/processes.py)."""
+is ended however the test ends (tests/support/processes.py). Minutes of `dagster` processes, so it
+runs in `make test-dagster-cli` (CI, after `make test`) with METRICSYNC_DAGSTER_CLI=1 and skips
+elsewhere, saying so."""
 
 import json
 import os
@@ -28,6 +30,8 @@ from support.dagster import (
 from support.processes import run_shell, shell_process
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
+if os.environ.get("METRICSYNC_DAGSTER_CLI") != "1":
+    pytest.skip("five `dagster` processes take minutes: `make test-dagster-cli` (CI) runs this file", allow_module_level=True)
 if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
     pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
 
