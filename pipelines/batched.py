@@ -36,6 +36,7 @@ from dlt.common.schema.utils import normalize_table_identifiers, pipeline_state_
 from dlt.common.versioned_state import compress_state, decompress_state, generate_state_version_hash
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
+from metricsync.sources._common.config.shared import arguments_seen
 from metricsync.sources._common.http.client import RequestStats, request_stats
 from metricsync.warehouse.destinations import apply_loader_format, one_connection, pipeline_name
 from metricsync.warehouse.merges import scope_merge_deletes
@@ -58,7 +59,7 @@ from .runner import (
 
 logger = logging.getLogger("metricsync.batched")
 
-GROUP_SIZE = 50  # accounts per group: its memory (a fetcher per account) is bounded by it, not by the count
+GROUP_SIZE = 50  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
 BATCHED = frozenset({"whop", "stripe_analytics"})  # providers whose accounts load in groups
 STATE_TABLE = "_dlt_pipeline_state"
 KEYS = ("primary_key", "merge_key")
@@ -78,11 +79,11 @@ class _Member:
     done: bool = False
 
 
-def groups(accounts: list[Account], parallel: int) -> list[list[Account]]:
-    """The accounts in groups of at most `GROUP_SIZE`, and at least `parallel` groups when there
-    are that many accounts (so `--parallel` processes all have work)."""
-    size = max(1, min(GROUP_SIZE, -(-len(accounts) // max(1, parallel))))
-    return [accounts[i : i + size] for i in range(0, len(accounts), size)]
+def groups(accounts: list[Account]) -> list[list[Account]]:
+    """The accounts in groups of `GROUP_SIZE` (the last one holds the rest): a process holds one
+    group at a time, so its memory is the same at 100 accounts as at 1,000; `--parallel N` runs
+    N groups at once."""
+    return [accounts[i : i + GROUP_SIZE] for i in range(0, len(accounts), GROUP_SIZE)]
 
 
 def run_group(
@@ -290,8 +291,9 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
     resources: list = []
     first: Any = None
     templates: dict = {}
+    resolved: dict = {}
     for member in loading:
-        source = factory(control=member.control, **member.account.params)
+        source = _account_source(factory, member, resolved)
         wanted = member.pending if member.pending is not None else selected
         if wanted is not None:
             source = source.with_resources(*wanted)
@@ -305,6 +307,21 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
     schema = first.schema  # with dlt's state table, created by the load when the dataset has none yet
     schema.update_table(normalize_table_identifiers(pipeline_state_table(add_dlt_id=True), schema.naming))
     return DltSource(schema, first.section, resources)
+
+
+def _account_source(factory: Callable, member: _Member, resolved: dict) -> Any:
+    """An account's source. dlt resolves a source's settings at each call (every setting looked up
+    in every layout it knows, a few milliseconds); the group has them resolved for its first account
+    of each set of account parameters (`resolved`, by their names) and passes the next accounts what
+    dlt resolved, only their own parameters and control changed: explicit arguments are not looked up."""
+    params = member.account.params
+    key = frozenset(params)
+    if key in resolved:
+        return factory(**{**resolved[key], **params, "control": member.control})
+    with arguments_seen() as seen:
+        source = factory(control=member.control, **params)
+    resolved[key] = {name: value for name, value in seen.items() if name != "control"}
+    return source
 
 
 def _scope(source: Any, account: str, target: Target, templates: dict) -> None:

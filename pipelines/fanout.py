@@ -84,7 +84,7 @@ def run_accounts(
 def _run_groups(provider: str, accounts: list[Account], where: dict, parallel: int, log_level: str) -> list:
     """The accounts loaded together in groups (batched.py): one group after another, or
     `--parallel N` groups at once in separate processes."""
-    jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts, parallel)]
+    jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts)]
     results: list[ProviderResult] = []
     if parallel <= 1 or len(jobs) == 1:
         for job in jobs:

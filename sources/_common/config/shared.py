@@ -16,10 +16,12 @@ Keyword arguments of the decorator are this provider's defaults where they diffe
 ones (`base_url` has none shared, so every source gives its own).
 """
 
+import contextlib
+import contextvars
 import functools
 import inspect
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Optional
 
 import dlt
 from metricsync.sources._common.config import spec
@@ -33,6 +35,21 @@ CLIENT_SETTINGS = (
     "max_retry_wait",
     "allow_insecure_http",
 )
+
+_SEEN: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("metricsync_source_arguments", default=None)
+
+
+@contextlib.contextmanager
+def arguments_seen() -> Iterator[dict]:
+    """The arguments dlt resolved for a source called inside (every parameter, as the function got
+    them): passed back explicitly to the next call of that source, dlt looks none of them up again
+    (how accounts loaded together resolve their source's settings once per group, not per account)."""
+    seen: dict = {}
+    token = _SEEN.set(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN.reset(token)
 
 
 class SharedValues(SimpleNamespace):
@@ -90,6 +107,9 @@ def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> 
 
         @functools.wraps(function)
         def source(**arguments: Any) -> Any:
+            seen = _SEEN.get()
+            if seen is not None:
+                seen.update(arguments)
             shared = SharedValues.checked(provider, {name: arguments.pop(name) for name in names})
             return function(shared=shared, **arguments)
 
