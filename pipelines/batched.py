@@ -36,7 +36,7 @@ from dlt.common.schema.utils import normalize_table_identifiers, pipeline_state_
 from dlt.common.versioned_state import compress_state, decompress_state, generate_state_version_hash
 from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
-from metricsync.sources._common.config.shared import arguments_seen
+from metricsync.sources._common.config.shared import arguments_seen, source_again
 from metricsync.sources._common.http.client import RequestStats, request_stats
 from metricsync.warehouse.destinations import apply_loader_format, one_connection, pipeline_name
 from metricsync.warehouse.merges import scope_merge_deletes
@@ -295,8 +295,8 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
     for member in loading:
         source = _account_source(factory, member, resolved)
         wanted = member.pending if member.pending is not None else selected
-        if wanted is not None:
-            source = source.with_resources(*wanted)
+        if wanted is not None:  # selected in place: a source of its own (`with_resources` copies its schema)
+            source.resources.select(*wanted)
         _scope(source, member.account.name, target, templates)
         first = first or source
         for resource in source.selected_resources.values():
@@ -310,17 +310,19 @@ def _group_source(provider: str, loading: list[_Member], selected: Optional[list
 
 
 def _account_source(factory: Callable, member: _Member, resolved: dict) -> Any:
-    """An account's source. dlt resolves a source's settings at each call (every setting looked up
-    in every layout it knows, a few milliseconds); the group has them resolved for its first account
-    of each set of account parameters (`resolved`, by their names) and passes the next accounts what
-    dlt resolved, only their own parameters and control changed: explicit arguments are not looked up."""
+    """An account's source. Called through dlt's decorator, a source has its settings resolved (each
+    looked up in every layout dlt knows) and a new schema made, a few milliseconds; the group does
+    that for its first account of each set of account parameters (`resolved`, by their names) and
+    calls the function again for the next accounts with what dlt resolved, only their own
+    parameters and control changed (`source_again`)."""
     params = member.account.params
     key = frozenset(params)
     if key in resolved:
-        return factory(**{**resolved[key], **params, "control": member.control})
+        first, arguments = resolved[key]
+        return source_again(first, {**arguments, **params, "control": member.control})
     with arguments_seen() as seen:
         source = factory(control=member.control, **params)
-    resolved[key] = {name: value for name, value in seen.items() if name != "control"}
+    resolved[key] = (source, dict(seen))
     return source
 
 

@@ -4,10 +4,18 @@ field's type hint whether the field is a secret and what its inner type is: walk
 hints took about a tenth of a nightly run's CPU. Both answers depend on the hint alone, so
 `remember_hint_checks` (called by the runner) keeps them per hint for the process; an unhashable
 hint is derived each time, as before.
+
+dlt also checks each table schema a resource computes against its TypedDict (`validate_dict`),
+deriving the TypedDict's hints (`get_type_hints`, a few milliseconds) at every check: once per
+resource and item, so a group of 50 accounts (`batched.py`) paid it some 200 times a chunk. The
+hints of a class in its own module's namespace do not change, so they are kept per class too.
 """
+
+import sys
 
 from typing import Any, Callable
 
+from dlt.common import validation
 from dlt.common.configuration import resolve
 from dlt.common.configuration.providers import environ
 from dlt.common.configuration.specs import base_configuration
@@ -49,3 +57,19 @@ def remember_hint_checks() -> None:
         module.is_secret_hint = is_secret_hint  # type: ignore[attr-defined]
     for module in (base_configuration, resolve):
         module.extract_inner_hint = extract_inner_hint  # type: ignore[attr-defined]
+    validation.get_type_hints = _class_hints(validation.get_type_hints)  # type: ignore[attr-defined]
+
+
+def _class_hints(derive: Callable[..., Any]) -> Callable[..., Any]:
+    """`get_type_hints` kept per class when asked in the class's own module's namespace (as
+    `validate_dict` asks); any other call derived as before. The answer is only read by dlt."""
+    remembered = _remembered(lambda obj: derive(obj, vars(sys.modules[obj.__module__])))
+
+    def get_type_hints(obj: Any, globalns: Any = None, localns: Any = None, include_extras: bool = False) -> Any:
+        module = sys.modules.get(getattr(obj, "__module__", ""))
+        if localns is None and not include_extras and module is not None and globalns is vars(module):
+            return remembered(obj)
+        return derive(obj, globalns, localns, include_extras)
+
+    get_type_hints.__wrapped__ = derive  # type: ignore[attr-defined]
+    return get_type_hints

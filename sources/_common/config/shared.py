@@ -24,6 +24,12 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Optional
 
 import dlt
+from dlt.common.configuration import known_sections
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.resolve import inject_section
+from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
+from dlt.common.pipeline import PipelineContext
+from dlt.extract.source import DltSource, SourceSchemaInjectableContext
 from metricsync.sources._common.config import spec
 
 CLIENT_SETTINGS = (
@@ -36,6 +42,7 @@ CLIENT_SETTINGS = (
     "allow_insecure_http",
 )
 
+_FUNCTIONS: dict[str, Callable] = {}  # provider: the function dlt's decorator calls with the settings resolved
 _SEEN: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("metricsync_source_arguments", default=None)
 
 
@@ -50,6 +57,22 @@ def arguments_seen() -> Iterator[dict]:
         yield seen
     finally:
         _SEEN.reset(token)
+
+
+def source_again(earlier: DltSource, arguments: dict) -> DltSource:
+    """The source function of `earlier` (a source of this decorator) called again with `arguments`
+    (every parameter, as `arguments_seen` gave them) as dlt's decorator calls it: in the source's
+    config section, with `earlier`'s schema. Nothing is looked up and no schema made (a few
+    milliseconds a call, which accounts loaded together pay once per group, not per account)."""
+    proxy = Container()[PipelineContext]
+    section = ConfigSectionContext(
+        pipeline_name=proxy.pipeline().pipeline_name if proxy.is_active() else None,
+        sections=(known_sections.SOURCES, earlier.section, earlier.name),
+        source_state_key=earlier.schema.name,
+    )
+    with Container().injectable_context(SourceSchemaInjectableContext(earlier.schema)), inject_section(section):
+        resources = _FUNCTIONS[earlier.name](**arguments)
+    return DltSource(earlier.schema, earlier.section, resources)
 
 
 class SharedValues(SimpleNamespace):
@@ -114,6 +137,7 @@ def metricsync_source(provider: str, windowed: bool = True, **defaults: Any) -> 
             return function(shared=shared, **arguments)
 
         source.__signature__ = inspect.Signature(shared_parameters(names, defaults) + own)  # type: ignore[attr-defined]
+        _FUNCTIONS[provider] = source
         return dlt.source(name=provider, section=provider, max_table_nesting=0)(source)
 
     return decorate
