@@ -12,7 +12,6 @@ hints of a class in its own module's namespace do not change, so they are kept p
 """
 
 import sys
-
 from typing import Any, Callable
 
 from dlt.common import validation
