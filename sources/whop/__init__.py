@@ -22,7 +22,7 @@ import dlt
 from .._common import ApiClient, BodyCursorPaginator, RunControl
 from .._common.config.shared import SharedValues, metricsync_source
 from .._common.load.definitions import DEFINITION_FORMAT, SCD2, snapshot
-from .._common.load.resource import WindowedTable
+from .._common.load.resource import NoSettings, WindowedTable
 from .._common.source.windowed import WindowedSetup
 from . import helpers, settings
 
@@ -90,7 +90,7 @@ def schema_resources(client: ApiClient) -> list:
         return client.request(request, endpoint="GET /stats/schema", check=lambda b: isinstance(b, dict), auth=False)
 
     def definitions(table: str, section: str) -> Any:
-        @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT)
+        @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT, spec=NoSettings)
         def schema_section() -> Any:
             yield from snapshot([helpers.schema_rows(wallet_schema(), section)], "whop", table)
 

@@ -141,3 +141,16 @@ def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
     assert {name: entry["loaded_through"] for name, entry in windowed.items()} == dict.fromkeys(
         NAMES, TODAY.isoformat()
     )
+
+
+def test_groups_hold_fifty_accounts_whatever_the_count():
+    """A process's memory is one group's, so a group's size does not follow the count or
+    `--parallel` (which says how many groups run at once): 120 accounts are 50, 50 and 20."""
+    from metricsync.accounts import Account
+    from metricsync.batched import groups
+
+    accounts = [Account(f"a{i:03d}", {"account_id": f"biz_{i}"}) for i in range(120)]
+    split = groups(accounts)
+    assert [len(group) for group in split] == [50, 50, 20]
+    assert [account for group in split for account in group] == accounts
+    assert [len(group) for group in groups(accounts[:7])] == [7]
