@@ -36,7 +36,6 @@ PlanFn = Callable[[dict, QueryProgress], list]
 FetchFn = Callable[[tuple], list]
 
 
-
 @configspec
 class NoSettings(BaseConfiguration):
     """The settings of a resource function that takes no arguments (a source's resources: the
