@@ -100,6 +100,9 @@ def run_group(
     pipelines_dir = pipelines_dir or get_dlt_pipelines_dir()
     started = time.monotonic()
     members = [_member(provider, account, backfill, selection) for account in accounts]
+    answers: dict = {}  # what every account asks alike (Whop's wallet schema), asked once a group
+    for member in members:
+        member.control.shared = answers
     try:
         _load_group(provider, destination, members, pipelines_dir, windows_per_load, selection)
     except (Exception, KeyboardInterrupt) as exc:  # the chunk in flight is lost; loads committed stay

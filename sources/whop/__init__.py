@@ -78,16 +78,21 @@ def whop_source(
     # the windowed resources first: dlt takes from its resources in turn, so their paced fetches are
     # under way (on the prefetch threads) while the schema is asked for, in the same schedule
     windowed = [resource for resource, queries in ((wallet_time_series, wallet), (metric_results, metrics)) if queries]
-    return windowed + schema_resources(client)
+    return windowed + schema_resources(client, setup.control.shared, shared.base_url)
 
 
-def schema_resources(client: ApiClient) -> list:
-    """One definitions table (scd2 snapshots) per section of the wallet schema, asked for once."""
+def schema_resources(client: ApiClient, answers: dict, base_url: str) -> list:
+    """One definitions table (scd2 snapshots) per section of the wallet schema, asked for once (the
+    same for every account: sent without a key; `answers` is shared by accounts loaded together)."""
 
-    @functools.lru_cache(maxsize=1)
     def wallet_schema() -> Any:
-        request = helpers.Request("GET", settings.SCHEMA_ENDPOINT, params={"resource_type": "wallet"})
-        return client.request(request, endpoint="GET /stats/schema", check=lambda b: isinstance(b, dict), auth=False)
+        key = ("whop wallet schema", base_url)
+        if key not in answers:
+            request = helpers.Request("GET", settings.SCHEMA_ENDPOINT, params={"resource_type": "wallet"})
+            answers[key] = client.request(
+                request, endpoint="GET /stats/schema", check=lambda b: isinstance(b, dict), auth=False
+            )
+        return answers[key]
 
     def definitions(table: str, section: str) -> Any:
         @dlt.resource(name=table, write_disposition=SCD2, file_format=DEFINITION_FORMAT, spec=NoSettings)

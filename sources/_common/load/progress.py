@@ -68,6 +68,9 @@ class RunControl:
     # started, so dlt starts the next resource's before this one's first answer
     start_together: bool = False
     stats: Optional[Any] = None  # the client's request counters for this run (None: the provider's)
+    # answers that do not depend on the account (Whop's wallet schema), asked for once by the
+    # accounts loaded together (batched.py gives them one dict); a source alone has its own
+    shared: dict = field(default_factory=dict)
 
     def selects(self, query_name: str) -> bool:
         return self.queries is None or query_name in self.queries
