@@ -11,6 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from dlt.common import libs as dlt_libs
+from dlt.common import validation
 from dlt.common.configuration import resolve
 from dlt.common.configuration.providers import environ
 from dlt.common.configuration.specs import base_configuration
@@ -18,6 +19,8 @@ from dlt.common.destination import Destination
 from dlt.common.schema.utils import pipeline_state_table
 from dlt.common.versioned_state import compress_state, decompress_state, generate_state_version_hash
 from dlt.destinations.impl.duckdb import configuration as duckdb_configuration
+from dlt.extract import decorators
+from dlt.extract.source import DltSource
 from packaging.requirements import Requirement
 from support import ROOT
 
@@ -102,3 +105,36 @@ def test_the_state_rows_batched_py_writes_have_dlt_s_shape():
     hashed = generate_state_version_hash(state)
     assert hashed == generate_state_version_hash({**state, "_version_hash": "anything"})
     assert hashed != generate_state_version_hash({**state, "sources": {"s": {"a": [2]}}})
+
+
+def test_validate_dict_asks_get_type_hints_by_its_global_name():
+    """`pipelines/hints.py` keeps `get_type_hints` per class in `dlt.common.validation`: the
+    module must look it up there, asking in the class's own module's namespace."""
+    source = inspect.getsource(validation.validate_dict)
+    assert "get_type_hints(" in source and "sys.modules[spec.__module__].__dict__" in source
+    assert callable(validation.get_type_hints)
+
+
+def test_the_source_decorator_calls_its_function_as_source_again_does():
+    """`shared.source_again` calls a source function again as dlt's `@dlt.source` wrapper does:
+    inside the source's schema context and its config section (`sources.<section>.<name>`, the
+    state key the schema's name), then a `DltSource` of the schema, section and resources."""
+    wrapper = inspect.getsource(decorators.DltSourceFactoryWrapper._wrap)
+    for part in (
+        "SourceSchemaInjectableContext(schema_copy)",
+        "ConfigSectionContext(",
+        "sections=source_sections",
+        "source_state_key=schema_copy.name",
+        "(known_sections.SOURCES, source_section, effective_name)",
+        "from_data(schema_copy, source_section, _rv)",
+    ):
+        assert part in wrapper, part
+    assert _parameters(DltSource.__init__) == ["self", "schema", "section", "resources"]
+
+
+def test_a_resource_given_a_spec_builds_none_from_its_signature():
+    """`NoSettings` is given to `dlt.resource` as `spec`, so dlt takes it instead of building a
+    spec class from the function's signature (`spec_from_signature`)."""
+    source = inspect.getsource(decorators.resource)
+    assert "if spec is None:" in source and "spec_from_signature(" in source
+    assert "spec.get_resolvable_fields()" in source
