@@ -49,8 +49,8 @@ _SEEN: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("metricsy
 @contextlib.contextmanager
 def arguments_seen() -> Iterator[dict]:
     """The arguments dlt resolved for a source called inside (every parameter, as the function got
-    them): passed back explicitly to the next call of that source, dlt looks none of them up again
-    (how accounts loaded together resolve their source's settings once per group, not per account)."""
+    them), for `source_again`: how accounts loaded together resolve their source's settings once per
+    group, not per account."""
     seen: dict = {}
     token = _SEEN.set(seen)
     try:
