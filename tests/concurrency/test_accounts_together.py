@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from support import configure, today
+from support.accounts import cli, first_day_asked, loaded, wallet_truth
 from support.processes import child_process, run_command
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
@@ -17,7 +18,6 @@ START = TODAY - dt.timedelta(days=20)
 NAMES = [f"grp{i}" for i in range(6)]
 EARLIER = NAMES[:2]  # loaded first by a run of their own pipeline each, as before groups
 QUERY = {"name": "daily_all", "group_by": "day"}
-SERIES = "/api/v1/stats/time_series"
 
 
 def biz(name: str) -> str:
@@ -35,39 +35,6 @@ def setup(monkeypatch, sandbox) -> None:
         metric_queries=[],
         accounts=[{"name": n, "account_id": biz(n)} for n in NAMES],
     )
-
-
-def cli(capsys, isolated, warehouse, *args):
-    from metricsync.cli import main
-
-    capsys.readouterr()
-    code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def loaded(warehouse) -> dict:
-    """{account: {(period, currency): amount}} of the daily wallet rows in the warehouse."""
-    rows = warehouse.query(
-        "select account, period, currency, amount from whop.wallet_time_series where query_name = 'daily_all'"
-    )
-    found: dict = {}
-    for account, period, currency, amount in rows:
-        found.setdefault(account, {})[(period, currency)] = amount
-    return found
-
-
-def truth(sandbox, name: str) -> dict:
-    totals = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day", account=biz(name))
-    return {key: amount for key, (amount, _n) in totals.items()}
-
-
-def first_day_asked(sandbox) -> dict:
-    asked: dict = {}
-    for request in sandbox.seen(SERIES):
-        account, day = request.arg("account_id"), dt.date.fromisoformat(request.arg("from"))
-        asked[account] = min(day, asked.get(account, day))
-    return asked
 
 
 def loads(warehouse) -> int:
@@ -154,3 +121,7 @@ def test_groups_hold_fifty_accounts_whatever_the_count():
     assert [len(group) for group in split] == [50, 50, 20]
     assert [account for group in split for account in group] == accounts
     assert [len(group) for group in groups(accounts[:7])] == [7]
+
+
+def truth(sandbox, name: str) -> dict:
+    return wallet_truth(sandbox, START, TODAY, biz(name))

@@ -12,13 +12,13 @@ import datetime as dt
 import json
 
 from support import configure, today
+from support.accounts import cli, first_day_asked, loaded, wallet_truth
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=20)
 COUNT, FAILING, RESET, COMPANY_ONLY = 10, "acc07", "acc03", "acc05"
 NAMES = [f"acc{i:02d}" for i in range(COUNT)]
 QUERY = {"name": "daily_all", "group_by": "day"}
-SERIES = "/api/v1/stats/time_series"
 
 
 def biz(name: str) -> str:
@@ -48,40 +48,6 @@ def setup(monkeypatch, sandbox, revoked: bool) -> None:
         metric_queries=[],
         accounts=accounts(revoked),
     )
-
-
-def cli(capsys, isolated, warehouse, *args):
-    from metricsync.cli import main
-
-    capsys.readouterr()
-    code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def loaded(warehouse) -> dict:
-    """Every account's daily wallet rows in the warehouse: {account: {(period, currency): amount}}."""
-    rows = warehouse.query(
-        "select account, period, currency, amount from whop.wallet_time_series where query_name = 'daily_all'"
-    )
-    found: dict = {}
-    for account, period, currency, amount in rows:
-        found.setdefault(account, {})[(period, currency)] = amount
-    return found
-
-
-def truth(sandbox, name: str) -> dict:
-    totals = sandbox.by_name["whop"].wallet_totals(START, TODAY, "day", account=biz(name))
-    return {key: amount for key, (amount, _n) in totals.items()}
-
-
-def first_day_asked(sandbox) -> dict:
-    """The earliest `from` the sandbox was asked for, per account it was asked about."""
-    asked: dict = {}
-    for request in sandbox.seen(SERIES):
-        account, day = request.arg("account_id"), dt.date.fromisoformat(request.arg("from"))
-        asked[account] = min(day, asked.get(account, day))
-    return asked
 
 
 def groupings(warehouse) -> dict:
@@ -151,3 +117,7 @@ def status_per_account(capsys, isolated, warehouse, sandbox) -> None:
         assert f"  account {name}: last load " in text, text
     rows = len(truth(sandbox, FAILING))
     assert f"    wallet_time_series / daily_all: loaded through {TODAY}, {rows} rows" in text, text
+
+
+def truth(sandbox, name: str) -> dict:
+    return wallet_truth(sandbox, START, TODAY, biz(name))

@@ -31,7 +31,9 @@ from support.processes import run_shell, shell_process
 from support.whop import KEY, START, WALLET_QUERIES, expected_wallet
 
 if os.environ.get("METRICSYNC_DAGSTER_CLI") != "1":
-    pytest.skip("five `dagster` processes take minutes: `make test-dagster-cli` (CI) runs this file", allow_module_level=True)
+    pytest.skip(
+        "five `dagster` processes take minutes: `make test-dagster-cli` (CI) runs this file", allow_module_level=True
+    )
 if os.environ.get("METRICSYNC_REQUIRE_DAGSTER") != "1":  # CI: a missing extra fails, not skips
     pytest.importorskip("dagster", reason="the dagster extra is not installed (make test installs it)")
 
