@@ -62,6 +62,17 @@ logger = logging.getLogger("metricsync.batched")
 GROUP_SIZE = 50  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
 BATCHED = frozenset({"whop", "stripe_analytics"})  # providers whose accounts load in groups
 STATE_TABLE = "_dlt_pipeline_state"
+# a state row as dlt's load writes it, in its order (tests/codebase/test_dlt_internals.py checks it is dlt's)
+STATE_COLUMNS = (
+    "version",
+    "engine_version",
+    "pipeline_name",
+    "state",
+    "created_at",
+    "version_hash",
+    "_dlt_load_id",
+    "_dlt_id",
+)
 KEYS = ("primary_key", "merge_key")
 
 
@@ -394,19 +405,9 @@ def _created_at(pipeline: Any) -> Any:
 
 
 def _insert_states(pipeline: Any, rows: list[tuple]) -> None:
-    columns = (
-        "version",
-        "engine_version",
-        "pipeline_name",
-        "state",
-        "created_at",
-        "version_hash",
-        "_dlt_load_id",
-        "_dlt_id",
-    )
     with pipeline.sql_client() as client:
-        names = ", ".join(client.escape_column_name(column) for column in columns)
-        marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        names = ", ".join(client.escape_column_name(column) for column in STATE_COLUMNS)
+        marks = "(" + ", ".join(["%s"] * len(STATE_COLUMNS)) + ")"
         client.execute_sql(
             f"insert into {client.make_qualified_table_name(STATE_TABLE)} ({names}) values "
             + ", ".join([marks] * len(rows)),

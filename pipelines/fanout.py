@@ -5,7 +5,7 @@ A failing account does not stop the others; the summary line names it."""
 import concurrent.futures as cf
 import logging
 import multiprocessing
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from metricsync.sources._common.errors import MetricSyncError
 
@@ -22,11 +22,13 @@ def _child_init(log_level: str) -> None:
     configure_logging(log_level)
 
 
-def _run_one(job: dict) -> ProviderResult:
-    return run_provider(**job)
+def _run_one(job: dict) -> list[ProviderResult]:
+    """One account, its own pipeline run."""
+    return [run_provider(**job)]
 
 
 def _run_group(job: dict) -> list[ProviderResult]:
+    """A group of accounts loaded together (batched.py)."""
     return run_group(**job)
 
 
@@ -52,71 +54,49 @@ def run_accounts(
     where: dict[str, Any] = {"destination": destination, "backfill": backfill, "pipelines_dir": pipelines_dir}
     where.update(windows_per_load=windows_per_load, selection=selection)
     if provider in BATCHED:
-        return _run_groups(provider, accounts, where, parallel, log_level)
-    jobs = [
-        {
-            "provider": provider,
-            "destination": destination,
-            "backfill": backfill,
-            "pipelines_dir": pipelines_dir,
-            "windows_per_load": windows_per_load,
-            "selection": selection,
-            "account": account,
-        }
-        for account in accounts
-    ]
-    if parallel <= 1 or len(jobs) == 1:
-        results = []
-        for job in jobs:
-            results.append(_run_one(job))
-            if received():  # Ctrl-C / SIGTERM: the accounts not started are left for the re-run
-                break
-        return results
-    # spawned processes: each account gets a fresh interpreter (dlt's config and state are per process)
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
-        min(parallel, len(jobs)), mp_context=context, initializer=_child_init, initargs=(log_level,)
-    ) as pool:
-        futures = [pool.submit(_run_one, job) for job in jobs]
-        return [_outcome(provider, account, future) for account, future in zip(accounts, futures)]
+        jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts)]
+        return _dispatch(provider, _run_group, jobs, [job["accounts"] for job in jobs], parallel, log_level)
+    jobs = [{"provider": provider, "account": account, **where} for account in accounts]
+    return _dispatch(provider, _run_one, jobs, [[account] for account in accounts], parallel, log_level)
 
 
-def _run_groups(provider: str, accounts: list[Account], where: dict, parallel: int, log_level: str) -> list:
-    """The accounts loaded together in groups (batched.py): one group after another, or
-    `--parallel N` groups at once in separate processes."""
-    jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts)]
+def _dispatch(
+    provider: str, work: Callable, jobs: list[dict], members: list[list[Account]], parallel: int, log_level: str
+) -> list[ProviderResult]:
+    """`work(job)` for each job (its accounts: `members`), one after another, or `parallel` at once
+    in spawned processes (a fresh interpreter each: dlt's config and state are per process)."""
     results: list[ProviderResult] = []
     if parallel <= 1 or len(jobs) == 1:
         for job in jobs:
-            results += _run_group(job)
-            if received():  # Ctrl-C / SIGTERM: the groups not started are left for the re-run
+            results += work(job)
+            if received():  # Ctrl-C / SIGTERM: the jobs not started are left for the re-run
                 break
         return results
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(
         min(parallel, len(jobs)), mp_context=context, initializer=_child_init, initargs=(log_level,)
     ) as pool:
-        futures = [pool.submit(_run_group, job) for job in jobs]
-        for job, future in zip(jobs, futures):
-            try:
-                results += future.result()
-            except Exception:  # the child process died (killed, out of memory): the other groups go on
-                results += [_outcome(provider, account, future) for account in job["accounts"]]
+        futures = [pool.submit(work, job) for job in jobs]
+        for accounts, future in zip(members, futures):
+            results += _outcomes(provider, accounts, future)
     return results
 
 
-def _outcome(provider: str, account: Account, future: cf.Future) -> ProviderResult:
+def _outcomes(provider: str, accounts: list[Account], future: cf.Future) -> list[ProviderResult]:
     try:
         return future.result()
-    except Exception as exc:  # the child process died (killed, out of memory): the others go on
-        logger.debug("%s account %s: worker failed", provider, account.name, exc_info=True)
-        return ProviderResult(
-            provider,
-            account=account.name,
-            exit_code=1,
-            message=f"{provider} (account {account.name}): the worker process failed "
-            f"({type(exc).__name__}) - rerun this account with --accounts {account.name}",
-        )
+    except Exception as exc:  # the child process died (killed, out of memory): the other jobs go on
+        logger.debug("%s accounts %s: worker failed", provider, [a.name for a in accounts], exc_info=True)
+        return [
+            ProviderResult(
+                provider,
+                account=account.name,
+                exit_code=1,
+                message=f"{provider} (account {account.name}): the worker process failed "
+                f"({type(exc).__name__}) - rerun this account with --accounts {account.name}",
+            )
+            for account in accounts
+        ]
 
 
 def summary(provider: str, results: list[ProviderResult]) -> str:

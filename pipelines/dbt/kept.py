@@ -90,7 +90,8 @@ def file_digest(path: str) -> Optional[str]:
         return None
 
 
-def _hash(material: Any) -> str:
+def digest_of(material: Any) -> str:
+    """The sha256 of `material` as JSON (keys sorted): the key of a kept record."""
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -113,14 +114,15 @@ def _read(path: Path, key: str, fields: dict) -> Optional[dict]:
     return kept
 
 
-def _write(path: Path, record: dict) -> None:
-    """`record` kept at `path`, written whole or not at all; the oldest beyond `KEPT` removed."""
+def keep(path: Path, record: dict, newest: int) -> None:
+    """`record` kept at `path`, written whole or not at all; of the records beside it, the `newest`
+    (by time written) kept and the older ones removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(json.dumps(record))
     os.replace(partial, path)
     kept = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in kept[KEPT[path.parent.name] :]:
+    for old in kept[newest:]:
         old.unlink(missing_ok=True)
 
 
@@ -140,7 +142,7 @@ class Context:
         self.folder = project.target / FOLDER
         environment = sorted((name, value) for name, value in os.environ.items() if name not in VOLATILE)
         utc_date = dt.datetime.now(dt.timezone.utc).date()  # the real date: the clock's shift depends on it
-        self.key = _hash([os.getcwd(), destination, environment, utc_date, project_digest(project)])
+        self.key = digest_of([os.getcwd(), destination, environment, utc_date, project_digest(project)])
         self.path = self.folder / CONTEXTS / f"{self.key}.json"
 
     def read(self) -> Optional[dict]:
@@ -156,7 +158,7 @@ class Context:
     def write(self, parse_key: str, connection: dict, settings: list[str]) -> None:
         """Keep the parse key and the warehouse this context resolved (`settings`: dlt's files read)."""
         record = {"key": self.key, "parse_key": parse_key, "connection": connection}
-        _write(self.path, {**record, "settings": {path: file_digest(path) for path in settings}})
+        keep(self.path, {**record, "settings": {path: file_digest(path) for path in settings}}, KEPT[CONTEXTS])
 
 
 def question(args: Any, first: Optional[dt.date], last: Optional[dt.date]) -> dict:
@@ -172,7 +174,7 @@ def question(args: Any, first: Optional[dt.date], last: Optional[dt.date]) -> di
 
 
 def _question_path(folder: Path, parse_key: str, asked: dict) -> tuple[Path, str]:
-    key = _hash([parse_key, asked])
+    key = digest_of([parse_key, asked])
     return folder / QUESTIONS / f"{key}.json", key
 
 
@@ -184,7 +186,7 @@ def read_question(folder: Path, parse_key: str, asked: dict) -> Optional[dict]:
 
 def keep_question(folder: Path, parse_key: str, asked: dict, sql: str, keys: int) -> None:
     path, key = _question_path(folder, parse_key, asked)
-    _write(path, {"key": key, "sql": sql, "keys": keys})
+    keep(path, {"key": key, "sql": sql, "keys": keys}, KEPT[QUESTIONS])
     logger.debug("query: the question's SQL kept in %s", shown(path))
 
 

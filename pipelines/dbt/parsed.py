@@ -12,14 +12,12 @@ does not read back whole is parsed again, never trusted.
     manifest = cache.read()           # None: parse, then cache.write(text)
 """
 
-import hashlib
 import json
 import logging
-import os
 from typing import Any, Optional
 
 from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
-from metricsync.dbt.kept import FOLDER, project_digest
+from metricsync.dbt.kept import FOLDER, digest_of, keep, project_digest
 from metricsync.dbt.project import DbtProject, shown
 
 logger = logging.getLogger("metricsync.query")
@@ -29,17 +27,15 @@ KEPT = 8  # copies kept (one per target and project version): the oldest beyond 
 
 def fingerprint(project: DbtProject, profile: dict, variables: dict) -> str:
     """The key of one parse: the project's files, the packages' versions, the profile and the vars."""
-    material = [project_digest(project), profile, variables]
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest_of([project_digest(project), profile, variables])
 
 
 class ParsedCache:
     """One project's kept semantic manifests, one file per key."""
 
     def __init__(self, project: DbtProject, key: str) -> None:
-        self.folder = project.target / FOLDER
         self.key = key
-        self.path = self.folder / f"{key}.json"
+        self.path = project.target / FOLDER / f"{key}.json"
 
     def read(self) -> Optional[Any]:
         """The kept manifest of this key, or None (none kept, or one that does not read back whole)."""
@@ -60,11 +56,5 @@ class ParsedCache:
 
     def write(self, text: str) -> None:
         """Keep `text` (semantic_manifest.json) under this key, written whole or not at all."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"key": self.key, "semantic_manifest": json.loads(text)}))
-        os.replace(partial, self.path)
-        kept = sorted(self.folder.glob("*.json"), key=lambda path: path.stat().st_mtime, reverse=True)
-        for old in kept[KEPT:]:
-            old.unlink(missing_ok=True)
+        keep(self.path, {"key": self.key, "semantic_manifest": json.loads(text)}, KEPT)
         logger.debug("query: the parsed project kept in %s", shown(self.path))

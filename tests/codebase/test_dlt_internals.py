@@ -21,6 +21,7 @@ from dlt.common.versioned_state import compress_state, decompress_state, generat
 from dlt.destinations.impl.duckdb import configuration as duckdb_configuration
 from dlt.extract import decorators
 from dlt.extract.source import DltSource
+from metricsync.batched import STATE_COLUMNS, STATE_TABLE
 from packaging.requirements import Requirement
 from support import ROOT
 
@@ -89,17 +90,8 @@ def test_the_state_rows_batched_py_writes_have_dlt_s_shape():
     load would) and reads it back as dlt does: the table's columns, the compression round trip and
     the version hash over the state without its hash must be what it writes."""
     table = pipeline_state_table(add_dlt_id=True)
-    assert table["name"] == "_dlt_pipeline_state"
-    assert list(table["columns"]) == [
-        "version",
-        "engine_version",
-        "pipeline_name",
-        "state",
-        "created_at",
-        "version_hash",
-        "_dlt_load_id",
-        "_dlt_id",
-    ]
+    assert table["name"] == STATE_TABLE
+    assert tuple(table["columns"]) == STATE_COLUMNS
     state = {"_state_version": 3, "_state_engine_version": 4, "pipeline_name": "p", "sources": {"s": {"a": [1]}}}
     assert decompress_state(compress_state(state)) == state
     hashed = generate_state_version_hash(state)
