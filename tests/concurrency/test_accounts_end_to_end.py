@@ -5,19 +5,11 @@ accounts, on DuckDB and Postgres: tests/concurrency/test_many_accounts.py."""
 import datetime as dt
 
 from support import configure, today
+from support.accounts import cli
 
 TODAY = today()  # UTC, by the one clock (METRICSYNC_TODAY)
 START = TODAY - dt.timedelta(days=5)
 ACCOUNTS = [{"name": "north", "account_id": "biz_north"}, {"name": "east", "company_id": "biz_east"}]
-
-
-def cli(capsys, isolated, warehouse, *args):
-    from metricsync.cli import main
-
-    capsys.readouterr()
-    code = main([*args, "--destination", warehouse.name, "--pipelines-dir", str(isolated / "pipelines")])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_reset_of_an_unknown_account_is_refused_in_one_line(sandbox, monkeypatch, isolated, capsys):

@@ -13,10 +13,9 @@ import datetime as dt
 import shutil
 import uuid
 
-import psycopg2
 import pytest
 from metricsync.dbt.project import packaged
-from support import POSTGRES_ADMIN, configure, today
+from support import POSTGRES_ADMIN, Warehouse, configure, today
 from support.transform import cli, configure_all
 
 TODAY = today()
@@ -61,36 +60,21 @@ def project_with_reader(tmp_path, role: str) -> None:
 
 def as_role(warehouse, role: str, sql: str) -> list:
     """`sql` run by `role` itself (a login role, trust authentication)."""
-    conn = psycopg2.connect(warehouse.credentials.replace("postgres:postgres@", f"{role}@"))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return Warehouse("postgres", warehouse.credentials.replace("postgres:postgres@", f"{role}@")).query(sql)
 
 
 @pytest.fixture
 def reader():
     """A login role on the Postgres server, dropped with what it holds after the test."""
     role = f"reader_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"create role {role} login")
+    Warehouse("postgres", POSTGRES_ADMIN).execute(f"create role {role} login")
     yield role
-    admin.close()
 
 
 def drop_role(warehouse, role: str) -> None:
     for url in (warehouse.credentials, POSTGRES_ADMIN):
-        conn = psycopg2.connect(url)
-        conn.autocommit = True
-        conn.cursor().execute(f"drop owned by {role}")
-        conn.close()
-    conn = psycopg2.connect(POSTGRES_ADMIN)
-    conn.autocommit = True
-    conn.cursor().execute(f"drop role {role}")
-    conn.close()
+        Warehouse("postgres", url).execute(f"drop owned by {role}")
+    Warehouse("postgres", POSTGRES_ADMIN).execute(f"drop role {role}")
 
 
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
@@ -112,9 +96,7 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     transform(warehouse, tmp_path)  # the first build: every row
     first = load_ids(warehouse)
     user = warehouse.query  # the warehouse's owner, as a user adding a view of their own
-    conn = psycopg2.connect(warehouse.credentials)
-    conn.autocommit = True
-    conn.cursor().execute(
+    warehouse.execute(
         "create view public.my_mrr as select month, sum(mrr) as mrr from metrics.fct_mrr_monthly group by month; "
         "create view public.my_facts as select provider, count(*) as n from metrics.fct_metric_values group by provider; "
         # on the deprecated old name (a view of fct_mrr_monthly), and on the table a previous release
@@ -124,7 +106,6 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
         "create table metrics.metric_series as select * from metrics.dim_metric_series where false; "
         "create view public.my_series as select count(*) as n from metrics.metric_series"
     )
-    conn.close()
     count = "select count(*) from metrics.fct_metric_values"
     assert as_role(warehouse, reader, count) == user(count)  # the declared grant reached the published mart
     wallet_days = "select count(*) from metrics.fct_metric_values where provider = 'whop' and series = 'daily_all' "
@@ -173,10 +154,7 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     assert as_role(warehouse, reader, count) == user(count)
 
     # a mart whose columns changed is re-created: the user's view stops it, named, exit 7
-    conn = psycopg2.connect(warehouse.credentials)
-    conn.autocommit = True
-    conn.cursor().execute("alter table metrics.fct_mrr_monthly add column note text")
-    conn.close()
+    warehouse.execute("alter table metrics.fct_mrr_monthly add column note text")
     done = cli("transform", "--destination", warehouse.name, tmp_path=tmp_path)
     assert done.returncode == 7, done.stderr + done.stdout
     # the user's views on it and on its deprecated old name (a view of it that must be dropped too)
