@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from support import configure, today
+from support import configure, duckdb_only, today
 from support.accounts import cli, first_day_asked, loaded, wallet_truth
 from support.processes import child_process, run_command
 
@@ -108,6 +108,27 @@ def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
     assert {name: entry["loaded_through"] for name, entry in windowed.items()} == dict.fromkeys(
         NAMES, TODAY.isoformat()
     )
+
+
+@duckdb_only
+def test_groups_in_spawned_processes_each_land_their_accounts(sandbox, warehouse, monkeypatch, isolated, capsys):
+    """52 accounts are two groups (50 and 2); `--parallel 2` loads them at once in two spawned
+    worker processes (fanout's pool): every account's rows exact, the summary counting all 52."""
+    names = [f"pool{i:02d}" for i in range(52)]
+    configure(
+        monkeypatch,
+        "whop",
+        api_key=sandbox.by_name["whop"].api_key,
+        base_url=f"{sandbox.url}/api/v1",
+        start_date=START.isoformat(),
+        wallet_queries=[QUERY],
+        metric_queries=[],
+        accounts=[{"name": n, "account_id": biz(n)} for n in names],
+    )
+    code, out, err = cli(capsys, isolated, warehouse, "run", "whop", "--parallel", "2")
+    assert code == 0, out + err
+    assert "whop: 52 of 52 accounts loaded" in out, out + err  # on stdout when every account landed
+    assert loaded(warehouse) == {name: truth(sandbox, name) for name in names}
 
 
 def test_groups_hold_fifty_accounts_whatever_the_count():
