@@ -13,6 +13,7 @@ import sys
 import time
 from decimal import Decimal
 
+import psycopg2
 import pytest
 from support import ROOT, configure, period_floor, today
 from support.processes import end_process_group
@@ -203,6 +204,10 @@ def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, w
         start_date=(TODAY - dt.timedelta(days=3)).isoformat(),
     )
     assert run("statsig", warehouse).ok
+    # the raw values held by this test, so the first transform, once it holds the mart's lock, waits
+    # in its dbt build until the second has tried (not a race with the first build's speed)
+    holder = psycopg2.connect(warehouse.credentials)
+    holder.cursor().execute(f"lock table {warehouse.dataset('statsig')}.metric_values in access exclusive mode")
     first = transform(isolated, warehouse)
     others = []
     try:
@@ -216,9 +221,11 @@ def test_two_transforms_at_once_build_and_publish_one_after_the_other(sandbox, w
         assert output.startswith("transform: another transform is building the metrics mart (host "), output
         assert f", pid {first.pid}, run " in output
         assert output.strip().endswith("- wait for it to finish, or set TRANSFORM__LOCK_WAIT_SECONDS to wait for it")
+        holder.rollback()  # the raw values released: the first build goes on
         code, output = finished(first)
         assert code == 0 and "transform: ok" in output, output
     finally:
+        holder.close()
         for process in (first, *others):
             end_process_group(process)
     statsig = sandbox.by_name["statsig"]
