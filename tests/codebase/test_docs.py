@@ -85,3 +85,14 @@ def test_the_bench_rewrites_the_tables_and_keeps_the_notes(tmp_path):
     path.write_text(committed)
     write_results(str(path), "# metricsync benchmark\n\nnew tables\n")
     assert path.read_text() == "# metricsync benchmark\n\nnew tables\n\n" + notes
+
+
+def test_the_documented_test_command_is_the_makefiles():
+    """docs/development.md's description of `make test` (its pytest options and worker count) is the
+    Makefile's recipe with `TEST_WORKERS`' default, so a change to either shows here."""
+    makefile = (ROOT / "Makefile").read_text()
+    workers = re.search(r"^TEST_WORKERS \?= (\d+)$", makefile, re.M).group(1)
+    recipe = re.search(r"^test: .*\n\t\$\(PY\) -m pytest (.+)$", makefile, re.M).group(1)
+    options = recipe.replace("$(TEST_WORKERS)", workers).replace("-q ", "")
+    page = " ".join((ROOT / "docs" / "development.md").read_text().split())
+    assert f"`make test` runs everything, in {workers} processes (pytest-xdist: `{options}`" in page, options
