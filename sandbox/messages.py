@@ -16,6 +16,7 @@ class SandboxRequest:
     started: float = 0.0
     status: int = 0
     fault: Optional[str] = None
+    client_port: int = 0  # the client's end of the connection (tests: which process sent it)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

@@ -6,7 +6,10 @@ Control endpoints (JSON), for tests and demos driving a sandbox in another proce
   POST /_sandbox/revise  {"days": 3}  revise the last N days of every provider's data
   POST /_sandbox/restate {"days": 6, "ago": 60}  revise N old days ending `ago` days back (beyond the lookback)
   POST /_sandbox/faults  {"mode": "429", "count": 2, "path": "/api/v1", "retry_after": 1}
-                         ("after": 3 lets the first 3 matching requests through first)
+                         ("after": 3 lets the first 3 matching requests through first; mode "hang"
+                         holds a request unanswered until POST /_sandbox/release, a reset or "delay"
+                         seconds, then drops its connection)
+  POST /_sandbox/release             answer no more: every held ("hang") request's connection dropped
   POST /_sandbox/settings {"whop": {"row_format": "objects"}, ...}
   POST /_sandbox/tamper  {"path": "/api/v1/stats/time_series", "merge": {"amount": "12abc"}}
                          (a hostile 200 answer: see tamper.py)
@@ -47,6 +50,7 @@ FAULT_MODES = (
     "truncated",
     "reset",
 )
+HANG = "hang"  # held until released (not in FAULT_MODES, the retry matrix's: held by its delay alone it is "slow")
 
 
 @dataclass
@@ -62,8 +66,8 @@ class Fault:
     delay: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.mode not in FAULT_MODES:
-            raise ValueError(f"unknown fault mode {self.mode!r}; one of {FAULT_MODES}")
+        if self.mode not in (*FAULT_MODES, HANG):
+            raise ValueError(f"unknown fault mode {self.mode!r}; one of {(*FAULT_MODES, HANG)}")
 
 
 class Sandbox:
@@ -91,6 +95,7 @@ class Sandbox:
         self.faults: list[Fault] = []
         self.tampers: list[Tamper] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()  # set (and replaced) to let go the requests held by "hang"
         self._in_flight = 0
         self.rate_limit: Optional[float] = None  # requests accepted in any sliding second (429 above)
         self.rate_retry_after: Optional[float] = None
@@ -127,7 +132,14 @@ class Sandbox:
         """Restate `days` old days ending `ago` days back (see `Revisions.restate`); the days, oldest first."""
         return self.revisions.restate(days, ago, self.today)
 
+    def release(self) -> None:
+        """Let go every request a "hang" fault holds (each one's connection dropped)."""
+        with self._lock:
+            self._released.set()
+            self._released = threading.Event()
+
     def reset(self) -> None:
+        self.release()
         with self._lock:
             self.requests.clear()
             self.faults.clear()
@@ -170,6 +182,7 @@ class Sandbox:
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
                     time.time(),
+                    client_port=self.client_address[1],
                 )
                 response = sandbox.dispatch(request, self.headers.get("host", ""))
                 if response is None:  # connection reset fault
@@ -217,6 +230,7 @@ class Sandbox:
             if self.log_requests:
                 self.requests.append(request)
             fault = self._take_fault(request.path)
+            released = self._released
             over_rate = self._over_rate(time.monotonic())
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
@@ -237,6 +251,9 @@ class Sandbox:
                 )
             if fault is not None:
                 request.fault = fault.mode
+                if fault.mode == HANG:  # no answer until released (or `delay` s), then the connection drops
+                    released.wait(fault.delay)
+                    return None
                 response = self._fault_response(fault)
                 if response is not None and fault.mode != "slow":
                     request.status = response.status
@@ -341,6 +358,8 @@ class Sandbox:
             with self._lock:
                 self.rate_limit, self.rate_retry_after = body.get("per_second"), body.get("retry_after")
                 self._accepted.clear()
+        elif action == "release":
+            self.release()
         elif action == "latency":
             self.latency = float(body.get("seconds", 0))
         else:

@@ -4,7 +4,8 @@ is read from the message itself and done, and the command that failed then succe
 
 Hints performed elsewhere: `set SOURCES__STATSIG__LOCK_WAIT_SECONDS` (test_warehouse_lock.py),
 `re-run to resume` (test_interrupts.py), did-you-mean names (test_operator_cli.py, test_operator_edges.py),
-a new `dataset_name` for accounts (test_operator_edges.py).
+a new `dataset_name` for accounts (test_operator_edges.py), `metricsync run <provider> --accounts <name>` for
+an account whose worker process died (tests/concurrency/test_account_workers.py).
 """
 
 import datetime as dt
