@@ -5,9 +5,11 @@ A failing account does not stop the others; the summary line names it."""
 import concurrent.futures as cf
 import logging
 import multiprocessing
+import os
 from typing import Any, Callable, Optional, Sequence
 
 from metricsync.sources._common.errors import MetricSyncError
+from metricsync.sources._common.http import limits
 
 from .accounts import Account, configured_accounts, select_accounts
 from .batched import BATCHED, groups, run_group
@@ -18,8 +20,9 @@ from .runner import ProviderResult, run_provider
 logger = logging.getLogger("metricsync.fanout")
 
 
-def _child_init(log_level: str) -> None:
+def _child_init(log_level: str, processes: int) -> None:
     configure_logging(log_level)
+    limits.share_among(processes)  # the processes together keep to each provider's max_concurrency
 
 
 def _run_one(job: dict) -> list[ProviderResult]:
@@ -55,9 +58,19 @@ def run_accounts(
     where.update(windows_per_load=windows_per_load, selection=selection)
     if provider in BATCHED:
         jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts)]
-        return _dispatch(provider, _run_group, jobs, [job["accounts"] for job in jobs], parallel, log_level)
+        processes = min(parallel, cores())
+        return _dispatch(provider, _run_group, jobs, [job["accounts"] for job in jobs], processes, log_level)
     jobs = [{"provider": provider, "account": account, **where} for account in accounts]
     return _dispatch(provider, _run_one, jobs, [[account] for account in accounts], parallel, log_level)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on. Groups of accounts run in at most that many processes
+    whatever `--parallel` asks: a group fetches its accounts' windows on threads of its own, so a
+    process more than the cores adds only its start-up (about a second of CPU: dlt, Arrow, DuckDB
+    imported again) and its share of the same cores."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _dispatch(
@@ -73,8 +86,9 @@ def _dispatch(
                 break
         return results
     context = multiprocessing.get_context("spawn")
+    processes = min(parallel, len(jobs))
     with cf.ProcessPoolExecutor(
-        min(parallel, len(jobs)), mp_context=context, initializer=_child_init, initargs=(log_level,)
+        processes, mp_context=context, initializer=_child_init, initargs=(log_level, processes)
     ) as pool:
         futures = [pool.submit(work, job) for job in jobs]
         for accounts, future in zip(members, futures):
