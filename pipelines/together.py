@@ -68,7 +68,10 @@ class _Gathered:
     dlt's marker of an empty snapshot (handed over only when no account had a row)."""
 
     def __init__(self) -> None:
-        self.batch, self.rows, self.marker, self.handed = Batch(), [], None, False
+        self.batch = Batch()
+        self.rows: list[dict] = []
+        self.marker: Any = None
+        self.handed = False
 
     def add(self, account: str, item: Any) -> Iterator[Any]:
         if isinstance(item, pa.RecordBatch):

@@ -146,3 +146,31 @@ def test_groups_hold_fifty_accounts_whatever_the_count():
 
 def truth(sandbox, name: str) -> dict:
     return wallet_truth(sandbox, START, TODAY, biz(name))
+
+
+def test_a_tables_resource_yields_every_accounts_rows_and_names_the_one_that_fails():
+    """A group's resource of a table (`pipelines/together.py`) drives each account's resource in
+    turn: their rows come as one item, each given its account; an account whose rows fail is
+    named by the exception dlt raises (what `batched` fails that account alone by)."""
+    import dlt
+    import pytest
+    from metricsync.together import blamed, table_resource
+
+    def rows(value: int):
+        yield [{"x": value}]
+
+    def refused():
+        yield [{"x": 0}]
+        raise ValueError("refused")
+
+    parts = [("north", dlt.resource(rows(1), name="t")), ("east", dlt.resource(rows(2), name="t"))]
+    assert list(table_resource(parts[0][1], parts)) == [{"x": 1, "account": "north"}, {"x": 2, "account": "east"}]
+
+    parts = [("north", dlt.resource(rows(1), name="t")), ("south", dlt.resource(refused(), name="t"))]
+    with pytest.raises(Exception) as caught:
+        list(table_resource(parts[0][1], parts))
+    chain, exc = [], caught.value
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    assert [blamed(exc) for exc in chain if blamed(exc)] == ["south"], chain
