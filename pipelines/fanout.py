@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import threading
 from typing import Any, Callable, Optional, Sequence
 
 from metricsync.sources._common.errors import MetricSyncError
@@ -76,8 +77,9 @@ def cores() -> int:
 def _dispatch(
     provider: str, work: Callable, jobs: list[dict], members: list[list[Account]], parallel: int, log_level: str
 ) -> list[ProviderResult]:
-    """`work(job)` for each job (its accounts: `members`), one after another, or `parallel` at once
-    in spawned processes (a fresh interpreter each: dlt's config and state are per process)."""
+    """`work(job)` for each job (its accounts: `members`), one after another, or `parallel` at once:
+    this process and `parallel - 1` spawned ones (a fresh interpreter each: dlt's config and state
+    are per process), each taking the next job when it is free."""
     results: list[ProviderResult] = []
     if parallel <= 1 or len(jobs) == 1:
         for job in jobs:
@@ -85,15 +87,64 @@ def _dispatch(
             if received():  # Ctrl-C / SIGTERM: the jobs not started are left for the re-run
                 break
         return results
-    context = multiprocessing.get_context("spawn")
     processes = min(parallel, len(jobs))
-    with cf.ProcessPoolExecutor(
-        processes, mp_context=context, initializer=_child_init, initargs=(log_level, processes)
-    ) as pool:
-        futures = [pool.submit(work, job) for job in jobs]
-        for accounts, future in zip(members, futures):
-            results += _outcomes(provider, accounts, future)
+    queue = _Jobs(len(jobs))
+    here: dict[int, list[ProviderResult]] = {}  # job index -> results of the jobs run in this process
+    futures: dict[int, cf.Future] = {}  # job index -> a spawned process's
+    context = multiprocessing.get_context("spawn")
+    limits.share_among(processes)
+    try:
+        with cf.ProcessPoolExecutor(
+            processes - 1, mp_context=context, initializer=_child_init, initargs=(log_level, processes)
+        ) as pool:
+            feeder = threading.Thread(target=_feed, args=(pool, processes - 1, work, jobs, queue, futures))
+            feeder.start()
+            try:
+                while (index := queue.take()) is not None:
+                    here[index] = work(jobs[index])
+            finally:
+                queue.stop()
+                feeder.join()
+    finally:
+        limits.share_among(1)
+    for index, accounts in enumerate(members):
+        if index in here:
+            results += here[index]
+        elif index in futures:
+            results += _outcomes(provider, accounts, futures[index])
     return results
+
+
+class _Jobs:
+    """The index of the next job not started, for this process and the pool's feeder (None once
+    all are, or after an interrupt: the jobs not started are left for the re-run)."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.next, self.stopped = count, 0, False
+        self.lock = threading.Lock()
+
+    def take(self) -> Optional[int]:
+        with self.lock:
+            if self.stopped or received() or self.next >= self.count:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+
+
+def _feed(pool: cf.Executor, workers: int, work: Callable, jobs: list[dict], queue: _Jobs, futures: dict) -> None:
+    """Keeps each of the pool's `workers` processes on a job until none is left."""
+    running: set = set()
+    while True:
+        while len(running) < workers and (index := queue.take()) is not None:
+            futures[index] = pool.submit(work, jobs[index])
+            running.add(futures[index])
+        if not running:
+            return
+        _done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
 
 
 def _outcomes(provider: str, accounts: list[Account], future: cf.Future) -> list[ProviderResult]:

@@ -112,8 +112,9 @@ def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
 
 @duckdb_only
 def test_groups_in_spawned_processes_each_land_their_accounts(sandbox, warehouse, monkeypatch, isolated, capsys):
-    """52 accounts are two groups (50 and 2); `--parallel 2` loads them at once in two spawned
-    worker processes (fanout's pool): every account's rows exact, the summary counting all 52."""
+    """52 accounts are two groups (50 and 2); `--parallel 2` loads them at once, one in this
+    process and one in a spawned worker (fanout's pool): every account's rows exact, the summary
+    counting all 52."""
     names = [f"pool{i:02d}" for i in range(52)]
     configure(
         monkeypatch,
