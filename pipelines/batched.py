@@ -59,7 +59,7 @@ from .together import blamed, table_resource
 
 logger = logging.getLogger("metricsync.batched")
 
-GROUP_SIZE = 50  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
+GROUP_SIZE = 100  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
 BATCHED = frozenset({"whop", "stripe_analytics"})  # providers whose accounts load in groups
 STATE_TABLE = "_dlt_pipeline_state"
 # a state row as dlt's load writes it, in its order (tests/codebase/test_dlt_internals.py checks it is dlt's)
