@@ -1,5 +1,6 @@
 """Runs a provider's accounts: in groups loaded together (batched.py: Whop, Stripe), or one
-after another; `--parallel N` groups (or accounts) at once in separate processes on this machine.
+after another; `--parallel N` groups (or accounts) at once, in this process and N-1 spawned ones
+on this machine (groups: at most one process per core).
 A failing account does not stop the others; the summary line names it."""
 
 import concurrent.futures as cf
