@@ -1,16 +1,16 @@
 """Many accounts of one provider loaded together: a group of accounts (at most `GROUP_SIZE`) is one
 dlt pipeline with one extract, normalize and load per chunk, instead of a pipeline run per account.
 
-Each account's resources are renamed `<resource>__<account>` into the tables all accounts share,
-their rows scoped by `account` as one account's run scopes them (`accounts.scope_to_account`), each
-with the account's own `RunControl` (its plan, its tally). Each account's state stays its own
-pipeline's, `<provider>__<account>__<destination>` in `_dlt_pipeline_state`, the rows a run of that
+The group's source has one resource per table (together.py) that yields every account's rows,
+scoped by `account` as one account's run scopes them (`accounts.scope_to_account`), each account
+with its own `RunControl` (its plan, its tally) and its resource state kept under
+`<resource>__<account>`. Each account's state stays its own pipeline's, `<provider>__<account>__<destination>` in `_dlt_pipeline_state`, the rows a run of that
 one account writes: read from there before the group's first chunk, written there in the same
 write turn as each load, so `status`, `verify`, `reset --accounts` and a run of that account alone
 read it unchanged, and a warehouse loaded one pipeline per account goes on where each account stood.
 
 A failure of a chunk loads nothing of that chunk. When one account's resource raised it (its key
-revoked, an answer refused: dlt names the resource), that account fails with its own line and the
+revoked, an answer refused: its exception names it, together.py), that account fails with its own line and the
 group's other unfinished accounts load together again; any other failure (the warehouse, say) runs
 them one by one (`run_provider`). Either way the failing account is named and the others land. The
 states are written just after the load, in its write turn: a crash between the two loses that
@@ -19,7 +19,6 @@ the rows stay exact).
 """
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -41,7 +40,7 @@ from metricsync.sources._common.http.client import RequestStats, request_stats
 from metricsync.warehouse.destinations import apply_loader_format, one_connection, pipeline_name
 from metricsync.warehouse.merges import scope_merge_deletes
 
-from .accounts import Account, refuse_tables_without_account, scope_to_account, with_account
+from .accounts import Account, refuse_tables_without_account, scope_to_account
 from .interrupts import received, signal_of
 from .locks import dataset_turn, pipeline_lock
 from .memory import release_freed_memory
@@ -56,10 +55,11 @@ from .runner import (
     schema_contract,
     start_control,
 )
+from .together import blamed, table_resource
 
 logger = logging.getLogger("metricsync.batched")
 
-GROUP_SIZE = 50  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
+GROUP_SIZE = 100  # accounts per group, whatever the count: a process's memory (a fetcher per account) is bounded by it
 BATCHED = frozenset({"whop", "stripe_analytics"})  # providers whose accounts load in groups
 STATE_TABLE = "_dlt_pipeline_state"
 # a state row as dlt's load writes it, in its order (tests/codebase/test_dlt_internals.py checks it is dlt's)
@@ -73,7 +73,6 @@ STATE_COLUMNS = (
     "_dlt_load_id",
     "_dlt_id",
 )
-KEYS = ("primary_key", "merge_key")
 
 
 @dataclass
@@ -86,7 +85,6 @@ class _Member:
     name: str = ""  # its own pipeline's name, under which its state is kept
     state: dict = field(default_factory=dict)  # its pipeline state as stored (empty: none yet)
     pending: Optional[list] = None  # the resources with windows for another load (None: all selected)
-    resources: set = field(default_factory=set)  # its resources' names in the group's source
     done: bool = False
 
 
@@ -137,6 +135,7 @@ def _member(provider: str, account: Account, backfill: Optional[tuple], selectio
     result = ProviderResult(provider, backfill=backfill, account=account.name)
     control = start_control(provider, result, selection, None)
     control.start_together = True
+    control.state_suffix = f"__{account.name}"  # its resources' state, as batched.py reads and writes it
     control.stats = RequestStats(also=request_stats(provider))  # its own requests, counted for the provider too
     return _Member(account, result, control)
 
@@ -161,12 +160,12 @@ def _recover(provider: str, destination: str, members: list[_Member], exc: BaseE
 
 
 def _culprit(exc: Optional[BaseException], members: list[_Member]) -> Optional[_Member]:
-    """The account whose resource raised `exc` (dlt names the resource in the chain), or None."""
+    """The account whose generator raised `exc` (it carries the name, together.py), or None."""
     seen: set = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        name = getattr(exc, "pipe_name", None)
-        found = [member for member in members if name in member.resources]
+        name = blamed(exc)
+        found = [member for member in members if member.account.name == name]
         if found:
             return found[0]
         inner = getattr(exc, "exception", None) if isinstance(exc, PipelineStepFailed) else None
@@ -299,28 +298,28 @@ def _chunks(
 
 
 def _group_source(provider: str, loading: list[_Member], selected: Optional[list], target: Target) -> Any:
-    """One dlt source holding every loading account's resources, renamed `<resource>__<account>`
-    into the shared tables, each account's rows scoped by its name."""
+    """One dlt source holding a resource per table for every loading account (together.py), with
+    the hints of an account's resource scoped to accounts and to the destination."""
     factory = source_factory(provider)
-    resources: list = []
+    parts: dict[str, list] = {}  # resource name -> [(account, its resource)], in the accounts' order
+    templates: dict = {}  # resource name -> an account's resource with the hints every account's has
     first: Any = None
-    templates: dict = {}
     resolved: dict = {}
     for member in loading:
         source = _account_source(factory, member, resolved)
         wanted = member.pending if member.pending is not None else selected
         if wanted is not None:  # selected in place: a source of its own (`with_resources` copies its schema)
             source.resources.select(*wanted)
-        _scope(source, member.account.name, target, templates)
+        resources = list(source.selected_resources.values())
+        if not all(resource.name in templates for resource in resources):
+            _scope(source, member.account.name, target)
+            templates.update({r.name: r for r in resources if r.name not in templates})
         first = first or source
-        for resource in source.selected_resources.values():
-            renamed = resource.with_name(f"{resource.name}__{member.account.name}")
-            member.resources.add(renamed.name)
-            renamed.apply_hints(table_name=resource.table_name)
-            resources.append(renamed)
+        for resource in resources:
+            parts.setdefault(resource.name, []).append((member.account.name, resource))
     schema = first.schema  # with dlt's state table, created by the load when the dataset has none yet
     schema.update_table(normalize_table_identifiers(pipeline_state_table(add_dlt_id=True), schema.naming))
-    return DltSource(schema, first.section, resources)
+    return DltSource(schema, first.section, [table_resource(templates[name], each) for name, each in parts.items()])
 
 
 def _account_source(factory: Callable, member: _Member, resolved: dict) -> Any:
@@ -340,25 +339,12 @@ def _account_source(factory: Callable, member: _Member, resolved: dict) -> Any:
     return source
 
 
-def _scope(source: Any, account: str, target: Target, templates: dict) -> None:
+def _scope(source: Any, account: str, target: Target) -> None:
     """An account's resources scoped to it and given the destination's file format and delete
-    scope (`scope_to_account`, `apply_loader_format`, `scope_merge_deletes`). Those hints are the
-    same for every account, so a resource's are worked out once (dlt's schema of a resource costs
-    milliseconds) and applied as they are to the same resource of the next accounts."""
-    resources = list(source.selected_resources.values())
-    if not all(resource.name in templates for resource in resources):
-        scope_to_account(source, account)
-        scope_merge_deletes(apply_loader_format(source, target.factory), target.factory)
-        for resource in resources:
-            table = resource.compute_table_schema()
-            columns = table.get("columns", {})
-            hints = {kind: [name for name, column in columns.items() if column.get(kind)] for kind in KEYS}
-            hints.update(write_disposition=resource.write_disposition, file_format=table.get("file_format"))
-            templates[resource.name] = {kind: value for kind, value in hints.items() if value}
-        return
-    for resource in resources:
-        resource.add_map(functools.partial(with_account, account))
-        resource.apply_hints(**templates[resource.name])
+    scope (`scope_to_account`, `apply_loader_format`, `scope_merge_deletes`): the same hints for
+    every account, so the group's resource of a table takes them from one account's."""
+    scope_to_account(source, account)
+    scope_merge_deletes(apply_loader_format(source, target.factory), target.factory)
 
 
 def _write_states(pipeline: Any, provider: str, loading: list[_Member], load_id: Optional[str]) -> None:

@@ -1,16 +1,19 @@
 """Runs a provider's accounts: in groups loaded together (batched.py: Whop, Stripe), or one
-after another; `--parallel N` groups (or accounts) at once in separate processes on this machine.
+after another; `--parallel N` groups (or accounts) at once, in this process and N-1 spawned ones
+on this machine (groups: at most one process per core).
 A failing account does not stop the others; the summary line names it."""
 
 import concurrent.futures as cf
 import logging
 import multiprocessing
+import os
 import shlex
-from collections import deque
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Optional, Sequence
 
 from metricsync.sources._common.errors import MetricSyncError
+from metricsync.sources._common.http import limits
 
 from .accounts import Account, configured_accounts, select_accounts
 from .batched import BATCHED, groups, run_group
@@ -22,8 +25,9 @@ from .warehouse.destinations import destination_name
 logger = logging.getLogger("metricsync.fanout")
 
 
-def _child_init(log_level: str) -> None:
+def _child_init(log_level: str, processes: int) -> None:
     configure_logging(log_level)
+    limits.share_among(processes)  # the processes together keep to each provider's max_concurrency
 
 
 def _run_one(job: dict) -> list[ProviderResult]:
@@ -59,18 +63,27 @@ def run_accounts(
     where.update(windows_per_load=windows_per_load, selection=selection)
     if provider in BATCHED:
         jobs = [{"provider": provider, "accounts": group, **where} for group in groups(accounts)]
-        return _dispatch(provider, _run_group, jobs, [job["accounts"] for job in jobs], parallel, log_level)
+        processes = min(parallel, cores())
+        return _dispatch(provider, _run_group, jobs, [job["accounts"] for job in jobs], processes, log_level)
     jobs = [{"provider": provider, "account": account, **where} for account in accounts]
     return _dispatch(provider, _run_one, jobs, [[account] for account in accounts], parallel, log_level)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on. Groups of accounts run in at most that many processes
+    whatever `--parallel` asks: a group fetches its accounts' windows on threads of its own, so a
+    process more than the cores adds only its start-up (about a second of CPU: dlt, Arrow, DuckDB
+    imported again) and its share of the same cores."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _dispatch(
     provider: str, work: Callable, jobs: list[dict], members: list[list[Account]], parallel: int, log_level: str
 ) -> list[ProviderResult]:
-    """`work(job)` for each job (its accounts: `members`), one after another, or `parallel` at once
-    in spawned processes (a fresh interpreter each: dlt's config and state are per process). A pool
-    a worker died in (killed, out of memory) is broken: the jobs it was running fail, the jobs not
-    started yet go on in a fresh pool."""
+    """`work(job)` for each job (its accounts: `members`), one after another, or `parallel` at once:
+    this process and `parallel - 1` spawned ones (a fresh interpreter each: dlt's config and state
+    are per process), each taking the next job when it is free."""
     results: list[ProviderResult] = []
     if parallel <= 1 or len(jobs) == 1:
         for job in jobs:
@@ -78,53 +91,99 @@ def _dispatch(
             if received():  # Ctrl-C / SIGTERM: the jobs not started are left for the re-run
                 break
         return results
-    waiting = deque(enumerate(zip(jobs, members)))
-    done: dict[int, list[ProviderResult]] = {}
-    while waiting and not received():
-        _in_one_pool(provider, work, waiting, done, min(parallel, len(waiting)), log_level)
-    return [result for index in sorted(done) for result in done[index]]
+    processes = min(parallel, len(jobs))
+    queue = _Jobs(len(jobs))
+    here: dict[int, list[ProviderResult]] = {}  # job index -> results of the jobs run in this process
+    futures: dict[int, cf.Future] = {}  # job index -> a spawned process's
+    limits.share_among(processes)
+    try:
+        feeder = threading.Thread(target=_feed, args=(processes - 1, work, jobs, queue, futures, log_level))
+        feeder.start()
+        try:
+            while (index := queue.take()) is not None:
+                here[index] = work(jobs[index])
+        finally:
+            queue.stop()
+            feeder.join()
+    finally:
+        limits.share_among(1)
+    for index, (job, accounts) in enumerate(zip(jobs, members)):
+        if index in here:
+            results += here[index]
+        elif index in futures:
+            results += _outcomes(provider, accounts, job, futures[index])
+    return results
 
 
-def _in_one_pool(provider: str, work: Callable, waiting: deque, done: dict, workers: int, log_level: str) -> None:
-    """Jobs taken from `waiting` (`(index, (job, accounts))`), `workers` at a time (no more
-    submitted than run, so that a broken pool fails only the jobs it was running), their results
-    into `done[index]`, until none is left or the pool breaks."""
+class _Jobs:
+    """The index of the next job not started, for this process and the pool's feeder (None once
+    all are, or after an interrupt: the jobs not started are left for the re-run)."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.next, self.stopped = count, 0, False
+        self.lock = threading.Lock()
+
+    def take(self) -> Optional[int]:
+        with self.lock:
+            if self.stopped or received() or self.next >= self.count:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+
+
+def _feed(workers: int, work: Callable, jobs: list[dict], queue: _Jobs, futures: dict, log_level: str) -> None:
+    """Keeps `workers` spawned processes on a job each until none is left. A pool a worker died in
+    (killed, out of memory) is broken: the jobs it was running fail, and the jobs not started yet go
+    on in a fresh pool."""
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_child_init, initargs=(log_level,)) as pool:
-        running: dict[cf.Future, tuple[int, dict, list[Account]]] = {}
-        broken = False
-        while True:
-            while waiting and len(running) < workers and not broken and not received():
-                index, (job, accounts) = waiting.popleft()
-                try:
-                    running[pool.submit(work, job)] = (index, job, accounts)
-                except BrokenProcessPool as exc:  # a worker died between two jobs
-                    done[index], broken = _failed(provider, accounts, job, exc), True
-            if not running:
-                return
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                index, job, accounts = running.pop(future)
-                try:
-                    done[index] = future.result()
-                except Exception as exc:  # the child process died: this job's accounts fail, the others go on
-                    done[index] = _failed(provider, accounts, job, exc)
-                    broken = broken or isinstance(exc, BrokenProcessPool)
+    broken = True
+    while broken:
+        with cf.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_child_init, initargs=(log_level, workers + 1)
+        ) as pool:
+            broken = _feed_pool(pool, workers, work, jobs, queue, futures)
 
 
-def _failed(provider: str, accounts: list[Account], job: dict, exc: Exception) -> list[ProviderResult]:
-    """A failure line per account of a job whose worker process failed, with the command to load it."""
-    logger.debug("%s accounts %s: worker failed", provider, [a.name for a in accounts], exc_info=exc)
-    return [
-        ProviderResult(
-            provider,
-            account=account.name,
-            exit_code=1,
-            message=f"{provider} (account {account.name}): the worker process failed ({type(exc).__name__}) - "
-            f"run `{_rerun_command(provider, account.name, job)}` to load it",
-        )
-        for account in accounts
-    ]
+def _feed_pool(pool: cf.Executor, workers: int, work: Callable, jobs: list[dict], queue: _Jobs, futures: dict) -> bool:
+    """Submits no more jobs than the pool has workers (so that a broken pool fails only the jobs it
+    was running); True when the pool broke with jobs maybe left."""
+    running: set = set()
+    broken = False
+    while True:
+        while not broken and len(running) < workers and (index := queue.take()) is not None:
+            try:
+                futures[index] = pool.submit(work, jobs[index])
+            except BrokenProcessPool as exc:  # a worker died between two jobs
+                futures[index] = cf.Future()
+                futures[index].set_exception(exc)
+                broken = True
+            else:
+                running.add(futures[index])
+        if not running:
+            return broken
+        done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        broken = broken or any(isinstance(future.exception(), BrokenProcessPool) for future in done)
+
+
+def _outcomes(provider: str, accounts: list[Account], job: dict, future: cf.Future) -> list[ProviderResult]:
+    try:
+        return future.result()
+    except Exception as exc:  # the child process died (killed, out of memory): the other jobs go on
+        logger.debug("%s accounts %s: worker failed", provider, [a.name for a in accounts], exc_info=exc)
+        return [
+            ProviderResult(
+                provider,
+                account=account.name,
+                exit_code=1,
+                message=f"{provider} (account {account.name}): the worker process failed ({type(exc).__name__}) - "
+                f"run `{_rerun_command(provider, account.name, job)}` to load it",
+            )
+            for account in accounts
+        ]
 
 
 def _rerun_command(provider: str, account: str, job: dict) -> str:

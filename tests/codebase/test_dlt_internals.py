@@ -10,6 +10,7 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
+import dlt
 from dlt.common import libs as dlt_libs
 from dlt.common import validation
 from dlt.common.configuration import resolve
@@ -130,3 +131,16 @@ def test_a_resource_given_a_spec_builds_none_from_its_signature():
     source = inspect.getsource(decorators.resource)
     assert "if spec is None:" in source and "spec_from_signature(" in source
     assert "spec.get_resolvable_fields()" in source
+
+
+def test_a_resource_pipe_holds_its_function_until_extracted():
+    """`pipelines/together.py` calls each account's resource function from its pipe's `gen`, as
+    dlt's `Pipe.evaluate_gen` does when it extracts (a resource of a source takes no arguments)."""
+    from dlt.extract.pipe import Pipe
+
+    def rows():
+        yield [{"x": 1}]
+
+    assert dlt.resource(rows, name="rows")._pipe.gen is not None
+    assert "self.replace_gen(gen())" in inspect.getsource(Pipe.evaluate_gen)
+    assert list(dlt.resource(rows, name="rows")._pipe.gen()) == [[{"x": 1}]]

@@ -112,8 +112,12 @@ def test_two_groups_at_once(sandbox, warehouse, monkeypatch, isolated, capsys):
 
 @duckdb_only
 def test_groups_in_spawned_processes_each_land_their_accounts(sandbox, warehouse, monkeypatch, isolated, capsys):
-    """52 accounts are two groups (50 and 2); `--parallel 2` loads them at once in two spawned
-    worker processes (fanout's pool): every account's rows exact, the summary counting all 52."""
+    """52 accounts are two groups when a group holds 50 (50 and 2); `--parallel 2` loads them at
+    once, one in this process and one in a spawned worker (fanout's pool): every account's rows
+    exact, the summary counting all 52."""
+    from metricsync import batched
+
+    monkeypatch.setattr(batched, "GROUP_SIZE", 50)  # the groups are cut here, in this process
     names = [f"pool{i:02d}" for i in range(52)]
     configure(
         monkeypatch,
@@ -131,18 +135,46 @@ def test_groups_in_spawned_processes_each_land_their_accounts(sandbox, warehouse
     assert loaded(warehouse) == {name: truth(sandbox, name) for name in names}
 
 
-def test_groups_hold_fifty_accounts_whatever_the_count():
+def test_groups_hold_a_hundred_accounts_whatever_the_count():
     """A process's memory is one group's, so a group's size does not follow the count or
-    `--parallel` (which says how many groups run at once): 120 accounts are 50, 50 and 20."""
+    `--parallel` (which says how many groups run at once): 240 accounts are 100, 100 and 40."""
     from metricsync.accounts import Account
     from metricsync.batched import groups
 
-    accounts = [Account(f"a{i:03d}", {"account_id": f"biz_{i}"}) for i in range(120)]
+    accounts = [Account(f"a{i:03d}", {"account_id": f"biz_{i}"}) for i in range(240)]
     split = groups(accounts)
-    assert [len(group) for group in split] == [50, 50, 20]
+    assert [len(group) for group in split] == [100, 100, 40]
     assert [account for group in split for account in group] == accounts
     assert [len(group) for group in groups(accounts[:7])] == [7]
 
 
 def truth(sandbox, name: str) -> dict:
     return wallet_truth(sandbox, START, TODAY, biz(name))
+
+
+def test_a_tables_resource_yields_every_accounts_rows_and_names_the_one_that_fails():
+    """A group's resource of a table (`pipelines/together.py`) drives each account's resource in
+    turn: their rows come as one item, each given its account; an account whose rows fail is
+    named by the exception dlt raises (what `batched` fails that account alone by)."""
+    import dlt
+    import pytest
+    from metricsync.together import blamed, table_resource
+
+    def rows(value: int):
+        yield [{"x": value}]
+
+    def refused():
+        yield [{"x": 0}]
+        raise ValueError("refused")
+
+    parts = [("north", dlt.resource(rows(1), name="t")), ("east", dlt.resource(rows(2), name="t"))]
+    assert list(table_resource(parts[0][1], parts)) == [{"x": 1, "account": "north"}, {"x": 2, "account": "east"}]
+
+    parts = [("north", dlt.resource(rows(1), name="t")), ("south", dlt.resource(refused(), name="t"))]
+    with pytest.raises(Exception) as caught:
+        list(table_resource(parts[0][1], parts))
+    chain, exc = [], caught.value
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    assert [blamed(exc) for exc in chain if blamed(exc)] == ["south"], chain

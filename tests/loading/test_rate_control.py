@@ -278,3 +278,18 @@ def test_a_wait_beyond_max_retry_wait_fails_without_holding_other_requests():
     before = clock.now
     client.request(Request("GET", "/b"), endpoint="GET /b")
     assert clock.now - before < 5  # not held back 900 fake seconds
+
+
+@pytest.mark.parametrize("processes, max_concurrency, each", [(1, 8, 8), (2, 8, 4), (3, 8, 2), (4, 2, 1)])
+def test_parallel_processes_split_max_concurrency(processes, max_concurrency, each):
+    """`--parallel N` processes (fanout.py) each allow their share of `max_concurrency` in flight,
+    at least one, so that together they keep to it."""
+    from metricsync.sources._common.http import limits
+
+    limits.share_among(processes)
+    try:
+        limiter = limits.shared_limiter("share_test", "key", max_concurrency, None)
+        assert limiter.max_concurrency == each
+    finally:
+        limits.share_among(1)
+        limits.forget("share_test")

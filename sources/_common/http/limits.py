@@ -171,6 +171,16 @@ class RequestLimiter:
 
 _shared: dict = {}
 _shared_lock = threading.Lock()
+_processes = 1  # processes on this machine sending the same providers' requests at once (`share_among`)
+
+
+def share_among(processes: int) -> None:
+    """This process is one of `processes` running a provider's accounts at once (`--parallel`,
+    fanout.py): each of its limiters allows its share of `max_concurrency` in flight (at least
+    one), so that together they keep to it (without, N processes would send N times as many, and
+    the API's 429s would cut the rate)."""
+    global _processes
+    _processes = max(1, int(processes))
 
 
 def shared_limiter(
@@ -194,7 +204,7 @@ def shared_limiter(
 
                 budget = SharedBudget(provider, key, rate_store)
             limiter = _shared[ident] = RequestLimiter(
-                max_concurrency, requests_per_second, provider=provider, budget=budget
+                max(1, int(max_concurrency) // _processes), requests_per_second, provider=provider, budget=budget
             )
         return limiter
 

@@ -67,6 +67,9 @@ class RunControl:
     # resources loaded together (accounts, batched.py): each yields nothing once its fetches have
     # started, so dlt starts the next resource's before this one's first answer
     start_together: bool = False
+    # accounts loaded together (one resource per table for the group): each account's resource
+    # state is kept under `<resource><state_suffix>` ("": the resource's own, dlt's current one)
+    state_suffix: str = ""
     stats: Optional[Any] = None  # the client's request counters for this run (None: the provider's)
     # answers that do not depend on the account (Whop's wallet schema), asked for once by the
     # accounts loaded together (batched.py gives them one dict); a source alone has its own

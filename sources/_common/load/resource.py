@@ -149,7 +149,8 @@ def plan_load(
     table: WindowedTable, queries: list[dict], plan: PlanFn, fetch: FetchFn, control: RunControl, max_workers: int
 ) -> "TableLoad":
     """This load's windows per query, from dlt state, and their fetches started ahead."""
-    state = dlt.current.resource_state()
+    suffix = control.state_suffix
+    state = dlt.current.resource_state(table.name + suffix) if suffix else dlt.current.resource_state()
     progresses = [QueryProgress(state, table.name, query["name"], control) for query in queries]
     units = [(query, window) for query, progress in zip(queries, progresses) for window in plan(query, progress)]
     control.converters[table.name] = converter(table)
