@@ -12,6 +12,7 @@ import pytest
 from metricsync.sandbox.data import utc_now
 from support import configure, period_floor
 from support.transform import MRR, START, STRIPE_QUERIES, TODAY, cli, configure_all
+from support.warehouses import duckdb_query
 
 
 def mart(warehouse, provider: str, series: str, metric: str) -> dict:
@@ -312,8 +313,10 @@ def test_a_warehouse_without_a_dbt_adapter_is_refused_in_one_line(tmp_path, monk
     )
 
 
-def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tmp_path):
-    from support import Warehouse
+def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tmp_path, capsys):
+    """`run whop --transform` in this process; the warehouse read as dbt's adapter, which keeps it
+    open here, opened it (not read-only)."""
+    from metricsync.cli import main
 
     path = tmp_path / "prefixed.duckdb"
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
@@ -326,12 +329,11 @@ def test_configured_dataset_names_reach_the_dbt_sources(sandbox, monkeypatch, tm
         start_date=(TODAY - dt.timedelta(days=5)).isoformat(),
         wallet_queries=[{"name": "daily_all", "group_by": "day"}],
     )
-    loaded = cli("run", "whop", "--transform", tmp_path=tmp_path)
-    assert loaded.returncode == 0, loaded.stderr + loaded.stdout
-    warehouse = Warehouse("duckdb", str(path))
-    raw = warehouse.query("select count(*) from acme_whop.wallet_time_series")[0][0]
-    mart_rows = warehouse.query(
+    assert main(["run", "whop", "--transform"]) == 0, capsys.readouterr().err
+    raw = duckdb_query(path, "select count(*) from acme_whop.wallet_time_series")[0][0]
+    mart_rows = duckdb_query(
+        path,
         "select count(*) from metrics.fct_metric_values where provider = 'whop' "
-        "and series = 'daily_all' and metric = 'amount'"
+        "and series = 'daily_all' and metric = 'amount'",
     )[0][0]
     assert raw > 0 and mart_rows == raw
