@@ -24,39 +24,26 @@ BIN = Path(sys.executable).parent
 
 
 def _load_postgres(box, workdir: Path, credentials: str) -> None:
-    """`run whop stripe_analytics statsig --transform` into Postgres with the demo queries."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update(
-        loaded_settings(box),
-        RUNTIME__DLTHUB_TELEMETRY="false",
-        PYTHONPATH=str(ROOT),
-        DESTINATION__POSTGRES__CREDENTIALS=credentials,
-        DLT_DATA_DIR=str(workdir / "dlt_data"),
-        DBT_TARGET_PATH=str(workdir / "target"),
-        DBT_LOG_PATH=str(workdir / "logs"),
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "metricsync",
-            "run",
-            "whop",
-            "stripe_analytics",
-            "statsig",
-            "--destination",
-            "postgres",
-            "--transform",
-            "--progress",
-            "none",
-        ],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
+    """`run whop stripe_analytics statsig --transform` into Postgres with the demo queries, in this
+    process (Postgres: dbt's adapter holds nothing after it), in `workdir` with its own settings."""
+    from metricsync.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("SOURCES__", "DESTINATION__"))]:
+            patch.delenv(name)
+        for name, value in {
+            **loaded_settings(box),
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "DESTINATION__POSTGRES__CREDENTIALS": credentials,
+            "DLT_DATA_DIR": str(workdir / "dlt_data"),
+            "DBT_TARGET_PATH": str(workdir / "target"),
+            "DBT_LOG_PATH": str(workdir / "logs"),
+        }.items():
+            patch.setenv(name, value)
+        patch.chdir(workdir)
+        argv = ["run", "whop", "stripe_analytics", "statsig", "--destination", "postgres", "--transform"]
+        pipelines = str(workdir / "pipelines")
+        assert main([*argv, "--progress", "none", "--pipelines-dir", pipelines]) == 0  # lines: the set-up's output
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -586,6 +573,12 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
     assert got == {key: (day.isoformat(), value) for key, (day, value) in last_days.items()}
 
 
+@pytest.fixture(scope="module")
+def nothing_loaded(tmp_path_factory) -> Path:
+    """A folder for a warehouse where nothing is loaded, and the dbt target its questions share."""
+    return tmp_path_factory.mktemp("nothing_loaded")
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -595,10 +588,11 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
     ],
     ids=["unknown-metric", "unknown-dimension", "mart-not-built"],
 )
-def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path, argv, message):
+def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, nothing_loaded, argv, message):
     from metricsync.cli import main
 
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))  # nothing loaded
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(nothing_loaded / "empty.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(nothing_loaded / "dbt_target"))  # the parse kept for the next case
     assert main(["query", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(message) and len(err.splitlines()) == 1
@@ -691,7 +685,9 @@ def test_a_second_question_reuses_the_parse_until_a_semantic_model_changes(
     metrics.write_text(
         metrics.read_text().replace(old, "      Edited. Stripe monthly recurring revenue in major units,")
     )
-    listed = {r["metric"]: r["description"] for r in query(built, monkeypatch, capsys, "--list", "--json", shared=False)}
+    listed = {
+        r["metric"]: r["description"] for r in query(built, monkeypatch, capsys, "--list", "--json", shared=False)
+    }
     assert parses() and listed["mrr"].startswith("Edited. Stripe monthly recurring revenue")
     assert len(list(kept.glob("*.json"))) == 2 and cached.stat().st_mtime_ns == written
 
