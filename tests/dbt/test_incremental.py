@@ -40,9 +40,14 @@ def load_ids(warehouse) -> set:
     }
 
 
-def transform(warehouse, tmp_path, *flags: str) -> None:
-    done = cli("transform", "--destination", warehouse.name, *flags, tmp_path=tmp_path)
-    assert done.returncode == 0, done.stderr + done.stdout
+def transform(warehouse, capsys, *flags: str) -> None:
+    """`metricsync transform` in this process (Postgres: nothing held after it; no child process
+    paying dbt's imports), in this test's directory and dbt target as a child's would be."""
+    from metricsync.cli import main
+
+    code = main(["transform", "--destination", warehouse.name, *flags])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
 
 
 def project_with_reader(tmp_path, role: str) -> None:
@@ -79,21 +84,21 @@ def drop_role(warehouse, role: str) -> None:
 
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
 def test_a_nightly_transform_equals_a_full_refresh_and_publishing_keeps_grants_and_views(
-    sandbox, warehouse, run, monkeypatch, tmp_path, reader
+    sandbox, warehouse, run, monkeypatch, tmp_path, reader, capsys
 ):
     try:
-        nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader)
+        nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader, capsys)
     finally:
         drop_role(warehouse, reader)
 
 
-def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader) -> None:
+def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, reader, capsys) -> None:
     project_with_reader(tmp_path, reader)
     configure_all(monkeypatch, sandbox)
     configure(monkeypatch, "whop", lookback_days=3)
     for provider in ("whop", "stripe_analytics", "statsig"):
         assert run(provider, warehouse).ok
-    transform(warehouse, tmp_path)  # the first build: every row
+    transform(warehouse, capsys)  # the first build: every row
     first = load_ids(warehouse)
     user = warehouse.query  # the warehouse's owner, as a user adding a view of their own
     warehouse.execute(
@@ -119,7 +124,7 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
     new = load_ids(warehouse) - first
     assert new
 
-    transform(warehouse, tmp_path)  # nightly
+    transform(warehouse, capsys)  # nightly
     batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
     assert batch and batch <= new  # only the new loads' rows were computed
     logged = warehouse.query("select count(*) from metrics__audit.fct_metric_values__changes")
@@ -145,7 +150,7 @@ def nightly_then_full_refresh(sandbox, warehouse, run, monkeypatch, tmp_path, re
         "select count(*) from metrics.fct_mrr_monthly"
     )
 
-    transform(warehouse, tmp_path, "--full-refresh")
+    transform(warehouse, capsys, "--full-refresh")
     batch = {r[0] for r in warehouse.query("select load_id from metrics__audit.fct_metric_values__batch_loads")}
     assert batch - new  # every load's rows were computed again
     assert marts(warehouse) == nightly

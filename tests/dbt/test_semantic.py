@@ -24,39 +24,26 @@ BIN = Path(sys.executable).parent
 
 
 def _load_postgres(box, workdir: Path, credentials: str) -> None:
-    """`run whop stripe_analytics statsig --transform` into Postgres with the demo queries."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update(
-        loaded_settings(box),
-        RUNTIME__DLTHUB_TELEMETRY="false",
-        PYTHONPATH=str(ROOT),
-        DESTINATION__POSTGRES__CREDENTIALS=credentials,
-        DLT_DATA_DIR=str(workdir / "dlt_data"),
-        DBT_TARGET_PATH=str(workdir / "target"),
-        DBT_LOG_PATH=str(workdir / "logs"),
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "metricsync",
-            "run",
-            "whop",
-            "stripe_analytics",
-            "statsig",
-            "--destination",
-            "postgres",
-            "--transform",
-            "--progress",
-            "none",
-        ],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
+    """`run whop stripe_analytics statsig --transform` into Postgres with the demo queries, in this
+    process (Postgres: dbt's adapter holds nothing after it), in `workdir` with its own settings."""
+    from metricsync.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("SOURCES__", "DESTINATION__"))]:
+            patch.delenv(name)
+        for name, value in {
+            **loaded_settings(box),
+            "RUNTIME__DLTHUB_TELEMETRY": "false",
+            "DESTINATION__POSTGRES__CREDENTIALS": credentials,
+            "DLT_DATA_DIR": str(workdir / "dlt_data"),
+            "DBT_TARGET_PATH": str(workdir / "target"),
+            "DBT_LOG_PATH": str(workdir / "logs"),
+        }.items():
+            patch.setenv(name, value)
+        patch.chdir(workdir)
+        argv = ["run", "whop", "stripe_analytics", "statsig", "--destination", "postgres", "--transform"]
+        pipelines = str(workdir / "pipelines")
+        assert main([*argv, "--progress", "none", "--pipelines-dir", pipelines]) == 0  # lines: the set-up's output
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -67,19 +54,29 @@ def built(request, sandbox_server, tmp_path_factory):
     if request.param == "duckdb":
         origin = request.getfixturevalue("loaded_duckdb_origin")
         shutil.copy(origin / "warehouse.duckdb", workdir / "warehouse.duckdb")
+        PARSES[str(workdir / "warehouse.duckdb")] = workdir / "dbt_target"
         yield Warehouse("duckdb", str(workdir / "warehouse.duckdb"))
         return
     with postgres_database("ms_semantic") as credentials:
         sandbox_server.reset()
         _load_postgres(sandbox_server, workdir, credentials)
+        PARSES[credentials] = workdir / "dbt_target"
         yield Warehouse("postgres", credentials)
 
 
-def query(built, monkeypatch, capsys, *argv: str) -> list[dict]:
-    """`metricsync query ARGV... --json` on the built warehouse, in this process."""
+# {built warehouse's credentials: the dbt target its questions share}: the packaged project's parse,
+# kept there by the first question (`parsed.py`), serves the module's other tests (a parse costs 5-15 s)
+PARSES: dict = {}
+
+
+def query(built, monkeypatch, capsys, *argv: str, shared: bool = True) -> list[dict]:
+    """`metricsync query ARGV... --json` on the built warehouse, in this process; `shared`: with the
+    parse kept for the module's questions on it (else this test's own dbt target)."""
     from metricsync.cli import main
 
     monkeypatch.setenv(f"DESTINATION__{built.name.upper()}__CREDENTIALS", built.credentials)
+    if shared and built.credentials in PARSES:
+        monkeypatch.setenv("DBT_TARGET_PATH", str(PARSES[built.credentials]))
     code = main(["query", *argv, "--destination", built.name])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -292,11 +289,35 @@ def _mf(project: Path, *argv: str) -> None:
     assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
 
 
+# `dbt parse`, then `mf query` (MetricFlow's own CLI, its `cli` command group) once per kind and grain:
+# in one process, so dbt and MetricFlow are imported once, not once per question
+EVERY_METRIC = """
+import csv, json, sys
+from dbt.cli.main import dbtRunner
+from dbt_metricflow.cli.main import cli
+
+assert dbtRunner().invoke(["parse"]).success, "dbt parse failed"
+metrics = json.loads(open("target/semantic_manifest.json").read())["metrics"]
+kinds = {"parts": [], "answers": []}
+for metric in metrics:
+    kinds["parts" if (metric.get("config") or {}).get("meta", {}).get("part") else "answers"].append(metric["name"])
+got = {kind: {} for kind in kinds}
+for kind in kinds:
+    for grain in ("day", "week", "month"):
+        out = f"{kind}_{grain}.csv"
+        argv = ["query", "--metrics", ",".join(kinds[kind]), "--group-by", f"metric_time__{grain}", "--csv", out]
+        cli.main(argv, prog_name="mf", standalone_mode=False)
+        with open(out) as handle:
+            got[kind][grain] = list(csv.DictReader(handle))
+json.dump({"kinds": kinds, "got": got}, open(sys.argv[1], "w"))
+"""
+
+
 @pytest.fixture(scope="module")
 def asked(built, tmp_path_factory):
     """Every metric of the semantic manifest (as `dbt parse` wrote it, not a list of ours) asked
-    with MetricFlow's own CLI with only `metric_time` (day, week, month), on DuckDB (one destination:
-    the definitions are the same on every warehouse, and each mf start is slow):
+    with MetricFlow's own CLI (`mf query`'s command, `EVERY_METRIC`) with only `metric_time` (day,
+    week, month), on DuckDB (one destination: the definitions are the same on every warehouse):
     {"answers" | "parts": {grain: [csv row]}}; parts are the building blocks (`meta.part`)."""
     if built.name != "duckdb":
         pytest.skip("the metric definitions are the same on every warehouse")
@@ -307,29 +328,11 @@ def asked(built, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DESTINATION__DUCKDB__CREDENTIALS", built.credentials)
         assert main(["query", "--write-profile", str(project), "--destination", "duckdb"]) == 0
-    _mf(project, "dbt", "parse")
-    metrics = json.loads((project / "target" / "semantic_manifest.json").read_text())["metrics"]
-    kinds = {"parts": [], "answers": []}
-    for metric in metrics:
-        kinds["parts" if (metric.get("config") or {}).get("meta", {}).get("part") else "answers"].append(metric["name"])
+    _mf(project, "python", "-c", EVERY_METRIC, str(project / "asked.json"))
+    asked = json.loads((project / "asked.json").read_text())
+    kinds = asked["kinds"]
     assert len(kinds["answers"]) == len(ANSWERS) and kinds["parts"]
-    got: dict = {"answers": {}, "parts": {}}
-    for kind, grain in [(kind, grain) for kind in kinds for grain in ("day", "week", "month")]:
-        out = project / f"{kind}_{grain}.csv"
-        _mf(
-            project,
-            "mf",
-            "query",
-            "--metrics",
-            ",".join(kinds[kind]),
-            "--group-by",
-            f"metric_time__{grain}",
-            "--csv",
-            str(out),
-        )
-        with open(out) as handle:
-            got[kind][grain] = list(csv.DictReader(handle))
-    return got
+    return asked["got"]
 
 
 @pytest.mark.parametrize("grain", ["day", "week", "month"])
@@ -570,6 +573,12 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
     assert got == {key: (day.isoformat(), value) for key, (day, value) in last_days.items()}
 
 
+@pytest.fixture(scope="module")
+def nothing_loaded(tmp_path_factory) -> Path:
+    """A folder for a warehouse where nothing is loaded, and the dbt target its questions share."""
+    return tmp_path_factory.mktemp("nothing_loaded")
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -579,10 +588,11 @@ def test_statsig_additivity_is_declared_in_var_metricsync_statsig_additive_metri
     ],
     ids=["unknown-metric", "unknown-dimension", "mart-not-built"],
 )
-def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, tmp_path, argv, message):
+def test_a_query_that_cannot_run_fails_in_one_line(monkeypatch, capsys, nothing_loaded, argv, message):
     from metricsync.cli import main
 
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "empty.duckdb"))  # nothing loaded
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(nothing_loaded / "empty.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(nothing_loaded / "dbt_target"))  # the parse kept for the next case
     assert main(["query", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(message) and len(err.splitlines()) == 1
@@ -661,11 +671,11 @@ def test_a_second_question_reuses_the_parse_until_a_semantic_model_changes(
         caplog.clear()
         return lines
 
-    first = query(built, monkeypatch, capsys, *argv)
+    first = query(built, monkeypatch, capsys, *argv, shared=False)
     assert parses() and first
     [cached] = kept.glob("*.json")
     written = cached.stat().st_mtime_ns
-    second = query(built, monkeypatch, capsys, *argv)
+    second = query(built, monkeypatch, capsys, *argv, shared=False)
     assert parses() == [] and second == first
     assert list(kept.glob("*.json")) == [cached] and cached.stat().st_mtime_ns == written
 
@@ -675,7 +685,9 @@ def test_a_second_question_reuses_the_parse_until_a_semantic_model_changes(
     metrics.write_text(
         metrics.read_text().replace(old, "      Edited. Stripe monthly recurring revenue in major units,")
     )
-    listed = {r["metric"]: r["description"] for r in query(built, monkeypatch, capsys, "--list", "--json")}
+    listed = {
+        r["metric"]: r["description"] for r in query(built, monkeypatch, capsys, "--list", "--json", shared=False)
+    }
     assert parses() and listed["mrr"].startswith("Edited. Stripe monthly recurring revenue")
     assert len(list(kept.glob("*.json"))) == 2 and cached.stat().st_mtime_ns == written
 
