@@ -9,8 +9,9 @@ inspection.
 A published table is kept, not re-created, whenever its columns are unchanged: its rows are
 replaced inside the transaction, so what users added to it (a `GRANT`, a view on it) survives
 every publish. An incremental mart (`fct_metric_values`) replaces only the periods its change log
-(`<table>__changes` in the audit schema, `transform/macros/incremental.sql`) names, and the log is
-emptied in the same transaction. Only when a mart's columns changed is the table re-created; a
+(`<table>__changes` in the audit schema, `transform/macros/incremental.sql`) names, found by their
+day (on Postgres the published table is indexed by `period_start`, as the audited one), and the log
+is emptied in the same transaction. Only when a mart's columns changed is the table re-created; a
 user's view on it then stops the publish (`PublishBlocked`, exit 7, naming the view) rather than
 being dropped. The grants dbt applied in the audit schema (the project's `grants` config) are
 given on the published table and its schema too.
@@ -151,12 +152,15 @@ def _replace_rows(client: Any, audit: str, published: str, table: str, changed: 
         client.execute_sql(f"insert into {target} select * from {source}")
         return
     match = " and ".join(f"c.{k} = {{t}}.{k}" for k in PERIOD_KEY)
+    days = f"period_start in (select period_start from ({changed}) d)"  # the day first: both are indexed by it
+    if _is_postgres(client):
+        client.execute_sql(f"create index if not exists {_quoted(table + '__period_start')} on {target} (period_start)")
     client.execute_sql(
-        f"delete from {target} where exists (select 1 from ({changed}) c where {match.format(t=target)})"
+        f"delete from {target} where {days} and exists (select 1 from ({changed}) c where {match.format(t=target)})"
     )
     client.execute_sql(
-        f"insert into {target} select s.* from {source} s where exists (select 1 from ({changed}) c where "
-        f"{match.format(t='s')})"
+        f"insert into {target} select s.* from {source} s where s.{days} and exists (select 1 from ({changed}) c "
+        f"where {match.format(t='s')})"
     )
 
 
