@@ -6,15 +6,18 @@
        (the loads every earlier build saw), kept in `<mart>__batch_loads`;
     2. counts, for each raw table one of them loaded, its rows per load and day (the table's period
        column) and compares them with the counts the last build kept (`<mart>__raw_days`): a load
-       that lost rows on a day lost them to a later load's merge (replaced or emptied periods);
+       that lost rows on a day lost them to a later load's merge (replaced or emptied periods).
+       Both are read when the model compiles (`nightly_plan`) and written into its select as
+       literals, so the filters reach the raw tables' scans; the hooks read the plan back from the
+       compiled select, so the lists the select used are the lists the ledger records;
     3. logs in `<mart>__changes` the periods of the new loads and the mart's periods of the (load,
        day) pairs that lost rows, tagged with this run's invocation id;
     4. deletes this run's logged periods from the mart, then appends the staged rows of the new
        loads, and the rows a shrunken load still holds in the logged periods (a day's periods are
        logged whole, though a later load may have replaced only some of them).
 
-    Nothing reads the whole mart or the whole staged view: a raw table is read once (a count), and
-    only when one of its provider's loads is new. A full build logs `rebuilt_in_full` instead, keeps
+    Nothing reads the whole mart or the whole staged view: a raw table is read once whole (a count),
+    and only when one of its provider's loads is new. A full build logs `rebuilt_in_full` instead, keeps
     every load id in the batch, and takes the ledger (`__loads`, `__raw_days`) afresh. The change
     log accumulates until `transform` publishes it (pipelines/warehouse/publish.py copies only those
     periods, then empties the log), so an unpublished build is caught up by the next, and its data
@@ -64,19 +67,14 @@
     {{ return(found) }}
 {%- endmacro %}
 
-{% macro count_raw_days(provider, relation, day, name, only_new) -%}
-    {#- rows per load and day of one raw table (`only_new`: none unless a load of its provider is new) -#}
+{% macro count_raw_days(provider, relation, day, name, loads=none) -%}
+    {#- rows per load and day of one raw table (of the `loads` given, or of every load) -#}
     select '{{ name }}', src._dlt_load_id, {{ 'cast(src.' ~ adapter.quote(day) ~ ' as date)' if day else 'cast(null as date)' }}, count(*)
     from {{ relation }} as src
-    {%- if only_new %}
-    where {{ metricsync.provider_has_new_load(provider) }}
+    {%- if loads is not none %}
+    where src._dlt_load_id in ({{ metricsync.quoted(loads) }})
     {%- endif %}
     group by 1, 2, 3
-{%- endmacro %}
-
-{% macro provider_has_new_load(provider) -%}
-    exists (select 1 from {{ metricsync.batch_loads(this) }} as b
-            where b.load_id in (select pl.load_id from {{ metricsync.loads(provider) }} as pl))
 {%- endmacro %}
 
 {% macro incremental_pre_hooks(staged_model) -%}
@@ -87,7 +85,6 @@
         "create table if not exists " ~ batch ~ " (load_id text)",
         "create table if not exists " ~ metricsync.seen_loads(this) ~ " (load_id text)",
         "create table if not exists " ~ metricsync.raw_days(this) ~ " (source text, load_id text, day date, row_count bigint)",
-        "create table if not exists " ~ metricsync.raw_days(this, '_now') ~ " (source text, load_id text, day date, row_count bigint)",
         "create table if not exists " ~ metricsync.raw_days(this, '_lost') ~ " (load_id text, day date)",
         "delete from " ~ batch,
     ] -%}
@@ -106,71 +103,127 @@
     {%- for column in ['provider', 'account', 'series', 'grain', 'period_start'] %} and {{ left }}.{{ column }} = {{ right }}.{{ column }}{% endfor -%}
 {%- endmacro %}
 
+{% macro quoted(values) -%}
+    {#- SQL text literals, comma-separated, or a null that matches nothing -#}
+    {%- set out = [] -%}
+    {%- for value in values %}{% do out.append("'" ~ (value | string | replace("'", "''")) ~ "'") %}{% endfor -%}
+    {{ return(out | join(', ') if out else 'null') }}
+{%- endmacro %}
+
+{% macro nightly_plan() -%}
+    {#- Read when the model compiles (selects only): the loads not seen yet, the raw tables one of
+        them wrote, and [table, load, day, rows now] for each (load, day) whose raw rows fell since
+        the last build. The select and the hooks use these very lists (the hooks read them back from
+        the compiled SQL), so a load that lands meanwhile waits for the next build whole. -#}
+    {%- set pending = run_query("select distinct l.load_id from (" ~ metricsync.all_loads() ~ ") as l "
+        ~ "where l.load_id is not null and not exists (select 1 from " ~ metricsync.seen_loads(this)
+        ~ " as s where s.load_id = l.load_id) order by 1") -%}
+    {%- set plan = {'new': [], 'scanned': [], 'lost': []} -%}
+    {%- for row in pending.rows %}{% do plan.new.append(row[0] | string) %}{% endfor -%}
+    {%- if not plan.new -%}{{ return(plan) }}{%- endif -%}
+    {%- for provider, relation, day, name in metricsync.raw_sources() -%}
+        {%- set ours = run_query("select count(*) from " ~ metricsync.loads(provider) ~ " as pl where pl.load_id in ("
+            ~ metricsync.quoted(plan.new) ~ ")") -%}
+        {%- if ours.rows[0][0] > 0 -%}
+            {%- do plan.scanned.append(name) -%}
+            {%- set now = {} -%}
+            {%- for row in run_query(metricsync.count_raw_days(provider, relation, day, name)).rows -%}
+                {%- do now.update({(row[1] | string) ~ '|' ~ (row[2] | string): row[3] | int}) -%}
+            {%- endfor -%}
+            {%- set kept = run_query("select load_id, day, row_count from " ~ metricsync.raw_days(this)
+                ~ " where source = '" ~ name ~ "'") -%}
+            {%- for row in kept.rows -%}
+                {%- set counted = now.get((row[0] | string) ~ '|' ~ (row[1] | string), 0) -%}
+                {%- if counted < row[2] | int -%}
+                    {%- do plan.lost.append([name, row[0] | string, none if row[1] is none else row[1] | string, counted]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(plan) }}
+{%- endmacro %}
+
+{% macro plan_of_compiled() -%}
+    {#- the plan the compiled select was made with (none while dbt renders the hooks before compiling) -#}
+    {%- if not model.compiled_code -%}{{ return(none) }}{%- endif -%}
+    {%- set found = modules.re.search('metricsync nightly plan: (.*?) \*/', model.compiled_code) -%}
+    {%- if found is none -%}
+        {{ exceptions.raise_compiler_error('fct_metric_values: the nightly plan is not in the compiled select') }}
+    {%- endif -%}
+    {{ return(fromjson(found.group(1))) }}
+{%- endmacro %}
+
 {% macro log_changed_periods(mart, staged, log, batch) -%}
-    {%- set days, now, lost = metricsync.raw_days(mart), metricsync.raw_days(mart, '_now'), metricsync.raw_days(mart, '_lost') -%}
-    {%- set sources = metricsync.raw_sources() -%}
-    insert into {{ batch }} (load_id)
-    select new_loads.load_id from ({{ metricsync.all_loads() }}) as new_loads
-    where new_loads.load_id is not null
-        and not exists (select 1 from {{ metricsync.seen_loads(mart) }} as s where s.load_id = new_loads.load_id);
-
-    delete from {{ now }};
-    {%- for provider, relation, day, name in sources %}
-    insert into {{ now }} (source, load_id, day, row_count) {{ metricsync.count_raw_days(provider, relation, day, name, true) }};
+    {%- set plan = metricsync.plan_of_compiled() -%}
+    {%- if plan is none -%}select 1{%- else -%}
+    {%- set days, lost = metricsync.raw_days(mart), metricsync.raw_days(mart, '_lost') -%}
+    {%- set lost_days = plan.lost | map(attribute=2) | reject('none') | unique | list -%}
+    {%- set whole_loads = plan.lost | selectattr(2, 'none') | map(attribute=1) | list -%}
+    {%- for load in plan.new %}
+    insert into {{ batch }} (load_id) values ({{ metricsync.quoted([load]) }});
     {%- endfor %}
-
     delete from {{ lost }};
-    insert into {{ lost }} (load_id, day)
-    {%- for provider, relation, day, name in sources %}
-    select kept.load_id, kept.day
-    from {{ days }} as kept
-    left join {{ now }} as counted
-        on counted.source = kept.source and counted.load_id = kept.load_id
-            and coalesce(counted.day, date '1900-01-01') = coalesce(kept.day, date '1900-01-01')
-    where kept.source = '{{ name }}' and coalesce(counted.row_count, 0) < kept.row_count
-        and {{ metricsync.provider_has_new_load(provider) }}
-    union all
+    {%- for name, load, day, rows in plan.lost %}
+    insert into {{ lost }} (load_id, day) values ({{ metricsync.quoted([load]) }}, {{ "cast('" ~ day ~ "' as date)" if day else 'cast(null as date)' }});
     {%- endfor %}
-    select cast(null as text) as load_id, cast(null as date) as day where 1 = 0;
 
     insert into {{ log }} (provider, account, series, grain, period_start, rebuilt_in_full, invocation)
     with changed as (
         select {{ metricsync.period_key() }} from {{ staged }}
-        where load_id in (select load_id from {{ batch }})
+        where load_id in ({{ metricsync.quoted(plan.new) }})
         union
         select {{ metricsync.period_key() }} from {{ mart }} as m
-        where m.period_start in (select day from {{ lost }})
+        where m.period_start in ({{ metricsync.quoted(lost_days) }})
             and exists (select 1 from {{ lost }} as s where s.load_id = m.load_id and s.day = m.period_start)
         union
         select {{ metricsync.period_key() }} from {{ mart }} as m
-        where m.load_id in (select load_id from {{ lost }} where day is null)
+        where m.load_id in ({{ metricsync.quoted(whole_loads) }})
     )
 
     select {{ metricsync.period_key() }}, false, '{{ invocation_id }}' from changed;
 
-    {%- for provider, relation, day, name in sources %}
-    delete from {{ days }} where source = '{{ name }}' and {{ metricsync.provider_has_new_load(provider) }};
+    {%- for name, load, day, rows in plan.lost %}
+    delete from {{ days }} where source = '{{ name }}' and load_id = {{ metricsync.quoted([load]) }}
+        and {{ "day = cast('" ~ day ~ "' as date)" if day else 'day is null' }};
+    {%- if rows > 0 %}
     insert into {{ days }} (source, load_id, day, row_count)
-    select source, load_id, day, row_count from {{ now }} where source = '{{ name }}';
+    values ('{{ name }}', {{ metricsync.quoted([load]) }}, {{ "cast('" ~ day ~ "' as date)" if day else 'cast(null as date)' }}, {{ rows }});
+    {%- endif %}
+    {%- endfor %}
+    {%- for provider, relation, day, name in metricsync.raw_sources() if name in plan.scanned %}
+    insert into {{ days }} (source, load_id, day, row_count)
+    {{ metricsync.count_raw_days(provider, relation, day, name, plan.new) }};
     {%- endfor %}
 
     insert into {{ metricsync.seen_loads(mart) }} (load_id) select load_id from {{ batch }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro incremental_select(staged) -%}
     {#- the staged rows a build appends: every row on a full build; on a nightly the new loads' rows,
-        and the rows left in the periods logged for a load that lost rows on their day -#}
+        and the rows a shrunken load keeps on the days it lost rows (a day's periods are logged
+        whole), by literal load ids and days, so the filters reach the raw tables' scans -#}
+    {%- if is_incremental() and execute -%}
+    {%- set plan = metricsync.nightly_plan() -%}
+    {%- set lost_days = plan.lost | map(attribute=2) | reject('none') | unique | list -%}
+    /* metricsync nightly plan: {{ tojson(plan) }} */
     select * from {{ staged }} as staged
-    {%- if is_incremental() %}
-    where staged.load_id in (select load_id from {{ metricsync.batch_loads(this) }})
+    where staged.load_id in ({{ metricsync.quoted(plan.new) }})
+    {%- if plan.lost %}
     union all
     select * from {{ staged }} as staged
-    where staged.load_id in (select load_id from {{ metricsync.raw_days(this, '_lost') }})
-        and staged.load_id not in (select load_id from {{ metricsync.batch_loads(this) }})
+    where staged.load_id in ({{ metricsync.quoted(plan.lost | map(attribute=1) | unique | list) }})
+        {%- if not plan.lost | selectattr(2, 'none') | list %}
+        and staged.period_start in ({{ metricsync.quoted(lost_days) }})
+        {%- endif %}
+        and staged.load_id not in ({{ metricsync.quoted(plan.new + ['']) }})
         and exists (
             select 1 from {{ metricsync.change_log(this) }} as c
             where c.invocation = '{{ invocation_id }}'{{ metricsync.same_period('c', 'staged') }}
         )
+    {%- endif %}
+    {%- else %}
+    select * from {{ staged }} as staged
     {%- endif %}
 {%- endmacro %}
 
@@ -191,6 +244,6 @@
     {%- set days = metricsync.raw_days(this) -%}
     delete from {{ days }}
     {%- for provider, relation, day, name in metricsync.raw_sources() %};
-    insert into {{ days }} (source, load_id, day, row_count) {{ metricsync.count_raw_days(provider, relation, day, name, false) }}
+    insert into {{ days }} (source, load_id, day, row_count) {{ metricsync.count_raw_days(provider, relation, day, name) }}
     {%- endfor -%}
 {%- endmacro %}
