@@ -132,6 +132,14 @@ def _recreate(client: Any, audit: str, published: str, table: str, columns: list
             client.execute_sql(f"alter table {target} alter column {_quoted(column)} set not null")
 
 
+def _day_index(client: Any, published: str, table: str, logs: set[str]) -> None:
+    """Postgres: an incremental mart's published copy indexed by `period_start` (its publish replaces
+    a few days), made when the table is (a full publish) or, for a table published before, once."""
+    if _is_postgres(client) and table + CHANGES_SUFFIX in logs:
+        name = _quoted(table + "__period_start")
+        client.execute_sql(f"create index if not exists {name} on {_quoted(published)}.{_quoted(table)} (period_start)")
+
+
 def _changed_periods(client: Any, audit: str, table: str, logs: set[str]) -> Any:
     """The change log's periods (a `select` of PERIOD_KEY), or None when the whole table is to be
     copied: no log, or the log says the table was built in full."""
@@ -153,8 +161,6 @@ def _replace_rows(client: Any, audit: str, published: str, table: str, changed: 
         return
     match = " and ".join(f"c.{k} = {{t}}.{k}" for k in PERIOD_KEY)
     days = f"period_start in (select period_start from ({changed}) d)"  # the day first: both are indexed by it
-    if _is_postgres(client):
-        client.execute_sql(f"create index if not exists {_quoted(table + '__period_start')} on {target} (period_start)")
     client.execute_sql(
         f"delete from {target} where {days} and exists (select 1 from ({changed}) c where {match.format(t=target)})"
     )
@@ -223,6 +229,7 @@ def publish(client: Any, audit: str, published: str) -> list[str]:
                 _replace_rows(client, audit, published, table, _changed_periods(client, audit, table, logs))
             else:
                 _recreate(client, audit, published, table, audited[table], table in current, set(views))
+            _day_index(client, published, table, logs)
             _grants(client, audit, published, table)
         for view, table in sorted(views.items()):
             _publish_view(client, published, view, table, current.get(view), audited[table])
