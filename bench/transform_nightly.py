@@ -4,9 +4,10 @@ is loaded and transformed (the first, full build), its last 3 days are restated 
 again (a nightly load), and `metricsync transform` runs again: that second transform is the nightly
 cost. The incremental `fct_metric_values` should make it nearly flat in the mart's size: the target
 is the nightly transform at 1M fact rows within 1.3x its time at 10k. Each transform is its own
-process (`python -m metricsync transform`), timed from start to exit. Prints one JSON line per size.
+process (`python -m metricsync transform`), timed from start to exit. Prints one JSON line per size;
+with `--nodes N`, each transform's N slowest dbt nodes too (seconds, from its `run_results.json`).
 
-    python -m metricsync.bench.transform_nightly --rows 10000 --rows 1000000
+    python -m metricsync.bench.transform_nightly --rows 10000 --rows 1000000 --nodes 12
 """
 
 import argparse
@@ -30,6 +31,13 @@ logger = logging.getLogger("bench")
 NIGHTLY_DAYS = 3  # the days a nightly load restates
 TARGET_RATIO = 1.3  # nightly transform at the largest size / at the smallest
 SIZES = {False: (10_000, 1_000_000), True: (2_000, 20_000)}  # quick -> fact rows
+
+
+def slowest(work: str, count: int) -> list:
+    """[[node, seconds], ...]: the `count` slowest nodes of the last dbt build in `work`."""
+    with open(os.path.join(work, "dbt_target", "run_results.json")) as results:
+        timed = [(r["unique_id"], r["execution_time"]) for r in json.load(results)["results"]]
+    return [[node, round(seconds, 2)] for node, seconds in sorted(timed, key=lambda t: -t[1])[:count]]
 
 
 def transform(env: dict, work: str) -> float:
@@ -58,7 +66,7 @@ def marted(url: str, since: dt.date) -> dict:
         return {(day, country): Decimal(value).normalize() for day, country, value in cur.fetchall()}
 
 
-def nightly(rows: int) -> dict:
+def nightly(rows: int, nodes: int = 0) -> dict:
     """Load, transform, restate and load the last days, transform again: both transforms' seconds,
     the fact rows, and whether the restated days in the mart equal the sandbox's new values."""
     countries = max(1, rows // DAYS)
@@ -78,17 +86,20 @@ def nightly(rows: int) -> dict:
     try:
         run_child({**spec, "backfill": [d.isoformat() for d in span]}, env, work)
         full = transform(env, work)
+        first_nodes = slowest(work, nodes)
         box.restate(NIGHTLY_DAYS, ago=(box.today - last).days)
         box.rendered.clear()
         run_child({**spec, "backfill": [d.isoformat() for d in recent]}, env, work)
         again = transform(env, work)
+        nightly_nodes = slowest(work, nodes)
         expected = {key: value.normalize() for key, value in truth(box, recent).items()}
         exact = marted(url, recent[0]) == expected
     finally:
         box.stop()
         shutil.rmtree(work, ignore_errors=True)
         pg_admin(f"drop database if exists {name}")
-    return {"rows": countries * DAYS, "full_s": full, "nightly_s": again, "exact": exact}
+    out = {"rows": countries * DAYS, "full_s": full, "nightly_s": again, "exact": exact}
+    return {**out, "full_nodes": first_nodes, "nightly_nodes": nightly_nodes} if nodes else out
 
 
 def scenario(quick: bool, postgres: bool) -> list:
@@ -105,10 +116,11 @@ def scenario(quick: bool, postgres: bool) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metricsync.bench.transform_nightly", description=__doc__)
     parser.add_argument("--rows", type=int, action="append", help="fact rows (repeat for several sizes)")
+    parser.add_argument("--nodes", type=int, default=0, help="also print each transform's N slowest dbt nodes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     for rows in args.rows or [10_000]:
-        sys.stdout.write(json.dumps(nightly(rows)) + "\n")
+        sys.stdout.write(json.dumps(nightly(rows, args.nodes)) + "\n")
     return 0
 
 

@@ -9,8 +9,9 @@ inspection.
 A published table is kept, not re-created, whenever its columns are unchanged: its rows are
 replaced inside the transaction, so what users added to it (a `GRANT`, a view on it) survives
 every publish. An incremental mart (`fct_metric_values`) replaces only the periods its change log
-(`<table>__changes` in the audit schema, `transform/macros/incremental.sql`) names, and the log is
-emptied in the same transaction. Only when a mart's columns changed is the table re-created; a
+(`<table>__changes` in the audit schema, `transform/macros/incremental.sql`) names, found by their
+day (on Postgres the published table is indexed by `period_start`, as the audited one), and the log
+is emptied in the same transaction. Only when a mart's columns changed is the table re-created; a
 user's view on it then stops the publish (`PublishBlocked`, exit 7, naming the view) rather than
 being dropped. The grants dbt applied in the audit schema (the project's `grants` config) are
 given on the published table and its schema too.
@@ -131,6 +132,14 @@ def _recreate(client: Any, audit: str, published: str, table: str, columns: list
             client.execute_sql(f"alter table {target} alter column {_quoted(column)} set not null")
 
 
+def _day_index(client: Any, published: str, table: str, logs: set[str]) -> None:
+    """Postgres: an incremental mart's published copy indexed by `period_start` (its publish replaces
+    a few days), made when the table is (a full publish) or, for a table published before, once."""
+    if _is_postgres(client) and table + CHANGES_SUFFIX in logs:
+        name = _quoted(table + "__period_start")
+        client.execute_sql(f"create index if not exists {name} on {_quoted(published)}.{_quoted(table)} (period_start)")
+
+
 def _changed_periods(client: Any, audit: str, table: str, logs: set[str]) -> Any:
     """The change log's periods (a `select` of PERIOD_KEY), or None when the whole table is to be
     copied: no log, or the log says the table was built in full."""
@@ -151,12 +160,13 @@ def _replace_rows(client: Any, audit: str, published: str, table: str, changed: 
         client.execute_sql(f"insert into {target} select * from {source}")
         return
     match = " and ".join(f"c.{k} = {{t}}.{k}" for k in PERIOD_KEY)
+    days = f"period_start in (select period_start from ({changed}) d)"  # the day first: both are indexed by it
     client.execute_sql(
-        f"delete from {target} where exists (select 1 from ({changed}) c where {match.format(t=target)})"
+        f"delete from {target} where {days} and exists (select 1 from ({changed}) c where {match.format(t=target)})"
     )
     client.execute_sql(
-        f"insert into {target} select s.* from {source} s where exists (select 1 from ({changed}) c where "
-        f"{match.format(t='s')})"
+        f"insert into {target} select s.* from {source} s where s.{days} and exists (select 1 from ({changed}) c "
+        f"where {match.format(t='s')})"
     )
 
 
@@ -219,6 +229,7 @@ def publish(client: Any, audit: str, published: str) -> list[str]:
                 _replace_rows(client, audit, published, table, _changed_periods(client, audit, table, logs))
             else:
                 _recreate(client, audit, published, table, audited[table], table in current, set(views))
+            _day_index(client, published, table, logs)
             _grants(client, audit, published, table)
         for view, table in sorted(views.items()):
             _publish_view(client, published, view, table, current.get(view), audited[table])

@@ -412,7 +412,8 @@ def test_the_published_mart_keeps_the_contracts_not_null_columns(built):
 
 
 def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built, capsys):
-    """Runs last: breaks a raw row (a currency Stripe does not have), so a dbt test fails."""
+    """Runs last: a load brings a broken raw row (a currency Stripe does not have), so a dbt test
+    fails (a nightly's tests read the new loads' days: they see it)."""
     warehouse, _, workdir = built
     before = warehouse.query("select count(*), sum(value) from metrics.fct_metric_values")
     monthly = warehouse.query("select count(*) from metrics.fct_mrr_monthly")
@@ -421,8 +422,14 @@ def test_a_failing_build_publishes_nothing_and_the_previous_mart_stays(built, ca
         "insert into stripe_analytics.metric_results (account, query_name, timestamp, metric, name, "
         "value, currency, dimension_name, dimension_value, period, timezone, _dlt_load_id) "
         "select account, query_name, timestamp, metric, name, value, 'zzz', dimension_name, 'broken', "
-        "period, timezone, _dlt_load_id from stripe_analytics.metric_results "
+        "period, timezone, '9999999999.1' from stripe_analytics.metric_results "
         "where query_name = 'mrr_daily' limit 1",
+    )
+    _execute(
+        warehouse,
+        "insert into stripe_analytics._dlt_loads (load_id, schema_name, status, inserted_at, schema_version_hash) "
+        "select '9999999999.1', schema_name, status, inserted_at, schema_version_hash "
+        "from stripe_analytics._dlt_loads limit 1",
     )
     code, out, err = transform(warehouse, workdir, capsys)
     assert code == 7, err + out

@@ -217,8 +217,8 @@ def _level(rows: list, bucket: str, grain: str = "month") -> dict:
 
 def _flow(rows: list, bucket: str, grain: str = "month") -> dict:
     """A flow's answer in `bucket`: one answer key, and no period straddling the bucket's start or
-    end; complete when every period had ended when loaded and the first starts on the bucket's first
-    day (a start date inside the bucket leaves it partial)."""
+    end; complete when every period had ended when loaded and they cover the bucket from its first
+    day (a start date inside the bucket leaves it partial) to its last, without a gap."""
     starting = [r for r in rows if _bucket(r[1], grain) == bucket]
     ending = [r for r in rows if _bucket(r[2], grain) == bucket]
     if (
@@ -228,7 +228,14 @@ def _flow(rows: list, bucket: str, grain: str = "month") -> dict:
         or max(r[2] for r in starting) != max(r[2] for r in ending)
     ):
         return {}
-    whole = all(r[4] for r in starting) and min(r[1] for r in starting).isoformat() == bucket
+    periods = sorted({(r[1], r[2]) for r in starting})
+    gapless = all(after[0] == before[1] + dt.timedelta(days=1) for before, after in zip(periods, periods[1:]))
+    whole = (
+        all(r[4] for r in starting)
+        and periods[0][0].isoformat() == bucket
+        and periods[-1][1] == _end(dt.date.fromisoformat(bucket), grain)
+        and gapless
+    )
     return {"": sum(r[3] for r in starting), "_is_complete": whole}
 
 
@@ -465,6 +472,57 @@ def test_a_flows_first_month_holding_the_start_date_is_not_complete(built, monke
         assert {
             done for (month, series, _c), (_v, done) in got.items() if (month, series) == (_month(first), "daily_all")
         } == {"false"}
+
+
+def test_a_past_flow_month_whose_load_stopped_partway_is_not_complete(built, monkeypatch, capsys):
+    """A month of Whop's daily wallet query that ended and was loaded whole is complete; with a day
+    in its middle missing (one currency) or its last day missing (another), as when a load stopped
+    partway, it is not - though every period it holds had ended when loaded."""
+    days = raw(built, "select distinct period from whop.wallet_time_series where query_name = 'daily_all'")
+    first = min(d for (d,) in days)
+    month = (TODAY.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    month = month if month >= first else (month - dt.timedelta(days=1)).replace(day=1)  # loaded whole
+    currencies = sorted(
+        {
+            c
+            for (c,) in raw(
+                built, "select distinct lower(currency) from whop.wallet_time_series where query_name = 'daily_all'"
+            )
+        }
+    )
+    assert len(currencies) >= 2, currencies
+    cut = {currencies[0]: month + dt.timedelta(days=9), currencies[-1]: _end(month, "month")}
+
+    def complete() -> dict:
+        rows = query(built, monkeypatch, capsys, "wallet_amount", "--grain", "month", "--json")
+        return {
+            r["currency"]: r["wallet_amount_is_complete"]
+            for r in rows
+            if (r["month"], r["series"]) == (month.isoformat(), "daily_all") and r["currency"] in cut
+        }
+
+    assert complete() == {currencies[0]: "true", currencies[-1]: "true"}
+    facts = "metrics.fct_metric_values"
+    where = " or ".join(f"(dimension_value = '{c}' and period_start = '{day}')" for c, day in cut.items())
+    where = f"provider = 'whop' and series = 'daily_all' and dimension_name = 'currency' and ({where})"
+    _write(
+        built,
+        f"create table metrics.cut_rows as select * from {facts} where {where}; delete from {facts} where {where}",
+    )
+    try:
+        assert complete() == {currencies[0]: "false", currencies[-1]: "false"}
+    finally:
+        _write(built, f"insert into {facts} select * from metrics.cut_rows; drop table metrics.cut_rows")
+
+
+def _write(built, sql: str) -> None:
+    if built.name != "duckdb":
+        built.execute(sql)
+        return
+    import duckdb
+
+    with duckdb.connect(built.credentials) as conn:
+        conn.execute(sql)
 
 
 def test_statsig_metric_by_day_and_list(built, monkeypatch, capsys):

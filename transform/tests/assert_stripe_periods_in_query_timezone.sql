@@ -1,7 +1,8 @@
 {#- Reconciliation (time zones): every Stripe bucket is dated on the day its start falls on in
     the query's own time zone, and that day starts a period of the query's interval. A Tokyo
     January bucket (2025-12-31 15:00 UTC) must be 2026-01-01, never December. The rows of the
-    loads this build took (every load on a full build: macros/incremental.sql). -#}
+    periods this build changed (every row on a full build: macros/test_scope.sql). -#}
+{%- set scope = metricsync.changed_rows() %}
 select
     query_name,
     bucket_at,
@@ -9,8 +10,7 @@ select
     grain,
     period_start
 from {{ ref('stg_stripe_analytics__metric_results') }}
-where load_id in (select batch.load_id from {{ metricsync.batch_loads(ref('fct_metric_values')) }} as batch)
-    and (
+where {{ '(' ~ scope ~ ') and ' if scope }}(
         period_start <> {{ metricsync.local_day('bucket_at', 'timezone') }}
         or period_start <> {{ metricsync.period_start('period_start', 'grain') }}
     )
