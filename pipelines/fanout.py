@@ -138,7 +138,8 @@ class _Jobs:
 def _feed(workers: int, work: Callable, jobs: list[dict], queue: _Jobs, futures: dict, log_level: str) -> None:
     """Keeps `workers` spawned processes on a job each until none is left. A pool a worker died in
     (killed, out of memory) is broken: the jobs it was running fail, and the jobs not started yet go
-    on in a fresh pool."""
+    on in a fresh pool (one submitted while the pool reads the last results before it sees the dead
+    worker fails with it: its line names the command that loads it)."""
     context = multiprocessing.get_context("spawn")
     broken = True
     while broken:

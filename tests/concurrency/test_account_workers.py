@@ -142,9 +142,12 @@ def test_a_killed_worker_fails_its_accounts_with_the_command_that_loads_them(
     lines = {
         name: [line for line in err.splitlines() if line.startswith(f"posthog (account {name}): ")] for name in PROJECTS
     }
-    # the pool's jobs fail with the worker killed (the other one is stopped with it); this process's and west load
+    # the pool's jobs fail with the worker killed (the other one is stopped with it, unless it finished first);
+    # this process's loads; west loads in a fresh pool, or fails too when it was handed to the pool just as it broke
+    # (the pool's results are read before its broken worker is: a race, so both are allowed here)
+    here = next(name for name in HELD if name not in workers)
     failed = sorted(name for name in PROJECTS if lines[name])
-    assert killed[0] in failed and set(failed) <= set(workers), (failed, workers, err)
+    assert killed[0] in failed and here not in failed and set(failed) <= {*workers, "west"}, (failed, workers, err)
     loaded = [name for name in PROJECTS if name not in failed]
     summary = f"posthog: {len(loaded)} of 4 accounts loaded - failed: "
     assert summary + ", ".join(f"{name} (exit 1)" for name in PROJECTS if name in failed) in err, err
